@@ -1,0 +1,248 @@
+//! A seeded synthetic town: clustered population, schools where people live, a river crossed
+//! only at bridges, and walking distances along a rectangular street grid. Everything it writes
+//! says it is synthetic.
+//!
+//! Distances: on a grid of streets a walk between two points is their Manhattan distance; when
+//! the river lies between them, the walk goes over the bridge that makes it shortest. Seconds
+//! assume 4.5 km/h.
+
+use crate::error::Result;
+use crate::instance::{Instance, Pupil, School, DEFAULT_CLASS_SIZE};
+use crate::output::write_atomically;
+use crate::routing::{write_matrix, Matrix};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use std::path::Path;
+
+/// The label every synthetic file carries.
+pub const LABEL: &str = "synthetic street grid (Manhattan distance, river crossed at bridges) - not real data";
+
+const ORIGIN_LAT: f64 = 52.0;
+const ORIGIN_LON: f64 = 11.0;
+const M_PER_DEG_LAT: f64 = 111_320.0;
+const WALK_M_PER_S: f64 = 1.25;
+
+pub struct Town {
+    pub instance: Instance,
+    pub matrix: Matrix,
+    /// Local coordinates in meters (x east, y north) of pupils and schools.
+    pub pupil_xy: Vec<(f64, f64)>,
+    pub school_xy: Vec<(f64, f64)>,
+    pub seed: u64,
+}
+
+struct Geometry {
+    size: f64,
+    bridges: Vec<(f64, f64)>,
+}
+
+impl Geometry {
+    fn river_x(&self, y: f64) -> f64 {
+        self.size * 0.55 + 250.0 * (y / 1100.0).sin()
+    }
+    fn east(&self, (x, y): (f64, f64)) -> bool {
+        x > self.river_x(y)
+    }
+    fn walk(&self, a: (f64, f64), b: (f64, f64)) -> f64 {
+        let l1 = |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).abs() + (a.1 - b.1).abs();
+        if self.east(a) == self.east(b) {
+            l1(a, b)
+        } else {
+            self.bridges.iter().map(|&br| l1(a, br) + l1(br, b)).fold(f64::INFINITY, f64::min)
+        }
+    }
+}
+
+fn to_lat_lon((x, y): (f64, f64)) -> (f64, f64) {
+    let lat = ORIGIN_LAT + y / M_PER_DEG_LAT;
+    let lon = ORIGIN_LON + x / (M_PER_DEG_LAT * ORIGIN_LAT.to_radians().cos());
+    ((lat * 1e6).round() / 1e6, (lon * 1e6).round() / 1e6)
+}
+
+/// Generate a town of `n_pupils` pupils and `n_schools` schools from `seed`.
+pub fn generate(n_pupils: usize, n_schools: usize, seed: u64) -> Town {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // Town side grows with the population: ~2,000 pupils on 8 km.
+    let size = 8000.0 * (n_pupils.max(200) as f64 / 2000.0).sqrt();
+    let geo = {
+        let n_bridges = 3 + n_pupils / 20000;
+        let bridges = (0..n_bridges)
+            .map(|i| {
+                let y = size * (i as f64 + 0.5) / n_bridges as f64 + rng.random_range(-300.0..300.0);
+                (0.0, y)
+            })
+            .collect::<Vec<_>>();
+        let mut g = Geometry { size, bridges };
+        g.bridges = g.bridges.iter().map(|&(_, y)| (g.river_x(y), y)).collect();
+        g
+    };
+    // Neighbourhoods: centres, spreads and weights.
+    let n_clusters = (n_pupils / 150).clamp(4, 400);
+    let clusters: Vec<((f64, f64), f64, f64)> = (0..n_clusters)
+        .map(|_| {
+            let c = (rng.random_range(0.05..0.95) * size, rng.random_range(0.05..0.95) * size);
+            let sigma = rng.random_range(200.0..900.0);
+            let w: f64 = rng.random_range(0.2..1.0f64).powi(2);
+            (c, sigma, w)
+        })
+        .collect();
+    let total_w: f64 = clusters.iter().map(|c| c.2).sum();
+    let std = Normal::new(0.0, 1.0).expect("valid normal");
+    let mut pupil_xy = Vec::with_capacity(n_pupils);
+    while pupil_xy.len() < n_pupils {
+        let mut r = rng.random_range(0.0..total_w);
+        let mut k = 0;
+        while r > clusters[k].2 && k + 1 < clusters.len() {
+            r -= clusters[k].2;
+            k += 1;
+        }
+        let ((cx, cy), sigma, _) = clusters[k];
+        let p = (cx + sigma * std.sample(&mut rng), cy + sigma * std.sample(&mut rng));
+        if p.0 >= 0.0 && p.0 <= size && p.1 >= 0.0 && p.1 <= size {
+            pupil_xy.push(p);
+        }
+    }
+    // Schools: k-means on the pupils (seeded start), so schools stand where children live.
+    let mut school_xy: Vec<(f64, f64)> =
+        (0..n_schools).map(|_| pupil_xy[rng.random_range(0..pupil_xy.len())]).collect();
+    let mut nearest = vec![0usize; n_pupils];
+    for _ in 0..12 {
+        for (i, &p) in pupil_xy.iter().enumerate() {
+            nearest[i] = (0..n_schools)
+                .min_by(|&a, &b| geo.walk(p, school_xy[a]).total_cmp(&geo.walk(p, school_xy[b])))
+                .unwrap_or(0);
+        }
+        let mut sum = vec![(0.0, 0.0, 0usize); n_schools];
+        for (i, &p) in pupil_xy.iter().enumerate() {
+            let e = &mut sum[nearest[i]];
+            e.0 += p.0;
+            e.1 += p.1;
+            e.2 += 1;
+        }
+        for (s, e) in sum.iter().enumerate() {
+            if e.2 > 0 {
+                school_xy[s] = (e.0 / e.2 as f64, e.1 / e.2 as f64);
+            } else {
+                school_xy[s] = pupil_xy[rng.random_range(0..pupil_xy.len())];
+            }
+        }
+    }
+    // Capacities: classes of 22 for about the school's share, some tight, some generous; total
+    // seats at least 8% above the pupils.
+    let mut count = vec![0usize; n_schools];
+    for &s in &nearest {
+        count[s] += 1;
+    }
+    let mut classes: Vec<u32> = count
+        .iter()
+        .map(|&c| {
+            let factor = rng.random_range(0.75..1.25);
+            ((c as f64 * factor / DEFAULT_CLASS_SIZE as f64).round() as u32).max(1)
+        })
+        .collect();
+    let need = (n_pupils as f64 * 1.08).ceil() as u32;
+    let mut s = 0;
+    while classes.iter().sum::<u32>() * DEFAULT_CLASS_SIZE < need {
+        classes[s % n_schools] += 1;
+        s += 1;
+    }
+    let width = n_schools.to_string().len().max(2);
+    let schools: Vec<School> = (0..n_schools)
+        .map(|s| {
+            let (lat, lon) = to_lat_lon(school_xy[s]);
+            School {
+                id: format!("S{:0width$}", s + 1),
+                name: format!("Synthetic School {:0width$}", s + 1),
+                lat,
+                lon,
+                capacity: classes[s] * DEFAULT_CLASS_SIZE,
+                class_size: DEFAULT_CLASS_SIZE,
+                max_classes: Some(classes[s]),
+                min_pupils: 0,
+                min_classes: None,
+                extra: vec![],
+            }
+        })
+        .collect();
+    let pwidth = n_pupils.to_string().len().max(4);
+    let pupils: Vec<Pupil> = pupil_xy
+        .iter()
+        .enumerate()
+        .map(|(i, &xy)| {
+            let (lat, lon) = to_lat_lon(xy);
+            Pupil {
+                id: format!("P{:0pwidth$}", i + 1),
+                location: Some((lat, lon)),
+                street: None,
+                house_number: None,
+                postcode: None,
+                block: Some(format!("c{}_{}", (xy.0 / 100.0) as i64, (xy.1 / 100.0) as i64)),
+                fixed_school: None,
+                extra: vec![],
+            }
+        })
+        .collect();
+    let mut matrix = Matrix::new(n_pupils, n_schools, LABEL);
+    let mut secs = vec![0u32; n_pupils * n_schools];
+    for (p, &a) in pupil_xy.iter().enumerate() {
+        for (s, &b) in school_xy.iter().enumerate() {
+            let d = geo.walk(a, b).round() as u32;
+            matrix.meters[p * n_schools + s] = d;
+            secs[p * n_schools + s] = (d as f64 / WALK_M_PER_S).round() as u32;
+        }
+    }
+    matrix.seconds = Some(secs);
+    // Ids are generated in sorted order already.
+    let instance = Instance { schools, pupils };
+    Town { instance, matrix, pupil_xy, school_xy, seed }
+}
+
+/// Write `schools.csv`, `pupils.csv`, `matrix.csv` and a README into `out` (atomically).
+pub fn write(out: &Path, town: &Town) -> Result<()> {
+    let inst = &town.instance;
+    write_atomically(out, |dir| {
+        let err = |e: csv::Error| crate::Error::Other(e.to_string());
+        let mut w = csv::Writer::from_path(dir.join("schools.csv")).map_err(err)?;
+        w.write_record(["id", "name", "lat", "lon", "max_classes", "class_size"]).map_err(err)?;
+        for s in &inst.schools {
+            w.write_record([
+                s.id.clone(),
+                s.name.clone(),
+                format!("{:.6}", s.lat),
+                format!("{:.6}", s.lon),
+                s.max_classes.unwrap_or(0).to_string(),
+                s.class_size.to_string(),
+            ])
+            .map_err(err)?;
+        }
+        w.flush().map_err(|e| crate::Error::io(dir, e))?;
+        let mut w = csv::Writer::from_path(dir.join("pupils.csv")).map_err(err)?;
+        w.write_record(["id", "lat", "lon", "block"]).map_err(err)?;
+        for p in &inst.pupils {
+            let (lat, lon) = p.location.unwrap_or_default();
+            w.write_record([p.id.clone(), format!("{lat:.6}"), format!("{lon:.6}"), p.block.clone().unwrap_or_default()])
+                .map_err(err)?;
+        }
+        w.flush().map_err(|e| crate::Error::io(dir, e))?;
+        write_matrix(&dir.join("matrix.csv"), inst, &town.matrix)?;
+        let readme = format!(
+            "# Synthetic town (seed {seed}) - NOT REAL DATA\n\n\
+             Generated by `catchment dataset synthetic --pupils {n} --schools {m} --seed {seed}`.\n\n\
+             - {n} pupils in clustered neighbourhoods, {m} schools placed where the pupils live (k-means),\n\
+             \x20 capacities in classes of {cs}, {seats} seats in all.\n\
+             - Distances: {LABEL}. Seconds assume 4.5 km/h.\n\
+             - Coordinates are placed around {ORIGIN_LAT} N, {ORIGIN_LON} E only to have valid latitudes and\n\
+             \x20 longitudes; they do not describe any real place.\n\n\
+             Files: `schools.csv` (id,name,lat,lon,max_classes,class_size), `pupils.csv` (id,lat,lon,block;\n\
+             block = 100 m grid cell), `matrix.csv` (pupil_id,school_id,meters,seconds).\n",
+            seed = town.seed,
+            n = inst.pupils.len(),
+            m = inst.schools.len(),
+            cs = DEFAULT_CLASS_SIZE,
+            seats = inst.seats(),
+        );
+        std::fs::write(dir.join("README.md"), readme).map_err(|e| crate::Error::io(dir, e))?;
+        Ok(())
+    })
+}

@@ -1,0 +1,271 @@
+//! Domain types (school, pupil, instance), their readers (CSV, GeoJSON, JSON objects) and
+//! validation. Every problem is reported with file, line and field; pupil values never appear
+//! in messages.
+
+pub mod table;
+
+use crate::error::{Error, InputProblem, Result};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::path::Path;
+use table::{read_table, Row, Table};
+
+/// Default number of pupils per class (Magdeburg: 22).
+pub const DEFAULT_CLASS_SIZE: u32 = 22;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct School {
+    pub id: String,
+    pub name: String,
+    pub lat: f64,
+    pub lon: f64,
+    /// Seats for the intake year: `capacity`, or `max_classes` x `class_size`.
+    pub capacity: u32,
+    pub class_size: u32,
+    pub max_classes: Option<u32>,
+    /// The school must receive at least this many pupils (0: no minimum).
+    pub min_pupils: u32,
+    pub min_classes: Option<u32>,
+    /// Columns the reader did not know, passed through to outputs.
+    #[serde(default)]
+    pub extra: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pupil {
+    pub id: String,
+    /// Home location (lat, lon). Personal data: never logged.
+    pub location: Option<(f64, f64)>,
+    pub street: Option<String>,
+    pub house_number: Option<String>,
+    pub postcode: Option<String>,
+    /// The block (address, street segment, grid cell) the pupil lives in.
+    pub block: Option<String>,
+    /// A school the pupil must attend (siblings, special needs); it still uses a seat.
+    pub fixed_school: Option<String>,
+    #[serde(default)]
+    pub extra: Vec<(String, String)>,
+}
+
+/// A validated instance: ids unique, references resolved, both lists sorted by id
+/// (natural order: numeric ids numerically, then the rest by text).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    pub schools: Vec<School>,
+    pub pupils: Vec<Pupil>,
+}
+
+/// The order of ids everywhere in catchment: numbers by value, then other ids by text.
+pub fn id_cmp(a: &str, b: &str) -> Ordering {
+    match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y).then_with(|| a.cmp(b)),
+        (Ok(_), Err(_)) => Ordering::Less,
+        (Err(_), Ok(_)) => Ordering::Greater,
+        (Err(_), Err(_)) => a.cmp(b),
+    }
+}
+
+impl Instance {
+    /// Check references across the two lists and sort both by id.
+    pub fn new(mut schools: Vec<School>, mut pupils: Vec<Pupil>) -> Result<Instance> {
+        schools.sort_by(|a, b| id_cmp(&a.id, &b.id));
+        pupils.sort_by(|a, b| id_cmp(&a.id, &b.id));
+        let inst = Instance { schools, pupils };
+        let problems: Vec<InputProblem> = inst
+            .pupils
+            .iter()
+            .filter_map(|p| {
+                let f = p.fixed_school.as_ref()?;
+                inst.school_index(f).is_none().then(|| {
+                    InputProblem::new("pupils", None, Some("fixed_school"), format!("pupil '{}': school '{f}' is unknown", p.id))
+                })
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(Error::Input(problems));
+        }
+        Ok(inst)
+    }
+
+    pub fn school_index(&self, id: &str) -> Option<usize> {
+        self.schools.binary_search_by(|s| id_cmp(&s.id, id)).ok()
+    }
+
+    pub fn pupil_index(&self, id: &str) -> Option<usize> {
+        self.pupils.binary_search_by(|p| id_cmp(&p.id, id)).ok()
+    }
+
+    pub fn seats(&self) -> u64 {
+        self.schools.iter().map(|s| s.capacity as u64).sum()
+    }
+}
+
+/// Read schools and pupils from files (CSV, or GeoJSON when the name ends in `.geojson`/`.json`).
+pub fn read_instance(schools: &Path, pupils: &Path) -> Result<Instance> {
+    let s = read_schools(schools);
+    let p = read_pupils(pupils, s.as_ref().ok().map(|v| v.as_slice()));
+    let (s, p) = match (s, p) {
+        (Ok(s), Ok(p)) => (s, p),
+        (Err(Error::Input(mut a)), Err(Error::Input(b))) => {
+            a.extend(b);
+            return Err(Error::Input(a));
+        }
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
+    Instance::new(s, p)
+}
+
+pub fn file_name(path: &Path) -> String {
+    path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+fn is_geojson(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("geojson") | Some("json"))
+}
+
+pub fn read_schools(path: &Path) -> Result<Vec<School>> {
+    let bytes = read_bytes(path)?;
+    let name = file_name(path);
+    let table = if is_geojson(path) {
+        table::from_geojson(&name, &bytes, false)?
+    } else {
+        read_table(&name, &bytes, SCHOOL_REQUIRED, false)?
+    };
+    schools_from_table(&table)
+}
+
+pub fn read_pupils(path: &Path, schools: Option<&[School]>) -> Result<Vec<Pupil>> {
+    let bytes = read_bytes(path)?;
+    let name = file_name(path);
+    let table = if is_geojson(path) {
+        table::from_geojson(&name, &bytes, true)?
+    } else {
+        read_table(&name, &bytes, PUPIL_REQUIRED, true)?
+    };
+    pupils_from_table(&table, schools)
+}
+
+pub const SCHOOL_REQUIRED: &[&str] = &["id", "lat", "lon"];
+pub const PUPIL_REQUIRED: &[&str] = &["id"];
+const SCHOOL_KNOWN: &[&str] =
+    &["id", "name", "lat", "lon", "capacity", "max_classes", "class_size", "min_pupils", "min_classes"];
+const PUPIL_KNOWN: &[&str] =
+    &["id", "lat", "lon", "street", "house_number", "postcode", "block", "fixed_school"];
+
+pub fn schools_from_table(table: &Table) -> Result<Vec<School>> {
+    let mut problems = Vec::new();
+    let mut out = Vec::with_capacity(table.rows.len());
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for i in 0..table.rows.len() {
+        let mut row = Row::new(table, i, &mut problems);
+        let id = row.required("id").map(str::to_string);
+        let name = row.get("name").unwrap_or_default().to_string();
+        let loc = row.lat_lon(true);
+        let class_size = row.u32("class_size", false);
+        let max_classes = row.u32("max_classes", false);
+        let capacity = row.u32("capacity", false);
+        let min_pupils = row.u32("min_pupils", false).unwrap_or(0);
+        let min_classes = row.u32("min_classes", false);
+        if class_size == Some(0) {
+            row.problem("class_size", "must be positive");
+        }
+        let class_size = class_size.filter(|&c| c > 0).unwrap_or(DEFAULT_CLASS_SIZE);
+        let capacity = match (capacity, max_classes) {
+            (Some(c), _) => Some(c),
+            (None, Some(k)) => Some(k.saturating_mul(class_size)),
+            (None, None) => {
+                if !row.has_column("capacity") && !row.has_column("max_classes") {
+                    row.problem("capacity", "missing: give 'capacity' or 'max_classes' (x 'class_size', default 22)");
+                } else {
+                    row.problem("capacity", "is empty: give 'capacity' or 'max_classes'");
+                }
+                None
+            }
+        };
+        if capacity == Some(0) {
+            row.problem(if row.get("capacity").is_some() { "capacity" } else { "max_classes" }, "must be positive");
+        }
+        if let Some(c) = capacity.filter(|&c| c > 0) {
+            if min_pupils > c {
+                row.problem("min_pupils", format!("{min_pupils} is above the capacity {c}"));
+            }
+        }
+        if let Some(id) = &id {
+            if let Some(first) = seen.get(id) {
+                row.problem("id", format!("duplicate school id '{id}' (first on line {first})"));
+            } else {
+                seen.insert(id.clone(), row.line);
+            }
+        }
+        let extra = row.extra(SCHOOL_KNOWN);
+        if let (Some(id), Some((lat, lon)), Some(capacity)) = (id, loc, capacity.filter(|&c| c > 0)) {
+            out.push(School {
+                name: if name.is_empty() { id.clone() } else { name },
+                id,
+                lat,
+                lon,
+                capacity,
+                class_size,
+                max_classes,
+                min_pupils,
+                min_classes,
+                extra,
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Input(problems))
+    }
+}
+
+/// Pupils from a table; `schools` (when given) checks every `fixed_school` reference.
+pub fn pupils_from_table(table: &Table, schools: Option<&[School]>) -> Result<Vec<Pupil>> {
+    let mut problems = Vec::new();
+    let mut out = Vec::with_capacity(table.rows.len());
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for i in 0..table.rows.len() {
+        let mut row = Row::new(table, i, &mut problems);
+        let id = row.required("id").map(str::to_string);
+        let location = if row.has_column("lat") || row.has_column("lon") { row.lat_lon(false) } else { None };
+        let street = row.get("street").map(str::to_string);
+        let house_number = row.get("house_number").map(str::to_string);
+        let postcode = row.get("postcode").map(str::to_string);
+        let block = row.get("block").map(str::to_string);
+        let fixed_school = row.get("fixed_school").map(str::to_string);
+        if let (Some(f), Some(schools)) = (&fixed_school, schools) {
+            if !schools.iter().any(|s| &s.id == f) {
+                row.problem("fixed_school", format!("school '{f}' is not in the schools file"));
+            }
+        }
+        let had_coords = row.get("lat").is_some() || row.get("lon").is_some();
+        if location.is_none() && !had_coords && street.is_none() && block.is_none() {
+            row.problem("lat", "the pupil has no location: give 'lat,lon', 'street,house_number' or 'block'");
+        }
+        if house_number.is_some() && street.is_none() {
+            row.problem("street", "is empty while 'house_number' is given");
+        }
+        if let Some(id) = &id {
+            if let Some(first) = seen.get(id) {
+                row.problem("id", format!("duplicate pupil id '{id}' (first on line {first})"));
+            } else {
+                seen.insert(id.clone(), row.line);
+            }
+        }
+        let extra = row.extra(PUPIL_KNOWN);
+        if let Some(id) = id {
+            out.push(Pupil { id, location, street, house_number, postcode, block, fixed_school, extra });
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Input(problems))
+    }
+}

@@ -1,0 +1,366 @@
+//! Reading delimited text into rows with line numbers, and typed field access that collects
+//! every problem (file, line, field) instead of stopping at the first.
+
+use crate::error::{Error, InputProblem, Result};
+
+/// A parsed CSV file: header and rows, each row with its 1-based line number.
+#[derive(Debug)]
+pub struct Table {
+    pub file: String,
+    pub headers: Vec<String>,
+    pub rows: Vec<(u64, csv::StringRecord)>,
+    /// Pupil files are personal data: their values never appear in messages.
+    pub personal: bool,
+}
+
+/// Parse `bytes` as a CSV table (UTF-8, optional BOM, `,` or `;` delimiter, header row).
+/// `required` lists columns that must be present (alternatives separated by `|`).
+pub fn read_table(file: &str, bytes: &[u8], required: &[&str], personal: bool) -> Result<Table> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+            return Err(Error::input(
+                file,
+                Some(line),
+                None,
+                "not valid UTF-8 text (save the file as UTF-8; Excel: 'CSV UTF-8')",
+            ));
+        }
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim().is_empty() {
+        return Err(Error::input(file, None, None, "the file is empty: expected a header row and at least one row"));
+    }
+    let header_line = text.lines().next().unwrap_or("");
+    let commas = header_line.matches(',').count();
+    let semis = header_line.matches(';').count();
+    let tabs = header_line.matches('\t').count();
+    if commas == 0 && semis == 0 && (tabs > 0 || header_line.contains('|')) {
+        return Err(Error::input(
+            file,
+            Some(1),
+            None,
+            "unsupported delimiter in the header: columns must be separated by ',' or ';'",
+        ));
+    }
+    let delimiter = if semis > commas { b';' } else { b',' };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .flexible(false)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(|s| s.trim().to_lowercase()).collect(),
+        Err(e) => return Err(Error::input(file, Some(1), None, format!("cannot read the header: {}", csv_message(&e)))),
+    };
+    let mut problems = Vec::new();
+    for (i, h) in headers.iter().enumerate() {
+        if h.is_empty() {
+            problems.push(InputProblem::new(file, Some(1), None, format!("column {} has an empty name", i + 1)));
+        } else if headers[..i].contains(h) {
+            problems.push(InputProblem::new(file, Some(1), Some(h), "column appears twice"));
+        }
+    }
+    for req in required {
+        if !req.split('|').any(|alt| headers.iter().any(|h| h == alt)) {
+            let other = if delimiter == b',' { ';' } else { ',' };
+            let hint = if headers.len() == 1 && header_line.contains(other) {
+                format!(" (the header has one column: is the delimiter '{other}' mixed with '{}'?)", delimiter as char)
+            } else {
+                String::new()
+            };
+            let name = req.replace('|', "' or '");
+            problems.push(InputProblem::new(file, Some(1), Some(&name), format!("required column is missing{hint}")));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Input(problems));
+    }
+    let mut rows = Vec::new();
+    for rec in reader.records() {
+        match rec {
+            Ok(r) => {
+                let line = r.position().map(|p| p.line()).unwrap_or(0);
+                if r.iter().all(|f| f.trim().is_empty()) {
+                    continue; // blank line
+                }
+                rows.push((line, r));
+            }
+            Err(e) => {
+                let line = e.position().map(|p| p.line());
+                problems.push(InputProblem::new(file, line, None, csv_message(&e)));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Input(problems));
+    }
+    if rows.is_empty() {
+        return Err(Error::input(file, None, None, "the file has a header but no rows"));
+    }
+    Ok(Table { file: file.to_string(), headers, rows, personal })
+}
+
+fn csv_message(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("row has {len} fields but the header has {expected_len} (wrong delimiter or an unquoted separator?)")
+        }
+        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8 text".to_string(),
+        _ => "malformed CSV row".to_string(),
+    }
+}
+
+/// One row being read: typed access to its fields, collecting problems.
+pub struct Row<'a> {
+    table: &'a Table,
+    pub line: u64,
+    record: &'a csv::StringRecord,
+    pub problems: &'a mut Vec<InputProblem>,
+}
+
+impl<'a> Row<'a> {
+    pub fn new(table: &'a Table, idx: usize, problems: &'a mut Vec<InputProblem>) -> Self {
+        let (line, record) = &table.rows[idx];
+        Row { table, line: *line, record, problems }
+    }
+
+    pub fn has_column(&self, name: &str) -> bool {
+        self.table.headers.iter().any(|h| h == name)
+    }
+
+    /// The trimmed value of a column; `None` when the column is absent or the cell empty.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        let i = self.table.headers.iter().position(|h| h == name)?;
+        let v = self.record.get(i)?.trim();
+        (!v.is_empty()).then_some(v)
+    }
+
+    pub fn problem(&mut self, field: &str, message: impl Into<String>) {
+        self.problems.push(InputProblem::new(&self.table.file, Some(self.line), Some(field), message));
+    }
+
+    /// A value shown in a message, unless the file holds personal data.
+    fn shown(&self, v: &str) -> String {
+        if self.table.personal {
+            String::new()
+        } else {
+            format!(" (got '{v}')")
+        }
+    }
+
+    pub fn required(&mut self, name: &str) -> Option<&'a str> {
+        let v = self.get(name);
+        if v.is_none() {
+            self.problem(name, "is empty");
+        }
+        v
+    }
+
+    /// A finite number; empty gives `None` (and a problem if `required`).
+    pub fn f64(&mut self, name: &str, required: bool) -> Option<f64> {
+        let Some(v) = self.get(name) else {
+            if required {
+                self.problem(name, "is empty: a number is required");
+            }
+            return None;
+        };
+        match v.replace(',', ".").parse::<f64>() {
+            Ok(x) if x.is_finite() => Some(x),
+            Ok(_) => {
+                let s = self.shown(v);
+                self.problem(name, format!("is not a finite number{s}"));
+                None
+            }
+            Err(_) => {
+                let s = self.shown(v);
+                self.problem(name, format!("is not a number{s}"));
+                None
+            }
+        }
+    }
+
+    /// A non-negative whole number.
+    pub fn u32(&mut self, name: &str, required: bool) -> Option<u32> {
+        let Some(v) = self.get(name) else {
+            if required {
+                self.problem(name, "is empty: a whole number is required");
+            }
+            return None;
+        };
+        match v.parse::<i64>() {
+            Ok(x) if x < 0 => {
+                let s = self.shown(v);
+                self.problem(name, format!("must not be negative{s}"));
+                None
+            }
+            Ok(x) if x > u32::MAX as i64 => {
+                let s = self.shown(v);
+                self.problem(name, format!("is too large{s}"));
+                None
+            }
+            Ok(x) => Some(x as u32),
+            Err(_) => {
+                let s = self.shown(v);
+                self.problem(name, format!("is not a whole number{s}"));
+                None
+            }
+        }
+    }
+
+    /// Latitude and longitude, checked for range.
+    pub fn lat_lon(&mut self, required: bool) -> Option<(f64, f64)> {
+        let lat = self.f64("lat", required);
+        let lon = self.f64("lon", required);
+        let mut ok = true;
+        if let Some(lat) = lat {
+            if !(-90.0..=90.0).contains(&lat) {
+                let s = self.shown(&lat.to_string());
+                self.problem("lat", format!("is out of range [-90, 90]{s}"));
+                ok = false;
+            }
+        }
+        if let Some(lon) = lon {
+            if !(-180.0..=180.0).contains(&lon) {
+                let s = self.shown(&lon.to_string());
+                self.problem("lon", format!("is out of range [-180, 180]{s}"));
+                ok = false;
+            }
+        }
+        match (lat, lon) {
+            (Some(a), Some(b)) if ok => Some((a, b)),
+            (Some(_), None) if !required => {
+                self.problem("lon", "is empty while 'lat' is given");
+                None
+            }
+            (None, Some(_)) if !required => {
+                self.problem("lat", "is empty while 'lon' is given");
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Every column not in `known`, passed through to outputs.
+    pub fn extra(&self, known: &[&str]) -> Vec<(String, String)> {
+        self.table
+            .headers
+            .iter()
+            .zip(self.record.iter())
+            .filter(|(h, _)| !known.contains(&h.as_str()))
+            .map(|(h, v)| (h.clone(), v.trim().to_string()))
+            .collect()
+    }
+}
+
+/// A table from JSON objects (the HTTP API, GeoJSON properties). Row "lines" are 1-based
+/// object numbers; messages then say "feature N" / "item N" instead of a line.
+pub fn from_objects(
+    file: &str,
+    objects: &[serde_json::Map<String, serde_json::Value>],
+    personal: bool,
+    required: &[&str],
+) -> Result<Table> {
+    if objects.is_empty() {
+        return Err(Error::input(file, None, None, "no items: expected at least one"));
+    }
+    let mut headers: Vec<String> = Vec::new();
+    for o in objects {
+        for k in o.keys() {
+            let k = k.trim().to_lowercase();
+            if !headers.contains(&k) {
+                headers.push(k);
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    for req in required {
+        if !req.split('|').any(|alt| headers.iter().any(|h| h == alt)) {
+            problems.push(InputProblem::new(file, None, Some(&req.replace('|', "' or '")), "required field is missing in every item"));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Input(problems));
+    }
+    let rows = objects
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let lower: std::collections::HashMap<String, &serde_json::Value> =
+                o.iter().map(|(k, v)| (k.trim().to_lowercase(), v)).collect();
+            let rec: csv::StringRecord = headers
+                .iter()
+                .map(|h| match lower.get(h) {
+                    None | Some(serde_json::Value::Null) => String::new(),
+                    Some(serde_json::Value::String(s)) => s.clone(),
+                    Some(v) => v.to_string(),
+                })
+                .collect();
+            (i as u64 + 1, rec)
+        })
+        .collect();
+    Ok(Table { file: file.to_string(), headers, rows, personal })
+}
+
+/// A table from a GeoJSON FeatureCollection of points: `lat`/`lon` from the geometry, the other
+/// columns from the properties.
+pub fn from_geojson(file: &str, bytes: &[u8], personal: bool) -> Result<Table> {
+    let text = std::str::from_utf8(bytes).map_err(|_| Error::input(file, None, None, "not valid UTF-8 text"))?;
+    if text.trim().is_empty() {
+        return Err(Error::input(file, None, None, "the file is empty"));
+    }
+    let gj: geojson::GeoJson = text
+        .parse()
+        .map_err(|e: geojson::Error| Error::input(file, None, None, format!("not valid GeoJSON: {}", redact(&e.to_string(), personal))))?;
+    let features = match gj {
+        geojson::GeoJson::FeatureCollection(fc) => fc.features,
+        geojson::GeoJson::Feature(f) => vec![f],
+        geojson::GeoJson::Geometry(_) => {
+            return Err(Error::input(file, None, None, "expected a FeatureCollection of points, found a bare geometry"))
+        }
+    };
+    let mut problems = Vec::new();
+    let mut objects = Vec::with_capacity(features.len());
+    for (i, f) in features.into_iter().enumerate() {
+        let mut props = f.properties.unwrap_or_default();
+        match f.geometry.map(|g| g.value) {
+            Some(geojson::GeometryValue::Point { coordinates }) if coordinates.len() >= 2 => {
+                props.insert("lon".into(), serde_json::json!(coordinates[0]));
+                props.insert("lat".into(), serde_json::json!(coordinates[1]));
+            }
+            None => {}
+            Some(_) => problems.push(InputProblem::new(
+                &format!("{file} feature {}", i + 1),
+                None,
+                Some("geometry"),
+                "must be a Point",
+            )),
+        }
+        if let Some(id) = f.id {
+            if !props.contains_key("id") {
+                let v = match id {
+                    geojson::feature::Id::String(s) => serde_json::Value::String(s),
+                    geojson::feature::Id::Number(n) => serde_json::Value::String(n.to_string()),
+                };
+                props.insert("id".into(), v);
+            }
+        }
+        objects.push(props);
+    }
+    if !problems.is_empty() {
+        return Err(Error::Input(problems));
+    }
+    let mut t = from_objects(file, &objects, personal, &["id"])?;
+    t.file = format!("{file} feature");
+    Ok(t)
+}
+
+fn redact(msg: &str, personal: bool) -> String {
+    if personal {
+        msg.chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect()
+    } else {
+        msg.to_string()
+    }
+}

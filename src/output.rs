@@ -1,0 +1,235 @@
+//! The output directory of a plan, written atomically (a temporary directory renamed at the
+//! end; an existing output is replaced only once the new one is complete), and read back for
+//! `catchment check`. Rows are sorted by id, so identical runs give identical bytes (apart from
+//! `summary.json`'s `timing`).
+
+use crate::error::{Error, Result};
+use crate::instance::{file_name, Instance};
+use crate::report::{nearest, summarize, Summary};
+use crate::routing::Matrix;
+use crate::Plan;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// `certificate.json`: the objective and one price per school.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CertificateFile {
+    pub objective_m: u64,
+    pub optimal: bool,
+    pub method: String,
+    pub explanation: String,
+    pub prices: Vec<SchoolPrice>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SchoolPrice {
+    pub school_id: String,
+    pub price_m: i64,
+}
+
+pub const CERTIFICATE_METHOD: &str = "Bellman-Ford on the residual graph of schools: no negative cycle";
+pub const CERTIFICATE_EXPLANATION: &str = "Every pupil is at a school that minimises walking meters + the school's price. \
+A positive price is charged only by a full school, a negative one only by a school held at its minimum. \
+`catchment check` verifies this from the files.";
+
+/// Write files into a fresh temporary directory next to `out`, then move it into place.
+pub fn write_atomically(out: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    if out.exists() && !out.is_dir() {
+        return Err(Error::Other(format!("{}: exists and is not a directory", out.display())));
+    }
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    let name = file_name(out);
+    let stamp = format!("{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    let tmp = parent.join(format!(".{name}.tmp-{stamp}"));
+    std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    if let Err(e) = write(&tmp) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    let old = parent.join(format!(".{name}.old-{stamp}"));
+    let had_old = out.exists();
+    if had_old {
+        std::fs::rename(out, &old).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&tmp);
+            Error::io(out, e)
+        })?;
+    }
+    if let Err(e) = std::fs::rename(&tmp, out) {
+        if had_old {
+            let _ = std::fs::rename(&old, out);
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(Error::io(out, e));
+    }
+    if had_old {
+        let _ = std::fs::remove_dir_all(&old);
+    }
+    Ok(())
+}
+
+fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>> {
+    csv::Writer::from_path(path).map_err(|e| Error::Other(format!("{}: {e}", path.display())))
+}
+
+fn csv_err(path: &Path) -> impl Fn(csv::Error) -> Error + '_ {
+    move |e| Error::Other(format!("{}: {e}", path.display()))
+}
+
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut s = serde_json::to_string_pretty(value).map_err(|e| Error::Other(e.to_string()))?;
+    s.push('\n');
+    std::fs::write(path, s).map_err(|e| Error::io(path, e))
+}
+
+pub fn certificate_file(inst: &Instance, plan: &Plan) -> CertificateFile {
+    CertificateFile {
+        objective_m: plan.certificate.objective,
+        optimal: true,
+        method: CERTIFICATE_METHOD.into(),
+        explanation: CERTIFICATE_EXPLANATION.into(),
+        prices: inst
+            .schools
+            .iter()
+            .zip(&plan.certificate.prices)
+            .map(|(s, &p)| SchoolPrice { school_id: s.id.clone(), price_m: p })
+            .collect(),
+    }
+}
+
+/// Write a plan's output directory: summary.json, assignments.csv, schools.csv,
+/// certificate.json. Returns the summary.
+pub fn write_plan(out: &Path, inst: &Instance, m: &Matrix, plan: &Plan) -> Result<Summary> {
+    let summary = summarize(inst, m, plan);
+    write_atomically(out, |dir| {
+        write_json(&dir.join("summary.json"), &summary)?;
+        write_json(&dir.join("certificate.json"), &certificate_file(inst, plan))?;
+        write_assignments(&dir.join("assignments.csv"), inst, m, plan)?;
+        write_schools(&dir.join("schools.csv"), inst, &summary)?;
+        Ok(())
+    })?;
+    Ok(summary)
+}
+
+fn write_assignments(path: &Path, inst: &Instance, m: &Matrix, plan: &Plan) -> Result<()> {
+    let mut w = csv_writer(path)?;
+    let e = csv_err(path);
+    w.write_record(["pupil_id", "school_id", "meters", "seconds", "nearest_school_id", "nearest_meters", "extra_meters", "fixed"])
+        .map_err(&e)?;
+    for (p, pupil) in inst.pupils.iter().enumerate() {
+        let s = plan.assign[p] as usize;
+        let d = m.get(p, s).unwrap_or(0);
+        let (ns, nd) = nearest(m, p).unwrap_or((s, d));
+        w.write_record([
+            pupil.id.as_str(),
+            inst.schools[s].id.as_str(),
+            &d.to_string(),
+            &m.seconds(p, s).map(|x| x.to_string()).unwrap_or_default(),
+            inst.schools[ns].id.as_str(),
+            &nd.to_string(),
+            &(d.saturating_sub(nd)).to_string(),
+            if pupil.fixed_school.is_some() { "yes" } else { "" },
+        ])
+        .map_err(&e)?;
+    }
+    w.flush().map_err(|x| Error::io(path, x))
+}
+
+fn write_schools(path: &Path, inst: &Instance, summary: &Summary) -> Result<()> {
+    let mut w = csv_writer(path)?;
+    let e = csv_err(path);
+    let extra_cols: Vec<String> = {
+        let mut v: Vec<String> = Vec::new();
+        for s in &inst.schools {
+            for (k, _) in &s.extra {
+                if !v.contains(k) {
+                    v.push(k.clone());
+                }
+            }
+        }
+        v
+    };
+    let mut header = vec!["school_id", "name", "capacity", "min_pupils", "load", "utilisation", "price_m"];
+    header.extend(extra_cols.iter().map(String::as_str));
+    w.write_record(&header).map_err(&e)?;
+    for (s, load) in inst.schools.iter().zip(&summary.per_school) {
+        let mut rec = vec![
+            s.id.clone(),
+            s.name.clone(),
+            s.capacity.to_string(),
+            s.min_pupils.to_string(),
+            load.load.to_string(),
+            format!("{:.3}", load.utilisation),
+            load.price_m.to_string(),
+        ];
+        for k in &extra_cols {
+            rec.push(s.extra.iter().find(|(kk, _)| kk == k).map(|(_, v)| v.clone()).unwrap_or_default());
+        }
+        w.write_record(&rec).map_err(&e)?;
+    }
+    w.flush().map_err(|x| Error::io(path, x))
+}
+
+/// A plan read back from its directory.
+#[derive(Debug)]
+pub struct PlanFiles {
+    /// School index per pupil; `None` where the plan has no row for the pupil.
+    pub assign: Vec<Option<u32>>,
+    pub certificate: Option<CertificateFile>,
+    /// Problems with the files themselves (unknown ids, duplicates), as messages.
+    pub problems: Vec<String>,
+}
+
+/// Read `assignments.csv` and `certificate.json` of a plan directory against an instance.
+pub fn read_plan(dir: &Path, inst: &Instance) -> Result<PlanFiles> {
+    let path = dir.join("assignments.csv");
+    let mut rdr = csv::Reader::from_path(&path).map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+    let headers = rdr.headers().map_err(csv_err(&path))?.clone();
+    let col = |n: &str| headers.iter().position(|h| h.trim() == n);
+    let (Some(pc), Some(sc)) = (col("pupil_id"), col("school_id")) else {
+        return Err(Error::input("assignments.csv", Some(1), Some("pupil_id"), "needs columns 'pupil_id' and 'school_id'"));
+    };
+    let mut assign = vec![None; inst.pupils.len()];
+    let mut problems = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(csv_err(&path))?;
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let pid = rec.get(pc).unwrap_or("").trim();
+        let sid = rec.get(sc).unwrap_or("").trim();
+        let Some(p) = inst.pupil_index(pid) else {
+            problems.push(format!("assignments.csv:{line}: unknown pupil '{pid}'"));
+            continue;
+        };
+        let Some(s) = inst.school_index(sid) else {
+            problems.push(format!("assignments.csv:{line}: pupil '{pid}' is assigned to unknown school '{sid}'"));
+            continue;
+        };
+        if assign[p].is_some() {
+            problems.push(format!("assignments.csv:{line}: pupil '{pid}' appears twice"));
+            continue;
+        }
+        assign[p] = Some(s as u32);
+    }
+    for (p, a) in assign.iter().enumerate() {
+        if a.is_none() && !problems.iter().any(|m| m.contains(&format!("'{}'", inst.pupils[p].id))) {
+            problems.push(format!("pupil '{}' has no school in the plan", inst.pupils[p].id));
+        }
+    }
+    let cpath = dir.join("certificate.json");
+    let certificate = if cpath.exists() {
+        let text = std::fs::read_to_string(&cpath).map_err(|e| Error::io(&cpath, e))?;
+        match serde_json::from_str::<CertificateFile>(&text) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                problems.push(format!("certificate.json: cannot be read: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    Ok(PlanFiles { assign, certificate, problems })
+}

@@ -1,0 +1,146 @@
+//! Metrics of a plan: walking-distance statistics, nearest-school comparison, school loads.
+
+use crate::instance::Instance;
+use crate::routing::Matrix;
+use crate::Plan;
+use serde::{Deserialize, Serialize};
+
+/// A pupil walking farther than this is counted (Magdeburg's target: at most 2 km).
+pub const LONG_WALK_METERS: u32 = 2000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub catchment_version: String,
+    pub distance_source: String,
+    pub pupils: usize,
+    pub schools: usize,
+    pub seats: u64,
+    pub walk: WalkStats,
+    pub not_at_nearest: NotNearest,
+    pub solver: SolverInfo,
+    pub per_school: Vec<SchoolLoad>,
+    /// Wall-clock figures: the only part of the outputs that differs between identical runs.
+    pub timing: Timing,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WalkStats {
+    pub total_m: u64,
+    pub mean_m: f64,
+    pub median_m: u32,
+    pub p95_m: u32,
+    pub max_m: u32,
+    pub over_2km: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotNearest {
+    pub pupils: usize,
+    pub extra_m_total: u64,
+    pub extra_m_mean: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SolverInfo {
+    pub name: String,
+    pub objective_m: u64,
+    pub optimal: bool,
+    pub max_walk_m: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SchoolLoad {
+    pub id: String,
+    pub name: String,
+    pub load: u64,
+    pub capacity: u32,
+    pub min_pupils: u32,
+    pub utilisation: f64,
+    pub price_m: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    pub solve_seconds: f64,
+}
+
+/// The nearest school of pupil `p` (least meters, ties by school order) and its meters.
+pub fn nearest(m: &Matrix, p: usize) -> Option<(usize, u32)> {
+    m.row(p).iter().enumerate().filter(|(_, &d)| d != crate::routing::UNREACHABLE).min_by_key(|&(s, &d)| (d, s)).map(|(s, &d)| (s, d))
+}
+
+/// Nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[u32], q: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
+    let n = inst.pupils.len();
+    let mut walks: Vec<u32> = (0..n).map(|p| m.get(p, plan.assign[p] as usize).unwrap_or(0)).collect();
+    let total: u64 = walks.iter().map(|&w| w as u64).sum();
+    let mut not_nearest = 0;
+    let mut extra = 0u64;
+    for (p, &w) in walks.iter().enumerate() {
+        if let Some((_, d)) = nearest(m, p) {
+            if w > d {
+                not_nearest += 1;
+                extra += (w - d) as u64;
+            }
+        }
+    }
+    let over = walks.iter().filter(|&&w| w > LONG_WALK_METERS).count();
+    walks.sort_unstable();
+    let mut load = vec![0u64; inst.schools.len()];
+    for &s in &plan.assign {
+        load[s as usize] += 1;
+    }
+    Summary {
+        catchment_version: env!("CARGO_PKG_VERSION").to_string(),
+        distance_source: m.source.clone(),
+        pupils: n,
+        schools: inst.schools.len(),
+        seats: inst.seats(),
+        walk: WalkStats {
+            total_m: total,
+            mean_m: if n > 0 { round3(total as f64 / n as f64) } else { 0.0 },
+            median_m: percentile(&walks, 0.5),
+            p95_m: percentile(&walks, 0.95),
+            max_m: walks.last().copied().unwrap_or(0),
+            over_2km: over,
+        },
+        not_at_nearest: NotNearest {
+            pupils: not_nearest,
+            extra_m_total: extra,
+            extra_m_mean: if not_nearest > 0 { round3(extra as f64 / not_nearest as f64) } else { 0.0 },
+        },
+        solver: SolverInfo {
+            name: plan.solver.clone(),
+            objective_m: plan.certificate.objective,
+            optimal: true,
+            max_walk_m: plan.max_walk,
+        },
+        per_school: inst
+            .schools
+            .iter()
+            .enumerate()
+            .map(|(s, sc)| SchoolLoad {
+                id: sc.id.clone(),
+                name: sc.name.clone(),
+                load: load[s],
+                capacity: sc.capacity,
+                min_pupils: sc.min_pupils,
+                utilisation: round3(load[s] as f64 / sc.capacity as f64),
+                price_m: plan.certificate.prices[s],
+            })
+            .collect(),
+        timing: Timing { solve_seconds: round3(plan.solve_seconds) },
+    }
+}

@@ -1,0 +1,86 @@
+//! The transportation problem as an LP through good_lp with Clp/Cbc (`coin_cbc`): the
+//! reference solver, and the home of side constraints.
+//!
+//! At pupil level the constraint matrix is totally unimodular, so the basic optimal solution
+//! the simplex returns is integral; we still verify integrality and fail loudly otherwise.
+//! With weighted units (whole blocks) the variables are binary and Cbc runs branch and bound.
+
+use super::{Problem, SolveError, Solution};
+use good_lp::{coin_cbc, variable, Expression, ProblemVariables, Solution as _, SolverModel, Variable};
+
+const INTEGRALITY_TOL: f64 = 1e-6;
+
+pub fn solve(p: &Problem) -> Result<Solution, SolveError> {
+    let n_s = p.n_schools;
+    let integer = !p.unit_weights();
+    let mut vars = ProblemVariables::new();
+    // x[u] = list of (school, variable) for free units.
+    let mut x: Vec<Vec<(usize, Variable)>> = Vec::with_capacity(p.n_units());
+    let mut objective = Expression::with_capacity(p.cost.len());
+    let mut fixed_load = vec![0u64; n_s];
+    let mut school_terms: Vec<Vec<(f64, Variable)>> = vec![Vec::new(); n_s];
+    for u in 0..p.n_units() {
+        let w = p.weight[u] as f64;
+        if let Some(s) = p.fixed[u] {
+            fixed_load[s as usize] += p.weight[u] as u64;
+            x.push(Vec::new());
+            continue;
+        }
+        let mut row = Vec::new();
+        for s in 0..n_s {
+            if let Some(c) = p.cost(u, s) {
+                let v = if integer { vars.add(variable().binary()) } else { vars.add(variable().min(0.0).max(1.0)) };
+                objective.add_mul(c as f64 * w, v);
+                school_terms[s].push((w, v));
+                row.push((s, v));
+            }
+        }
+        x.push(row);
+    }
+    let mut model = vars.minimise(objective).using(coin_cbc);
+    model.set_parameter("log", "0");
+    model.set_parameter("slogLevel", "0");
+    for row in &x {
+        if !row.is_empty() {
+            let e: Expression = row.iter().map(|&(_, v)| v).sum();
+            model.add_constraint(e.eq(1.0));
+        }
+    }
+    for s in 0..n_s {
+        let terms = &school_terms[s];
+        let free_cap = p.cap[s] as f64 - fixed_load[s] as f64;
+        let free_min = p.min[s] as f64 - fixed_load[s] as f64;
+        let mut e = Expression::with_capacity(terms.len());
+        for &(w, v) in terms {
+            e.add_mul(w, v);
+        }
+        if free_min > 0.0 {
+            model.add_constraint(e.clone().geq(free_min));
+        }
+        model.add_constraint(e.leq(free_cap));
+    }
+    let sol = model.solve().map_err(|e| SolveError::Solver(format!("Cbc: {e}")))?;
+    let mut assign = Vec::with_capacity(p.n_units());
+    for (u, row) in x.iter().enumerate() {
+        if let Some(s) = p.fixed[u] {
+            assign.push(s);
+            continue;
+        }
+        let mut chosen = None;
+        for &(s, v) in row {
+            let val = sol.value(v);
+            if (val - val.round()).abs() > INTEGRALITY_TOL {
+                return Err(SolveError::Solver(format!("the LP returned a fractional value {val:.6} for unit {u}")));
+            }
+            if val.round() == 1.0 {
+                chosen = Some(s as u32);
+            }
+        }
+        match chosen {
+            Some(s) => assign.push(s),
+            None => return Err(SolveError::Solver(format!("the LP left unit {u} unassigned"))),
+        }
+    }
+    let objective = p.objective(&assign).ok_or_else(|| SolveError::Solver("the LP used a pair that is not allowed".into()))?;
+    Ok(Solution { assign, objective })
+}

@@ -1,0 +1,150 @@
+//! The model and its solvers. No I/O: values in, values out.
+//!
+//! A [`Problem`] is the transportation problem of DESIGN.md: units (pupils, or blocks with a
+//! weight) to schools with capacities and minimums, some units fixed. Before any solver runs,
+//! [`feasibility::diagnose`] proves the instance feasible or says exactly why not. Every
+//! solution is then checked by [`certificate::certify`], which needs no solver.
+
+pub mod certificate;
+pub mod feasibility;
+pub mod lp;
+
+use crate::error::{Error, Result};
+use crate::instance::Instance;
+use crate::routing::{Matrix, UNREACHABLE};
+
+/// The model's data, in index space. `cost[u * n_schools + s]` is the walking cost of one pupil
+/// of unit `u` to school `s` (meters), [`UNREACHABLE`] where the pair is not allowed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub n_schools: usize,
+    pub cap: Vec<u32>,
+    pub min: Vec<u32>,
+    pub cost: Vec<u32>,
+    /// Pupils per unit (1 at pupil level).
+    pub weight: Vec<u32>,
+    /// A school the unit must attend.
+    pub fixed: Vec<Option<u32>>,
+}
+
+impl Problem {
+    pub fn n_units(&self) -> usize {
+        self.weight.len()
+    }
+
+    #[inline]
+    pub fn cost(&self, u: usize, s: usize) -> Option<u32> {
+        let c = self.cost[u * self.n_schools + s];
+        (c != UNREACHABLE).then_some(c)
+    }
+
+    #[inline]
+    pub fn row(&self, u: usize) -> &[u32] {
+        &self.cost[u * self.n_schools..(u + 1) * self.n_schools]
+    }
+
+    pub fn unit_weights(&self) -> bool {
+        self.weight.iter().all(|&w| w == 1)
+    }
+
+    pub fn total_weight(&self) -> u64 {
+        self.weight.iter().map(|&w| w as u64).sum()
+    }
+
+    /// The pupil-level problem of an instance. `max_walk` leaves out longer pairs, except a
+    /// pupil's fixed school.
+    pub fn pupil_level(inst: &Instance, m: &Matrix, max_walk: Option<u32>) -> Result<Problem> {
+        if m.n_pupils != inst.pupils.len() || m.n_schools != inst.schools.len() {
+            return Err(Error::Other(format!(
+                "matrix is {} x {} but the instance has {} pupils and {} schools",
+                m.n_pupils,
+                m.n_schools,
+                inst.pupils.len(),
+                inst.schools.len()
+            )));
+        }
+        let fixed: Vec<Option<u32>> = inst
+            .pupils
+            .iter()
+            .map(|p| p.fixed_school.as_deref().and_then(|f| inst.school_index(f)).map(|s| s as u32))
+            .collect();
+        let mut cost = m.meters.clone();
+        if let Some(limit) = max_walk {
+            let n_s = m.n_schools;
+            for (u, row) in cost.chunks_mut(n_s).enumerate() {
+                for (s, c) in row.iter_mut().enumerate() {
+                    if *c != UNREACHABLE && *c > limit && fixed[u] != Some(s as u32) {
+                        *c = UNREACHABLE;
+                    }
+                }
+            }
+        }
+        Ok(Problem {
+            n_schools: inst.schools.len(),
+            cap: inst.schools.iter().map(|s| s.capacity).collect(),
+            min: inst.schools.iter().map(|s| s.min_pupils).collect(),
+            cost,
+            weight: vec![1; inst.pupils.len()],
+            fixed,
+        })
+    }
+
+    /// Total cost of an assignment (weight x meters), `None` if a pair is not allowed.
+    pub fn objective(&self, assign: &[u32]) -> Option<u64> {
+        assign.iter().enumerate().try_fold(0u64, |acc, (u, &s)| {
+            self.cost(u, s as usize).map(|c| acc + c as u64 * self.weight[u] as u64)
+        })
+    }
+
+    /// Load per school of an assignment (pupils).
+    pub fn loads(&self, assign: &[u32]) -> Vec<u64> {
+        let mut load = vec![0u64; self.n_schools];
+        for (u, &s) in assign.iter().enumerate() {
+            load[s as usize] += self.weight[u] as u64;
+        }
+        load
+    }
+}
+
+/// Which algorithm solves the pupil-level problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SolverKind {
+    /// The transportation LP through good_lp with Clp/Cbc (coin_cbc).
+    Lp,
+}
+
+impl SolverKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SolverKind::Lp => "lp (good_lp + coin_cbc)",
+        }
+    }
+}
+
+/// An assignment: the school index of every unit, and its total cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Solution {
+    pub assign: Vec<u32>,
+    pub objective: u64,
+}
+
+/// Why a solve did not return a solution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SolveError {
+    /// Proven infeasible before any solver ran, with the reasons.
+    Infeasible(Vec<feasibility::Diagnosis>),
+    /// The solver itself failed (a bug or a resource limit, never the instance's fault).
+    Solver(String),
+}
+
+/// Diagnose feasibility, then solve with the chosen solver.
+pub fn solve(problem: &Problem, kind: SolverKind) -> Result<Solution, SolveError> {
+    let diagnosis = feasibility::diagnose(problem);
+    if !diagnosis.is_empty() {
+        return Err(SolveError::Infeasible(diagnosis));
+    }
+    match kind {
+        SolverKind::Lp => lp::solve(problem),
+    }
+}
