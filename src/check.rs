@@ -7,7 +7,7 @@ use crate::output::read_plan;
 use crate::routing::Matrix;
 use crate::solve::certificate::{certify, check_feasible, verify_prices};
 use crate::solve::Problem;
-use crate::{describe_findings, report::Summary};
+use crate::{describe_findings, report::Summary, Unit};
 use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -19,12 +19,15 @@ pub struct CheckReport {
     /// The prices in certificate.json prove optimality on their own.
     pub prices_ok: bool,
     pub objective_m: Option<u64>,
+    /// A whole-block or class plan (a MIP): optimality is not certified, only feasibility,
+    /// whole blocks, whole classes and the objective are checked.
+    pub mip: bool,
     pub failures: Vec<String>,
 }
 
 impl CheckReport {
     pub fn ok(&self) -> bool {
-        self.feasible && self.objective_ok && self.optimal && self.prices_ok && self.failures.is_empty()
+        self.feasible && self.objective_ok && (self.mip || (self.optimal && self.prices_ok)) && self.failures.is_empty()
     }
 }
 
@@ -32,14 +35,18 @@ impl CheckReport {
 /// solved with is read from its summary.json (or given).
 pub fn check_plan(inst: &Instance, m: &Matrix, dir: &Path, max_walk: Option<u32>) -> Result<CheckReport> {
     let files = read_plan(dir, inst)?;
-    let max_walk = max_walk.or_else(|| {
-        let text = std::fs::read_to_string(dir.join("summary.json")).ok()?;
-        serde_json::from_str::<Summary>(&text).ok()?.solver.max_walk_m
-    });
+    let solver = std::fs::read_to_string(dir.join("summary.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<Summary>(&text).ok())
+        .map(|s| s.solver);
+    let max_walk = max_walk.or_else(|| solver.as_ref()?.max_walk_m);
+    let unit = solver.as_ref().map(|s| s.unit).unwrap_or_default();
+    let min_class_size = solver.as_ref().and_then(|s| s.min_class_size);
+    let mip = unit == Unit::Block || min_class_size.is_some();
     let problem = Problem::pupil_level(inst, m, max_walk)?;
     let mut failures = files.problems.clone();
     let mut report =
-        CheckReport { feasible: false, objective_ok: false, optimal: false, prices_ok: false, objective_m: None, failures: vec![] };
+        CheckReport { feasible: false, objective_ok: false, optimal: false, prices_ok: false, objective_m: None, mip, failures: vec![] };
     if files.assign.iter().any(Option::is_none) {
         report.failures = failures;
         return Ok(report);
@@ -58,7 +65,43 @@ pub fn check_plan(inst: &Instance, m: &Matrix, dir: &Path, max_walk: Option<u32>
         (None, _) => failures.push("certificate.json is missing".into()),
         (Some(_), None) => {}
     }
-    if report.feasible {
+    if mip {
+        let before = failures.len();
+        if unit == Unit::Block {
+            let mut school_of: std::collections::HashMap<&str, (u32, &str)> = std::collections::HashMap::new();
+            for (p, pupil) in inst.pupils.iter().enumerate() {
+                if pupil.fixed_school.is_some() {
+                    continue;
+                }
+                let Some(b) = pupil.block.as_deref() else { continue };
+                match school_of.get(b) {
+                    Some(&(s, other)) if s != assign[p] => failures.push(format!(
+                        "block '{b}' is split: pupil '{}' goes to '{}', pupil '{other}' to '{}'",
+                        pupil.id, inst.schools[assign[p] as usize].id, inst.schools[s as usize].id
+                    )),
+                    Some(_) => {}
+                    None => {
+                        school_of.insert(b, (assign[p], &pupil.id));
+                    }
+                }
+            }
+        }
+        if let Some(min) = min_class_size {
+            let load = problem.loads(&assign);
+            for (s, school) in inst.schools.iter().enumerate() {
+                let max_k = school.max_classes.unwrap_or_else(|| school.capacity.div_ceil(school.class_size.max(1))) as u64;
+                let l = load[s];
+                let ok = l == 0 || (1..=max_k).any(|k| min as u64 * k <= l && l <= school.class_size as u64 * k);
+                if !ok {
+                    failures.push(format!(
+                        "school '{}' has {l} pupils: no number of classes of {min} to {} pupils fits",
+                        school.id, school.class_size
+                    ));
+                }
+            }
+        }
+        report.feasible = report.feasible && failures.len() == before;
+    } else if report.feasible {
         match certify(&problem, &assign) {
             Ok(_) => report.optimal = true,
             Err(f) => failures.extend(describe_findings(inst, &f)),

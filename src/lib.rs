@@ -24,47 +24,119 @@ use solve::certificate::{self, Certificate, Finding};
 use solve::feasibility::Diagnosis;
 use solve::{Problem, SolveError};
 
+/// The unit a district is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// Every pupil placed on their own (the transportation LP; certified optimal).
+    #[default]
+    Pupil,
+    /// All pupils of a block to one school (a MIP; districts of whole blocks).
+    Block,
+}
+
 /// Objective and rules of a run.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Policy {
     pub solver: SolverKind,
     /// Pairs longer than this many meters are left out (a hard maximum walk).
     pub max_walk: Option<u32>,
+    pub unit: Unit,
+    /// Every class must have at least this many pupils (the draft law: 25 from 2027); schools
+    /// then open whole classes only, or none.
+    pub min_class_size: Option<u32>,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { solver: SolverKind::Lp, max_walk: None }
+        Policy { solver: SolverKind::Lp, max_walk: None, unit: Unit::Pupil, min_class_size: None }
     }
 }
 
-/// The result of a run: every pupil's school (index into `Instance::schools`), the certificate.
+impl Policy {
+    /// Whether the run is a MIP (whole blocks or whole classes) rather than the pure LP.
+    pub fn is_mip(&self) -> bool {
+        self.unit == Unit::Block || self.min_class_size.is_some()
+    }
+}
+
+/// The result of a run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
+    /// Every pupil's school (index into `Instance::schools`).
     pub assign: Vec<u32>,
-    pub certificate: Certificate,
+    /// Total walking meters.
+    pub objective: u64,
+    /// The certificate of optimality (school prices), for pupil-level plans without class
+    /// rules; whole-block and class plans are MIPs, optimal by Cbc's branch and bound.
+    pub certificate: Option<Certificate>,
+    /// Classes per school.
+    pub classes: Vec<u32>,
+    /// For MIP plans: the pupil-level optimum, a lower bound (the gap is the price of whole
+    /// blocks / whole classes).
+    pub pupil_optimum: Option<u64>,
     pub solver: String,
-    pub max_walk: Option<u32>,
+    pub policy: Policy,
     pub solve_seconds: f64,
+}
+
+/// Classes a school forms for a load: as few as hold the load at its class size, at most its
+/// rooms (`max_classes`) when known.
+pub fn classes_for(school: &School, load: u64) -> u32 {
+    let k = load.div_ceil(school.class_size.max(1) as u64) as u32;
+    match school.max_classes {
+        Some(m) if load > 0 => k.min(m).max(1),
+        _ => k,
+    }
 }
 
 /// Solve an instance: diagnose feasibility, solve, and certify the result.
 pub fn solve_plan(inst: &Instance, m: &Matrix, policy: &Policy) -> Result<Plan> {
     let problem = Problem::pupil_level(inst, m, policy.max_walk)?;
     let started = std::time::Instant::now();
-    let sol = solve::solve(&problem, policy.solver).map_err(|e| match e {
+    let to_error = |e: SolveError| match e {
         SolveError::Infeasible(d) => Error::Infeasible(describe_infeasibility(inst, &d)),
         SolveError::Solver(msg) => Error::Solver(msg),
-    })?;
-    let solve_seconds = started.elapsed().as_secs_f64();
-    let certificate = certificate::certify(&problem, &sol.assign).map_err(|f| {
+    };
+    let pure = solve::solve(&problem, policy.solver).map_err(to_error)?;
+    let certificate = certificate::certify(&problem, &pure.assign).map_err(|f| {
         Error::Solver(format!(
             "the solver's plan failed the independent certificate check: {}",
             describe_findings(inst, &f).join("; ")
         ))
     })?;
-    tracing::info!(solver = policy.solver.name(), objective = certificate.objective, seconds = solve_seconds, "solved");
-    Ok(Plan { assign: sol.assign, certificate, solver: policy.solver.name().to_string(), max_walk: policy.max_walk, solve_seconds })
+    let (assign, certificate, modelled_classes, pupil_optimum, solver) = if policy.is_mip() {
+        let (units, pupil_unit) = match policy.unit {
+            Unit::Block => Problem::block_level(inst, &problem)?,
+            Unit::Pupil => (problem.clone(), (0..inst.pupils.len()).collect()),
+        };
+        let rule = policy.min_class_size.map(|min_size| solve::lp::ClassRule {
+            size: inst.schools.iter().map(|s| s.class_size).collect(),
+            max: inst
+                .schools
+                .iter()
+                .map(|s| s.max_classes.unwrap_or_else(|| s.capacity.div_ceil(s.class_size.max(1))))
+                .collect(),
+            min_size,
+        });
+        let diagnosis = solve::feasibility::diagnose(&units);
+        if !diagnosis.is_empty() {
+            return Err(to_error(SolveError::Infeasible(diagnosis)));
+        }
+        let (sol, k) = solve::lp::solve_with_classes(&units, rule.as_ref()).map_err(to_error)?;
+        let assign: Vec<u32> = pupil_unit.iter().map(|&u| sol.assign[u]).collect();
+        (assign, None, k, Some(certificate.objective), "mip (good_lp + Cbc branch and bound)".to_string())
+    } else {
+        (pure.assign, Some(certificate), None, None, policy.solver.name().to_string())
+    };
+    let solve_seconds = started.elapsed().as_secs_f64();
+    let objective = problem.objective(&assign).ok_or_else(|| Error::Solver("the plan uses a pair that is not allowed".into()))?;
+    let loads = problem.loads(&assign);
+    let classes = modelled_classes
+        .unwrap_or_else(|| inst.schools.iter().zip(&loads).map(|(s, &l)| classes_for(s, l)).collect());
+    tracing::info!(solver = %solver, objective, seconds = solve_seconds, "solved");
+    Ok(Plan { assign, objective, certificate, classes, pupil_optimum, solver, policy: policy.clone(), solve_seconds })
 }
 
 fn ids<T>(items: &[usize], all: &[T], id: impl Fn(&T) -> &str) -> String {
@@ -141,6 +213,12 @@ pub fn describe_infeasibility(inst: &Instance, diagnoses: &[Diagnosis]) -> Vec<I
                     sid_list(schools),
                     pid_list(units),
                     needed - available,
+                ),
+                Diagnosis::WholeUnits => (
+                    "no plan keeps every block whole and every class within its size limits, although pupils placed one by one would fit".to_string(),
+                    vec![],
+                    vec![],
+                    0,
                 ),
             };
             Infeasibility { kind: d.kind().to_string(), message, schools, pupils, shortfall }

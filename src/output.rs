@@ -85,18 +85,27 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     std::fs::write(path, s).map_err(|e| Error::io(path, e))
 }
 
+pub const MIP_METHOD: &str = "Cbc branch and bound (MIP optimal status); not certified independently";
+
 pub fn certificate_file(inst: &Instance, plan: &Plan) -> CertificateFile {
-    CertificateFile {
-        objective_m: plan.certificate.objective,
-        optimal: true,
-        method: CERTIFICATE_METHOD.into(),
-        explanation: CERTIFICATE_EXPLANATION.into(),
-        prices: inst
-            .schools
-            .iter()
-            .zip(&plan.certificate.prices)
-            .map(|(s, &p)| SchoolPrice { school_id: s.id.clone(), price_m: p })
-            .collect(),
+    match &plan.certificate {
+        Some(c) => CertificateFile {
+            objective_m: plan.objective,
+            optimal: true,
+            method: CERTIFICATE_METHOD.into(),
+            explanation: CERTIFICATE_EXPLANATION.into(),
+            prices: inst.schools.iter().zip(&c.prices).map(|(s, &p)| SchoolPrice { school_id: s.id.clone(), price_m: p }).collect(),
+        },
+        None => CertificateFile {
+            objective_m: plan.objective,
+            optimal: true,
+            method: MIP_METHOD.into(),
+            explanation: format!(
+                "Whole blocks or whole classes make this a MIP: no prices prove it. The pupil-level optimum ({} m) is a lower bound.",
+                plan.pupil_optimum.unwrap_or(0)
+            ),
+            prices: vec![],
+        },
     }
 }
 
@@ -152,7 +161,10 @@ fn write_schools(path: &Path, inst: &Instance, summary: &Summary) -> Result<()> 
         }
         v
     };
-    let mut header = vec!["school_id", "name", "capacity", "min_pupils", "load", "utilisation", "price_m"];
+    let mut header = vec![
+        "school_id", "name", "capacity", "min_pupils", "load", "utilisation", "price_m", "classes", "class_size", "mean_class",
+        "largest_class",
+    ];
     header.extend(extra_cols.iter().map(String::as_str));
     w.write_record(&header).map_err(&e)?;
     for (s, load) in inst.schools.iter().zip(&summary.per_school) {
@@ -163,7 +175,11 @@ fn write_schools(path: &Path, inst: &Instance, summary: &Summary) -> Result<()> 
             s.min_pupils.to_string(),
             load.load.to_string(),
             format!("{:.3}", load.utilisation),
-            load.price_m.to_string(),
+            load.price_m.map(|p| p.to_string()).unwrap_or_default(),
+            load.classes.to_string(),
+            load.class_size.to_string(),
+            format!("{:.1}", load.mean_class),
+            load.largest_class.to_string(),
         ];
         for k in &extra_cols {
             rec.push(s.extra.iter().find(|(kk, _)| kk == k).map(|(_, v)| v.clone()).unwrap_or_default());

@@ -18,6 +18,7 @@ pub struct Summary {
     pub walk: WalkStats,
     pub not_at_nearest: NotNearest,
     pub solver: SolverInfo,
+    pub classes: ClassStats,
     pub per_school: Vec<SchoolLoad>,
     /// Wall-clock figures: the only part of the outputs that differs between identical runs.
     pub timing: Timing,
@@ -45,7 +46,15 @@ pub struct SolverInfo {
     pub name: String,
     pub objective_m: u64,
     pub optimal: bool,
+    /// Proven by the independent certificate (pupil-level plans); MIP plans are optimal by
+    /// Cbc's branch and bound.
+    pub certified: bool,
     pub max_walk_m: Option<u32>,
+    pub unit: crate::Unit,
+    pub min_class_size: Option<u32>,
+    /// For whole-block or class plans: the pupil-level optimum and the gap to it in %.
+    pub pupil_optimum_m: Option<u64>,
+    pub gap_pct: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,7 +65,23 @@ pub struct SchoolLoad {
     pub capacity: u32,
     pub min_pupils: u32,
     pub utilisation: f64,
-    pub price_m: i64,
+    /// The school's price in the certificate (pupil-level plans).
+    pub price_m: Option<i64>,
+    pub classes: u32,
+    pub class_size: u32,
+    /// Pupils per class, on average and in the largest class (classes formed evenly).
+    pub mean_class: f64,
+    pub largest_class: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassStats {
+    pub total: u32,
+    /// Classes with more pupils than their school's class size.
+    pub over_size: u32,
+    pub largest: u32,
+    /// Schools with no class (no pupils).
+    pub schools_without_class: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,9 +148,39 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
         },
         solver: SolverInfo {
             name: plan.solver.clone(),
-            objective_m: plan.certificate.objective,
+            objective_m: plan.objective,
             optimal: true,
-            max_walk_m: plan.max_walk,
+            certified: plan.certificate.is_some(),
+            max_walk_m: plan.policy.max_walk,
+            unit: plan.policy.unit,
+            min_class_size: plan.policy.min_class_size,
+            pupil_optimum_m: plan.pupil_optimum,
+            gap_pct: plan.pupil_optimum.map(|o| if o > 0 { round3(100.0 * (plan.objective as f64 - o as f64) / o as f64) } else { 0.0 }),
+        },
+        classes: {
+            let mut over = 0;
+            let mut largest = 0;
+            for (s, sc) in inst.schools.iter().enumerate() {
+                let k = plan.classes[s] as u64;
+                if k > 0 {
+                    // Classes formed as evenly as possible: load % k of them have one more pupil.
+                    let small = load[s] / k;
+                    let big_count = load[s] % k;
+                    let big = if big_count > 0 { small + 1 } else { small };
+                    largest = largest.max(big as u32);
+                    if big > sc.class_size as u64 {
+                        over += if small > sc.class_size as u64 { k as u32 } else { big_count as u32 };
+                    }
+                } else if load[s] > 0 {
+                    over += 1;
+                }
+            }
+            ClassStats {
+                total: plan.classes.iter().sum(),
+                over_size: over,
+                largest,
+                schools_without_class: inst.schools.iter().zip(&plan.classes).filter(|(_, &k)| k == 0).map(|(s, _)| s.id.clone()).collect(),
+            }
         },
         per_school: inst
             .schools
@@ -138,7 +193,11 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
                 capacity: sc.capacity,
                 min_pupils: sc.min_pupils,
                 utilisation: round3(load[s] as f64 / sc.capacity as f64),
-                price_m: plan.certificate.prices[s],
+                price_m: plan.certificate.as_ref().map(|c| c.prices[s]),
+                classes: plan.classes[s],
+                mean_class: if plan.classes[s] > 0 { round3(load[s] as f64 / plan.classes[s] as f64) } else { 0.0 },
+                largest_class: if plan.classes[s] > 0 { load[s].div_ceil(plan.classes[s] as u64) as u32 } else { 0 },
+                class_size: sc.class_size,
             })
             .collect(),
         timing: Timing { solve_seconds: round3(plan.solve_seconds) },

@@ -29,6 +29,9 @@ pub enum Diagnosis {
     ReachableSeats { units: Vec<usize>, schools: Vec<usize>, pupils: u64, seats: u64 },
     /// These schools need more pupils to reach their minimums than are allowed to go there.
     ReachableMinimums { schools: Vec<usize>, units: Vec<usize>, needed: u64, available: u64 },
+    /// Feasible with pupils placed one by one, but not with whole blocks or whole classes
+    /// (found by the MIP solver; the checks above treat units as divisible).
+    WholeUnits,
 }
 
 impl Diagnosis {
@@ -41,6 +44,7 @@ impl Diagnosis {
             Diagnosis::Minimums { .. } => "minimums",
             Diagnosis::ReachableSeats { .. } => "reachable_seats",
             Diagnosis::ReachableMinimums { .. } => "reachable_minimums",
+            Diagnosis::WholeUnits => "whole_units",
         }
     }
 }

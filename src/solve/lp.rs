@@ -10,7 +10,22 @@ use good_lp::{coin_cbc, variable, Expression, ProblemVariables, Solution as _, S
 
 const INTEGRALITY_TOL: f64 = 1e-6;
 
+/// Whole classes: `min_size * k[s] <= load[s] <= size[s] * k[s]`, `k[s] <= max[s]`, integer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassRule {
+    pub size: Vec<u32>,
+    pub max: Vec<u32>,
+    pub min_size: u32,
+}
+
+/// The pupil-level (or block-level) problem without class rules.
 pub fn solve(p: &Problem) -> Result<Solution, SolveError> {
+    solve_with_classes(p, None).map(|(s, _)| s)
+}
+
+/// Solve with optional class rules; returns the solution and, with rules, the classes per
+/// school. With weighted units or class rules this is a MIP solved by Cbc's branch and bound.
+pub fn solve_with_classes(p: &Problem, classes: Option<&ClassRule>) -> Result<(Solution, Option<Vec<u32>>), SolveError> {
     let n_s = p.n_schools;
     let integer = !p.unit_weights();
     let mut vars = ProblemVariables::new();
@@ -30,13 +45,16 @@ pub fn solve(p: &Problem) -> Result<Solution, SolveError> {
         for s in 0..n_s {
             if let Some(c) = p.cost(u, s) {
                 let v = if integer { vars.add(variable().binary()) } else { vars.add(variable().min(0.0).max(1.0)) };
-                objective.add_mul(c as f64 * w, v);
+                objective.add_mul(c as f64, v);
                 school_terms[s].push((w, v));
                 row.push((s, v));
             }
         }
         x.push(row);
     }
+    let k: Option<Vec<Variable>> = classes.map(|rule| {
+        (0..n_s).map(|s| vars.add(variable().integer().min(0).max(rule.max[s] as f64))).collect()
+    });
     let mut model = vars.minimise(objective).using(coin_cbc);
     model.set_parameter("log", "0");
     model.set_parameter("slogLevel", "0");
@@ -57,9 +75,22 @@ pub fn solve(p: &Problem) -> Result<Solution, SolveError> {
         if free_min > 0.0 {
             model.add_constraint(e.clone().geq(free_min));
         }
+        if let (Some(rule), Some(k)) = (classes, &k) {
+            // load = e + fixed_load within [min_size * k, size * k].
+            let load = e.clone() + fixed_load[s] as f64;
+            model.add_constraint((load.clone() - rule.size[s] as f64 * k[s]).leq(0.0));
+            if rule.min_size > 0 {
+                model.add_constraint((load - rule.min_size as f64 * k[s]).geq(0.0));
+            }
+        }
         model.add_constraint(e.leq(free_cap));
     }
-    let sol = model.solve().map_err(|e| SolveError::Solver(format!("Cbc: {e}")))?;
+    let sol = model.solve().map_err(|e| match e {
+        good_lp::ResolutionError::Infeasible if integer || classes.is_some() => SolveError::Infeasible(vec![
+            super::feasibility::Diagnosis::WholeUnits,
+        ]),
+        e => SolveError::Solver(format!("Cbc: {e}")),
+    })?;
     let mut assign = Vec::with_capacity(p.n_units());
     for (u, row) in x.iter().enumerate() {
         if let Some(s) = p.fixed[u] {
@@ -82,5 +113,6 @@ pub fn solve(p: &Problem) -> Result<Solution, SolveError> {
         }
     }
     let objective = p.objective(&assign).ok_or_else(|| SolveError::Solver("the LP used a pair that is not allowed".into()))?;
-    Ok(Solution { assign, objective })
+    let k = k.map(|k| k.iter().map(|&v| sol.value(v).round() as u32).collect());
+    Ok((Solution { assign, objective }, k))
 }

@@ -13,8 +13,9 @@ use crate::error::{Error, Result};
 use crate::instance::Instance;
 use crate::routing::{Matrix, UNREACHABLE};
 
-/// The model's data, in index space. `cost[u * n_schools + s]` is the walking cost of one pupil
-/// of unit `u` to school `s` (meters), [`UNREACHABLE`] where the pair is not allowed.
+/// The model's data, in index space. `cost[u * n_schools + s]` is the walking cost of unit `u`
+/// at school `s` in meters — for a block, the sum over its pupils — [`UNREACHABLE`] where the
+/// pair is not allowed. `weight[u]` is the number of pupils in the unit (its load).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
     pub n_schools: usize,
@@ -89,10 +90,62 @@ impl Problem {
         })
     }
 
-    /// Total cost of an assignment (weight x meters), `None` if a pair is not allowed.
+    /// The block-level problem: the pupils of a block form one unit (weight = pupils, cost =
+    /// the sum of their walks); fixed pupils stay units of their own. Returns the problem and
+    /// each pupil's unit. Units are ordered by block id, then fixed pupils by pupil order.
+    pub fn block_level(inst: &Instance, pupils: &Problem) -> Result<(Problem, Vec<usize>)> {
+        let n_s = pupils.n_schools;
+        let mut keys: Vec<&str> = Vec::new();
+        for p in &inst.pupils {
+            match (&p.block, &p.fixed_school) {
+                (_, Some(_)) => {}
+                (Some(b), None) => keys.push(b),
+                (None, None) => {
+                    return Err(Error::input(
+                        "pupils",
+                        None,
+                        Some("block"),
+                        format!("pupil '{}' has no block: every pupil needs one for districts of whole blocks", p.id),
+                    ))
+                }
+            }
+        }
+        keys.sort_by(|a, b| crate::instance::id_cmp(a, b));
+        keys.dedup();
+        let index: std::collections::HashMap<&str, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+        let mut unit_of = vec![0usize; inst.pupils.len()];
+        let mut next = keys.len();
+        for (i, p) in inst.pupils.iter().enumerate() {
+            unit_of[i] = match (&p.block, &p.fixed_school) {
+                (Some(b), None) => index[b.as_str()],
+                _ => {
+                    next += 1;
+                    next - 1
+                }
+            };
+        }
+        let n_u = next;
+        let mut cost = vec![0u32; n_u * n_s];
+        let mut weight = vec![0u32; n_u];
+        let mut fixed = vec![None; n_u];
+        for (i, &u) in unit_of.iter().enumerate() {
+            weight[u] += 1;
+            fixed[u] = pupils.fixed[i];
+            for s in 0..n_s {
+                let c = &mut cost[u * n_s + s];
+                *c = match (pupils.cost(i, s), *c) {
+                    (Some(x), acc) if acc != UNREACHABLE => acc.saturating_add(x).min(UNREACHABLE - 1),
+                    _ => UNREACHABLE,
+                };
+            }
+        }
+        Ok((Problem { n_schools: n_s, cap: pupils.cap.clone(), min: pupils.min.clone(), cost, weight, fixed }, unit_of))
+    }
+
+    /// Total cost of an assignment (meters), `None` if a pair is not allowed.
     pub fn objective(&self, assign: &[u32]) -> Option<u64> {
         assign.iter().enumerate().try_fold(0u64, |acc, (u, &s)| {
-            self.cost(u, s as usize).map(|c| acc + c as u64 * self.weight[u] as u64)
+            self.cost(u, s as usize).map(|c| acc + c as u64)
         })
     }
 
