@@ -57,6 +57,23 @@ The directory is replaced only when the new plan is complete; on any error nothi
     /// Generate instances.
     #[command(subcommand)]
     Dataset(DatasetCommand),
+    /// Compare hand-drawn districts, optimised whole-block districts and the pupil-level
+    /// optimum on a case shipped in data/ (e.g. `magdeburg`), as the city did.
+    #[command(after_help = "Example:\n  catchment reproduce magdeburg\n  catchment reproduce magdeburg --baseline districts.csv\n\n\
+Writes OUT/report.md, OUT/report.json and every plan under OUT/plans/.")]
+    Reproduce {
+        /// The case: a directory under data/ with schools.csv, pupils.csv, matrix.csv.
+        case: String,
+        /// The case directory (default: data/CASE).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Also evaluate these districts (CSV block_id,school_id).
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// Output directory (default: out/reproduce-CASE).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Run the whole pipeline on the instance the repository ships and print a summary.
     Demo {
         /// The instance directory (schools.csv, pupils.csv, matrix.csv).
@@ -219,6 +236,39 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 town.instance.seats(),
                 out.display()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reproduce { case, data, baseline, out } => {
+            let data = find_data(&data.unwrap_or_else(|| PathBuf::from("data").join(&case)))?;
+            let out = out.unwrap_or_else(|| PathBuf::from(format!("out/reproduce-{case}")));
+            let input = InputArgs {
+                schools: data.join("schools.csv"),
+                pupils: data.join("pupils.csv"),
+                matrix: data.join("matrix.csv"),
+            };
+            let (inst, m) = load(&input)?;
+            let given = match &baseline {
+                Some(path) => Some((
+                    catchment::instance::file_name(path),
+                    catchment::report::baseline::read_districts(path, &inst)?,
+                )),
+                None => None,
+            };
+            let pb = spinner("solving the baseline, whole-block districts and the pupil-level optimum");
+            let result = catchment::report::reproduce::run(&case, &inst, &m, given);
+            pb.finish_and_clear();
+            let (comparison, plans) = result?;
+            let md = catchment::report::reproduce::markdown(&comparison);
+            catchment::output::write_atomically(&out, |dir| {
+                std::fs::write(dir.join("report.md"), &md).map_err(|e| Error::io(dir.join("report.md"), e))?;
+                catchment::output::write_json(&dir.join("report.json"), &comparison)?;
+                for (key, plan) in &plans {
+                    catchment::output::write_plan(&dir.join("plans").join(key), &inst, &m, plan)?;
+                }
+                Ok(())
+            })?;
+            print!("{md}");
+            println!("\nReport and plans written to {}/", out.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { data, out } => {

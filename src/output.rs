@@ -96,6 +96,13 @@ pub fn certificate_file(inst: &Instance, plan: &Plan) -> CertificateFile {
             explanation: CERTIFICATE_EXPLANATION.into(),
             prices: inst.schools.iter().zip(&c.prices).map(|(s, &p)| SchoolPrice { school_id: s.id.clone(), price_m: p }).collect(),
         },
+        None if plan.pupil_optimum.is_none() => CertificateFile {
+            objective_m: plan.objective,
+            optimal: false,
+            method: "none: a baseline, evaluated, not optimised".into(),
+            explanation: "A baseline plan for comparison; it makes no claim of optimality.".into(),
+            prices: vec![],
+        },
         None => CertificateFile {
             objective_m: plan.objective,
             optimal: true,

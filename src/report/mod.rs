@@ -3,6 +3,9 @@
 use crate::instance::Instance;
 use crate::routing::Matrix;
 use crate::Plan;
+pub mod baseline;
+pub mod reproduce;
+
 use serde::{Deserialize, Serialize};
 
 /// A pupil walking farther than this is counted (Magdeburg's target: at most 2 km).

@@ -1,0 +1,123 @@
+//! The comparison the city made: hand-drawn districts vs optimised whole-block districts vs
+//! the pupil-level optimum, in one table (markdown + JSON).
+
+use super::baseline::{evaluate, straight_line_districts};
+use super::summarize;
+use crate::error::Result;
+use crate::instance::Instance;
+use crate::routing::Matrix;
+use crate::{solve_plan, Plan, Policy, Unit};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// Directory name of the plan in the output (`plans/<key>`).
+    pub key: String,
+    pub name: String,
+    pub total_km: f64,
+    pub mean_m: f64,
+    /// Change of the total walk against the first row, in %.
+    pub change_pct: f64,
+    pub over_2km: usize,
+    pub not_at_nearest: usize,
+    pub classes: u32,
+    pub classes_over_size: u32,
+    pub largest_class: u32,
+    pub objective_m: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub case: String,
+    pub distance_source: String,
+    pub pupils: usize,
+    pub schools: usize,
+    pub seats: u64,
+    pub rows: Vec<Row>,
+    /// Whole-block districts against the pupil-level optimum, in %.
+    pub block_gap_pct: f64,
+}
+
+fn round(x: f64, d: i32) -> f64 {
+    let f = 10f64.powi(d);
+    (x * f).round() / f
+}
+
+/// Run the baselines and the two optima; returns the comparison and the plans (key, plan).
+pub fn run(case: &str, inst: &Instance, m: &Matrix, given: Option<(String, Vec<u32>)>) -> Result<(Comparison, Vec<(String, Plan)>)> {
+    let mut plans: Vec<(String, String, Plan)> = Vec::new();
+    let proxy = evaluate(inst, m, straight_line_districts(inst)?, "hand-drawn proxy (straight line)")?;
+    plans.push(("baseline".into(), "Hand-drawn proxy: nearest school by straight line, border blocks moved".into(), proxy));
+    if let Some((name, assign)) = given {
+        let p = evaluate(inst, m, assign, &name)?;
+        plans.push(("given".into(), format!("Given districts ({name})"), p));
+    }
+    let block = solve_plan(inst, m, &Policy { unit: Unit::Block, ..Policy::default() })?;
+    let pupil = solve_plan(inst, m, &Policy::default())?;
+    let gap = if pupil.objective > 0 { 100.0 * (block.objective as f64 - pupil.objective as f64) / pupil.objective as f64 } else { 0.0 };
+    plans.push(("blocks".into(), "Optimised districts of whole blocks".into(), block));
+    plans.push(("pupils".into(), "Pupil-level optimum".into(), pupil));
+    let base = plans[0].2.objective as f64;
+    let rows = plans
+        .iter()
+        .map(|(key, name, plan)| {
+            let s = summarize(inst, m, plan);
+            Row {
+                key: key.clone(),
+                name: name.clone(),
+                total_km: round(s.walk.total_m as f64 / 1000.0, 1),
+                mean_m: round(s.walk.mean_m, 0),
+                change_pct: if base > 0.0 { round(100.0 * (plan.objective as f64 - base) / base, 1) } else { 0.0 },
+                over_2km: s.walk.over_2km,
+                not_at_nearest: s.not_at_nearest.pupils,
+                classes: s.classes.total,
+                classes_over_size: s.classes.over_size,
+                largest_class: s.classes.largest,
+                objective_m: plan.objective,
+            }
+        })
+        .collect();
+    let comparison = Comparison {
+        case: case.to_string(),
+        distance_source: m.source.clone(),
+        pupils: inst.pupils.len(),
+        schools: inst.schools.len(),
+        seats: inst.seats(),
+        rows,
+        block_gap_pct: round(gap, 2),
+    };
+    Ok((comparison, plans.into_iter().map(|(k, _, p)| (k, p)).collect()))
+}
+
+/// The table as markdown.
+pub fn table(c: &Comparison) -> String {
+    let mut s = String::from(
+        "| plan | total walk (km) | mean walk (m) | change vs baseline | pupils over 2 km | not at nearest school | classes | classes over size | largest class |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in &c.rows {
+        s.push_str(&format!(
+            "| {} | {:.1} | {:.0} | {:+.1}% | {} | {} | {} | {} | {} |\n",
+            r.name, r.total_km, r.mean_m, r.change_pct, r.over_2km, r.not_at_nearest, r.classes, r.classes_over_size, r.largest_class
+        ));
+    }
+    s
+}
+
+pub fn markdown(c: &Comparison) -> String {
+    format!(
+        "# catchment reproduce {case}\n\n\
+         {pupils} pupils, {schools} schools, {seats} seats. Distances: {src}.\n\n\
+         {table}\n\
+         Whole-block districts cost {gap:.2}% more walking than placing every pupil individually.\n\
+         The baseline imitates a planner without the engine (straight-line distances on a map); every\n\
+         row is evaluated on the same walking distances.\n",
+        case = c.case,
+        pupils = c.pupils,
+        schools = c.schools,
+        seats = c.seats,
+        src = c.distance_source,
+        table = table(c),
+        gap = c.block_gap_pct,
+    )
+}
