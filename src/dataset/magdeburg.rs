@@ -22,6 +22,9 @@ pub const SNAP_RADIUS_M: f64 = 300.0;
 /// Coordinates of the assembled network are rounded to this many decimals (1e-7 deg, ~1 cm);
 /// vertices equal after rounding are one node, so ways join where they meet.
 const NODE_DECIMALS: i32 = 7;
+/// A dead end of a way this close to a vertex of another way is joined to it by a short
+/// connector: the source geometries often stop a few meters short of the street they meet.
+pub const JOIN_RADIUS_M: f64 = 20.0;
 
 const F_SCHOOLS: &str = "schools_kiss_md.json";
 const F_AGE_DISTRICT: &str = "population_by_district_age.csv";
@@ -164,6 +167,9 @@ pub struct Network {
     pub ways: usize,
     pub cycle_ways: usize,
     pub named_ways: usize,
+    /// Connector ways added between a dead end and a vertex of another way within
+    /// [`JOIN_RADIUS_M`].
+    pub connectors: usize,
 }
 
 // ---------------------------------------------------------------- names
@@ -798,6 +804,57 @@ fn build_network(streets: &[Street]) -> Network {
             }
         }
     }
+    // Join dead ends to a nearby vertex of another way.
+    let pos: Vec<(f64, f64)> = nodes.iter().map(|&(la, lo)| xy(la as f64 / scale, lo as f64 / scale)).collect();
+    let mut member: Vec<Vec<u32>> = vec![Vec::new(); nodes.len()];
+    for (w, (refs, _, _)) in ways.iter().enumerate() {
+        for &r in refs {
+            let m = &mut member[r as usize - 1];
+            if m.last() != Some(&(w as u32)) {
+                m.push(w as u32);
+            }
+        }
+    }
+    let cell = |p: (f64, f64)| ((p.0 / JOIN_RADIUS_M).floor() as i64, (p.1 / JOIN_RADIUS_M).floor() as i64);
+    let mut grid: HashMap<(i64, i64), Vec<u32>> = HashMap::new();
+    for (i, &p) in pos.iter().enumerate() {
+        grid.entry(cell(p)).or_default().push(i as u32);
+    }
+    let mut connectors: Vec<(u64, u64)> = Vec::new();
+    let mut seen: std::collections::HashSet<(u64, u64)> = std::collections::HashSet::new();
+    for (w, (refs, _, _)) in ways.iter().enumerate() {
+        for &end in [refs[0], refs[refs.len() - 1]].iter() {
+            let e = end as usize - 1;
+            if member[e].len() > 1 {
+                continue; // already a junction
+            }
+            let (cx, cy) = cell(pos[e]);
+            let mut best: Option<(f64, u32)> = None;
+            for dx in -1..=1 {
+                for dy in -1..=1 {
+                    for &k in grid.get(&(cx + dx, cy + dy)).into_iter().flatten() {
+                        if member[k as usize].contains(&(w as u32)) {
+                            continue;
+                        }
+                        let d = ((pos[k as usize].0 - pos[e].0).powi(2) + (pos[k as usize].1 - pos[e].1).powi(2)).sqrt();
+                        if d <= JOIN_RADIUS_M && best.is_none_or(|(bd, bk)| d < bd || (d == bd && k < bk)) {
+                            best = Some((d, k));
+                        }
+                    }
+                }
+            }
+            if let Some((_, k)) = best {
+                let pair = (end.min(k as u64 + 1), end.max(k as u64 + 1));
+                if seen.insert(pair) {
+                    connectors.push(pair);
+                }
+            }
+        }
+    }
+    let n_connectors = connectors.len();
+    for (a, b) in connectors {
+        ways.push((vec![a, b], "footway".to_string(), ""));
+    }
     let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;");
     let mut xml = String::with_capacity(nodes.len() * 80 + ways.len() * 200);
     xml.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<osm version=\"0.6\" generator=\"catchment dataset magdeburg\">\n");
@@ -827,7 +884,7 @@ fn build_network(streets: &[Street]) -> Network {
         xml.push_str("  </way>\n");
     }
     xml.push_str("</osm>\n");
-    Network { xml, nodes: nodes.len(), ways: ways.len(), cycle_ways, named_ways }
+    Network { xml, nodes: nodes.len(), ways: ways.len(), cycle_ways, named_ways, connectors: n_connectors }
 }
 
 /// Build the Magdeburg case from the source directory.
@@ -1027,8 +1084,8 @@ computed from this case.\n\n\
         (Some(net), _) => {
             let _ = writeln!(
                 s,
-                "| `network.osm` | OSM XML assembled from the street geometries: {} nodes, {} ways ({} cycle-path pieces, {} person-named street pieces) |",
-                net.nodes, net.ways, net.cycle_ways, net.named_ways
+                "| `network.osm` | OSM XML assembled from the street geometries: {} nodes, {} ways ({} cycle-path pieces, {} person-named street pieces, {} connectors of at most {:.0} m) |",
+                net.nodes, net.ways, net.cycle_ways, net.named_ways, net.connectors, JOIN_RADIUS_M
             );
         }
         (None, Some(p)) => {
