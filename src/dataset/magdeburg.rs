@@ -204,7 +204,7 @@ pub fn normalize_name(s: &str) -> String {
         out.push(chars[i]);
         i += 1;
     }
-    out.split(|c: char| c == ' ' || c == '-').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+    out.split([' ', '-']).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 /// Does `query` (e.g. "B.-Brecht-Straße") name `candidate` (e.g. "Bertolt-Brecht-Straße")?
@@ -466,7 +466,10 @@ fn read_cohort(dir: &Path) -> Result<(i64, u32, Option<u32>)> {
 }
 
 /// (year, [(district, residents aged 0-6)]) of the latest year; suppressed values ('.') are 0.
-fn read_district_ages(dir: &Path) -> Result<(i64, Vec<(String, u32)>, Vec<String>)> {
+/// (year, [(district, residents aged 0-6)], districts whose value is suppressed).
+type DistrictAges = (i64, Vec<(String, u32)>, Vec<String>);
+
+fn read_district_ages(dir: &Path) -> Result<DistrictAges> {
     let path = dir.join(F_AGE_DISTRICT);
     let mut rdr = csv::Reader::from_path(&path).map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
     let headers = rdr.headers().map_err(|e| Error::Other(format!("{}: {e}", path.display())))?.clone();
@@ -530,7 +533,7 @@ fn read_cells(dir: &Path, districts: &[District]) -> Result<Vec<Cell>> {
         let xmin = p["xmin"].as_f64().ok_or_else(|| bad(file, item, "xmin", "missing"))?;
         let ymin = p["ymin"].as_f64().ok_or_else(|| bad(file, item, "ymin", "missing"))?;
         let e = p["einwohner"].as_f64().unwrap_or(0.0);
-        if !(e > 0.0) {
+        if e.is_nan() || e <= 0.0 {
             continue;
         }
         let (lat, lon) = laea::inverse(xmin + 50.0, ymin + 50.0);
@@ -582,6 +585,10 @@ fn gain(candidate: (f64, f64), cells: &[Cell], nearest: &[f64]) -> f64 {
         .sum()
 }
 
+type Lines = Vec<Vec<(f64, f64)>>;
+/// Where a school went: point, placement, approximate, the decision, the snap distance.
+type Placed = ((f64, f64), Placement, bool, String, Option<f64>);
+
 enum Resolution {
     Street { placement: Placement, name: String, lines: Vec<Vec<(f64, f64)>>, note: String },
     Place { placement: Placement, districts: Vec<usize>, note: String },
@@ -589,7 +596,7 @@ enum Resolution {
 }
 
 fn resolve(name: &str, streets: &[Street], districts: &[District]) -> Resolution {
-    let street_lines = |q: &str| -> Option<(String, Vec<Vec<(f64, f64)>>)> {
+    let street_lines = |q: &str| -> Option<(String, Lines)> {
         let mut lines = Vec::new();
         let mut found = None;
         for s in streets.iter().filter(|s| !s.name.is_empty() && names_match(q, &s.name)) {
@@ -656,7 +663,7 @@ fn place_schools(
     cells: &[Cell],
 ) -> Vec<SchoolRow> {
     let resolutions: Vec<Resolution> = table.iter().map(|s| resolve(&s.name, streets, districts)).collect();
-    let mut placed: Vec<Option<((f64, f64), Placement, bool, String, Option<f64>)>> = vec![None; table.len()];
+    let mut placed: Vec<Option<Placed>> = vec![None; table.len()];
     let mut used = vec![false; points.len()];
     // 1. Streets: the school point nearest to the street, within the radius.
     for (i, r) in resolutions.iter().enumerate() {
@@ -688,7 +695,7 @@ fn place_schools(
             });
         }
     }
-    let nearest_of = |placed: &[Option<((f64, f64), Placement, bool, String, Option<f64>)>]| -> Vec<f64> {
+    let nearest_of = |placed: &[Option<Placed>]| -> Vec<f64> {
         cells
             .iter()
             .map(|c| {
