@@ -203,3 +203,42 @@ fn the_case_is_what_it_claims() {
     assert!(nodes.len() > 10_000 && ways > 1000, "{} nodes, {ways} ways", nodes.len());
     assert_eq!(ways, highways);
 }
+
+#[test]
+fn a_complete_extract_replaces_the_assembled_network() {
+    let Some(src) = source() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let extract = tmp.path().join("magdeburg-extract.osm.pbf");
+    std::fs::write(&extract, b"not read by the generator").unwrap();
+    let out = tmp.path().join("case");
+    let o = bin().args(["dataset", "magdeburg", "--source"]).arg(&src).arg("--out").arg(&out).arg("--osm").arg(&extract).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!out.join("network.osm").exists());
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(readme.contains("magdeburg-extract.osm.pbf"));
+    // Everything else is the same case.
+    for f in ["schools.csv", "pupils.csv", "blocks.csv"] {
+        assert_eq!(std::fs::read(out.join(f)).unwrap(), std::fs::read(repo().join("data/magdeburg").join(f)).unwrap(), "{f}");
+    }
+}
+
+#[test]
+fn a_broken_source_writes_nothing_and_names_the_file() {
+    let Some(src) = source() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let broken = tmp.path().join("src");
+    std::fs::create_dir(&broken).unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), broken.join(e.file_name())).unwrap();
+    }
+    let csv = broken.join("population_by_district_age.csv");
+    let text = std::fs::read_to_string(&csv).unwrap().replacen("2025,Altstadt,685", "2025,Altstadt,many", 1);
+    std::fs::write(&csv, text).unwrap();
+    let out = tmp.path().join("case");
+    let o = bin().args(["dataset", "magdeburg", "--source"]).arg(&broken).arg("--out").arg(&out).output().unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("population_by_district_age.csv") && err.contains("0 - 6 Jahre"), "{err}");
+    assert!(!out.exists());
+}

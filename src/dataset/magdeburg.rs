@@ -596,6 +596,21 @@ enum Resolution {
 }
 
 fn resolve(name: &str, streets: &[Street], districts: &[District]) -> Resolution {
+    let mut unused_hint = None;
+    let r = resolve_inner(name, streets, districts, &mut unused_hint);
+    match (unused_hint, r) {
+        (None, r) => r,
+        (Some(h), Resolution::Street { placement, name, lines, note }) => {
+            Resolution::Street { placement, name, lines, note: format!("{h}; {note}") }
+        }
+        (Some(h), Resolution::Place { placement, districts, note }) => {
+            Resolution::Place { placement, districts, note: format!("{h}; {note}") }
+        }
+        (Some(h), Resolution::Fallback { note }) => Resolution::Fallback { note: format!("{h}; {note}") },
+    }
+}
+
+fn resolve_inner(name: &str, streets: &[Street], districts: &[District], unused_hint: &mut Option<String>) -> Resolution {
     let street_lines = |q: &str| -> Option<(String, Lines)> {
         let mut lines = Vec::new();
         let mut found = None;
@@ -630,12 +645,14 @@ fn resolve(name: &str, streets: &[Street], districts: &[District]) -> Resolution
                         note: format!("street '{found}': {why}"),
                     };
                 }
+                *unused_hint = Some(format!("reported street '{s}' ({why}) is not in the geometries"));
             }
             Hint::District(d) => {
                 let ds = place(d);
                 if !ds.is_empty() {
                     return Resolution::Place { placement: Placement::ReportedPlace, districts: ds, note: format!("Stadtteil '{d}': {why}") };
                 }
+                *unused_hint = Some(format!("reported Stadtteil '{d}' has no polygon"));
             }
         }
     }
@@ -1137,7 +1154,7 @@ coordinates. Each was placed as follows, in this order:\n\n\
 4. `place_reported` / `place`: a public report names the school's Stadtteil, or the name is a\n\
 \x20  Stadtteil (\"Stadtfeld\" = Stadtfeld Ost + West). Among the free OSM school points inside it, the one\n\
 \x20  that most shortens the residents' straight-line distance to their nearest school (given the schools\n\
-\x20  placed so far) is taken. Approximate: the Stadtteil is right, the point is a reasoned guess.\n\
+\x20  placed so far) is taken. Approximate: the Stadtteil is most likely right, the point is a reasoned guess.\n\
 5. `fallback`: nothing matched. The same rule over all free school points of the city: a stand-in\n\
 \x20  where a school would serve the most residents best, not where the school really is. Approximate.\n\n\
 | placement | schools | approximate |\n|---|---|---|\n",
