@@ -124,13 +124,7 @@ fn generator_reproduces_the_committed_case() {
     let Some(src) = source() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("magdeburg");
-    let o = bin()
-        .args(["dataset", "magdeburg", "--source"])
-        .arg(&src)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = bin().args(["dataset", "magdeburg", "--source"]).arg(&src).arg("--out").arg(&out).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let committed = repo().join("data/magdeburg");
     for f in ["schools.csv", "pupils.csv", "blocks.csv", "network.osm", "README.md"] {
@@ -168,7 +162,11 @@ fn the_case_is_what_it_claims() {
         let (ymin, xmin): (f64, f64) = (y.parse().unwrap(), x.parse().unwrap());
         let (lat, lon) = p.location.unwrap();
         let (e, nn) = laea::forward(lat, lon);
-        assert!(e >= xmin - 0.2 && e <= xmin + 100.2 && nn >= ymin - 0.2 && nn <= ymin + 100.2, "pupil {} outside its cell", p.id);
+        assert!(
+            e >= xmin - 0.2 && e <= xmin + 100.2 && nn >= ymin - 0.2 && nn <= ymin + 100.2,
+            "pupil {} outside its cell",
+            p.id
+        );
     }
     // Schools: a placement and approximate flag each; located inside the city's extent.
     let (sh, schools) = read_csv(&dir.join("schools.csv"));
@@ -182,7 +180,8 @@ fn the_case_is_what_it_claims() {
     for s in &inst.schools {
         assert!((52.0..52.3).contains(&s.lat) && (11.5..11.8).contains(&s.lon), "{} at {},{}", s.id, s.lat, s.lon);
     }
-    let distinct: HashSet<(i64, i64)> = inst.schools.iter().map(|s| ((s.lat * 1e6) as i64, (s.lon * 1e6) as i64)).collect();
+    let distinct: HashSet<(i64, i64)> =
+        inst.schools.iter().map(|s| ((s.lat * 1e6) as i64, (s.lon * 1e6) as i64)).collect();
     assert_eq!(distinct.len(), inst.schools.len(), "two schools at one place");
 
     // The network: every way refers to nodes that exist, and has a highway tag.
@@ -211,14 +210,26 @@ fn a_complete_extract_replaces_the_assembled_network() {
     let extract = tmp.path().join("magdeburg-extract.osm.pbf");
     std::fs::write(&extract, b"not read by the generator").unwrap();
     let out = tmp.path().join("case");
-    let o = bin().args(["dataset", "magdeburg", "--source"]).arg(&src).arg("--out").arg(&out).arg("--osm").arg(&extract).output().unwrap();
+    let o = bin()
+        .args(["dataset", "magdeburg", "--source"])
+        .arg(&src)
+        .arg("--out")
+        .arg(&out)
+        .arg("--osm")
+        .arg(&extract)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!out.join("network.osm").exists());
     let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
     assert!(readme.contains("magdeburg-extract.osm.pbf"));
     // Everything else is the same case.
     for f in ["schools.csv", "pupils.csv", "blocks.csv"] {
-        assert_eq!(std::fs::read(out.join(f)).unwrap(), std::fs::read(repo().join("data/magdeburg").join(f)).unwrap(), "{f}");
+        assert_eq!(
+            std::fs::read(out.join(f)).unwrap(),
+            std::fs::read(repo().join("data/magdeburg").join(f)).unwrap(),
+            "{f}"
+        );
     }
 }
 

@@ -22,7 +22,9 @@ struct Consts {
 }
 
 fn q(e: f64, e2: f64, sin_phi: f64) -> f64 {
-    (1.0 - e2) * (sin_phi / (1.0 - e2 * sin_phi * sin_phi) - (1.0 / (2.0 * e)) * ((1.0 - e * sin_phi) / (1.0 + e * sin_phi)).ln())
+    (1.0 - e2)
+        * (sin_phi / (1.0 - e2 * sin_phi * sin_phi)
+            - (1.0 / (2.0 * e)) * ((1.0 - e * sin_phi) / (1.0 + e * sin_phi)).ln())
 }
 
 fn consts() -> Consts {

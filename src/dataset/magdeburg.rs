@@ -43,12 +43,12 @@ const HINTS: &[(&str, Hint, &str)] = &[
         Hint::Street("Wilhelm-Kobelt-Straße"),
         "moved in 2021 into a new building in Wilhelm-Kobelt-Straße (Volksstimme, 23.07.2021)",
     ),
+    ("Am Pechauer Platz", Hint::Street("Witzlebenstraße"), "seated in Witzlebenstraße, Cracau (Volksstimme)"),
     (
-        "Am Pechauer Platz",
-        Hint::Street("Witzlebenstraße"),
-        "seated in Witzlebenstraße, Cracau (Volksstimme)",
+        "Am Umfassungsweg",
+        Hint::District("Neue Neustadt"),
+        "in Neue Neustadt (Volksstimme, 2019, school districts 2020)",
     ),
-    ("Am Umfassungsweg", Hint::District("Neue Neustadt"), "in Neue Neustadt (Volksstimme, 2019, school districts 2020)"),
     ("Moldenstraße", Hint::District("Alte Neustadt"), "in Alte Neustadt (Volksstimme, 2019, school districts 2020)"),
     ("Im Nordpark", Hint::District("Alte Neustadt"), "in Alte Neustadt (Volksstimme, 2019, school districts 2020)"),
     ("Lindenhof", Hint::Street("Neptunweg"), "in Neptunweg (the school's own history page)"),
@@ -219,9 +219,10 @@ pub fn names_match(query: &str, candidate: &str) -> bool {
     let qw: Vec<&str> = q.split(' ').collect();
     let cw: Vec<&str> = c.split(' ').collect();
     qw.len() == cw.len()
-        && qw.iter().zip(&cw).all(|(a, b)| {
-            a == b || (a.len() > 1 && a.ends_with('.') && b.starts_with(&a[..a.len() - 1]))
-        })
+        && qw
+            .iter()
+            .zip(&cw)
+            .all(|(a, b)| a == b || (a.len() > 1 && a.ends_with('.') && b.starts_with(&a[..a.len() - 1])))
 }
 
 /// The name without a leading preposition ("Am Grenzweg" -> "Grenzweg"), if it has one.
@@ -310,11 +311,7 @@ fn bad(file: &str, item: Option<u64>, field: &str, msg: &str) -> Error {
 fn coords_lines(geom: &Value) -> Vec<Vec<(f64, f64)>> {
     let parse_line = |l: &Value| -> Vec<(f64, f64)> {
         l.as_array()
-            .map(|pts| {
-                pts.iter()
-                    .filter_map(|p| Some((p.get(1)?.as_f64()?, p.get(0)?.as_f64()?)))
-                    .collect()
-            })
+            .map(|pts| pts.iter().filter_map(|p| Some((p.get(1)?.as_f64()?, p.get(0)?.as_f64()?))).collect())
             .unwrap_or_default()
     };
     match geom.get("type").and_then(Value::as_str) {
@@ -404,7 +401,9 @@ fn read_school_points(dir: &Path) -> Result<Vec<(f64, f64)>> {
     for list in obj.values() {
         for item in list.as_array().into_iter().flatten() {
             if item.get(0).and_then(Value::as_str) == Some("school") {
-                if let (Some(lon), Some(lat)) = (item.get(1).and_then(Value::as_f64), item.get(2).and_then(Value::as_f64)) {
+                if let (Some(lon), Some(lat)) =
+                    (item.get(1).and_then(Value::as_f64), item.get(2).and_then(Value::as_f64))
+                {
                     pts.push(((lat * 1e7).round() as i64, (lon * 1e7).round() as i64));
                 }
             }
@@ -423,7 +422,8 @@ struct SourceSchool {
 fn read_schools_table(dir: &Path) -> Result<(i64, Vec<SourceSchool>)> {
     let v = read_json(dir, F_SCHOOLS)?;
     let rows = v["rows"].as_array().ok_or_else(|| bad(F_SCHOOLS, None, "rows", "missing"))?;
-    let is_municipal_primary = |r: &Value| r["var3"].as_str() == Some("Grundschule") && r["var5"].as_str() == Some("Kommunal");
+    let is_municipal_primary =
+        |r: &Value| r["var3"].as_str() == Some("Grundschule") && r["var5"].as_str() == Some("Kommunal");
     let year = rows
         .iter()
         .filter(|r| is_municipal_primary(r))
@@ -610,7 +610,12 @@ fn resolve(name: &str, streets: &[Street], districts: &[District]) -> Resolution
     }
 }
 
-fn resolve_inner(name: &str, streets: &[Street], districts: &[District], unused_hint: &mut Option<String>) -> Resolution {
+fn resolve_inner(
+    name: &str,
+    streets: &[Street],
+    districts: &[District],
+    unused_hint: &mut Option<String>,
+) -> Resolution {
     let street_lines = |q: &str| -> Option<(String, Lines)> {
         let mut lines = Vec::new();
         let mut found = None;
@@ -622,7 +627,8 @@ fn resolve_inner(name: &str, streets: &[Street], districts: &[District], unused_
     };
     let place = |q: &str| -> Vec<usize> {
         let nq = normalize_name(q);
-        let exact: Vec<usize> = districts.iter().enumerate().filter(|(_, d)| normalize_name(&d.name) == nq).map(|(i, _)| i).collect();
+        let exact: Vec<usize> =
+            districts.iter().enumerate().filter(|(_, d)| normalize_name(&d.name) == nq).map(|(i, _)| i).collect();
         if !exact.is_empty() {
             return exact;
         }
@@ -650,7 +656,11 @@ fn resolve_inner(name: &str, streets: &[Street], districts: &[District], unused_
             Hint::District(d) => {
                 let ds = place(d);
                 if !ds.is_empty() {
-                    return Resolution::Place { placement: Placement::ReportedPlace, districts: ds, note: format!("Stadtteil '{d}': {why}") };
+                    return Resolution::Place {
+                        placement: Placement::ReportedPlace,
+                        districts: ds,
+                        note: format!("Stadtteil '{d}': {why}"),
+                    };
                 }
                 *unused_hint = Some(format!("reported Stadtteil '{d}' has no polygon"));
             }
@@ -659,14 +669,23 @@ fn resolve_inner(name: &str, streets: &[Street], districts: &[District], unused_
     let candidates: Vec<&str> = std::iter::once(name).chain(strip_preposition(name)).collect();
     for q in &candidates {
         if let Some((found, lines)) = street_lines(q) {
-            return Resolution::Street { placement: Placement::Street, name: found.clone(), lines, note: format!("street '{found}'") };
+            return Resolution::Street {
+                placement: Placement::Street,
+                name: found.clone(),
+                lines,
+                note: format!("street '{found}'"),
+            };
         }
     }
     for q in &candidates {
         let ds = place(q);
         if !ds.is_empty() {
             let names: Vec<&str> = ds.iter().map(|&i| districts[i].name.as_str()).collect();
-            return Resolution::Place { placement: Placement::Place, districts: ds, note: format!("Stadtteil '{}'", names.join("' + '")) };
+            return Resolution::Place {
+                placement: Placement::Place,
+                districts: ds,
+                note: format!("Stadtteil '{}'", names.join("' + '")),
+            };
         }
     }
     Resolution::Fallback { note: "no street or Stadtteil of this name in the source geometries".into() }
@@ -695,7 +714,13 @@ fn place_schools(
             placed[i] = Some(match best {
                 Some((k, d)) => {
                     used[k] = true;
-                    (points[k], *placement, false, format!("{note}; OSM school point {d:.0} m from the street"), Some(d))
+                    (
+                        points[k],
+                        *placement,
+                        false,
+                        format!("{note}; OSM school point {d:.0} m from the street"),
+                        Some(d),
+                    )
                 }
                 None => {
                     // The middle vertex of the longest piece of the street.
@@ -705,7 +730,9 @@ fn place_schools(
                         mid,
                         Placement::StreetNoPoint,
                         true,
-                        format!("{note}; no OSM school point within {SNAP_RADIUS_M:.0} m of '{name}': the street's middle"),
+                        format!(
+                            "{note}; no OSM school point within {SNAP_RADIUS_M:.0} m of '{name}': the street's middle"
+                        ),
                         None,
                     )
                 }
@@ -750,7 +777,13 @@ fn place_schools(
                                 lo += c.lon * c.residents as f64;
                             }
                             let at = if w > 0.0 { (la / w, lo / w) } else { (0.0, 0.0) };
-                            (at, *placement, true, format!("{note}; no free OSM school point inside: its residents' centre"), None)
+                            (
+                                at,
+                                *placement,
+                                true,
+                                format!("{note}; no free OSM school point inside: its residents' centre"),
+                                None,
+                            )
                         }
                     });
                 }
@@ -805,7 +838,8 @@ fn build_network(streets: &[Street]) -> Network {
     let mut ways: Vec<(Vec<u64>, String, &str)> = Vec::new();
     let (mut cycle_ways, mut named_ways) = (0, 0);
     for s in streets {
-        let highway = s.highway.clone().unwrap_or_else(|| if s.cycle { "footway".into() } else { "residential".into() });
+        let highway =
+            s.highway.clone().unwrap_or_else(|| if s.cycle { "footway".into() } else { "residential".into() });
         for line in &s.lines {
             let mut refs: Vec<u64> = Vec::with_capacity(line.len());
             for &(lat, lon) in line {
@@ -860,7 +894,8 @@ fn build_network(streets: &[Street]) -> Network {
                         if member[k as usize].contains(&(w as u32)) {
                             continue;
                         }
-                        let d = ((pos[k as usize].0 - pos[e].0).powi(2) + (pos[k as usize].1 - pos[e].1).powi(2)).sqrt();
+                        let d =
+                            ((pos[k as usize].0 - pos[e].0).powi(2) + (pos[k as usize].1 - pos[e].1).powi(2)).sqrt();
                         if d <= JOIN_RADIUS_M && best.is_none_or(|(bd, bk)| d < bd || (d == bd && k < bk)) {
                             best = Some((d, k));
                         }
@@ -879,9 +914,13 @@ fn build_network(streets: &[Street]) -> Network {
     for (a, b) in connectors {
         ways.push((vec![a, b], "footway".to_string(), ""));
     }
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;");
+    let esc = |s: &str| {
+        s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+    };
     let mut xml = String::with_capacity(nodes.len() * 80 + ways.len() * 200);
-    xml.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<osm version=\"0.6\" generator=\"catchment dataset magdeburg\">\n");
+    xml.push_str(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<osm version=\"0.6\" generator=\"catchment dataset magdeburg\">\n",
+    );
     if !nodes.is_empty() {
         let (mut a, mut b, mut c, mut d) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
         for &(la, lo) in &nodes {
@@ -891,10 +930,23 @@ fn build_network(streets: &[Street]) -> Network {
             d = d.max(lo);
         }
         let f = |v: i64| format!("{:.7}", v as f64 / scale);
-        let _ = writeln!(xml, "  <bounds minlat=\"{}\" minlon=\"{}\" maxlat=\"{}\" maxlon=\"{}\"/>", f(a), f(b), f(c), f(d));
+        let _ = writeln!(
+            xml,
+            "  <bounds minlat=\"{}\" minlon=\"{}\" maxlat=\"{}\" maxlon=\"{}\"/>",
+            f(a),
+            f(b),
+            f(c),
+            f(d)
+        );
     }
     for (i, &(la, lo)) in nodes.iter().enumerate() {
-        let _ = writeln!(xml, "  <node id=\"{}\" lat=\"{:.7}\" lon=\"{:.7}\"/>", i + 1, la as f64 / scale, lo as f64 / scale);
+        let _ = writeln!(
+            xml,
+            "  <node id=\"{}\" lat=\"{:.7}\" lon=\"{:.7}\"/>",
+            i + 1,
+            la as f64 / scale,
+            lo as f64 / scale
+        );
     }
     for (i, (refs, highway, name)) in ways.iter().enumerate() {
         let _ = writeln!(xml, "  <way id=\"{}\">", i + 1);
@@ -928,10 +980,9 @@ pub fn generate(opts: &Options) -> Result<Dataset> {
     let (population_year, ages, suppressed_districts) = read_district_ages(dir)?;
     let mut district_index = Vec::with_capacity(ages.len());
     for (name, _) in &ages {
-        let k = districts
-            .iter()
-            .position(|d| d.name == *name)
-            .ok_or_else(|| bad(F_AGE_DISTRICT, None, "Stadtteil", &format!("'{name}' has no polygon in {F_STADTTEILE}")))?;
+        let k = districts.iter().position(|d| d.name == *name).ok_or_else(|| {
+            bad(F_AGE_DISTRICT, None, "Stadtteil", &format!("'{name}' has no polygon in {F_STADTTEILE}"))
+        })?;
         district_index.push(k);
     }
     let weights: Vec<u32> = ages.iter().map(|a| a.1).collect();
@@ -1020,7 +1071,19 @@ pub fn write(out: &Path, ds: &Dataset) -> Result<()> {
     write_atomically(out, |dir| {
         csv_out(
             &dir.join("schools.csv"),
-            &["id", "name", "lat", "lon", "max_classes", "class_size", "placement", "approximate", "classes_all_grades", "snap_m", "matched"],
+            &[
+                "id",
+                "name",
+                "lat",
+                "lon",
+                "max_classes",
+                "class_size",
+                "placement",
+                "approximate",
+                "classes_all_grades",
+                "snap_m",
+                "matched",
+            ],
             ds.schools.iter().map(|s| {
                 vec![
                     s.id.clone(),
@@ -1040,13 +1103,21 @@ pub fn write(out: &Path, ds: &Dataset) -> Result<()> {
         csv_out(
             &dir.join("pupils.csv"),
             &["id", "lat", "lon", "block"],
-            ds.pupils.iter().map(|p| vec![p.id.clone(), format!("{:.6}", p.lat), format!("{:.6}", p.lon), p.block.clone()]),
+            ds.pupils
+                .iter()
+                .map(|p| vec![p.id.clone(), format!("{:.6}", p.lat), format!("{:.6}", p.lon), p.block.clone()]),
         )?;
         csv_out(
             &dir.join("blocks.csv"),
             &["block_id", "lat", "lon", "residents", "district"],
             ds.blocks.iter().map(|b| {
-                vec![b.id.clone(), format!("{:.6}", b.lat), format!("{:.6}", b.lon), b.residents.to_string(), b.district.clone()]
+                vec![
+                    b.id.clone(),
+                    format!("{:.6}", b.lat),
+                    format!("{:.6}", b.lon),
+                    b.residents.to_string(),
+                    b.district.clone(),
+                ]
             }),
         )?;
         if let Some(n) = &ds.network {
@@ -1180,11 +1251,8 @@ coordinates. Each was placed as follows, in this order:\n\n\
             sc.matched
         );
     }
-    let suppressed = if ds.suppressed_districts.is_empty() {
-        "none".to_string()
-    } else {
-        ds.suppressed_districts.join(", ")
-    };
+    let suppressed =
+        if ds.suppressed_districts.is_empty() { "none".to_string() } else { ds.suppressed_districts.join(", ") };
     let _ = write!(
         s,
         "\n## Pupils\n\n\
