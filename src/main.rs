@@ -1,7 +1,7 @@
 //! The `catchment` command line: a thin shell over the library.
 
 use catchment::check::check_plan;
-use catchment::dataset::synthetic;
+use catchment::dataset::{magdeburg, synthetic};
 use catchment::report::Summary;
 use catchment::{read_instance, routing, Error, Policy, SolverKind};
 use clap::{Args, Parser, Subcommand};
@@ -14,6 +14,7 @@ Examples:
   catchment solve --schools schools.csv --pupils pupils.csv --matrix matrix.csv --out plan/
   catchment check --schools schools.csv --pupils pupils.csv --matrix matrix.csv --plan plan/
   catchment dataset synthetic --pupils 2000 --schools 35 --seed 7 --out town/
+  catchment dataset magdeburg --source ../shared/data/magdeburg --out data/magdeburg
 
 Exit codes: 0 success; 1 error; 2 usage; 3 invalid input; 4 infeasible instance; 5 check failed.";
 
@@ -98,6 +99,22 @@ enum DatasetCommand {
         seed: u64,
         #[arg(long)]
         out: PathBuf,
+    },
+    /// The Magdeburg case from the city's public data: schools, a sampled intake cohort on the
+    /// Zensus 100 m grid, the populated cells as blocks, and an OSM street file.
+    #[command(after_help = "Example:\n  catchment dataset magdeburg --source ../shared/data/magdeburg --out data/magdeburg\n\n\
+Writes schools.csv, pupils.csv, blocks.csv, network.osm (unless --osm is given) and README.md.")]
+    Magdeburg {
+        /// The directory of the source data (see its README.md).
+        #[arg(long, default_value = "../shared/data/magdeburg")]
+        source: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// A complete OpenStreetMap extract to route on instead of the assembled network.
+        #[arg(long)]
+        osm: Option<PathBuf>,
+        #[arg(long, default_value_t = magdeburg::DEFAULT_SEED)]
+        seed: u64,
     },
 }
 
@@ -269,6 +286,27 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             })?;
             print!("{md}");
             println!("\nReport and plans written to {}/", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Dataset(DatasetCommand::Magdeburg { source, out, osm, seed }) => {
+            if let Some(f) = &osm {
+                anyhow::ensure!(f.is_file(), "--osm {}: no such file", f.display());
+            }
+            let pb = spinner("building the Magdeburg case");
+            let ds = magdeburg::generate(&magdeburg::Options { source, osm, seed });
+            pb.finish_and_clear();
+            let ds = ds?;
+            magdeburg::write(&out, &ds)?;
+            let approx = ds.schools.iter().filter(|s| s.approximate).count();
+            println!(
+                "Wrote the Magdeburg case to {}: {} schools ({} placed approximately), {} seats; {} pupils in {} blocks",
+                out.display(),
+                ds.schools.len(),
+                approx,
+                magdeburg::seats(&ds),
+                ds.pupils.len(),
+                ds.blocks.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { data, out } => {

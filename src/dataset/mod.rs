@@ -1,4 +1,6 @@
-//! Instances the project generates: a seeded synthetic town today (the Magdeburg case plugs in
-//! here too).
+//! Instances the project generates: a seeded synthetic town, and the Magdeburg case built from
+//! the city's public data.
 
+pub mod laea;
+pub mod magdeburg;
 pub mod synthetic;

@@ -1,0 +1,255 @@
+//! The Magdeburg case generator: the committed files are reproduced byte for byte from the
+//! source data, the grid projection is right, names match as they should, and the generated
+//! instance is what it claims to be.
+//!
+//! The source data lives beside the repository (`../shared/data/magdeburg`); where it is absent
+//! the source-dependent tests say so loudly and return.
+
+mod common;
+
+use catchment::dataset::laea;
+use catchment::dataset::magdeburg::{apportion, names_match, normalize_name, strip_preposition, District};
+use common::bin;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn source() -> Option<PathBuf> {
+    let s = repo().join("../shared/data/magdeburg");
+    if s.join("schools_kiss_md.json").is_file() {
+        Some(s)
+    } else {
+        eprintln!(
+            "\n!!! SKIPPED: the Magdeburg source data is not at {} - the generator was NOT checked against the committed data/magdeburg !!!\n",
+            s.display()
+        );
+        None
+    }
+}
+
+#[test]
+fn laea_matches_the_iogp_example_and_round_trips() {
+    // IOGP Guidance Note 7-2, ETRS89-LAEA example: 50 N 5 E.
+    let (e, n) = laea::forward(50.0, 5.0);
+    assert!((e - 3_962_799.45).abs() < 0.01, "easting {e}");
+    assert!((n - 2_999_718.85).abs() < 0.01, "northing {n}");
+    let (lat, lon) = laea::inverse(3_962_799.45, 2_999_718.85);
+    assert!((lat - 50.0).abs() < 1e-7 && (lon - 5.0).abs() < 1e-7, "{lat} {lon}");
+    // The projection centre.
+    let (e, n) = laea::forward(52.0, 10.0);
+    assert!((e - 4_321_000.0).abs() < 1e-6 && (n - 3_210_000.0).abs() < 1e-6);
+    let (lat, lon) = laea::inverse(4_321_000.0, 3_210_000.0);
+    assert!((lat - 52.0).abs() < 1e-9 && (lon - 10.0).abs() < 1e-9);
+    // Round trips across Europe, to a millimetre.
+    for &(lat, lon) in &[(52.13, 11.63), (35.0, -9.0), (70.5, 30.0), (45.0, 25.0), (60.0, -20.0)] {
+        let (e, n) = laea::forward(lat, lon);
+        let (la, lo) = laea::inverse(e, n);
+        let (e2, n2) = laea::forward(la, lo);
+        assert!((e - e2).abs() < 1e-3 && (n - n2).abs() < 1e-3, "{lat},{lon}");
+        assert!((la - lat).abs() < 1e-10 && (lo - lon).abs() < 1e-10, "{lat},{lon} -> {la},{lo}");
+    }
+    // Magdeburg's cathedral (52.1244 N, 11.6293 E) lies in the grid square of Magdeburg's old town:
+    // about 4,432 km east and 3,224 km north.
+    let (e, n) = laea::forward(52.1244, 11.6293);
+    assert!((4_431_000.0..4_434_000.0).contains(&e) && (3_223_000.0..3_226_000.0).contains(&n), "{e} {n}");
+}
+
+#[test]
+fn names_normalise_and_match() {
+    assert_eq!(normalize_name("Hegelstr."), "hegelstraße");
+    assert_eq!(normalize_name("Hegelstrasse"), "hegelstraße");
+    assert_eq!(normalize_name("Hegelstraße"), "hegelstraße");
+    assert_eq!(normalize_name("Leipziger Str."), "leipziger straße");
+    assert_eq!(normalize_name("Alt-Olvenstedt"), "alt olvenstedt");
+    assert_eq!(normalize_name("  Alt   Olvenstedt "), "alt olvenstedt");
+    assert_eq!(normalize_name("Westring"), "westring");
+    assert!(names_match("Hegelstr.", "Hegelstraße"));
+    assert!(names_match("B.-Brecht-Straße", "Bertolt-Brecht-Straße"));
+    assert!(names_match("B.-Brecht-Str.", "Bertolt-Brecht-Straße"));
+    assert!(!names_match("B.-Brecht-Straße", "Albrecht-Thaer-Straße"));
+    assert!(!names_match("Brecht-Straße", "Bertolt-Brecht-Straße"));
+    assert!(!names_match("Anna-Straße", "Anna-Ebert-Brücke"));
+    assert!(names_match("Alt Olvenstedt", "Alt-Olvenstedt"));
+    assert!(!names_match("Westring", "Westringstraße"));
+    assert_eq!(strip_preposition("Am Grenzweg"), Some("Grenzweg"));
+    assert_eq!(strip_preposition("An der Klosterwuhne"), Some("Klosterwuhne"));
+    assert_eq!(strip_preposition("Im Nordpark"), Some("Nordpark"));
+    assert_eq!(strip_preposition("Amselweg"), None);
+    assert_eq!(strip_preposition("Annastraße"), None);
+}
+
+#[test]
+fn apportion_keeps_the_total_and_the_proportions() {
+    assert_eq!(apportion(10, &[1, 1, 1]), vec![4, 3, 3]);
+    assert_eq!(apportion(7, &[0, 5, 0, 2]), vec![0, 5, 0, 2]);
+    assert_eq!(apportion(100, &[1, 2, 3, 4]), vec![10, 20, 30, 40]);
+    assert_eq!(apportion(5, &[0, 0]), vec![0, 0]);
+    let w = [685, 129, 512, 1022, 4, 0, 33];
+    let a = apportion(2159, &w);
+    assert_eq!(a.iter().sum::<u32>(), 2159);
+    let total: u32 = w.iter().sum();
+    for (x, &wi) in a.iter().zip(&w) {
+        let exact = 2159.0 * wi as f64 / total as f64;
+        assert!((*x as f64 - exact).abs() < 1.0, "{x} vs {exact}");
+    }
+}
+
+#[test]
+fn point_in_polygon_handles_holes_and_multipolygons() {
+    let square = |a: f64, b: f64| vec![(a, a), (a, b), (b, b), (b, a), (a, a)];
+    let d = District::new("x", vec![square(0.0, 10.0), square(4.0, 6.0), square(20.0, 30.0)]);
+    assert!(d.contains(1.0, 1.0));
+    assert!(!d.contains(5.0, 5.0), "inside the hole");
+    assert!(d.contains(25.0, 21.0), "second part");
+    assert!(!d.contains(15.0, 15.0));
+    assert!(!d.contains(-1.0, 5.0));
+}
+
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let h = r.headers().unwrap().iter().map(str::to_string).collect();
+    let rows = r.records().map(|x| x.unwrap().iter().map(str::to_string).collect()).collect();
+    (h, rows)
+}
+
+fn col(h: &[String], name: &str) -> usize {
+    h.iter().position(|x| x == name).unwrap_or_else(|| panic!("no column {name}"))
+}
+
+#[test]
+fn generator_reproduces_the_committed_case() {
+    let Some(src) = source() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("magdeburg");
+    let o = bin().args(["dataset", "magdeburg", "--source"]).arg(&src).arg("--out").arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let committed = repo().join("data/magdeburg");
+    for f in ["schools.csv", "pupils.csv", "blocks.csv", "network.osm", "README.md"] {
+        let a = std::fs::read(out.join(f)).unwrap();
+        let b = std::fs::read(committed.join(f)).unwrap_or_else(|_| panic!("data/magdeburg/{f} is not committed"));
+        assert!(a == b, "data/magdeburg/{f} differs from what the generator writes now: regenerate it");
+    }
+}
+
+#[test]
+fn the_case_is_what_it_claims() {
+    let Some(_) = source() else { return };
+    let dir = repo().join("data/magdeburg");
+    // The project's own readers accept it.
+    let inst = catchment::read_instance(&dir.join("schools.csv"), &dir.join("pupils.csv")).unwrap();
+    assert_eq!(inst.schools.len(), 33);
+    let n = inst.pupils.len();
+    assert!((2100..=2300).contains(&n), "{n} pupils");
+    assert!(inst.seats() >= n as u64, "seats {} < pupils {n}", inst.seats());
+    assert!(inst.schools.iter().all(|s| s.class_size == 22 && s.max_classes.is_some_and(|k| k >= 1)));
+
+    let (bh, blocks) = read_csv(&dir.join("blocks.csv"));
+    let (bid, bdist, bres) = (col(&bh, "block_id"), col(&bh, "district"), col(&bh, "residents"));
+    let block: HashMap<&str, &Vec<String>> = blocks.iter().map(|b| (b[bid].as_str(), b)).collect();
+    assert_eq!(block.len(), blocks.len(), "block ids are unique");
+    assert!(blocks.iter().all(|b| b[bres].parse::<u32>().unwrap() > 0));
+    // Every pupil's block is a real populated cell inside a Stadtteil, and the pupil lies in it.
+    for p in &inst.pupils {
+        let id = p.block.as_deref().unwrap();
+        let b = block.get(id).unwrap_or_else(|| panic!("pupil {} has an unknown block", p.id));
+        assert!(!b[bdist].is_empty(), "pupil {}'s block lies outside every Stadtteil", p.id);
+        // grid_id: CRS3035RES100mN{ymin}E{xmin}
+        let rest = id.strip_prefix("CRS3035RES100mN").unwrap();
+        let (y, x) = rest.split_once('E').unwrap();
+        let (ymin, xmin): (f64, f64) = (y.parse().unwrap(), x.parse().unwrap());
+        let (lat, lon) = p.location.unwrap();
+        let (e, nn) = laea::forward(lat, lon);
+        assert!(
+            e >= xmin - 0.2 && e <= xmin + 100.2 && nn >= ymin - 0.2 && nn <= ymin + 100.2,
+            "pupil {} outside its cell",
+            p.id
+        );
+    }
+    // Schools: a placement and approximate flag each; located inside the city's extent.
+    let (sh, schools) = read_csv(&dir.join("schools.csv"));
+    let (pl, ap) = (col(&sh, "placement"), col(&sh, "approximate"));
+    let known = ["street", "street_reported", "street_no_point", "place", "place_reported", "fallback"];
+    for s in &schools {
+        assert!(known.contains(&s[pl].as_str()), "{:?}", s);
+        assert!(s[ap] == "yes" || s[ap] == "no");
+        assert_eq!(s[ap] == "no", s[pl] == "street" || s[pl] == "street_reported");
+    }
+    for s in &inst.schools {
+        assert!((52.0..52.3).contains(&s.lat) && (11.5..11.8).contains(&s.lon), "{} at {},{}", s.id, s.lat, s.lon);
+    }
+    let distinct: HashSet<(i64, i64)> =
+        inst.schools.iter().map(|s| ((s.lat * 1e6) as i64, (s.lon * 1e6) as i64)).collect();
+    assert_eq!(distinct.len(), inst.schools.len(), "two schools at one place");
+
+    // The network: every way refers to nodes that exist, and has a highway tag.
+    let osm = std::fs::read_to_string(dir.join("network.osm")).unwrap();
+    let mut nodes = HashSet::new();
+    let (mut ways, mut highways) = (0, 0);
+    for line in osm.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("<node id=\"") {
+            nodes.insert(rest.split('"').next().unwrap().to_string());
+        } else if let Some(rest) = line.strip_prefix("<nd ref=\"") {
+            assert!(nodes.contains(rest.split('"').next().unwrap()), "dangling node reference");
+        } else if line.starts_with("<way ") {
+            ways += 1;
+        } else if line.starts_with("<tag k=\"highway\"") {
+            highways += 1;
+        }
+    }
+    assert!(nodes.len() > 10_000 && ways > 1000, "{} nodes, {ways} ways", nodes.len());
+    assert_eq!(ways, highways);
+}
+
+#[test]
+fn a_complete_extract_replaces_the_assembled_network() {
+    let Some(src) = source() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let extract = tmp.path().join("magdeburg-extract.osm.pbf");
+    std::fs::write(&extract, b"not read by the generator").unwrap();
+    let out = tmp.path().join("case");
+    let o = bin()
+        .args(["dataset", "magdeburg", "--source"])
+        .arg(&src)
+        .arg("--out")
+        .arg(&out)
+        .arg("--osm")
+        .arg(&extract)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!out.join("network.osm").exists());
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(readme.contains("magdeburg-extract.osm.pbf"));
+    // Everything else is the same case.
+    for f in ["schools.csv", "pupils.csv", "blocks.csv"] {
+        assert_eq!(
+            std::fs::read(out.join(f)).unwrap(),
+            std::fs::read(repo().join("data/magdeburg").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn a_broken_source_writes_nothing_and_names_the_file() {
+    let Some(src) = source() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let broken = tmp.path().join("src");
+    std::fs::create_dir(&broken).unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), broken.join(e.file_name())).unwrap();
+    }
+    let csv = broken.join("population_by_district_age.csv");
+    let text = std::fs::read_to_string(&csv).unwrap().replacen("2025,Altstadt,685", "2025,Altstadt,many", 1);
+    std::fs::write(&csv, text).unwrap();
+    let out = tmp.path().join("case");
+    let o = bin().args(["dataset", "magdeburg", "--source"]).arg(&broken).arg("--out").arg(&out).output().unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("population_by_district_age.csv") && err.contains("0 - 6 Jahre"), "{err}");
+    assert!(!out.exists());
+}
