@@ -327,3 +327,94 @@ fn the_service_names_its_server_and_profile() {
     let c = OsrmHttp::new("http://127.0.0.1:5000/", "foot");
     assert_eq!((c.server(), c.profile()), ("http://127.0.0.1:5000".to_string(), "foot".to_string()));
 }
+
+// ---- the command line, end to end ----
+
+fn catchment(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_catchment")).args(args).output().unwrap()
+}
+
+const SCHOOLS_CSV: &str = "id,name,lat,lon,capacity\nville,Ville,43.7312,7.4197,3\ncarlo,Carlo,43.7394,7.4274,3\n";
+
+#[test]
+fn cli_geocodes_routes_and_solves() {
+    let osrm = Osrm::start(100);
+    let dir = tempfile::tempdir().unwrap();
+    let schools = write(dir.path(), "schools.csv", SCHOOLS_CSV);
+    // Pupils by address (Monaco's OSM addresses), one by coordinates, one unknown address.
+    let pupils = write(
+        dir.path(),
+        "pupils.csv",
+        "id,street,house_number,lat,lon\n\
+         1,Avenue de Grande-Bretagne,22,,\n\
+         2,QUAI ANTOINE 1ER,4,,\n\
+         3,Rue Terrazzani,8,,\n\
+         4,,,43.7356,7.4196\n\
+         5,Rue Imaginaire,12,,\n",
+    );
+    let pbf = monaco_pbf();
+    let report = dir.path().join("geocoding.csv");
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("matrix.csv");
+    let base = [
+        "matrix", "--osrm", &osrm.url, "--osm", pbf.to_str().unwrap(), "--schools", schools.to_str().unwrap(),
+        "--pupils", pupils.to_str().unwrap(), "--out", out.to_str().unwrap(),
+        "--geocode-report", report.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap(),
+    ];
+    // The unknown address fails the run; its id is in the report file, its street nowhere.
+    let r = catchment(&base);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success());
+    assert!(stderr.contains("1 pupil(s) could not be placed (1 unmatched") && stderr.contains("--skip-ungeocoded"), "{stderr}");
+    assert!(!stderr.contains("Imaginaire"), "{stderr}");
+    assert!(!out.exists(), "nothing written on error");
+    assert_eq!(std::fs::read_to_string(&report).unwrap(), "pupil_id,problem,places\n5,unmatched,0\n");
+
+    let mut skip = base.to_vec();
+    skip.push("--skip-ungeocoded");
+    let r = catchment(&skip);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "pupil_id,school_id,meters,seconds");
+    assert_eq!(rows.len(), 1 + 4 * 2, "4 pupils x 2 schools");
+    assert!(!csv.contains("\n5,"), "the skipped pupil is left out");
+    assert!(rows[1..].iter().all(|r| r.split(',').nth(2).unwrap().parse::<u32>().is_ok()), "every pair routed");
+    assert!(std::fs::read_to_string(catchment::routing::matrix::meta_path(&out)).unwrap().contains("OSRM foot"));
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1, "one cached table");
+
+    // solve --osrm: the same matrix from the cache, even with the server stopped.
+    drop(osrm);
+    let plan = dir.path().join("plan");
+    let r = catchment(&[
+        "solve", "--osrm", "http://127.0.0.1:9", "--osm", pbf.to_str().unwrap(), "--schools", schools.to_str().unwrap(),
+        "--pupils", pupils.to_str().unwrap(), "--skip-ungeocoded", "--geocode-report", report.to_str().unwrap(),
+        "--cache-dir", cache.to_str().unwrap(), "--out", plan.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let summary = std::fs::read_to_string(plan.join("summary.json")).unwrap();
+    assert!(summary.contains("OSRM foot"), "{summary}");
+    let assignments = std::fs::read_to_string(plan.join("assignments.csv")).unwrap();
+    assert_eq!(assignments.lines().count(), 1 + 4);
+}
+
+#[test]
+fn cli_needs_a_matrix_or_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let schools = write(dir.path(), "schools.csv", SCHOOLS_CSV);
+    let pupils = write(dir.path(), "pupils.csv", "id,lat,lon\n1,43.7356,7.4196\n");
+    let out = dir.path().join("plan");
+    let r = catchment(&["solve", "--schools", schools.to_str().unwrap(), "--pupils", pupils.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(2), "{}", String::from_utf8_lossy(&r.stderr));
+    // A server that is down: a clear error, no plan.
+    let port = free_port().to_string();
+    let url = format!("http://127.0.0.1:{port}");
+    let r = catchment(&[
+        "solve", "--osrm", &url, "--no-cache", "--schools", schools.to_str().unwrap(), "--pupils", pupils.to_str().unwrap(),
+        "--out", out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(stderr.contains("not reachable") && !stderr.contains("43.7356"), "{stderr}");
+    assert!(!out.exists());
+}
