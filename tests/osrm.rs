@@ -233,7 +233,9 @@ fn table_json(d: &str, snaps: (f64, f64)) -> String {
     )
 }
 
-fn two_by_two() -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+type Points = Vec<(f64, f64)>;
+
+fn two_by_two() -> (Points, Points) {
     (vec![(43.73, 7.42), (43.74, 7.43)], vec![(43.735, 7.425), (43.736, 7.426)])
 }
 

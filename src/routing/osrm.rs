@@ -550,7 +550,10 @@ pub fn route_instance(
             let a = table(service, &sources, &destinations, &opts.table).map_err(RouteError::Osrm)?;
             tracing::info!(sources = sources.len(), schools = destinations.len(), seconds = t.elapsed().as_secs_f64(), "OSRM table done");
             if let (Some(c), Some(k)) = (&cache, &key) {
-                c.cache.put(k, &a).map_err(RouteError::Cache)?;
+                // A cache that cannot be written costs the next run time, not this run's matrix.
+                if let Err(e) = c.cache.put(k, &a) {
+                    tracing::warn!("could not store the table in the cache: {e}");
+                }
             }
             a
         }
