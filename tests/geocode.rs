@@ -31,6 +31,8 @@ fn building_addresses_are_found_in_any_spelling() {
     let a = found(ix.lookup("Avenue de Grande-Bretagne", "22", None));
     assert_eq!(found(ix.lookup("AVENUE DE GRANDE BRETAGNE", " 22 ", None)), a);
     assert_eq!(found(ix.lookup("avenue de grande-bretagne", "22", Some("98000"))), a);
+    let o = found(ix.lookup("Allée des Orangers", "6", None));
+    assert_eq!(found(ix.lookup("Allee des Orangers", "6", None)), o, "accents");
     let b = found(ix.lookup("Quai Antoine 1er", "4", None));
     assert_ne!(a, b);
 }

@@ -3,7 +3,8 @@
 //!
 //! The index holds every node and way with `addr:street` + `addr:housenumber` (buildings are
 //! placed at the mean of their nodes). Street names and house numbers are normalised before
-//! they are compared: case, `ß`/`ss`, `Str.`/`Straße`/`Strasse`, hyphens, spaces and dots;
+//! they are compared: case, `ß`/`ss`, `ü`/`ue`, accents, `Str.`/`Straße`/`Strasse`, hyphens,
+//! spaces and dots;
 //! `11 A` is `11a`; an OSM range `11-13` (or list `11;13`) stands for each of its numbers; a
 //! pupil's `11a` falls back to `11` when the index has no `11a`, and a pupil's `11-13` to `11`.
 //! One street and number at places more than [`SAME_PLACE_M`] apart (the same street name in
@@ -20,16 +21,33 @@ use std::path::Path;
 /// Candidates closer than this (meters) are one place (a node and its building, entrances).
 pub const SAME_PLACE_M: f64 = 150.0;
 
-/// Normalised street name: lowercase, `ß` -> `ss`, `str.`/`str`/`straße` -> `strasse`,
-/// without spaces, hyphens, dots or commas.
+/// Normalised street name: lowercase, `ß` -> `ss`, `ä` -> `ae` (and `ö`, `ü`), other accents
+/// dropped, `str.`/`str`/`straße` -> `strasse`, without spaces, hyphens, dots or commas.
 pub fn normalize_street(s: &str) -> String {
-    let lower = s.trim().to_lowercase().replace('ß', "ss");
+    let mut lower = String::with_capacity(s.len());
+    for c in s.trim().to_lowercase().chars() {
+        match c {
+            'ß' => lower.push_str("ss"),
+            // German umlauts as typed without them; other accents dropped (Allée = Allee).
+            'ä' => lower.push_str("ae"),
+            'ö' => lower.push_str("oe"),
+            'ü' => lower.push_str("ue"),
+            'à' | 'á' | 'â' | 'ã' => lower.push('a'),
+            'é' | 'è' | 'ê' | 'ë' => lower.push('e'),
+            'í' | 'ì' | 'î' | 'ï' => lower.push('i'),
+            'ó' | 'ò' | 'ô' | 'õ' => lower.push('o'),
+            'ú' | 'ù' | 'û' => lower.push('u'),
+            'ç' => lower.push('c'),
+            'ñ' => lower.push('n'),
+            c => lower.push(c),
+        }
+    }
     let spaced: String = lower.chars().map(|c| if c == '-' || c == '\'' || c == '’' || c == ',' { ' ' } else { c }).collect();
     let mut out = String::new();
     for word in spaced.split_whitespace() {
         let w = if word == "str" || word == "str." {
             "strasse".to_string()
-        } else if let Some(stem) = word.strip_suffix("str.") {
+        } else if let Some(stem) = word.strip_suffix("str.").or_else(|| word.strip_suffix("str")) {
             format!("{stem}strasse")
         } else {
             word.to_string()
@@ -314,7 +332,10 @@ mod tests {
             assert_eq!(normalize_street(v), k, "{v}");
         }
         assert_eq!(normalize_street("Hauptstr."), normalize_street("Hauptstraße"));
+        assert_eq!(normalize_street("Hauptstr"), normalize_street("Hauptstrasse"));
         assert_ne!(normalize_street("Breiter Weg"), normalize_street("Breite Straße"));
+        assert_eq!(normalize_street("Müllerstraße"), normalize_street("Muellerstr."));
+        assert_eq!(normalize_street("Allée des Orangers"), normalize_street("ALLEE DES ORANGERS"));
     }
 
     #[test]
