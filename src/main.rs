@@ -13,6 +13,7 @@ Examples:
   catchment demo
   catchment solve --schools schools.csv --pupils pupils.csv --matrix matrix.csv --out plan/
   catchment check --schools schools.csv --pupils pupils.csv --matrix matrix.csv --plan plan/
+  catchment solve --schools schools.csv --pupils pupils.csv --osrm http://127.0.0.1:5000 --osm city.osm.pbf --out plan/
   catchment dataset synthetic --pupils 2000 --schools 35 --seed 7 --out town/
 
 Exit codes: 0 success; 1 error; 2 usage; 3 invalid input; 4 infeasible instance; 5 check failed.";
