@@ -13,6 +13,7 @@ use catchment::routing::osrm::{
 };
 use catchment::routing::UNREACHABLE;
 use common::*;
+use std::path::PathBuf;
 use std::time::Duration;
 
 fn school(id: &str, lat: f64, lon: f64) -> School {
@@ -419,4 +420,42 @@ fn cli_needs_a_matrix_or_a_server() {
     assert_eq!(r.status.code(), Some(1));
     assert!(stderr.contains("not reachable") && !stderr.contains("43.7356"), "{stderr}");
     assert!(!out.exists());
+}
+
+// ---- scripts/osrm ----
+
+#[test]
+fn the_script_prepares_once_starts_on_loopback_and_stops_by_pid() {
+    let ds = monaco_dataset();
+    let marker = ds.parent().unwrap().join(".prepared");
+    let before = std::fs::metadata(&marker).unwrap().modified().unwrap();
+    let script = repo().join("scripts/osrm");
+    let run = |args: &[&str]| std::process::Command::new("bash").arg(&script).args(args).output().unwrap();
+    let again = run(&["prepare", monaco_pbf().to_str().unwrap()]);
+    assert!(again.status.success());
+    assert_eq!(PathBuf::from(String::from_utf8_lossy(&again.stdout).trim()), ds);
+    assert_eq!(std::fs::metadata(&marker).unwrap().modified().unwrap(), before, "a prepared dataset is reused");
+
+    let port = free_port().to_string();
+    let started = run(&["start", monaco_pbf().to_str().unwrap(), "--port", &port, "--max-table-size", "50"]);
+    assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+    let url = String::from_utf8_lossy(&started.stdout).trim().to_string();
+    assert_eq!(url, format!("http://127.0.0.1:{port}"));
+    let pid_file = ds.parent().unwrap().join("osrm-routed.pid");
+    let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_string();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let args: Vec<String> = cmdline.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    assert!(args.windows(2).any(|w| w[0] == "-i" && w[1] == "127.0.0.1"), "{args:?}");
+    // It answers right away.
+    let inst = instance(monaco_grid(2, 2));
+    let opts = RouteOptions { allow_unreachable: true, ..Default::default() };
+    let answer = route_instance(&inst, &OsrmHttp::new(&url, "foot"), &opts, None);
+    let stopped = run(&["stop", monaco_pbf().to_str().unwrap()]);
+    assert!(stopped.status.success());
+    answer.unwrap();
+    // Gone, or a zombie waiting for whichever process adopted it to reap it.
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+    let state = state.as_deref().and_then(|s| s.rsplit(") ").next()).and_then(|s| s.chars().next());
+    assert!(matches!(state, None | Some('Z') | Some('X')), "the server is still running: {state:?}");
+    assert!(!pid_file.exists());
 }
