@@ -13,6 +13,7 @@ Examples:
   catchment demo
   catchment solve --schools schools.csv --pupils pupils.csv --matrix matrix.csv --out plan/
   catchment check --schools schools.csv --pupils pupils.csv --matrix matrix.csv --plan plan/
+  catchment solve --schools schools.csv --pupils pupils.csv --osrm http://127.0.0.1:5000 --osm city.osm.pbf --out plan/
   catchment dataset synthetic --pupils 2000 --schools 35 --seed 7 --out town/
   catchment dataset magdeburg --source ../shared/data/magdeburg --out data/magdeburg
 
@@ -54,6 +55,21 @@ The directory is replaced only when the new plan is complete; on any error nothi
         /// The maximum walk the plan was solved with (default: read from the plan's summary.json).
         #[arg(long)]
         max_walk: Option<u32>,
+    },
+    /// Compute the walking-distance matrix with OSRM and write it as a long CSV.
+    #[command(after_help = "Example:\n  catchment matrix --osrm http://127.0.0.1:5000 --osm city.osm.pbf --schools schools.csv --pupils pupils.csv --out matrix.csv")]
+    Matrix {
+        /// Schools file.
+        #[arg(long)]
+        schools: PathBuf,
+        /// Pupils file.
+        #[arg(long)]
+        pupils: PathBuf,
+        /// The matrix file to write (long CSV, with a .meta.json sidecar).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        routing: RoutingArgs,
     },
     /// Generate instances.
     #[command(subcommand)]
@@ -127,8 +143,69 @@ struct InputArgs {
     #[arg(long)]
     pupils: PathBuf,
     /// Walking distances: long CSV pupil_id,school_id,meters[,seconds] (or block_id,...).
+    #[arg(long, required_unless_present = "osrm", conflicts_with = "osrm")]
+    matrix: Option<PathBuf>,
+    #[command(flatten)]
+    routing: RoutingArgs,
+}
+
+/// Walking distances from an OSRM server instead of a matrix file.
+#[derive(Args, Default)]
+struct RoutingArgs {
+    /// OSRM server (foot profile) for the walking distances, e.g. http://127.0.0.1:5000.
     #[arg(long)]
-    matrix: PathBuf,
+    osrm: Option<String>,
+    /// The OSM extract the server was prepared from: geocodes street addresses and keys the cache.
+    #[arg(long)]
+    osm: Option<PathBuf>,
+    /// Profile name in OSRM URLs.
+    #[arg(long, default_value = "foot")]
+    osrm_profile: String,
+    /// Locations per OSRM request: the server's --max-table-size.
+    #[arg(long, default_value_t = 100)]
+    osrm_table_size: usize,
+    /// OSRM requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    osrm_concurrency: usize,
+    /// Give up on the whole OSRM table after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    osrm_deadline: u64,
+    /// Directory of cached OSRM tables (keyed by coordinates, profile and the --osm extract).
+    #[arg(long, default_value = ".catchment-cache")]
+    cache_dir: PathBuf,
+    /// Do not read or write the table cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Report pupils farther than this many meters from the nearest street.
+    #[arg(long, default_value_t = 300.0)]
+    snap_limit: f64,
+    /// Leave far-snapped pupils' pairs and pairs without a route out instead of failing.
+    #[arg(long)]
+    allow_unreachable: bool,
+    /// Leave pupils whose address is not found or ambiguous out instead of failing.
+    #[arg(long)]
+    skip_ungeocoded: bool,
+    /// Where the ids of pupils whose address could not be placed are written.
+    #[arg(long, default_value = "geocoding-report.csv")]
+    geocode_report: PathBuf,
+}
+
+impl RoutingArgs {
+    fn source(&self, url: &str) -> routing::OsrmSource {
+        let mut route = routing::osrm::RouteOptions { snap_limit_m: self.snap_limit, allow_unreachable: self.allow_unreachable, ..Default::default() };
+        route.table.max_table_size = self.osrm_table_size;
+        route.table.concurrency = self.osrm_concurrency;
+        route.table.deadline = std::time::Duration::from_secs(self.osrm_deadline);
+        routing::OsrmSource {
+            url: url.to_string(),
+            profile: self.osrm_profile.clone(),
+            route,
+            osm: self.osm.clone(),
+            cache_dir: (!self.no_cache).then(|| self.cache_dir.clone()),
+            skip_ungeocoded: self.skip_ungeocoded,
+            geocode_report: self.geocode_report.clone(),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -191,8 +268,19 @@ fn spinner(msg: &str) -> indicatif::ProgressBar {
 fn load(input: &InputArgs) -> anyhow::Result<(catchment::Instance, catchment::Matrix)> {
     let pb = spinner("reading schools and pupils");
     let inst = read_instance(&input.schools, &input.pupils)?;
-    pb.set_message("reading the matrix");
-    let m = routing::read_matrix(&input.matrix, &inst)?;
+    let (inst, m) = match (&input.matrix, &input.routing.osrm) {
+        (Some(path), _) => {
+            pb.set_message("reading the matrix");
+            let m = routing::read_matrix(path, &inst)?;
+            (inst, m)
+        }
+        (None, Some(url)) => {
+            pb.set_message("routing every pupil to every school (OSRM)");
+            let (inst, m, _) = routing::osrm_matrix(inst, &input.routing.source(url))?;
+            (inst, m)
+        }
+        (None, None) => anyhow::bail!("give --matrix FILE or --osrm URL"),
+    };
     pb.finish_and_clear();
     tracing::info!(pupils = inst.pupils.len(), schools = inst.schools.len(), "instance read");
     Ok((inst, m))
@@ -240,6 +328,24 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(5))
             }
         }
+        Command::Matrix { schools, pupils, out, routing: r } => {
+            let Some(url) = r.osrm.clone() else { anyhow::bail!("--osrm URL is required") };
+            let inst = read_instance(&schools, &pupils)?;
+            let pb = spinner("routing every pupil to every school (OSRM)");
+            let res = routing::osrm_matrix(inst, &r.source(&url));
+            pb.finish_and_clear();
+            let (inst, m, report) = res?;
+            routing::write_matrix(&out, &inst, &m)?;
+            println!(
+                "Wrote {} pupils x {} schools to {} ({} far from a street and {} pairs without a route left out)",
+                inst.pupils.len(),
+                inst.schools.len(),
+                out.display(),
+                report.far_snapped.len(),
+                report.unreachable.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Dataset(DatasetCommand::Synthetic { pupils, schools, seed, out }) => {
             anyhow::ensure!(pupils > 0 && schools > 0, "--pupils and --schools must be positive");
             let pb = spinner("generating the synthetic town");
@@ -261,7 +367,8 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             let input = InputArgs {
                 schools: data.join("schools.csv"),
                 pupils: data.join("pupils.csv"),
-                matrix: data.join("matrix.csv"),
+                matrix: Some(data.join("matrix.csv")),
+                routing: RoutingArgs::default(),
             };
             let (inst, m) = load(&input)?;
             let given = match &baseline {
@@ -314,7 +421,8 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             let input = InputArgs {
                 schools: data.join("schools.csv"),
                 pupils: data.join("pupils.csv"),
-                matrix: data.join("matrix.csv"),
+                matrix: Some(data.join("matrix.csv")),
+                routing: RoutingArgs::default(),
             };
             println!("catchment demo: {}", data.display());
             let summary = solve_to(&input, Policy::default(), &out)?;

@@ -1,6 +1,11 @@
 #![allow(dead_code)]
 //! Helpers shared by the integration tests.
 
+#[allow(unused_imports)]
+mod osrm;
+#[allow(unused_imports)]
+pub use osrm::*;
+
 use catchment::routing::UNREACHABLE;
 use catchment::solve::Problem;
 use std::path::{Path, PathBuf};
