@@ -15,14 +15,14 @@ fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
 
 #[test]
 fn report_numbers_recompute_from_the_plan_files() {
-    let case = std::env::var("CATCHMENT_REPRODUCE_CASE").unwrap_or_else(|_| "demo".into());
+    let case = "magdeburg";
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("r");
     let root = env!("CARGO_MANIFEST_DIR");
     // A district file: the whole-block plan of a first run, given back as a baseline.
-    let o = bin().args(["reproduce", &case, "--out"]).arg(&out).current_dir(root).output().unwrap();
+    let o = bin().args(["reproduce", case, "--out"]).arg(&out).current_dir(root).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let pupils = read_csv(&Path::new(root).join("data").join(&case).join("pupils.csv"));
+    let pupils = read_csv(&Path::new(root).join("data").join(case).join("pupils.csv"));
     let block_of: HashMap<&str, &str> = pupils.iter().map(|p| (p["id"].as_str(), p["block"].as_str())).collect();
     let mut districts = String::from("block_id,school_id\n");
     let mut seen = std::collections::BTreeSet::new();
@@ -35,7 +35,7 @@ fn report_numbers_recompute_from_the_plan_files() {
     let dfile = d.path().join("districts.csv");
     std::fs::write(&dfile, districts).unwrap();
     let out2 = d.path().join("r2");
-    let o = bin().args(["reproduce", &case, "--baseline"]).arg(&dfile).arg("--out").arg(&out2).current_dir(root).output().unwrap();
+    let o = bin().args(["reproduce", case, "--baseline"]).arg(&dfile).arg("--out").arg(&out2).current_dir(root).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("| Given districts (districts.csv) |"), "{stdout}");
