@@ -34,7 +34,7 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { solver: SolverKind::Lp, max_walk: None }
+        Policy { solver: SolverKind::Flow, max_walk: None }
     }
 }
 
