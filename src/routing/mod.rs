@@ -4,3 +4,4 @@
 pub mod matrix;
 
 pub use matrix::{read_matrix, write_matrix, Matrix, UNREACHABLE};
+pub mod stream;
