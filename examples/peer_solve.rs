@@ -8,6 +8,9 @@ use catchment::solve::{solve, Problem, SolverKind};
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    }
     let args: Vec<String> = std::env::args().collect();
     anyhow::ensure!(args.len() >= 3, "usage: peer_solve DIR flow|lp|stream [K]");
     let dir = std::path::Path::new(&args[1]);

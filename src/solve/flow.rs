@@ -196,6 +196,7 @@ pub fn solve(p: &Problem) -> Result<Solution, SolveError> {
 
 const NO_PUPIL: u32 = u32::MAX;
 const BIAS: i64 = 1 << 31;
+const EMPTY: u64 = u64::MAX;
 
 struct Solver<'a, A: Arcs> {
     arcs: &'a A,
@@ -208,6 +209,10 @@ struct Solver<'a, A: Arcs> {
     /// queue[s * m + t]: pupils at s by the cost of moving them to t (packed: biased cost << 32 | pupil).
     queue: Vec<BinaryHeap<Reverse<u64>>>,
     built: Vec<bool>,
+    /// top[s * m + t]: the head of queue[s * m + t] (EMPTY if none), valid unless dirty[s].
+    top: Vec<u64>,
+    /// A pupil left s since its heads were last refreshed.
+    dirty: Vec<bool>,
     /// Pupils that arrived at a school whose queues are not built yet (may hold stale entries).
     arrivals: Vec<Vec<u32>>,
 }
@@ -287,6 +292,8 @@ pub fn run<A: Arcs>(arcs: &A, b: Bounds<'_>, warm: Option<FlowState>) -> Result<
         excess,
         queue: (0..m * m).map(|_| BinaryHeap::new()).collect(),
         built: vec![false; m],
+        top: vec![EMPTY; m * m],
+        dirty: vec![false; m],
         arrivals,
     };
     solver.solve()?;
@@ -300,42 +307,70 @@ struct Pred {
 }
 
 impl<'a, A: Arcs> Solver<'a, A> {
+    #[inline]
+    fn key(&self, q: u32, here: u32, c: u32) -> u64 {
+        ((c as i64 - here as i64 + BIAS) as u64) << 32 | q as u64
+    }
+
+    /// A pupil arrives at a built school: its moves join the queues of `s`.
     fn push_pupil(&mut self, q: u32, s: usize) {
         let m = self.m;
-        let here = self.arcs.cost(q as usize, s).expect("a pupil sits on an allowed pair") as i64;
-        let queue = &mut self.queue;
+        let here = self.arcs.cost(q as usize, s).expect("a pupil sits on an allowed pair");
+        let mut keys = Vec::new();
         self.arcs.for_each(q as usize, |t, c| {
             if t != s {
-                let key = ((c as i64 - here + BIAS) as u64) << 32 | q as u64;
-                queue[s * m + t].push(Reverse(key));
+                keys.push((t, c));
             }
         });
+        for (t, c) in keys {
+            let key = self.key(q, here, c);
+            self.queue[s * m + t].push(Reverse(key));
+            let top = &mut self.top[s * m + t];
+            *top = (*top).min(key);
+        }
     }
 
+    /// The queues of school `s`, from the pupils there now (heapified at once).
     fn build(&mut self, s: usize) {
+        let m = self.m;
         self.built[s] = true;
-        let arrivals = std::mem::take(&mut self.arrivals[s]);
-        let mut seen_last = NO_PUPIL;
-        for q in arrivals {
-            if self.assign[q as usize] == s as u32 && q != seen_last {
-                self.push_pupil(q, s);
-                seen_last = q;
-            }
+        let mut arrivals = std::mem::take(&mut self.arrivals[s]);
+        arrivals.retain(|&q| self.assign[q as usize] == s as u32);
+        arrivals.sort_unstable();
+        arrivals.dedup();
+        let mut per_t: Vec<Vec<Reverse<u64>>> = vec![Vec::new(); m];
+        for &q in &arrivals {
+            let here = self.arcs.cost(q as usize, s).expect("a pupil sits on an allowed pair");
+            self.arcs.for_each(q as usize, |t, c| {
+                if t != s {
+                    per_t[t].push(Reverse(((c as i64 - here as i64 + BIAS) as u64) << 32 | q as u64));
+                }
+            });
         }
+        for (t, keys) in per_t.into_iter().enumerate() {
+            let heap = BinaryHeap::from(keys);
+            self.top[s * m + t] = heap.peek().map_or(EMPTY, |r| r.0);
+            self.queue[s * m + t] = heap;
+        }
+        self.dirty[s] = false;
     }
 
-    /// The cheapest movable pupil of `s` to `t` and its cost, dropping stale entries.
-    #[inline]
-    fn cheapest(&mut self, s: usize, t: usize) -> Option<(i64, u32)> {
-        let queue = &mut self.queue[s * self.m + t];
-        while let Some(&Reverse(key)) = queue.peek() {
-            let q = (key & 0xffff_ffff) as u32;
-            if self.assign[q as usize] == s as u32 {
-                return Some(((key >> 32) as i64 - BIAS, q));
+    /// Drop the pupils that left `s` from the heads of its queues.
+    fn refresh(&mut self, s: usize) {
+        let m = self.m;
+        for t in 0..m {
+            let queue = &mut self.queue[s * m + t];
+            let mut top = EMPTY;
+            while let Some(&Reverse(key)) = queue.peek() {
+                if self.assign[(key & 0xffff_ffff) as usize] == s as u32 {
+                    top = key;
+                    break;
+                }
+                queue.pop();
             }
-            queue.pop();
+            self.top[s * m + t] = top;
         }
-        None
+        self.dirty[s] = false;
     }
 
     fn solve(&mut self) -> Result<(), FlowError> {
@@ -347,11 +382,14 @@ impl<'a, A: Arcs> Solver<'a, A> {
         let mut pred = vec![Pred { node: u32::MAX, pupil: NO_PUPIL }; n_nodes];
         let mut heap: BinaryHeap<Reverse<(i64, u32)>> = BinaryHeap::new();
         let mut touched: Vec<usize> = Vec::new();
+        let (mut paths, mut pops) = (0u64, 0u64);
         loop {
             let sources: Vec<usize> = (0..n_nodes).filter(|&v| self.excess[v] > 0).collect();
             if sources.is_empty() {
+                tracing::debug!(paths, pops, built = self.built.iter().filter(|&&b| b).count(), "flow done");
                 return Ok(());
             }
+            paths += 1;
             for &v in &touched {
                 dist[v] = i64::MAX;
                 done[v] = false;
@@ -371,6 +409,7 @@ impl<'a, A: Arcs> Solver<'a, A> {
                     continue;
                 }
                 done[v] = true;
+                pops += 1;
                 if self.excess[v] < 0 {
                     target = Some((v, d));
                     break;
@@ -400,15 +439,21 @@ impl<'a, A: Arcs> Solver<'a, A> {
                     }
                     if !self.built[s] {
                         self.build(s);
+                    } else if self.dirty[s] {
+                        self.refresh(s);
                     }
+                    let base = d + self.pi[s];
+                    let tops = &self.top[s * m..(s + 1) * m];
                     for t in 0..m {
-                        if t == s || done[t] {
+                        let key = tops[t];
+                        if key == EMPTY || done[t] {
                             continue;
                         }
-                        if let Some((c, q)) = self.cheapest(s, t) {
-                            let rc = c + self.pi[s] - self.pi[t];
-                            debug_assert!(rc >= 0, "negative reduced cost {rc}");
-                            relax(t, d + rc, Pred { node: s as u32, pupil: q }, &mut dist, &mut touched);
+                        let c = (key >> 32) as i64 - BIAS;
+                        let nd = base + c - self.pi[t];
+                        if nd < dist[t] {
+                            debug_assert!(nd >= d, "negative reduced cost");
+                            relax(t, nd, Pred { node: s as u32, pupil: (key & 0xffff_ffff) as u32 }, &mut dist, &mut touched);
                         }
                     }
                 }
@@ -442,6 +487,7 @@ impl<'a, A: Arcs> Solver<'a, A> {
             for &(a, t, q) in &path {
                 if q != NO_PUPIL {
                     self.assign[q as usize] = t as u32;
+                    self.dirty[a] = true;
                     if self.built[t] {
                         self.push_pupil(q, t);
                     } else {
