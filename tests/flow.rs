@@ -126,3 +126,42 @@ fn streamed_file_equals_dense_solve() {
     assert_eq!(verify_prices(&p, &s.assign, &prices), vec![]);
     assert!(stats.rounds >= 1);
 }
+
+#[test]
+fn infeasible_instances_get_the_same_diagnosis_from_every_path() {
+    let x = UNREACHABLE;
+    // Pupils 0..2 can only reach school 0 (2 seats); school 1 needs 2 pupils.
+    let p = Problem {
+        n_schools: 2,
+        cap: vec![2, 5],
+        min: vec![0, 2],
+        cost: vec![1, x, 1, x, 1, x, 4, 2],
+        weight: vec![1; 4],
+        fixed: vec![None; 4],
+    };
+    let f = solve(&p, SolverKind::Flow).unwrap_err();
+    let l = solve(&p, SolverKind::Lp).unwrap_err();
+    assert!(matches!(&f, SolveError::Infeasible(d) if d.len() == 2), "{f:?}");
+    assert_eq!(f, l);
+    assert_eq!(pricing::solve_problem(&p, 1).unwrap_err(), f);
+}
+
+#[test]
+fn weighted_units_go_to_the_lp() {
+    // Blocks of 3 and 2 pupils; school 0 has 4 seats: a block cannot be split.
+    let p = Problem { n_schools: 2, cap: vec![4, 5], min: vec![0, 0], cost: vec![1, 10, 1, 5], weight: vec![3, 2], fixed: vec![None; 2] };
+    let s = solve(&p, SolverKind::Flow).unwrap();
+    assert_eq!(s, solve(&p, SolverKind::Lp).unwrap());
+    assert_eq!(s.assign, vec![0, 1]);
+}
+
+#[test]
+fn many_schools_take_the_pruned_path_and_match_the_dense_flow() {
+    let mut p = town(1200, flow::PRUNE_FROM_SCHOOLS + 20, 9);
+    p.min[4] = p.cap[4];
+    p.fixed[10] = Some(3);
+    let s = solve(&p, SolverKind::Flow).unwrap();
+    let dense = flow::run(&p, Bounds { cap: &p.cap, min: &p.min, fixed: &p.fixed }, None).unwrap();
+    assert_eq!(Some(s.objective), p.objective(&dense.assign));
+    certify(&p, &s.assign).expect("optimal");
+}
