@@ -236,7 +236,10 @@ pub fn write(out: &Path, town: &Town) -> Result<()> {
              - Coordinates are placed around {ORIGIN_LAT} N, {ORIGIN_LON} E only to have valid latitudes and\n\
              \x20 longitudes; they do not describe any real place.\n\n\
              Files: `schools.csv` (id,name,lat,lon,max_classes,class_size), `pupils.csv` (id,lat,lon,block;\n\
-             block = 100 m grid cell), `matrix.csv` (pupil_id,school_id,meters,seconds).\n",
+             block = 100 m grid cell), `matrix.csv` (pupil_id,school_id,meters,seconds).\n\n\
+             Plain format for any tool: UTF-8 CSV, comma-separated, one header row; capacity =\n\
+             max_classes x class_size; the matrix has one row per pupil-school pair in pupil then\n\
+             school order, integer meters and seconds ('unreachable' marks a pair with no route).\n",
             seed = town.seed,
             n = inst.pupils.len(),
             m = inst.schools.len(),
