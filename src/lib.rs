@@ -50,7 +50,7 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { solver: SolverKind::Lp, max_walk: None, unit: Unit::Pupil, min_class_size: None }
+        Policy { solver: SolverKind::Flow, max_walk: None, unit: Unit::Pupil, min_class_size: None }
     }
 }
 

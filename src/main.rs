@@ -215,7 +215,7 @@ impl RoutingArgs {
 #[derive(Args)]
 struct PolicyArgs {
     /// The solver for the pupil-level problem.
-    #[arg(long, value_enum, default_value_t = SolverKind::Lp)]
+    #[arg(long, value_enum, default_value_t = SolverKind::Flow)]
     solver: SolverKind,
     /// Leave out every pupil-school pair longer than this many meters (fixed schools excepted).
     #[arg(long)]

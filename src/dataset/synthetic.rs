@@ -11,6 +11,7 @@ use crate::instance::{Instance, Pupil, School, DEFAULT_CLASS_SIZE};
 use crate::output::write_atomically;
 use crate::routing::{write_matrix, Matrix};
 use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use std::path::Path;
@@ -108,11 +109,9 @@ pub fn generate(n_pupils: usize, n_schools: usize, seed: u64) -> Town {
         (0..n_schools).map(|_| pupil_xy[rng.random_range(0..pupil_xy.len())]).collect();
     let mut nearest = vec![0usize; n_pupils];
     for _ in 0..12 {
-        for (i, &p) in pupil_xy.iter().enumerate() {
-            nearest[i] = (0..n_schools)
-                .min_by(|&a, &b| geo.walk(p, school_xy[a]).total_cmp(&geo.walk(p, school_xy[b])))
-                .unwrap_or(0);
-        }
+        nearest.par_iter_mut().zip(pupil_xy.par_iter()).for_each(|(n, &p)| {
+            *n = (0..n_schools).min_by(|&a, &b| geo.walk(p, school_xy[a]).total_cmp(&geo.walk(p, school_xy[b]))).unwrap_or(0);
+        });
         let mut sum = vec![(0.0, 0.0, 0usize); n_schools];
         for (i, &p) in pupil_xy.iter().enumerate() {
             let e = &mut sum[nearest[i]];
@@ -185,13 +184,15 @@ pub fn generate(n_pupils: usize, n_schools: usize, seed: u64) -> Town {
         .collect();
     let mut matrix = Matrix::new(n_pupils, n_schools, LABEL);
     let mut secs = vec![0u32; n_pupils * n_schools];
-    for (p, &a) in pupil_xy.iter().enumerate() {
-        for (s, &b) in school_xy.iter().enumerate() {
-            let d = geo.walk(a, b).round() as u32;
-            matrix.meters[p * n_schools + s] = d;
-            secs[p * n_schools + s] = (d as f64 / WALK_M_PER_S).round() as u32;
-        }
-    }
+    matrix.meters.par_chunks_mut(n_schools).zip(secs.par_chunks_mut(n_schools)).zip(pupil_xy.par_iter()).for_each(
+        |((meters, secs), &a)| {
+            for (s, &b) in school_xy.iter().enumerate() {
+                let d = geo.walk(a, b).round() as u32;
+                meters[s] = d;
+                secs[s] = (d as f64 / WALK_M_PER_S).round() as u32;
+            }
+        },
+    );
     matrix.seconds = Some(secs);
     // Ids are generated in sorted order already.
     let instance = Instance { schools, pupils };
@@ -235,7 +236,10 @@ pub fn write(out: &Path, town: &Town) -> Result<()> {
              - Coordinates are placed around {ORIGIN_LAT} N, {ORIGIN_LON} E only to have valid latitudes and\n\
              \x20 longitudes; they do not describe any real place.\n\n\
              Files: `schools.csv` (id,name,lat,lon,max_classes,class_size), `pupils.csv` (id,lat,lon,block;\n\
-             block = 100 m grid cell), `matrix.csv` (pupil_id,school_id,meters,seconds).\n",
+             block = 100 m grid cell), `matrix.csv` (pupil_id,school_id,meters,seconds).\n\n\
+             Plain format for any tool: UTF-8 CSV, comma-separated, one header row; capacity =\n\
+             max_classes x class_size; the matrix has one row per pupil-school pair in pupil then\n\
+             school order, integer meters and seconds ('unreachable' marks a pair with no route).\n",
             seed = town.seed,
             n = inst.pupils.len(),
             m = inst.schools.len(),

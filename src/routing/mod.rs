@@ -87,3 +87,4 @@ pub fn osrm_matrix(mut inst: Instance, src: &OsrmSource) -> Result<(Instance, Ma
     }
     Ok((inst, m, report))
 }
+pub mod stream;

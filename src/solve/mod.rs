@@ -7,7 +7,9 @@
 
 pub mod certificate;
 pub mod feasibility;
+pub mod flow;
 pub mod lp;
+pub mod pricing;
 
 use crate::error::{Error, Result};
 use crate::instance::Instance;
@@ -163,6 +165,8 @@ impl Problem {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum SolverKind {
+    /// The exact network-flow solver (successive shortest paths over school prices).
+    Flow,
     /// The transportation LP through good_lp with Clp/Cbc (coin_cbc).
     Lp,
 }
@@ -170,6 +174,7 @@ pub enum SolverKind {
 impl SolverKind {
     pub fn name(self) -> &'static str {
         match self {
+            SolverKind::Flow => "flow (successive shortest paths)",
             SolverKind::Lp => "lp (good_lp + coin_cbc)",
         }
     }
@@ -198,6 +203,7 @@ pub fn solve(problem: &Problem, kind: SolverKind) -> Result<Solution, SolveError
         return Err(SolveError::Infeasible(diagnosis));
     }
     match kind {
+        SolverKind::Flow => flow::solve(problem),
         SolverKind::Lp => lp::solve(problem),
     }
 }

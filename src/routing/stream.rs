@@ -1,0 +1,164 @@
+//! Stream a long matrix file (`pupil_id,school_id,meters[,seconds]`) pair by pair, for the
+//! pruned solve with pricing ([`crate::solve::pricing`]): the file is read once to keep each
+//! pupil's `k` nearest schools and once per pricing round, never held in memory.
+
+use crate::error::{Error, InputProblem, Result};
+use crate::instance::{file_name, Instance};
+use crate::solve::flow::SparseArcs;
+use crate::solve::pricing::{ArcSource, PricingStats};
+use crate::solve::{pricing, SolveError, Solution};
+use crate::routing::UNREACHABLE;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// A pupil-level matrix file read as a stream (a hard maximum walk applied on the fly; fixed
+/// pairs kept).
+pub struct MatrixFile<'a> {
+    pub path: PathBuf,
+    pub inst: &'a Instance,
+    pub max_walk: Option<u32>,
+    pub fixed: Vec<Option<u32>>,
+}
+
+/// An error of a streamed solve: the file, or the solve.
+#[derive(Debug)]
+pub enum StreamError {
+    Input(Error),
+    Solve(SolveError),
+}
+
+impl From<SolveError> for StreamError {
+    fn from(e: SolveError) -> Self {
+        StreamError::Solve(e)
+    }
+}
+
+impl From<Error> for StreamError {
+    fn from(e: Error) -> Self {
+        StreamError::Input(e)
+    }
+}
+
+impl<'a> MatrixFile<'a> {
+    pub fn new(path: &Path, inst: &'a Instance, max_walk: Option<u32>) -> Self {
+        let fixed =
+            inst.pupils.iter().map(|p| p.fixed_school.as_deref().and_then(|f| inst.school_index(f)).map(|s| s as u32)).collect();
+        MatrixFile { path: path.to_path_buf(), inst, max_walk, fixed }
+    }
+
+    /// Call `f(pupil, school, meters)` for every allowed pair in file order.
+    pub fn scan(&self, mut f: impl FnMut(usize, usize, u32)) -> Result<()> {
+        let name = file_name(&self.path);
+        let file = std::fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+        let header = rdr.byte_headers().map_err(|e| Error::input(&name, Some(1), None, format!("cannot read: {e}")))?.clone();
+        let col = |n: &str| header.iter().position(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').eq_ignore_ascii_case(n));
+        let (Some(pc), Some(sc), Some(mc)) = (col("pupil_id"), col("school_id"), col("meters")) else {
+            return Err(Error::input(&name, Some(1), None, "a streamed matrix needs the columns pupil_id, school_id, meters"));
+        };
+        let pupils: HashMap<&[u8], usize> = self.inst.pupils.iter().enumerate().map(|(i, p)| (p.id.as_bytes(), i)).collect();
+        let schools: HashMap<&[u8], usize> = self.inst.schools.iter().enumerate().map(|(i, s)| (s.id.as_bytes(), i)).collect();
+        let mut rec = csv::ByteRecord::new();
+        let mut last: (Vec<u8>, usize) = (Vec::new(), usize::MAX);
+        loop {
+            match rdr.read_byte_record(&mut rec) {
+                Ok(false) => return Ok(()),
+                Ok(true) => {}
+                Err(e) => {
+                    let line = e.position().map(|p| p.line());
+                    return Err(Error::input(&name, line, None, "malformed CSV row"));
+                }
+            }
+            let line = rec.position().map(|p| p.line());
+            let bad = |field: &str, msg: String| Error::Input(vec![InputProblem::new(&name, line, Some(field), msg)]);
+            let key = rec.get(pc).unwrap_or(b"");
+            let p = if key == last.0.as_slice() {
+                last.1
+            } else {
+                let Some(&p) = pupils.get(key) else {
+                    return Err(bad("pupil_id", format!("unknown pupil id '{}'", String::from_utf8_lossy(key))));
+                };
+                last = (key.to_vec(), p);
+                p
+            };
+            let sid = rec.get(sc).unwrap_or(b"");
+            let Some(&s) = schools.get(sid) else {
+                return Err(bad("school_id", format!("unknown school id '{}'", String::from_utf8_lossy(sid))));
+            };
+            let v = std::str::from_utf8(rec.get(mc).unwrap_or(b"")).unwrap_or("").trim();
+            if v.eq_ignore_ascii_case("unreachable") {
+                continue;
+            }
+            let meters = match v.parse::<f64>() {
+                Ok(x) if x.is_finite() && x >= 0.0 && x < (UNREACHABLE - 1) as f64 => x.round() as u32,
+                _ => return Err(bad("meters", format!("is not a distance in meters (got '{v}')"))),
+            };
+            if self.max_walk.is_some_and(|w| meters > w) && self.fixed[p] != Some(s as u32) {
+                continue;
+            }
+            f(p, s, meters);
+        }
+    }
+}
+
+impl ArcSource for MatrixFile<'_> {
+    type Error = StreamError;
+    fn n_units(&self) -> usize {
+        self.inst.pupils.len()
+    }
+    fn n_schools(&self) -> usize {
+        self.inst.schools.len()
+    }
+    fn nearest(&self, k: usize, fixed: &[Option<u32>]) -> std::result::Result<SparseArcs, StreamError> {
+        // Bounded lists per pupil, filled as the file streams by.
+        let mut rows: Vec<Vec<(u32, u32)>> = vec![Vec::new(); self.n_units()];
+        self.scan(|p, s, c| {
+            let s = s as u32;
+            let row = &mut rows[p];
+            match fixed[p] {
+                Some(f) if f == s => *row = vec![(s, c)],
+                Some(_) => {}
+                None => {
+                    // Sorted by (cost, school), at most k long.
+                    if row.len() < k || (c, s) < (row[row.len() - 1].1, row[row.len() - 1].0) {
+                        let pos = row.partition_point(|&(bs, bc)| (bc, bs) < (c, s));
+                        row.insert(pos, (s, c));
+                        row.truncate(k);
+                    }
+                }
+            }
+        })?;
+        Ok(SparseArcs::from_rows(self.n_schools(), rows))
+    }
+    fn violations(&self, level: &[i64], prices: &[i64], fixed: &[Option<u32>]) -> std::result::Result<Vec<(u32, u32, u32)>, StreamError> {
+        let mut out = Vec::new();
+        self.scan(|p, s, c| {
+            if fixed[p].is_none() && (c as i64 + prices[s]) < level[p] {
+                out.push((p as u32, s as u32, c));
+            }
+        })?;
+        Ok(out)
+    }
+    fn dense(&self) -> std::result::Result<Vec<u32>, StreamError> {
+        let n_s = self.n_schools();
+        let mut cost = vec![UNREACHABLE; self.n_units() * n_s];
+        self.scan(|p, s, c| cost[p * n_s + s] = c)?;
+        Ok(cost)
+    }
+}
+
+/// Solve a pupil-level instance exactly from a matrix file without loading the matrix: the `k`
+/// nearest schools per pupil, then pricing rounds over the file. Returns the solution, the
+/// school prices and what it took.
+pub fn solve_streamed(
+    inst: &Instance,
+    path: &Path,
+    max_walk: Option<u32>,
+    k: usize,
+) -> std::result::Result<(Solution, Vec<i64>, PricingStats), StreamError> {
+    let src = MatrixFile::new(path, inst, max_walk);
+    let cap: Vec<u32> = inst.schools.iter().map(|s| s.capacity).collect();
+    let min: Vec<u32> = inst.schools.iter().map(|s| s.min_pupils).collect();
+    let fixed = src.fixed.clone();
+    pricing::solve(&src, &cap, &min, &fixed, k)
+}

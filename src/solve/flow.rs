@@ -1,0 +1,594 @@
+//! The exact network-flow solver for the pupil-level problem: successive shortest paths on the
+//! schools, with school prices as potentials.
+//!
+//! Every free pupil starts at the school minimising `d[p][s] - pi[s]` (at first: its nearest
+//! school). What remains is a small flow problem on the schools plus a super node Z: school `s`
+//! sends between `min[s]` and `cap[s]` pupils to Z, so a school above its capacity has an
+//! excess and one below its minimum a deficit. An arc `s -> t` moves the cheapest movable pupil
+//! of `s` to `t`, at `d[p][t] - d[p][s]`; one priority queue per school pair holds those pupils
+//! (built when a school is first expanded, entries dropped lazily when a pupil has moved on).
+//! Dijkstra from every excess node to the nearest deficit node, with reduced costs kept
+//! non-negative by the potentials `pi`, and one augmentation per path: every pupil stays at a
+//! school minimising `d - pi`, so when no excess is left the plan is optimal and
+//! `pi[Z] - pi[s]` are its school prices (the same certificate the independent checker
+//! computes). Costs and potentials are 64-bit; ties break by index, so the same input always
+//! gives the same assignment.
+//!
+//! The solver works on any [`Arcs`]: the dense [`Problem`], or a [`SparseArcs`] holding a few
+//! schools per pupil (see [`super::pricing`]).
+
+use super::{Problem, SolveError, Solution};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// The allowed pupil-school pairs and their costs, as the solver reads them.
+pub trait Arcs {
+    fn n_units(&self) -> usize;
+    fn n_schools(&self) -> usize;
+    /// Cost of unit `u` at school `s`, `None` if the pair is not allowed.
+    fn cost(&self, u: usize, s: usize) -> Option<u32>;
+    /// Every allowed pair of unit `u`, in school order.
+    fn for_each(&self, u: usize, f: impl FnMut(usize, u32));
+}
+
+impl Arcs for Problem {
+    fn n_units(&self) -> usize {
+        self.weight.len()
+    }
+    fn n_schools(&self) -> usize {
+        self.n_schools
+    }
+    #[inline]
+    fn cost(&self, u: usize, s: usize) -> Option<u32> {
+        Problem::cost(self, u, s)
+    }
+    #[inline]
+    fn for_each(&self, u: usize, mut f: impl FnMut(usize, u32)) {
+        for (s, &c) in self.row(u).iter().enumerate() {
+            if c != crate::routing::UNREACHABLE {
+                f(s, c);
+            }
+        }
+    }
+}
+
+/// A few allowed schools per unit (compressed rows, each sorted by school).
+#[derive(Debug, Clone, Default)]
+pub struct SparseArcs {
+    pub n_schools: usize,
+    /// Row `u` is `school[start[u]..start[u + 1]]`.
+    pub start: Vec<usize>,
+    pub school: Vec<u32>,
+    pub cost: Vec<u32>,
+}
+
+impl SparseArcs {
+    /// Build from per-unit lists of (school, cost); each list is sorted and deduplicated.
+    pub fn from_rows(n_schools: usize, rows: Vec<Vec<(u32, u32)>>) -> SparseArcs {
+        let mut a = SparseArcs { n_schools, start: Vec::with_capacity(rows.len() + 1), ..Default::default() };
+        a.start.push(0);
+        for mut row in rows {
+            row.sort_unstable();
+            row.dedup_by_key(|e| e.0);
+            for (s, c) in row {
+                a.school.push(s);
+                a.cost.push(c);
+            }
+            a.start.push(a.school.len());
+        }
+        a
+    }
+
+    pub fn row(&self, u: usize) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let r = self.start[u]..self.start[u + 1];
+        self.school[r.clone()].iter().copied().zip(self.cost[r].iter().copied())
+    }
+
+    pub fn n_arcs(&self) -> usize {
+        self.school.len()
+    }
+
+    /// A copy with the given extra arcs (unit, school, cost) merged in.
+    pub fn with_extra(&self, mut extra: Vec<(u32, u32, u32)>) -> SparseArcs {
+        extra.sort_unstable();
+        let n_units = self.start.len() - 1;
+        let mut out = SparseArcs {
+            n_schools: self.n_schools,
+            start: Vec::with_capacity(n_units + 1),
+            school: Vec::with_capacity(self.n_arcs() + extra.len()),
+            cost: Vec::with_capacity(self.n_arcs() + extra.len()),
+        };
+        out.start.push(0);
+        let mut k = 0;
+        for u in 0..n_units {
+            let mut row: Vec<(u32, u32)> = self.row(u).collect();
+            while k < extra.len() && extra[k].0 as usize == u {
+                row.push((extra[k].1, extra[k].2));
+                k += 1;
+            }
+            row.sort_unstable();
+            row.dedup_by_key(|e| e.0);
+            for (s, c) in row {
+                out.school.push(s);
+                out.cost.push(c);
+            }
+            out.start.push(out.school.len());
+        }
+        out
+    }
+}
+
+impl Arcs for SparseArcs {
+    fn n_units(&self) -> usize {
+        self.start.len() - 1
+    }
+    fn n_schools(&self) -> usize {
+        self.n_schools
+    }
+    #[inline]
+    fn cost(&self, u: usize, s: usize) -> Option<u32> {
+        let r = self.start[u]..self.start[u + 1];
+        let row = &self.school[r.clone()];
+        row.binary_search(&(s as u32)).ok().map(|i| self.cost[r.start + i])
+    }
+    #[inline]
+    fn for_each(&self, u: usize, mut f: impl FnMut(usize, u32)) {
+        for (s, c) in self.row(u) {
+            f(s as usize, c);
+        }
+    }
+}
+
+/// Capacities, minimums and fixed schools: the parts of a [`Problem`] besides its costs.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds<'a> {
+    pub cap: &'a [u32],
+    pub min: &'a [u32],
+    pub fixed: &'a [Option<u32>],
+}
+
+/// A solved flow: the assignment and the potentials that prove it optimal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowState {
+    pub assign: Vec<u32>,
+    /// Potentials of the schools and (last) of the super node Z.
+    pub pi: Vec<i64>,
+    /// Pupils each school sends to Z: its load at the optimum.
+    pub through: Vec<i64>,
+}
+
+impl FlowState {
+    /// School prices: every free pupil sits at a school minimising `d + price`.
+    pub fn prices(&self) -> Vec<i64> {
+        let z = self.pi.len() - 1;
+        (0..z).map(|s| self.pi[z] - self.pi[s]).collect()
+    }
+}
+
+/// Why the flow could not finish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlowError {
+    /// No feasible assignment with these arcs.
+    Infeasible,
+    /// A cost at or above 2^31 m (the queues pack a cost difference into 32 bits).
+    CostTooLarge,
+}
+
+/// From this many schools on, [`solve`] runs on each pupil's [`PRUNE_K`] nearest schools and
+/// prices the rest in ([`super::pricing`]): measured (`cargo bench --bench flow`), that is
+/// slower at 2,000 x 40 (2.9 vs 1.7 ms) and faster at 10,000 x 100 (23 vs 27 ms) and 50,000 x
+/// 400 (0.31 vs 0.74 s), as the queues hold k instead of all schools per pupil.
+pub const PRUNE_FROM_SCHOOLS: usize = 100;
+/// Schools per pupil in the pruned solve.
+pub const PRUNE_K: usize = 8;
+
+/// Solve the pupil-level problem (unit weights) exactly with the flow solver. Feasibility is
+/// diagnosed by the caller ([`super::solve`]); weighted units (whole blocks) go to the LP.
+pub fn solve(p: &Problem) -> Result<Solution, SolveError> {
+    if !p.unit_weights() {
+        return super::lp::solve(p);
+    }
+    if p.cost.iter().any(|&c| c as i64 >= BIAS && c != crate::routing::UNREACHABLE) {
+        return super::lp::solve(p);
+    }
+    if p.n_schools >= PRUNE_FROM_SCHOOLS {
+        let (solution, _, _) = super::pricing::solve(p, &p.cap, &p.min, &p.fixed, PRUNE_K)?;
+        return Ok(solution);
+    }
+    let bounds = Bounds { cap: &p.cap, min: &p.min, fixed: &p.fixed };
+    match run(p, bounds, None) {
+        Ok(state) => {
+            let objective =
+                p.objective(&state.assign).ok_or_else(|| SolveError::Solver("the flow used a pair that is not allowed".into()))?;
+            Ok(Solution { assign: state.assign, objective })
+        }
+        Err(FlowError::CostTooLarge) => super::lp::solve(p),
+        Err(FlowError::Infeasible) => {
+            Err(SolveError::Solver("the flow found no feasible assignment although the feasibility check passed".into()))
+        }
+    }
+}
+
+const NO_PUPIL: u32 = u32::MAX;
+const BIAS: i64 = 1 << 31;
+const EMPTY: u64 = u64::MAX;
+
+struct Solver<'a, A: Arcs> {
+    arcs: &'a A,
+    b: Bounds<'a>,
+    m: usize,
+    assign: Vec<u32>,
+    pi: Vec<i64>,
+    through: Vec<i64>,
+    excess: Vec<i64>,
+    /// queue[s * m + t]: pupils at s by the cost of moving them to t (packed: biased cost << 32 | pupil).
+    queue: Vec<BinaryHeap<Reverse<u64>>>,
+    built: Vec<bool>,
+    /// top[s * m + t]: the head of queue[s * m + t] (EMPTY if none), valid unless dirty[s].
+    top: Vec<u64>,
+    /// A pupil left s since its heads were last refreshed.
+    dirty: Vec<bool>,
+    /// Pupils that arrived at a school whose queues are not built yet (may hold stale entries).
+    arrivals: Vec<Vec<u32>>,
+}
+
+/// Run successive shortest paths, optionally from a previous state (its potentials and loads
+/// kept; pupils not at a best school for those potentials are moved first).
+pub fn run<A: Arcs>(arcs: &A, b: Bounds<'_>, warm: Option<FlowState>) -> Result<FlowState, FlowError> {
+    let m = arcs.n_schools();
+    let n = arcs.n_units();
+    let mut too_large = false;
+    if (0..m).any(|s| b.min[s] > b.cap[s]) {
+        return Err(FlowError::Infeasible);
+    }
+    let (pi, through, prev) = match warm {
+        Some(w) => (w.pi, Some(w.through), Some(w.assign)),
+        None => (vec![0i64; m + 1], None, None),
+    };
+    // Every free pupil at a school minimising d - pi (its previous school when still best).
+    let mut assign = vec![NO_PUPIL; n];
+    for u in 0..n {
+        if let Some(f) = b.fixed[u] {
+            assign[u] = f;
+            continue;
+        }
+        let mut best = (i64::MAX, NO_PUPIL);
+        arcs.for_each(u, |s, c| {
+            if c as i64 >= BIAS {
+                too_large = true;
+            }
+            let v = c as i64 - pi[s];
+            if v < best.0 {
+                best = (v, s as u32);
+            }
+        });
+        if let Some(prev) = &prev {
+            let s = prev[u];
+            if s != NO_PUPIL {
+                if let Some(c) = arcs.cost(u, s as usize) {
+                    if c as i64 - pi[s as usize] == best.0 {
+                        best.1 = s;
+                    }
+                }
+            }
+        }
+        if best.1 == NO_PUPIL {
+            return Err(FlowError::Infeasible);
+        }
+        assign[u] = best.1;
+    }
+    if too_large {
+        return Err(FlowError::CostTooLarge);
+    }
+    let mut load = vec![0i64; m];
+    for &s in &assign {
+        load[s as usize] += 1;
+    }
+    let through =
+        through.unwrap_or_else(|| (0..m).map(|s| load[s].clamp(b.min[s] as i64, b.cap[s] as i64)).collect());
+    let mut excess = vec![0i64; m + 1];
+    for s in 0..m {
+        excess[s] = load[s] - through[s];
+    }
+    excess[m] = through.iter().sum::<i64>() - n as i64;
+    let mut arrivals = vec![Vec::new(); m];
+    for (u, &s) in assign.iter().enumerate() {
+        if b.fixed[u].is_none() {
+            arrivals[s as usize].push(u as u32);
+        }
+    }
+    let mut solver = Solver {
+        arcs,
+        b,
+        m,
+        assign,
+        pi,
+        through,
+        excess,
+        queue: (0..m * m).map(|_| BinaryHeap::new()).collect(),
+        built: vec![false; m],
+        top: vec![EMPTY; m * m],
+        dirty: vec![false; m],
+        arrivals,
+    };
+    solver.solve()?;
+    Ok(FlowState { assign: solver.assign, pi: solver.pi, through: solver.through })
+}
+
+#[derive(Clone, Copy)]
+struct Pred {
+    node: u32,
+    pupil: u32,
+}
+
+impl<'a, A: Arcs> Solver<'a, A> {
+    #[inline]
+    fn key(&self, q: u32, here: u32, c: u32) -> u64 {
+        ((c as i64 - here as i64 + BIAS) as u64) << 32 | q as u64
+    }
+
+    /// A pupil arrives at a built school: its moves join the queues of `s`.
+    fn push_pupil(&mut self, q: u32, s: usize) {
+        let m = self.m;
+        let here = self.arcs.cost(q as usize, s).expect("a pupil sits on an allowed pair");
+        let mut keys = Vec::new();
+        self.arcs.for_each(q as usize, |t, c| {
+            if t != s {
+                keys.push((t, c));
+            }
+        });
+        for (t, c) in keys {
+            let key = self.key(q, here, c);
+            self.queue[s * m + t].push(Reverse(key));
+            let top = &mut self.top[s * m + t];
+            *top = (*top).min(key);
+        }
+    }
+
+    /// The queues of school `s`, from the pupils there now (heapified at once).
+    fn build(&mut self, s: usize) {
+        let m = self.m;
+        self.built[s] = true;
+        let mut arrivals = std::mem::take(&mut self.arrivals[s]);
+        arrivals.retain(|&q| self.assign[q as usize] == s as u32);
+        arrivals.sort_unstable();
+        arrivals.dedup();
+        let mut per_t: Vec<Vec<Reverse<u64>>> = vec![Vec::new(); m];
+        for &q in &arrivals {
+            let here = self.arcs.cost(q as usize, s).expect("a pupil sits on an allowed pair");
+            self.arcs.for_each(q as usize, |t, c| {
+                if t != s {
+                    per_t[t].push(Reverse(((c as i64 - here as i64 + BIAS) as u64) << 32 | q as u64));
+                }
+            });
+        }
+        for (t, keys) in per_t.into_iter().enumerate() {
+            let heap = BinaryHeap::from(keys);
+            self.top[s * m + t] = heap.peek().map_or(EMPTY, |r| r.0);
+            self.queue[s * m + t] = heap;
+        }
+        self.dirty[s] = false;
+    }
+
+    /// Drop the pupils that left `s` from the heads of its queues.
+    fn refresh(&mut self, s: usize) {
+        let m = self.m;
+        for t in 0..m {
+            let queue = &mut self.queue[s * m + t];
+            let mut top = EMPTY;
+            while let Some(&Reverse(key)) = queue.peek() {
+                if self.assign[(key & 0xffff_ffff) as usize] == s as u32 {
+                    top = key;
+                    break;
+                }
+                queue.pop();
+            }
+            self.top[s * m + t] = top;
+        }
+        self.dirty[s] = false;
+    }
+
+    fn solve(&mut self) -> Result<(), FlowError> {
+        let m = self.m;
+        let z = m;
+        let n_nodes = m + 1;
+        let mut dist = vec![i64::MAX; n_nodes];
+        let mut done = vec![false; n_nodes];
+        let mut pred = vec![Pred { node: u32::MAX, pupil: NO_PUPIL }; n_nodes];
+        let mut heap: BinaryHeap<Reverse<(i64, u32)>> = BinaryHeap::new();
+        let mut touched: Vec<usize> = Vec::new();
+        let (mut paths, mut pops) = (0u64, 0u64);
+        loop {
+            let sources: Vec<usize> = (0..n_nodes).filter(|&v| self.excess[v] > 0).collect();
+            if sources.is_empty() {
+                tracing::debug!(paths, pops, built = self.built.iter().filter(|&&b| b).count(), "flow done");
+                return Ok(());
+            }
+            paths += 1;
+            for &v in &touched {
+                dist[v] = i64::MAX;
+                done[v] = false;
+            }
+            touched.clear();
+            heap.clear();
+            for &v in &sources {
+                dist[v] = 0;
+                pred[v] = Pred { node: u32::MAX, pupil: NO_PUPIL };
+                touched.push(v);
+                heap.push(Reverse((0, v as u32)));
+            }
+            let mut target = None;
+            while let Some(Reverse((d, v))) = heap.pop() {
+                let v = v as usize;
+                if done[v] || d > dist[v] {
+                    continue;
+                }
+                done[v] = true;
+                pops += 1;
+                if self.excess[v] < 0 {
+                    target = Some((v, d));
+                    break;
+                }
+                let mut relax = |t: usize, nd: i64, p: Pred, dist: &mut Vec<i64>, touched: &mut Vec<usize>| {
+                    if nd < dist[t] {
+                        if dist[t] == i64::MAX {
+                            touched.push(t);
+                        }
+                        dist[t] = nd;
+                        pred[t] = p;
+                        heap.push(Reverse((nd, t as u32)));
+                    }
+                };
+                if v == z {
+                    for s in 0..m {
+                        if !done[s] && self.through[s] > self.b.min[s] as i64 {
+                            let rc = self.pi[z] - self.pi[s];
+                            relax(s, d + rc, Pred { node: z as u32, pupil: NO_PUPIL }, &mut dist, &mut touched);
+                        }
+                    }
+                } else {
+                    let s = v;
+                    if !done[z] && self.through[s] < self.b.cap[s] as i64 {
+                        let rc = self.pi[s] - self.pi[z];
+                        relax(z, d + rc, Pred { node: s as u32, pupil: NO_PUPIL }, &mut dist, &mut touched);
+                    }
+                    if !self.built[s] {
+                        self.build(s);
+                    } else if self.dirty[s] {
+                        self.refresh(s);
+                    }
+                    let base = d + self.pi[s];
+                    let tops = &self.top[s * m..(s + 1) * m];
+                    for t in 0..m {
+                        let key = tops[t];
+                        if key == EMPTY || done[t] {
+                            continue;
+                        }
+                        let c = (key >> 32) as i64 - BIAS;
+                        let nd = base + c - self.pi[t];
+                        if nd < dist[t] {
+                            debug_assert!(nd >= d, "negative reduced cost");
+                            relax(t, nd, Pred { node: s as u32, pupil: (key & 0xffff_ffff) as u32 }, &mut dist, &mut touched);
+                        }
+                    }
+                }
+            }
+            let Some((target, dmax)) = target else {
+                return Err(FlowError::Infeasible);
+            };
+            for v in 0..n_nodes {
+                self.pi[v] += if done[v] { dist[v].min(dmax) } else { dmax };
+            }
+            // The path, target back to a source, and how much it carries.
+            let mut path = Vec::new();
+            let mut v = target;
+            let mut amount = -self.excess[target];
+            while pred[v].node != u32::MAX {
+                let p = pred[v];
+                let a = p.node as usize;
+                let cap = if p.pupil != NO_PUPIL {
+                    1
+                } else if v == z {
+                    self.b.cap[a] as i64 - self.through[a]
+                } else {
+                    self.through[v] - self.b.min[v] as i64
+                };
+                amount = amount.min(cap);
+                path.push((a, v, p.pupil));
+                v = a;
+            }
+            amount = amount.min(self.excess[v]);
+            debug_assert!(amount > 0);
+            for &(a, t, q) in &path {
+                if q != NO_PUPIL {
+                    self.assign[q as usize] = t as u32;
+                    self.dirty[a] = true;
+                    if self.built[t] {
+                        self.push_pupil(q, t);
+                    } else {
+                        self.arrivals[t].push(q);
+                    }
+                } else if t == z {
+                    self.through[a] += amount;
+                } else {
+                    self.through[t] -= amount;
+                }
+            }
+            self.excess[v] -= amount;
+            self.excess[target] += amount;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::UNREACHABLE as X;
+    use crate::solve::certificate::{certify, verify_prices};
+
+    fn problem(cap: &[u32], min: &[u32], cost: &[&[u32]]) -> Problem {
+        Problem {
+            n_schools: cap.len(),
+            cap: cap.to_vec(),
+            min: min.to_vec(),
+            cost: cost.iter().flat_map(|r| r.iter().copied()).collect(),
+            weight: vec![1; cost.len()],
+            fixed: vec![None; cost.len()],
+        }
+    }
+
+    fn check(p: &Problem) -> FlowState {
+        let st = run(p, Bounds { cap: &p.cap, min: &p.min, fixed: &p.fixed }, None).expect("feasible");
+        let cert = certify(p, &st.assign).expect("optimal");
+        assert_eq!(verify_prices(p, &st.assign, &st.prices()), vec![]);
+        assert_eq!(cert.objective, p.objective(&st.assign).unwrap());
+        st
+    }
+
+    #[test]
+    fn overflow_moves_the_cheapest_pupil() {
+        // Both prefer school 0 (one seat); pupil 1 loses less by moving.
+        let p = problem(&[1, 1], &[0, 0], &[&[10, 100], &[10, 20]]);
+        let st = check(&p);
+        assert_eq!(st.assign, vec![0, 1]);
+        assert_eq!(st.prices(), vec![10, 0]);
+    }
+
+    #[test]
+    fn minimum_pulls_pupils_and_chains_move() {
+        // School 2 needs two pupils; the cheapest way is a chain.
+        let p = problem(&[3, 3, 3], &[0, 0, 2], &[&[1, 5, X], &[1, 2, 50], &[9, 1, 3], &[8, 1, 4]]);
+        let st = check(&p);
+        assert_eq!(p.objective(&st.assign), Some(1 + 1 + 3 + 4));
+        assert!(st.prices()[2] < 0);
+    }
+
+    #[test]
+    fn fixed_pupils_hold_their_seat() {
+        let mut p = problem(&[1, 5], &[0, 0], &[&[1, 9], &[1, 2]]);
+        p.fixed[0] = Some(1);
+        let st = check(&p);
+        assert_eq!(st.assign, vec![1, 0]);
+    }
+
+    #[test]
+    fn infeasible_arcs_are_reported() {
+        let p = problem(&[1, 5], &[0, 0], &[&[1, X], &[1, X]]);
+        assert_eq!(run(&p, Bounds { cap: &p.cap, min: &p.min, fixed: &p.fixed }, None), Err(FlowError::Infeasible));
+    }
+
+    #[test]
+    fn warm_start_after_new_arcs_is_optimal() {
+        let dense = problem(&[3, 2, 2], &[0, 1, 0], &[&[1, 4, 9], &[2, 3, 1], &[5, 1, 2], &[1, 7, 3], &[2, 2, 2]]);
+        let rows: Vec<Vec<(u32, u32)>> =
+            (0..dense.n_units()).map(|u| vec![(0, dense.row(u)[0]), (1, dense.row(u)[1])]).collect();
+        let sparse = SparseArcs::from_rows(3, rows);
+        let b = Bounds { cap: &dense.cap, min: &dense.min, fixed: &dense.fixed };
+        let first = run(&sparse, b, None).unwrap();
+        let extra: Vec<(u32, u32, u32)> = (0..dense.n_units() as u32).map(|u| (u, 2, dense.row(u as usize)[2])).collect();
+        let full = sparse.with_extra(extra);
+        let second = run(&full, b, Some(first)).unwrap();
+        certify(&dense, &second.assign).expect("optimal");
+        assert_eq!(verify_prices(&dense, &second.assign, &second.prices()), vec![]);
+    }
+}
