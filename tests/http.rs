@@ -356,7 +356,7 @@ fn validation_errors_carry_the_cli_messages() {
     ];
     for (case, body, ct, status, kind) in bad {
         let auth = format!("Bearer {WRITE}");
-        let r = http::request(s.addr, "POST", "/v1/plans", &[("Authorization", &auth), ("Content-Type", ct)], &body).unwrap();
+        let r = http::request(s.addr, "POST", "/v1/plans", &[("Authorization", auth.as_str()), ("Content-Type", ct)], &body).unwrap();
         assert_eq!(r.status, status, "{case}: {}", r.text());
         assert_eq!(r.json()["error"], kind, "{case}");
     }
