@@ -416,17 +416,34 @@ fn fifty_submissions_at_once_equal_the_cli() {
     assert!(m.contains("catchment_jobs_done_total 50"), "{m}");
 }
 
-fn wait_running(addr: SocketAddr, ids: &[String]) -> String {
+fn wait_running(addr: SocketAddr, ids: &[String]) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         for id in ids {
             if get(addr, &format!("/v1/jobs/{id}"), Some(READ)).json()["state"] == "running" {
-                return id.clone();
+                return;
             }
         }
         assert!(Instant::now() < deadline, "no job started");
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// The jobs the store holds as running (read from the SQLite file of a stopped server).
+fn running_in_store(db: &Path) -> Vec<String> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut st = c.prepare("SELECT id FROM jobs WHERE state = 'running'").unwrap();
+    let ids = st.query_map([], |r| r.get(0)).unwrap().collect::<Result<Vec<String>, _>>().unwrap();
+    ids
+}
+
+/// Submit three demo jobs to a server with one solve slot and SIGKILL it while one runs.
+/// Returns the submitted jobs and those the store holds as running at the crash.
+fn crash_mid_job(s: &mut Server, demo: &[u8]) -> (Vec<String>, Vec<String>) {
+    let ids: Vec<String> = (0..3).map(|_| submit(s.addr, demo)).collect();
+    wait_running(s.addr, &ids);
+    s.kill9();
+    (ids.clone(), running_in_store(&s.db))
 }
 
 #[test]
@@ -441,50 +458,58 @@ fn killed_mid_job_and_restarted() {
     let r = post_json(s.addr, "/v1/plans?wait=true", Some(WRITE), &demo);
     assert_eq!(r.status, 200, "{}", r.text());
     let earlier = r.json()["id"].as_str().unwrap().to_string();
-    let earlier_files: Vec<Response> =
-        ["", "/assignments.csv", "/schools.csv", "/certificate.json"].iter().map(|x| get(s.addr, &format!("/v1/plans/{earlier}{x}"), Some(READ))).collect();
+    let routes = ["", "/assignments.csv", "/schools.csv", "/certificate.json"];
+    let earlier_files: Vec<Response> = routes.iter().map(|x| get(s.addr, &format!("/v1/plans/{earlier}{x}"), Some(READ))).collect();
 
-    // A crash (SIGKILL) while a job runs and others wait: all resumed at restart.
-    let ids: Vec<String> = (0..3).map(|_| submit(s.addr, &demo)).collect();
-    let running = wait_running(s.addr, &ids);
-    s.kill9();
-    let s = Server::start(&db, one);
+    // A crash (SIGKILL) while a job runs and others wait: all resumed at restart. (Rarely the
+    // crash falls between two jobs; then crash again.)
+    let mut crashed = (vec![], vec![]);
+    for _ in 0..5 {
+        crashed = crash_mid_job(&mut s, &demo);
+        s = Server::start(&db, one);
+        if !crashed.1.is_empty() {
+            break;
+        }
+    }
+    let (ids, running) = crashed;
+    assert_eq!(running.len(), 1, "one job was running at the crash");
     for id in &ids {
         let j = wait_done(s.addr, id);
         assert_eq!(j["state"], "done", "{j}");
         assert_same_as_cli(s.addr, id, &cli);
     }
-    let j = get(s.addr, &format!("/v1/jobs/{running}"), Some(READ)).json();
-    assert!(j["attempts"].as_u64().unwrap() >= 2, "the interrupted job ran again: {j}");
-    assert!(get(s.addr, "/metrics", None).text().contains("catchment_jobs_resumed_total"));
+    let j = get(s.addr, &format!("/v1/jobs/{}", running[0]), Some(READ)).json();
+    assert_eq!(j["attempts"], 2, "the interrupted job ran again: {j}");
     // The earlier plan is intact, byte for byte.
-    for (x, before) in ["", "/assignments.csv", "/schools.csv", "/certificate.json"].iter().zip(&earlier_files) {
+    for (x, before) in routes.iter().zip(&earlier_files) {
         let now = get(s.addr, &format!("/v1/plans/{earlier}{x}"), Some(READ));
         assert_eq!((now.status, &now.body), (200, &before.body), "{x}");
     }
-    let mut s = s;
 
     // Crash again; with at most one attempt the interrupted job fails with its reason, the
     // waiting ones still run.
-    let ids: Vec<String> = (0..3).map(|_| submit(s.addr, &demo)).collect();
-    let running = wait_running(s.addr, &ids);
-    s.kill9();
-    let mut s = Server::start(&db, &["--max-solves", "1", "--max-attempts", "1"]);
-    let mut failed = 0;
+    let mut crashed = (vec![], vec![]);
+    for _ in 0..5 {
+        crashed = crash_mid_job(&mut s, &demo);
+        s = Server::start(&db, &["--max-solves", "1", "--max-attempts", "1"]);
+        if !crashed.1.is_empty() {
+            break;
+        }
+    }
+    let (ids, running) = crashed;
+    assert_eq!(running.len(), 1);
     for id in &ids {
         let j = wait_done(s.addr, id);
-        if j["state"] == "failed" {
-            failed += 1;
+        if running.contains(id) {
+            assert_eq!(j["state"], "failed", "{j}");
             assert_eq!(j["error"]["error"], "interrupted", "{j}");
             assert!(j["error"]["message"].as_str().unwrap().contains("stopped while this job was running"), "{j}");
             assert_eq!(get(s.addr, &format!("/v1/plans/{id}/assignments.csv"), Some(READ)).status, 404);
         } else {
+            assert_eq!(j["state"], "done", "{j}");
             assert_same_as_cli(s.addr, id, &cli);
         }
     }
-    assert!(failed <= 1);
-    let j = get(s.addr, &format!("/v1/jobs/{running}"), Some(READ)).json();
-    assert!(j["state"] == "failed" || j["state"] == "done", "{j}");
 
     // SIGTERM: a running solve finishes (or is put back), the process exits cleanly.
     let id = submit(s.addr, &demo);
@@ -495,4 +520,8 @@ fn killed_mid_job_and_restarted() {
     assert_eq!(j["state"], "done", "{j}");
     assert_same_as_cli(s.addr, &id, &cli);
     assert_eq!(get(s.addr, &format!("/v1/plans/{earlier}/assignments.csv"), Some(READ)).body, earlier_files[1].body);
+    // No request (pupil locations) is kept once its job has finished.
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let kept: i64 = c.query_row("SELECT COUNT(*) FROM jobs WHERE request IS NOT NULL", [], |r| r.get(0)).unwrap();
+    assert_eq!(kept, 0);
 }

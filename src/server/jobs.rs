@@ -153,18 +153,28 @@ fn run(app: &App, id: &str, loaded: Option<Loaded>) -> Result<Artefacts, ApiErro
 pub fn spawn(app: Arc<App>, id: String, loaded: Option<Loaded>, done: Option<oneshot::Sender<Outcome>>) {
     tokio::spawn(async move {
         let Ok(_permit) = app.solves.acquire().await else { return };
-        if app.shutting_down.load(SeqCst) {
-            return;
-        }
-        match app.store.start_job(&id) {
-            Ok(Some(_attempt)) => {}
-            Ok(None) => return,
-            Err(e) => {
-                tracing::error!(job = %id, "store: {e}");
+        {
+            // Registered under the lock the shutdown takes to raise its flag: either the
+            // shutdown waits for this job, or the job stays queued for the next start.
+            let mut running = app.running.lock().unwrap_or_else(|e| e.into_inner());
+            if app.shutting_down.load(SeqCst) {
                 return;
             }
+            running.insert(id.clone());
         }
-        app.running.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone());
+        let started = match app.store.start_job(&id) {
+            Ok(Some(_attempt)) => true,
+            Ok(None) => false,
+            Err(e) => {
+                tracing::error!(job = %id, "store: {e}");
+                false
+            }
+        };
+        if !started {
+            app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            app.idle.notify_waiters();
+            return;
+        }
         app.metrics.solves_running.fetch_add(1, Relaxed);
         let started = std::time::Instant::now();
         let app2 = app.clone();
@@ -182,6 +192,13 @@ pub fn spawn(app: Arc<App>, id: String, loaded: Option<Loaded>, done: Option<one
                 Err(e) => Outcome::Failed(ApiError::internal(&format!("job {id}: storing the plan: {e}"))),
             },
             Ok(Err(e)) => Outcome::Failed(e),
+            Err(e) if e.is_cancelled() => {
+                // The runtime is stopping: the job runs again at the next start.
+                let _ = app.store.requeue(&id, true);
+                app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                app.idle.notify_waiters();
+                return;
+            }
             Err(_) => Outcome::Failed(ApiError::internal(&format!("job {id}: the solve panicked"))),
         };
         if let Outcome::Failed(e) = &outcome {

@@ -133,7 +133,10 @@ pub fn serve(cfg: Config) -> anyhow::Result<()> {
             .with_graceful_shutdown(async move {
                 shutdown_signal().await;
                 tracing::info!("shutting down: no new requests; waiting for running solves");
-                app2.shutting_down.store(true, SeqCst);
+                {
+                    let _running = app2.running.lock().unwrap_or_else(|e| e.into_inner());
+                    app2.shutting_down.store(true, SeqCst);
+                }
                 app2.solves.close();
             })
             .await?;
