@@ -513,3 +513,34 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(not_found)
         .with_state(app)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_answer_with_a_reference_only() {
+        let secret_detail = "/var/lib/catchment/pupils.csv: permission denied at 52.1234,11.6543";
+        for e in [
+            Error::Other(secret_detail.into()),
+            Error::Solver(secret_detail.into()),
+            Error::io(secret_detail, std::io::Error::other("disk full")),
+        ] {
+            let a = ApiError::from_library(e);
+            assert_eq!(a.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(a.error, "internal");
+            assert!(a.message.starts_with("internal error (reference "), "{}", a.message);
+            assert!(!a.message.contains("52.") && !a.message.contains("/var") && !a.message.contains("disk"), "{}", a.message);
+            assert!(a.problems.is_empty());
+        }
+    }
+
+    #[test]
+    fn input_errors_keep_the_library_text() {
+        let e = Error::input("pupils.csv", Some(3), Some("lat"), "not a number");
+        let text = e.to_string();
+        let a = ApiError::from_library(e);
+        assert_eq!((a.status(), a.message.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, text.as_str()));
+        assert_eq!(a.problems[0]["line"], 3);
+    }
+}

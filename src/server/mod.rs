@@ -96,6 +96,8 @@ pub fn open(cfg: Config) -> anyhow::Result<App> {
     let mut work = cfg.db.clone().into_os_string();
     work.push(".work");
     let work_dir = PathBuf::from(work);
+    // Leftovers of a crash (plan files being written) hold pupil ids: remove them.
+    let _ = std::fs::remove_dir_all(&work_dir);
     std::fs::create_dir_all(&work_dir).map_err(|e| anyhow::anyhow!("{}: {e}", work_dir.display()))?;
     let solves = cfg.max_solves.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).max(1);
     Ok(App {
@@ -141,6 +143,7 @@ pub fn serve(cfg: Config) -> anyhow::Result<()> {
             })
             .await?;
         finish_running(&app).await;
+        let _ = std::fs::remove_dir(&app.work_dir);
         Ok(())
     })
 }
