@@ -18,6 +18,13 @@ pub fn demo_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/demo")
 }
 
+/// Send a signal to the process with this PID.
+pub fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) with a PID of a child this process started and has not yet waited for.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, sig) };
+    assert_eq!(rc, 0, "kill({pid}, {sig}) failed");
+}
+
 pub struct Server {
     pub child: Option<Child>,
     pub addr: SocketAddr,
@@ -56,22 +63,21 @@ impl Server {
     /// SIGKILL, as a crash.
     pub fn kill9(&mut self) {
         let mut c = self.child.take().unwrap();
-        let st = Command::new("kill").args(["-KILL", &c.id().to_string()]).status().unwrap();
-        assert!(st.success());
+        signal(c.id(), libc::SIGKILL);
         c.wait().unwrap();
     }
 
     /// SIGTERM and wait for the exit; returns the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut c = self.child.take().unwrap();
-        let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+        signal(c.id(), libc::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(st) = c.try_wait().unwrap() {
                 return st;
             }
             if Instant::now() > deadline {
-                let _ = Command::new("kill").args(["-KILL", &c.id().to_string()]).status();
+                signal(c.id(), libc::SIGKILL);
                 return c.wait().unwrap();
             }
             std::thread::sleep(Duration::from_millis(20));
