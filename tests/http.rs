@@ -279,16 +279,33 @@ fn auth_scopes_and_public_artefacts() {
 }
 
 #[test]
-fn body_over_the_limit() {
+fn body_over_the_limit_and_request_timeout() {
     let tmp = tempfile::tempdir().unwrap();
-    let s = Server::start(&tmp.path().join("c.db"), &["--max-body-bytes", "100000"]);
+    let s = Server::start(&tmp.path().join("c.db"), &["--max-body-bytes", "100000", "--request-timeout", "2"]);
     let body = request_for(&demo_dir(), json!({}));
     assert!(body.len() > 100_000);
     let r = post_json(s.addr, "/v1/plans", Some(WRITE), &body);
     assert_eq!(r.status, 413, "{}", r.text());
     assert_eq!(r.json()["error"], "body_too_large");
+    // A client that stops sending its body is cut off by the request timeout (503).
+    {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(s.addr).unwrap();
+        let head = format!(
+            "POST /v1/plans HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {WRITE}\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{{\"schools\": "
+        );
+        c.write_all(head.as_bytes()).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut raw = Vec::new();
+        let _ = c.read_to_end(&mut raw);
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+        assert!(text.contains("\"error\":\"timeout\""), "{text}");
+    }
     // Nothing was queued.
-    assert!(get(s.addr, "/metrics", None).text().contains("catchment_jobs_submitted_total 0"));
+    let m = get(s.addr, "/metrics", None).text();
+    assert!(m.contains("catchment_jobs_submitted_total 0"), "{m}");
+    assert!(m.contains("catchment_http_responses_total{code=\"413\"} 1") && m.contains("catchment_http_responses_total{code=\"503\"} 1"), "{m}");
 }
 
 /// Writes `files` into a fresh directory and returns it.
