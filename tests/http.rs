@@ -377,6 +377,30 @@ fn validation_errors_carry_the_cli_messages() {
         assert_eq!(r.status, status, "{case}: {}", r.text());
         assert_eq!(r.json()["error"], kind, "{case}");
     }
+    // A form with a pupils file that is not UTF-8 (Latin-1): the CLI's message.
+    let latin1: Vec<u8> = b"id,lat,lon,note\np1,52.1,11.6,Stra\xdfe\np2,52.1,11.61,\np3,52.0,11.6,\n".to_vec();
+    let boundary = "b0undary";
+    let mut body = Vec::new();
+    for (name, content) in [("schools", schools.as_bytes()), ("pupils", &latin1[..]), ("matrix", matrix.as_bytes())] {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}.csv\"\r\n\r\n").as_bytes());
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let auth = format!("Bearer {WRITE}");
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    let r = http::request(s.addr, "POST", "/v1/plans", &[("Authorization", auth.as_str()), ("Content-Type", ct.as_str())], &body).unwrap();
+    assert_eq!(r.status, 422, "{}", r.text());
+    let message = r.json()["message"].as_str().unwrap().to_string();
+    assert!(message.contains("pupils.csv:2") && message.contains("not valid UTF-8"), "{message}");
+    let d = tmp.path().join("latin1");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("schools.csv"), schools).unwrap();
+    std::fs::write(d.join("pupils.csv"), &latin1).unwrap();
+    std::fs::write(d.join("matrix.csv"), matrix).unwrap();
+    let cli = cli_error(&d.join("schools.csv"), &d.join("pupils.csv"), &d.join("matrix.csv"));
+    assert!(cli.contains(&message), "{cli}");
+
     // A max walk making the instance infeasible: the CLI's text for --max-walk.
     let body = json!({"schools": schools, "pupils": pupils, "matrix": matrix, "policy": {"max_walk": 120}}).to_string();
     let r = post_json(s.addr, "/v1/plans", Some(WRITE), body.as_bytes());

@@ -237,9 +237,19 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
                 Err(e) => return Err(if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large(e.status()) } else { ApiError::new("bad_request", &e.body_text()) }),
             };
             let name = field.name().unwrap_or("").to_string();
-            let text = field.text().await.map_err(|e| {
+            let bytes = field.bytes().await.map_err(|e| {
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large(e.status()) } else { ApiError::new("bad_request", &format!("form field '{name}': {}", e.body_text())) }
             })?;
+            let text = match String::from_utf8(bytes.to_vec()) {
+                Ok(t) => t,
+                // The CSV reader's message for a file that is not UTF-8 (with its line).
+                Err(_) => {
+                    return Err(match crate::instance::table::read_table(&format!("{name}.csv"), &bytes, &[], true) {
+                        Err(e) => ApiError::from_library(e),
+                        Ok(_) => ApiError::new("bad_request", &format!("form field '{name}' is not UTF-8 text")),
+                    })
+                }
+            };
             match name.as_str() {
                 "schools" => schools = Some(text),
                 "pupils" => pupils = Some(text),
