@@ -429,7 +429,7 @@ fn fifty_submissions_at_once_equal_the_cli() {
     let cli_demo = CliPlan::solve(&demo_dir(), &tmp.path().join("cli-demo"), &[]);
     let cli_town = CliPlan::solve(&town, &tmp.path().join("cli-town"), &[]);
     let cli_town_walk = CliPlan::solve(&town, &tmp.path().join("cli-town-walk"), &["--max-walk", "3000"]);
-    let s = Server::start(&tmp.path().join("c.db"), &[]);
+    let s = Server::start(&tmp.path().join("c.db"), &["--max-solves", "2"]);
     let bodies = [
         request_for(&demo_dir(), json!({})),
         request_for(&town, json!({"solver": "lp"})),
@@ -447,6 +447,22 @@ fn fifty_submissions_at_once_equal_the_cli() {
     });
     let distinct: std::collections::HashSet<&String> = ids.iter().map(|(_, id)| id).collect();
     assert_eq!(distinct.len(), 50);
+    // At most two solves at a time, while the rest wait in the queue.
+    let mut seen_queue = false;
+    loop {
+        let m = get(addr, "/metrics", None).text();
+        let value = |name: &str| -> u64 {
+            m.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim().parse().unwrap())).unwrap_or_else(|| panic!("{name} missing"))
+        };
+        assert!(value("catchment_solves_running ") <= 2, "{m}");
+        assert!(value("catchment_jobs{state=\"running\"} ") <= 2, "{m}");
+        seen_queue |= value("catchment_jobs{state=\"queued\"} ") > 0;
+        if value("catchment_jobs{state=\"done\"} ") + value("catchment_jobs{state=\"failed\"} ") == 50 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(seen_queue, "50 submissions at once never queued");
     for (kind, id) in &ids {
         let j = wait_done(addr, id);
         assert_eq!(j["state"], "done", "{j}");
