@@ -12,6 +12,7 @@ pub mod instance;
 pub mod output;
 pub mod report;
 pub mod routing;
+pub mod server;
 pub mod solve;
 
 pub use error::{Error, Result};

@@ -71,6 +71,10 @@ The directory is replaced only when the new plan is complete; on any error nothi
         #[command(flatten)]
         routing: RoutingArgs,
     },
+    /// Serve plans over HTTP: jobs stored in SQLite, behind bearer tokens (see /openapi.json).
+    #[command(after_help = "Example:\n  CATCHMENT_TOKENS=write:change-me-to-a-long-secret catchment serve --listen 127.0.0.1:8080 --db catchment.db\n\n\
+Stops on SIGTERM/SIGINT: running solves get --shutdown-grace seconds to finish; unfinished jobs resume at the next start.")]
+    Serve(catchment::server::Config),
     /// Generate instances.
     #[command(subcommand)]
     Dataset(DatasetCommand),
@@ -305,6 +309,10 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Solve { input, out, policy } => {
             let summary = solve_to(&input, policy.policy(), &out)?;
             print_summary(&summary, &out);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve(config) => {
+            catchment::server::serve(config)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { input, plan, max_walk } => {

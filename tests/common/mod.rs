@@ -1,6 +1,8 @@
 #![allow(dead_code)]
 //! Helpers shared by the integration tests.
 
+pub mod http;
+pub mod server;
 #[allow(unused_imports)]
 mod osrm;
 #[allow(unused_imports)]

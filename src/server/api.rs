@@ -1,0 +1,556 @@
+//! Routes, request and response types, and the OpenAPI document generated from them.
+
+use super::auth::{self, Denied, Scope};
+use super::jobs::{self, Outcome};
+use super::store::{Artefact, JobRow};
+use super::App;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use crate::Error;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use utoipa::{OpenApi, ToSchema};
+
+/// Schools or pupils: CSV text (the columns of the CSV files) or an array of objects with the
+/// same columns as fields.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TableInput {
+    Csv(String),
+    Objects(Vec<serde_json::Map<String, serde_json::Value>>),
+}
+
+/// `POST /v1/plans`: an instance and a policy. Give the distances as `matrix`; further distance
+/// sources (a routing service) are additional optional fields.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRequest {
+    /// Schools: CSV text (`id,name,lat,lon,capacity | max_classes[,class_size][,min_pupils]`)
+    /// or an array of objects with these fields.
+    #[schema(value_type = Object)]
+    pub schools: TableInput,
+    /// Pupils: CSV text (`id,lat,lon[,block][,fixed_school]`) or an array of objects.
+    #[schema(value_type = Object)]
+    pub pupils: TableInput,
+    /// Walking distances as long CSV text `pupil_id,school_id,meters[,seconds]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<String>,
+    /// The policy (`solver`, `max_walk`...); missing fields take the defaults of `catchment solve`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub policy: serde_json::Map<String, serde_json::Value>,
+}
+
+/// An error answer. `error` is a machine-readable kind; `message` is the text `catchment solve`
+/// prints for the same input; `problems` lists input problems (file, line, field, message) or
+/// infeasibility reasons.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiError {
+    pub error: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub problems: Vec<serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn new(kind: &str, message: &str) -> Self {
+        ApiError { error: kind.into(), message: message.into(), problems: vec![] }
+    }
+
+    /// A failure that is not the request's fault: logged in full, answered with a reference only.
+    pub fn internal(detail: &str) -> Self {
+        let reference = auth::hex(&rand::random::<[u8; 6]>());
+        tracing::error!(reference = %reference, "internal error: {detail}");
+        ApiError::new("internal", &format!("internal error (reference {reference}); the details are in the service log"))
+    }
+
+    /// The library's error as an answer: input problems and infeasibility with the CLI's texts;
+    /// anything else internal.
+    pub fn from_library(e: Error) -> Self {
+        match &e {
+            Error::Input(problems) => ApiError {
+                error: "invalid_input".into(),
+                message: e.to_string(),
+                problems: problems.iter().filter_map(|p| serde_json::to_value(p).ok()).collect(),
+            },
+            Error::Infeasible(reasons) => ApiError {
+                error: "infeasible".into(),
+                message: e.to_string(),
+                problems: reasons.iter().filter_map(|p| serde_json::to_value(p).ok()).collect(),
+            },
+            _ => ApiError::internal(&e.to_string()),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self.error.as_str() {
+            "bad_request" => StatusCode::BAD_REQUEST,
+            "unauthorized" => StatusCode::UNAUTHORIZED,
+            "forbidden" => StatusCode::FORBIDDEN,
+            "not_found" => StatusCode::NOT_FOUND,
+            "not_ready" => StatusCode::CONFLICT,
+            "body_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+            "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_input" | "infeasible" => StatusCode::UNPROCESSABLE_ENTITY,
+            "timeout" | "shutting_down" => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status(), Json(&self)).into_response();
+        if self.error == "unauthorized" {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+/// A job's progress while it runs: stage `step` of `steps`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Progress {
+    pub stage: String,
+    pub step: u32,
+    pub steps: u32,
+}
+
+/// `GET /v1/jobs/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobStatus {
+    pub id: String,
+    /// `queued`, `running`, `done` or `failed`.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+    pub pupils: u64,
+    pub schools: u64,
+    /// Unix seconds.
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<i64>,
+    /// How often the job was started (more than 1 after a restart interrupted it).
+    pub attempts: u32,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
+    /// The plan, once done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+}
+
+impl From<JobRow> for JobStatus {
+    fn from(j: JobRow) -> Self {
+        let progress = (j.state == "running").then(|| {
+            let stage = j.stage.clone().unwrap_or_else(|| jobs::STAGES[0].to_string());
+            let step = jobs::STAGES.iter().position(|s| *s == stage).map(|i| i as u32 + 1).unwrap_or(1);
+            Progress { stage, step, steps: jobs::STAGES.len() as u32 }
+        });
+        JobStatus {
+            plan: (j.state == "done").then(|| format!("/v1/plans/{}", j.id)),
+            error: j.error.as_deref().and_then(|e| serde_json::from_str(e).ok()),
+            id: j.id,
+            state: j.state,
+            progress,
+            pupils: j.pupils,
+            schools: j.schools,
+            created_at: j.created_at,
+            started_at: j.started_at,
+            finished_at: j.finished_at,
+            attempts: j.attempts,
+        }
+    }
+}
+
+/// Links to a plan's artefacts.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PlanLinks {
+    pub assignments_csv: String,
+    pub schools_csv: String,
+    pub certificate_json: String,
+}
+
+/// `GET /v1/plans/{id}`: the plan's summary (`summary.json` of `catchment solve`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PlanResponse {
+    pub id: String,
+    #[schema(value_type = Object)]
+    pub summary: serde_json::Value,
+    pub links: PlanLinks,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct SubmitQuery {
+    /// Wait for the plan and answer with it (up to the request timeout; a job not finished by
+    /// then is answered with 202 as without `wait`).
+    #[serde(default)]
+    pub wait: bool,
+}
+
+fn require(app: &App, headers: &HeaderMap, needed: Scope) -> Result<(), ApiError> {
+    let h = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    auth::authorize(&app.tokens, h, needed).map(|_| ()).map_err(|d| match d {
+        Denied::Unauthenticated => ApiError::new("unauthorized", "a valid bearer token is required (Authorization: Bearer TOKEN)"),
+        Denied::Forbidden => ApiError::new("forbidden", "this token may not do this: it lacks the 'write' scope"),
+    })
+}
+
+fn valid_id(id: &str) -> Result<(), ApiError> {
+    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(ApiError::new("not_found", "no such job or plan"))
+    }
+}
+
+fn new_id() -> String {
+    auth::hex(&rand::random::<[u8; 16]>())
+}
+
+async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
+    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let too_large = |status: StatusCode| {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new("body_too_large", &format!("the request body is larger than the limit of {} bytes", app.cfg.max_body_bytes))
+        } else {
+            ApiError::new("bad_request", "the request body could not be read")
+        }
+    };
+    if ct.starts_with("multipart/form-data") {
+        let mut mp = Multipart::from_request(req, &()).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large(e.status()) } else { ApiError::new("bad_request", &e.body_text()) }
+        })?;
+        let (mut schools, mut pupils, mut matrix, mut policy) = (None, None, None, None);
+        loop {
+            let field = match mp.next_field().await {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => return Err(if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large(e.status()) } else { ApiError::new("bad_request", &e.body_text()) }),
+            };
+            let name = field.name().unwrap_or("").to_string();
+            let bytes = field.bytes().await.map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large(e.status()) } else { ApiError::new("bad_request", &format!("form field '{name}': {}", e.body_text())) }
+            })?;
+            let text = match String::from_utf8(bytes.to_vec()) {
+                Ok(t) => t,
+                // The CSV reader's message for a file that is not UTF-8 (with its line).
+                Err(_) => {
+                    return Err(match crate::instance::table::read_table(&format!("{name}.csv"), &bytes, &[], true) {
+                        Err(e) => ApiError::from_library(e),
+                        Ok(_) => ApiError::new("bad_request", &format!("form field '{name}' is not UTF-8 text")),
+                    })
+                }
+            };
+            match name.as_str() {
+                "schools" => schools = Some(text),
+                "pupils" => pupils = Some(text),
+                "matrix" => matrix = Some(text),
+                "policy" => policy = Some(text),
+                other => return Err(ApiError::new("bad_request", &format!("unknown form field '{other}': expected schools, pupils, matrix, policy"))),
+            }
+        }
+        let missing = |f: &str| ApiError::new("bad_request", &format!("form field '{f}' is missing"));
+        let policy = match policy {
+            None => Default::default(),
+            Some(p) if p.trim().is_empty() => Default::default(),
+            Some(p) => serde_json::from_str(&p).map_err(|e| ApiError::new("bad_request", &format!("form field 'policy': not a JSON object: {e}")))?,
+        };
+        return Ok(PlanRequest {
+            schools: TableInput::Csv(schools.ok_or_else(|| missing("schools"))?),
+            pupils: TableInput::Csv(pupils.ok_or_else(|| missing("pupils"))?),
+            matrix,
+            policy,
+        });
+    }
+    if !(ct.is_empty() || ct.starts_with("application/json")) {
+        return Err(ApiError::new(
+            "unsupported_media_type",
+            "send application/json (a plan request) or multipart/form-data (fields schools, pupils, matrix, policy)",
+        ));
+    }
+    let bytes = Bytes::from_request(req, &()).await.map_err(|e| too_large(e.status()))?;
+    // serde_json's messages name a position and the expected type, never a value from the data.
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::new("bad_request", &format!("the body is not a valid plan request: {e}")))
+}
+
+/// Submit a plan: validate the input, queue a job, answer 202 with its location.
+#[utoipa::path(
+    post, path = "/v1/plans", tag = "plans",
+    params(SubmitQuery),
+    request_body(content(
+        (PlanRequest = "application/json"),
+        (Object = "multipart/form-data")
+    )),
+    responses(
+        (status = 202, description = "Queued; poll the job at the Location", body = JobStatus,
+         headers(("Location" = String, description = "/v1/jobs/{id}"))),
+        (status = 200, description = "With ?wait=true: the finished plan", body = PlanResponse),
+        (status = 400, description = "The body is not a plan request", body = ApiError),
+        (status = 401, description = "No or unknown token", body = ApiError),
+        (status = 403, description = "The token lacks the write scope", body = ApiError),
+        (status = 413, description = "The body is over the size limit", body = ApiError),
+        (status = 415, description = "Neither JSON nor a form", body = ApiError),
+        (status = 422, description = "Invalid input or an infeasible instance, with the messages of `catchment solve`", body = ApiError),
+        (status = 500, description = "Internal error (a reference, no details)", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
+async fn submit_plan(State(app): State<Arc<App>>, Query(q): Query<SubmitQuery>, req: Request) -> Result<Response, ApiError> {
+    require(&app, req.headers(), Scope::Write)?;
+    if app.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(ApiError::new("shutting_down", "the service is shutting down; submit again shortly"));
+    }
+    let body = read_body(&app, req).await?;
+    let id = new_id();
+    let app2 = app.clone();
+    let id2 = id.clone();
+    let loaded = tokio::task::spawn_blocking(move || {
+        let loaded = jobs::validate(&body).map_err(ApiError::from_library)?;
+        let stored = jobs::normalized(&body, &loaded.policy);
+        app2.store
+            .insert_job(&id2, &stored, loaded.inst.pupils.len(), loaded.inst.schools.len())
+            .map_err(|e| ApiError::internal(&format!("storing job: {e}")))?;
+        Ok::<_, ApiError>(loaded)
+    })
+    .await
+    .map_err(|_| ApiError::internal("validation panicked"))??;
+    app.metrics.jobs_submitted.fetch_add(1, Relaxed);
+    tracing::info!(job = %id, pupils = loaded.inst.pupils.len(), schools = loaded.inst.schools.len(), "job queued");
+    let (tx, rx) = if q.wait {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
+    jobs::spawn(app.clone(), id.clone(), Some(loaded), tx);
+    if let Some(rx) = rx {
+        // Answer before the request timeout cuts the connection.
+        let budget = std::time::Duration::from_millis(app.cfg.request_timeout.saturating_mul(1000) * 9 / 10);
+        if let Ok(Ok(outcome)) = tokio::time::timeout(budget, rx).await {
+            return match outcome {
+                Outcome::Done => Ok(Json(plan_response(&app, &id)?).into_response()),
+                Outcome::Failed(e) => Err(e),
+            };
+        }
+    }
+    let status = job_status(&app, &id)?;
+    let mut r = (StatusCode::ACCEPTED, Json(status)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/v1/jobs/{id}")) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+fn job_status(app: &App, id: &str) -> Result<JobStatus, ApiError> {
+    match app.store.job(id) {
+        Ok(Some(j)) => Ok(j.into()),
+        Ok(None) => Err(ApiError::new("not_found", "no such job")),
+        Err(e) => Err(ApiError::internal(&format!("reading job: {e}"))),
+    }
+}
+
+/// A job: queued, running (with progress), done (with the plan's location) or failed (with the reason).
+#[utoipa::path(
+    get, path = "/v1/jobs/{id}", tag = "plans",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, body = JobStatus),
+        (status = 401, body = ApiError), (status = 404, body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
+async fn get_job(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<JobStatus>, ApiError> {
+    require(&app, &headers, Scope::Read)?;
+    valid_id(&id)?;
+    Ok(Json(job_status(&app, &id)?))
+}
+
+fn artefact(app: &App, id: &str, which: Artefact) -> Result<Vec<u8>, ApiError> {
+    valid_id(id)?;
+    match app.store.artefact(id, which) {
+        Ok(Some(b)) => Ok(b),
+        Ok(None) => match app.store.job(id) {
+            Ok(Some(j)) if j.state == "failed" => Err(ApiError::new("not_found", &format!("job {id} failed: it has no plan"))),
+            Ok(Some(j)) => Err(ApiError::new("not_ready", &format!("job {id} is {}: the plan is not ready yet", j.state))),
+            Ok(None) => Err(ApiError::new("not_found", "no such plan")),
+            Err(e) => Err(ApiError::internal(&format!("reading job: {e}"))),
+        },
+        Err(e) => Err(ApiError::internal(&format!("reading plan: {e}"))),
+    }
+}
+
+fn plan_response(app: &App, id: &str) -> Result<PlanResponse, ApiError> {
+    let bytes = artefact(app, id, Artefact::Summary)?;
+    let summary = serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(&format!("stored summary: {e}")))?;
+    Ok(PlanResponse {
+        id: id.to_string(),
+        summary,
+        links: PlanLinks {
+            assignments_csv: format!("/v1/plans/{id}/assignments.csv"),
+            schools_csv: format!("/v1/plans/{id}/schools.csv"),
+            certificate_json: format!("/v1/plans/{id}/certificate.json"),
+        },
+    })
+}
+
+fn publishable(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    if app.cfg.public_artefacts {
+        Ok(())
+    } else {
+        require(app, headers, Scope::Read)
+    }
+}
+
+/// A plan's summary: walking distances, loads, prices (publishable: no pupil appears).
+#[utoipa::path(
+    get, path = "/v1/plans/{id}", tag = "plans",
+    params(("id" = String, Path, description = "Plan id (the job id)")),
+    responses((status = 200, body = PlanResponse), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, description = "Not finished yet", body = ApiError)),
+    security((), ("bearer" = []))
+)]
+async fn get_plan(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<PlanResponse>, ApiError> {
+    publishable(&app, &headers)?;
+    Ok(Json(plan_response(&app, &id)?))
+}
+
+fn file(bytes: Vec<u8>, content_type: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], bytes).into_response()
+}
+
+/// Every pupil's school (internal: contains pupil ids; always needs a token).
+#[utoipa::path(
+    get, path = "/v1/plans/{id}/assignments.csv", tag = "plans",
+    params(("id" = String, Path, description = "Plan id")),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)),
+    security(("bearer" = []))
+)]
+async fn get_assignments(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    require(&app, &headers, Scope::Read)?;
+    Ok(file(artefact(&app, &id, Artefact::Assignments)?, "text/csv; charset=utf-8"))
+}
+
+/// Every school's load, utilisation and price (publishable).
+#[utoipa::path(
+    get, path = "/v1/plans/{id}/schools.csv", tag = "plans",
+    params(("id" = String, Path, description = "Plan id")),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)),
+    security((), ("bearer" = []))
+)]
+async fn get_schools(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    publishable(&app, &headers)?;
+    Ok(file(artefact(&app, &id, Artefact::Schools)?, "text/csv; charset=utf-8"))
+}
+
+/// The certificate of optimality: objective and school prices (publishable).
+#[utoipa::path(
+    get, path = "/v1/plans/{id}/certificate.json", tag = "plans",
+    params(("id" = String, Path, description = "Plan id")),
+    responses((status = 200, content_type = "application/json", body = Object), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)),
+    security((), ("bearer" = []))
+)]
+async fn get_certificate(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    publishable(&app, &headers)?;
+    Ok(file(artefact(&app, &id, Artefact::Certificate)?, "application/json"))
+}
+
+/// Liveness and the store's health.
+#[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "ok", body = String), (status = 503, body = ApiError)))]
+async fn healthz(State(app): State<Arc<App>>) -> Result<&'static str, ApiError> {
+    app.store.ping().map_err(|e| {
+        let mut err = ApiError::internal(&format!("store: {e}"));
+        err.error = "unavailable".into();
+        err
+    })?;
+    Ok("ok\n")
+}
+
+/// Counters and gauges in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, content_type = "text/plain", body = String)))]
+async fn metrics(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let counts = app.store.counts().map_err(|e| ApiError::internal(&format!("store: {e}")))?;
+    Ok(file(app.metrics.render(&counts).into_bytes(), "text/plain; version=0.0.4; charset=utf-8"))
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "service", responses((status = 200, content_type = "application/json", body = Object)))]
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "catchment", description = "Optimal school catchment areas as a service: submit an instance, poll the job, fetch the plan."),
+    paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, healthz, metrics, openapi),
+    components(schemas(PlanRequest, ApiError, JobStatus, Progress, PlanResponse, PlanLinks)),
+    modifiers(&BearerScheme)
+)]
+pub struct ApiDoc;
+
+async fn not_found() -> ApiError {
+    ApiError::new("not_found", "no such route; see /openapi.json")
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/plans", post(submit_plan))
+        .route("/v1/jobs/{id}", get(get_job))
+        .route("/v1/plans/{id}", get(get_plan))
+        .route("/v1/plans/{id}/assignments.csv", get(get_assignments))
+        .route("/v1/plans/{id}/schools.csv", get(get_schools))
+        .route("/v1/plans/{id}/certificate.json", get(get_certificate))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .fallback(not_found)
+        .with_state(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_answer_with_a_reference_only() {
+        let secret_detail = "/var/lib/catchment/pupils.csv: permission denied at 52.1234,11.6543";
+        for e in [
+            Error::Other(secret_detail.into()),
+            Error::Solver(secret_detail.into()),
+            Error::io(secret_detail, std::io::Error::other("disk full")),
+        ] {
+            let a = ApiError::from_library(e);
+            assert_eq!(a.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(a.error, "internal");
+            assert!(a.message.starts_with("internal error (reference "), "{}", a.message);
+            assert!(!a.message.contains("52.") && !a.message.contains("/var") && !a.message.contains("disk"), "{}", a.message);
+            assert!(a.problems.is_empty());
+        }
+    }
+
+    #[test]
+    fn input_errors_keep_the_library_text() {
+        let e = Error::input("pupils.csv", Some(3), Some("lat"), "not a number");
+        let text = e.to_string();
+        let a = ApiError::from_library(e);
+        assert_eq!((a.status(), a.message.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, text.as_str()));
+        assert_eq!(a.problems[0]["line"], 3);
+    }
+}

@@ -1,0 +1,242 @@
+//! Plan jobs: turning a request into the library's values, and running the pipeline off the
+//! async runtime (a blocking thread per solve, at most `max_solves` at a time). Everything here
+//! calls the library exactly as the CLI does; no domain logic lives in the service.
+
+use super::api::{ApiError, PlanRequest, TableInput};
+use super::store::Artefacts;
+use super::App;
+use crate::instance::{self, table, Instance};
+use crate::routing::{self, Matrix};
+use crate::{Error, Policy};
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// A request read and validated: what `catchment solve` has after reading its files.
+pub struct Loaded {
+    pub inst: Instance,
+    pub matrix: Matrix,
+    pub policy: Policy,
+}
+
+/// Where the distances of a request come from, shown in the plan's summary.
+pub const MATRIX_SOURCE: &str = "matrix file matrix.csv (in the request)";
+
+/// The policy: the library's defaults, overridden by the fields the request gives.
+pub fn policy(fields: &serde_json::Map<String, serde_json::Value>) -> crate::Result<Policy> {
+    let mut v = serde_json::to_value(Policy::default()).map_err(|e| Error::Other(e.to_string()))?;
+    if let Some(obj) = v.as_object_mut() {
+        for (k, val) in fields {
+            if !obj.contains_key(k) {
+                let known: Vec<&str> = obj.keys().map(String::as_str).collect();
+                return Err(Error::input("policy", None, Some(k), format!("unknown field (known: {})", known.join(", "))));
+            }
+            obj.insert(k.clone(), val.clone());
+        }
+    }
+    serde_json::from_value(v).map_err(|e| Error::input("policy", None, None, e.to_string()))
+}
+
+fn table_of(
+    input: &TableInput,
+    name: &str,
+    personal: bool,
+    required: &[&str],
+) -> crate::Result<table::Table> {
+    match input {
+        TableInput::Csv(text) => table::read_table(&format!("{name}.csv"), text.as_bytes(), required, personal),
+        TableInput::Objects(items) => {
+            let mut t = table::from_objects(name, items, personal, required)?;
+            t.file = format!("{name} item");
+            Ok(t)
+        }
+    }
+}
+
+/// Read and validate a request: schools, pupils, matrix, policy. Problems are collected from
+/// schools and pupils together, as `catchment solve` does.
+pub fn load(req: &PlanRequest) -> crate::Result<Loaded> {
+    let policy = policy(&req.policy)?;
+    let schools = table_of(&req.schools, "schools", false, instance::SCHOOL_REQUIRED).and_then(|t| instance::schools_from_table(&t));
+    let pupils = table_of(&req.pupils, "pupils", true, instance::PUPIL_REQUIRED)
+        .and_then(|t| instance::pupils_from_table(&t, schools.as_ref().ok().map(|v| v.as_slice())));
+    let (schools, pupils) = match (schools, pupils) {
+        (Ok(s), Ok(p)) => (s, p),
+        (Err(Error::Input(mut a)), Err(Error::Input(b))) => {
+            a.extend(b);
+            return Err(Error::Input(a));
+        }
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
+    let inst = Instance::new(schools, pupils)?;
+    let Some(text) = &req.matrix else {
+        return Err(Error::input(
+            "request",
+            None,
+            Some("matrix"),
+            "the walking distances are missing: give 'matrix' (long CSV text pupil_id,school_id,meters[,seconds])",
+        ));
+    };
+    let mut matrix = routing::matrix::parse_matrix("matrix.csv", text.as_bytes(), &inst)?;
+    matrix.source = MATRIX_SOURCE.to_string();
+    Ok(Loaded { inst, matrix, policy })
+}
+
+/// Read, validate and decide feasibility, so that a request that cannot succeed is answered at
+/// once with the same messages as `catchment solve`.
+pub fn validate(req: &PlanRequest) -> crate::Result<Loaded> {
+    let l = load(req)?;
+    let problem = crate::solve::Problem::pupil_level(&l.inst, &l.matrix, l.policy.max_walk)?;
+    let diagnoses = crate::solve::feasibility::diagnose(&problem);
+    if !diagnoses.is_empty() {
+        return Err(Error::Infeasible(crate::describe_infeasibility(&l.inst, &diagnoses)));
+    }
+    Ok(l)
+}
+
+/// The request as stored for a resume: the policy resolved, everything else as given.
+pub fn normalized(req: &PlanRequest, policy: &Policy) -> String {
+    let mut r = req.clone();
+    r.policy = match serde_json::to_value(policy) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => Default::default(),
+    };
+    serde_json::to_string(&r).unwrap_or_default()
+}
+
+/// How a job ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Done,
+    Failed(ApiError),
+}
+
+pub const STAGES: [&str; 3] = ["reading input", "solving", "writing artefacts"];
+
+/// Run the pipeline for one job on the current (blocking) thread.
+fn run(app: &App, id: &str, loaded: Option<Loaded>) -> Result<Artefacts, ApiError> {
+    let loaded = match loaded {
+        Some(l) => l,
+        None => {
+            let text = app
+                .store
+                .request(id)
+                .map_err(|e| ApiError::internal(&format!("job {id}: reading the request: {e}")))?
+                .ok_or_else(|| ApiError::new("interrupted", "the job's request is no longer stored; submit it again"))?;
+            let req: PlanRequest = serde_json::from_str(&text)
+                .map_err(|e| ApiError::internal(&format!("job {id}: stored request unreadable: {e}")))?;
+            load(&req).map_err(ApiError::from_library)?
+        }
+    };
+    let _ = app.store.set_stage(id, STAGES[1]);
+    let plan = crate::solve_plan(&loaded.inst, &loaded.matrix, &loaded.policy).map_err(ApiError::from_library)?;
+    let _ = app.store.set_stage(id, STAGES[2]);
+    let dir = app.work_dir.join(id);
+    let read = |name: &str| std::fs::read(dir.join(name));
+    let result = crate::output::write_plan(&dir, &loaded.inst, &loaded.matrix, &plan)
+        .map_err(ApiError::from_library)
+        .and_then(|_| {
+            Ok(Artefacts {
+                summary: read("summary.json").map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
+                assignments: read("assignments.csv").map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
+                schools: read("schools.csv").map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
+                certificate: read("certificate.json").map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
+            })
+        });
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// Queue a job: it waits for a solve slot, runs on a blocking thread and stores its result.
+/// `done` (for `?wait=true`) hears how it ended; it is dropped unheard when the service shuts
+/// down before the job starts (the job stays queued in the store and is resumed at next start).
+pub fn spawn(app: Arc<App>, id: String, loaded: Option<Loaded>, done: Option<oneshot::Sender<Outcome>>) {
+    tokio::spawn(async move {
+        let Ok(_permit) = app.solves.acquire().await else { return };
+        {
+            // Registered under the lock the shutdown takes to raise its flag: either the
+            // shutdown waits for this job, or the job stays queued for the next start.
+            let mut running = app.running.lock().unwrap_or_else(|e| e.into_inner());
+            if app.shutting_down.load(SeqCst) {
+                return;
+            }
+            running.insert(id.clone());
+        }
+        let started = match app.store.start_job(&id) {
+            Ok(Some(_attempt)) => true,
+            Ok(None) => false,
+            Err(e) => {
+                tracing::error!(job = %id, "store: {e}");
+                false
+            }
+        };
+        if !started {
+            app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            app.idle.notify_waiters();
+            return;
+        }
+        app.metrics.solves_running.fetch_add(1, Relaxed);
+        let started = std::time::Instant::now();
+        let app2 = app.clone();
+        let id2 = id.clone();
+        let result = tokio::task::spawn_blocking(move || run(&app2, &id2, loaded)).await;
+        app.metrics.job_micros.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+        app.metrics.solves_running.fetch_sub(1, Relaxed);
+        if app.shutting_down.load(SeqCst) && !app.running.lock().unwrap_or_else(|e| e.into_inner()).contains(&id) {
+            // The shutdown gave up on this job and put it back in the queue.
+            return;
+        }
+        let outcome = match result {
+            Ok(Ok(artefacts)) => match app.store.finish_job(&id, &artefacts) {
+                Ok(()) => Outcome::Done,
+                Err(e) => Outcome::Failed(ApiError::internal(&format!("job {id}: storing the plan: {e}"))),
+            },
+            Ok(Err(e)) => Outcome::Failed(e),
+            Err(e) if e.is_cancelled() => {
+                // The runtime is stopping: the job runs again at the next start.
+                let _ = app.store.requeue(&id, true);
+                app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                app.idle.notify_waiters();
+                return;
+            }
+            Err(_) => Outcome::Failed(ApiError::internal(&format!("job {id}: the solve panicked"))),
+        };
+        if let Outcome::Failed(e) = &outcome {
+            let _ = app.store.fail_job(&id, &serde_json::to_string(e).unwrap_or_default());
+            app.metrics.jobs_failed.fetch_add(1, Relaxed);
+        } else {
+            app.metrics.jobs_done.fetch_add(1, Relaxed);
+        }
+        app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        app.idle.notify_waiters();
+        if let Some(tx) = done {
+            let _ = tx.send(outcome);
+        }
+    });
+}
+
+/// At start: resume every job an earlier run left unfinished, or fail it with the reason when
+/// it was interrupted `max_attempts` times.
+pub fn resume(app: &Arc<App>) -> rusqlite::Result<()> {
+    for (id, state, attempts) in app.store.unfinished()? {
+        if state == "running" && attempts >= app.cfg.max_attempts {
+            let e = ApiError::new(
+                "interrupted",
+                &format!(
+                    "the service stopped while this job was running ({attempts} of at most {} attempts); it was not resumed: submit it again",
+                    app.cfg.max_attempts
+                ),
+            );
+            tracing::warn!(job = %id, attempts, "interrupted job failed");
+            app.store.fail_job(&id, &serde_json::to_string(&e).unwrap_or_default())?;
+            continue;
+        }
+        if state == "running" {
+            app.store.requeue(&id, false)?;
+        }
+        tracing::info!(job = %id, "resuming job");
+        app.metrics.jobs_resumed.fetch_add(1, Relaxed);
+        spawn(app.clone(), id, None, None);
+    }
+    Ok(())
+}

@@ -1,0 +1,222 @@
+//! The SQLite store of jobs and plans (one file, WAL mode). A job keeps its request until it
+//! finishes (so an interrupted job can be resumed); the request, which holds pupil locations,
+//! is deleted once the job is done or failed. A plan keeps the artefacts `catchment solve`
+//! writes, byte for byte.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::Mutex;
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+/// A job's row, without its request.
+#[derive(Debug, Clone)]
+pub struct JobRow {
+    pub id: String,
+    pub state: String,
+    pub stage: Option<String>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub attempts: u32,
+    /// JSON of the failure (`ApiError`) when failed.
+    pub error: Option<String>,
+    pub pupils: u64,
+    pub schools: u64,
+}
+
+/// The artefacts of a finished plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Artefacts {
+    pub summary: Vec<u8>,
+    pub assignments: Vec<u8>,
+    pub schools: Vec<u8>,
+    pub certificate: Vec<u8>,
+}
+
+pub type DbResult<T> = rusqlite::Result<T>;
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+impl Store {
+    pub fn open(path: &Path) -> DbResult<Store> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(rusqlite::Error::InvalidParameterName(format!("journal mode is {mode}, not WAL")));
+        }
+        conn.execute_batch(
+            "PRAGMA synchronous=NORMAL;
+             PRAGMA foreign_keys=ON;
+             CREATE TABLE IF NOT EXISTS jobs (
+                 id TEXT PRIMARY KEY,
+                 state TEXT NOT NULL CHECK (state IN ('queued','running','done','failed')),
+                 stage TEXT,
+                 created_at INTEGER NOT NULL,
+                 started_at INTEGER,
+                 finished_at INTEGER,
+                 attempts INTEGER NOT NULL DEFAULT 0,
+                 request TEXT,
+                 error TEXT,
+                 pupils INTEGER NOT NULL,
+                 schools INTEGER NOT NULL,
+                 seq INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS plans (
+                 id TEXT PRIMARY KEY REFERENCES jobs(id),
+                 created_at INTEGER NOT NULL,
+                 summary BLOB NOT NULL,
+                 assignments BLOB NOT NULL,
+                 schools BLOB NOT NULL,
+                 certificate BLOB NOT NULL
+             );",
+        )?;
+        Ok(Store { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn insert_job(&self, id: &str, request: &str, pupils: usize, schools: usize) -> DbResult<()> {
+        self.conn().execute(
+            "INSERT INTO jobs (id, state, created_at, request, pupils, schools, seq)
+             VALUES (?1, 'queued', ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs))",
+            params![id, now(), request, pupils as i64, schools as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Mark a queued job running; returns its attempt number, or `None` when it is not queued.
+    pub fn start_job(&self, id: &str) -> DbResult<Option<u32>> {
+        let c = self.conn();
+        let n = c.execute(
+            "UPDATE jobs SET state='running', stage='reading input', started_at=?2, attempts=attempts+1
+             WHERE id=?1 AND state='queued'",
+            params![id, now()],
+        )?;
+        if n == 0 {
+            return Ok(None);
+        }
+        c.query_row("SELECT attempts FROM jobs WHERE id=?1", [id], |r| r.get(0)).map(Some)
+    }
+
+    pub fn set_stage(&self, id: &str, stage: &str) -> DbResult<()> {
+        self.conn().execute("UPDATE jobs SET stage=?2 WHERE id=?1 AND state='running'", params![id, stage])?;
+        Ok(())
+    }
+
+    /// Store the plan and mark the job done, in one transaction; the request is deleted.
+    pub fn finish_job(&self, id: &str, a: &Artefacts) -> DbResult<()> {
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO plans (id, created_at, summary, assignments, schools, certificate)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, now(), a.summary, a.assignments, a.schools, a.certificate],
+        )?;
+        tx.execute(
+            "UPDATE jobs SET state='done', stage=NULL, finished_at=?2, request=NULL, error=NULL WHERE id=?1",
+            params![id, now()],
+        )?;
+        tx.commit()
+    }
+
+    /// Mark a job failed with its reason (JSON); the request is deleted.
+    pub fn fail_job(&self, id: &str, error_json: &str) -> DbResult<()> {
+        self.conn().execute(
+            "UPDATE jobs SET state='failed', stage=NULL, finished_at=?2, request=NULL, error=?3
+             WHERE id=?1 AND state IN ('queued','running')",
+            params![id, now(), error_json],
+        )?;
+        Ok(())
+    }
+
+    /// Put a running job back in the queue. `refund`: the attempt does not count (a graceful
+    /// shutdown interrupted it, not a crash).
+    pub fn requeue(&self, id: &str, refund: bool) -> DbResult<()> {
+        self.conn().execute(
+            "UPDATE jobs SET state='queued', stage=NULL, attempts=attempts-?2 WHERE id=?1 AND state='running'",
+            params![id, refund as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Jobs left unfinished by an earlier run, oldest first: (id, state, attempts).
+    pub fn unfinished(&self) -> DbResult<Vec<(String, String, u32)>> {
+        let c = self.conn();
+        let mut st = c.prepare("SELECT id, state, attempts FROM jobs WHERE state IN ('queued','running') ORDER BY seq")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect()
+    }
+
+    pub fn request(&self, id: &str) -> DbResult<Option<String>> {
+        self.conn().query_row("SELECT request FROM jobs WHERE id=?1", [id], |r| r.get(0)).optional().map(Option::flatten)
+    }
+
+    pub fn job(&self, id: &str) -> DbResult<Option<JobRow>> {
+        self.conn()
+            .query_row(
+                "SELECT id, state, stage, created_at, started_at, finished_at, attempts, error, pupils, schools
+                 FROM jobs WHERE id=?1",
+                [id],
+                |r| {
+                    Ok(JobRow {
+                        id: r.get(0)?,
+                        state: r.get(1)?,
+                        stage: r.get(2)?,
+                        created_at: r.get(3)?,
+                        started_at: r.get(4)?,
+                        finished_at: r.get(5)?,
+                        attempts: r.get(6)?,
+                        error: r.get(7)?,
+                        pupils: r.get::<_, i64>(8)? as u64,
+                        schools: r.get::<_, i64>(9)? as u64,
+                    })
+                },
+            )
+            .optional()
+    }
+
+    /// One artefact of a plan by column name (`summary`, `assignments`, `schools`, `certificate`).
+    pub fn artefact(&self, id: &str, which: Artefact) -> DbResult<Option<Vec<u8>>> {
+        let sql = format!("SELECT {} FROM plans WHERE id=?1", which.column());
+        self.conn().query_row(&sql, [id], |r| r.get(0)).optional()
+    }
+
+    /// Counts of jobs per state.
+    pub fn counts(&self) -> DbResult<Vec<(String, u64)>> {
+        let c = self.conn();
+        let mut st = c.prepare("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        rows.collect()
+    }
+
+    pub fn ping(&self) -> DbResult<()> {
+        self.conn().query_row("SELECT 1", [], |_| Ok(()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Artefact {
+    Summary,
+    Assignments,
+    Schools,
+    Certificate,
+}
+
+impl Artefact {
+    fn column(self) -> &'static str {
+        match self {
+            Artefact::Summary => "summary",
+            Artefact::Assignments => "assignments",
+            Artefact::Schools => "schools",
+            Artefact::Certificate => "certificate",
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Starting and stopping the real `catchment serve` binary on 127.0.0.1, by PID.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const WRITE: &str = "write-token-for-tests-0123456789";
+pub const READ: &str = "read-token-for-tests-0123456789";
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_catchment")
+}
+
+pub fn demo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/demo")
+}
+
+/// Send a signal to the process with this PID.
+pub fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) with a PID of a child this process started and has not yet waited for.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, sig) };
+    assert_eq!(rc, 0, "kill({pid}, {sig}) failed");
+}
+
+pub struct Server {
+    pub child: Option<Child>,
+    pub addr: SocketAddr,
+    pub db: PathBuf,
+}
+
+impl Server {
+    /// Start `catchment serve` on a free port with the test tokens and `extra` flags.
+    pub fn start(db: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(db)
+            .args(["--token", &format!("write:{WRITE}"), "--token", &format!("read:{READ}")])
+            .args(extra)
+            .env_remove("CATCHMENT_TOKENS")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start catchment serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .parse()
+            .unwrap();
+        Server { child: Some(child), addr, db: db.to_path_buf() }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// SIGKILL, as a crash.
+    pub fn kill9(&mut self) {
+        let mut c = self.child.take().unwrap();
+        signal(c.id(), libc::SIGKILL);
+        c.wait().unwrap();
+    }
+
+    /// SIGTERM and wait for the exit; returns the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().unwrap();
+        signal(c.id(), libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(st) = c.try_wait().unwrap() {
+                return st;
+            }
+            if Instant::now() > deadline {
+                signal(c.id(), libc::SIGKILL);
+                return c.wait().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.terminate();
+        }
+    }
+}

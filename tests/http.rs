@@ -1,0 +1,584 @@
+//! The HTTP service over real HTTP on 127.0.0.1 with a real SQLite file: the real
+//! `catchment serve` binary, started on a free port and stopped by PID.
+
+mod common;
+
+use common::http::{self, get, post_json, Response};
+use common::server::{bin, demo_dir, Server, READ, WRITE};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// The JSON request for an instance directory (CSV texts).
+fn request_for(dir: &Path, policy: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "schools": read(&dir.join("schools.csv")),
+        "pupils": read(&dir.join("pupils.csv")),
+        "matrix": read(&dir.join("matrix.csv")),
+        "policy": policy,
+    }))
+    .unwrap()
+}
+
+/// `catchment solve` on the same files: the reference outputs.
+struct CliPlan {
+    dir: PathBuf,
+}
+
+impl CliPlan {
+    fn solve(input: &Path, out: &Path, extra: &[&str]) -> CliPlan {
+        let o = Command::new(bin())
+            .arg("solve")
+            .arg("--schools")
+            .arg(input.join("schools.csv"))
+            .arg("--pupils")
+            .arg(input.join("pupils.csv"))
+            .arg("--matrix")
+            .arg(input.join("matrix.csv"))
+            .arg("--out")
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        CliPlan { dir: out.to_path_buf() }
+    }
+    fn file(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.dir.join(name)).unwrap()
+    }
+}
+
+/// The stderr of `catchment solve` on files (expected to fail).
+fn cli_error(schools: &Path, pupils: &Path, matrix: &Path) -> String {
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(bin())
+        .arg("solve")
+        .arg("--schools")
+        .arg(schools)
+        .arg("--pupils")
+        .arg(pupils)
+        .arg("--matrix")
+        .arg(matrix)
+        .arg("--out")
+        .arg(out.path().join("plan"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn wait_done(addr: SocketAddr, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let r = get(addr, &format!("/v1/jobs/{id}"), Some(READ));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let j = r.json();
+        match j["state"].as_str().unwrap() {
+            "done" | "failed" => return j,
+            "queued" | "running" => {}
+            other => panic!("unknown state {other}"),
+        }
+        assert!(Instant::now() < deadline, "job {id} did not finish: {j}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// The plan's artefacts equal the CLI's: assignments, schools and certificate byte for byte;
+/// the summary apart from wall-clock timing and the distance-source label.
+fn assert_same_as_cli(addr: SocketAddr, id: &str, cli: &CliPlan) {
+    for (route, file) in [("assignments.csv", "assignments.csv"), ("schools.csv", "schools.csv"), ("certificate.json", "certificate.json")] {
+        let r = get(addr, &format!("/v1/plans/{id}/{route}"), Some(READ));
+        assert_eq!(r.status, 200, "{route}: {}", r.text());
+        assert!(r.body == cli.file(file), "{route} of plan {id} differs from the CLI's {file}");
+    }
+    let r = get(addr, &format!("/v1/plans/{id}"), Some(READ));
+    assert_eq!(r.status, 200);
+    let mut served = r.json()["summary"].clone();
+    let mut expected: Value = serde_json::from_slice(&cli.file("summary.json")).unwrap();
+    for v in [&mut served, &mut expected] {
+        v.as_object_mut().unwrap().remove("timing");
+        v.as_object_mut().unwrap().remove("distance_source");
+    }
+    assert_eq!(served, expected);
+}
+
+#[test]
+fn happy_path_json_and_form_and_objects() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cli = CliPlan::solve(&demo_dir(), &tmp.path().join("cli"), &[]);
+    let s = Server::start(&tmp.path().join("c.db"), &[]);
+
+    // JSON body, no wait: 202 + Location, then poll.
+    let r = post_json(s.addr, "/v1/plans", Some(WRITE), &request_for(&demo_dir(), json!({})));
+    assert_eq!(r.status, 202, "{}", r.text());
+    let j = r.json();
+    let id = j["id"].as_str().unwrap().to_string();
+    assert_eq!(r.header("location"), Some(format!("/v1/jobs/{id}").as_str()));
+    assert!(["queued", "running", "done"].contains(&j["state"].as_str().unwrap()));
+    assert_eq!(j["pupils"], 2000);
+    let done = wait_done(s.addr, &id);
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(done["plan"], format!("/v1/plans/{id}"));
+    assert_same_as_cli(s.addr, &id, &cli);
+
+    // Multipart form (the README's curl example) with ?wait=true: the plan in the answer.
+    let boundary = "catchment-test-boundary";
+    let mut body = Vec::new();
+    for (name, path) in [("schools", "schools.csv"), ("pupils", "pupils.csv"), ("matrix", "matrix.csv")] {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{path}\"\r\nContent-Type: text/csv\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(&std::fs::read(demo_dir().join(path)).unwrap());
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"policy\"\r\n\r\n{{\"solver\":\"flow\"}}\r\n--{boundary}--\r\n").as_bytes());
+    let auth = format!("Bearer {WRITE}");
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    let r = http::request(s.addr, "POST", "/v1/plans?wait=true", &[("Authorization", &auth), ("Content-Type", &ct)], &body).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let plan = r.json();
+    let id2 = plan["id"].as_str().unwrap();
+    assert_ne!(id2, id);
+    assert_eq!(plan["summary"]["pupils"], 2000);
+    assert_eq!(plan["links"]["assignments_csv"], format!("/v1/plans/{id2}/assignments.csv"));
+    assert_same_as_cli(s.addr, id2, &cli);
+
+    // Schools and pupils as arrays of objects.
+    let req = json!({
+        "schools": [
+            {"id": "A", "name": "North", "lat": 52.1, "lon": 11.6, "capacity": 1},
+            {"id": "B", "name": "South", "lat": 52.0, "lon": 11.6, "max_classes": 1, "class_size": 2}
+        ],
+        "pupils": [{"id": "p1", "lat": 52.1, "lon": 11.6}, {"id": "p2", "lat": 52.1, "lon": 11.61}, {"id": "p3", "lat": 52.0, "lon": 11.6}],
+        "matrix": "pupil_id,school_id,meters\np1,A,100\np1,B,900\np2,A,150\np2,B,1000\np3,A,800\np3,B,50\n",
+    });
+    let r = post_json(s.addr, "/v1/plans?wait=true", Some(WRITE), req.to_string().as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    let plan = r.json();
+    // A has one seat: p1 (saves 800 m over B) beats p2 (saves 850 m)? p2 saves more, so p2 goes to A.
+    assert_eq!(plan["summary"]["solver"]["objective_m"], 150 + 900 + 50);
+    let a = get(s.addr, &format!("/v1/plans/{}/assignments.csv", plan["id"].as_str().unwrap()), Some(READ)).text();
+    assert!(a.contains("\np1,B,900,") && a.contains("\np2,A,150,") && a.contains("\np3,B,50,"), "{a}");
+
+    // Service routes.
+    let h = get(s.addr, "/healthz", None);
+    assert_eq!((h.status, h.text().trim()), (200, "ok"));
+    let m = get(s.addr, "/metrics", None).text();
+    assert!(m.contains("catchment_jobs_submitted_total 3"), "{m}");
+    assert!(m.contains("catchment_jobs{state=\"done\"} 3"), "{m}");
+    assert!(m.contains("catchment_http_responses_total{code=\"202\"} 1"), "{m}");
+    let nf = get(s.addr, "/v1/nothing", Some(READ));
+    assert_eq!(nf.status, 404);
+    assert_eq!(get(s.addr, "/v1/jobs/0123456789abcdef0123456789abcdef", Some(READ)).status, 404);
+    assert_eq!(get(s.addr, "/v1/plans/not-an-id/schools.csv", Some(READ)).status, 404);
+}
+
+#[test]
+fn openapi_lists_every_route() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start(&tmp.path().join("c.db"), &[]);
+    let r = get(s.addr, "/openapi.json", None);
+    assert_eq!(r.status, 200);
+    let doc = r.json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    let expected = [
+        ("/v1/plans", "post"),
+        ("/v1/jobs/{id}", "get"),
+        ("/v1/plans/{id}", "get"),
+        ("/v1/plans/{id}/assignments.csv", "get"),
+        ("/v1/plans/{id}/schools.csv", "get"),
+        ("/v1/plans/{id}/certificate.json", "get"),
+        ("/healthz", "get"),
+        ("/metrics", "get"),
+        ("/openapi.json", "get"),
+    ];
+    for (p, m) in expected {
+        assert!(paths.get(p).and_then(|x| x.get(m)).is_some(), "{m} {p} missing from the OpenAPI document");
+    }
+    assert_eq!(paths.len(), expected.len(), "unexpected paths: {:?}", paths.keys().collect::<Vec<_>>());
+    for schema in ["PlanRequest", "JobStatus", "ApiError", "PlanResponse"] {
+        assert!(doc["components"]["schemas"].get(schema).is_some(), "schema {schema} missing");
+    }
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    // Every route in the document answers (with a token where needed), none is 404 as a route.
+    for (p, m) in expected {
+        if m == "get" && !p.contains("{id}") {
+            assert_eq!(get(s.addr, p, Some(READ)).status, 200, "{p}");
+        }
+    }
+}
+
+#[test]
+fn auth_scopes_and_public_artefacts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start(&tmp.path().join("c.db"), &[]);
+    let small = json!({
+        "schools": "id,name,lat,lon,capacity\nA,North,52.1,11.6,5\n",
+        "pupils": "id,lat,lon\np1,52.1,11.6\n",
+        "matrix": "pupil_id,school_id,meters\np1,A,100\n",
+    })
+    .to_string();
+    // No token, a wrong token, a malformed header: 401 with WWW-Authenticate.
+    for token in [None, Some("wrong-token-wrong-token-123")] {
+        let r = post_json(s.addr, "/v1/plans", token, small.as_bytes());
+        assert_eq!(r.status, 401, "{}", r.text());
+        assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+        assert_eq!(r.json()["error"], "unauthorized");
+    }
+    let r = http::request(s.addr, "POST", "/v1/plans", &[("Authorization", WRITE)], small.as_bytes()).unwrap();
+    assert_eq!(r.status, 401);
+    // A read-only token writing: 403.
+    let r = post_json(s.addr, "/v1/plans", Some(READ), small.as_bytes());
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(r.json()["error"], "forbidden");
+    // The write token may write and read.
+    let r = post_json(s.addr, "/v1/plans?wait=true", Some(WRITE), small.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(get(s.addr, &format!("/v1/jobs/{id}"), Some(WRITE)).status, 200);
+    // Without public artefacts everything about a plan needs a token.
+    for route in ["", "/assignments.csv", "/schools.csv", "/certificate.json"] {
+        let r = get(s.addr, &format!("/v1/plans/{id}{route}"), None);
+        assert_eq!(r.status, 401, "{route}");
+        assert!(!r.text().contains("p1"));
+        assert_eq!(get(s.addr, &format!("/v1/plans/{id}{route}"), Some(READ)).status, 200, "{route}");
+    }
+    assert_eq!(get(s.addr, &format!("/v1/jobs/{id}"), None).status, 401);
+    drop(s);
+
+    // The same store with publishable artefacts public: summary, schools.csv and certificate
+    // without a token; pupils' assignments and jobs still need one.
+    let s = Server::start(&tmp.path().join("c.db"), &["--public-artefacts"]);
+    for route in ["", "/schools.csv", "/certificate.json"] {
+        assert_eq!(get(s.addr, &format!("/v1/plans/{id}{route}"), None).status, 200, "{route}");
+    }
+    assert_eq!(get(s.addr, &format!("/v1/plans/{id}/assignments.csv"), None).status, 401);
+    assert_eq!(get(s.addr, &format!("/v1/jobs/{id}"), None).status, 401);
+    assert_eq!(post_json(s.addr, "/v1/plans", None, small.as_bytes()).status, 401);
+
+    // The service refuses to start without tokens, and a bad token spec is named, not echoed.
+    let o = Command::new(bin()).args(["serve", "--listen", "127.0.0.1:0", "--db"]).arg(tmp.path().join("x.db")).env_remove("CATCHMENT_TOKENS").output().unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no tokens configured"));
+    let o = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(tmp.path().join("x.db"))
+        .env("CATCHMENT_TOKENS", "admin:very-secret-value-123456")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("unknown token scope 'admin'") && !err.contains("very-secret"), "{err}");
+}
+
+#[test]
+fn body_over_the_limit_and_request_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start(&tmp.path().join("c.db"), &["--max-body-bytes", "100000", "--request-timeout", "2"]);
+    let body = request_for(&demo_dir(), json!({}));
+    assert!(body.len() > 100_000);
+    let r = post_json(s.addr, "/v1/plans", Some(WRITE), &body);
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(r.json()["error"], "body_too_large");
+    // A client that stops sending its body is cut off by the request timeout (503).
+    {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(s.addr).unwrap();
+        let head = format!(
+            "POST /v1/plans HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {WRITE}\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{{\"schools\": "
+        );
+        c.write_all(head.as_bytes()).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut raw = Vec::new();
+        let _ = c.read_to_end(&mut raw);
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+        assert!(text.contains("\"error\":\"timeout\""), "{text}");
+    }
+    // Nothing was queued.
+    let m = get(s.addr, "/metrics", None).text();
+    assert!(m.contains("catchment_jobs_submitted_total 0"), "{m}");
+    assert!(m.contains("catchment_http_responses_total{code=\"413\"} 1") && m.contains("catchment_http_responses_total{code=\"503\"} 1"), "{m}");
+}
+
+/// Writes `files` into a fresh directory and returns it.
+fn files(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let d = root.join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    for (f, text) in files {
+        std::fs::write(d.join(f), text).unwrap();
+    }
+    d
+}
+
+#[test]
+fn validation_errors_carry_the_cli_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start(&tmp.path().join("c.db"), &[]);
+    let schools = "id,name,lat,lon,capacity\nA,North,52.1,11.6,2\nB,South,52.0,11.6,1\n";
+    let pupils = "id,lat,lon\np1,52.1,11.6\np2,52.1,11.61\np3,52.0,11.6\n";
+    let matrix = "pupil_id,school_id,meters\np1,A,100\np1,B,900\np2,A,150\np2,B,1000\np3,A,800\np3,B,50\n";
+    // (case, schools, pupils, matrix, expected kind, a fragment of the message)
+    let cases: Vec<(&str, String, String, String, &str, &str)> = vec![
+        ("capacity missing", schools.replace(",capacity", "").replace(",2\n", "\n").replace(",1\n", "\n"), pupils.into(), matrix.into(), "invalid_input", "field 'capacity'"),
+        ("bad latitude", schools.replace("52.1,11.6,2", "north,11.6,2"), pupils.into(), matrix.into(), "invalid_input", "field 'lat'"),
+        ("duplicate school", format!("{schools}A,Again,52.2,11.6,3\n"), pupils.into(), matrix.into(), "invalid_input", "duplicate school id 'A'"),
+        ("duplicate pupil", schools.into(), format!("{pupils}p1,52.1,11.6\n"), matrix.into(), "invalid_input", "duplicate pupil id 'p1'"),
+        ("unknown fixed school", schools.into(), "id,lat,lon,fixed_school\np1,52.1,11.6,Z\np2,52.1,11.61,\np3,52.0,11.6,\n".into(), matrix.into(), "invalid_input", "school 'Z' is not in the schools file"),
+        ("pupil without location", schools.into(), "id,lat,lon\np1,52.1,11.6\np2,,\np3,52.0,11.6\n".into(), matrix.into(), "invalid_input", "no location"),
+        ("matrix pair missing", schools.into(), pupils.into(), matrix.replace("p3,B,50\n", ""), "invalid_input", "matrix.csv"),
+        ("matrix bad meters", schools.into(), pupils.into(), matrix.replace("p3,B,50", "p3,B,far"), "invalid_input", "field 'meters'"),
+        ("matrix unknown pupil", schools.into(), pupils.into(), format!("{matrix}p9,A,10\n"), "invalid_input", "p9"),
+        ("matrix column missing", schools.into(), pupils.into(), matrix.replace("meters", "metres"), "invalid_input", "field 'meters'"),
+        ("empty pupils", schools.into(), "id,lat,lon\n".into(), matrix.into(), "invalid_input", "no rows"),
+        ("too few seats", schools.replace(",2\n", ",1\n"), pupils.into(), matrix.into(), "infeasible", "short by 1"),
+        ("fixed over capacity", schools.into(), "id,lat,lon,fixed_school\np1,52.1,11.6,B\np2,52.1,11.61,B\np3,52.0,11.6,\n".into(), matrix.into(), "infeasible", "school 'B' has 2 pupils"),
+        ("no route", schools.into(), pupils.into(), matrix.replace("p3,A,800", "p3,A,unreachable").replace("p3,B,50", "p3,B,unreachable"), "infeasible", "no allowed school"),
+    ];
+    for (case, sc, pu, ma, kind, fragment) in &cases {
+        let body = json!({"schools": sc, "pupils": pu, "matrix": ma}).to_string();
+        let r = post_json(s.addr, "/v1/plans", Some(WRITE), body.as_bytes());
+        assert_eq!(r.status, 422, "{case}: {}", r.text());
+        let e = r.json();
+        assert_eq!(e["error"], *kind, "{case}: {e}");
+        let message = e["message"].as_str().unwrap();
+        assert!(message.contains(fragment), "{case}: {message}");
+        assert!(!e["problems"].as_array().unwrap().is_empty(), "{case}");
+        // The same text as `catchment solve` on the same files.
+        let d = files(tmp.path(), &case.replace(' ', "_"), &[("schools.csv", sc), ("pupils.csv", pu), ("matrix.csv", ma)]);
+        let cli = cli_error(&d.join("schools.csv"), &d.join("pupils.csv"), &d.join("matrix.csv"));
+        assert!(cli.contains(message), "{case}: the CLI says\n{cli}\nthe service says\n{message}");
+        // Pupil coordinates never appear in an answer.
+        assert!(!r.text().contains("11.61"), "{case}: {}", r.text());
+    }
+
+    // Request-level errors.
+    let bad: Vec<(&str, Vec<u8>, &str, u16, &str)> = vec![
+        ("not JSON", b"{schools:".to_vec(), "application/json", 400, "bad_request"),
+        ("schools missing", json!({"pupils": pupils, "matrix": matrix}).to_string().into_bytes(), "application/json", 400, "bad_request"),
+        ("unknown field", json!({"schools": schools, "pupils": pupils, "matrix": matrix, "extra": 1}).to_string().into_bytes(), "application/json", 400, "bad_request"),
+        ("wrong media type", b"schools".to_vec(), "text/plain", 415, "unsupported_media_type"),
+        ("matrix missing", json!({"schools": schools, "pupils": pupils}).to_string().into_bytes(), "application/json", 422, "invalid_input"),
+        ("unknown solver", json!({"schools": schools, "pupils": pupils, "matrix": matrix, "policy": {"solver": "magic"}}).to_string().into_bytes(), "application/json", 422, "invalid_input"),
+        ("unknown policy field", json!({"schools": schools, "pupils": pupils, "matrix": matrix, "policy": {"walk": 3}}).to_string().into_bytes(), "application/json", 422, "invalid_input"),
+        ("max_walk not a number", json!({"schools": schools, "pupils": pupils, "matrix": matrix, "policy": {"max_walk": "far"}}).to_string().into_bytes(), "application/json", 422, "invalid_input"),
+        ("objects without id", json!({"schools": [{"name": "x", "lat": 1, "lon": 2, "capacity": 3}], "pupils": pupils, "matrix": matrix}).to_string().into_bytes(), "application/json", 422, "invalid_input"),
+    ];
+    for (case, body, ct, status, kind) in bad {
+        let auth = format!("Bearer {WRITE}");
+        let r = http::request(s.addr, "POST", "/v1/plans", &[("Authorization", auth.as_str()), ("Content-Type", ct)], &body).unwrap();
+        assert_eq!(r.status, status, "{case}: {}", r.text());
+        assert_eq!(r.json()["error"], kind, "{case}");
+    }
+    // A form with a pupils file that is not UTF-8 (Latin-1): the CLI's message.
+    let latin1: Vec<u8> = b"id,lat,lon,note\np1,52.1,11.6,Stra\xdfe\np2,52.1,11.61,\np3,52.0,11.6,\n".to_vec();
+    let boundary = "b0undary";
+    let mut body = Vec::new();
+    for (name, content) in [("schools", schools.as_bytes()), ("pupils", &latin1[..]), ("matrix", matrix.as_bytes())] {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}.csv\"\r\n\r\n").as_bytes());
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let auth = format!("Bearer {WRITE}");
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    let r = http::request(s.addr, "POST", "/v1/plans", &[("Authorization", auth.as_str()), ("Content-Type", ct.as_str())], &body).unwrap();
+    assert_eq!(r.status, 422, "{}", r.text());
+    let message = r.json()["message"].as_str().unwrap().to_string();
+    assert!(message.contains("pupils.csv:2") && message.contains("not valid UTF-8"), "{message}");
+    let d = tmp.path().join("latin1");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("schools.csv"), schools).unwrap();
+    std::fs::write(d.join("pupils.csv"), &latin1).unwrap();
+    std::fs::write(d.join("matrix.csv"), matrix).unwrap();
+    let cli = cli_error(&d.join("schools.csv"), &d.join("pupils.csv"), &d.join("matrix.csv"));
+    assert!(cli.contains(&message), "{cli}");
+
+    // A max walk making the instance infeasible: the CLI's text for --max-walk.
+    let body = json!({"schools": schools, "pupils": pupils, "matrix": matrix, "policy": {"max_walk": 120}}).to_string();
+    let r = post_json(s.addr, "/v1/plans", Some(WRITE), body.as_bytes());
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json()["error"], "infeasible");
+    // Nothing invalid was queued.
+    assert!(get(s.addr, "/metrics", None).text().contains("catchment_jobs_submitted_total 0"));
+}
+
+fn submit(addr: SocketAddr, body: &[u8]) -> String {
+    let r = post_json(addr, "/v1/plans", Some(WRITE), body);
+    assert_eq!(r.status, 202, "{}", r.text());
+    r.json()["id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn fifty_submissions_at_once_equal_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let town = tmp.path().join("town");
+    let o = Command::new(bin())
+        .args(["dataset", "synthetic", "--pupils", "400", "--schools", "9", "--seed", "11", "--out"])
+        .arg(&town)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let cli_demo = CliPlan::solve(&demo_dir(), &tmp.path().join("cli-demo"), &[]);
+    let cli_town = CliPlan::solve(&town, &tmp.path().join("cli-town"), &[]);
+    let cli_town_walk = CliPlan::solve(&town, &tmp.path().join("cli-town-walk"), &["--max-walk", "3000"]);
+    let s = Server::start(&tmp.path().join("c.db"), &["--max-solves", "2"]);
+    let bodies = [
+        request_for(&demo_dir(), json!({})),
+        request_for(&town, json!({"solver": "flow"})),
+        request_for(&town, json!({"max_walk": 3000})),
+    ];
+    let addr = s.addr;
+    let ids: Vec<(usize, String)> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..50)
+            .map(|i| {
+                let body = &bodies[i % 3];
+                sc.spawn(move || (i % 3, submit(addr, body)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let distinct: std::collections::HashSet<&String> = ids.iter().map(|(_, id)| id).collect();
+    assert_eq!(distinct.len(), 50);
+    // At most two solves at a time, while the rest wait in the queue.
+    let mut seen_queue = false;
+    loop {
+        let m = get(addr, "/metrics", None).text();
+        let value = |name: &str| -> u64 {
+            m.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim().parse().unwrap())).unwrap_or_else(|| panic!("{name} missing"))
+        };
+        assert!(value("catchment_solves_running ") <= 2, "{m}");
+        assert!(value("catchment_jobs{state=\"running\"} ") <= 2, "{m}");
+        seen_queue |= value("catchment_jobs{state=\"queued\"} ") > 0;
+        if value("catchment_jobs{state=\"done\"} ") + value("catchment_jobs{state=\"failed\"} ") == 50 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(seen_queue, "50 submissions at once never queued");
+    for (kind, id) in &ids {
+        let j = wait_done(addr, id);
+        assert_eq!(j["state"], "done", "{j}");
+        let cli = [&cli_demo, &cli_town, &cli_town_walk][*kind];
+        assert_same_as_cli(addr, id, cli);
+    }
+    let m = get(addr, "/metrics", None).text();
+    assert!(m.contains("catchment_jobs_done_total 50"), "{m}");
+}
+
+fn wait_running(addr: SocketAddr, ids: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        for id in ids {
+            if get(addr, &format!("/v1/jobs/{id}"), Some(READ)).json()["state"] == "running" {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "no job started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The jobs the store holds as running (read from the SQLite file of a stopped server).
+fn running_in_store(db: &Path) -> Vec<String> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut st = c.prepare("SELECT id FROM jobs WHERE state = 'running'").unwrap();
+    let ids = st.query_map([], |r| r.get(0)).unwrap().collect::<Result<Vec<String>, _>>().unwrap();
+    ids
+}
+
+/// Submit three demo jobs to a server with one solve slot and SIGKILL it while one runs.
+/// Returns the submitted jobs and those the store holds as running at the crash.
+fn crash_mid_job(s: &mut Server, demo: &[u8]) -> (Vec<String>, Vec<String>) {
+    let ids: Vec<String> = (0..3).map(|_| submit(s.addr, demo)).collect();
+    wait_running(s.addr, &ids);
+    s.kill9();
+    (ids.clone(), running_in_store(&s.db))
+}
+
+#[test]
+fn killed_mid_job_and_restarted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("c.db");
+    let cli = CliPlan::solve(&demo_dir(), &tmp.path().join("cli"), &[]);
+    let demo = request_for(&demo_dir(), json!({}));
+    let one = &["--max-solves", "1"];
+
+    let mut s = Server::start(&db, one);
+    let r = post_json(s.addr, "/v1/plans?wait=true", Some(WRITE), &demo);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let earlier = r.json()["id"].as_str().unwrap().to_string();
+    let routes = ["", "/assignments.csv", "/schools.csv", "/certificate.json"];
+    let earlier_files: Vec<Response> = routes.iter().map(|x| get(s.addr, &format!("/v1/plans/{earlier}{x}"), Some(READ))).collect();
+
+    // A crash (SIGKILL) while a job runs and others wait: all resumed at restart. (Rarely the
+    // crash falls between two jobs; then crash again.)
+    let mut crashed = (vec![], vec![]);
+    for _ in 0..5 {
+        crashed = crash_mid_job(&mut s, &demo);
+        s = Server::start(&db, one);
+        if !crashed.1.is_empty() {
+            break;
+        }
+    }
+    let (ids, running) = crashed;
+    assert_eq!(running.len(), 1, "one job was running at the crash");
+    for id in &ids {
+        let j = wait_done(s.addr, id);
+        assert_eq!(j["state"], "done", "{j}");
+        assert_same_as_cli(s.addr, id, &cli);
+    }
+    let j = get(s.addr, &format!("/v1/jobs/{}", running[0]), Some(READ)).json();
+    assert_eq!(j["attempts"], 2, "the interrupted job ran again: {j}");
+    // The earlier plan is intact, byte for byte.
+    for (x, before) in routes.iter().zip(&earlier_files) {
+        let now = get(s.addr, &format!("/v1/plans/{earlier}{x}"), Some(READ));
+        assert_eq!((now.status, &now.body), (200, &before.body), "{x}");
+    }
+
+    // Crash again; with at most one attempt the interrupted job fails with its reason, the
+    // waiting ones still run.
+    let mut crashed = (vec![], vec![]);
+    for _ in 0..5 {
+        crashed = crash_mid_job(&mut s, &demo);
+        s = Server::start(&db, &["--max-solves", "1", "--max-attempts", "1"]);
+        if !crashed.1.is_empty() {
+            break;
+        }
+    }
+    let (ids, running) = crashed;
+    assert_eq!(running.len(), 1);
+    for id in &ids {
+        let j = wait_done(s.addr, id);
+        if running.contains(id) {
+            assert_eq!(j["state"], "failed", "{j}");
+            assert_eq!(j["error"]["error"], "interrupted", "{j}");
+            assert!(j["error"]["message"].as_str().unwrap().contains("stopped while this job was running"), "{j}");
+            assert_eq!(get(s.addr, &format!("/v1/plans/{id}/assignments.csv"), Some(READ)).status, 404);
+        } else {
+            assert_eq!(j["state"], "done", "{j}");
+            assert_same_as_cli(s.addr, id, &cli);
+        }
+    }
+
+    // SIGTERM: a running solve finishes (or is put back), the process exits cleanly.
+    let id = submit(s.addr, &demo);
+    let st = s.terminate();
+    assert!(st.success(), "{st:?}");
+    let s = Server::start(&db, one);
+    let j = wait_done(s.addr, &id);
+    assert_eq!(j["state"], "done", "{j}");
+    assert_same_as_cli(s.addr, &id, &cli);
+    assert_eq!(get(s.addr, &format!("/v1/plans/{earlier}/assignments.csv"), Some(READ)).body, earlier_files[1].body);
+    // No request (pupil locations) is kept once its job has finished.
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let kept: i64 = c.query_row("SELECT COUNT(*) FROM jobs WHERE request IS NOT NULL", [], |r| r.get(0)).unwrap();
+    assert_eq!(kept, 0);
+}
