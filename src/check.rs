@@ -42,6 +42,14 @@ pub fn check_plan(inst: &Instance, m: &Matrix, dir: &Path, max_walk: Option<u32>
     let max_walk = max_walk.or_else(|| solver.as_ref()?.max_walk_m);
     let unit = solver.as_ref().map(|s| s.unit).unwrap_or_default();
     let min_class_size = solver.as_ref().and_then(|s| s.min_class_size);
+    let adjusted;
+    let inst = match solver.as_ref().and_then(|s| s.max_class_size) {
+        Some(size) => {
+            adjusted = crate::with_class_size(inst, size);
+            &adjusted
+        }
+        None => inst,
+    };
     let mip = unit == Unit::Block || min_class_size.is_some();
     let problem = Problem::pupil_level(inst, m, max_walk)?;
     let mut failures = files.problems.clone();

@@ -47,11 +47,14 @@ pub struct Policy {
     /// Every class must have at least this many pupils (the draft law: 25 from 2027); schools
     /// then open whole classes only, or none.
     pub min_class_size: Option<u32>,
+    /// The largest class allowed at every school, replacing each school's `class_size`; a school
+    /// given by `max_classes` then seats `max_classes` x this.
+    pub max_class_size: Option<u32>,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { solver: SolverKind::Flow, max_walk: None, unit: Unit::Pupil, min_class_size: None }
+        Policy { solver: SolverKind::Flow, max_walk: None, unit: Unit::Pupil, min_class_size: None, max_class_size: None }
     }
 }
 
@@ -92,8 +95,41 @@ pub fn classes_for(school: &School, load: u64) -> u32 {
     }
 }
 
+/// The instance with every school's class size replaced by `size`; a school given by
+/// `max_classes` rooms then seats `max_classes` x `size`.
+pub fn with_class_size(inst: &Instance, size: u32) -> Instance {
+    let mut inst = inst.clone();
+    for s in &mut inst.schools {
+        s.class_size = size;
+        if let Some(k) = s.max_classes {
+            s.capacity = k * size;
+        }
+    }
+    inst
+}
+
+/// The instance a policy sees: with `max_class_size`, every school's class size (and the
+/// seats of schools given by `max_classes`) replaced.
+pub fn effective_instance<'a>(inst: &'a Instance, policy: &Policy) -> std::borrow::Cow<'a, Instance> {
+    match policy.max_class_size {
+        Some(size) => std::borrow::Cow::Owned(with_class_size(inst, size)),
+        None => std::borrow::Cow::Borrowed(inst),
+    }
+}
+
 /// Solve an instance: diagnose feasibility, solve, and certify the result.
 pub fn solve_plan(inst: &Instance, m: &Matrix, policy: &Policy) -> Result<Plan> {
+    let inst = &*effective_instance(inst, policy);
+    if let Some(min) = policy.min_class_size {
+        let small: Vec<String> = inst.schools.iter().filter(|s| s.class_size < min).map(|s| format!("'{}'", s.id)).collect();
+        if !small.is_empty() {
+            return Err(Error::Other(format!(
+                "the minimum class size {min} is above the class size of school(s) {}: no class could be formed; \
+                 give the largest class allowed with --max-class-size (policy max_class_size)",
+                small.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
     let problem = Problem::pupil_level(inst, m, policy.max_walk)?;
     let started = std::time::Instant::now();
     let to_error = |e: SolveError| match e {

@@ -232,11 +232,21 @@ struct PolicyArgs {
     /// whole classes of at most their class size, or none.
     #[arg(long)]
     min_class_size: Option<u32>,
+    /// The largest class allowed, replacing every school's class_size (schools given by
+    /// max_classes then seat max_classes x this).
+    #[arg(long)]
+    max_class_size: Option<u32>,
 }
 
 impl PolicyArgs {
     fn policy(&self) -> Policy {
-        Policy { solver: self.solver, max_walk: self.max_walk, unit: self.unit, min_class_size: self.min_class_size }
+        Policy {
+            solver: self.solver,
+            max_walk: self.max_walk,
+            unit: self.unit,
+            min_class_size: self.min_class_size,
+            max_class_size: self.max_class_size,
+        }
     }
 }
 
@@ -490,7 +500,8 @@ fn print_summary(s: &Summary, out: &Path) {
     );
     if let (Some(opt), Some(gap)) = (s.solver.pupil_optimum_m, s.solver.gap_pct) {
         println!(
-            "Whole-block districts walk {:.1} km, {gap:.2}% more than the certified pupil-level optimum ({:.1} km)",
+            "{} walk {:.1} km, {gap:.2}% more than the certified pupil-level optimum without them ({:.1} km)",
+            if s.solver.unit == catchment::Unit::Block { "Whole-block districts" } else { "Whole classes" },
             km(s.solver.objective_m),
             km(opt)
         );
@@ -499,6 +510,9 @@ fn print_summary(s: &Summary, out: &Path) {
         "{} classes; largest class {} pupils; {} classes over their size",
         s.classes.total, s.classes.largest, s.classes.over_size
     );
+    if !s.classes.schools_without_class.is_empty() {
+        println!("Schools that form no class: {}", s.classes.schools_without_class.join(", "));
+    }
     println!("Plan written to {}/ (summary.json, assignments.csv, schools.csv, certificate.json)", out.display());
 }
 

@@ -119,6 +119,7 @@ pub fn certificate_file(inst: &Instance, plan: &Plan) -> CertificateFile {
 /// Write a plan's output directory: summary.json, assignments.csv, schools.csv,
 /// certificate.json. Returns the summary.
 pub fn write_plan(out: &Path, inst: &Instance, m: &Matrix, plan: &Plan) -> Result<Summary> {
+    let inst = &*crate::effective_instance(inst, &plan.policy);
     let summary = summarize(inst, m, plan);
     write_atomically(out, |dir| {
         write_json(&dir.join("summary.json"), &summary)?;

@@ -187,3 +187,18 @@ fn a_school_too_small_for_the_minimum_class_gets_no_class() {
     let free = solve_plan(&inst, &m, &Policy::default()).unwrap();
     assert_eq!(free.assign, vec![0, 0, 1]);
 }
+
+#[test]
+fn a_minimum_above_the_class_size_needs_a_larger_class() {
+    let (inst, m) = town();
+    let e = solve_plan(&inst, &m, &Policy { min_class_size: Some(25), ..Policy::default() }).unwrap_err().to_string();
+    assert!(e.contains("the minimum class size 25 is above the class size") && e.contains("--max-class-size"), "{e}");
+    let policy = Policy { min_class_size: Some(25), max_class_size: Some(28), ..Policy::default() };
+    let plan = solve_plan(&inst, &m, &policy).unwrap();
+    let summary = catchment::report::summarize(&inst, &m, &plan);
+    assert_eq!(summary.classes.over_size, 0);
+    for l in &summary.per_school {
+        assert_eq!(l.class_size, 28);
+        assert!(l.load == 0 || (l.load >= 25 * l.classes as u64 && l.load <= 28 * l.classes as u64), "{l:?}");
+    }
+}

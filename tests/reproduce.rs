@@ -40,6 +40,13 @@ fn report_numbers_recompute_from_the_plan_files() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("| Given districts (districts.csv) |"), "{stdout}");
 
+    // The README shows the first run's table as the command printed it.
+    let readme = std::fs::read_to_string(Path::new(root).join("README.md")).unwrap();
+    let begin = "<!-- reproduce magdeburg: begin -->\n";
+    let shown = &readme[readme.find(begin).expect("README marker") + begin.len()..readme.find("<!-- reproduce magdeburg: end -->").unwrap()];
+    let printed = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(printed.contains(shown), "README's table differs from `catchment reproduce magdeburg`:\n{printed}");
+
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out2.join("report.json")).unwrap()).unwrap();
     let rows = report["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 4);

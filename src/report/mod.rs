@@ -55,6 +55,8 @@ pub struct SolverInfo {
     pub max_walk_m: Option<u32>,
     pub unit: crate::Unit,
     pub min_class_size: Option<u32>,
+    #[serde(default)]
+    pub max_class_size: Option<u32>,
     /// For whole-block or class plans: the pupil-level optimum and the gap to it in %.
     pub pupil_optimum_m: Option<u64>,
     pub gap_pct: Option<f64>,
@@ -111,6 +113,7 @@ fn round3(x: f64) -> f64 {
 }
 
 pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
+    let inst = &*crate::effective_instance(inst, &plan.policy);
     let n = inst.pupils.len();
     let mut walks: Vec<u32> = (0..n).map(|p| m.get(p, plan.assign[p] as usize).unwrap_or(0)).collect();
     let total: u64 = walks.iter().map(|&w| w as u64).sum();
@@ -157,6 +160,7 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
             max_walk_m: plan.policy.max_walk,
             unit: plan.policy.unit,
             min_class_size: plan.policy.min_class_size,
+            max_class_size: plan.policy.max_class_size,
             pupil_optimum_m: plan.pupil_optimum,
             gap_pct: plan.pupil_optimum.map(|o| if o > 0 { round3(100.0 * (plan.objective as f64 - o as f64) / o as f64) } else { 0.0 }),
         },

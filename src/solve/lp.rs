@@ -10,6 +10,9 @@ use good_lp::{coin_cbc, variable, Expression, ProblemVariables, Solution as _, S
 
 const INTEGRALITY_TOL: f64 = 1e-6;
 
+/// Time limit for Cbc's branch and bound on whole-block and class models.
+pub const MIP_SECONDS: u32 = 300;
+
 /// Whole classes: `min_size * k[s] <= load[s] <= size[s] * k[s]`, `k[s] <= max[s]`, integer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClassRule {
@@ -66,6 +69,7 @@ pub fn solve_with_classes(p: &Problem, classes: Option<&ClassRule>) -> Result<(S
         model.set_parameter("preprocess", "off");
         model.set_parameter("cuts", "off");
         model.set_parameter("heuristics", "off");
+        model.set_parameter("seconds", &MIP_SECONDS.to_string());
     }
     for row in &x {
         if !row.is_empty() {
@@ -100,6 +104,12 @@ pub fn solve_with_classes(p: &Problem, classes: Option<&ClassRule>) -> Result<(S
         ]),
         e => SolveError::Solver(format!("Cbc: {e}")),
     })?;
+    if matches!(sol.status(), good_lp::solvers::SolutionStatus::TimeLimit) {
+        return Err(SolveError::Solver(format!(
+            "Cbc did not prove an optimum within {MIP_SECONDS} s (whole blocks or class rules); \
+             try wider class-size bounds or the pupil level"
+        )));
+    }
     let mut assign = Vec::with_capacity(p.n_units());
     for (u, row) in x.iter().enumerate() {
         if let Some(s) = p.fixed[u] {
