@@ -100,9 +100,9 @@ Writes OUT/report.md, OUT/report.json and every plan under OUT/plans/.")]
         /// The instance directory (schools.csv, pupils.csv, matrix.csv).
         #[arg(long, default_value = "data/magdeburg")]
         data: PathBuf,
-        /// `block`: districts of whole blocks, as a council publishes them; `pupil`: the
-        /// certified pupil-level optimum.
-        #[arg(long, value_enum, default_value_t = catchment::Unit::Block)]
+        /// `pupil`: the certified pupil-level optimum; `block`: districts of whole blocks, as a
+        /// council publishes them (a MIP, reported with its gap to the pupil level).
+        #[arg(long, value_enum, default_value_t = catchment::Unit::Pupil)]
         unit: catchment::Unit,
         /// Where the plan is written.
         #[arg(long, default_value = "out/demo")]

@@ -222,24 +222,22 @@ fn demo_runs_and_checks_its_plan() {
     let o = bin().arg("demo").arg("--out").arg(&out).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
-    assert!(stdout.contains("Independent check (catchment check): feasible, blocks whole"), "{stdout}");
+    assert!(stdout.contains("Independent check (catchment check): feasible and optimal"), "{stdout}");
     for f in ["summary.json", "assignments.csv", "schools.csv", "certificate.json"] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["pupils"], 2159);
-    assert_eq!(summary["solver"]["unit"], "block");
+    assert_eq!(summary["solver"]["unit"], "pupil");
     assert!(summary["distance_source"].as_str().unwrap().contains("OSRM foot"));
-    assert!(summary["solver"]["gap_pct"].as_f64().unwrap() >= 0.0);
-    // The synthetic town still runs as a pupil-level, certified demo.
+    // Whole-block districts of the same case.
     let out2 = d.path().join("demo2");
-    let o = bin()
-        .args(["demo", "--data", "data/demo", "--unit", "pupil", "--out"])
-        .arg(&out2)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&o.stdout).contains("Independent check (catchment check): feasible and optimal"));
+    let o = bin().args(["demo", "--unit", "block", "--out"]).arg(&out2).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("Independent check (catchment check): feasible, blocks whole"), "{stdout}");
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out2.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["solver"]["unit"], "block");
+    assert!(summary["solver"]["gap_pct"].as_f64().unwrap() >= 0.0);
 }
 
 #[test]
