@@ -62,6 +62,10 @@ pub enum Error {
     Input(Vec<InputProblem>),
     #[error("infeasible instance: no plan can satisfy every rule:\n{}", list(.0))]
     Infeasible(Vec<Infeasibility>),
+    /// The routing service failed or could not route every pupil (messages carry ids, never
+    /// coordinates).
+    #[error("{0}")]
+    Routing(String),
     #[error("solver failed: {0}")]
     Solver(String),
     #[error("{path}: {source}")]

@@ -582,3 +582,53 @@ fn killed_mid_job_and_restarted() {
     let kept: i64 = c.query_row("SELECT COUNT(*) FROM jobs WHERE request IS NOT NULL", [], |r| r.get(0)).unwrap();
     assert_eq!(kept, 0);
 }
+
+/// A plan whose walking distances come from a real OSRM server named in the request: the same
+/// plan as `catchment solve --osrm`; servers the service does not allow are refused, and a
+/// server that is down is reported as a routing failure (502), never as a partial plan.
+#[test]
+fn routing_spec_uses_an_allowed_osrm_server() {
+    let osrm = common::Osrm::start(100);
+    let tmp = tempfile::tempdir().unwrap();
+    let schools = "id,name,lat,lon,capacity\nville,Ville,43.7312,7.4197,2\ncarlo,Carlo,43.7394,7.4274,2\n";
+    let pupils = "id,lat,lon\n1,43.7356,7.4196\n2,43.7330,7.4190\n3,43.7388,7.4268\n4,43.7349,7.4218\n";
+    std::fs::write(tmp.path().join("schools.csv"), schools).unwrap();
+    std::fs::write(tmp.path().join("pupils.csv"), pupils).unwrap();
+    let cli_out = tmp.path().join("cli");
+    let o = Command::new(bin())
+        .args(["solve", "--osrm", &osrm.url, "--no-cache", "--schools"])
+        .arg(tmp.path().join("schools.csv"))
+        .arg("--pupils")
+        .arg(tmp.path().join("pupils.csv"))
+        .arg("--out")
+        .arg(&cli_out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let server = Server::start(&tmp.path().join("jobs.db"), &["--osrm-allow", &osrm.url]);
+    let body = json!({"schools": schools, "pupils": pupils, "routing": {"osrm": osrm.url}}).to_string();
+    let r = post_json(server.addr, "/v1/plans?wait=true", Some(WRITE), body.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let served = get(server.addr, &format!("/v1/plans/{id}/assignments.csv"), Some(READ));
+    assert_eq!(served.body, std::fs::read(cli_out.join("assignments.csv")).unwrap());
+
+    // A server the service does not allow.
+    let other = json!({"schools": schools, "pupils": pupils, "routing": {"osrm": "http://127.0.0.1:9"}}).to_string();
+    let r = post_json(server.addr, "/v1/plans", Some(WRITE), other.as_bytes());
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("not allowed"), "{}", r.text());
+
+    // Both a matrix and a routing spec.
+    let both = json!({"schools": schools, "pupils": pupils, "matrix": "pupil_id,school_id,meters\n", "routing": {"osrm": osrm.url}}).to_string();
+    let r = post_json(server.addr, "/v1/plans", Some(WRITE), both.as_bytes());
+    assert_eq!(r.status, 422, "{}", r.text());
+
+    // The allowed server stops: a routing failure, with no coordinates in the answer.
+    drop(osrm);
+    let r = post_json(server.addr, "/v1/plans", Some(WRITE), body.as_bytes());
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert_eq!(r.json()["error"], "routing");
+    assert!(!r.text().contains("43.73") && !r.text().contains("7.41"), "{}", r.text());
+}

@@ -482,7 +482,7 @@ impl std::error::Error for RouteError {}
 
 impl From<RouteError> for crate::Error {
     fn from(e: RouteError) -> Self {
-        crate::Error::Other(e.to_string())
+        crate::Error::Routing(e.to_string())
     }
 }
 

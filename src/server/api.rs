@@ -40,10 +40,31 @@ pub struct PlanRequest {
     /// Walking distances as long CSV text `pupil_id,school_id,meters[,seconds]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matrix: Option<String>,
+    /// Or: walking distances from an OSRM server (foot profile), one the service allows
+    /// (`--osrm-allow`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingSpec>,
     /// The policy (`solver`, `max_walk`...); missing fields take the defaults of `catchment solve`.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub policy: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Walking distances from an OSRM server instead of a matrix.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSpec {
+    /// The server's URL, e.g. `http://127.0.0.1:5000`; must be one the service allows.
+    pub osrm: String,
+    /// Locations per request: the server's `--max-table-size` (default 100).
+    #[serde(default)]
+    pub table_size: Option<usize>,
+    /// Pupils farther than this from a street are reported (default 300 m).
+    #[serde(default)]
+    pub snap_limit_m: Option<f64>,
+    /// Leave far-snapped pupils' pairs and pairs without a route out instead of failing.
+    #[serde(default)]
+    pub allow_unreachable: bool,
 }
 
 /// An error answer. `error` is a machine-readable kind; `message` is the text `catchment solve`
@@ -84,6 +105,7 @@ impl ApiError {
                 message: e.to_string(),
                 problems: reasons.iter().filter_map(|p| serde_json::to_value(p).ok()).collect(),
             },
+            Error::Routing(_) => ApiError { error: "routing".into(), message: e.to_string(), problems: vec![] },
             _ => ApiError::internal(&e.to_string()),
         }
     }
@@ -98,6 +120,7 @@ impl ApiError {
             "body_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
             "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "invalid_input" | "infeasible" => StatusCode::UNPROCESSABLE_ENTITY,
+            "routing" => StatusCode::BAD_GATEWAY,
             "timeout" | "shutting_down" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -268,6 +291,7 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
             schools: TableInput::Csv(schools.ok_or_else(|| missing("schools"))?),
             pupils: TableInput::Csv(pupils.ok_or_else(|| missing("pupils"))?),
             matrix,
+            routing: None,
             policy,
         });
     }
@@ -314,7 +338,7 @@ async fn submit_plan(State(app): State<Arc<App>>, Query(q): Query<SubmitQuery>, 
     let app2 = app.clone();
     let id2 = id.clone();
     let loaded = tokio::task::spawn_blocking(move || {
-        let loaded = jobs::validate(&body).map_err(ApiError::from_library)?;
+        let loaded = jobs::validate(&body, &app2.cfg.osrm_allow).map_err(ApiError::from_library)?;
         let stored = jobs::normalized(&body, &loaded.policy);
         app2.store
             .insert_job(&id2, &stored, loaded.inst.pupils.len(), loaded.inst.schools.len())
@@ -500,7 +524,7 @@ impl utoipa::Modify for BearerScheme {
 #[openapi(
     info(title = "catchment", description = "Optimal school catchment areas as a service: submit an instance, poll the job, fetch the plan."),
     paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, healthz, metrics, openapi),
-    components(schemas(PlanRequest, ApiError, JobStatus, Progress, PlanResponse, PlanLinks)),
+    components(schemas(PlanRequest, RoutingSpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks)),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;

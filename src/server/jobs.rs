@@ -55,7 +55,7 @@ fn table_of(
 
 /// Read and validate a request: schools, pupils, matrix, policy. Problems are collected from
 /// schools and pupils together, as `catchment solve` does.
-pub fn load(req: &PlanRequest) -> crate::Result<Loaded> {
+pub fn load(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<Loaded> {
     let policy = policy(&req.policy)?;
     let schools = table_of(&req.schools, "schools", false, instance::SCHOOL_REQUIRED).and_then(|t| instance::schools_from_table(&t));
     let pupils = table_of(&req.pupils, "pupils", true, instance::PUPIL_REQUIRED)
@@ -69,12 +69,45 @@ pub fn load(req: &PlanRequest) -> crate::Result<Loaded> {
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
     let inst = Instance::new(schools, pupils)?;
+    if let Some(spec) = &req.routing {
+        if req.matrix.is_some() {
+            return Err(Error::input("request", None, Some("routing"), "give either 'matrix' or 'routing', not both"));
+        }
+        let url = spec.osrm.trim_end_matches('/');
+        if !osrm_allow.iter().any(|a| a.trim_end_matches('/') == url) {
+            return Err(Error::input(
+                "request",
+                None,
+                Some("routing.osrm"),
+                "this OSRM server is not allowed by the service (its operator lists allowed servers with --osrm-allow)",
+            ));
+        }
+        let mut route = routing::osrm::RouteOptions::default();
+        if let Some(n) = spec.table_size {
+            route.table.max_table_size = n;
+        }
+        if let Some(m) = spec.snap_limit_m {
+            route.snap_limit_m = m;
+        }
+        route.allow_unreachable = spec.allow_unreachable;
+        let src = routing::OsrmSource {
+            url: url.to_string(),
+            profile: "foot".into(),
+            route,
+            osm: None,
+            cache_dir: None,
+            skip_ungeocoded: false,
+            geocode_report: std::path::PathBuf::from("geocoding-report.csv"),
+        };
+        let (inst, matrix, _) = routing::osrm_matrix(inst, &src)?;
+        return Ok(Loaded { inst, matrix, policy });
+    }
     let Some(text) = &req.matrix else {
         return Err(Error::input(
             "request",
             None,
             Some("matrix"),
-            "the walking distances are missing: give 'matrix' (long CSV text pupil_id,school_id,meters[,seconds])",
+            "the walking distances are missing: give 'matrix' (long CSV text pupil_id,school_id,meters[,seconds]) or 'routing' (an OSRM server)",
         ));
     };
     let mut matrix = routing::matrix::parse_matrix("matrix.csv", text.as_bytes(), &inst)?;
@@ -84,8 +117,8 @@ pub fn load(req: &PlanRequest) -> crate::Result<Loaded> {
 
 /// Read, validate and decide feasibility, so that a request that cannot succeed is answered at
 /// once with the same messages as `catchment solve`.
-pub fn validate(req: &PlanRequest) -> crate::Result<Loaded> {
-    let l = load(req)?;
+pub fn validate(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<Loaded> {
+    let l = load(req, osrm_allow)?;
     let problem = crate::solve::Problem::pupil_level(&l.inst, &l.matrix, l.policy.max_walk)?;
     let diagnoses = crate::solve::feasibility::diagnose(&problem);
     if !diagnoses.is_empty() {
@@ -125,7 +158,7 @@ fn run(app: &App, id: &str, loaded: Option<Loaded>) -> Result<Artefacts, ApiErro
                 .ok_or_else(|| ApiError::new("interrupted", "the job's request is no longer stored; submit it again"))?;
             let req: PlanRequest = serde_json::from_str(&text)
                 .map_err(|e| ApiError::internal(&format!("job {id}: stored request unreadable: {e}")))?;
-            load(&req).map_err(ApiError::from_library)?
+            load(&req, &app.cfg.osrm_allow).map_err(ApiError::from_library)?
         }
     };
     let _ = app.store.set_stage(id, STAGES[1]);
