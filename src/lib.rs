@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod dataset;
+pub mod districts;
 pub mod error;
 pub mod instance;
 pub mod output;

@@ -1,0 +1,156 @@
+//! Districts for every block of the city, from the plan's school prices: each block goes to the
+//! school minimising `walk + price` (ties by school order) — the same rule every pupil of the
+//! plan already satisfies, so blocks with pupils keep their school and blocks without pupils
+//! this year get the school a pupil there would get. And the explanation a council gives a
+//! family, derived from the same prices.
+
+use crate::error::{Error, InputProblem, Result};
+use crate::instance::{file_name, id_cmp, School};
+use crate::routing::UNREACHABLE;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Walking meters from every block of the city to every school.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockMatrix {
+    /// Block ids in id order.
+    pub blocks: Vec<String>,
+    pub n_schools: usize,
+    pub meters: Vec<u32>,
+}
+
+impl BlockMatrix {
+    pub fn row(&self, b: usize) -> &[u32] {
+        &self.meters[b * self.n_schools..(b + 1) * self.n_schools]
+    }
+
+    pub fn index(&self, block: &str) -> Option<usize> {
+        self.blocks.binary_search_by(|b| id_cmp(b, block)).ok()
+    }
+}
+
+/// Read a long matrix `block_id,school_id,meters[,...]` covering every block of the city.
+pub fn read_block_matrix(path: &Path, schools: &[School]) -> Result<BlockMatrix> {
+    let name = file_name(path);
+    let mut rdr = csv::Reader::from_path(path).map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+    let headers = rdr.headers().map_err(|e| Error::Other(format!("{name}: {e}")))?.clone();
+    let col = |n: &str| headers.iter().position(|h| h.trim() == n);
+    let (Some(bc), Some(sc), Some(mc)) = (col("block_id"), col("school_id"), col("meters")) else {
+        return Err(Error::input(&name, Some(1), Some("block_id"), "needs columns 'block_id', 'school_id', 'meters'"));
+    };
+    let school_ix: HashMap<&str, usize> = schools.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    let n_s = schools.len();
+    let mut rows: HashMap<String, Vec<u32>> = HashMap::new();
+    let mut problems = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| Error::Other(format!("{name}: {e}")))?;
+        let line = rec.position().map(|p| p.line());
+        let (b, s, m) = (rec.get(bc).unwrap_or(""), rec.get(sc).unwrap_or(""), rec.get(mc).unwrap_or(""));
+        let Some(&si) = school_ix.get(s) else {
+            problems.push(InputProblem::new(&name, line, Some("school_id"), format!("unknown school id '{s}'")));
+            continue;
+        };
+        let meters = if m.eq_ignore_ascii_case("unreachable") {
+            UNREACHABLE
+        } else {
+            match m.parse::<f64>() {
+                Ok(x) if x.is_finite() && x >= 0.0 => x.round() as u32,
+                _ => {
+                    problems.push(InputProblem::new(&name, line, Some("meters"), format!("is not a distance (got '{m}')")));
+                    continue;
+                }
+            }
+        };
+        rows.entry(b.to_string()).or_insert_with(|| vec![UNREACHABLE; n_s])[si] = meters;
+        if problems.len() > 100 {
+            break;
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Input(problems));
+    }
+    let mut blocks: Vec<String> = rows.keys().cloned().collect();
+    blocks.sort_by(|a, b| id_cmp(a, b));
+    let mut meters = Vec::with_capacity(blocks.len() * n_s);
+    for b in &blocks {
+        meters.extend_from_slice(&rows[b]);
+    }
+    Ok(BlockMatrix { blocks, n_schools: n_s, meters })
+}
+
+/// The school of every block: least `walk + price`, ties by school order; `None` for a block
+/// with no route to any school.
+pub fn assign_blocks(bm: &BlockMatrix, prices: &[i64]) -> Vec<Option<usize>> {
+    (0..bm.blocks.len())
+        .map(|b| {
+            bm.row(b)
+                .iter()
+                .enumerate()
+                .filter(|(_, &d)| d != UNREACHABLE)
+                .min_by_key(|&(s, &d)| (d as i64 + prices[s], s))
+                .map(|(s, _)| s)
+        })
+        .collect()
+}
+
+/// Why a block belongs to its school, in numbers and in plain English and German.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Explanation {
+    pub block: String,
+    pub school: String,
+    pub walk_m: u32,
+    pub nearest_school: String,
+    pub nearest_walk_m: u32,
+    /// How much longer the others' walks get, in total, if this block takes a seat at the
+    /// nearest school instead (the difference of the two schools' prices). At least the
+    /// meters it would save, which is why the block is not there.
+    pub cost_to_others_m: i64,
+    pub english: String,
+    pub german: String,
+}
+
+/// Explain the district of `block` from the prices.
+pub fn explain(bm: &BlockMatrix, schools: &[School], prices: &[i64], block: &str) -> Result<Explanation> {
+    let b = bm.index(block).ok_or_else(|| Error::Other(format!("block '{block}' is not in the block matrix")))?;
+    let s = assign_blocks(bm, prices)[b].ok_or_else(|| Error::Other(format!("block '{block}' has no route to any school")))?;
+    let row = bm.row(b);
+    let (n, nd) = row
+        .iter()
+        .enumerate()
+        .filter(|(_, &d)| d != UNREACHABLE)
+        .min_by_key(|&(t, &d)| (d, t))
+        .map(|(t, &d)| (t, d))
+        .expect("a reachable school exists");
+    let (name, walk) = (&schools[s].name, row[s]);
+    let nname = &schools[n].name;
+    let price = prices[n] - prices[s];
+    let (english, german) = if n == s || nd == walk {
+        (
+            format!("{name} is the nearest school ({walk} m on foot)."),
+            format!("{name} ist die nächstgelegene Schule ({walk} m Fußweg)."),
+        )
+    } else {
+        let gap = walk - nd;
+        (
+            format!(
+                "{nname} is {gap} m nearer ({nd} m instead of {walk} m), but it is full: a seat there for this address would \
+                 make other children walk {price} m more in total, at least the {gap} m saved. So this address belongs to {name}."
+            ),
+            format!(
+                "{nname} ist {gap} m näher ({nd} m statt {walk} m), aber voll: ein Platz dort für diese Adresse verlängert \
+                 die Schulwege anderer Kinder um insgesamt {price} m, mindestens so viel wie die {gap} m Ersparnis. \
+                 Deshalb gehört diese Adresse zu {name}."
+            ),
+        )
+    };
+    Ok(Explanation {
+        block: block.to_string(),
+        school: schools[s].id.clone(),
+        walk_m: walk,
+        nearest_school: schools[n].id.clone(),
+        nearest_walk_m: nd,
+        cost_to_others_m: price,
+        english,
+        german,
+    })
+}
