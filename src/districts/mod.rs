@@ -50,15 +50,11 @@ pub fn read_block_matrix(path: &Path, schools: &[School]) -> Result<BlockMatrix>
             problems.push(InputProblem::new(&name, line, Some("school_id"), format!("unknown school id '{s}'")));
             continue;
         };
-        let meters = if m.eq_ignore_ascii_case("unreachable") {
-            UNREACHABLE
-        } else {
-            match m.parse::<f64>() {
-                Ok(x) if x.is_finite() && x >= 0.0 => x.round() as u32,
-                _ => {
-                    problems.push(InputProblem::new(&name, line, Some("meters"), format!("is not a distance (got '{m}')")));
-                    continue;
-                }
+        let meters = match crate::routing::matrix::distance_value(m.trim()) {
+            Ok(x) => x,
+            Err(msg) => {
+                problems.push(InputProblem::new(&name, line, Some("meters"), msg));
+                continue;
             }
         };
         rows.entry(b.to_string()).or_insert_with(|| vec![UNREACHABLE; n_s])[si] = meters;

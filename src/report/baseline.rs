@@ -37,7 +37,8 @@ pub fn straight_line_districts(inst: &Instance) -> Result<Vec<u32>> {
     let (keys, block_of) = blocks(inst);
     let n_b = keys.len();
     let n_s = inst.schools.len();
-    let mut sum = vec![(0.0f64, 0.0f64, 0u32); n_b];
+    // Per block: summed coordinates, pupils, free (not fixed) pupils.
+    let mut sum = vec![(0.0f64, 0.0f64, 0u32, 0u32); n_b];
     for (i, p) in inst.pupils.iter().enumerate() {
         let Some((lat, lon)) = p.location else {
             return Err(Error::Other(format!(
@@ -48,8 +49,9 @@ pub fn straight_line_districts(inst: &Instance) -> Result<Vec<u32>> {
         let e = &mut sum[block_of[i]];
         e.0 += lat;
         e.1 += lon;
+        e.2 += 1;
         if p.fixed_school.is_none() {
-            e.2 += 1;
+            e.3 += 1;
         }
     }
     let mut load = vec![0u64; n_s];
@@ -58,15 +60,10 @@ pub fn straight_line_districts(inst: &Instance) -> Result<Vec<u32>> {
             load[inst.school_index(f).expect("validated")] += 1;
         }
     }
-    let mut count = vec![0usize; n_b];
-    for &b in &block_of {
-        count[b] += 1;
-    }
     let order: Vec<Vec<(f64, usize)>> = sum
         .iter()
-        .enumerate()
-        .map(|(b, &(la, lo, _))| {
-            let centre = (la / count[b] as f64, lo / count[b] as f64);
+        .map(|&(la, lo, n, _)| {
+            let centre = (la / n as f64, lo / n as f64);
             let mut v: Vec<(f64, usize)> =
                 inst.schools.iter().enumerate().map(|(s, sc)| (straight_line_m(centre, (sc.lat, sc.lon)), s)).collect();
             v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
@@ -75,7 +72,7 @@ pub fn straight_line_districts(inst: &Instance) -> Result<Vec<u32>> {
         .collect();
     let mut rank = vec![0usize; n_b];
     for b in 0..n_b {
-        load[order[b][0].1] += sum[b].2 as u64;
+        load[order[b][0].1] += sum[b].3 as u64;
     }
     let cap: Vec<u64> = inst.schools.iter().map(|s| s.capacity as u64).collect();
     let mut stuck = vec![false; n_s];
@@ -83,7 +80,7 @@ pub fn straight_line_districts(inst: &Instance) -> Result<Vec<u32>> {
         // The border block of s: the cheapest move to a next-nearest school with room.
         let mut best: Option<(f64, usize, usize)> = None;
         for b in 0..n_b {
-            let w = sum[b].2 as u64;
+            let w = sum[b].3 as u64;
             if w == 0 || order[b][rank[b]].1 != s {
                 continue;
             }
@@ -96,7 +93,7 @@ pub fn straight_line_districts(inst: &Instance) -> Result<Vec<u32>> {
         }
         match best {
             Some((_, b, r)) => {
-                let w = sum[b].2 as u64;
+                let w = sum[b].3 as u64;
                 load[s] -= w;
                 rank[b] = r;
                 load[order[b][r].1] += w;

@@ -225,6 +225,23 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
     Ok(m)
 }
 
+/// A distance cell: whole meters (rounded), `UNREACHABLE` for `unreachable`, or why not.
+pub(crate) fn distance_value(v: &str) -> std::result::Result<u32, String> {
+    if v.is_empty() {
+        return Err("is empty (write 'unreachable' for a pair with no route)".into());
+    }
+    if v.eq_ignore_ascii_case("unreachable") {
+        return Ok(UNREACHABLE);
+    }
+    match v.parse::<f64>() {
+        Ok(x) if x.is_nan() || x.is_infinite() => Err(format!("is not a finite number (got '{v}')")),
+        Ok(x) if x < 0.0 => Err(format!("must not be negative (got '{v}')")),
+        Ok(x) if x >= (UNREACHABLE - 1) as f64 => Err(format!("is too large (got '{v}')")),
+        Ok(x) => Ok(x.round() as u32),
+        Err(_) => Err(format!("is not a number (got '{v}')")),
+    }
+}
+
 fn parse_distance(
     v: &str,
     field: &str,
@@ -232,32 +249,7 @@ fn parse_distance(
     problems: &mut Vec<InputProblem>,
     problem: &dyn Fn(Option<u64>, Option<&str>, String) -> InputProblem,
 ) -> Option<u32> {
-    if v.is_empty() {
-        problems.push(problem(Some(line), Some(field), "is empty (write 'unreachable' for a pair with no route)".into()));
-        return None;
-    }
-    if v.eq_ignore_ascii_case("unreachable") {
-        return Some(UNREACHABLE);
-    }
-    match v.parse::<f64>() {
-        Ok(x) if x.is_nan() || x.is_infinite() => {
-            problems.push(problem(Some(line), Some(field), format!("is not a finite number (got '{v}')")));
-            None
-        }
-        Ok(x) if x < 0.0 => {
-            problems.push(problem(Some(line), Some(field), format!("must not be negative (got '{v}')")));
-            None
-        }
-        Ok(x) if x >= (UNREACHABLE - 1) as f64 => {
-            problems.push(problem(Some(line), Some(field), format!("is too large (got '{v}')")));
-            None
-        }
-        Ok(x) => Some(x.round() as u32),
-        Err(_) => {
-            problems.push(problem(Some(line), Some(field), format!("is not a number (got '{v}')")));
-            None
-        }
-    }
+    distance_value(v).map_err(|m| problems.push(problem(Some(line), Some(field), m))).ok()
 }
 
 /// Sidecar `<matrix>.meta.json`: where the distances come from.

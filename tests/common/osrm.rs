@@ -170,11 +170,7 @@ impl Drop for StandIn {
     }
 }
 
-/// Great-circle distance in meters (tests only: the straight line, never a walking distance).
-pub fn straight_line_m(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let r = 6_371_000.0;
-    let (la1, la2) = (a.0.to_radians(), b.0.to_radians());
-    let h = ((la2 - la1) / 2.0).sin().powi(2) + la1.cos() * la2.cos() * ((b.1 - a.1).to_radians() / 2.0).sin().powi(2);
-    2.0 * r * h.sqrt().asin()
-}
 
+
+/// Great-circle distance, as the library computes it for its straight-line baseline.
+pub use catchment::report::baseline::straight_line_m;
