@@ -51,7 +51,23 @@ pub fn check_plan(inst: &Instance, m: &Matrix, dir: &Path, max_walk: Option<u32>
         None => inst,
     };
     let mip = unit == Unit::Block || min_class_size.is_some();
-    let problem = Problem::pupil_level(inst, m, max_walk)?;
+    let walk_problem = Problem::pupil_level(inst, m, max_walk)?;
+    // A plan kept close to last year's districts: optimal on walk + change cost.
+    let stability = std::fs::read_to_string(dir.join("summary.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<Summary>(&text).ok())
+        .and_then(|s| s.stability);
+    let previous = match &stability {
+        Some(_) => Some(crate::stability::read_previous(&dir.join(crate::output::PREVIOUS_FILE))?),
+        None => None,
+    };
+    let problem = match (&stability, &previous) {
+        (Some(st), Some(prev)) => match st.change_cost_m {
+            Some(c) => crate::stability::penalise(&walk_problem, &crate::stability::before(inst, prev), c),
+            None => walk_problem.clone(),
+        },
+        _ => walk_problem.clone(),
+    };
     let mut failures = files.problems.clone();
     let mut report =
         CheckReport { feasible: false, objective_ok: false, optimal: false, prices_ok: false, objective_m: None, mip, failures: vec![] };
@@ -63,7 +79,15 @@ pub fn check_plan(inst: &Instance, m: &Matrix, dir: &Path, max_walk: Option<u32>
     let findings = check_feasible(&problem, &assign);
     report.feasible = findings.is_empty();
     failures.extend(describe_findings(inst, &findings));
-    report.objective_m = problem.objective(&assign);
+    report.objective_m = walk_problem.objective(&assign);
+    if let (Some(st), Some(prev)) = (&stability, &previous) {
+        if let Some(cap) = st.max_changed_blocks {
+            let (_, changed, _) = crate::stability::changes(inst, &crate::stability::before(inst, prev), &assign);
+            if changed > cap as usize {
+                failures.push(format!("{changed} blocks change school against last year's districts, more than the cap of {cap}"));
+            }
+        }
+    }
     match (&files.certificate, report.objective_m) {
         (Some(c), Some(obj)) if c.objective_m == obj => report.objective_ok = true,
         (Some(c), Some(obj)) => failures.push(format!(

@@ -13,8 +13,10 @@ pub mod instance;
 pub mod output;
 pub mod report;
 pub mod routing;
+pub mod scenario;
 pub mod server;
 pub mod solve;
+pub mod stability;
 
 pub use error::{Error, Result};
 pub use instance::{read_instance, Instance, Pupil, School};
@@ -120,7 +122,27 @@ pub fn effective_instance<'a>(inst: &'a Instance, policy: &Policy) -> std::borro
 
 /// Solve an instance: diagnose feasibility, solve, and certify the result.
 pub fn solve_plan(inst: &Instance, m: &Matrix, policy: &Policy) -> Result<Plan> {
+    solve_plan_with(inst, m, policy, None)
+}
+
+/// [`solve_plan`] with stability against last year's districts ([`stability`]). With a change
+/// cost the certificate's prices are on the penalised costs (walk + change cost); with a cap on
+/// changed blocks the plan is a whole-block MIP (the policy's unit must be `block`). The plan's
+/// objective is always the walking total without penalties.
+pub fn solve_plan_with(inst: &Instance, m: &Matrix, policy: &Policy, stability: Option<&stability::Stability>) -> Result<Plan> {
     let inst = &*effective_instance(inst, policy);
+    let before = stability.map(|st| stability::before(inst, &st.previous));
+    let keep_cap = match stability.map(|st| st.rule) {
+        Some(stability::Rule::MaxChangedBlocks(n)) => {
+            if policy.unit != Unit::Block {
+                return Err(Error::Other(
+                    "a cap on changed blocks needs districts of whole blocks (unit block, --unit block)".into(),
+                ));
+            }
+            Some(n)
+        }
+        _ => None,
+    };
     if let Some(min) = policy.min_class_size {
         let small: Vec<String> = inst.schools.iter().filter(|s| s.class_size < min).map(|s| format!("'{}'", s.id)).collect();
         if !small.is_empty() {
@@ -131,7 +153,11 @@ pub fn solve_plan(inst: &Instance, m: &Matrix, policy: &Policy) -> Result<Plan> 
             )));
         }
     }
-    let problem = Problem::pupil_level(inst, m, policy.max_walk)?;
+    let walk_problem = Problem::pupil_level(inst, m, policy.max_walk)?;
+    let problem = match (stability.map(|st| st.rule), &before) {
+        (Some(stability::Rule::ChangeCost(c)), Some(b)) if c > 0 => stability::penalise(&walk_problem, b, c),
+        _ => walk_problem.clone(),
+    };
     let started = std::time::Instant::now();
     let to_error = |e: SolveError| match e {
         SolveError::Infeasible(d) => Error::Infeasible(describe_infeasibility(inst, &d)),
@@ -144,6 +170,12 @@ pub fn solve_plan(inst: &Instance, m: &Matrix, policy: &Policy) -> Result<Plan> 
             describe_findings(inst, &f).join("; ")
         ))
     })?;
+    // With stability, the bound for MIP plans is the walk-only pupil-level optimum.
+    let pupil_bound = if stability.is_some() && policy.is_mip() {
+        solve::solve(&walk_problem, policy.solver).map_err(to_error)?.objective
+    } else {
+        certificate.objective
+    };
     let (assign, certificate, modelled_classes, pupil_optimum, solver) = if policy.is_mip() {
         let (units, pupil_unit) = match policy.unit {
             Unit::Block => Problem::block_level(inst, &problem)?,
@@ -162,15 +194,38 @@ pub fn solve_plan(inst: &Instance, m: &Matrix, policy: &Policy) -> Result<Plan> 
         if !diagnosis.is_empty() {
             return Err(to_error(SolveError::Infeasible(diagnosis)));
         }
-        let (sol, k) = solve::lp::solve_with_classes(&units, rule.as_ref()).map_err(to_error)?;
+        let keep = match (keep_cap, &before) {
+            (Some(max_changed), Some(b)) => {
+                let ub = stability::unit_before(b, &pupil_unit, units.n_units());
+                let forced = ub.iter().filter(|x| **x == stability::Before::Gone).count() as u32;
+                let previous = ub.iter().map(|x| if let stability::Before::At(s) = x { Some(*s) } else { None }).collect();
+                Some(solve::lp::KeepRule { previous, forced, max_changed })
+            }
+            _ => None,
+        };
+        let (sol, k) = solve::lp::solve_with_rules(&units, rule.as_ref(), keep.as_ref()).map_err(|e| match (&keep, e) {
+            (Some(k), SolveError::Infeasible(_)) => Error::Infeasible(vec![Infeasibility {
+                kind: "max_changed_blocks".into(),
+                message: format!(
+                    "no plan of whole blocks changes at most {} block(s) against last year's districts{}; allow more changes",
+                    k.max_changed,
+                    if k.forced > 0 { format!(" ({} block(s) must change: their school is not in this instance)", k.forced) } else { String::new() }
+                ),
+                schools: vec![],
+                pupils: vec![],
+                shortfall: 0,
+            }]),
+            (_, e) => to_error(e),
+        })?;
         let assign: Vec<u32> = pupil_unit.iter().map(|&u| sol.assign[u]).collect();
-        (assign, None, k, Some(certificate.objective), "mip (good_lp + Cbc branch and bound)".to_string())
+        let name = if keep.is_some() { "mip (good_lp + Cbc branch and bound; cap on changed blocks)" } else { "mip (good_lp + Cbc branch and bound)" };
+        (assign, None, k, Some(pupil_bound), name.to_string())
     } else {
         (pure.assign, Some(certificate), None, None, policy.solver.name().to_string())
     };
     let solve_seconds = started.elapsed().as_secs_f64();
-    let objective = problem.objective(&assign).ok_or_else(|| Error::Solver("the plan uses a pair that is not allowed".into()))?;
-    let loads = problem.loads(&assign);
+    let objective = walk_problem.objective(&assign).ok_or_else(|| Error::Solver("the plan uses a pair that is not allowed".into()))?;
+    let loads = walk_problem.loads(&assign);
     let classes = modelled_classes
         .unwrap_or_else(|| inst.schools.iter().zip(&loads).map(|(s, &l)| classes_for(s, l)).collect());
     tracing::info!(solver = %solver, objective, seconds = solve_seconds, "solved");

@@ -43,6 +43,39 @@ The directory is replaced only when the new plan is complete; on any error nothi
         out: PathBuf,
         #[command(flatten)]
         policy: PolicyArgs,
+        #[command(flatten)]
+        stability: StabilityArgs,
+    },
+    /// Sweep the change cost against last year's districts: walk, changes and the price of
+    /// stability per cost, as curve.csv and a chart curve.svg.
+    #[command(name = "stability-curve", after_help = "Example:\n  catchment stability-curve --schools schools.csv --pupils pupils.csv --matrix matrix.csv --previous districts.csv --out curve/")]
+    StabilityCurve {
+        #[command(flatten)]
+        input: InputArgs,
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Last year's districts: CSV block_id,school_id.
+        #[arg(long)]
+        previous: PathBuf,
+        /// Change costs to sweep, meters per pupil (default: 0,25,50,100,200,300,500,750,1000,1500,2000,3000,5000,10000).
+        #[arg(long, value_delimiter = ',')]
+        penalties: Vec<u32>,
+        /// Output directory (curve.csv, curve.svg).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run the scenarios of a TOML file side by side: comparison.csv, comparison.md and each
+    /// scenario's plan directory.
+    #[command(after_help = "Example:\n  catchment batch data/magdeburg/scenarios.toml --out out/scenarios\n\n\
+Writes OUT/comparison.csv, OUT/comparison.md, OUT/base/ and OUT/<scenario>/ (plan directories); nothing on error.")]
+    Batch {
+        /// The scenario file (TOML: [base] and [[scenario]] tables).
+        file: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Scenarios solved at once.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
     },
     /// Verify a plan from its files: feasibility, the objective, and optimality.
     #[command(after_help = "Example:\n  catchment check --schools schools.csv --pupils pupils.csv --matrix matrix.csv --plan plan/")]
@@ -238,6 +271,34 @@ struct PolicyArgs {
     max_class_size: Option<u32>,
 }
 
+/// Stability against last year's districts.
+#[derive(Args)]
+struct StabilityArgs {
+    /// Last year's districts: CSV block_id,school_id.
+    #[arg(long)]
+    previous: Option<PathBuf>,
+    /// Meters added per pupil whose school differs from last year's school of their block
+    /// (keeps the plan certified; the prices are on walk + this cost).
+    #[arg(long, requires = "previous", conflicts_with = "max_changed_blocks")]
+    change_cost: Option<u32>,
+    /// At most this many blocks change school against last year (whole blocks: a MIP; implies --unit block).
+    #[arg(long, requires = "previous")]
+    max_changed_blocks: Option<u32>,
+}
+
+impl StabilityArgs {
+    fn stability(&self) -> anyhow::Result<Option<catchment::stability::Stability>> {
+        use catchment::stability::{read_previous, Rule, Stability};
+        let Some(path) = &self.previous else { return Ok(None) };
+        let rule = match (self.change_cost, self.max_changed_blocks) {
+            (Some(c), _) => Rule::ChangeCost(c),
+            (None, Some(n)) => Rule::MaxChangedBlocks(n),
+            (None, None) => anyhow::bail!("--previous needs --change-cost METERS or --max-changed-blocks N"),
+        };
+        Ok(Some(Stability { previous: read_previous(path)?, rule }))
+    }
+}
+
 impl PolicyArgs {
     fn policy(&self) -> Policy {
         Policy {
@@ -316,9 +377,61 @@ fn solve_to(input: &InputArgs, policy: Policy, out: &Path) -> anyhow::Result<Sum
 
 fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
-        Command::Solve { input, out, policy } => {
-            let summary = solve_to(&input, policy.policy(), &out)?;
+        Command::Solve { input, out, policy, stability } => {
+            let summary = match stability.stability()? {
+                None => solve_to(&input, policy.policy(), &out)?,
+                Some(st) => {
+                    let mut policy = policy.policy();
+                    if matches!(st.rule, catchment::stability::Rule::MaxChangedBlocks(_)) {
+                        policy.unit = catchment::Unit::Block;
+                    }
+                    let (inst, m) = load(&input)?;
+                    let pb = spinner("solving against last year's districts (and without them, to compare)");
+                    let res = catchment::stability::solve(&inst, &m, &policy, &st);
+                    pb.finish_and_clear();
+                    let (plan, report, _) = res?;
+                    catchment::output::write_plan_with(&out, &inst, &m, &plan, Some((&report, &st.previous)))?
+                }
+            };
             print_summary(&summary, &out);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::StabilityCurve { input, policy, previous, penalties, out } => {
+            let previous = catchment::stability::read_previous(&previous)?;
+            let penalties = if penalties.is_empty() { catchment::stability::DEFAULT_PENALTIES.to_vec() } else { penalties };
+            let (inst, m) = load(&input)?;
+            let pb = spinner(&format!("solving for {} change costs", penalties.len()));
+            let points = catchment::stability::curve(&inst, &m, &policy.policy(), &previous, &penalties);
+            pb.finish_and_clear();
+            let points = points?;
+            let csv = catchment::stability::curve_csv(&points);
+            let svg = catchment::stability::curve_svg(&points, "Price of stability: extra walking vs blocks that change school");
+            catchment::output::write_atomically(&out, |dir| {
+                std::fs::write(dir.join("curve.csv"), &csv).map_err(|e| Error::io(dir.join("curve.csv"), e))?;
+                std::fs::write(dir.join("curve.svg"), &svg).map_err(|e| Error::io(dir.join("curve.svg"), e))?;
+                Ok(())
+            })?;
+            println!("{:>10} {:>14} {:>14} {:>14} {:>12}", "penalty_m", "total_walk_km", "changed_blocks", "changed_pupils", "price_km");
+            for p in &points {
+                println!(
+                    "{:>10} {:>14.1} {:>14} {:>14} {:>12.1}",
+                    p.penalty_m,
+                    p.total_walk_m as f64 / 1000.0,
+                    p.changed_blocks,
+                    p.changed_pupils,
+                    p.price_m as f64 / 1000.0
+                );
+            }
+            println!("Curve written to {}/ (curve.csv, curve.svg)", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Batch { file, out, jobs } => {
+            let pb = spinner("solving the scenarios");
+            let rows = catchment::scenario::batch(&file, &out, jobs);
+            pb.finish_and_clear();
+            let rows = rows?;
+            print!("{}", catchment::scenario::comparison_markdown(&rows));
+            println!("\nComparison and plans written to {}/ (comparison.csv, comparison.md, one directory per scenario)", out.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve(config) => {
@@ -512,6 +625,18 @@ fn print_summary(s: &Summary, out: &Path) {
     );
     if !s.classes.schools_without_class.is_empty() {
         println!("Schools that form no class: {}", s.classes.schools_without_class.join(", "));
+    }
+    if let Some(st) = &s.stability {
+        println!(
+            "Against last year's districts: {} of {} blocks and {} pupils change school (without stability: {} blocks, {} pupils); \
+             price of stability {:.1} km of walking",
+            st.changed_blocks,
+            st.blocks_compared,
+            st.changed_pupils,
+            st.unconstrained_changed_blocks,
+            st.unconstrained_changed_pupils,
+            st.price_m as f64 / 1000.0
+        );
     }
     println!("Plan written to {}/ (summary.json, assignments.csv, schools.csv, certificate.json)", out.display());
 }

@@ -119,11 +119,41 @@ pub fn certificate_file(inst: &Instance, plan: &Plan) -> CertificateFile {
 /// Write a plan's output directory: summary.json, assignments.csv, schools.csv,
 /// certificate.json. Returns the summary.
 pub fn write_plan(out: &Path, inst: &Instance, m: &Matrix, plan: &Plan) -> Result<Summary> {
+    write_plan_with(out, inst, m, plan, None)
+}
+
+/// The file of a stable plan with last year's districts it was solved against (blocks and
+/// schools only), so `catchment check` can rebuild the penalised costs.
+pub const PREVIOUS_FILE: &str = "previous-districts.csv";
+
+/// [`write_plan`] for a plan solved against last year's districts: the summary gains its
+/// `stability` section and the directory `previous-districts.csv`.
+pub fn write_plan_with(
+    out: &Path,
+    inst: &Instance,
+    m: &Matrix,
+    plan: &Plan,
+    stability: Option<(&crate::stability::StabilityReport, &crate::stability::Previous)>,
+) -> Result<Summary> {
     let inst = &*crate::effective_instance(inst, &plan.policy);
-    let summary = summarize(inst, m, plan);
+    let mut summary = summarize(inst, m, plan);
+    summary.stability = stability.map(|(r, _)| r.clone());
+    let mut cert = certificate_file(inst, plan);
+    if let (Some((r, _)), Some(_)) = (stability, &plan.certificate) {
+        if let Some(c) = r.change_cost_m {
+            cert.explanation.push_str(&format!(
+                " This plan keeps last year's districts ({PREVIOUS_FILE}) at a cost of {c} m per pupil at another school: \
+                 the prices are on walking meters + that cost; objective_m is the walk without it."
+            ));
+        }
+    }
     write_atomically(out, |dir| {
         write_json(&dir.join("summary.json"), &summary)?;
-        write_json(&dir.join("certificate.json"), &certificate_file(inst, plan))?;
+        write_json(&dir.join("certificate.json"), &cert)?;
+        if let Some((_, prev)) = stability {
+            let path = dir.join(PREVIOUS_FILE);
+            std::fs::write(&path, crate::stability::districts_csv(prev)).map_err(|e| Error::io(&path, e))?;
+        }
         write_assignments(&dir.join("assignments.csv"), inst, m, plan)?;
         write_schools(&dir.join("schools.csv"), inst, &summary)?;
         Ok(())

@@ -25,6 +25,9 @@ pub struct Summary {
     pub per_school: Vec<SchoolLoad>,
     /// Wall-clock figures: the only part of the outputs that differs between identical runs.
     pub timing: Timing,
+    /// Plans solved against last year's districts: changes and the price of stability.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stability: Option<crate::stability::StabilityReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -208,5 +211,6 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
             })
             .collect(),
         timing: Timing { solve_seconds: round3(plan.solve_seconds) },
+        stability: None,
     }
 }

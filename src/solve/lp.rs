@@ -29,8 +29,27 @@ pub fn solve(p: &Problem) -> Result<Solution, SolveError> {
 /// Solve with optional class rules; returns the solution and, with rules, the classes per
 /// school. With weighted units or class rules this is a MIP solved by Cbc's branch and bound.
 pub fn solve_with_classes(p: &Problem, classes: Option<&ClassRule>) -> Result<(Solution, Option<Vec<u32>>), SolveError> {
+    solve_with_rules(p, classes, None)
+}
+
+/// Stability as a side constraint: of the units with a school last year (`previous[u]`), at
+/// most `max_changed` are at another school; `forced` more units must change in any plan (their
+/// school is gone) and count against the cap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeepRule {
+    pub previous: Vec<Option<u32>>,
+    pub forced: u32,
+    pub max_changed: u32,
+}
+
+/// [`solve_with_classes`] with an optional cap on units that change school (a MIP).
+pub fn solve_with_rules(
+    p: &Problem,
+    classes: Option<&ClassRule>,
+    keep: Option<&KeepRule>,
+) -> Result<(Solution, Option<Vec<u32>>), SolveError> {
     let n_s = p.n_schools;
-    let integer = !p.unit_weights();
+    let integer = !p.unit_weights() || keep.is_some();
     let mut vars = ProblemVariables::new();
     // x[u] = list of (school, variable) for free units.
     let mut x: Vec<Vec<(usize, Variable)>> = Vec::with_capacity(p.n_units());
@@ -70,6 +89,25 @@ pub fn solve_with_classes(p: &Problem, classes: Option<&ClassRule>) -> Result<(S
         model.set_parameter("cuts", "off");
         model.set_parameter("heuristics", "off");
         model.set_parameter("seconds", &MIP_SECONDS.to_string());
+    }
+    if let Some(rule) = keep {
+        // kept = units at last year's school; changed = counted - kept + forced <= max.
+        let mut kept = Expression::with_capacity(p.n_units());
+        let mut counted = 0u64;
+        for (u, row) in x.iter().enumerate() {
+            let Some(t) = rule.previous.get(u).copied().flatten() else { continue };
+            if p.fixed[u].is_some() {
+                continue;
+            }
+            counted += 1;
+            if let Some(&(_, v)) = row.iter().find(|&&(s, _)| s as u32 == t) {
+                kept.add_mul(1.0, v);
+            }
+        }
+        let need = counted as f64 + rule.forced as f64 - rule.max_changed as f64;
+        if need > 0.0 {
+            model.add_constraint(kept.geq(need));
+        }
     }
     for row in &x {
         if !row.is_empty() {
