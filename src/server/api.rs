@@ -106,6 +106,7 @@ impl ApiError {
                 problems: reasons.iter().filter_map(|p| serde_json::to_value(p).ok()).collect(),
             },
             Error::Routing(_) => ApiError { error: "routing".into(), message: e.to_string(), problems: vec![] },
+            Error::NotFound(_) => ApiError { error: "not_found".into(), message: e.to_string(), problems: vec![] },
             _ => ApiError::internal(&e.to_string()),
         }
     }
