@@ -37,8 +37,14 @@ impl BlockMatrix {
 
 /// Read a long matrix `block_id,school_id,meters[,...]` covering every block of the city.
 pub fn read_block_matrix(path: &Path, schools: &[School]) -> Result<BlockMatrix> {
-    let name = file_name(path);
-    let mut rdr = csv::Reader::from_path(path).map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    parse_block_matrix(&file_name(path), std::io::BufReader::new(file), schools)
+}
+
+/// [`read_block_matrix`] from any reader (`name` labels messages).
+pub fn parse_block_matrix(name: &str, input: impl std::io::Read, schools: &[School]) -> Result<BlockMatrix> {
+    let name = name.to_string();
+    let mut rdr = csv::Reader::from_reader(input);
     let headers = rdr.headers().map_err(|e| Error::Other(format!("{name}: {e}")))?.clone();
     let col = |n: &str| headers.iter().position(|h| h.trim() == n);
     let (Some(bc), Some(sc), Some(mc)) = (col("block_id"), col("school_id"), col("meters")) else {

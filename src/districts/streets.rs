@@ -312,9 +312,14 @@ fn from_pbf(path: &Path) -> Result<Vec<StreetLine>> {
 
 fn from_geojson(path: &Path) -> Result<Vec<StreetLine>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let gj: geojson::GeoJson = text.parse().map_err(|e: geojson::Error| Error::Other(format!("{}: {e}", path.display())))?;
+    street_lines_from_geojson(&path.display().to_string(), &text)
+}
+
+/// Named streets from GeoJSON text: LineString / MultiLineString features with a `name`.
+pub fn street_lines_from_geojson(name: &str, text: &str) -> Result<Vec<StreetLine>> {
+    let gj: geojson::GeoJson = text.parse().map_err(|e: geojson::Error| Error::input(name, None, None, format!("not valid GeoJSON: {e}")))?;
     let geojson::GeoJson::FeatureCollection(fc) = gj else {
-        return Err(Error::Other(format!("{}: expected a FeatureCollection of streets", path.display())));
+        return Err(Error::input(name, None, None, "expected a FeatureCollection of streets"));
     };
     let mut out = Vec::new();
     for f in fc.features {
