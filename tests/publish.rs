@@ -278,3 +278,34 @@ fn no_publishable_file_contains_a_pupil() {
     let internal = std::fs::read_to_string(plan.join("assignments.csv")).unwrap();
     assert!(needles.iter().take(3).any(|n| internal.contains(n.as_str())));
 }
+
+#[test]
+fn whole_block_plans_publish_each_block_at_its_pupils_school() {
+    let d = magdeburg();
+    let out = tempfile::tempdir().unwrap();
+    let plan = out.path().join("plan");
+    let o = bin()
+        .args(["solve", "--unit", "block", "--schools"])
+        .arg(d.join("schools.csv"))
+        .arg("--pupils")
+        .arg(d.join("pupils.csv"))
+        .arg("--matrix")
+        .arg(d.join("matrix.csv"))
+        .arg("--blocks")
+        .arg(d.join("blocks.csv"))
+        .arg("--out")
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let district: HashMap<String, String> = records(&plan).into_iter().map(|r| (r.block_id, r.school_id)).collect();
+    let block_of: HashMap<String, String> =
+        csv::Reader::from_path(d.join("pupils.csv")).unwrap().records().map(|r| r.unwrap()).map(|r| (r[0].to_string(), r[3].to_string())).collect();
+    let mut n = 0;
+    for r in csv::Reader::from_path(plan.join("assignments.csv")).unwrap().records() {
+        let r = r.unwrap();
+        assert_eq!(district[&block_of[&r[0]]], &r[1], "a pupil's school differs from the published district of their block");
+        n += 1;
+    }
+    assert_eq!(n, block_of.len());
+}
