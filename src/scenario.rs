@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::instance::{file_name, read_pupils, read_schools, Instance, School};
 use crate::routing::{Matrix, UNREACHABLE};
 use crate::stability::{self, Rule, Stability, StabilityReport};
+use crate::districts::BlockMatrix;
 use crate::{Plan, Policy, SolverKind, Unit};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -213,6 +214,9 @@ pub struct Prepared {
     pub matrix: Matrix,
     pub policy: Policy,
     pub stability: Option<Stability>,
+    /// Walks from every block of the city (when the base names its blocks and the matrix is
+    /// per block): for each scenario's published districts.
+    pub block_matrix: Option<BlockMatrix>,
 }
 
 fn base_policy(spec: &PolicySpec) -> Policy {
@@ -251,6 +255,28 @@ fn remap(m: &Matrix, from: &[School], to: &[School], extra: &[(Matrix, Vec<Schoo
     out
 }
 
+/// [`remap`] for a city-wide block matrix; blocks missing from an added school's file have no
+/// route to it.
+fn remap_blocks(bm: &BlockMatrix, from: &[School], to: &[School], extra: &[(BlockMatrix, Vec<School>)]) -> BlockMatrix {
+    let n = to.len();
+    let mut meters = vec![UNREACHABLE; bm.blocks.len() * n];
+    for (t, school) in to.iter().enumerate() {
+        if let Some(f) = from.iter().position(|s| s.id == school.id) {
+            for b in 0..bm.blocks.len() {
+                meters[b * n + t] = bm.row(b)[f];
+            }
+        } else if let Some((x, ss)) = extra.iter().find(|(_, ss)| ss.iter().any(|s| s.id == school.id)) {
+            let f = ss.iter().position(|s| s.id == school.id).expect("found");
+            for (b, id) in bm.blocks.iter().enumerate() {
+                if let Some(xb) = x.index(id) {
+                    meters[b * n + t] = x.row(xb)[f];
+                }
+            }
+        }
+    }
+    BlockMatrix { blocks: bm.blocks.clone(), n_schools: n, meters }
+}
+
 fn pupils_without_fixed(inst: &Instance) -> Vec<crate::Pupil> {
     inst.pupils.iter().cloned().map(|mut p| {
         p.fixed_school = None;
@@ -265,6 +291,10 @@ pub fn prepare(f: &ScenarioFile) -> Result<Vec<Prepared>> {
     let base_inst = Instance::new(base_schools, base_pupils)?;
     let base_m = crate::routing::read_matrix(&f.base.matrix, &base_inst)?;
     let policy = base_policy(&f.base.policy);
+    let base_bm = match &f.base.blocks {
+        Some(_) => Some(crate::districts::read_block_matrix(&f.base.matrix, &base_inst.schools)?),
+        None => None,
+    };
     let mut out = vec![Prepared {
         name: "base".into(),
         description: "the base: schools, pupils and policy as given".into(),
@@ -272,6 +302,7 @@ pub fn prepare(f: &ScenarioFile) -> Result<Vec<Prepared>> {
         matrix: base_m.clone(),
         policy: policy.clone(),
         stability: None,
+        block_matrix: base_bm.clone(),
     }];
     for s in &f.scenarios {
         let label = format!("scenario '{}'", s.name);
@@ -327,6 +358,7 @@ pub fn prepare(f: &ScenarioFile) -> Result<Vec<Prepared>> {
             x.capacity = k * x.class_size;
         }
         let mut extra: Vec<(Matrix, Vec<School>)> = Vec::new();
+        let mut extra_bm: Vec<(BlockMatrix, Vec<School>)> = Vec::new();
         for a in &s.add_school {
             if schools.iter().any(|x| x.id == a.id) || inst0.schools.iter().any(|x| x.id == a.id) {
                 return Err(bad(&f.file, &format!("{label}: add_school"), format!("school id '{}' exists already", a.id)));
@@ -354,10 +386,15 @@ pub fn prepare(f: &ScenarioFile) -> Result<Vec<Prepared>> {
             let one = Instance::new(vec![school.clone()], pupils_without_fixed(&inst0)).map_err(|e| ctx("add_school", e))?;
             let m = crate::routing::read_matrix(&a.matrix, &one).map_err(|e| ctx("add_school.matrix", e))?;
             extra.push((m, vec![school.clone()]));
+            if base_bm.is_some() {
+                let bm = crate::districts::read_block_matrix(&a.matrix, std::slice::from_ref(&school)).map_err(|e| ctx("add_school.matrix", e))?;
+                extra_bm.push((bm, vec![school.clone()]));
+            }
             schools.push(school);
         }
         let inst = Instance::new(schools, inst0.pupils.clone()).map_err(|e| ctx("close", e))?;
         let matrix = remap(&m0, &inst0.schools, &inst.schools, &extra);
+        let block_matrix = base_bm.as_ref().map(|bm| remap_blocks(bm, &base_inst.schools, &inst.schools, &extra_bm));
         let mut policy = policy.clone();
         if let Some(v) = s.solver {
             policy.solver = v;
@@ -393,6 +430,7 @@ pub fn prepare(f: &ScenarioFile) -> Result<Vec<Prepared>> {
             matrix,
             policy,
             stability,
+            block_matrix,
         });
     }
     Ok(out)
@@ -557,15 +595,23 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
     let prepared = prepare(&file)?;
     let outcomes = run(&prepared, jobs)?;
     let rows = compare(&prepared, &outcomes);
+    let base_city = match &file.base.blocks {
+        Some(path) => Some((crate::districts::blocks::read_blocks(path)?, ())),
+        None => None,
+    };
     let csv = comparison_csv(&rows)?;
     let md = comparison_markdown(&rows);
     crate::output::write_atomically(out, |dir| {
         for (p, o) in prepared.iter().zip(&outcomes) {
             let st = match (&o.stability, &p.stability) {
-                (Some(r), Some(s)) => Some((r, &s.previous)),
+                (Some(r), Some(s)) => Some((r, s)),
                 _ => None,
             };
-            crate::output::write_plan_with(&dir.join(&p.name), &p.inst, &p.matrix, &o.plan, st)?;
+            let city = match (&base_city, &p.block_matrix) {
+                (Some((blocks, _)), Some(bm)) => Some(crate::districts::publish::City { blocks: blocks.clone(), matrix: bm.clone(), streets: None }),
+                _ => None,
+            };
+            crate::output::write_plan_published_with(&dir.join(&p.name), &p.inst, &p.matrix, &o.plan, city.as_ref(), st)?;
         }
         std::fs::write(dir.join("comparison.csv"), &csv).map_err(|e| Error::io(dir.join("comparison.csv"), e))?;
         std::fs::write(dir.join("comparison.md"), &md).map_err(|e| Error::io(dir.join("comparison.md"), e))?;
