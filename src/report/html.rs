@@ -184,7 +184,9 @@ fn to_geo(polys: &[Vec<Vec<(f64, f64)>>]) -> MultiPolygon<f64> {
 }
 
 /// Greedy colouring of districts on their adjacency (touching or overlapping shapes):
-/// districts with the most neighbours first, each the first colour no neighbour has.
+/// districts with the most neighbours first, each the least used colour no neighbour has.
+/// Colours are indices; `render` takes them modulo the palette, so only a district with more
+/// neighbours than `PALETTE` has colours can share one with a neighbour.
 pub fn colour_districts(shapes: &[MultiPolygon<f64>]) -> Vec<usize> {
     let n = shapes.len();
     let rects: Vec<_> = shapes.iter().map(|s| s.bounding_rect()).collect();
@@ -201,9 +203,17 @@ pub fn colour_districts(shapes: &[MultiPolygon<f64>]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&i| (std::cmp::Reverse(adj[i].len()), i));
     let mut colour = vec![usize::MAX; n];
+    let mut uses = vec![0usize; PALETTE.len()];
     for &i in &order {
         let used: Vec<usize> = adj[i].iter().map(|&j| colour[j]).filter(|&c| c != usize::MAX).collect();
-        colour[i] = (0..).find(|c| !used.contains(c)).unwrap_or(0);
+        // The least used colour no neighbour has (spreads the palette over the map); beyond
+        // the palette only when every colour is taken by a neighbour.
+        let c = (0..PALETTE.len()).filter(|c| !used.contains(c)).min_by_key(|&c| (uses[c], c));
+        let c = c.unwrap_or_else(|| (PALETTE.len()..).find(|c| !used.contains(c)).unwrap());
+        if c < PALETTE.len() {
+            uses[c] += 1;
+        }
+        colour[i] = c;
     }
     colour
 }
@@ -294,12 +304,19 @@ td.t,th.t{text-align:left}
 tr.hl td{background:#fff3b0}
 .sw{display:inline-block;width:.9em;height:.9em;border:1px solid #555;vertical-align:middle}
 .warn{color:#a00}
+body.map-only{margin:0}
+.map-only h1,.map-only .notes,.map-only .figures,.map-only h2,.map-only #comparison,.map-only .main>div:not(.map){display:none}
+.map-only .main{display:block}
+.map-only .map{max-width:none}
+.map-only .map svg{border:0;display:block;width:100vw;height:100vh}
 ";
 
-/// Hover highlights linking map and table, and a self-check: every school row has exactly one
+/// Hover highlights linking map and table, the map alone for `report.html#map` (what
+/// `scripts/map-png` screenshots), and a self-check: every school row has exactly one
 /// district shape and one marker (a console error otherwise, which the Chromium test catches).
 const JS: &str = "
 (function(){
+  if(location.hash==='#map')document.body.classList.add('map-only');
   var els=document.querySelectorAll('[data-school]'),by={};
   for(var i=0;i<els.length;i++){var k=els[i].getAttribute('data-school');(by[k]=by[k]||[]).push(els[i]);}
   var rows=document.querySelectorAll('#schools tbody tr');
@@ -499,9 +516,11 @@ mod tests {
                 }
             }
         }
-        // Apart shapes may share a colour: two far squares both get the first one.
-        let far = vec![to_geo(&[square(0.0, 0.0, 1.0)]), to_geo(&[square(5.0, 5.0, 1.0)])];
-        assert_eq!(colour_districts(&far), vec![0, 0]);
+        // The palette is spread: apart shapes still get different colours while some are unused.
+        let far: Vec<_> = (0..PALETTE.len() + 1).map(|k| to_geo(&[square(3.0 * k as f64, 0.0, 1.0)])).collect();
+        let c = colour_districts(&far);
+        assert_eq!(c[..PALETTE.len()], (0..PALETTE.len()).collect::<Vec<_>>());
+        assert_eq!(c[PALETTE.len()], 0);
     }
 
     #[test]
