@@ -84,6 +84,7 @@ fn load_page(html: &Path) -> PageCheck {
         "--headless".into(),
         "--no-sandbox".into(),
         "--disable-gpu".into(),
+        "--disable-dev-shm-usage".into(),
         "--no-first-run".into(),
         format!("--user-data-dir={}", profile.display()),
         "--enable-logging=stderr".into(),

@@ -150,7 +150,7 @@ fn group(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -158,8 +158,11 @@ fn group(n: u64) -> String {
     out
 }
 
-/// The polygons of a district feature as (lon, lat) rings, or None for other geometries.
-fn polygons(value: &GeometryValue) -> Option<Vec<Vec<Vec<(f64, f64)>>>> {
+/// Polygons as rings of (lon, lat): the first ring of each polygon its exterior.
+type Polygons = Vec<Vec<Vec<(f64, f64)>>>;
+
+/// The polygons of a district feature, or None for other geometries.
+fn polygons(value: &GeometryValue) -> Option<Polygons> {
     let ring = |r: &Vec<geojson::Position>| -> Vec<(f64, f64)> { r.iter().filter(|p| p.len() >= 2).map(|p| (p[0], p[1])).collect() };
     let poly = |p: &Vec<Vec<geojson::Position>>| -> Vec<Vec<(f64, f64)>> { p.iter().map(ring).collect() };
     match value {
@@ -340,7 +343,7 @@ const JS: &str = "
 /// The page as one HTML document.
 pub fn render(page: &ReportPage) -> String {
     // Join features to schools by `school_id`.
-    let mut shapes: Vec<Option<Vec<Vec<Vec<(f64, f64)>>>>> = vec![None; page.schools.len()];
+    let mut shapes: Vec<Option<Polygons>> = vec![None; page.schools.len()];
     let mut blocks: Vec<Option<u64>> = vec![None; page.schools.len()];
     let mut unmatched = 0usize;
     for f in &page.districts.features {
