@@ -534,4 +534,56 @@ mod tests {
         assert_eq!(d.matches('Z').count(), 1);
         assert_eq!(d.split([' ', 'M', 'Z']).filter(|s| !s.is_empty()).count(), 8, "{d}");
     }
+
+    fn row(id: &str) -> SchoolRow {
+        SchoolRow { id: id.into(), name: format!("School {id}"), lat: 52.1, lon: 11.6, capacity: 10, load: 5, classes: 1, price_m: None, mean_walk_m: None }
+    }
+
+    fn feature(id: serde_json::Value, coordinates: Vec<Vec<geojson::Position>>) -> geojson::Feature {
+        let props = serde_json::json!({"school_id": id, "blocks": 4});
+        geojson::Feature {
+            geometry: Some(geojson::Geometry::new(GeometryValue::Polygon { coordinates })),
+            properties: props.as_object().cloned(),
+            ..Default::default()
+        }
+    }
+
+    fn ring(x: f64, y: f64) -> Vec<Vec<geojson::Position>> {
+        vec![square(x, y, 0.01)[0].iter().map(|&(a, b)| geojson::Position::from(vec![a, b])).collect()]
+    }
+
+    #[test]
+    fn one_shape_per_school_row_whatever_the_features() {
+        let page = ReportPage {
+            title: "T".into(),
+            notes: vec![],
+            headline: Headline { pupils: 10, total_walk_m: 5000, mean_walk_m: 500.0, over_2km: 0, classes: 2, status: "optimal".into(), extra: vec![] },
+            // B has no feature; C's feature is unknown; A's comes twice.
+            schools: vec![row("A"), row("B")],
+            districts: FeatureCollection::new(vec![
+                feature("A".into(), ring(11.6, 52.1)),
+                feature("C".into(), ring(11.7, 52.1)),
+                feature("A".into(), ring(11.8, 52.1)),
+            ]),
+            comparison: None,
+        };
+        let html = render(&page);
+        assert_eq!(html.matches("<path class=\"district\"").count(), 2);
+        let b = html.find("data-school=\"B\"").unwrap();
+        assert!(html[b..b + html[b..].find('>').unwrap()].ends_with(" d=\"\""), "B's shape is empty");
+        assert!(html.contains("2 district feature(s) name no school"));
+        assert!(!html.contains("id=\"comparison\""));
+        // Only A's first feature is drawn: one ring, four corners.
+        let a = html.find("data-school=\"A\"").unwrap();
+        let d = &html[a..a + html[a..].find("\"><title>").unwrap()];
+        assert_eq!((d.matches('M').count(), d.matches('Z').count()), (1, 1), "{d}");
+        // The block count comes from the feature; numeric school ids match too.
+        assert!(html.contains("<td>4</td></tr>"));
+        let numeric = ReportPage {
+            schools: vec![row("7")],
+            districts: FeatureCollection::new(vec![feature(7.into(), ring(11.6, 52.1))]),
+            ..page
+        };
+        assert!(!render(&numeric).contains("name no school"));
+    }
 }
