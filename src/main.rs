@@ -283,6 +283,13 @@ struct PublishArgs {
     /// Named streets for the street list of grid blocks: OSM (.osm, .osm.pbf) or GeoJSON lines.
     #[arg(long, requires = "blocks")]
     streets: Option<PathBuf>,
+    /// Districts to compare with in report.html (CSV block_id,school_id: last year's or the
+    /// hand-drawn ones), evaluated on the same walking distances.
+    #[arg(long, requires = "blocks")]
+    compare: Option<PathBuf>,
+    /// Compare with the hand-drawn proxy (nearest school by straight line, border blocks moved).
+    #[arg(skip)]
+    compare_proxy: bool,
 }
 
 impl PublishArgs {
@@ -415,6 +422,32 @@ fn load(input: &InputArgs) -> anyhow::Result<(catchment::Instance, catchment::Ma
     Ok((inst, m))
 }
 
+/// The comparison for the report page: given districts and/or the straight-line proxy, then
+/// the plan.
+fn comparison(
+    inst: &catchment::Instance,
+    m: &catchment::Matrix,
+    plan: &catchment::Plan,
+    publish: &PublishArgs,
+) -> anyhow::Result<Option<catchment::report::html::Comparison>> {
+    use catchment::report::{baseline, summarize};
+    let mut rows: Vec<(String, Summary)> = Vec::new();
+    if publish.compare_proxy {
+        let proxy = baseline::evaluate(inst, m, baseline::straight_line_districts(inst)?, "hand-drawn proxy")?;
+        rows.push(("Hand-drawn proxy (nearest by straight line, border blocks moved)".into(), summarize(inst, m, &proxy)));
+    }
+    if let Some(path) = &publish.compare {
+        let given = baseline::evaluate(inst, m, baseline::read_districts(path, inst)?, "given districts")?;
+        rows.push((format!("Given districts ({})", path.display()), summarize(inst, m, &given)));
+    }
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    rows.push(("This plan".into(), summarize(inst, m, plan)));
+    let refs: Vec<(String, &Summary)> = rows.iter().map(|(l, s)| (l.clone(), s)).collect();
+    Ok(Some(catchment::report::comparison_table("Against other districts", &refs)))
+}
+
 fn solve_to(
     input: &InputArgs,
     policy: Policy,
@@ -442,12 +475,16 @@ fn solve_to(
     };
     pb.finish_and_clear();
     let plan = plan?;
+    let comparison = match &city {
+        Some(_) => comparison(&inst, &m, &plan, publish)?,
+        None => None,
+    };
     let pb = spinner(if city.is_some() { "writing the plan and its districts" } else { "writing the plan" });
     let stable = match (&report, stability) {
         (Some(r), Some(st)) => Some((r, st)),
         _ => None,
     };
-    let written = catchment::output::write_plan_published_with(out, &inst, &m, &plan, city.as_ref(), stable);
+    let written = catchment::output::write_plan_published_with(out, &inst, &m, &plan, city.as_ref(), comparison.as_ref(), stable);
     pb.finish_and_clear();
     let (summary, publication) = written?;
     if let Some(p) = publication {
@@ -654,7 +691,13 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             };
             println!("catchment demo: {}", data.display());
             let existing = |name: &str| Some(data.join(name)).filter(|p| p.exists());
-            let publish = PublishArgs { blocks: existing("blocks.csv"), block_matrix: None, streets: existing("network.osm") };
+            let publish = PublishArgs {
+                blocks: existing("blocks.csv"),
+                block_matrix: None,
+                streets: existing("network.osm"),
+                compare: None,
+                compare_proxy: true,
+            };
             let summary = solve_to(&input, Policy { unit, ..Policy::default() }, &publish, None, &out)?;
             print_summary(&summary, &out);
             for f in ["districts.csv", "districts.geojson", "streets.csv", "streets.html", "report.html"] {

@@ -7,7 +7,7 @@ use crate::districts::files;
 use crate::districts::publish::{City, Publication};
 use crate::error::{Error, Result};
 use crate::instance::{file_name, Instance};
-use crate::report::{nearest, summarize, Summary};
+use crate::report::{html, nearest, summarize, Summary};
 use crate::routing::Matrix;
 use crate::Plan;
 use serde::{Deserialize, Serialize};
@@ -121,7 +121,46 @@ pub fn certificate_file(inst: &Instance, plan: &Plan) -> CertificateFile {
 /// Write a plan's output directory: summary.json, assignments.csv, schools.csv,
 /// certificate.json. Returns the summary.
 pub fn write_plan(out: &Path, inst: &Instance, m: &Matrix, plan: &Plan) -> Result<Summary> {
-    Ok(write_plan_published(out, inst, m, plan, None)?.0)
+    Ok(write_plan_published(out, inst, m, plan, None, None)?.0)
+}
+
+/// The report page of a published plan: headline figures, one row and one district per school,
+/// the distance source, and a comparison when the caller has one (a baseline, scenarios).
+pub fn report_page(
+    inst: &Instance,
+    m: &Matrix,
+    plan: &Plan,
+    summary: &Summary,
+    p: &Publication,
+    comparison: Option<&html::Comparison>,
+) -> html::ReportPage {
+    let mut walk = vec![(0u64, 0u64); inst.schools.len()];
+    for (pupil, &s) in plan.assign.iter().enumerate() {
+        let w = &mut walk[s as usize];
+        w.0 += m.get(pupil, s as usize).unwrap_or(0) as u64;
+        w.1 += 1;
+    }
+    let fc = match &p.polygons {
+        Some(polys) => crate::districts::polygons::feature_collection(polys, &p.properties),
+        None => geojson::FeatureCollection { bbox: None, features: vec![], foreign_members: None },
+    };
+    let mut notes = vec![format!("Walking distances: {}.", summary.distance_source)];
+    notes.extend(p.notes.iter().cloned());
+    notes.push("Districts cover every block of the city: blocks without pupils this year follow the school prices of the certificate.".into());
+    html::ReportPage {
+        title: "School districts".into(),
+        notes,
+        headline: html::Headline::from_summary(summary),
+        schools: summary
+            .per_school
+            .iter()
+            .zip(&inst.schools)
+            .zip(&walk)
+            .map(|((l, s), &(total, n))| html::SchoolRow::new(l, s, (n > 0).then(|| total as f64 / n as f64)))
+            .collect(),
+        districts: fc,
+        comparison: comparison.cloned(),
+    }
 }
 
 /// The file of a stable plan with last year's districts it was solved against (blocks and
@@ -137,7 +176,7 @@ pub fn write_plan_with(
     plan: &Plan,
     stability: Option<(&crate::stability::StabilityReport, &crate::stability::Stability)>,
 ) -> Result<Summary> {
-    Ok(write_plan_published_with(out, inst, m, plan, None, stability)?.0)
+    Ok(write_plan_published_with(out, inst, m, plan, None, None, stability)?.0)
 }
 
 /// Write a plan's output directory and, given the city (blocks, block matrix, streets), its
@@ -149,8 +188,9 @@ pub fn write_plan_published(
     m: &Matrix,
     plan: &Plan,
     city: Option<&City>,
+    comparison: Option<&html::Comparison>,
 ) -> Result<(Summary, Option<Publication>)> {
-    write_plan_published_with(out, inst, m, plan, city, None)
+    write_plan_published_with(out, inst, m, plan, city, comparison, None)
 }
 
 /// [`write_plan_published`] for plans with or without stability against last year's
@@ -161,6 +201,7 @@ pub fn write_plan_published_with(
     m: &Matrix,
     plan: &Plan,
     city: Option<&City>,
+    comparison: Option<&html::Comparison>,
     stability: Option<(&crate::stability::StabilityReport, &crate::stability::Stability)>,
 ) -> Result<(Summary, Option<Publication>)> {
     let inst = &*crate::effective_instance(inst, &plan.policy);
@@ -195,6 +236,7 @@ pub fn write_plan_published_with(
                 write_text(&dir.join("streets.csv"), &files::streets_csv(&list.parts, &inst.schools)?)?;
                 write_text(&dir.join("streets.html"), &files::streets_html(list, &inst.schools, "School districts: street list"))?;
             }
+            write_text(&dir.join("report.html"), &html::render(&report_page(inst, m, plan, &summary, p, comparison)))?;
         }
         Ok(())
     })?;

@@ -611,7 +611,7 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
                 (Some((blocks, _)), Some(bm)) => Some(crate::districts::publish::City { blocks: blocks.clone(), matrix: bm.clone(), streets: None }),
                 _ => None,
             };
-            crate::output::write_plan_published_with(&dir.join(&p.name), &p.inst, &p.matrix, &o.plan, city.as_ref(), st)?;
+            crate::output::write_plan_published_with(&dir.join(&p.name), &p.inst, &p.matrix, &o.plan, city.as_ref(), None, st)?;
         }
         std::fs::write(dir.join("comparison.csv"), &csv).map_err(|e| Error::io(dir.join("comparison.csv"), e))?;
         std::fs::write(dir.join("comparison.md"), &md).map_err(|e| Error::io(dir.join("comparison.md"), e))?;

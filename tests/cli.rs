@@ -226,6 +226,14 @@ fn demo_runs_and_checks_its_plan() {
     for f in ["summary.json", "assignments.csv", "schools.csv", "certificate.json"] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
+    // The published districts of the Magdeburg case: street list, map, report with the
+    // comparison against the hand-drawn proxy.
+    for f in ["districts.csv", "districts.geojson", "streets.csv", "streets.html", "report.html"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+        assert!(stdout.contains(&format!("Published: {}", out.join(f).display())), "{stdout}");
+    }
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("Hand-drawn proxy"), "the demo's report compares with the proxy");
     let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["pupils"], 2159);
     assert_eq!(summary["solver"]["unit"], "pupil");

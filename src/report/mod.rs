@@ -4,6 +4,7 @@ use crate::instance::Instance;
 use crate::routing::Matrix;
 use crate::Plan;
 pub mod baseline;
+pub mod html;
 pub mod reproduce;
 
 use serde::{Deserialize, Serialize};
@@ -212,5 +213,30 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
             .collect(),
         timing: Timing { solve_seconds: round3(plan.solve_seconds) },
         stability: None,
+    }
+}
+
+/// A comparison for the report page: one row per (label, summary), changes against the first.
+pub fn comparison_table(title: &str, rows: &[(String, &Summary)]) -> html::Comparison {
+    let km = |m: u64| format!("{:.1} km", m as f64 / 1000.0);
+    let base = rows.first().map(|r| r.1.walk.total_m as f64).unwrap_or(0.0);
+    html::Comparison {
+        title: title.to_string(),
+        columns: ["plan", "total walk", "change", "mean walk", "over 2 km", "not at nearest school", "classes"].map(String::from).to_vec(),
+        rows: rows
+            .iter()
+            .map(|(label, s)| {
+                let change = if base > 0.0 { format!("{:+.1} %", 100.0 * (s.walk.total_m as f64 - base) / base) } else { String::new() };
+                vec![
+                    label.clone(),
+                    km(s.walk.total_m),
+                    change,
+                    format!("{:.0} m", s.walk.mean_m),
+                    s.walk.over_2km.to_string(),
+                    s.not_at_nearest.pupils.to_string(),
+                    s.classes.total.to_string(),
+                ]
+            })
+            .collect(),
     }
 }

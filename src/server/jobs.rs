@@ -195,7 +195,7 @@ fn run(app: &App, id: &str, loaded: Option<Loaded>) -> Result<Artefacts, ApiErro
     let _ = app.store.set_stage(id, STAGES[2]);
     let dir = app.work_dir.join(id);
     let read = |name: &str| std::fs::read(dir.join(name));
-    let result = crate::output::write_plan_published(&dir, &loaded.inst, &loaded.matrix, &plan, loaded.city.as_ref())
+    let result = crate::output::write_plan_published(&dir, &loaded.inst, &loaded.matrix, &plan, loaded.city.as_ref(), None)
         .map_err(ApiError::from_library)
         .and_then(|_| {
             let mut files = Vec::new();
