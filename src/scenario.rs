@@ -596,7 +596,7 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
     let outcomes = run(&prepared, jobs)?;
     let rows = compare(&prepared, &outcomes);
     let base_city = match &file.base.blocks {
-        Some(path) => Some((crate::districts::blocks::read_blocks(path)?, ())),
+        Some(path) => Some(crate::districts::blocks::read_blocks(path)?),
         None => None,
     };
     let csv = comparison_csv(&rows)?;
@@ -608,7 +608,7 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
                 _ => None,
             };
             let city = match (&base_city, &p.block_matrix) {
-                (Some((blocks, _)), Some(bm)) => Some(crate::districts::publish::City { blocks: blocks.clone(), matrix: bm.clone(), streets: None }),
+                (Some(blocks), Some(bm)) => Some(crate::districts::publish::City { blocks: blocks.clone(), matrix: bm.clone(), streets: None }),
                 _ => None,
             };
             crate::output::write_plan_published_with(&dir.join(&p.name), &p.inst, &p.matrix, &o.plan, city.as_ref(), None, st)?;
