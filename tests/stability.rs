@@ -344,13 +344,32 @@ fn write_case(dir: &Path) {
             }
         }
     }
+    // Blocks without pupils this year (E0..E29), each at a random school last year.
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
+    let mut blocks = String::from("block_id,lat,lon,residents\n");
+    for b in &seen {
+        blocks.push_str(&format!("{b},52.1,11.6,10\n"));
+    }
+    let mut prev = random_previous(7, &inst);
+    for e in 0..30 {
+        let b = format!("E{e}");
+        blocks.push_str(&format!("{b},52.1,11.6,10\n"));
+        for sc in &inst.schools {
+            mx.push_str(&format!("{b},{},{}\n", sc.id, rng.random_range(100..3000)));
+        }
+        prev.insert(b, inst.schools[rng.random_range(0..inst.schools.len())].id.clone());
+    }
+    std::fs::write(dir.join("blocks.csv"), blocks).unwrap();
     std::fs::write(dir.join("matrix.csv"), mx).unwrap();
     let mut new = String::from("block_id,school_id,meters\n");
     for b in &seen {
         new.push_str(&format!("{b},S9,{}\n", 150 + b[1..].parse::<u32>().unwrap() * 10));
     }
+    for e in 0..30 {
+        new.push_str(&format!("E{e},S9,2500\n"));
+    }
     std::fs::write(dir.join("new-school.csv"), new).unwrap();
-    std::fs::write(dir.join("previous.csv"), stability::districts_csv(&random_previous(7, &inst))).unwrap();
+    std::fs::write(dir.join("previous.csv"), stability::districts_csv(&prev)).unwrap();
     std::fs::write(
         dir.join("scenarios.toml"),
         r#"
@@ -358,6 +377,7 @@ fn write_case(dir: &Path) {
 schools = "schools.csv"
 pupils = "pupils.csv"
 matrix = "matrix.csv"
+blocks = "blocks.csv"
 
 [[scenario]]
 name = "classes"
@@ -427,6 +447,35 @@ fn batch_output_has_every_scenario() {
     assert!(st.changed_pupils <= st.unconstrained_changed_pupils);
     assert_eq!(st.price_m, st.walk_m as i64 - st.unconstrained_walk_m as i64);
     assert!(out.join("stable/previous-districts.csv").is_file());
+    // Published districts: every block; blocks without pupils by walk + price + change cost.
+    let districts = std::fs::read_to_string(out.join("stable/districts.csv")).unwrap();
+    let school_of: std::collections::HashMap<String, String> =
+        districts.lines().skip(1).map(|l| { let f: Vec<&str> = l.split(',').collect(); (f[0].to_string(), f[1].to_string()) }).collect();
+    assert_eq!(school_of.len(), 50);
+    let mut moved_by_cost = 0;
+    let cert: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("stable/certificate.json")).unwrap()).unwrap();
+    let price = |s: &str| cert["prices"].as_array().unwrap().iter().find(|p| p["school_id"] == s).unwrap()["price_m"].as_i64().unwrap();
+    let prev = stability::read_previous(&tmp.path().join("previous.csv")).unwrap();
+    let matrix = std::fs::read_to_string(tmp.path().join("matrix.csv")).unwrap();
+    for e in 0..30 {
+        let b = format!("E{e}");
+        let walks: Vec<(String, i64)> = matrix
+            .lines()
+            .filter(|l| l.starts_with(&format!("{b},")))
+            .map(|l| { let f: Vec<&str> = l.split(',').collect(); (f[1].to_string(), f[2].parse().unwrap()) })
+            .collect();
+        let best = |cost: i64| {
+            walks
+                .iter()
+                .min_by_key(|(s, w)| (w + price(s) + if *s == prev[&b] { 0 } else { cost }, s.clone()))
+                .unwrap()
+                .0
+                .clone()
+        };
+        assert_eq!(school_of[&b], best(400), "block {b}");
+        moved_by_cost += (best(400) != best(0)) as usize;
+    }
+    assert!(moved_by_cost > 0, "the change cost decides no empty block: the case does not test it");
 }
 
 #[test]
