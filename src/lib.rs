@@ -219,6 +219,12 @@ pub fn solve_plan_with(inst: &Instance, m: &Matrix, policy: &Policy, stability: 
                 pupils: vec![],
                 shortfall: 0,
             }]),
+            (Some(k), SolveError::Solver(msg)) if msg.contains("did not prove") => Error::Solver(format!(
+                "Cbc did not prove an optimum within {} s with at most {} changed block(s); allow more changes, \
+                 or keep last year's districts by a change cost (--change-cost), which stays fast and certified",
+                solve::lp::MIP_SECONDS,
+                k.max_changed
+            )),
             (_, e) => to_error(e),
         })?;
         let assign: Vec<u32> = pupil_unit.iter().map(|&u| sol.assign[u]).collect();
