@@ -282,14 +282,25 @@ pub fn curve_svg(points: &[CurvePoint], title: &str) -> String {
     let path: Vec<String> =
         sorted.iter().map(|p| format!("{:.1},{:.1}", px(p.changed_blocks as f64), py(p.price_m.max(0) as f64 / 1000.0))).collect();
     s.push_str(&format!("<polyline points=\"{}\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\"/>\n", path.join(" ")));
-    for p in &sorted {
-        let (x, y) = (px(p.changed_blocks as f64), py(p.price_m.max(0) as f64 / 1000.0));
-        s.push_str(&format!(
-            "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3.5\" fill=\"#1f77b4\"/>\n<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#555\">{} m</text>\n",
-            x + 5.0,
-            y - 5.0,
-            p.penalty_m
-        ));
+    // Points at the same place share one label: "750-1000 m".
+    let mut i = 0;
+    while i < sorted.len() {
+        let (x, y) = (px(sorted[i].changed_blocks as f64), py(sorted[i].price_m.max(0) as f64 / 1000.0));
+        let mut j = i;
+        while j + 1 < sorted.len() {
+            let (x2, y2) = (px(sorted[j + 1].changed_blocks as f64), py(sorted[j + 1].price_m.max(0) as f64 / 1000.0));
+            if (x2 - x).abs() > 14.0 || (y2 - y).abs() > 9.0 {
+                break;
+            }
+            j += 1;
+        }
+        let label = if i == j { format!("{} m", sorted[i].penalty_m) } else { format!("{}–{} m", sorted[i].penalty_m, sorted[j].penalty_m) };
+        for p in &sorted[i..=j] {
+            let (cx, cy) = (px(p.changed_blocks as f64), py(p.price_m.max(0) as f64 / 1000.0));
+            s.push_str(&format!("<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"3.5\" fill=\"#1f77b4\"/>\n"));
+        }
+        s.push_str(&format!("<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#555\">{label}</text>\n", x + 5.0, y - 5.0));
+        i = j + 1;
     }
     s.push_str("</svg>\n");
     s
