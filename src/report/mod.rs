@@ -5,6 +5,8 @@ use crate::routing::Matrix;
 use crate::Plan;
 pub mod baseline;
 pub mod reproduce;
+pub mod simulate;
+pub mod simulate_files;
 
 use serde::{Deserialize, Serialize};
 
