@@ -70,6 +70,9 @@ pub enum Error {
     Solver(String),
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
+    /// A lookup (block, address, street) that matches nothing.
+    #[error("{0}")]
+    NotFound(String),
     #[error("{0}")]
     Other(String),
 }

@@ -81,6 +81,9 @@ pub struct Plan {
     /// For MIP plans: the pupil-level optimum, a lower bound (the gap is the price of whole
     /// blocks / whole classes).
     pub pupil_optimum: Option<u64>,
+    /// School prices of the pupil-level optimum (the certificate's, for pupil-level plans): the
+    /// rule that gives blocks without pupils their district. Empty for baselines.
+    pub prices: Vec<i64>,
     pub solver: String,
     pub policy: Policy,
     pub solve_seconds: f64,
@@ -144,6 +147,7 @@ pub fn solve_plan(inst: &Instance, m: &Matrix, policy: &Policy) -> Result<Plan> 
             describe_findings(inst, &f).join("; ")
         ))
     })?;
+    let prices = certificate.prices.clone();
     let (assign, certificate, modelled_classes, pupil_optimum, solver) = if policy.is_mip() {
         let (units, pupil_unit) = match policy.unit {
             Unit::Block => Problem::block_level(inst, &problem)?,
@@ -174,7 +178,7 @@ pub fn solve_plan(inst: &Instance, m: &Matrix, policy: &Policy) -> Result<Plan> 
     let classes = modelled_classes
         .unwrap_or_else(|| inst.schools.iter().zip(&loads).map(|(s, &l)| classes_for(s, l)).collect());
     tracing::info!(solver = %solver, objective, seconds = solve_seconds, "solved");
-    Ok(Plan { assign, objective, certificate, classes, pupil_optimum, solver, policy: policy.clone(), solve_seconds })
+    Ok(Plan { assign, objective, certificate, classes, pupil_optimum, prices, solver, policy: policy.clone(), solve_seconds })
 }
 
 fn ids<T>(items: &[usize], all: &[T], id: impl Fn(&T) -> &str) -> String {

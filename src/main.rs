@@ -3,6 +3,7 @@
 use catchment::check::check_plan;
 use catchment::dataset::{magdeburg, synthetic};
 use catchment::report::Summary;
+use catchment::districts::publish::City;
 use catchment::{read_instance, routing, Error, Policy, SolverKind};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -43,6 +44,25 @@ The directory is replaced only when the new plan is complete; on any error nothi
         out: PathBuf,
         #[command(flatten)]
         policy: PolicyArgs,
+        #[command(flatten)]
+        publish: PublishArgs,
+    },
+    /// Why an address or block belongs to its school: from a plan's published districts.
+    #[command(after_help = "Examples:\n  catchment explain --plan out/demo --address \"Hegelstraße\"\n  catchment explain --plan out/demo --block CRS3035RES100mN3226500E4433000 --json\n\n\
+Reads the plan's districts.csv (and streets.csv for street names); the plan must have been solved with --blocks.")]
+    Explain {
+        /// The plan directory.
+        #[arg(long)]
+        plan: PathBuf,
+        /// An address: "Street 12", or a street name alone.
+        #[arg(long, required_unless_present = "block", conflicts_with = "block")]
+        address: Option<String>,
+        /// A block id.
+        #[arg(long)]
+        block: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Verify a plan from its files: feasibility, the objective, and optimality.
     #[command(after_help = "Example:\n  catchment check --schools schools.csv --pupils pupils.csv --matrix matrix.csv --plan plan/")]
@@ -216,6 +236,36 @@ impl RoutingArgs {
     }
 }
 
+/// The city for the published districts: every block, not only this year's pupils'.
+#[derive(Args, Default)]
+struct PublishArgs {
+    /// Blocks of the whole city (CSV block_id,lat,lon[,residents][,street,house_number]): writes
+    /// districts.csv (every block), districts.geojson (grid-cell blocks), streets.csv/.html.
+    #[arg(long)]
+    blocks: Option<PathBuf>,
+    /// Walks from every block to every school (long CSV block_id,school_id,meters); default: the
+    /// --matrix file, which then must be keyed by block.
+    #[arg(long, requires = "blocks")]
+    block_matrix: Option<PathBuf>,
+    /// Named streets for the street list of grid blocks: OSM (.osm, .osm.pbf) or GeoJSON lines.
+    #[arg(long, requires = "blocks")]
+    streets: Option<PathBuf>,
+}
+
+impl PublishArgs {
+    fn city(&self, input: &InputArgs, inst: &catchment::Instance) -> anyhow::Result<Option<City>> {
+        let Some(blocks) = &self.blocks else { return Ok(None) };
+        let matrix = match (&self.block_matrix, &input.matrix) {
+            (Some(m), _) | (None, Some(m)) => m,
+            (None, None) => anyhow::bail!("--blocks needs walks from every block: give --block-matrix FILE"),
+        };
+        let blocks = catchment::districts::blocks::read_blocks(blocks)?;
+        let matrix = catchment::districts::read_block_matrix(matrix, &inst.schools)?;
+        let streets = self.streets.as_deref().map(catchment::districts::streets::read_street_lines).transpose()?;
+        Ok(Some(City { blocks, matrix, streets }))
+    }
+}
+
 #[derive(Args)]
 struct PolicyArgs {
     /// The solver for the pupil-level problem.
@@ -304,20 +354,53 @@ fn load(input: &InputArgs) -> anyhow::Result<(catchment::Instance, catchment::Ma
     Ok((inst, m))
 }
 
-fn solve_to(input: &InputArgs, policy: Policy, out: &Path) -> anyhow::Result<Summary> {
+fn solve_to(input: &InputArgs, policy: Policy, publish: &PublishArgs, out: &Path) -> anyhow::Result<Summary> {
     let (inst, m) = load(input)?;
+    let city = {
+        let pb = spinner("reading the city's blocks");
+        let city = publish.city(input, &inst);
+        pb.finish_and_clear();
+        city?
+    };
     let pb = spinner(&format!("solving {} pupils x {} schools", inst.pupils.len(), inst.schools.len()));
     let plan = catchment::solve_plan(&inst, &m, &policy);
     pb.finish_and_clear();
     let plan = plan?;
-    let summary = catchment::output::write_plan(out, &inst, &m, &plan)?;
+    let pb = spinner(if city.is_some() { "writing the plan and its districts" } else { "writing the plan" });
+    let written = catchment::output::write_plan_published(out, &inst, &m, &plan, city.as_ref());
+    pb.finish_and_clear();
+    let (summary, publication) = written?;
+    if let Some(p) = publication {
+        for note in &p.notes {
+            eprintln!("note: {note}");
+        }
+    }
     Ok(summary)
 }
 
 fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
-        Command::Solve { input, out, policy } => {
-            let summary = solve_to(&input, policy.policy(), &out)?;
+        Command::Explain { plan, address, block, json } => {
+            let query = match (address, block) {
+                (Some(a), _) => catchment::districts::files::Query::Address(a),
+                (None, Some(b)) => catchment::districts::files::Query::Block(b),
+                (None, None) => anyhow::bail!("give --address or --block"),
+            };
+            let answer = catchment::output::explain_plan(&plan, &query)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            } else {
+                println!("{}", answer.note);
+                for e in &answer.explanations {
+                    println!("\nblock {}: school {} ({} m); nearest school {} ({} m)", e.block, e.school, e.walk_m, e.nearest_school, e.nearest_walk_m);
+                    println!("  EN: {}", e.english);
+                    println!("  DE: {}", e.german);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Solve { input, out, policy, publish } => {
+            let summary = solve_to(&input, policy.policy(), &publish, &out)?;
             print_summary(&summary, &out);
             Ok(ExitCode::SUCCESS)
         }
@@ -447,8 +530,15 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 routing: RoutingArgs::default(),
             };
             println!("catchment demo: {}", data.display());
-            let summary = solve_to(&input, Policy { unit, ..Policy::default() }, &out)?;
+            let existing = |name: &str| Some(data.join(name)).filter(|p| p.exists());
+            let publish = PublishArgs { blocks: existing("blocks.csv"), block_matrix: None, streets: existing("network.osm") };
+            let summary = solve_to(&input, Policy { unit, ..Policy::default() }, &publish, &out)?;
             print_summary(&summary, &out);
+            for f in ["districts.csv", "districts.geojson", "streets.csv", "streets.html", "report.html"] {
+                if out.join(f).exists() {
+                    println!("Published: {}", out.join(f).display());
+                }
+            }
             let (inst, m) = load(&input)?;
             let r = check_plan(&inst, &m, &out, None)?;
             println!(

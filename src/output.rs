@@ -3,6 +3,8 @@
 //! `catchment check`. Rows are sorted by id, so identical runs give identical bytes (apart from
 //! `summary.json`'s `timing`).
 
+use crate::districts::files;
+use crate::districts::publish::{publish, City, Publication};
 use crate::error::{Error, Result};
 use crate::instance::{file_name, Instance};
 use crate::report::{nearest, summarize, Summary};
@@ -119,16 +121,44 @@ pub fn certificate_file(inst: &Instance, plan: &Plan) -> CertificateFile {
 /// Write a plan's output directory: summary.json, assignments.csv, schools.csv,
 /// certificate.json. Returns the summary.
 pub fn write_plan(out: &Path, inst: &Instance, m: &Matrix, plan: &Plan) -> Result<Summary> {
+    Ok(write_plan_published(out, inst, m, plan, None)?.0)
+}
+
+/// Write a plan's output directory and, given the city (blocks, block matrix, streets), its
+/// publishable files: `districts.csv` (every block), `districts.geojson`, `streets.csv`,
+/// `streets.html`. Returns the summary and the publication.
+pub fn write_plan_published(
+    out: &Path,
+    inst: &Instance,
+    m: &Matrix,
+    plan: &Plan,
+    city: Option<&City>,
+) -> Result<(Summary, Option<Publication>)> {
     let inst = &*crate::effective_instance(inst, &plan.policy);
     let summary = summarize(inst, m, plan);
+    let publication = city.map(|c| publish(inst, plan, c)).transpose()?;
     write_atomically(out, |dir| {
         write_json(&dir.join("summary.json"), &summary)?;
         write_json(&dir.join("certificate.json"), &certificate_file(inst, plan))?;
         write_assignments(&dir.join("assignments.csv"), inst, m, plan)?;
         write_schools(&dir.join("schools.csv"), inst, &summary)?;
+        if let Some(p) = &publication {
+            write_text(&dir.join("districts.csv"), &files::districts_csv(p, &inst.schools)?)?;
+            if let Some(gj) = files::districts_geojson(p) {
+                write_text(&dir.join("districts.geojson"), &gj)?;
+            }
+            if let Some(list) = &p.streets {
+                write_text(&dir.join("streets.csv"), &files::streets_csv(&list.parts, &inst.schools)?)?;
+                write_text(&dir.join("streets.html"), &files::streets_html(list, &inst.schools, "School districts: street list"))?;
+            }
+        }
         Ok(())
     })?;
-    Ok(summary)
+    Ok((summary, publication))
+}
+
+fn write_text(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
 }
 
 fn write_assignments(path: &Path, inst: &Instance, m: &Matrix, plan: &Plan) -> Result<()> {
@@ -256,4 +286,34 @@ pub fn read_plan(dir: &Path, inst: &Instance) -> Result<PlanFiles> {
         None
     };
     Ok(PlanFiles { assign, certificate, problems })
+}
+
+/// Answer an `explain` query from a plan directory's published files.
+pub fn explain_plan(dir: &Path, q: &files::Query) -> Result<files::Answer> {
+    let read = |name: &str| -> Result<Option<String>> {
+        let p = dir.join(name);
+        if p.exists() {
+            std::fs::read_to_string(&p).map(Some).map_err(|e| Error::io(&p, e))
+        } else {
+            Ok(None)
+        }
+    };
+    let districts = read("districts.csv")?.ok_or_else(|| {
+        Error::Other(format!("{}: no districts.csv: solve with --blocks to publish districts for every block", dir.display()))
+    })?;
+    let schools = read("schools.csv")?.map(|t| school_names(&t)).unwrap_or_default();
+    files::explain_from_files(&districts, read("streets.csv")?.as_deref(), &schools, q)
+}
+
+/// (id, name) of every school from a plan's `schools.csv` text.
+pub fn school_names(text: &str) -> Vec<(String, String)> {
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let headers = match rdr.headers() {
+        Ok(h) => h.clone(),
+        Err(_) => return vec![],
+    };
+    let (Some(i), Some(n)) = (headers.iter().position(|h| h == "school_id"), headers.iter().position(|h| h == "name")) else {
+        return vec![];
+    };
+    rdr.records().flatten().map(|r| (r.get(i).unwrap_or("").to_string(), r.get(n).unwrap_or("").to_string())).collect()
 }

@@ -196,6 +196,8 @@ fn openapi_lists_every_route() {
         ("/v1/plans/{id}/assignments.csv", "get"),
         ("/v1/plans/{id}/schools.csv", "get"),
         ("/v1/plans/{id}/certificate.json", "get"),
+        ("/v1/plans/{id}/files/{name}", "get"),
+        ("/v1/plans/{id}/explain", "get"),
         ("/healthz", "get"),
         ("/metrics", "get"),
         ("/openapi.json", "get"),
@@ -631,4 +633,69 @@ fn routing_spec_uses_an_allowed_osrm_server() {
     assert_eq!(r.status, 502, "{}", r.text());
     assert_eq!(r.json()["error"], "routing");
     assert!(!r.text().contains("43.73") && !r.text().contains("7.41"), "{}", r.text());
+}
+
+/// A plan submitted with the city's blocks publishes the same districts as `catchment solve
+/// --blocks`, and explains them.
+#[test]
+fn published_districts_and_explanations_over_http() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mdg = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/magdeburg");
+    // A street through the first two blocks of the city, as GeoJSON.
+    let blocks_csv = read(&mdg.join("blocks.csv"));
+    let pts: Vec<(String, String, String)> = blocks_csv
+        .lines()
+        .skip(1)
+        .take(2)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[1].to_string(), f[2].to_string())
+        })
+        .collect();
+    let streets = format!(
+        r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"name":"Teststraße"}},"geometry":{{"type":"LineString","coordinates":[[{},{}],[{},{}]]}}}}]}}"#,
+        pts[0].2, pts[0].1, pts[1].2, pts[1].1
+    );
+    let streets_path = tmp.path().join("streets.geojson");
+    std::fs::write(&streets_path, &streets).unwrap();
+    let cli = CliPlan::solve(&mdg, &tmp.path().join("cli"), &["--blocks", mdg.join("blocks.csv").to_str().unwrap(), "--streets", streets_path.to_str().unwrap()]);
+    let s = Server::start(&tmp.path().join("c.db"), &[]);
+    let body = serde_json::to_vec(&json!({
+        "schools": read(&mdg.join("schools.csv")),
+        "pupils": read(&mdg.join("pupils.csv")),
+        "matrix": read(&mdg.join("matrix.csv")),
+        "blocks": blocks_csv,
+        "streets": streets,
+    }))
+    .unwrap();
+    let r = post_json(s.addr, "/v1/plans?wait=true", Some(WRITE), &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let plan = r.json();
+    let id = plan["id"].as_str().unwrap();
+    let links: Vec<&str> = plan["links"]["published"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    for f in ["districts.csv", "districts.geojson", "streets.csv", "streets.html"] {
+        let route = format!("/v1/plans/{id}/files/{f}");
+        assert!(links.contains(&route.as_str()), "{links:?}");
+        let r = get(s.addr, &route, Some(READ));
+        assert_eq!(r.status, 200, "{f}: {}", r.text());
+        assert!(r.body == cli.file(f), "{f} differs from the CLI's");
+    }
+    let r = get(s.addr, &format!("/v1/plans/{id}/files/assignments.csv"), Some(READ));
+    assert_eq!(r.status, 404, "pupil assignments are not a published file");
+    assert_eq!(get(s.addr, &format!("/v1/plans/{id}/files/districts.csv"), None).status, 401, "needs a token unless public");
+
+    // Explanations equal the CLI's.
+    let block = &pts[0].0;
+    let r = get(s.addr, &format!("/v1/plans/{id}/explain?block={block}"), Some(READ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let o = Command::new(bin()).args(["explain", "--json", "--plan"]).arg(&cli.dir).args(["--block", block]).output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(r.json(), serde_json::from_slice::<Value>(&o.stdout).unwrap());
+    let r = get(s.addr, &format!("/v1/plans/{id}/explain?address=Teststra%C3%9Fe%202"), Some(READ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["explanations"][0]["german"].as_str().unwrap().contains("Schule") || r.json()["explanations"][0]["german"].as_str().unwrap().contains("näher"));
+    let r = get(s.addr, &format!("/v1/plans/{id}/explain?block=nowhere"), Some(READ));
+    assert_eq!(r.status, 404, "{}", r.text());
+    let r = get(s.addr, &format!("/v1/plans/{id}/explain"), Some(READ));
+    assert_eq!(r.status, 400, "{}", r.text());
 }

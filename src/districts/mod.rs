@@ -4,6 +4,12 @@
 //! this year get the school a pupil there would get. And the explanation a council gives a
 //! family, derived from the same prices.
 
+pub mod blocks;
+pub mod files;
+pub mod polygons;
+pub mod publish;
+pub mod streets;
+
 use crate::error::{Error, InputProblem, Result};
 use crate::instance::{file_name, id_cmp, School};
 use crate::routing::UNREACHABLE;
@@ -31,8 +37,14 @@ impl BlockMatrix {
 
 /// Read a long matrix `block_id,school_id,meters[,...]` covering every block of the city.
 pub fn read_block_matrix(path: &Path, schools: &[School]) -> Result<BlockMatrix> {
-    let name = file_name(path);
-    let mut rdr = csv::Reader::from_path(path).map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    parse_block_matrix(&file_name(path), std::io::BufReader::new(file), schools)
+}
+
+/// [`read_block_matrix`] from any reader (`name` labels messages).
+pub fn parse_block_matrix(name: &str, input: impl std::io::Read, schools: &[School]) -> Result<BlockMatrix> {
+    let name = name.to_string();
+    let mut rdr = csv::Reader::from_reader(input);
     let headers = rdr.headers().map_err(|e| Error::Other(format!("{name}: {e}")))?.clone();
     let col = |n: &str| headers.iter().position(|h| h.trim() == n);
     let (Some(bc), Some(sc), Some(mc)) = (col("block_id"), col("school_id"), col("meters")) else {
@@ -105,48 +117,66 @@ pub struct Explanation {
     pub german: String,
 }
 
-/// Explain the district of `block` from the prices.
+/// Explain the district of `block` from the prices (its school by `assign_blocks`).
 pub fn explain(bm: &BlockMatrix, schools: &[School], prices: &[i64], block: &str) -> Result<Explanation> {
     let b = bm.index(block).ok_or_else(|| Error::Other(format!("block '{block}' is not in the block matrix")))?;
     let s = assign_blocks(bm, prices)[b].ok_or_else(|| Error::Other(format!("block '{block}' has no route to any school")))?;
-    let row = bm.row(b);
-    let (n, nd) = row
-        .iter()
-        .enumerate()
-        .filter(|(_, &d)| d != UNREACHABLE)
-        .min_by_key(|&(t, &d)| (d, t))
-        .map(|(t, &d)| (t, d))
-        .expect("a reachable school exists");
-    let (name, walk) = (&schools[s].name, row[s]);
-    let nname = &schools[n].name;
-    let price = prices[n] - prices[s];
-    let (english, german) = if n == s || nd == walk {
+    let (n, nd) = nearest_school(bm.row(b)).expect("a reachable school exists");
+    Ok(explain_numbers(block, (&schools[s].id, &schools[s].name), bm.row(b)[s], (&schools[n].id, &schools[n].name), nd, prices[n] - prices[s]))
+}
+
+/// The nearest reachable school of a row of walks (ties by school order) and its walk.
+pub fn nearest_school(row: &[u32]) -> Option<(usize, u32)> {
+    row.iter().enumerate().filter(|(_, &d)| d != UNREACHABLE).min_by_key(|&(t, &d)| (d, t)).map(|(t, &d)| (t, d))
+}
+
+/// The explanation from its numbers: the block's school (id, name) and walk, the nearest school
+/// and its walk, and the difference of their prices (`price[nearest] - price[school]`: what a
+/// seat at the nearest school for this block would cost the others, in meters).
+pub fn explain_numbers(block: &str, school: (&str, &str), walk: u32, nearest: (&str, &str), nearest_walk: u32, cost_to_others: i64) -> Explanation {
+    // Names may end in an abbreviation's dot ("Hegelstr."): no second dot after them.
+    let (name, nname, nd, price) = (school.1, nearest.1, nearest_walk, cost_to_others);
+    let name_end = name.trim_end_matches('.');
+    let (english, german) = if nearest.0 == school.0 || nd >= walk {
         (
             format!("{name} is the nearest school ({walk} m on foot)."),
             format!("{name} ist die nächstgelegene Schule ({walk} m Fußweg)."),
+        )
+    } else if price < (walk - nd) as i64 {
+        // Only in plans with whole blocks or whole classes: prices alone do not decide them.
+        let gap = walk - nd;
+        (
+            format!(
+                "{nname} is {gap} m nearer ({nd} m instead of {walk} m), but this plan keeps whole blocks and whole classes \
+                 together, and the least total walk under that rule puts this address at {name_end}."
+            ),
+            format!(
+                "{nname} ist {gap} m näher ({nd} m statt {walk} m), aber dieser Plan hält Blöcke und Klassen zusammen, \
+                 und der kürzeste Gesamtschulweg unter dieser Regel ordnet diese Adresse {name_end} zu."
+            ),
         )
     } else {
         let gap = walk - nd;
         (
             format!(
                 "{nname} is {gap} m nearer ({nd} m instead of {walk} m), but it is full: a seat there for this address would \
-                 make other children walk {price} m more in total, at least the {gap} m saved. So this address belongs to {name}."
+                 make other children walk {price} m more in total, at least the {gap} m saved. So this address belongs to {name_end}."
             ),
             format!(
                 "{nname} ist {gap} m näher ({nd} m statt {walk} m), aber voll: ein Platz dort für diese Adresse verlängert \
                  die Schulwege anderer Kinder um insgesamt {price} m, mindestens so viel wie die {gap} m Ersparnis. \
-                 Deshalb gehört diese Adresse zu {name}."
+                 Deshalb gehört diese Adresse zu {name_end}."
             ),
         )
     };
-    Ok(Explanation {
+    Explanation {
         block: block.to_string(),
-        school: schools[s].id.clone(),
+        school: school.0.to_string(),
         walk_m: walk,
-        nearest_school: schools[n].id.clone(),
+        nearest_school: nearest.0.to_string(),
         nearest_walk_m: nd,
         cost_to_others_m: price,
         english,
         german,
-    })
+    }
 }

@@ -179,6 +179,7 @@ pub fn evaluate(inst: &Instance, m: &Matrix, assign: Vec<u32>, name: &str) -> Re
         certificate: None,
         classes,
         pupil_optimum: None,
+        prices: vec![],
         solver: format!("baseline: {name}"),
         policy: Policy { unit: Unit::Block, ..Policy::default() },
         solve_seconds: 0.0,

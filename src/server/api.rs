@@ -48,6 +48,19 @@ pub struct PlanRequest {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub policy: serde_json::Map<String, serde_json::Value>,
+    /// The city's blocks as CSV text (`block_id,lat,lon[,residents][,street,house_number]`): the
+    /// plan then publishes districts for every block (`districts.csv`, `districts.geojson`,
+    /// `streets.csv`, `streets.html`) and answers `explain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<String>,
+    /// Walks from every block to every school (long CSV `block_id,school_id,meters`); default:
+    /// `matrix`, which then must be keyed by block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_matrix: Option<String>,
+    /// Named streets for the street list of grid blocks: GeoJSON text (LineString /
+    /// MultiLineString features with a `name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streets: Option<String>,
 }
 
 /// Walking distances from an OSRM server instead of a matrix.
@@ -106,6 +119,7 @@ impl ApiError {
                 problems: reasons.iter().filter_map(|p| serde_json::to_value(p).ok()).collect(),
             },
             Error::Routing(_) => ApiError { error: "routing".into(), message: e.to_string(), problems: vec![] },
+            Error::NotFound(_) => ApiError { error: "not_found".into(), message: e.to_string(), problems: vec![] },
             _ => ApiError::internal(&e.to_string()),
         }
     }
@@ -200,6 +214,9 @@ pub struct PlanLinks {
     pub assignments_csv: String,
     pub schools_csv: String,
     pub certificate_json: String,
+    /// The published districts (when the request gave the city's blocks) and `explain`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub published: Vec<String>,
 }
 
 /// `GET /v1/plans/{id}`: the plan's summary (`summary.json` of `catchment solve`).
@@ -253,6 +270,7 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large(e.status()) } else { ApiError::new("bad_request", &e.body_text()) }
         })?;
         let (mut schools, mut pupils, mut matrix, mut policy) = (None, None, None, None);
+        let (mut blocks, mut block_matrix, mut streets) = (None, None, None);
         loop {
             let field = match mp.next_field().await {
                 Ok(Some(f)) => f,
@@ -278,7 +296,15 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
                 "pupils" => pupils = Some(text),
                 "matrix" => matrix = Some(text),
                 "policy" => policy = Some(text),
-                other => return Err(ApiError::new("bad_request", &format!("unknown form field '{other}': expected schools, pupils, matrix, policy"))),
+                "blocks" => blocks = Some(text),
+                "block_matrix" => block_matrix = Some(text),
+                "streets" => streets = Some(text),
+                other => {
+                    return Err(ApiError::new(
+                        "bad_request",
+                        &format!("unknown form field '{other}': expected schools, pupils, matrix, policy, blocks, block_matrix, streets"),
+                    ))
+                }
             }
         }
         let missing = |f: &str| ApiError::new("bad_request", &format!("form field '{f}' is missing"));
@@ -293,6 +319,9 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
             matrix,
             routing: None,
             policy,
+            blocks,
+            block_matrix,
+            streets,
         });
     }
     if !(ct.is_empty() || ct.starts_with("application/json")) {
@@ -422,8 +451,86 @@ fn plan_response(app: &App, id: &str) -> Result<PlanResponse, ApiError> {
             assignments_csv: format!("/v1/plans/{id}/assignments.csv"),
             schools_csv: format!("/v1/plans/{id}/schools.csv"),
             certificate_json: format!("/v1/plans/{id}/certificate.json"),
+            published: {
+                let names = app.store.plan_file_names(id).map_err(|e| ApiError::internal(&format!("reading plan files: {e}")))?;
+                let explain = names.iter().any(|n| n == "districts.csv").then(|| format!("/v1/plans/{id}/explain"));
+                names.iter().map(|n| format!("/v1/plans/{id}/files/{n}")).chain(explain).collect()
+            },
         },
     })
+}
+
+/// `GET /v1/plans/{id}/explain`: a block id or an address.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ExplainQuery {
+    /// A block id.
+    pub block: Option<String>,
+    /// An address: "Street 12", or a street name alone.
+    pub address: Option<String>,
+}
+
+fn plan_file(app: &App, id: &str, name: &str) -> Result<Vec<u8>, ApiError> {
+    valid_id(id)?;
+    if !jobs::PUBLISHED.contains(&name) {
+        return Err(ApiError::new("not_found", &format!("no published file '{name}' (known: {})", jobs::PUBLISHED.join(", "))));
+    }
+    artefact(app, id, Artefact::Summary)?;
+    match app.store.plan_file(id, name) {
+        Ok(Some(b)) => Ok(b),
+        Ok(None) => Err(ApiError::new("not_found", &format!("plan {id} has no {name}: submit the plan with 'blocks' to publish districts"))),
+        Err(e) => Err(ApiError::internal(&format!("reading plan file: {e}"))),
+    }
+}
+
+/// A published file of a plan: `districts.csv`, `districts.geojson`, `streets.csv`,
+/// `streets.html`, `report.html` (publishable: no pupil appears).
+#[utoipa::path(
+    get, path = "/v1/plans/{id}/files/{name}", tag = "plans",
+    params(("id" = String, Path, description = "Plan id"), ("name" = String, Path, description = "File name")),
+    responses((status = 200, description = "The file", body = String), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)),
+    security((), ("bearer" = []))
+)]
+async fn get_plan_file(State(app): State<Arc<App>>, Path((id, name)): Path<(String, String)>, headers: HeaderMap) -> Result<Response, ApiError> {
+    publishable(&app, &headers)?;
+    let bytes = plan_file(&app, &id, &name)?;
+    let ct = match name.rsplit('.').next() {
+        Some("csv") => "text/csv; charset=utf-8",
+        Some("html") => "text/html; charset=utf-8",
+        Some("geojson") => "application/geo+json",
+        _ => "application/octet-stream",
+    };
+    Ok(file(bytes, ct))
+}
+
+/// Why a block or an address belongs to its school (English and German), from the plan's
+/// published districts and prices (publishable).
+#[utoipa::path(
+    get, path = "/v1/plans/{id}/explain", tag = "plans",
+    params(("id" = String, Path, description = "Plan id"), ExplainQuery),
+    responses((status = 200, description = "One explanation per district the query falls in", body = Object),
+              (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)),
+    security((), ("bearer" = []))
+)]
+async fn explain(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(q): Query<ExplainQuery>,
+    headers: HeaderMap,
+) -> Result<Json<crate::districts::files::Answer>, ApiError> {
+    publishable(&app, &headers)?;
+    let query = match (q.block, q.address) {
+        (Some(b), None) => crate::districts::files::Query::Block(b),
+        (None, Some(a)) => crate::districts::files::Query::Address(a),
+        _ => return Err(ApiError::new("bad_request", "give exactly one of ?block=ID or ?address=Street 12")),
+    };
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    let districts = text(plan_file(&app, &id, "districts.csv")?);
+    let streets = match app.store.plan_file(&id, "streets.csv") {
+        Ok(b) => b.map(text),
+        Err(e) => return Err(ApiError::internal(&format!("reading plan file: {e}"))),
+    };
+    let schools = crate::output::school_names(&text(artefact(&app, &id, Artefact::Schools)?));
+    crate::districts::files::explain_from_files(&districts, streets.as_deref(), &schools, &query).map(Json).map_err(ApiError::from_library)
 }
 
 fn publishable(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -523,7 +630,7 @@ impl utoipa::Modify for BearerScheme {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "catchment", description = "Optimal school catchment areas as a service: submit an instance, poll the job, fetch the plan."),
-    paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, healthz, metrics, openapi),
+    paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, get_plan_file, explain, healthz, metrics, openapi),
     components(schemas(PlanRequest, RoutingSpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks)),
     modifiers(&BearerScheme)
 )]
@@ -541,6 +648,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/plans/{id}/assignments.csv", get(get_assignments))
         .route("/v1/plans/{id}/schools.csv", get(get_schools))
         .route("/v1/plans/{id}/certificate.json", get(get_certificate))
+        .route("/v1/plans/{id}/files/{name}", get(get_plan_file))
+        .route("/v1/plans/{id}/explain", get(explain))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))

@@ -7,6 +7,7 @@ use super::store::Artefacts;
 use super::App;
 use crate::instance::{self, table, Instance};
 use crate::routing::{self, Matrix};
+use crate::districts::publish::City;
 use crate::{Error, Policy};
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
@@ -17,6 +18,32 @@ pub struct Loaded {
     pub inst: Instance,
     pub matrix: Matrix,
     pub policy: Policy,
+    /// The city's blocks for published districts, when the request gives them.
+    pub city: Option<City>,
+}
+
+/// The publishable files a plan job stores, when it has the city's blocks.
+pub const PUBLISHED: [&str; 5] = ["districts.csv", "districts.geojson", "streets.csv", "streets.html", "report.html"];
+
+/// The city from a request's `blocks`, `block_matrix` (default: `matrix`) and `streets`.
+fn city(req: &PlanRequest, inst: &Instance) -> crate::Result<Option<City>> {
+    let Some(blocks) = &req.blocks else {
+        if req.block_matrix.is_some() || req.streets.is_some() {
+            return Err(Error::input("request", None, Some("blocks"), "'block_matrix' and 'streets' need 'blocks' (the city's blocks)"));
+        }
+        return Ok(None);
+    };
+    let blocks = crate::districts::blocks::blocks_from_csv("blocks.csv", blocks.as_bytes())?;
+    let (name, text) = match (&req.block_matrix, &req.matrix) {
+        (Some(t), _) => ("block_matrix.csv", t),
+        (None, Some(t)) => ("matrix.csv", t),
+        (None, None) => {
+            return Err(Error::input("request", None, Some("block_matrix"), "'blocks' needs walks from every block: give 'block_matrix'"))
+        }
+    };
+    let matrix = crate::districts::parse_block_matrix(name, text.as_bytes(), &inst.schools)?;
+    let streets = req.streets.as_deref().map(|t| crate::districts::streets::street_lines_from_geojson("streets", t)).transpose()?;
+    Ok(Some(City { blocks, matrix, streets }))
 }
 
 /// Where the distances of a request come from, shown in the plan's summary.
@@ -100,7 +127,8 @@ pub fn load(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<Loaded> {
             geocode_report: std::path::PathBuf::from("geocoding-report.csv"),
         };
         let (inst, matrix, _) = routing::osrm_matrix(inst, &src)?;
-        return Ok(Loaded { inst, matrix, policy });
+        let city = city(req, &inst)?;
+        return Ok(Loaded { inst, matrix, policy, city });
     }
     let Some(text) = &req.matrix else {
         return Err(Error::input(
@@ -112,7 +140,8 @@ pub fn load(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<Loaded> {
     };
     let mut matrix = routing::matrix::parse_matrix("matrix.csv", text.as_bytes(), &inst)?;
     matrix.source = MATRIX_SOURCE.to_string();
-    Ok(Loaded { inst, matrix, policy })
+    let city = city(req, &inst)?;
+    Ok(Loaded { inst, matrix, policy, city })
 }
 
 /// Read, validate and decide feasibility, so that a request that cannot succeed is answered at
@@ -166,14 +195,21 @@ fn run(app: &App, id: &str, loaded: Option<Loaded>) -> Result<Artefacts, ApiErro
     let _ = app.store.set_stage(id, STAGES[2]);
     let dir = app.work_dir.join(id);
     let read = |name: &str| std::fs::read(dir.join(name));
-    let result = crate::output::write_plan(&dir, &loaded.inst, &loaded.matrix, &plan)
+    let result = crate::output::write_plan_published(&dir, &loaded.inst, &loaded.matrix, &plan, loaded.city.as_ref())
         .map_err(ApiError::from_library)
         .and_then(|_| {
+            let mut files = Vec::new();
+            for name in PUBLISHED {
+                if dir.join(name).exists() {
+                    files.push((name.to_string(), read(name).map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?));
+                }
+            }
             Ok(Artefacts {
                 summary: read("summary.json").map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
                 assignments: read("assignments.csv").map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
                 schools: read("schools.csv").map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
                 certificate: read("certificate.json").map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
+                files,
             })
         });
     let _ = std::fs::remove_dir_all(&dir);

@@ -34,6 +34,8 @@ pub struct Artefacts {
     pub assignments: Vec<u8>,
     pub schools: Vec<u8>,
     pub certificate: Vec<u8>,
+    /// The publishable files of a plan solved with the city's blocks (`districts.csv`, ...).
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 pub type DbResult<T> = rusqlite::Result<T>;
@@ -74,6 +76,12 @@ impl Store {
                  assignments BLOB NOT NULL,
                  schools BLOB NOT NULL,
                  certificate BLOB NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS plan_files (
+                 id TEXT NOT NULL REFERENCES jobs(id),
+                 name TEXT NOT NULL,
+                 bytes BLOB NOT NULL,
+                 PRIMARY KEY (id, name)
              );",
         )?;
         Ok(Store { conn: Mutex::new(conn) })
@@ -120,6 +128,9 @@ impl Store {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![id, now(), a.summary, a.assignments, a.schools, a.certificate],
         )?;
+        for (name, bytes) in &a.files {
+            tx.execute("INSERT OR REPLACE INTO plan_files (id, name, bytes) VALUES (?1, ?2, ?3)", params![id, name, bytes])?;
+        }
         tx.execute(
             "UPDATE jobs SET state='done', stage=NULL, finished_at=?2, request=NULL, error=NULL WHERE id=?1",
             params![id, now()],
@@ -187,6 +198,19 @@ impl Store {
     pub fn artefact(&self, id: &str, which: Artefact) -> DbResult<Option<Vec<u8>>> {
         let sql = format!("SELECT {} FROM plans WHERE id=?1", which.column());
         self.conn().query_row(&sql, [id], |r| r.get(0)).optional()
+    }
+
+    /// A publishable file of a plan by name.
+    pub fn plan_file(&self, id: &str, name: &str) -> DbResult<Option<Vec<u8>>> {
+        self.conn().query_row("SELECT bytes FROM plan_files WHERE id=?1 AND name=?2", [id, name], |r| r.get(0)).optional()
+    }
+
+    /// The names of a plan's publishable files.
+    pub fn plan_file_names(&self, id: &str) -> DbResult<Vec<String>> {
+        let c = self.conn();
+        let mut st = c.prepare("SELECT name FROM plan_files WHERE id=?1 ORDER BY name")?;
+        let rows = st.query_map([id], |r| r.get(0))?;
+        rows.collect()
     }
 
     /// Counts of jobs per state.

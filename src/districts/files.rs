@@ -1,0 +1,272 @@
+//! The publishable files of a plan — `districts.csv`, `streets.csv`, `streets.html`,
+//! `districts.geojson` — as text, and explanations answered from those files alone (so the CLI
+//! reads them from a plan directory and the HTTP service from its stored artefacts).
+
+use super::publish::Publication;
+use super::streets::{find_street, StreetPart};
+use super::{explain_numbers, Explanation};
+use crate::error::{Error, Result};
+use crate::instance::School;
+use crate::routing::geocode::{normalize_number, normalize_street};
+use serde::{Deserialize, Serialize};
+
+/// One row of `districts.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DistrictRecord {
+    pub block_id: String,
+    /// Empty for a block with no route to any school.
+    pub school_id: String,
+    pub walk_m: Option<u32>,
+    pub nearest_school_id: String,
+    pub nearest_walk_m: Option<u32>,
+    pub cost_to_others_m: i64,
+    pub residents: u32,
+    #[serde(default)]
+    pub street: String,
+    #[serde(default)]
+    pub house_number: String,
+}
+
+/// One row of `streets.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreetRecord {
+    pub street: String,
+    pub house_numbers: String,
+    pub school_id: String,
+    pub school_name: String,
+    /// Block ids, separated by spaces.
+    pub blocks: String,
+}
+
+fn csv_text<T: Serialize>(rows: impl IntoIterator<Item = T>) -> Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r).map_err(|e| Error::Other(e.to_string()))?;
+    }
+    let bytes = w.into_inner().map_err(|e| Error::Other(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| Error::Other(e.to_string()))
+}
+
+/// `districts.csv`: every block with its school and the numbers that explain it.
+pub fn districts_csv(p: &Publication, schools: &[School]) -> Result<String> {
+    let id = |s: Option<usize>| s.map(|s| schools[s].id.clone()).unwrap_or_default();
+    csv_text(p.rows.iter().zip(&p.addresses).map(|(r, (street, number))| DistrictRecord {
+        block_id: r.block_id.clone(),
+        school_id: id(r.school),
+        walk_m: r.walk_m,
+        nearest_school_id: id(r.nearest.map(|n| n.0)),
+        nearest_walk_m: r.nearest.map(|n| n.1),
+        cost_to_others_m: r.cost_to_others_m,
+        residents: r.residents,
+        street: street.clone().unwrap_or_default(),
+        house_number: number.clone().unwrap_or_default(),
+    }))
+}
+
+/// `streets.csv`: street, house numbers, school, blocks.
+pub fn streets_csv(parts: &[StreetPart], schools: &[School]) -> Result<String> {
+    csv_text(parts.iter().map(|p| StreetRecord {
+        street: p.street.clone(),
+        house_numbers: p.house_numbers.clone(),
+        school_id: schools[p.school].id.clone(),
+        school_name: schools[p.school].name.clone(),
+        blocks: p.blocks.join(" "),
+    }))
+}
+
+/// Text for HTML element content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `streets.html`: the street list as a printable page (self-contained).
+pub fn streets_html(list: &super::streets::StreetList, schools: &[School], title: &str) -> String {
+    let e = escape_html;
+    let grid = matches!(list.kind, super::streets::StreetListKind::GridCells(_));
+    let mut rows = String::new();
+    for p in &list.parts {
+        let s = &schools[p.school];
+        let where_ = if grid {
+            format!("{} cell{}", p.blocks.len(), if p.blocks.len() == 1 { "" } else { "s" })
+        } else {
+            e(&p.house_numbers)
+        };
+        let cells = if grid { format!("<td class=\"cells\">{}</td>", e(&p.blocks.join(", "))) } else { String::new() };
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{} <span class=\"id\">({})</span></td>{cells}</tr>\n",
+            e(&p.street),
+            where_,
+            e(&s.name),
+            e(&s.id)
+        ));
+    }
+    let head = if grid { "<th>Street</th><th>Part</th><th>School</th><th>Grid cells</th>" } else { "<th>Street</th><th>House numbers</th><th>School</th>" };
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\n<style>\n\
+body{{font-family:sans-serif;margin:2em;color:#111}} table{{border-collapse:collapse;width:100%}}\n\
+th,td{{border-bottom:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top;font-size:11pt}}\n\
+th{{border-bottom:2px solid #333}} .id{{color:#666}} .cells{{font-size:8pt;color:#555;word-break:break-all}}\n\
+@media print{{body{{margin:0}} tr{{page-break-inside:avoid}}}}\n</style></head><body>\n\
+<h1>{t}</h1>\n<p>{note}</p>\n<table><thead><tr>{head}</tr></thead><tbody>\n{rows}</tbody></table>\n</body></html>\n",
+        t = e(title),
+        note = e(&list.note()),
+    )
+}
+
+/// `districts.geojson` text, or `None` without polygons.
+pub fn districts_geojson(p: &Publication) -> Option<String> {
+    let polys = p.polygons.as_ref()?;
+    let fc = super::polygons::feature_collection(polys, &p.properties);
+    Some(geojson::GeoJson::FeatureCollection(fc).to_string() + "\n")
+}
+
+/// A question for `explain`: a block id, or an address ("Street 12", or just "Street").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Query {
+    Block(String),
+    Address(String),
+}
+
+/// The answer: one explanation per district the query falls in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Answer {
+    pub query: String,
+    /// How the query was matched (e.g. a street through several cells).
+    pub note: String,
+    pub explanations: Vec<Explanation>,
+}
+
+/// Split "Hegelstraße 12a" (or "Hegelstraße 12 a") into ("Hegelstraße", Some("12a")): the
+/// number is the last word starting with a digit, followed by at most a one-letter suffix.
+fn split_address(a: &str) -> (String, Option<String>) {
+    let words: Vec<&str> = a.split_whitespace().collect();
+    let found = words.iter().rposition(|w| w.starts_with(|c: char| c.is_ascii_digit()));
+    match found {
+        Some(i) if i > 0 && words[i + 1..].iter().all(|w| w.chars().count() == 1 && w.chars().all(char::is_alphabetic)) => {
+            let street = words[..i].join(" ").trim_end_matches(',').to_string();
+            (street, Some(words[i..].concat()))
+        }
+        _ => (words.join(" "), None),
+    }
+}
+
+/// Answer a query from the text of `districts.csv`, `streets.csv` (if any) and the schools
+/// (id, name).
+pub fn explain_from_files(districts: &str, streets: Option<&str>, schools: &[(String, String)], q: &Query) -> Result<Answer> {
+    let records: Vec<DistrictRecord> = csv::Reader::from_reader(districts.as_bytes())
+        .deserialize()
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::Other(format!("districts.csv: {e}")))?;
+    let name = |id: &str| schools.iter().find(|(i, _)| i == id).map(|(_, n)| n.clone()).unwrap_or_else(|| id.to_string());
+    let explain = |r: &DistrictRecord| -> Result<Explanation> {
+        match (r.walk_m, r.nearest_walk_m) {
+            (Some(w), Some(nd)) if !r.school_id.is_empty() => Ok(explain_numbers(
+                &r.block_id,
+                (&r.school_id, &name(&r.school_id)),
+                w,
+                (&r.nearest_school_id, &name(&r.nearest_school_id)),
+                nd,
+                r.cost_to_others_m,
+            )),
+            _ => Err(Error::Other(format!("block '{}' has no walking route to any school", r.block_id))),
+        }
+    };
+    let by_block = |id: &str| records.iter().find(|r| r.block_id == id);
+    match q {
+        Query::Block(id) => {
+            let r = by_block(id).ok_or_else(|| Error::NotFound(format!("block '{id}' is not in the districts")))?;
+            Ok(Answer { query: id.clone(), note: format!("block {id}"), explanations: vec![explain(r)?] })
+        }
+        Query::Address(a) => {
+            let (street, number) = split_address(a);
+            let key = normalize_street(&street);
+            // Address blocks: the exact house, or every part of the street.
+            let on_street: Vec<&DistrictRecord> = records.iter().filter(|r| !r.street.is_empty() && normalize_street(&r.street) == key).collect();
+            if !on_street.is_empty() {
+                if let Some(n) = &number {
+                    let nn = normalize_number(n);
+                    let r = on_street
+                        .iter()
+                        .find(|r| normalize_number(&r.house_number) == nn)
+                        .ok_or_else(|| Error::NotFound(format!("'{a}': the street is listed, this house number is not")))?;
+                    return Ok(Answer { query: a.clone(), note: format!("address block {}", r.block_id), explanations: vec![explain(r)?] });
+                }
+                let mut seen = Vec::new();
+                let mut out = Vec::new();
+                for r in on_street {
+                    if !seen.contains(&r.school_id) {
+                        seen.push(r.school_id.clone());
+                        out.push(explain(r)?);
+                    }
+                }
+                let note = format!("the street lies in {} district(s); give a house number for one address", out.len());
+                return Ok(Answer { query: a.clone(), note, explanations: out });
+            }
+            let Some(streets) = streets else {
+                return Err(Error::NotFound(format!("'{street}' is not in the districts, and the plan has no street list")));
+            };
+            let parts: Vec<StreetRecord> = csv::Reader::from_reader(streets.as_bytes())
+                .deserialize()
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| Error::Other(format!("streets.csv: {e}")))?;
+            let as_parts: Vec<StreetPart> = parts
+                .iter()
+                .map(|p| StreetPart { street: p.street.clone(), house_numbers: p.house_numbers.clone(), school: 0, blocks: vec![] })
+                .collect();
+            let hits: Vec<usize> = find_street(&as_parts, &street).iter().map(|h| {
+                as_parts.iter().position(|p| std::ptr::eq(p, *h)).expect("from this list")
+            }).collect();
+            if hits.is_empty() {
+                return Err(Error::NotFound(format!("street '{street}' is not in the street list")));
+            }
+            let mut out = Vec::new();
+            let mut cells = 0;
+            for &i in &hits {
+                let blocks: Vec<&str> = parts[i].blocks.split_whitespace().collect();
+                cells += blocks.len();
+                // The cell of this part nearest its school stands for the part.
+                let best = blocks.iter().filter_map(|b| by_block(b)).min_by_key(|r| (r.walk_m.unwrap_or(u32::MAX), r.block_id.clone()));
+                if let Some(r) = best {
+                    out.push(explain(r)?);
+                }
+            }
+            let note = if out.len() == 1 {
+                format!("'{}' runs through {cells} grid cell(s), all in one district{}", parts[hits[0]].street, if number.is_some() { " (this case has no house numbers)" } else { "" })
+            } else {
+                format!(
+                    "'{}' runs through {cells} grid cells in {} districts; this case has no house numbers, so each district's part is \
+                     explained by its cell nearest the school (see streets.csv for the cells)",
+                    parts[hits[0]].street,
+                    out.len()
+                )
+            };
+            Ok(Answer { query: a.clone(), note, explanations: out })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_split_into_street_and_number() {
+        assert_eq!(split_address("Hegelstraße 12a"), ("Hegelstraße".into(), Some("12a".into())));
+        assert_eq!(split_address("Am Umfassungsweg"), ("Am Umfassungsweg".into(), None));
+        assert_eq!(split_address("Straße des 17. Juni 3"), ("Straße des 17. Juni".into(), Some("3".into())));
+        assert_eq!(split_address("Straße des 17. Juni"), ("Straße des 17. Juni".into(), None));
+        assert_eq!(split_address("Abendstr. 11 A"), ("Abendstr.".into(), Some("11A".into())));
+    }
+}

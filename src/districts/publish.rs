@@ -1,0 +1,209 @@
+//! The published districts: every block of the city to a school, with the numbers that explain
+//! it. No pupil appears in anything built here: only blocks, schools and aggregate counts.
+
+use super::blocks::Block;
+use super::{explain_numbers, nearest_school, BlockMatrix, Explanation};
+use crate::error::{Error, Result};
+use crate::instance::{Instance, School};
+use crate::routing::UNREACHABLE;
+use crate::Plan;
+
+/// One block's district, with the numbers of its explanation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DistrictRow {
+    pub block_id: String,
+    /// `None`: no route from this block to any school.
+    pub school: Option<usize>,
+    pub walk_m: Option<u32>,
+    pub nearest: Option<(usize, u32)>,
+    /// `price[nearest] - price[school]`: what a seat at the nearest school would cost others.
+    pub cost_to_others_m: i64,
+    pub residents: u32,
+}
+
+/// The school of every block: a block where the plan has pupils goes to the school holding
+/// most of them (ties by walk + price, then school order); every other block to the school
+/// minimising walk + price. For a certified plan both are the same rule — every pupil already
+/// sits at a school minimising walk + price — and the first settles blocks on a price tie the
+/// way the plan did.
+///
+/// `pupil_block[p]` is pupil p's row in `bm` (`None`: a pupil without a block).
+pub fn draw_districts(bm: &BlockMatrix, prices: &[i64], plan_assign: &[u32], pupil_block: &[Option<usize>]) -> Vec<Option<usize>> {
+    let n_s = bm.n_schools;
+    let price = |s: usize| prices.get(s).copied().unwrap_or(0);
+    let mut counts: Vec<Vec<u32>> = vec![Vec::new(); bm.blocks.len()];
+    for (p, b) in pupil_block.iter().enumerate() {
+        if let Some(b) = *b {
+            if counts[b].is_empty() {
+                counts[b] = vec![0; n_s];
+            }
+            counts[b][plan_assign[p] as usize] += 1;
+        }
+    }
+    (0..bm.blocks.len())
+        .map(|b| {
+            let row = bm.row(b);
+            let reachable = (0..n_s).filter(|&s| row[s] != UNREACHABLE);
+            if counts[b].is_empty() {
+                reachable.min_by_key(|&s| (row[s] as i64 + price(s), s))
+            } else {
+                let c = &counts[b];
+                (0..n_s).filter(|&s| c[s] > 0).min_by_key(|&s| (std::cmp::Reverse(c[s]), row[s] as i64 + price(s), s))
+            }
+        })
+        .collect()
+}
+
+/// The district rows for every block of `blocks` (the city). Fails when a block has no row
+/// in the block matrix.
+pub fn district_rows(inst: &Instance, plan: &Plan, blocks: &[Block], bm: &BlockMatrix) -> Result<Vec<DistrictRow>> {
+    let missing: Vec<&str> = blocks.iter().filter(|b| bm.index(&b.id).is_none()).map(|b| b.id.as_str()).collect();
+    if !missing.is_empty() {
+        return Err(Error::Other(format!(
+            "{} block(s) of the blocks file have no walking distances in the block matrix, e.g. {}",
+            missing.len(),
+            missing.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let pupil_block: Vec<Option<usize>> = inst.pupils.iter().map(|p| p.block.as_deref().and_then(|b| bm.index(b))).collect();
+    let school_of = draw_districts(bm, &plan.prices, &plan.assign, &pupil_block);
+    let price = |s: usize| plan.prices.get(s).copied().unwrap_or(0);
+    Ok(blocks
+        .iter()
+        .map(|blk| {
+            let b = bm.index(&blk.id).expect("checked above");
+            let row = bm.row(b);
+            let school = school_of[b];
+            let nearest = nearest_school(row);
+            DistrictRow {
+                block_id: blk.id.clone(),
+                school,
+                walk_m: school.map(|s| row[s]),
+                nearest,
+                cost_to_others_m: match (school, nearest) {
+                    (Some(s), Some((n, _))) => price(n) - price(s),
+                    _ => 0,
+                },
+                residents: blk.residents,
+            }
+        })
+        .collect())
+}
+
+/// The explanation of one published row.
+pub fn explain_row(row: &DistrictRow, schools: &[School]) -> Result<Explanation> {
+    match (row.school, row.walk_m, row.nearest) {
+        (Some(s), Some(w), Some((n, nd))) => Ok(explain_numbers(
+            &row.block_id,
+            (&schools[s].id, &schools[s].name),
+            w,
+            (&schools[n].id, &schools[n].name),
+            nd,
+            row.cost_to_others_m,
+        )),
+        _ => Err(Error::Other(format!("block '{}' has no walking route to any school", row.block_id))),
+    }
+}
+
+/// What a council publishes besides the plan: the city's blocks, walks from every block to
+/// every school, and (for grid blocks) the named streets.
+#[derive(Debug, Clone)]
+pub struct City {
+    pub blocks: Vec<Block>,
+    pub matrix: BlockMatrix,
+    pub streets: Option<Vec<super::streets::StreetLine>>,
+}
+
+/// The published districts of a plan.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    pub rows: Vec<DistrictRow>,
+    /// Street and house number per row, for address blocks.
+    pub addresses: Vec<(Option<String>, Option<String>)>,
+    /// One (multi)polygon per school (WGS84), when the blocks are grid cells.
+    pub polygons: Option<Vec<geo::MultiPolygon<f64>>>,
+    pub properties: Vec<super::polygons::DistrictProperties>,
+    pub streets: Option<super::streets::StreetList>,
+    /// Why a part is missing (no polygons for non-grid blocks, no street list without streets).
+    pub notes: Vec<String>,
+}
+
+/// Draw and describe the districts of `plan` for every block of the city. `inst` is the
+/// instance the plan was solved on (the effective one, with the policy's class size).
+pub fn publish(inst: &Instance, plan: &Plan, city: &City) -> Result<Publication> {
+    let rows = district_rows(inst, plan, &city.blocks, &city.matrix)?;
+    let school: Vec<Option<usize>> = rows.iter().map(|r| r.school).collect();
+    let mut notes = Vec::new();
+    let polygons = match super::polygons::district_polygons(&rows, inst.schools.len()) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            notes.push(format!("no districts.geojson: {e}"));
+            None
+        }
+    };
+    let has_addresses = city.blocks.iter().any(|b| b.street.is_some() && b.house_number.is_some());
+    let streets = if has_addresses {
+        Some(super::streets::address_street_list(&city.blocks, &school))
+    } else if let Some(lines) = &city.streets {
+        Some(super::streets::grid_street_list(lines, &city.blocks, &school)?)
+    } else {
+        notes.push("no street list: the blocks have no street and house number, and no street file was given".into());
+        None
+    };
+    let mut loads = vec![0u64; inst.schools.len()];
+    for &s in &plan.assign {
+        loads[s as usize] += 1;
+    }
+    let properties = inst
+        .schools
+        .iter()
+        .enumerate()
+        .map(|(s, sc)| super::polygons::DistrictProperties {
+            school_id: sc.id.clone(),
+            name: sc.name.clone(),
+            pupils: loads[s],
+            capacity: sc.capacity,
+            classes: plan.classes.get(s).copied().unwrap_or(0),
+            blocks: rows.iter().filter(|r| r.school == Some(s)).count(),
+            residents: rows.iter().filter(|r| r.school == Some(s)).map(|r| r.residents as u64).sum(),
+        })
+        .collect();
+    Ok(Publication {
+        addresses: city.blocks.iter().map(|b| (b.street.clone(), b.house_number.clone())).collect(),
+        rows,
+        polygons,
+        properties,
+        streets,
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bm(rows: &[&[u32]]) -> BlockMatrix {
+        BlockMatrix {
+            blocks: (0..rows.len()).map(|i| format!("B{i}")).collect(),
+            n_schools: rows[0].len(),
+            meters: rows.iter().flat_map(|r| r.iter().copied()).collect(),
+        }
+    }
+
+    #[test]
+    fn blocks_with_pupils_follow_the_majority_and_the_rest_follow_the_prices() {
+        // Two schools; school 0 is full (price 300).
+        let m = bm(&[&[100, 350], &[100, 500], &[100, 400], &[UNREACHABLE, UNREACHABLE]]);
+        let prices = [300, 0];
+        // Block 0 alone would go to school 1 (350 < 100 + 300); its pupils decide instead.
+        let assign = [0, 0, 1];
+        let pupil_block = [Some(0), Some(0), Some(0)];
+        let d = draw_districts(&m, &prices, &assign, &pupil_block);
+        assert_eq!(d[0], Some(0), "two of three pupils are at school 0");
+        assert_eq!(d[1], Some(0), "100 + 300 < 500 + 0");
+        assert_eq!(d[2], Some(0), "tie 400 = 400: school order");
+        assert_eq!(d[3], None, "no route");
+        let d = draw_districts(&m, &prices, &[], &[]);
+        assert_eq!(d[0], Some(1), "without pupils: 350 + 0 < 100 + 300");
+    }
+}

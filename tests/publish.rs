@@ -1,0 +1,311 @@
+//! Publishing districts: every block of the city, street lists, polygons, explanations, and no
+//! pupil in any publishable file.
+
+mod common;
+use catchment::districts::files::DistrictRecord;
+use catchment::districts::read_block_matrix;
+use catchment::{read_instance, routing, solve_plan, Policy};
+use common::{bin, write};
+use geo::{Area, BooleanOps, BoundingRect, Intersects, MultiPolygon, Validation};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+fn magdeburg() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/magdeburg")
+}
+
+/// The Magdeburg plan with the city's blocks and streets, solved once per test binary.
+fn magdeburg_plan() -> PathBuf {
+    static ONCE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let out = dir.join("plan");
+        let d = magdeburg();
+        let o = bin()
+            .args(["solve", "--schools"])
+            .arg(d.join("schools.csv"))
+            .arg("--pupils")
+            .arg(d.join("pupils.csv"))
+            .arg("--matrix")
+            .arg(d.join("matrix.csv"))
+            .arg("--blocks")
+            .arg(d.join("blocks.csv"))
+            .arg("--streets")
+            .arg(d.join("network.osm"))
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        out
+    })
+    .clone()
+}
+
+fn records(plan: &Path) -> Vec<DistrictRecord> {
+    csv::Reader::from_path(plan.join("districts.csv")).unwrap().deserialize().map(Result::unwrap).collect()
+}
+
+#[test]
+fn every_block_of_the_city_has_a_district_consistent_with_the_plan_and_its_prices() {
+    let plan = magdeburg_plan();
+    let d = magdeburg();
+    let rows = records(&plan);
+    let blocks: Vec<String> =
+        csv::Reader::from_path(d.join("blocks.csv")).unwrap().records().map(|r| r.unwrap()[0].to_string()).collect();
+    let mut ids: Vec<&str> = rows.iter().map(|r| r.block_id.as_str()).collect();
+    ids.sort();
+    let mut want: Vec<&str> = blocks.iter().map(String::as_str).collect();
+    want.sort();
+    assert_eq!(ids, want, "districts.csv lists exactly the city's blocks");
+    assert!(rows.iter().all(|r| !r.school_id.is_empty()), "every block is reachable here");
+
+    // The rule, checked against an independent solve: the district of every block minimises
+    // walk + price; blocks with pupils hold the school of most of their pupils.
+    let inst = read_instance(&d.join("schools.csv"), &d.join("pupils.csv")).unwrap();
+    let m = routing::read_matrix(&d.join("matrix.csv"), &inst).unwrap();
+    let solved = solve_plan(&inst, &m, &Policy::default()).unwrap();
+    let prices = &solved.certificate.as_ref().unwrap().prices;
+    let bm = read_block_matrix(&d.join("matrix.csv"), &inst.schools).unwrap();
+    let assigned: HashMap<String, String> = csv::Reader::from_path(plan.join("assignments.csv"))
+        .unwrap()
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[1].to_string())
+        })
+        .collect();
+    let mut pupils_in: HashMap<&str, Vec<&str>> = HashMap::new();
+    for p in &inst.pupils {
+        pupils_in.entry(p.block.as_deref().unwrap()).or_default().push(assigned[&p.id].as_str());
+    }
+    for r in &rows {
+        let b = bm.index(&r.block_id).unwrap();
+        let row = bm.row(b);
+        let s = inst.school_index(&r.school_id).unwrap();
+        let best = (0..inst.schools.len()).map(|t| row[t] as i64 + prices[t]).min().unwrap();
+        assert_eq!(row[s] as i64 + prices[s], best, "block {} is not at a least walk + price school", r.block_id);
+        assert_eq!(r.walk_m, Some(row[s]));
+        assert_eq!(r.nearest_walk_m, Some(*row.iter().min().unwrap()));
+        if let Some(ps) = pupils_in.get(r.block_id.as_str()) {
+            let here = ps.iter().filter(|&&x| x == r.school_id).count();
+            assert!(ps.iter().all(|x| ps.iter().filter(|y| y == &x).count() <= here), "block {}: not the majority school", r.block_id);
+        }
+    }
+}
+
+#[test]
+fn district_polygons_are_valid_and_disjoint_one_per_school() {
+    let plan = magdeburg_plan();
+    let text = std::fs::read_to_string(plan.join("districts.geojson")).unwrap();
+    let fc: geojson::FeatureCollection = text.parse().unwrap();
+    let rows = records(&plan);
+    let mut with_blocks: Vec<&str> = rows.iter().map(|r| r.school_id.as_str()).collect();
+    with_blocks.sort();
+    with_blocks.dedup();
+    assert_eq!(fc.features.len(), with_blocks.len(), "one feature per school with blocks");
+    let mut polys: Vec<(String, MultiPolygon<f64>)> = Vec::new();
+    for f in &fc.features {
+        let props = f.properties.as_ref().unwrap();
+        let school = props["school_id"].as_str().unwrap().to_string();
+        for key in ["name", "pupils", "capacity", "classes", "blocks"] {
+            assert!(props.contains_key(key), "{school}: property {key}");
+        }
+        let n_blocks = rows.iter().filter(|r| r.school_id == school).count();
+        assert_eq!(props["blocks"].as_u64().unwrap() as usize, n_blocks);
+        let mp: MultiPolygon<f64> = MultiPolygon::try_from(&f.geometry.as_ref().unwrap().value).unwrap();
+        assert!(mp.is_valid(), "{school}: {:?}", mp.validation_errors());
+        // Area in square degrees, compared with the cells' (100 m x 100 m) at Magdeburg's
+        // latitude: within 1%.
+        let deg2 = 100.0 * 100.0 / (111_320.0 * 111_320.0 * 52.13f64.to_radians().cos());
+        let ratio = mp.unsigned_area() / (n_blocks as f64 * deg2);
+        assert!((ratio - 1.0).abs() < 0.01, "{school}: area ratio {ratio}");
+        polys.push((school, mp));
+    }
+    let mut pairs = 0;
+    for i in 0..polys.len() {
+        for j in i + 1..polys.len() {
+            let (a, b) = (&polys[i].1, &polys[j].1);
+            if !a.bounding_rect().unwrap().intersects(&b.bounding_rect().unwrap()) {
+                continue;
+            }
+            pairs += 1;
+            let overlap = a.intersection(b).unsigned_area();
+            assert!(overlap < 1e-12, "{} and {} overlap by {overlap} square degrees", polys[i].0, polys[j].0);
+        }
+    }
+    assert!(pairs > 0, "neighbouring districts were compared");
+}
+
+#[test]
+fn street_list_names_the_cells_of_each_district() {
+    let plan = magdeburg_plan();
+    let school_of: HashMap<String, String> = records(&plan).into_iter().map(|r| (r.block_id, r.school_id)).collect();
+    let mut rdr = csv::Reader::from_path(plan.join("streets.csv")).unwrap();
+    let mut streets = HashMap::<String, usize>::new();
+    for r in rdr.records() {
+        let r = r.unwrap();
+        let (street, numbers, school, blocks) = (&r[0], &r[1], &r[2], &r[4]);
+        assert!(numbers.is_empty(), "grid case: no house numbers");
+        assert!(!blocks.is_empty());
+        for b in blocks.split(' ') {
+            assert_eq!(school_of[b], school, "{street}: cell {b}");
+        }
+        *streets.entry(street.to_string()).or_default() += 1;
+    }
+    assert!(streets.len() > 300, "{} streets", streets.len());
+    assert!(streets.values().any(|&n| n > 1), "some street is split between districts");
+    let html = std::fs::read_to_string(plan.join("streets.html")).unwrap();
+    assert!(html.contains("no house numbers"));
+    assert!(html.contains("Hegelstr"));
+}
+
+#[test]
+fn explain_answers_for_blocks_and_streets_in_english_and_german() {
+    let plan = magdeburg_plan();
+    let rows = records(&plan);
+    let far = rows.iter().find(|r| r.walk_m > r.nearest_walk_m && r.cost_to_others_m > 0).unwrap();
+    let o = bin().args(["explain", "--json", "--plan"]).arg(&plan).args(["--block", &far.block_id]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let e = &v["explanations"][0];
+    assert_eq!(e["school"], far.school_id.as_str());
+    assert_eq!(e["nearest_school"], far.nearest_school_id.as_str());
+    let gap = (far.walk_m.unwrap() - far.nearest_walk_m.unwrap()) as i64;
+    assert!(e["cost_to_others_m"].as_i64().unwrap() >= gap, "the price difference covers the meters saved");
+    assert!(e["english"].as_str().unwrap().contains(&format!("{gap} m nearer")));
+    assert!(e["german"].as_str().unwrap().contains(&format!("{gap} m näher")));
+
+    let o = bin().args(["explain", "--plan"]).arg(&plan).args(["--address", "Hegelstraße 5"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("Hegelstr") && text.contains("EN:") && text.contains("DE:"), "{text}");
+
+    let o = bin().args(["explain", "--plan"]).arg(&plan).args(["--address", "Keinestraße 1"]).output().unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not in the street list"));
+}
+
+#[test]
+fn address_blocks_give_house_number_ranges_and_exact_explanations() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let schools = write(d, "schools.csv", "id,name,lat,lon,capacity\nM,Moldenstraße,52.1,11.6,2\nU,Am Umfassungsweg,52.2,11.6,5\n");
+    // Three pupils at Abendstraße 11, 11a and 13; Moldenstraße (nearer for all) has two seats.
+    let pupils = write(d, "pupils.csv", "id,block\np1,A11\np2,A11a\np3,A13\n");
+    let mut blocks = String::from("block_id,lat,lon,residents,street,house_number\n");
+    let mut matrix = String::from("block_id,school_id,meters\n");
+    for (b, num, m, u) in [("A9", "9", 300, 900), ("A11", "11", 310, 900), ("A11a", "11a", 320, 700), ("A13", "13", 330, 900), ("A15", "15", 340, 950)] {
+        blocks.push_str(&format!("{b},52.15,11.6,10,Abendstraße,{num}\n"));
+        matrix.push_str(&format!("{b},M,{m}\n{b},U,{u}\n"));
+    }
+    let blocks = write(d, "blocks.csv", &blocks);
+    let matrix = write(d, "matrix.csv", &matrix);
+    let out = d.join("plan");
+    let o = bin()
+        .args(["solve", "--schools"])
+        .arg(&schools)
+        .arg("--pupils")
+        .arg(&pupils)
+        .arg("--matrix")
+        .arg(&matrix)
+        .arg("--blocks")
+        .arg(&blocks)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no districts.geojson"), "address blocks have no polygons, and it says so");
+    assert!(!out.join("districts.geojson").exists());
+    let streets = std::fs::read_to_string(out.join("streets.csv")).unwrap();
+    let lines: Vec<&str> = streets.lines().collect();
+    // 11a is the one that costs least to move (700 vs 900 - 320 + 310...): it goes to U.
+    assert_eq!(lines[1], "Abendstraße,9–11,M,Moldenstraße,A9 A11");
+    assert_eq!(lines[2], "Abendstraße,11a,U,Am Umfassungsweg,A11a");
+    assert_eq!(lines[3], "Abendstraße,13–15,M,Moldenstraße,A13 A15");
+    let o = bin().args(["explain", "--json", "--plan"]).arg(&out).args(["--address", "Abendstr. 11 A"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["explanations"][0]["block"], "A11a");
+    assert_eq!(v["explanations"][0]["school"], "U");
+    assert!(v["explanations"][0]["english"].as_str().unwrap().contains("Moldenstraße is 380 m nearer"));
+}
+
+#[test]
+fn no_publishable_file_contains_a_pupil() {
+    let plan = magdeburg_plan();
+    let d = magdeburg();
+    let mut needles: Vec<String> = Vec::new();
+    let mut rdr = csv::Reader::from_path(d.join("pupils.csv")).unwrap();
+    for r in rdr.records() {
+        let r = r.unwrap();
+        needles.push(r[0].to_string());
+        // The location as a pair, as written (6 decimals) and rounded to 5 and 4, in either
+        // order (a single number alone is not specific: 10,000 polygon corners at 7 decimals hit
+        // some pupils' single coordinates by chance).
+        let (lat, lon): (f64, f64) = (r[1].parse().unwrap(), r[2].parse().unwrap());
+        for sep in [",", ", ", ";", " "] {
+            needles.push(format!("{}{sep}{}", &r[1], &r[2]));
+            needles.push(format!("{}{sep}{}", &r[2], &r[1]));
+            needles.push(format!("{lat:.5}{sep}{lon:.5}"));
+            needles.push(format!("{lon:.5}{sep}{lat:.5}"));
+            needles.push(format!("{lat:.4}{sep}{lon:.4}"));
+            needles.push(format!("{lon:.4}{sep}{lat:.4}"));
+        }
+    }
+    let mut scanned = 0;
+    for name in ["districts.csv", "districts.geojson", "streets.csv", "streets.html", "report.html", "schools.csv", "summary.json", "certificate.json"] {
+        let p = plan.join(name);
+        if !p.exists() {
+            assert!(name == "report.html", "{name} missing");
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        for n in &needles {
+            // Pupil ids are matched as whole tokens (P0001 must not hit P00011).
+            let hit = text.match_indices(n.as_str()).any(|(i, _)| {
+                let after = text[i + n.len()..].chars().next();
+                let before = text[..i].chars().next_back();
+                !after.is_some_and(|c| c.is_ascii_alphanumeric()) && !before.is_some_and(|c| c.is_ascii_alphanumeric())
+            });
+            assert!(!hit, "{name} contains a pupil's id or coordinate");
+        }
+        scanned += 1;
+    }
+    assert!(scanned >= 7);
+    // The scan can fail: the internal assignments file does contain pupils.
+    let internal = std::fs::read_to_string(plan.join("assignments.csv")).unwrap();
+    assert!(needles.iter().take(3).any(|n| internal.contains(n.as_str())));
+}
+
+#[test]
+fn whole_block_plans_publish_each_block_at_its_pupils_school() {
+    let d = magdeburg();
+    let out = tempfile::tempdir().unwrap();
+    let plan = out.path().join("plan");
+    let o = bin()
+        .args(["solve", "--unit", "block", "--schools"])
+        .arg(d.join("schools.csv"))
+        .arg("--pupils")
+        .arg(d.join("pupils.csv"))
+        .arg("--matrix")
+        .arg(d.join("matrix.csv"))
+        .arg("--blocks")
+        .arg(d.join("blocks.csv"))
+        .arg("--out")
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let district: HashMap<String, String> = records(&plan).into_iter().map(|r| (r.block_id, r.school_id)).collect();
+    let block_of: HashMap<String, String> =
+        csv::Reader::from_path(d.join("pupils.csv")).unwrap().records().map(|r| r.unwrap()).map(|r| (r[0].to_string(), r[3].to_string())).collect();
+    let mut n = 0;
+    for r in csv::Reader::from_path(plan.join("assignments.csv")).unwrap().records() {
+        let r = r.unwrap();
+        assert_eq!(district[&block_of[&r[0]]], &r[1], "a pupil's school differs from the published district of their block");
+        n += 1;
+    }
+    assert_eq!(n, block_of.len());
+}
