@@ -189,7 +189,7 @@ pub fn draw(schools: &[SchoolInput], model: &Model, seed: u64, index: u64) -> Ve
         .collect()
 }
 
-/// Run the simulation. `progress` is called with the number of draws finished so far (from
+/// Run the simulation. `progress` is called with the number of draws just finished (from
 /// worker threads, in no particular order).
 pub fn simulate(
     schools: &[SchoolInput],
@@ -200,7 +200,6 @@ pub fn simulate(
     validate(schools, model, opts)?;
     let n_s = schools.len();
     const CHUNK: usize = 256;
-    let done = std::sync::atomic::AtomicUsize::new(0);
     let chunks: Vec<Vec<u32>> = (0..opts.draws.div_ceil(CHUNK))
         .into_par_iter()
         .map(|c| {
@@ -209,8 +208,7 @@ pub fn simulate(
             for d in range.clone() {
                 loads.extend(draw(schools, model, opts.seed, d as u64));
             }
-            let n = done.fetch_add(range.len(), std::sync::atomic::Ordering::Relaxed) + range.len();
-            progress(n);
+            progress(range.len());
             loads
         })
         .collect();
@@ -413,6 +411,99 @@ pub fn school_inputs(
             residents: residents[s],
         })
         .collect()
+}
+
+/// The price of robustness: a plan re-solved with every school's capacity reduced by its
+/// simulated buffer, and the same simulation run on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Robustness {
+    /// The share of the simulated buffers applied (see [`Reduced::scale`]).
+    pub scale: f64,
+    /// Seats held back per school: (school id, seats).
+    pub buffers: Vec<(String, u32)>,
+    pub walk_before_m: u64,
+    pub walk_after_m: u64,
+    /// `walk_after_m - walk_before_m`, relative to `walk_before_m`, in percent.
+    pub price_pct: f64,
+    pub before: Simulation,
+    /// The robust plan simulated against the schools' real seats.
+    pub after: Simulation,
+}
+
+/// Re-solve with capacities reduced by the buffers of `before` (a simulation of a plan of
+/// `inst` walking `walk_before_m`), draw the robust plan's districts for every block of the
+/// city, and simulate it with the same model, draws and seed. Returns the robust plan, the
+/// instance it was solved on (reduced capacities) and the comparison.
+pub fn robust_plan(
+    inst: &crate::Instance,
+    m: &crate::Matrix,
+    policy: &crate::Policy,
+    city: &crate::districts::publish::City,
+    before: Simulation,
+    walk_before_m: u64,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<(crate::Plan, crate::Instance, Robustness)> {
+    // Class-size policies replace capacities: apply them first, then reduce.
+    let inst = crate::effective_instance(inst, policy).into_owned();
+    let policy = crate::Policy { max_class_size: None, ..policy.clone() };
+    let buffers: Vec<(String, u32)> = before.per_school.iter().map(|r| (r.school_id.clone(), r.buffer)).collect();
+    let reduced = reduce_capacities(&inst, m, policy.max_walk, &buffers)?;
+    let plan = crate::solve_plan(&reduced.instance, m, &policy)?;
+    let rows = crate::districts::publish::district_rows(&reduced.instance, &plan, &city.blocks, &city.matrix)?;
+    let district: Vec<Option<usize>> = rows.iter().map(|r| r.school).collect();
+    let residents: Vec<u64> = rows.iter().map(|r| r.residents as u64).collect();
+    let inputs = school_inputs(&inst.schools, &plan.assign, &plan.classes, &district, &residents);
+    let after = simulate(&inputs, &before.model, &before.options, progress)?;
+    let walk_after_m = plan.objective;
+    let robustness = Robustness {
+        scale: reduced.scale,
+        buffers: inst.schools.iter().zip(&reduced.applied).map(|(s, &b)| (s.id.clone(), b)).collect(),
+        walk_before_m,
+        walk_after_m,
+        price_pct: if walk_before_m > 0 { 100.0 * (walk_after_m as f64 - walk_before_m as f64) / walk_before_m as f64 } else { 0.0 },
+        before,
+        after,
+    };
+    Ok((plan, reduced.instance, robustness))
+}
+
+/// The comparison as a text table: per school the seats held back and the overflow
+/// probabilities before and after, then the walking totals.
+pub fn robustness_table(r: &Robustness) -> String {
+    let mut out = format!(
+        "{:<8} {:>8} {:>7} {:>9} {:>9} {:>10} {:>10}\n",
+        "school", "capacity", "buffer", "planned", "robust", "P(over)", "P(over)'"
+    );
+    for ((b, a), (_, held)) in r.before.per_school.iter().zip(&r.after.per_school).zip(&r.buffers) {
+        out.push_str(&format!(
+            "{:<8} {:>8} {:>7} {:>9} {:>9} {:>9.1}% {:>9.1}%\n",
+            b.school_id,
+            b.capacity,
+            held,
+            b.planned_load,
+            a.planned_load,
+            100.0 * b.p_over_capacity,
+            100.0 * a.p_over_capacity
+        ));
+    }
+    let km = |m: u64| m as f64 / 1000.0;
+    out.push_str(&format!(
+        "Buffers applied: {:.0}% of the simulated buffers ({} seats held back).\n\
+         Total walk {:.1} km -> {:.1} km ({:+.2}%); P(some school over capacity) {:.1}% -> {:.1}%; \
+         expected schools over capacity {:.2} -> {:.2}; largest P(over) {:.1}% -> {:.1}%\n",
+        100.0 * r.scale,
+        r.buffers.iter().map(|(_, b)| *b as u64).sum::<u64>(),
+        km(r.walk_before_m),
+        km(r.walk_after_m),
+        r.price_pct,
+        100.0 * r.before.p_any_over_capacity,
+        100.0 * r.after.p_any_over_capacity,
+        r.before.expected_schools_over,
+        r.after.expected_schools_over,
+        100.0 * r.before.per_school.iter().map(|x| x.p_over_capacity).fold(0.0, f64::max),
+        100.0 * r.after.per_school.iter().map(|x| x.p_over_capacity).fold(0.0, f64::max),
+    ));
+    out
 }
 
 #[cfg(test)]

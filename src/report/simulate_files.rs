@@ -2,7 +2,7 @@
 //! `districts.csv` in (as bytes, so the HTTP service reads stored artefacts the same way), the
 //! simulation's `simulation.csv` and `simulation.json` out. Errors name the file, line and field.
 
-use super::simulate::{SchoolInput, Simulation};
+use super::simulate::{Robustness, SchoolInput, Simulation};
 use crate::error::{Error, InputProblem, Result};
 use std::collections::HashMap;
 use std::path::Path;
@@ -138,6 +138,10 @@ pub fn plan_inputs(schools_csv: &[u8], assignments_csv: &[u8], districts_csv: &[
             continue;
         }
         let residents = dc.num::<u64>(r, "residents", &mut problems);
+        if r.get(dsc).unwrap_or("").trim().is_empty() {
+            // A block with no route to any school: no district, no newcomers.
+            continue;
+        }
         if let (Some(s), Some(n)) = (school_of(DISTRICTS, r, dsc, &mut problems), residents) {
             schools[s].residents += n;
         }
@@ -215,60 +219,20 @@ pub fn simulation_json(sim: &Simulation) -> Result<Vec<u8>> {
     Ok(s)
 }
 
-/// Write `simulation.csv` and `simulation.json` into `out` (atomically: nothing on error).
-pub fn write_simulation(out: &Path, sim: &Simulation) -> Result<()> {
-    let (csv, json) = (simulation_csv(sim)?, simulation_json(sim)?);
+/// Write `simulation.csv` and `simulation.json` into `out`, and with a robust plan also
+/// `robust-simulation.csv` and `robustness.json` (atomically: nothing on error).
+pub fn write_simulation(out: &Path, sim: &Simulation, robust: Option<&Robustness>) -> Result<()> {
+    let mut files = vec![("simulation.csv", simulation_csv(sim)?), ("simulation.json", simulation_json(sim)?)];
+    if let Some(r) = robust {
+        files.push(("robust-simulation.csv", simulation_csv(&r.after)?));
+        let mut j = serde_json::to_vec_pretty(r).map_err(|e| Error::Other(e.to_string()))?;
+        j.push(b'\n');
+        files.push(("robustness.json", j));
+    }
     crate::output::write_atomically(out, |dir| {
-        std::fs::write(dir.join("simulation.csv"), &csv).map_err(|e| Error::io(dir.join("simulation.csv"), e))?;
-        std::fs::write(dir.join("simulation.json"), &json).map_err(|e| Error::io(dir.join("simulation.json"), e))?;
+        for (name, bytes) in &files {
+            std::fs::write(dir.join(name), bytes).map_err(|e| Error::io(dir.join(name), e))?;
+        }
         Ok(())
     })
-}
-
-/// Residents per block from a blocks file (`block_id,residents,...`).
-pub fn read_block_residents(path: &Path) -> Result<HashMap<String, u64>> {
-    let name = crate::instance::file_name(path);
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let c = read_csv(&name, &bytes, &["block_id", "residents"])?;
-    let mut problems = Vec::new();
-    let mut out = HashMap::new();
-    for r in &c.records {
-        if let Some(n) = c.num::<u64>(r, "residents", &mut problems) {
-            let b = r.get(c.col("block_id")).unwrap_or("").trim().to_string();
-            if out.insert(b.clone(), n).is_some() {
-                problems.push(InputProblem::new(&name, Csv::line(r), Some("block_id"), format!("block '{b}' appears twice")));
-            }
-        }
-    }
-    if !problems.is_empty() {
-        problems.truncate(100);
-        return Err(Error::Input(problems));
-    }
-    Ok(out)
-}
-
-/// `districts.csv` bytes (block_id,school_id,walk_m,residents) for every block with a district
-/// school; blocks missing from `residents` count 0.
-pub fn districts_csv(
-    bm: &crate::districts::BlockMatrix,
-    schools: &[crate::School],
-    district: &[Option<usize>],
-    residents: &HashMap<String, u64>,
-) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let e = |e: csv::Error| Error::Other(e.to_string());
-    w.write_record(["block_id", "school_id", "walk_m", "residents"]).map_err(e)?;
-    for (b, d) in district.iter().enumerate() {
-        if let Some(s) = d {
-            let id = &bm.blocks[b];
-            w.write_record([
-                id.as_str(),
-                schools[*s].id.as_str(),
-                &bm.row(b)[*s].to_string(),
-                &residents.get(id).copied().unwrap_or(0).to_string(),
-            ])
-            .map_err(e)?;
-        }
-    }
-    w.into_inner().map_err(|x| Error::Other(x.to_string()))
 }
