@@ -150,16 +150,16 @@ struct SimulateArgs {
     seed: u64,
     /// Probability that a planned pupil moves away before enrolment (newcomers replace them in
     /// expectation, in blocks in proportion to residents).
-    #[arg(long, default_value_t = simulate::DEFAULT_MOVE_PROB)]
+    #[arg(long, default_value_t = simulate::DEFAULT_MOVE_PROB, allow_hyphen_values = true)]
     move_prob: f64,
     /// Standard deviation of the cohort's relative size.
-    #[arg(long, default_value_t = simulate::DEFAULT_COHORT_SD)]
+    #[arg(long, default_value_t = simulate::DEFAULT_COHORT_SD, allow_hyphen_values = true)]
     cohort_sd: f64,
     /// Expected relative change of the cohort's size (e.g. -0.03).
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
     cohort_change: f64,
     /// The overflow probability a school's buffer keeps under.
-    #[arg(long, default_value_t = simulate::DEFAULT_TARGET)]
+    #[arg(long, default_value_t = simulate::DEFAULT_TARGET, allow_hyphen_values = true)]
     target: f64,
     /// Worker threads (default: all cores); the result does not depend on it.
     #[arg(long)]
