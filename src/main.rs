@@ -666,7 +666,7 @@ fn run_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
         .map(|(p, s)| m.get(p, s.expect("checked") as usize).map(u64::from).ok_or_else(|| anyhow::anyhow!("pupil '{}' is assigned to a school without a route", inst.pupils[p].id)))
         .sum::<anyhow::Result<u64>>()?;
     let policy = a.policy.policy();
-    let pb = bar(opts.draws, "re-solving with buffers, simulating the robust plan");
+    let pb = bar(opts.draws * simulate::MAX_ROUNDS as usize, "re-solving with buffers, simulating the robust plan");
     let robust = pool.install(|| simulate::robust_plan(&inst, &m, &policy, &city, sim, walk_before, &|n| pb.inc(n as u64)));
     pb.finish_and_clear();
     let (plan, reduced, robustness) = robust?;

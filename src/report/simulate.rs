@@ -421,6 +421,10 @@ pub struct Robustness {
     pub scale: f64,
     /// Seats held back per school: (school id, seats).
     pub buffers: Vec<(String, u32)>,
+    /// Re-solves made: after each, a school whose new load or district needs a larger buffer
+    /// gets it, until every school is under the target, the buffers no longer fit or change,
+    /// or [`MAX_ROUNDS`].
+    pub rounds: u32,
     pub walk_before_m: u64,
     pub walk_after_m: u64,
     /// `walk_after_m - walk_before_m`, relative to `walk_before_m`, in percent.
@@ -429,6 +433,9 @@ pub struct Robustness {
     /// The robust plan simulated against the schools' real seats.
     pub after: Simulation,
 }
+
+/// The most re-solves of [`robust_plan`].
+pub const MAX_ROUNDS: u32 = 5;
 
 /// Re-solve with capacities reduced by the buffers of `before` (a simulation of a plan of
 /// `inst` walking `walk_before_m`), draw the robust plan's districts for every block of the
@@ -446,20 +453,34 @@ pub fn robust_plan(
     // Class-size policies replace capacities: apply them first, then reduce.
     let inst = crate::effective_instance(inst, policy).into_owned();
     let policy = crate::Policy { max_class_size: None, ..policy.clone() };
-    let buffers: Vec<(String, u32)> = before.per_school.iter().map(|r| (r.school_id.clone(), r.buffer)).collect();
-    let reduced = reduce_capacities(&inst, m, policy.max_walk, &buffers)?;
-    let plan = crate::solve_plan(&reduced.instance, m, &policy)?;
-    let rows = crate::districts::publish::district_rows(&reduced.instance, &plan, &city.blocks, &city.matrix)?;
-    let district: Vec<Option<usize>> = rows.iter().map(|r| r.school).collect();
-    let residents: Vec<u64> = rows.iter().map(|r| r.residents as u64).collect();
-    let inputs = school_inputs(&inst.schools, &plan.assign, &plan.classes, &district, &residents);
-    let after = simulate(&inputs, &before.model, &before.options, progress)?;
+    let mut buffers: Vec<(String, u32)> = before.per_school.iter().map(|r| (r.school_id.clone(), r.buffer)).collect();
+    let mut rounds = 0;
+    let (reduced, plan, after) = loop {
+        rounds += 1;
+        let reduced = reduce_capacities(&inst, m, policy.max_walk, &buffers)?;
+        let plan = crate::solve_plan(&reduced.instance, m, &policy)?;
+        let rows = crate::districts::publish::district_rows(&reduced.instance, &plan, &city.blocks, &city.matrix)?;
+        let district: Vec<Option<usize>> = rows.iter().map(|r| r.school).collect();
+        let residents: Vec<u64> = rows.iter().map(|r| r.residents as u64).collect();
+        let inputs = school_inputs(&inst.schools, &plan.assign, &plan.classes, &district, &residents);
+        let after = simulate(&inputs, &before.model, &before.options, progress)?;
+        // A school's new load and district change its risk: keep the larger buffer and go again
+        // while some school is still over the target and the buffers fit.
+        let next: Vec<(String, u32)> =
+            buffers.iter().zip(&after.per_school).map(|((id, b), r)| (id.clone(), (*b).max(r.buffer))).collect();
+        let under = after.per_school.iter().all(|r| r.p_over_capacity <= before.options.target);
+        if under || reduced.scale < 1.0 || next == buffers || rounds == MAX_ROUNDS {
+            break (reduced, plan, after);
+        }
+        buffers = next;
+    };
     let walk_after_m = plan.objective;
     let robustness = Robustness {
         scale: reduced.scale,
         buffers: inst.schools.iter().zip(&reduced.applied).map(|(s, &b)| (s.id.clone(), b)).collect(),
         walk_before_m,
         walk_after_m,
+        rounds,
         price_pct: if walk_before_m > 0 { 100.0 * (walk_after_m as f64 - walk_before_m as f64) / walk_before_m as f64 } else { 0.0 },
         before,
         after,
@@ -488,11 +509,12 @@ pub fn robustness_table(r: &Robustness) -> String {
     }
     let km = |m: u64| m as f64 / 1000.0;
     out.push_str(&format!(
-        "Buffers applied: {:.0}% of the simulated buffers ({} seats held back).\n\
+        "Buffers applied: {:.0}% of the simulated buffers ({} seats held back; {} re-solve(s)).\n\
          Total walk {:.1} km -> {:.1} km ({:+.2}%); P(some school over capacity) {:.1}% -> {:.1}%; \
          expected schools over capacity {:.2} -> {:.2}; largest P(over) {:.1}% -> {:.1}%\n",
         100.0 * r.scale,
         r.buffers.iter().map(|(_, b)| *b as u64).sum::<u64>(),
+        r.rounds,
         km(r.walk_before_m),
         km(r.walk_after_m),
         r.price_pct,
