@@ -645,7 +645,7 @@ async fn submit_simulation(State(app): State<Arc<App>>, Path(id): Path<String>, 
     Ok(r)
 }
 
-fn stored_simulation(app: &App, id: &str) -> Result<(String, Vec<u8>, Vec<u8>), ApiError> {
+fn stored_simulation(app: &App, id: &str) -> Result<super::store::StoredSimulation, ApiError> {
     valid_id(id)?;
     match app.store.simulation(id) {
         Ok(Some(s)) => Ok(s),

@@ -40,6 +40,9 @@ pub struct Artefacts {
 
 pub type DbResult<T> = rusqlite::Result<T>;
 
+/// A stored simulation: (plan id, `simulation.json`, `simulation.csv`).
+pub type StoredSimulation = (String, Vec<u8>, Vec<u8>);
+
 pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
@@ -231,7 +234,7 @@ impl Store {
     }
 
     /// A stored simulation: (plan id, `simulation.json`, `simulation.csv`).
-    pub fn simulation(&self, id: &str) -> DbResult<Option<(String, Vec<u8>, Vec<u8>)>> {
+    pub fn simulation(&self, id: &str) -> DbResult<Option<StoredSimulation>> {
         self.conn()
             .query_row("SELECT plan_id, json, csv FROM simulations WHERE id=?1", [id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()
