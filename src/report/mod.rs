@@ -4,6 +4,7 @@ use crate::instance::Instance;
 use crate::routing::Matrix;
 use crate::Plan;
 pub mod baseline;
+pub mod html;
 pub mod reproduce;
 pub mod simulate;
 pub mod simulate_files;
