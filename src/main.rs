@@ -2,6 +2,7 @@
 
 use catchment::check::check_plan;
 use catchment::dataset::{magdeburg, synthetic};
+use catchment::report::simulate;
 use catchment::report::Summary;
 use catchment::districts::publish::City;
 use catchment::{read_instance, routing, Error, Policy, SolverKind};
@@ -80,6 +81,13 @@ Writes OUT/comparison.csv, OUT/comparison.md, OUT/base/ and OUT/<scenario>/ (pla
         #[arg(long, default_value_t = 2)]
         jobs: usize,
     },
+    /// Robustness of a plan: Monte Carlo draws of moves, newcomers and cohort size over its
+    /// fixed districts; per school the overflow risk and the seats to hold back.
+    #[command(after_help = "Examples:\n  catchment simulate --plan out/plan --draws 10000 --seed 1 --out out/simulation\n  \
+catchment simulate --plan out/plan --buffer auto --schools schools.csv --pupils pupils.csv --matrix matrix.csv --blocks blocks.csv --out-plan out/robust\n\n\
+Reads the plan's schools.csv, assignments.csv and districts.csv (solve with --blocks). Writes OUT/simulation.csv and\n\
+OUT/simulation.json; with --buffer auto also OUT/robustness.json and OUT/robust-simulation.csv, and the robust plan to --out-plan.")]
+    Simulate(SimulateArgs),
     /// Why an address or block belongs to its school: from a plan's published districts.
     #[command(after_help = "Examples:\n  catchment explain --plan out/demo --address \"Hegelstraße\"\n  catchment explain --plan out/demo --block CRS3035RES100mN3226500E4433000 --json\n\n\
 Reads the plan's districts.csv (and streets.csv for street names); the plan must have been solved with --blocks.")]
@@ -161,6 +169,64 @@ Writes OUT/report.md, OUT/report.json and every plan under OUT/plans/.")]
         #[arg(long, default_value = "out/demo")]
         out: PathBuf,
     },
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// The plan directory (written by `catchment solve ... --blocks blocks.csv`).
+    #[arg(long)]
+    plan: PathBuf,
+    /// Monte Carlo draws.
+    #[arg(long, default_value_t = simulate::DEFAULT_DRAWS)]
+    draws: usize,
+    #[arg(long, default_value_t = simulate::DEFAULT_SEED)]
+    seed: u64,
+    /// Probability that a planned pupil moves away before enrolment (newcomers replace them in
+    /// expectation, in blocks in proportion to residents).
+    #[arg(long, default_value_t = simulate::DEFAULT_MOVE_PROB, allow_hyphen_values = true)]
+    move_prob: f64,
+    /// Standard deviation of the cohort's relative size.
+    #[arg(long, default_value_t = simulate::DEFAULT_COHORT_SD, allow_hyphen_values = true)]
+    cohort_sd: f64,
+    /// Expected relative change of the cohort's size (e.g. -0.03).
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    cohort_change: f64,
+    /// The overflow probability a school's buffer keeps under.
+    #[arg(long, default_value_t = simulate::DEFAULT_TARGET, allow_hyphen_values = true)]
+    target: f64,
+    /// Worker threads (default: all cores); the result does not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Output directory for simulation.csv and simulation.json.
+    #[arg(long, default_value = "out/simulation")]
+    out: PathBuf,
+    /// `auto`: re-solve with each school's capacity reduced by its buffer and report the price in
+    /// walking distance (needs --schools, --pupils, --matrix, --blocks, --out-plan).
+    #[arg(long, value_enum)]
+    buffer: Option<BufferMode>,
+    /// Schools file the plan was solved from (for --buffer auto).
+    #[arg(long, requires = "buffer")]
+    schools: Option<PathBuf>,
+    /// Pupils file the plan was solved from (for --buffer auto).
+    #[arg(long, requires = "buffer")]
+    pupils: Option<PathBuf>,
+    /// Walking distances the plan was solved with (for --buffer auto).
+    #[arg(long, requires = "buffer")]
+    matrix: Option<PathBuf>,
+    #[command(flatten)]
+    publish: PublishArgs,
+    /// Where the robust plan is written (for --buffer auto).
+    #[arg(long, requires = "buffer")]
+    out_plan: Option<PathBuf>,
+    /// The policy of the robust re-solve: give the flags the plan was solved with.
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BufferMode {
+    /// Each school's simulated buffer.
+    Auto,
 }
 
 #[derive(Subcommand)]
@@ -497,6 +563,7 @@ fn solve_to(
 
 fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
+        Command::Simulate(args) => run_simulate(args),
         Command::Explain { plan, address, block, json } => {
             let query = match (address, block) {
                 (Some(a), _) => catchment::districts::files::Query::Address(a),
@@ -718,6 +785,67 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             Ok(if r.ok() { ExitCode::SUCCESS } else { ExitCode::from(5) })
         }
     }
+}
+
+fn run_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
+    let model = simulate::Model { move_prob: a.move_prob, cohort_change: a.cohort_change, cohort_sd: a.cohort_sd };
+    let opts = simulate::Options { draws: a.draws, seed: a.seed, target: a.target };
+    let robust_input = match a.buffer {
+        Some(BufferMode::Auto) => {
+            let (Some(schools), Some(pupils), Some(matrix), Some(out_plan)) = (&a.schools, &a.pupils, &a.matrix, &a.out_plan) else {
+                anyhow::bail!("--buffer auto re-solves the plan: give --schools, --pupils, --matrix, --blocks and --out-plan");
+            };
+            anyhow::ensure!(a.publish.blocks.is_some(), "--buffer auto draws the robust plan's districts: give --blocks FILE");
+            Some((InputArgs { schools: schools.clone(), pupils: pupils.clone(), matrix: Some(matrix.clone()), routing: RoutingArgs::default() }, out_plan.clone()))
+        }
+        None => None,
+    };
+    let schools = catchment::report::simulate_files::read_plan_inputs(&a.plan)?;
+    simulate::validate(&schools, &model, &opts)?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(a.threads.unwrap_or(0)).build()?;
+    let bar = |len: usize, msg: &str| {
+        let pb = indicatif::ProgressBar::new(len as u64);
+        pb.set_style(indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} draws ({eta})").expect("valid template").progress_chars("=> "));
+        pb.set_message(msg.to_string());
+        pb
+    };
+    let pb = bar(opts.draws, "simulating");
+    let sim = pool.install(|| simulate::simulate(&schools, &model, &opts, &|n| pb.inc(n as u64)));
+    pb.finish_and_clear();
+    let sim = sim?;
+    print!("{}", simulate::table(&sim));
+    let Some((input, out_plan)) = robust_input else {
+        catchment::report::simulate_files::write_simulation(&a.out, &sim, None)?;
+        println!("Simulation written to {}/ (simulation.csv, simulation.json)", a.out.display());
+        return Ok(ExitCode::SUCCESS);
+    };
+    let (inst, m) = load(&input)?;
+    let city = a.publish.city(&input, &inst)?.expect("--blocks checked");
+    let given = catchment::output::read_plan(&a.plan, &inst)?;
+    if !given.problems.is_empty() {
+        anyhow::bail!("the plan does not match --schools/--pupils: {}", given.problems.iter().take(5).cloned().collect::<Vec<_>>().join("; "));
+    }
+    let walk_before: u64 = given
+        .assign
+        .iter()
+        .enumerate()
+        .map(|(p, s)| m.get(p, s.expect("checked") as usize).map(u64::from).ok_or_else(|| anyhow::anyhow!("pupil '{}' is assigned to a school without a route", inst.pupils[p].id)))
+        .sum::<anyhow::Result<u64>>()?;
+    let policy = a.policy.policy();
+    let pb = bar(opts.draws * simulate::MAX_ROUNDS as usize, "re-solving with buffers, simulating the robust plan");
+    let robust = pool.install(|| simulate::robust_plan(&inst, &m, &policy, &city, sim, walk_before, &|n| pb.inc(n as u64)));
+    pb.finish_and_clear();
+    let (plan, reduced, robustness) = robust?;
+    println!();
+    print!("{}", simulate::robustness_table(&robustness));
+    catchment::output::write_plan_published(&out_plan, &reduced, &m, &plan, Some(&city))?;
+    catchment::report::simulate_files::write_simulation(&a.out, &robustness.before, Some(&robustness))?;
+    println!(
+        "Simulation written to {}/ (simulation.csv, simulation.json, robust-simulation.csv, robustness.json); robust plan (capacities less the buffers) to {}/",
+        a.out.display(),
+        out_plan.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Look for a data directory relative to the working directory, then to the source tree.

@@ -198,6 +198,9 @@ fn openapi_lists_every_route() {
         ("/v1/plans/{id}/certificate.json", "get"),
         ("/v1/plans/{id}/files/{name}", "get"),
         ("/v1/plans/{id}/explain", "get"),
+        ("/v1/plans/{id}/simulations", "post"),
+        ("/v1/simulations/{id}", "get"),
+        ("/v1/simulations/{id}/simulation.csv", "get"),
         ("/healthz", "get"),
         ("/metrics", "get"),
         ("/openapi.json", "get"),
@@ -698,4 +701,74 @@ fn published_districts_and_explanations_over_http() {
     assert_eq!(r.status, 404, "{}", r.text());
     let r = get(s.addr, &format!("/v1/plans/{id}/explain"), Some(READ));
     assert_eq!(r.status, 400, "{}", r.text());
+}
+
+/// A simulation of a stored plan is computed by the service and stored: the same files as
+/// `catchment simulate` on the CLI's plan, read back by id; bad parameters and plans without
+/// districts are refused with the reason.
+#[test]
+fn simulations_of_stored_plans_match_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mdg = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/magdeburg");
+    let cli = CliPlan::solve(&mdg, &tmp.path().join("cli"), &["--blocks", mdg.join("blocks.csv").to_str().unwrap()]);
+    let sim_dir = tmp.path().join("cli-sim");
+    let o = Command::new(bin())
+        .args(["simulate", "--draws", "1500", "--seed", "5", "--move-prob", "0.2", "--plan"])
+        .arg(&cli.dir)
+        .arg("--out")
+        .arg(&sim_dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let s = Server::start(&tmp.path().join("sim.db"), &[]);
+    let plan = |blocks: bool| {
+        let mut req = json!({
+            "schools": read(&mdg.join("schools.csv")),
+            "pupils": read(&mdg.join("pupils.csv")),
+            "matrix": read(&mdg.join("matrix.csv")),
+        });
+        if blocks {
+            req["blocks"] = Value::String(read(&mdg.join("blocks.csv")));
+        }
+        let r = post_json(s.addr, "/v1/plans?wait=true", Some(WRITE), &serde_json::to_vec(&req).unwrap());
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["id"].as_str().unwrap().to_string()
+    };
+    let id = plan(true);
+    let body = br#"{"draws": 1500, "seed": 5, "move_prob": 0.2}"#;
+    let route = format!("/v1/plans/{id}/simulations");
+    let r = post_json(s.addr, &route, Some(WRITE), body);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let sid = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(r.header("location"), Some(format!("/v1/simulations/{sid}").as_str()));
+    let cli_json: Value = serde_json::from_slice(&std::fs::read(sim_dir.join("simulation.json")).unwrap()).unwrap();
+    assert_eq!(r.json()["simulation"], cli_json);
+    // Stored: read back by id, the table byte for byte.
+    let g = get(s.addr, &format!("/v1/simulations/{sid}"), Some(READ));
+    assert_eq!(g.status, 200, "{}", g.text());
+    assert_eq!(g.json()["simulation"], cli_json);
+    assert_eq!(g.json()["plan"], format!("/v1/plans/{id}"));
+    let c = get(s.addr, &format!("/v1/simulations/{sid}/simulation.csv"), Some(READ));
+    assert_eq!(c.body, std::fs::read(sim_dir.join("simulation.csv")).unwrap());
+
+    // Scopes, parameters, unknown fields, a plan without districts, unknown ids.
+    assert_eq!(post_json(s.addr, &route, None, body).status, 401);
+    assert_eq!(post_json(s.addr, &route, Some(READ), body).status, 403);
+    let r = post_json(s.addr, &route, Some(WRITE), br#"{"move_prob": 2}"#);
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("move_prob"), "{}", r.text());
+    let r = post_json(s.addr, &route, Some(WRITE), br#"{"draws": 100000000}"#);
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = post_json(s.addr, &route, Some(WRITE), br#"{"moves": 0.1}"#);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("moves"), "{}", r.text());
+    let bare = plan(false);
+    let r = post_json(s.addr, &format!("/v1/plans/{bare}/simulations"), Some(WRITE), b"{}");
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("blocks"), "{}", r.text());
+    assert_eq!(get(s.addr, &format!("/v1/simulations/{}", "0".repeat(32)), Some(READ)).status, 404);
+    let doc = get(s.addr, "/openapi.json", None).json();
+    assert!(doc["paths"]["/v1/plans/{id}/simulations"]["post"].is_object());
+    assert!(doc["components"]["schemas"]["SimulationRequest"].is_object());
 }

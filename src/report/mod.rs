@@ -6,6 +6,8 @@ use crate::Plan;
 pub mod baseline;
 pub mod html;
 pub mod reproduce;
+pub mod simulate;
+pub mod simulate_files;
 
 use serde::{Deserialize, Serialize};
 

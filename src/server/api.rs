@@ -533,6 +533,153 @@ async fn explain(
     crate::districts::files::explain_from_files(&districts, streets.as_deref(), &schools, &query).map(Json).map_err(ApiError::from_library)
 }
 
+/// `POST /v1/plans/{id}/simulations`: the model of change and the draws; missing fields take
+/// the defaults of `catchment simulate`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimulationRequest {
+    /// Monte Carlo draws (default 10,000; at most `MAX_DRAWS`).
+    #[serde(default)]
+    pub draws: Option<usize>,
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Probability that a planned pupil moves away before enrolment (default 0.15).
+    #[serde(default)]
+    pub move_prob: Option<f64>,
+    /// Expected relative change of the cohort's size (default 0).
+    #[serde(default)]
+    pub cohort_change: Option<f64>,
+    /// Standard deviation of the cohort's relative size (default 0.015).
+    #[serde(default)]
+    pub cohort_sd: Option<f64>,
+    /// The overflow probability a buffer keeps under (default 0.05).
+    #[serde(default)]
+    pub target: Option<f64>,
+}
+
+/// The most draws one request may ask for (a simulation runs while the request waits).
+pub const MAX_DRAWS: usize = 200_000;
+
+/// A stored simulation: `simulation.json` of `catchment simulate` and its links.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SimulationResponse {
+    pub id: String,
+    pub plan: String,
+    pub simulation_csv: String,
+    /// Per school: expected load, P(over capacity), P(some class over its size), 95th
+    /// percentile load, buffer (seats to hold back), short.
+    #[schema(value_type = Object)]
+    pub simulation: serde_json::Value,
+}
+
+fn simulation_response(id: &str, plan_id: &str, json: &[u8]) -> Result<SimulationResponse, ApiError> {
+    Ok(SimulationResponse {
+        id: id.to_string(),
+        plan: format!("/v1/plans/{plan_id}"),
+        simulation_csv: format!("/v1/simulations/{id}/simulation.csv"),
+        simulation: serde_json::from_slice(json).map_err(|e| ApiError::internal(&format!("stored simulation: {e}")))?,
+    })
+}
+
+/// Simulate a plan's robustness: its districts fixed, pupils move away, newcomers appear where
+/// the residents are, the cohort varies. Runs at once (a solve slot, at most `MAX_DRAWS`
+/// draws) and is stored; the plan must have been submitted with `blocks`.
+#[utoipa::path(
+    post, path = "/v1/plans/{id}/simulations", tag = "simulations",
+    params(("id" = String, Path, description = "Plan id")),
+    request_body(content = SimulationRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Done and stored", body = SimulationResponse,
+         headers(("Location" = String, description = "/v1/simulations/{id}"))),
+        (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, description = "The plan is not finished", body = ApiError),
+        (status = 422, description = "Bad parameters, or a plan without districts", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
+async fn submit_simulation(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    require(&app, &headers, Scope::Write)?;
+    let req: SimulationRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        SimulationRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::new("bad_request", &format!("the body is not a simulation request: {e}")))?
+    };
+    use crate::report::simulate;
+    let model = simulate::Model {
+        move_prob: req.move_prob.unwrap_or(simulate::DEFAULT_MOVE_PROB),
+        cohort_change: req.cohort_change.unwrap_or(0.0),
+        cohort_sd: req.cohort_sd.unwrap_or(simulate::DEFAULT_COHORT_SD),
+    };
+    let opts = simulate::Options {
+        draws: req.draws.unwrap_or(simulate::DEFAULT_DRAWS),
+        seed: req.seed.unwrap_or(simulate::DEFAULT_SEED),
+        target: req.target.unwrap_or(simulate::DEFAULT_TARGET),
+    };
+    let invalid = |m: String| ApiError::new("invalid_input", &m);
+    if opts.draws > MAX_DRAWS {
+        return Err(invalid(format!("simulation parameter draws: {} is more than {MAX_DRAWS}", opts.draws)));
+    }
+    let schools_csv = artefact(&app, &id, Artefact::Schools)?;
+    let assignments = artefact(&app, &id, Artefact::Assignments)?;
+    let districts = match app.store.plan_file(&id, "districts.csv") {
+        Ok(Some(b)) => b,
+        Ok(None) => return Err(invalid(format!("plan {id} has no districts.csv: submit the plan with 'blocks' (the city's blocks with residents) to simulate it"))),
+        Err(e) => return Err(ApiError::internal(&format!("reading plan file: {e}"))),
+    };
+    let schools = crate::report::simulate_files::plan_inputs(&schools_csv, &assignments, &districts).map_err(ApiError::from_library)?;
+    simulate::validate(&schools, &model, &opts).map_err(|e| invalid(e.to_string()))?;
+    let Ok(_permit) = app.solves.acquire().await else { return Err(ApiError::new("shutting_down", "the service is shutting down")) };
+    let sim = tokio::task::spawn_blocking(move || simulate::simulate(&schools, &model, &opts, &|_| ()))
+        .await
+        .map_err(|_| ApiError::internal("the simulation panicked"))?
+        .map_err(|e| invalid(e.to_string()))?;
+    let json = crate::report::simulate_files::simulation_json(&sim).map_err(ApiError::from_library)?;
+    let csv = crate::report::simulate_files::simulation_csv(&sim).map_err(ApiError::from_library)?;
+    let sid = new_id();
+    app.store.insert_simulation(&sid, &id, &json, &csv).map_err(|e| ApiError::internal(&format!("storing simulation: {e}")))?;
+    tracing::info!(simulation = %sid, plan = %id, draws = opts.draws, "simulation stored");
+    let mut r = (StatusCode::CREATED, Json(simulation_response(&sid, &id, &json)?)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/v1/simulations/{sid}")) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+fn stored_simulation(app: &App, id: &str) -> Result<super::store::StoredSimulation, ApiError> {
+    valid_id(id)?;
+    match app.store.simulation(id) {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(ApiError::new("not_found", "no such simulation")),
+        Err(e) => Err(ApiError::internal(&format!("reading simulation: {e}"))),
+    }
+}
+
+/// A stored simulation (publishable: no pupil appears).
+#[utoipa::path(
+    get, path = "/v1/simulations/{id}", tag = "simulations",
+    params(("id" = String, Path, description = "Simulation id")),
+    responses((status = 200, body = SimulationResponse), (status = 401, body = ApiError), (status = 404, body = ApiError)),
+    security((), ("bearer" = []))
+)]
+async fn get_simulation(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<SimulationResponse>, ApiError> {
+    publishable(&app, &headers)?;
+    let (plan, json, _) = stored_simulation(&app, &id)?;
+    Ok(Json(simulation_response(&id, &plan, &json)?))
+}
+
+/// A stored simulation's table: `simulation.csv` of `catchment simulate` (publishable).
+#[utoipa::path(
+    get, path = "/v1/simulations/{id}/simulation.csv", tag = "simulations",
+    params(("id" = String, Path, description = "Simulation id")),
+    responses((status = 200, description = "CSV", body = String), (status = 401, body = ApiError), (status = 404, body = ApiError)),
+    security((), ("bearer" = []))
+)]
+async fn get_simulation_csv(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    publishable(&app, &headers)?;
+    let (_, _, csv) = stored_simulation(&app, &id)?;
+    Ok(file(csv, "text/csv; charset=utf-8"))
+}
+
 fn publishable(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     if app.cfg.public_artefacts {
         Ok(())
@@ -630,8 +777,8 @@ impl utoipa::Modify for BearerScheme {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "catchment", description = "Optimal school catchment areas as a service: submit an instance, poll the job, fetch the plan."),
-    paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, get_plan_file, explain, healthz, metrics, openapi),
-    components(schemas(PlanRequest, RoutingSpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks)),
+    paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, get_plan_file, explain, submit_simulation, get_simulation, get_simulation_csv, healthz, metrics, openapi),
+    components(schemas(PlanRequest, RoutingSpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks, SimulationRequest, SimulationResponse)),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
@@ -650,6 +797,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/plans/{id}/certificate.json", get(get_certificate))
         .route("/v1/plans/{id}/files/{name}", get(get_plan_file))
         .route("/v1/plans/{id}/explain", get(explain))
+        .route("/v1/plans/{id}/simulations", post(submit_simulation))
+        .route("/v1/simulations/{id}", get(get_simulation))
+        .route("/v1/simulations/{id}/simulation.csv", get(get_simulation_csv))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))

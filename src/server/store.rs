@@ -40,6 +40,9 @@ pub struct Artefacts {
 
 pub type DbResult<T> = rusqlite::Result<T>;
 
+/// A stored simulation: (plan id, `simulation.json`, `simulation.csv`).
+pub type StoredSimulation = (String, Vec<u8>, Vec<u8>);
+
 pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
@@ -82,6 +85,13 @@ impl Store {
                  name TEXT NOT NULL,
                  bytes BLOB NOT NULL,
                  PRIMARY KEY (id, name)
+             );
+             CREATE TABLE IF NOT EXISTS simulations (
+                 id TEXT PRIMARY KEY,
+                 plan_id TEXT NOT NULL REFERENCES jobs(id),
+                 created_at INTEGER NOT NULL,
+                 json BLOB NOT NULL,
+                 csv BLOB NOT NULL
              );",
         )?;
         Ok(Store { conn: Mutex::new(conn) })
@@ -211,6 +221,23 @@ impl Store {
         let mut st = c.prepare("SELECT name FROM plan_files WHERE id=?1 ORDER BY name")?;
         let rows = st.query_map([id], |r| r.get(0))?;
         rows.collect()
+    }
+
+    /// Store a finished simulation of a plan (`simulation.json` and `simulation.csv` as
+    /// `catchment simulate` writes them).
+    pub fn insert_simulation(&self, id: &str, plan_id: &str, json: &[u8], csv: &[u8]) -> DbResult<()> {
+        self.conn().execute(
+            "INSERT INTO simulations (id, plan_id, created_at, json, csv) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, plan_id, now(), json, csv],
+        )?;
+        Ok(())
+    }
+
+    /// A stored simulation: (plan id, `simulation.json`, `simulation.csv`).
+    pub fn simulation(&self, id: &str) -> DbResult<Option<StoredSimulation>> {
+        self.conn()
+            .query_row("SELECT plan_id, json, csv FROM simulations WHERE id=?1", [id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()
     }
 
     /// Counts of jobs per state.
