@@ -838,7 +838,7 @@ fn run_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
     let (plan, reduced, robustness) = robust?;
     println!();
     print!("{}", simulate::robustness_table(&robustness));
-    catchment::output::write_plan_published(&out_plan, &reduced, &m, &plan, Some(&city))?;
+    catchment::output::write_plan_published(&out_plan, &reduced, &m, &plan, Some(&city), None)?;
     catchment::report::simulate_files::write_simulation(&a.out, &robustness.before, Some(&robustness))?;
     println!(
         "Simulation written to {}/ (simulation.csv, simulation.json, robust-simulation.csv, robustness.json); robust plan (capacities less the buffers) to {}/",
