@@ -27,7 +27,7 @@ fn plan_dir(dir: &Path) -> PathBuf {
         streets: None,
     };
     let out = dir.join("plan");
-    catchment::output::write_plan_published(&out, &inst, &m, &plan, Some(&city)).unwrap();
+    catchment::output::write_plan_published(&out, &inst, &m, &plan, Some(&city), None).unwrap();
     out
 }
 
