@@ -505,6 +505,11 @@ pub struct Row {
     pub certified: bool,
     /// Changes against last year's districts, for scenarios with stability.
     pub changed_blocks_vs_previous: Option<usize>,
+    /// The robustness simulation of the scenario's districts (default model and draws; only
+    /// when the base names its blocks): P(some school over capacity) ...
+    pub p_any_overflow: Option<f64>,
+    /// ... and the expected number of schools over capacity.
+    pub expected_schools_over: Option<f64>,
     pub solve_seconds: f64,
 }
 
@@ -540,6 +545,8 @@ pub fn compare(prepared: &[Prepared], outcomes: &[Outcome]) -> Vec<Row> {
                 blocks_compared: compared,
                 certified: s.solver.certified,
                 changed_blocks_vs_previous: o.stability.as_ref().map(|r| r.changed_blocks),
+                p_any_overflow: None,
+                expected_schools_over: None,
                 solve_seconds: s.timing.solve_seconds,
             }
         })
@@ -559,12 +566,14 @@ pub fn comparison_csv(rows: &[Row]) -> Result<String> {
 /// `comparison.md`: the table a planner reads.
 pub fn comparison_markdown(rows: &[Row]) -> String {
     let mut s = String::from(
-        "| scenario | pupils | schools | seats | total walk (km) | mean walk (m) | over 2 km | classes | classes over size | blocks changed vs base | certified |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+        "| scenario | pupils | schools | seats | total walk (km) | mean walk (m) | over 2 km | classes | classes over size | blocks changed vs base | P(a school overflows) | schools over (expected) | certified |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
+    let pct = |x: Option<f64>| x.map(|x| format!("{:.1}%", 100.0 * x)).unwrap_or_else(|| "–".into());
+    let num = |x: Option<f64>| x.map(|x| format!("{x:.1}")).unwrap_or_else(|| "–".into());
     for r in rows {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {:.1} | {:.0} | {} | {} | {} | {} of {} | {} |\n",
+            "| {} | {} | {} | {} | {:.1} | {:.0} | {} | {} | {} | {} of {} | {} | {} | {} |\n",
             r.scenario,
             r.pupils,
             r.schools,
@@ -576,6 +585,8 @@ pub fn comparison_markdown(rows: &[Row]) -> String {
             r.classes_over_size,
             r.blocks_changed_vs_base,
             r.blocks_compared,
+            pct(r.p_any_overflow),
+            num(r.expected_schools_over),
             if r.certified { "yes" } else { "MIP" }
         ));
     }
@@ -594,11 +605,35 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
     let file = load(path)?;
     let prepared = prepare(&file)?;
     let outcomes = run(&prepared, jobs)?;
-    let rows = compare(&prepared, &outcomes);
+    let mut rows = compare(&prepared, &outcomes);
     let base_city = match &file.base.blocks {
         Some(path) => Some(crate::districts::blocks::read_blocks(path)?),
         None => None,
     };
+    // The robustness of each scenario's districts: the simulation with its default model.
+    if let Some(blocks) = &base_city {
+        for ((p, o), row) in prepared.iter().zip(&outcomes).zip(rows.iter_mut()) {
+            let Some(bm) = &p.block_matrix else { continue };
+            let inst = crate::effective_instance(&p.inst, &o.plan.policy);
+            let change = match (&o.stability, &p.stability) {
+                (Some(r), Some(st)) => r.change_cost_m.map(|c| (&st.previous, c)),
+                _ => None,
+            };
+            let districts = crate::districts::publish::district_rows_with(&inst, &o.plan, blocks, bm, change)?;
+            let school: Vec<Option<usize>> = districts.iter().map(|d| d.school).collect();
+            let residents: Vec<u64> = districts.iter().map(|d| d.residents as u64).collect();
+            let inputs = crate::report::simulate::school_inputs(&inst.schools, &o.plan.assign, &o.plan.classes, &school, &residents);
+            let sim = crate::report::simulate::simulate(
+                &inputs,
+                &crate::report::simulate::Model::default(),
+                &crate::report::simulate::Options::default(),
+                &|_| (),
+            )
+            .map_err(|e| Error::Other(format!("scenario '{}': simulation: {e}", p.name)))?;
+            row.p_any_overflow = Some(sim.p_any_over_capacity);
+            row.expected_schools_over = Some(sim.expected_schools_over);
+        }
+    }
     let csv = comparison_csv(&rows)?;
     let md = comparison_markdown(&rows);
     crate::output::write_atomically(out, |dir| {

@@ -434,6 +434,13 @@ fn batch_output_has_every_scenario() {
     }
     let by = |n: &str| rows.iter().find(|r| r.scenario == n).unwrap();
     assert_eq!(by("base").blocks_changed_vs_base, 0);
+    // Every scenario's districts are simulated (the base names its blocks).
+    for n in names {
+        let p = by(n).p_any_overflow.unwrap_or_else(|| panic!("{n}: no overflow probability"));
+        assert!((0.0..=1.0).contains(&p), "{n}: {p}");
+        assert!(by(n).expected_schools_over.unwrap() >= 0.0);
+    }
+    assert!(md.contains("P(a school overflows)"));
     assert_eq!(by("closed").schools, 3);
     assert_eq!(by("new-school").schools, 5);
     // The new school is the nearest for every block (150..350 m): it fills up.
