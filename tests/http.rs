@@ -198,6 +198,9 @@ fn openapi_lists_every_route() {
         ("/v1/plans/{id}/certificate.json", "get"),
         ("/v1/plans/{id}/files/{name}", "get"),
         ("/v1/plans/{id}/explain", "get"),
+        ("/v1/scenarios", "post"),
+        ("/v1/scenarios/{id}", "get"),
+        ("/v1/scenarios/{id}/files/{path}", "get"),
         ("/v1/plans/{id}/simulations", "post"),
         ("/v1/simulations/{id}", "get"),
         ("/v1/simulations/{id}/simulation.csv", "get"),
@@ -771,4 +774,89 @@ fn simulations_of_stored_plans_match_the_cli() {
     let doc = get(s.addr, "/openapi.json", None).json();
     assert!(doc["paths"]["/v1/plans/{id}/simulations"]["post"].is_object());
     assert!(doc["components"]["schemas"]["SimulationRequest"].is_object());
+}
+
+/// A scenario set is a job of the service: the same comparison and plans as `catchment batch`.
+#[test]
+fn scenario_sets_run_as_jobs_like_catchment_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mdg = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/magdeburg");
+    let toml = r#"
+[base]
+schools = "schools.csv"
+pupils = "pupils.csv"
+matrix = "matrix.csv"
+blocks = "blocks.csv"
+
+[[scenario]]
+name = "classes-of-25"
+max_class_size = 25
+
+[[scenario]]
+name = "close-S31"
+close = ["S31"]
+"#;
+    let names = ["schools.csv", "pupils.csv", "matrix.csv", "blocks.csv"];
+    let dir = tmp.path().join("cli-in");
+    std::fs::create_dir_all(&dir).unwrap();
+    for n in names {
+        std::fs::copy(mdg.join(n), dir.join(n)).unwrap();
+    }
+    std::fs::write(dir.join("scenarios.toml"), toml).unwrap();
+    let o = Command::new(bin()).arg("batch").arg(dir.join("scenarios.toml")).arg("--out").arg(tmp.path().join("cli-out")).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let s = Server::start(&tmp.path().join("c.db"), &[]);
+    let files: serde_json::Map<String, Value> = names.iter().map(|n| (n.to_string(), Value::String(read(&mdg.join(n))))).collect();
+    let body = |toml: &str, files: &serde_json::Map<String, Value>| serde_json::to_vec(&json!({"scenarios": toml, "files": files})).unwrap();
+    let r = post_json(s.addr, "/v1/scenarios", Some(WRITE), &body(toml, &files));
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(r.header("location"), Some(format!("/v1/scenarios/{id}").as_str()));
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let st = loop {
+        let r = get(s.addr, &format!("/v1/scenarios/{id}"), Some(READ));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let j = r.json();
+        if j["state"] != "running" {
+            break j;
+        }
+        assert!(Instant::now() < deadline, "scenario set did not finish");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(st["state"], "done", "{st}");
+    let links: Vec<&str> = st["files"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(links.contains(&format!("/v1/scenarios/{id}/files/close-S31/districts.csv").as_str()), "{links:?}");
+    // The comparison equals the CLI's apart from the solve times.
+    let rows = |text: &str| -> Vec<Vec<String>> {
+        let mut rdr = csv::Reader::from_reader(text.as_bytes());
+        let h = rdr.headers().unwrap().clone();
+        let t = h.iter().position(|c| c == "solve_seconds").unwrap();
+        rdr.records().map(|r| r.unwrap().iter().enumerate().filter(|(i, _)| *i != t).map(|(_, v)| v.to_string()).collect()).collect()
+    };
+    let served = get(s.addr, &format!("/v1/scenarios/{id}/files/comparison.csv"), Some(READ));
+    assert_eq!(served.status, 200);
+    let cli = read(&tmp.path().join("cli-out/comparison.csv"));
+    assert_eq!(rows(&served.text()), rows(&cli));
+    assert_eq!(rows(&cli).len(), 3);
+    for f in ["close-S31/districts.csv", "classes-of-25/schools.csv", "close-S31/certificate.json"] {
+        let r = get(s.addr, &format!("/v1/scenarios/{id}/files/{f}"), Some(READ));
+        assert_eq!(r.status, 200, "{f}");
+        assert!(r.body == std::fs::read(tmp.path().join("cli-out").join(f)).unwrap(), "{f} differs from catchment batch");
+    }
+    assert_eq!(get(s.addr, &format!("/v1/scenarios/{id}/files/base/assignments.csv"), None).status, 401, "pupils need a token");
+
+    // Errors at submission: the scenario and the key; a file that was not uploaded; bad names.
+    let bad = toml.replace("max_class_size = 25", "max_clas_size = 25");
+    let r = post_json(s.addr, "/v1/scenarios", Some(WRITE), &body(&bad, &files));
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("classes-of-25") && r.text().contains("max_clas_size"), "{}", r.text());
+    let outside = toml.replace("matrix = \"matrix.csv\"", "matrix = \"../matrix.csv\"");
+    let r = post_json(s.addr, "/v1/scenarios", Some(WRITE), &body(&outside, &files));
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("not among the uploaded files"), "{}", r.text());
+    let mut renamed = files.clone();
+    renamed.insert("../x.csv".into(), Value::String("a".into()));
+    assert_eq!(post_json(s.addr, "/v1/scenarios", Some(WRITE), &body(toml, &renamed)).status, 400);
+    assert_eq!(post_json(s.addr, "/v1/scenarios", Some(READ), &body(toml, &files)).status, 403);
 }

@@ -236,7 +236,7 @@ pub struct SubmitQuery {
     pub wait: bool,
 }
 
-fn require(app: &App, headers: &HeaderMap, needed: Scope) -> Result<(), ApiError> {
+pub(super) fn require(app: &App, headers: &HeaderMap, needed: Scope) -> Result<(), ApiError> {
     let h = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     auth::authorize(&app.tokens, h, needed).map(|_| ()).map_err(|d| match d {
         Denied::Unauthenticated => ApiError::new("unauthorized", "a valid bearer token is required (Authorization: Bearer TOKEN)"),
@@ -244,7 +244,7 @@ fn require(app: &App, headers: &HeaderMap, needed: Scope) -> Result<(), ApiError
     })
 }
 
-fn valid_id(id: &str) -> Result<(), ApiError> {
+pub(super) fn valid_id(id: &str) -> Result<(), ApiError> {
     if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(())
     } else {
@@ -252,7 +252,7 @@ fn valid_id(id: &str) -> Result<(), ApiError> {
     }
 }
 
-fn new_id() -> String {
+pub(super) fn new_id() -> String {
     auth::hex(&rand::random::<[u8; 16]>())
 }
 
@@ -680,7 +680,7 @@ async fn get_simulation_csv(State(app): State<Arc<App>>, Path(id): Path<String>,
     Ok(file(csv, "text/csv; charset=utf-8"))
 }
 
-fn publishable(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn publishable(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     if app.cfg.public_artefacts {
         Ok(())
     } else {
@@ -700,7 +700,7 @@ async fn get_plan(State(app): State<Arc<App>>, Path(id): Path<String>, headers: 
     Ok(Json(plan_response(&app, &id)?))
 }
 
-fn file(bytes: Vec<u8>, content_type: &'static str) -> Response {
+pub(super) fn file(bytes: Vec<u8>, content_type: &'static str) -> Response {
     ([(header::CONTENT_TYPE, content_type)], bytes).into_response()
 }
 
@@ -777,8 +777,8 @@ impl utoipa::Modify for BearerScheme {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "catchment", description = "Optimal school catchment areas as a service: submit an instance, poll the job, fetch the plan."),
-    paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, get_plan_file, explain, submit_simulation, get_simulation, get_simulation_csv, healthz, metrics, openapi),
-    components(schemas(PlanRequest, RoutingSpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks, SimulationRequest, SimulationResponse)),
+    paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, get_plan_file, explain, submit_simulation, get_simulation, get_simulation_csv, healthz, metrics, openapi, super::scenarios::submit, super::scenarios::get_set, super::scenarios::get_file),
+    components(schemas(PlanRequest, RoutingSpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks, SimulationRequest, SimulationResponse, super::scenarios::ScenarioSetRequest, super::scenarios::ScenarioSetStatus)),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
@@ -797,6 +797,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/plans/{id}/certificate.json", get(get_certificate))
         .route("/v1/plans/{id}/files/{name}", get(get_plan_file))
         .route("/v1/plans/{id}/explain", get(explain))
+        .route("/v1/scenarios", post(super::scenarios::submit))
+        .route("/v1/scenarios/{id}", get(super::scenarios::get_set))
+        .route("/v1/scenarios/{id}/files/{*path}", get(super::scenarios::get_file))
         .route("/v1/plans/{id}/simulations", post(submit_simulation))
         .route("/v1/simulations/{id}", get(get_simulation))
         .route("/v1/simulations/{id}/simulation.csv", get(get_simulation_csv))

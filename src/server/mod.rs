@@ -14,6 +14,7 @@ pub mod auth;
 pub mod config;
 pub mod jobs;
 pub mod metrics;
+pub mod scenarios;
 pub mod store;
 
 pub use config::Config;
@@ -122,6 +123,14 @@ pub fn serve(cfg: Config) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", app.cfg.listen))?;
         jobs::resume(&app).map_err(|e| anyhow::anyhow!("resuming unfinished jobs: {e}"))?;
+        let interrupted = api::ApiError::new("interrupted", "the service restarted while this scenario set ran; submit it again");
+        let n = app
+            .store
+            .fail_interrupted_scenario_sets(&serde_json::to_string(&interrupted).unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("marking interrupted scenario sets: {e}"))?;
+        if n > 0 {
+            tracing::warn!(count = n, "scenario sets interrupted by a restart marked failed");
+        }
         let router = api::router(app.clone())
             .layer(DefaultBodyLimit::max(app.cfg.max_body_bytes))
             .layer(axum::middleware::from_fn_with_state(app.clone(), guard));

@@ -86,6 +86,19 @@ impl Store {
                  bytes BLOB NOT NULL,
                  PRIMARY KEY (id, name)
              );
+             CREATE TABLE IF NOT EXISTS scenario_sets (
+                 id TEXT PRIMARY KEY,
+                 state TEXT NOT NULL CHECK (state IN ('running','done','failed')),
+                 created_at INTEGER NOT NULL,
+                 finished_at INTEGER,
+                 error TEXT
+             );
+             CREATE TABLE IF NOT EXISTS scenario_files (
+                 id TEXT NOT NULL REFERENCES scenario_sets(id),
+                 name TEXT NOT NULL,
+                 bytes BLOB NOT NULL,
+                 PRIMARY KEY (id, name)
+             );
              CREATE TABLE IF NOT EXISTS simulations (
                  id TEXT PRIMARY KEY,
                  plan_id TEXT NOT NULL REFERENCES jobs(id),
@@ -238,6 +251,57 @@ impl Store {
         self.conn()
             .query_row("SELECT plan_id, json, csv FROM simulations WHERE id=?1", [id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()
+    }
+
+    /// A new scenario set, running.
+    pub fn insert_scenario_set(&self, id: &str) -> DbResult<()> {
+        self.conn().execute("INSERT INTO scenario_sets (id, state, created_at) VALUES (?1, 'running', ?2)", params![id, now()])?;
+        Ok(())
+    }
+
+    /// Store a scenario set's files and mark it done, in one transaction.
+    pub fn finish_scenario_set(&self, id: &str, files: &[(String, Vec<u8>)]) -> DbResult<()> {
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        for (name, bytes) in files {
+            tx.execute("INSERT OR REPLACE INTO scenario_files (id, name, bytes) VALUES (?1, ?2, ?3)", params![id, name, bytes])?;
+        }
+        tx.execute("UPDATE scenario_sets SET state='done', finished_at=?2 WHERE id=?1", params![id, now()])?;
+        tx.commit()
+    }
+
+    /// Mark a scenario set failed with its reason (JSON of the error answer).
+    pub fn fail_scenario_set(&self, id: &str, error_json: &str) -> DbResult<()> {
+        self.conn().execute(
+            "UPDATE scenario_sets SET state='failed', finished_at=?2, error=?3 WHERE id=?1 AND state='running'",
+            params![id, now(), error_json],
+        )?;
+        Ok(())
+    }
+
+    /// Scenario sets a restart interrupted: their inputs were scratch files, so they fail with
+    /// `error_json` (the client submits again). Returns how many.
+    pub fn fail_interrupted_scenario_sets(&self, error_json: &str) -> DbResult<usize> {
+        self.conn().execute(
+            "UPDATE scenario_sets SET state='failed', finished_at=?1, error=?2 WHERE state='running'",
+            params![now(), error_json],
+        )
+    }
+
+    /// A scenario set: (state, error JSON, file names).
+    pub fn scenario_set(&self, id: &str) -> DbResult<Option<(String, Option<String>, Vec<String>)>> {
+        let c = self.conn();
+        let row: Option<(String, Option<String>)> =
+            c.query_row("SELECT state, error FROM scenario_sets WHERE id=?1", [id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        let Some((state, error)) = row else { return Ok(None) };
+        let mut st = c.prepare("SELECT name FROM scenario_files WHERE id=?1 ORDER BY name")?;
+        let names = st.query_map([id], |r| r.get(0))?.collect::<DbResult<Vec<String>>>()?;
+        Ok(Some((state, error, names)))
+    }
+
+    /// One file of a scenario set.
+    pub fn scenario_file(&self, id: &str, name: &str) -> DbResult<Option<Vec<u8>>> {
+        self.conn().query_row("SELECT bytes FROM scenario_files WHERE id=?1 AND name=?2", [id, name], |r| r.get(0)).optional()
     }
 
     /// Counts of jobs per state.

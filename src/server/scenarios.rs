@@ -1,0 +1,215 @@
+//! Scenario sets over HTTP: a scenario file (TOML) and the files it names, run as a job by
+//! `scenario::batch` exactly as `catchment batch` runs it, stored in SQLite.
+
+use super::api::{file, new_id, publishable, require, valid_id, ApiError};
+use super::auth::Scope;
+use super::App;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use utoipa::ToSchema;
+
+/// `POST /v1/scenarios`: the scenario file and the files it names (paths in the file are these
+/// names, e.g. `schools = "schools.csv"`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSetRequest {
+    /// The scenario file: TOML text with `[base]` and `[[scenario]]` tables (see `catchment batch`).
+    pub scenarios: String,
+    /// The files the scenario file names, by name (letters, digits, `-`, `_`, `.`), as text.
+    pub files: BTreeMap<String, String>,
+}
+
+/// `GET /v1/scenarios/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ScenarioSetStatus {
+    pub id: String,
+    /// `running`, `done` or `failed`.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
+    /// Links to the stored files: `comparison.csv`, `comparison.md`, and every scenario's plan
+    /// files (`<scenario>/summary.json`, ...).
+    pub files: Vec<String>,
+}
+
+const MAX_FILES: usize = 50;
+
+fn valid_name(n: &str) -> bool {
+    !n.is_empty() && n.len() <= 100 && !n.starts_with('.') && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+fn status(app: &App, id: &str) -> Result<ScenarioSetStatus, ApiError> {
+    valid_id(id)?;
+    match app.store.scenario_set(id) {
+        Ok(Some((state, error, names))) => Ok(ScenarioSetStatus {
+            id: id.to_string(),
+            state,
+            error: error.as_deref().and_then(|e| serde_json::from_str(e).ok()),
+            files: names.iter().map(|n| format!("/v1/scenarios/{id}/files/{n}")).collect(),
+        }),
+        Ok(None) => Err(ApiError::new("not_found", "no such scenario set")),
+        Err(e) => Err(ApiError::internal(&format!("reading scenario set: {e}"))),
+    }
+}
+
+/// Every file under `dir`, by its path relative to `dir` (with `/`).
+fn collect(dir: &std::path::Path, prefix: &str, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+        if e.file_type()?.is_dir() {
+            collect(&e.path(), &format!("{name}/"), out)?;
+        } else {
+            out.push((name, std::fs::read(e.path())?));
+        }
+    }
+    Ok(())
+}
+
+/// Submit a scenario set: the file is read and checked at once (errors name the scenario and
+/// the key; every path must be one of the uploaded files), then the scenarios are solved as a
+/// job. Answers 202 with the set's location.
+#[utoipa::path(
+    post, path = "/v1/scenarios", tag = "scenarios",
+    request_body(content = ScenarioSetRequest, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Running; poll the Location", body = ScenarioSetStatus,
+         headers(("Location" = String, description = "/v1/scenarios/{id}"))),
+        (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 422, description = "The scenario file is invalid or names a file not uploaded", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, ApiError> {
+    require(&app, &headers, Scope::Write)?;
+    if app.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(ApiError::new("shutting_down", "the service is shutting down"));
+    }
+    let req: ScenarioSetRequest =
+        serde_json::from_slice(&body).map_err(|e| ApiError::new("bad_request", &format!("the body is not a scenario set request: {e}")))?;
+    if req.files.len() > MAX_FILES {
+        return Err(ApiError::new("bad_request", &format!("at most {MAX_FILES} files")));
+    }
+    if let Some(bad) = req.files.keys().find(|n| !valid_name(n) || n.as_str() == "scenarios.toml") {
+        return Err(ApiError::new(
+            "bad_request",
+            &format!("file name '{bad}': names are letters, digits, '-', '_', '.' (no paths), and not scenarios.toml"),
+        ));
+    }
+    let id = new_id();
+    let root = app.work_dir.join(format!("scenarios-{id}"));
+    let input = root.join("in");
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(&input)?;
+        for (name, text) in &req.files {
+            std::fs::write(input.join(name), text)?;
+        }
+        std::fs::write(input.join("scenarios.toml"), &req.scenarios)
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_dir_all(&root);
+        return Err(ApiError::internal(&format!("scenario set {id}: writing its files: {e}")));
+    }
+    // The file must parse and name uploaded files only.
+    let checked = crate::scenario::load(&input.join("scenarios.toml")).and_then(|f| {
+        let mut paths: Vec<&std::path::Path> = vec![&f.base.schools, &f.base.pupils, &f.base.matrix];
+        paths.extend(f.base.blocks.as_deref());
+        for s in &f.scenarios {
+            paths.extend([s.pupils.as_deref(), s.matrix.as_deref(), s.previous.as_deref()].into_iter().flatten());
+            paths.extend(s.add_school.iter().map(|a| a.matrix.as_path()));
+        }
+        for p in paths {
+            let uploaded = p.parent() == Some(input.as_path()) && p.file_name().is_some_and(|n| req.files.contains_key(&*n.to_string_lossy()));
+            if !uploaded {
+                let shown = p.strip_prefix(&input).unwrap_or(p).display().to_string();
+                return Err(crate::Error::input("scenarios.toml", None, None, format!("names the file '{shown}', which is not among the uploaded files")));
+            }
+        }
+        Ok(f)
+    });
+    if let Err(e) = checked {
+        let _ = std::fs::remove_dir_all(&root);
+        return Err(ApiError::from_library(e));
+    }
+    app.store.insert_scenario_set(&id).map_err(|e| ApiError::internal(&format!("storing scenario set: {e}")))?;
+    tracing::info!(scenarios = %id, "scenario set queued");
+    let job = app.clone();
+    let sid = id.clone();
+    tokio::spawn(async move {
+        let Ok(_permit) = job.solves.acquire().await else { return };
+        let (out, inp) = (root.join("out"), input.join("scenarios.toml"));
+        let result = tokio::task::spawn_blocking(move || -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+            crate::scenario::batch(&inp, &out, 1).map_err(ApiError::from_library)?;
+            let mut files = Vec::new();
+            collect(&out, "", &mut files).map_err(|e| ApiError::internal(&format!("reading the outputs: {e}")))?;
+            Ok(files)
+        })
+        .await
+        .unwrap_or_else(|_| Err(ApiError::internal("the scenario run panicked")));
+        let stored = match result {
+            Ok(files) => job.store.finish_scenario_set(&sid, &files),
+            Err(e) => job.store.fail_scenario_set(&sid, &serde_json::to_string(&e).unwrap_or_default()),
+        };
+        if let Err(e) = stored {
+            tracing::error!(scenarios = %sid, "storing the scenario set: {e}");
+        }
+        let _ = std::fs::remove_dir_all(&root);
+    });
+    let mut r = (StatusCode::ACCEPTED, Json(status(&app, &id)?)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/v1/scenarios/{id}")) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+/// A scenario set's state and, once done, its files.
+#[utoipa::path(
+    get, path = "/v1/scenarios/{id}", tag = "scenarios",
+    params(("id" = String, Path, description = "Scenario set id")),
+    responses((status = 200, body = ScenarioSetStatus), (status = 401, body = ApiError), (status = 404, body = ApiError)),
+    security((), ("bearer" = []))
+)]
+pub async fn get_set(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<ScenarioSetStatus>, ApiError> {
+    publishable(&app, &headers)?;
+    Ok(Json(status(&app, &id)?))
+}
+
+/// One file of a finished scenario set: `comparison.csv`, `comparison.md`,
+/// `<scenario>/<file>`. Scenario `assignments.csv` files contain pupils and always need a token.
+#[utoipa::path(
+    get, path = "/v1/scenarios/{id}/files/{path}", tag = "scenarios",
+    params(("id" = String, Path, description = "Scenario set id"), ("path" = String, Path, description = "e.g. comparison.md or draft-law/summary.json")),
+    responses((status = 200, description = "The file", body = String), (status = 401, body = ApiError), (status = 404, body = ApiError)),
+    security((), ("bearer" = []))
+)]
+pub async fn get_file(State(app): State<Arc<App>>, Path((id, path)): Path<(String, String)>, headers: HeaderMap) -> Result<Response, ApiError> {
+    if path.ends_with("assignments.csv") {
+        require(&app, &headers, Scope::Read)?;
+    } else {
+        publishable(&app, &headers)?;
+    }
+    let st = status(&app, &id)?;
+    if st.state != "done" {
+        return Err(ApiError::new("not_ready", &format!("scenario set {id} is {}", st.state)));
+    }
+    let bytes = match app.store.scenario_file(&id, &path) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Err(ApiError::new("not_found", &format!("scenario set {id} has no file '{path}'"))),
+        Err(e) => return Err(ApiError::internal(&format!("reading scenario file: {e}"))),
+    };
+    let ct = match path.rsplit('.').next() {
+        Some("csv") => "text/csv; charset=utf-8",
+        Some("md") => "text/markdown; charset=utf-8",
+        Some("html") => "text/html; charset=utf-8",
+        Some("json") => "application/json",
+        Some("geojson") => "application/geo+json",
+        _ => "application/octet-stream",
+    };
+    Ok(file(bytes, ct))
+}
