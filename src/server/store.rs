@@ -40,6 +40,9 @@ pub struct Artefacts {
 
 pub type DbResult<T> = rusqlite::Result<T>;
 
+/// A stored scenario set: (state, error JSON, file names).
+pub type StoredScenarioSet = (String, Option<String>, Vec<String>);
+
 /// A stored simulation: (plan id, `simulation.json`, `simulation.csv`).
 pub type StoredSimulation = (String, Vec<u8>, Vec<u8>);
 
@@ -289,7 +292,7 @@ impl Store {
     }
 
     /// A scenario set: (state, error JSON, file names).
-    pub fn scenario_set(&self, id: &str) -> DbResult<Option<(String, Option<String>, Vec<String>)>> {
+    pub fn scenario_set(&self, id: &str) -> DbResult<Option<StoredScenarioSet>> {
         let c = self.conn();
         let row: Option<(String, Option<String>)> =
             c.query_row("SELECT state, error FROM scenario_sets WHERE id=?1", [id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
