@@ -1,0 +1,50 @@
+//! The README's figures are what the commands beside them print: the Magdeburg simulation table
+//! and the scenario comparison (the reproduce table is checked in tests/reproduce.rs).
+
+mod common;
+use common::bin;
+use std::path::Path;
+
+fn shown(marker: &str) -> String {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let begin = format!("<!-- {marker}: begin -->\n");
+    let end = format!("<!-- {marker}: end -->");
+    let a = readme.find(&begin).unwrap_or_else(|| panic!("README marker {marker}")) + begin.len();
+    let b = readme[a..].find(&end).unwrap() + a;
+    readme[a..b].trim().trim_start_matches("```").trim_end_matches("```").trim().to_string()
+}
+
+#[test]
+fn the_simulation_table_is_what_catchment_simulate_prints() {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/magdeburg");
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = tmp.path().join("plan");
+    let o = bin()
+        .arg("solve")
+        .args(["--schools", d.join("schools.csv").to_str().unwrap(), "--pupils", d.join("pupils.csv").to_str().unwrap()])
+        .args(["--matrix", d.join("matrix.csv").to_str().unwrap(), "--blocks", d.join("blocks.csv").to_str().unwrap()])
+        .arg("--out")
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = bin().args(["simulate", "--plan"]).arg(&plan).arg("--out").arg(tmp.path().join("sim")).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let printed = String::from_utf8_lossy(&o.stdout);
+    let table = shown("simulate magdeburg");
+    assert!(table.lines().count() > 30);
+    assert!(printed.contains(&table), "README's simulation table differs from `catchment simulate`:\n{printed}");
+}
+
+#[test]
+fn the_scenario_comparison_is_what_catchment_batch_writes() {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/magdeburg");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("scenarios");
+    let o = bin().arg("batch").arg(d.join("scenarios.toml")).arg("--out").arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = std::fs::read_to_string(out.join("comparison.md")).unwrap();
+    let table = shown("batch magdeburg");
+    assert!(table.contains("| draft-law |"));
+    assert!(md.contains(&table), "README's scenario comparison differs from `catchment batch`:\n{md}");
+}
