@@ -309,3 +309,41 @@ fn whole_block_plans_publish_each_block_at_its_pupils_school() {
     }
     assert_eq!(n, block_of.len());
 }
+
+#[test]
+fn stable_plans_explain_the_change_cost_and_every_block_obeys_the_penalised_rule() {
+    let d = magdeburg();
+    let out = tempfile::tempdir().unwrap();
+    let plan = out.path().join("plan");
+    let o = bin()
+        .args(["solve", "--change-cost", "500", "--previous"])
+        .arg(d.join("districts-seed2022.csv"))
+        .arg("--schools")
+        .arg(d.join("schools.csv"))
+        .arg("--pupils")
+        .arg(d.join("pupils.csv"))
+        .arg("--matrix")
+        .arg(d.join("matrix.csv"))
+        .arg("--blocks")
+        .arg(d.join("blocks.csv"))
+        .arg("--out")
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = records(&plan);
+    // walk[school] + price[school] + change[school] <= the same at the nearest school.
+    for r in &rows {
+        let gap = r.walk_m.unwrap() as i64 - r.nearest_walk_m.unwrap() as i64;
+        assert!(gap <= r.cost_to_others_m + r.keep_cost_m, "{r:?}");
+    }
+    let kept = rows
+        .iter()
+        .find(|r| r.keep_cost_m > 0 && r.walk_m > r.nearest_walk_m && r.cost_to_others_m < (r.walk_m.unwrap() - r.nearest_walk_m.unwrap()) as i64)
+        .expect("some block stays at last year's school although a nearer one has room at its price");
+    let o = bin().args(["explain", "--json", "--plan"]).arg(&plan).args(["--block", &kept.block_id]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["explanations"][0]["english"].as_str().unwrap().contains("last year's school"), "{v}");
+    assert!(v["explanations"][0]["german"].as_str().unwrap().contains("Vorjahres"), "{v}");
+}

@@ -21,6 +21,10 @@ pub struct DistrictRecord {
     pub nearest_walk_m: Option<u32>,
     pub cost_to_others_m: i64,
     pub residents: u32,
+    /// Plans kept close to last year's districts: the change cost this block's school saves
+    /// against the nearest school (0 otherwise).
+    #[serde(default)]
+    pub keep_cost_m: i64,
     #[serde(default)]
     pub street: String,
     #[serde(default)]
@@ -58,6 +62,7 @@ pub fn districts_csv(p: &Publication, schools: &[School]) -> Result<String> {
         nearest_walk_m: r.nearest.map(|n| n.1),
         cost_to_others_m: r.cost_to_others_m,
         residents: r.residents,
+        keep_cost_m: r.keep_cost_m,
         street: street.clone().unwrap_or_default(),
         house_number: number.clone().unwrap_or_default(),
     }))
@@ -179,6 +184,7 @@ pub fn explain_from_files(districts: &str, streets: Option<&str>, schools: &[(St
                 (&r.nearest_school_id, &name(&r.nearest_school_id)),
                 nd,
                 r.cost_to_others_m,
+                r.keep_cost_m,
             )),
             _ => Err(Error::Other(format!("block '{}' has no walking route to any school", r.block_id))),
         }

@@ -122,7 +122,7 @@ pub fn explain(bm: &BlockMatrix, schools: &[School], prices: &[i64], block: &str
     let b = bm.index(block).ok_or_else(|| Error::Other(format!("block '{block}' is not in the block matrix")))?;
     let s = assign_blocks(bm, prices)[b].ok_or_else(|| Error::Other(format!("block '{block}' has no route to any school")))?;
     let (n, nd) = nearest_school(bm.row(b)).expect("a reachable school exists");
-    Ok(explain_numbers(block, (&schools[s].id, &schools[s].name), bm.row(b)[s], (&schools[n].id, &schools[n].name), nd, prices[n] - prices[s]))
+    Ok(explain_numbers(block, (&schools[s].id, &schools[s].name), bm.row(b)[s], (&schools[n].id, &schools[n].name), nd, prices[n] - prices[s], 0))
 }
 
 /// The nearest reachable school of a row of walks (ties by school order) and its walk.
@@ -133,7 +133,19 @@ pub fn nearest_school(row: &[u32]) -> Option<(usize, u32)> {
 /// The explanation from its numbers: the block's school (id, name) and walk, the nearest school
 /// and its walk, and the difference of their prices (`price[nearest] - price[school]`: what a
 /// seat at the nearest school for this block would cost the others, in meters).
-pub fn explain_numbers(block: &str, school: (&str, &str), walk: u32, nearest: (&str, &str), nearest_walk: u32, cost_to_others: i64) -> Explanation {
+///
+/// `keep_cost` is, for plans kept close to last year's districts, the change cost the block's
+/// school saves against the nearest one (0 otherwise).
+#[allow(clippy::too_many_arguments)]
+pub fn explain_numbers(
+    block: &str,
+    school: (&str, &str),
+    walk: u32,
+    nearest: (&str, &str),
+    nearest_walk: u32,
+    cost_to_others: i64,
+    keep_cost: i64,
+) -> Explanation {
     // Names may end in an abbreviation's dot ("Hegelstr."): no second dot after them.
     let (name, nname, nd, price) = (school.1, nearest.1, nearest_walk, cost_to_others);
     let name_end = name.trim_end_matches('.');
@@ -141,6 +153,22 @@ pub fn explain_numbers(block: &str, school: (&str, &str), walk: u32, nearest: (&
         (
             format!("{name} is the nearest school ({walk} m on foot)."),
             format!("{name} ist die nächstgelegene Schule ({walk} m Fußweg)."),
+        )
+    } else if keep_cost > 0 && price < (walk - nd) as i64 {
+        // A plan kept close to last year's districts: the change cost decides too.
+        let gap = walk - nd;
+        (
+            format!(
+                "{nname} is {gap} m nearer ({nd} m instead of {walk} m), but this address stays at last year's school: the plan \
+                 counts {keep_cost} m for every child whose school changes, and a seat at {nname} would make other children walk \
+                 {price} m more in total; together at least the {gap} m saved. So this address belongs to {name_end}."
+            ),
+            format!(
+                "{nname} ist {gap} m näher ({nd} m statt {walk} m), aber diese Adresse bleibt bei der Schule des Vorjahres: \
+                 der Plan rechnet {keep_cost} m für jedes Kind, dessen Schule wechselt, und ein Platz an der {nname} verlängert \
+                 die Schulwege anderer Kinder um insgesamt {price} m; zusammen mindestens die {gap} m Ersparnis. \
+                 Deshalb gehört diese Adresse zu {name_end}."
+            ),
         )
     } else if price < (walk - nd) as i64 {
         // Only in plans with whole blocks or whole classes: prices alone do not decide them.

@@ -185,7 +185,7 @@ mod tests {
     use geo::{BooleanOps, Validation};
 
     fn row(id: &str, s: usize) -> DistrictRow {
-        DistrictRow { block_id: id.into(), school: Some(s), walk_m: Some(0), nearest: Some((s, 0)), cost_to_others_m: 0, residents: 1 }
+        DistrictRow { block_id: id.into(), school: Some(s), walk_m: Some(0), nearest: Some((s, 0)), cost_to_others_m: 0, residents: 1, keep_cost_m: 0 }
     }
 
     fn cell(n: i64, e: i64) -> String {

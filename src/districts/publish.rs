@@ -19,6 +19,9 @@ pub struct DistrictRow {
     /// `price[nearest] - price[school]`: what a seat at the nearest school would cost others.
     pub cost_to_others_m: i64,
     pub residents: u32,
+    /// For plans kept close to last year's districts: the change cost the block's school saves
+    /// against the nearest school (0 otherwise).
+    pub keep_cost_m: i64,
 }
 
 /// The school of every block: a block where the plan has pupils goes to the school holding
@@ -80,8 +83,11 @@ pub fn district_rows_with(
     }
     let pupil_block: Vec<Option<usize>> = inst.pupils.iter().map(|p| p.block.as_deref().and_then(|b| bm.index(b))).collect();
     let mut school_of = draw_districts(bm, &plan.prices, &plan.assign, &pupil_block);
+    let mut before_of: Vec<Option<usize>> = vec![None; bm.blocks.len()];
+    let change_cost = change.map(|c| c.1 as i64).unwrap_or(0);
     if let Some((previous, cost)) = change {
         let before = crate::stability::block_previous(bm, inst, previous);
+        before_of = before.clone();
         let stable = crate::stability::assign_blocks_stable(bm, &plan.prices, &before, cost);
         let mut has_pupils = vec![false; bm.blocks.len()];
         for b in pupil_block.iter().flatten() {
@@ -111,6 +117,10 @@ pub fn district_rows_with(
                     _ => 0,
                 },
                 residents: blk.residents,
+                keep_cost_m: match (school, nearest, before_of[b]) {
+                    (Some(s), Some((n, _)), Some(k)) => change_cost * ((n != k) as i64 - (s != k) as i64),
+                    _ => 0,
+                },
             }
         })
         .collect())
@@ -126,6 +136,7 @@ pub fn explain_row(row: &DistrictRow, schools: &[School]) -> Result<Explanation>
             (&schools[n].id, &schools[n].name),
             nd,
             row.cost_to_others_m,
+            row.keep_cost_m,
         )),
         _ => Err(Error::Other(format!("block '{}' has no walking route to any school", row.block_id))),
     }
