@@ -497,8 +497,9 @@ pub struct Row {
     pub classes: u32,
     /// Classes above their school's class size (even split).
     pub classes_over_size: u32,
-    /// Blocks with pupils in both this scenario and the base whose school (of most of their
-    /// pupils) differs from the base's.
+    /// Blocks whose school differs from the base's: over the whole city's published districts
+    /// when the base names its blocks; otherwise over blocks with pupils in both runs (the
+    /// school of most of their pupils).
     pub blocks_changed_vs_base: usize,
     /// Blocks compared with the base.
     pub blocks_compared: usize,
@@ -610,8 +611,10 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
         Some(path) => Some(crate::districts::blocks::read_blocks(path)?),
         None => None,
     };
-    // The robustness of each scenario's districts: the simulation with its default model.
+    // The robustness of each scenario's districts: the simulation with its default model; and
+    // the blocks of the whole city whose district differs from the base's.
     if let Some(blocks) = &base_city {
+        let mut base_district: Option<Vec<Option<String>>> = None;
         for ((p, o), row) in prepared.iter().zip(&outcomes).zip(rows.iter_mut()) {
             let Some(bm) = &p.block_matrix else { continue };
             let inst = crate::effective_instance(&p.inst, &o.plan.policy);
@@ -621,6 +624,10 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
             };
             let districts = crate::districts::publish::district_rows_with(&inst, &o.plan, blocks, bm, change)?;
             let school: Vec<Option<usize>> = districts.iter().map(|d| d.school).collect();
+            let ids: Vec<Option<String>> = school.iter().map(|s| s.map(|s| inst.schools[s].id.clone())).collect();
+            let base = base_district.get_or_insert_with(|| ids.clone());
+            row.blocks_compared = ids.len();
+            row.blocks_changed_vs_base = ids.iter().zip(base.iter()).filter(|(a, b)| a != b).count();
             let residents: Vec<u64> = districts.iter().map(|d| d.residents as u64).collect();
             let inputs = crate::report::simulate::school_inputs(&inst.schools, &o.plan.assign, &o.plan.classes, &school, &residents);
             let sim = crate::report::simulate::simulate(
