@@ -643,6 +643,27 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
     }
     let csv = comparison_csv(&rows)?;
     let md = comparison_markdown(&rows);
+    // Every scenario's report page shows the whole comparison.
+    let page_table = crate::report::html::Comparison {
+        title: "Scenarios side by side".into(),
+        columns: ["scenario", "total walk", "mean walk", "over 2 km", "classes", "blocks changed vs base", "P(a school overflows)"]
+            .map(String::from)
+            .to_vec(),
+        rows: rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.scenario.clone(),
+                    format!("{:.1} km", r.total_walk_m as f64 / 1000.0),
+                    format!("{:.0} m", r.mean_walk_m),
+                    r.over_2km.to_string(),
+                    r.classes.to_string(),
+                    format!("{} of {}", r.blocks_changed_vs_base, r.blocks_compared),
+                    r.p_any_overflow.map(|x| format!("{:.1}%", 100.0 * x)).unwrap_or_else(|| "–".into()),
+                ]
+            })
+            .collect(),
+    };
     crate::output::write_atomically(out, |dir| {
         for (p, o) in prepared.iter().zip(&outcomes) {
             let st = match (&o.stability, &p.stability) {
@@ -653,7 +674,7 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
                 (Some(blocks), Some(bm)) => Some(crate::districts::publish::City { blocks: blocks.clone(), matrix: bm.clone(), streets: None }),
                 _ => None,
             };
-            crate::output::write_plan_published_with(&dir.join(&p.name), &p.inst, &p.matrix, &o.plan, city.as_ref(), None, st)?;
+            crate::output::write_plan_published_with(&dir.join(&p.name), &p.inst, &p.matrix, &o.plan, city.as_ref(), Some(&page_table), st)?;
         }
         std::fs::write(dir.join("comparison.csv"), &csv).map_err(|e| Error::io(dir.join("comparison.csv"), e))?;
         std::fs::write(dir.join("comparison.md"), &md).map_err(|e| Error::io(dir.join("comparison.md"), e))?;

@@ -47,4 +47,14 @@ fn the_scenario_comparison_is_what_catchment_batch_writes() {
     let table = shown("batch magdeburg");
     assert!(table.contains("| draft-law |"));
     assert!(md.contains(&table), "README's scenario comparison differs from `catchment batch`:\n{md}");
+    // Under the draft law a school that forms no class has no district either.
+    let mut rdr = csv::Reader::from_path(out.join("draft-law/schools.csv")).unwrap();
+    let h = rdr.headers().unwrap().clone();
+    let (id, classes) = (h.iter().position(|c| c == "school_id").unwrap(), h.iter().position(|c| c == "classes").unwrap());
+    let closed: Vec<String> = rdr.records().map(|r| r.unwrap()).filter(|r| &r[classes] == "0").map(|r| r[id].to_string()).collect();
+    assert!(!closed.is_empty(), "the draft law closes a school on the Magdeburg case");
+    let districts = std::fs::read_to_string(out.join("draft-law/districts.csv")).unwrap();
+    for c in &closed {
+        assert!(!districts.lines().any(|l| l.split(',').nth(1) == Some(c.as_str())), "school {c} forms no class but has blocks");
+    }
 }

@@ -99,6 +99,19 @@ pub fn district_rows_with(
             }
         }
     }
+    // Under a minimum class size a school that forms no class takes nobody: blocks without
+    // pupils go to the best school that stays open.
+    if plan.policy.min_class_size.is_some() {
+        let open: Vec<bool> = (0..bm.n_schools).map(|s| plan.classes.get(s).copied().unwrap_or(1) > 0).collect();
+        for (b, s) in school_of.iter_mut().enumerate() {
+            if matches!(s, Some(x) if !open[*x]) {
+                let row = bm.row(b);
+                *s = (0..bm.n_schools)
+                    .filter(|&t| open[t] && row[t] != UNREACHABLE)
+                    .min_by_key(|&t| (row[t] as i64 + plan.prices.get(t).copied().unwrap_or(0), t));
+            }
+        }
+    }
     let price = |s: usize| plan.prices.get(s).copied().unwrap_or(0);
     Ok(blocks
         .iter()
