@@ -318,34 +318,6 @@ pub fn unit_before(before: &[Before], pupil_unit: &[usize], n_units: usize) -> V
     out
 }
 
-/// Districts of every block of the city under a change cost: each block to the school
-/// minimising `walk + price + change cost` (the cost for any school other than last year's),
-/// ties by school order — the rule every pupil of a stable pupil-level plan satisfies with the
-/// certificate's prices. `previous[b]` is block `b`'s school last year (index), if any.
-pub fn assign_blocks_stable(
-    bm: &crate::districts::BlockMatrix,
-    prices: &[i64],
-    previous: &[Option<usize>],
-    change_cost: u32,
-) -> Vec<Option<usize>> {
-    (0..bm.blocks.len())
-        .map(|b| {
-            bm.row(b)
-                .iter()
-                .enumerate()
-                .filter(|(_, &d)| d != UNREACHABLE)
-                .min_by_key(|&(s, &d)| {
-                    let pen = match previous.get(b).copied().flatten() {
-                        Some(k) if k != s => change_cost as i64,
-                        _ => 0,
-                    };
-                    (d as i64 + prices[s] + pen, s)
-                })
-                .map(|(s, _)| s)
-        })
-        .collect()
-}
-
 /// Last year's school of every block of a block matrix (index into `schools`).
 pub fn block_previous(bm: &crate::districts::BlockMatrix, inst: &Instance, previous: &Previous) -> Vec<Option<usize>> {
     bm.blocks.iter().map(|b| previous.get(b).and_then(|s| inst.school_index(s))).collect()

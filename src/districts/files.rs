@@ -3,7 +3,7 @@
 //! reads them from a plan directory and the HTTP service from its stored artefacts).
 
 use super::publish::Publication;
-use super::streets::{find_street, StreetPart};
+use super::streets::StreetPart;
 use super::{explain_numbers, Explanation};
 use crate::error::{Error, Result};
 use crate::instance::School;
@@ -189,7 +189,8 @@ pub fn explain_from_files(districts: &str, streets: Option<&str>, schools: &[(St
             _ => Err(Error::Other(format!("block '{}' has no walking route to any school", r.block_id))),
         }
     };
-    let by_block = |id: &str| records.iter().find(|r| r.block_id == id);
+    let index: std::collections::HashMap<&str, &DistrictRecord> = records.iter().map(|r| (r.block_id.as_str(), r)).collect();
+    let by_block = |id: &str| index.get(id).copied();
     match q {
         Query::Block(id) => {
             let r = by_block(id).ok_or_else(|| Error::NotFound(format!("block '{id}' is not in the districts")))?;
@@ -227,13 +228,7 @@ pub fn explain_from_files(districts: &str, streets: Option<&str>, schools: &[(St
                 .deserialize()
                 .collect::<std::result::Result<_, _>>()
                 .map_err(|e| Error::Other(format!("streets.csv: {e}")))?;
-            let as_parts: Vec<StreetPart> = parts
-                .iter()
-                .map(|p| StreetPart { street: p.street.clone(), house_numbers: p.house_numbers.clone(), school: 0, blocks: vec![] })
-                .collect();
-            let hits: Vec<usize> = find_street(&as_parts, &street).iter().map(|h| {
-                as_parts.iter().position(|p| std::ptr::eq(p, *h)).expect("from this list")
-            }).collect();
+            let hits: Vec<usize> = (0..parts.len()).filter(|&i| normalize_street(&parts[i].street) == key).collect();
             if hits.is_empty() {
                 return Err(Error::NotFound(format!("street '{street}' is not in the street list")));
             }

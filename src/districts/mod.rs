@@ -89,16 +89,18 @@ pub fn parse_block_matrix(name: &str, input: impl std::io::Read, schools: &[Scho
 /// The school of every block: least `walk + price`, ties by school order; `None` for a block
 /// with no route to any school.
 pub fn assign_blocks(bm: &BlockMatrix, prices: &[i64]) -> Vec<Option<usize>> {
-    (0..bm.blocks.len())
-        .map(|b| {
-            bm.row(b)
-                .iter()
-                .enumerate()
-                .filter(|(_, &d)| d != UNREACHABLE)
-                .min_by_key(|&(s, &d)| (d as i64 + prices[s], s))
-                .map(|(s, _)| s)
-        })
-        .collect()
+    (0..bm.blocks.len()).map(|b| least_cost_school(bm.row(b), |s, d| Some(d as i64 + prices[s]))).collect()
+}
+
+/// The reachable school of a row of walks with the least `cost(school, walk)`, ties by school
+/// order; `cost` gives `None` for a school that may not be chosen.
+pub fn least_cost_school(row: &[u32], cost: impl Fn(usize, u32) -> Option<i64>) -> Option<usize> {
+    row.iter()
+        .enumerate()
+        .filter(|(_, &d)| d != UNREACHABLE)
+        .filter_map(|(s, &d)| cost(s, d).map(|c| (c, s)))
+        .min()
+        .map(|(_, s)| s)
 }
 
 /// Why a block belongs to its school, in numbers and in plain English and German.
@@ -127,7 +129,7 @@ pub fn explain(bm: &BlockMatrix, schools: &[School], prices: &[i64], block: &str
 
 /// The nearest reachable school of a row of walks (ties by school order) and its walk.
 pub fn nearest_school(row: &[u32]) -> Option<(usize, u32)> {
-    row.iter().enumerate().filter(|(_, &d)| d != UNREACHABLE).min_by_key(|&(t, &d)| (d, t)).map(|(t, &d)| (t, d))
+    least_cost_school(row, |_, d| Some(d as i64)).map(|s| (s, row[s]))
 }
 
 /// The explanation from its numbers: the block's school (id, name) and walk, the nearest school

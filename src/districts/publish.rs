@@ -2,10 +2,9 @@
 //! it. No pupil appears in anything built here: only blocks, schools and aggregate counts.
 
 use super::blocks::Block;
-use super::{explain_numbers, nearest_school, BlockMatrix, Explanation};
+use super::{explain_numbers, least_cost_school, nearest_school, BlockMatrix, Explanation};
 use crate::error::{Error, Result};
 use crate::instance::{Instance, School};
-use crate::routing::UNREACHABLE;
 use crate::Plan;
 
 /// One block's district, with the numbers of its explanation.
@@ -32,6 +31,19 @@ pub struct DistrictRow {
 ///
 /// `pupil_block[p]` is pupil p's row in `bm` (`None`: a pupil without a block).
 pub fn draw_districts(bm: &BlockMatrix, prices: &[i64], plan_assign: &[u32], pupil_block: &[Option<usize>]) -> Vec<Option<usize>> {
+    draw_districts_with(bm, prices, plan_assign, pupil_block, &|_, _| Some(0))
+}
+
+/// [`draw_districts`] with `extra(block, school)` added to walk + price for blocks without
+/// pupils (a change cost against last year's districts), `None` where the block may not go
+/// (a school that forms no class).
+pub fn draw_districts_with(
+    bm: &BlockMatrix,
+    prices: &[i64],
+    plan_assign: &[u32],
+    pupil_block: &[Option<usize>],
+    extra: &dyn Fn(usize, usize) -> Option<i64>,
+) -> Vec<Option<usize>> {
     let n_s = bm.n_schools;
     let price = |s: usize| prices.get(s).copied().unwrap_or(0);
     let mut counts: Vec<Vec<u32>> = vec![Vec::new(); bm.blocks.len()];
@@ -46,9 +58,8 @@ pub fn draw_districts(bm: &BlockMatrix, prices: &[i64], plan_assign: &[u32], pup
     (0..bm.blocks.len())
         .map(|b| {
             let row = bm.row(b);
-            let reachable = (0..n_s).filter(|&s| row[s] != UNREACHABLE);
             if counts[b].is_empty() {
-                reachable.min_by_key(|&s| (row[s] as i64 + price(s), s))
+                least_cost_school(row, |s, d| extra(b, s).map(|x| d as i64 + price(s) + x))
             } else {
                 let c = &counts[b];
                 (0..n_s).filter(|&s| c[s] > 0).min_by_key(|&s| (std::cmp::Reverse(c[s]), row[s] as i64 + price(s), s))
@@ -65,7 +76,7 @@ pub fn district_rows(inst: &Instance, plan: &Plan, blocks: &[Block], bm: &BlockM
 
 /// [`district_rows`] for a plan kept close to last year's districts by a change cost: blocks
 /// without pupils this year go to the school of least `walk + price + change cost`
-/// ([`crate::stability::assign_blocks_stable`]).
+/// ([`draw_districts_with`]).
 pub fn district_rows_with(
     inst: &Instance,
     plan: &Plan,
@@ -82,36 +93,20 @@ pub fn district_rows_with(
         )));
     }
     let pupil_block: Vec<Option<usize>> = inst.pupils.iter().map(|p| p.block.as_deref().and_then(|b| bm.index(b))).collect();
-    let mut school_of = draw_districts(bm, &plan.prices, &plan.assign, &pupil_block);
-    let mut before_of: Vec<Option<usize>> = vec![None; bm.blocks.len()];
+    // Blocks without pupils: walk + price, + the change cost off last year's school (stable
+    // plans); under a minimum class size a school that forms no class takes nobody.
+    let before_of = match change {
+        Some((previous, _)) => crate::stability::block_previous(bm, inst, previous),
+        None => vec![None; bm.blocks.len()],
+    };
     let change_cost = change.map(|c| c.1 as i64).unwrap_or(0);
-    if let Some((previous, cost)) = change {
-        let before = crate::stability::block_previous(bm, inst, previous);
-        before_of = before.clone();
-        let stable = crate::stability::assign_blocks_stable(bm, &plan.prices, &before, cost);
-        let mut has_pupils = vec![false; bm.blocks.len()];
-        for b in pupil_block.iter().flatten() {
-            has_pupils[*b] = true;
-        }
-        for (b, s) in school_of.iter_mut().enumerate() {
-            if !has_pupils[b] {
-                *s = stable[b];
-            }
-        }
-    }
-    // Under a minimum class size a school that forms no class takes nobody: blocks without
-    // pupils go to the best school that stays open.
-    if plan.policy.min_class_size.is_some() {
-        let open: Vec<bool> = (0..bm.n_schools).map(|s| plan.classes.get(s).copied().unwrap_or(1) > 0).collect();
-        for (b, s) in school_of.iter_mut().enumerate() {
-            if matches!(s, Some(x) if !open[*x]) {
-                let row = bm.row(b);
-                *s = (0..bm.n_schools)
-                    .filter(|&t| open[t] && row[t] != UNREACHABLE)
-                    .min_by_key(|&t| (row[t] as i64 + plan.prices.get(t).copied().unwrap_or(0), t));
-            }
-        }
-    }
+    let pen = |b: usize, s: usize| match before_of[b] {
+        Some(k) if k != s => change_cost,
+        _ => 0,
+    };
+    let closing = plan.policy.min_class_size.is_some();
+    let open = |s: usize| !closing || plan.classes.get(s).copied().unwrap_or(1) > 0;
+    let school_of = draw_districts_with(bm, &plan.prices, &plan.assign, &pupil_block, &|b, s| open(s).then(|| pen(b, s)));
     let price = |s: usize| plan.prices.get(s).copied().unwrap_or(0);
     Ok(blocks
         .iter()
@@ -130,8 +125,8 @@ pub fn district_rows_with(
                     _ => 0,
                 },
                 residents: blk.residents,
-                keep_cost_m: match (school, nearest, before_of[b]) {
-                    (Some(s), Some((n, _)), Some(k)) => change_cost * ((n != k) as i64 - (s != k) as i64),
+                keep_cost_m: match (school, nearest) {
+                    (Some(s), Some((n, _))) => pen(b, n) - pen(b, s),
                     _ => 0,
                 },
             }
@@ -209,6 +204,14 @@ pub fn publish_with(inst: &Instance, plan: &Plan, city: &City, change: Option<(&
     for &s in &plan.assign {
         loads[s as usize] += 1;
     }
+    // Blocks and residents per school, in one pass.
+    let mut blocks = vec![(0usize, 0u64); inst.schools.len()];
+    for r in &rows {
+        if let Some(s) = r.school {
+            blocks[s].0 += 1;
+            blocks[s].1 += r.residents as u64;
+        }
+    }
     let properties = inst
         .schools
         .iter()
@@ -219,8 +222,8 @@ pub fn publish_with(inst: &Instance, plan: &Plan, city: &City, change: Option<(&
             pupils: loads[s],
             capacity: sc.capacity,
             classes: plan.classes.get(s).copied().unwrap_or(0),
-            blocks: rows.iter().filter(|r| r.school == Some(s)).count(),
-            residents: rows.iter().filter(|r| r.school == Some(s)).map(|r| r.residents as u64).sum(),
+            blocks: blocks[s].0,
+            residents: blocks[s].1,
         })
         .collect();
     Ok(Publication {
@@ -236,6 +239,7 @@ pub fn publish_with(inst: &Instance, plan: &Plan, city: &City, change: Option<(&
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routing::UNREACHABLE;
 
     fn bm(rows: &[&[u32]]) -> BlockMatrix {
         BlockMatrix {

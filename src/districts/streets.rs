@@ -61,10 +61,6 @@ impl StreetList {
     }
 }
 
-fn street_key(s: &str) -> String {
-    normalize_street(s)
-}
-
 /// Leading digits as a number, the rest (lower case) as a suffix: `11a` -> (11, "a").
 fn house_key(h: &str) -> (u32, String) {
     let h = h.trim();
@@ -82,14 +78,14 @@ pub fn address_street_list(blocks: &[Block], school: &[Option<usize>]) -> Street
     for (b, s) in blocks.iter().zip(school) {
         let (Some(street), Some(num), Some(s)) = (&b.street, &b.house_number, s) else { continue };
         let (n, suffix) = house_key(num);
-        let entry = streets.entry(street_key(street)).or_insert_with(|| (street.clone(), Vec::new()));
+        let entry = streets.entry(normalize_street(street)).or_insert_with(|| (street.clone(), Vec::new()));
         entry.1.push((n, suffix, num.trim().to_string(), *s));
     }
     // Block ids by (street, number) for the parts.
     let mut ids: HashMap<(String, String), String> = HashMap::new();
     for b in blocks {
         if let (Some(street), Some(num)) = (&b.street, &b.house_number) {
-            ids.insert((street_key(street), num.trim().to_string()), b.id.clone());
+            ids.insert((normalize_street(street), num.trim().to_string()), b.id.clone());
         }
     }
     let mut parts = Vec::new();
@@ -167,7 +163,7 @@ pub fn grid_street_list(lines: &[StreetLine], blocks: &[Block], school: &[Option
     let step = size as f64 / 5.0;
     let mut streets: BTreeMap<String, (String, BTreeMap<usize, Vec<usize>>)> = BTreeMap::new();
     for line in lines {
-        let entry = streets.entry(street_key(&line.name)).or_insert_with(|| (line.name.clone(), BTreeMap::new()));
+        let entry = streets.entry(normalize_street(&line.name)).or_insert_with(|| (line.name.clone(), BTreeMap::new()));
         let pts: Vec<(f64, f64)> = line.points.iter().map(|&(lat, lon)| laea::forward(lat, lon)).collect();
         let mut visit = |e: f64, n: f64| {
             if let Some(&b) = by_cell.get(&GridCell::containing(size, e, n)) {
@@ -341,8 +337,8 @@ pub fn street_lines_from_geojson(name: &str, text: &str) -> Result<Vec<StreetLin
 
 /// The parts of the list for a street name (matched after normalisation: case, `Str.` / `straße`).
 pub fn find_street<'a>(parts: &'a [StreetPart], street: &str) -> Vec<&'a StreetPart> {
-    let key = street_key(street);
-    parts.iter().filter(|p| street_key(&p.street) == key).collect()
+    let key = normalize_street(street);
+    parts.iter().filter(|p| normalize_street(&p.street) == key).collect()
 }
 
 #[cfg(test)]

@@ -130,20 +130,7 @@ const MAP_WIDTH: f64 = 1000.0;
 const MAP_MARGIN: f64 = 12.0;
 
 /// HTML-escapes text for element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::districts::files::escape_html as escape;
 
 /// 12345 -> "12,345".
 fn group(n: u64) -> String {

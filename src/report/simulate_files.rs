@@ -4,6 +4,7 @@
 
 use super::simulate::{Robustness, SchoolInput, Simulation};
 use crate::error::{Error, InputProblem, Result};
+use crate::instance::table::{read_table, Row};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -12,79 +13,25 @@ pub const SCHOOLS: &str = "schools.csv";
 pub const ASSIGNMENTS: &str = "assignments.csv";
 pub const DISTRICTS: &str = "districts.csv";
 
-struct Csv {
-    name: String,
-    headers: csv::StringRecord,
-    records: Vec<csv::StringRecord>,
-}
-
-fn read_csv(name: &str, bytes: &[u8], required: &[&str]) -> Result<Csv> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut rdr = csv::ReaderBuilder::new().from_reader(bytes);
-    let other = |e: csv::Error| {
-        let line = e.position().map(|p| p.line());
-        Error::Input(vec![InputProblem::new(name, line, None, e.to_string())])
-    };
-    let headers = rdr.headers().map_err(other)?.clone();
-    let missing: Vec<&str> = required.iter().copied().filter(|c| !headers.iter().any(|h| h.trim() == *c)).collect();
-    if !missing.is_empty() {
-        return Err(Error::input(
-            name,
-            Some(1),
-            Some(missing[0]),
-            format!("missing column(s) {} (needs {})", missing.join(", "), required.join(",")),
-        ));
-    }
-    let records = rdr.records().collect::<std::result::Result<Vec<_>, _>>().map_err(other)?;
-    Ok(Csv { name: name.to_string(), headers, records })
-}
-
-impl Csv {
-    fn col(&self, n: &str) -> usize {
-        self.headers.iter().position(|h| h.trim() == n).expect("checked")
-    }
-
-    fn line(r: &csv::StringRecord) -> Option<u64> {
-        r.position().map(|p| p.line())
-    }
-
-    fn num<T: std::str::FromStr>(&self, r: &csv::StringRecord, col: &str, problems: &mut Vec<InputProblem>) -> Option<T> {
-        let v = r.get(self.col(col)).unwrap_or("").trim();
-        match v.parse::<T>() {
-            Ok(x) => Some(x),
-            Err(_) => {
-                problems.push(InputProblem::new(&self.name, Self::line(r), Some(col), format!("'{v}' is not a non-negative whole number")));
-                None
-            }
-        }
-    }
-}
-
 /// The simulation's view of a plan from the bytes of its `schools.csv` (school_id, capacity,
 /// class_size, classes, load), `assignments.csv` (pupil_id, school_id; loads are counted and
 /// must match schools.csv) and `districts.csv` (block_id, school_id, residents: every block of
-/// the city with its district school).
+/// the city with its district school). Read with the instance readers' table and row checks.
 pub fn plan_inputs(schools_csv: &[u8], assignments_csv: &[u8], districts_csv: &[u8]) -> Result<Vec<SchoolInput>> {
-    let sc = read_csv(SCHOOLS, schools_csv, &["school_id", "capacity", "class_size", "classes", "load"])?;
+    let sc = read_table(SCHOOLS, schools_csv, &["school_id", "capacity", "class_size", "classes", "load"], false)?;
     let mut problems = Vec::new();
     let mut schools: Vec<SchoolInput> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    for r in &sc.records {
-        let id = r.get(sc.col("school_id")).unwrap_or("").trim().to_string();
-        if id.is_empty() {
-            problems.push(InputProblem::new(SCHOOLS, Csv::line(r), Some("school_id"), "empty school id"));
-            continue;
-        }
+    for i in 0..sc.rows.len() {
+        let mut row = Row::new(&sc, i, &mut problems);
+        let Some(id) = row.required("school_id").map(str::to_string) else { continue };
         if index.contains_key(&id) {
-            problems.push(InputProblem::new(SCHOOLS, Csv::line(r), Some("school_id"), format!("school '{id}' appears twice")));
+            row.problem("school_id", format!("school '{id}' appears twice"));
             continue;
         }
-        let (Some(capacity), Some(class_size), Some(classes), Some(load)) = (
-            sc.num::<u32>(r, "capacity", &mut problems),
-            sc.num::<u32>(r, "class_size", &mut problems),
-            sc.num::<u32>(r, "classes", &mut problems),
-            sc.num::<u32>(r, "load", &mut problems),
-        ) else {
+        let (Some(capacity), Some(class_size), Some(classes), Some(load)) =
+            (row.u32("capacity", true), row.u32("class_size", true), row.u32("classes", true), row.u32("load", true))
+        else {
             continue;
         };
         index.insert(id.clone(), schools.len());
@@ -96,25 +43,26 @@ pub fn plan_inputs(schools_csv: &[u8], assignments_csv: &[u8], districts_csv: &[
     if schools.is_empty() {
         return Err(Error::input(SCHOOLS, None, None, "the plan has no schools"));
     }
-    let school_of = |file: &str, r: &csv::StringRecord, c: usize, problems: &mut Vec<InputProblem>| {
-        let id = r.get(c).unwrap_or("").trim();
+    let school_of = |row: &mut Row| {
+        let id = row.get("school_id").unwrap_or("");
         let s = index.get(id).copied();
         if s.is_none() {
-            problems.push(InputProblem::new(file, Csv::line(r), Some("school_id"), format!("unknown school '{id}' (not in schools.csv)")));
+            row.problem("school_id", format!("unknown school '{id}' (not in schools.csv)"));
         }
         s
     };
-    let ac = read_csv(ASSIGNMENTS, assignments_csv, &["pupil_id", "school_id"])?;
+    // Pupil ids are personal: the table never echoes values in its own messages.
+    let ac = read_table(ASSIGNMENTS, assignments_csv, &["pupil_id", "school_id"], true)?;
     let mut counted = vec![0u32; schools.len()];
-    let (pc, scol) = (ac.col("pupil_id"), ac.col("school_id"));
     let mut seen = std::collections::HashSet::new();
-    for r in &ac.records {
-        let pid = r.get(pc).unwrap_or("").trim();
-        if !seen.insert(pid.to_string()) {
-            problems.push(InputProblem::new(ASSIGNMENTS, Csv::line(r), Some("pupil_id"), format!("pupil '{pid}' appears twice")));
+    for i in 0..ac.rows.len() {
+        let mut row = Row::new(&ac, i, &mut problems);
+        let pid = row.get("pupil_id").unwrap_or("").to_string();
+        if !seen.insert(pid.clone()) {
+            row.problem("pupil_id", format!("pupil '{pid}' appears twice"));
             continue;
         }
-        if let Some(s) = school_of(ASSIGNMENTS, r, scol, &mut problems) {
+        if let Some(s) = school_of(&mut row) {
             counted[s] += 1;
         }
     }
@@ -128,22 +76,22 @@ pub fn plan_inputs(schools_csv: &[u8], assignments_csv: &[u8], districts_csv: &[
             ));
         }
     }
-    let dc = read_csv(DISTRICTS, districts_csv, &["block_id", "school_id", "residents"])?;
-    let (bc, dsc) = (dc.col("block_id"), dc.col("school_id"));
+    let dc = read_table(DISTRICTS, districts_csv, &["block_id", "school_id", "residents"], false)?;
     let mut blocks = std::collections::HashSet::new();
-    for r in &dc.records {
-        let b = r.get(bc).unwrap_or("").trim();
-        if !blocks.insert(b.to_string()) {
-            problems.push(InputProblem::new(DISTRICTS, Csv::line(r), Some("block_id"), format!("block '{b}' appears twice")));
+    for i in 0..dc.rows.len() {
+        let mut row = Row::new(&dc, i, &mut problems);
+        let b = row.get("block_id").unwrap_or("").to_string();
+        if !blocks.insert(b.clone()) {
+            row.problem("block_id", format!("block '{b}' appears twice"));
             continue;
         }
-        let residents = dc.num::<u64>(r, "residents", &mut problems);
-        if r.get(dsc).unwrap_or("").trim().is_empty() {
+        let residents = row.u32("residents", true);
+        if row.get("school_id").is_none() {
             // A block with no route to any school: no district, no newcomers.
             continue;
         }
-        if let (Some(s), Some(n)) = (school_of(DISTRICTS, r, dsc, &mut problems), residents) {
-            schools[s].residents += n;
+        if let (Some(s), Some(n)) = (school_of(&mut row), residents) {
+            schools[s].residents += n as u64;
         }
     }
     if !problems.is_empty() {

@@ -493,13 +493,19 @@ fn plan_file(app: &App, id: &str, name: &str) -> Result<Vec<u8>, ApiError> {
 async fn get_plan_file(State(app): State<Arc<App>>, Path((id, name)): Path<(String, String)>, headers: HeaderMap) -> Result<Response, ApiError> {
     publishable(&app, &headers)?;
     let bytes = plan_file(&app, &id, &name)?;
-    let ct = match name.rsplit('.').next() {
+    Ok(file(bytes, content_type(&name)))
+}
+
+/// The content type of a stored file, by its extension.
+pub(super) fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next() {
         Some("csv") => "text/csv; charset=utf-8",
+        Some("md") => "text/markdown; charset=utf-8",
         Some("html") => "text/html; charset=utf-8",
+        Some("json") => "application/json",
         Some("geojson") => "application/geo+json",
         _ => "application/octet-stream",
-    };
-    Ok(file(bytes, ct))
+    }
 }
 
 /// Why a block or an address belongs to its school (English and German), from the plan's

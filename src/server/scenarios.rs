@@ -1,7 +1,7 @@
 //! Scenario sets over HTTP: a scenario file (TOML) and the files it names, run as a job by
 //! `scenario::batch` exactly as `catchment batch` runs it, stored in SQLite.
 
-use super::api::{file, new_id, publishable, require, valid_id, ApiError};
+use super::api::{content_type, file, new_id, publishable, require, valid_id, ApiError};
 use super::auth::Scope;
 use super::App;
 use axum::extract::{Path, State};
@@ -203,13 +203,5 @@ pub async fn get_file(State(app): State<Arc<App>>, Path((id, path)): Path<(Strin
         Ok(None) => return Err(ApiError::new("not_found", &format!("scenario set {id} has no file '{path}'"))),
         Err(e) => return Err(ApiError::internal(&format!("reading scenario file: {e}"))),
     };
-    let ct = match path.rsplit('.').next() {
-        Some("csv") => "text/csv; charset=utf-8",
-        Some("md") => "text/markdown; charset=utf-8",
-        Some("html") => "text/html; charset=utf-8",
-        Some("json") => "application/json",
-        Some("geojson") => "application/geo+json",
-        _ => "application/octet-stream",
-    };
-    Ok(file(bytes, ct))
+    Ok(file(bytes, content_type(&path)))
 }
