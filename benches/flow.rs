@@ -20,12 +20,16 @@ fn bench(c: &mut Criterion) {
     for (n, m, lp) in [(2_000, 40, true), (10_000, 100, true), (50_000, 400, false)] {
         let p = town(n, m);
         let size = format!("{n}x{m}");
-        g.bench_with_input(BenchmarkId::new("flow", &size), &p, |b, p| b.iter(|| solve(black_box(p), SolverKind::Flow).unwrap()));
+        g.bench_with_input(BenchmarkId::new("flow", &size), &p, |b, p| {
+            b.iter(|| solve(black_box(p), SolverKind::Flow).unwrap())
+        });
         g.bench_with_input(BenchmarkId::new("pruned_k8", &size), &p, |b, p| {
             b.iter(|| pricing::solve_problem(black_box(p), 8).unwrap())
         });
         if lp {
-            g.bench_with_input(BenchmarkId::new("lp", &size), &p, |b, p| b.iter(|| solve(black_box(p), SolverKind::Lp).unwrap()));
+            g.bench_with_input(BenchmarkId::new("lp", &size), &p, |b, p| {
+                b.iter(|| solve(black_box(p), SolverKind::Lp).unwrap())
+            });
         }
     }
     g.finish();

@@ -39,7 +39,12 @@ fn main() {
                     let mut mine = Vec::new();
                     while next.fetch_add(1, Ordering::Relaxed) < requests {
                         let t = Instant::now();
-                        let r = http::post_json(s.addr, "/v1/plans?wait=true", Some(server::WRITE), &body);
+                        let r = http::post_json(
+                            s.addr,
+                            "/v1/plans?wait=true",
+                            Some(server::WRITE),
+                            &body,
+                        );
                         assert_eq!(r.status, 200, "{}", r.text());
                         mine.push(t.elapsed());
                     }
@@ -56,5 +61,11 @@ fn main() {
         "demo instance (2,000 pupils x 35 schools, {} KB request), {requests} plans, {concurrency} concurrent clients, solves bounded by the core count",
         body.len() / 1024
     );
-    println!("  {:.2} plans/s; latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms", requests as f64 / wall.as_secs_f64(), pct(0.5).as_secs_f64() * 1e3, pct(0.99).as_secs_f64() * 1e3, latencies.last().unwrap().as_secs_f64() * 1e3);
+    println!(
+        "  {:.2} plans/s; latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        requests as f64 / wall.as_secs_f64(),
+        pct(0.5).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3,
+        latencies.last().unwrap().as_secs_f64() * 1e3
+    );
 }

@@ -8,7 +8,8 @@ use std::path::Path;
 
 fn demo_problem() -> Problem {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/demo");
-    let inst = catchment::read_instance(&dir.join("schools.csv"), &dir.join("pupils.csv")).expect("demo instance");
+    let inst = catchment::read_instance(&dir.join("schools.csv"), &dir.join("pupils.csv"))
+        .expect("demo instance");
     let m = catchment::routing::read_matrix(&dir.join("matrix.csv"), &inst).expect("demo matrix");
     Problem::pupil_level(&inst, &m, None).unwrap()
 }

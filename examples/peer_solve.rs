@@ -9,7 +9,10 @@ use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
     if std::env::var_os("RUST_LOG").is_some() {
-        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
     }
     let args: Vec<String> = std::env::args().collect();
     anyhow::ensure!(args.len() >= 3, "usage: peer_solve DIR flow|lp|stream [K]");
@@ -21,9 +24,15 @@ fn main() -> anyhow::Result<()> {
     let (objective, read_s, solve_s, extra) = if mode == "stream" {
         let read_s = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
-        let (sol, _, stats) = catchment::routing::stream::solve_streamed(&inst, &dir.join("matrix.csv"), None, k)
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        (sol.objective, read_s, t1.elapsed().as_secs_f64(), format!(",\"k\":{},\"rounds\":{},\"arcs\":{}", stats.k, stats.rounds, stats.arcs))
+        let (sol, _, stats) =
+            catchment::routing::stream::solve_streamed(&inst, &dir.join("matrix.csv"), None, k)
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        (
+            sol.objective,
+            read_s,
+            t1.elapsed().as_secs_f64(),
+            format!(",\"k\":{},\"rounds\":{},\"arcs\":{}", stats.k, stats.rounds, stats.arcs),
+        )
     } else {
         let kind = if mode == "lp" { SolverKind::Lp } else { SolverKind::Flow };
         let m = catchment::routing::read_matrix(&dir.join("matrix.csv"), &inst)?;

@@ -27,13 +27,21 @@ pub struct CheckReport {
 
 impl CheckReport {
     pub fn ok(&self) -> bool {
-        self.feasible && self.objective_ok && (self.mip || (self.optimal && self.prices_ok)) && self.failures.is_empty()
+        self.feasible
+            && self.objective_ok
+            && (self.mip || (self.optimal && self.prices_ok))
+            && self.failures.is_empty()
     }
 }
 
 /// Check the plan in `dir` against the instance and matrix. The maximum walk the plan was
 /// solved with is read from its summary.json (or given).
-pub fn check_plan(inst: &Instance, m: &Matrix, dir: &Path, max_walk: Option<u32>) -> Result<CheckReport> {
+pub fn check_plan(
+    inst: &Instance,
+    m: &Matrix,
+    dir: &Path,
+    max_walk: Option<u32>,
+) -> Result<CheckReport> {
     let files = read_plan(dir, inst)?;
     let solver = std::fs::read_to_string(dir.join("summary.json"))
         .ok()
@@ -63,14 +71,23 @@ pub fn check_plan(inst: &Instance, m: &Matrix, dir: &Path, max_walk: Option<u32>
     };
     let problem = match (&stability, &previous) {
         (Some(st), Some(prev)) => match st.change_cost_m {
-            Some(c) => crate::stability::penalise(&walk_problem, &crate::stability::before(inst, prev), c),
+            Some(c) => {
+                crate::stability::penalise(&walk_problem, &crate::stability::before(inst, prev), c)
+            }
             None => walk_problem.clone(),
         },
         _ => walk_problem.clone(),
     };
     let mut failures = files.problems.clone();
-    let mut report =
-        CheckReport { feasible: false, objective_ok: false, optimal: false, prices_ok: false, objective_m: None, mip, failures: vec![] };
+    let mut report = CheckReport {
+        feasible: false,
+        objective_ok: false,
+        optimal: false,
+        prices_ok: false,
+        objective_m: None,
+        mip,
+        failures: vec![],
+    };
     if files.assign.iter().any(Option::is_none) {
         report.failures = failures;
         return Ok(report);
@@ -82,7 +99,8 @@ pub fn check_plan(inst: &Instance, m: &Matrix, dir: &Path, max_walk: Option<u32>
     report.objective_m = walk_problem.objective(&assign);
     if let (Some(st), Some(prev)) = (&stability, &previous) {
         if let Some(cap) = st.max_changed_blocks {
-            let (_, changed, _) = crate::stability::changes(inst, &crate::stability::before(inst, prev), &assign);
+            let (_, changed, _) =
+                crate::stability::changes(inst, &crate::stability::before(inst, prev), &assign);
             if changed > cap as usize {
                 failures.push(format!("{changed} blocks change school against last year's districts, more than the cap of {cap}"));
             }
@@ -100,7 +118,8 @@ pub fn check_plan(inst: &Instance, m: &Matrix, dir: &Path, max_walk: Option<u32>
     if mip {
         let before = failures.len();
         if unit == Unit::Block {
-            let mut school_of: std::collections::HashMap<&str, (u32, &str)> = std::collections::HashMap::new();
+            let mut school_of: std::collections::HashMap<&str, (u32, &str)> =
+                std::collections::HashMap::new();
             for (p, pupil) in inst.pupils.iter().enumerate() {
                 if pupil.fixed_school.is_some() {
                     continue;
@@ -121,9 +140,14 @@ pub fn check_plan(inst: &Instance, m: &Matrix, dir: &Path, max_walk: Option<u32>
         if let Some(min) = min_class_size {
             let load = problem.loads(&assign);
             for (s, school) in inst.schools.iter().enumerate() {
-                let max_k = school.max_classes.unwrap_or_else(|| school.capacity.div_ceil(school.class_size.max(1))) as u64;
+                let max_k = school
+                    .max_classes
+                    .unwrap_or_else(|| school.capacity.div_ceil(school.class_size.max(1)))
+                    as u64;
                 let l = load[s];
-                let ok = l == 0 || (1..=max_k).any(|k| min as u64 * k <= l && l <= school.class_size as u64 * k);
+                let ok = l == 0
+                    || (1..=max_k)
+                        .any(|k| min as u64 * k <= l && l <= school.class_size as u64 * k);
                 if !ok {
                     failures.push(format!(
                         "school '{}' has {l} pupils: no number of classes of {min} to {} pupils fits",
@@ -148,7 +172,10 @@ pub fn check_plan(inst: &Instance, m: &Matrix, dir: &Path, max_walk: Option<u32>
                 }
             }
             if !missing.is_empty() {
-                failures.push(format!("certificate.json has no price for school(s) {}", missing.join(", ")));
+                failures.push(format!(
+                    "certificate.json has no price for school(s) {}",
+                    missing.join(", ")
+                ));
             } else {
                 let f = verify_prices(&problem, &assign, &prices);
                 report.prices_ok = f.is_empty();

@@ -14,8 +14,18 @@ pub struct InputProblem {
 }
 
 impl InputProblem {
-    pub fn new(file: &str, line: Option<u64>, field: Option<&str>, message: impl Into<String>) -> Self {
-        InputProblem { file: file.to_string(), line, field: field.map(str::to_string), message: message.into() }
+    pub fn new(
+        file: &str,
+        line: Option<u64>,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        InputProblem {
+            file: file.to_string(),
+            line,
+            field: field.map(str::to_string),
+            message: message.into(),
+        }
     }
 }
 
@@ -90,7 +100,12 @@ impl Error {
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
         Error::Io { path: path.as_ref().display().to_string(), source }
     }
-    pub fn input(file: &str, line: Option<u64>, field: Option<&str>, message: impl Into<String>) -> Self {
+    pub fn input(
+        file: &str,
+        line: Option<u64>,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
         Error::Input(vec![InputProblem::new(file, line, field, message)])
     }
 }

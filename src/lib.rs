@@ -29,7 +29,17 @@ use solve::feasibility::Diagnosis;
 use solve::{Problem, SolveError};
 
 /// The unit a district is made of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Unit {
     /// Every pupil placed on their own (the transportation LP; certified optimal).
@@ -57,7 +67,13 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { solver: SolverKind::Flow, max_walk: None, unit: Unit::Pupil, min_class_size: None, max_class_size: None }
+        Policy {
+            solver: SolverKind::Flow,
+            max_walk: None,
+            unit: Unit::Pupil,
+            min_class_size: None,
+            max_class_size: None,
+        }
     }
 }
 
@@ -116,7 +132,10 @@ pub fn with_class_size(inst: &Instance, size: u32) -> Instance {
 
 /// The instance a policy sees: with `max_class_size`, every school's class size (and the
 /// seats of schools given by `max_classes`) replaced.
-pub fn effective_instance<'a>(inst: &'a Instance, policy: &Policy) -> std::borrow::Cow<'a, Instance> {
+pub fn effective_instance<'a>(
+    inst: &'a Instance,
+    policy: &Policy,
+) -> std::borrow::Cow<'a, Instance> {
     match policy.max_class_size {
         Some(size) => std::borrow::Cow::Owned(with_class_size(inst, size)),
         None => std::borrow::Cow::Borrowed(inst),
@@ -132,7 +151,12 @@ pub fn solve_plan(inst: &Instance, m: &Matrix, policy: &Policy) -> Result<Plan> 
 /// cost the certificate's prices are on the penalised costs (walk + change cost); with a cap on
 /// changed blocks the plan is a whole-block MIP (the policy's unit must be `block`). The plan's
 /// objective is always the walking total without penalties.
-pub fn solve_plan_with(inst: &Instance, m: &Matrix, policy: &Policy, stability: Option<&stability::Stability>) -> Result<Plan> {
+pub fn solve_plan_with(
+    inst: &Instance,
+    m: &Matrix,
+    policy: &Policy,
+    stability: Option<&stability::Stability>,
+) -> Result<Plan> {
     let inst = &*effective_instance(inst, policy);
     let before = stability.map(|st| stability::before(inst, &st.previous));
     let keep_cap = match stability.map(|st| st.rule) {
@@ -147,7 +171,12 @@ pub fn solve_plan_with(inst: &Instance, m: &Matrix, policy: &Policy, stability: 
         _ => None,
     };
     if let Some(min) = policy.min_class_size {
-        let small: Vec<String> = inst.schools.iter().filter(|s| s.class_size < min).map(|s| format!("'{}'", s.id)).collect();
+        let small: Vec<String> = inst
+            .schools
+            .iter()
+            .filter(|s| s.class_size < min)
+            .map(|s| format!("'{}'", s.id))
+            .collect();
         if !small.is_empty() {
             return Err(Error::Other(format!(
                 "the minimum class size {min} is above the class size of school(s) {}: no class could be formed; \
@@ -158,7 +187,9 @@ pub fn solve_plan_with(inst: &Instance, m: &Matrix, policy: &Policy, stability: 
     }
     let walk_problem = Problem::pupil_level(inst, m, policy.max_walk)?;
     let problem = match (stability.map(|st| st.rule), &before) {
-        (Some(stability::Rule::ChangeCost(c)), Some(b)) if c > 0 => stability::penalise(&walk_problem, b, c),
+        (Some(stability::Rule::ChangeCost(c)), Some(b)) if c > 0 => {
+            stability::penalise(&walk_problem, b, c)
+        }
         _ => walk_problem.clone(),
     };
     let started = std::time::Instant::now();
@@ -202,7 +233,10 @@ pub fn solve_plan_with(inst: &Instance, m: &Matrix, policy: &Policy, stability: 
             (Some(max_changed), Some(b)) => {
                 let ub = stability::unit_before(b, &pupil_unit, units.n_units());
                 let forced = ub.iter().filter(|x| **x == stability::Before::Gone).count() as u32;
-                let previous = ub.iter().map(|x| if let stability::Before::At(s) = x { Some(*s) } else { None }).collect();
+                let previous = ub
+                    .iter()
+                    .map(|x| if let stability::Before::At(s) = x { Some(*s) } else { None })
+                    .collect();
                 Some(solve::lp::KeepRule { previous, forced, max_changed })
             }
             _ => None,
@@ -228,23 +262,41 @@ pub fn solve_plan_with(inst: &Instance, m: &Matrix, policy: &Policy, stability: 
             (_, e) => to_error(e),
         })?;
         let assign: Vec<u32> = pupil_unit.iter().map(|&u| sol.assign[u]).collect();
-        let name = if keep.is_some() { "mip (good_lp + Cbc branch and bound; cap on changed blocks)" } else { "mip (good_lp + Cbc branch and bound)" };
+        let name = if keep.is_some() {
+            "mip (good_lp + Cbc branch and bound; cap on changed blocks)"
+        } else {
+            "mip (good_lp + Cbc branch and bound)"
+        };
         (assign, None, k, Some(pupil_bound), name.to_string())
     } else {
         (pure.assign, Some(certificate), None, None, policy.solver.name().to_string())
     };
     let solve_seconds = started.elapsed().as_secs_f64();
-    let objective = walk_problem.objective(&assign).ok_or_else(|| Error::Solver("the plan uses a pair that is not allowed".into()))?;
+    let objective = walk_problem
+        .objective(&assign)
+        .ok_or_else(|| Error::Solver("the plan uses a pair that is not allowed".into()))?;
     let loads = walk_problem.loads(&assign);
-    let classes = modelled_classes
-        .unwrap_or_else(|| inst.schools.iter().zip(&loads).map(|(s, &l)| classes_for(s, l)).collect());
+    let classes = modelled_classes.unwrap_or_else(|| {
+        inst.schools.iter().zip(&loads).map(|(s, &l)| classes_for(s, l)).collect()
+    });
     tracing::info!(solver = %solver, objective, seconds = solve_seconds, "solved");
-    Ok(Plan { assign, objective, certificate, classes, pupil_optimum, prices, solver, policy: policy.clone(), solve_seconds })
+    Ok(Plan {
+        assign,
+        objective,
+        certificate,
+        classes,
+        pupil_optimum,
+        prices,
+        solver,
+        policy: policy.clone(),
+        solve_seconds,
+    })
 }
 
 fn ids<T>(items: &[usize], all: &[T], id: impl Fn(&T) -> &str) -> String {
     const SHOWN: usize = 20;
-    let mut v: Vec<String> = items.iter().take(SHOWN).map(|&i| format!("'{}'", id(&all[i]))).collect();
+    let mut v: Vec<String> =
+        items.iter().take(SHOWN).map(|&i| format!("'{}'", id(&all[i]))).collect();
     if items.len() > SHOWN {
         v.push(format!("and {} more", items.len() - SHOWN));
     }

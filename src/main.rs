@@ -2,9 +2,9 @@
 
 use catchment::check::check_plan;
 use catchment::dataset::{magdeburg, synthetic};
+use catchment::districts::publish::City;
 use catchment::report::simulate;
 use catchment::report::Summary;
-use catchment::districts::publish::City;
 use catchment::{read_instance, routing, Error, Policy, SolverKind};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -34,9 +34,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Assign pupils to schools with the least total walking distance and write the plan.
-    #[command(after_help = "Example:\n  catchment solve --schools schools.csv --pupils pupils.csv --matrix matrix.csv --out plan/\n\n\
+    #[command(
+        after_help = "Example:\n  catchment solve --schools schools.csv --pupils pupils.csv --matrix matrix.csv --out plan/\n\n\
 Writes plan/summary.json, assignments.csv (internal: contains pupil ids), schools.csv, certificate.json.\n\
-The directory is replaced only when the new plan is complete; on any error nothing is written.")]
+The directory is replaced only when the new plan is complete; on any error nothing is written."
+    )]
     Solve {
         #[command(flatten)]
         input: InputArgs,
@@ -52,7 +54,10 @@ The directory is replaced only when the new plan is complete; on any error nothi
     },
     /// Sweep the change cost against last year's districts: walk, changes and the price of
     /// stability per cost, as curve.csv and a chart curve.svg.
-    #[command(name = "stability-curve", after_help = "Example:\n  catchment stability-curve --schools schools.csv --pupils pupils.csv --matrix matrix.csv --previous districts.csv --out curve/")]
+    #[command(
+        name = "stability-curve",
+        after_help = "Example:\n  catchment stability-curve --schools schools.csv --pupils pupils.csv --matrix matrix.csv --previous districts.csv --out curve/"
+    )]
     StabilityCurve {
         #[command(flatten)]
         input: InputArgs,
@@ -70,8 +75,10 @@ The directory is replaced only when the new plan is complete; on any error nothi
     },
     /// Run the scenarios of a TOML file side by side: comparison.csv, comparison.md and each
     /// scenario's plan directory.
-    #[command(after_help = "Example:\n  catchment batch data/magdeburg/scenarios.toml --out out/scenarios\n\n\
-Writes OUT/comparison.csv, OUT/comparison.md, OUT/base/ and OUT/<scenario>/ (plan directories); nothing on error.")]
+    #[command(
+        after_help = "Example:\n  catchment batch data/magdeburg/scenarios.toml --out out/scenarios\n\n\
+Writes OUT/comparison.csv, OUT/comparison.md, OUT/base/ and OUT/<scenario>/ (plan directories); nothing on error."
+    )]
     Batch {
         /// The scenario file (TOML: [base] and [[scenario]] tables).
         file: PathBuf,
@@ -83,14 +90,18 @@ Writes OUT/comparison.csv, OUT/comparison.md, OUT/base/ and OUT/<scenario>/ (pla
     },
     /// Robustness of a plan: Monte Carlo draws of moves, newcomers and cohort size over its
     /// fixed districts; per school the overflow risk and the seats to hold back.
-    #[command(after_help = "Examples:\n  catchment simulate --plan out/plan --draws 10000 --seed 1 --out out/simulation\n  \
+    #[command(
+        after_help = "Examples:\n  catchment simulate --plan out/plan --draws 10000 --seed 1 --out out/simulation\n  \
 catchment simulate --plan out/plan --buffer auto --schools schools.csv --pupils pupils.csv --matrix matrix.csv --blocks blocks.csv --out-plan out/robust\n\n\
 Reads the plan's schools.csv, assignments.csv and districts.csv (solve with --blocks). Writes OUT/simulation.csv and\n\
-OUT/simulation.json; with --buffer auto also OUT/robustness.json and OUT/robust-simulation.csv, and the robust plan to --out-plan.")]
+OUT/simulation.json; with --buffer auto also OUT/robustness.json and OUT/robust-simulation.csv, and the robust plan to --out-plan."
+    )]
     Simulate(SimulateArgs),
     /// Why an address or block belongs to its school: from a plan's published districts.
-    #[command(after_help = "Examples:\n  catchment explain --plan out/demo --address \"Hegelstraße\"\n  catchment explain --plan out/demo --block CRS3035RES100mN3226500E4433000 --json\n\n\
-Reads the plan's districts.csv (and streets.csv for street names); the plan must have been solved with --blocks.")]
+    #[command(
+        after_help = "Examples:\n  catchment explain --plan out/demo --address \"Hegelstraße\"\n  catchment explain --plan out/demo --block CRS3035RES100mN3226500E4433000 --json\n\n\
+Reads the plan's districts.csv (and streets.csv for street names); the plan must have been solved with --blocks."
+    )]
     Explain {
         /// The plan directory.
         #[arg(long)]
@@ -106,7 +117,9 @@ Reads the plan's districts.csv (and streets.csv for street names); the plan must
         json: bool,
     },
     /// Verify a plan from its files: feasibility, the objective, and optimality.
-    #[command(after_help = "Example:\n  catchment check --schools schools.csv --pupils pupils.csv --matrix matrix.csv --plan plan/")]
+    #[command(
+        after_help = "Example:\n  catchment check --schools schools.csv --pupils pupils.csv --matrix matrix.csv --plan plan/"
+    )]
     Check {
         #[command(flatten)]
         input: InputArgs,
@@ -118,7 +131,9 @@ Reads the plan's districts.csv (and streets.csv for street names); the plan must
         max_walk: Option<u32>,
     },
     /// Compute the walking-distance matrix with OSRM and write it as a long CSV.
-    #[command(after_help = "Example:\n  catchment matrix --osrm http://127.0.0.1:5000 --osm city.osm.pbf --schools schools.csv --pupils pupils.csv --out matrix.csv")]
+    #[command(
+        after_help = "Example:\n  catchment matrix --osrm http://127.0.0.1:5000 --osm city.osm.pbf --schools schools.csv --pupils pupils.csv --out matrix.csv"
+    )]
     Matrix {
         /// Schools file.
         #[arg(long)]
@@ -133,16 +148,20 @@ Reads the plan's districts.csv (and streets.csv for street names); the plan must
         routing: RoutingArgs,
     },
     /// Serve plans over HTTP: jobs stored in SQLite, behind bearer tokens (see /openapi.json).
-    #[command(after_help = "Example:\n  CATCHMENT_TOKENS=write:change-me-to-a-long-secret catchment serve --listen 127.0.0.1:8080 --db catchment.db\n\n\
-Stops on SIGTERM/SIGINT: running solves get --shutdown-grace seconds to finish; unfinished jobs resume at the next start.")]
+    #[command(
+        after_help = "Example:\n  CATCHMENT_TOKENS=write:change-me-to-a-long-secret catchment serve --listen 127.0.0.1:8080 --db catchment.db\n\n\
+Stops on SIGTERM/SIGINT: running solves get --shutdown-grace seconds to finish; unfinished jobs resume at the next start."
+    )]
     Serve(catchment::server::Config),
     /// Generate instances.
     #[command(subcommand)]
     Dataset(DatasetCommand),
     /// Compare hand-drawn districts, optimised whole-block districts and the pupil-level
     /// optimum on a case shipped in data/ (e.g. `magdeburg`), as the city did.
-    #[command(after_help = "Example:\n  catchment reproduce magdeburg\n  catchment reproduce magdeburg --baseline districts.csv\n\n\
-Writes OUT/report.md, OUT/report.json and every plan under OUT/plans/.")]
+    #[command(
+        after_help = "Example:\n  catchment reproduce magdeburg\n  catchment reproduce magdeburg --baseline districts.csv\n\n\
+Writes OUT/report.md, OUT/report.json and every plan under OUT/plans/."
+    )]
     Reproduce {
         /// The case: a directory under data/ with schools.csv, pupils.csv, matrix.csv.
         case: String,
@@ -232,7 +251,9 @@ enum BufferMode {
 #[derive(Subcommand)]
 enum DatasetCommand {
     /// A seeded synthetic town: clustered population, a river with bridges, street-grid walks.
-    #[command(after_help = "Example:\n  catchment dataset synthetic --pupils 2000 --schools 35 --seed 7 --out data/demo")]
+    #[command(
+        after_help = "Example:\n  catchment dataset synthetic --pupils 2000 --schools 35 --seed 7 --out data/demo"
+    )]
     Synthetic {
         #[arg(long, default_value_t = 2000)]
         pupils: usize,
@@ -245,8 +266,10 @@ enum DatasetCommand {
     },
     /// The Magdeburg case from the city's public data: schools, a sampled intake cohort on the
     /// Zensus 100 m grid, the populated cells as blocks, and an OSM street file.
-    #[command(after_help = "Example:\n  catchment dataset magdeburg --source ../shared/data/magdeburg --out data/magdeburg\n\n\
-Writes schools.csv, pupils.csv, blocks.csv, network.osm (unless --osm is given) and README.md.")]
+    #[command(
+        after_help = "Example:\n  catchment dataset magdeburg --source ../shared/data/magdeburg --out data/magdeburg\n\n\
+Writes schools.csv, pupils.csv, blocks.csv, network.osm (unless --osm is given) and README.md."
+    )]
     Magdeburg {
         /// The directory of the source data (see its README.md).
         #[arg(long, default_value = "../shared/data/magdeburg")]
@@ -319,7 +342,11 @@ struct RoutingArgs {
 
 impl RoutingArgs {
     fn source(&self, url: &str) -> routing::OsrmSource {
-        let mut route = routing::osrm::RouteOptions { snap_limit_m: self.snap_limit, allow_unreachable: self.allow_unreachable, ..Default::default() };
+        let mut route = routing::osrm::RouteOptions {
+            snap_limit_m: self.snap_limit,
+            allow_unreachable: self.allow_unreachable,
+            ..Default::default()
+        };
         route.table.max_table_size = self.osrm_table_size;
         route.table.concurrency = self.osrm_concurrency;
         route.table.deadline = std::time::Duration::from_secs(self.osrm_deadline);
@@ -363,11 +390,17 @@ impl PublishArgs {
         let Some(blocks) = &self.blocks else { return Ok(None) };
         let matrix = match (&self.block_matrix, &input.matrix) {
             (Some(m), _) | (None, Some(m)) => m,
-            (None, None) => anyhow::bail!("--blocks needs walks from every block: give --block-matrix FILE"),
+            (None, None) => {
+                anyhow::bail!("--blocks needs walks from every block: give --block-matrix FILE")
+            }
         };
         let blocks = catchment::districts::blocks::read_blocks(blocks)?;
         let matrix = catchment::districts::read_block_matrix(matrix, &inst.schools)?;
-        let streets = self.streets.as_deref().map(catchment::districts::streets::read_street_lines).transpose()?;
+        let streets = self
+            .streets
+            .as_deref()
+            .map(catchment::districts::streets::read_street_lines)
+            .transpose()?;
         Ok(Some(City { blocks, matrix, streets }))
     }
 }
@@ -416,7 +449,9 @@ impl StabilityArgs {
         let rule = match (self.change_cost, self.max_changed_blocks) {
             (Some(c), _) => Rule::ChangeCost(c),
             (None, Some(n)) => Rule::MaxChangedBlocks(n),
-            (None, None) => anyhow::bail!("--previous needs --change-cost METERS or --max-changed-blocks N"),
+            (None, None) => {
+                anyhow::bail!("--previous needs --change-cost METERS or --max-changed-blocks N")
+            }
         };
         Ok(Some(Stability { previous: read_previous(path)?, rule }))
     }
@@ -442,7 +477,9 @@ fn main() -> ExitCode {
         _ => "debug",
     };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()),
+        )
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
@@ -499,11 +536,20 @@ fn comparison(
     use catchment::report::{baseline, summarize};
     let mut rows: Vec<(String, Summary)> = Vec::new();
     if publish.compare_proxy {
-        let proxy = baseline::evaluate(inst, m, baseline::straight_line_districts(inst)?, "hand-drawn proxy")?;
-        rows.push(("Hand-drawn proxy (nearest by straight line, border blocks moved)".into(), summarize(inst, m, &proxy)));
+        let proxy = baseline::evaluate(
+            inst,
+            m,
+            baseline::straight_line_districts(inst)?,
+            "hand-drawn proxy",
+        )?;
+        rows.push((
+            "Hand-drawn proxy (nearest by straight line, border blocks moved)".into(),
+            summarize(inst, m, &proxy),
+        ));
     }
     if let Some(path) = &publish.compare {
-        let given = baseline::evaluate(inst, m, baseline::read_districts(path, inst)?, "given districts")?;
+        let given =
+            baseline::evaluate(inst, m, baseline::read_districts(path, inst)?, "given districts")?;
         rows.push((format!("Given districts ({})", path.display()), summarize(inst, m, &given)));
     }
     if rows.is_empty() {
@@ -528,7 +574,8 @@ fn solve_to(
         pb.finish_and_clear();
         city?
     };
-    let pb = spinner(&format!("solving {} pupils x {} schools", inst.pupils.len(), inst.schools.len()));
+    let pb =
+        spinner(&format!("solving {} pupils x {} schools", inst.pupils.len(), inst.schools.len()));
     let (plan, report) = match stability {
         None => (catchment::solve_plan(&inst, &m, &policy), None),
         Some(st) => {
@@ -545,12 +592,24 @@ fn solve_to(
         Some(_) => comparison(&inst, &m, &plan, publish)?,
         None => None,
     };
-    let pb = spinner(if city.is_some() { "writing the plan and its districts" } else { "writing the plan" });
+    let pb = spinner(if city.is_some() {
+        "writing the plan and its districts"
+    } else {
+        "writing the plan"
+    });
     let stable = match (&report, stability) {
         (Some(r), Some(st)) => Some((r, st)),
         _ => None,
     };
-    let written = catchment::output::write_plan_published_with(out, &inst, &m, &plan, city.as_ref(), comparison.as_ref(), stable);
+    let written = catchment::output::write_plan_published_with(
+        out,
+        &inst,
+        &m,
+        &plan,
+        city.as_ref(),
+        comparison.as_ref(),
+        stable,
+    );
     pb.finish_and_clear();
     let (summary, publication) = written?;
     if let Some(p) = publication {
@@ -576,7 +635,10 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             } else {
                 println!("{}", answer.note);
                 for e in &answer.explanations {
-                    println!("\nblock {}: school {} ({} m); nearest school {} ({} m)", e.block, e.school, e.walk_m, e.nearest_school, e.nearest_walk_m);
+                    println!(
+                        "\nblock {}: school {} ({} m); nearest school {} ({} m)",
+                        e.block, e.school, e.walk_m, e.nearest_school, e.nearest_walk_m
+                    );
                     println!("  EN: {}", e.english);
                     println!("  DE: {}", e.german);
                 }
@@ -586,7 +648,10 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Solve { input, out, policy, publish, stability } => {
             let mut policy = policy.policy();
             let stability = stability.stability()?;
-            if matches!(stability.as_ref().map(|s| s.rule), Some(catchment::stability::Rule::MaxChangedBlocks(_))) {
+            if matches!(
+                stability.as_ref().map(|s| s.rule),
+                Some(catchment::stability::Rule::MaxChangedBlocks(_))
+            ) {
                 policy.unit = catchment::Unit::Block;
             }
             let summary = solve_to(&input, policy, &publish, stability.as_ref(), &out)?;
@@ -595,20 +660,33 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::StabilityCurve { input, policy, previous, penalties, out } => {
             let previous = catchment::stability::read_previous(&previous)?;
-            let penalties = if penalties.is_empty() { catchment::stability::DEFAULT_PENALTIES.to_vec() } else { penalties };
+            let penalties = if penalties.is_empty() {
+                catchment::stability::DEFAULT_PENALTIES.to_vec()
+            } else {
+                penalties
+            };
             let (inst, m) = load(&input)?;
             let pb = spinner(&format!("solving for {} change costs", penalties.len()));
-            let points = catchment::stability::curve(&inst, &m, &policy.policy(), &previous, &penalties);
+            let points =
+                catchment::stability::curve(&inst, &m, &policy.policy(), &previous, &penalties);
             pb.finish_and_clear();
             let points = points?;
             let csv = catchment::stability::curve_csv(&points);
-            let svg = catchment::stability::curve_svg(&points, "Price of stability: extra walking vs blocks that change school");
+            let svg = catchment::stability::curve_svg(
+                &points,
+                "Price of stability: extra walking vs blocks that change school",
+            );
             catchment::output::write_atomically(&out, |dir| {
-                std::fs::write(dir.join("curve.csv"), &csv).map_err(|e| Error::io(dir.join("curve.csv"), e))?;
-                std::fs::write(dir.join("curve.svg"), &svg).map_err(|e| Error::io(dir.join("curve.svg"), e))?;
+                std::fs::write(dir.join("curve.csv"), &csv)
+                    .map_err(|e| Error::io(dir.join("curve.csv"), e))?;
+                std::fs::write(dir.join("curve.svg"), &svg)
+                    .map_err(|e| Error::io(dir.join("curve.svg"), e))?;
                 Ok(())
             })?;
-            println!("{:>10} {:>14} {:>14} {:>14} {:>12}", "penalty_m", "total_walk_km", "changed_blocks", "changed_pupils", "price_km");
+            println!(
+                "{:>10} {:>14} {:>14} {:>14} {:>12}",
+                "penalty_m", "total_walk_km", "changed_blocks", "changed_pupils", "price_km"
+            );
             for p in &points {
                 println!(
                     "{:>10} {:>14.1} {:>14} {:>14} {:>12.1}",
@@ -640,7 +718,11 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             let r = check_plan(&inst, &m, &plan, max_walk)?;
             let mark = |b: bool| if b { "ok" } else { "FAILED" };
             println!("feasible:   {}", mark(r.feasible));
-            println!("objective:  {}{}", mark(r.objective_ok), r.objective_m.map(|o| format!(" ({o} m)")).unwrap_or_default());
+            println!(
+                "objective:  {}{}",
+                mark(r.objective_ok),
+                r.objective_m.map(|o| format!(" ({o} m)")).unwrap_or_default()
+            );
             if r.mip {
                 println!("optimal:    not certified (whole blocks or classes: a MIP, optimal by Cbc's branch and bound)");
             } else {
@@ -710,13 +792,15 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 )),
                 None => None,
             };
-            let pb = spinner("solving the baseline, whole-block districts and the pupil-level optimum");
+            let pb =
+                spinner("solving the baseline, whole-block districts and the pupil-level optimum");
             let result = catchment::report::reproduce::run(&case, &inst, &m, given);
             pb.finish_and_clear();
             let (comparison, plans) = result?;
             let md = catchment::report::reproduce::markdown(&comparison);
             catchment::output::write_atomically(&out, |dir| {
-                std::fs::write(dir.join("report.md"), &md).map_err(|e| Error::io(dir.join("report.md"), e))?;
+                std::fs::write(dir.join("report.md"), &md)
+                    .map_err(|e| Error::io(dir.join("report.md"), e))?;
                 catchment::output::write_json(&dir.join("report.json"), &comparison)?;
                 for (key, plan) in &plans {
                     catchment::output::write_plan(&dir.join("plans").join(key), &inst, &m, plan)?;
@@ -765,9 +849,12 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 compare: None,
                 compare_proxy: true,
             };
-            let summary = solve_to(&input, Policy { unit, ..Policy::default() }, &publish, None, &out)?;
+            let summary =
+                solve_to(&input, Policy { unit, ..Policy::default() }, &publish, None, &out)?;
             print_summary(&summary, &out);
-            for f in ["districts.csv", "districts.geojson", "streets.csv", "streets.html", "report.html"] {
+            for f in
+                ["districts.csv", "districts.geojson", "streets.csv", "streets.html", "report.html"]
+            {
                 if out.join(f).exists() {
                     println!("Published: {}", out.join(f).display());
                 }
@@ -788,15 +875,32 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn run_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
-    let model = simulate::Model { move_prob: a.move_prob, cohort_change: a.cohort_change, cohort_sd: a.cohort_sd };
+    let model = simulate::Model {
+        move_prob: a.move_prob,
+        cohort_change: a.cohort_change,
+        cohort_sd: a.cohort_sd,
+    };
     let opts = simulate::Options { draws: a.draws, seed: a.seed, target: a.target };
     let robust_input = match a.buffer {
         Some(BufferMode::Auto) => {
-            let (Some(schools), Some(pupils), Some(matrix), Some(out_plan)) = (&a.schools, &a.pupils, &a.matrix, &a.out_plan) else {
+            let (Some(schools), Some(pupils), Some(matrix), Some(out_plan)) =
+                (&a.schools, &a.pupils, &a.matrix, &a.out_plan)
+            else {
                 anyhow::bail!("--buffer auto re-solves the plan: give --schools, --pupils, --matrix, --blocks and --out-plan");
             };
-            anyhow::ensure!(a.publish.blocks.is_some(), "--buffer auto draws the robust plan's districts: give --blocks FILE");
-            Some((InputArgs { schools: schools.clone(), pupils: pupils.clone(), matrix: Some(matrix.clone()), routing: RoutingArgs::default() }, out_plan.clone()))
+            anyhow::ensure!(
+                a.publish.blocks.is_some(),
+                "--buffer auto draws the robust plan's districts: give --blocks FILE"
+            );
+            Some((
+                InputArgs {
+                    schools: schools.clone(),
+                    pupils: pupils.clone(),
+                    matrix: Some(matrix.clone()),
+                    routing: RoutingArgs::default(),
+                },
+                out_plan.clone(),
+            ))
         }
         None => None,
     };
@@ -805,7 +909,11 @@ fn run_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(a.threads.unwrap_or(0)).build()?;
     let bar = |len: usize, msg: &str| {
         let pb = indicatif::ProgressBar::new(len as u64);
-        pb.set_style(indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} draws ({eta})").expect("valid template").progress_chars("=> "));
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} draws ({eta})")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
         pb.set_message(msg.to_string());
         pb
     };
@@ -823,23 +931,42 @@ fn run_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
     let city = a.publish.city(&input, &inst)?.expect("--blocks checked");
     let given = catchment::output::read_plan(&a.plan, &inst)?;
     if !given.problems.is_empty() {
-        anyhow::bail!("the plan does not match --schools/--pupils: {}", given.problems.iter().take(5).cloned().collect::<Vec<_>>().join("; "));
+        anyhow::bail!(
+            "the plan does not match --schools/--pupils: {}",
+            given.problems.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+        );
     }
     let walk_before: u64 = given
         .assign
         .iter()
         .enumerate()
-        .map(|(p, s)| m.get(p, s.expect("checked") as usize).map(u64::from).ok_or_else(|| anyhow::anyhow!("pupil '{}' is assigned to a school without a route", inst.pupils[p].id)))
+        .map(|(p, s)| {
+            m.get(p, s.expect("checked") as usize).map(u64::from).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "pupil '{}' is assigned to a school without a route",
+                    inst.pupils[p].id
+                )
+            })
+        })
         .sum::<anyhow::Result<u64>>()?;
     let policy = a.policy.policy();
-    let pb = bar(opts.draws * simulate::MAX_ROUNDS as usize, "re-solving with buffers, simulating the robust plan");
-    let robust = pool.install(|| simulate::robust_plan(&inst, &m, &policy, &city, sim, walk_before, &|n| pb.inc(n as u64)));
+    let pb = bar(
+        opts.draws * simulate::MAX_ROUNDS as usize,
+        "re-solving with buffers, simulating the robust plan",
+    );
+    let robust = pool.install(|| {
+        simulate::robust_plan(&inst, &m, &policy, &city, sim, walk_before, &|n| pb.inc(n as u64))
+    });
     pb.finish_and_clear();
     let (plan, reduced, robustness) = robust?;
     println!();
     print!("{}", simulate::robustness_table(&robustness));
     catchment::output::write_plan_published(&out_plan, &reduced, &m, &plan, Some(&city), None)?;
-    catchment::report::simulate_files::write_simulation(&a.out, &robustness.before, Some(&robustness))?;
+    catchment::report::simulate_files::write_simulation(
+        &a.out,
+        &robustness.before,
+        Some(&robustness),
+    )?;
     println!(
         "Simulation written to {}/ (simulation.csv, simulation.json, robust-simulation.csv, robustness.json); robust plan (capacities less the buffers) to {}/",
         a.out.display(),
@@ -857,7 +984,10 @@ fn find_data(data: &Path) -> anyhow::Result<PathBuf> {
     if alt.is_dir() {
         return Ok(alt);
     }
-    anyhow::bail!("data directory {} not found (run from the repository root or pass --data)", data.display())
+    anyhow::bail!(
+        "data directory {} not found (run from the repository root or pass --data)",
+        data.display()
+    )
 }
 
 fn print_summary(s: &Summary, out: &Path) {
@@ -909,6 +1039,8 @@ fn print_summary(s: &Summary, out: &Path) {
             st.price_m as f64 / 1000.0
         );
     }
-    println!("Plan written to {}/ (summary.json, assignments.csv, schools.csv, certificate.json)", out.display());
+    println!(
+        "Plan written to {}/ (summary.json, assignments.csv, schools.csv, certificate.json)",
+        out.display()
+    );
 }
-

@@ -29,7 +29,8 @@ pub struct SchoolPrice {
     pub price_m: i64,
 }
 
-pub const CERTIFICATE_METHOD: &str = "Bellman-Ford on the residual graph of schools: no negative cycle";
+pub const CERTIFICATE_METHOD: &str =
+    "Bellman-Ford on the residual graph of schools: no negative cycle";
 pub const CERTIFICATE_EXPLANATION: &str = "Every pupil is at a school that minimises walking meters + the school's price. \
 A positive price is charged only by a full school, a negative one only by a school held at its minimum. \
 `catchment check` verifies this from the files.";
@@ -45,7 +46,14 @@ pub fn write_atomically(out: &Path, write: impl FnOnce(&Path) -> Result<()>) -> 
     };
     std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
     let name = file_name(out);
-    let stamp = format!("{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    let stamp = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
     let tmp = parent.join(format!(".{name}.tmp-{stamp}"));
     std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
     if let Err(e) = write(&tmp) {
@@ -87,7 +95,8 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     std::fs::write(path, s).map_err(|e| Error::io(path, e))
 }
 
-pub const MIP_METHOD: &str = "Cbc branch and bound (MIP optimal status); not certified independently";
+pub const MIP_METHOD: &str =
+    "Cbc branch and bound (MIP optimal status); not certified independently";
 
 pub fn certificate_file(inst: &Instance, plan: &Plan) -> CertificateFile {
     match &plan.certificate {
@@ -156,7 +165,9 @@ pub fn report_page(
             .iter()
             .zip(&inst.schools)
             .zip(&walk)
-            .map(|((l, s), &(total, n))| html::SchoolRow::new(l, s, (n > 0).then(|| total as f64 / n as f64)))
+            .map(|((l, s), &(total, n))| {
+                html::SchoolRow::new(l, s, (n > 0).then(|| total as f64 / n as f64))
+            })
             .collect(),
         districts: fc,
         comparison: comparison.cloned(),
@@ -217,13 +228,15 @@ pub fn write_plan_published_with(
         }
     }
     let change = stability.and_then(|(r, st)| r.change_cost_m.map(|c| (&st.previous, c)));
-    let publication = city.map(|c| crate::districts::publish::publish_with(inst, plan, c, change)).transpose()?;
+    let publication =
+        city.map(|c| crate::districts::publish::publish_with(inst, plan, c, change)).transpose()?;
     write_atomically(out, |dir| {
         write_json(&dir.join("summary.json"), &summary)?;
         write_json(&dir.join("certificate.json"), &cert)?;
         if let Some((_, prev)) = stability {
             let path = dir.join(PREVIOUS_FILE);
-            std::fs::write(&path, crate::stability::districts_csv(&prev.previous)).map_err(|e| Error::io(&path, e))?;
+            std::fs::write(&path, crate::stability::districts_csv(&prev.previous))
+                .map_err(|e| Error::io(&path, e))?;
         }
         write_assignments(&dir.join("assignments.csv"), inst, m, plan)?;
         write_schools(&dir.join("schools.csv"), inst, &summary)?;
@@ -233,10 +246,19 @@ pub fn write_plan_published_with(
                 write_text(&dir.join("districts.geojson"), &gj)?;
             }
             if let Some(list) = &p.streets {
-                write_text(&dir.join("streets.csv"), &files::streets_csv(&list.parts, &inst.schools)?)?;
-                write_text(&dir.join("streets.html"), &files::streets_html(list, &inst.schools, "School districts: street list"))?;
+                write_text(
+                    &dir.join("streets.csv"),
+                    &files::streets_csv(&list.parts, &inst.schools)?,
+                )?;
+                write_text(
+                    &dir.join("streets.html"),
+                    &files::streets_html(list, &inst.schools, "School districts: street list"),
+                )?;
             }
-            write_text(&dir.join("report.html"), &html::render(&report_page(inst, m, plan, &summary, p, comparison)))?;
+            write_text(
+                &dir.join("report.html"),
+                &html::render(&report_page(inst, m, plan, &summary, p, comparison)),
+            )?;
         }
         Ok(())
     })?;
@@ -250,8 +272,17 @@ fn write_text(path: &Path, text: &str) -> Result<()> {
 fn write_assignments(path: &Path, inst: &Instance, m: &Matrix, plan: &Plan) -> Result<()> {
     let mut w = csv_writer(path)?;
     let e = csv_err(path);
-    w.write_record(["pupil_id", "school_id", "meters", "seconds", "nearest_school_id", "nearest_meters", "extra_meters", "fixed"])
-        .map_err(&e)?;
+    w.write_record([
+        "pupil_id",
+        "school_id",
+        "meters",
+        "seconds",
+        "nearest_school_id",
+        "nearest_meters",
+        "extra_meters",
+        "fixed",
+    ])
+    .map_err(&e)?;
     for (p, pupil) in inst.pupils.iter().enumerate() {
         let s = plan.assign[p] as usize;
         let d = m.get(p, s).unwrap_or(0);
@@ -286,7 +317,16 @@ fn write_schools(path: &Path, inst: &Instance, summary: &Summary) -> Result<()> 
         v
     };
     let mut header = vec![
-        "school_id", "name", "capacity", "min_pupils", "load", "utilisation", "price_m", "classes", "class_size", "mean_class",
+        "school_id",
+        "name",
+        "capacity",
+        "min_pupils",
+        "load",
+        "utilisation",
+        "price_m",
+        "classes",
+        "class_size",
+        "mean_class",
         "largest_class",
     ];
     header.extend(extra_cols.iter().map(String::as_str));
@@ -306,7 +346,9 @@ fn write_schools(path: &Path, inst: &Instance, summary: &Summary) -> Result<()> 
             load.largest_class.to_string(),
         ];
         for k in &extra_cols {
-            rec.push(s.extra.iter().find(|(kk, _)| kk == k).map(|(_, v)| v.clone()).unwrap_or_default());
+            rec.push(
+                s.extra.iter().find(|(kk, _)| kk == k).map(|(_, v)| v.clone()).unwrap_or_default(),
+            );
         }
         w.write_record(&rec).map_err(&e)?;
     }
@@ -326,11 +368,17 @@ pub struct PlanFiles {
 /// Read `assignments.csv` and `certificate.json` of a plan directory against an instance.
 pub fn read_plan(dir: &Path, inst: &Instance) -> Result<PlanFiles> {
     let path = dir.join("assignments.csv");
-    let mut rdr = csv::Reader::from_path(&path).map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+    let mut rdr = csv::Reader::from_path(&path)
+        .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
     let headers = rdr.headers().map_err(csv_err(&path))?.clone();
     let col = |n: &str| headers.iter().position(|h| h.trim() == n);
     let (Some(pc), Some(sc)) = (col("pupil_id"), col("school_id")) else {
-        return Err(Error::input("assignments.csv", Some(1), Some("pupil_id"), "needs columns 'pupil_id' and 'school_id'"));
+        return Err(Error::input(
+            "assignments.csv",
+            Some(1),
+            Some("pupil_id"),
+            "needs columns 'pupil_id' and 'school_id'",
+        ));
     };
     let mut assign = vec![None; inst.pupils.len()];
     let mut problems = Vec::new();
@@ -344,7 +392,9 @@ pub fn read_plan(dir: &Path, inst: &Instance) -> Result<PlanFiles> {
             continue;
         };
         let Some(s) = inst.school_index(sid) else {
-            problems.push(format!("assignments.csv:{line}: pupil '{pid}' is assigned to unknown school '{sid}'"));
+            problems.push(format!(
+                "assignments.csv:{line}: pupil '{pid}' is assigned to unknown school '{sid}'"
+            ));
             continue;
         };
         if assign[p].is_some() {
@@ -354,7 +404,8 @@ pub fn read_plan(dir: &Path, inst: &Instance) -> Result<PlanFiles> {
         assign[p] = Some(s as u32);
     }
     for (p, a) in assign.iter().enumerate() {
-        if a.is_none() && !problems.iter().any(|m| m.contains(&format!("'{}'", inst.pupils[p].id))) {
+        if a.is_none() && !problems.iter().any(|m| m.contains(&format!("'{}'", inst.pupils[p].id)))
+        {
             problems.push(format!("pupil '{}' has no school in the plan", inst.pupils[p].id));
         }
     }
@@ -385,7 +436,10 @@ pub fn explain_plan(dir: &Path, q: &files::Query) -> Result<files::Answer> {
         }
     };
     let districts = read("districts.csv")?.ok_or_else(|| {
-        Error::Other(format!("{}: no districts.csv: solve with --blocks to publish districts for every block", dir.display()))
+        Error::Other(format!(
+            "{}: no districts.csv: solve with --blocks to publish districts for every block",
+            dir.display()
+        ))
     })?;
     let schools = read("schools.csv")?.map(|t| school_names(&t)).unwrap_or_default();
     files::explain_from_files(&districts, read("streets.csv")?.as_deref(), &schools, q)
@@ -398,8 +452,13 @@ pub fn school_names(text: &str) -> Vec<(String, String)> {
         Ok(h) => h.clone(),
         Err(_) => return vec![],
     };
-    let (Some(i), Some(n)) = (headers.iter().position(|h| h == "school_id"), headers.iter().position(|h| h == "name")) else {
+    let (Some(i), Some(n)) =
+        (headers.iter().position(|h| h == "school_id"), headers.iter().position(|h| h == "name"))
+    else {
         return vec![];
     };
-    rdr.records().flatten().map(|r| (r.get(i).unwrap_or("").to_string(), r.get(n).unwrap_or("").to_string())).collect()
+    rdr.records()
+        .flatten()
+        .map(|r| (r.get(i).unwrap_or("").to_string(), r.get(n).unwrap_or("").to_string()))
+        .collect()
 }

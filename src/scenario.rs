@@ -23,11 +23,11 @@
 //! close = ["S07"]
 //! ```
 
+use crate::districts::BlockMatrix;
 use crate::error::{Error, Result};
 use crate::instance::{file_name, read_pupils, read_schools, Instance, School};
 use crate::routing::{Matrix, UNREACHABLE};
 use crate::stability::{self, Rule, Stability, StabilityReport};
-use crate::districts::BlockMatrix;
 use crate::{Plan, Policy, SolverKind, Unit};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -136,15 +136,24 @@ fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> Option<u64> {
 /// Parse a scenario file's text; `dir` resolves relative paths. Errors name the scenario and
 /// the key.
 pub fn parse(file: &str, text: &str, dir: &Path) -> Result<ScenarioFile> {
-    let table: toml::Table =
-        toml::from_str(text).map_err(|e| Error::input(file, line_of(text, e.span()), None, e.message().to_string()))?;
+    let table: toml::Table = toml::from_str(text)
+        .map_err(|e| Error::input(file, line_of(text, e.span()), None, e.message().to_string()))?;
     for key in table.keys() {
         if key != "base" && key != "scenario" {
-            return Err(bad(file, key, "unknown key: a scenario file has [base] and [[scenario]] tables only"));
+            return Err(bad(
+                file,
+                key,
+                "unknown key: a scenario file has [base] and [[scenario]] tables only",
+            ));
         }
     }
-    let base_value = table.get("base").cloned().ok_or_else(|| bad(file, "base", "the [base] table is missing"))?;
-    let mut base: BaseSpec = base_value.try_into().map_err(|e: toml::de::Error| bad(file, "[base]", e.message().to_string()))?;
+    let base_value = table
+        .get("base")
+        .cloned()
+        .ok_or_else(|| bad(file, "base", "the [base] table is missing"))?;
+    let mut base: BaseSpec = base_value
+        .try_into()
+        .map_err(|e: toml::de::Error| bad(file, "[base]", e.message().to_string()))?;
     let resolve = |p: &mut PathBuf| {
         if p.is_relative() {
             *p = dir.join(&*p);
@@ -167,25 +176,48 @@ pub fn parse(file: &str, text: &str, dir: &Path) -> Result<ScenarioFile> {
             Some(n) => format!("scenario '{n}'"),
             None => format!("scenario #{}", i + 1),
         };
-        let mut s: ScenarioSpec =
-            v.try_into().map_err(|e: toml::de::Error| bad(file, &label, e.message().to_string()))?;
+        let mut s: ScenarioSpec = v
+            .try_into()
+            .map_err(|e: toml::de::Error| bad(file, &label, e.message().to_string()))?;
         let name_ok = !s.name.is_empty()
-            && s.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            && s.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
             && !s.name.starts_with('.');
         if !name_ok {
-            return Err(bad(file, &format!("{label}: name"), "names are letters, digits, '-', '_', '.' (they name output directories)"));
+            return Err(bad(
+                file,
+                &format!("{label}: name"),
+                "names are letters, digits, '-', '_', '.' (they name output directories)",
+            ));
         }
         if s.name == "base" || scenarios.iter().any(|o| o.name == s.name) {
-            return Err(bad(file, &format!("{label}: name"), "the name is taken (by another scenario or the base)"));
+            return Err(bad(
+                file,
+                &format!("{label}: name"),
+                "the name is taken (by another scenario or the base)",
+            ));
         }
         if s.change_cost.is_some() && s.max_changed_blocks.is_some() {
-            return Err(bad(file, &format!("{label}: max_changed_blocks"), "give either change_cost or max_changed_blocks"));
+            return Err(bad(
+                file,
+                &format!("{label}: max_changed_blocks"),
+                "give either change_cost or max_changed_blocks",
+            ));
         }
         if (s.change_cost.is_some() || s.max_changed_blocks.is_some()) && s.previous.is_none() {
-            return Err(bad(file, &format!("{label}: previous"), "change_cost and max_changed_blocks need previous (last year's districts)"));
+            return Err(bad(
+                file,
+                &format!("{label}: previous"),
+                "change_cost and max_changed_blocks need previous (last year's districts)",
+            ));
         }
         if s.previous.is_some() && s.change_cost.is_none() && s.max_changed_blocks.is_none() {
-            return Err(bad(file, &format!("{label}: change_cost"), "previous needs change_cost or max_changed_blocks"));
+            return Err(bad(
+                file,
+                &format!("{label}: change_cost"),
+                "previous needs change_cost or max_changed_blocks",
+            ));
         }
         for p in [&mut s.pupils, &mut s.matrix, &mut s.previous].into_iter().flatten() {
             resolve(p);
@@ -257,7 +289,12 @@ fn remap(m: &Matrix, from: &[School], to: &[School], extra: &[(Matrix, Vec<Schoo
 
 /// [`remap`] for a city-wide block matrix; blocks missing from an added school's file have no
 /// route to it.
-fn remap_blocks(bm: &BlockMatrix, from: &[School], to: &[School], extra: &[(BlockMatrix, Vec<School>)]) -> BlockMatrix {
+fn remap_blocks(
+    bm: &BlockMatrix,
+    from: &[School],
+    to: &[School],
+    extra: &[(BlockMatrix, Vec<School>)],
+) -> BlockMatrix {
     let n = to.len();
     let mut meters = vec![UNREACHABLE; bm.blocks.len() * n];
     for (t, school) in to.iter().enumerate() {
@@ -265,7 +302,9 @@ fn remap_blocks(bm: &BlockMatrix, from: &[School], to: &[School], extra: &[(Bloc
             for b in 0..bm.blocks.len() {
                 meters[b * n + t] = bm.row(b)[f];
             }
-        } else if let Some((x, ss)) = extra.iter().find(|(_, ss)| ss.iter().any(|s| s.id == school.id)) {
+        } else if let Some((x, ss)) =
+            extra.iter().find(|(_, ss)| ss.iter().any(|s| s.id == school.id))
+        {
             let f = ss.iter().position(|s| s.id == school.id).expect("found");
             for (b, id) in bm.blocks.iter().enumerate() {
                 if let Some(xb) = x.index(id) {
@@ -278,10 +317,14 @@ fn remap_blocks(bm: &BlockMatrix, from: &[School], to: &[School], extra: &[(Bloc
 }
 
 fn pupils_without_fixed(inst: &Instance) -> Vec<crate::Pupil> {
-    inst.pupils.iter().cloned().map(|mut p| {
-        p.fixed_school = None;
-        p
-    }).collect()
+    inst.pupils
+        .iter()
+        .cloned()
+        .map(|mut p| {
+            p.fixed_school = None;
+            p
+        })
+        .collect()
 }
 
 /// Build the base and every scenario's instance, matrix, policy and stability.
@@ -321,14 +364,17 @@ pub fn prepare(f: &ScenarioFile) -> Result<Vec<Prepared>> {
         let (inst0, m0) = match &s.pupils {
             None => {
                 let m = match &s.matrix {
-                    Some(path) => crate::routing::read_matrix(path, &base_inst).map_err(|e| ctx("matrix", e))?,
+                    Some(path) => crate::routing::read_matrix(path, &base_inst)
+                        .map_err(|e| ctx("matrix", e))?,
                     None => base_m.clone(),
                 };
                 (base_inst.clone(), m)
             }
             Some(path) => {
-                let pupils = read_pupils(path, Some(&base_inst.schools)).map_err(|e| ctx("pupils", e))?;
-                let inst = Instance::new(base_inst.schools.clone(), pupils).map_err(|e| ctx("pupils", e))?;
+                let pupils =
+                    read_pupils(path, Some(&base_inst.schools)).map_err(|e| ctx("pupils", e))?;
+                let inst = Instance::new(base_inst.schools.clone(), pupils)
+                    .map_err(|e| ctx("pupils", e))?;
                 let mpath = s.matrix.as_ref().unwrap_or(&f.base.matrix);
                 let m = crate::routing::read_matrix(mpath, &inst).map_err(|e| ctx("matrix", e))?;
                 (inst, m)
@@ -340,19 +386,31 @@ pub fn prepare(f: &ScenarioFile) -> Result<Vec<Prepared>> {
             let before = schools.len();
             schools.retain(|x| &x.id != id);
             if schools.len() == before {
-                return Err(bad(&f.file, &format!("{label}: close"), format!("unknown school id '{id}'")));
+                return Err(bad(
+                    &f.file,
+                    &format!("{label}: close"),
+                    format!("unknown school id '{id}'"),
+                ));
             }
         }
         for (id, &cap) in &s.capacity {
             let Some(x) = schools.iter_mut().find(|x| &x.id == id) else {
-                return Err(bad(&f.file, &format!("{label}: capacity"), format!("unknown school id '{id}'")));
+                return Err(bad(
+                    &f.file,
+                    &format!("{label}: capacity"),
+                    format!("unknown school id '{id}'"),
+                ));
             };
             x.capacity = cap;
             x.max_classes = None;
         }
         for (id, &k) in &s.max_classes {
             let Some(x) = schools.iter_mut().find(|x| &x.id == id) else {
-                return Err(bad(&f.file, &format!("{label}: max_classes"), format!("unknown school id '{id}'")));
+                return Err(bad(
+                    &f.file,
+                    &format!("{label}: max_classes"),
+                    format!("unknown school id '{id}'"),
+                ));
             };
             x.max_classes = Some(k);
             x.capacity = k * x.class_size;
@@ -361,14 +419,22 @@ pub fn prepare(f: &ScenarioFile) -> Result<Vec<Prepared>> {
         let mut extra_bm: Vec<(BlockMatrix, Vec<School>)> = Vec::new();
         for a in &s.add_school {
             if schools.iter().any(|x| x.id == a.id) || inst0.schools.iter().any(|x| x.id == a.id) {
-                return Err(bad(&f.file, &format!("{label}: add_school"), format!("school id '{}' exists already", a.id)));
+                return Err(bad(
+                    &f.file,
+                    &format!("{label}: add_school"),
+                    format!("school id '{}' exists already", a.id),
+                ));
             }
             let class_size = a.class_size.unwrap_or(22);
             let capacity = match (a.capacity, a.max_classes) {
                 (Some(c), _) => c,
                 (None, Some(k)) => k * class_size,
                 (None, None) => {
-                    return Err(bad(&f.file, &format!("{label}: add_school"), format!("school '{}' needs capacity or max_classes", a.id)))
+                    return Err(bad(
+                        &f.file,
+                        &format!("{label}: add_school"),
+                        format!("school '{}' needs capacity or max_classes", a.id),
+                    ))
                 }
             };
             let school = School {
@@ -383,18 +449,24 @@ pub fn prepare(f: &ScenarioFile) -> Result<Vec<Prepared>> {
                 min_classes: None,
                 extra: vec![],
             };
-            let one = Instance::new(vec![school.clone()], pupils_without_fixed(&inst0)).map_err(|e| ctx("add_school", e))?;
-            let m = crate::routing::read_matrix(&a.matrix, &one).map_err(|e| ctx("add_school.matrix", e))?;
+            let one = Instance::new(vec![school.clone()], pupils_without_fixed(&inst0))
+                .map_err(|e| ctx("add_school", e))?;
+            let m = crate::routing::read_matrix(&a.matrix, &one)
+                .map_err(|e| ctx("add_school.matrix", e))?;
             extra.push((m, vec![school.clone()]));
             if base_bm.is_some() {
-                let bm = crate::districts::read_block_matrix(&a.matrix, std::slice::from_ref(&school)).map_err(|e| ctx("add_school.matrix", e))?;
+                let bm =
+                    crate::districts::read_block_matrix(&a.matrix, std::slice::from_ref(&school))
+                        .map_err(|e| ctx("add_school.matrix", e))?;
                 extra_bm.push((bm, vec![school.clone()]));
             }
             schools.push(school);
         }
         let inst = Instance::new(schools, inst0.pupils.clone()).map_err(|e| ctx("close", e))?;
         let matrix = remap(&m0, &inst0.schools, &inst.schools, &extra);
-        let block_matrix = base_bm.as_ref().map(|bm| remap_blocks(bm, &base_inst.schools, &inst.schools, &extra_bm));
+        let block_matrix = base_bm
+            .as_ref()
+            .map(|bm| remap_blocks(bm, &base_inst.schools, &inst.schools, &extra_bm));
         let mut policy = policy.clone();
         if let Some(v) = s.solver {
             policy.solver = v;
@@ -446,7 +518,9 @@ pub struct Outcome {
 /// Solve one prepared scenario.
 pub fn solve(p: &Prepared) -> Result<Outcome> {
     match &p.stability {
-        None => Ok(Outcome { plan: crate::solve_plan(&p.inst, &p.matrix, &p.policy)?, stability: None }),
+        None => {
+            Ok(Outcome { plan: crate::solve_plan(&p.inst, &p.matrix, &p.policy)?, stability: None })
+        }
         Some(st) => {
             let (plan, report, _) = stability::solve(&p.inst, &p.matrix, &p.policy, st)?;
             Ok(Outcome { plan, stability: Some(report) })
@@ -570,7 +644,8 @@ pub fn comparison_markdown(rows: &[Row]) -> String {
         "| scenario | pupils | schools | seats | total walk (km) | mean walk (m) | over 2 km | classes | classes over size | blocks changed vs base | P(a school overflows) | schools over (expected) | certified |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
-    let pct = |x: Option<f64>| x.map(|x| format!("{:.1}%", 100.0 * x)).unwrap_or_else(|| "–".into());
+    let pct =
+        |x: Option<f64>| x.map(|x| format!("{:.1}%", 100.0 * x)).unwrap_or_else(|| "–".into());
     let num = |x: Option<f64>| x.map(|x| format!("{x:.1}")).unwrap_or_else(|| "–".into());
     for r in rows {
         s.push_str(&format!(
@@ -591,7 +666,11 @@ pub fn comparison_markdown(rows: &[Row]) -> String {
             if r.certified { "yes" } else { "MIP" }
         ));
     }
-    let notes: Vec<String> = rows.iter().filter(|r| !r.description.is_empty()).map(|r| format!("- **{}**: {}", r.scenario, r.description)).collect();
+    let notes: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.description.is_empty())
+        .map(|r| format!("- **{}**: {}", r.scenario, r.description))
+        .collect();
     if !notes.is_empty() {
         s.push('\n');
         s.push_str(&notes.join("\n"));
@@ -622,14 +701,23 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
                 (Some(r), Some(st)) => r.change_cost_m.map(|c| (&st.previous, c)),
                 _ => None,
             };
-            let districts = crate::districts::publish::district_rows_with(&inst, &o.plan, blocks, bm, change)?;
+            let districts =
+                crate::districts::publish::district_rows_with(&inst, &o.plan, blocks, bm, change)?;
             let school: Vec<Option<usize>> = districts.iter().map(|d| d.school).collect();
-            let ids: Vec<Option<String>> = school.iter().map(|s| s.map(|s| inst.schools[s].id.clone())).collect();
+            let ids: Vec<Option<String>> =
+                school.iter().map(|s| s.map(|s| inst.schools[s].id.clone())).collect();
             let base = base_district.get_or_insert_with(|| ids.clone());
             row.blocks_compared = ids.len();
-            row.blocks_changed_vs_base = ids.iter().zip(base.iter()).filter(|(a, b)| a != b).count();
+            row.blocks_changed_vs_base =
+                ids.iter().zip(base.iter()).filter(|(a, b)| a != b).count();
             let residents: Vec<u64> = districts.iter().map(|d| d.residents as u64).collect();
-            let inputs = crate::report::simulate::school_inputs(&inst.schools, &o.plan.assign, &o.plan.classes, &school, &residents);
+            let inputs = crate::report::simulate::school_inputs(
+                &inst.schools,
+                &o.plan.assign,
+                &o.plan.classes,
+                &school,
+                &residents,
+            );
             let sim = crate::report::simulate::simulate(
                 &inputs,
                 &crate::report::simulate::Model::default(),
@@ -646,9 +734,17 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
     // Every scenario's report page shows the whole comparison.
     let page_table = crate::report::html::Comparison {
         title: "Scenarios side by side".into(),
-        columns: ["scenario", "total walk", "mean walk", "over 2 km", "classes", "blocks changed vs base", "P(a school overflows)"]
-            .map(String::from)
-            .to_vec(),
+        columns: [
+            "scenario",
+            "total walk",
+            "mean walk",
+            "over 2 km",
+            "classes",
+            "blocks changed vs base",
+            "P(a school overflows)",
+        ]
+        .map(String::from)
+        .to_vec(),
         rows: rows
             .iter()
             .map(|r| {
@@ -659,7 +755,9 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
                     r.over_2km.to_string(),
                     r.classes.to_string(),
                     format!("{} of {}", r.blocks_changed_vs_base, r.blocks_compared),
-                    r.p_any_overflow.map(|x| format!("{:.1}%", 100.0 * x)).unwrap_or_else(|| "–".into()),
+                    r.p_any_overflow
+                        .map(|x| format!("{:.1}%", 100.0 * x))
+                        .unwrap_or_else(|| "–".into()),
                 ]
             })
             .collect(),
@@ -671,13 +769,27 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
                 _ => None,
             };
             let city = match (&base_city, &p.block_matrix) {
-                (Some(blocks), Some(bm)) => Some(crate::districts::publish::City { blocks: blocks.clone(), matrix: bm.clone(), streets: None }),
+                (Some(blocks), Some(bm)) => Some(crate::districts::publish::City {
+                    blocks: blocks.clone(),
+                    matrix: bm.clone(),
+                    streets: None,
+                }),
                 _ => None,
             };
-            crate::output::write_plan_published_with(&dir.join(&p.name), &p.inst, &p.matrix, &o.plan, city.as_ref(), Some(&page_table), st)?;
+            crate::output::write_plan_published_with(
+                &dir.join(&p.name),
+                &p.inst,
+                &p.matrix,
+                &o.plan,
+                city.as_ref(),
+                Some(&page_table),
+                st,
+            )?;
         }
-        std::fs::write(dir.join("comparison.csv"), &csv).map_err(|e| Error::io(dir.join("comparison.csv"), e))?;
-        std::fs::write(dir.join("comparison.md"), &md).map_err(|e| Error::io(dir.join("comparison.md"), e))?;
+        std::fs::write(dir.join("comparison.csv"), &csv)
+            .map_err(|e| Error::io(dir.join("comparison.csv"), e))?;
+        std::fs::write(dir.join("comparison.md"), &md)
+            .map_err(|e| Error::io(dir.join("comparison.md"), e))?;
         Ok(())
     })?;
     Ok(rows)

@@ -53,12 +53,15 @@ pub enum Before {
 pub fn read_previous(path: &Path) -> Result<Previous> {
     let name = file_name(path);
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let table = crate::instance::table::read_table(&name, &bytes, &["block_id", "school_id"], false)?;
+    let table =
+        crate::instance::table::read_table(&name, &bytes, &["block_id", "school_id"], false)?;
     let mut out = Previous::new();
     let mut problems: Vec<InputProblem> = Vec::new();
     for i in 0..table.rows.len() {
         let mut row = crate::instance::table::Row::new(&table, i, &mut problems);
-        let (Some(b), Some(s)) = (row.required("block_id"), row.required("school_id")) else { continue };
+        let (Some(b), Some(s)) = (row.required("block_id"), row.required("school_id")) else {
+            continue;
+        };
         if out.insert(b.to_string(), s.to_string()).is_some() {
             row.problem("block_id", format!("block '{b}' appears twice"));
         }
@@ -80,7 +83,9 @@ pub fn before(inst: &Instance, previous: &Previous) -> Vec<Before> {
             }
             match p.block.as_ref().and_then(|b| previous.get(b)) {
                 None => Before::Unknown,
-                Some(s) => inst.school_index(s).map(|s| Before::At(s as u32)).unwrap_or(Before::Gone),
+                Some(s) => {
+                    inst.school_index(s).map(|s| Before::At(s as u32)).unwrap_or(Before::Gone)
+                }
             }
         })
         .collect()
@@ -176,7 +181,12 @@ pub fn report(inst: &Instance, stability: &Stability, plan: &Plan, free: &Plan) 
 
 /// Solve with stability, and the unconstrained plan of the same policy to compare with.
 /// Returns the stable plan, its report and the unconstrained plan.
-pub fn solve(inst: &Instance, m: &Matrix, policy: &Policy, stability: &Stability) -> Result<(Plan, StabilityReport, Plan)> {
+pub fn solve(
+    inst: &Instance,
+    m: &Matrix,
+    policy: &Policy,
+    stability: &Stability,
+) -> Result<(Plan, StabilityReport, Plan)> {
     let free = crate::solve_plan(inst, m, policy)?;
     let plan = crate::solve_plan_with(inst, m, policy, Some(stability))?;
     let r = report(inst, stability, &plan, &free);
@@ -184,7 +194,8 @@ pub fn solve(inst: &Instance, m: &Matrix, policy: &Policy, stability: &Stability
 }
 
 /// Change costs swept by `catchment stability-curve` when none are given (meters per pupil).
-pub const DEFAULT_PENALTIES: &[u32] = &[0, 25, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000];
+pub const DEFAULT_PENALTIES: &[u32] =
+    &[0, 25, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000];
 
 /// One point of the stability curve.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -198,7 +209,13 @@ pub struct CurvePoint {
 
 /// Sweep the change cost: one stable plan per penalty (in parallel), compared with the
 /// unconstrained plan of the same policy.
-pub fn curve(inst: &Instance, m: &Matrix, policy: &Policy, previous: &Previous, penalties: &[u32]) -> Result<Vec<CurvePoint>> {
+pub fn curve(
+    inst: &Instance,
+    m: &Matrix,
+    policy: &Policy,
+    previous: &Previous,
+    penalties: &[u32],
+) -> Result<Vec<CurvePoint>> {
     use rayon::prelude::*;
     let free = crate::solve_plan(inst, m, policy)?;
     let b = before(inst, previous);
@@ -223,7 +240,10 @@ pub fn curve(inst: &Instance, m: &Matrix, policy: &Policy, previous: &Previous, 
 pub fn curve_csv(points: &[CurvePoint]) -> String {
     let mut s = String::from("penalty_m,total_walk_m,changed_blocks,changed_pupils,price_m\n");
     for p in points {
-        s.push_str(&format!("{},{},{},{},{}\n", p.penalty_m, p.total_walk_m, p.changed_blocks, p.changed_pupils, p.price_m));
+        s.push_str(&format!(
+            "{},{},{},{},{}\n",
+            p.penalty_m, p.total_walk_m, p.changed_blocks, p.changed_pupils, p.price_m
+        ));
     }
     s
 }
@@ -279,27 +299,52 @@ pub fn curve_svg(points: &[CurvePoint], title: &str) -> String {
     ));
     let mut sorted: Vec<&CurvePoint> = points.iter().collect();
     sorted.sort_by_key(|p| p.penalty_m);
-    let path: Vec<String> =
-        sorted.iter().map(|p| format!("{:.1},{:.1}", px(p.changed_blocks as f64), py(p.price_m.max(0) as f64 / 1000.0))).collect();
-    s.push_str(&format!("<polyline points=\"{}\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\"/>\n", path.join(" ")));
+    let path: Vec<String> = sorted
+        .iter()
+        .map(|p| {
+            format!(
+                "{:.1},{:.1}",
+                px(p.changed_blocks as f64),
+                py(p.price_m.max(0) as f64 / 1000.0)
+            )
+        })
+        .collect();
+    s.push_str(&format!(
+        "<polyline points=\"{}\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\"/>\n",
+        path.join(" ")
+    ));
     // Points at the same place share one label: "750-1000 m".
     let mut i = 0;
     while i < sorted.len() {
-        let (x, y) = (px(sorted[i].changed_blocks as f64), py(sorted[i].price_m.max(0) as f64 / 1000.0));
+        let (x, y) =
+            (px(sorted[i].changed_blocks as f64), py(sorted[i].price_m.max(0) as f64 / 1000.0));
         let mut j = i;
         while j + 1 < sorted.len() {
-            let (x2, y2) = (px(sorted[j + 1].changed_blocks as f64), py(sorted[j + 1].price_m.max(0) as f64 / 1000.0));
+            let (x2, y2) = (
+                px(sorted[j + 1].changed_blocks as f64),
+                py(sorted[j + 1].price_m.max(0) as f64 / 1000.0),
+            );
             if (x2 - x).abs() > 14.0 || (y2 - y).abs() > 9.0 {
                 break;
             }
             j += 1;
         }
-        let label = if i == j { format!("{} m", sorted[i].penalty_m) } else { format!("{}–{} m", sorted[i].penalty_m, sorted[j].penalty_m) };
+        let label = if i == j {
+            format!("{} m", sorted[i].penalty_m)
+        } else {
+            format!("{}–{} m", sorted[i].penalty_m, sorted[j].penalty_m)
+        };
         for p in &sorted[i..=j] {
             let (cx, cy) = (px(p.changed_blocks as f64), py(p.price_m.max(0) as f64 / 1000.0));
-            s.push_str(&format!("<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"3.5\" fill=\"#1f77b4\"/>\n"));
+            s.push_str(&format!(
+                "<circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"3.5\" fill=\"#1f77b4\"/>\n"
+            ));
         }
-        s.push_str(&format!("<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#555\">{label}</text>\n", x + 5.0, y - 5.0));
+        s.push_str(&format!(
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#555\">{label}</text>\n",
+            x + 5.0,
+            y - 5.0
+        ));
         i = j + 1;
     }
     s.push_str("</svg>\n");
@@ -319,7 +364,11 @@ pub fn unit_before(before: &[Before], pupil_unit: &[usize], n_units: usize) -> V
 }
 
 /// Last year's school of every block of a block matrix (index into `schools`).
-pub fn block_previous(bm: &crate::districts::BlockMatrix, inst: &Instance, previous: &Previous) -> Vec<Option<usize>> {
+pub fn block_previous(
+    bm: &crate::districts::BlockMatrix,
+    inst: &Instance,
+    previous: &Previous,
+) -> Vec<Option<usize>> {
     bm.blocks.iter().map(|b| previous.get(b).and_then(|s| inst.school_index(s))).collect()
 }
 
@@ -335,7 +384,11 @@ pub fn block_schools(inst: &Instance, assign: &[u32]) -> BTreeMap<String, String
     counts
         .into_iter()
         .map(|(b, c)| {
-            let s = c.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))).map(|(s, _)| s).unwrap_or(0);
+            let s = c
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+                .map(|(s, _)| s)
+                .unwrap_or(0);
             (b.to_string(), inst.schools[s as usize].id.clone())
         })
         .collect()
@@ -347,7 +400,11 @@ pub fn districts_csv(d: &BTreeMap<String, String>) -> String {
     keys.sort_by(|a, b| id_cmp(a, b));
     let mut s = String::from("block_id,school_id\n");
     for k in keys {
-        s.push_str(&format!("{},{}\n", crate::routing::matrix::csv_field(k), crate::routing::matrix::csv_field(&d[k])));
+        s.push_str(&format!(
+            "{},{}\n",
+            crate::routing::matrix::csv_field(k),
+            crate::routing::matrix::csv_field(&d[k])
+        ));
     }
     s
 }

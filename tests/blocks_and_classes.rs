@@ -16,13 +16,18 @@ fn brute(p: &Problem, rule: Option<&ClassRule>) -> Option<u64> {
     let mut assign = vec![0u32; n];
     let mut best: Option<u64> = None;
     'all: loop {
-        let ok = (0..n).all(|u| p.cost(u, assign[u] as usize).is_some() && p.fixed[u].is_none_or(|f| f == assign[u])) && {
+        let ok = (0..n).all(|u| {
+            p.cost(u, assign[u] as usize).is_some() && p.fixed[u].is_none_or(|f| f == assign[u])
+        }) && {
             let load = p.loads(&assign);
             (0..p.n_schools).all(|s| {
                 load[s] >= p.min[s] as u64
                     && load[s] <= p.cap[s] as u64
                     && rule.is_none_or(|r| {
-                        load[s] == 0 || (1..=r.max[s] as u64).any(|k| r.min_size as u64 * k <= load[s] && load[s] <= r.size[s] as u64 * k)
+                        load[s] == 0
+                            || (1..=r.max[s] as u64).any(|k| {
+                                r.min_size as u64 * k <= load[s] && load[s] <= r.size[s] as u64 * k
+                            })
                     })
             })
         };
@@ -51,13 +56,20 @@ fn arb_blocks() -> impl Strategy<Value = Problem> {
         (
             prop::collection::vec(0u32..=8, ns),
             prop::collection::vec(1u32..=4, nu),
-            prop::collection::vec(prop::collection::vec(prop::option::weighted(0.85, 0u32..1000), ns), nu),
+            prop::collection::vec(
+                prop::collection::vec(prop::option::weighted(0.85, 0u32..1000), ns),
+                nu,
+            ),
         )
             .prop_map(move |(cap, weight, cost)| Problem {
                 n_schools: ns,
                 cap,
                 min: vec![0; ns],
-                cost: cost.iter().zip(&weight).flat_map(|(r, &w)| r.iter().map(move |c| c.map_or(u32::MAX, |c| c * w))).collect(),
+                cost: cost
+                    .iter()
+                    .zip(&weight)
+                    .flat_map(|(r, &w)| r.iter().map(move |c| c.map_or(u32::MAX, |c| c * w)))
+                    .collect(),
                 fixed: vec![None; weight.len()],
                 weight,
             })
@@ -176,10 +188,15 @@ fn a_school_too_small_for_the_minimum_class_gets_no_class() {
         fixed_school: None,
         extra: vec![],
     };
-    let inst = Instance::new(vec![school("A", 22), school("B", 22)], vec![pupil("1"), pupil("2"), pupil("3")]).unwrap();
+    let inst = Instance::new(
+        vec![school("A", 22), school("B", 22)],
+        vec![pupil("1"), pupil("2"), pupil("3")],
+    )
+    .unwrap();
     let mut m = Matrix::new(3, 2, "test");
     m.meters = vec![100, 900, 100, 900, 900, 100];
-    let plan = solve_plan(&inst, &m, &Policy { min_class_size: Some(2), ..Policy::default() }).unwrap();
+    let plan =
+        solve_plan(&inst, &m, &Policy { min_class_size: Some(2), ..Policy::default() }).unwrap();
     assert_eq!(plan.assign, vec![0, 0, 0]);
     assert_eq!(plan.classes, vec![1, 0]);
     let summary = catchment::report::summarize(&inst, &m, &plan);
@@ -191,14 +208,23 @@ fn a_school_too_small_for_the_minimum_class_gets_no_class() {
 #[test]
 fn a_minimum_above_the_class_size_needs_a_larger_class() {
     let (inst, m) = town();
-    let e = solve_plan(&inst, &m, &Policy { min_class_size: Some(25), ..Policy::default() }).unwrap_err().to_string();
-    assert!(e.contains("the minimum class size 25 is above the class size") && e.contains("--max-class-size"), "{e}");
+    let e = solve_plan(&inst, &m, &Policy { min_class_size: Some(25), ..Policy::default() })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the minimum class size 25 is above the class size")
+            && e.contains("--max-class-size"),
+        "{e}"
+    );
     let policy = Policy { min_class_size: Some(25), max_class_size: Some(28), ..Policy::default() };
     let plan = solve_plan(&inst, &m, &policy).unwrap();
     let summary = catchment::report::summarize(&inst, &m, &plan);
     assert_eq!(summary.classes.over_size, 0);
     for l in &summary.per_school {
         assert_eq!(l.class_size, 28);
-        assert!(l.load == 0 || (l.load >= 25 * l.classes as u64 && l.load <= 28 * l.classes as u64), "{l:?}");
+        assert!(
+            l.load == 0 || (l.load >= 25 * l.classes as u64 && l.load <= 28 * l.classes as u64),
+            "{l:?}"
+        );
     }
 }

@@ -6,7 +6,13 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 
-fn solve(dir: &Path, schools: &Path, pupils: &Path, matrix: &Path, out: &str) -> (std::process::Output, PathBuf) {
+fn solve(
+    dir: &Path,
+    schools: &Path,
+    pupils: &Path,
+    matrix: &Path,
+    out: &str,
+) -> (std::process::Output, PathBuf) {
     let out = dir.join(out);
     let o = bin()
         .arg("solve")
@@ -68,7 +74,11 @@ fn infeasibility_is_diagnosed_with_schools_pupils_and_amounts() {
     let e = infeasible("id,name,lat,lon,capacity\nA,a,52,11,1\nB,b,52,11,1\n", pupils, &m);
     assert!(e.contains("3 pupils but only 2 seats in all schools: short by 1"), "{e}");
     // Minimums above the pupils.
-    let e = infeasible("id,name,lat,lon,capacity,min_pupils\nA,a,52,11,3,2\nB,b,52,11,3,2\n", pupils, &m);
+    let e = infeasible(
+        "id,name,lat,lon,capacity,min_pupils\nA,a,52,11,3,2\nB,b,52,11,3,2\n",
+        pupils,
+        &m,
+    );
     assert!(e.contains("minimums add up to 4 pupils but there are only 3: over by 1"), "{e}");
     // A fixed school over capacity.
     let e = infeasible(
@@ -76,15 +86,35 @@ fn infeasibility_is_diagnosed_with_schools_pupils_and_amounts() {
         "id,lat,lon,fixed_school\n1,52,11,A\n2,52,11,A\n3,52,11,\n",
         &m,
     );
-    assert!(e.contains("school 'A' has 2 pupils with it as fixed school but only 1 seats: over by 1"), "{e}");
+    assert!(
+        e.contains("school 'A' has 2 pupils with it as fixed school but only 1 seats: over by 1"),
+        "{e}"
+    );
     // A pupil with no allowed school.
-    let m2 = full_matrix(&["1", "2", "3"], &["A", "B"], |p, _| if p == "2" { "unreachable".into() } else { "100".into() });
+    let m2 = full_matrix(&["1", "2", "3"], &["A", "B"], |p, _| {
+        if p == "2" {
+            "unreachable".into()
+        } else {
+            "100".into()
+        }
+    });
     let e = infeasible("id,name,lat,lon,capacity\nA,a,52,11,3\nB,b,52,11,3\n", pupils, &m2);
     assert!(e.contains("1 pupil(s) have no allowed school") && e.contains("'2'"), "{e}");
     // Enough seats overall, but pupils 1 and 2 can only reach A with one seat.
-    let m3 = full_matrix(&["1", "2", "3"], &["A", "B"], |p, s| if p != "3" && s == "B" { "unreachable".into() } else { "100".into() });
+    let m3 = full_matrix(&["1", "2", "3"], &["A", "B"], |p, s| {
+        if p != "3" && s == "B" {
+            "unreachable".into()
+        } else {
+            "100".into()
+        }
+    });
     let e = infeasible("id,name,lat,lon,capacity\nA,a,52,11,1\nB,b,52,11,5\n", pupils, &m3);
-    assert!(e.contains("2 pupil(s) ('1', '2') can only reach school(s) 'A' with 1 free seat(s): short by 1"), "{e}");
+    assert!(
+        e.contains(
+            "2 pupil(s) ('1', '2') can only reach school(s) 'A' with 1 free seat(s): short by 1"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -93,7 +123,14 @@ fn max_walk_makes_pairs_unavailable() {
     let (s, p, m) = small_instance(d.path());
     let o = bin()
         .arg("solve")
-        .args(["--schools", s.to_str().unwrap(), "--pupils", p.to_str().unwrap(), "--matrix", m.to_str().unwrap()])
+        .args([
+            "--schools",
+            s.to_str().unwrap(),
+            "--pupils",
+            p.to_str().unwrap(),
+            "--matrix",
+            m.to_str().unwrap(),
+        ])
         .args(["--max-walk", "50", "--out"])
         .arg(d.path().join("plan"))
         .output()
@@ -108,15 +145,23 @@ fn same_input_gives_identical_bytes() {
     let town = catchment::dataset::synthetic::generate(300, 8, 11);
     catchment::dataset::synthetic::write(&d.path().join("town"), &town).unwrap();
     let t = d.path().join("town");
-    let (a, out_a) = solve(d.path(), &t.join("schools.csv"), &t.join("pupils.csv"), &t.join("matrix.csv"), "a");
-    let (b, out_b) = solve(d.path(), &t.join("schools.csv"), &t.join("pupils.csv"), &t.join("matrix.csv"), "b");
+    let (a, out_a) =
+        solve(d.path(), &t.join("schools.csv"), &t.join("pupils.csv"), &t.join("matrix.csv"), "a");
+    let (b, out_b) =
+        solve(d.path(), &t.join("schools.csv"), &t.join("pupils.csv"), &t.join("matrix.csv"), "b");
     assert!(a.status.success() && b.status.success());
     for f in ["assignments.csv", "schools.csv", "certificate.json"] {
-        assert_eq!(std::fs::read(out_a.join(f)).unwrap(), std::fs::read(out_b.join(f)).unwrap(), "{f} differs");
+        assert_eq!(
+            std::fs::read(out_a.join(f)).unwrap(),
+            std::fs::read(out_b.join(f)).unwrap(),
+            "{f} differs"
+        );
     }
     // summary.json differs only in its timing.
     let strip = |p: &Path| {
-        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p.join("summary.json")).unwrap()).unwrap();
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p.join("summary.json")).unwrap())
+                .unwrap();
         v.as_object_mut().unwrap().remove("timing");
         v
     };
@@ -143,7 +188,11 @@ fn check_accepts_solved_plans_and_rejects_broken_ones() {
         let dir = d.path().join(name);
         std::fs::create_dir(&dir).unwrap();
         std::fs::write(dir.join("assignments.csv"), edit(assignments.clone())).unwrap();
-        std::fs::write(dir.join("certificate.json"), cert(std::fs::read_to_string(plan.join("certificate.json")).unwrap())).unwrap();
+        std::fs::write(
+            dir.join("certificate.json"),
+            cert(std::fs::read_to_string(plan.join("certificate.json")).unwrap()),
+        )
+        .unwrap();
         dir
     };
     let rows: Vec<(String, String)> = assignments
@@ -219,10 +268,19 @@ fn check_accepts_solved_plans_and_rejects_broken_ones() {
 fn demo_runs_and_checks_its_plan() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("demo");
-    let o = bin().arg("demo").arg("--out").arg(&out).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+    let o = bin()
+        .arg("demo")
+        .arg("--out")
+        .arg(&out)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
-    assert!(stdout.contains("Independent check (catchment check): feasible and optimal"), "{stdout}");
+    assert!(
+        stdout.contains("Independent check (catchment check): feasible and optimal"),
+        "{stdout}"
+    );
     for f in ["summary.json", "assignments.csv", "schools.csv", "certificate.json"] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
@@ -234,16 +292,26 @@ fn demo_runs_and_checks_its_plan() {
     }
     let report = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(report.contains("Hand-drawn proxy"), "the demo's report compares with the proxy");
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["pupils"], 2159);
     assert_eq!(summary["solver"]["unit"], "pupil");
     assert!(summary["distance_source"].as_str().unwrap().contains("OSRM foot"));
     // Whole-block districts of the same case.
     let out2 = d.path().join("demo2");
-    let o = bin().args(["demo", "--unit", "block", "--out"]).arg(&out2).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+    let o = bin()
+        .args(["demo", "--unit", "block", "--out"])
+        .arg(&out2)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("Independent check (catchment check): feasible, blocks whole"), "{stdout}");
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out2.join("summary.json")).unwrap()).unwrap();
+    assert!(
+        stdout.contains("Independent check (catchment check): feasible, blocks whole"),
+        "{stdout}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out2.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["solver"]["unit"], "block");
     assert!(summary["solver"]["gap_pct"].as_f64().unwrap() >= 0.0);
 }

@@ -14,7 +14,10 @@ fn problems() -> impl Strategy<Value = Problem> {
             prop::collection::vec(0u32..12, m),
             prop::collection::vec(prop_oneof![4 => Just(0u32), 1 => 0u32..6], m),
             prop::collection::vec(prop_oneof![8 => 0u32..3000, 1 => Just(UNREACHABLE)], n * m),
-            prop::collection::vec(prop_oneof![12 => Just(None), 1 => (0..m as u32).prop_map(Some)], n),
+            prop::collection::vec(
+                prop_oneof![12 => Just(None), 1 => (0..m as u32).prop_map(Some)],
+                n,
+            ),
             0u32..3000,
         )
             .prop_map(move |(mut cap, mut min, mut cost, fixed, max_walk)| {
@@ -119,7 +122,8 @@ fn streamed_file_equals_dense_solve() {
     catchment::routing::write_matrix(&path, &t.instance, &t.matrix).unwrap();
     let p = Problem::pupil_level(&t.instance, &t.matrix, Some(4000)).unwrap();
     let dense = solve(&p, SolverKind::Flow).unwrap();
-    let (s, prices, stats) = catchment::routing::stream::solve_streamed(&t.instance, &path, Some(4000), 3).unwrap();
+    let (s, prices, stats) =
+        catchment::routing::stream::solve_streamed(&t.instance, &path, Some(4000), 3).unwrap();
     assert_eq!(s.objective, dense.objective);
     assert_eq!(s.assign[3], 7);
     certify(&p, &s.assign).expect("optimal");
@@ -149,7 +153,14 @@ fn infeasible_instances_get_the_same_diagnosis_from_every_path() {
 #[test]
 fn weighted_units_go_to_the_lp() {
     // Blocks of 3 and 2 pupils; school 0 has 4 seats: a block cannot be split.
-    let p = Problem { n_schools: 2, cap: vec![4, 5], min: vec![0, 0], cost: vec![1, 10, 1, 5], weight: vec![3, 2], fixed: vec![None; 2] };
+    let p = Problem {
+        n_schools: 2,
+        cap: vec![4, 5],
+        min: vec![0, 0],
+        cost: vec![1, 10, 1, 5],
+        weight: vec![3, 2],
+        fixed: vec![None; 2],
+    };
     let s = solve(&p, SolverKind::Flow).unwrap();
     assert_eq!(s, solve(&p, SolverKind::Lp).unwrap());
     assert_eq!(s.assign, vec![0, 1]);

@@ -5,7 +5,12 @@ use std::sync::OnceLock;
 
 fn monaco() -> &'static AddressIndex {
     static IX: OnceLock<AddressIndex> = OnceLock::new();
-    IX.get_or_init(|| AddressIndex::from_pbf(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/monaco.osm.pbf")).unwrap())
+    IX.get_or_init(|| {
+        AddressIndex::from_pbf(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/monaco.osm.pbf"),
+        )
+        .unwrap()
+    })
 }
 
 fn found(l: Lookup) -> (f64, f64) {

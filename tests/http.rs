@@ -92,7 +92,11 @@ fn wait_done(addr: SocketAddr, id: &str) -> Value {
 /// The plan's artefacts equal the CLI's: assignments, schools and certificate byte for byte;
 /// the summary apart from wall-clock timing and the distance-source label.
 fn assert_same_as_cli(addr: SocketAddr, id: &str, cli: &CliPlan) {
-    for (route, file) in [("assignments.csv", "assignments.csv"), ("schools.csv", "schools.csv"), ("certificate.json", "certificate.json")] {
+    for (route, file) in [
+        ("assignments.csv", "assignments.csv"),
+        ("schools.csv", "schools.csv"),
+        ("certificate.json", "certificate.json"),
+    ] {
         let r = get(addr, &format!("/v1/plans/{id}/{route}"), Some(READ));
         assert_eq!(r.status, 200, "{route}: {}", r.text());
         assert!(r.body == cli.file(file), "{route} of plan {id} differs from the CLI's {file}");
@@ -130,7 +134,9 @@ fn happy_path_json_and_form_and_objects() {
     // Multipart form (the README's curl example) with ?wait=true: the plan in the answer.
     let boundary = "catchment-test-boundary";
     let mut body = Vec::new();
-    for (name, path) in [("schools", "schools.csv"), ("pupils", "pupils.csv"), ("matrix", "matrix.csv")] {
+    for (name, path) in
+        [("schools", "schools.csv"), ("pupils", "pupils.csv"), ("matrix", "matrix.csv")]
+    {
         body.extend_from_slice(
             format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{path}\"\r\nContent-Type: text/csv\r\n\r\n")
                 .as_bytes(),
@@ -141,7 +147,14 @@ fn happy_path_json_and_form_and_objects() {
     body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"policy\"\r\n\r\n{{\"solver\":\"flow\"}}\r\n--{boundary}--\r\n").as_bytes());
     let auth = format!("Bearer {WRITE}");
     let ct = format!("multipart/form-data; boundary={boundary}");
-    let r = http::request(s.addr, "POST", "/v1/plans?wait=true", &[("Authorization", &auth), ("Content-Type", &ct)], &body).unwrap();
+    let r = http::request(
+        s.addr,
+        "POST",
+        "/v1/plans?wait=true",
+        &[("Authorization", &auth), ("Content-Type", &ct)],
+        &body,
+    )
+    .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     let plan = r.json();
     let id2 = plan["id"].as_str().unwrap();
@@ -164,8 +177,16 @@ fn happy_path_json_and_form_and_objects() {
     let plan = r.json();
     // A has one seat: p1 (saves 800 m over B) beats p2 (saves 850 m)? p2 saves more, so p2 goes to A.
     assert_eq!(plan["summary"]["solver"]["objective_m"], 150 + 900 + 50);
-    let a = get(s.addr, &format!("/v1/plans/{}/assignments.csv", plan["id"].as_str().unwrap()), Some(READ)).text();
-    assert!(a.contains("\np1,B,900,") && a.contains("\np2,A,150,") && a.contains("\np3,B,50,"), "{a}");
+    let a = get(
+        s.addr,
+        &format!("/v1/plans/{}/assignments.csv", plan["id"].as_str().unwrap()),
+        Some(READ),
+    )
+    .text();
+    assert!(
+        a.contains("\np1,B,900,") && a.contains("\np2,A,150,") && a.contains("\np3,B,50,"),
+        "{a}"
+    );
 
     // Service routes.
     let h = get(s.addr, "/healthz", None);
@@ -209,9 +230,17 @@ fn openapi_lists_every_route() {
         ("/openapi.json", "get"),
     ];
     for (p, m) in expected {
-        assert!(paths.get(p).and_then(|x| x.get(m)).is_some(), "{m} {p} missing from the OpenAPI document");
+        assert!(
+            paths.get(p).and_then(|x| x.get(m)).is_some(),
+            "{m} {p} missing from the OpenAPI document"
+        );
     }
-    assert_eq!(paths.len(), expected.len(), "unexpected paths: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(
+        paths.len(),
+        expected.len(),
+        "unexpected paths: {:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
     for schema in ["PlanRequest", "JobStatus", "ApiError", "PlanResponse"] {
         assert!(doc["components"]["schemas"].get(schema).is_some(), "schema {schema} missing");
     }
@@ -241,7 +270,9 @@ fn auth_scopes_and_public_artefacts() {
         assert_eq!(r.header("www-authenticate"), Some("Bearer"));
         assert_eq!(r.json()["error"], "unauthorized");
     }
-    let r = http::request(s.addr, "POST", "/v1/plans", &[("Authorization", WRITE)], small.as_bytes()).unwrap();
+    let r =
+        http::request(s.addr, "POST", "/v1/plans", &[("Authorization", WRITE)], small.as_bytes())
+            .unwrap();
     assert_eq!(r.status, 401);
     // A read-only token writing: 403.
     let r = post_json(s.addr, "/v1/plans", Some(READ), small.as_bytes());
@@ -257,7 +288,11 @@ fn auth_scopes_and_public_artefacts() {
         let r = get(s.addr, &format!("/v1/plans/{id}{route}"), None);
         assert_eq!(r.status, 401, "{route}");
         assert!(!r.text().contains("p1"));
-        assert_eq!(get(s.addr, &format!("/v1/plans/{id}{route}"), Some(READ)).status, 200, "{route}");
+        assert_eq!(
+            get(s.addr, &format!("/v1/plans/{id}{route}"), Some(READ)).status,
+            200,
+            "{route}"
+        );
     }
     assert_eq!(get(s.addr, &format!("/v1/jobs/{id}"), None).status, 401);
     drop(s);
@@ -273,7 +308,12 @@ fn auth_scopes_and_public_artefacts() {
     assert_eq!(post_json(s.addr, "/v1/plans", None, small.as_bytes()).status, 401);
 
     // The service refuses to start without tokens, and a bad token spec is named, not echoed.
-    let o = Command::new(bin()).args(["serve", "--listen", "127.0.0.1:0", "--db"]).arg(tmp.path().join("x.db")).env_remove("CATCHMENT_TOKENS").output().unwrap();
+    let o = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(tmp.path().join("x.db"))
+        .env_remove("CATCHMENT_TOKENS")
+        .output()
+        .unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no tokens configured"));
     let o = Command::new(bin())
@@ -283,13 +323,21 @@ fn auth_scopes_and_public_artefacts() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && err.contains("unknown token scope 'admin'") && !err.contains("very-secret"), "{err}");
+    assert!(
+        !o.status.success()
+            && err.contains("unknown token scope 'admin'")
+            && !err.contains("very-secret"),
+        "{err}"
+    );
 }
 
 #[test]
 fn body_over_the_limit_and_request_timeout() {
     let tmp = tempfile::tempdir().unwrap();
-    let s = Server::start(&tmp.path().join("c.db"), &["--max-body-bytes", "100000", "--request-timeout", "2"]);
+    let s = Server::start(
+        &tmp.path().join("c.db"),
+        &["--max-body-bytes", "100000", "--request-timeout", "2"],
+    );
     let body = request_for(&demo_dir(), json!({}));
     assert!(body.len() > 100_000);
     let r = post_json(s.addr, "/v1/plans", Some(WRITE), &body);
@@ -313,7 +361,11 @@ fn body_over_the_limit_and_request_timeout() {
     // Nothing was queued.
     let m = get(s.addr, "/metrics", None).text();
     assert!(m.contains("catchment_jobs_submitted_total 0"), "{m}");
-    assert!(m.contains("catchment_http_responses_total{code=\"413\"} 1") && m.contains("catchment_http_responses_total{code=\"503\"} 1"), "{m}");
+    assert!(
+        m.contains("catchment_http_responses_total{code=\"413\"} 1")
+            && m.contains("catchment_http_responses_total{code=\"503\"} 1"),
+        "{m}"
+    );
 }
 
 /// Writes `files` into a fresh directory and returns it.
@@ -332,23 +384,122 @@ fn validation_errors_carry_the_cli_messages() {
     let s = Server::start(&tmp.path().join("c.db"), &[]);
     let schools = "id,name,lat,lon,capacity\nA,North,52.1,11.6,2\nB,South,52.0,11.6,1\n";
     let pupils = "id,lat,lon\np1,52.1,11.6\np2,52.1,11.61\np3,52.0,11.6\n";
-    let matrix = "pupil_id,school_id,meters\np1,A,100\np1,B,900\np2,A,150\np2,B,1000\np3,A,800\np3,B,50\n";
+    let matrix =
+        "pupil_id,school_id,meters\np1,A,100\np1,B,900\np2,A,150\np2,B,1000\np3,A,800\np3,B,50\n";
     // (case, schools, pupils, matrix, expected kind, a fragment of the message)
     let cases: Vec<(&str, String, String, String, &str, &str)> = vec![
-        ("capacity missing", schools.replace(",capacity", "").replace(",2\n", "\n").replace(",1\n", "\n"), pupils.into(), matrix.into(), "invalid_input", "field 'capacity'"),
-        ("bad latitude", schools.replace("52.1,11.6,2", "north,11.6,2"), pupils.into(), matrix.into(), "invalid_input", "field 'lat'"),
-        ("duplicate school", format!("{schools}A,Again,52.2,11.6,3\n"), pupils.into(), matrix.into(), "invalid_input", "duplicate school id 'A'"),
-        ("duplicate pupil", schools.into(), format!("{pupils}p1,52.1,11.6\n"), matrix.into(), "invalid_input", "duplicate pupil id 'p1'"),
-        ("unknown fixed school", schools.into(), "id,lat,lon,fixed_school\np1,52.1,11.6,Z\np2,52.1,11.61,\np3,52.0,11.6,\n".into(), matrix.into(), "invalid_input", "school 'Z' is not in the schools file"),
-        ("pupil without location", schools.into(), "id,lat,lon\np1,52.1,11.6\np2,,\np3,52.0,11.6\n".into(), matrix.into(), "invalid_input", "no location"),
-        ("matrix pair missing", schools.into(), pupils.into(), matrix.replace("p3,B,50\n", ""), "invalid_input", "matrix.csv"),
-        ("matrix bad meters", schools.into(), pupils.into(), matrix.replace("p3,B,50", "p3,B,far"), "invalid_input", "field 'meters'"),
-        ("matrix unknown pupil", schools.into(), pupils.into(), format!("{matrix}p9,A,10\n"), "invalid_input", "p9"),
-        ("matrix column missing", schools.into(), pupils.into(), matrix.replace("meters", "metres"), "invalid_input", "field 'meters'"),
-        ("empty pupils", schools.into(), "id,lat,lon\n".into(), matrix.into(), "invalid_input", "no rows"),
-        ("too few seats", schools.replace(",2\n", ",1\n"), pupils.into(), matrix.into(), "infeasible", "short by 1"),
-        ("fixed over capacity", schools.into(), "id,lat,lon,fixed_school\np1,52.1,11.6,B\np2,52.1,11.61,B\np3,52.0,11.6,\n".into(), matrix.into(), "infeasible", "school 'B' has 2 pupils"),
-        ("no route", schools.into(), pupils.into(), matrix.replace("p3,A,800", "p3,A,unreachable").replace("p3,B,50", "p3,B,unreachable"), "infeasible", "no allowed school"),
+        (
+            "capacity missing",
+            schools.replace(",capacity", "").replace(",2\n", "\n").replace(",1\n", "\n"),
+            pupils.into(),
+            matrix.into(),
+            "invalid_input",
+            "field 'capacity'",
+        ),
+        (
+            "bad latitude",
+            schools.replace("52.1,11.6,2", "north,11.6,2"),
+            pupils.into(),
+            matrix.into(),
+            "invalid_input",
+            "field 'lat'",
+        ),
+        (
+            "duplicate school",
+            format!("{schools}A,Again,52.2,11.6,3\n"),
+            pupils.into(),
+            matrix.into(),
+            "invalid_input",
+            "duplicate school id 'A'",
+        ),
+        (
+            "duplicate pupil",
+            schools.into(),
+            format!("{pupils}p1,52.1,11.6\n"),
+            matrix.into(),
+            "invalid_input",
+            "duplicate pupil id 'p1'",
+        ),
+        (
+            "unknown fixed school",
+            schools.into(),
+            "id,lat,lon,fixed_school\np1,52.1,11.6,Z\np2,52.1,11.61,\np3,52.0,11.6,\n".into(),
+            matrix.into(),
+            "invalid_input",
+            "school 'Z' is not in the schools file",
+        ),
+        (
+            "pupil without location",
+            schools.into(),
+            "id,lat,lon\np1,52.1,11.6\np2,,\np3,52.0,11.6\n".into(),
+            matrix.into(),
+            "invalid_input",
+            "no location",
+        ),
+        (
+            "matrix pair missing",
+            schools.into(),
+            pupils.into(),
+            matrix.replace("p3,B,50\n", ""),
+            "invalid_input",
+            "matrix.csv",
+        ),
+        (
+            "matrix bad meters",
+            schools.into(),
+            pupils.into(),
+            matrix.replace("p3,B,50", "p3,B,far"),
+            "invalid_input",
+            "field 'meters'",
+        ),
+        (
+            "matrix unknown pupil",
+            schools.into(),
+            pupils.into(),
+            format!("{matrix}p9,A,10\n"),
+            "invalid_input",
+            "p9",
+        ),
+        (
+            "matrix column missing",
+            schools.into(),
+            pupils.into(),
+            matrix.replace("meters", "metres"),
+            "invalid_input",
+            "field 'meters'",
+        ),
+        (
+            "empty pupils",
+            schools.into(),
+            "id,lat,lon\n".into(),
+            matrix.into(),
+            "invalid_input",
+            "no rows",
+        ),
+        (
+            "too few seats",
+            schools.replace(",2\n", ",1\n"),
+            pupils.into(),
+            matrix.into(),
+            "infeasible",
+            "short by 1",
+        ),
+        (
+            "fixed over capacity",
+            schools.into(),
+            "id,lat,lon,fixed_school\np1,52.1,11.6,B\np2,52.1,11.61,B\np3,52.0,11.6,\n".into(),
+            matrix.into(),
+            "infeasible",
+            "school 'B' has 2 pupils",
+        ),
+        (
+            "no route",
+            schools.into(),
+            pupils.into(),
+            matrix.replace("p3,A,800", "p3,A,unreachable").replace("p3,B,50", "p3,B,unreachable"),
+            "infeasible",
+            "no allowed school",
+        ),
     ];
     for (case, sc, pu, ma, kind, fragment) in &cases {
         let body = json!({"schools": sc, "pupils": pu, "matrix": ma}).to_string();
@@ -360,7 +511,11 @@ fn validation_errors_carry_the_cli_messages() {
         assert!(message.contains(fragment), "{case}: {message}");
         assert!(!e["problems"].as_array().unwrap().is_empty(), "{case}");
         // The same text as `catchment solve` on the same files.
-        let d = files(tmp.path(), &case.replace(' ', "_"), &[("schools.csv", sc), ("pupils.csv", pu), ("matrix.csv", ma)]);
+        let d = files(
+            tmp.path(),
+            &case.replace(' ', "_"),
+            &[("schools.csv", sc), ("pupils.csv", pu), ("matrix.csv", ma)],
+        );
         let cli = cli_error(&d.join("schools.csv"), &d.join("pupils.csv"), &d.join("matrix.csv"));
         assert!(cli.contains(message), "{case}: the CLI says\n{cli}\nthe service says\n{message}");
         // Pupil coordinates never appear in an answer.
@@ -381,15 +536,25 @@ fn validation_errors_carry_the_cli_messages() {
     ];
     for (case, body, ct, status, kind) in bad {
         let auth = format!("Bearer {WRITE}");
-        let r = http::request(s.addr, "POST", "/v1/plans", &[("Authorization", auth.as_str()), ("Content-Type", ct)], &body).unwrap();
+        let r = http::request(
+            s.addr,
+            "POST",
+            "/v1/plans",
+            &[("Authorization", auth.as_str()), ("Content-Type", ct)],
+            &body,
+        )
+        .unwrap();
         assert_eq!(r.status, status, "{case}: {}", r.text());
         assert_eq!(r.json()["error"], kind, "{case}");
     }
     // A form with a pupils file that is not UTF-8 (Latin-1): the CLI's message.
-    let latin1: Vec<u8> = b"id,lat,lon,note\np1,52.1,11.6,Stra\xdfe\np2,52.1,11.61,\np3,52.0,11.6,\n".to_vec();
+    let latin1: Vec<u8> =
+        b"id,lat,lon,note\np1,52.1,11.6,Stra\xdfe\np2,52.1,11.61,\np3,52.0,11.6,\n".to_vec();
     let boundary = "b0undary";
     let mut body = Vec::new();
-    for (name, content) in [("schools", schools.as_bytes()), ("pupils", &latin1[..]), ("matrix", matrix.as_bytes())] {
+    for (name, content) in
+        [("schools", schools.as_bytes()), ("pupils", &latin1[..]), ("matrix", matrix.as_bytes())]
+    {
         body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}.csv\"\r\n\r\n").as_bytes());
         body.extend_from_slice(content);
         body.extend_from_slice(b"\r\n");
@@ -397,7 +562,14 @@ fn validation_errors_carry_the_cli_messages() {
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     let auth = format!("Bearer {WRITE}");
     let ct = format!("multipart/form-data; boundary={boundary}");
-    let r = http::request(s.addr, "POST", "/v1/plans", &[("Authorization", auth.as_str()), ("Content-Type", ct.as_str())], &body).unwrap();
+    let r = http::request(
+        s.addr,
+        "POST",
+        "/v1/plans",
+        &[("Authorization", auth.as_str()), ("Content-Type", ct.as_str())],
+        &body,
+    )
+    .unwrap();
     assert_eq!(r.status, 422, "{}", r.text());
     let message = r.json()["message"].as_str().unwrap().to_string();
     assert!(message.contains("pupils.csv:2") && message.contains("not valid UTF-8"), "{message}");
@@ -429,14 +601,25 @@ fn fifty_submissions_at_once_equal_the_cli() {
     let tmp = tempfile::tempdir().unwrap();
     let town = tmp.path().join("town");
     let o = Command::new(bin())
-        .args(["dataset", "synthetic", "--pupils", "400", "--schools", "9", "--seed", "11", "--out"])
+        .args([
+            "dataset",
+            "synthetic",
+            "--pupils",
+            "400",
+            "--schools",
+            "9",
+            "--seed",
+            "11",
+            "--out",
+        ])
         .arg(&town)
         .output()
         .unwrap();
     assert!(o.status.success());
     let cli_demo = CliPlan::solve(&demo_dir(), &tmp.path().join("cli-demo"), &[]);
     let cli_town = CliPlan::solve(&town, &tmp.path().join("cli-town"), &[]);
-    let cli_town_walk = CliPlan::solve(&town, &tmp.path().join("cli-town-walk"), &["--max-walk", "3000"]);
+    let cli_town_walk =
+        CliPlan::solve(&town, &tmp.path().join("cli-town-walk"), &["--max-walk", "3000"]);
     let s = Server::start(&tmp.path().join("c.db"), &["--max-solves", "2"]);
     let bodies = [
         request_for(&demo_dir(), json!({})),
@@ -460,12 +643,16 @@ fn fifty_submissions_at_once_equal_the_cli() {
     loop {
         let m = get(addr, "/metrics", None).text();
         let value = |name: &str| -> u64 {
-            m.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim().parse().unwrap())).unwrap_or_else(|| panic!("{name} missing"))
+            m.lines()
+                .find_map(|l| l.strip_prefix(name).map(|v| v.trim().parse().unwrap()))
+                .unwrap_or_else(|| panic!("{name} missing"))
         };
         assert!(value("catchment_solves_running ") <= 2, "{m}");
         assert!(value("catchment_jobs{state=\"running\"} ") <= 2, "{m}");
         seen_queue |= value("catchment_jobs{state=\"queued\"} ") > 0;
-        if value("catchment_jobs{state=\"done\"} ") + value("catchment_jobs{state=\"failed\"} ") == 50 {
+        if value("catchment_jobs{state=\"done\"} ") + value("catchment_jobs{state=\"failed\"} ")
+            == 50
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -524,7 +711,10 @@ fn killed_mid_job_and_restarted() {
     assert_eq!(r.status, 200, "{}", r.text());
     let earlier = r.json()["id"].as_str().unwrap().to_string();
     let routes = ["", "/assignments.csv", "/schools.csv", "/certificate.json"];
-    let earlier_files: Vec<Response> = routes.iter().map(|x| get(s.addr, &format!("/v1/plans/{earlier}{x}"), Some(READ))).collect();
+    let earlier_files: Vec<Response> = routes
+        .iter()
+        .map(|x| get(s.addr, &format!("/v1/plans/{earlier}{x}"), Some(READ)))
+        .collect();
 
     // A crash (SIGKILL) while a job runs and others wait: all resumed at restart. (Rarely the
     // crash falls between two jobs; then crash again.)
@@ -568,8 +758,17 @@ fn killed_mid_job_and_restarted() {
         if running.contains(id) {
             assert_eq!(j["state"], "failed", "{j}");
             assert_eq!(j["error"]["error"], "interrupted", "{j}");
-            assert!(j["error"]["message"].as_str().unwrap().contains("stopped while this job was running"), "{j}");
-            assert_eq!(get(s.addr, &format!("/v1/plans/{id}/assignments.csv"), Some(READ)).status, 404);
+            assert!(
+                j["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("stopped while this job was running"),
+                "{j}"
+            );
+            assert_eq!(
+                get(s.addr, &format!("/v1/plans/{id}/assignments.csv"), Some(READ)).status,
+                404
+            );
         } else {
             assert_eq!(j["state"], "done", "{j}");
             assert_same_as_cli(s.addr, id, &cli);
@@ -584,10 +783,15 @@ fn killed_mid_job_and_restarted() {
     let j = wait_done(s.addr, &id);
     assert_eq!(j["state"], "done", "{j}");
     assert_same_as_cli(s.addr, &id, &cli);
-    assert_eq!(get(s.addr, &format!("/v1/plans/{earlier}/assignments.csv"), Some(READ)).body, earlier_files[1].body);
+    assert_eq!(
+        get(s.addr, &format!("/v1/plans/{earlier}/assignments.csv"), Some(READ)).body,
+        earlier_files[1].body
+    );
     // No request (pupil locations) is kept once its job has finished.
     let c = rusqlite::Connection::open(&db).unwrap();
-    let kept: i64 = c.query_row("SELECT COUNT(*) FROM jobs WHERE request IS NOT NULL", [], |r| r.get(0)).unwrap();
+    let kept: i64 = c
+        .query_row("SELECT COUNT(*) FROM jobs WHERE request IS NOT NULL", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(kept, 0);
 }
 
@@ -598,8 +802,10 @@ fn killed_mid_job_and_restarted() {
 fn routing_spec_uses_an_allowed_osrm_server() {
     let osrm = common::Osrm::start(100);
     let tmp = tempfile::tempdir().unwrap();
-    let schools = "id,name,lat,lon,capacity\nville,Ville,43.7312,7.4197,2\ncarlo,Carlo,43.7394,7.4274,2\n";
-    let pupils = "id,lat,lon\n1,43.7356,7.4196\n2,43.7330,7.4190\n3,43.7388,7.4268\n4,43.7349,7.4218\n";
+    let schools =
+        "id,name,lat,lon,capacity\nville,Ville,43.7312,7.4197,2\ncarlo,Carlo,43.7394,7.4274,2\n";
+    let pupils =
+        "id,lat,lon\n1,43.7356,7.4196\n2,43.7330,7.4190\n3,43.7388,7.4268\n4,43.7349,7.4218\n";
     std::fs::write(tmp.path().join("schools.csv"), schools).unwrap();
     std::fs::write(tmp.path().join("pupils.csv"), pupils).unwrap();
     let cli_out = tmp.path().join("cli");
@@ -615,7 +821,8 @@ fn routing_spec_uses_an_allowed_osrm_server() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     let server = Server::start(&tmp.path().join("jobs.db"), &["--osrm-allow", &osrm.url]);
-    let body = json!({"schools": schools, "pupils": pupils, "routing": {"osrm": osrm.url}}).to_string();
+    let body =
+        json!({"schools": schools, "pupils": pupils, "routing": {"osrm": osrm.url}}).to_string();
     let r = post_json(server.addr, "/v1/plans?wait=true", Some(WRITE), body.as_bytes());
     assert_eq!(r.status, 200, "{}", r.text());
     let id = r.json()["id"].as_str().unwrap().to_string();
@@ -623,7 +830,9 @@ fn routing_spec_uses_an_allowed_osrm_server() {
     assert_eq!(served.body, std::fs::read(cli_out.join("assignments.csv")).unwrap());
 
     // A server the service does not allow.
-    let other = json!({"schools": schools, "pupils": pupils, "routing": {"osrm": "http://127.0.0.1:9"}}).to_string();
+    let other =
+        json!({"schools": schools, "pupils": pupils, "routing": {"osrm": "http://127.0.0.1:9"}})
+            .to_string();
     let r = post_json(server.addr, "/v1/plans", Some(WRITE), other.as_bytes());
     assert_eq!(r.status, 422, "{}", r.text());
     assert!(r.text().contains("not allowed"), "{}", r.text());
@@ -664,7 +873,16 @@ fn published_districts_and_explanations_over_http() {
     );
     let streets_path = tmp.path().join("streets.geojson");
     std::fs::write(&streets_path, &streets).unwrap();
-    let cli = CliPlan::solve(&mdg, &tmp.path().join("cli"), &["--blocks", mdg.join("blocks.csv").to_str().unwrap(), "--streets", streets_path.to_str().unwrap()]);
+    let cli = CliPlan::solve(
+        &mdg,
+        &tmp.path().join("cli"),
+        &[
+            "--blocks",
+            mdg.join("blocks.csv").to_str().unwrap(),
+            "--streets",
+            streets_path.to_str().unwrap(),
+        ],
+    );
     let s = Server::start(&tmp.path().join("c.db"), &[]);
     let body = serde_json::to_vec(&json!({
         "schools": read(&mdg.join("schools.csv")),
@@ -678,7 +896,12 @@ fn published_districts_and_explanations_over_http() {
     assert_eq!(r.status, 200, "{}", r.text());
     let plan = r.json();
     let id = plan["id"].as_str().unwrap();
-    let links: Vec<&str> = plan["links"]["published"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let links: Vec<&str> = plan["links"]["published"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     for f in ["districts.csv", "districts.geojson", "streets.csv", "streets.html"] {
         let route = format!("/v1/plans/{id}/files/{f}");
         assert!(links.contains(&route.as_str()), "{links:?}");
@@ -688,18 +911,30 @@ fn published_districts_and_explanations_over_http() {
     }
     let r = get(s.addr, &format!("/v1/plans/{id}/files/assignments.csv"), Some(READ));
     assert_eq!(r.status, 404, "pupil assignments are not a published file");
-    assert_eq!(get(s.addr, &format!("/v1/plans/{id}/files/districts.csv"), None).status, 401, "needs a token unless public");
+    assert_eq!(
+        get(s.addr, &format!("/v1/plans/{id}/files/districts.csv"), None).status,
+        401,
+        "needs a token unless public"
+    );
 
     // Explanations equal the CLI's.
     let block = &pts[0].0;
     let r = get(s.addr, &format!("/v1/plans/{id}/explain?block={block}"), Some(READ));
     assert_eq!(r.status, 200, "{}", r.text());
-    let o = Command::new(bin()).args(["explain", "--json", "--plan"]).arg(&cli.dir).args(["--block", block]).output().unwrap();
+    let o = Command::new(bin())
+        .args(["explain", "--json", "--plan"])
+        .arg(&cli.dir)
+        .args(["--block", block])
+        .output()
+        .unwrap();
     assert!(o.status.success());
     assert_eq!(r.json(), serde_json::from_slice::<Value>(&o.stdout).unwrap());
     let r = get(s.addr, &format!("/v1/plans/{id}/explain?address=Teststra%C3%9Fe%202"), Some(READ));
     assert_eq!(r.status, 200, "{}", r.text());
-    assert!(r.json()["explanations"][0]["german"].as_str().unwrap().contains("Schule") || r.json()["explanations"][0]["german"].as_str().unwrap().contains("näher"));
+    assert!(
+        r.json()["explanations"][0]["german"].as_str().unwrap().contains("Schule")
+            || r.json()["explanations"][0]["german"].as_str().unwrap().contains("näher")
+    );
     let r = get(s.addr, &format!("/v1/plans/{id}/explain?block=nowhere"), Some(READ));
     assert_eq!(r.status, 404, "{}", r.text());
     let r = get(s.addr, &format!("/v1/plans/{id}/explain"), Some(READ));
@@ -713,7 +948,11 @@ fn published_districts_and_explanations_over_http() {
 fn simulations_of_stored_plans_match_the_cli() {
     let tmp = tempfile::tempdir().unwrap();
     let mdg = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/magdeburg");
-    let cli = CliPlan::solve(&mdg, &tmp.path().join("cli"), &["--blocks", mdg.join("blocks.csv").to_str().unwrap()]);
+    let cli = CliPlan::solve(
+        &mdg,
+        &tmp.path().join("cli"),
+        &["--blocks", mdg.join("blocks.csv").to_str().unwrap()],
+    );
     let sim_dir = tmp.path().join("cli-sim");
     let o = Command::new(bin())
         .args(["simulate", "--draws", "1500", "--seed", "5", "--move-prob", "0.2", "--plan"])
@@ -734,7 +973,12 @@ fn simulations_of_stored_plans_match_the_cli() {
         if blocks {
             req["blocks"] = Value::String(read(&mdg.join("blocks.csv")));
         }
-        let r = post_json(s.addr, "/v1/plans?wait=true", Some(WRITE), &serde_json::to_vec(&req).unwrap());
+        let r = post_json(
+            s.addr,
+            "/v1/plans?wait=true",
+            Some(WRITE),
+            &serde_json::to_vec(&req).unwrap(),
+        );
         assert_eq!(r.status, 200, "{}", r.text());
         r.json()["id"].as_str().unwrap().to_string()
     };
@@ -745,7 +989,8 @@ fn simulations_of_stored_plans_match_the_cli() {
     assert_eq!(r.status, 201, "{}", r.text());
     let sid = r.json()["id"].as_str().unwrap().to_string();
     assert_eq!(r.header("location"), Some(format!("/v1/simulations/{sid}").as_str()));
-    let cli_json: Value = serde_json::from_slice(&std::fs::read(sim_dir.join("simulation.json")).unwrap()).unwrap();
+    let cli_json: Value =
+        serde_json::from_slice(&std::fs::read(sim_dir.join("simulation.json")).unwrap()).unwrap();
     assert_eq!(r.json()["simulation"], cli_json);
     // Stored: read back by id, the table byte for byte.
     let g = get(s.addr, &format!("/v1/simulations/{sid}"), Some(READ));
@@ -803,12 +1048,21 @@ close = ["S31"]
         std::fs::copy(mdg.join(n), dir.join(n)).unwrap();
     }
     std::fs::write(dir.join("scenarios.toml"), toml).unwrap();
-    let o = Command::new(bin()).arg("batch").arg(dir.join("scenarios.toml")).arg("--out").arg(tmp.path().join("cli-out")).output().unwrap();
+    let o = Command::new(bin())
+        .arg("batch")
+        .arg(dir.join("scenarios.toml"))
+        .arg("--out")
+        .arg(tmp.path().join("cli-out"))
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     let s = Server::start(&tmp.path().join("c.db"), &[]);
-    let files: serde_json::Map<String, Value> = names.iter().map(|n| (n.to_string(), Value::String(read(&mdg.join(n))))).collect();
-    let body = |toml: &str, files: &serde_json::Map<String, Value>| serde_json::to_vec(&json!({"scenarios": toml, "files": files})).unwrap();
+    let files: serde_json::Map<String, Value> =
+        names.iter().map(|n| (n.to_string(), Value::String(read(&mdg.join(n))))).collect();
+    let body = |toml: &str, files: &serde_json::Map<String, Value>| {
+        serde_json::to_vec(&json!({"scenarios": toml, "files": files})).unwrap()
+    };
     let r = post_json(s.addr, "/v1/scenarios", Some(WRITE), &body(toml, &files));
     assert_eq!(r.status, 202, "{}", r.text());
     let id = r.json()["id"].as_str().unwrap().to_string();
@@ -825,32 +1079,57 @@ close = ["S31"]
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(st["state"], "done", "{st}");
-    let links: Vec<&str> = st["files"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert!(links.contains(&format!("/v1/scenarios/{id}/files/close-S31/districts.csv").as_str()), "{links:?}");
+    let links: Vec<&str> =
+        st["files"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(
+        links.contains(&format!("/v1/scenarios/{id}/files/close-S31/districts.csv").as_str()),
+        "{links:?}"
+    );
     // The comparison equals the CLI's apart from the solve times.
     let rows = |text: &str| -> Vec<Vec<String>> {
         let mut rdr = csv::Reader::from_reader(text.as_bytes());
         let h = rdr.headers().unwrap().clone();
         let t = h.iter().position(|c| c == "solve_seconds").unwrap();
-        rdr.records().map(|r| r.unwrap().iter().enumerate().filter(|(i, _)| *i != t).map(|(_, v)| v.to_string()).collect()).collect()
+        rdr.records()
+            .map(|r| {
+                r.unwrap()
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != t)
+                    .map(|(_, v)| v.to_string())
+                    .collect()
+            })
+            .collect()
     };
     let served = get(s.addr, &format!("/v1/scenarios/{id}/files/comparison.csv"), Some(READ));
     assert_eq!(served.status, 200);
     let cli = read(&tmp.path().join("cli-out/comparison.csv"));
     assert_eq!(rows(&served.text()), rows(&cli));
     assert_eq!(rows(&cli).len(), 3);
-    for f in ["close-S31/districts.csv", "classes-of-25/schools.csv", "close-S31/certificate.json"] {
+    for f in ["close-S31/districts.csv", "classes-of-25/schools.csv", "close-S31/certificate.json"]
+    {
         let r = get(s.addr, &format!("/v1/scenarios/{id}/files/{f}"), Some(READ));
         assert_eq!(r.status, 200, "{f}");
-        assert!(r.body == std::fs::read(tmp.path().join("cli-out").join(f)).unwrap(), "{f} differs from catchment batch");
+        assert!(
+            r.body == std::fs::read(tmp.path().join("cli-out").join(f)).unwrap(),
+            "{f} differs from catchment batch"
+        );
     }
-    assert_eq!(get(s.addr, &format!("/v1/scenarios/{id}/files/base/assignments.csv"), None).status, 401, "pupils need a token");
+    assert_eq!(
+        get(s.addr, &format!("/v1/scenarios/{id}/files/base/assignments.csv"), None).status,
+        401,
+        "pupils need a token"
+    );
 
     // Errors at submission: the scenario and the key; a file that was not uploaded; bad names.
     let bad = toml.replace("max_class_size = 25", "max_clas_size = 25");
     let r = post_json(s.addr, "/v1/scenarios", Some(WRITE), &body(&bad, &files));
     assert_eq!(r.status, 422, "{}", r.text());
-    assert!(r.text().contains("classes-of-25") && r.text().contains("max_clas_size"), "{}", r.text());
+    assert!(
+        r.text().contains("classes-of-25") && r.text().contains("max_clas_size"),
+        "{}",
+        r.text()
+    );
     let outside = toml.replace("matrix = \"matrix.csv\"", "matrix = \"../matrix.csv\"");
     let r = post_json(s.addr, "/v1/scenarios", Some(WRITE), &body(&outside, &files));
     assert_eq!(r.status, 422, "{}", r.text());

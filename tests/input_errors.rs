@@ -55,28 +55,50 @@ fn unknown_ids_in_matrix() {
 #[test]
 fn missing_pairs() {
     let full = matrix();
-    let cut: String = full.lines().filter(|l| !l.starts_with("3,B")).map(|l| format!("{l}\n")).collect();
+    let cut: String =
+        full.lines().filter(|l| !l.starts_with("3,B")).map(|l| format!("{l}\n")).collect();
     let m = matrix_error(&cut);
     has(&m, &["matrix.csv", "1 pupil-school pairs are missing", "('3', 'B')"]);
 }
 
 #[test]
 fn bad_numbers() {
-    has(&matrix_error("pupil_id,school_id,meters\n1,A,-5\n"), &["matrix.csv:2", "field 'meters'", "must not be negative"]);
-    has(&matrix_error("pupil_id,school_id,meters\n1,A,NaN\n"), &["matrix.csv:2", "field 'meters'", "not a finite number"]);
-    has(&matrix_error("pupil_id,school_id,meters\n1,A,\n"), &["matrix.csv:2", "field 'meters'", "is empty"]);
-    has(&matrix_error("pupil_id,school_id,meters\n1,A,abc\n"), &["matrix.csv:2", "field 'meters'", "is not a number"]);
-    has(&matrix_error("pupil_id,school_id,meters\n1,A,5\n1,A,6\n"), &["matrix.csv:3", "appears twice"]);
+    has(
+        &matrix_error("pupil_id,school_id,meters\n1,A,-5\n"),
+        &["matrix.csv:2", "field 'meters'", "must not be negative"],
+    );
+    has(
+        &matrix_error("pupil_id,school_id,meters\n1,A,NaN\n"),
+        &["matrix.csv:2", "field 'meters'", "not a finite number"],
+    );
+    has(
+        &matrix_error("pupil_id,school_id,meters\n1,A,\n"),
+        &["matrix.csv:2", "field 'meters'", "is empty"],
+    );
+    has(
+        &matrix_error("pupil_id,school_id,meters\n1,A,abc\n"),
+        &["matrix.csv:2", "field 'meters'", "is not a number"],
+    );
+    has(
+        &matrix_error("pupil_id,school_id,meters\n1,A,5\n1,A,6\n"),
+        &["matrix.csv:3", "appears twice"],
+    );
     has(
         &instance_error("id,name,lat,lon,capacity\nA,a,52,11,-3\n", PUPILS),
         &["schools.csv:2", "field 'capacity'", "must not be negative"],
     );
-    has(&instance_error("id,name,lat,lon,capacity\nA,a,52,,5\n", PUPILS), &["schools.csv:2", "field 'lon'", "is empty"]);
+    has(
+        &instance_error("id,name,lat,lon,capacity\nA,a,52,,5\n", PUPILS),
+        &["schools.csv:2", "field 'lon'", "is empty"],
+    );
 }
 
 #[test]
 fn coordinates_out_of_range_without_echoing_pupil_values() {
-    has(&instance_error("id,name,lat,lon,capacity\nA,a,95,11,5\n", PUPILS), &["schools.csv:2", "field 'lat'", "out of range", "95"]);
+    has(
+        &instance_error("id,name,lat,lon,capacity\nA,a,95,11,5\n", PUPILS),
+        &["schools.csv:2", "field 'lat'", "out of range", "95"],
+    );
     let m = instance_error(SCHOOLS, "id,lat,lon\n1,52.1234,211.5678\n");
     has(&m, &["pupils.csv:2", "field 'lon'", "out of range"]);
     assert!(!m.contains("211.5678") && !m.contains("52.1234"), "pupil coordinates leaked: {m}");
@@ -84,9 +106,18 @@ fn coordinates_out_of_range_without_echoing_pupil_values() {
 
 #[test]
 fn zero_or_missing_capacity() {
-    has(&instance_error("id,name,lat,lon,capacity\nA,a,52,11,0\n", PUPILS), &["schools.csv:2", "field 'capacity'", "must be positive"]);
-    has(&instance_error("id,name,lat,lon\nA,a,52,11\n", PUPILS), &["schools.csv:2", "field 'capacity'", "missing"]);
-    has(&instance_error("id,name,lat,lon,capacity\nA,a,52,11,\n", PUPILS), &["schools.csv:2", "field 'capacity'", "is empty"]);
+    has(
+        &instance_error("id,name,lat,lon,capacity\nA,a,52,11,0\n", PUPILS),
+        &["schools.csv:2", "field 'capacity'", "must be positive"],
+    );
+    has(
+        &instance_error("id,name,lat,lon\nA,a,52,11\n", PUPILS),
+        &["schools.csv:2", "field 'capacity'", "missing"],
+    );
+    has(
+        &instance_error("id,name,lat,lon,capacity\nA,a,52,11,\n", PUPILS),
+        &["schools.csv:2", "field 'capacity'", "is empty"],
+    );
     // max_classes x class_size is a capacity too.
     let d = tempfile::tempdir().unwrap();
     let s = write(d.path(), "s.csv", "id,name,lat,lon,max_classes\nA,a,52,11,2\n");
@@ -103,7 +134,10 @@ fn empty_files() {
 
 #[test]
 fn wrong_delimiter_or_encoding() {
-    has(&instance_error("id\tname\tlat\tlon\tcapacity\nA\ta\t52\t11\t5\n", PUPILS), &["schools.csv:1", "delimiter"]);
+    has(
+        &instance_error("id\tname\tlat\tlon\tcapacity\nA\ta\t52\t11\t5\n", PUPILS),
+        &["schools.csv:1", "delimiter"],
+    );
     // Semicolons are accepted (German Excel), with decimal commas.
     let d = tempfile::tempdir().unwrap();
     let s = write(d.path(), "s.csv", "id;name;lat;lon;capacity\nA;a;52,1;11,6;5\n");
@@ -111,7 +145,10 @@ fn wrong_delimiter_or_encoding() {
     let inst = read_instance(&s, &p).unwrap();
     assert_eq!(inst.schools[0].lat, 52.1);
     // A row with more fields than the header.
-    has(&instance_error("id,name,lat,lon,capacity\nA,a,52,11,5,7\n", PUPILS), &["schools.csv:2", "row has 6 fields but the header has 5"]);
+    has(
+        &instance_error("id,name,lat,lon,capacity\nA,a,52,11,5,7\n", PUPILS),
+        &["schools.csv:2", "row has 6 fields but the header has 5"],
+    );
     // Latin-1 bytes.
     let d = tempfile::tempdir().unwrap();
     let s = d.path().join("schools.csv");
@@ -124,7 +161,10 @@ fn wrong_delimiter_or_encoding() {
 
 #[test]
 fn unknown_fixed_school() {
-    has(&instance_error(SCHOOLS, "id,lat,lon,fixed_school\n1,52,11,Q\n"), &["pupils.csv:2", "field 'fixed_school'", "'Q'"]);
+    has(
+        &instance_error(SCHOOLS, "id,lat,lon,fixed_school\n1,52,11,Q\n"),
+        &["pupils.csv:2", "field 'fixed_school'", "'Q'"],
+    );
 }
 
 #[test]
@@ -166,14 +206,34 @@ fn cli_writes_nothing_on_bad_input_and_keeps_an_existing_output() {
     let (s, p, _) = small_instance(d.path());
     let bad = write(d.path(), "bad.csv", "pupil_id,school_id,meters\n1,A,-1\n");
     let out = d.path().join("plan");
-    let o = bin().args(["solve", "--schools"]).arg(&s).arg("--pupils").arg(&p).arg("--matrix").arg(&bad).arg("--out").arg(&out).output().unwrap();
+    let o = bin()
+        .args(["solve", "--schools"])
+        .arg(&s)
+        .arg("--pupils")
+        .arg(&p)
+        .arg("--matrix")
+        .arg(&bad)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad.csv:2: field 'meters'"));
     assert!(!out.exists());
     // An existing output stays untouched.
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("keep.txt"), "old").unwrap();
-    let o = bin().args(["solve", "--schools"]).arg(&s).arg("--pupils").arg(&p).arg("--matrix").arg(&bad).arg("--out").arg(&out).output().unwrap();
+    let o = bin()
+        .args(["solve", "--schools"])
+        .arg(&s)
+        .arg("--pupils")
+        .arg(&p)
+        .arg("--matrix")
+        .arg(&bad)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
     assert!(!o.status.success());
     assert_eq!(std::fs::read_to_string(out.join("keep.txt")).unwrap(), "old");
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
@@ -181,5 +241,8 @@ fn cli_writes_nothing_on_bad_input_and_keeps_an_existing_output() {
 }
 
 fn leftovers(dir: &Path) -> usize {
-    std::fs::read_dir(dir).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".tmp-")).count()
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".tmp-"))
+        .count()
 }

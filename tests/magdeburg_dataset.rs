@@ -8,7 +8,9 @@
 mod common;
 
 use catchment::dataset::laea;
-use catchment::dataset::magdeburg::{apportion, names_match, normalize_name, strip_preposition, District};
+use catchment::dataset::magdeburg::{
+    apportion, names_match, normalize_name, strip_preposition, District,
+};
 use common::bin;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -54,7 +56,10 @@ fn laea_matches_the_iogp_example_and_round_trips() {
     // Magdeburg's cathedral (52.1244 N, 11.6293 E) lies in the grid square of Magdeburg's old town:
     // about 4,432 km east and 3,224 km north.
     let (e, n) = laea::forward(52.1244, 11.6293);
-    assert!((4_431_000.0..4_434_000.0).contains(&e) && (3_223_000.0..3_226_000.0).contains(&n), "{e} {n}");
+    assert!(
+        (4_431_000.0..4_434_000.0).contains(&e) && (3_223_000.0..3_226_000.0).contains(&n),
+        "{e} {n}"
+    );
 }
 
 #[test]
@@ -124,13 +129,23 @@ fn generator_reproduces_the_committed_case() {
     let Some(src) = source() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("magdeburg");
-    let o = bin().args(["dataset", "magdeburg", "--source"]).arg(&src).arg("--out").arg(&out).output().unwrap();
+    let o = bin()
+        .args(["dataset", "magdeburg", "--source"])
+        .arg(&src)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let committed = repo().join("data/magdeburg");
     for f in ["schools.csv", "pupils.csv", "blocks.csv", "network.osm", "README.md"] {
         let a = std::fs::read(out.join(f)).unwrap();
-        let b = std::fs::read(committed.join(f)).unwrap_or_else(|_| panic!("data/magdeburg/{f} is not committed"));
-        assert!(a == b, "data/magdeburg/{f} differs from what the generator writes now: regenerate it");
+        let b = std::fs::read(committed.join(f))
+            .unwrap_or_else(|_| panic!("data/magdeburg/{f} is not committed"));
+        assert!(
+            a == b,
+            "data/magdeburg/{f} differs from what the generator writes now: regenerate it"
+        );
     }
 }
 
@@ -144,7 +159,10 @@ fn the_case_is_what_it_claims() {
     let n = inst.pupils.len();
     assert!((2100..=2300).contains(&n), "{n} pupils");
     assert!(inst.seats() >= n as u64, "seats {} < pupils {n}", inst.seats());
-    assert!(inst.schools.iter().all(|s| s.class_size == 22 && s.max_classes.is_some_and(|k| k >= 1)));
+    assert!(inst
+        .schools
+        .iter()
+        .all(|s| s.class_size == 22 && s.max_classes.is_some_and(|k| k >= 1)));
 
     let (bh, blocks) = read_csv(&dir.join("blocks.csv"));
     let (bid, bdist, bres) = (col(&bh, "block_id"), col(&bh, "district"), col(&bh, "residents"));
@@ -171,14 +189,21 @@ fn the_case_is_what_it_claims() {
     // Schools: a placement and approximate flag each; located inside the city's extent.
     let (sh, schools) = read_csv(&dir.join("schools.csv"));
     let (pl, ap) = (col(&sh, "placement"), col(&sh, "approximate"));
-    let known = ["street", "street_reported", "street_no_point", "place", "place_reported", "fallback"];
+    let known =
+        ["street", "street_reported", "street_no_point", "place", "place_reported", "fallback"];
     for s in &schools {
         assert!(known.contains(&s[pl].as_str()), "{:?}", s);
         assert!(s[ap] == "yes" || s[ap] == "no");
         assert_eq!(s[ap] == "no", s[pl] == "street" || s[pl] == "street_reported");
     }
     for s in &inst.schools {
-        assert!((52.0..52.3).contains(&s.lat) && (11.5..11.8).contains(&s.lon), "{} at {},{}", s.id, s.lat, s.lon);
+        assert!(
+            (52.0..52.3).contains(&s.lat) && (11.5..11.8).contains(&s.lon),
+            "{} at {},{}",
+            s.id,
+            s.lat,
+            s.lon
+        );
     }
     let distinct: HashSet<(i64, i64)> =
         inst.schools.iter().map(|s| ((s.lat * 1e6) as i64, (s.lon * 1e6) as i64)).collect();
@@ -244,10 +269,20 @@ fn a_broken_source_writes_nothing_and_names_the_file() {
         std::fs::copy(e.path(), broken.join(e.file_name())).unwrap();
     }
     let csv = broken.join("population_by_district_age.csv");
-    let text = std::fs::read_to_string(&csv).unwrap().replacen("2025,Altstadt,685", "2025,Altstadt,many", 1);
+    let text = std::fs::read_to_string(&csv).unwrap().replacen(
+        "2025,Altstadt,685",
+        "2025,Altstadt,many",
+        1,
+    );
     std::fs::write(&csv, text).unwrap();
     let out = tmp.path().join("case");
-    let o = bin().args(["dataset", "magdeburg", "--source"]).arg(&broken).arg("--out").arg(&out).output().unwrap();
+    let o = bin()
+        .args(["dataset", "magdeburg", "--source"])
+        .arg(&broken)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("population_by_district_age.csv") && err.contains("0 - 6 Jahre"), "{err}");

@@ -10,7 +10,12 @@ use proptest::prelude::*;
 #[test]
 fn tiny_instances_equal_brute_force() {
     // Two schools of one seat each: the pupil nearer to A must yield to the one who gains more.
-    let p = problem(vec![1, 1], vec![0, 0], vec![vec![Some(100), Some(200)], vec![Some(100), Some(500)]], vec![None, None]);
+    let p = problem(
+        vec![1, 1],
+        vec![0, 0],
+        vec![vec![Some(100), Some(200)], vec![Some(100), Some(500)]],
+        vec![None, None],
+    );
     let s = solve(&p, SolverKind::Lp).unwrap();
     assert_eq!(Some(s.objective), brute_force(&p));
     assert_eq!(s.assign, vec![1, 0]);
@@ -19,7 +24,12 @@ fn tiny_instances_equal_brute_force() {
 
 #[test]
 fn minimum_forces_a_longer_walk() {
-    let p = problem(vec![3, 3], vec![0, 1], vec![vec![Some(10), Some(50)], vec![Some(10), Some(20)], vec![Some(10), Some(90)]], vec![None; 3]);
+    let p = problem(
+        vec![3, 3],
+        vec![0, 1],
+        vec![vec![Some(10), Some(50)], vec![Some(10), Some(20)], vec![Some(10), Some(90)]],
+        vec![None; 3],
+    );
     let s = solve(&p, SolverKind::Lp).unwrap();
     assert_eq!(s.assign, vec![0, 1, 0]);
     assert_eq!(Some(s.objective), brute_force(&p));
@@ -30,7 +40,12 @@ fn minimum_forces_a_longer_walk() {
 
 #[test]
 fn fixed_pupil_keeps_its_school_and_uses_a_seat() {
-    let p = problem(vec![1, 2], vec![0, 0], vec![vec![Some(10), Some(50)], vec![Some(10), Some(20)]], vec![None, Some(0)]);
+    let p = problem(
+        vec![1, 2],
+        vec![0, 0],
+        vec![vec![Some(10), Some(50)], vec![Some(10), Some(20)]],
+        vec![None, Some(0)],
+    );
     let s = solve(&p, SolverKind::Lp).unwrap();
     assert_eq!(s.assign, vec![1, 0]);
     assert_eq!(s.objective, 60);
@@ -42,7 +57,10 @@ fn arb_problem() -> impl Strategy<Value = catchment::solve::Problem> {
         (
             prop::collection::vec(0u32..=4, ns),
             prop::collection::vec(0u32..=2, ns),
-            prop::collection::vec(prop::collection::vec(prop::option::weighted(0.85, 0u32..1000), ns), np),
+            prop::collection::vec(
+                prop::collection::vec(prop::option::weighted(0.85, 0u32..1000), ns),
+                np,
+            ),
             prop::collection::vec(prop::option::weighted(0.15, 0u32..ns as u32), np),
         )
             .prop_map(|(cap, min, cost, fixed)| {

@@ -9,7 +9,8 @@ mod common;
 use catchment::instance::{Instance, Pupil, School};
 use catchment::routing::cache::MatrixCache;
 use catchment::routing::osrm::{
-    route_instance, table, CacheUse, OsrmError, OsrmHttp, RouteError, RouteOptions, TableOptions, TableService,
+    route_instance, table, CacheUse, OsrmError, OsrmHttp, RouteError, RouteOptions, TableOptions,
+    TableService,
 };
 use catchment::routing::UNREACHABLE;
 use common::*;
@@ -47,9 +48,9 @@ fn pupil(id: &str, lat: f64, lon: f64) -> Pupil {
 /// Schools at landmarks of Monaco's districts.
 fn monaco_schools() -> Vec<School> {
     vec![
-        school("ville", 43.7312, 7.4197),      // Monaco-Ville, by the palace
-        school("condamine", 43.7356, 7.4196),  // La Condamine, market
-        school("carlo", 43.7394, 7.4274),      // Monte-Carlo, casino
+        school("ville", 43.7312, 7.4197),     // Monaco-Ville, by the palace
+        school("condamine", 43.7356, 7.4196), // La Condamine, market
+        school("carlo", 43.7394, 7.4274),     // Monte-Carlo, casino
         school("fontvieille", 43.7279, 7.4163), // Fontvieille
     ]
 }
@@ -73,9 +74,11 @@ fn instance(pupils: Vec<Pupil>) -> Instance {
 
 /// OSRM's own answer for the whole table in one request, read without the client under test.
 fn raw_table(url: &str, sources: &[(f64, f64)], destinations: &[(f64, f64)]) -> serde_json::Value {
-    let coords: Vec<String> = sources.iter().chain(destinations).map(|(lat, lon)| format!("{lon:.7},{lat:.7}")).collect();
+    let coords: Vec<String> =
+        sources.iter().chain(destinations).map(|(lat, lon)| format!("{lon:.7},{lat:.7}")).collect();
     let src: Vec<String> = (0..sources.len()).map(|i| i.to_string()).collect();
-    let dst: Vec<String> = (sources.len()..sources.len() + destinations.len()).map(|i| i.to_string()).collect();
+    let dst: Vec<String> =
+        (sources.len()..sources.len() + destinations.len()).map(|i| i.to_string()).collect();
     let u = format!(
         "{url}/table/v1/foot/{}?sources={}&destinations={}&annotations=distance,duration",
         coords.join(";"),
@@ -93,7 +96,8 @@ fn matrix_equals_osrms_own_table_plus_snap_gaps() {
     let osrm = Osrm::start(1000);
     let inst = instance(monaco_grid(6, 7));
     let opts = RouteOptions { allow_unreachable: true, ..Default::default() };
-    let (m, report) = route_instance(&inst, &OsrmHttp::new(&osrm.url, "foot"), &opts, None).unwrap();
+    let (m, report) =
+        route_instance(&inst, &OsrmHttp::new(&osrm.url, "foot"), &opts, None).unwrap();
     assert!(m.source.contains("OSRM foot"), "{}", m.source);
 
     let sources: Vec<(f64, f64)> = inst.pupils.iter().map(|p| p.location.unwrap()).collect();
@@ -103,15 +107,28 @@ fn matrix_equals_osrms_own_table_plus_snap_gaps() {
     for (p, pupil) in inst.pupils.iter().enumerate() {
         let snap = raw["sources"][p]["distance"].as_f64().unwrap();
         if snap > 300.0 {
-            assert!(report.far_snapped.iter().any(|(id, _)| id == &pupil.id), "pupil {} snapped {snap} m", pupil.id);
+            assert!(
+                report.far_snapped.iter().any(|(id, _)| id == &pupil.id),
+                "pupil {} snapped {snap} m",
+                pupil.id
+            );
             assert!(m.row(p).iter().all(|&d| d == UNREACHABLE));
             continue;
         }
         for s in 0..inst.schools.len() {
             let d = raw["distances"][p][s].as_f64().expect("Monaco is connected on foot");
-            let expected = (d + snap + raw["destinations"][s]["distance"].as_f64().unwrap()).round() as u32;
-            assert_eq!(m.get(p, s), Some(expected), "pupil {} school {}", pupil.id, inst.schools[s].id);
-            assert!(m.seconds(p, s).unwrap() as f64 >= raw["durations"][p][s].as_f64().unwrap().floor());
+            let expected =
+                (d + snap + raw["destinations"][s]["distance"].as_f64().unwrap()).round() as u32;
+            assert_eq!(
+                m.get(p, s),
+                Some(expected),
+                "pupil {} school {}",
+                pupil.id,
+                inst.schools[s].id
+            );
+            assert!(
+                m.seconds(p, s).unwrap() as f64 >= raw["durations"][p][s].as_f64().unwrap().floor()
+            );
             compared += 1;
         }
     }
@@ -125,7 +142,9 @@ fn far_snaps_fail_the_run_by_pupil_id_unless_allowed() {
     let osrm = Osrm::start(100);
     // Pupil 2 is 1.5 km out at sea.
     let inst = instance(vec![pupil("1", 43.7360, 7.4205), pupil("2", 43.7300, 7.4450)]);
-    let err = route_instance(&inst, &OsrmHttp::new(&osrm.url, "foot"), &RouteOptions::default(), None).unwrap_err();
+    let err =
+        route_instance(&inst, &OsrmHttp::new(&osrm.url, "foot"), &RouteOptions::default(), None)
+            .unwrap_err();
     let RouteError::Unreachable(r) = &err else { panic!("{err}") };
     assert_eq!(r.far_snapped.len(), 1);
     assert_eq!(r.far_snapped[0].0, "2");
@@ -140,8 +159,12 @@ fn a_harbour_between_two_points_makes_the_walk_longer_than_the_straight_line() {
     // Two quays facing each other across Port Hercule.
     let west = (43.7349, 7.4218);
     let east = (43.7338, 7.4260);
-    let inst = Instance::new(vec![school("east", east.0, east.1)], vec![pupil("1", west.0, west.1)]).unwrap();
-    let (m, _) = route_instance(&inst, &OsrmHttp::new(&osrm.url, "foot"), &RouteOptions::default(), None).unwrap();
+    let inst =
+        Instance::new(vec![school("east", east.0, east.1)], vec![pupil("1", west.0, west.1)])
+            .unwrap();
+    let (m, _) =
+        route_instance(&inst, &OsrmHttp::new(&osrm.url, "foot"), &RouteOptions::default(), None)
+            .unwrap();
     let walk = m.get(0, 0).unwrap() as f64;
     let straight = straight_line_m(west, east);
     assert!(walk > 1.5 * straight, "walk {walk} m, straight line {straight:.0} m");
@@ -176,7 +199,9 @@ fn a_table_over_the_server_limit_is_rejected_with_osrms_own_message() {
     let mut opts = RouteOptions { allow_unreachable: true, ..Default::default() };
     opts.table.max_table_size = 40;
     let err = route_instance(&inst, &OsrmHttp::new(&osrm.url, "foot"), &opts, None).unwrap_err();
-    let RouteError::Osrm(OsrmError::Rejected { code, message, status, .. }) = &err else { panic!("{err}") };
+    let RouteError::Osrm(OsrmError::Rejected { code, message, status, .. }) = &err else {
+        panic!("{err}")
+    };
     assert_eq!((code.as_str(), *status), ("TooBig", 400));
     assert!(!message.is_empty());
     assert!(err.to_string().contains("--osrm-table-size"), "{err}");
@@ -203,15 +228,23 @@ fn a_cached_matrix_needs_no_server() {
     assert!(matches!(err, RouteError::Osrm(OsrmError::Down { .. })), "{err}");
     let mut moved = inst.clone();
     moved.pupils[0].location = Some((43.7330, 7.4190));
-    assert!(matches!(route_instance(&moved, &service, &opts, use_("monaco-sum")), Err(RouteError::Osrm(OsrmError::Down { .. }))));
+    assert!(matches!(
+        route_instance(&moved, &service, &opts, use_("monaco-sum")),
+        Err(RouteError::Osrm(OsrmError::Down { .. }))
+    ));
 }
 
 #[test]
 fn server_down_is_a_clear_error() {
     let port = free_port(); // nothing listens there
     let inst = instance(monaco_grid(2, 2));
-    let err = route_instance(&inst, &OsrmHttp::new(&format!("http://127.0.0.1:{port}"), "foot"), &RouteOptions::default(), None)
-        .unwrap_err();
+    let err = route_instance(
+        &inst,
+        &OsrmHttp::new(&format!("http://127.0.0.1:{port}"), "foot"),
+        &RouteOptions::default(),
+        None,
+    )
+    .unwrap_err();
     assert!(matches!(err, RouteError::Osrm(OsrmError::Down { .. })), "{err:?}");
     let msg = err.to_string();
     assert!(msg.contains("not reachable") && msg.contains(&port.to_string()), "{msg}");
@@ -242,7 +275,9 @@ fn two_by_two() -> (Points, Points) {
 
 #[test]
 fn a_slow_server_times_out_after_retries() {
-    let slow = StandIn::start(Box::new(|_| (200, table_json("[[1,2],[3,4]]", (0.0, 0.0)), Duration::from_secs(3))));
+    let slow = StandIn::start(Box::new(|_| {
+        (200, table_json("[[1,2],[3,4]]", (0.0, 0.0)), Duration::from_secs(3))
+    }));
     let (s, d) = two_by_two();
     let err = table(&OsrmHttp::new(&slow.url, "foot"), &s, &d, &fast_retries()).unwrap_err();
     assert!(matches!(err, OsrmError::Timeout { attempts: 3, .. }), "{err:?}");
@@ -252,9 +287,15 @@ fn a_slow_server_times_out_after_retries() {
 
 #[test]
 fn the_total_deadline_bounds_the_whole_table() {
-    let slow = StandIn::start(Box::new(|_| (200, table_json("[[1,2],[3,4]]", (0.0, 0.0)), Duration::from_secs(5))));
+    let slow = StandIn::start(Box::new(|_| {
+        (200, table_json("[[1,2],[3,4]]", (0.0, 0.0)), Duration::from_secs(5))
+    }));
     let (s, d) = two_by_two();
-    let opts = TableOptions { request_timeout: Duration::from_secs(30), deadline: Duration::from_millis(600), ..fast_retries() };
+    let opts = TableOptions {
+        request_timeout: Duration::from_secs(30),
+        deadline: Duration::from_millis(600),
+        ..fast_retries()
+    };
     let err = table(&OsrmHttp::new(&slow.url, "foot"), &s, &d, &opts).unwrap_err();
     assert!(matches!(err, OsrmError::Deadline { done: 0, total: 1, .. }), "{err:?}");
 }
@@ -262,12 +303,18 @@ fn the_total_deadline_bounds_the_whole_table() {
 #[test]
 fn server_errors_are_retried_then_reported_with_osrms_words() {
     let failing = StandIn::start(Box::new(|_| {
-        (503, r#"{"code":"InternalError","message":"dataset is being reloaded"}"#.to_string(), Duration::ZERO)
+        (
+            503,
+            r#"{"code":"InternalError","message":"dataset is being reloaded"}"#.to_string(),
+            Duration::ZERO,
+        )
     }));
     let (s, d) = two_by_two();
     let err = table(&OsrmHttp::new(&failing.url, "foot"), &s, &d, &fast_retries()).unwrap_err();
     assert_eq!(failing.hits(), 3, "one request and two retries");
-    let OsrmError::Server { status: 503, ref code, ref message, attempts: 3, .. } = err else { panic!("{err:?}") };
+    let OsrmError::Server { status: 503, ref code, ref message, attempts: 3, .. } = err else {
+        panic!("{err:?}")
+    };
     assert_eq!((code.as_str(), message.as_str()), ("InternalError", "dataset is being reloaded"));
 
     // A server that recovers: the retry gets the table.
@@ -296,15 +343,19 @@ fn a_failing_tile_fails_the_whole_table() {
     }));
     let s: Vec<(f64, f64)> = (0..12).map(|i| (43.73 + i as f64 * 1e-3, 7.42)).collect();
     let opts = TableOptions { max_table_size: 2, retries: 0, concurrency: 2, ..fast_retries() };
-    let err = table(&OsrmHttp::new(&server.url, "foot"), &s, &[(43.735, 7.425)], &opts).unwrap_err();
+    let err =
+        table(&OsrmHttp::new(&server.url, "foot"), &s, &[(43.735, 7.425)], &opts).unwrap_err();
     assert!(matches!(err, OsrmError::Server { status: 500, .. }), "{err:?}");
 }
 
 #[test]
 fn null_pairs_are_reported_by_pupil_and_school_or_left_out() {
-    let server = StandIn::start(Box::new(|_| (200, table_json("[[100,null],[300,400]]", (4.0, 6.0)), Duration::ZERO)));
+    let server = StandIn::start(Box::new(|_| {
+        (200, table_json("[[100,null],[300,400]]", (4.0, 6.0)), Duration::ZERO)
+    }));
     let schools = vec![school("a", 43.735, 7.425), school("b", 43.736, 7.426)];
-    let inst = Instance::new(schools, vec![pupil("p1", 43.73, 7.42), pupil("p2", 43.74, 7.43)]).unwrap();
+    let inst =
+        Instance::new(schools, vec![pupil("p1", 43.73, 7.42), pupil("p2", 43.74, 7.43)]).unwrap();
     let service = OsrmHttp::new(&server.url, "foot");
     let err = route_instance(&inst, &service, &RouteOptions::default(), None).unwrap_err();
     let RouteError::Unreachable(r) = &err else { panic!("{err}") };
@@ -319,7 +370,9 @@ fn null_pairs_are_reported_by_pupil_and_school_or_left_out() {
 
 #[test]
 fn a_malformed_answer_is_an_error_not_a_matrix() {
-    let server = StandIn::start(Box::new(|_| (200, r#"{"code":"Ok","distances":[[1,2]],"durations":[[1,2]]}"#.into(), Duration::ZERO)));
+    let server = StandIn::start(Box::new(|_| {
+        (200, r#"{"code":"Ok","distances":[[1,2]],"durations":[[1,2]]}"#.into(), Duration::ZERO)
+    }));
     let (s, d) = two_by_two();
     let err = table(&OsrmHttp::new(&server.url, "foot"), &s, &d, &fast_retries()).unwrap_err();
     assert!(matches!(err, OsrmError::Protocol { .. }), "{err:?}");
@@ -328,7 +381,10 @@ fn a_malformed_answer_is_an_error_not_a_matrix() {
 #[test]
 fn the_service_names_its_server_and_profile() {
     let c = OsrmHttp::new("http://127.0.0.1:5000/", "foot");
-    assert_eq!((c.server(), c.profile()), ("http://127.0.0.1:5000".to_string(), "foot".to_string()));
+    assert_eq!(
+        (c.server(), c.profile()),
+        ("http://127.0.0.1:5000".to_string(), "foot".to_string())
+    );
 }
 
 // ---- the command line, end to end ----
@@ -337,7 +393,8 @@ fn catchment(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_catchment")).args(args).output().unwrap()
 }
 
-const SCHOOLS_CSV: &str = "id,name,lat,lon,capacity\nville,Ville,43.7312,7.4197,3\ncarlo,Carlo,43.7394,7.4274,3\n";
+const SCHOOLS_CSV: &str =
+    "id,name,lat,lon,capacity\nville,Ville,43.7312,7.4197,3\ncarlo,Carlo,43.7394,7.4274,3\n";
 
 #[test]
 fn cli_geocodes_routes_and_solves() {
@@ -360,18 +417,37 @@ fn cli_geocodes_routes_and_solves() {
     let cache = dir.path().join("cache");
     let out = dir.path().join("matrix.csv");
     let base = [
-        "matrix", "--osrm", &osrm.url, "--osm", pbf.to_str().unwrap(), "--schools", schools.to_str().unwrap(),
-        "--pupils", pupils.to_str().unwrap(), "--out", out.to_str().unwrap(),
-        "--geocode-report", report.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap(),
+        "matrix",
+        "--osrm",
+        &osrm.url,
+        "--osm",
+        pbf.to_str().unwrap(),
+        "--schools",
+        schools.to_str().unwrap(),
+        "--pupils",
+        pupils.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--geocode-report",
+        report.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
     ];
     // The unknown address fails the run; its id is in the report file, its street nowhere.
     let r = catchment(&base);
     let stderr = String::from_utf8_lossy(&r.stderr);
     assert!(!r.status.success());
-    assert!(stderr.contains("1 pupil(s) could not be placed (1 unmatched") && stderr.contains("--skip-ungeocoded"), "{stderr}");
+    assert!(
+        stderr.contains("1 pupil(s) could not be placed (1 unmatched")
+            && stderr.contains("--skip-ungeocoded"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("Imaginaire"), "{stderr}");
     assert!(!out.exists(), "nothing written on error");
-    assert_eq!(std::fs::read_to_string(&report).unwrap(), "pupil_id,problem,places\n5,unmatched,0\n");
+    assert_eq!(
+        std::fs::read_to_string(&report).unwrap(),
+        "pupil_id,problem,places\n5,unmatched,0\n"
+    );
 
     let mut skip = base.to_vec();
     skip.push("--skip-ungeocoded");
@@ -382,17 +458,35 @@ fn cli_geocodes_routes_and_solves() {
     assert_eq!(rows[0], "pupil_id,school_id,meters,seconds");
     assert_eq!(rows.len(), 1 + 4 * 2, "4 pupils x 2 schools");
     assert!(!csv.contains("\n5,"), "the skipped pupil is left out");
-    assert!(rows[1..].iter().all(|r| r.split(',').nth(2).unwrap().parse::<u32>().is_ok()), "every pair routed");
-    assert!(std::fs::read_to_string(catchment::routing::matrix::meta_path(&out)).unwrap().contains("OSRM foot"));
+    assert!(
+        rows[1..].iter().all(|r| r.split(',').nth(2).unwrap().parse::<u32>().is_ok()),
+        "every pair routed"
+    );
+    assert!(std::fs::read_to_string(catchment::routing::matrix::meta_path(&out))
+        .unwrap()
+        .contains("OSRM foot"));
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1, "one cached table");
 
     // solve --osrm: the same matrix from the cache, even with the server stopped.
     drop(osrm);
     let plan = dir.path().join("plan");
     let r = catchment(&[
-        "solve", "--osrm", "http://127.0.0.1:9", "--osm", pbf.to_str().unwrap(), "--schools", schools.to_str().unwrap(),
-        "--pupils", pupils.to_str().unwrap(), "--skip-ungeocoded", "--geocode-report", report.to_str().unwrap(),
-        "--cache-dir", cache.to_str().unwrap(), "--out", plan.to_str().unwrap(),
+        "solve",
+        "--osrm",
+        "http://127.0.0.1:9",
+        "--osm",
+        pbf.to_str().unwrap(),
+        "--schools",
+        schools.to_str().unwrap(),
+        "--pupils",
+        pupils.to_str().unwrap(),
+        "--skip-ungeocoded",
+        "--geocode-report",
+        report.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--out",
+        plan.to_str().unwrap(),
     ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let summary = std::fs::read_to_string(plan.join("summary.json")).unwrap();
@@ -407,14 +501,30 @@ fn cli_needs_a_matrix_or_a_server() {
     let schools = write(dir.path(), "schools.csv", SCHOOLS_CSV);
     let pupils = write(dir.path(), "pupils.csv", "id,lat,lon\n1,43.7356,7.4196\n");
     let out = dir.path().join("plan");
-    let r = catchment(&["solve", "--schools", schools.to_str().unwrap(), "--pupils", pupils.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let r = catchment(&[
+        "solve",
+        "--schools",
+        schools.to_str().unwrap(),
+        "--pupils",
+        pupils.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(r.status.code(), Some(2), "{}", String::from_utf8_lossy(&r.stderr));
     // A server that is down: a clear error, no plan.
     let port = free_port().to_string();
     let url = format!("http://127.0.0.1:{port}");
     let r = catchment(&[
-        "solve", "--osrm", &url, "--no-cache", "--schools", schools.to_str().unwrap(), "--pupils", pupils.to_str().unwrap(),
-        "--out", out.to_str().unwrap(),
+        "solve",
+        "--osrm",
+        &url,
+        "--no-cache",
+        "--schools",
+        schools.to_str().unwrap(),
+        "--pupils",
+        pupils.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
     ]);
     let stderr = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(1));
@@ -430,21 +540,29 @@ fn the_script_prepares_once_starts_on_loopback_and_stops_by_pid() {
     let marker = ds.parent().unwrap().join(".prepared");
     let before = std::fs::metadata(&marker).unwrap().modified().unwrap();
     let script = repo().join("scripts/osrm");
-    let run = |args: &[&str]| std::process::Command::new("bash").arg(&script).args(args).output().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new("bash").arg(&script).args(args).output().unwrap()
+    };
     let again = run(&["prepare", monaco_pbf().to_str().unwrap()]);
     assert!(again.status.success());
     assert_eq!(PathBuf::from(String::from_utf8_lossy(&again.stdout).trim()), ds);
-    assert_eq!(std::fs::metadata(&marker).unwrap().modified().unwrap(), before, "a prepared dataset is reused");
+    assert_eq!(
+        std::fs::metadata(&marker).unwrap().modified().unwrap(),
+        before,
+        "a prepared dataset is reused"
+    );
 
     let port = free_port().to_string();
-    let started = run(&["start", monaco_pbf().to_str().unwrap(), "--port", &port, "--max-table-size", "50"]);
+    let started =
+        run(&["start", monaco_pbf().to_str().unwrap(), "--port", &port, "--max-table-size", "50"]);
     assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
     let url = String::from_utf8_lossy(&started.stdout).trim().to_string();
     assert_eq!(url, format!("http://127.0.0.1:{port}"));
     let pid_file = ds.parent().unwrap().join("osrm-routed.pid");
     let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_string();
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-    let args: Vec<String> = cmdline.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    let args: Vec<String> =
+        cmdline.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
     assert!(args.windows(2).any(|w| w[0] == "-i" && w[1] == "127.0.0.1"), "{args:?}");
     // It answers right away.
     let inst = instance(monaco_grid(2, 2));
@@ -456,6 +574,9 @@ fn the_script_prepares_once_starts_on_loopback_and_stops_by_pid() {
     // Gone, or a zombie waiting for whichever process adopted it to reap it.
     let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
     let state = state.as_deref().and_then(|s| s.rsplit(") ").next()).and_then(|s| s.chars().next());
-    assert!(matches!(state, None | Some('Z') | Some('X')), "the server is still running: {state:?}");
+    assert!(
+        matches!(state, None | Some('Z') | Some('X')),
+        "the server is still running: {state:?}"
+    );
     assert!(!pid_file.exists());
 }

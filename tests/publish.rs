@@ -43,7 +43,11 @@ fn magdeburg_plan() -> PathBuf {
 }
 
 fn records(plan: &Path) -> Vec<DistrictRecord> {
-    csv::Reader::from_path(plan.join("districts.csv")).unwrap().deserialize().map(Result::unwrap).collect()
+    csv::Reader::from_path(plan.join("districts.csv"))
+        .unwrap()
+        .deserialize()
+        .map(Result::unwrap)
+        .collect()
 }
 
 #[test]
@@ -51,8 +55,11 @@ fn every_block_of_the_city_has_a_district_consistent_with_the_plan_and_its_price
     let plan = magdeburg_plan();
     let d = magdeburg();
     let rows = records(&plan);
-    let blocks: Vec<String> =
-        csv::Reader::from_path(d.join("blocks.csv")).unwrap().records().map(|r| r.unwrap()[0].to_string()).collect();
+    let blocks: Vec<String> = csv::Reader::from_path(d.join("blocks.csv"))
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap()[0].to_string())
+        .collect();
     let mut ids: Vec<&str> = rows.iter().map(|r| r.block_id.as_str()).collect();
     ids.sort();
     let mut want: Vec<&str> = blocks.iter().map(String::as_str).collect();
@@ -84,12 +91,21 @@ fn every_block_of_the_city_has_a_district_consistent_with_the_plan_and_its_price
         let row = bm.row(b);
         let s = inst.school_index(&r.school_id).unwrap();
         let best = (0..inst.schools.len()).map(|t| row[t] as i64 + prices[t]).min().unwrap();
-        assert_eq!(row[s] as i64 + prices[s], best, "block {} is not at a least walk + price school", r.block_id);
+        assert_eq!(
+            row[s] as i64 + prices[s],
+            best,
+            "block {} is not at a least walk + price school",
+            r.block_id
+        );
         assert_eq!(r.walk_m, Some(row[s]));
         assert_eq!(r.nearest_walk_m, Some(*row.iter().min().unwrap()));
         if let Some(ps) = pupils_in.get(r.block_id.as_str()) {
             let here = ps.iter().filter(|&&x| x == r.school_id).count();
-            assert!(ps.iter().all(|x| ps.iter().filter(|y| y == &x).count() <= here), "block {}: not the majority school", r.block_id);
+            assert!(
+                ps.iter().all(|x| ps.iter().filter(|y| y == &x).count() <= here),
+                "block {}: not the majority school",
+                r.block_id
+            );
         }
     }
 }
@@ -113,7 +129,8 @@ fn district_polygons_are_valid_and_disjoint_one_per_school() {
         }
         let n_blocks = rows.iter().filter(|r| r.school_id == school).count();
         assert_eq!(props["blocks"].as_u64().unwrap() as usize, n_blocks);
-        let mp: MultiPolygon<f64> = MultiPolygon::try_from(&f.geometry.as_ref().unwrap().value).unwrap();
+        let mp: MultiPolygon<f64> =
+            MultiPolygon::try_from(&f.geometry.as_ref().unwrap().value).unwrap();
         assert!(mp.is_valid(), "{school}: {:?}", mp.validation_errors());
         // Area in square degrees, compared with the cells' (100 m x 100 m) at Magdeburg's
         // latitude: within 1%.
@@ -131,7 +148,12 @@ fn district_polygons_are_valid_and_disjoint_one_per_school() {
             }
             pairs += 1;
             let overlap = a.intersection(b).unsigned_area();
-            assert!(overlap < 1e-12, "{} and {} overlap by {overlap} square degrees", polys[i].0, polys[j].0);
+            assert!(
+                overlap < 1e-12,
+                "{} and {} overlap by {overlap} square degrees",
+                polys[i].0,
+                polys[j].0
+            );
         }
     }
     assert!(pairs > 0, "neighbouring districts were compared");
@@ -140,7 +162,8 @@ fn district_polygons_are_valid_and_disjoint_one_per_school() {
 #[test]
 fn street_list_names_the_cells_of_each_district() {
     let plan = magdeburg_plan();
-    let school_of: HashMap<String, String> = records(&plan).into_iter().map(|r| (r.block_id, r.school_id)).collect();
+    let school_of: HashMap<String, String> =
+        records(&plan).into_iter().map(|r| (r.block_id, r.school_id)).collect();
     let mut rdr = csv::Reader::from_path(plan.join("streets.csv")).unwrap();
     let mut streets = HashMap::<String, usize>::new();
     for r in rdr.records() {
@@ -165,23 +188,41 @@ fn explain_answers_for_blocks_and_streets_in_english_and_german() {
     let plan = magdeburg_plan();
     let rows = records(&plan);
     let far = rows.iter().find(|r| r.walk_m > r.nearest_walk_m && r.cost_to_others_m > 0).unwrap();
-    let o = bin().args(["explain", "--json", "--plan"]).arg(&plan).args(["--block", &far.block_id]).output().unwrap();
+    let o = bin()
+        .args(["explain", "--json", "--plan"])
+        .arg(&plan)
+        .args(["--block", &far.block_id])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let e = &v["explanations"][0];
     assert_eq!(e["school"], far.school_id.as_str());
     assert_eq!(e["nearest_school"], far.nearest_school_id.as_str());
     let gap = (far.walk_m.unwrap() - far.nearest_walk_m.unwrap()) as i64;
-    assert!(e["cost_to_others_m"].as_i64().unwrap() >= gap, "the price difference covers the meters saved");
+    assert!(
+        e["cost_to_others_m"].as_i64().unwrap() >= gap,
+        "the price difference covers the meters saved"
+    );
     assert!(e["english"].as_str().unwrap().contains(&format!("{gap} m nearer")));
     assert!(e["german"].as_str().unwrap().contains(&format!("{gap} m näher")));
 
-    let o = bin().args(["explain", "--plan"]).arg(&plan).args(["--address", "Hegelstraße 5"]).output().unwrap();
+    let o = bin()
+        .args(["explain", "--plan"])
+        .arg(&plan)
+        .args(["--address", "Hegelstraße 5"])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("Hegelstr") && text.contains("EN:") && text.contains("DE:"), "{text}");
 
-    let o = bin().args(["explain", "--plan"]).arg(&plan).args(["--address", "Keinestraße 1"]).output().unwrap();
+    let o = bin()
+        .args(["explain", "--plan"])
+        .arg(&plan)
+        .args(["--address", "Keinestraße 1"])
+        .output()
+        .unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("not in the street list"));
 }
@@ -190,12 +231,22 @@ fn explain_answers_for_blocks_and_streets_in_english_and_german() {
 fn address_blocks_give_house_number_ranges_and_exact_explanations() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let schools = write(d, "schools.csv", "id,name,lat,lon,capacity\nM,Moldenstraße,52.1,11.6,2\nU,Am Umfassungsweg,52.2,11.6,5\n");
+    let schools = write(
+        d,
+        "schools.csv",
+        "id,name,lat,lon,capacity\nM,Moldenstraße,52.1,11.6,2\nU,Am Umfassungsweg,52.2,11.6,5\n",
+    );
     // Three pupils at Abendstraße 11, 11a and 13; Moldenstraße (nearer for all) has two seats.
     let pupils = write(d, "pupils.csv", "id,block\np1,A11\np2,A11a\np3,A13\n");
     let mut blocks = String::from("block_id,lat,lon,residents,street,house_number\n");
     let mut matrix = String::from("block_id,school_id,meters\n");
-    for (b, num, m, u) in [("A9", "9", 300, 900), ("A11", "11", 310, 900), ("A11a", "11a", 320, 700), ("A13", "13", 330, 900), ("A15", "15", 340, 950)] {
+    for (b, num, m, u) in [
+        ("A9", "9", 300, 900),
+        ("A11", "11", 310, 900),
+        ("A11a", "11a", 320, 700),
+        ("A13", "13", 330, 900),
+        ("A15", "15", 340, 950),
+    ] {
         blocks.push_str(&format!("{b},52.15,11.6,10,Abendstraße,{num}\n"));
         matrix.push_str(&format!("{b},M,{m}\n{b},U,{u}\n"));
     }
@@ -216,7 +267,10 @@ fn address_blocks_give_house_number_ranges_and_exact_explanations() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no districts.geojson"), "address blocks have no polygons, and it says so");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no districts.geojson"),
+        "address blocks have no polygons, and it says so"
+    );
     assert!(!out.join("districts.geojson").exists());
     let streets = std::fs::read_to_string(out.join("streets.csv")).unwrap();
     let lines: Vec<&str> = streets.lines().collect();
@@ -224,12 +278,20 @@ fn address_blocks_give_house_number_ranges_and_exact_explanations() {
     assert_eq!(lines[1], "Abendstraße,9–11,M,Moldenstraße,A9 A11");
     assert_eq!(lines[2], "Abendstraße,11a,U,Am Umfassungsweg,A11a");
     assert_eq!(lines[3], "Abendstraße,13–15,M,Moldenstraße,A13 A15");
-    let o = bin().args(["explain", "--json", "--plan"]).arg(&out).args(["--address", "Abendstr. 11 A"]).output().unwrap();
+    let o = bin()
+        .args(["explain", "--json", "--plan"])
+        .arg(&out)
+        .args(["--address", "Abendstr. 11 A"])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["explanations"][0]["block"], "A11a");
     assert_eq!(v["explanations"][0]["school"], "U");
-    assert!(v["explanations"][0]["english"].as_str().unwrap().contains("Moldenstraße is 380 m nearer"));
+    assert!(v["explanations"][0]["english"]
+        .as_str()
+        .unwrap()
+        .contains("Moldenstraße is 380 m nearer"));
 }
 
 #[test]
@@ -255,7 +317,16 @@ fn no_publishable_file_contains_a_pupil() {
         }
     }
     let mut scanned = 0;
-    for name in ["districts.csv", "districts.geojson", "streets.csv", "streets.html", "report.html", "schools.csv", "summary.json", "certificate.json"] {
+    for name in [
+        "districts.csv",
+        "districts.geojson",
+        "streets.csv",
+        "streets.html",
+        "report.html",
+        "schools.csv",
+        "summary.json",
+        "certificate.json",
+    ] {
         let p = plan.join(name);
         if !p.exists() {
             assert!(name == "report.html", "{name} missing");
@@ -267,7 +338,8 @@ fn no_publishable_file_contains_a_pupil() {
             let hit = text.match_indices(n.as_str()).any(|(i, _)| {
                 let after = text[i + n.len()..].chars().next();
                 let before = text[..i].chars().next_back();
-                !after.is_some_and(|c| c.is_ascii_alphanumeric()) && !before.is_some_and(|c| c.is_ascii_alphanumeric())
+                !after.is_some_and(|c| c.is_ascii_alphanumeric())
+                    && !before.is_some_and(|c| c.is_ascii_alphanumeric())
             });
             assert!(!hit, "{name} contains a pupil's id or coordinate");
         }
@@ -298,13 +370,21 @@ fn whole_block_plans_publish_each_block_at_its_pupils_school() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let district: HashMap<String, String> = records(&plan).into_iter().map(|r| (r.block_id, r.school_id)).collect();
-    let block_of: HashMap<String, String> =
-        csv::Reader::from_path(d.join("pupils.csv")).unwrap().records().map(|r| r.unwrap()).map(|r| (r[0].to_string(), r[3].to_string())).collect();
+    let district: HashMap<String, String> =
+        records(&plan).into_iter().map(|r| (r.block_id, r.school_id)).collect();
+    let block_of: HashMap<String, String> = csv::Reader::from_path(d.join("pupils.csv"))
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap())
+        .map(|r| (r[0].to_string(), r[3].to_string()))
+        .collect();
     let mut n = 0;
     for r in csv::Reader::from_path(plan.join("assignments.csv")).unwrap().records() {
         let r = r.unwrap();
-        assert_eq!(district[&block_of[&r[0]]], &r[1], "a pupil's school differs from the published district of their block");
+        assert_eq!(
+            district[&block_of[&r[0]]], &r[1],
+            "a pupil's school differs from the published district of their block"
+        );
         n += 1;
     }
     assert_eq!(n, block_of.len());
@@ -339,11 +419,25 @@ fn stable_plans_explain_the_change_cost_and_every_block_obeys_the_penalised_rule
     }
     let kept = rows
         .iter()
-        .find(|r| r.keep_cost_m > 0 && r.walk_m > r.nearest_walk_m && r.cost_to_others_m < (r.walk_m.unwrap() - r.nearest_walk_m.unwrap()) as i64)
-        .expect("some block stays at last year's school although a nearer one has room at its price");
-    let o = bin().args(["explain", "--json", "--plan"]).arg(&plan).args(["--block", &kept.block_id]).output().unwrap();
+        .find(|r| {
+            r.keep_cost_m > 0
+                && r.walk_m > r.nearest_walk_m
+                && r.cost_to_others_m < (r.walk_m.unwrap() - r.nearest_walk_m.unwrap()) as i64
+        })
+        .expect(
+            "some block stays at last year's school although a nearer one has room at its price",
+        );
+    let o = bin()
+        .args(["explain", "--json", "--plan"])
+        .arg(&plan)
+        .args(["--block", &kept.block_id])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(v["explanations"][0]["english"].as_str().unwrap().contains("last year's school"), "{v}");
+    assert!(
+        v["explanations"][0]["english"].as_str().unwrap().contains("last year's school"),
+        "{v}"
+    );
     assert!(v["explanations"][0]["german"].as_str().unwrap().contains("Vorjahres"), "{v}");
 }

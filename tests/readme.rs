@@ -6,7 +6,8 @@ use common::bin;
 use std::path::Path;
 
 fn shown(marker: &str) -> String {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let begin = format!("<!-- {marker}: begin -->\n");
     let end = format!("<!-- {marker}: end -->");
     let a = readme.find(&begin).unwrap_or_else(|| panic!("README marker {marker}")) + begin.len();
@@ -21,19 +22,38 @@ fn the_simulation_table_is_what_catchment_simulate_prints() {
     let plan = tmp.path().join("plan");
     let o = bin()
         .arg("solve")
-        .args(["--schools", d.join("schools.csv").to_str().unwrap(), "--pupils", d.join("pupils.csv").to_str().unwrap()])
-        .args(["--matrix", d.join("matrix.csv").to_str().unwrap(), "--blocks", d.join("blocks.csv").to_str().unwrap()])
+        .args([
+            "--schools",
+            d.join("schools.csv").to_str().unwrap(),
+            "--pupils",
+            d.join("pupils.csv").to_str().unwrap(),
+        ])
+        .args([
+            "--matrix",
+            d.join("matrix.csv").to_str().unwrap(),
+            "--blocks",
+            d.join("blocks.csv").to_str().unwrap(),
+        ])
         .arg("--out")
         .arg(&plan)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = bin().args(["simulate", "--plan"]).arg(&plan).arg("--out").arg(tmp.path().join("sim")).output().unwrap();
+    let o = bin()
+        .args(["simulate", "--plan"])
+        .arg(&plan)
+        .arg("--out")
+        .arg(tmp.path().join("sim"))
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let printed = String::from_utf8_lossy(&o.stdout);
     let table = shown("simulate magdeburg");
     assert!(table.lines().count() > 30);
-    assert!(printed.contains(&table), "README's simulation table differs from `catchment simulate`:\n{printed}");
+    assert!(
+        printed.contains(&table),
+        "README's simulation table differs from `catchment simulate`:\n{printed}"
+    );
 }
 
 #[test]
@@ -41,20 +61,35 @@ fn the_scenario_comparison_is_what_catchment_batch_writes() {
     let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/magdeburg");
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("scenarios");
-    let o = bin().arg("batch").arg(d.join("scenarios.toml")).arg("--out").arg(&out).output().unwrap();
+    let o =
+        bin().arg("batch").arg(d.join("scenarios.toml")).arg("--out").arg(&out).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let md = std::fs::read_to_string(out.join("comparison.md")).unwrap();
     let table = shown("batch magdeburg");
     assert!(table.contains("| draft-law |"));
-    assert!(md.contains(&table), "README's scenario comparison differs from `catchment batch`:\n{md}");
+    assert!(
+        md.contains(&table),
+        "README's scenario comparison differs from `catchment batch`:\n{md}"
+    );
     // Under the draft law a school that forms no class has no district either.
     let mut rdr = csv::Reader::from_path(out.join("draft-law/schools.csv")).unwrap();
     let h = rdr.headers().unwrap().clone();
-    let (id, classes) = (h.iter().position(|c| c == "school_id").unwrap(), h.iter().position(|c| c == "classes").unwrap());
-    let closed: Vec<String> = rdr.records().map(|r| r.unwrap()).filter(|r| &r[classes] == "0").map(|r| r[id].to_string()).collect();
+    let (id, classes) = (
+        h.iter().position(|c| c == "school_id").unwrap(),
+        h.iter().position(|c| c == "classes").unwrap(),
+    );
+    let closed: Vec<String> = rdr
+        .records()
+        .map(|r| r.unwrap())
+        .filter(|r| &r[classes] == "0")
+        .map(|r| r[id].to_string())
+        .collect();
     assert!(!closed.is_empty(), "the draft law closes a school on the Magdeburg case");
     let districts = std::fs::read_to_string(out.join("draft-law/districts.csv")).unwrap();
     for c in &closed {
-        assert!(!districts.lines().any(|l| l.split(',').nth(1) == Some(c.as_str())), "school {c} forms no class but has blocks");
+        assert!(
+            !districts.lines().any(|l| l.split(',').nth(1) == Some(c.as_str())),
+            "school {c} forms no class but has blocks"
+        );
     }
 }

@@ -169,7 +169,10 @@ fn decode_png(bytes: &[u8]) -> Png {
     let width = u32::from_be_bytes(h[0..4].try_into().unwrap());
     let height = u32::from_be_bytes(h[4..8].try_into().unwrap());
     let (depth, colour, interlace) = (h[8], h[9], h[12]);
-    assert!(depth == 8 && (colour == 2 || colour == 6) && interlace == 0, "PNG format: depth {depth}, colour type {colour}, interlace {interlace}");
+    assert!(
+        depth == 8 && (colour == 2 || colour == 6) && interlace == 0,
+        "PNG format: depth {depth}, colour type {colour}, interlace {interlace}"
+    );
     let bpp = if colour == 6 { 4 } else { 3 };
     let mut raw = Vec::new();
     flate2::read::ZlibDecoder::new(&idat[..]).read_to_end(&mut raw).expect("PNG image data (zlib)");
@@ -222,7 +225,11 @@ fn screenshot(html: &Path, out: &Path, size: (u32, u32), page: bool) -> Png {
     if page {
         cmd.arg("--page");
     }
-    let o = cmd.env("MAP_PNG_SIZE", format!("{},{}", size.0, size.1)).env("CHROMIUM", chromium()).output().unwrap();
+    let o = cmd
+        .env("MAP_PNG_SIZE", format!("{},{}", size.0, size.1))
+        .env("CHROMIUM", chromium())
+        .output()
+        .unwrap();
     assert!(o.status.success(), "scripts/map-png failed:\n{}", String::from_utf8_lossy(&o.stderr));
     let png = decode_png(&std::fs::read(out).unwrap());
     assert_eq!((png.width, png.height), size, "screenshot size");
@@ -256,12 +263,19 @@ fn fills(html: &str) -> HashMap<String, [u8; 3]> {
 }
 
 fn ring(x: f64, y: f64, w: f64, h: f64) -> Vec<Position> {
-    [(x, y), (x + w, y), (x + w, y + h), (x, y + h), (x, y)].iter().map(|&(a, b)| Position::from(vec![a, b])).collect()
+    [(x, y), (x + w, y), (x + w, y + h), (x, y + h), (x, y)]
+        .iter()
+        .map(|&(a, b)| Position::from(vec![a, b]))
+        .collect()
 }
 
 fn feature(id: &str, value: GeometryValue, blocks: u64) -> Feature {
     let props = serde_json::json!({"school_id": id, "name": id, "pupils": 0, "capacity": 0, "classes": 0, "blocks": blocks});
-    Feature { geometry: Some(Geometry::new(value)), properties: props.as_object().cloned(), ..Default::default() }
+    Feature {
+        geometry: Some(Geometry::new(value)),
+        properties: props.as_object().cloned(),
+        ..Default::default()
+    }
 }
 
 /// Six schools on a 3 x 2 grid of squares near Magdeburg's latitude: one district of two
@@ -274,7 +288,11 @@ fn synthetic_page() -> ReportPage {
     for k in 0..6 {
         let (cx, cy) = (x0 + (k % 3) as f64 * d, y0 + (k / 3) as f64 * d);
         let id = format!("S{:02}", k + 1);
-        let name = if k == 2 { "<script>alert(\"x\")</script> Grundschule \"Ost\" & 'West'".to_string() } else { format!("Grundschule {k}") };
+        let name = if k == 2 {
+            "<script>alert(\"x\")</script> Grundschule \"Ost\" & 'West'".to_string()
+        } else {
+            format!("Grundschule {k}")
+        };
         schools.push(SchoolRow {
             id: id.clone(),
             name,
@@ -288,9 +306,19 @@ fn synthetic_page() -> ReportPage {
         });
         let value = match k {
             // The first school also owns a square beyond the grid.
-            0 => GeometryValue::MultiPolygon { coordinates: vec![vec![ring(cx, cy, d, d)], vec![ring(x0 - 1.5 * d, y0, d / 2.0, d / 2.0)]] },
+            0 => GeometryValue::MultiPolygon {
+                coordinates: vec![
+                    vec![ring(cx, cy, d, d)],
+                    vec![ring(x0 - 1.5 * d, y0, d / 2.0, d / 2.0)],
+                ],
+            },
             // The fifth has a hole.
-            4 => GeometryValue::Polygon { coordinates: vec![ring(cx, cy, d, d), ring(cx + d / 4.0, cy + d / 4.0, d / 4.0, d / 4.0)] },
+            4 => GeometryValue::Polygon {
+                coordinates: vec![
+                    ring(cx, cy, d, d),
+                    ring(cx + d / 4.0, cy + d / 4.0, d / 4.0, d / 4.0),
+                ],
+            },
             _ => GeometryValue::Polygon { coordinates: vec![ring(cx, cy, d, d)] },
         };
         features.push(feature(&id, value, 10 + k as u64));
@@ -312,7 +340,10 @@ fn synthetic_page() -> ReportPage {
         comparison: Some(Comparison {
             title: "Against the baseline".into(),
             columns: vec!["plan".into(), "total walk".into(), "over 2 km".into()],
-            rows: vec![vec!["baseline".into(), "180.2 km".into(), "9".into()], vec!["optimal".into(), "161.2 km".into(), "3".into()]],
+            rows: vec![
+                vec!["baseline".into(), "180.2 km".into(), "9".into()],
+                vec!["optimal".into(), "161.2 km".into(), "3".into()],
+            ],
         }),
     }
 }
@@ -338,14 +369,26 @@ fn synthetic_report_loads_cleanly_with_one_district_per_school_and_a_screenshot(
     assert_eq!(problems(&check, &ids), Vec::<String>::new());
     // Text is escaped: the markup in a school's name is text, not an element.
     assert_eq!(check.dom.matches("<script").count(), 1, "only the page's own script");
-    assert!(check.dom.contains("&lt;script&gt;alert(\"x\")&lt;/script&gt; Grundschule \"Ost\" &amp; 'West'"));
+    assert!(check
+        .dom
+        .contains("&lt;script&gt;alert(\"x\")&lt;/script&gt; Grundschule \"Ost\" &amp; 'West'"));
     assert!(check.dom.contains("<table id=\"comparison\">") && check.dom.contains("180.2 km"));
     for figure in ["161.2 km", "608 m", "optimal, certified by school prices"] {
         assert!(check.dom.contains(figure), "headline figure {figure}");
     }
     // Neighbouring squares (sharing an edge or a corner) have different colours.
     let fill = fills(&html);
-    for (a, b) in [("S01", "S02"), ("S02", "S03"), ("S04", "S05"), ("S05", "S06"), ("S01", "S04"), ("S01", "S05"), ("S02", "S04"), ("S02", "S06"), ("S03", "S05")] {
+    for (a, b) in [
+        ("S01", "S02"),
+        ("S02", "S03"),
+        ("S04", "S05"),
+        ("S05", "S06"),
+        ("S01", "S04"),
+        ("S01", "S05"),
+        ("S02", "S04"),
+        ("S02", "S06"),
+        ("S03", "S05"),
+    ] {
         assert_ne!(fill[a], fill[b], "{a} and {b} touch");
     }
     // The screenshots: valid PNGs of the requested size, every district's colour visible.
@@ -353,7 +396,10 @@ fn synthetic_report_loads_cleanly_with_one_district_per_school_and_a_screenshot(
         let png = screenshot(&path, &dir.path().join("shot.png"), size, page_mode);
         let seen = palette_pixels(&png);
         for (s, c) in &fill {
-            assert!(seen.get(c).copied().unwrap_or(0) > 50, "district {s}'s colour in the screenshot (page: {page_mode}): {seen:?}");
+            assert!(
+                seen.get(c).copied().unwrap_or(0) > 50,
+                "district {s}'s colour in the screenshot (page: {page_mode}): {seen:?}"
+            );
         }
     }
 }
@@ -366,15 +412,30 @@ fn the_check_catches_errors_exceptions_network_loads_and_duplicate_districts() {
     let html = render(&page);
     let with = |extra: &str| html.replace("</body>", &format!("{extra}</body>"));
     let cases = [
-        ("console.error", with("<script>console.error('broken on purpose')</script>"), "broken on purpose"),
+        (
+            "console.error",
+            with("<script>console.error('broken on purpose')</script>"),
+            "broken on purpose",
+        ),
         ("exception", with("<script>null.x()</script>"), "Uncaught TypeError"),
-        ("late exception", with("<script>setTimeout(function(){throw new Error('late on purpose')},500)</script>"), "late on purpose"),
-        ("network load", with("<img src=\"https://example.org/tile.png\">"), "Content Security Policy"),
+        (
+            "late exception",
+            with("<script>setTimeout(function(){throw new Error('late on purpose')},500)</script>"),
+            "late on purpose",
+        ),
+        (
+            "network load",
+            with("<img src=\"https://example.org/tile.png\">"),
+            "Content Security Policy",
+        ),
     ];
     for (what, bad, expect) in cases {
         let check = load_page(&write_page(dir.path(), &bad));
         let p = problems(&check, &ids);
-        assert!(p.iter().any(|m| m.contains(expect)), "{what}: expected a problem with {expect:?}, got {p:?}");
+        assert!(
+            p.iter().any(|m| m.contains(expect)),
+            "{what}: expected a problem with {expect:?}, got {p:?}"
+        );
     }
     // A second shape for S03: both the DOM count and the page's own self-check notice.
     let i = html.find("<path class=\"district\" data-school=\"S03\"").unwrap();
@@ -384,7 +445,8 @@ fn the_check_catches_errors_exceptions_network_loads_and_duplicate_districts() {
     assert!(p.contains(&"school S03: 2 district shapes".to_string()), "{p:?}");
     assert!(p.iter().any(|m| m.contains("report: school S03 has 2 district shapes")), "{p:?}");
     // And a missing school.
-    let p = problems(&load_page(&write_page(dir.path(), &html)), &[ids.as_slice(), &["S99"]].concat());
+    let p =
+        problems(&load_page(&write_page(dir.path(), &html)), &[ids.as_slice(), &["S99"]].concat());
     assert_eq!(p, vec!["school S99: 0 district shapes".to_string()]);
 }
 
@@ -410,15 +472,22 @@ fn magdeburg_report_from_the_published_districts() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     // The page `catchment solve --blocks` wrote beside the plan.
-    let summary: Summary = serde_json::from_str(&std::fs::read_to_string(plan.join("summary.json")).unwrap()).unwrap();
+    let summary: Summary =
+        serde_json::from_str(&std::fs::read_to_string(plan.join("summary.json")).unwrap()).unwrap();
     let path = plan.join("report.html");
     let html = std::fs::read_to_string(&path).unwrap();
-    for figure in [format!("{:.1} km", summary.walk.total_m as f64 / 1000.0), "optimal, certified by school prices".to_string()] {
+    for figure in [
+        format!("{:.1} km", summary.walk.total_m as f64 / 1000.0),
+        "optimal, certified by school prices".to_string(),
+    ] {
         assert!(html.contains(&figure), "headline figure {figure}");
     }
 
     // No pupil in the page: no pupil id, no pupil coordinate.
-    for r in csv::Reader::from_path(data.join("pupils.csv")).unwrap().deserialize::<HashMap<String, String>>() {
+    for r in csv::Reader::from_path(data.join("pupils.csv"))
+        .unwrap()
+        .deserialize::<HashMap<String, String>>()
+    {
         let r = r.unwrap();
         for k in ["id", "lat", "lon"] {
             assert!(!html.contains(r[k].as_str()), "report.html contains a pupil's {k}");

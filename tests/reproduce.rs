@@ -10,7 +10,11 @@ use std::path::Path;
 fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
     let mut r = csv::Reader::from_path(path).unwrap();
     let h = r.headers().unwrap().clone();
-    r.records().map(|rec| h.iter().zip(rec.unwrap().iter()).map(|(a, b)| (a.to_string(), b.to_string())).collect()).collect()
+    r.records()
+        .map(|rec| {
+            h.iter().zip(rec.unwrap().iter()).map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        })
+        .collect()
 }
 
 #[test]
@@ -23,7 +27,8 @@ fn report_numbers_recompute_from_the_plan_files() {
     let o = bin().args(["reproduce", case, "--out"]).arg(&out).current_dir(root).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let pupils = read_csv(&Path::new(root).join("data").join(case).join("pupils.csv"));
-    let block_of: HashMap<&str, &str> = pupils.iter().map(|p| (p["id"].as_str(), p["block"].as_str())).collect();
+    let block_of: HashMap<&str, &str> =
+        pupils.iter().map(|p| (p["id"].as_str(), p["block"].as_str())).collect();
     let mut districts = String::from("block_id,school_id\n");
     let mut seen = std::collections::BTreeSet::new();
     for a in read_csv(&out.join("plans/blocks/assignments.csv")) {
@@ -35,7 +40,14 @@ fn report_numbers_recompute_from_the_plan_files() {
     let dfile = d.path().join("districts.csv");
     std::fs::write(&dfile, districts).unwrap();
     let out2 = d.path().join("r2");
-    let o = bin().args(["reproduce", case, "--baseline"]).arg(&dfile).arg("--out").arg(&out2).current_dir(root).output().unwrap();
+    let o = bin()
+        .args(["reproduce", case, "--baseline"])
+        .arg(&dfile)
+        .arg("--out")
+        .arg(&out2)
+        .current_dir(root)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("| Given districts (districts.csv) |"), "{stdout}");
@@ -43,14 +55,20 @@ fn report_numbers_recompute_from_the_plan_files() {
     // The README shows the first run's table as the command printed it.
     let readme = std::fs::read_to_string(Path::new(root).join("README.md")).unwrap();
     let begin = "<!-- reproduce magdeburg: begin -->\n";
-    let shown = &readme[readme.find(begin).expect("README marker") + begin.len()..readme.find("<!-- reproduce magdeburg: end -->").unwrap()];
+    let shown = &readme[readme.find(begin).expect("README marker") + begin.len()
+        ..readme.find("<!-- reproduce magdeburg: end -->").unwrap()];
     let printed = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(printed.contains(shown), "README's table differs from `catchment reproduce magdeburg`:\n{printed}");
+    assert!(
+        printed.contains(shown),
+        "README's table differs from `catchment reproduce magdeburg`:\n{printed}"
+    );
 
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out2.join("report.json")).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out2.join("report.json")).unwrap()).unwrap();
     let rows = report["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 4);
-    let by_key: HashMap<&str, &serde_json::Value> = rows.iter().map(|r| (r["key"].as_str().unwrap(), r)).collect();
+    let by_key: HashMap<&str, &serde_json::Value> =
+        rows.iter().map(|r| (r["key"].as_str().unwrap(), r)).collect();
     assert_eq!(by_key["given"]["objective_m"], by_key["blocks"]["objective_m"]);
     let base = by_key["baseline"]["objective_m"].as_u64().unwrap() as f64;
     for row in rows {
@@ -59,8 +77,16 @@ fn report_numbers_recompute_from_the_plan_files() {
         let meters: Vec<u64> = a.iter().map(|r| r["meters"].parse().unwrap()).collect();
         let total: u64 = meters.iter().sum();
         assert_eq!(row["objective_m"].as_u64().unwrap(), total, "{key}");
-        assert_eq!(row["total_km"].as_f64().unwrap(), (total as f64 / 100.0).round() / 10.0, "{key}");
-        assert_eq!(row["over_2km"].as_u64().unwrap(), meters.iter().filter(|&&m| m > 2000).count() as u64, "{key}");
+        assert_eq!(
+            row["total_km"].as_f64().unwrap(),
+            (total as f64 / 100.0).round() / 10.0,
+            "{key}"
+        );
+        assert_eq!(
+            row["over_2km"].as_u64().unwrap(),
+            meters.iter().filter(|&&m| m > 2000).count() as u64,
+            "{key}"
+        );
         let not_nearest = a.iter().filter(|r| r["extra_meters"] != "0").count() as u64;
         assert_eq!(row["not_at_nearest"].as_u64().unwrap(), not_nearest, "{key}");
         let change = ((total as f64 - base) / base * 1000.0).round() / 10.0;
@@ -69,7 +95,8 @@ fn report_numbers_recompute_from_the_plan_files() {
         let schools = read_csv(&out2.join("plans").join(key).join("schools.csv"));
         let classes: u64 = schools.iter().map(|s| s["classes"].parse::<u64>().unwrap()).sum();
         assert_eq!(row["classes"].as_u64().unwrap(), classes, "{key}");
-        let largest = schools.iter().map(|s| s["largest_class"].parse::<u64>().unwrap()).max().unwrap();
+        let largest =
+            schools.iter().map(|s| s["largest_class"].parse::<u64>().unwrap()).max().unwrap();
         assert_eq!(row["largest_class"].as_u64().unwrap(), largest, "{key}");
     }
     // Optimised rows never walk more than the baseline; the pupil level never more than blocks.

@@ -55,7 +55,16 @@ fn the_same_seed_gives_the_same_result_on_one_and_two_threads() {
         .map(|t| {
             let out = dir.path().join(format!("sim-{t}"));
             let o = bin()
-                .args(["simulate", "--draws", "2000", "--seed", "7", "--threads", &t.to_string(), "--plan"])
+                .args([
+                    "simulate",
+                    "--draws",
+                    "2000",
+                    "--seed",
+                    "7",
+                    "--threads",
+                    &t.to_string(),
+                    "--plan",
+                ])
                 .arg(dir.path().join("plan"))
                 .arg("--out")
                 .arg(&out)
@@ -86,10 +95,14 @@ fn without_change_no_school_overflows_and_every_pupil_is_kept() {
         assert_eq!((r.expected_load, r.p95_load), (s.load as f64, s.load), "{r:?}");
     }
     for d in 0..100 {
-        assert_eq!(simulate::draw(&schools, &Model::none(), 3, d), schools.iter().map(|s| s.load).collect::<Vec<_>>());
+        assert_eq!(
+            simulate::draw(&schools, &Model::none(), 3, d),
+            schools.iter().map(|s| s.load).collect::<Vec<_>>()
+        );
     }
     // Moves balanced by newcomers with no cohort change keep the cohort's size in expectation.
-    let moving = run_in(2, &schools, &Model { move_prob: 0.15, cohort_change: 0.0, cohort_sd: 0.0 }, &opts);
+    let moving =
+        run_in(2, &schools, &Model { move_prob: 0.15, cohort_change: 0.0, cohort_sd: 0.0 }, &opts);
     assert!((moving.expected_pupils - planned as f64).abs() < 5.0, "{}", moving.expected_pupils);
     // Newcomers come where the residents are: every school with planned pupils keeps some.
     assert!(moving.per_school.iter().all(|r| r.expected_load > 0.0));
@@ -102,18 +115,33 @@ fn a_school_with_its_buffer_free_overflows_at_most_at_the_target_rate() {
     let opts = Options { draws: 4000, seed: 11, target: 0.05 };
     let model = Model::default();
     let sim = run_in(2, &schools, &model, &opts);
-    assert!(sim.per_school.iter().filter(|r| r.buffer > 0).count() > 20, "full schools need buffers");
+    assert!(
+        sim.per_school.iter().filter(|r| r.buffer > 0).count() > 20,
+        "full schools need buffers"
+    );
     // Hold each school's buffer back: capacity = planned load + buffer. The draws depend on the
     // loads and residents only, so they are the same draws.
-    let held: Vec<SchoolInput> =
-        schools.iter().zip(&sim.per_school).map(|(s, r)| SchoolInput { capacity: s.load + r.buffer, ..s.clone() }).collect();
+    let held: Vec<SchoolInput> = schools
+        .iter()
+        .zip(&sim.per_school)
+        .map(|(s, r)| SchoolInput { capacity: s.load + r.buffer, ..s.clone() })
+        .collect();
     let again = run_in(1, &held, &model, &opts);
     for (r, b) in again.per_school.iter().zip(&sim.per_school) {
         assert!(r.p_over_capacity <= opts.target, "{r:?}");
         assert_eq!(r.short, 0);
         if b.buffer > 0 {
             // One seat less would not do: the buffer is the least that keeps under the target.
-            let tight: Vec<SchoolInput> = held.iter().map(|s| if s.id == r.school_id { SchoolInput { capacity: s.capacity - 1, ..s.clone() } } else { s.clone() }).collect();
+            let tight: Vec<SchoolInput> = held
+                .iter()
+                .map(|s| {
+                    if s.id == r.school_id {
+                        SchoolInput { capacity: s.capacity - 1, ..s.clone() }
+                    } else {
+                        s.clone()
+                    }
+                })
+                .collect();
             let t = run_in(2, &tight, &model, &opts);
             let tr = t.per_school.iter().find(|x| x.school_id == r.school_id).unwrap();
             assert!(tr.p_over_capacity > opts.target, "{tr:?}");
@@ -145,7 +173,16 @@ fn buffer_auto_re_solves_with_the_buffers_and_lowers_the_risk() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (out, robust) = (dir.path().join("sim"), dir.path().join("robust"));
     let o = bin()
-        .args(["simulate", "--draws", "2000", "--buffer", "auto", "--max-class-size", "25", "--plan"])
+        .args([
+            "simulate",
+            "--draws",
+            "2000",
+            "--buffer",
+            "auto",
+            "--max-class-size",
+            "25",
+            "--plan",
+        ])
         .arg(&plan)
         .arg("--schools")
         .arg(data.join("schools.csv"))
@@ -162,15 +199,25 @@ fn buffer_auto_re_solves_with_the_buffers_and_lowers_the_risk() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let r: simulate::Robustness = serde_json::from_slice(&std::fs::read(out.join("robustness.json")).unwrap()).unwrap();
+    let r: simulate::Robustness =
+        serde_json::from_slice(&std::fs::read(out.join("robustness.json")).unwrap()).unwrap();
     assert_eq!(r.scale, 1.0, "2,475 seats hold every buffer");
     assert!(r.walk_after_m >= r.walk_before_m, "held-back seats cannot shorten the optimum");
-    assert!(r.after.expected_schools_over < r.before.expected_schools_over, "{} vs {}", r.after.expected_schools_over, r.before.expected_schools_over);
+    assert!(
+        r.after.expected_schools_over < r.before.expected_schools_over,
+        "{} vs {}",
+        r.after.expected_schools_over,
+        r.before.expected_schools_over
+    );
     let worst = |s: &Simulation| s.per_school.iter().map(|x| x.p_over_capacity).fold(0.0, f64::max);
     assert!(worst(&r.after) < worst(&r.before));
     // Re-solved until every school is under the target (buffers grown where a school's new
     // load or district needed more).
-    assert!(r.after.per_school.iter().all(|x| x.p_over_capacity <= 0.05), "{:?}", r.after.per_school);
+    assert!(
+        r.after.per_school.iter().all(|x| x.p_over_capacity <= 0.05),
+        "{:?}",
+        r.after.per_school
+    );
     assert!(r.rounds >= 1 && r.rounds <= simulate::MAX_ROUNDS);
     // The robust plan keeps every school's buffer free.
     let robust_schools = read_plan_inputs(&robust).unwrap();
@@ -179,7 +226,9 @@ fn buffer_auto_re_solves_with_the_buffers_and_lowers_the_risk() {
         assert_eq!((&s.id, s.capacity), (id, real - b));
         assert!(s.load + b <= real);
     }
-    assert!(std::fs::read_to_string(out.join("robust-simulation.csv")).unwrap().starts_with("school_id,"));
+    assert!(std::fs::read_to_string(out.join("robust-simulation.csv"))
+        .unwrap()
+        .starts_with("school_id,"));
 }
 
 #[test]
@@ -196,7 +245,10 @@ fn when_seats_are_short_the_buffers_are_scaled_down_to_stay_feasible() {
     assert!(solve_plan(&r.instance, &m, &Policy::default()).is_ok());
     // Equal buffers grow a seat at every school at once: one step more would not fit.
     let applied: u64 = r.applied.iter().map(|&b| b as u64).sum();
-    assert!(applied <= spare && applied + inst.schools.len() as u64 > spare, "{applied} of {spare}");
+    assert!(
+        applied <= spare && applied + inst.schools.len() as u64 > spare,
+        "{applied} of {spare}"
+    );
 }
 
 fn fails(args: &[&str], plan: &Path) -> String {
@@ -227,14 +279,26 @@ fn bad_arguments_and_files_give_clear_errors_and_write_nothing() {
     std::fs::remove_file(plan.join("districts.csv")).unwrap();
     assert!(fails(&[], &plan).contains("--blocks"));
     // A district naming an unknown school: file, line and field.
-    std::fs::write(plan.join("districts.csv"), "block_id,school_id,walk_m,residents\nB1,S01,100,5\nB2,S99,100,5\n").unwrap();
+    std::fs::write(
+        plan.join("districts.csv"),
+        "block_id,school_id,walk_m,residents\nB1,S01,100,5\nB2,S99,100,5\n",
+    )
+    .unwrap();
     let e = fails(&[], &plan);
     assert!(e.contains("districts.csv:3") && e.contains("school_id") && e.contains("S99"), "{e}");
-    std::fs::write(plan.join("districts.csv"), "block_id,school_id,walk_m,residents\nB1,S01,100,many\n").unwrap();
+    std::fs::write(
+        plan.join("districts.csv"),
+        "block_id,school_id,walk_m,residents\nB1,S01,100,many\n",
+    )
+    .unwrap();
     let e = fails(&[], &plan);
     assert!(e.contains("districts.csv:2") && e.contains("residents"), "{e}");
     // schools.csv loads that disagree with assignments.csv.
-    std::fs::write(plan.join("districts.csv"), "block_id,school_id,walk_m,residents\nB1,S01,100,5\n").unwrap();
+    std::fs::write(
+        plan.join("districts.csv"),
+        "block_id,school_id,walk_m,residents\nB1,S01,100,5\n",
+    )
+    .unwrap();
     let mut rdr = csv::Reader::from_path(plan.join("schools.csv")).unwrap();
     let headers = rdr.headers().unwrap().clone();
     let load = headers.iter().position(|h| h == "load").unwrap();
@@ -250,6 +314,9 @@ fn bad_arguments_and_files_give_clear_errors_and_write_nothing() {
     }
     std::fs::write(plan.join("schools.csv"), w.into_inner().unwrap()).unwrap();
     let e = fails(&[], &plan);
-    assert!(e.contains("schools.csv") && e.contains("'S01'") && e.contains("assignments.csv"), "{e}");
+    assert!(
+        e.contains("schools.csv") && e.contains("'S01'") && e.contains("assignments.csv"),
+        "{e}"
+    );
     assert!(!out.exists(), "nothing written on error");
 }

@@ -39,16 +39,24 @@ fn pupil(id: usize, block: usize) -> Pupil {
 
 /// A random instance: `n_p` pupils in `n_b` blocks, `n_s` schools with `slack` spare seats in
 /// all, walks 100..3000 m per block (pupils of a block differ by a few meters).
-fn random_instance(seed: u64, n_p: usize, n_b: usize, n_s: usize, slack: u32) -> (Instance, Matrix) {
+fn random_instance(
+    seed: u64,
+    n_p: usize,
+    n_b: usize,
+    n_s: usize,
+    slack: u32,
+) -> (Instance, Matrix) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let pupils: Vec<Pupil> = (0..n_p).map(|i| pupil(i, if i < n_b { i } else { rng.random_range(0..n_b) })).collect();
+    let pupils: Vec<Pupil> =
+        (0..n_p).map(|i| pupil(i, if i < n_b { i } else { rng.random_range(0..n_b) })).collect();
     let mut caps = vec![0u32; n_s];
     for _ in 0..(n_p as u32 + slack) {
         caps[rng.random_range(0..n_s)] += 1;
     }
     let schools: Vec<School> = (0..n_s).map(|s| school(&format!("S{s}"), caps[s])).collect();
     let inst = Instance::new(schools, pupils).unwrap();
-    let block_walk: Vec<Vec<u32>> = (0..n_b).map(|_| (0..n_s).map(|_| rng.random_range(100..3000)).collect()).collect();
+    let block_walk: Vec<Vec<u32>> =
+        (0..n_b).map(|_| (0..n_s).map(|_| rng.random_range(100..3000)).collect()).collect();
     let mut m = Matrix::new(n_p, n_s, "test: random walks");
     for (p, pu) in inst.pupils.iter().enumerate() {
         let b: usize = pu.block.as_ref().unwrap()[1..].parse().unwrap();
@@ -80,18 +88,27 @@ fn feasible_previous(seed: u64, inst: &Instance) -> Previous {
     let walks: std::collections::HashMap<String, Vec<u32>> = inst
         .pupils
         .iter()
-        .map(|p| (p.block.clone().unwrap(), (0..n_s).map(|_| rng.random_range(100..3000)).collect()))
+        .map(|p| {
+            (p.block.clone().unwrap(), (0..n_s).map(|_| rng.random_range(100..3000)).collect())
+        })
         .collect();
     for (p, pu) in inst.pupils.iter().enumerate() {
         for s in 0..n_s {
             m.meters[p * n_s + s] = walks[pu.block.as_ref().unwrap()][s];
         }
     }
-    let plan = catchment::solve_plan(inst, &m, &Policy { unit: Unit::Block, ..Policy::default() }).unwrap();
+    let plan = catchment::solve_plan(inst, &m, &Policy { unit: Unit::Block, ..Policy::default() })
+        .unwrap();
     stability::block_schools(inst, &plan.assign)
 }
 
-fn penalised_objective(inst: &Instance, m: &Matrix, prev: &Previous, cost: u32, assign: &[u32]) -> u64 {
+fn penalised_objective(
+    inst: &Instance,
+    m: &Matrix,
+    prev: &Previous,
+    cost: u32,
+    assign: &[u32],
+) -> u64 {
     let p = catchment::solve::Problem::pupil_level(inst, m, None).unwrap();
     stability::penalise(&p, &stability::before(inst, prev), cost).objective(assign).unwrap()
 }
@@ -135,11 +152,27 @@ fn tiny_instances_with_a_change_cost_equal_brute_force() {
         let (inst, m) = random_instance(seed, 6, 4, 3, 1);
         let prev = random_previous(seed, &inst);
         for cost in [0, 150, 700, 5000] {
-            let plan = catchment::solve_plan_with(&inst, &m, &Policy::default(), Some(&stable(&prev, Rule::ChangeCost(cost)))).unwrap();
+            let plan = catchment::solve_plan_with(
+                &inst,
+                &m,
+                &Policy::default(),
+                Some(&stable(&prev, Rule::ChangeCost(cost))),
+            )
+            .unwrap();
             let got = penalised_objective(&inst, &m, &prev, cost, &plan.assign);
             assert_eq!(got, brute_force(&inst, &m, &prev, cost), "seed {seed}, cost {cost}");
-            assert_eq!(plan.certificate.as_ref().unwrap().objective, got, "the certificate is on the penalised costs");
-            assert_eq!(plan.objective, catchment::solve::Problem::pupil_level(&inst, &m, None).unwrap().objective(&plan.assign).unwrap());
+            assert_eq!(
+                plan.certificate.as_ref().unwrap().objective,
+                got,
+                "the certificate is on the penalised costs"
+            );
+            assert_eq!(
+                plan.objective,
+                catchment::solve::Problem::pupil_level(&inst, &m, None)
+                    .unwrap()
+                    .objective(&plan.assign)
+                    .unwrap()
+            );
         }
     }
 }
@@ -166,7 +199,9 @@ fn zero_change_cost_gives_the_unconstrained_optimum() {
     for seed in 0..10 {
         let (inst, m) = random_instance(seed, 40, 15, 4, 3);
         let prev = random_previous(seed, &inst);
-        let (plan, report, free) = stability::solve(&inst, &m, &Policy::default(), &stable(&prev, Rule::ChangeCost(0))).unwrap();
+        let (plan, report, free) =
+            stability::solve(&inst, &m, &Policy::default(), &stable(&prev, Rule::ChangeCost(0)))
+                .unwrap();
         assert_eq!(plan.objective, free.objective);
         assert_eq!(report.price_m, 0);
         assert_eq!(plan.certificate.as_ref().unwrap().objective, free.objective);
@@ -180,8 +215,13 @@ fn a_very_large_change_cost_keeps_every_block_when_feasible() {
         let prev = feasible_previous(seed, &inst);
         let before = stability::before(&inst, &prev);
         assert!(before.iter().all(|b| matches!(b, Before::At(_))));
-        let (plan, report, free) =
-            stability::solve(&inst, &m, &Policy::default(), &stable(&prev, Rule::ChangeCost(1_000_000))).unwrap();
+        let (plan, report, free) = stability::solve(
+            &inst,
+            &m,
+            &Policy::default(),
+            &stable(&prev, Rule::ChangeCost(1_000_000)),
+        )
+        .unwrap();
         assert_eq!((report.changed_blocks, report.changed_pupils), (0, 0), "seed {seed}");
         for (p, b) in before.iter().enumerate() {
             assert_eq!(Before::At(plan.assign[p]), *b);
@@ -201,7 +241,12 @@ fn a_very_large_change_cost_keeps_every_block_when_feasible() {
 }
 
 /// The best whole-block plan with at most `cap` changed blocks, by enumeration.
-fn brute_force_blocks(inst: &Instance, m: &Matrix, prev: &Previous, cap: Option<usize>) -> Option<u64> {
+fn brute_force_blocks(
+    inst: &Instance,
+    m: &Matrix,
+    prev: &Previous,
+    cap: Option<usize>,
+) -> Option<u64> {
     let blocks: Vec<String> = prev.keys().cloned().collect();
     let n_s = inst.schools.len();
     let before = stability::before(inst, prev);
@@ -211,15 +256,23 @@ fn brute_force_blocks(inst: &Instance, m: &Matrix, prev: &Previous, cap: Option<
         let assign: Vec<u32> = inst
             .pupils
             .iter()
-            .map(|p| choice[blocks.iter().position(|b| Some(b) == p.block.as_ref()).unwrap()] as u32)
+            .map(|p| {
+                choice[blocks.iter().position(|b| Some(b) == p.block.as_ref()).unwrap()] as u32
+            })
             .collect();
         let mut load = vec![0u32; n_s];
         for &s in &assign {
             load[s as usize] += 1;
         }
         let (_, changed, _) = stability::changes(inst, &before, &assign);
-        if load.iter().zip(&inst.schools).all(|(&l, s)| l <= s.capacity) && cap.is_none_or(|c| changed <= c) {
-            let walk: u64 = assign.iter().enumerate().map(|(p, &s)| m.meters[p * n_s + s as usize] as u64).sum();
+        if load.iter().zip(&inst.schools).all(|(&l, s)| l <= s.capacity)
+            && cap.is_none_or(|c| changed <= c)
+        {
+            let walk: u64 = assign
+                .iter()
+                .enumerate()
+                .map(|(p, &s)| m.meters[p * n_s + s as usize] as u64)
+                .sum();
             best = Some(best.map_or(walk, |b| b.min(walk)));
         }
         let mut i = 0;
@@ -249,12 +302,20 @@ fn the_cap_on_changed_blocks_is_respected_and_costs_at_least_the_uncapped_optimu
         let uncapped = catchment::solve_plan(&inst, &m, &block).unwrap();
         assert_eq!(uncapped.objective, best_uncapped);
         for cap in 0..=5u32 {
-            let res = catchment::solve_plan_with(&inst, &m, &block, Some(&stable(&prev, Rule::MaxChangedBlocks(cap))));
+            let res = catchment::solve_plan_with(
+                &inst,
+                &m,
+                &block,
+                Some(&stable(&prev, Rule::MaxChangedBlocks(cap))),
+            );
             match brute_force_blocks(&inst, &m, &prev, Some(cap as usize)) {
                 Some(best) => {
                     let plan = res.unwrap_or_else(|e| panic!("seed {seed} cap {cap}: {e}"));
                     let (_, changed, _) = stability::changes(&inst, &before, &plan.assign);
-                    assert!(changed <= cap as usize, "seed {seed}: {changed} blocks changed, cap {cap}");
+                    assert!(
+                        changed <= cap as usize,
+                        "seed {seed}: {changed} blocks changed, cap {cap}"
+                    );
                     assert!(plan.objective >= uncapped.objective);
                     assert_eq!(plan.objective, best, "seed {seed} cap {cap}");
                     checked += 1;
@@ -267,14 +328,23 @@ fn the_cap_on_changed_blocks_is_respected_and_costs_at_least_the_uncapped_optimu
             }
         }
     }
-    assert!(checked >= 20 && capped_out >= 1, "too few instances exercised: {checked} solved, {capped_out} over the cap");
+    assert!(
+        checked >= 20 && capped_out >= 1,
+        "too few instances exercised: {checked} solved, {capped_out} over the cap"
+    );
 }
 
 #[test]
 fn the_cap_needs_whole_blocks() {
     let (inst, m) = random_instance(1, 9, 5, 3, 4);
     let prev = random_previous(1, &inst);
-    let e = catchment::solve_plan_with(&inst, &m, &Policy::default(), Some(&stable(&prev, Rule::MaxChangedBlocks(2)))).unwrap_err();
+    let e = catchment::solve_plan_with(
+        &inst,
+        &m,
+        &Policy::default(),
+        Some(&stable(&prev, Rule::MaxChangedBlocks(2))),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("whole blocks"), "{e}");
 }
 
@@ -284,14 +354,26 @@ fn parse(text: &str) -> catchment::Result<catchment::scenario::ScenarioFile> {
     catchment::scenario::parse("scenarios.toml", text, Path::new("/data"))
 }
 
-const BASE: &str = "[base]\nschools = \"schools.csv\"\npupils = \"pupils.csv\"\nmatrix = \"matrix.csv\"\n";
+const BASE: &str =
+    "[base]\nschools = \"schools.csv\"\npupils = \"pupils.csv\"\nmatrix = \"matrix.csv\"\n";
 
 #[test]
 fn bad_scenario_files_name_the_scenario_and_the_key() {
-    let e = parse(&format!("{BASE}\n[[scenario]]\nname = \"draft-law\"\nmin_clas_size = 25\n")).unwrap_err().to_string();
-    assert!(e.contains("scenarios.toml") && e.contains("scenario 'draft-law'") && e.contains("min_clas_size"), "{e}");
+    let e = parse(&format!("{BASE}\n[[scenario]]\nname = \"draft-law\"\nmin_clas_size = 25\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("scenarios.toml")
+            && e.contains("scenario 'draft-law'")
+            && e.contains("min_clas_size"),
+        "{e}"
+    );
 
-    let e = parse(&format!("{BASE}\n[[scenario]]\nname = \"a\"\n[[scenario]]\nname = \"closed\"\nclose = \"S1\"\n")).unwrap_err().to_string();
+    let e = parse(&format!(
+        "{BASE}\n[[scenario]]\nname = \"a\"\n[[scenario]]\nname = \"closed\"\nclose = \"S1\"\n"
+    ))
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("scenario 'closed'") && e.contains("sequence"), "{e}");
 
     let e = parse(&format!("{BASE}polcy = 1\n")).unwrap_err().to_string();
@@ -303,10 +385,14 @@ fn bad_scenario_files_name_the_scenario_and_the_key() {
     let e = parse(&format!("{BASE}\n[scenarios.x]\nclose = []\n")).unwrap_err().to_string();
     assert!(e.contains("scenarios") && e.contains("unknown key"), "{e}");
 
-    let e = parse(&format!("{BASE}\n[[scenario]]\nname = \"a\"\n[[scenario]]\nname = \"a\"\n")).unwrap_err().to_string();
+    let e = parse(&format!("{BASE}\n[[scenario]]\nname = \"a\"\n[[scenario]]\nname = \"a\"\n"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("scenario 'a': name") && e.contains("taken"), "{e}");
 
-    let e = parse(&format!("{BASE}\n[[scenario]]\nname = \"s\"\nchange_cost = 500\n")).unwrap_err().to_string();
+    let e = parse(&format!("{BASE}\n[[scenario]]\nname = \"s\"\nchange_cost = 500\n"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("scenario 's': previous"), "{e}");
 
     let e = parse(&format!("{BASE}\n[[scenario]]\nclose = [\"S1\"]\n")).unwrap_err().to_string();
@@ -315,7 +401,10 @@ fn bad_scenario_files_name_the_scenario_and_the_key() {
     let e = parse("[base\n").unwrap_err().to_string();
     assert!(e.contains("scenarios.toml:1"), "{e}");
 
-    let ok = parse(&format!("{BASE}\n[[scenario]]\nname = \"draft-law\"\nmin_class_size = 25\nmax_class_size = 28\n")).unwrap();
+    let ok = parse(&format!(
+        "{BASE}\n[[scenario]]\nname = \"draft-law\"\nmin_class_size = 25\nmax_class_size = 28\n"
+    ))
+    .unwrap();
     assert_eq!(ok.scenarios[0].min_class_size, Some(25));
     assert_eq!(ok.base.schools, Path::new("/data/schools.csv"));
 }
@@ -444,11 +533,16 @@ fn batch_output_has_every_scenario() {
     assert_eq!(by("closed").schools, 3);
     assert_eq!(by("new-school").schools, 5);
     // The new school is the nearest for every block (150..350 m): it fills up.
-    let s: catchment::report::Summary = serde_json::from_str(&std::fs::read_to_string(out.join("new-school/summary.json")).unwrap()).unwrap();
+    let s: catchment::report::Summary = serde_json::from_str(
+        &std::fs::read_to_string(out.join("new-school/summary.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(s.per_school.iter().find(|x| x.id == "S9").unwrap().load, 20);
     assert!(by("new-school").total_walk_m < by("base").total_walk_m);
     assert!(by("capped").changed_blocks_vs_previous.unwrap() <= 15);
-    let stable: catchment::report::Summary = serde_json::from_str(&std::fs::read_to_string(out.join("stable/summary.json")).unwrap()).unwrap();
+    let stable: catchment::report::Summary =
+        serde_json::from_str(&std::fs::read_to_string(out.join("stable/summary.json")).unwrap())
+            .unwrap();
     let st = stable.stability.unwrap();
     assert_eq!(st.change_cost_m, Some(400));
     assert!(st.changed_pupils <= st.unconstrained_changed_pupils);
@@ -456,12 +550,25 @@ fn batch_output_has_every_scenario() {
     assert!(out.join("stable/previous-districts.csv").is_file());
     // Published districts: every block; blocks without pupils by walk + price + change cost.
     let districts = std::fs::read_to_string(out.join("stable/districts.csv")).unwrap();
-    let school_of: std::collections::HashMap<String, String> =
-        districts.lines().skip(1).map(|l| { let f: Vec<&str> = l.split(',').collect(); (f[0].to_string(), f[1].to_string()) }).collect();
+    let school_of: std::collections::HashMap<String, String> = districts
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[1].to_string())
+        })
+        .collect();
     assert_eq!(school_of.len(), 50);
     let mut moved_by_cost = 0;
-    let cert: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("stable/certificate.json")).unwrap()).unwrap();
-    let price = |s: &str| cert["prices"].as_array().unwrap().iter().find(|p| p["school_id"] == s).unwrap()["price_m"].as_i64().unwrap();
+    let cert: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("stable/certificate.json")).unwrap(),
+    )
+    .unwrap();
+    let price = |s: &str| {
+        cert["prices"].as_array().unwrap().iter().find(|p| p["school_id"] == s).unwrap()["price_m"]
+            .as_i64()
+            .unwrap()
+    };
     let prev = stability::read_previous(&tmp.path().join("previous.csv")).unwrap();
     let matrix = std::fs::read_to_string(tmp.path().join("matrix.csv")).unwrap();
     for e in 0..30 {
@@ -469,12 +576,17 @@ fn batch_output_has_every_scenario() {
         let walks: Vec<(String, i64)> = matrix
             .lines()
             .filter(|l| l.starts_with(&format!("{b},")))
-            .map(|l| { let f: Vec<&str> = l.split(',').collect(); (f[1].to_string(), f[2].parse().unwrap()) })
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (f[1].to_string(), f[2].parse().unwrap())
+            })
             .collect();
         let best = |cost: i64| {
             walks
                 .iter()
-                .min_by_key(|(s, w)| (w + price(s) + if *s == prev[&b] { 0 } else { cost }, s.clone()))
+                .min_by_key(|(s, w)| {
+                    (w + price(s) + if *s == prev[&b] { 0 } else { cost }, s.clone())
+                })
                 .unwrap()
                 .0
                 .clone()
@@ -489,10 +601,14 @@ fn batch_output_has_every_scenario() {
 fn a_scenario_closing_an_unknown_school_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     write_case(tmp.path());
-    let text = std::fs::read_to_string(tmp.path().join("scenarios.toml")).unwrap().replace("close = [\"S0\"]", "close = [\"S7\"]");
+    let text = std::fs::read_to_string(tmp.path().join("scenarios.toml"))
+        .unwrap()
+        .replace("close = [\"S0\"]", "close = [\"S7\"]");
     std::fs::write(tmp.path().join("scenarios.toml"), text).unwrap();
     let out = tmp.path().join("out");
-    let e = catchment::scenario::batch(&tmp.path().join("scenarios.toml"), &out, 1).unwrap_err().to_string();
+    let e = catchment::scenario::batch(&tmp.path().join("scenarios.toml"), &out, 1)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("scenario 'closed': close") && e.contains("S7"), "{e}");
     assert!(!out.exists(), "nothing is written on error");
 }
@@ -504,23 +620,37 @@ fn cli_solve_with_previous_districts_checks_and_the_curve_is_written() {
     let bin = env!("CARGO_BIN_EXE_catchment");
     let d = tmp.path();
     let args = |extra: &[&str]| {
-        let mut v: Vec<String> = ["--schools", "schools.csv", "--pupils", "pupils.csv", "--matrix", "matrix.csv"].iter().map(|s| s.to_string()).collect();
+        let mut v: Vec<String> =
+            ["--schools", "schools.csv", "--pupils", "pupils.csv", "--matrix", "matrix.csv"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
         v.extend(extra.iter().map(|s| s.to_string()));
         v
     };
     let run = |cmd: &str, extra: &[&str]| {
-        let o = std::process::Command::new(bin).current_dir(d).arg(cmd).args(args(extra)).output().unwrap();
+        let o = std::process::Command::new(bin)
+            .current_dir(d)
+            .arg(cmd)
+            .args(args(extra))
+            .output()
+            .unwrap();
         assert!(o.status.success(), "{cmd} {extra:?}: {}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8_lossy(&o.stdout).to_string()
     };
-    let out = run("solve", &["--previous", "previous.csv", "--change-cost", "300", "--out", "plan"]);
+    let out =
+        run("solve", &["--previous", "previous.csv", "--change-cost", "300", "--out", "plan"]);
     assert!(out.contains("Against last year's districts"), "{out}");
     // The certificate holds on the penalised costs: check rebuilds them from the plan directory.
     let check = run("check", &["--plan", "plan"]);
     assert!(check.contains("feasible and optimal"), "{check}");
-    run("stability-curve", &["--previous", "previous.csv", "--penalties", "0,100,1000,100000", "--out", "curve"]);
+    run(
+        "stability-curve",
+        &["--previous", "previous.csv", "--penalties", "0,100,1000,100000", "--out", "curve"],
+    );
     let csv = std::fs::read_to_string(d.join("curve/curve.csv")).unwrap();
-    let rows: Vec<Vec<i64>> = csv.lines().skip(1).map(|l| l.split(',').map(|x| x.parse().unwrap()).collect()).collect();
+    let rows: Vec<Vec<i64>> =
+        csv.lines().skip(1).map(|l| l.split(',').map(|x| x.parse().unwrap()).collect()).collect();
     assert_eq!(rows.len(), 4);
     assert_eq!(rows[0][4], 0, "zero penalty: no price");
     for w in rows.windows(2) {
@@ -533,7 +663,16 @@ fn cli_solve_with_previous_districts_checks_and_the_curve_is_written() {
     let o = std::process::Command::new(bin)
         .current_dir(d)
         .arg("solve")
-        .args(args(&["--previous", "previous.csv", "--change-cost", "3", "--max-changed-blocks", "2", "--out", "x"]))
+        .args(args(&[
+            "--previous",
+            "previous.csv",
+            "--change-cost",
+            "3",
+            "--max-changed-blocks",
+            "2",
+            "--out",
+            "x",
+        ]))
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));

@@ -63,7 +63,8 @@ pub fn inverse(easting: f64, northing: f64) -> (f64, f64) {
     let cc = 2.0 * (rho / (2.0 * c.rq)).asin();
     let b = (cc.cos() * c.sin_b0 + (c.d * y * cc.sin() * c.cos_b0) / rho).asin();
     let lon = LON0_DEG.to_radians()
-        + (x * cc.sin()).atan2(c.d * rho * c.cos_b0 * cc.cos() - c.d * c.d * y * c.sin_b0 * cc.sin());
+        + (x * cc.sin())
+            .atan2(c.d * rho * c.cos_b0 * cc.cos() - c.d * c.d * y * c.sin_b0 * cc.sin());
     let (e2, e4, e6) = (c.e2, c.e2 * c.e2, c.e2 * c.e2 * c.e2);
     let mut lat = b
         + (e2 / 3.0 + 31.0 * e4 / 180.0 + 517.0 * e6 / 5040.0) * (2.0 * b).sin()

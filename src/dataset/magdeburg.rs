@@ -43,14 +43,26 @@ const HINTS: &[(&str, Hint, &str)] = &[
         Hint::Street("Wilhelm-Kobelt-Straße"),
         "moved in 2021 into a new building in Wilhelm-Kobelt-Straße (Volksstimme, 23.07.2021)",
     ),
-    ("Am Pechauer Platz", Hint::Street("Witzlebenstraße"), "seated in Witzlebenstraße, Cracau (Volksstimme)"),
+    (
+        "Am Pechauer Platz",
+        Hint::Street("Witzlebenstraße"),
+        "seated in Witzlebenstraße, Cracau (Volksstimme)",
+    ),
     (
         "Am Umfassungsweg",
         Hint::District("Neue Neustadt"),
         "in Neue Neustadt (Volksstimme, 2019, school districts 2020)",
     ),
-    ("Moldenstraße", Hint::District("Alte Neustadt"), "in Alte Neustadt (Volksstimme, 2019, school districts 2020)"),
-    ("Im Nordpark", Hint::District("Alte Neustadt"), "in Alte Neustadt (Volksstimme, 2019, school districts 2020)"),
+    (
+        "Moldenstraße",
+        Hint::District("Alte Neustadt"),
+        "in Alte Neustadt (Volksstimme, 2019, school districts 2020)",
+    ),
+    (
+        "Im Nordpark",
+        Hint::District("Alte Neustadt"),
+        "in Alte Neustadt (Volksstimme, 2019, school districts 2020)",
+    ),
     ("Lindenhof", Hint::Street("Neptunweg"), "in Neptunweg (the school's own history page)"),
 ];
 
@@ -219,15 +231,15 @@ pub fn names_match(query: &str, candidate: &str) -> bool {
     let qw: Vec<&str> = q.split(' ').collect();
     let cw: Vec<&str> = c.split(' ').collect();
     qw.len() == cw.len()
-        && qw
-            .iter()
-            .zip(&cw)
-            .all(|(a, b)| a == b || (a.len() > 1 && a.ends_with('.') && b.starts_with(&a[..a.len() - 1])))
+        && qw.iter().zip(&cw).all(|(a, b)| {
+            a == b || (a.len() > 1 && a.ends_with('.') && b.starts_with(&a[..a.len() - 1]))
+        })
 }
 
 /// The name without a leading preposition ("Am Grenzweg" -> "Grenzweg"), if it has one.
 pub fn strip_preposition(name: &str) -> Option<&str> {
-    const PREFIXES: &[&str] = &["an der ", "an den ", "in der ", "auf dem ", "am ", "im ", "an ", "zum ", "zur "];
+    const PREFIXES: &[&str] =
+        &["an der ", "an den ", "in der ", "auf dem ", "am ", "im ", "an ", "zum ", "zur "];
     let lower = name.to_lowercase();
     PREFIXES.iter().find(|p| lower.starts_with(*p)).map(|p| name[p.len()..].trim_start())
 }
@@ -254,7 +266,11 @@ fn dist_to_line(p: (f64, f64), line: &[(f64, f64)]) -> f64 {
         let (a, b) = (xy(w[0].0, w[0].1), xy(w[1].0, w[1].1));
         let (dx, dy) = (b.0 - a.0, b.1 - a.1);
         let len2 = dx * dx + dy * dy;
-        let t = if len2 == 0.0 { 0.0 } else { (((pp.0 - a.0) * dx + (pp.1 - a.1) * dy) / len2).clamp(0.0, 1.0) };
+        let t = if len2 == 0.0 {
+            0.0
+        } else {
+            (((pp.0 - a.0) * dx + (pp.1 - a.1) * dy) / len2).clamp(0.0, 1.0)
+        };
         let (cx, cy) = (a.0 + t * dx, a.1 + t * dy);
         best = best.min(((pp.0 - cx).powi(2) + (pp.1 - cy).powi(2)).sqrt());
     }
@@ -301,7 +317,8 @@ impl District {
 fn read_json(dir: &Path, file: &str) -> Result<Value> {
     let path = dir.join(file);
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::input(file, Some(e.line() as u64), None, e.to_string()))
+    serde_json::from_str(&text)
+        .map_err(|e| Error::input(file, Some(e.line() as u64), None, e.to_string()))
 }
 
 fn bad(file: &str, item: Option<u64>, field: &str, msg: &str) -> Error {
@@ -311,14 +328,19 @@ fn bad(file: &str, item: Option<u64>, field: &str, msg: &str) -> Error {
 fn coords_lines(geom: &Value) -> Vec<Vec<(f64, f64)>> {
     let parse_line = |l: &Value| -> Vec<(f64, f64)> {
         l.as_array()
-            .map(|pts| pts.iter().filter_map(|p| Some((p.get(1)?.as_f64()?, p.get(0)?.as_f64()?))).collect())
+            .map(|pts| {
+                pts.iter()
+                    .filter_map(|p| Some((p.get(1)?.as_f64()?, p.get(0)?.as_f64()?)))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     match geom.get("type").and_then(Value::as_str) {
         Some("LineString") => vec![parse_line(&geom["coordinates"])],
-        Some("MultiLineString") => {
-            geom["coordinates"].as_array().map(|ls| ls.iter().map(parse_line).collect()).unwrap_or_default()
-        }
+        Some("MultiLineString") => geom["coordinates"]
+            .as_array()
+            .map(|ls| ls.iter().map(parse_line).collect())
+            .unwrap_or_default(),
         _ => vec![],
     }
 }
@@ -335,7 +357,8 @@ struct Street {
 fn read_streets(dir: &Path) -> Result<Vec<Street>> {
     let mut out = Vec::new();
     let cycle = read_json(dir, F_CYCLE)?;
-    let feats = cycle["features"].as_array().ok_or_else(|| bad(F_CYCLE, None, "features", "missing"))?;
+    let feats =
+        cycle["features"].as_array().ok_or_else(|| bad(F_CYCLE, None, "features", "missing"))?;
     for f in feats {
         let props = &f["properties"];
         out.push(Street {
@@ -346,7 +369,8 @@ fn read_streets(dir: &Path) -> Result<Vec<Street>> {
         });
     }
     let named = read_json(dir, F_NAMED)?;
-    let groups = named.as_array().ok_or_else(|| bad(F_NAMED, None, "groups", "expected a JSON list"))?;
+    let groups =
+        named.as_array().ok_or_else(|| bad(F_NAMED, None, "groups", "expected a JSON list"))?;
     for g in groups {
         for f in g["features"].as_array().into_iter().flatten() {
             let props = &f["properties"];
@@ -363,7 +387,8 @@ fn read_streets(dir: &Path) -> Result<Vec<Street>> {
 
 fn read_districts(dir: &Path) -> Result<Vec<District>> {
     let v = read_json(dir, F_STADTTEILE)?;
-    let feats = v["features"].as_array().ok_or_else(|| bad(F_STADTTEILE, None, "features", "missing"))?;
+    let feats =
+        v["features"].as_array().ok_or_else(|| bad(F_STADTTEILE, None, "features", "missing"))?;
     let mut out = Vec::new();
     for (i, f) in feats.iter().enumerate() {
         let name = f["properties"]["name"]
@@ -379,14 +404,25 @@ fn read_districts(dir: &Path) -> Result<Vec<District>> {
         };
         let g = &f["geometry"];
         let rings: Vec<Vec<(f64, f64)>> = match g["type"].as_str() {
-            Some("Polygon") => g["coordinates"].as_array().into_iter().flatten().map(ring).collect(),
+            Some("Polygon") => {
+                g["coordinates"].as_array().into_iter().flatten().map(ring).collect()
+            }
             Some("MultiPolygon") => g["coordinates"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .flat_map(|poly| poly.as_array().into_iter().flatten().map(ring).collect::<Vec<_>>())
+                .flat_map(|poly| {
+                    poly.as_array().into_iter().flatten().map(ring).collect::<Vec<_>>()
+                })
                 .collect(),
-            _ => return Err(bad(F_STADTTEILE, Some(i as u64 + 1), "geometry", "expected a (Multi)Polygon")),
+            _ => {
+                return Err(bad(
+                    F_STADTTEILE,
+                    Some(i as u64 + 1),
+                    "geometry",
+                    "expected a (Multi)Polygon",
+                ))
+            }
         };
         out.push(District { name, rings });
     }
@@ -396,7 +432,8 @@ fn read_districts(dir: &Path) -> Result<Vec<District>> {
 /// The unique OSM school/kindergarten points (lat, lon), in a fixed order.
 fn read_school_points(dir: &Path) -> Result<Vec<(f64, f64)>> {
     let v = read_json(dir, F_POINTS)?;
-    let obj = v.as_object().ok_or_else(|| bad(F_POINTS, None, "districts", "expected a JSON object"))?;
+    let obj =
+        v.as_object().ok_or_else(|| bad(F_POINTS, None, "districts", "expected a JSON object"))?;
     let mut pts: Vec<(i64, i64)> = Vec::new();
     for list in obj.values() {
         for item in list.as_array().into_iter().flatten() {
@@ -422,8 +459,9 @@ struct SourceSchool {
 fn read_schools_table(dir: &Path) -> Result<(i64, Vec<SourceSchool>)> {
     let v = read_json(dir, F_SCHOOLS)?;
     let rows = v["rows"].as_array().ok_or_else(|| bad(F_SCHOOLS, None, "rows", "missing"))?;
-    let is_municipal_primary =
-        |r: &Value| r["var3"].as_str() == Some("Grundschule") && r["var5"].as_str() == Some("Kommunal");
+    let is_municipal_primary = |r: &Value| {
+        r["var3"].as_str() == Some("Grundschule") && r["var5"].as_str() == Some("Kommunal")
+    };
     let year = rows
         .iter()
         .filter(|r| is_municipal_primary(r))
@@ -435,11 +473,12 @@ fn read_schools_table(dir: &Path) -> Result<(i64, Vec<SourceSchool>)> {
         if r["var1"].as_i64() != Some(year) || !is_municipal_primary(r) {
             continue;
         }
-        let name = r["var2"].as_str().ok_or_else(|| bad(F_SCHOOLS, Some(i as u64 + 1), "var2", "missing"))?;
-        let classes = r["var6"]
-            .as_u64()
-            .filter(|&c| c > 0)
-            .ok_or_else(|| bad(F_SCHOOLS, Some(i as u64 + 1), "var6", "classes must be a positive integer"))?;
+        let name = r["var2"]
+            .as_str()
+            .ok_or_else(|| bad(F_SCHOOLS, Some(i as u64 + 1), "var2", "missing"))?;
+        let classes = r["var6"].as_u64().filter(|&c| c > 0).ok_or_else(|| {
+            bad(F_SCHOOLS, Some(i as u64 + 1), "var6", "classes must be a positive integer")
+        })?;
         out.push(SourceSchool { name: name.trim().to_string(), classes: classes as u32 });
     }
     Ok((year, out))
@@ -471,11 +510,18 @@ type DistrictAges = (i64, Vec<(String, u32)>, Vec<String>);
 
 fn read_district_ages(dir: &Path) -> Result<DistrictAges> {
     let path = dir.join(F_AGE_DISTRICT);
-    let mut rdr = csv::Reader::from_path(&path).map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
-    let headers = rdr.headers().map_err(|e| Error::Other(format!("{}: {e}", path.display())))?.clone();
+    let mut rdr = csv::Reader::from_path(&path)
+        .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+    let headers =
+        rdr.headers().map_err(|e| Error::Other(format!("{}: {e}", path.display())))?.clone();
     let col = |n: &str| headers.iter().position(|h| h.trim() == n);
     let (Some(cy), Some(cd), Some(ca)) = (col("Jahr"), col("Stadtteil"), col("0 - 6 Jahre")) else {
-        return Err(bad(F_AGE_DISTRICT, Some(1), "0 - 6 Jahre", "needs columns Jahr, Stadtteil, '0 - 6 Jahre'"));
+        return Err(bad(
+            F_AGE_DISTRICT,
+            Some(1),
+            "0 - 6 Jahre",
+            "needs columns Jahr, Stadtteil, '0 - 6 Jahre'",
+        ));
     };
     let mut rows = Vec::new();
     for rec in rdr.records() {
@@ -492,11 +538,17 @@ fn read_district_ages(dir: &Path) -> Result<DistrictAges> {
         let value = if raw == "." {
             None
         } else {
-            Some(raw.parse::<u32>().map_err(|_| bad(F_AGE_DISTRICT, Some(line), "0 - 6 Jahre", "not a count or '.'"))?)
+            Some(raw.parse::<u32>().map_err(|_| {
+                bad(F_AGE_DISTRICT, Some(line), "0 - 6 Jahre", "not a count or '.'")
+            })?)
         };
         rows.push((year, district, value));
     }
-    let year = rows.iter().map(|r| r.0).max().ok_or_else(|| bad(F_AGE_DISTRICT, None, "Jahr", "no rows"))?;
+    let year = rows
+        .iter()
+        .map(|r| r.0)
+        .max()
+        .ok_or_else(|| bad(F_AGE_DISTRICT, None, "Jahr", "no rows"))?;
     let mut out = Vec::new();
     let mut suppressed = Vec::new();
     for (y, d, v) in rows {
@@ -523,13 +575,15 @@ struct Cell {
 
 fn read_cells(dir: &Path, districts: &[District]) -> Result<Vec<Cell>> {
     let v = read_json(dir, F_ZENSUS)?;
-    let feats = v["features"].as_array().ok_or_else(|| bad(F_ZENSUS, None, "features", "missing"))?;
+    let feats =
+        v["features"].as_array().ok_or_else(|| bad(F_ZENSUS, None, "features", "missing"))?;
     let mut out = Vec::new();
     for (i, f) in feats.iter().enumerate() {
         let p = &f["properties"];
         let item = Some(i as u64 + 1);
         let file = "zensus2022_population_100m.geojson feature";
-        let id = p["grid_id"].as_str().ok_or_else(|| bad(file, item, "grid_id", "missing"))?.to_string();
+        let id =
+            p["grid_id"].as_str().ok_or_else(|| bad(file, item, "grid_id", "missing"))?.to_string();
         let xmin = p["xmin"].as_f64().ok_or_else(|| bad(file, item, "xmin", "missing"))?;
         let ymin = p["ymin"].as_f64().ok_or_else(|| bad(file, item, "ymin", "missing"))?;
         let e = p["einwohner"].as_f64().unwrap_or(0.0);
@@ -552,7 +606,8 @@ pub fn apportion(total: u32, weights: &[u32]) -> Vec<u32> {
     if sum == 0 {
         return vec![0; weights.len()];
     }
-    let mut out: Vec<u32> = weights.iter().map(|&w| ((total as u64 * w as u64) / sum) as u32).collect();
+    let mut out: Vec<u32> =
+        weights.iter().map(|&w| ((total as u64 * w as u64) / sum) as u32).collect();
     let mut rest: Vec<(u64, usize)> =
         weights.iter().enumerate().map(|(i, &w)| ((total as u64 * w as u64) % sum, i)).collect();
     rest.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -606,7 +661,9 @@ fn resolve(name: &str, streets: &[Street], districts: &[District]) -> Resolution
         (Some(h), Resolution::Place { placement, districts, note }) => {
             Resolution::Place { placement, districts, note: format!("{h}; {note}") }
         }
-        (Some(h), Resolution::Fallback { note }) => Resolution::Fallback { note: format!("{h}; {note}") },
+        (Some(h), Resolution::Fallback { note }) => {
+            Resolution::Fallback { note: format!("{h}; {note}") }
+        }
     }
 }
 
@@ -627,8 +684,12 @@ fn resolve_inner(
     };
     let place = |q: &str| -> Vec<usize> {
         let nq = normalize_name(q);
-        let exact: Vec<usize> =
-            districts.iter().enumerate().filter(|(_, d)| normalize_name(&d.name) == nq).map(|(i, _)| i).collect();
+        let exact: Vec<usize> = districts
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| normalize_name(&d.name) == nq)
+            .map(|(i, _)| i)
+            .collect();
         if !exact.is_empty() {
             return exact;
         }
@@ -651,7 +712,8 @@ fn resolve_inner(
                         note: format!("street '{found}': {why}"),
                     };
                 }
-                *unused_hint = Some(format!("reported street '{s}' ({why}) is not in the geometries"));
+                *unused_hint =
+                    Some(format!("reported street '{s}' ({why}) is not in the geometries"));
             }
             Hint::District(d) => {
                 let ds = place(d);
@@ -688,7 +750,9 @@ fn resolve_inner(
             };
         }
     }
-    Resolution::Fallback { note: "no street or Stadtteil of this name in the source geometries".into() }
+    Resolution::Fallback {
+        note: "no street or Stadtteil of this name in the source geometries".into(),
+    }
 }
 
 fn place_schools(
@@ -698,7 +762,8 @@ fn place_schools(
     points: &[(f64, f64)],
     cells: &[Cell],
 ) -> Vec<SchoolRow> {
-    let resolutions: Vec<Resolution> = table.iter().map(|s| resolve(&s.name, streets, districts)).collect();
+    let resolutions: Vec<Resolution> =
+        table.iter().map(|s| resolve(&s.name, streets, districts)).collect();
     let mut placed: Vec<Option<Placed>> = vec![None; table.len()];
     let mut used = vec![false; points.len()];
     // 1. Streets: the school point nearest to the street, within the radius.
@@ -708,7 +773,9 @@ fn place_schools(
                 .iter()
                 .enumerate()
                 .filter(|(k, _)| !used[*k])
-                .map(|(k, &p)| (k, lines.iter().map(|l| dist_to_line(p, l)).fold(f64::INFINITY, f64::min)))
+                .map(|(k, &p)| {
+                    (k, lines.iter().map(|l| dist_to_line(p, l)).fold(f64::INFINITY, f64::min))
+                })
                 .filter(|&(_, d)| d <= SNAP_RADIUS_M)
                 .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
             placed[i] = Some(match best {
@@ -743,7 +810,12 @@ fn place_schools(
         cells
             .iter()
             .map(|c| {
-                placed.iter().flatten().map(|p| dist_m((c.lat, c.lon), p.0)).fold(f64::INFINITY, f64::min).min(1e7)
+                placed
+                    .iter()
+                    .flatten()
+                    .map(|p| dist_m((c.lat, c.lon), p.0))
+                    .fold(f64::INFINITY, f64::min)
+                    .min(1e7)
             })
             .collect()
     };
@@ -761,7 +833,12 @@ fn place_schools(
             match (pass, r) {
                 (0, Resolution::Place { placement, districts: ds, note }) => {
                     let cands: Vec<usize> = (0..points.len())
-                        .filter(|&k| !used[k] && ds.iter().any(|&d| districts[d].contains(points[k].0, points[k].1)))
+                        .filter(|&k| {
+                            !used[k]
+                                && ds
+                                    .iter()
+                                    .any(|&d| districts[d].contains(points[k].0, points[k].1))
+                        })
                         .collect();
                     placed[i] = Some(match pick(cands, &nearest) {
                         Some(k) => {
@@ -771,7 +848,9 @@ fn place_schools(
                         None => {
                             // The residents' centre of the Stadtteil.
                             let (mut w, mut la, mut lo) = (0.0, 0.0, 0.0);
-                            for c in cells.iter().filter(|c| c.district.is_some_and(|d| ds.contains(&d))) {
+                            for c in
+                                cells.iter().filter(|c| c.district.is_some_and(|d| ds.contains(&d)))
+                            {
                                 w += c.residents as f64;
                                 la += c.lat * c.residents as f64;
                                 lo += c.lon * c.residents as f64;
@@ -810,8 +889,13 @@ fn place_schools(
         .zip(placed)
         .enumerate()
         .map(|(i, (s, p))| {
-            let (at, placement, approximate, matched, snap_m) =
-                p.unwrap_or(((0.0, 0.0), Placement::Fallback, true, "no school point left".into(), None));
+            let (at, placement, approximate, matched, snap_m) = p.unwrap_or((
+                (0.0, 0.0),
+                Placement::Fallback,
+                true,
+                "no school point left".into(),
+                None,
+            ));
             SchoolRow {
                 id: format!("S{:0width$}", i + 1),
                 name: format!("Grundschule {}", s.name),
@@ -838,8 +922,13 @@ fn build_network(streets: &[Street]) -> Network {
     let mut ways: Vec<(Vec<u64>, String, &str)> = Vec::new();
     let (mut cycle_ways, mut named_ways) = (0, 0);
     for s in streets {
-        let highway =
-            s.highway.clone().unwrap_or_else(|| if s.cycle { "footway".into() } else { "residential".into() });
+        let highway = s.highway.clone().unwrap_or_else(|| {
+            if s.cycle {
+                "footway".into()
+            } else {
+                "residential".into()
+            }
+        });
         for line in &s.lines {
             let mut refs: Vec<u64> = Vec::with_capacity(line.len());
             for &(lat, lon) in line {
@@ -863,7 +952,8 @@ fn build_network(streets: &[Street]) -> Network {
         }
     }
     // Join dead ends to a nearby vertex of another way.
-    let pos: Vec<(f64, f64)> = nodes.iter().map(|&(la, lo)| xy(la as f64 / scale, lo as f64 / scale)).collect();
+    let pos: Vec<(f64, f64)> =
+        nodes.iter().map(|&(la, lo)| xy(la as f64 / scale, lo as f64 / scale)).collect();
     let mut member: Vec<Vec<u32>> = vec![Vec::new(); nodes.len()];
     for (w, (refs, _, _)) in ways.iter().enumerate() {
         for &r in refs {
@@ -873,7 +963,9 @@ fn build_network(streets: &[Street]) -> Network {
             }
         }
     }
-    let cell = |p: (f64, f64)| ((p.0 / JOIN_RADIUS_M).floor() as i64, (p.1 / JOIN_RADIUS_M).floor() as i64);
+    let cell = |p: (f64, f64)| {
+        ((p.0 / JOIN_RADIUS_M).floor() as i64, (p.1 / JOIN_RADIUS_M).floor() as i64)
+    };
     let mut grid: HashMap<(i64, i64), Vec<u32>> = HashMap::new();
     for (i, &p) in pos.iter().enumerate() {
         grid.entry(cell(p)).or_default().push(i as u32);
@@ -894,9 +986,12 @@ fn build_network(streets: &[Street]) -> Network {
                         if member[k as usize].contains(&(w as u32)) {
                             continue;
                         }
-                        let d =
-                            ((pos[k as usize].0 - pos[e].0).powi(2) + (pos[k as usize].1 - pos[e].1).powi(2)).sqrt();
-                        if d <= JOIN_RADIUS_M && best.is_none_or(|(bd, bk)| d < bd || (d == bd && k < bk)) {
+                        let d = ((pos[k as usize].0 - pos[e].0).powi(2)
+                            + (pos[k as usize].1 - pos[e].1).powi(2))
+                        .sqrt();
+                        if d <= JOIN_RADIUS_M
+                            && best.is_none_or(|(bd, bk)| d < bd || (d == bd && k < bk))
+                        {
                             best = Some((d, k));
                         }
                     }
@@ -915,7 +1010,11 @@ fn build_network(streets: &[Street]) -> Network {
         ways.push((vec![a, b], "footway".to_string(), ""));
     }
     let esc = |s: &str| {
-        s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&apos;")
     };
     let mut xml = String::with_capacity(nodes.len() * 80 + ways.len() * 200);
     xml.push_str(
@@ -960,7 +1059,14 @@ fn build_network(streets: &[Street]) -> Network {
         xml.push_str("  </way>\n");
     }
     xml.push_str("</osm>\n");
-    Network { xml, nodes: nodes.len(), ways: ways.len(), cycle_ways, named_ways, connectors: n_connectors }
+    Network {
+        xml,
+        nodes: nodes.len(),
+        ways: ways.len(),
+        cycle_ways,
+        named_ways,
+        connectors: n_connectors,
+    }
 }
 
 /// Build the Magdeburg case from the source directory.
@@ -981,7 +1087,12 @@ pub fn generate(opts: &Options) -> Result<Dataset> {
     let mut district_index = Vec::with_capacity(ages.len());
     for (name, _) in &ages {
         let k = districts.iter().position(|d| d.name == *name).ok_or_else(|| {
-            bad(F_AGE_DISTRICT, None, "Stadtteil", &format!("'{name}' has no polygon in {F_STADTTEILE}"))
+            bad(
+                F_AGE_DISTRICT,
+                None,
+                "Stadtteil",
+                &format!("'{name}' has no polygon in {F_STADTTEILE}"),
+            )
         })?;
         district_index.push(k);
     }
@@ -995,7 +1106,12 @@ pub fn generate(opts: &Options) -> Result<Dataset> {
     for ((name, age), (&k, &n)) in ages.iter().zip(district_index.iter().zip(&shares)) {
         let dcells: Vec<&Cell> = cells.iter().filter(|c| c.district == Some(k)).collect();
         let total: u64 = dcells.iter().map(|c| c.residents as u64).sum();
-        cohorts.push(DistrictCohort { name: name.clone(), age_0_6: *age, pupils: n, cells: dcells.len() });
+        cohorts.push(DistrictCohort {
+            name: name.clone(),
+            age_0_6: *age,
+            pupils: n,
+            cells: dcells.len(),
+        });
         if n == 0 {
             continue;
         }
@@ -1103,9 +1219,14 @@ pub fn write(out: &Path, ds: &Dataset) -> Result<()> {
         csv_out(
             &dir.join("pupils.csv"),
             &["id", "lat", "lon", "block"],
-            ds.pupils
-                .iter()
-                .map(|p| vec![p.id.clone(), format!("{:.6}", p.lat), format!("{:.6}", p.lon), p.block.clone()]),
+            ds.pupils.iter().map(|p| {
+                vec![
+                    p.id.clone(),
+                    format!("{:.6}", p.lat),
+                    format!("{:.6}", p.lon),
+                    p.block.clone(),
+                ]
+            }),
         )?;
         csv_out(
             &dir.join("blocks.csv"),
@@ -1251,8 +1372,11 @@ coordinates. Each was placed as follows, in this order:\n\n\
             sc.matched
         );
     }
-    let suppressed =
-        if ds.suppressed_districts.is_empty() { "none".to_string() } else { ds.suppressed_districts.join(", ") };
+    let suppressed = if ds.suppressed_districts.is_empty() {
+        "none".to_string()
+    } else {
+        ds.suppressed_districts.join(", ")
+    };
     let _ = write!(
         s,
         "\n## Pupils\n\n\

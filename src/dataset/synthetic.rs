@@ -11,13 +11,14 @@ use crate::instance::{Instance, Pupil, School, DEFAULT_CLASS_SIZE};
 use crate::output::write_atomically;
 use crate::routing::{write_matrix, Matrix};
 use rand::{Rng, SeedableRng};
-use rayon::prelude::*;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
+use rayon::prelude::*;
 use std::path::Path;
 
 /// The label every synthetic file carries.
-pub const LABEL: &str = "synthetic street grid (Manhattan distance, river crossed at bridges) - not real data";
+pub const LABEL: &str =
+    "synthetic street grid (Manhattan distance, river crossed at bridges) - not real data";
 
 const ORIGIN_LAT: f64 = 52.0;
 const ORIGIN_LON: f64 = 11.0;
@@ -70,7 +71,8 @@ pub fn generate(n_pupils: usize, n_schools: usize, seed: u64) -> Town {
         let n_bridges = 3 + n_pupils / 20000;
         let bridges = (0..n_bridges)
             .map(|i| {
-                let y = size * (i as f64 + 0.5) / n_bridges as f64 + rng.random_range(-300.0..300.0);
+                let y =
+                    size * (i as f64 + 0.5) / n_bridges as f64 + rng.random_range(-300.0..300.0);
                 (0.0, y)
             })
             .collect::<Vec<_>>();
@@ -110,7 +112,9 @@ pub fn generate(n_pupils: usize, n_schools: usize, seed: u64) -> Town {
     let mut nearest = vec![0usize; n_pupils];
     for _ in 0..12 {
         nearest.par_iter_mut().zip(pupil_xy.par_iter()).for_each(|(n, &p)| {
-            *n = (0..n_schools).min_by(|&a, &b| geo.walk(p, school_xy[a]).total_cmp(&geo.walk(p, school_xy[b]))).unwrap_or(0);
+            *n = (0..n_schools)
+                .min_by(|&a, &b| geo.walk(p, school_xy[a]).total_cmp(&geo.walk(p, school_xy[b])))
+                .unwrap_or(0);
         });
         let mut sum = vec![(0.0, 0.0, 0usize); n_schools];
         for (i, &p) in pupil_xy.iter().enumerate() {
@@ -184,15 +188,18 @@ pub fn generate(n_pupils: usize, n_schools: usize, seed: u64) -> Town {
         .collect();
     let mut matrix = Matrix::new(n_pupils, n_schools, LABEL);
     let mut secs = vec![0u32; n_pupils * n_schools];
-    matrix.meters.par_chunks_mut(n_schools).zip(secs.par_chunks_mut(n_schools)).zip(pupil_xy.par_iter()).for_each(
-        |((meters, secs), &a)| {
+    matrix
+        .meters
+        .par_chunks_mut(n_schools)
+        .zip(secs.par_chunks_mut(n_schools))
+        .zip(pupil_xy.par_iter())
+        .for_each(|((meters, secs), &a)| {
             for (s, &b) in school_xy.iter().enumerate() {
                 let d = geo.walk(a, b).round() as u32;
                 meters[s] = d;
                 secs[s] = (d as f64 / WALK_M_PER_S).round() as u32;
             }
-        },
-    );
+        });
     matrix.seconds = Some(secs);
     // Ids are generated in sorted order already.
     let instance = Instance { schools, pupils };
@@ -222,8 +229,13 @@ pub fn write(out: &Path, town: &Town) -> Result<()> {
         w.write_record(["id", "lat", "lon", "block"]).map_err(err)?;
         for p in &inst.pupils {
             let (lat, lon) = p.location.unwrap_or_default();
-            w.write_record([p.id.clone(), format!("{lat:.6}"), format!("{lon:.6}"), p.block.clone().unwrap_or_default()])
-                .map_err(err)?;
+            w.write_record([
+                p.id.clone(),
+                format!("{lat:.6}"),
+                format!("{lon:.6}"),
+                p.block.clone().unwrap_or_default(),
+            ])
+            .map_err(err)?;
         }
         w.flush().map_err(|e| crate::Error::io(dir, e))?;
         write_matrix(&dir.join("matrix.csv"), inst, &town.matrix)?;

@@ -45,7 +45,10 @@ pub fn blocks_from_csv(file: &str, bytes: &[u8]) -> Result<Vec<Block>> {
         }
         if let Some(id) = &id {
             if let Some(first) = seen.get(id) {
-                row.problem("block_id", format!("duplicate block id '{id}' (first on line {first})"));
+                row.problem(
+                    "block_id",
+                    format!("duplicate block id '{id}' (first on line {first})"),
+                );
             } else {
                 seen.insert(id.clone(), row.line);
             }
@@ -83,7 +86,11 @@ impl GridCell {
     /// The cell of the same grid containing a point given in EPSG:3035 meters.
     pub fn containing(size: u32, east: f64, north: f64) -> GridCell {
         let s = size as f64;
-        GridCell { size, north: ((north / s).floor() * s) as i64, east: ((east / s).floor() * s) as i64 }
+        GridCell {
+            size,
+            north: ((north / s).floor() * s) as i64,
+            east: ((east / s).floor() * s) as i64,
+        }
     }
 }
 
@@ -103,7 +110,11 @@ mod tests {
 
     #[test]
     fn a_bad_blocks_file_names_line_and_field() {
-        let err = blocks_from_csv("blocks.csv", b"block_id,lat,lon\nA,52.1,11.6\nA,52.2,11.6\nB,x,11.6\n").unwrap_err();
+        let err = blocks_from_csv(
+            "blocks.csv",
+            b"block_id,lat,lon\nA,52.1,11.6\nA,52.2,11.6\nB,x,11.6\n",
+        )
+        .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("blocks.csv:3") && msg.contains("duplicate block id 'A'"), "{msg}");
         assert!(msg.contains("blocks.csv:4") && msg.contains("lat"), "{msg}");

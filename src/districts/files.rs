@@ -107,7 +107,11 @@ pub fn streets_html(list: &super::streets::StreetList, schools: &[School], title
         } else {
             e(&p.house_numbers)
         };
-        let cells = if grid { format!("<td class=\"cells\">{}</td>", e(&p.blocks.join(", "))) } else { String::new() };
+        let cells = if grid {
+            format!("<td class=\"cells\">{}</td>", e(&p.blocks.join(", ")))
+        } else {
+            String::new()
+        };
         rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{} <span class=\"id\">({})</span></td>{cells}</tr>\n",
             e(&p.street),
@@ -116,7 +120,11 @@ pub fn streets_html(list: &super::streets::StreetList, schools: &[School], title
             e(&s.id)
         ));
     }
-    let head = if grid { "<th>Street</th><th>Part</th><th>School</th><th>Grid cells</th>" } else { "<th>Street</th><th>House numbers</th><th>School</th>" };
+    let head = if grid {
+        "<th>Street</th><th>Part</th><th>School</th><th>Grid cells</th>"
+    } else {
+        "<th>Street</th><th>House numbers</th><th>School</th>"
+    };
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\n<style>\n\
 body{{font-family:sans-serif;margin:2em;color:#111}} table{{border-collapse:collapse;width:100%}}\n\
@@ -159,7 +167,12 @@ fn split_address(a: &str) -> (String, Option<String>) {
     let words: Vec<&str> = a.split_whitespace().collect();
     let found = words.iter().rposition(|w| w.starts_with(|c: char| c.is_ascii_digit()));
     match found {
-        Some(i) if i > 0 && words[i + 1..].iter().all(|w| w.chars().count() == 1 && w.chars().all(char::is_alphabetic)) => {
+        Some(i)
+            if i > 0
+                && words[i + 1..]
+                    .iter()
+                    .all(|w| w.chars().count() == 1 && w.chars().all(char::is_alphabetic)) =>
+        {
             let street = words[..i].join(" ").trim_end_matches(',').to_string();
             (street, Some(words[i..].concat()))
         }
@@ -169,12 +182,23 @@ fn split_address(a: &str) -> (String, Option<String>) {
 
 /// Answer a query from the text of `districts.csv`, `streets.csv` (if any) and the schools
 /// (id, name).
-pub fn explain_from_files(districts: &str, streets: Option<&str>, schools: &[(String, String)], q: &Query) -> Result<Answer> {
+pub fn explain_from_files(
+    districts: &str,
+    streets: Option<&str>,
+    schools: &[(String, String)],
+    q: &Query,
+) -> Result<Answer> {
     let records: Vec<DistrictRecord> = csv::Reader::from_reader(districts.as_bytes())
         .deserialize()
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| Error::Other(format!("districts.csv: {e}")))?;
-    let name = |id: &str| schools.iter().find(|(i, _)| i == id).map(|(_, n)| n.clone()).unwrap_or_else(|| id.to_string());
+    let name = |id: &str| {
+        schools
+            .iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
     let explain = |r: &DistrictRecord| -> Result<Explanation> {
         match (r.walk_m, r.nearest_walk_m) {
             (Some(w), Some(nd)) if !r.school_id.is_empty() => Ok(explain_numbers(
@@ -186,29 +210,49 @@ pub fn explain_from_files(districts: &str, streets: Option<&str>, schools: &[(St
                 r.cost_to_others_m,
                 r.keep_cost_m,
             )),
-            _ => Err(Error::Other(format!("block '{}' has no walking route to any school", r.block_id))),
+            _ => Err(Error::Other(format!(
+                "block '{}' has no walking route to any school",
+                r.block_id
+            ))),
         }
     };
-    let index: std::collections::HashMap<&str, &DistrictRecord> = records.iter().map(|r| (r.block_id.as_str(), r)).collect();
+    let index: std::collections::HashMap<&str, &DistrictRecord> =
+        records.iter().map(|r| (r.block_id.as_str(), r)).collect();
     let by_block = |id: &str| index.get(id).copied();
     match q {
         Query::Block(id) => {
-            let r = by_block(id).ok_or_else(|| Error::NotFound(format!("block '{id}' is not in the districts")))?;
-            Ok(Answer { query: id.clone(), note: format!("block {id}"), explanations: vec![explain(r)?] })
+            let r = by_block(id)
+                .ok_or_else(|| Error::NotFound(format!("block '{id}' is not in the districts")))?;
+            Ok(Answer {
+                query: id.clone(),
+                note: format!("block {id}"),
+                explanations: vec![explain(r)?],
+            })
         }
         Query::Address(a) => {
             let (street, number) = split_address(a);
             let key = normalize_street(&street);
             // Address blocks: the exact house, or every part of the street.
-            let on_street: Vec<&DistrictRecord> = records.iter().filter(|r| !r.street.is_empty() && normalize_street(&r.street) == key).collect();
+            let on_street: Vec<&DistrictRecord> = records
+                .iter()
+                .filter(|r| !r.street.is_empty() && normalize_street(&r.street) == key)
+                .collect();
             if !on_street.is_empty() {
                 if let Some(n) = &number {
                     let nn = normalize_number(n);
                     let r = on_street
                         .iter()
                         .find(|r| normalize_number(&r.house_number) == nn)
-                        .ok_or_else(|| Error::NotFound(format!("'{a}': the street is listed, this house number is not")))?;
-                    return Ok(Answer { query: a.clone(), note: format!("address block {}", r.block_id), explanations: vec![explain(r)?] });
+                        .ok_or_else(|| {
+                            Error::NotFound(format!(
+                                "'{a}': the street is listed, this house number is not"
+                            ))
+                        })?;
+                    return Ok(Answer {
+                        query: a.clone(),
+                        note: format!("address block {}", r.block_id),
+                        explanations: vec![explain(r)?],
+                    });
                 }
                 let mut seen = Vec::new();
                 let mut out = Vec::new();
@@ -218,19 +262,27 @@ pub fn explain_from_files(districts: &str, streets: Option<&str>, schools: &[(St
                         out.push(explain(r)?);
                     }
                 }
-                let note = format!("the street lies in {} district(s); give a house number for one address", out.len());
+                let note = format!(
+                    "the street lies in {} district(s); give a house number for one address",
+                    out.len()
+                );
                 return Ok(Answer { query: a.clone(), note, explanations: out });
             }
             let Some(streets) = streets else {
-                return Err(Error::NotFound(format!("'{street}' is not in the districts, and the plan has no street list")));
+                return Err(Error::NotFound(format!(
+                    "'{street}' is not in the districts, and the plan has no street list"
+                )));
             };
             let parts: Vec<StreetRecord> = csv::Reader::from_reader(streets.as_bytes())
                 .deserialize()
                 .collect::<std::result::Result<_, _>>()
                 .map_err(|e| Error::Other(format!("streets.csv: {e}")))?;
-            let hits: Vec<usize> = (0..parts.len()).filter(|&i| normalize_street(&parts[i].street) == key).collect();
+            let hits: Vec<usize> =
+                (0..parts.len()).filter(|&i| normalize_street(&parts[i].street) == key).collect();
             if hits.is_empty() {
-                return Err(Error::NotFound(format!("street '{street}' is not in the street list")));
+                return Err(Error::NotFound(format!(
+                    "street '{street}' is not in the street list"
+                )));
             }
             let mut out = Vec::new();
             let mut cells = 0;
@@ -238,13 +290,20 @@ pub fn explain_from_files(districts: &str, streets: Option<&str>, schools: &[(St
                 let blocks: Vec<&str> = parts[i].blocks.split_whitespace().collect();
                 cells += blocks.len();
                 // The cell of this part nearest its school stands for the part.
-                let best = blocks.iter().filter_map(|b| by_block(b)).min_by_key(|r| (r.walk_m.unwrap_or(u32::MAX), r.block_id.clone()));
+                let best = blocks
+                    .iter()
+                    .filter_map(|b| by_block(b))
+                    .min_by_key(|r| (r.walk_m.unwrap_or(u32::MAX), r.block_id.clone()));
                 if let Some(r) = best {
                     out.push(explain(r)?);
                 }
             }
             let note = if out.len() == 1 {
-                format!("'{}' runs through {cells} grid cell(s), all in one district{}", parts[hits[0]].street, if number.is_some() { " (this case has no house numbers)" } else { "" })
+                format!(
+                    "'{}' runs through {cells} grid cell(s), all in one district{}",
+                    parts[hits[0]].street,
+                    if number.is_some() { " (this case has no house numbers)" } else { "" }
+                )
             } else {
                 format!(
                     "'{}' runs through {cells} grid cells in {} districts; this case has no house numbers, so each district's part is \
@@ -266,7 +325,10 @@ mod tests {
     fn addresses_split_into_street_and_number() {
         assert_eq!(split_address("Hegelstraße 12a"), ("Hegelstraße".into(), Some("12a".into())));
         assert_eq!(split_address("Am Umfassungsweg"), ("Am Umfassungsweg".into(), None));
-        assert_eq!(split_address("Straße des 17. Juni 3"), ("Straße des 17. Juni".into(), Some("3".into())));
+        assert_eq!(
+            split_address("Straße des 17. Juni 3"),
+            ("Straße des 17. Juni".into(), Some("3".into()))
+        );
         assert_eq!(split_address("Straße des 17. Juni"), ("Straße des 17. Juni".into(), None));
         assert_eq!(split_address("Abendstr. 11 A"), ("Abendstr.".into(), Some("11A".into())));
     }

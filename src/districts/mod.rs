@@ -42,24 +42,40 @@ pub fn read_block_matrix(path: &Path, schools: &[School]) -> Result<BlockMatrix>
 }
 
 /// [`read_block_matrix`] from any reader (`name` labels messages).
-pub fn parse_block_matrix(name: &str, input: impl std::io::Read, schools: &[School]) -> Result<BlockMatrix> {
+pub fn parse_block_matrix(
+    name: &str,
+    input: impl std::io::Read,
+    schools: &[School],
+) -> Result<BlockMatrix> {
     let name = name.to_string();
     let mut rdr = csv::Reader::from_reader(input);
     let headers = rdr.headers().map_err(|e| Error::Other(format!("{name}: {e}")))?.clone();
     let col = |n: &str| headers.iter().position(|h| h.trim() == n);
     let (Some(bc), Some(sc), Some(mc)) = (col("block_id"), col("school_id"), col("meters")) else {
-        return Err(Error::input(&name, Some(1), Some("block_id"), "needs columns 'block_id', 'school_id', 'meters'"));
+        return Err(Error::input(
+            &name,
+            Some(1),
+            Some("block_id"),
+            "needs columns 'block_id', 'school_id', 'meters'",
+        ));
     };
-    let school_ix: HashMap<&str, usize> = schools.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    let school_ix: HashMap<&str, usize> =
+        schools.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
     let n_s = schools.len();
     let mut rows: HashMap<String, Vec<u32>> = HashMap::new();
     let mut problems = Vec::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| Error::Other(format!("{name}: {e}")))?;
         let line = rec.position().map(|p| p.line());
-        let (b, s, m) = (rec.get(bc).unwrap_or(""), rec.get(sc).unwrap_or(""), rec.get(mc).unwrap_or(""));
+        let (b, s, m) =
+            (rec.get(bc).unwrap_or(""), rec.get(sc).unwrap_or(""), rec.get(mc).unwrap_or(""));
         let Some(&si) = school_ix.get(s) else {
-            problems.push(InputProblem::new(&name, line, Some("school_id"), format!("unknown school id '{s}'")));
+            problems.push(InputProblem::new(
+                &name,
+                line,
+                Some("school_id"),
+                format!("unknown school id '{s}'"),
+            ));
             continue;
         };
         let meters = match crate::routing::matrix::distance_value(m.trim()) {
@@ -89,7 +105,9 @@ pub fn parse_block_matrix(name: &str, input: impl std::io::Read, schools: &[Scho
 /// The school of every block: least `walk + price`, ties by school order; `None` for a block
 /// with no route to any school.
 pub fn assign_blocks(bm: &BlockMatrix, prices: &[i64]) -> Vec<Option<usize>> {
-    (0..bm.blocks.len()).map(|b| least_cost_school(bm.row(b), |s, d| Some(d as i64 + prices[s]))).collect()
+    (0..bm.blocks.len())
+        .map(|b| least_cost_school(bm.row(b), |s, d| Some(d as i64 + prices[s])))
+        .collect()
 }
 
 /// The reachable school of a row of walks with the least `cost(school, walk)`, ties by school
@@ -120,11 +138,27 @@ pub struct Explanation {
 }
 
 /// Explain the district of `block` from the prices (its school by `assign_blocks`).
-pub fn explain(bm: &BlockMatrix, schools: &[School], prices: &[i64], block: &str) -> Result<Explanation> {
-    let b = bm.index(block).ok_or_else(|| Error::Other(format!("block '{block}' is not in the block matrix")))?;
-    let s = assign_blocks(bm, prices)[b].ok_or_else(|| Error::Other(format!("block '{block}' has no route to any school")))?;
+pub fn explain(
+    bm: &BlockMatrix,
+    schools: &[School],
+    prices: &[i64],
+    block: &str,
+) -> Result<Explanation> {
+    let b = bm
+        .index(block)
+        .ok_or_else(|| Error::Other(format!("block '{block}' is not in the block matrix")))?;
+    let s = assign_blocks(bm, prices)[b]
+        .ok_or_else(|| Error::Other(format!("block '{block}' has no route to any school")))?;
     let (n, nd) = nearest_school(bm.row(b)).expect("a reachable school exists");
-    Ok(explain_numbers(block, (&schools[s].id, &schools[s].name), bm.row(b)[s], (&schools[n].id, &schools[n].name), nd, prices[n] - prices[s], 0))
+    Ok(explain_numbers(
+        block,
+        (&schools[s].id, &schools[s].name),
+        bm.row(b)[s],
+        (&schools[n].id, &schools[n].name),
+        nd,
+        prices[n] - prices[s],
+        0,
+    ))
 }
 
 /// The nearest reachable school of a row of walks (ties by school order) and its walk.

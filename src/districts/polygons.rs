@@ -31,7 +31,10 @@ pub fn district_polygons(rows: &[DistrictRow], n_schools: usize) -> Result<Vec<M
     }
     let step = cells.iter().flatten().map(|c| c.2).min().unwrap_or(100) as f64;
     // A local origin keeps the coordinates small for the overlay.
-    let origin = cells.iter().flatten().fold((i64::MAX, i64::MAX), |(e, n), &(ce, cn, _)| (e.min(ce), n.min(cn)));
+    let origin = cells
+        .iter()
+        .flatten()
+        .fold((i64::MAX, i64::MAX), |(e, n), &(ce, cn, _)| (e.min(ce), n.min(cn)));
     Ok(cells
         .iter()
         .map(|cs| {
@@ -42,16 +45,27 @@ pub fn district_polygons(rows: &[DistrictRow], n_schools: usize) -> Result<Vec<M
                 .iter()
                 .map(|&(e, n, size)| {
                     let (x, y, s) = ((e - origin.0) as f64, (n - origin.1) as f64, size as f64);
-                    Polygon::new(LineString::from(vec![(x, y), (x + s, y), (x + s, y + s), (x, y + s), (x, y)]), vec![])
+                    Polygon::new(
+                        LineString::from(vec![
+                            (x, y),
+                            (x + s, y),
+                            (x + s, y + s),
+                            (x, y + s),
+                            (x, y),
+                        ]),
+                        vec![],
+                    )
                 })
                 .collect();
             let union = geo::algorithm::bool_ops::unary_union(squares.iter());
             // The union drops corners along straight edges; put every grid corner back, so that
             // two neighbours' shared edges have the same vertices and stay shared on the map
             // (a straight grid line is not straight in longitude and latitude).
-            let union = MultiPolygon::new(simple_rings(&union).iter().map(|p| densify(p, step)).collect());
+            let union =
+                MultiPolygon::new(simple_rings(&union).iter().map(|p| densify(p, step)).collect());
             union.map_coords(|c: Coord<f64>| {
-                let (lat, lon) = laea::inverse(c.x.round() + origin.0 as f64, c.y.round() + origin.1 as f64);
+                let (lat, lon) =
+                    laea::inverse(c.x.round() + origin.0 as f64, c.y.round() + origin.1 as f64);
                 Coord { x: round7(lon), y: round7(lat) }
             })
         })
@@ -103,12 +117,15 @@ fn simple_rings(mp: &MultiPolygon<f64>) -> Vec<Polygon<f64>> {
             }
         }
     }
-    let mut polys: Vec<Polygon<f64>> = exteriors.into_iter().map(|e| Polygon::new(LineString::new(e), vec![])).collect();
+    let mut polys: Vec<Polygon<f64>> =
+        exteriors.into_iter().map(|e| Polygon::new(LineString::new(e), vec![])).collect();
     for h in holes {
         // The midpoint of a hole's edge lies inside the exterior that holds the hole.
         let m = Coord { x: (h[0].x + h[1].x) / 2.0, y: (h[0].y + h[1].y) / 2.0 };
         let inside = polys.iter().enumerate().filter(|(_, p)| p.contains(&m)).min_by(|a, b| {
-            a.1.unsigned_area().partial_cmp(&b.1.unsigned_area()).unwrap_or(std::cmp::Ordering::Equal)
+            a.1.unsigned_area()
+                .partial_cmp(&b.1.unsigned_area())
+                .unwrap_or(std::cmp::Ordering::Equal)
         });
         if let Some((i, _)) = inside {
             polys[i].interiors_push(LineString::new(h));
@@ -157,7 +174,10 @@ pub struct DistrictProperties {
 
 /// The districts as a GeoJSON FeatureCollection: one Feature (MultiPolygon) per school that
 /// has blocks.
-pub fn feature_collection(polygons: &[MultiPolygon<f64>], props: &[DistrictProperties]) -> geojson::FeatureCollection {
+pub fn feature_collection(
+    polygons: &[MultiPolygon<f64>],
+    props: &[DistrictProperties],
+) -> geojson::FeatureCollection {
     let features = polygons
         .iter()
         .zip(props)
@@ -185,7 +205,15 @@ mod tests {
     use geo::{BooleanOps, Validation};
 
     fn row(id: &str, s: usize) -> DistrictRow {
-        DistrictRow { block_id: id.into(), school: Some(s), walk_m: Some(0), nearest: Some((s, 0)), cost_to_others_m: 0, residents: 1, keep_cost_m: 0 }
+        DistrictRow {
+            block_id: id.into(),
+            school: Some(s),
+            walk_m: Some(0),
+            nearest: Some((s, 0)),
+            cost_to_others_m: 0,
+            residents: 1,
+            keep_cost_m: 0,
+        }
     }
 
     fn cell(n: i64, e: i64) -> String {
@@ -214,7 +242,11 @@ mod tests {
         assert_eq!(polys[1].0.len(), 1);
         assert_eq!(polys[1].0[0].interiors().len(), 1, "the hole is kept");
         let overlap = polys[0].intersection(&polys[1]);
-        assert!(overlap.unsigned_area() < 1e-14, "districts overlap by {}", overlap.unsigned_area());
+        assert!(
+            overlap.unsigned_area() < 1e-14,
+            "districts overlap by {}",
+            overlap.unsigned_area()
+        );
         // Areas in square degrees are in proportion to the cells (4 : 8) up to the projection.
         let ratio = polys[1].unsigned_area() / polys[0].unsigned_area();
         assert!((ratio - 2.0).abs() < 0.01, "{ratio}");

@@ -30,7 +30,12 @@ pub struct DistrictRow {
 /// way the plan did.
 ///
 /// `pupil_block[p]` is pupil p's row in `bm` (`None`: a pupil without a block).
-pub fn draw_districts(bm: &BlockMatrix, prices: &[i64], plan_assign: &[u32], pupil_block: &[Option<usize>]) -> Vec<Option<usize>> {
+pub fn draw_districts(
+    bm: &BlockMatrix,
+    prices: &[i64],
+    plan_assign: &[u32],
+    pupil_block: &[Option<usize>],
+) -> Vec<Option<usize>> {
     draw_districts_with(bm, prices, plan_assign, pupil_block, &|_, _| Some(0))
 }
 
@@ -62,7 +67,9 @@ pub fn draw_districts_with(
                 least_cost_school(row, |s, d| extra(b, s).map(|x| d as i64 + price(s) + x))
             } else {
                 let c = &counts[b];
-                (0..n_s).filter(|&s| c[s] > 0).min_by_key(|&s| (std::cmp::Reverse(c[s]), row[s] as i64 + price(s), s))
+                (0..n_s)
+                    .filter(|&s| c[s] > 0)
+                    .min_by_key(|&s| (std::cmp::Reverse(c[s]), row[s] as i64 + price(s), s))
             }
         })
         .collect()
@@ -70,7 +77,12 @@ pub fn draw_districts_with(
 
 /// The district rows for every block of `blocks` (the city). Fails when a block has no row
 /// in the block matrix.
-pub fn district_rows(inst: &Instance, plan: &Plan, blocks: &[Block], bm: &BlockMatrix) -> Result<Vec<DistrictRow>> {
+pub fn district_rows(
+    inst: &Instance,
+    plan: &Plan,
+    blocks: &[Block],
+    bm: &BlockMatrix,
+) -> Result<Vec<DistrictRow>> {
     district_rows_with(inst, plan, blocks, bm, None)
 }
 
@@ -84,7 +96,8 @@ pub fn district_rows_with(
     bm: &BlockMatrix,
     change: Option<(&crate::stability::Previous, u32)>,
 ) -> Result<Vec<DistrictRow>> {
-    let missing: Vec<&str> = blocks.iter().filter(|b| bm.index(&b.id).is_none()).map(|b| b.id.as_str()).collect();
+    let missing: Vec<&str> =
+        blocks.iter().filter(|b| bm.index(&b.id).is_none()).map(|b| b.id.as_str()).collect();
     if !missing.is_empty() {
         return Err(Error::Other(format!(
             "{} block(s) of the blocks file have no walking distances in the block matrix, e.g. {}",
@@ -92,7 +105,8 @@ pub fn district_rows_with(
             missing.iter().take(5).copied().collect::<Vec<_>>().join(", ")
         )));
     }
-    let pupil_block: Vec<Option<usize>> = inst.pupils.iter().map(|p| p.block.as_deref().and_then(|b| bm.index(b))).collect();
+    let pupil_block: Vec<Option<usize>> =
+        inst.pupils.iter().map(|p| p.block.as_deref().and_then(|b| bm.index(b))).collect();
     // Blocks without pupils: walk + price, + the change cost off last year's school (stable
     // plans); under a minimum class size a school that forms no class takes nobody.
     let before_of = match change {
@@ -106,7 +120,9 @@ pub fn district_rows_with(
     };
     let closing = plan.policy.min_class_size.is_some();
     let open = |s: usize| !closing || plan.classes.get(s).copied().unwrap_or(1) > 0;
-    let school_of = draw_districts_with(bm, &plan.prices, &plan.assign, &pupil_block, &|b, s| open(s).then(|| pen(b, s)));
+    let school_of = draw_districts_with(bm, &plan.prices, &plan.assign, &pupil_block, &|b, s| {
+        open(s).then(|| pen(b, s))
+    });
     let price = |s: usize| plan.prices.get(s).copied().unwrap_or(0);
     Ok(blocks
         .iter()
@@ -146,7 +162,10 @@ pub fn explain_row(row: &DistrictRow, schools: &[School]) -> Result<Explanation>
             row.cost_to_others_m,
             row.keep_cost_m,
         )),
-        _ => Err(Error::Other(format!("block '{}' has no walking route to any school", row.block_id))),
+        _ => Err(Error::Other(format!(
+            "block '{}' has no walking route to any school",
+            row.block_id
+        ))),
     }
 }
 
@@ -180,7 +199,12 @@ pub fn publish(inst: &Instance, plan: &Plan, city: &City) -> Result<Publication>
 }
 
 /// [`publish`] for a plan kept close to last year's districts by a change cost.
-pub fn publish_with(inst: &Instance, plan: &Plan, city: &City, change: Option<(&crate::stability::Previous, u32)>) -> Result<Publication> {
+pub fn publish_with(
+    inst: &Instance,
+    plan: &Plan,
+    city: &City,
+    change: Option<(&crate::stability::Previous, u32)>,
+) -> Result<Publication> {
     let rows = district_rows_with(inst, plan, &city.blocks, &city.matrix, change)?;
     let school: Vec<Option<usize>> = rows.iter().map(|r| r.school).collect();
     let mut notes = Vec::new();

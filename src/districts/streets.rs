@@ -78,7 +78,8 @@ pub fn address_street_list(blocks: &[Block], school: &[Option<usize>]) -> Street
     for (b, s) in blocks.iter().zip(school) {
         let (Some(street), Some(num), Some(s)) = (&b.street, &b.house_number, s) else { continue };
         let (n, suffix) = house_key(num);
-        let entry = streets.entry(normalize_street(street)).or_insert_with(|| (street.clone(), Vec::new()));
+        let entry =
+            streets.entry(normalize_street(street)).or_insert_with(|| (street.clone(), Vec::new()));
         entry.1.push((n, suffix, num.trim().to_string(), *s));
     }
     // Block ids by (street, number) for the parts.
@@ -105,7 +106,10 @@ pub fn address_street_list(blocks: &[Block], school: &[Option<usize>]) -> Street
         let all: Vec<&_> = nums.iter().collect();
         let mixed = runs(&all);
         let block_ids = |list: &[&House], a: usize, b: usize| -> Vec<String> {
-            list[a..=b].iter().filter_map(|x| ids.get(&(key.clone(), x.2.clone())).cloned()).collect()
+            list[a..=b]
+                .iter()
+                .filter_map(|x| ids.get(&(key.clone(), x.2.clone())).cloned())
+                .collect()
         };
         let label = |list: &[&House], a: usize, b: usize| -> String {
             if a == b {
@@ -115,7 +119,12 @@ pub fn address_street_list(blocks: &[Block], school: &[Option<usize>]) -> Street
             }
         };
         if mixed.len() == 1 {
-            parts.push(StreetPart { street: name.clone(), house_numbers: "all".into(), school: nums[0].3, blocks: block_ids(&all, 0, all.len() - 1) });
+            parts.push(StreetPart {
+                street: name.clone(),
+                house_numbers: "all".into(),
+                school: nums[0].3,
+                blocks: block_ids(&all, 0, all.len() - 1),
+            });
             continue;
         }
         let odd: Vec<&_> = nums.iter().filter(|x| x.0 % 2 == 1).collect();
@@ -134,7 +143,12 @@ pub fn address_street_list(blocks: &[Block], school: &[Option<usize>]) -> Street
             }
         } else {
             for &(a, b) in &mixed {
-                parts.push(StreetPart { street: name.clone(), house_numbers: label(&all, a, b), school: all[a].3, blocks: block_ids(&all, a, b) });
+                parts.push(StreetPart {
+                    street: name.clone(),
+                    house_numbers: label(&all, a, b),
+                    school: all[a].3,
+                    blocks: block_ids(&all, a, b),
+                });
             }
         }
     }
@@ -143,17 +157,27 @@ pub fn address_street_list(blocks: &[Block], school: &[Option<usize>]) -> Street
 
 /// The street list for grid blocks: every named street with the cells it runs through, one
 /// part per school. `school[i]` is the school of `blocks[i]`.
-pub fn grid_street_list(lines: &[StreetLine], blocks: &[Block], school: &[Option<usize>]) -> Result<StreetList> {
+pub fn grid_street_list(
+    lines: &[StreetLine],
+    blocks: &[Block],
+    school: &[Option<usize>],
+) -> Result<StreetList> {
     let mut size = None;
     let mut by_cell: HashMap<GridCell, usize> = HashMap::with_capacity(blocks.len());
     for (i, b) in blocks.iter().enumerate() {
         let c = grid_cell(&b.id).ok_or_else(|| {
-            Error::Other(format!("a street list by grid cells needs blocks that are grid cells; block '{}' is not", b.id))
+            Error::Other(format!(
+                "a street list by grid cells needs blocks that are grid cells; block '{}' is not",
+                b.id
+            ))
         })?;
         match size {
             None => size = Some(c.size),
             Some(s) if s != c.size => {
-                return Err(Error::Other(format!("blocks mix grid cells of {s} m and {} m", c.size)));
+                return Err(Error::Other(format!(
+                    "blocks mix grid cells of {s} m and {} m",
+                    c.size
+                )));
             }
             _ => {}
         }
@@ -163,8 +187,11 @@ pub fn grid_street_list(lines: &[StreetLine], blocks: &[Block], school: &[Option
     let step = size as f64 / 5.0;
     let mut streets: BTreeMap<String, (String, BTreeMap<usize, Vec<usize>>)> = BTreeMap::new();
     for line in lines {
-        let entry = streets.entry(normalize_street(&line.name)).or_insert_with(|| (line.name.clone(), BTreeMap::new()));
-        let pts: Vec<(f64, f64)> = line.points.iter().map(|&(lat, lon)| laea::forward(lat, lon)).collect();
+        let entry = streets
+            .entry(normalize_street(&line.name))
+            .or_insert_with(|| (line.name.clone(), BTreeMap::new()));
+        let pts: Vec<(f64, f64)> =
+            line.points.iter().map(|&(lat, lon)| laea::forward(lat, lon)).collect();
         let mut visit = |e: f64, n: f64| {
             if let Some(&b) = by_cell.get(&GridCell::containing(size, e, n)) {
                 if let Some(s) = school[b] {
@@ -191,7 +218,12 @@ pub fn grid_street_list(lines: &[StreetLine], blocks: &[Block], school: &[Option
             bs.dedup();
             let mut ids: Vec<String> = bs.iter().map(|&b| blocks[b].id.clone()).collect();
             ids.sort_by(|a, b| id_cmp(a, b));
-            parts.push(StreetPart { street: name.clone(), house_numbers: String::new(), school: s, blocks: ids });
+            parts.push(StreetPart {
+                street: name.clone(),
+                house_numbers: String::new(),
+                school: s,
+                blocks: ids,
+            });
         }
     }
     Ok(StreetList { kind: StreetListKind::GridCells(size), parts })
@@ -209,7 +241,10 @@ pub fn read_street_lines(path: &Path) -> Result<Vec<StreetLine>> {
         from_osm_xml(path)
     }?;
     if lines.is_empty() {
-        return Err(Error::Other(format!("{}: no named streets found (ways with 'highway' and 'name' tags)", path.display())));
+        return Err(Error::Other(format!(
+            "{}: no named streets found (ways with 'highway' and 'name' tags)",
+            path.display()
+        )));
     }
     Ok(lines)
 }
@@ -223,14 +258,19 @@ fn from_osm_xml(path: &Path) -> Result<Vec<StreetLine>> {
     let mut ways: Vec<(String, Vec<i64>)> = Vec::new();
     let mut way: Option<(Vec<i64>, Option<String>, bool)> = None;
     let attr = |e: &quick_xml::events::BytesStart, key: &[u8]| -> Option<String> {
-        e.attributes().flatten().find(|a| a.key.as_ref() == key).and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
+        e.attributes()
+            .flatten()
+            .find(|a| a.key.as_ref() == key)
+            .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
     };
     loop {
         match reader.read_event_into(&mut buf).map_err(|e| err(&e))? {
             Event::Eof => break,
             Event::Start(e) | Event::Empty(e) => match e.name().as_ref() {
                 b"node" => {
-                    if let (Some(id), Some(lat), Some(lon)) = (attr(&e, b"id"), attr(&e, b"lat"), attr(&e, b"lon")) {
+                    if let (Some(id), Some(lat), Some(lon)) =
+                        (attr(&e, b"id"), attr(&e, b"lat"), attr(&e, b"lon"))
+                    {
                         if let (Ok(id), Ok(lat), Ok(lon)) = (id.parse(), lat.parse(), lon.parse()) {
                             nodes.insert(id, (lat, lon));
                         }
@@ -238,7 +278,9 @@ fn from_osm_xml(path: &Path) -> Result<Vec<StreetLine>> {
                 }
                 b"way" => way = Some((Vec::new(), None, false)),
                 b"nd" => {
-                    if let (Some(w), Some(r)) = (way.as_mut(), attr(&e, b"ref").and_then(|r| r.parse().ok())) {
+                    if let (Some(w), Some(r)) =
+                        (way.as_mut(), attr(&e, b"ref").and_then(|r| r.parse().ok()))
+                    {
                         w.0.push(r);
                     }
                 }
@@ -267,7 +309,10 @@ fn from_osm_xml(path: &Path) -> Result<Vec<StreetLine>> {
 
 fn resolve(ways: Vec<(String, Vec<i64>)>, nodes: &HashMap<i64, (f64, f64)>) -> Vec<StreetLine> {
     ways.into_iter()
-        .map(|(name, refs)| StreetLine { name, points: refs.iter().filter_map(|r| nodes.get(r).copied()).collect() })
+        .map(|(name, refs)| StreetLine {
+            name,
+            points: refs.iter().filter_map(|r| nodes.get(r).copied()).collect(),
+        })
         .filter(|l| !l.points.is_empty() && !l.name.trim().is_empty())
         .collect()
 }
@@ -313,20 +358,25 @@ fn from_geojson(path: &Path) -> Result<Vec<StreetLine>> {
 
 /// Named streets from GeoJSON text: LineString / MultiLineString features with a `name`.
 pub fn street_lines_from_geojson(name: &str, text: &str) -> Result<Vec<StreetLine>> {
-    let gj: geojson::GeoJson = text.parse().map_err(|e: geojson::Error| Error::input(name, None, None, format!("not valid GeoJSON: {e}")))?;
+    let gj: geojson::GeoJson = text.parse().map_err(|e: geojson::Error| {
+        Error::input(name, None, None, format!("not valid GeoJSON: {e}"))
+    })?;
     let geojson::GeoJson::FeatureCollection(fc) = gj else {
         return Err(Error::input(name, None, None, "expected a FeatureCollection of streets"));
     };
     let mut out = Vec::new();
     for f in fc.features {
-        let Some(name) = f.property("name").and_then(|v| v.as_str()).map(str::to_string) else { continue };
+        let Some(name) = f.property("name").and_then(|v| v.as_str()).map(str::to_string) else {
+            continue;
+        };
         let lines: Vec<Vec<geojson::Position>> = match f.geometry.map(|g| g.value) {
             Some(geojson::GeometryValue::LineString { coordinates }) => vec![coordinates],
             Some(geojson::GeometryValue::MultiLineString { coordinates }) => coordinates,
             _ => continue,
         };
         for l in lines {
-            let points = l.iter().filter(|p| p.len() >= 2).map(|p| (p[1], p[0])).collect::<Vec<_>>();
+            let points =
+                l.iter().filter(|p| p.len() >= 2).map(|p| (p[1], p[0])).collect::<Vec<_>>();
             if !points.is_empty() {
                 out.push(StreetLine { name: name.clone(), points });
             }
@@ -346,7 +396,14 @@ mod tests {
     use super::*;
 
     fn addr(id: &str, street: &str, num: &str) -> Block {
-        Block { id: id.into(), lat: 52.1, lon: 11.6, residents: 1, street: Some(street.into()), house_number: Some(num.into()) }
+        Block {
+            id: id.into(),
+            lat: 52.1,
+            lon: 11.6,
+            residents: 1,
+            street: Some(street.into()),
+            house_number: Some(num.into()),
+        }
     }
 
     #[test]
@@ -372,8 +429,11 @@ mod tests {
         blocks.push(addr("H2", "Hegelstraße", "2"));
         school.extend([Some(4), Some(4)]);
         let list = address_street_list(&blocks, &school);
-        let lines: Vec<(String, String, usize)> =
-            list.parts.iter().map(|p| (p.street.clone(), p.house_numbers.clone(), p.school)).collect();
+        let lines: Vec<(String, String, usize)> = list
+            .parts
+            .iter()
+            .map(|p| (p.street.clone(), p.house_numbers.clone(), p.school))
+            .collect();
         assert_eq!(
             lines,
             vec![
@@ -411,7 +471,8 @@ mod tests {
             StreetLine { name: "Feldweg".into(), points: vec![p(500.0), p(600.0)] },
         ];
         let list = grid_street_list(&lines, &blocks, &school).unwrap();
-        let got: Vec<(String, usize, Vec<String>)> = list.parts.iter().map(|p| (p.street.clone(), p.school, p.blocks.clone())).collect();
+        let got: Vec<(String, usize, Vec<String>)> =
+            list.parts.iter().map(|p| (p.street.clone(), p.school, p.blocks.clone())).collect();
         assert_eq!(
             got,
             vec![

@@ -78,7 +78,12 @@ impl Instance {
             .filter_map(|p| {
                 let f = p.fixed_school.as_ref()?;
                 inst.school_index(f).is_none().then(|| {
-                    InputProblem::new("pupils", None, Some("fixed_school"), format!("pupil '{}': school '{f}' is unknown", p.id))
+                    InputProblem::new(
+                        "pupils",
+                        None,
+                        Some("fixed_school"),
+                        format!("pupil '{}': school '{f}' is unknown", p.id),
+                    )
                 })
             })
             .collect();
@@ -117,7 +122,9 @@ pub fn read_instance(schools: &Path, pupils: &Path) -> Result<Instance> {
 }
 
 pub fn file_name(path: &Path) -> String {
-    path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+    path.file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>> {
@@ -152,8 +159,17 @@ pub fn read_pupils(path: &Path, schools: Option<&[School]>) -> Result<Vec<Pupil>
 
 pub const SCHOOL_REQUIRED: &[&str] = &["id", "lat", "lon"];
 pub const PUPIL_REQUIRED: &[&str] = &["id"];
-const SCHOOL_KNOWN: &[&str] =
-    &["id", "name", "lat", "lon", "capacity", "max_classes", "class_size", "min_pupils", "min_classes"];
+const SCHOOL_KNOWN: &[&str] = &[
+    "id",
+    "name",
+    "lat",
+    "lon",
+    "capacity",
+    "max_classes",
+    "class_size",
+    "min_pupils",
+    "min_classes",
+];
 const PUPIL_KNOWN: &[&str] =
     &["id", "lat", "lon", "street", "house_number", "postcode", "block", "fixed_school"];
 
@@ -180,7 +196,10 @@ pub fn schools_from_table(table: &Table) -> Result<Vec<School>> {
             (None, Some(k)) => Some(k.saturating_mul(class_size)),
             (None, None) => {
                 if !row.has_column("capacity") && !row.has_column("max_classes") {
-                    row.problem("capacity", "missing: give 'capacity' or 'max_classes' (x 'class_size', default 22)");
+                    row.problem(
+                        "capacity",
+                        "missing: give 'capacity' or 'max_classes' (x 'class_size', default 22)",
+                    );
                 } else {
                     row.problem("capacity", "is empty: give 'capacity' or 'max_classes'");
                 }
@@ -188,7 +207,10 @@ pub fn schools_from_table(table: &Table) -> Result<Vec<School>> {
             }
         };
         if capacity == Some(0) {
-            row.problem(if row.get("capacity").is_some() { "capacity" } else { "max_classes" }, "must be positive");
+            row.problem(
+                if row.get("capacity").is_some() { "capacity" } else { "max_classes" },
+                "must be positive",
+            );
         }
         if let Some(c) = capacity.filter(|&c| c > 0) {
             if min_pupils > c {
@@ -203,7 +225,8 @@ pub fn schools_from_table(table: &Table) -> Result<Vec<School>> {
             }
         }
         let extra = row.extra(SCHOOL_KNOWN);
-        if let (Some(id), Some((lat, lon)), Some(capacity)) = (id, loc, capacity.filter(|&c| c > 0)) {
+        if let (Some(id), Some((lat, lon)), Some(capacity)) = (id, loc, capacity.filter(|&c| c > 0))
+        {
             out.push(School {
                 name: if name.is_empty() { id.clone() } else { name },
                 id,
@@ -233,7 +256,8 @@ pub fn pupils_from_table(table: &Table, schools: Option<&[School]>) -> Result<Ve
     for i in 0..table.rows.len() {
         let mut row = Row::new(table, i, &mut problems);
         let id = row.required("id").map(str::to_string);
-        let location = if row.has_column("lat") || row.has_column("lon") { row.lat_lon(false) } else { None };
+        let location =
+            if row.has_column("lat") || row.has_column("lon") { row.lat_lon(false) } else { None };
         let street = row.get("street").map(str::to_string);
         let house_number = row.get("house_number").map(str::to_string);
         let postcode = row.get("postcode").map(str::to_string);
@@ -246,7 +270,10 @@ pub fn pupils_from_table(table: &Table, schools: Option<&[School]>) -> Result<Ve
         }
         let had_coords = row.get("lat").is_some() || row.get("lon").is_some();
         if location.is_none() && !had_coords && street.is_none() && block.is_none() {
-            row.problem("lat", "the pupil has no location: give 'lat,lon', 'street,house_number' or 'block'");
+            row.problem(
+                "lat",
+                "the pupil has no location: give 'lat,lon', 'street,house_number' or 'block'",
+            );
         }
         if house_number.is_some() && street.is_none() {
             row.problem("street", "is empty while 'house_number' is given");
@@ -260,7 +287,16 @@ pub fn pupils_from_table(table: &Table, schools: Option<&[School]>) -> Result<Ve
         }
         let extra = row.extra(PUPIL_KNOWN);
         if let Some(id) = id {
-            out.push(Pupil { id, location, street, house_number, postcode, block, fixed_school, extra });
+            out.push(Pupil {
+                id,
+                location,
+                street,
+                house_number,
+                postcode,
+                block,
+                fixed_school,
+                extra,
+            });
         }
     }
     if problems.is_empty() {

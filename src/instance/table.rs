@@ -30,7 +30,12 @@ pub fn read_table(file: &str, bytes: &[u8], required: &[&str], personal: bool) -
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim().is_empty() {
-        return Err(Error::input(file, None, None, "the file is empty: expected a header row and at least one row"));
+        return Err(Error::input(
+            file,
+            None,
+            None,
+            "the file is empty: expected a header row and at least one row",
+        ));
     }
     let header_line = text.lines().next().unwrap_or("");
     let commas = header_line.matches(',').count();
@@ -53,12 +58,24 @@ pub fn read_table(file: &str, bytes: &[u8], required: &[&str], personal: bool) -
         .from_reader(text.as_bytes());
     let headers: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(|s| s.trim().to_lowercase()).collect(),
-        Err(e) => return Err(Error::input(file, Some(1), None, format!("cannot read the header: {}", csv_message(&e)))),
+        Err(e) => {
+            return Err(Error::input(
+                file,
+                Some(1),
+                None,
+                format!("cannot read the header: {}", csv_message(&e)),
+            ))
+        }
     };
     let mut problems = Vec::new();
     for (i, h) in headers.iter().enumerate() {
         if h.is_empty() {
-            problems.push(InputProblem::new(file, Some(1), None, format!("column {} has an empty name", i + 1)));
+            problems.push(InputProblem::new(
+                file,
+                Some(1),
+                None,
+                format!("column {} has an empty name", i + 1),
+            ));
         } else if headers[..i].contains(h) {
             problems.push(InputProblem::new(file, Some(1), Some(h), "column appears twice"));
         }
@@ -67,12 +84,20 @@ pub fn read_table(file: &str, bytes: &[u8], required: &[&str], personal: bool) -
         if !req.split('|').any(|alt| headers.iter().any(|h| h == alt)) {
             let other = if delimiter == b',' { ';' } else { ',' };
             let hint = if headers.len() == 1 && header_line.contains(other) {
-                format!(" (the header has one column: is the delimiter '{other}' mixed with '{}'?)", delimiter as char)
+                format!(
+                    " (the header has one column: is the delimiter '{other}' mixed with '{}'?)",
+                    delimiter as char
+                )
             } else {
                 String::new()
             };
             let name = req.replace('|', "' or '");
-            problems.push(InputProblem::new(file, Some(1), Some(&name), format!("required column is missing{hint}")));
+            problems.push(InputProblem::new(
+                file,
+                Some(1),
+                Some(&name),
+                format!("required column is missing{hint}"),
+            ));
         }
     }
     if !problems.is_empty() {
@@ -139,7 +164,12 @@ impl<'a> Row<'a> {
     }
 
     pub fn problem(&mut self, field: &str, message: impl Into<String>) {
-        self.problems.push(InputProblem::new(&self.table.file, Some(self.line), Some(field), message));
+        self.problems.push(InputProblem::new(
+            &self.table.file,
+            Some(self.line),
+            Some(field),
+            message,
+        ));
     }
 
     /// A value shown in a message, unless the file holds personal data.
@@ -278,7 +308,12 @@ pub fn from_objects(
     let mut problems = Vec::new();
     for req in required {
         if !req.split('|').any(|alt| headers.iter().any(|h| h == alt)) {
-            problems.push(InputProblem::new(file, None, Some(&req.replace('|', "' or '")), "required field is missing in every item"));
+            problems.push(InputProblem::new(
+                file,
+                None,
+                Some(&req.replace('|', "' or '")),
+                "required field is missing in every item",
+            ));
         }
     }
     if !problems.is_empty() {
@@ -307,18 +342,29 @@ pub fn from_objects(
 /// A table from a GeoJSON FeatureCollection of points: `lat`/`lon` from the geometry, the other
 /// columns from the properties.
 pub fn from_geojson(file: &str, bytes: &[u8], personal: bool) -> Result<Table> {
-    let text = std::str::from_utf8(bytes).map_err(|_| Error::input(file, None, None, "not valid UTF-8 text"))?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| Error::input(file, None, None, "not valid UTF-8 text"))?;
     if text.trim().is_empty() {
         return Err(Error::input(file, None, None, "the file is empty"));
     }
-    let gj: geojson::GeoJson = text
-        .parse()
-        .map_err(|e: geojson::Error| Error::input(file, None, None, format!("not valid GeoJSON: {}", redact(&e.to_string(), personal))))?;
+    let gj: geojson::GeoJson = text.parse().map_err(|e: geojson::Error| {
+        Error::input(
+            file,
+            None,
+            None,
+            format!("not valid GeoJSON: {}", redact(&e.to_string(), personal)),
+        )
+    })?;
     let features = match gj {
         geojson::GeoJson::FeatureCollection(fc) => fc.features,
         geojson::GeoJson::Feature(f) => vec![f],
         geojson::GeoJson::Geometry(_) => {
-            return Err(Error::input(file, None, None, "expected a FeatureCollection of points, found a bare geometry"))
+            return Err(Error::input(
+                file,
+                None,
+                None,
+                "expected a FeatureCollection of points, found a bare geometry",
+            ))
         }
     };
     let mut problems = Vec::new();

@@ -12,19 +12,24 @@ use std::path::Path;
 /// Great-circle distance in meters — used only for the hand-drawn proxy, which imitates a
 /// planner working from a map, and labelled "straight line" wherever it appears.
 pub fn straight_line_m(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (la1, lo1, la2, lo2) = (a.0.to_radians(), a.1.to_radians(), b.0.to_radians(), b.1.to_radians());
-    let h = ((la2 - la1) / 2.0).sin().powi(2) + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+    let (la1, lo1, la2, lo2) =
+        (a.0.to_radians(), a.1.to_radians(), b.0.to_radians(), b.1.to_radians());
+    let h = ((la2 - la1) / 2.0).sin().powi(2)
+        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
     2.0 * 6_371_008.8 * h.sqrt().asin()
 }
 
 /// The blocks of an instance: each pupil's block key (pupils without a block are blocks of
 /// their own) in id order, and each pupil's block index.
 fn blocks(inst: &Instance) -> (Vec<String>, Vec<usize>) {
-    let key = |i: usize| inst.pupils[i].block.clone().unwrap_or_else(|| format!("pupil:{}", inst.pupils[i].id));
+    let key = |i: usize| {
+        inst.pupils[i].block.clone().unwrap_or_else(|| format!("pupil:{}", inst.pupils[i].id))
+    };
     let mut keys: Vec<String> = (0..inst.pupils.len()).map(key).collect();
     keys.sort_by(|a, b| id_cmp(a, b));
     keys.dedup();
-    let index: HashMap<&str, usize> = keys.iter().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
+    let index: HashMap<&str, usize> =
+        keys.iter().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
     let of = (0..inst.pupils.len()).map(|i| index[key(i).as_str()]).collect();
     (keys, of)
 }
@@ -64,8 +69,12 @@ pub fn straight_line_districts(inst: &Instance) -> Result<Vec<u32>> {
         .iter()
         .map(|&(la, lo, n, _)| {
             let centre = (la / n as f64, lo / n as f64);
-            let mut v: Vec<(f64, usize)> =
-                inst.schools.iter().enumerate().map(|(s, sc)| (straight_line_m(centre, (sc.lat, sc.lon)), s)).collect();
+            let mut v: Vec<(f64, usize)> = inst
+                .schools
+                .iter()
+                .enumerate()
+                .map(|(s, sc)| (straight_line_m(centre, (sc.lat, sc.lon)), s))
+                .collect();
             v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             v
         })
@@ -84,7 +93,9 @@ pub fn straight_line_districts(inst: &Instance) -> Result<Vec<u32>> {
             if w == 0 || order[b][rank[b]].1 != s {
                 continue;
             }
-            if let Some(r) = (rank[b] + 1..n_s).find(|&r| load[order[b][r].1] + w <= cap[order[b][r].1]) {
+            if let Some(r) =
+                (rank[b] + 1..n_s).find(|&r| load[order[b][r].1] + w <= cap[order[b][r].1])
+            {
                 let extra = order[b][r].0 - order[b][rank[b]].0;
                 if best.is_none_or(|(e, _, _)| extra < e) {
                     best = Some((extra, b, r));
@@ -117,12 +128,15 @@ pub fn straight_line_districts(inst: &Instance) -> Result<Vec<u32>> {
 pub fn read_districts(path: &Path, inst: &Instance) -> Result<Vec<u32>> {
     let name = file_name(path);
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let table = crate::instance::table::read_table(&name, &bytes, &["block_id", "school_id"], false)?;
+    let table =
+        crate::instance::table::read_table(&name, &bytes, &["block_id", "school_id"], false)?;
     let mut school_of: HashMap<String, u32> = HashMap::new();
     let mut problems = Vec::new();
     for i in 0..table.rows.len() {
         let mut row = crate::instance::table::Row::new(&table, i, &mut problems);
-        let (Some(b), Some(s)) = (row.required("block_id"), row.required("school_id")) else { continue };
+        let (Some(b), Some(s)) = (row.required("block_id"), row.required("school_id")) else {
+            continue;
+        };
         match inst.school_index(s) {
             Some(si) => {
                 if school_of.insert(b.to_string(), si as u32).is_some() {
@@ -142,7 +156,9 @@ pub fn read_districts(path: &Path, inst: &Instance) -> Result<Vec<u32>> {
         match p.block.as_ref().and_then(|b| school_of.get(b)) {
             Some(&s) => out.push(s),
             None => {
-                missing.push(p.block.clone().unwrap_or_else(|| format!("(pupil '{}' has no block)", p.id)));
+                missing.push(
+                    p.block.clone().unwrap_or_else(|| format!("(pupil '{}' has no block)", p.id)),
+                );
                 out.push(0);
             }
         }
@@ -154,7 +170,11 @@ pub fn read_districts(path: &Path, inst: &Instance) -> Result<Vec<u32>> {
             &name,
             None,
             Some("block_id"),
-            format!("{} block(s) with pupils are not listed, e.g. {}", missing.len(), missing.iter().take(5).cloned().collect::<Vec<_>>().join(", ")),
+            format!(
+                "{} block(s) with pupils are not listed, e.g. {}",
+                missing.len(),
+                missing.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+            ),
         ));
     }
     if problems.is_empty() {
@@ -168,9 +188,9 @@ pub fn read_districts(path: &Path, inst: &Instance) -> Result<Vec<u32>> {
 /// with no route count with the longest walk in the matrix and are reported by the caller.
 pub fn evaluate(inst: &Instance, m: &Matrix, assign: Vec<u32>, name: &str) -> Result<Plan> {
     let problem = Problem::pupil_level(inst, m, None)?;
-    let objective = problem
-        .objective(&assign)
-        .ok_or_else(|| Error::Other(format!("the baseline '{name}' sends a pupil along a pair with no route")))?;
+    let objective = problem.objective(&assign).ok_or_else(|| {
+        Error::Other(format!("the baseline '{name}' sends a pupil along a pair with no route"))
+    })?;
     let loads = problem.loads(&assign);
     let classes = inst.schools.iter().zip(&loads).map(|(s, &l)| classes_for(s, l)).collect();
     Ok(Plan {

@@ -122,7 +122,8 @@ impl SchoolRow {
 /// Fill colours for districts; neighbouring districts get different ones (greedy colouring,
 /// wrapping round only if a district has more neighbours than there are colours).
 pub const PALETTE: [&str; 12] = [
-    "#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69", "#fccde5", "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f",
+    "#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69", "#fccde5",
+    "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f",
 ];
 
 /// Width of the map's coordinate system (SVG user units).
@@ -150,8 +151,11 @@ type Polygons = Vec<Vec<Vec<(f64, f64)>>>;
 
 /// The polygons of a district feature, or None for other geometries.
 fn polygons(value: &GeometryValue) -> Option<Polygons> {
-    let ring = |r: &Vec<geojson::Position>| -> Vec<(f64, f64)> { r.iter().filter(|p| p.len() >= 2).map(|p| (p[0], p[1])).collect() };
-    let poly = |p: &Vec<Vec<geojson::Position>>| -> Vec<Vec<(f64, f64)>> { p.iter().map(ring).collect() };
+    let ring = |r: &Vec<geojson::Position>| -> Vec<(f64, f64)> {
+        r.iter().filter(|p| p.len() >= 2).map(|p| (p[0], p[1])).collect()
+    };
+    let poly =
+        |p: &Vec<Vec<geojson::Position>>| -> Vec<Vec<(f64, f64)>> { p.iter().map(ring).collect() };
     match value {
         GeometryValue::Polygon { coordinates } => Some(vec![poly(coordinates)]),
         GeometryValue::MultiPolygon { coordinates } => Some(coordinates.iter().map(poly).collect()),
@@ -195,7 +199,8 @@ pub fn colour_districts(shapes: &[MultiPolygon<f64>]) -> Vec<usize> {
     let mut colour = vec![usize::MAX; n];
     let mut uses = vec![0usize; PALETTE.len()];
     for &i in &order {
-        let used: Vec<usize> = adj[i].iter().map(|&j| colour[j]).filter(|&c| c != usize::MAX).collect();
+        let used: Vec<usize> =
+            adj[i].iter().map(|&j| colour[j]).filter(|&c| c != usize::MAX).collect();
         // The least used colour no neighbour has (spreads the palette over the map); beyond
         // the palette only when every colour is taken by a neighbour.
         let c = (0..PALETTE.len()).filter(|c| !used.contains(c)).min_by_key(|&c| (uses[c], c));
@@ -221,7 +226,8 @@ struct Projection {
 
 impl Projection {
     fn fit(points: impl Iterator<Item = (f64, f64)>) -> Projection {
-        let (mut lo0, mut lo1, mut la0, mut la1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+        let (mut lo0, mut lo1, mut la0, mut la1) =
+            (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
         for (lon, lat) in points.filter(|(a, b)| a.is_finite() && b.is_finite()) {
             lo0 = lo0.min(lon);
             lo1 = lo1.max(lon);
@@ -235,11 +241,21 @@ impl Projection {
         let w = ((lo1 - lo0) * kx).max(1e-9);
         let h = (la1 - la0).max(1e-9);
         let scale = (MAP_WIDTH - 2.0 * MAP_MARGIN) / w.max(h);
-        Projection { lon0: lo0, lat1: la1, kx, scale, width: w * scale + 2.0 * MAP_MARGIN, height: h * scale + 2.0 * MAP_MARGIN }
+        Projection {
+            lon0: lo0,
+            lat1: la1,
+            kx,
+            scale,
+            width: w * scale + 2.0 * MAP_MARGIN,
+            height: h * scale + 2.0 * MAP_MARGIN,
+        }
     }
 
     fn xy(&self, lon: f64, lat: f64) -> (f64, f64) {
-        (MAP_MARGIN + (lon - self.lon0) * self.kx * self.scale, MAP_MARGIN + (self.lat1 - lat) * self.scale)
+        (
+            MAP_MARGIN + (lon - self.lon0) * self.kx * self.scale,
+            MAP_MARGIN + (self.lat1 - lat) * self.scale,
+        )
     }
 }
 
@@ -349,12 +365,22 @@ pub fn render(page: &ReportPage) -> String {
             _ => unmatched += 1,
         }
     }
-    let geo_shapes: Vec<MultiPolygon<f64>> = shapes.iter().map(|s| s.as_deref().map(to_geo).unwrap_or_else(|| MultiPolygon::new(vec![]))).collect();
+    let geo_shapes: Vec<MultiPolygon<f64>> = shapes
+        .iter()
+        .map(|s| s.as_deref().map(to_geo).unwrap_or_else(|| MultiPolygon::new(vec![])))
+        .collect();
     let colours = colour_districts(&geo_shapes);
     let fill = |i: usize| PALETTE[colours[i] % PALETTE.len()];
 
     let proj = Projection::fit(
-        shapes.iter().flatten().flatten().flatten().flatten().copied().chain(page.schools.iter().map(|s| (s.lon, s.lat))),
+        shapes
+            .iter()
+            .flatten()
+            .flatten()
+            .flatten()
+            .flatten()
+            .copied()
+            .chain(page.schools.iter().map(|s| (s.lon, s.lat))),
     );
 
     let mut h = String::new();
@@ -389,7 +415,12 @@ pub fn render(page: &ReportPage) -> String {
     figures.extend(hd.extra.iter().cloned());
     h.push_str("<div class=\"figures\" id=\"headline\">\n");
     for (l, v) in &figures {
-        let _ = writeln!(h, "<div class=\"figure\"><div class=\"v\">{}</div><div class=\"l\">{}</div></div>", escape(v), escape(l));
+        let _ = writeln!(
+            h,
+            "<div class=\"figure\"><div class=\"v\">{}</div><div class=\"l\">{}</div></div>",
+            escape(v),
+            escape(l)
+        );
     }
     h.push_str("</div>\n<div class=\"main\">\n<div class=\"map\">\n");
 
@@ -434,8 +465,15 @@ pub fn render(page: &ReportPage) -> String {
          <th>Pupils</th><th>Capacity</th><th>Use</th><th>Classes</th><th>Mean walk</th><th>Price</th><th>Blocks</th></tr></thead>\n<tbody>\n",
     );
     for (i, s) in page.schools.iter().enumerate() {
-        let usage = if s.capacity > 0 { format!("{:.0} %", 100.0 * s.load as f64 / s.capacity as f64) } else { "–".into() };
-        let mean = s.mean_walk_m.map(|m| format!("{} m", group(m.round().max(0.0) as u64))).unwrap_or_else(|| "–".into());
+        let usage = if s.capacity > 0 {
+            format!("{:.0} %", 100.0 * s.load as f64 / s.capacity as f64)
+        } else {
+            "–".into()
+        };
+        let mean = s
+            .mean_walk_m
+            .map(|m| format!("{} m", group(m.round().max(0.0) as u64)))
+            .unwrap_or_else(|| "–".into());
         let price = s.price_m.map(|p| format!("{p} m")).unwrap_or_else(|| "–".into());
         let bl = blocks[i].map(group).unwrap_or_else(|| "–".into());
         let _ = writeln!(
@@ -453,15 +491,22 @@ pub fn render(page: &ReportPage) -> String {
     h.push_str("</tbody>\n</table>\n</div>\n</div>\n");
 
     if let Some(c) = &page.comparison {
-        let _ = writeln!(h, "<h2>{}</h2>\n<table id=\"comparison\">\n<thead><tr>", escape(&c.title));
+        let _ =
+            writeln!(h, "<h2>{}</h2>\n<table id=\"comparison\">\n<thead><tr>", escape(&c.title));
         for (k, col) in c.columns.iter().enumerate() {
-            let _ = write!(h, "<th{}>{}</th>", if k == 0 { " class=\"t\"" } else { "" }, escape(col));
+            let _ =
+                write!(h, "<th{}>{}</th>", if k == 0 { " class=\"t\"" } else { "" }, escape(col));
         }
         h.push_str("</tr></thead>\n<tbody>\n");
         for row in &c.rows {
             h.push_str("<tr>");
             for (k, cell) in row.iter().enumerate() {
-                let _ = write!(h, "<td{}>{}</td>", if k == 0 { " class=\"t\"" } else { "" }, escape(cell));
+                let _ = write!(
+                    h,
+                    "<td{}>{}</td>",
+                    if k == 0 { " class=\"t\"" } else { "" },
+                    escape(cell)
+                );
             }
             h.push_str("</tr>\n");
         }
@@ -481,7 +526,10 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_quotes() {
-        assert_eq!(escape("<a href=\"x\">O'Neil & Co</a>"), "&lt;a href=&quot;x&quot;&gt;O&#39;Neil &amp; Co&lt;/a&gt;");
+        assert_eq!(
+            escape("<a href=\"x\">O'Neil & Co</a>"),
+            "&lt;a href=&quot;x&quot;&gt;O&#39;Neil &amp; Co&lt;/a&gt;"
+        );
     }
 
     #[test]
@@ -495,19 +543,23 @@ mod tests {
     #[test]
     fn neighbours_get_different_colours() {
         // A 3 x 3 grid of unit squares: each touches its 8 neighbours (corners included).
-        let shapes: Vec<_> = (0..9).map(|k| to_geo(&[square((k % 3) as f64, (k / 3) as f64, 1.0)])).collect();
+        let shapes: Vec<_> =
+            (0..9).map(|k| to_geo(&[square((k % 3) as f64, (k / 3) as f64, 1.0)])).collect();
         let c = colour_districts(&shapes);
         for i in 0..9 {
             for j in 0..9 {
                 let (xi, yi, xj, yj) = (i % 3, i / 3, j % 3, j / 3);
-                let touch = i != j && (xi as i32 - xj as i32).abs() <= 1 && (yi as i32 - yj as i32).abs() <= 1;
+                let touch = i != j
+                    && (xi as i32 - xj as i32).abs() <= 1
+                    && (yi as i32 - yj as i32).abs() <= 1;
                 if touch {
                     assert_ne!(c[i], c[j], "squares {i} and {j} touch");
                 }
             }
         }
         // The palette is spread: apart shapes still get different colours while some are unused.
-        let far: Vec<_> = (0..PALETTE.len() + 1).map(|k| to_geo(&[square(3.0 * k as f64, 0.0, 1.0)])).collect();
+        let far: Vec<_> =
+            (0..PALETTE.len() + 1).map(|k| to_geo(&[square(3.0 * k as f64, 0.0, 1.0)])).collect();
         let c = colour_districts(&far);
         assert_eq!(c[..PALETTE.len()], (0..PALETTE.len()).collect::<Vec<_>>());
         assert_eq!(c[PALETTE.len()], 0);
@@ -523,10 +575,23 @@ mod tests {
     }
 
     fn row(id: &str) -> SchoolRow {
-        SchoolRow { id: id.into(), name: format!("School {id}"), lat: 52.1, lon: 11.6, capacity: 10, load: 5, classes: 1, price_m: None, mean_walk_m: None }
+        SchoolRow {
+            id: id.into(),
+            name: format!("School {id}"),
+            lat: 52.1,
+            lon: 11.6,
+            capacity: 10,
+            load: 5,
+            classes: 1,
+            price_m: None,
+            mean_walk_m: None,
+        }
     }
 
-    fn feature(id: serde_json::Value, coordinates: Vec<Vec<geojson::Position>>) -> geojson::Feature {
+    fn feature(
+        id: serde_json::Value,
+        coordinates: Vec<Vec<geojson::Position>>,
+    ) -> geojson::Feature {
         let props = serde_json::json!({"school_id": id, "blocks": 4});
         geojson::Feature {
             geometry: Some(geojson::Geometry::new(GeometryValue::Polygon { coordinates })),
@@ -536,7 +601,10 @@ mod tests {
     }
 
     fn ring(x: f64, y: f64) -> Vec<Vec<geojson::Position>> {
-        vec![square(x, y, 0.01)[0].iter().map(|&(a, b)| geojson::Position::from(vec![a, b])).collect()]
+        vec![square(x, y, 0.01)[0]
+            .iter()
+            .map(|&(a, b)| geojson::Position::from(vec![a, b]))
+            .collect()]
     }
 
     #[test]
@@ -544,7 +612,15 @@ mod tests {
         let page = ReportPage {
             title: "T".into(),
             notes: vec![],
-            headline: Headline { pupils: 10, total_walk_m: 5000, mean_walk_m: 500.0, over_2km: 0, classes: 2, status: "optimal".into(), extra: vec![] },
+            headline: Headline {
+                pupils: 10,
+                total_walk_m: 5000,
+                mean_walk_m: 500.0,
+                over_2km: 0,
+                classes: 2,
+                status: "optimal".into(),
+                extra: vec![],
+            },
             // B has no feature; C's feature is unknown; A's comes twice.
             schools: vec![row("A"), row("B")],
             districts: FeatureCollection::new(vec![
@@ -557,7 +633,10 @@ mod tests {
         let html = render(&page);
         assert_eq!(html.matches("<path class=\"district\"").count(), 2);
         let b = html.find("data-school=\"B\"").unwrap();
-        assert!(html[b..b + html[b..].find('>').unwrap()].ends_with(" d=\"\""), "B's shape is empty");
+        assert!(
+            html[b..b + html[b..].find('>').unwrap()].ends_with(" d=\"\""),
+            "B's shape is empty"
+        );
         assert!(html.contains("2 district feature(s) name no school"));
         assert!(!html.contains("id=\"comparison\""));
         // Only A's first feature is drawn: one ring, four corners.

@@ -102,7 +102,12 @@ pub struct Timing {
 
 /// The nearest school of pupil `p` (least meters, ties by school order) and its meters.
 pub fn nearest(m: &Matrix, p: usize) -> Option<(usize, u32)> {
-    m.row(p).iter().enumerate().filter(|(_, &d)| d != crate::routing::UNREACHABLE).min_by_key(|&(s, &d)| (d, s)).map(|(s, &d)| (s, d))
+    m.row(p)
+        .iter()
+        .enumerate()
+        .filter(|(_, &d)| d != crate::routing::UNREACHABLE)
+        .min_by_key(|&(s, &d)| (d, s))
+        .map(|(s, &d)| (s, d))
 }
 
 /// Nearest-rank percentile of sorted values.
@@ -121,7 +126,8 @@ fn round3(x: f64) -> f64 {
 pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
     let inst = &*crate::effective_instance(inst, &plan.policy);
     let n = inst.pupils.len();
-    let mut walks: Vec<u32> = (0..n).map(|p| m.get(p, plan.assign[p] as usize).unwrap_or(0)).collect();
+    let mut walks: Vec<u32> =
+        (0..n).map(|p| m.get(p, plan.assign[p] as usize).unwrap_or(0)).collect();
     let total: u64 = walks.iter().map(|&w| w as u64).sum();
     let mut not_nearest = 0;
     let mut extra = 0u64;
@@ -156,7 +162,11 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
         not_at_nearest: NotNearest {
             pupils: not_nearest,
             extra_m_total: extra,
-            extra_m_mean: if not_nearest > 0 { round3(extra as f64 / not_nearest as f64) } else { 0.0 },
+            extra_m_mean: if not_nearest > 0 {
+                round3(extra as f64 / not_nearest as f64)
+            } else {
+                0.0
+            },
         },
         solver: SolverInfo {
             name: plan.solver.clone(),
@@ -168,7 +178,13 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
             min_class_size: plan.policy.min_class_size,
             max_class_size: plan.policy.max_class_size,
             pupil_optimum_m: plan.pupil_optimum,
-            gap_pct: plan.pupil_optimum.map(|o| if o > 0 { round3(100.0 * (plan.objective as f64 - o as f64) / o as f64) } else { 0.0 }),
+            gap_pct: plan.pupil_optimum.map(|o| {
+                if o > 0 {
+                    round3(100.0 * (plan.objective as f64 - o as f64) / o as f64)
+                } else {
+                    0.0
+                }
+            }),
         },
         classes: {
             let mut over = 0;
@@ -182,7 +198,8 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
                     let big = if big_count > 0 { small + 1 } else { small };
                     largest = largest.max(big as u32);
                     if big > sc.class_size as u64 {
-                        over += if small > sc.class_size as u64 { k as u32 } else { big_count as u32 };
+                        over +=
+                            if small > sc.class_size as u64 { k as u32 } else { big_count as u32 };
                     }
                 } else if load[s] > 0 {
                     over += 1;
@@ -192,7 +209,13 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
                 total: plan.classes.iter().sum(),
                 over_size: over,
                 largest,
-                schools_without_class: inst.schools.iter().zip(&plan.classes).filter(|(_, &k)| k == 0).map(|(s, _)| s.id.clone()).collect(),
+                schools_without_class: inst
+                    .schools
+                    .iter()
+                    .zip(&plan.classes)
+                    .filter(|(_, &k)| k == 0)
+                    .map(|(s, _)| s.id.clone())
+                    .collect(),
             }
         },
         per_school: inst
@@ -208,8 +231,16 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
                 utilisation: round3(load[s] as f64 / sc.capacity as f64),
                 price_m: plan.certificate.as_ref().map(|c| c.prices[s]),
                 classes: plan.classes[s],
-                mean_class: if plan.classes[s] > 0 { round3(load[s] as f64 / plan.classes[s] as f64) } else { 0.0 },
-                largest_class: if plan.classes[s] > 0 { load[s].div_ceil(plan.classes[s] as u64) as u32 } else { 0 },
+                mean_class: if plan.classes[s] > 0 {
+                    round3(load[s] as f64 / plan.classes[s] as f64)
+                } else {
+                    0.0
+                },
+                largest_class: if plan.classes[s] > 0 {
+                    load[s].div_ceil(plan.classes[s] as u64) as u32
+                } else {
+                    0
+                },
                 class_size: sc.class_size,
             })
             .collect(),
@@ -224,11 +255,25 @@ pub fn comparison_table(title: &str, rows: &[(String, &Summary)]) -> html::Compa
     let base = rows.first().map(|r| r.1.walk.total_m as f64).unwrap_or(0.0);
     html::Comparison {
         title: title.to_string(),
-        columns: ["plan", "total walk", "change", "mean walk", "over 2 km", "not at nearest school", "classes"].map(String::from).to_vec(),
+        columns: [
+            "plan",
+            "total walk",
+            "change",
+            "mean walk",
+            "over 2 km",
+            "not at nearest school",
+            "classes",
+        ]
+        .map(String::from)
+        .to_vec(),
         rows: rows
             .iter()
             .map(|(label, s)| {
-                let change = if base > 0.0 { format!("{:+.1} %", 100.0 * (s.walk.total_m as f64 - base) / base) } else { String::new() };
+                let change = if base > 0.0 {
+                    format!("{:+.1} %", 100.0 * (s.walk.total_m as f64 - base) / base)
+                } else {
+                    String::new()
+                };
                 vec![
                     label.clone(),
                     km(s.walk.total_m),

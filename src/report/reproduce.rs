@@ -44,17 +44,31 @@ fn round(x: f64, d: i32) -> f64 {
 }
 
 /// Run the baselines and the two optima; returns the comparison and the plans (key, plan).
-pub fn run(case: &str, inst: &Instance, m: &Matrix, given: Option<(String, Vec<u32>)>) -> Result<(Comparison, Vec<(String, Plan)>)> {
+pub fn run(
+    case: &str,
+    inst: &Instance,
+    m: &Matrix,
+    given: Option<(String, Vec<u32>)>,
+) -> Result<(Comparison, Vec<(String, Plan)>)> {
     let mut plans: Vec<(String, String, Plan)> = Vec::new();
-    let proxy = evaluate(inst, m, straight_line_districts(inst)?, "hand-drawn proxy (straight line)")?;
-    plans.push(("baseline".into(), "Hand-drawn proxy: nearest school by straight line, border blocks moved".into(), proxy));
+    let proxy =
+        evaluate(inst, m, straight_line_districts(inst)?, "hand-drawn proxy (straight line)")?;
+    plans.push((
+        "baseline".into(),
+        "Hand-drawn proxy: nearest school by straight line, border blocks moved".into(),
+        proxy,
+    ));
     if let Some((name, assign)) = given {
         let p = evaluate(inst, m, assign, &name)?;
         plans.push(("given".into(), format!("Given districts ({name})"), p));
     }
     let block = solve_plan(inst, m, &Policy { unit: Unit::Block, ..Policy::default() })?;
     let pupil = solve_plan(inst, m, &Policy::default())?;
-    let gap = if pupil.objective > 0 { 100.0 * (block.objective as f64 - pupil.objective as f64) / pupil.objective as f64 } else { 0.0 };
+    let gap = if pupil.objective > 0 {
+        100.0 * (block.objective as f64 - pupil.objective as f64) / pupil.objective as f64
+    } else {
+        0.0
+    };
     plans.push(("blocks".into(), "Optimised districts of whole blocks".into(), block));
     plans.push(("pupils".into(), "Pupil-level optimum".into(), pupil));
     let base = plans[0].2.objective as f64;
@@ -67,7 +81,11 @@ pub fn run(case: &str, inst: &Instance, m: &Matrix, given: Option<(String, Vec<u
                 name: name.clone(),
                 total_km: round(s.walk.total_m as f64 / 1000.0, 1),
                 mean_m: round(s.walk.mean_m, 0),
-                change_pct: if base > 0.0 { round(100.0 * (plan.objective as f64 - base) / base, 1) } else { 0.0 },
+                change_pct: if base > 0.0 {
+                    round(100.0 * (plan.objective as f64 - base) / base, 1)
+                } else {
+                    0.0
+                },
                 over_2km: s.walk.over_2km,
                 not_at_nearest: s.not_at_nearest.pupils,
                 classes: s.classes.total,
@@ -98,7 +116,15 @@ pub fn table(c: &Comparison) -> String {
     for r in &c.rows {
         s.push_str(&format!(
             "| {} | {:.1} | {:.0} | {:+.1}% | {} | {} | {} | {} | {} |\n",
-            r.name, r.total_km, r.mean_m, r.change_pct, r.over_2km, r.not_at_nearest, r.classes, r.classes_over_size, r.largest_class
+            r.name,
+            r.total_km,
+            r.mean_m,
+            r.change_pct,
+            r.over_2km,
+            r.not_at_nearest,
+            r.classes,
+            r.classes_over_size,
+            r.largest_class
         ));
     }
     s

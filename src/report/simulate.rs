@@ -131,15 +131,26 @@ pub struct Simulation {
 
 /// Check the model and options; errors name the parameter.
 pub fn validate(schools: &[SchoolInput], model: &Model, opts: &Options) -> Result<()> {
-    let bad = |what: &str, msg: String| Err(Error::Other(format!("simulation parameter {what}: {msg}")));
+    let bad =
+        |what: &str, msg: String| Err(Error::Other(format!("simulation parameter {what}: {msg}")));
     if !(0.0..=1.0).contains(&model.move_prob) {
         return bad("move_prob", format!("{} is not a probability (0 to 1)", model.move_prob));
     }
     if !model.cohort_sd.is_finite() || model.cohort_sd < 0.0 || model.cohort_sd > 0.5 {
-        return bad("cohort_sd", format!("{} must be between 0 and 0.5 (a relative standard deviation)", model.cohort_sd));
+        return bad(
+            "cohort_sd",
+            format!(
+                "{} must be between 0 and 0.5 (a relative standard deviation)",
+                model.cohort_sd
+            ),
+        );
     }
-    if !model.cohort_change.is_finite() || model.cohort_change <= -1.0 || model.cohort_change > 1.0 {
-        return bad("cohort_change", format!("{} must be above -1 and at most 1 (a relative change)", model.cohort_change));
+    if !model.cohort_change.is_finite() || model.cohort_change <= -1.0 || model.cohort_change > 1.0
+    {
+        return bad(
+            "cohort_change",
+            format!("{} must be above -1 and at most 1 (a relative change)", model.cohort_change),
+        );
     }
     if opts.draws == 0 {
         return bad("draws", "must be at least 1".into());
@@ -148,7 +159,10 @@ pub fn validate(schools: &[SchoolInput], model: &Model, opts: &Options) -> Resul
         return bad("draws", format!("{} is more than 10,000,000", opts.draws));
     }
     if !(opts.target > 0.0 && opts.target < 1.0) {
-        return bad("target", format!("{} must be a probability strictly between 0 and 1", opts.target));
+        return bad(
+            "target",
+            format!("{} must be a probability strictly between 0 and 1", opts.target),
+        );
     }
     if schools.is_empty() {
         return Err(Error::Other("the plan has no schools".into()));
@@ -178,12 +192,19 @@ pub fn draw(schools: &[SchoolInput], model: &Model, seed: u64, index: u64) -> Ve
         .iter()
         .map(|s| {
             let stay = if model.move_prob > 0.0 {
-                Binomial::new(s.load as u64, 1.0 - model.move_prob).expect("validated").sample(&mut rng)
+                Binomial::new(s.load as u64, 1.0 - model.move_prob)
+                    .expect("validated")
+                    .sample(&mut rng)
             } else {
                 s.load as u64
             };
-            let mean = if residents > 0 { newcomers * s.residents as f64 / residents as f64 } else { 0.0 };
-            let new = if mean > 0.0 { Poisson::new(mean).expect("positive mean").sample(&mut rng) as u64 } else { 0 };
+            let mean =
+                if residents > 0 { newcomers * s.residents as f64 / residents as f64 } else { 0.0 };
+            let new = if mean > 0.0 {
+                Poisson::new(mean).expect("positive mean").sample(&mut rng) as u64
+            } else {
+                0
+            };
             (stay + new).min(u32::MAX as u64) as u32
         })
         .collect()
@@ -225,7 +246,12 @@ fn nearest_rank(sorted: &[i64], q: f64) -> i64 {
 }
 
 /// Reduce draw-major loads (`draws x schools`) to the per-school risks.
-pub fn summarize(schools: &[SchoolInput], model: &Model, opts: &Options, loads: &[u32]) -> Simulation {
+pub fn summarize(
+    schools: &[SchoolInput],
+    model: &Model,
+    opts: &Options,
+    loads: &[u32],
+) -> Simulation {
     let n_s = schools.len();
     let draws = loads.len() / n_s;
     let nd = draws as f64;
@@ -283,7 +309,16 @@ pub fn table(sim: &Simulation) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "{:<8} {:>8} {:>7} {:>8} {:>9} {:>7} {:>9} {:>8} {:>7} {:>6}\n",
-        "school", "capacity", "planned", "expected", "P(over)", "p95", "P(class)", "classes", "buffer", "short"
+        "school",
+        "capacity",
+        "planned",
+        "expected",
+        "P(over)",
+        "p95",
+        "P(class)",
+        "classes",
+        "buffer",
+        "short"
     ));
     for r in &sim.per_school {
         out.push_str(&format!(
@@ -342,11 +377,17 @@ pub fn reduce_capacities(
 ) -> Result<Reduced> {
     let mut full = vec![0u32; inst.schools.len()];
     for (id, b) in buffers {
-        let s = inst.school_index(id).ok_or_else(|| Error::Other(format!("the simulation names school '{id}', which the schools file does not have")))?;
+        let s = inst.school_index(id).ok_or_else(|| {
+            Error::Other(format!(
+                "the simulation names school '{id}', which the schools file does not have"
+            ))
+        })?;
         full[s] = (*b).min(inst.schools[s].capacity);
     }
     let base = crate::solve::Problem::pupil_level(inst, m, max_walk)?;
-    let applied_at = |permille: u32| -> Vec<u32> { full.iter().map(|&b| (b as u64 * permille as u64 / 1000) as u32).collect() };
+    let applied_at = |permille: u32| -> Vec<u32> {
+        full.iter().map(|&b| (b as u64 * permille as u64 / 1000) as u32).collect()
+    };
     let feasible = |permille: u32| {
         let mut p = base.clone();
         for (c, b) in p.cap.iter_mut().zip(applied_at(permille)) {
@@ -453,21 +494,31 @@ pub fn robust_plan(
     // Class-size policies replace capacities: apply them first, then reduce.
     let inst = crate::effective_instance(inst, policy).into_owned();
     let policy = crate::Policy { max_class_size: None, ..policy.clone() };
-    let mut buffers: Vec<(String, u32)> = before.per_school.iter().map(|r| (r.school_id.clone(), r.buffer)).collect();
+    let mut buffers: Vec<(String, u32)> =
+        before.per_school.iter().map(|r| (r.school_id.clone(), r.buffer)).collect();
     let mut rounds = 0;
     let (reduced, plan, after) = loop {
         rounds += 1;
         let reduced = reduce_capacities(&inst, m, policy.max_walk, &buffers)?;
         let plan = crate::solve_plan(&reduced.instance, m, &policy)?;
-        let rows = crate::districts::publish::district_rows(&reduced.instance, &plan, &city.blocks, &city.matrix)?;
+        let rows = crate::districts::publish::district_rows(
+            &reduced.instance,
+            &plan,
+            &city.blocks,
+            &city.matrix,
+        )?;
         let district: Vec<Option<usize>> = rows.iter().map(|r| r.school).collect();
         let residents: Vec<u64> = rows.iter().map(|r| r.residents as u64).collect();
-        let inputs = school_inputs(&inst.schools, &plan.assign, &plan.classes, &district, &residents);
+        let inputs =
+            school_inputs(&inst.schools, &plan.assign, &plan.classes, &district, &residents);
         let after = simulate(&inputs, &before.model, &before.options, progress)?;
         // A school's new load and district change its risk: keep the larger buffer and go again
         // while some school is still over the target and the buffers fit.
-        let next: Vec<(String, u32)> =
-            buffers.iter().zip(&after.per_school).map(|((id, b), r)| (id.clone(), (*b).max(r.buffer))).collect();
+        let next: Vec<(String, u32)> = buffers
+            .iter()
+            .zip(&after.per_school)
+            .map(|((id, b), r)| (id.clone(), (*b).max(r.buffer)))
+            .collect();
         let under = after.per_school.iter().all(|r| r.p_over_capacity <= before.options.target);
         if under || reduced.scale < 1.0 || next == buffers || rounds == MAX_ROUNDS {
             break (reduced, plan, after);
@@ -477,11 +528,20 @@ pub fn robust_plan(
     let walk_after_m = plan.objective;
     let robustness = Robustness {
         scale: reduced.scale,
-        buffers: inst.schools.iter().zip(&reduced.applied).map(|(s, &b)| (s.id.clone(), b)).collect(),
+        buffers: inst
+            .schools
+            .iter()
+            .zip(&reduced.applied)
+            .map(|(s, &b)| (s.id.clone(), b))
+            .collect(),
         walk_before_m,
         walk_after_m,
         rounds,
-        price_pct: if walk_before_m > 0 { 100.0 * (walk_after_m as f64 - walk_before_m as f64) / walk_before_m as f64 } else { 0.0 },
+        price_pct: if walk_before_m > 0 {
+            100.0 * (walk_after_m as f64 - walk_before_m as f64) / walk_before_m as f64
+        } else {
+            0.0
+        },
         before,
         after,
     };
@@ -533,13 +593,26 @@ mod tests {
     use super::*;
 
     fn school(id: &str, capacity: u32, load: u32, residents: u64) -> SchoolInput {
-        SchoolInput { id: id.into(), capacity, class_size: 22, classes: load.div_ceil(22), load, residents }
+        SchoolInput {
+            id: id.into(),
+            capacity,
+            class_size: 22,
+            classes: load.div_ceil(22),
+            load,
+            residents,
+        }
     }
 
     #[test]
     fn no_change_keeps_every_load() {
         let schools = vec![school("A", 44, 44, 100), school("B", 66, 50, 300)];
-        let sim = simulate(&schools, &Model::none(), &Options { draws: 50, ..Options::default() }, &|_| ()).unwrap();
+        let sim = simulate(
+            &schools,
+            &Model::none(),
+            &Options { draws: 50, ..Options::default() },
+            &|_| (),
+        )
+        .unwrap();
         for (r, s) in sim.per_school.iter().zip(&schools) {
             assert_eq!(r.expected_load, s.load as f64);
             assert_eq!(r.p95_load, s.load);
@@ -553,7 +626,9 @@ mod tests {
         // All planned pupils leave; as many newcomers in expectation, 3 of 4 in B's district.
         let schools = vec![school("A", 100, 100, 100), school("B", 100, 0, 300)];
         let model = Model { move_prob: 1.0, cohort_change: 0.0, cohort_sd: 0.0 };
-        let sim = simulate(&schools, &model, &Options { draws: 2000, ..Options::default() }, &|_| ()).unwrap();
+        let sim =
+            simulate(&schools, &model, &Options { draws: 2000, ..Options::default() }, &|_| ())
+                .unwrap();
         assert!((sim.per_school[0].expected_load - 25.0).abs() < 1.0, "{:?}", sim.per_school[0]);
         assert!((sim.per_school[1].expected_load - 75.0).abs() < 1.5, "{:?}", sim.per_school[1]);
         // B plans no class: any pupil there is over the plan's classes.
@@ -564,7 +639,9 @@ mod tests {
     fn a_cohort_trend_moves_the_expected_total() {
         let schools = vec![school("A", 500, 400, 1), school("B", 500, 400, 1)];
         let model = Model { move_prob: 0.1, cohort_change: 0.05, cohort_sd: 0.0 };
-        let sim = simulate(&schools, &model, &Options { draws: 4000, ..Options::default() }, &|_| ()).unwrap();
+        let sim =
+            simulate(&schools, &model, &Options { draws: 4000, ..Options::default() }, &|_| ())
+                .unwrap();
         assert!((sim.expected_pupils - 840.0).abs() < 2.0, "{}", sim.expected_pupils);
     }
 
@@ -577,23 +654,36 @@ mod tests {
         let r = &sim.per_school[0];
         assert!(r.buffer > 0 && r.short == r.buffer);
         // The empirical overflow probability of a school planned to capacity - buffer.
-        let loads: Vec<u32> = (0..opts.draws as u64).map(|d| draw(&schools, &model, opts.seed, d)[0]).collect();
+        let loads: Vec<u32> =
+            (0..opts.draws as u64).map(|d| draw(&schools, &model, opts.seed, d)[0]).collect();
         let over = loads.iter().filter(|&&l| l > 200 + r.buffer).count() as f64 / opts.draws as f64;
         assert!(over <= 0.05, "{over}");
-        let over_one_less = loads.iter().filter(|&&l| l > 200 + r.buffer - 1).count() as f64 / opts.draws as f64;
+        let over_one_less =
+            loads.iter().filter(|&&l| l > 200 + r.buffer - 1).count() as f64 / opts.draws as f64;
         assert!(over_one_less > 0.05, "the buffer is the least that keeps under the target");
     }
 
     #[test]
     fn bad_parameters_are_named() {
         let schools = vec![school("A", 10, 5, 1)];
-        let err = |m: Model, o: Options| simulate(&schools, &m, &o, &|_| ()).unwrap_err().to_string();
-        assert!(err(Model { move_prob: 1.5, ..Model::default() }, Options::default()).contains("move_prob"));
-        assert!(err(Model { cohort_sd: -0.1, ..Model::default() }, Options::default()).contains("cohort_sd"));
+        let err =
+            |m: Model, o: Options| simulate(&schools, &m, &o, &|_| ()).unwrap_err().to_string();
+        assert!(err(Model { move_prob: 1.5, ..Model::default() }, Options::default())
+            .contains("move_prob"));
+        assert!(err(Model { cohort_sd: -0.1, ..Model::default() }, Options::default())
+            .contains("cohort_sd"));
         assert!(err(Model::default(), Options { draws: 0, ..Options::default() }).contains("draws"));
-        assert!(err(Model::default(), Options { target: 0.0, ..Options::default() }).contains("target"));
+        assert!(
+            err(Model::default(), Options { target: 0.0, ..Options::default() }).contains("target")
+        );
         let empty = vec![school("A", 10, 5, 0)];
-        assert!(simulate(&empty, &Model::default(), &Options::default(), &|_| ()).unwrap_err().to_string().contains("residents"));
-        assert!(simulate(&empty, &Model::none(), &Options::default(), &|_| ()).is_ok(), "no newcomers need no residents");
+        assert!(simulate(&empty, &Model::default(), &Options::default(), &|_| ())
+            .unwrap_err()
+            .to_string()
+            .contains("residents"));
+        assert!(
+            simulate(&empty, &Model::none(), &Options::default(), &|_| ()).is_ok(),
+            "no newcomers need no residents"
+        );
     }
 }

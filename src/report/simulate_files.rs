@@ -17,8 +17,17 @@ pub const DISTRICTS: &str = "districts.csv";
 /// class_size, classes, load), `assignments.csv` (pupil_id, school_id; loads are counted and
 /// must match schools.csv) and `districts.csv` (block_id, school_id, residents: every block of
 /// the city with its district school). Read with the instance readers' table and row checks.
-pub fn plan_inputs(schools_csv: &[u8], assignments_csv: &[u8], districts_csv: &[u8]) -> Result<Vec<SchoolInput>> {
-    let sc = read_table(SCHOOLS, schools_csv, &["school_id", "capacity", "class_size", "classes", "load"], false)?;
+pub fn plan_inputs(
+    schools_csv: &[u8],
+    assignments_csv: &[u8],
+    districts_csv: &[u8],
+) -> Result<Vec<SchoolInput>> {
+    let sc = read_table(
+        SCHOOLS,
+        schools_csv,
+        &["school_id", "capacity", "class_size", "classes", "load"],
+        false,
+    )?;
     let mut problems = Vec::new();
     let mut schools: Vec<SchoolInput> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
@@ -29,9 +38,12 @@ pub fn plan_inputs(schools_csv: &[u8], assignments_csv: &[u8], districts_csv: &[
             row.problem("school_id", format!("school '{id}' appears twice"));
             continue;
         }
-        let (Some(capacity), Some(class_size), Some(classes), Some(load)) =
-            (row.u32("capacity", true), row.u32("class_size", true), row.u32("classes", true), row.u32("load", true))
-        else {
+        let (Some(capacity), Some(class_size), Some(classes), Some(load)) = (
+            row.u32("capacity", true),
+            row.u32("class_size", true),
+            row.u32("classes", true),
+            row.u32("load", true),
+        ) else {
             continue;
         };
         index.insert(id.clone(), schools.len());
@@ -72,7 +84,10 @@ pub fn plan_inputs(schools_csv: &[u8], assignments_csv: &[u8], districts_csv: &[
                 SCHOOLS,
                 None,
                 Some("load"),
-                format!("school '{}' has load {} but {ASSIGNMENTS} assigns it {n} pupils", s.id, s.load),
+                format!(
+                    "school '{}' has load {} but {ASSIGNMENTS} assigns it {n} pupils",
+                    s.id, s.load
+                ),
             ));
         }
     }
@@ -170,7 +185,8 @@ pub fn simulation_json(sim: &Simulation) -> Result<Vec<u8>> {
 /// Write `simulation.csv` and `simulation.json` into `out`, and with a robust plan also
 /// `robust-simulation.csv` and `robustness.json` (atomically: nothing on error).
 pub fn write_simulation(out: &Path, sim: &Simulation, robust: Option<&Robustness>) -> Result<()> {
-    let mut files = vec![("simulation.csv", simulation_csv(sim)?), ("simulation.json", simulation_json(sim)?)];
+    let mut files =
+        vec![("simulation.csv", simulation_csv(sim)?), ("simulation.json", simulation_json(sim)?)];
     if let Some(r) = robust {
         files.push(("robust-simulation.csv", simulation_csv(&r.after)?));
         let mut j = serde_json::to_vec_pretty(r).map_err(|e| Error::Other(e.to_string()))?;

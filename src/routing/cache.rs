@@ -15,7 +15,12 @@ use std::path::{Path, PathBuf};
 pub struct CacheKey(pub String);
 
 impl CacheKey {
-    pub fn new(profile: &str, dataset_checksum: &str, sources: &[LatLon], destinations: &[LatLon]) -> CacheKey {
+    pub fn new(
+        profile: &str,
+        dataset_checksum: &str,
+        sources: &[LatLon],
+        destinations: &[LatLon],
+    ) -> CacheKey {
         let mut h = Sha256::new();
         h.update(b"catchment table v1\0");
         h.update(profile.as_bytes());
@@ -94,7 +99,8 @@ impl MatrixCache {
         std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
         let path = self.path(key);
         let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
-        let body = serde_json::to_vec(&Entry { key: key.0.clone(), table: table.clone() }).map_err(|e| e.to_string())?;
+        let body = serde_json::to_vec(&Entry { key: key.0.clone(), table: table.clone() })
+            .map_err(|e| e.to_string())?;
         std::fs::write(&tmp, body).map_err(|e| format!("{}: {e}", tmp.display()))?;
         std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))
     }

@@ -42,7 +42,10 @@ pub fn normalize_street(s: &str) -> String {
             c => lower.push(c),
         }
     }
-    let spaced: String = lower.chars().map(|c| if c == '-' || c == '\'' || c == '’' || c == ',' { ' ' } else { c }).collect();
+    let spaced: String = lower
+        .chars()
+        .map(|c| if c == '-' || c == '\'' || c == '’' || c == ',' { ' ' } else { c })
+        .collect();
     let mut out = String::new();
     for word in spaced.split_whitespace() {
         let w = if word == "str" || word == "str." {
@@ -111,7 +114,10 @@ pub struct AddressIndex {
 /// The answer for one address.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lookup {
-    Found { lat: f64, lon: f64 },
+    Found {
+        lat: f64,
+        lon: f64,
+    },
     NotFound,
     /// The address names this many places too far apart to be one.
     Ambiguous(usize),
@@ -128,7 +134,14 @@ fn meters(a: (f64, f64), b: (f64, f64)) -> f64 {
 
 impl AddressIndex {
     /// Add one OSM address (raw tag values).
-    pub fn add(&mut self, street: &str, housenumber: &str, postcode: Option<&str>, lat: f64, lon: f64) {
+    pub fn add(
+        &mut self,
+        street: &str,
+        housenumber: &str,
+        postcode: Option<&str>,
+        lat: f64,
+        lon: f64,
+    ) {
         let street = normalize_street(street);
         if street.is_empty() {
             return;
@@ -136,7 +149,11 @@ impl AddressIndex {
         self.addresses += 1;
         let postcode = postcode.map(normalize_number).filter(|p| !p.is_empty());
         for n in expand_number(housenumber) {
-            self.map.entry((street.clone(), n)).or_default().push(Candidate { lat, lon, postcode: postcode.clone() });
+            self.map.entry((street.clone(), n)).or_default().push(Candidate {
+                lat,
+                lon,
+                postcode: postcode.clone(),
+            });
         }
     }
 
@@ -178,41 +195,52 @@ impl AddressIndex {
                 _ => None,
             }
         };
-        ElementReader::from_path(path).map_err(err)?.for_each(|el| match el {
-            Element::Node(n) => {
-                if let Some((s, h, p)) = addr(&mut n.tags()) {
-                    index.add(&s, &h, p.as_deref(), n.lat(), n.lon());
+        ElementReader::from_path(path)
+            .map_err(err)?
+            .for_each(|el| match el {
+                Element::Node(n) => {
+                    if let Some((s, h, p)) = addr(&mut n.tags()) {
+                        index.add(&s, &h, p.as_deref(), n.lat(), n.lon());
+                    }
                 }
-            }
-            Element::DenseNode(n) => {
-                if let Some((s, h, p)) = addr(&mut n.tags()) {
-                    index.add(&s, &h, p.as_deref(), n.lat(), n.lon());
+                Element::DenseNode(n) => {
+                    if let Some((s, h, p)) = addr(&mut n.tags()) {
+                        index.add(&s, &h, p.as_deref(), n.lat(), n.lon());
+                    }
                 }
-            }
-            Element::Way(w) => {
-                if let Some((street, number, postcode)) = addr(&mut w.tags()) {
-                    let refs: Vec<i64> = w.refs().collect();
-                    needed.extend(refs.iter().copied());
-                    ways.push(WayAddr { street, number, postcode, refs });
+                Element::Way(w) => {
+                    if let Some((street, number, postcode)) = addr(&mut w.tags()) {
+                        let refs: Vec<i64> = w.refs().collect();
+                        needed.extend(refs.iter().copied());
+                        ways.push(WayAddr { street, number, postcode, refs });
+                    }
                 }
-            }
-            Element::Relation(_) => {}
-        }).map_err(err)?;
+                Element::Relation(_) => {}
+            })
+            .map_err(err)?;
         if !ways.is_empty() {
             let mut coords: HashMap<i64, (f64, f64)> = HashMap::with_capacity(needed.len());
-            ElementReader::from_path(path).map_err(err)?.for_each(|el| match el {
-                Element::Node(n) if needed.contains(&n.id()) => {
-                    coords.insert(n.id(), (n.lat(), n.lon()));
-                }
-                Element::DenseNode(n) if needed.contains(&n.id()) => {
-                    coords.insert(n.id(), (n.lat(), n.lon()));
-                }
-                _ => {}
-            }).map_err(err)?;
+            ElementReader::from_path(path)
+                .map_err(err)?
+                .for_each(|el| match el {
+                    Element::Node(n) if needed.contains(&n.id()) => {
+                        coords.insert(n.id(), (n.lat(), n.lon()));
+                    }
+                    Element::DenseNode(n) if needed.contains(&n.id()) => {
+                        coords.insert(n.id(), (n.lat(), n.lon()));
+                    }
+                    _ => {}
+                })
+                .map_err(err)?;
             for w in ways {
                 // A closed way repeats its first node: count it once.
-                let refs = if w.refs.len() > 1 && w.refs.first() == w.refs.last() { &w.refs[1..] } else { &w.refs[..] };
-                let pts: Vec<(f64, f64)> = refs.iter().filter_map(|r| coords.get(r).copied()).collect();
+                let refs = if w.refs.len() > 1 && w.refs.first() == w.refs.last() {
+                    &w.refs[1..]
+                } else {
+                    &w.refs[..]
+                };
+                let pts: Vec<(f64, f64)> =
+                    refs.iter().filter_map(|r| coords.get(r).copied()).collect();
                 if pts.is_empty() {
                     continue;
                 }
@@ -239,7 +267,10 @@ impl AddressIndex {
             // Group candidates into places.
             let mut places: Vec<Vec<&Candidate>> = Vec::new();
             for c in cands {
-                match places.iter_mut().find(|pl| meters((pl[0].lat, pl[0].lon), (c.lat, c.lon)) <= SAME_PLACE_M) {
+                match places
+                    .iter_mut()
+                    .find(|pl| meters((pl[0].lat, pl[0].lon), (c.lat, c.lon)) <= SAME_PLACE_M)
+                {
                     Some(pl) => pl.push(c),
                     None => places.push(vec![c]),
                 }
@@ -249,7 +280,10 @@ impl AddressIndex {
                 1 => {
                     let pl = &places[0];
                     let k = pl.len() as f64;
-                    Lookup::Found { lat: pl.iter().map(|c| c.lat).sum::<f64>() / k, lon: pl.iter().map(|c| c.lon).sum::<f64>() / k }
+                    Lookup::Found {
+                        lat: pl.iter().map(|c| c.lat).sum::<f64>() / k,
+                        lon: pl.iter().map(|c| c.lon).sum::<f64>() / k,
+                    }
                 }
                 n => Lookup::Ambiguous(n),
             };
@@ -315,7 +349,9 @@ pub fn geocode_pupils(pupils: &mut [Pupil], index: &AddressIndex) -> GeocodeRepo
                 report.geocoded += 1;
             }
             Lookup::NotFound => report.problems.push((p.id.clone(), GeocodeProblem::Unmatched)),
-            Lookup::Ambiguous(n) => report.problems.push((p.id.clone(), GeocodeProblem::Ambiguous(n))),
+            Lookup::Ambiguous(n) => {
+                report.problems.push((p.id.clone(), GeocodeProblem::Ambiguous(n)))
+            }
         }
     }
     report
@@ -328,7 +364,12 @@ mod tests {
     #[test]
     fn street_spellings_meet() {
         let k = normalize_street("Otto-von-Guericke-Straße");
-        for v in ["otto-von-guericke-strasse", "Otto von Guericke Str.", "OTTO-VON-GUERICKE-STR.", "Otto-von-Guericke-Str"] {
+        for v in [
+            "otto-von-guericke-strasse",
+            "Otto von Guericke Str.",
+            "OTTO-VON-GUERICKE-STR.",
+            "Otto-von-Guericke-Str",
+        ] {
             assert_eq!(normalize_street(v), k, "{v}");
         }
         assert_eq!(normalize_street("Hauptstr."), normalize_street("Hauptstraße"));
@@ -364,14 +405,19 @@ mod tests {
     fn hits_misses_and_ambiguity() {
         let ix = index();
         match ix.lookup("breiter weg", "10", None) {
-            Lookup::Found { lat, lon } => assert!((lat - 52.1301).abs() < 1e-6 && (lon - 11.63505).abs() < 1e-6),
+            Lookup::Found { lat, lon } => {
+                assert!((lat - 52.1301).abs() < 1e-6 && (lon - 11.63505).abs() < 1e-6)
+            }
             other => panic!("{other:?}"),
         }
         assert!(matches!(ix.lookup("Breiter Weg", "11 A", None), Lookup::Found { .. }));
         // Neither 11b nor its fallback 11 is in the index: a miss.
         assert_eq!(ix.lookup("Breiter Weg", "12", None), Lookup::NotFound);
         assert_eq!(ix.lookup("Breiter Weg", "11b", None), Lookup::NotFound);
-        assert!(matches!(ix.lookup("Linden Str.", "6", None), Lookup::Found { .. }), "a range covers its numbers");
+        assert!(
+            matches!(ix.lookup("Linden Str.", "6", None), Lookup::Found { .. }),
+            "a range covers its numbers"
+        );
         assert_eq!(ix.lookup("Gartenstr.", "3", None), Lookup::Ambiguous(2));
         match ix.lookup("Gartenstr.", "3", Some("39120")) {
             Lookup::Found { lat, .. } => assert!((lat - 52.090).abs() < 1e-9),

@@ -24,7 +24,13 @@ pub struct Matrix {
 
 impl Matrix {
     pub fn new(n_pupils: usize, n_schools: usize, source: impl Into<String>) -> Self {
-        Matrix { n_pupils, n_schools, meters: vec![UNREACHABLE; n_pupils * n_schools], seconds: None, source: source.into() }
+        Matrix {
+            n_pupils,
+            n_schools,
+            meters: vec![UNREACHABLE; n_pupils * n_schools],
+            seconds: None,
+            source: source.into(),
+        }
     }
 
     /// Walking meters from pupil `p` to school `s`, `None` when there is no route.
@@ -62,20 +68,32 @@ const MAX_PROBLEMS: usize = 200;
 /// cover blocks without pupils this year).
 pub fn read_matrix(path: &Path, inst: &Instance) -> Result<Matrix> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut m = parse_matrix(&file_name(path), std::io::BufReader::with_capacity(1 << 20, file), inst)?;
-    m.source = read_meta(path).map(|meta| meta.source).unwrap_or_else(|| format!("matrix file {}", file_name(path)));
+    let mut m =
+        parse_matrix(&file_name(path), std::io::BufReader::with_capacity(1 << 20, file), inst)?;
+    m.source = read_meta(path)
+        .map(|meta| meta.source)
+        .unwrap_or_else(|| format!("matrix file {}", file_name(path)));
     Ok(m)
 }
 
 pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) -> Result<Matrix> {
-    let problem = |line: Option<u64>, field: Option<&str>, msg: String| InputProblem::new(name, line, field, msg);
+    let problem = |line: Option<u64>, field: Option<&str>, msg: String| {
+        InputProblem::new(name, line, field, msg)
+    };
     let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(reader);
     let mut rec = csv::ByteRecord::new();
     // Header: detect delimiter by re-reading is not possible on a stream, so accept ',' and
     // report ';' clearly.
-    let got = rdr.read_byte_record(&mut rec).map_err(|e| Error::input(name, Some(1), None, format!("cannot read: {e}")))?;
+    let got = rdr
+        .read_byte_record(&mut rec)
+        .map_err(|e| Error::input(name, Some(1), None, format!("cannot read: {e}")))?;
     if !got {
-        return Err(Error::input(name, None, None, "the file is empty: expected 'pupil_id,school_id,meters[,seconds]'"));
+        return Err(Error::input(
+            name,
+            None,
+            None,
+            "the file is empty: expected 'pupil_id,school_id,meters[,seconds]'",
+        ));
     }
     let header: Vec<String> = rec
         .iter()
@@ -93,7 +111,14 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
     let (row_col, by_block) = match (col("pupil_id"), col("block_id")) {
         (Some(c), _) => (c, false),
         (None, Some(c)) => (c, true),
-        (None, None) => return Err(Error::input(name, Some(1), Some("pupil_id"), "required column is missing (or 'block_id')")),
+        (None, None) => {
+            return Err(Error::input(
+                name,
+                Some(1),
+                Some("pupil_id"),
+                "required column is missing (or 'block_id')",
+            ))
+        }
     };
     let Some(school_col) = col("school_id") else {
         return Err(Error::input(name, Some(1), Some("school_id"), "required column is missing"));
@@ -104,7 +129,8 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
     let seconds_col = col("seconds");
 
     let n_s = inst.schools.len();
-    let school_ix: HashMap<&str, usize> = inst.schools.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    let school_ix: HashMap<&str, usize> =
+        inst.schools.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
     // Row keys -> the pupils they stand for.
     let mut rows_of: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, p) in inst.pupils.iter().enumerate() {
@@ -134,7 +160,11 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                problems.push(problem(e.position().map(|p| p.line()), None, "malformed CSV row".into()));
+                problems.push(problem(
+                    e.position().map(|p| p.line()),
+                    None,
+                    "malformed CSV row".into(),
+                ));
                 break;
             }
         }
@@ -146,11 +176,16 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
             continue;
         }
         if rec.len() != header.len() {
-            problems.push(problem(Some(line), None, format!("row has {} fields but the header has {}", rec.len(), header.len())));
+            problems.push(problem(
+                Some(line),
+                None,
+                format!("row has {} fields but the header has {}", rec.len(), header.len()),
+            ));
             continue;
         }
         let field = |c: usize| std::str::from_utf8(rec.get(c).unwrap_or(b"")).map(str::trim);
-        let (Ok(key), Ok(sid), Ok(meters)) = (field(row_col), field(school_col), field(meters_col)) else {
+        let (Ok(key), Ok(sid), Ok(meters)) = (field(row_col), field(school_col), field(meters_col))
+        else {
             problems.push(problem(Some(line), None, "not valid UTF-8 text".into()));
             continue;
         };
@@ -159,15 +194,25 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
             Some(v) => v,
             None if by_block => continue,
             None => {
-                problems.push(problem(Some(line), Some(key_name), format!("unknown pupil id '{key}'")));
+                problems.push(problem(
+                    Some(line),
+                    Some(key_name),
+                    format!("unknown pupil id '{key}'"),
+                ));
                 continue;
             }
         };
         let Some(&s) = school_ix.get(sid) else {
-            problems.push(problem(Some(line), Some("school_id"), format!("unknown school id '{sid}'")));
+            problems.push(problem(
+                Some(line),
+                Some("school_id"),
+                format!("unknown school id '{sid}'"),
+            ));
             continue;
         };
-        let Some(meters) = parse_distance(meters, "meters", line, &mut problems, &problem) else { continue };
+        let Some(meters) = parse_distance(meters, "meters", line, &mut problems, &problem) else {
+            continue;
+        };
         let seconds = match (seconds_col, &secs) {
             (Some(c), Some(_)) => match field(c) {
                 Ok(v) => match parse_distance(v, "seconds", line, &mut problems, &problem) {
@@ -180,7 +225,11 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
         };
         let first = pupils[0] * n_s + s;
         if seen[first] {
-            problems.push(problem(Some(line), Some(key_name), format!("pair ('{key}', '{sid}') appears twice")));
+            problems.push(problem(
+                Some(line),
+                Some(key_name),
+                format!("pair ('{key}', '{sid}') appears twice"),
+            ));
             continue;
         }
         seen[first] = true;
@@ -197,11 +246,19 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
         let mut examples = Vec::new();
         for (p, pupil) in inst.pupils.iter().enumerate() {
             for (s, school) in inst.schools.iter().enumerate() {
-                let key_first = if by_block { rows_of[pupil.block.as_deref().unwrap_or_default()][0] } else { p };
+                let key_first = if by_block {
+                    rows_of[pupil.block.as_deref().unwrap_or_default()][0]
+                } else {
+                    p
+                };
                 if !seen[key_first * n_s + s] {
                     missing += 1;
                     if examples.len() < 5 {
-                        let key = if by_block { pupil.block.clone().unwrap_or_default() } else { pupil.id.clone() };
+                        let key = if by_block {
+                            pupil.block.clone().unwrap_or_default()
+                        } else {
+                            pupil.id.clone()
+                        };
                         examples.push(format!("('{key}', '{}')", school.id));
                     }
                 }
@@ -234,7 +291,9 @@ pub(crate) fn distance_value(v: &str) -> std::result::Result<u32, String> {
         return Ok(UNREACHABLE);
     }
     match v.parse::<f64>() {
-        Ok(x) if x.is_nan() || x.is_infinite() => Err(format!("is not a finite number (got '{v}')")),
+        Ok(x) if x.is_nan() || x.is_infinite() => {
+            Err(format!("is not a finite number (got '{v}')"))
+        }
         Ok(x) if x < 0.0 => Err(format!("must not be negative (got '{v}')")),
         Ok(x) if x >= (UNREACHABLE - 1) as f64 => Err(format!("is too large (got '{v}')")),
         Ok(x) => Ok(x.round() as u32),
@@ -283,15 +342,21 @@ pub fn write_matrix(path: &Path, inst: &Instance, m: &Matrix) -> Result<()> {
             let d = m.get(p, s).map(|x| x.to_string()).unwrap_or_else(|| "unreachable".into());
             match m.seconds {
                 Some(_) => {
-                    let t = m.seconds(p, s).map(|x| x.to_string()).unwrap_or_else(|| "unreachable".into());
-                    writeln!(w, "{},{},{d},{t}", csv_field(&pupil.id), csv_field(&school.id)).map_err(io)?
+                    let t = m
+                        .seconds(p, s)
+                        .map(|x| x.to_string())
+                        .unwrap_or_else(|| "unreachable".into());
+                    writeln!(w, "{},{},{d},{t}", csv_field(&pupil.id), csv_field(&school.id))
+                        .map_err(io)?
                 }
-                None => writeln!(w, "{},{},{d}", csv_field(&pupil.id), csv_field(&school.id)).map_err(io)?,
+                None => writeln!(w, "{},{},{d}", csv_field(&pupil.id), csv_field(&school.id))
+                    .map_err(io)?,
             }
         }
     }
     w.flush().map_err(io)?;
-    let meta = serde_json::to_string_pretty(&MatrixMeta { source: m.source.clone() }).expect("serialisable");
+    let meta = serde_json::to_string_pretty(&MatrixMeta { source: m.source.clone() })
+        .expect("serialisable");
     std::fs::write(meta_path(path), meta + "\n").map_err(|e| Error::io(meta_path(path), e))
 }
 

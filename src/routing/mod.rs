@@ -33,7 +33,10 @@ pub struct OsrmSource {
 /// Geocode pupils given by address (when any), then route every pupil to every school through
 /// OSRM (or take the table from the cache). Returns the instance actually routed (without
 /// skipped pupils), the matrix and the routing report.
-pub fn osrm_matrix(mut inst: Instance, src: &OsrmSource) -> Result<(Instance, Matrix, osrm::RoutingReport)> {
+pub fn osrm_matrix(
+    mut inst: Instance,
+    src: &OsrmSource,
+) -> Result<(Instance, Matrix, osrm::RoutingReport)> {
     if inst.pupils.iter().any(|p| p.location.is_none()) {
         let Some(osm) = &src.osm else {
             return Err(osrm::RouteError::NoLocation(
@@ -55,11 +58,15 @@ pub fn osrm_matrix(mut inst: Instance, src: &OsrmSource) -> Result<(Instance, Ma
                 src.geocode_report.display()
             );
             if !src.skip_ungeocoded {
-                return Err(Error::Other(format!("geocoding: {counts}; --skip-ungeocoded leaves them out")));
+                return Err(Error::Other(format!(
+                    "geocoding: {counts}; --skip-ungeocoded leaves them out"
+                )));
             }
             tracing::warn!("geocoding: {counts}; they are left out");
-            let skipped: std::collections::HashSet<&str> = report.problems.iter().map(|(id, _)| id.as_str()).collect();
-            let pupils = inst.pupils.iter().filter(|p| !skipped.contains(p.id.as_str())).cloned().collect();
+            let skipped: std::collections::HashSet<&str> =
+                report.problems.iter().map(|(id, _)| id.as_str()).collect();
+            let pupils =
+                inst.pupils.iter().filter(|p| !skipped.contains(p.id.as_str())).cloned().collect();
             inst = Instance::new(inst.schools.clone(), pupils)?;
         }
     }

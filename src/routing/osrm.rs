@@ -110,7 +110,12 @@ impl OsrmError {
 /// The `table` service of a routing engine: one request, no chunking or retries.
 pub trait TableService: Sync {
     /// Distances and durations from every source to every destination, within `timeout`.
-    fn table(&self, sources: &[LatLon], destinations: &[LatLon], timeout: Duration) -> Result<TableAnswer, OsrmError>;
+    fn table(
+        &self,
+        sources: &[LatLon],
+        destinations: &[LatLon],
+        timeout: Duration,
+    ) -> Result<TableAnswer, OsrmError>;
     /// The server, for messages ("http://127.0.0.1:5000").
     fn server(&self) -> String;
     /// The routing profile ("foot"); part of the cache key.
@@ -134,7 +139,11 @@ impl OsrmHttp {
             .user_agent(concat!("catchment/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        OsrmHttp { base: base.trim_end_matches('/').to_string(), profile: profile.to_string(), agent }
+        OsrmHttp {
+            base: base.trim_end_matches('/').to_string(),
+            profile: profile.to_string(),
+            agent,
+        }
     }
 
     /// The request URL. Coordinates are written with 7 decimals (about 1 cm).
@@ -146,7 +155,8 @@ impl OsrmHttp {
             }
             url.push_str(&format!("{lon:.7},{lat:.7}"));
         }
-        let idx = |r: std::ops::Range<usize>| r.map(|i| i.to_string()).collect::<Vec<_>>().join(";");
+        let idx =
+            |r: std::ops::Range<usize>| r.map(|i| i.to_string()).collect::<Vec<_>>().join(";");
         url.push_str(&format!(
             "?sources={}&destinations={}&annotations=distance,duration",
             idx(0..sources.len()),
@@ -173,17 +183,34 @@ struct TableResponse {
 }
 
 impl TableService for OsrmHttp {
-    fn table(&self, sources: &[LatLon], destinations: &[LatLon], timeout: Duration) -> Result<TableAnswer, OsrmError> {
+    fn table(
+        &self,
+        sources: &[LatLon],
+        destinations: &[LatLon],
+        timeout: Duration,
+    ) -> Result<TableAnswer, OsrmError> {
         let server = self.server();
         let url = self.table_url(sources, destinations);
         // ureq's errors may quote the URL, which holds coordinates: only the kind is kept.
         let fail = |e: ureq::Error| match e {
-            ureq::Error::Timeout(_) => OsrmError::Timeout { server: server.clone(), seconds: timeout.as_secs_f64(), attempts: 1 },
-            ureq::Error::ConnectionFailed => OsrmError::Down { server: server.clone(), detail: "connection refused".into() },
-            ureq::Error::HostNotFound => OsrmError::Down { server: server.clone(), detail: "host not found".into() },
+            ureq::Error::Timeout(_) => OsrmError::Timeout {
+                server: server.clone(),
+                seconds: timeout.as_secs_f64(),
+                attempts: 1,
+            },
+            ureq::Error::ConnectionFailed => {
+                OsrmError::Down { server: server.clone(), detail: "connection refused".into() }
+            }
+            ureq::Error::HostNotFound => {
+                OsrmError::Down { server: server.clone(), detail: "host not found".into() }
+            }
             ureq::Error::Io(io) => match io.kind() {
                 std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
-                    OsrmError::Timeout { server: server.clone(), seconds: timeout.as_secs_f64(), attempts: 1 }
+                    OsrmError::Timeout {
+                        server: server.clone(),
+                        seconds: timeout.as_secs_f64(),
+                        attempts: 1,
+                    }
                 }
                 std::io::ErrorKind::ConnectionRefused => {
                     OsrmError::Down { server: server.clone(), detail: "connection refused".into() }
@@ -192,31 +219,56 @@ impl TableService for OsrmHttp {
             },
             other => OsrmError::Protocol { server: server.clone(), detail: error_kind(&other) },
         };
-        let mut resp = self.agent.get(&url).config().timeout_global(Some(timeout)).build().call().map_err(fail)?;
+        let mut resp = self
+            .agent
+            .get(&url)
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
+            .call()
+            .map_err(fail)?;
         let status = resp.status().as_u16();
         let body = resp.body_mut().with_config().limit(256 << 20).read_to_string().map_err(fail)?;
         let parsed: Option<TableResponse> = serde_json::from_str(&body).ok();
         if status >= 400 {
-            let (code, message) =
-                parsed.map(|p| (p.code, p.message.unwrap_or_default())).unwrap_or_else(|| (String::new(), String::new()));
+            let (code, message) = parsed
+                .map(|p| (p.code, p.message.unwrap_or_default()))
+                .unwrap_or_else(|| (String::new(), String::new()));
             return Err(if status >= 500 {
                 OsrmError::Server { server, status, code, message, attempts: 1 }
             } else {
                 OsrmError::Rejected { server, status, code, message }
             });
         }
-        let p = parsed.ok_or_else(|| OsrmError::Protocol { server: server.clone(), detail: "the answer is not a table (JSON)".into() })?;
+        let p = parsed.ok_or_else(|| OsrmError::Protocol {
+            server: server.clone(),
+            detail: "the answer is not a table (JSON)".into(),
+        })?;
         if p.code != "Ok" {
-            return Err(OsrmError::Rejected { server, status, code: p.code, message: p.message.unwrap_or_default() });
+            return Err(OsrmError::Rejected {
+                server,
+                status,
+                code: p.code,
+                message: p.message.unwrap_or_default(),
+            });
         }
         let proto = |d: &str| OsrmError::Protocol { server: server.clone(), detail: d.to_string() };
-        let distances = p.distances.ok_or_else(|| proto("no distances (does the server support annotations=distance?)"))?;
+        let distances = p
+            .distances
+            .ok_or_else(|| proto("no distances (does the server support annotations=distance?)"))?;
         let durations = p.durations.ok_or_else(|| proto("no durations"))?;
-        let shape_ok = |t: &Vec<Vec<Option<f64>>>| t.len() == sources.len() && t.iter().all(|r| r.len() == destinations.len());
+        let shape_ok = |t: &Vec<Vec<Option<f64>>>| {
+            t.len() == sources.len() && t.iter().all(|r| r.len() == destinations.len())
+        };
         if !shape_ok(&distances) || !shape_ok(&durations) {
-            return Err(proto("the table does not have one row per source and one column per destination"));
+            return Err(proto(
+                "the table does not have one row per source and one column per destination",
+            ));
         }
-        let snaps = |w: Option<Vec<Option<Waypoint>>>, n: usize, what: &str| -> Result<Vec<f64>, OsrmError> {
+        let snaps = |w: Option<Vec<Option<Waypoint>>>,
+                     n: usize,
+                     what: &str|
+         -> Result<Vec<f64>, OsrmError> {
             let w = w.ok_or_else(|| proto(&format!("no {what} waypoints")))?;
             if w.len() != n {
                 return Err(proto(&format!("{} {what} waypoints for {n} {what}", w.len())));
@@ -282,7 +334,11 @@ impl Default for TableOptions {
 }
 
 /// The tiles of a sources x destinations table, each within `max` locations.
-fn tiles(n_src: usize, n_dst: usize, max: usize) -> Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+fn tiles(
+    n_src: usize,
+    n_dst: usize,
+    max: usize,
+) -> Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> {
     let max = max.max(2);
     let dst_chunk = if n_dst < max { n_dst } else { max / 2 };
     let src_chunk = (max - dst_chunk).max(1);
@@ -296,7 +352,12 @@ fn tiles(n_src: usize, n_dst: usize, max: usize) -> Vec<(std::ops::Range<usize>,
 }
 
 /// A whole table, assembled from tiles.
-pub fn table(service: &dyn TableService, sources: &[LatLon], destinations: &[LatLon], opts: &TableOptions) -> Result<TableAnswer, OsrmError> {
+pub fn table(
+    service: &dyn TableService,
+    sources: &[LatLon],
+    destinations: &[LatLon],
+    opts: &TableOptions,
+) -> Result<TableAnswer, OsrmError> {
     let started = Instant::now();
     let tiles = tiles(sources.len(), destinations.len(), opts.max_table_size);
     let total = tiles.len();
@@ -306,7 +367,12 @@ pub fn table(service: &dyn TableService, sources: &[LatLon], destinations: &[Lat
     let results: Mutex<Vec<Option<TableAnswer>>> = Mutex::new(vec![None; total]);
     let first_error: Mutex<Option<OsrmError>> = Mutex::new(None);
     let server = service.server();
-    let deadline_error = |done: usize| OsrmError::Deadline { server: server.clone(), seconds: opts.deadline.as_secs_f64(), done, total };
+    let deadline_error = |done: usize| OsrmError::Deadline {
+        server: server.clone(),
+        seconds: opts.deadline.as_secs_f64(),
+        done,
+        total,
+    };
     let fail = |e: OsrmError| {
         stop.store(true, Ordering::SeqCst);
         let mut slot = first_error.lock().expect("lock");
@@ -332,7 +398,9 @@ pub fn table(service: &dyn TableService, sources: &[LatLon], destinations: &[Lat
             let timeout = opts.request_timeout.min(left);
             match service.table(&sources[rs.clone()], &destinations[rd.clone()], timeout) {
                 Ok(a) => break Ok(a),
-                Err(e) if e.retryable() && attempt < opts.retries && !stop.load(Ordering::SeqCst) => {
+                Err(e)
+                    if e.retryable() && attempt < opts.retries && !stop.load(Ordering::SeqCst) =>
+                {
                     attempt += 1;
                     let wait = opts.backoff.saturating_mul(1 << (attempt - 1).min(16));
                     let left = opts.deadline.saturating_sub(started.elapsed());
@@ -345,11 +413,15 @@ pub fn table(service: &dyn TableService, sources: &[LatLon], destinations: &[Lat
                 Err(e) => {
                     let attempts = attempt + 1;
                     break Err(match e {
-                        OsrmError::Timeout { server, seconds, .. } if started.elapsed() >= opts.deadline => {
+                        OsrmError::Timeout { server, seconds, .. }
+                            if started.elapsed() >= opts.deadline =>
+                        {
                             let _ = (server, seconds);
                             deadline_error(done.load(Ordering::SeqCst))
                         }
-                        OsrmError::Timeout { server, seconds, .. } => OsrmError::Timeout { server, seconds, attempts },
+                        OsrmError::Timeout { server, seconds, .. } => {
+                            OsrmError::Timeout { server, seconds, attempts }
+                        }
                         OsrmError::Server { server, status, code, message, .. } => {
                             OsrmError::Server { server, status, code, message, attempts }
                         }
@@ -360,8 +432,14 @@ pub fn table(service: &dyn TableService, sources: &[LatLon], destinations: &[Lat
         };
         match answer {
             Ok(a) => {
-                if a.distances.len() != rs.len() || a.source_snap.len() != rs.len() || a.destination_snap.len() != rd.len() {
-                    fail(OsrmError::Protocol { server: server.clone(), detail: "a tile came back with the wrong size".into() });
+                if a.distances.len() != rs.len()
+                    || a.source_snap.len() != rs.len()
+                    || a.destination_snap.len() != rd.len()
+                {
+                    fail(OsrmError::Protocol {
+                        server: server.clone(),
+                        detail: "a tile came back with the wrong size".into(),
+                    });
                     return;
                 }
                 results.lock().expect("lock")[i] = Some(a);
@@ -390,7 +468,10 @@ pub fn table(service: &dyn TableService, sources: &[LatLon], destinations: &[Lat
         destination_snap: vec![0.0; destinations.len()],
     };
     for ((rs, rd), a) in tiles.iter().zip(results) {
-        let a = a.ok_or_else(|| OsrmError::Protocol { server: server.clone(), detail: "a tile is missing".into() })?;
+        let a = a.ok_or_else(|| OsrmError::Protocol {
+            server: server.clone(),
+            detail: "a tile is missing".into(),
+        })?;
         for (i, s) in rs.clone().enumerate() {
             out.source_snap[s] = a.source_snap[i];
             for (j, d) in rd.clone().enumerate() {
@@ -424,10 +505,16 @@ impl RoutingReport {
 impl fmt::Display for RoutingReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const SHOWN: usize = 20;
-        let more = |n: usize| if n > SHOWN { format!(" and {} more", n - SHOWN) } else { String::new() };
+        let more =
+            |n: usize| if n > SHOWN { format!(" and {} more", n - SHOWN) } else { String::new() };
         let mut parts = Vec::new();
         if !self.far_snapped.is_empty() {
-            let ids: Vec<String> = self.far_snapped.iter().take(SHOWN).map(|(p, m)| format!("'{p}' ({m} m)")).collect();
+            let ids: Vec<String> = self
+                .far_snapped
+                .iter()
+                .take(SHOWN)
+                .map(|(p, m)| format!("'{p}' ({m} m)"))
+                .collect();
             parts.push(format!(
                 "{} pupil(s) are more than {:.0} m from the nearest street (a wrong location?): {}{}",
                 self.far_snapped.len(),
@@ -437,7 +524,12 @@ impl fmt::Display for RoutingReport {
             ));
         }
         if !self.unreachable.is_empty() {
-            let ids: Vec<String> = self.unreachable.iter().take(SHOWN).map(|(p, s)| format!("('{p}', '{s}')")).collect();
+            let ids: Vec<String> = self
+                .unreachable
+                .iter()
+                .take(SHOWN)
+                .map(|(p, s)| format!("('{p}', '{s}')"))
+                .collect();
             parts.push(format!(
                 "{} pupil-school pair(s) have no walking route: {}{}",
                 self.unreachable.len(),
@@ -498,7 +590,11 @@ pub struct RouteOptions {
 
 impl Default for RouteOptions {
     fn default() -> Self {
-        RouteOptions { table: TableOptions::default(), snap_limit_m: 300.0, allow_unreachable: false }
+        RouteOptions {
+            table: TableOptions::default(),
+            snap_limit_m: 300.0,
+            allow_unreachable: false,
+        }
     }
 }
 
@@ -516,7 +612,8 @@ pub fn route_instance(
     opts: &RouteOptions,
     cache: Option<CacheUse<'_>>,
 ) -> Result<(Matrix, RoutingReport), RouteError> {
-    let missing: Vec<String> = inst.pupils.iter().filter(|p| p.location.is_none()).map(|p| p.id.clone()).collect();
+    let missing: Vec<String> =
+        inst.pupils.iter().filter(|p| p.location.is_none()).map(|p| p.id.clone()).collect();
     if !missing.is_empty() {
         return Err(RouteError::NoLocation(missing));
     }
@@ -535,20 +632,32 @@ pub fn route_instance(
         })
         .collect();
     let destinations: Vec<LatLon> = inst.schools.iter().map(|s| (s.lat, s.lon)).collect();
-    let key = cache.as_ref().map(|c| CacheKey::new(&service.profile(), c.dataset_checksum, &sources, &destinations));
+    let key = cache
+        .as_ref()
+        .map(|c| CacheKey::new(&service.profile(), c.dataset_checksum, &sources, &destinations));
     let cached = match (&cache, &key) {
         (Some(c), Some(k)) => c.cache.get(k).map_err(RouteError::Cache)?,
         _ => None,
     };
     let answer = match cached {
         Some(a) => {
-            tracing::info!(sources = sources.len(), schools = destinations.len(), "matrix taken from the cache");
+            tracing::info!(
+                sources = sources.len(),
+                schools = destinations.len(),
+                "matrix taken from the cache"
+            );
             a
         }
         None => {
             let t = Instant::now();
-            let a = table(service, &sources, &destinations, &opts.table).map_err(RouteError::Osrm)?;
-            tracing::info!(sources = sources.len(), schools = destinations.len(), seconds = t.elapsed().as_secs_f64(), "OSRM table done");
+            let a =
+                table(service, &sources, &destinations, &opts.table).map_err(RouteError::Osrm)?;
+            tracing::info!(
+                sources = sources.len(),
+                schools = destinations.len(),
+                seconds = t.elapsed().as_secs_f64(),
+                "OSRM table done"
+            );
             if let (Some(c), Some(k)) = (&cache, &key) {
                 // A cache that cannot be written costs the next run time, not this run's matrix.
                 if let Err(e) = c.cache.put(k, &a) {
@@ -558,7 +667,8 @@ pub fn route_instance(
             a
         }
     };
-    let (m, report) = to_matrix(inst, &row_of, &answer, opts.snap_limit_m, service.server(), service.profile());
+    let (m, report) =
+        to_matrix(inst, &row_of, &answer, opts.snap_limit_m, service.server(), service.profile());
     if !report.is_empty() && !opts.allow_unreachable {
         return Err(RouteError::Unreachable(report));
     }
@@ -567,9 +677,20 @@ pub fn route_instance(
 
 /// Pupil rows from source rows: snap gaps added, far snaps and missing routes left out and
 /// reported.
-fn to_matrix(inst: &Instance, row_of: &[usize], a: &TableAnswer, snap_limit: f64, server: String, profile: String) -> (Matrix, RoutingReport) {
+fn to_matrix(
+    inst: &Instance,
+    row_of: &[usize],
+    a: &TableAnswer,
+    snap_limit: f64,
+    server: String,
+    profile: String,
+) -> (Matrix, RoutingReport) {
     let n_s = inst.schools.len();
-    let mut m = Matrix::new(inst.pupils.len(), n_s, format!("OSRM {profile} at {server} (walking along streets, snap gaps added)"));
+    let mut m = Matrix::new(
+        inst.pupils.len(),
+        n_s,
+        format!("OSRM {profile} at {server} (walking along streets, snap gaps added)"),
+    );
     let mut secs = vec![UNREACHABLE; inst.pupils.len() * n_s];
     let mut report = RoutingReport { snap_limit_m: snap_limit, ..Default::default() };
     for (p, pupil) in inst.pupils.iter().enumerate() {
@@ -585,7 +706,10 @@ fn to_matrix(inst: &Instance, row_of: &[usize], a: &TableAnswer, snap_limit: f64
                 (Some(d), t) => {
                     m.meters[p * n_s + s] = (d + gap).round().min((UNREACHABLE - 1) as f64) as u32;
                     if let Some(t) = t {
-                        secs[p * n_s + s] = (t + gap / FOOT_METERS_PER_SECOND).round().min((UNREACHABLE - 1) as f64) as u32;
+                        secs[p * n_s + s] = (t + gap / FOOT_METERS_PER_SECOND)
+                            .round()
+                            .min((UNREACHABLE - 1) as f64)
+                            as u32;
                     }
                 }
                 (None, _) => report.unreachable.push((pupil.id.clone(), school.id.clone())),
@@ -602,7 +726,9 @@ mod tests {
 
     #[test]
     fn tiles_cover_the_table_once_within_the_limit() {
-        for (n_src, n_dst, max) in [(1, 1, 100), (250, 35, 100), (7, 130, 100), (300, 300, 40), (5, 3, 2)] {
+        for (n_src, n_dst, max) in
+            [(1, 1, 100), (250, 35, 100), (7, 130, 100), (300, 300, 40), (5, 3, 2)]
+        {
             let t = tiles(n_src, n_dst, max);
             let mut seen = vec![0u32; n_src * n_dst];
             for (rs, rd) in &t {

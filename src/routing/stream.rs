@@ -4,10 +4,10 @@
 
 use crate::error::{Error, InputProblem, Result};
 use crate::instance::{file_name, Instance};
+use crate::routing::UNREACHABLE;
 use crate::solve::flow::SparseArcs;
 use crate::solve::pricing::{ArcSource, PricingStats};
-use crate::solve::{pricing, SolveError, Solution};
-use crate::routing::UNREACHABLE;
+use crate::solve::{pricing, Solution, SolveError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -41,8 +41,11 @@ impl From<Error> for StreamError {
 
 impl<'a> MatrixFile<'a> {
     pub fn new(path: &Path, inst: &'a Instance, max_walk: Option<u32>) -> Self {
-        let fixed =
-            inst.pupils.iter().map(|p| p.fixed_school.as_deref().and_then(|f| inst.school_index(f)).map(|s| s as u32)).collect();
+        let fixed = inst
+            .pupils
+            .iter()
+            .map(|p| p.fixed_school.as_deref().and_then(|f| inst.school_index(f)).map(|s| s as u32))
+            .collect();
         MatrixFile { path: path.to_path_buf(), inst, max_walk, fixed }
     }
 
@@ -50,14 +53,34 @@ impl<'a> MatrixFile<'a> {
     pub fn scan(&self, mut f: impl FnMut(usize, usize, u32)) -> Result<()> {
         let name = file_name(&self.path);
         let file = std::fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(std::io::BufReader::with_capacity(1 << 20, file));
-        let header = rdr.byte_headers().map_err(|e| Error::input(&name, Some(1), None, format!("cannot read: {e}")))?.clone();
-        let col = |n: &str| header.iter().position(|h| String::from_utf8_lossy(h).trim().trim_start_matches('\u{feff}').eq_ignore_ascii_case(n));
-        let (Some(pc), Some(sc), Some(mc)) = (col("pupil_id"), col("school_id"), col("meters")) else {
-            return Err(Error::input(&name, Some(1), None, "a streamed matrix needs the columns pupil_id, school_id, meters"));
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+        let header = rdr
+            .byte_headers()
+            .map_err(|e| Error::input(&name, Some(1), None, format!("cannot read: {e}")))?
+            .clone();
+        let col = |n: &str| {
+            header.iter().position(|h| {
+                String::from_utf8_lossy(h)
+                    .trim()
+                    .trim_start_matches('\u{feff}')
+                    .eq_ignore_ascii_case(n)
+            })
         };
-        let pupils: HashMap<&[u8], usize> = self.inst.pupils.iter().enumerate().map(|(i, p)| (p.id.as_bytes(), i)).collect();
-        let schools: HashMap<&[u8], usize> = self.inst.schools.iter().enumerate().map(|(i, s)| (s.id.as_bytes(), i)).collect();
+        let (Some(pc), Some(sc), Some(mc)) = (col("pupil_id"), col("school_id"), col("meters"))
+        else {
+            return Err(Error::input(
+                &name,
+                Some(1),
+                None,
+                "a streamed matrix needs the columns pupil_id, school_id, meters",
+            ));
+        };
+        let pupils: HashMap<&[u8], usize> =
+            self.inst.pupils.iter().enumerate().map(|(i, p)| (p.id.as_bytes(), i)).collect();
+        let schools: HashMap<&[u8], usize> =
+            self.inst.schools.iter().enumerate().map(|(i, s)| (s.id.as_bytes(), i)).collect();
         let mut rec = csv::ByteRecord::new();
         let mut last: (Vec<u8>, usize) = (Vec::new(), usize::MAX);
         loop {
@@ -70,27 +93,37 @@ impl<'a> MatrixFile<'a> {
                 }
             }
             let line = rec.position().map(|p| p.line());
-            let bad = |field: &str, msg: String| Error::Input(vec![InputProblem::new(&name, line, Some(field), msg)]);
+            let bad = |field: &str, msg: String| {
+                Error::Input(vec![InputProblem::new(&name, line, Some(field), msg)])
+            };
             let key = rec.get(pc).unwrap_or(b"");
             let p = if key == last.0.as_slice() {
                 last.1
             } else {
                 let Some(&p) = pupils.get(key) else {
-                    return Err(bad("pupil_id", format!("unknown pupil id '{}'", String::from_utf8_lossy(key))));
+                    return Err(bad(
+                        "pupil_id",
+                        format!("unknown pupil id '{}'", String::from_utf8_lossy(key)),
+                    ));
                 };
                 last = (key.to_vec(), p);
                 p
             };
             let sid = rec.get(sc).unwrap_or(b"");
             let Some(&s) = schools.get(sid) else {
-                return Err(bad("school_id", format!("unknown school id '{}'", String::from_utf8_lossy(sid))));
+                return Err(bad(
+                    "school_id",
+                    format!("unknown school id '{}'", String::from_utf8_lossy(sid)),
+                ));
             };
             let v = std::str::from_utf8(rec.get(mc).unwrap_or(b"")).unwrap_or("").trim();
             if v.eq_ignore_ascii_case("unreachable") {
                 continue;
             }
             let meters = match v.parse::<f64>() {
-                Ok(x) if x.is_finite() && x >= 0.0 && x < (UNREACHABLE - 1) as f64 => x.round() as u32,
+                Ok(x) if x.is_finite() && x >= 0.0 && x < (UNREACHABLE - 1) as f64 => {
+                    x.round() as u32
+                }
                 _ => return Err(bad("meters", format!("is not a distance in meters (got '{v}')"))),
             };
             if self.max_walk.is_some_and(|w| meters > w) && self.fixed[p] != Some(s as u32) {
@@ -109,7 +142,11 @@ impl ArcSource for MatrixFile<'_> {
     fn n_schools(&self) -> usize {
         self.inst.schools.len()
     }
-    fn nearest(&self, k: usize, fixed: &[Option<u32>]) -> std::result::Result<SparseArcs, StreamError> {
+    fn nearest(
+        &self,
+        k: usize,
+        fixed: &[Option<u32>],
+    ) -> std::result::Result<SparseArcs, StreamError> {
         // Bounded lists per pupil, filled as the file streams by.
         let mut rows: Vec<Vec<(u32, u32)>> = vec![Vec::new(); self.n_units()];
         self.scan(|p, s, c| {
@@ -130,7 +167,12 @@ impl ArcSource for MatrixFile<'_> {
         })?;
         Ok(SparseArcs::from_rows(self.n_schools(), rows))
     }
-    fn violations(&self, level: &[i64], prices: &[i64], fixed: &[Option<u32>]) -> std::result::Result<Vec<(u32, u32, u32)>, StreamError> {
+    fn violations(
+        &self,
+        level: &[i64],
+        prices: &[i64],
+        fixed: &[Option<u32>],
+    ) -> std::result::Result<Vec<(u32, u32, u32)>, StreamError> {
         let mut out = Vec::new();
         self.scan(|p, s, c| {
             if fixed[p].is_none() && (c as i64 + prices[s]) < level[p] {

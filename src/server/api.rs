@@ -4,13 +4,13 @@ use super::auth::{self, Denied, Scope};
 use super::jobs::{self, Outcome};
 use super::store::{Artefact, JobRow};
 use super::App;
+use crate::Error;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use crate::Error;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -101,7 +101,10 @@ impl ApiError {
     pub fn internal(detail: &str) -> Self {
         let reference = auth::hex(&rand::random::<[u8; 6]>());
         tracing::error!(reference = %reference, "internal error: {detail}");
-        ApiError::new("internal", &format!("internal error (reference {reference}); the details are in the service log"))
+        ApiError::new(
+            "internal",
+            &format!("internal error (reference {reference}); the details are in the service log"),
+        )
     }
 
     /// The library's error as an answer: input problems and infeasibility with the CLI's texts;
@@ -118,8 +121,12 @@ impl ApiError {
                 message: e.to_string(),
                 problems: reasons.iter().filter_map(|p| serde_json::to_value(p).ok()).collect(),
             },
-            Error::Routing(_) => ApiError { error: "routing".into(), message: e.to_string(), problems: vec![] },
-            Error::NotFound(_) => ApiError { error: "not_found".into(), message: e.to_string(), problems: vec![] },
+            Error::Routing(_) => {
+                ApiError { error: "routing".into(), message: e.to_string(), problems: vec![] }
+            }
+            Error::NotFound(_) => {
+                ApiError { error: "not_found".into(), message: e.to_string(), problems: vec![] }
+            }
             _ => ApiError::internal(&e.to_string()),
         }
     }
@@ -189,7 +196,8 @@ impl From<JobRow> for JobStatus {
     fn from(j: JobRow) -> Self {
         let progress = (j.state == "running").then(|| {
             let stage = j.stage.clone().unwrap_or_else(|| jobs::STAGES[0].to_string());
-            let step = jobs::STAGES.iter().position(|s| *s == stage).map(|i| i as u32 + 1).unwrap_or(1);
+            let step =
+                jobs::STAGES.iter().position(|s| *s == stage).map(|i| i as u32 + 1).unwrap_or(1);
             Progress { stage, step, steps: jobs::STAGES.len() as u32 }
         });
         JobStatus {
@@ -239,8 +247,13 @@ pub struct SubmitQuery {
 pub(super) fn require(app: &App, headers: &HeaderMap, needed: Scope) -> Result<(), ApiError> {
     let h = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     auth::authorize(&app.tokens, h, needed).map(|_| ()).map_err(|d| match d {
-        Denied::Unauthenticated => ApiError::new("unauthorized", "a valid bearer token is required (Authorization: Bearer TOKEN)"),
-        Denied::Forbidden => ApiError::new("forbidden", "this token may not do this: it lacks the 'write' scope"),
+        Denied::Unauthenticated => ApiError::new(
+            "unauthorized",
+            "a valid bearer token is required (Authorization: Bearer TOKEN)",
+        ),
+        Denied::Forbidden => {
+            ApiError::new("forbidden", "this token may not do this: it lacks the 'write' scope")
+        }
     })
 }
 
@@ -257,17 +270,32 @@ pub(super) fn new_id() -> String {
 }
 
 async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
-    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let too_large = |status: StatusCode| {
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new("body_too_large", &format!("the request body is larger than the limit of {} bytes", app.cfg.max_body_bytes))
+            ApiError::new(
+                "body_too_large",
+                &format!(
+                    "the request body is larger than the limit of {} bytes",
+                    app.cfg.max_body_bytes
+                ),
+            )
         } else {
             ApiError::new("bad_request", "the request body could not be read")
         }
     };
     if ct.starts_with("multipart/form-data") {
         let mut mp = Multipart::from_request(req, &()).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large(e.status()) } else { ApiError::new("bad_request", &e.body_text()) }
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large(e.status())
+            } else {
+                ApiError::new("bad_request", &e.body_text())
+            }
         })?;
         let (mut schools, mut pupils, mut matrix, mut policy) = (None, None, None, None);
         let (mut blocks, mut block_matrix, mut streets) = (None, None, None);
@@ -275,20 +303,40 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
             let field = match mp.next_field().await {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
-                Err(e) => return Err(if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large(e.status()) } else { ApiError::new("bad_request", &e.body_text()) }),
+                Err(e) => {
+                    return Err(if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        too_large(e.status())
+                    } else {
+                        ApiError::new("bad_request", &e.body_text())
+                    })
+                }
             };
             let name = field.name().unwrap_or("").to_string();
             let bytes = field.bytes().await.map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large(e.status()) } else { ApiError::new("bad_request", &format!("form field '{name}': {}", e.body_text())) }
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    too_large(e.status())
+                } else {
+                    ApiError::new("bad_request", &format!("form field '{name}': {}", e.body_text()))
+                }
             })?;
             let text = match String::from_utf8(bytes.to_vec()) {
                 Ok(t) => t,
                 // The CSV reader's message for a file that is not UTF-8 (with its line).
                 Err(_) => {
-                    return Err(match crate::instance::table::read_table(&format!("{name}.csv"), &bytes, &[], true) {
-                        Err(e) => ApiError::from_library(e),
-                        Ok(_) => ApiError::new("bad_request", &format!("form field '{name}' is not UTF-8 text")),
-                    })
+                    return Err(
+                        match crate::instance::table::read_table(
+                            &format!("{name}.csv"),
+                            &bytes,
+                            &[],
+                            true,
+                        ) {
+                            Err(e) => ApiError::from_library(e),
+                            Ok(_) => ApiError::new(
+                                "bad_request",
+                                &format!("form field '{name}' is not UTF-8 text"),
+                            ),
+                        },
+                    )
                 }
             };
             match name.as_str() {
@@ -307,11 +355,17 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
                 }
             }
         }
-        let missing = |f: &str| ApiError::new("bad_request", &format!("form field '{f}' is missing"));
+        let missing =
+            |f: &str| ApiError::new("bad_request", &format!("form field '{f}' is missing"));
         let policy = match policy {
             None => Default::default(),
             Some(p) if p.trim().is_empty() => Default::default(),
-            Some(p) => serde_json::from_str(&p).map_err(|e| ApiError::new("bad_request", &format!("form field 'policy': not a JSON object: {e}")))?,
+            Some(p) => serde_json::from_str(&p).map_err(|e| {
+                ApiError::new(
+                    "bad_request",
+                    &format!("form field 'policy': not a JSON object: {e}"),
+                )
+            })?,
         };
         return Ok(PlanRequest {
             schools: TableInput::Csv(schools.ok_or_else(|| missing("schools"))?),
@@ -332,7 +386,9 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
     }
     let bytes = Bytes::from_request(req, &()).await.map_err(|e| too_large(e.status()))?;
     // serde_json's messages name a position and the expected type, never a value from the data.
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::new("bad_request", &format!("the body is not a valid plan request: {e}")))
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new("bad_request", &format!("the body is not a valid plan request: {e}"))
+    })
 }
 
 /// Submit a plan: validate the input, queue a job, answer 202 with its location.
@@ -357,10 +413,17 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
     ),
     security(("bearer" = []))
 )]
-async fn submit_plan(State(app): State<Arc<App>>, Query(q): Query<SubmitQuery>, req: Request) -> Result<Response, ApiError> {
+async fn submit_plan(
+    State(app): State<Arc<App>>,
+    Query(q): Query<SubmitQuery>,
+    req: Request,
+) -> Result<Response, ApiError> {
     require(&app, req.headers(), Scope::Write)?;
     if app.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
-        return Err(ApiError::new("shutting_down", "the service is shutting down; submit again shortly"));
+        return Err(ApiError::new(
+            "shutting_down",
+            "the service is shutting down; submit again shortly",
+        ));
     }
     let body = read_body(&app, req).await?;
     let id = new_id();
@@ -387,7 +450,8 @@ async fn submit_plan(State(app): State<Arc<App>>, Query(q): Query<SubmitQuery>, 
     jobs::spawn(app.clone(), id.clone(), Some(loaded), tx);
     if let Some(rx) = rx {
         // Answer before the request timeout cuts the connection.
-        let budget = std::time::Duration::from_millis(app.cfg.request_timeout.saturating_mul(1000) * 9 / 10);
+        let budget =
+            std::time::Duration::from_millis(app.cfg.request_timeout.saturating_mul(1000) * 9 / 10);
         if let Ok(Ok(outcome)) = tokio::time::timeout(budget, rx).await {
             return match outcome {
                 Outcome::Done => Ok(Json(plan_response(&app, &id)?).into_response()),
@@ -421,7 +485,11 @@ fn job_status(app: &App, id: &str) -> Result<JobStatus, ApiError> {
     ),
     security(("bearer" = []))
 )]
-async fn get_job(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<JobStatus>, ApiError> {
+async fn get_job(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<JobStatus>, ApiError> {
     require(&app, &headers, Scope::Read)?;
     valid_id(&id)?;
     Ok(Json(job_status(&app, &id)?))
@@ -432,8 +500,13 @@ fn artefact(app: &App, id: &str, which: Artefact) -> Result<Vec<u8>, ApiError> {
     match app.store.artefact(id, which) {
         Ok(Some(b)) => Ok(b),
         Ok(None) => match app.store.job(id) {
-            Ok(Some(j)) if j.state == "failed" => Err(ApiError::new("not_found", &format!("job {id} failed: it has no plan"))),
-            Ok(Some(j)) => Err(ApiError::new("not_ready", &format!("job {id} is {}: the plan is not ready yet", j.state))),
+            Ok(Some(j)) if j.state == "failed" => {
+                Err(ApiError::new("not_found", &format!("job {id} failed: it has no plan")))
+            }
+            Ok(Some(j)) => Err(ApiError::new(
+                "not_ready",
+                &format!("job {id} is {}: the plan is not ready yet", j.state),
+            )),
             Ok(None) => Err(ApiError::new("not_found", "no such plan")),
             Err(e) => Err(ApiError::internal(&format!("reading job: {e}"))),
         },
@@ -443,7 +516,8 @@ fn artefact(app: &App, id: &str, which: Artefact) -> Result<Vec<u8>, ApiError> {
 
 fn plan_response(app: &App, id: &str) -> Result<PlanResponse, ApiError> {
     let bytes = artefact(app, id, Artefact::Summary)?;
-    let summary = serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(&format!("stored summary: {e}")))?;
+    let summary = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::internal(&format!("stored summary: {e}")))?;
     Ok(PlanResponse {
         id: id.to_string(),
         summary,
@@ -452,8 +526,14 @@ fn plan_response(app: &App, id: &str) -> Result<PlanResponse, ApiError> {
             schools_csv: format!("/v1/plans/{id}/schools.csv"),
             certificate_json: format!("/v1/plans/{id}/certificate.json"),
             published: {
-                let names = app.store.plan_file_names(id).map_err(|e| ApiError::internal(&format!("reading plan files: {e}")))?;
-                let explain = names.iter().any(|n| n == "districts.csv").then(|| format!("/v1/plans/{id}/explain"));
+                let names = app
+                    .store
+                    .plan_file_names(id)
+                    .map_err(|e| ApiError::internal(&format!("reading plan files: {e}")))?;
+                let explain = names
+                    .iter()
+                    .any(|n| n == "districts.csv")
+                    .then(|| format!("/v1/plans/{id}/explain"));
                 names.iter().map(|n| format!("/v1/plans/{id}/files/{n}")).chain(explain).collect()
             },
         },
@@ -472,12 +552,18 @@ pub struct ExplainQuery {
 fn plan_file(app: &App, id: &str, name: &str) -> Result<Vec<u8>, ApiError> {
     valid_id(id)?;
     if !jobs::PUBLISHED.contains(&name) {
-        return Err(ApiError::new("not_found", &format!("no published file '{name}' (known: {})", jobs::PUBLISHED.join(", "))));
+        return Err(ApiError::new(
+            "not_found",
+            &format!("no published file '{name}' (known: {})", jobs::PUBLISHED.join(", ")),
+        ));
     }
     artefact(app, id, Artefact::Summary)?;
     match app.store.plan_file(id, name) {
         Ok(Some(b)) => Ok(b),
-        Ok(None) => Err(ApiError::new("not_found", &format!("plan {id} has no {name}: submit the plan with 'blocks' to publish districts"))),
+        Ok(None) => Err(ApiError::new(
+            "not_found",
+            &format!("plan {id} has no {name}: submit the plan with 'blocks' to publish districts"),
+        )),
         Err(e) => Err(ApiError::internal(&format!("reading plan file: {e}"))),
     }
 }
@@ -490,7 +576,11 @@ fn plan_file(app: &App, id: &str, name: &str) -> Result<Vec<u8>, ApiError> {
     responses((status = 200, description = "The file", body = String), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)),
     security((), ("bearer" = []))
 )]
-async fn get_plan_file(State(app): State<Arc<App>>, Path((id, name)): Path<(String, String)>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn get_plan_file(
+    State(app): State<Arc<App>>,
+    Path((id, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     publishable(&app, &headers)?;
     let bytes = plan_file(&app, &id, &name)?;
     Ok(file(bytes, content_type(&name)))
@@ -527,7 +617,12 @@ async fn explain(
     let query = match (q.block, q.address) {
         (Some(b), None) => crate::districts::files::Query::Block(b),
         (None, Some(a)) => crate::districts::files::Query::Address(a),
-        _ => return Err(ApiError::new("bad_request", "give exactly one of ?block=ID or ?address=Street 12")),
+        _ => {
+            return Err(ApiError::new(
+                "bad_request",
+                "give exactly one of ?block=ID or ?address=Street 12",
+            ))
+        }
     };
     let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
     let districts = text(plan_file(&app, &id, "districts.csv")?);
@@ -536,7 +631,9 @@ async fn explain(
         Err(e) => return Err(ApiError::internal(&format!("reading plan file: {e}"))),
     };
     let schools = crate::output::school_names(&text(artefact(&app, &id, Artefact::Schools)?));
-    crate::districts::files::explain_from_files(&districts, streets.as_deref(), &schools, &query).map(Json).map_err(ApiError::from_library)
+    crate::districts::files::explain_from_files(&districts, streets.as_deref(), &schools, &query)
+        .map(Json)
+        .map_err(ApiError::from_library)
 }
 
 /// `POST /v1/plans/{id}/simulations`: the model of change and the draws; missing fields take
@@ -578,12 +675,17 @@ pub struct SimulationResponse {
     pub simulation: serde_json::Value,
 }
 
-fn simulation_response(id: &str, plan_id: &str, json: &[u8]) -> Result<SimulationResponse, ApiError> {
+fn simulation_response(
+    id: &str,
+    plan_id: &str,
+    json: &[u8],
+) -> Result<SimulationResponse, ApiError> {
     Ok(SimulationResponse {
         id: id.to_string(),
         plan: format!("/v1/plans/{plan_id}"),
         simulation_csv: format!("/v1/simulations/{id}/simulation.csv"),
-        simulation: serde_json::from_slice(json).map_err(|e| ApiError::internal(&format!("stored simulation: {e}")))?,
+        simulation: serde_json::from_slice(json)
+            .map_err(|e| ApiError::internal(&format!("stored simulation: {e}")))?,
     })
 }
 
@@ -603,12 +705,19 @@ fn simulation_response(id: &str, plan_id: &str, json: &[u8]) -> Result<Simulatio
     ),
     security(("bearer" = []))
 )]
-async fn submit_simulation(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+async fn submit_simulation(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     require(&app, &headers, Scope::Write)?;
     let req: SimulationRequest = if body.iter().all(u8::is_ascii_whitespace) {
         SimulationRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::new("bad_request", &format!("the body is not a simulation request: {e}")))?
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new("bad_request", &format!("the body is not a simulation request: {e}"))
+        })?
     };
     use crate::report::simulate;
     let model = simulate::Model {
@@ -623,7 +732,10 @@ async fn submit_simulation(State(app): State<Arc<App>>, Path(id): Path<String>, 
     };
     let invalid = |m: String| ApiError::new("invalid_input", &m);
     if opts.draws > MAX_DRAWS {
-        return Err(invalid(format!("simulation parameter draws: {} is more than {MAX_DRAWS}", opts.draws)));
+        return Err(invalid(format!(
+            "simulation parameter draws: {} is more than {MAX_DRAWS}",
+            opts.draws
+        )));
     }
     let schools_csv = artefact(&app, &id, Artefact::Schools)?;
     let assignments = artefact(&app, &id, Artefact::Assignments)?;
@@ -632,17 +744,26 @@ async fn submit_simulation(State(app): State<Arc<App>>, Path(id): Path<String>, 
         Ok(None) => return Err(invalid(format!("plan {id} has no districts.csv: submit the plan with 'blocks' (the city's blocks with residents) to simulate it"))),
         Err(e) => return Err(ApiError::internal(&format!("reading plan file: {e}"))),
     };
-    let schools = crate::report::simulate_files::plan_inputs(&schools_csv, &assignments, &districts).map_err(ApiError::from_library)?;
+    let schools =
+        crate::report::simulate_files::plan_inputs(&schools_csv, &assignments, &districts)
+            .map_err(ApiError::from_library)?;
     simulate::validate(&schools, &model, &opts).map_err(|e| invalid(e.to_string()))?;
-    let Ok(_permit) = app.solves.acquire().await else { return Err(ApiError::new("shutting_down", "the service is shutting down")) };
-    let sim = tokio::task::spawn_blocking(move || simulate::simulate(&schools, &model, &opts, &|_| ()))
-        .await
-        .map_err(|_| ApiError::internal("the simulation panicked"))?
-        .map_err(|e| invalid(e.to_string()))?;
-    let json = crate::report::simulate_files::simulation_json(&sim).map_err(ApiError::from_library)?;
-    let csv = crate::report::simulate_files::simulation_csv(&sim).map_err(ApiError::from_library)?;
+    let Ok(_permit) = app.solves.acquire().await else {
+        return Err(ApiError::new("shutting_down", "the service is shutting down"));
+    };
+    let sim =
+        tokio::task::spawn_blocking(move || simulate::simulate(&schools, &model, &opts, &|_| ()))
+            .await
+            .map_err(|_| ApiError::internal("the simulation panicked"))?
+            .map_err(|e| invalid(e.to_string()))?;
+    let json =
+        crate::report::simulate_files::simulation_json(&sim).map_err(ApiError::from_library)?;
+    let csv =
+        crate::report::simulate_files::simulation_csv(&sim).map_err(ApiError::from_library)?;
     let sid = new_id();
-    app.store.insert_simulation(&sid, &id, &json, &csv).map_err(|e| ApiError::internal(&format!("storing simulation: {e}")))?;
+    app.store
+        .insert_simulation(&sid, &id, &json, &csv)
+        .map_err(|e| ApiError::internal(&format!("storing simulation: {e}")))?;
     tracing::info!(simulation = %sid, plan = %id, draws = opts.draws, "simulation stored");
     let mut r = (StatusCode::CREATED, Json(simulation_response(&sid, &id, &json)?)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/v1/simulations/{sid}")) {
@@ -667,7 +788,11 @@ fn stored_simulation(app: &App, id: &str) -> Result<super::store::StoredSimulati
     responses((status = 200, body = SimulationResponse), (status = 401, body = ApiError), (status = 404, body = ApiError)),
     security((), ("bearer" = []))
 )]
-async fn get_simulation(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<SimulationResponse>, ApiError> {
+async fn get_simulation(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<SimulationResponse>, ApiError> {
     publishable(&app, &headers)?;
     let (plan, json, _) = stored_simulation(&app, &id)?;
     Ok(Json(simulation_response(&id, &plan, &json)?))
@@ -680,7 +805,11 @@ async fn get_simulation(State(app): State<Arc<App>>, Path(id): Path<String>, hea
     responses((status = 200, description = "CSV", body = String), (status = 401, body = ApiError), (status = 404, body = ApiError)),
     security((), ("bearer" = []))
 )]
-async fn get_simulation_csv(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn get_simulation_csv(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     publishable(&app, &headers)?;
     let (_, _, csv) = stored_simulation(&app, &id)?;
     Ok(file(csv, "text/csv; charset=utf-8"))
@@ -701,7 +830,11 @@ pub(super) fn publishable(app: &App, headers: &HeaderMap) -> Result<(), ApiError
     responses((status = 200, body = PlanResponse), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, description = "Not finished yet", body = ApiError)),
     security((), ("bearer" = []))
 )]
-async fn get_plan(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<PlanResponse>, ApiError> {
+async fn get_plan(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<PlanResponse>, ApiError> {
     publishable(&app, &headers)?;
     Ok(Json(plan_response(&app, &id)?))
 }
@@ -717,7 +850,11 @@ pub(super) fn file(bytes: Vec<u8>, content_type: &'static str) -> Response {
     responses((status = 200, content_type = "text/csv", body = String), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)),
     security(("bearer" = []))
 )]
-async fn get_assignments(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn get_assignments(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     require(&app, &headers, Scope::Read)?;
     Ok(file(artefact(&app, &id, Artefact::Assignments)?, "text/csv; charset=utf-8"))
 }
@@ -729,7 +866,11 @@ async fn get_assignments(State(app): State<Arc<App>>, Path(id): Path<String>, he
     responses((status = 200, content_type = "text/csv", body = String), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)),
     security((), ("bearer" = []))
 )]
-async fn get_schools(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn get_schools(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     publishable(&app, &headers)?;
     Ok(file(artefact(&app, &id, Artefact::Schools)?, "text/csv; charset=utf-8"))
 }
@@ -741,7 +882,11 @@ async fn get_schools(State(app): State<Arc<App>>, Path(id): Path<String>, header
     responses((status = 200, content_type = "application/json", body = Object), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)),
     security((), ("bearer" = []))
 )]
-async fn get_certificate(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn get_certificate(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     publishable(&app, &headers)?;
     Ok(file(artefact(&app, &id, Artefact::Certificate)?, "application/json"))
 }
@@ -776,7 +921,10 @@ impl utoipa::Modify for BearerScheme {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = doc.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 
@@ -832,7 +980,13 @@ mod tests {
             assert_eq!(a.status(), StatusCode::INTERNAL_SERVER_ERROR);
             assert_eq!(a.error, "internal");
             assert!(a.message.starts_with("internal error (reference "), "{}", a.message);
-            assert!(!a.message.contains("52.") && !a.message.contains("/var") && !a.message.contains("disk"), "{}", a.message);
+            assert!(
+                !a.message.contains("52.")
+                    && !a.message.contains("/var")
+                    && !a.message.contains("disk"),
+                "{}",
+                a.message
+            );
             assert!(a.problems.is_empty());
         }
     }
@@ -842,7 +996,10 @@ mod tests {
         let e = Error::input("pupils.csv", Some(3), Some("lat"), "not a number");
         let text = e.to_string();
         let a = ApiError::from_library(e);
-        assert_eq!((a.status(), a.message.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, text.as_str()));
+        assert_eq!(
+            (a.status(), a.message.as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, text.as_str())
+        );
         assert_eq!(a.problems[0]["line"], 3);
     }
 }

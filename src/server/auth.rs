@@ -37,7 +37,8 @@ pub fn hex(bytes: &[u8]) -> String {
 /// never repeat the secret.
 pub fn parse_token(spec: &str) -> Result<Token, String> {
     let spec = spec.trim();
-    let (scope, rest) = spec.split_once(':').ok_or("a token must look like 'read:SECRET' or 'write:SECRET'")?;
+    let (scope, rest) =
+        spec.split_once(':').ok_or("a token must look like 'read:SECRET' or 'write:SECRET'")?;
     let scope = match scope.trim() {
         "read" => Scope::Read,
         "write" => Scope::Write,
@@ -50,7 +51,8 @@ pub fn parse_token(spec: &str) -> Result<Token, String> {
         }
         let mut out = [0u8; 32];
         for (i, o) in out.iter_mut().enumerate() {
-            *o = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).map_err(|_| "bad hexadecimal digit in a token hash")?;
+            *o = u8::from_str_radix(&h[2 * i..2 * i + 2], 16)
+                .map_err(|_| "bad hexadecimal digit in a token hash")?;
         }
         out
     } else {
@@ -106,13 +108,31 @@ mod tests {
     fn scopes_and_hashes() {
         let secret = "read-secret-0123456789";
         let hashed = format!("read:sha256:{}", hex(&sha256(secret.as_bytes())));
-        let tokens = vec![parse_token(&hashed).unwrap(), parse_token("write:write-secret-0123456789").unwrap()];
-        assert_eq!(authorize(&tokens, Some("Bearer read-secret-0123456789"), Scope::Read), Ok(Scope::Read));
-        assert_eq!(authorize(&tokens, Some("Bearer read-secret-0123456789"), Scope::Write), Err(Denied::Forbidden));
-        assert_eq!(authorize(&tokens, Some("Bearer write-secret-0123456789"), Scope::Read), Ok(Scope::Write));
-        assert_eq!(authorize(&tokens, Some("Bearer nope-nope-nope-nope"), Scope::Read), Err(Denied::Unauthenticated));
+        let tokens = vec![
+            parse_token(&hashed).unwrap(),
+            parse_token("write:write-secret-0123456789").unwrap(),
+        ];
+        assert_eq!(
+            authorize(&tokens, Some("Bearer read-secret-0123456789"), Scope::Read),
+            Ok(Scope::Read)
+        );
+        assert_eq!(
+            authorize(&tokens, Some("Bearer read-secret-0123456789"), Scope::Write),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            authorize(&tokens, Some("Bearer write-secret-0123456789"), Scope::Read),
+            Ok(Scope::Write)
+        );
+        assert_eq!(
+            authorize(&tokens, Some("Bearer nope-nope-nope-nope"), Scope::Read),
+            Err(Denied::Unauthenticated)
+        );
         assert_eq!(authorize(&tokens, None, Scope::Read), Err(Denied::Unauthenticated));
-        assert_eq!(authorize(&tokens, Some("Basic abc"), Scope::Read), Err(Denied::Unauthenticated));
+        assert_eq!(
+            authorize(&tokens, Some("Basic abc"), Scope::Read),
+            Err(Denied::Unauthenticated)
+        );
     }
 
     #[test]

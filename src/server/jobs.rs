@@ -5,9 +5,9 @@
 use super::api::{ApiError, PlanRequest, TableInput};
 use super::store::Artefacts;
 use super::App;
+use crate::districts::publish::City;
 use crate::instance::{self, table, Instance};
 use crate::routing::{self, Matrix};
-use crate::districts::publish::City;
 use crate::{Error, Policy};
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
@@ -23,13 +23,19 @@ pub struct Loaded {
 }
 
 /// The publishable files a plan job stores, when it has the city's blocks.
-pub const PUBLISHED: [&str; 5] = ["districts.csv", "districts.geojson", "streets.csv", "streets.html", "report.html"];
+pub const PUBLISHED: [&str; 5] =
+    ["districts.csv", "districts.geojson", "streets.csv", "streets.html", "report.html"];
 
 /// The city from a request's `blocks`, `block_matrix` (default: `matrix`) and `streets`.
 fn city(req: &PlanRequest, inst: &Instance) -> crate::Result<Option<City>> {
     let Some(blocks) = &req.blocks else {
         if req.block_matrix.is_some() || req.streets.is_some() {
-            return Err(Error::input("request", None, Some("blocks"), "'block_matrix' and 'streets' need 'blocks' (the city's blocks)"));
+            return Err(Error::input(
+                "request",
+                None,
+                Some("blocks"),
+                "'block_matrix' and 'streets' need 'blocks' (the city's blocks)",
+            ));
         }
         return Ok(None);
     };
@@ -38,11 +44,20 @@ fn city(req: &PlanRequest, inst: &Instance) -> crate::Result<Option<City>> {
         (Some(t), _) => ("block_matrix.csv", t),
         (None, Some(t)) => ("matrix.csv", t),
         (None, None) => {
-            return Err(Error::input("request", None, Some("block_matrix"), "'blocks' needs walks from every block: give 'block_matrix'"))
+            return Err(Error::input(
+                "request",
+                None,
+                Some("block_matrix"),
+                "'blocks' needs walks from every block: give 'block_matrix'",
+            ))
         }
     };
     let matrix = crate::districts::parse_block_matrix(name, text.as_bytes(), &inst.schools)?;
-    let streets = req.streets.as_deref().map(|t| crate::districts::streets::street_lines_from_geojson("streets", t)).transpose()?;
+    let streets = req
+        .streets
+        .as_deref()
+        .map(|t| crate::districts::streets::street_lines_from_geojson("streets", t))
+        .transpose()?;
     Ok(Some(City { blocks, matrix, streets }))
 }
 
@@ -56,7 +71,12 @@ pub fn policy(fields: &serde_json::Map<String, serde_json::Value>) -> crate::Res
         for (k, val) in fields {
             if !obj.contains_key(k) {
                 let known: Vec<&str> = obj.keys().map(String::as_str).collect();
-                return Err(Error::input("policy", None, Some(k), format!("unknown field (known: {})", known.join(", "))));
+                return Err(Error::input(
+                    "policy",
+                    None,
+                    Some(k),
+                    format!("unknown field (known: {})", known.join(", ")),
+                ));
             }
             obj.insert(k.clone(), val.clone());
         }
@@ -71,7 +91,9 @@ fn table_of(
     required: &[&str],
 ) -> crate::Result<table::Table> {
     match input {
-        TableInput::Csv(text) => table::read_table(&format!("{name}.csv"), text.as_bytes(), required, personal),
+        TableInput::Csv(text) => {
+            table::read_table(&format!("{name}.csv"), text.as_bytes(), required, personal)
+        }
         TableInput::Objects(items) => {
             let mut t = table::from_objects(name, items, personal, required)?;
             t.file = format!("{name} item");
@@ -84,7 +106,8 @@ fn table_of(
 /// schools and pupils together, as `catchment solve` does.
 pub fn load(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<Loaded> {
     let policy = policy(&req.policy)?;
-    let schools = table_of(&req.schools, "schools", false, instance::SCHOOL_REQUIRED).and_then(|t| instance::schools_from_table(&t));
+    let schools = table_of(&req.schools, "schools", false, instance::SCHOOL_REQUIRED)
+        .and_then(|t| instance::schools_from_table(&t));
     let pupils = table_of(&req.pupils, "pupils", true, instance::PUPIL_REQUIRED)
         .and_then(|t| instance::pupils_from_table(&t, schools.as_ref().ok().map(|v| v.as_slice())));
     let (schools, pupils) = match (schools, pupils) {
@@ -98,7 +121,12 @@ pub fn load(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<Loaded> {
     let inst = Instance::new(schools, pupils)?;
     if let Some(spec) = &req.routing {
         if req.matrix.is_some() {
-            return Err(Error::input("request", None, Some("routing"), "give either 'matrix' or 'routing', not both"));
+            return Err(Error::input(
+                "request",
+                None,
+                Some("routing"),
+                "give either 'matrix' or 'routing', not both",
+            ));
         }
         let url = spec.osrm.trim_end_matches('/');
         if !osrm_allow.iter().any(|a| a.trim_end_matches('/') == url) {
@@ -184,34 +212,55 @@ fn run(app: &App, id: &str, loaded: Option<Loaded>) -> Result<Artefacts, ApiErro
                 .store
                 .request(id)
                 .map_err(|e| ApiError::internal(&format!("job {id}: reading the request: {e}")))?
-                .ok_or_else(|| ApiError::new("interrupted", "the job's request is no longer stored; submit it again"))?;
-            let req: PlanRequest = serde_json::from_str(&text)
-                .map_err(|e| ApiError::internal(&format!("job {id}: stored request unreadable: {e}")))?;
+                .ok_or_else(|| {
+                    ApiError::new(
+                        "interrupted",
+                        "the job's request is no longer stored; submit it again",
+                    )
+                })?;
+            let req: PlanRequest = serde_json::from_str(&text).map_err(|e| {
+                ApiError::internal(&format!("job {id}: stored request unreadable: {e}"))
+            })?;
             load(&req, &app.cfg.osrm_allow).map_err(ApiError::from_library)?
         }
     };
     let _ = app.store.set_stage(id, STAGES[1]);
-    let plan = crate::solve_plan(&loaded.inst, &loaded.matrix, &loaded.policy).map_err(ApiError::from_library)?;
+    let plan = crate::solve_plan(&loaded.inst, &loaded.matrix, &loaded.policy)
+        .map_err(ApiError::from_library)?;
     let _ = app.store.set_stage(id, STAGES[2]);
     let dir = app.work_dir.join(id);
     let read = |name: &str| std::fs::read(dir.join(name));
-    let result = crate::output::write_plan_published(&dir, &loaded.inst, &loaded.matrix, &plan, loaded.city.as_ref(), None)
-        .map_err(ApiError::from_library)
-        .and_then(|_| {
-            let mut files = Vec::new();
-            for name in PUBLISHED {
-                if dir.join(name).exists() {
-                    files.push((name.to_string(), read(name).map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?));
-                }
+    let result = crate::output::write_plan_published(
+        &dir,
+        &loaded.inst,
+        &loaded.matrix,
+        &plan,
+        loaded.city.as_ref(),
+        None,
+    )
+    .map_err(ApiError::from_library)
+    .and_then(|_| {
+        let mut files = Vec::new();
+        for name in PUBLISHED {
+            if dir.join(name).exists() {
+                files.push((
+                    name.to_string(),
+                    read(name).map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
+                ));
             }
-            Ok(Artefacts {
-                summary: read("summary.json").map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
-                assignments: read("assignments.csv").map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
-                schools: read("schools.csv").map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
-                certificate: read("certificate.json").map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
-                files,
-            })
-        });
+        }
+        Ok(Artefacts {
+            summary: read("summary.json")
+                .map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
+            assignments: read("assignments.csv")
+                .map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
+            schools: read("schools.csv")
+                .map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
+            certificate: read("certificate.json")
+                .map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
+            files,
+        })
+    });
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
@@ -219,7 +268,12 @@ fn run(app: &App, id: &str, loaded: Option<Loaded>) -> Result<Artefacts, ApiErro
 /// Queue a job: it waits for a solve slot, runs on a blocking thread and stores its result.
 /// `done` (for `?wait=true`) hears how it ended; it is dropped unheard when the service shuts
 /// down before the job starts (the job stays queued in the store and is resumed at next start).
-pub fn spawn(app: Arc<App>, id: String, loaded: Option<Loaded>, done: Option<oneshot::Sender<Outcome>>) {
+pub fn spawn(
+    app: Arc<App>,
+    id: String,
+    loaded: Option<Loaded>,
+    done: Option<oneshot::Sender<Outcome>>,
+) {
     tokio::spawn(async move {
         let Ok(_permit) = app.solves.acquire().await else { return };
         {
@@ -251,14 +305,18 @@ pub fn spawn(app: Arc<App>, id: String, loaded: Option<Loaded>, done: Option<one
         let result = tokio::task::spawn_blocking(move || run(&app2, &id2, loaded)).await;
         app.metrics.job_micros.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
         app.metrics.solves_running.fetch_sub(1, Relaxed);
-        if app.shutting_down.load(SeqCst) && !app.running.lock().unwrap_or_else(|e| e.into_inner()).contains(&id) {
+        if app.shutting_down.load(SeqCst)
+            && !app.running.lock().unwrap_or_else(|e| e.into_inner()).contains(&id)
+        {
             // The shutdown gave up on this job and put it back in the queue.
             return;
         }
         let outcome = match result {
             Ok(Ok(artefacts)) => match app.store.finish_job(&id, &artefacts) {
                 Ok(()) => Outcome::Done,
-                Err(e) => Outcome::Failed(ApiError::internal(&format!("job {id}: storing the plan: {e}"))),
+                Err(e) => {
+                    Outcome::Failed(ApiError::internal(&format!("job {id}: storing the plan: {e}")))
+                }
             },
             Ok(Err(e)) => Outcome::Failed(e),
             Err(e) if e.is_cancelled() => {

@@ -27,10 +27,26 @@ impl Metrics {
         let mut counter = |name: &str, help: &str, v: u64| {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
         };
-        counter("catchment_jobs_submitted_total", "Plan jobs accepted since start.", self.jobs_submitted.load(Relaxed));
-        counter("catchment_jobs_done_total", "Plan jobs finished with a plan since start.", self.jobs_done.load(Relaxed));
-        counter("catchment_jobs_failed_total", "Plan jobs failed since start.", self.jobs_failed.load(Relaxed));
-        counter("catchment_jobs_resumed_total", "Unfinished jobs of an earlier run resumed at start.", self.jobs_resumed.load(Relaxed));
+        counter(
+            "catchment_jobs_submitted_total",
+            "Plan jobs accepted since start.",
+            self.jobs_submitted.load(Relaxed),
+        );
+        counter(
+            "catchment_jobs_done_total",
+            "Plan jobs finished with a plan since start.",
+            self.jobs_done.load(Relaxed),
+        );
+        counter(
+            "catchment_jobs_failed_total",
+            "Plan jobs failed since start.",
+            self.jobs_failed.load(Relaxed),
+        );
+        counter(
+            "catchment_jobs_resumed_total",
+            "Unfinished jobs of an earlier run resumed at start.",
+            self.jobs_resumed.load(Relaxed),
+        );
         let _ = writeln!(
             s,
             "# HELP catchment_job_seconds_total Time spent running jobs since start.\n# TYPE catchment_job_seconds_total counter\ncatchment_job_seconds_total {:.6}",
@@ -41,7 +57,10 @@ impl Metrics {
             "# HELP catchment_solves_running Solves running now.\n# TYPE catchment_solves_running gauge\ncatchment_solves_running {}",
             self.solves_running.load(Relaxed)
         );
-        let _ = writeln!(s, "# HELP catchment_jobs Jobs in the store by state.\n# TYPE catchment_jobs gauge");
+        let _ = writeln!(
+            s,
+            "# HELP catchment_jobs Jobs in the store by state.\n# TYPE catchment_jobs gauge"
+        );
         for state in ["queued", "running", "done", "failed"] {
             let n = jobs_by_state.iter().find(|(st, _)| st == state).map(|(_, n)| *n).unwrap_or(0);
             let _ = writeln!(s, "catchment_jobs{{state=\"{state}\"}} {n}");

@@ -52,7 +52,10 @@ async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
         Ok(r) => r,
         Err(_) => api::ApiError::new(
             "timeout",
-            &format!("the request took longer than {} s; submit without ?wait=true and poll the job", app.cfg.request_timeout),
+            &format!(
+                "the request took longer than {} s; submit without ?wait=true and poll the job",
+                app.cfg.request_timeout
+            ),
         )
         .into_response(),
     };
@@ -87,20 +90,27 @@ pub fn open(cfg: Config) -> anyhow::Result<App> {
         .tokens
         .iter()
         .filter(|t| !t.trim().is_empty())
-        .map(|t| auth::parse_token(t).map_err(|e| anyhow::anyhow!("--token / CATCHMENT_TOKENS: {e}")))
+        .map(|t| {
+            auth::parse_token(t).map_err(|e| anyhow::anyhow!("--token / CATCHMENT_TOKENS: {e}"))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     anyhow::ensure!(
         !tokens.is_empty(),
         "no tokens configured: give --token write:SECRET (and read:SECRET for readers), or CATCHMENT_TOKENS"
     );
-    let store = store::Store::open(&cfg.db).map_err(|e| anyhow::anyhow!("{}: cannot open the database: {e}", cfg.db.display()))?;
+    let store = store::Store::open(&cfg.db)
+        .map_err(|e| anyhow::anyhow!("{}: cannot open the database: {e}", cfg.db.display()))?;
     let mut work = cfg.db.clone().into_os_string();
     work.push(".work");
     let work_dir = PathBuf::from(work);
     // Leftovers of a crash (plan files being written) hold pupil ids: remove them.
     let _ = std::fs::remove_dir_all(&work_dir);
-    std::fs::create_dir_all(&work_dir).map_err(|e| anyhow::anyhow!("{}: {e}", work_dir.display()))?;
-    let solves = cfg.max_solves.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).max(1);
+    std::fs::create_dir_all(&work_dir)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", work_dir.display()))?;
+    let solves = cfg
+        .max_solves
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+        .max(1);
     Ok(App {
         tokens,
         store,
@@ -123,10 +133,15 @@ pub fn serve(cfg: Config) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", app.cfg.listen))?;
         jobs::resume(&app).map_err(|e| anyhow::anyhow!("resuming unfinished jobs: {e}"))?;
-        let interrupted = api::ApiError::new("interrupted", "the service restarted while this scenario set ran; submit it again");
+        let interrupted = api::ApiError::new(
+            "interrupted",
+            "the service restarted while this scenario set ran; submit it again",
+        );
         let n = app
             .store
-            .fail_interrupted_scenario_sets(&serde_json::to_string(&interrupted).unwrap_or_default())
+            .fail_interrupted_scenario_sets(
+                &serde_json::to_string(&interrupted).unwrap_or_default(),
+            )
             .map_err(|e| anyhow::anyhow!("marking interrupted scenario sets: {e}"))?;
         if n > 0 {
             tracing::warn!(count = n, "scenario sets interrupted by a restart marked failed");

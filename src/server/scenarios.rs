@@ -40,7 +40,10 @@ pub struct ScenarioSetStatus {
 const MAX_FILES: usize = 50;
 
 fn valid_name(n: &str) -> bool {
-    !n.is_empty() && n.len() <= 100 && !n.starts_with('.') && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    !n.is_empty()
+        && n.len() <= 100
+        && !n.starts_with('.')
+        && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 fn status(app: &App, id: &str) -> Result<ScenarioSetStatus, ApiError> {
@@ -58,7 +61,11 @@ fn status(app: &App, id: &str) -> Result<ScenarioSetStatus, ApiError> {
 }
 
 /// Every file under `dir`, by its path relative to `dir` (with `/`).
-fn collect(dir: &std::path::Path, prefix: &str, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+fn collect(
+    dir: &std::path::Path,
+    prefix: &str,
+    out: &mut Vec<(String, Vec<u8>)>,
+) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
@@ -86,13 +93,18 @@ fn collect(dir: &std::path::Path, prefix: &str, out: &mut Vec<(String, Vec<u8>)>
     ),
     security(("bearer" = []))
 )]
-pub async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, ApiError> {
+pub async fn submit(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
     require(&app, &headers, Scope::Write)?;
     if app.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(ApiError::new("shutting_down", "the service is shutting down"));
     }
-    let req: ScenarioSetRequest =
-        serde_json::from_slice(&body).map_err(|e| ApiError::new("bad_request", &format!("the body is not a scenario set request: {e}")))?;
+    let req: ScenarioSetRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new("bad_request", &format!("the body is not a scenario set request: {e}"))
+    })?;
     if req.files.len() > MAX_FILES {
         return Err(ApiError::new("bad_request", &format!("at most {MAX_FILES} files")));
     }
@@ -118,17 +130,28 @@ pub async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: axum:
     }
     // The file must parse and name uploaded files only.
     let checked = crate::scenario::load(&input.join("scenarios.toml")).and_then(|f| {
-        let mut paths: Vec<&std::path::Path> = vec![&f.base.schools, &f.base.pupils, &f.base.matrix];
+        let mut paths: Vec<&std::path::Path> =
+            vec![&f.base.schools, &f.base.pupils, &f.base.matrix];
         paths.extend(f.base.blocks.as_deref());
         for s in &f.scenarios {
-            paths.extend([s.pupils.as_deref(), s.matrix.as_deref(), s.previous.as_deref()].into_iter().flatten());
+            paths.extend(
+                [s.pupils.as_deref(), s.matrix.as_deref(), s.previous.as_deref()]
+                    .into_iter()
+                    .flatten(),
+            );
             paths.extend(s.add_school.iter().map(|a| a.matrix.as_path()));
         }
         for p in paths {
-            let uploaded = p.parent() == Some(input.as_path()) && p.file_name().is_some_and(|n| req.files.contains_key(&*n.to_string_lossy()));
+            let uploaded = p.parent() == Some(input.as_path())
+                && p.file_name().is_some_and(|n| req.files.contains_key(&*n.to_string_lossy()));
             if !uploaded {
                 let shown = p.strip_prefix(&input).unwrap_or(p).display().to_string();
-                return Err(crate::Error::input("scenarios.toml", None, None, format!("names the file '{shown}', which is not among the uploaded files")));
+                return Err(crate::Error::input(
+                    "scenarios.toml",
+                    None,
+                    None,
+                    format!("names the file '{shown}', which is not among the uploaded files"),
+                ));
             }
         }
         Ok(f)
@@ -137,24 +160,30 @@ pub async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: axum:
         let _ = std::fs::remove_dir_all(&root);
         return Err(ApiError::from_library(e));
     }
-    app.store.insert_scenario_set(&id).map_err(|e| ApiError::internal(&format!("storing scenario set: {e}")))?;
+    app.store
+        .insert_scenario_set(&id)
+        .map_err(|e| ApiError::internal(&format!("storing scenario set: {e}")))?;
     tracing::info!(scenarios = %id, "scenario set queued");
     let job = app.clone();
     let sid = id.clone();
     tokio::spawn(async move {
         let Ok(_permit) = job.solves.acquire().await else { return };
         let (out, inp) = (root.join("out"), input.join("scenarios.toml"));
-        let result = tokio::task::spawn_blocking(move || -> Result<Vec<(String, Vec<u8>)>, ApiError> {
-            crate::scenario::batch(&inp, &out, 1).map_err(ApiError::from_library)?;
-            let mut files = Vec::new();
-            collect(&out, "", &mut files).map_err(|e| ApiError::internal(&format!("reading the outputs: {e}")))?;
-            Ok(files)
-        })
-        .await
-        .unwrap_or_else(|_| Err(ApiError::internal("the scenario run panicked")));
+        let result =
+            tokio::task::spawn_blocking(move || -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+                crate::scenario::batch(&inp, &out, 1).map_err(ApiError::from_library)?;
+                let mut files = Vec::new();
+                collect(&out, "", &mut files)
+                    .map_err(|e| ApiError::internal(&format!("reading the outputs: {e}")))?;
+                Ok(files)
+            })
+            .await
+            .unwrap_or_else(|_| Err(ApiError::internal("the scenario run panicked")));
         let stored = match result {
             Ok(files) => job.store.finish_scenario_set(&sid, &files),
-            Err(e) => job.store.fail_scenario_set(&sid, &serde_json::to_string(&e).unwrap_or_default()),
+            Err(e) => {
+                job.store.fail_scenario_set(&sid, &serde_json::to_string(&e).unwrap_or_default())
+            }
         };
         if let Err(e) = stored {
             tracing::error!(scenarios = %sid, "storing the scenario set: {e}");
@@ -175,7 +204,11 @@ pub async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: axum:
     responses((status = 200, body = ScenarioSetStatus), (status = 401, body = ApiError), (status = 404, body = ApiError)),
     security((), ("bearer" = []))
 )]
-pub async fn get_set(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<ScenarioSetStatus>, ApiError> {
+pub async fn get_set(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<ScenarioSetStatus>, ApiError> {
     publishable(&app, &headers)?;
     Ok(Json(status(&app, &id)?))
 }
@@ -188,7 +221,11 @@ pub async fn get_set(State(app): State<Arc<App>>, Path(id): Path<String>, header
     responses((status = 200, description = "The file", body = String), (status = 401, body = ApiError), (status = 404, body = ApiError)),
     security((), ("bearer" = []))
 )]
-pub async fn get_file(State(app): State<Arc<App>>, Path((id, path)): Path<(String, String)>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn get_file(
+    State(app): State<Arc<App>>,
+    Path((id, path)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     if path.ends_with("assignments.csv") {
         require(&app, &headers, Scope::Read)?;
     } else {
@@ -200,7 +237,12 @@ pub async fn get_file(State(app): State<Arc<App>>, Path((id, path)): Path<(Strin
     }
     let bytes = match app.store.scenario_file(&id, &path) {
         Ok(Some(b)) => b,
-        Ok(None) => return Err(ApiError::new("not_found", &format!("scenario set {id} has no file '{path}'"))),
+        Ok(None) => {
+            return Err(ApiError::new(
+                "not_found",
+                &format!("scenario set {id} has no file '{path}'"),
+            ))
+        }
         Err(e) => return Err(ApiError::internal(&format!("reading scenario file: {e}"))),
     };
     Ok(file(bytes, content_type(&path)))

@@ -47,7 +47,10 @@ pub type StoredScenarioSet = (String, Option<String>, Vec<String>);
 pub type StoredSimulation = (String, Vec<u8>, Vec<u8>);
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 impl Store {
@@ -56,7 +59,9 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(rusqlite::Error::InvalidParameterName(format!("journal mode is {mode}, not WAL")));
+            return Err(rusqlite::Error::InvalidParameterName(format!(
+                "journal mode is {mode}, not WAL"
+            )));
         }
         conn.execute_batch(
             "PRAGMA synchronous=NORMAL;
@@ -117,7 +122,13 @@ impl Store {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn insert_job(&self, id: &str, request: &str, pupils: usize, schools: usize) -> DbResult<()> {
+    pub fn insert_job(
+        &self,
+        id: &str,
+        request: &str,
+        pupils: usize,
+        schools: usize,
+    ) -> DbResult<()> {
         self.conn().execute(
             "INSERT INTO jobs (id, state, created_at, request, pupils, schools, seq)
              VALUES (?1, 'queued', ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs))",
@@ -141,7 +152,10 @@ impl Store {
     }
 
     pub fn set_stage(&self, id: &str, stage: &str) -> DbResult<()> {
-        self.conn().execute("UPDATE jobs SET stage=?2 WHERE id=?1 AND state='running'", params![id, stage])?;
+        self.conn().execute(
+            "UPDATE jobs SET stage=?2 WHERE id=?1 AND state='running'",
+            params![id, stage],
+        )?;
         Ok(())
     }
 
@@ -155,7 +169,10 @@ impl Store {
             params![id, now(), a.summary, a.assignments, a.schools, a.certificate],
         )?;
         for (name, bytes) in &a.files {
-            tx.execute("INSERT OR REPLACE INTO plan_files (id, name, bytes) VALUES (?1, ?2, ?3)", params![id, name, bytes])?;
+            tx.execute(
+                "INSERT OR REPLACE INTO plan_files (id, name, bytes) VALUES (?1, ?2, ?3)",
+                params![id, name, bytes],
+            )?;
         }
         tx.execute(
             "UPDATE jobs SET state='done', stage=NULL, finished_at=?2, request=NULL, error=NULL WHERE id=?1",
@@ -187,13 +204,18 @@ impl Store {
     /// Jobs left unfinished by an earlier run, oldest first: (id, state, attempts).
     pub fn unfinished(&self) -> DbResult<Vec<(String, String, u32)>> {
         let c = self.conn();
-        let mut st = c.prepare("SELECT id, state, attempts FROM jobs WHERE state IN ('queued','running') ORDER BY seq")?;
+        let mut st = c.prepare(
+            "SELECT id, state, attempts FROM jobs WHERE state IN ('queued','running') ORDER BY seq",
+        )?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         rows.collect()
     }
 
     pub fn request(&self, id: &str) -> DbResult<Option<String>> {
-        self.conn().query_row("SELECT request FROM jobs WHERE id=?1", [id], |r| r.get(0)).optional().map(Option::flatten)
+        self.conn()
+            .query_row("SELECT request FROM jobs WHERE id=?1", [id], |r| r.get(0))
+            .optional()
+            .map(Option::flatten)
     }
 
     pub fn job(&self, id: &str) -> DbResult<Option<JobRow>> {
@@ -228,7 +250,11 @@ impl Store {
 
     /// A publishable file of a plan by name.
     pub fn plan_file(&self, id: &str, name: &str) -> DbResult<Option<Vec<u8>>> {
-        self.conn().query_row("SELECT bytes FROM plan_files WHERE id=?1 AND name=?2", [id, name], |r| r.get(0)).optional()
+        self.conn()
+            .query_row("SELECT bytes FROM plan_files WHERE id=?1 AND name=?2", [id, name], |r| {
+                r.get(0)
+            })
+            .optional()
     }
 
     /// The names of a plan's publishable files.
@@ -241,7 +267,13 @@ impl Store {
 
     /// Store a finished simulation of a plan (`simulation.json` and `simulation.csv` as
     /// `catchment simulate` writes them).
-    pub fn insert_simulation(&self, id: &str, plan_id: &str, json: &[u8], csv: &[u8]) -> DbResult<()> {
+    pub fn insert_simulation(
+        &self,
+        id: &str,
+        plan_id: &str,
+        json: &[u8],
+        csv: &[u8],
+    ) -> DbResult<()> {
         self.conn().execute(
             "INSERT INTO simulations (id, plan_id, created_at, json, csv) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![id, plan_id, now(), json, csv],
@@ -252,13 +284,18 @@ impl Store {
     /// A stored simulation: (plan id, `simulation.json`, `simulation.csv`).
     pub fn simulation(&self, id: &str) -> DbResult<Option<StoredSimulation>> {
         self.conn()
-            .query_row("SELECT plan_id, json, csv FROM simulations WHERE id=?1", [id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row("SELECT plan_id, json, csv FROM simulations WHERE id=?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .optional()
     }
 
     /// A new scenario set, running.
     pub fn insert_scenario_set(&self, id: &str) -> DbResult<()> {
-        self.conn().execute("INSERT INTO scenario_sets (id, state, created_at) VALUES (?1, 'running', ?2)", params![id, now()])?;
+        self.conn().execute(
+            "INSERT INTO scenario_sets (id, state, created_at) VALUES (?1, 'running', ?2)",
+            params![id, now()],
+        )?;
         Ok(())
     }
 
@@ -267,9 +304,15 @@ impl Store {
         let mut c = self.conn();
         let tx = c.transaction()?;
         for (name, bytes) in files {
-            tx.execute("INSERT OR REPLACE INTO scenario_files (id, name, bytes) VALUES (?1, ?2, ?3)", params![id, name, bytes])?;
+            tx.execute(
+                "INSERT OR REPLACE INTO scenario_files (id, name, bytes) VALUES (?1, ?2, ?3)",
+                params![id, name, bytes],
+            )?;
         }
-        tx.execute("UPDATE scenario_sets SET state='done', finished_at=?2 WHERE id=?1", params![id, now()])?;
+        tx.execute(
+            "UPDATE scenario_sets SET state='done', finished_at=?2 WHERE id=?1",
+            params![id, now()],
+        )?;
         tx.commit()
     }
 
@@ -294,8 +337,11 @@ impl Store {
     /// A scenario set: (state, error JSON, file names).
     pub fn scenario_set(&self, id: &str) -> DbResult<Option<StoredScenarioSet>> {
         let c = self.conn();
-        let row: Option<(String, Option<String>)> =
-            c.query_row("SELECT state, error FROM scenario_sets WHERE id=?1", [id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        let row: Option<(String, Option<String>)> = c
+            .query_row("SELECT state, error FROM scenario_sets WHERE id=?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
         let Some((state, error)) = row else { return Ok(None) };
         let mut st = c.prepare("SELECT name FROM scenario_files WHERE id=?1 ORDER BY name")?;
         let names = st.query_map([id], |r| r.get(0))?.collect::<DbResult<Vec<String>>>()?;
@@ -304,7 +350,13 @@ impl Store {
 
     /// One file of a scenario set.
     pub fn scenario_file(&self, id: &str, name: &str) -> DbResult<Option<Vec<u8>>> {
-        self.conn().query_row("SELECT bytes FROM scenario_files WHERE id=?1 AND name=?2", [id, name], |r| r.get(0)).optional()
+        self.conn()
+            .query_row(
+                "SELECT bytes FROM scenario_files WHERE id=?1 AND name=?2",
+                [id, name],
+                |r| r.get(0),
+            )
+            .optional()
     }
 
     /// Counts of jobs per state.

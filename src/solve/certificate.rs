@@ -23,18 +23,53 @@ pub struct Certificate {
 /// Something wrong with a plan, in index space.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finding {
-    WrongLength { expected: usize, got: usize },
-    UnknownSchool { unit: usize, school: u32 },
-    NotAllowed { unit: usize, school: usize },
-    FixedMoved { unit: usize, fixed: usize, school: usize },
-    OverCapacity { school: usize, load: u64, capacity: u64 },
-    UnderMinimum { school: usize, load: u64, minimum: u64 },
+    WrongLength {
+        expected: usize,
+        got: usize,
+    },
+    UnknownSchool {
+        unit: usize,
+        school: u32,
+    },
+    NotAllowed {
+        unit: usize,
+        school: usize,
+    },
+    FixedMoved {
+        unit: usize,
+        fixed: usize,
+        school: usize,
+    },
+    OverCapacity {
+        school: usize,
+        load: u64,
+        capacity: u64,
+    },
+    UnderMinimum {
+        school: usize,
+        load: u64,
+        minimum: u64,
+    },
     /// Moving `moves` (unit, from, to) in turn keeps the plan feasible and saves `saving` meters.
-    Improvable { moves: Vec<(usize, usize, usize)>, saving: u64 },
+    Improvable {
+        moves: Vec<(usize, usize, usize)>,
+        saving: u64,
+    },
     /// A price that does not prove optimality.
-    PriceViolated { unit: usize, school: usize, better: usize, by: i64 },
-    PriceAtSlackSchool { school: usize, price: i64 },
-    WrongPriceCount { expected: usize, got: usize },
+    PriceViolated {
+        unit: usize,
+        school: usize,
+        better: usize,
+        by: i64,
+    },
+    PriceAtSlackSchool {
+        school: usize,
+        price: i64,
+    },
+    WrongPriceCount {
+        expected: usize,
+        got: usize,
+    },
     NotUnitWeights,
 }
 
@@ -199,7 +234,12 @@ pub fn verify_prices(p: &Problem, assign: &[u32], prices: &[i64]) -> Vec<Finding
             }
         }
         if best_v < mine {
-            out.push(Finding::PriceViolated { unit: u, school: s, better: best_t, by: mine - best_v });
+            out.push(Finding::PriceViolated {
+                unit: u,
+                school: s,
+                better: best_t,
+                by: mine - best_v,
+            });
         }
     }
     let load = p.loads(assign);

@@ -79,7 +79,11 @@ pub fn diagnose(p: &Problem) -> Vec<Diagnosis> {
     }
     for s in 0..n_s {
         if fixed_load[s] > p.cap[s] as u64 {
-            out.push(Diagnosis::FixedOverCapacity { school: s, fixed: fixed_load[s], capacity: p.cap[s] as u64 });
+            out.push(Diagnosis::FixedOverCapacity {
+                school: s,
+                fixed: fixed_load[s],
+                capacity: p.cap[s] as u64,
+            });
         }
     }
     let pupils = p.total_weight();
@@ -154,7 +158,8 @@ pub fn diagnose(p: &Problem) -> Vec<Diagnosis> {
 
     // (b) Minimums: school deficits fed from groups. source -> group (pupils),
     // group -> school (inf), school -> sink (deficit).
-    let deficit: Vec<u64> = (0..n_s).map(|s| (p.min[s] as u64).saturating_sub(fixed_load[s])).collect();
+    let deficit: Vec<u64> =
+        (0..n_s).map(|s| (p.min[s] as u64).saturating_sub(fixed_load[s])).collect();
     let needed: u64 = deficit.iter().sum();
     if needed > 0 {
         let mut f = MaxFlow::new(sink + 1);
@@ -177,7 +182,8 @@ pub fn diagnose(p: &Problem) -> Vec<Diagnosis> {
             // Schools on the sink side of the cut whose every feeding group is on the sink side:
             // they need more pupils than the groups allowed there hold.
             let side = f.source_side(src);
-            let schools: Vec<usize> = (0..n_s).filter(|&s| deficit[s] > 0 && !side[school_node(s)]).collect();
+            let schools: Vec<usize> =
+                (0..n_s).filter(|&s| deficit[s] > 0 && !side[school_node(s)]).collect();
             let mut units = Vec::new();
             let mut available = 0;
             for (g, (key, (count, us))) in groups.iter().enumerate() {
@@ -296,7 +302,15 @@ mod tests {
         // Pupils 0,1,2 may only go to school 0 (2 seats); pupil 3 anywhere.
         let p = problem(&[2, 5], &[0, 0], &[&[1, X], &[1, X], &[1, X], &[1, 1]]);
         let d = diagnose(&p);
-        assert_eq!(d, vec![Diagnosis::ReachableSeats { units: vec![0, 1, 2], schools: vec![0], pupils: 3, seats: 2 }]);
+        assert_eq!(
+            d,
+            vec![Diagnosis::ReachableSeats {
+                units: vec![0, 1, 2],
+                schools: vec![0],
+                pupils: 3,
+                seats: 2
+            }]
+        );
     }
 
     #[test]
@@ -304,7 +318,15 @@ mod tests {
         // School 1 needs 2 pupils; only pupil 2 may go there.
         let p = problem(&[5, 5], &[0, 2], &[&[1, X], &[1, X], &[1, 1]]);
         let d = diagnose(&p);
-        assert_eq!(d, vec![Diagnosis::ReachableMinimums { schools: vec![1], units: vec![2], needed: 2, available: 1 }]);
+        assert_eq!(
+            d,
+            vec![Diagnosis::ReachableMinimums {
+                schools: vec![1],
+                units: vec![2],
+                needed: 2,
+                available: 1
+            }]
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! The solver works on any [`Arcs`]: the dense [`Problem`], or a [`SparseArcs`] holding a few
 //! schools per pupil (see [`super::pricing`]).
 
-use super::{Problem, SolveError, Solution};
+use super::{Problem, Solution, SolveError};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -65,7 +65,11 @@ pub struct SparseArcs {
 impl SparseArcs {
     /// Build from per-unit lists of (school, cost); each list is sorted and deduplicated.
     pub fn from_rows(n_schools: usize, rows: Vec<Vec<(u32, u32)>>) -> SparseArcs {
-        let mut a = SparseArcs { n_schools, start: Vec::with_capacity(rows.len() + 1), ..Default::default() };
+        let mut a = SparseArcs {
+            n_schools,
+            start: Vec::with_capacity(rows.len() + 1),
+            ..Default::default()
+        };
         a.start.push(0);
         for mut row in rows {
             row.sort_unstable();
@@ -198,14 +202,15 @@ pub fn solve(p: &Problem) -> Result<Solution, SolveError> {
     let bounds = Bounds { cap: &p.cap, min: &p.min, fixed: &p.fixed };
     match run(p, bounds, None) {
         Ok(state) => {
-            let objective =
-                p.objective(&state.assign).ok_or_else(|| SolveError::Solver("the flow used a pair that is not allowed".into()))?;
+            let objective = p.objective(&state.assign).ok_or_else(|| {
+                SolveError::Solver("the flow used a pair that is not allowed".into())
+            })?;
             Ok(Solution { assign: state.assign, objective })
         }
         Err(FlowError::CostTooLarge) => super::lp::solve(p),
-        Err(FlowError::Infeasible) => {
-            Err(SolveError::Solver("the flow found no feasible assignment although the feasibility check passed".into()))
-        }
+        Err(FlowError::Infeasible) => Err(SolveError::Solver(
+            "the flow found no feasible assignment although the feasibility check passed".into(),
+        )),
     }
 }
 
@@ -234,7 +239,11 @@ struct Solver<'a, A: Arcs> {
 
 /// Run successive shortest paths, optionally from a previous state (its potentials and loads
 /// kept; pupils not at a best school for those potentials are moved first).
-pub fn run<A: Arcs>(arcs: &A, b: Bounds<'_>, warm: Option<FlowState>) -> Result<FlowState, FlowError> {
+pub fn run<A: Arcs>(
+    arcs: &A,
+    b: Bounds<'_>,
+    warm: Option<FlowState>,
+) -> Result<FlowState, FlowError> {
     let m = arcs.n_schools();
     let n = arcs.n_units();
     let mut too_large = false;
@@ -284,8 +293,9 @@ pub fn run<A: Arcs>(arcs: &A, b: Bounds<'_>, warm: Option<FlowState>) -> Result<
     for &s in &assign {
         load[s as usize] += 1;
     }
-    let through =
-        through.unwrap_or_else(|| (0..m).map(|s| load[s].clamp(b.min[s] as i64, b.cap[s] as i64)).collect());
+    let through = through.unwrap_or_else(|| {
+        (0..m).map(|s| load[s].clamp(b.min[s] as i64, b.cap[s] as i64)).collect()
+    });
     let mut excess = vec![0i64; m + 1];
     for s in 0..m {
         excess[s] = load[s] - through[s];
@@ -358,7 +368,8 @@ impl<'a, A: Arcs> Solver<'a, A> {
             let here = self.arcs.cost(q as usize, s).expect("a pupil sits on an allowed pair");
             self.arcs.for_each(q as usize, |t, c| {
                 if t != s {
-                    per_t[t].push(Reverse(((c as i64 - here as i64 + BIAS) as u64) << 32 | q as u64));
+                    per_t[t]
+                        .push(Reverse(((c as i64 - here as i64 + BIAS) as u64) << 32 | q as u64));
                 }
             });
         }
@@ -401,7 +412,12 @@ impl<'a, A: Arcs> Solver<'a, A> {
         loop {
             let sources: Vec<usize> = (0..n_nodes).filter(|&v| self.excess[v] > 0).collect();
             if sources.is_empty() {
-                tracing::debug!(paths, pops, built = self.built.iter().filter(|&&b| b).count(), "flow done");
+                tracing::debug!(
+                    paths,
+                    pops,
+                    built = self.built.iter().filter(|&&b| b).count(),
+                    "flow done"
+                );
                 return Ok(());
             }
             paths += 1;
@@ -429,28 +445,41 @@ impl<'a, A: Arcs> Solver<'a, A> {
                     target = Some((v, d));
                     break;
                 }
-                let mut relax = |t: usize, nd: i64, p: Pred, dist: &mut Vec<i64>, touched: &mut Vec<usize>| {
-                    if nd < dist[t] {
-                        if dist[t] == i64::MAX {
-                            touched.push(t);
+                let mut relax =
+                    |t: usize, nd: i64, p: Pred, dist: &mut Vec<i64>, touched: &mut Vec<usize>| {
+                        if nd < dist[t] {
+                            if dist[t] == i64::MAX {
+                                touched.push(t);
+                            }
+                            dist[t] = nd;
+                            pred[t] = p;
+                            heap.push(Reverse((nd, t as u32)));
                         }
-                        dist[t] = nd;
-                        pred[t] = p;
-                        heap.push(Reverse((nd, t as u32)));
-                    }
-                };
+                    };
                 if v == z {
                     for s in 0..m {
                         if !done[s] && self.through[s] > self.b.min[s] as i64 {
                             let rc = self.pi[z] - self.pi[s];
-                            relax(s, d + rc, Pred { node: z as u32, pupil: NO_PUPIL }, &mut dist, &mut touched);
+                            relax(
+                                s,
+                                d + rc,
+                                Pred { node: z as u32, pupil: NO_PUPIL },
+                                &mut dist,
+                                &mut touched,
+                            );
                         }
                     }
                 } else {
                     let s = v;
                     if !done[z] && self.through[s] < self.b.cap[s] as i64 {
                         let rc = self.pi[s] - self.pi[z];
-                        relax(z, d + rc, Pred { node: s as u32, pupil: NO_PUPIL }, &mut dist, &mut touched);
+                        relax(
+                            z,
+                            d + rc,
+                            Pred { node: s as u32, pupil: NO_PUPIL },
+                            &mut dist,
+                            &mut touched,
+                        );
                     }
                     if !self.built[s] {
                         self.build(s);
@@ -468,7 +497,13 @@ impl<'a, A: Arcs> Solver<'a, A> {
                         let nd = base + c - self.pi[t];
                         if nd < dist[t] {
                             debug_assert!(nd >= d, "negative reduced cost");
-                            relax(t, nd, Pred { node: s as u32, pupil: (key & 0xffff_ffff) as u32 }, &mut dist, &mut touched);
+                            relax(
+                                t,
+                                nd,
+                                Pred { node: s as u32, pupil: (key & 0xffff_ffff) as u32 },
+                                &mut dist,
+                                &mut touched,
+                            );
                         }
                     }
                 }
@@ -538,7 +573,8 @@ mod tests {
     }
 
     fn check(p: &Problem) -> FlowState {
-        let st = run(p, Bounds { cap: &p.cap, min: &p.min, fixed: &p.fixed }, None).expect("feasible");
+        let st =
+            run(p, Bounds { cap: &p.cap, min: &p.min, fixed: &p.fixed }, None).expect("feasible");
         let cert = certify(p, &st.assign).expect("optimal");
         assert_eq!(verify_prices(p, &st.assign, &st.prices()), vec![]);
         assert_eq!(cert.objective, p.objective(&st.assign).unwrap());
@@ -574,18 +610,27 @@ mod tests {
     #[test]
     fn infeasible_arcs_are_reported() {
         let p = problem(&[1, 5], &[0, 0], &[&[1, X], &[1, X]]);
-        assert_eq!(run(&p, Bounds { cap: &p.cap, min: &p.min, fixed: &p.fixed }, None), Err(FlowError::Infeasible));
+        assert_eq!(
+            run(&p, Bounds { cap: &p.cap, min: &p.min, fixed: &p.fixed }, None),
+            Err(FlowError::Infeasible)
+        );
     }
 
     #[test]
     fn warm_start_after_new_arcs_is_optimal() {
-        let dense = problem(&[3, 2, 2], &[0, 1, 0], &[&[1, 4, 9], &[2, 3, 1], &[5, 1, 2], &[1, 7, 3], &[2, 2, 2]]);
-        let rows: Vec<Vec<(u32, u32)>> =
-            (0..dense.n_units()).map(|u| vec![(0, dense.row(u)[0]), (1, dense.row(u)[1])]).collect();
+        let dense = problem(
+            &[3, 2, 2],
+            &[0, 1, 0],
+            &[&[1, 4, 9], &[2, 3, 1], &[5, 1, 2], &[1, 7, 3], &[2, 2, 2]],
+        );
+        let rows: Vec<Vec<(u32, u32)>> = (0..dense.n_units())
+            .map(|u| vec![(0, dense.row(u)[0]), (1, dense.row(u)[1])])
+            .collect();
         let sparse = SparseArcs::from_rows(3, rows);
         let b = Bounds { cap: &dense.cap, min: &dense.min, fixed: &dense.fixed };
         let first = run(&sparse, b, None).unwrap();
-        let extra: Vec<(u32, u32, u32)> = (0..dense.n_units() as u32).map(|u| (u, 2, dense.row(u as usize)[2])).collect();
+        let extra: Vec<(u32, u32, u32)> =
+            (0..dense.n_units() as u32).map(|u| (u, 2, dense.row(u as usize)[2])).collect();
         let full = sparse.with_extra(extra);
         let second = run(&full, b, Some(first)).unwrap();
         certify(&dense, &second.assign).expect("optimal");

@@ -5,8 +5,10 @@
 //! the simplex returns is integral; we still verify integrality and fail loudly otherwise.
 //! With weighted units (whole blocks) the variables are binary and Cbc runs branch and bound.
 
-use super::{Problem, SolveError, Solution};
-use good_lp::{coin_cbc, variable, Expression, ProblemVariables, Solution as _, SolverModel, Variable};
+use super::{Problem, Solution, SolveError};
+use good_lp::{
+    coin_cbc, variable, Expression, ProblemVariables, Solution as _, SolverModel, Variable,
+};
 
 const INTEGRALITY_TOL: f64 = 1e-6;
 
@@ -28,7 +30,10 @@ pub fn solve(p: &Problem) -> Result<Solution, SolveError> {
 
 /// Solve with optional class rules; returns the solution and, with rules, the classes per
 /// school. With weighted units or class rules this is a MIP solved by Cbc's branch and bound.
-pub fn solve_with_classes(p: &Problem, classes: Option<&ClassRule>) -> Result<(Solution, Option<Vec<u32>>), SolveError> {
+pub fn solve_with_classes(
+    p: &Problem,
+    classes: Option<&ClassRule>,
+) -> Result<(Solution, Option<Vec<u32>>), SolveError> {
     solve_with_rules(p, classes, None)
 }
 
@@ -66,7 +71,11 @@ pub fn solve_with_rules(
         let mut row = Vec::new();
         for s in 0..n_s {
             if let Some(c) = p.cost(u, s) {
-                let v = if integer { vars.add(variable().binary()) } else { vars.add(variable().min(0.0).max(1.0)) };
+                let v = if integer {
+                    vars.add(variable().binary())
+                } else {
+                    vars.add(variable().min(0.0).max(1.0))
+                };
                 objective.add_mul(c as f64, v);
                 school_terms[s].push((w, v));
                 row.push((s, v));
@@ -137,9 +146,9 @@ pub fn solve_with_rules(
         model.add_constraint(e.leq(free_cap));
     }
     let sol = model.solve().map_err(|e| match e {
-        good_lp::ResolutionError::Infeasible if integer || classes.is_some() => SolveError::Infeasible(vec![
-            super::feasibility::Diagnosis::WholeUnits,
-        ]),
+        good_lp::ResolutionError::Infeasible if integer || classes.is_some() => {
+            SolveError::Infeasible(vec![super::feasibility::Diagnosis::WholeUnits])
+        }
         e => SolveError::Solver(format!("Cbc: {e}")),
     })?;
     if matches!(sol.status(), good_lp::solvers::SolutionStatus::TimeLimit) {
@@ -158,7 +167,9 @@ pub fn solve_with_rules(
         for &(s, v) in row {
             let val = sol.value(v);
             if (val - val.round()).abs() > INTEGRALITY_TOL {
-                return Err(SolveError::Solver(format!("the LP returned a fractional value {val:.6} for unit {u}")));
+                return Err(SolveError::Solver(format!(
+                    "the LP returned a fractional value {val:.6} for unit {u}"
+                )));
             }
             if val.round() == 1.0 {
                 chosen = Some(s as u32);
@@ -169,7 +180,9 @@ pub fn solve_with_rules(
             None => return Err(SolveError::Solver(format!("the LP left unit {u} unassigned"))),
         }
     }
-    let objective = p.objective(&assign).ok_or_else(|| SolveError::Solver("the LP used a pair that is not allowed".into()))?;
+    let objective = p
+        .objective(&assign)
+        .ok_or_else(|| SolveError::Solver("the LP used a pair that is not allowed".into()))?;
     let k = k.map(|k| k.iter().map(|&v| sol.value(v).round() as u32).collect());
     Ok((Solution { assign, objective }, k))
 }

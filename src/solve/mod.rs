@@ -114,7 +114,8 @@ impl Problem {
         }
         keys.sort_by(|a, b| crate::instance::id_cmp(a, b));
         keys.dedup();
-        let index: std::collections::HashMap<&str, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+        let index: std::collections::HashMap<&str, usize> =
+            keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
         let mut unit_of = vec![0usize; inst.pupils.len()];
         let mut next = keys.len();
         for (i, p) in inst.pupils.iter().enumerate() {
@@ -136,19 +137,32 @@ impl Problem {
             for s in 0..n_s {
                 let c = &mut cost[u * n_s + s];
                 *c = match (pupils.cost(i, s), *c) {
-                    (Some(x), acc) if acc != UNREACHABLE => acc.saturating_add(x).min(UNREACHABLE - 1),
+                    (Some(x), acc) if acc != UNREACHABLE => {
+                        acc.saturating_add(x).min(UNREACHABLE - 1)
+                    }
                     _ => UNREACHABLE,
                 };
             }
         }
-        Ok((Problem { n_schools: n_s, cap: pupils.cap.clone(), min: pupils.min.clone(), cost, weight, fixed }, unit_of))
+        Ok((
+            Problem {
+                n_schools: n_s,
+                cap: pupils.cap.clone(),
+                min: pupils.min.clone(),
+                cost,
+                weight,
+                fixed,
+            },
+            unit_of,
+        ))
     }
 
     /// Total cost of an assignment (meters), `None` if a pair is not allowed.
     pub fn objective(&self, assign: &[u32]) -> Option<u64> {
-        assign.iter().enumerate().try_fold(0u64, |acc, (u, &s)| {
-            self.cost(u, s as usize).map(|c| acc + c as u64)
-        })
+        assign
+            .iter()
+            .enumerate()
+            .try_fold(0u64, |acc, (u, &s)| self.cost(u, s as usize).map(|c| acc + c as u64))
     }
 
     /// Load per school of an assignment (pupils).
@@ -162,7 +176,9 @@ impl Problem {
 }
 
 /// Which algorithm solves the pupil-level problem.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SolverKind {
     /// The exact network-flow solver (successive shortest paths over school prices).

@@ -11,7 +11,7 @@
 
 use super::feasibility;
 use super::flow::{self, Bounds, FlowError, FlowState, SparseArcs};
-use super::{Problem, SolveError, Solution};
+use super::{Problem, Solution, SolveError};
 use crate::routing::UNREACHABLE;
 use rayon::prelude::*;
 
@@ -24,7 +24,12 @@ pub trait ArcSource {
     fn nearest(&self, k: usize, fixed: &[Option<u32>]) -> Result<SparseArcs, Self::Error>;
     /// Every allowed pair (unit, school, cost) of a free unit with
     /// `cost + price[school] < level[unit]`.
-    fn violations(&self, level: &[i64], prices: &[i64], fixed: &[Option<u32>]) -> Result<Vec<(u32, u32, u32)>, Self::Error>;
+    fn violations(
+        &self,
+        level: &[i64],
+        prices: &[i64],
+        fixed: &[Option<u32>],
+    ) -> Result<Vec<(u32, u32, u32)>, Self::Error>;
     /// The whole problem, dense (used only to diagnose an infeasible instance).
     fn dense(&self) -> Result<Vec<u32>, Self::Error>;
 }
@@ -81,7 +86,10 @@ pub fn solve<S: ArcSource>(
                     .into());
                 }
                 Err(FlowError::CostTooLarge) => {
-                    return Err(SolveError::Solver("a distance of 2^31 m or more is not supported by the pruned solve".into()).into())
+                    return Err(SolveError::Solver(
+                        "a distance of 2^31 m or more is not supported by the pruned solve".into(),
+                    )
+                    .into())
                 }
             };
             rounds += 1;
@@ -92,7 +100,9 @@ pub fn solve<S: ArcSource>(
                 .enumerate()
                 .map(|(u, &s)| {
                     use flow::Arcs;
-                    arcs.cost(u, s as usize).map(|c| c as i64 + prices[s as usize]).unwrap_or(i64::MIN)
+                    arcs.cost(u, s as usize)
+                        .map(|c| c as i64 + prices[s as usize])
+                        .unwrap_or(i64::MIN)
                 })
                 .collect();
             let extra = src.violations(&level, &prices, fixed)?;
@@ -117,7 +127,11 @@ pub fn solve<S: ArcSource>(
 }
 
 /// The `k` cheapest allowed (school, cost) of one row, ties by school index, plus `fixed`.
-pub fn nearest_in_row(row: impl Iterator<Item = (u32, u32)>, k: usize, fixed: Option<u32>) -> Vec<(u32, u32)> {
+pub fn nearest_in_row(
+    row: impl Iterator<Item = (u32, u32)>,
+    k: usize,
+    fixed: Option<u32>,
+) -> Vec<(u32, u32)> {
     let mut best: Vec<(u32, u32)> = Vec::with_capacity(k + 1);
     let mut fixed_pair = None;
     for (s, c) in row {
@@ -153,17 +167,29 @@ impl ArcSource for Problem {
     fn nearest(&self, k: usize, fixed: &[Option<u32>]) -> Result<SparseArcs, SolveError> {
         let rows: Vec<Vec<(u32, u32)>> = (0..self.n_units())
             .into_par_iter()
-            .map(|u| nearest_in_row(self.row(u).iter().enumerate().map(|(s, &c)| (s as u32, c)), k, fixed[u]))
+            .map(|u| {
+                nearest_in_row(
+                    self.row(u).iter().enumerate().map(|(s, &c)| (s as u32, c)),
+                    k,
+                    fixed[u],
+                )
+            })
             .collect();
         Ok(SparseArcs::from_rows(self.n_schools, rows))
     }
-    fn violations(&self, level: &[i64], prices: &[i64], fixed: &[Option<u32>]) -> Result<Vec<(u32, u32, u32)>, SolveError> {
+    fn violations(
+        &self,
+        level: &[i64],
+        prices: &[i64],
+        fixed: &[Option<u32>],
+    ) -> Result<Vec<(u32, u32, u32)>, SolveError> {
         Ok((0..self.n_units())
             .into_par_iter()
             .filter(|&u| fixed[u].is_none())
             .flat_map_iter(|u| {
                 self.row(u).iter().enumerate().filter_map(move |(t, &c)| {
-                    (c != UNREACHABLE && (c as i64 + prices[t]) < level[u]).then_some((u as u32, t as u32, c))
+                    (c != UNREACHABLE && (c as i64 + prices[t]) < level[u])
+                        .then_some((u as u32, t as u32, c))
                 })
             })
             .collect())
@@ -175,9 +201,14 @@ impl ArcSource for Problem {
 
 /// Solve an in-memory pupil-level problem by pruning and pricing (diagnosing feasibility first,
 /// like every solver).
-pub fn solve_problem(p: &Problem, k: usize) -> Result<(Solution, Vec<i64>, PricingStats), SolveError> {
+pub fn solve_problem(
+    p: &Problem,
+    k: usize,
+) -> Result<(Solution, Vec<i64>, PricingStats), SolveError> {
     if !p.unit_weights() {
-        return Err(SolveError::Solver("pruning with pricing applies to pupil-level problems only".into()));
+        return Err(SolveError::Solver(
+            "pruning with pricing applies to pupil-level problems only".into(),
+        ));
     }
     let d = feasibility::diagnose(p);
     if !d.is_empty() {

@@ -21,14 +21,25 @@ impl Response {
         String::from_utf8_lossy(&self.body).into_owned()
     }
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): status {} body {}", self.status, self.text()))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!("not JSON ({e}): status {} body {}", self.status, self.text())
+        })
     }
 }
 
-pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Response> {
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Response> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(300)))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -38,7 +49,8 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
     let _ = s.write_all(body);
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);
-    parse(&raw).ok_or_else(|| std::io::Error::other(format!("malformed response ({} bytes)", raw.len())))
+    parse(&raw)
+        .ok_or_else(|| std::io::Error::other(format!("malformed response ({} bytes)", raw.len())))
 }
 
 fn parse(raw: &[u8]) -> Option<Response> {
@@ -46,16 +58,25 @@ fn parse(raw: &[u8]) -> Option<Response> {
     let head = std::str::from_utf8(&raw[..end]).ok()?;
     let mut lines = head.split("\r\n");
     let status: u16 = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let headers: Vec<(String, String)> =
-        lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| {
+            l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect();
     let rest = &raw[end + 4..];
-    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
     let body = if chunked {
         let mut out = Vec::new();
         let mut i = 0;
         loop {
             let nl = rest[i..].windows(2).position(|w| w == b"\r\n")? + i;
-            let size = usize::from_str_radix(std::str::from_utf8(&rest[i..nl]).ok()?.split(';').next()?.trim(), 16).ok()?;
+            let size = usize::from_str_radix(
+                std::str::from_utf8(&rest[i..nl]).ok()?.split(';').next()?.trim(),
+                16,
+            )
+            .ok()?;
             if size == 0 {
                 break;
             }

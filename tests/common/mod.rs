@@ -2,9 +2,9 @@
 //! Helpers shared by the integration tests.
 
 pub mod http;
-pub mod server;
 #[allow(unused_imports)]
 mod osrm;
+pub mod server;
 #[allow(unused_imports)]
 pub use osrm::*;
 
@@ -57,13 +57,21 @@ pub fn brute_force(p: &Problem) -> Option<u64> {
 }
 
 /// A small random problem from a seed-like parameter set.
-pub fn problem(cap: Vec<u32>, min: Vec<u32>, cost: Vec<Vec<Option<u32>>>, fixed: Vec<Option<u32>>) -> Problem {
+pub fn problem(
+    cap: Vec<u32>,
+    min: Vec<u32>,
+    cost: Vec<Vec<Option<u32>>>,
+    fixed: Vec<Option<u32>>,
+) -> Problem {
     Problem {
         n_schools: cap.len(),
         cap,
         min,
         weight: vec![1; cost.len()],
-        cost: cost.into_iter().flat_map(|r| r.into_iter().map(|c| c.unwrap_or(UNREACHABLE))).collect(),
+        cost: cost
+            .into_iter()
+            .flat_map(|r| r.into_iter().map(|c| c.unwrap_or(UNREACHABLE)))
+            .collect(),
         fixed,
     }
 }
@@ -76,7 +84,10 @@ pub fn matrix() -> String {
     let mut s = String::from("pupil_id,school_id,meters\n");
     for p in 1..=5 {
         for (k, sc) in ["A", "B", "C"].iter().enumerate() {
-            s.push_str(&format!("{p},{sc},{}\n", 100 * p + 300 * k as u32 + 10 * (p % 2) * k as u32));
+            s.push_str(&format!(
+                "{p},{sc},{}\n",
+                100 * p + 300 * k as u32 + 10 * (p % 2) * k as u32
+            ));
         }
     }
     s
@@ -84,5 +95,9 @@ pub fn matrix() -> String {
 
 /// Write the small instance into `dir` and return (schools, pupils, matrix) paths.
 pub fn small_instance(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    (write(dir, "schools.csv", SCHOOLS), write(dir, "pupils.csv", PUPILS), write(dir, "matrix.csv", &matrix()))
+    (
+        write(dir, "schools.csv", SCHOOLS),
+        write(dir, "pupils.csv", PUPILS),
+        write(dir, "matrix.csv", &matrix()),
+    )
 }

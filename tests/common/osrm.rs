@@ -18,7 +18,9 @@ pub fn monaco_pbf() -> PathBuf {
 }
 
 fn osrm_home() -> PathBuf {
-    std::env::var_os("CATCHMENT_OSRM_HOME").map(PathBuf::from).unwrap_or_else(|| repo().join(".cache/osrm"))
+    std::env::var_os("CATCHMENT_OSRM_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".cache/osrm"))
 }
 
 /// The directory of the OSRM binaries; fails the test (never skips it) when they are missing.
@@ -44,7 +46,11 @@ pub fn monaco_dataset() -> PathBuf {
             .arg(monaco_pbf())
             .output()
             .expect("run scripts/osrm prepare");
-        assert!(out.status.success(), "scripts/osrm prepare failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "scripts/osrm prepare failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
     })
     .clone()
@@ -87,7 +93,9 @@ impl Osrm {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false; // exited (port taken?)
             }
-            if let Ok(mut r) = ureq::get(&format!("{}/nearest/v1/foot/7.4197,43.7311", self.url)).call() {
+            if let Ok(mut r) =
+                ureq::get(&format!("{}/nearest/v1/foot/7.4197,43.7311", self.url)).call()
+            {
                 if r.status() == 200 && r.body_mut().read_to_string().is_ok() {
                     return true;
                 }
@@ -169,8 +177,6 @@ impl Drop for StandIn {
         let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
 }
-
-
 
 /// Great-circle distance, as the library computes it for its straight-line baseline.
 pub use catchment::report::baseline::straight_line_m;
