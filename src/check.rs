@@ -1,7 +1,7 @@
 //! `catchment check`: verify a plan from its files alone — feasibility, the objective, and
 //! optimality — independent of whichever solver made it.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::instance::Instance;
 use crate::output::read_plan;
 use crate::routing::Matrix;
@@ -43,10 +43,18 @@ pub fn check_plan(
     max_walk: Option<u32>,
 ) -> Result<CheckReport> {
     let files = read_plan(dir, inst)?;
-    let solver = std::fs::read_to_string(dir.join("summary.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str::<Summary>(&text).ok())
-        .map(|s| s.solver);
+    // The policy the plan was solved under: without it optimality cannot be judged.
+    let summary_path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&summary_path).map_err(|e| Error::io(&summary_path, e))?;
+    let summary: Summary = serde_json::from_str(&text).map_err(|e| {
+        Error::input(
+            "summary.json",
+            Some(e.line() as u64),
+            None,
+            format!("cannot be read ({e}): the plan's policy is unknown"),
+        )
+    })?;
+    let solver = Some(summary.solver);
     let max_walk = max_walk.or_else(|| solver.as_ref()?.max_walk_m);
     let unit = solver.as_ref().map(|s| s.unit).unwrap_or_default();
     let min_class_size = solver.as_ref().and_then(|s| s.min_class_size);
@@ -61,10 +69,7 @@ pub fn check_plan(
     let mip = unit == Unit::Block || min_class_size.is_some();
     let walk_problem = Problem::pupil_level(inst, m, max_walk)?;
     // A plan kept close to last year's districts: optimal on walk + change cost.
-    let stability = std::fs::read_to_string(dir.join("summary.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str::<Summary>(&text).ok())
-        .and_then(|s| s.stability);
+    let stability = summary.stability;
     let previous = match &stability {
         Some(_) => Some(crate::stability::read_previous(&dir.join(crate::output::PREVIOUS_FILE))?),
         None => None,
@@ -140,15 +145,8 @@ pub fn check_plan(
         if let Some(min) = min_class_size {
             let load = problem.loads(&assign);
             for (s, school) in inst.schools.iter().enumerate() {
-                let max_k = school
-                    .max_classes
-                    .unwrap_or_else(|| school.capacity.div_ceil(school.class_size.max(1)))
-                    as u64;
                 let l = load[s];
-                let ok = l == 0
-                    || (1..=max_k)
-                        .any(|k| min as u64 * k <= l && l <= school.class_size as u64 * k);
-                if !ok {
+                if !crate::plan::fits_whole_classes(school, l, min) {
                     failures.push(format!(
                         "school '{}' has {l} pupils: no number of classes of {min} to {} pupils fits",
                         school.id, school.class_size

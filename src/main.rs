@@ -1,8 +1,9 @@
 //! The `catchment` command line: a thin shell over the library.
 
+use catchment::app::{self, Source};
 use catchment::check::check_plan;
 use catchment::dataset::{magdeburg, synthetic};
-use catchment::districts::publish::City;
+use catchment::error::{exit, Setting};
 use catchment::report::simulate;
 use catchment::report::Summary;
 use catchment::{read_instance, routing, Error, Policy, SolverKind};
@@ -19,7 +20,8 @@ Examples:
   catchment dataset synthetic --pupils 2000 --schools 35 --seed 7 --out town/
   catchment dataset magdeburg --source ../shared/data/magdeburg --out data/magdeburg
 
-Exit codes: 0 success; 1 error; 2 usage; 3 invalid input; 4 infeasible instance; 5 check failed.";
+Exit codes: 0 success; 1 error; 2 usage; 3 invalid input or policy; 4 infeasible instance;
+5 check failed; 6 the MIP's time limit ran out.";
 
 #[derive(Parser)]
 #[command(name = "catchment", version, about = "Optimal school catchment areas: least total walking distance, no school over capacity, with a certificate of optimality.", after_help = EXAMPLES)]
@@ -82,6 +84,7 @@ Writes OUT/comparison.csv, OUT/comparison.md, OUT/base/ and OUT/<scenario>/ (pla
     Batch {
         /// The scenario file (TOML: [base] and [[scenario]] tables).
         file: PathBuf,
+        /// Output directory: comparison.csv, comparison.md and one plan directory per scenario.
         #[arg(long)]
         out: PathBuf,
         /// Scenarios solved at once.
@@ -198,6 +201,7 @@ struct SimulateArgs {
     /// Monte Carlo draws.
     #[arg(long, default_value_t = simulate::DEFAULT_DRAWS)]
     draws: usize,
+    /// Seed of the random draws: the same seed gives the same result on any number of threads.
     #[arg(long, default_value_t = simulate::DEFAULT_SEED)]
     seed: u64,
     /// Probability that a planned pupil moves away before enrolment (newcomers replace them in
@@ -232,8 +236,15 @@ struct SimulateArgs {
     /// Walking distances the plan was solved with (for --buffer auto).
     #[arg(long, requires = "buffer")]
     matrix: Option<PathBuf>,
-    #[command(flatten)]
-    publish: PublishArgs,
+    /// Blocks of the whole city, for the robust plan's districts (for --buffer auto).
+    #[arg(long, requires = "buffer")]
+    blocks: Option<PathBuf>,
+    /// Walks from every block to every school (default: --matrix, then keyed by block).
+    #[arg(long, requires = "blocks")]
+    block_matrix: Option<PathBuf>,
+    /// Named streets for the robust plan's street list (OSM or GeoJSON lines).
+    #[arg(long, requires = "blocks")]
+    streets: Option<PathBuf>,
     /// Where the robust plan is written (for --buffer auto).
     #[arg(long, requires = "buffer")]
     out_plan: Option<PathBuf>,
@@ -255,12 +266,16 @@ enum DatasetCommand {
         after_help = "Example:\n  catchment dataset synthetic --pupils 2000 --schools 35 --seed 7 --out data/demo"
     )]
     Synthetic {
+        /// Pupils to place (the intake cohort).
         #[arg(long, default_value_t = 2000)]
         pupils: usize,
+        /// Schools (sited by k-means on the population).
         #[arg(long, default_value_t = 35)]
         schools: usize,
+        /// Seed of the generator: the same seed writes the same files.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Output directory (schools.csv, pupils.csv, matrix.csv, README.md).
         #[arg(long)]
         out: PathBuf,
     },
@@ -274,11 +289,13 @@ Writes schools.csv, pupils.csv, blocks.csv, network.osm (unless --osm is given) 
         /// The directory of the source data (see its README.md).
         #[arg(long, default_value = "../shared/data/magdeburg")]
         source: PathBuf,
+        /// Output directory.
         #[arg(long)]
         out: PathBuf,
         /// A complete OpenStreetMap extract to route on instead of the assembled network.
         #[arg(long)]
         osm: Option<PathBuf>,
+        /// Seed of the sampled cohort.
         #[arg(long, default_value_t = magdeburg::DEFAULT_SEED)]
         seed: u64,
     },
@@ -386,22 +403,43 @@ struct PublishArgs {
 }
 
 impl PublishArgs {
-    fn city(&self, input: &InputArgs, inst: &catchment::Instance) -> anyhow::Result<Option<City>> {
-        let Some(blocks) = &self.blocks else { return Ok(None) };
-        let matrix = match (&self.block_matrix, &input.matrix) {
-            (Some(m), _) | (None, Some(m)) => m,
-            (None, None) => {
-                anyhow::bail!("--blocks needs walks from every block: give --block-matrix FILE")
-            }
-        };
-        let blocks = catchment::districts::blocks::read_blocks(blocks)?;
-        let matrix = catchment::districts::read_block_matrix(matrix, &inst.schools)?;
-        let streets = self
-            .streets
-            .as_deref()
-            .map(catchment::districts::streets::read_street_lines)
-            .transpose()?;
-        Ok(Some(City { blocks, matrix, streets }))
+    /// The city for published districts, when `--blocks` is given.
+    fn city_spec(&self) -> Option<app::CitySpec> {
+        self.blocks.as_ref().map(|blocks| app::CitySpec {
+            blocks: Source::Path(blocks.clone()),
+            block_matrix: self.block_matrix.clone().map(Source::Path),
+            streets: self.streets.clone().map(Source::Path),
+        })
+    }
+
+    fn compare_spec(&self) -> app::CompareSpec {
+        app::CompareSpec {
+            proxy: self.compare_proxy,
+            districts: self.compare.clone().map(Source::Path),
+        }
+    }
+}
+
+impl InputArgs {
+    fn distances(&self) -> anyhow::Result<app::Distances> {
+        match (&self.matrix, &self.routing.osrm) {
+            (Some(path), _) => Ok(app::Distances::Matrix(Source::Path(path.clone()))),
+            (None, Some(url)) => Ok(app::Distances::Osrm(self.routing.source(url))),
+            (None, None) => Err(usage("give --matrix FILE or --osrm URL")),
+        }
+    }
+
+    /// The plan request of these inputs (no stability, no city, no comparison).
+    fn request(&self, policy: Policy) -> anyhow::Result<app::PlanRequest> {
+        Ok(app::PlanRequest {
+            schools: Source::Path(self.schools.clone()),
+            pupils: Source::Path(self.pupils.clone()),
+            distances: self.distances()?,
+            policy,
+            stability: None,
+            city: None,
+            compare: app::CompareSpec::default(),
+        })
     }
 }
 
@@ -443,17 +481,19 @@ struct StabilityArgs {
 }
 
 impl StabilityArgs {
-    fn stability(&self) -> anyhow::Result<Option<catchment::stability::Stability>> {
-        use catchment::stability::{read_previous, Rule, Stability};
+    fn spec(&self) -> anyhow::Result<Option<app::StabilitySpec>> {
+        use catchment::stability::Rule;
         let Some(path) = &self.previous else { return Ok(None) };
         let rule = match (self.change_cost, self.max_changed_blocks) {
             (Some(c), _) => Rule::ChangeCost(c),
             (None, Some(n)) => Rule::MaxChangedBlocks(n),
             (None, None) => {
-                anyhow::bail!("--previous needs --change-cost METERS or --max-changed-blocks N")
+                return Err(usage(
+                    "--previous needs --change-cost METERS or --max-changed-blocks N",
+                ))
             }
         };
-        Ok(Some(Stability { previous: read_previous(path)?, rule }))
+        Ok(Some(app::StabilitySpec { previous: Source::Path(path.clone()), rule }))
     }
 }
 
@@ -486,14 +526,55 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(code) => code,
         Err(e) => {
-            let code = match e.downcast_ref::<Error>() {
-                Some(Error::Input(_)) => 3,
-                Some(Error::Infeasible(_)) => 4,
-                _ => 1,
-            };
+            if let Some(Usage(msg)) = e.downcast_ref::<Usage>() {
+                eprintln!("error: {msg}\n\nFor more information, try '--help'.");
+                return ExitCode::from(exit::USAGE);
+            }
+            let code = e.downcast_ref::<Error>().map(Error::exit_code).unwrap_or(exit::ERROR);
             eprintln!("error: {e:#}");
+            if let Some(hint) = e.downcast_ref::<Error>().and_then(Error::hint) {
+                eprintln!("hint: {}", render_hint(hint));
+            }
             ExitCode::from(code)
         }
+    }
+}
+
+/// A malformed command line that clap cannot see (exit code 2, as clap's own).
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+fn usage(msg: &str) -> anyhow::Error {
+    Usage(msg.to_string()).into()
+}
+
+/// The command-line flag of a setting the library names in a hint.
+pub fn flag(setting: Setting) -> &'static str {
+    match setting {
+        Setting::MaxClassSize => "--max-class-size",
+        Setting::UnitBlock => "--unit block",
+        Setting::ChangeCost => "--change-cost",
+        Setting::Blocks => "--blocks",
+        Setting::AllowUnreachable => "--allow-unreachable",
+        Setting::SkipUngeocoded => "--skip-ungeocoded",
+        Setting::Osm => "--osm",
+        Setting::OsrmTableSize => "--osrm-table-size",
+        Setting::OsrmAllow => "serve --osrm-allow",
+    }
+}
+
+fn render_hint(h: &catchment::error::Hint) -> String {
+    match h.setting {
+        Some(s) => format!("{} ({})", h.text, flag(s)),
+        None => h.text.clone(),
     }
 }
 
@@ -504,120 +585,55 @@ fn spinner(msg: &str) -> indicatif::ProgressBar {
     pb
 }
 
+/// Read schools, pupils and walks (from the matrix file or OSRM).
 fn load(input: &InputArgs) -> anyhow::Result<(catchment::Instance, catchment::Matrix)> {
+    let loaded = load_request(&input.request(Policy::default())?)?;
+    Ok((loaded.inst, loaded.matrix))
+}
+
+/// Load a plan request with a spinner naming the stage.
+fn load_request(req: &app::PlanRequest) -> anyhow::Result<app::Loaded> {
     let pb = spinner("reading schools and pupils");
-    let inst = read_instance(&input.schools, &input.pupils)?;
-    let (inst, m) = match (&input.matrix, &input.routing.osrm) {
-        (Some(path), _) => {
-            pb.set_message("reading the matrix");
-            let m = routing::read_matrix(path, &inst)?;
-            (inst, m)
-        }
-        (None, Some(url)) => {
-            pb.set_message("routing every pupil to every school (OSRM)");
-            let (inst, m, _) = routing::osrm_matrix(inst, &input.routing.source(url))?;
-            (inst, m)
-        }
-        (None, None) => anyhow::bail!("give --matrix FILE or --osrm URL"),
-    };
+    let loaded = req.load(&|s| pb.set_message(stage_message(s)));
     pb.finish_and_clear();
-    tracing::info!(pupils = inst.pupils.len(), schools = inst.schools.len(), "instance read");
-    Ok((inst, m))
+    Ok(loaded?)
 }
 
-/// The comparison for the report page: given districts and/or the straight-line proxy, then
-/// the plan.
-fn comparison(
-    inst: &catchment::Instance,
-    m: &catchment::Matrix,
-    plan: &catchment::Plan,
-    publish: &PublishArgs,
-) -> anyhow::Result<Option<catchment::report::html::Comparison>> {
-    use catchment::report::{baseline, summarize};
-    let mut rows: Vec<(String, Summary)> = Vec::new();
-    if publish.compare_proxy {
-        let proxy = baseline::evaluate(
-            inst,
-            m,
-            baseline::straight_line_districts(inst)?,
-            "hand-drawn proxy",
-        )?;
-        rows.push((
-            "Hand-drawn proxy (nearest by straight line, border blocks moved)".into(),
-            summarize(inst, m, &proxy),
-        ));
+fn stage_message(s: app::Stage) -> &'static str {
+    match s {
+        app::Stage::Reading => "reading schools, pupils, walks and the city's blocks",
+        app::Stage::Routing => "routing every pupil to every school (OSRM)",
+        app::Stage::Solving => "solving",
+        app::Stage::Writing => "writing the plan",
     }
-    if let Some(path) = &publish.compare {
-        let given =
-            baseline::evaluate(inst, m, baseline::read_districts(path, inst)?, "given districts")?;
-        rows.push((format!("Given districts ({})", path.display()), summarize(inst, m, &given)));
-    }
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    rows.push(("This plan".into(), summarize(inst, m, plan)));
-    let refs: Vec<(String, &Summary)> = rows.iter().map(|(l, s)| (l.clone(), s)).collect();
-    Ok(Some(catchment::report::comparison_table("Against other districts", &refs)))
 }
 
-fn solve_to(
-    input: &InputArgs,
-    policy: Policy,
-    publish: &PublishArgs,
-    stability: Option<&catchment::stability::Stability>,
-    out: &Path,
-) -> anyhow::Result<Summary> {
-    let (inst, m) = load(input)?;
-    let city = {
-        let pb = spinner("reading the city's blocks");
-        let city = publish.city(input, &inst);
-        pb.finish_and_clear();
-        city?
-    };
-    let pb =
-        spinner(&format!("solving {} pupils x {} schools", inst.pupils.len(), inst.schools.len()));
-    let (plan, report) = match stability {
-        None => (catchment::solve_plan(&inst, &m, &policy), None),
-        Some(st) => {
-            pb.set_message("solving against last year's districts (and without them, to compare)");
-            match catchment::stability::solve(&inst, &m, &policy, st) {
-                Ok((plan, report, _)) => (Ok(plan), Some(report)),
-                Err(e) => (Err(e), None),
-            }
+/// Load, solve and write a plan request (`catchment solve` and the demo).
+fn solve_to(req: &app::PlanRequest, out: &Path) -> anyhow::Result<Summary> {
+    let loaded = load_request(req)?;
+    let pb = spinner(&format!(
+        "solving {} pupils x {} schools{}",
+        loaded.inst.pupils.len(),
+        loaded.inst.schools.len(),
+        if loaded.stability.is_some() {
+            " (and without last year's districts, to compare)"
+        } else {
+            ""
         }
-    };
-    pb.finish_and_clear();
-    let plan = plan?;
-    let comparison = match &city {
-        Some(_) => comparison(&inst, &m, &plan, publish)?,
-        None => None,
-    };
-    let pb = spinner(if city.is_some() {
+    ));
+    let result = loaded.solve(&|_| ());
+    pb.set_message(if loaded.city.is_some() {
         "writing the plan and its districts"
     } else {
         "writing the plan"
     });
-    let stable = match (&report, stability) {
-        (Some(r), Some(st)) => Some((r, st)),
-        _ => None,
-    };
-    let written = catchment::output::write_plan_published_with(
-        out,
-        &inst,
-        &m,
-        &plan,
-        city.as_ref(),
-        comparison.as_ref(),
-        stable,
-    );
+    let written = result.and_then(|r| r.write(&loaded, out, &|_| ()));
     pb.finish_and_clear();
-    let (summary, publication) = written?;
-    if let Some(p) = publication {
-        for note in &p.notes {
-            eprintln!("note: {note}");
-        }
+    let written = written?;
+    for note in &written.notes {
+        eprintln!("note: {note}");
     }
-    Ok(summary)
+    Ok(written.summary)
 }
 
 fn run(cmd: Command) -> anyhow::Result<ExitCode> {
@@ -627,7 +643,7 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             let query = match (address, block) {
                 (Some(a), _) => catchment::districts::files::Query::Address(a),
                 (None, Some(b)) => catchment::districts::files::Query::Block(b),
-                (None, None) => anyhow::bail!("give --address or --block"),
+                (None, None) => return Err(usage("give --address or --block")),
             };
             let answer = catchment::output::explain_plan(&plan, &query)?;
             if json {
@@ -646,15 +662,13 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Solve { input, out, policy, publish, stability } => {
-            let mut policy = policy.policy();
-            let stability = stability.stability()?;
-            if matches!(
-                stability.as_ref().map(|s| s.rule),
-                Some(catchment::stability::Rule::MaxChangedBlocks(_))
-            ) {
-                policy.unit = catchment::Unit::Block;
-            }
-            let summary = solve_to(&input, policy, &publish, stability.as_ref(), &out)?;
+            let req = app::PlanRequest {
+                stability: stability.spec()?,
+                city: publish.city_spec(),
+                compare: publish.compare_spec(),
+                ..input.request(policy.policy())?
+            };
+            let summary = solve_to(&req, &out)?;
             print_summary(&summary, &out);
             Ok(ExitCode::SUCCESS)
         }
@@ -739,11 +753,11 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 println!("The plan is feasible and optimal.");
                 Ok(ExitCode::SUCCESS)
             } else {
-                Ok(ExitCode::from(5))
+                Ok(ExitCode::from(exit::CHECK_FAILED))
             }
         }
         Command::Matrix { schools, pupils, out, routing: r } => {
-            let Some(url) = r.osrm.clone() else { anyhow::bail!("--osrm URL is required") };
+            let Some(url) = r.osrm.clone() else { return Err(usage("--osrm URL is required")) };
             let inst = read_instance(&schools, &pupils)?;
             let pb = spinner("routing every pupil to every school (OSRM)");
             let res = routing::osrm_matrix(inst, &r.source(&url));
@@ -761,7 +775,9 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Dataset(DatasetCommand::Synthetic { pupils, schools, seed, out }) => {
-            anyhow::ensure!(pupils > 0 && schools > 0, "--pupils and --schools must be positive");
+            if pupils == 0 || schools == 0 {
+                return Err(usage("--pupils and --schools must be positive"));
+            }
             let pb = spinner("generating the synthetic town");
             let town = synthetic::generate(pupils, schools, seed);
             synthetic::write(&out, &town)?;
@@ -803,7 +819,13 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                     .map_err(|e| Error::io(dir.join("report.md"), e))?;
                 catchment::output::write_json(&dir.join("report.json"), &comparison)?;
                 for (key, plan) in &plans {
-                    catchment::output::write_plan(&dir.join("plans").join(key), &inst, &m, plan)?;
+                    catchment::output::write_plan(
+                        &dir.join("plans").join(key),
+                        &inst,
+                        &m,
+                        plan,
+                        &Default::default(),
+                    )?;
                 }
                 Ok(())
             })?;
@@ -813,7 +835,11 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Dataset(DatasetCommand::Magdeburg { source, out, osm, seed }) => {
             if let Some(f) = &osm {
-                anyhow::ensure!(f.is_file(), "--osm {}: no such file", f.display());
+                if !f.is_file() {
+                    return Err(
+                        Error::not_found(format!("--osm {}: no such file", f.display())).into()
+                    );
+                }
             }
             let pb = spinner("building the Magdeburg case");
             let ds = magdeburg::generate(&magdeburg::Options { source, osm, seed });
@@ -849,8 +875,12 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 compare: None,
                 compare_proxy: true,
             };
-            let summary =
-                solve_to(&input, Policy { unit, ..Policy::default() }, &publish, None, &out)?;
+            let req = app::PlanRequest {
+                city: publish.city_spec(),
+                compare: publish.compare_spec(),
+                ..input.request(Policy { unit, ..Policy::default() })?
+            };
+            let summary = solve_to(&req, &out)?;
             print_summary(&summary, &out);
             for f in
                 ["districts.csv", "districts.geojson", "streets.csv", "streets.html", "report.html"]
@@ -869,7 +899,7 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                     _ => "FAILED",
                 }
             );
-            Ok(if r.ok() { ExitCode::SUCCESS } else { ExitCode::from(5) })
+            Ok(if r.ok() { ExitCode::SUCCESS } else { ExitCode::from(exit::CHECK_FAILED) })
         }
     }
 }
@@ -886,21 +916,30 @@ fn run_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
             let (Some(schools), Some(pupils), Some(matrix), Some(out_plan)) =
                 (&a.schools, &a.pupils, &a.matrix, &a.out_plan)
             else {
-                anyhow::bail!("--buffer auto re-solves the plan: give --schools, --pupils, --matrix, --blocks and --out-plan");
+                return Err(usage(
+                    "--buffer auto re-solves the plan: give --schools, --pupils, --matrix, \
+                     --blocks and --out-plan",
+                ));
             };
-            anyhow::ensure!(
-                a.publish.blocks.is_some(),
-                "--buffer auto draws the robust plan's districts: give --blocks FILE"
-            );
-            Some((
-                InputArgs {
-                    schools: schools.clone(),
-                    pupils: pupils.clone(),
-                    matrix: Some(matrix.clone()),
-                    routing: RoutingArgs::default(),
-                },
-                out_plan.clone(),
-            ))
+            let Some(blocks) = &a.blocks else {
+                return Err(usage(
+                    "--buffer auto draws the robust plan's districts: give --blocks FILE",
+                ));
+            };
+            let req = app::PlanRequest {
+                schools: Source::Path(schools.clone()),
+                pupils: Source::Path(pupils.clone()),
+                distances: app::Distances::Matrix(Source::Path(matrix.clone())),
+                policy: a.policy.policy(),
+                stability: None,
+                city: Some(app::CitySpec {
+                    blocks: Source::Path(blocks.clone()),
+                    block_matrix: a.block_matrix.clone().map(Source::Path),
+                    streets: a.streets.clone().map(Source::Path),
+                }),
+                compare: app::CompareSpec::default(),
+            };
+            Some((req, out_plan.clone()))
         }
         None => None,
     };
@@ -927,9 +966,10 @@ fn run_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
         println!("Simulation written to {}/ (simulation.csv, simulation.json)", a.out.display());
         return Ok(ExitCode::SUCCESS);
     };
-    let (inst, m) = load(&input)?;
-    let city = a.publish.city(&input, &inst)?.expect("--blocks checked");
-    let given = catchment::output::read_plan(&a.plan, &inst)?;
+    let loaded = load_request(&input)?;
+    let (inst, m) = (&loaded.inst, &loaded.matrix);
+    let city = loaded.city.clone().expect("--blocks checked");
+    let given = catchment::output::read_plan(&a.plan, inst)?;
     if !given.problems.is_empty() {
         anyhow::bail!(
             "the plan does not match --schools/--pupils: {}",
@@ -955,13 +995,14 @@ fn run_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
         "re-solving with buffers, simulating the robust plan",
     );
     let robust = pool.install(|| {
-        simulate::robust_plan(&inst, &m, &policy, &city, sim, walk_before, &|n| pb.inc(n as u64))
+        simulate::robust_plan(inst, m, &policy, &city, sim, walk_before, &|n| pb.inc(n as u64))
     });
     pb.finish_and_clear();
     let (plan, reduced, robustness) = robust?;
     println!();
     print!("{}", simulate::robustness_table(&robustness));
-    catchment::output::write_plan_published(&out_plan, &reduced, &m, &plan, Some(&city), None)?;
+    let extras = catchment::output::Extras { city: Some(&city), ..Default::default() };
+    catchment::output::write_plan(&out_plan, &reduced, m, &plan, &extras)?;
     catchment::report::simulate_files::write_simulation(
         &a.out,
         &robustness.before,
@@ -975,19 +1016,16 @@ fn run_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Look for a data directory relative to the working directory, then to the source tree.
+/// The data directory, relative to the working directory.
 fn find_data(data: &Path) -> anyhow::Result<PathBuf> {
     if data.is_dir() {
         return Ok(data.to_path_buf());
     }
-    let alt = Path::new(env!("CARGO_MANIFEST_DIR")).join(data);
-    if alt.is_dir() {
-        return Ok(alt);
-    }
-    anyhow::bail!(
+    Err(Error::not_found(format!(
         "data directory {} not found (run from the repository root or pass --data)",
         data.display()
-    )
+    ))
+    .into())
 }
 
 fn print_summary(s: &Summary, out: &Path) {

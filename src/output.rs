@@ -38,7 +38,12 @@ A positive price is charged only by a full school, a negative one only by a scho
 /// Write files into a fresh temporary directory next to `out`, then move it into place.
 pub fn write_atomically(out: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     if out.exists() && !out.is_dir() {
-        return Err(Error::Other(format!("{}: exists and is not a directory", out.display())));
+        return Err(Error::input(
+            &out.display().to_string(),
+            None,
+            None,
+            "exists and is not a directory: the output must be a directory",
+        ));
     }
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -82,15 +87,15 @@ pub fn write_atomically(out: &Path, write: impl FnOnce(&Path) -> Result<()>) -> 
 }
 
 fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>> {
-    csv::Writer::from_path(path).map_err(|e| Error::Other(format!("{}: {e}", path.display())))
+    csv::Writer::from_path(path).map_err(csv_err(path))
 }
 
 fn csv_err(path: &Path) -> impl Fn(csv::Error) -> Error + '_ {
-    move |e| Error::Other(format!("{}: {e}", path.display()))
+    move |e| Error::csv(&path.display().to_string(), e)
 }
 
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let mut s = serde_json::to_string_pretty(value).map_err(|e| Error::Other(e.to_string()))?;
+    let mut s = serde_json::to_string_pretty(value).map_err(|e| Error::internal(e.to_string()))?;
     s.push('\n');
     std::fs::write(path, s).map_err(|e| Error::io(path, e))
 }
@@ -125,12 +130,6 @@ pub fn certificate_file(inst: &Instance, plan: &Plan) -> CertificateFile {
             prices: vec![],
         },
     }
-}
-
-/// Write a plan's output directory: summary.json, assignments.csv, schools.csv,
-/// certificate.json. Returns the summary.
-pub fn write_plan(out: &Path, inst: &Instance, m: &Matrix, plan: &Plan) -> Result<Summary> {
-    Ok(write_plan_published(out, inst, m, plan, None, None)?.0)
 }
 
 /// The report page of a published plan: headline figures, one row and one district per school,
@@ -178,43 +177,31 @@ pub fn report_page(
 /// schools only), so `catchment check` can rebuild the penalised costs.
 pub const PREVIOUS_FILE: &str = "previous-districts.csv";
 
-/// [`write_plan`] for a plan solved against last year's districts: the summary gains its
-/// `stability` section and the directory `previous-districts.csv`.
-pub fn write_plan_with(
-    out: &Path,
-    inst: &Instance,
-    m: &Matrix,
-    plan: &Plan,
-    stability: Option<(&crate::stability::StabilityReport, &crate::stability::Stability)>,
-) -> Result<Summary> {
-    Ok(write_plan_published_with(out, inst, m, plan, None, None, stability)?.0)
+/// What a plan directory holds besides the plan itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras<'a> {
+    /// The city (blocks, block matrix, streets): the publishable files `districts.csv` (every
+    /// block), `districts.geojson`, `streets.csv`, `streets.html` and `report.html`.
+    pub city: Option<&'a City>,
+    /// Other districts to compare with on the report page.
+    pub comparison: Option<&'a html::Comparison>,
+    /// A plan solved against last year's districts: the summary's `stability` section and
+    /// `previous-districts.csv`; with a change cost, blocks without pupils are drawn by walk +
+    /// price + change cost.
+    pub stability: Option<(&'a crate::stability::StabilityReport, &'a crate::stability::Stability)>,
 }
 
-/// Write a plan's output directory and, given the city (blocks, block matrix, streets), its
-/// publishable files: `districts.csv` (every block), `districts.geojson`, `streets.csv`,
-/// `streets.html`. Returns the summary and the publication.
-pub fn write_plan_published(
+/// Write a plan's output directory atomically: `summary.json`, `assignments.csv`,
+/// `schools.csv`, `certificate.json`, and what `extras` adds. Returns the summary and the
+/// publication (with a city).
+pub fn write_plan(
     out: &Path,
     inst: &Instance,
     m: &Matrix,
     plan: &Plan,
-    city: Option<&City>,
-    comparison: Option<&html::Comparison>,
+    extras: &Extras,
 ) -> Result<(Summary, Option<Publication>)> {
-    write_plan_published_with(out, inst, m, plan, city, comparison, None)
-}
-
-/// [`write_plan_published`] for plans with or without stability against last year's
-/// districts; with a change cost, blocks without pupils are drawn by walk + price + change cost.
-pub fn write_plan_published_with(
-    out: &Path,
-    inst: &Instance,
-    m: &Matrix,
-    plan: &Plan,
-    city: Option<&City>,
-    comparison: Option<&html::Comparison>,
-    stability: Option<(&crate::stability::StabilityReport, &crate::stability::Stability)>,
-) -> Result<(Summary, Option<Publication>)> {
+    let Extras { city, comparison, stability } = *extras;
     let inst = &*crate::effective_instance(inst, &plan.policy);
     let mut summary = summarize(inst, m, plan);
     summary.stability = stability.map(|(r, _)| r.clone());
@@ -229,7 +216,7 @@ pub fn write_plan_published_with(
     }
     let change = stability.and_then(|(r, st)| r.change_cost_m.map(|c| (&st.previous, c)));
     let publication =
-        city.map(|c| crate::districts::publish::publish_with(inst, plan, c, change)).transpose()?;
+        city.map(|c| crate::districts::publish::publish(inst, plan, c, change)).transpose()?;
     write_atomically(out, |dir| {
         write_json(&dir.join("summary.json"), &summary)?;
         write_json(&dir.join("certificate.json"), &cert)?;
@@ -368,8 +355,7 @@ pub struct PlanFiles {
 /// Read `assignments.csv` and `certificate.json` of a plan directory against an instance.
 pub fn read_plan(dir: &Path, inst: &Instance) -> Result<PlanFiles> {
     let path = dir.join("assignments.csv");
-    let mut rdr = csv::Reader::from_path(&path)
-        .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+    let mut rdr = csv::Reader::from_path(&path).map_err(csv_err(&path))?;
     let headers = rdr.headers().map_err(csv_err(&path))?.clone();
     let col = |n: &str| headers.iter().position(|h| h.trim() == n);
     let (Some(pc), Some(sc)) = (col("pupil_id"), col("school_id")) else {
@@ -435,11 +421,12 @@ pub fn explain_plan(dir: &Path, q: &files::Query) -> Result<files::Answer> {
             Ok(None)
         }
     };
-    let districts = read("districts.csv")?.ok_or_else(|| {
-        Error::Other(format!(
-            "{}: no districts.csv: solve with --blocks to publish districts for every block",
-            dir.display()
-        ))
+    let districts = read("districts.csv")?.ok_or_else(|| Error::NotFound {
+        message: format!("{}: the plan has no districts.csv", dir.display()),
+        hint: Some(crate::error::Hint::new(
+            "solve with the city's blocks to publish districts for every block",
+            Some(crate::error::Setting::Blocks),
+        )),
     })?;
     let schools = read("schools.csv")?.map(|t| school_names(&t)).unwrap_or_default();
     files::explain_from_files(&districts, read("streets.csv")?.as_deref(), &schools, q)

@@ -357,7 +357,7 @@ pub fn prepare(f: &ScenarioFile) -> Result<Vec<Prepared>> {
                     }
                     Error::Input(v)
                 }
-                e => Error::Other(format!("{}: {label}: {key}: {e}", f.file)),
+                e => e.context(&format!("{}: {label}: {key}", f.file)),
             }
         };
         // Pupils and their matrix over the base schools.
@@ -518,9 +518,10 @@ pub struct Outcome {
 /// Solve one prepared scenario.
 pub fn solve(p: &Prepared) -> Result<Outcome> {
     match &p.stability {
-        None => {
-            Ok(Outcome { plan: crate::solve_plan(&p.inst, &p.matrix, &p.policy)?, stability: None })
-        }
+        None => Ok(Outcome {
+            plan: crate::solve_plan(&p.inst, &p.matrix, &p.policy, None)?,
+            stability: None,
+        }),
         Some(st) => {
             let (plan, report, _) = stability::solve(&p.inst, &p.matrix, &p.policy, st)?;
             Ok(Outcome { plan, stability: Some(report) })
@@ -535,7 +536,7 @@ pub fn run(prepared: &[Prepared], jobs: usize) -> Result<Vec<Outcome>> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.max(1))
         .build()
-        .map_err(|e| Error::Other(format!("cannot start worker threads: {e}")))?;
+        .map_err(|e| Error::internal(format!("cannot start worker threads: {e}")))?;
     pool.install(|| {
         prepared
             .par_iter()
@@ -550,7 +551,7 @@ pub fn run(prepared: &[Prepared], jobs: usize) -> Result<Vec<Outcome>> {
                             .collect(),
                     ),
                     Error::Input(v) => Error::Input(v),
-                    e => Error::Other(format!("scenario '{}': {e}", p.name)),
+                    e => e.context(&format!("scenario '{}'", p.name)),
                 })
             })
             .collect()
@@ -632,10 +633,10 @@ pub fn compare(prepared: &[Prepared], outcomes: &[Outcome]) -> Vec<Row> {
 pub fn comparison_csv(rows: &[Row]) -> Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
-        w.serialize(r).map_err(|e| Error::Other(format!("comparison.csv: {e}")))?;
+        w.serialize(r).map_err(|e| Error::csv("comparison.csv", e))?;
     }
-    let bytes = w.into_inner().map_err(|e| Error::Other(format!("comparison.csv: {e}")))?;
-    String::from_utf8(bytes).map_err(|e| Error::Other(e.to_string()))
+    let bytes = w.into_inner().map_err(|e| Error::internal(format!("comparison.csv: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| Error::internal(e.to_string()))
 }
 
 /// `comparison.md`: the table a planner reads.
@@ -702,7 +703,7 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
                 _ => None,
             };
             let districts =
-                crate::districts::publish::district_rows_with(&inst, &o.plan, blocks, bm, change)?;
+                crate::districts::publish::district_rows(&inst, &o.plan, blocks, bm, change)?;
             let school: Vec<Option<usize>> = districts.iter().map(|d| d.school).collect();
             let ids: Vec<Option<String>> =
                 school.iter().map(|s| s.map(|s| inst.schools[s].id.clone())).collect();
@@ -724,7 +725,7 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
                 &crate::report::simulate::Options::default(),
                 &|_| (),
             )
-            .map_err(|e| Error::Other(format!("scenario '{}': simulation: {e}", p.name)))?;
+            .map_err(|e| e.context(&format!("scenario '{}': simulation", p.name)))?;
             row.p_any_overflow = Some(sim.p_any_over_capacity);
             row.expected_schools_over = Some(sim.expected_schools_over);
         }
@@ -776,14 +777,16 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
                 }),
                 _ => None,
             };
-            crate::output::write_plan_published_with(
+            crate::output::write_plan(
                 &dir.join(&p.name),
                 &p.inst,
                 &p.matrix,
                 &o.plan,
-                city.as_ref(),
-                Some(&page_table),
-                st,
+                &crate::output::Extras {
+                    city: city.as_ref(),
+                    comparison: Some(&page_table),
+                    stability: st,
+                },
             )?;
         }
         std::fs::write(dir.join("comparison.csv"), &csv)

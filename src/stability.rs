@@ -51,10 +51,13 @@ pub enum Before {
 
 /// Read last year's districts: CSV `block_id,school_id` (extra columns ignored).
 pub fn read_previous(path: &Path) -> Result<Previous> {
-    let name = file_name(path);
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let table =
-        crate::instance::table::read_table(&name, &bytes, &["block_id", "school_id"], false)?;
+    previous_from_csv(&file_name(path), &bytes)
+}
+
+/// [`read_previous`] from CSV bytes (`name` labels messages).
+pub fn previous_from_csv(name: &str, bytes: &[u8]) -> Result<Previous> {
+    let table = crate::instance::table::read_table(name, bytes, &["block_id", "school_id"], false)?;
     let mut out = Previous::new();
     let mut problems: Vec<InputProblem> = Vec::new();
     for i in 0..table.rows.len() {
@@ -187,8 +190,8 @@ pub fn solve(
     policy: &Policy,
     stability: &Stability,
 ) -> Result<(Plan, StabilityReport, Plan)> {
-    let free = crate::solve_plan(inst, m, policy)?;
-    let plan = crate::solve_plan_with(inst, m, policy, Some(stability))?;
+    let free = crate::solve_plan(inst, m, policy, None)?;
+    let plan = crate::solve_plan(inst, m, policy, Some(stability))?;
     let r = report(inst, stability, &plan, &free);
     Ok((plan, r, free))
 }
@@ -217,13 +220,13 @@ pub fn curve(
     penalties: &[u32],
 ) -> Result<Vec<CurvePoint>> {
     use rayon::prelude::*;
-    let free = crate::solve_plan(inst, m, policy)?;
+    let free = crate::solve_plan(inst, m, policy, None)?;
     let b = before(inst, previous);
     penalties
         .par_iter()
         .map(|&c| {
             let st = Stability { previous: previous.clone(), rule: Rule::ChangeCost(c) };
-            let plan = crate::solve_plan_with(inst, m, policy, Some(&st))?;
+            let plan = crate::solve_plan(inst, m, policy, Some(&st))?;
             let (_, cb, cp) = changes(inst, &b, &plan.assign);
             Ok(CurvePoint {
                 penalty_m: c,

@@ -5,7 +5,7 @@ mod common;
 
 use catchment::instance::{Instance, Pupil, School};
 use catchment::routing::Matrix;
-use catchment::solve::lp::{solve_with_classes, ClassRule};
+use catchment::solve::lp::{solve_mip, ClassRule};
 use catchment::solve::{feasibility, Problem};
 use catchment::{solve_plan, Policy, Unit};
 use proptest::prelude::*;
@@ -83,7 +83,7 @@ proptest! {
     fn block_mip_equals_brute_force(p in arb_blocks()) {
         let b = brute(&p, None);
         let diagnosed = feasibility::diagnose(&p);
-        match solve_with_classes(&p, None) {
+        match solve_mip(&p, None, None) {
             Ok((s, _)) => {
                 prop_assert!(diagnosed.is_empty());
                 prop_assert_eq!(Some(s.objective), b);
@@ -96,7 +96,7 @@ proptest! {
     fn class_rule_equals_brute_force(p in arb_blocks(), min_size in 1u32..=3, size in 3u32..=5) {
         let rule = ClassRule { size: vec![size; p.n_schools], max: vec![2; p.n_schools], min_size };
         let b = brute(&p, Some(&rule));
-        match solve_with_classes(&p, Some(&rule)) {
+        match solve_mip(&p, Some(&rule), None) {
             Ok((s, k)) => {
                 prop_assert_eq!(Some(s.objective), b);
                 let k = k.unwrap();
@@ -126,8 +126,9 @@ fn town() -> (Instance, Matrix) {
 #[test]
 fn blocks_stay_whole_and_cost_at_least_the_pupil_optimum() {
     let (inst, m) = town();
-    let pupil = solve_plan(&inst, &m, &Policy::default()).unwrap();
-    let block = solve_plan(&inst, &m, &Policy { unit: Unit::Block, ..Policy::default() }).unwrap();
+    let pupil = solve_plan(&inst, &m, &Policy::default(), None).unwrap();
+    let block =
+        solve_plan(&inst, &m, &Policy { unit: Unit::Block, ..Policy::default() }, None).unwrap();
     assert!(block.objective >= pupil.objective);
     assert_eq!(block.pupil_optimum, Some(pupil.objective));
     assert!(block.certificate.is_none() && pupil.certificate.is_some());
@@ -150,7 +151,7 @@ fn blocks_stay_whole_and_cost_at_least_the_pupil_optimum() {
 fn no_class_exceeds_its_size_and_minimum_class_size_holds() {
     let (inst, m) = town();
     for policy in [Policy::default(), Policy { min_class_size: Some(15), ..Policy::default() }] {
-        let plan = solve_plan(&inst, &m, &policy).unwrap();
+        let plan = solve_plan(&inst, &m, &policy, None).unwrap();
         let summary = catchment::report::summarize(&inst, &m, &plan);
         assert_eq!(summary.classes.over_size, 0);
         for (s, l) in summary.per_school.iter().enumerate() {
@@ -196,28 +197,30 @@ fn a_school_too_small_for_the_minimum_class_gets_no_class() {
     let mut m = Matrix::new(3, 2, "test");
     m.meters = vec![100, 900, 100, 900, 900, 100];
     let plan =
-        solve_plan(&inst, &m, &Policy { min_class_size: Some(2), ..Policy::default() }).unwrap();
+        solve_plan(&inst, &m, &Policy { min_class_size: Some(2), ..Policy::default() }, None)
+            .unwrap();
     assert_eq!(plan.assign, vec![0, 0, 0]);
     assert_eq!(plan.classes, vec![1, 0]);
     let summary = catchment::report::summarize(&inst, &m, &plan);
     assert_eq!(summary.classes.schools_without_class, vec!["B".to_string()]);
-    let free = solve_plan(&inst, &m, &Policy::default()).unwrap();
+    let free = solve_plan(&inst, &m, &Policy::default(), None).unwrap();
     assert_eq!(free.assign, vec![0, 0, 1]);
 }
 
 #[test]
 fn a_minimum_above_the_class_size_needs_a_larger_class() {
     let (inst, m) = town();
-    let e = solve_plan(&inst, &m, &Policy { min_class_size: Some(25), ..Policy::default() })
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("the minimum class size 25 is above the class size")
-            && e.contains("--max-class-size"),
-        "{e}"
-    );
+    let err =
+        solve_plan(&inst, &m, &Policy { min_class_size: Some(25), ..Policy::default() }, None)
+            .unwrap_err();
+    // A user's mistake, named by its variant: exit code 3 and HTTP 422, the setting to change.
+    assert_eq!((err.kind(), err.exit_code(), err.http_status()), ("invalid_policy", 3, 422));
+    assert_eq!(err.hint().and_then(|h| h.setting), Some(catchment::error::Setting::MaxClassSize));
+    let e = err.to_string();
+    assert!(e.contains("the minimum class size 25 is above the class size"), "{e}");
+    assert!(!e.contains("--"), "library messages name no CLI flag: {e}");
     let policy = Policy { min_class_size: Some(25), max_class_size: Some(28), ..Policy::default() };
-    let plan = solve_plan(&inst, &m, &policy).unwrap();
+    let plan = solve_plan(&inst, &m, &policy, None).unwrap();
     let summary = catchment::report::summarize(&inst, &m, &plan);
     assert_eq!(summary.classes.over_size, 0);
     for l in &summary.per_school {

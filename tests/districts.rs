@@ -9,7 +9,7 @@ fn every_block_gets_the_school_its_pupils_have_and_explanations_follow_the_price
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/magdeburg");
     let inst = read_instance(&dir.join("schools.csv"), &dir.join("pupils.csv")).unwrap();
     let m = routing::read_matrix(&dir.join("matrix.csv"), &inst).unwrap();
-    let plan = solve_plan(&inst, &m, &Policy::default()).unwrap();
+    let plan = solve_plan(&inst, &m, &Policy::default(), None).unwrap();
     let prices = &plan.certificate.as_ref().unwrap().prices;
     let bm = read_block_matrix(&dir.join("matrix.csv"), &inst.schools).unwrap();
     let blocks = std::fs::read_to_string(dir.join("blocks.csv")).unwrap();

@@ -1139,3 +1139,232 @@ close = ["S31"]
     assert_eq!(post_json(s.addr, "/v1/scenarios", Some(WRITE), &body(toml, &renamed)).status, 400);
     assert_eq!(post_json(s.addr, "/v1/scenarios", Some(READ), &body(toml, &files)).status, 403);
 }
+
+/// The long flags `catchment solve --help` lists.
+fn solve_flags() -> Vec<String> {
+    let o = Command::new(bin()).args(["solve", "--help"]).output().unwrap();
+    assert!(o.status.success());
+    let mut flags: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let l = l.strip_prefix("-v, ").or_else(|| l.strip_prefix("-h, ")).unwrap_or(l);
+            l.strip_prefix("--").map(|f| {
+                f.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+        })
+        .collect();
+    flags.sort();
+    flags.dedup();
+    flags
+}
+
+/// The property paths (`a.b`) of a schema in an OpenAPI document, following `$ref`s.
+fn schema_paths(doc: &Value, schema: &Value, prefix: &str, out: &mut Vec<String>) {
+    let resolve = |s: &Value| -> Value {
+        match s.get("$ref").and_then(Value::as_str) {
+            Some(r) => {
+                let name = r.rsplit('/').next().unwrap();
+                doc["components"]["schemas"][name].clone()
+            }
+            None => s.clone(),
+        }
+    };
+    let schema = resolve(schema);
+    let alts: Vec<Value> = ["oneOf", "anyOf", "allOf"]
+        .iter()
+        .filter_map(|k| schema.get(*k).and_then(Value::as_array).cloned())
+        .flatten()
+        .collect();
+    for a in alts {
+        schema_paths(doc, &a, prefix, out);
+    }
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        for (k, v) in props {
+            let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            out.push(path.clone());
+            schema_paths(doc, v, &path, out);
+        }
+    }
+}
+
+/// Every option of `catchment solve` is a field of `POST /v1/plans` and the other way round:
+/// both shells reach the same application layer. A flag is either mapped to its field or named
+/// as the operator's (set once for the service, not per request) or the CLI's own output.
+#[test]
+fn cli_solve_options_and_http_plan_fields_are_the_same() {
+    // flag -> request field.
+    let mapped: &[(&str, &str)] = &[
+        ("schools", "schools"),
+        ("pupils", "pupils"),
+        ("matrix", "matrix"),
+        ("osrm", "routing.osrm"),
+        ("osrm-profile", "routing.profile"),
+        ("osrm-table-size", "routing.table_size"),
+        ("snap-limit", "routing.snap_limit_m"),
+        ("allow-unreachable", "routing.allow_unreachable"),
+        ("solver", "policy.solver"),
+        ("max-walk", "policy.max_walk"),
+        ("unit", "policy.unit"),
+        ("min-class-size", "policy.min_class_size"),
+        ("max-class-size", "policy.max_class_size"),
+        ("blocks", "blocks"),
+        ("block-matrix", "block_matrix"),
+        ("streets", "streets"),
+        ("compare", "compare"),
+        ("previous", "stability.previous"),
+        ("change-cost", "stability.change_cost"),
+        ("max-changed-blocks", "stability.max_changed_blocks"),
+    ];
+    // Flags that are not per request: the CLI's output and help, and the routing settings
+    // that are the operator's on a service (extract, cache, concurrency, deadline, reports).
+    let cli_only: &[&str] = &[
+        "out",
+        "help",
+        "verbose",
+        "osm",
+        "cache-dir",
+        "no-cache",
+        "osrm-concurrency",
+        "osrm-deadline",
+        "skip-ungeocoded",
+        "geocode-report",
+    ];
+    let flags = solve_flags();
+    let mut expected: Vec<String> = mapped
+        .iter()
+        .map(|(f, _)| f.to_string())
+        .chain(cli_only.iter().map(|f| f.to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(flags, expected, "every solve flag is mapped to a request field or named CLI-only");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start(&tmp.path().join("p.db"), &[]);
+    let doc = get(s.addr, "/openapi.json", None).json();
+    let mut fields = Vec::new();
+    schema_paths(&doc, &doc["components"]["schemas"]["PlanRequest"], "", &mut fields);
+    // The policy is an open object in the schema: its fields are the library's Policy.
+    let policy = serde_json::to_value(catchment::Policy::default()).unwrap();
+    fields.extend(policy.as_object().unwrap().keys().map(|k| format!("policy.{k}")));
+    let mut want: Vec<String> = mapped.iter().map(|(_, f)| f.to_string()).collect();
+    want.extend(["routing", "policy", "stability"].map(String::from));
+    want.sort();
+    fields.sort();
+    fields.dedup();
+    assert_eq!(fields, want, "every request field is a solve flag");
+}
+
+/// A user's mistake in the policy: exit code 3 on the CLI, 422 over HTTP, the same message.
+#[test]
+fn a_policy_mistake_is_exit_3_and_422_with_the_same_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = Command::new(bin())
+        .arg("solve")
+        .arg("--schools")
+        .arg(demo_dir().join("schools.csv"))
+        .arg("--pupils")
+        .arg(demo_dir().join("pupils.csv"))
+        .arg("--matrix")
+        .arg(demo_dir().join("matrix.csv"))
+        .args(["--min-class-size", "99", "--out"])
+        .arg(tmp.path().join("plan"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(stderr.contains("--max-class-size"), "the CLI's hint names its flag: {stderr}");
+    let s = Server::start(&tmp.path().join("p.db"), &[]);
+    let r = post_json(
+        s.addr,
+        "/v1/plans?wait=true",
+        Some(WRITE),
+        &request_for(&demo_dir(), json!({"min_class_size": 99})),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    let e = r.json();
+    assert_eq!(e["error"], "invalid_policy");
+    let message = e["message"].as_str().unwrap();
+    assert!(stderr.contains(&format!("error: {message}")), "{stderr}\nvs\n{message}");
+    assert!(!message.contains("--"), "no CLI flag in the service's message: {message}");
+    assert!(e["hint"].as_str().unwrap().contains("policy.max_class_size"), "{e}");
+
+    // A cap on changed blocks cannot be met: exit 4 / 422 infeasible, the same reason.
+    let prev = "block_id,school_id\n";
+    let prev_path = tmp.path().join("prev.csv");
+    std::fs::write(&prev_path, prev).unwrap();
+    let o = Command::new(bin())
+        .arg("solve")
+        .arg("--schools")
+        .arg(demo_dir().join("schools.csv"))
+        .arg("--pupils")
+        .arg(demo_dir().join("pupils.csv"))
+        .arg("--matrix")
+        .arg(demo_dir().join("matrix.csv"))
+        .arg("--previous")
+        .arg(&prev_path)
+        .args(["--out"])
+        .arg(tmp.path().join("plan2"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "--previous without a rule is a usage error");
+}
+
+/// Stability and a comparison over HTTP: the same plan and published files as the CLI.
+#[test]
+fn stability_and_comparison_over_http_equal_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mdg = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/magdeburg");
+    let previous = mdg.join("districts-seed2022.csv");
+    let cli = CliPlan::solve(
+        &mdg,
+        &tmp.path().join("cli"),
+        &[
+            "--blocks",
+            mdg.join("blocks.csv").to_str().unwrap(),
+            "--previous",
+            previous.to_str().unwrap(),
+            "--change-cost",
+            "500",
+            "--compare",
+            previous.to_str().unwrap(),
+        ],
+    );
+    let s = Server::start(&tmp.path().join("s.db"), &[]);
+    let body = serde_json::to_vec(&json!({
+        "schools": read(&mdg.join("schools.csv")),
+        "pupils": read(&mdg.join("pupils.csv")),
+        "matrix": read(&mdg.join("matrix.csv")),
+        "blocks": read(&mdg.join("blocks.csv")),
+        "compare": read(&previous),
+        "stability": {"previous": read(&previous), "change_cost": 500},
+    }))
+    .unwrap();
+    let r = post_json(s.addr, "/v1/plans?wait=true", Some(WRITE), &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let summary = r.json()["summary"].clone();
+    let mut cli_summary: Value = serde_json::from_slice(&cli.file("summary.json")).unwrap();
+    let mut http_summary = summary.clone();
+    for v in [&mut cli_summary, &mut http_summary] {
+        v.as_object_mut().unwrap().remove("timing");
+        v.as_object_mut().unwrap().remove("distance_source");
+    }
+    assert!(http_summary["stability"].is_object(), "the stability section is there");
+    assert_eq!(http_summary, cli_summary);
+    for f in ["districts.csv", "report.html"] {
+        let r = get(s.addr, &format!("/v1/plans/{id}/files/{f}"), Some(READ));
+        assert_eq!(r.status, 200, "{f}: {}", r.text());
+        let cli_file = cli.file(f);
+        let (a, b) = (String::from_utf8_lossy(&r.body), String::from_utf8_lossy(&cli_file));
+        if f == "report.html" {
+            // The comparison row is labelled by the file's name (a path on the CLI).
+            assert!(a.contains("Given districts (compare.csv)"), "the comparison is on the page");
+        } else {
+            assert!(a == b, "{f} differs from the CLI's");
+        }
+    }
+}

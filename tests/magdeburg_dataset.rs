@@ -24,6 +24,12 @@ fn source() -> Option<PathBuf> {
     if s.join("schools_kiss_md.json").is_file() {
         Some(s)
     } else {
+        // In CI the shared data sits beside the clone: its absence there is a failure.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the Magdeburg source data is not at {} (CI=true: it must be there)",
+            s.display()
+        );
         eprintln!(
             "\n!!! SKIPPED: the Magdeburg source data is not at {} - the generator was NOT checked against the committed data/magdeburg !!!\n",
             s.display()

@@ -20,14 +20,15 @@ fn plan_dir(dir: &Path) -> PathBuf {
     let data = magdeburg();
     let inst = read_instance(&data.join("schools.csv"), &data.join("pupils.csv")).unwrap();
     let m = routing::read_matrix(&data.join("matrix.csv"), &inst).unwrap();
-    let plan = solve_plan(&inst, &m, &Policy::default()).unwrap();
+    let plan = solve_plan(&inst, &m, &Policy::default(), None).unwrap();
     let city = City {
         blocks: read_blocks(&data.join("blocks.csv")).unwrap(),
         matrix: read_block_matrix(&data.join("matrix.csv"), &inst.schools).unwrap(),
         streets: None,
     };
     let out = dir.join("plan");
-    catchment::output::write_plan_published(&out, &inst, &m, &plan, Some(&city), None).unwrap();
+    let extras = catchment::output::Extras { city: Some(&city), ..Default::default() };
+    catchment::output::write_plan(&out, &inst, &m, &plan, &extras).unwrap();
     out
 }
 
@@ -242,7 +243,7 @@ fn when_seats_are_short_the_buffers_are_scaled_down_to_stay_feasible() {
     let r = simulate::reduce_capacities(&inst, &m, None, &buffers).unwrap();
     assert!(r.scale < 1.0 && r.scale > 0.0, "{}", r.scale);
     assert!(r.instance.seats() >= inst.pupils.len() as u64);
-    assert!(solve_plan(&r.instance, &m, &Policy::default()).is_ok());
+    assert!(solve_plan(&r.instance, &m, &Policy::default(), None).is_ok());
     // Equal buffers grow a seat at every school at once: one step more would not fit.
     let applied: u64 = r.applied.iter().map(|&b| b as u64).sum();
     assert!(

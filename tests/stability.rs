@@ -97,8 +97,9 @@ fn feasible_previous(seed: u64, inst: &Instance) -> Previous {
             m.meters[p * n_s + s] = walks[pu.block.as_ref().unwrap()][s];
         }
     }
-    let plan = catchment::solve_plan(inst, &m, &Policy { unit: Unit::Block, ..Policy::default() })
-        .unwrap();
+    let plan =
+        catchment::solve_plan(inst, &m, &Policy { unit: Unit::Block, ..Policy::default() }, None)
+            .unwrap();
     stability::block_schools(inst, &plan.assign)
 }
 
@@ -152,7 +153,7 @@ fn tiny_instances_with_a_change_cost_equal_brute_force() {
         let (inst, m) = random_instance(seed, 6, 4, 3, 1);
         let prev = random_previous(seed, &inst);
         for cost in [0, 150, 700, 5000] {
-            let plan = catchment::solve_plan_with(
+            let plan = catchment::solve_plan(
                 &inst,
                 &m,
                 &Policy::default(),
@@ -184,8 +185,8 @@ proptest! {
         let (inst, m) = random_instance(seed, n_p, (n_p / 2).max(1), n_s, 2);
         let prev = random_previous(seed, &inst);
         let st = stable(&prev, Rule::ChangeCost(cost));
-        let flow = catchment::solve_plan_with(&inst, &m, &Policy { solver: SolverKind::Flow, ..Policy::default() }, Some(&st)).unwrap();
-        let lp = catchment::solve_plan_with(&inst, &m, &Policy { solver: SolverKind::Lp, ..Policy::default() }, Some(&st)).unwrap();
+        let flow = catchment::solve_plan(&inst, &m, &Policy { solver: SolverKind::Flow, ..Policy::default() }, Some(&st)).unwrap();
+        let lp = catchment::solve_plan(&inst, &m, &Policy { solver: SolverKind::Lp, ..Policy::default() }, Some(&st)).unwrap();
         prop_assert_eq!(
             penalised_objective(&inst, &m, &prev, cost, &flow.assign),
             penalised_objective(&inst, &m, &prev, cost, &lp.assign)
@@ -229,7 +230,7 @@ fn a_very_large_change_cost_keeps_every_block_when_feasible() {
         assert!(plan.objective >= free.objective);
         assert_eq!(report.price_m, plan.objective as i64 - free.objective as i64);
         // Whole blocks with the same cost keep every block too.
-        let whole = catchment::solve_plan_with(
+        let whole = catchment::solve_plan(
             &inst,
             &m,
             &Policy { unit: Unit::Block, ..Policy::default() },
@@ -299,10 +300,10 @@ fn the_cap_on_changed_blocks_is_respected_and_costs_at_least_the_uncapped_optimu
         let prev = random_previous(seed, &inst);
         let before = stability::before(&inst, &prev);
         let Some(best_uncapped) = brute_force_blocks(&inst, &m, &prev, None) else { continue };
-        let uncapped = catchment::solve_plan(&inst, &m, &block).unwrap();
+        let uncapped = catchment::solve_plan(&inst, &m, &block, None).unwrap();
         assert_eq!(uncapped.objective, best_uncapped);
         for cap in 0..=5u32 {
-            let res = catchment::solve_plan_with(
+            let res = catchment::solve_plan(
                 &inst,
                 &m,
                 &block,
@@ -338,7 +339,7 @@ fn the_cap_on_changed_blocks_is_respected_and_costs_at_least_the_uncapped_optimu
 fn the_cap_needs_whole_blocks() {
     let (inst, m) = random_instance(1, 9, 5, 3, 4);
     let prev = random_previous(1, &inst);
-    let e = catchment::solve_plan_with(
+    let e = catchment::solve_plan(
         &inst,
         &m,
         &Policy::default(),

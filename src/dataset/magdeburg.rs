@@ -510,10 +510,9 @@ type DistrictAges = (i64, Vec<(String, u32)>, Vec<String>);
 
 fn read_district_ages(dir: &Path) -> Result<DistrictAges> {
     let path = dir.join(F_AGE_DISTRICT);
-    let mut rdr = csv::Reader::from_path(&path)
-        .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
-    let headers =
-        rdr.headers().map_err(|e| Error::Other(format!("{}: {e}", path.display())))?.clone();
+    let mut rdr =
+        csv::Reader::from_path(&path).map_err(|e| Error::csv(&path.display().to_string(), e))?;
+    let headers = rdr.headers().map_err(|e| Error::csv(&path.display().to_string(), e))?.clone();
     let col = |n: &str| headers.iter().position(|h| h.trim() == n);
     let (Some(cy), Some(cd), Some(ca)) = (col("Jahr"), col("Stadtteil"), col("0 - 6 Jahre")) else {
         return Err(bad(
@@ -525,7 +524,7 @@ fn read_district_ages(dir: &Path) -> Result<DistrictAges> {
     };
     let mut rows = Vec::new();
     for rec in rdr.records() {
-        let rec = rec.map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+        let rec = rec.map_err(|e| Error::csv(&path.display().to_string(), e))?;
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         let year: i64 = rec
             .get(cy)
@@ -1073,7 +1072,7 @@ fn build_network(streets: &[Street]) -> Network {
 pub fn generate(opts: &Options) -> Result<Dataset> {
     let dir = &opts.source;
     if !dir.is_dir() {
-        return Err(Error::Other(format!("{}: source directory not found", dir.display())));
+        return Err(Error::not_found(format!("{}: source directory not found", dir.display())));
     }
     let districts = read_districts(dir)?;
     let cells = read_cells(dir, &districts)?;
@@ -1116,7 +1115,7 @@ pub fn generate(opts: &Options) -> Result<Dataset> {
             continue;
         }
         if total == 0 {
-            return Err(Error::Other(format!(
+            return Err(Error::input("stadtteile.geojson", None, None, format!(
                 "Stadtteil '{name}' has {n} pupils to place but no populated Zensus cell centre inside its polygon"
             )));
         }
@@ -1172,7 +1171,7 @@ pub fn generate(opts: &Options) -> Result<Dataset> {
 // ---------------------------------------------------------------- writing
 
 fn csv_out(path: &Path, header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<()> {
-    let err = |e: csv::Error| Error::Other(format!("{}: {e}", path.display()));
+    let err = |e: csv::Error| Error::csv(&path.display().to_string(), e);
     let mut w = csv::Writer::from_path(path).map_err(err)?;
     w.write_record(header).map_err(err)?;
     for r in rows {

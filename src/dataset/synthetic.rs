@@ -210,7 +210,7 @@ pub fn generate(n_pupils: usize, n_schools: usize, seed: u64) -> Town {
 pub fn write(out: &Path, town: &Town) -> Result<()> {
     let inst = &town.instance;
     write_atomically(out, |dir| {
-        let err = |e: csv::Error| crate::Error::Other(e.to_string());
+        let err = |e: csv::Error| crate::Error::csv("synthetic town", e);
         let mut w = csv::Writer::from_path(dir.join("schools.csv")).map_err(err)?;
         w.write_record(["id", "name", "lat", "lon", "max_classes", "class_size"]).map_err(err)?;
         for s in &inst.schools {

@@ -45,10 +45,10 @@ pub struct StreetRecord {
 fn csv_text<T: Serialize>(rows: impl IntoIterator<Item = T>) -> Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
-        w.serialize(r).map_err(|e| Error::Other(e.to_string()))?;
+        w.serialize(r).map_err(|e| Error::internal(e.to_string()))?;
     }
-    let bytes = w.into_inner().map_err(|e| Error::Other(e.to_string()))?;
-    String::from_utf8(bytes).map_err(|e| Error::Other(e.to_string()))
+    let bytes = w.into_inner().map_err(|e| Error::internal(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| Error::internal(e.to_string()))
 }
 
 /// `districts.csv`: every block with its school and the numbers that explain it.
@@ -191,7 +191,7 @@ pub fn explain_from_files(
     let records: Vec<DistrictRecord> = csv::Reader::from_reader(districts.as_bytes())
         .deserialize()
         .collect::<std::result::Result<_, _>>()
-        .map_err(|e| Error::Other(format!("districts.csv: {e}")))?;
+        .map_err(|e| Error::csv("districts.csv", e))?;
     let name = |id: &str| {
         schools
             .iter()
@@ -210,7 +210,7 @@ pub fn explain_from_files(
                 r.cost_to_others_m,
                 r.keep_cost_m,
             )),
-            _ => Err(Error::Other(format!(
+            _ => Err(Error::not_found(format!(
                 "block '{}' has no walking route to any school",
                 r.block_id
             ))),
@@ -222,7 +222,7 @@ pub fn explain_from_files(
     match q {
         Query::Block(id) => {
             let r = by_block(id)
-                .ok_or_else(|| Error::NotFound(format!("block '{id}' is not in the districts")))?;
+                .ok_or_else(|| Error::not_found(format!("block '{id}' is not in the districts")))?;
             Ok(Answer {
                 query: id.clone(),
                 note: format!("block {id}"),
@@ -244,7 +244,7 @@ pub fn explain_from_files(
                         .iter()
                         .find(|r| normalize_number(&r.house_number) == nn)
                         .ok_or_else(|| {
-                            Error::NotFound(format!(
+                            Error::not_found(format!(
                                 "'{a}': the street is listed, this house number is not"
                             ))
                         })?;
@@ -269,18 +269,18 @@ pub fn explain_from_files(
                 return Ok(Answer { query: a.clone(), note, explanations: out });
             }
             let Some(streets) = streets else {
-                return Err(Error::NotFound(format!(
+                return Err(Error::not_found(format!(
                     "'{street}' is not in the districts, and the plan has no street list"
                 )));
             };
             let parts: Vec<StreetRecord> = csv::Reader::from_reader(streets.as_bytes())
                 .deserialize()
                 .collect::<std::result::Result<_, _>>()
-                .map_err(|e| Error::Other(format!("streets.csv: {e}")))?;
+                .map_err(|e| Error::csv("streets.csv", e))?;
             let hits: Vec<usize> =
                 (0..parts.len()).filter(|&i| normalize_street(&parts[i].street) == key).collect();
             if hits.is_empty() {
-                return Err(Error::NotFound(format!(
+                return Err(Error::not_found(format!(
                     "street '{street}' is not in the street list"
                 )));
             }

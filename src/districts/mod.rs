@@ -49,7 +49,7 @@ pub fn parse_block_matrix(
 ) -> Result<BlockMatrix> {
     let name = name.to_string();
     let mut rdr = csv::Reader::from_reader(input);
-    let headers = rdr.headers().map_err(|e| Error::Other(format!("{name}: {e}")))?.clone();
+    let headers = rdr.headers().map_err(|e| Error::csv(&name, e))?.clone();
     let col = |n: &str| headers.iter().position(|h| h.trim() == n);
     let (Some(bc), Some(sc), Some(mc)) = (col("block_id"), col("school_id"), col("meters")) else {
         return Err(Error::input(
@@ -65,7 +65,7 @@ pub fn parse_block_matrix(
     let mut rows: HashMap<String, Vec<u32>> = HashMap::new();
     let mut problems = Vec::new();
     for rec in rdr.records() {
-        let rec = rec.map_err(|e| Error::Other(format!("{name}: {e}")))?;
+        let rec = rec.map_err(|e| Error::csv(&name, e))?;
         let line = rec.position().map(|p| p.line());
         let (b, s, m) =
             (rec.get(bc).unwrap_or(""), rec.get(sc).unwrap_or(""), rec.get(mc).unwrap_or(""));
@@ -146,9 +146,9 @@ pub fn explain(
 ) -> Result<Explanation> {
     let b = bm
         .index(block)
-        .ok_or_else(|| Error::Other(format!("block '{block}' is not in the block matrix")))?;
+        .ok_or_else(|| Error::not_found(format!("block '{block}' is not in the block matrix")))?;
     let s = assign_blocks(bm, prices)[b]
-        .ok_or_else(|| Error::Other(format!("block '{block}' has no route to any school")))?;
+        .ok_or_else(|| Error::not_found(format!("block '{block}' has no route to any school")))?;
     let (n, nd) = nearest_school(bm.row(b)).expect("a reachable school exists");
     Ok(explain_numbers(
         block,

@@ -23,7 +23,7 @@ pub fn district_polygons(rows: &[DistrictRow], n_schools: usize) -> Result<Vec<M
         }
     }
     if !not_cells.is_empty() {
-        return Err(Error::Other(format!(
+        return Err(Error::input("blocks", None, Some("block_id"), format!(
             "district polygons need blocks that are grid cells (ids like CRS3035RES100mN3216200E4433100); {} are not, e.g. {}",
             not_cells.len(),
             not_cells.iter().take(3).copied().collect::<Vec<_>>().join(", ")

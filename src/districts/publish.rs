@@ -2,9 +2,9 @@
 //! it. No pupil appears in anything built here: only blocks, schools and aggregate counts.
 
 use super::blocks::Block;
-use super::{explain_numbers, least_cost_school, nearest_school, BlockMatrix, Explanation};
+use super::{least_cost_school, nearest_school, BlockMatrix};
 use crate::error::{Error, Result};
-use crate::instance::{Instance, School};
+use crate::instance::Instance;
 use crate::Plan;
 
 /// One block's district, with the numbers of its explanation.
@@ -30,19 +30,11 @@ pub struct DistrictRow {
 /// way the plan did.
 ///
 /// `pupil_block[p]` is pupil p's row in `bm` (`None`: a pupil without a block).
+///
+/// `extra(block, school)` is added to walk + price for blocks without pupils (a change cost
+/// against last year's districts), `None` where the block may not go (a school that forms no
+/// class).
 pub fn draw_districts(
-    bm: &BlockMatrix,
-    prices: &[i64],
-    plan_assign: &[u32],
-    pupil_block: &[Option<usize>],
-) -> Vec<Option<usize>> {
-    draw_districts_with(bm, prices, plan_assign, pupil_block, &|_, _| Some(0))
-}
-
-/// [`draw_districts`] with `extra(block, school)` added to walk + price for blocks without
-/// pupils (a change cost against last year's districts), `None` where the block may not go
-/// (a school that forms no class).
-pub fn draw_districts_with(
     bm: &BlockMatrix,
     prices: &[i64],
     plan_assign: &[u32],
@@ -76,20 +68,10 @@ pub fn draw_districts_with(
 }
 
 /// The district rows for every block of `blocks` (the city). Fails when a block has no row
-/// in the block matrix.
+/// in the block matrix. With `change` (a plan kept close to last year's districts by a change
+/// cost), blocks without pupils this year go to the school of least `walk + price + change
+/// cost`.
 pub fn district_rows(
-    inst: &Instance,
-    plan: &Plan,
-    blocks: &[Block],
-    bm: &BlockMatrix,
-) -> Result<Vec<DistrictRow>> {
-    district_rows_with(inst, plan, blocks, bm, None)
-}
-
-/// [`district_rows`] for a plan kept close to last year's districts by a change cost: blocks
-/// without pupils this year go to the school of least `walk + price + change cost`
-/// ([`draw_districts_with`]).
-pub fn district_rows_with(
     inst: &Instance,
     plan: &Plan,
     blocks: &[Block],
@@ -99,11 +81,16 @@ pub fn district_rows_with(
     let missing: Vec<&str> =
         blocks.iter().filter(|b| bm.index(&b.id).is_none()).map(|b| b.id.as_str()).collect();
     if !missing.is_empty() {
-        return Err(Error::Other(format!(
+        return Err(Error::input(
+            "blocks",
+            None,
+            Some("block_id"),
+            format!(
             "{} block(s) of the blocks file have no walking distances in the block matrix, e.g. {}",
             missing.len(),
             missing.iter().take(5).copied().collect::<Vec<_>>().join(", ")
-        )));
+            ),
+        ));
     }
     let pupil_block: Vec<Option<usize>> =
         inst.pupils.iter().map(|p| p.block.as_deref().and_then(|b| bm.index(b))).collect();
@@ -120,7 +107,7 @@ pub fn district_rows_with(
     };
     let closing = plan.policy.min_class_size.is_some();
     let open = |s: usize| !closing || plan.classes.get(s).copied().unwrap_or(1) > 0;
-    let school_of = draw_districts_with(bm, &plan.prices, &plan.assign, &pupil_block, &|b, s| {
+    let school_of = draw_districts(bm, &plan.prices, &plan.assign, &pupil_block, &|b, s| {
         open(s).then(|| pen(b, s))
     });
     let price = |s: usize| plan.prices.get(s).copied().unwrap_or(0);
@@ -150,25 +137,6 @@ pub fn district_rows_with(
         .collect())
 }
 
-/// The explanation of one published row.
-pub fn explain_row(row: &DistrictRow, schools: &[School]) -> Result<Explanation> {
-    match (row.school, row.walk_m, row.nearest) {
-        (Some(s), Some(w), Some((n, nd))) => Ok(explain_numbers(
-            &row.block_id,
-            (&schools[s].id, &schools[s].name),
-            w,
-            (&schools[n].id, &schools[n].name),
-            nd,
-            row.cost_to_others_m,
-            row.keep_cost_m,
-        )),
-        _ => Err(Error::Other(format!(
-            "block '{}' has no walking route to any school",
-            row.block_id
-        ))),
-    }
-}
-
 /// What a council publishes besides the plan: the city's blocks, walks from every block to
 /// every school, and (for grid blocks) the named streets.
 #[derive(Debug, Clone)]
@@ -193,19 +161,15 @@ pub struct Publication {
 }
 
 /// Draw and describe the districts of `plan` for every block of the city. `inst` is the
-/// instance the plan was solved on (the effective one, with the policy's class size).
-pub fn publish(inst: &Instance, plan: &Plan, city: &City) -> Result<Publication> {
-    publish_with(inst, plan, city, None)
-}
-
-/// [`publish`] for a plan kept close to last year's districts by a change cost.
-pub fn publish_with(
+/// instance the plan was solved on (the effective one, with the policy's class size); `change`
+/// is last year's districts and the change cost of a plan kept close to them.
+pub fn publish(
     inst: &Instance,
     plan: &Plan,
     city: &City,
     change: Option<(&crate::stability::Previous, u32)>,
 ) -> Result<Publication> {
-    let rows = district_rows_with(inst, plan, &city.blocks, &city.matrix, change)?;
+    let rows = district_rows(inst, plan, &city.blocks, &city.matrix, change)?;
     let school: Vec<Option<usize>> = rows.iter().map(|r| r.school).collect();
     let mut notes = Vec::new();
     let polygons = match super::polygons::district_polygons(&rows, inst.schools.len()) {
@@ -281,12 +245,12 @@ mod tests {
         // Block 0 alone would go to school 1 (350 < 100 + 300); its pupils decide instead.
         let assign = [0, 0, 1];
         let pupil_block = [Some(0), Some(0), Some(0)];
-        let d = draw_districts(&m, &prices, &assign, &pupil_block);
+        let d = draw_districts(&m, &prices, &assign, &pupil_block, &|_, _| Some(0));
         assert_eq!(d[0], Some(0), "two of three pupils are at school 0");
         assert_eq!(d[1], Some(0), "100 + 300 < 500 + 0");
         assert_eq!(d[2], Some(0), "tie 400 = 400: school order");
         assert_eq!(d[3], None, "no route");
-        let d = draw_districts(&m, &prices, &[], &[]);
+        let d = draw_districts(&m, &prices, &[], &[], &|_, _| Some(0));
         assert_eq!(d[0], Some(1), "without pupils: 350 + 0 < 100 + 300");
     }
 }

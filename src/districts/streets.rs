@@ -166,18 +166,25 @@ pub fn grid_street_list(
     let mut by_cell: HashMap<GridCell, usize> = HashMap::with_capacity(blocks.len());
     for (i, b) in blocks.iter().enumerate() {
         let c = grid_cell(&b.id).ok_or_else(|| {
-            Error::Other(format!(
-                "a street list by grid cells needs blocks that are grid cells; block '{}' is not",
-                b.id
-            ))
+            Error::input(
+                "blocks",
+                None,
+                Some("block_id"),
+                format!(
+                    "a street list by grid cells needs blocks that are grid cells; block '{}' is not",
+                    b.id
+                ),
+            )
         })?;
         match size {
             None => size = Some(c.size),
             Some(s) if s != c.size => {
-                return Err(Error::Other(format!(
-                    "blocks mix grid cells of {s} m and {} m",
-                    c.size
-                )));
+                return Err(Error::input(
+                    "blocks",
+                    None,
+                    Some("block_id"),
+                    format!("blocks mix grid cells of {s} m and {} m", c.size),
+                ));
             }
             _ => {}
         }
@@ -241,17 +248,21 @@ pub fn read_street_lines(path: &Path) -> Result<Vec<StreetLine>> {
         from_osm_xml(path)
     }?;
     if lines.is_empty() {
-        return Err(Error::Other(format!(
-            "{}: no named streets found (ways with 'highway' and 'name' tags)",
-            path.display()
-        )));
+        return Err(Error::input(
+            &path.display().to_string(),
+            None,
+            None,
+            "no named streets found (ways with 'highway' and 'name' tags)",
+        ));
     }
     Ok(lines)
 }
 
 fn from_osm_xml(path: &Path) -> Result<Vec<StreetLine>> {
     use quick_xml::events::Event;
-    let err = |e: &dyn std::fmt::Display| Error::Other(format!("{}: {e}", path.display()));
+    let err = |e: &dyn std::fmt::Display| {
+        Error::input(&path.display().to_string(), None, None, e.to_string())
+    };
     let mut reader = quick_xml::Reader::from_file(path).map_err(|e| err(&e))?;
     let mut buf = Vec::new();
     let mut nodes: HashMap<i64, (f64, f64)> = HashMap::new();
@@ -319,7 +330,8 @@ fn resolve(ways: Vec<(String, Vec<i64>)>, nodes: &HashMap<i64, (f64, f64)>) -> V
 
 fn from_pbf(path: &Path) -> Result<Vec<StreetLine>> {
     use osmpbf::{Element, ElementReader};
-    let err = |e: osmpbf::Error| Error::Other(format!("{}: {e}", path.display()));
+    let err =
+        |e: osmpbf::Error| Error::input(&path.display().to_string(), None, None, e.to_string());
     let mut nodes: HashMap<i64, (f64, f64)> = HashMap::new();
     let mut ways: Vec<(String, Vec<i64>)> = Vec::new();
     ElementReader::from_path(path)

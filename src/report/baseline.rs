@@ -46,10 +46,15 @@ pub fn straight_line_districts(inst: &Instance) -> Result<Vec<u32>> {
     let mut sum = vec![(0.0f64, 0.0f64, 0u32, 0u32); n_b];
     for (i, p) in inst.pupils.iter().enumerate() {
         let Some((lat, lon)) = p.location else {
-            return Err(Error::Other(format!(
-                "the straight-line baseline needs pupil coordinates; pupil '{}' has none",
-                p.id
-            )));
+            return Err(Error::input(
+                "pupils",
+                None,
+                Some("lat"),
+                format!(
+                    "the straight-line baseline needs pupil coordinates; pupil '{}' has none",
+                    p.id
+                ),
+            ));
         };
         let e = &mut sum[block_of[i]];
         e.0 += lat;
@@ -126,10 +131,13 @@ pub fn straight_line_districts(inst: &Instance) -> Result<Vec<u32>> {
 /// Districts from a file `block_id,school_id`: each pupil goes to its block's school (fixed
 /// pupils to theirs). Every block with pupils must be listed.
 pub fn read_districts(path: &Path, inst: &Instance) -> Result<Vec<u32>> {
-    let name = file_name(path);
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let table =
-        crate::instance::table::read_table(&name, &bytes, &["block_id", "school_id"], false)?;
+    districts_from_csv(&file_name(path), &bytes, inst)
+}
+
+/// [`read_districts`] from CSV bytes (`name` labels messages).
+pub fn districts_from_csv(name: &str, bytes: &[u8], inst: &Instance) -> Result<Vec<u32>> {
+    let table = crate::instance::table::read_table(name, bytes, &["block_id", "school_id"], false)?;
     let mut school_of: HashMap<String, u32> = HashMap::new();
     let mut problems = Vec::new();
     for i in 0..table.rows.len() {
@@ -167,7 +175,7 @@ pub fn read_districts(path: &Path, inst: &Instance) -> Result<Vec<u32>> {
     missing.dedup();
     if !missing.is_empty() {
         problems.push(InputProblem::new(
-            &name,
+            name,
             None,
             Some("block_id"),
             format!(
@@ -189,7 +197,12 @@ pub fn read_districts(path: &Path, inst: &Instance) -> Result<Vec<u32>> {
 pub fn evaluate(inst: &Instance, m: &Matrix, assign: Vec<u32>, name: &str) -> Result<Plan> {
     let problem = Problem::pupil_level(inst, m, None)?;
     let objective = problem.objective(&assign).ok_or_else(|| {
-        Error::Other(format!("the baseline '{name}' sends a pupil along a pair with no route"))
+        Error::input(
+            name,
+            None,
+            None,
+            format!("the baseline '{name}' sends a pupil along a pair with no route"),
+        )
     })?;
     let loads = problem.loads(&assign);
     let classes = inst.schools.iter().zip(&loads).map(|(s, &l)| classes_for(s, l)).collect();

@@ -62,8 +62,8 @@ pub fn run(
         let p = evaluate(inst, m, assign, &name)?;
         plans.push(("given".into(), format!("Given districts ({name})"), p));
     }
-    let block = solve_plan(inst, m, &Policy { unit: Unit::Block, ..Policy::default() })?;
-    let pupil = solve_plan(inst, m, &Policy::default())?;
+    let block = solve_plan(inst, m, &Policy { unit: Unit::Block, ..Policy::default() }, None)?;
+    let pupil = solve_plan(inst, m, &Policy::default(), None)?;
     let gap = if pupil.objective > 0 {
         100.0 * (block.objective as f64 - pupil.objective as f64) / pupil.objective as f64
     } else {

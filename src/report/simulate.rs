@@ -131,8 +131,9 @@ pub struct Simulation {
 
 /// Check the model and options; errors name the parameter.
 pub fn validate(schools: &[SchoolInput], model: &Model, opts: &Options) -> Result<()> {
-    let bad =
-        |what: &str, msg: String| Err(Error::Other(format!("simulation parameter {what}: {msg}")));
+    let bad = |what: &str, msg: String| {
+        Err(Error::policy(format!("simulation parameter {what}: {msg}"), None))
+    };
     if !(0.0..=1.0).contains(&model.move_prob) {
         return bad("move_prob", format!("{} is not a probability (0 to 1)", model.move_prob));
     }
@@ -165,12 +166,16 @@ pub fn validate(schools: &[SchoolInput], model: &Model, opts: &Options) -> Resul
         );
     }
     if schools.is_empty() {
-        return Err(Error::Other("the plan has no schools".into()));
+        return Err(Error::input("schools.csv", None, None, "the plan has no schools"));
     }
     let newcomers = model.move_prob > 0.0 || model.cohort_sd > 0.0 || model.cohort_change > 0.0;
     if newcomers && schools.iter().all(|s| s.residents == 0) {
-        return Err(Error::Other(
-            "no district has residents: newcomers cannot be placed (districts.csv needs a 'residents' column with positive values)".into(),
+        return Err(Error::input(
+            "districts.csv",
+            None,
+            Some("residents"),
+            "no district has residents: newcomers cannot be placed (districts.csv needs a \
+             'residents' column with positive values)",
         ));
     }
     Ok(())
@@ -378,9 +383,12 @@ pub fn reduce_capacities(
     let mut full = vec![0u32; inst.schools.len()];
     for (id, b) in buffers {
         let s = inst.school_index(id).ok_or_else(|| {
-            Error::Other(format!(
-                "the simulation names school '{id}', which the schools file does not have"
-            ))
+            Error::input(
+                "simulation",
+                None,
+                Some("school_id"),
+                format!("the simulation names school '{id}', which the schools file does not have"),
+            )
         })?;
         full[s] = (*b).min(inst.schools[s].capacity);
     }
@@ -396,7 +404,13 @@ pub fn reduce_capacities(
         crate::solve::feasibility::diagnose(&p).is_empty()
     };
     if !feasible(0) {
-        return Err(Error::Other("the instance is infeasible even without buffers".into()));
+        return Err(Error::Infeasible(vec![crate::error::Infeasibility {
+            kind: "buffers".into(),
+            message: "the instance is infeasible even without buffers".into(),
+            schools: vec![],
+            pupils: vec![],
+            shortfall: 0,
+        }]));
     }
     let permille = if feasible(1000) {
         1000
@@ -500,12 +514,13 @@ pub fn robust_plan(
     let (reduced, plan, after) = loop {
         rounds += 1;
         let reduced = reduce_capacities(&inst, m, policy.max_walk, &buffers)?;
-        let plan = crate::solve_plan(&reduced.instance, m, &policy)?;
+        let plan = crate::solve_plan(&reduced.instance, m, &policy, None)?;
         let rows = crate::districts::publish::district_rows(
             &reduced.instance,
             &plan,
             &city.blocks,
             &city.matrix,
+            None,
         )?;
         let district: Vec<Option<usize>> = rows.iter().map(|r| r.school).collect();
         let residents: Vec<u64> = rows.iter().map(|r| r.residents as u64).collect();

@@ -122,18 +122,24 @@ pub fn read_plan_inputs(dir: &Path) -> Result<Vec<SchoolInput>> {
         let path = dir.join(name);
         std::fs::read(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound && name == DISTRICTS {
-                Error::Other(format!(
-                    "{}: not found; the simulation needs every block's district school with its residents \
-                     (block_id,school_id,walk_m,residents): solve with --blocks blocks.csv",
-                    path.display()
-                ))
+                Error::NotFound {
+                    message: format!(
+                        "{}: not found; the simulation needs every block's district school with \
+                         its residents (block_id,school_id,walk_m,residents)",
+                        path.display()
+                    ),
+                    hint: Some(crate::error::Hint::new(
+                        "solve the plan with the city's blocks",
+                        Some(crate::error::Setting::Blocks),
+                    )),
+                }
             } else {
                 Error::io(&path, e)
             }
         })
     };
     if !dir.is_dir() {
-        return Err(Error::Other(format!("{}: not a plan directory", dir.display())));
+        return Err(Error::not_found(format!("{}: not a plan directory", dir.display())));
     }
     plan_inputs(&read(SCHOOLS)?, &read(ASSIGNMENTS)?, &read(DISTRICTS)?)
 }
@@ -141,7 +147,7 @@ pub fn read_plan_inputs(dir: &Path) -> Result<Vec<SchoolInput>> {
 /// `simulation.csv`: one row per school.
 pub fn simulation_csv(sim: &Simulation) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let e = |e: csv::Error| Error::Other(e.to_string());
+    let e = |e: csv::Error| Error::internal(e.to_string());
     w.write_record([
         "school_id",
         "capacity",
@@ -172,12 +178,12 @@ pub fn simulation_csv(sim: &Simulation) -> Result<Vec<u8>> {
         ])
         .map_err(e)?;
     }
-    w.into_inner().map_err(|x| Error::Other(x.to_string()))
+    w.into_inner().map_err(|x| Error::internal(x.to_string()))
 }
 
 /// `simulation.json`: the whole result.
 pub fn simulation_json(sim: &Simulation) -> Result<Vec<u8>> {
-    let mut s = serde_json::to_vec_pretty(sim).map_err(|e| Error::Other(e.to_string()))?;
+    let mut s = serde_json::to_vec_pretty(sim).map_err(|e| Error::internal(e.to_string()))?;
     s.push(b'\n');
     Ok(s)
 }
@@ -189,7 +195,7 @@ pub fn write_simulation(out: &Path, sim: &Simulation, robust: Option<&Robustness
         vec![("simulation.csv", simulation_csv(sim)?), ("simulation.json", simulation_json(sim)?)];
     if let Some(r) = robust {
         files.push(("robust-simulation.csv", simulation_csv(&r.after)?));
-        let mut j = serde_json::to_vec_pretty(r).map_err(|e| Error::Other(e.to_string()))?;
+        let mut j = serde_json::to_vec_pretty(r).map_err(|e| Error::internal(e.to_string()))?;
         j.push(b'\n');
         files.push(("robustness.json", j));
     }

@@ -49,15 +49,6 @@ impl Matrix {
         let v = self.seconds.as_ref()?[p * self.n_schools + s];
         (v != UNREACHABLE).then_some(v)
     }
-
-    /// Leave out every pair longer than `max_meters` (a hard maximum walk).
-    pub fn apply_max_walk(&mut self, max_meters: u32) {
-        for m in &mut self.meters {
-            if *m != UNREACHABLE && *m > max_meters {
-                *m = UNREACHABLE;
-            }
-        }
-    }
 }
 
 const MAX_PROBLEMS: usize = 200;

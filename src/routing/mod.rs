@@ -44,7 +44,8 @@ pub fn osrm_matrix(
             )
             .into());
         };
-        let index = geocode::AddressIndex::from_pbf(osm).map_err(Error::Other)?;
+        let index = geocode::AddressIndex::from_pbf(osm)
+            .map_err(|e| Error::input(&osm.display().to_string(), None, None, e))?;
         tracing::info!(addresses = index.len(), "address index built");
         let report = geocode::geocode_pupils(&mut inst.pupils, &index);
         if !report.problems.is_empty() {
@@ -58,9 +59,13 @@ pub fn osrm_matrix(
                 src.geocode_report.display()
             );
             if !src.skip_ungeocoded {
-                return Err(Error::Other(format!(
-                    "geocoding: {counts}; --skip-ungeocoded leaves them out"
-                )));
+                return Err(Error::Geocoding {
+                    message: counts,
+                    hint: Some(crate::error::Hint::new(
+                        "leave them out, or correct their addresses",
+                        Some(crate::error::Setting::SkipUngeocoded),
+                    )),
+                });
             }
             tracing::warn!("geocoding: {counts}; they are left out");
             let skipped: std::collections::HashSet<&str> =
@@ -72,7 +77,10 @@ pub fn osrm_matrix(
     }
     let service = osrm::OsrmHttp::new(&src.url, &src.profile);
     let checksum = match (&src.cache_dir, &src.osm) {
-        (Some(_), Some(osm)) => Some(cache::file_checksum(osm).map_err(Error::Other)?),
+        (Some(_), Some(osm)) => Some(
+            cache::file_checksum(osm)
+                .map_err(|e| Error::input(&osm.display().to_string(), None, None, e))?,
+        ),
         (Some(_), None) => {
             tracing::warn!("the matrix cache needs --osm (the extract the server was prepared from); not caching");
             None

@@ -75,11 +75,11 @@ impl fmt::Display for OsrmError {
                 osrm_words(code, message)
             ),
             OsrmError::Rejected { server, status, code, message } => {
-                write!(f, "OSRM server {server} rejected the request (HTTP {status}): {}", osrm_words(code, message))?;
-                if code == "TooBig" {
-                    write!(f, "; lower --osrm-table-size to the server's --max-table-size")?;
-                }
-                Ok(())
+                write!(
+                    f,
+                    "OSRM server {server} rejected the request (HTTP {status}): {}",
+                    osrm_words(code, message)
+                )
             }
             OsrmError::Protocol { server, detail } => write!(f, "OSRM server {server} sent an unexpected answer: {detail}"),
             OsrmError::Deadline { server, seconds, done, total } => write!(
@@ -557,11 +557,12 @@ impl fmt::Display for RouteError {
         match self {
             RouteError::Osrm(e) => write!(f, "{e}"),
             RouteError::Unreachable(r) => {
-                write!(f, "routing found problems: {r}; no matrix was produced (--allow-unreachable leaves these pairs out)")
+                write!(f, "routing found problems: {r}; no matrix was produced")
             }
             RouteError::NoLocation(ids) => write!(
                 f,
-                "{} pupil(s) have no coordinates, e.g. '{}': give lat,lon or geocode street addresses with --osm",
+                "{} pupil(s) have no coordinates, e.g. '{}': give lat,lon, or street addresses \
+                 and the OSM extract to geocode them",
                 ids.len(),
                 ids.first().map(String::as_str).unwrap_or("?")
             ),
@@ -574,7 +575,30 @@ impl std::error::Error for RouteError {}
 
 impl From<RouteError> for crate::Error {
     fn from(e: RouteError) -> Self {
-        crate::Error::Routing(e.to_string())
+        use crate::error::{Hint, Setting};
+        let hint = match &e {
+            RouteError::Osrm(OsrmError::Rejected { code, .. }) if code == "TooBig" => {
+                Some(Hint::new(
+                    "send fewer locations per request: the server's --max-table-size",
+                    Some(Setting::OsrmTableSize),
+                ))
+            }
+            RouteError::Unreachable(_) => Some(Hint::new(
+                "leave these pairs out of the model",
+                Some(Setting::AllowUnreachable),
+            )),
+            RouteError::NoLocation(_) => Some(Hint::new(
+                "give the OSM extract the server was prepared from",
+                Some(Setting::Osm),
+            )),
+            _ => None,
+        };
+        let message = e.to_string();
+        match e {
+            // Pupils without coordinates are the input's mistake, not the routing service's.
+            RouteError::NoLocation(_) => crate::Error::Geocoding { message, hint },
+            _ => crate::Error::Routing { message, hint },
+        }
     }
 }
 

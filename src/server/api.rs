@@ -4,6 +4,7 @@ use super::auth::{self, Denied, Scope};
 use super::jobs::{self, Outcome};
 use super::store::{Artefact, JobRow};
 use super::App;
+use crate::error::Setting;
 use crate::Error;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
@@ -61,6 +62,28 @@ pub struct PlanRequest {
     /// MultiLineString features with a `name`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub streets: Option<String>,
+    /// Districts to compare with on the report page (CSV text `block_id,school_id`: last
+    /// year's or the hand-drawn ones), evaluated on the same walks; needs `blocks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<String>,
+    /// Stability against last year's districts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stability: Option<StabilitySpec>,
+}
+
+/// Keep the plan close to last year's districts: by a change cost per pupil (certified), or by
+/// a cap on blocks that change school (whole blocks, a MIP).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StabilitySpec {
+    /// Last year's districts: CSV text `block_id,school_id`.
+    pub previous: String,
+    /// Meters added per pupil whose school differs from last year's school of their block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_cost: Option<u32>,
+    /// At most this many blocks change school (implies `policy.unit = "block"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_changed_blocks: Option<u32>,
 }
 
 /// Walking distances from an OSRM server instead of a matrix.
@@ -72,6 +95,9 @@ pub struct RoutingSpec {
     /// Locations per request: the server's `--max-table-size` (default 100).
     #[serde(default)]
     pub table_size: Option<usize>,
+    /// The profile name in OSRM URLs (default `foot`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     /// Pupils farther than this from a street are reported (default 300 m).
     #[serde(default)]
     pub snap_limit_m: Option<f64>,
@@ -90,11 +116,38 @@ pub struct ApiError {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
     pub problems: Vec<serde_json::Value>,
+    /// What to change, naming the request field (the CLI names its flag instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The HTTP status, from the error's variant (not part of the body).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub status: Option<u16>,
+}
+
+/// The request field (or operator setting) of a setting the library names in a hint.
+pub fn field(setting: Setting) -> Option<&'static str> {
+    Some(match setting {
+        Setting::MaxClassSize => "policy.max_class_size",
+        Setting::UnitBlock => "policy.unit = \"block\"",
+        Setting::ChangeCost => "stability.change_cost",
+        Setting::Blocks => "blocks",
+        Setting::AllowUnreachable => "routing.allow_unreachable",
+        Setting::OsrmTableSize => "routing.table_size",
+        Setting::OsrmAllow => "the operator's serve --osrm-allow",
+        Setting::SkipUngeocoded | Setting::Osm => return None,
+    })
 }
 
 impl ApiError {
     pub fn new(kind: &str, message: &str) -> Self {
-        ApiError { error: kind.into(), message: message.into(), problems: vec![] }
+        ApiError {
+            error: kind.into(),
+            message: message.into(),
+            problems: vec![],
+            hint: None,
+            status: None,
+        }
     }
 
     /// A failure that is not the request's fault: logged in full, answered with a reference only.
@@ -107,31 +160,39 @@ impl ApiError {
         )
     }
 
-    /// The library's error as an answer: input problems and infeasibility with the CLI's texts;
-    /// anything else internal.
+    /// The library's error as an answer: its kind and status come from the error's variant;
+    /// user mistakes carry the CLI's text and a hint naming the request field to change;
+    /// failures that are not the request's are internal (logged, answered with a reference).
     pub fn from_library(e: Error) -> Self {
-        match &e {
-            Error::Input(problems) => ApiError {
-                error: "invalid_input".into(),
-                message: e.to_string(),
-                problems: problems.iter().filter_map(|p| serde_json::to_value(p).ok()).collect(),
-            },
-            Error::Infeasible(reasons) => ApiError {
-                error: "infeasible".into(),
-                message: e.to_string(),
-                problems: reasons.iter().filter_map(|p| serde_json::to_value(p).ok()).collect(),
-            },
-            Error::Routing(_) => {
-                ApiError { error: "routing".into(), message: e.to_string(), problems: vec![] }
+        if !e.is_user_error() && !matches!(e, Error::Routing { .. }) {
+            return ApiError::internal(&e.to_string());
+        }
+        let problems = match &e {
+            Error::Input(problems) => {
+                problems.iter().filter_map(|p| serde_json::to_value(p).ok()).collect()
             }
-            Error::NotFound(_) => {
-                ApiError { error: "not_found".into(), message: e.to_string(), problems: vec![] }
+            Error::Infeasible(reasons) => {
+                reasons.iter().filter_map(|p| serde_json::to_value(p).ok()).collect()
             }
-            _ => ApiError::internal(&e.to_string()),
+            _ => vec![],
+        };
+        ApiError {
+            error: e.kind().into(),
+            message: e.to_string(),
+            problems,
+            hint: e.hint().map(|h| match h.setting.and_then(field) {
+                Some(f) => format!("{} ({f})", h.text),
+                None => h.text.clone(),
+            }),
+            status: Some(e.http_status()),
         }
     }
 
     pub fn status(&self) -> StatusCode {
+        if let Some(code) = self.status.and_then(|c| StatusCode::from_u16(c).ok()) {
+            return code;
+        }
+        // A stored error read back: its kind says its status.
         match self.error.as_str() {
             "bad_request" => StatusCode::BAD_REQUEST,
             "unauthorized" => StatusCode::UNAUTHORIZED,
@@ -140,7 +201,9 @@ impl ApiError {
             "not_ready" => StatusCode::CONFLICT,
             "body_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
             "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_input" | "infeasible" => StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input" | "invalid_policy" | "geocoding" | "infeasible" | "time_limit" => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             "routing" => StatusCode::BAD_GATEWAY,
             "timeout" | "shutting_down" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -195,9 +258,12 @@ pub struct JobStatus {
 impl From<JobRow> for JobStatus {
     fn from(j: JobRow) -> Self {
         let progress = (j.state == "running").then(|| {
-            let stage = j.stage.clone().unwrap_or_else(|| jobs::STAGES[0].to_string());
-            let step =
-                jobs::STAGES.iter().position(|s| *s == stage).map(|i| i as u32 + 1).unwrap_or(1);
+            let stage = j.stage.clone().unwrap_or_else(|| jobs::STAGES[0].describe().to_string());
+            let step = jobs::STAGES
+                .iter()
+                .position(|s| s.describe() == stage)
+                .map(|i| i as u32 + 1)
+                .unwrap_or(1);
             Progress { stage, step, steps: jobs::STAGES.len() as u32 }
         });
         JobStatus {
@@ -299,6 +365,7 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
         })?;
         let (mut schools, mut pupils, mut matrix, mut policy) = (None, None, None, None);
         let (mut blocks, mut block_matrix, mut streets) = (None, None, None);
+        let (mut compare, mut stability): (Option<String>, Option<String>) = (None, None);
         loop {
             let field = match mp.next_field().await {
                 Ok(Some(f)) => f,
@@ -339,21 +406,30 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
                     )
                 }
             };
-            match name.as_str() {
-                "schools" => schools = Some(text),
-                "pupils" => pupils = Some(text),
-                "matrix" => matrix = Some(text),
-                "policy" => policy = Some(text),
-                "blocks" => blocks = Some(text),
-                "block_matrix" => block_matrix = Some(text),
-                "streets" => streets = Some(text),
+            let slot = match name.as_str() {
+                "schools" => &mut schools,
+                "pupils" => &mut pupils,
+                "matrix" => &mut matrix,
+                "policy" => &mut policy,
+                "blocks" => &mut blocks,
+                "block_matrix" => &mut block_matrix,
+                "streets" => &mut streets,
+                "compare" => &mut compare,
+                "stability" => &mut stability,
                 other => {
                     return Err(ApiError::new(
                         "bad_request",
-                        &format!("unknown form field '{other}': expected schools, pupils, matrix, policy, blocks, block_matrix, streets"),
+                        &format!("unknown form field '{other}': expected schools, pupils, matrix, policy, blocks, block_matrix, streets, compare, stability"),
                     ))
                 }
+            };
+            if slot.is_some() {
+                return Err(ApiError::new(
+                    "bad_request",
+                    &format!("form field '{name}' is given twice"),
+                ));
             }
+            *slot = Some(text);
         }
         let missing =
             |f: &str| ApiError::new("bad_request", &format!("form field '{f}' is missing"));
@@ -367,6 +443,15 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
                 )
             })?,
         };
+        let stability = match stability {
+            None => None,
+            Some(t) => Some(serde_json::from_str(&t).map_err(|e| {
+                ApiError::new(
+                    "bad_request",
+                    &format!("form field 'stability': not a stability object: {e}"),
+                )
+            })?),
+        };
         return Ok(PlanRequest {
             schools: TableInput::Csv(schools.ok_or_else(|| missing("schools"))?),
             pupils: TableInput::Csv(pupils.ok_or_else(|| missing("pupils"))?),
@@ -376,6 +461,8 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
             blocks,
             block_matrix,
             streets,
+            compare,
+            stability,
         });
     }
     if !(ct.is_empty() || ct.starts_with("application/json")) {
@@ -932,7 +1019,7 @@ impl utoipa::Modify for BearerScheme {
 #[openapi(
     info(title = "catchment", description = "Optimal school catchment areas as a service: submit an instance, poll the job, fetch the plan."),
     paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, get_plan_file, explain, submit_simulation, get_simulation, get_simulation_csv, healthz, metrics, openapi, super::scenarios::submit, super::scenarios::get_set, super::scenarios::get_file),
-    components(schemas(PlanRequest, RoutingSpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks, SimulationRequest, SimulationResponse, super::scenarios::ScenarioSetRequest, super::scenarios::ScenarioSetStatus)),
+    components(schemas(PlanRequest, RoutingSpec, StabilitySpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks, SimulationRequest, SimulationResponse, super::scenarios::ScenarioSetRequest, super::scenarios::ScenarioSetStatus)),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
@@ -972,7 +1059,7 @@ mod tests {
     fn internal_errors_answer_with_a_reference_only() {
         let secret_detail = "/var/lib/catchment/pupils.csv: permission denied at 52.1234,11.6543";
         for e in [
-            Error::Other(secret_detail.into()),
+            Error::internal(secret_detail),
             Error::Solver(secret_detail.into()),
             Error::io(secret_detail, std::io::Error::other("disk full")),
         ] {

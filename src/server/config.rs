@@ -15,11 +15,11 @@ pub struct Config {
     /// secret's SHA-256. Repeat the flag, or separate with commas in the environment variable.
     #[arg(long = "token", env = "CATCHMENT_TOKENS", value_delimiter = ',', hide_env_values = true)]
     pub tokens: Vec<String>,
-    /// Serve the publishable artefacts (summary, schools.csv, certificate.json) without a token.
     /// OSRM servers a request may name in `routing.osrm` (repeatable); none by default, so the
     /// service never fetches from an address a request chooses.
     #[arg(long = "osrm-allow", env = "CATCHMENT_OSRM_ALLOW", value_delimiter = ',')]
     pub osrm_allow: Vec<String>,
+    /// Serve the publishable artefacts (summary, schools.csv, certificate.json) without a token.
     #[arg(long, env = "CATCHMENT_PUBLIC_ARTEFACTS")]
     pub public_artefacts: bool,
     /// Largest accepted request body, in bytes.

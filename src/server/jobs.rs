@@ -5,68 +5,24 @@
 use super::api::{ApiError, PlanRequest, TableInput};
 use super::store::Artefacts;
 use super::App;
-use crate::districts::publish::City;
-use crate::instance::{self, table, Instance};
-use crate::routing::{self, Matrix};
-use crate::{Error, Policy};
+use crate::app::{self, Source};
+use crate::routing;
+use crate::{stability, Error, Policy};
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
 /// A request read and validated: what `catchment solve` has after reading its files.
-pub struct Loaded {
-    pub inst: Instance,
-    pub matrix: Matrix,
-    pub policy: Policy,
-    /// The city's blocks for published districts, when the request gives them.
-    pub city: Option<City>,
-}
+pub type Loaded = app::Loaded;
 
 /// The publishable files a plan job stores, when it has the city's blocks.
 pub const PUBLISHED: [&str; 5] =
     ["districts.csv", "districts.geojson", "streets.csv", "streets.html", "report.html"];
 
-/// The city from a request's `blocks`, `block_matrix` (default: `matrix`) and `streets`.
-fn city(req: &PlanRequest, inst: &Instance) -> crate::Result<Option<City>> {
-    let Some(blocks) = &req.blocks else {
-        if req.block_matrix.is_some() || req.streets.is_some() {
-            return Err(Error::input(
-                "request",
-                None,
-                Some("blocks"),
-                "'block_matrix' and 'streets' need 'blocks' (the city's blocks)",
-            ));
-        }
-        return Ok(None);
-    };
-    let blocks = crate::districts::blocks::blocks_from_csv("blocks.csv", blocks.as_bytes())?;
-    let (name, text) = match (&req.block_matrix, &req.matrix) {
-        (Some(t), _) => ("block_matrix.csv", t),
-        (None, Some(t)) => ("matrix.csv", t),
-        (None, None) => {
-            return Err(Error::input(
-                "request",
-                None,
-                Some("block_matrix"),
-                "'blocks' needs walks from every block: give 'block_matrix'",
-            ))
-        }
-    };
-    let matrix = crate::districts::parse_block_matrix(name, text.as_bytes(), &inst.schools)?;
-    let streets = req
-        .streets
-        .as_deref()
-        .map(|t| crate::districts::streets::street_lines_from_geojson("streets", t))
-        .transpose()?;
-    Ok(Some(City { blocks, matrix, streets }))
-}
-
-/// Where the distances of a request come from, shown in the plan's summary.
-pub const MATRIX_SOURCE: &str = "matrix file matrix.csv (in the request)";
-
 /// The policy: the library's defaults, overridden by the fields the request gives.
 pub fn policy(fields: &serde_json::Map<String, serde_json::Value>) -> crate::Result<Policy> {
-    let mut v = serde_json::to_value(Policy::default()).map_err(|e| Error::Other(e.to_string()))?;
+    let mut v =
+        serde_json::to_value(Policy::default()).map_err(|e| Error::internal(e.to_string()))?;
     if let Some(obj) = v.as_object_mut() {
         for (k, val) in fields {
             if !obj.contains_key(k) {
@@ -84,103 +40,129 @@ pub fn policy(fields: &serde_json::Map<String, serde_json::Value>) -> crate::Res
     serde_json::from_value(v).map_err(|e| Error::input("policy", None, None, e.to_string()))
 }
 
-fn table_of(
-    input: &TableInput,
-    name: &str,
-    personal: bool,
-    required: &[&str],
-) -> crate::Result<table::Table> {
+fn source(input: &TableInput, name: &str) -> Source {
     match input {
-        TableInput::Csv(text) => {
-            table::read_table(&format!("{name}.csv"), text.as_bytes(), required, personal)
-        }
-        TableInput::Objects(items) => {
-            let mut t = table::from_objects(name, items, personal, required)?;
-            t.file = format!("{name} item");
-            Ok(t)
-        }
+        TableInput::Csv(text) => Source::Text { name: format!("{name}.csv"), text: text.clone() },
+        TableInput::Objects(items) => Source::Objects { name: name.into(), items: items.clone() },
     }
 }
 
-/// Read and validate a request: schools, pupils, matrix, policy. Problems are collected from
-/// schools and pupils together, as `catchment solve` does.
-pub fn load(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<Loaded> {
+fn text(name: &str, text: &str) -> Source {
+    Source::Text { name: name.into(), text: text.to_string() }
+}
+
+/// The request as the application layer's plan request: the same one `catchment solve`
+/// builds from its flags.
+pub fn plan_request(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<app::PlanRequest> {
     let policy = policy(&req.policy)?;
-    let schools = table_of(&req.schools, "schools", false, instance::SCHOOL_REQUIRED)
-        .and_then(|t| instance::schools_from_table(&t));
-    let pupils = table_of(&req.pupils, "pupils", true, instance::PUPIL_REQUIRED)
-        .and_then(|t| instance::pupils_from_table(&t, schools.as_ref().ok().map(|v| v.as_slice())));
-    let (schools, pupils) = match (schools, pupils) {
-        (Ok(s), Ok(p)) => (s, p),
-        (Err(Error::Input(mut a)), Err(Error::Input(b))) => {
-            a.extend(b);
-            return Err(Error::Input(a));
-        }
-        (Err(e), _) | (_, Err(e)) => return Err(e),
-    };
-    let inst = Instance::new(schools, pupils)?;
-    if let Some(spec) = &req.routing {
-        if req.matrix.is_some() {
+    let distances = match (&req.matrix, &req.routing) {
+        (Some(_), Some(_)) => {
             return Err(Error::input(
                 "request",
                 None,
                 Some("routing"),
                 "give either 'matrix' or 'routing', not both",
-            ));
+            ))
         }
-        let url = spec.osrm.trim_end_matches('/');
-        if !osrm_allow.iter().any(|a| a.trim_end_matches('/') == url) {
+        (Some(t), None) => app::Distances::Matrix(text("matrix.csv", t)),
+        (None, Some(spec)) => {
+            let url = spec.osrm.trim_end_matches('/');
+            if !osrm_allow.iter().any(|a| a.trim_end_matches('/') == url) {
+                return Err(Error::input(
+                    "request",
+                    None,
+                    Some("routing.osrm"),
+                    "this OSRM server is not allowed by the service (its operator lists the \
+                     allowed servers)",
+                ));
+            }
+            let mut route = routing::osrm::RouteOptions::default();
+            if let Some(n) = spec.table_size {
+                route.table.max_table_size = n;
+            }
+            if let Some(m) = spec.snap_limit_m {
+                route.snap_limit_m = m;
+            }
+            route.allow_unreachable = spec.allow_unreachable;
+            app::Distances::Osrm(routing::OsrmSource {
+                url: url.to_string(),
+                profile: spec.profile.clone().unwrap_or_else(|| "foot".into()),
+                route,
+                osm: None,
+                cache_dir: None,
+                skip_ungeocoded: false,
+                geocode_report: std::path::PathBuf::from("geocoding-report.csv"),
+            })
+        }
+        (None, None) => {
             return Err(Error::input(
                 "request",
                 None,
-                Some("routing.osrm"),
-                "this OSRM server is not allowed by the service (its operator lists allowed servers with --osrm-allow)",
-            ));
+                Some("matrix"),
+                "the walking distances are missing: give 'matrix' (long CSV text \
+                 pupil_id,school_id,meters[,seconds]) or 'routing' (an OSRM server)",
+            ))
         }
-        let mut route = routing::osrm::RouteOptions::default();
-        if let Some(n) = spec.table_size {
-            route.table.max_table_size = n;
-        }
-        if let Some(m) = spec.snap_limit_m {
-            route.snap_limit_m = m;
-        }
-        route.allow_unreachable = spec.allow_unreachable;
-        let src = routing::OsrmSource {
-            url: url.to_string(),
-            profile: "foot".into(),
-            route,
-            osm: None,
-            cache_dir: None,
-            skip_ungeocoded: false,
-            geocode_report: std::path::PathBuf::from("geocoding-report.csv"),
-        };
-        let (inst, matrix, _) = routing::osrm_matrix(inst, &src)?;
-        let city = city(req, &inst)?;
-        return Ok(Loaded { inst, matrix, policy, city });
-    }
-    let Some(text) = &req.matrix else {
-        return Err(Error::input(
-            "request",
-            None,
-            Some("matrix"),
-            "the walking distances are missing: give 'matrix' (long CSV text pupil_id,school_id,meters[,seconds]) or 'routing' (an OSRM server)",
-        ));
     };
-    let mut matrix = routing::matrix::parse_matrix("matrix.csv", text.as_bytes(), &inst)?;
-    matrix.source = MATRIX_SOURCE.to_string();
-    let city = city(req, &inst)?;
-    Ok(Loaded { inst, matrix, policy, city })
+    let city = match &req.blocks {
+        Some(blocks) => Some(app::CitySpec {
+            blocks: text("blocks.csv", blocks),
+            block_matrix: req.block_matrix.as_deref().map(|t| text("block_matrix.csv", t)),
+            streets: req.streets.as_deref().map(|t| text("streets", t)),
+        }),
+        None if req.block_matrix.is_some() || req.streets.is_some() || req.compare.is_some() => {
+            return Err(Error::input(
+                "request",
+                None,
+                Some("blocks"),
+                "'block_matrix', 'streets' and 'compare' need 'blocks' (the city's blocks)",
+            ))
+        }
+        None => None,
+    };
+    let stability = match &req.stability {
+        Some(st) => {
+            let rule = match (st.change_cost, st.max_changed_blocks) {
+                (Some(c), None) => stability::Rule::ChangeCost(c),
+                (None, Some(n)) => stability::Rule::MaxChangedBlocks(n),
+                _ => {
+                    return Err(Error::input(
+                        "request",
+                        None,
+                        Some("stability"),
+                        "give one of 'change_cost' (meters per pupil) or 'max_changed_blocks'",
+                    ))
+                }
+            };
+            Some(app::StabilitySpec { previous: text("previous.csv", &st.previous), rule })
+        }
+        None => None,
+    };
+    Ok(app::PlanRequest {
+        schools: source(&req.schools, "schools"),
+        pupils: source(&req.pupils, "pupils"),
+        distances,
+        policy,
+        stability,
+        city,
+        compare: app::CompareSpec {
+            proxy: false,
+            districts: req.compare.as_deref().map(|t| text("compare.csv", t)),
+        },
+    })
+}
+
+/// Read and validate a request: schools, pupils, matrix, policy. Problems are collected from
+/// schools and pupils together, as `catchment solve` does.
+pub fn load(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<Loaded> {
+    plan_request(req, osrm_allow)?.load(&|_| ())
 }
 
 /// Read, validate and decide feasibility, so that a request that cannot succeed is answered at
 /// once with the same messages as `catchment solve`.
 pub fn validate(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<Loaded> {
     let l = load(req, osrm_allow)?;
-    let problem = crate::solve::Problem::pupil_level(&l.inst, &l.matrix, l.policy.max_walk)?;
-    let diagnoses = crate::solve::feasibility::diagnose(&problem);
-    if !diagnoses.is_empty() {
-        return Err(Error::Infeasible(crate::describe_infeasibility(&l.inst, &diagnoses)));
-    }
+    l.check_feasible()?;
     Ok(l)
 }
 
@@ -201,7 +183,8 @@ pub enum Outcome {
     Failed(ApiError),
 }
 
-pub const STAGES: [&str; 3] = ["reading input", "solving", "writing artefacts"];
+/// The stages a job reports, in order (`progress.stage`).
+pub const STAGES: [app::Stage; 3] = [app::Stage::Reading, app::Stage::Solving, app::Stage::Writing];
 
 /// Run the pipeline for one job on the current (blocking) thread.
 fn run(app: &App, id: &str, loaded: Option<Loaded>) -> Result<Artefacts, ApiError> {
@@ -224,43 +207,37 @@ fn run(app: &App, id: &str, loaded: Option<Loaded>) -> Result<Artefacts, ApiErro
             load(&req, &app.cfg.osrm_allow).map_err(ApiError::from_library)?
         }
     };
-    let _ = app.store.set_stage(id, STAGES[1]);
-    let plan = crate::solve_plan(&loaded.inst, &loaded.matrix, &loaded.policy)
-        .map_err(ApiError::from_library)?;
-    let _ = app.store.set_stage(id, STAGES[2]);
+    let stage = |s: app::Stage| {
+        if s != app::Stage::Reading {
+            let _ = app.store.set_stage(id, s.describe());
+        }
+    };
+    let result = loaded.solve(&stage).map_err(ApiError::from_library)?;
     let dir = app.work_dir.join(id);
     let read = |name: &str| std::fs::read(dir.join(name));
-    let result = crate::output::write_plan_published(
-        &dir,
-        &loaded.inst,
-        &loaded.matrix,
-        &plan,
-        loaded.city.as_ref(),
-        None,
-    )
-    .map_err(ApiError::from_library)
-    .and_then(|_| {
-        let mut files = Vec::new();
-        for name in PUBLISHED {
-            if dir.join(name).exists() {
-                files.push((
-                    name.to_string(),
-                    read(name).map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
-                ));
+    let result =
+        result.write(&loaded, &dir, &stage).map_err(ApiError::from_library).and_then(|_| {
+            let mut files = Vec::new();
+            for name in PUBLISHED {
+                if dir.join(name).exists() {
+                    files.push((
+                        name.to_string(),
+                        read(name).map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
+                    ));
+                }
             }
-        }
-        Ok(Artefacts {
-            summary: read("summary.json")
-                .map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
-            assignments: read("assignments.csv")
-                .map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
-            schools: read("schools.csv")
-                .map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
-            certificate: read("certificate.json")
-                .map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
-            files,
-        })
-    });
+            Ok(Artefacts {
+                summary: read("summary.json")
+                    .map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
+                assignments: read("assignments.csv")
+                    .map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
+                schools: read("schools.csv")
+                    .map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
+                certificate: read("certificate.json")
+                    .map_err(|e| ApiError::internal(&format!("job {id}: {e}")))?,
+                files,
+            })
+        });
     let _ = std::fs::remove_dir_all(&dir);
     result
 }

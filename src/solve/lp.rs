@@ -23,18 +23,9 @@ pub struct ClassRule {
     pub min_size: u32,
 }
 
-/// The pupil-level (or block-level) problem without class rules.
+/// The pupil-level (or block-level) problem without side constraints.
 pub fn solve(p: &Problem) -> Result<Solution, SolveError> {
-    solve_with_classes(p, None).map(|(s, _)| s)
-}
-
-/// Solve with optional class rules; returns the solution and, with rules, the classes per
-/// school. With weighted units or class rules this is a MIP solved by Cbc's branch and bound.
-pub fn solve_with_classes(
-    p: &Problem,
-    classes: Option<&ClassRule>,
-) -> Result<(Solution, Option<Vec<u32>>), SolveError> {
-    solve_with_rules(p, classes, None)
+    solve_mip(p, None, None).map(|(s, _)| s)
 }
 
 /// Stability as a side constraint: of the units with a school last year (`previous[u]`), at
@@ -47,8 +38,10 @@ pub struct KeepRule {
     pub max_changed: u32,
 }
 
-/// [`solve_with_classes`] with an optional cap on units that change school (a MIP).
-pub fn solve_with_rules(
+/// Solve with optional class rules and an optional cap on units that change school; returns
+/// the solution and, with class rules, the classes per school. With weighted units, class rules
+/// or a cap this is a MIP solved by Cbc's branch and bound.
+pub fn solve_mip(
     p: &Problem,
     classes: Option<&ClassRule>,
     keep: Option<&KeepRule>,
@@ -152,10 +145,7 @@ pub fn solve_with_rules(
         e => SolveError::Solver(format!("Cbc: {e}")),
     })?;
     if matches!(sol.status(), good_lp::solvers::SolutionStatus::TimeLimit) {
-        return Err(SolveError::Solver(format!(
-            "Cbc did not prove an optimum within {MIP_SECONDS} s (whole blocks or class rules); \
-             try wider class-size bounds or the pupil level"
-        )));
+        return Err(SolveError::TimeLimit { seconds: MIP_SECONDS });
     }
     let mut assign = Vec::with_capacity(p.n_units());
     for (u, row) in x.iter().enumerate() {

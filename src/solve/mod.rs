@@ -58,7 +58,7 @@ impl Problem {
     /// pupil's fixed school.
     pub fn pupil_level(inst: &Instance, m: &Matrix, max_walk: Option<u32>) -> Result<Problem> {
         if m.n_pupils != inst.pupils.len() || m.n_schools != inst.schools.len() {
-            return Err(Error::Other(format!(
+            return Err(Error::internal(format!(
                 "matrix is {} x {} but the instance has {} pupils and {} schools",
                 m.n_pupils,
                 m.n_schools,
@@ -210,6 +210,8 @@ pub enum SolveError {
     Infeasible(Vec<feasibility::Diagnosis>),
     /// The solver itself failed (a bug or a resource limit, never the instance's fault).
     Solver(String),
+    /// The MIP solver's time limit ran out before it proved an optimum.
+    TimeLimit { seconds: u32 },
 }
 
 /// Diagnose feasibility, then solve with the chosen solver.

@@ -1,0 +1,382 @@
+//! The application layer: one request for a plan, loaded from files (the CLI) or from a
+//! request body (the HTTP service), solved and written the same way by both shells, so every
+//! capability of `catchment solve` exists over HTTP and the other way round.
+//!
+//! A [`PlanRequest`] names its inputs as [`Source`]s; [`PlanRequest::load`] reads and
+//! validates them into a [`Loaded`] request (the values the pipeline works on);
+//! [`Loaded::solve`] runs the one solve step ([`crate::solve_plan`], stability included) and
+//! builds the comparison for the report page; [`PlanResult::write`] writes the plan directory.
+
+use crate::districts::publish::City;
+use crate::error::{Error, Result};
+use crate::instance::{self, table, Instance};
+use crate::report::html::Comparison;
+use crate::report::{baseline, summarize, Summary};
+use crate::routing::{self, Matrix, OsrmSource};
+use crate::stability::{self, Rule, Stability, StabilityReport};
+use crate::{Plan, Policy, Unit};
+use std::path::{Path, PathBuf};
+
+/// Where one input comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A file: CSV, or GeoJSON when the name ends in `.geojson`/`.json` (schools, pupils,
+    /// streets), or OSM (`.osm`, `.osm.pbf`) for streets.
+    Path(PathBuf),
+    /// Text given in a request (CSV; GeoJSON for streets); `name` labels its messages
+    /// (e.g. `pupils.csv`).
+    Text { name: String, text: String },
+    /// An array of objects with the CSV's columns as fields (schools and pupils).
+    Objects { name: String, items: Vec<serde_json::Map<String, serde_json::Value>> },
+}
+
+impl Source {
+    /// The name messages use for this input.
+    pub fn label(&self) -> String {
+        match self {
+            Source::Path(p) => instance::file_name(p),
+            Source::Text { name, .. } | Source::Objects { name, .. } => name.clone(),
+        }
+    }
+
+    fn bytes(&self) -> Result<std::borrow::Cow<'_, [u8]>> {
+        match self {
+            Source::Path(p) => std::fs::read(p).map(Into::into).map_err(|e| Error::io(p, e)),
+            Source::Text { text, .. } => Ok(text.as_bytes().into()),
+            Source::Objects { name, .. } => Err(Error::input(
+                name,
+                None,
+                None,
+                "give this input as CSV text, not as an array of objects",
+            )),
+        }
+    }
+
+    fn table(&self, what: &str, personal: bool, required: &[&str]) -> Result<table::Table> {
+        match self {
+            Source::Objects { name, items } => {
+                let mut t = table::from_objects(name, items, personal, required)?;
+                t.file = format!("{what} item");
+                Ok(t)
+            }
+            Source::Path(p) if is_geojson(p) => {
+                table::from_geojson(&self.label(), &self.bytes()?, personal)
+            }
+            _ => table::read_table(&self.label(), &self.bytes()?, required, personal),
+        }
+    }
+}
+
+fn is_geojson(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("geojson") | Some("json"))
+}
+
+/// Where the walking distances come from.
+#[derive(Debug, Clone)]
+pub enum Distances {
+    /// A long matrix `pupil_id,school_id,meters[,seconds]` (or keyed by block).
+    Matrix(Source),
+    /// An OSRM server (geocoding street addresses first when an extract is given).
+    Osrm(OsrmSource),
+}
+
+/// Last year's districts and the rule that keeps the plan close to them.
+#[derive(Debug, Clone)]
+pub struct StabilitySpec {
+    /// CSV `block_id,school_id`.
+    pub previous: Source,
+    pub rule: Rule,
+}
+
+/// The city's blocks, for districts published for every block.
+#[derive(Debug, Clone)]
+pub struct CitySpec {
+    /// CSV `block_id,lat,lon[,residents][,street,house_number]`.
+    pub blocks: Source,
+    /// Walks from every block to every school; default: the plan's matrix (then keyed by
+    /// block).
+    pub block_matrix: Option<Source>,
+    /// Named streets for the street list of grid blocks (OSM or GeoJSON lines).
+    pub streets: Option<Source>,
+}
+
+/// What the report page compares the plan with.
+#[derive(Debug, Clone, Default)]
+pub struct CompareSpec {
+    /// The hand-drawn proxy (nearest school by straight line, border blocks moved).
+    pub proxy: bool,
+    /// Given districts (CSV `block_id,school_id`), evaluated on the same walks.
+    pub districts: Option<Source>,
+}
+
+/// One request for a plan: what `catchment solve` takes as flags and `POST /v1/plans` as
+/// fields.
+#[derive(Debug, Clone)]
+pub struct PlanRequest {
+    pub schools: Source,
+    pub pupils: Source,
+    pub distances: Distances,
+    pub policy: Policy,
+    pub stability: Option<StabilitySpec>,
+    pub city: Option<CitySpec>,
+    pub compare: CompareSpec,
+}
+
+/// A stage of a plan request, reported to the shell's progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Reading,
+    Routing,
+    Solving,
+    Writing,
+}
+
+impl Stage {
+    /// Every stage in order.
+    pub const ALL: [Stage; 4] = [Stage::Reading, Stage::Routing, Stage::Solving, Stage::Writing];
+
+    /// The stage in words (also the HTTP job's `progress.stage`).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Stage::Reading => "reading input",
+            Stage::Routing => "routing",
+            Stage::Solving => "solving",
+            Stage::Writing => "writing artefacts",
+        }
+    }
+}
+
+/// A request read and validated: the values the pipeline works on.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub inst: Instance,
+    pub matrix: Matrix,
+    pub policy: Policy,
+    pub stability: Option<Stability>,
+    pub city: Option<City>,
+    /// The proxy baseline is wanted on the report page.
+    pub compare_proxy: bool,
+    /// Given districts to compare with: a label and every pupil's school.
+    pub compare_districts: Option<(String, Vec<u32>)>,
+}
+
+/// Read schools and pupils; problems of both files are reported together.
+pub fn read_instance(schools: &Source, pupils: &Source) -> Result<Instance> {
+    let s = schools
+        .table("schools", false, instance::SCHOOL_REQUIRED)
+        .and_then(|t| instance::schools_from_table(&t));
+    let p = pupils
+        .table("pupils", true, instance::PUPIL_REQUIRED)
+        .and_then(|t| instance::pupils_from_table(&t, s.as_ref().ok().map(|v| v.as_slice())));
+    match (s, p) {
+        (Ok(s), Ok(p)) => Instance::new(s, p),
+        (Err(Error::Input(mut a)), Err(Error::Input(b))) => {
+            a.extend(b);
+            Err(Error::Input(a))
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
+/// The walking distances of an instance; OSRM may geocode and leave pupils out (then the
+/// instance returned is the one routed).
+pub fn distances(inst: Instance, d: &Distances) -> Result<(Instance, Matrix)> {
+    match d {
+        Distances::Matrix(Source::Path(path)) => {
+            let m = routing::read_matrix(path, &inst)?;
+            Ok((inst, m))
+        }
+        Distances::Matrix(src) => {
+            let mut m = routing::matrix::parse_matrix(&src.label(), &*src.bytes()?, &inst)?;
+            m.source = format!("matrix file {} (in the request)", src.label());
+            Ok((inst, m))
+        }
+        Distances::Osrm(osrm) => {
+            let (inst, m, _) = routing::osrm_matrix(inst, osrm)?;
+            Ok((inst, m))
+        }
+    }
+}
+
+impl PlanRequest {
+    /// Read and validate every input. A cap on changed blocks implies whole blocks.
+    pub fn load(&self, stage: &dyn Fn(Stage)) -> Result<Loaded> {
+        stage(Stage::Reading);
+        let mut policy = self.policy.clone();
+        let stability = match &self.stability {
+            Some(spec) => {
+                if let Rule::MaxChangedBlocks(_) = spec.rule {
+                    policy.unit = Unit::Block;
+                }
+                let previous =
+                    stability::previous_from_csv(&spec.previous.label(), &spec.previous.bytes()?)?;
+                Some(Stability { previous, rule: spec.rule })
+            }
+            None => None,
+        };
+        let inst = read_instance(&self.schools, &self.pupils)?;
+        if matches!(self.distances, Distances::Osrm(_)) {
+            stage(Stage::Routing);
+        }
+        let (inst, matrix) = distances(inst, &self.distances)?;
+        tracing::info!(pupils = inst.pupils.len(), schools = inst.schools.len(), "instance read");
+        let city = match &self.city {
+            Some(c) => Some(self.read_city(c, &inst)?),
+            None => None,
+        };
+        let compare_districts = match &self.compare.districts {
+            Some(src) => {
+                let assign = baseline::districts_from_csv(&src.label(), &src.bytes()?, &inst)?;
+                Some((src.label(), assign))
+            }
+            None => None,
+        };
+        Ok(Loaded {
+            inst,
+            matrix,
+            policy,
+            stability,
+            city,
+            compare_proxy: self.compare.proxy,
+            compare_districts,
+        })
+    }
+
+    fn read_city(&self, c: &CitySpec, inst: &Instance) -> Result<City> {
+        let blocks =
+            crate::districts::blocks::blocks_from_csv(&c.blocks.label(), &c.blocks.bytes()?)?;
+        let matrix_src = match (&c.block_matrix, &self.distances) {
+            (Some(m), _) | (None, Distances::Matrix(m)) => m,
+            (None, Distances::Osrm(_)) => {
+                return Err(Error::input(
+                    &c.blocks.label(),
+                    None,
+                    None,
+                    "the city's blocks need walks from every block: give the block matrix",
+                ))
+            }
+        };
+        let matrix = crate::districts::parse_block_matrix(
+            &matrix_src.label(),
+            &*matrix_src.bytes()?,
+            &inst.schools,
+        )?;
+        let streets = match &c.streets {
+            None => None,
+            Some(Source::Path(p)) => Some(crate::districts::streets::read_street_lines(p)?),
+            Some(src @ Source::Text { text, .. }) => {
+                Some(crate::districts::streets::street_lines_from_geojson(&src.label(), text)?)
+            }
+            Some(src @ Source::Objects { .. }) => {
+                return Err(Error::input(&src.label(), None, None, "give streets as GeoJSON text"))
+            }
+        };
+        Ok(City { blocks, matrix, streets })
+    }
+}
+
+/// A plan solved from a request, ready to be written.
+#[derive(Debug, Clone)]
+pub struct PlanResult {
+    pub plan: Plan,
+    /// With stability: changes against last year's districts and the price of stability.
+    pub stability: Option<StabilityReport>,
+    /// The comparison shown on the report page (with the city's blocks).
+    pub comparison: Option<Comparison>,
+}
+
+/// What writing a plan directory produced.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub summary: Summary,
+    /// Why a published part is missing (no polygons for non-grid blocks, no street list...).
+    pub notes: Vec<String>,
+}
+
+impl Loaded {
+    /// Decide feasibility at the pupil level before any solver, so that a request that cannot
+    /// succeed is answered at once.
+    pub fn check_feasible(&self) -> Result<()> {
+        let inst = crate::effective_instance(&self.inst, &self.policy);
+        let problem =
+            crate::solve::Problem::pupil_level(&inst, &self.matrix, self.policy.max_walk)?;
+        let diagnoses = crate::solve::feasibility::diagnose(&problem);
+        if diagnoses.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Infeasible(crate::describe_infeasibility(&inst, &diagnoses)))
+        }
+    }
+
+    /// Solve (with stability when given) and, with the city, build the report's comparison.
+    pub fn solve(&self, stage: &dyn Fn(Stage)) -> Result<PlanResult> {
+        stage(Stage::Solving);
+        let (plan, stability) = match &self.stability {
+            None => (crate::solve_plan(&self.inst, &self.matrix, &self.policy, None)?, None),
+            Some(st) => {
+                let (plan, report, _) =
+                    stability::solve(&self.inst, &self.matrix, &self.policy, st)?;
+                (plan, Some(report))
+            }
+        };
+        let comparison = match &self.city {
+            Some(_) => self.comparison(&plan)?,
+            None => None,
+        };
+        Ok(PlanResult { plan, stability, comparison })
+    }
+
+    /// The comparison for the report page: the straight-line proxy and/or given districts,
+    /// then the plan.
+    fn comparison(&self, plan: &Plan) -> Result<Option<Comparison>> {
+        let (inst, m) = (&self.inst, &self.matrix);
+        let mut rows: Vec<(String, Summary)> = Vec::new();
+        if self.compare_proxy {
+            let proxy = baseline::evaluate(
+                inst,
+                m,
+                baseline::straight_line_districts(inst)?,
+                "hand-drawn proxy",
+            )?;
+            rows.push((
+                "Hand-drawn proxy (nearest by straight line, border blocks moved)".into(),
+                summarize(inst, m, &proxy),
+            ));
+        }
+        if let Some((label, assign)) = &self.compare_districts {
+            let given = baseline::evaluate(inst, m, assign.clone(), "given districts")?;
+            rows.push((format!("Given districts ({label})"), summarize(inst, m, &given)));
+        }
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        rows.push(("This plan".into(), summarize(inst, m, plan)));
+        let refs: Vec<(String, &Summary)> = rows.iter().map(|(l, s)| (l.clone(), s)).collect();
+        Ok(Some(crate::report::comparison_table("Against other districts", &refs)))
+    }
+}
+
+impl PlanResult {
+    /// Write the plan directory (atomically): the plan, and with the city its publishable
+    /// files.
+    pub fn write(&self, loaded: &Loaded, out: &Path, stage: &dyn Fn(Stage)) -> Result<Written> {
+        stage(Stage::Writing);
+        let extras = crate::output::Extras {
+            city: loaded.city.as_ref(),
+            comparison: self.comparison.as_ref(),
+            stability: match (&self.stability, &loaded.stability) {
+                (Some(r), Some(st)) => Some((r, st)),
+                _ => None,
+            },
+        };
+        let (summary, publication) =
+            crate::output::write_plan(out, &loaded.inst, &loaded.matrix, &self.plan, &extras)?;
+        Ok(Written { summary, notes: publication.map(|p| p.notes).unwrap_or_default() })
+    }
+}
+
+/// Load, solve and write in one call.
+pub fn run(req: &PlanRequest, out: &Path, stage: &dyn Fn(Stage)) -> Result<Written> {
+    let loaded = req.load(stage)?;
+    loaded.solve(stage)?.write(&loaded, out, stage)
+}

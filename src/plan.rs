@@ -1,0 +1,423 @@
+//! The plan: policy, the pipeline's solve step (`solve_plan`, the one place that picks a
+//! solver), and the renderers that turn index-space findings into messages with ids.
+
+use crate::error::{Error, Hint, Infeasibility, Result, Setting};
+use crate::instance::{Instance, School};
+use crate::routing::Matrix;
+use crate::solve::certificate::{self, Certificate, Finding};
+use crate::solve::feasibility::Diagnosis;
+use crate::solve::{self, Problem, SolveError, SolverKind};
+use crate::stability;
+
+/// The unit a district is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// Every pupil placed on their own (the transportation LP; certified optimal).
+    #[default]
+    Pupil,
+    /// All pupils of a block to one school (a MIP; districts of whole blocks).
+    Block,
+}
+
+/// Objective and rules of a run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Policy {
+    pub solver: SolverKind,
+    /// Pairs longer than this many meters are left out (a hard maximum walk).
+    pub max_walk: Option<u32>,
+    pub unit: Unit,
+    /// Every class must have at least this many pupils (the draft law: 25 from 2027); schools
+    /// then open whole classes only, or none.
+    pub min_class_size: Option<u32>,
+    /// The largest class allowed at every school, replacing each school's `class_size`; a school
+    /// given by `max_classes` then seats `max_classes` x this.
+    pub max_class_size: Option<u32>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            solver: SolverKind::Flow,
+            max_walk: None,
+            unit: Unit::Pupil,
+            min_class_size: None,
+            max_class_size: None,
+        }
+    }
+}
+
+impl Policy {
+    /// Whether the run is a MIP (whole blocks or whole classes) rather than the pure LP.
+    pub fn is_mip(&self) -> bool {
+        self.unit == Unit::Block || self.min_class_size.is_some()
+    }
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Every pupil's school (index into `Instance::schools`).
+    pub assign: Vec<u32>,
+    /// Total walking meters.
+    pub objective: u64,
+    /// The certificate of optimality (school prices), for pupil-level plans without class
+    /// rules; whole-block and class plans are MIPs, optimal by Cbc's branch and bound.
+    pub certificate: Option<Certificate>,
+    /// Classes per school.
+    pub classes: Vec<u32>,
+    /// For MIP plans: the pupil-level optimum, a lower bound (the gap is the price of whole
+    /// blocks / whole classes).
+    pub pupil_optimum: Option<u64>,
+    /// School prices of the pupil-level optimum (the certificate's, for pupil-level plans): the
+    /// rule that gives blocks without pupils their district. Empty for baselines.
+    pub prices: Vec<i64>,
+    pub solver: String,
+    pub policy: Policy,
+    pub solve_seconds: f64,
+}
+
+/// Classes a school forms for a load: as few as hold the load at its class size, at most its
+/// rooms (`max_classes`) when known.
+pub fn classes_for(school: &School, load: u64) -> u32 {
+    let k = load.div_ceil(school.class_size.max(1) as u64) as u32;
+    match school.max_classes {
+        Some(m) if load > 0 => k.min(m).max(1),
+        _ => k,
+    }
+}
+
+/// The instance with every school's class size replaced by `size`; a school given by
+/// `max_classes` rooms then seats `max_classes` x `size`.
+pub fn with_class_size(inst: &Instance, size: u32) -> Instance {
+    let mut inst = inst.clone();
+    for s in &mut inst.schools {
+        s.class_size = size;
+        if let Some(k) = s.max_classes {
+            s.capacity = k * size;
+        }
+    }
+    inst
+}
+
+/// The instance a policy sees: with `max_class_size`, every school's class size (and the
+/// seats of schools given by `max_classes`) replaced.
+pub fn effective_instance<'a>(
+    inst: &'a Instance,
+    policy: &Policy,
+) -> std::borrow::Cow<'a, Instance> {
+    match policy.max_class_size {
+        Some(size) => std::borrow::Cow::Owned(with_class_size(inst, size)),
+        None => std::borrow::Cow::Borrowed(inst),
+    }
+}
+
+/// The most classes a school can form: its rooms (`max_classes`), or as many classes of its
+/// class size as its seats hold. The one rule the MIP and `catchment check` share.
+pub fn class_limit(school: &School) -> u32 {
+    school.max_classes.unwrap_or_else(|| school.capacity.div_ceil(school.class_size.max(1)))
+}
+
+/// Whether `load` pupils form whole classes of `min_size` to the school's class size, within
+/// [`class_limit`] classes (no pupils: no class, allowed).
+pub fn fits_whole_classes(school: &School, load: u64, min_size: u32) -> bool {
+    load == 0
+        || (1..=class_limit(school) as u64)
+            .any(|k| min_size as u64 * k <= load && load <= school.class_size as u64 * k)
+}
+
+/// Solve an instance: diagnose feasibility, solve, and certify the result — the one place
+/// that picks a solver (the flow or LP for the pupil level, Cbc's MIP for whole blocks, whole
+/// classes or a cap on changed blocks).
+///
+/// With `stability` (last year's districts): a change cost penalises the pupil-level problem
+/// (the certificate's prices are on walk + change cost); a cap on changed blocks adds one
+/// constraint to the whole-block MIP (the policy's unit must be `block`). The plan's objective
+/// is always the walking total without penalties.
+pub fn solve_plan(
+    inst: &Instance,
+    m: &Matrix,
+    policy: &Policy,
+    stability: Option<&stability::Stability>,
+) -> Result<Plan> {
+    let inst = &*effective_instance(inst, policy);
+    let before = stability.map(|st| stability::before(inst, &st.previous));
+    let keep_cap = match stability.map(|st| st.rule) {
+        Some(stability::Rule::MaxChangedBlocks(n)) => {
+            if policy.unit != Unit::Block {
+                return Err(Error::policy(
+                    "a cap on changed blocks needs districts of whole blocks",
+                    Some(Hint::new("solve with whole blocks", Some(Setting::UnitBlock))),
+                ));
+            }
+            Some(n)
+        }
+        _ => None,
+    };
+    if let Some(min) = policy.min_class_size {
+        let small: Vec<String> = inst
+            .schools
+            .iter()
+            .filter(|s| s.class_size < min)
+            .map(|s| format!("'{}'", s.id))
+            .collect();
+        if !small.is_empty() {
+            return Err(Error::policy(
+                format!(
+                    "the minimum class size {min} is above the class size of school(s) {}: \
+                     no class could be formed",
+                    small.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+                ),
+                Some(Hint::new(
+                    "give the largest class allowed at every school",
+                    Some(Setting::MaxClassSize),
+                )),
+            ));
+        }
+    }
+    let walk_problem = Problem::pupil_level(inst, m, policy.max_walk)?;
+    let problem = match (stability.map(|st| st.rule), &before) {
+        (Some(stability::Rule::ChangeCost(c)), Some(b)) if c > 0 => {
+            stability::penalise(&walk_problem, b, c)
+        }
+        _ => walk_problem.clone(),
+    };
+    let started = std::time::Instant::now();
+    let to_error = |e: SolveError| match e {
+        SolveError::Infeasible(d) => Error::Infeasible(describe_infeasibility(inst, &d)),
+        SolveError::Solver(msg) => Error::Solver(msg),
+        SolveError::TimeLimit { seconds } => Error::TimeLimit {
+            seconds,
+            message: "Cbc did not prove an optimum of whole blocks or whole classes in time".into(),
+            hint: Some(Hint::new("try wider class-size bounds or the pupil level", None)),
+        },
+    };
+    let pure = solve::solve(&problem, policy.solver).map_err(to_error)?;
+    let certificate = certificate::certify(&problem, &pure.assign).map_err(|f| {
+        Error::Solver(format!(
+            "the solver's plan failed the independent certificate check: {}",
+            describe_findings(inst, &f).join("; ")
+        ))
+    })?;
+    // With stability, the bound for MIP plans is the walk-only pupil-level optimum.
+    let pupil_bound = if stability.is_some() && policy.is_mip() {
+        solve::solve(&walk_problem, policy.solver).map_err(to_error)?.objective
+    } else {
+        certificate.objective
+    };
+    let prices = certificate.prices.clone();
+    let (assign, certificate, modelled_classes, pupil_optimum, solver) = if policy.is_mip() {
+        let (units, pupil_unit) = match policy.unit {
+            Unit::Block => Problem::block_level(inst, &problem)?,
+            Unit::Pupil => (problem.clone(), (0..inst.pupils.len()).collect()),
+        };
+        let rule = policy.min_class_size.map(|min_size| solve::lp::ClassRule {
+            size: inst.schools.iter().map(|s| s.class_size).collect(),
+            max: inst.schools.iter().map(class_limit).collect(),
+            min_size,
+        });
+        let diagnosis = solve::feasibility::diagnose(&units);
+        if !diagnosis.is_empty() {
+            return Err(to_error(SolveError::Infeasible(diagnosis)));
+        }
+        let keep = match (keep_cap, &before) {
+            (Some(max_changed), Some(b)) => {
+                let ub = stability::unit_before(b, &pupil_unit, units.n_units());
+                let forced = ub.iter().filter(|x| **x == stability::Before::Gone).count() as u32;
+                let previous = ub
+                    .iter()
+                    .map(|x| if let stability::Before::At(s) = x { Some(*s) } else { None })
+                    .collect();
+                Some(solve::lp::KeepRule { previous, forced, max_changed })
+            }
+            _ => None,
+        };
+        let (sol, k) = solve::lp::solve_mip(&units, rule.as_ref(), keep.as_ref()).map_err(|e| match (&keep, e) {
+            (Some(k), SolveError::Infeasible(_)) => Error::Infeasible(vec![Infeasibility {
+                kind: "max_changed_blocks".into(),
+                message: format!(
+                    "no plan of whole blocks changes at most {} block(s) against last year's districts{}; allow more changes",
+                    k.max_changed,
+                    if k.forced > 0 { format!(" ({} block(s) must change: their school is not in this instance)", k.forced) } else { String::new() }
+                ),
+                schools: vec![],
+                pupils: vec![],
+                shortfall: 0,
+            }]),
+            (Some(k), SolveError::TimeLimit { seconds }) => Error::TimeLimit {
+                seconds,
+                message: format!(
+                    "Cbc did not prove an optimum with at most {} changed block(s) in time",
+                    k.max_changed
+                ),
+                hint: Some(Hint::new(
+                    "allow more changes, or keep last year's districts by a change cost, \
+                     which stays fast and certified",
+                    Some(Setting::ChangeCost),
+                )),
+            },
+            (_, e) => to_error(e),
+        })?;
+        let assign: Vec<u32> = pupil_unit.iter().map(|&u| sol.assign[u]).collect();
+        let name = if keep.is_some() {
+            "mip (good_lp + Cbc branch and bound; cap on changed blocks)"
+        } else {
+            "mip (good_lp + Cbc branch and bound)"
+        };
+        (assign, None, k, Some(pupil_bound), name.to_string())
+    } else {
+        (pure.assign, Some(certificate), None, None, policy.solver.name().to_string())
+    };
+    let solve_seconds = started.elapsed().as_secs_f64();
+    let objective = walk_problem
+        .objective(&assign)
+        .ok_or_else(|| Error::internal("the plan uses a pair that is not allowed"))?;
+    let loads = walk_problem.loads(&assign);
+    let classes = modelled_classes.unwrap_or_else(|| {
+        inst.schools.iter().zip(&loads).map(|(s, &l)| classes_for(s, l)).collect()
+    });
+    tracing::info!(solver = %solver, objective, seconds = solve_seconds, "solved");
+    Ok(Plan {
+        assign,
+        objective,
+        certificate,
+        classes,
+        pupil_optimum,
+        prices,
+        solver,
+        policy: policy.clone(),
+        solve_seconds,
+    })
+}
+
+fn ids<T>(items: &[usize], all: &[T], id: impl Fn(&T) -> &str) -> String {
+    const SHOWN: usize = 20;
+    let mut v: Vec<String> =
+        items.iter().take(SHOWN).map(|&i| format!("'{}'", id(&all[i]))).collect();
+    if items.len() > SHOWN {
+        v.push(format!("and {} more", items.len() - SHOWN));
+    }
+    v.join(", ")
+}
+
+/// Render diagnoses with school and pupil ids (never addresses).
+pub fn describe_infeasibility(inst: &Instance, diagnoses: &[Diagnosis]) -> Vec<Infeasibility> {
+    let pids = |u: &[usize]| ids(u, &inst.pupils, |p| &p.id);
+    let sids = |s: &[usize]| ids(s, &inst.schools, |s| &s.id);
+    let pid_list = |u: &[usize]| u.iter().map(|&i| inst.pupils[i].id.clone()).collect::<Vec<_>>();
+    let sid_list = |s: &[usize]| s.iter().map(|&i| inst.schools[i].id.clone()).collect::<Vec<_>>();
+    diagnoses
+        .iter()
+        .map(|d| {
+            let (message, schools, pupils, shortfall) = match d {
+                Diagnosis::NoAllowedSchool { units } => (
+                    format!("{} pupil(s) have no allowed school (no route, or every school beyond the maximum walk): {}", units.len(), pids(units)),
+                    vec![],
+                    pid_list(units),
+                    units.len() as u64,
+                ),
+                Diagnosis::FixedUnreachable { units } => (
+                    format!("{} pupil(s) have a fixed school with no route to it: {}", units.len(), pids(units)),
+                    vec![],
+                    pid_list(units),
+                    units.len() as u64,
+                ),
+                Diagnosis::FixedOverCapacity { school, fixed, capacity } => (
+                    format!(
+                        "school '{}' has {fixed} pupils with it as fixed school but only {capacity} seats: over by {}",
+                        inst.schools[*school].id,
+                        fixed - capacity
+                    ),
+                    sid_list(&[*school]),
+                    vec![],
+                    fixed - capacity,
+                ),
+                Diagnosis::Seats { pupils, seats } => (
+                    format!("{pupils} pupils but only {seats} seats in all schools: short by {}", pupils - seats),
+                    vec![],
+                    vec![],
+                    pupils - seats,
+                ),
+                Diagnosis::Minimums { pupils, minimums } => (
+                    format!("the schools' minimums add up to {minimums} pupils but there are only {pupils}: over by {}", minimums - pupils),
+                    vec![],
+                    vec![],
+                    minimums - pupils,
+                ),
+                Diagnosis::ReachableSeats { units, schools, pupils, seats } => (
+                    format!(
+                        "{pupils} pupil(s) ({}) can only reach school(s) {} with {seats} free seat(s): short by {}",
+                        pids(units),
+                        sids(schools),
+                        pupils - seats
+                    ),
+                    sid_list(schools),
+                    pid_list(units),
+                    pupils - seats,
+                ),
+                Diagnosis::ReachableMinimums { schools, units, needed, available } => (
+                    format!(
+                        "school(s) {} need {needed} more pupil(s) to reach their minimums, but only {available} pupil(s) may go there{}: short by {}",
+                        sids(schools),
+                        if units.is_empty() { String::new() } else { format!(" ({})", pids(units)) },
+                        needed - available
+                    ),
+                    sid_list(schools),
+                    pid_list(units),
+                    needed - available,
+                ),
+                Diagnosis::WholeUnits => (
+                    "no plan keeps every block whole and every class within its size limits, although pupils placed one by one would fit".to_string(),
+                    vec![],
+                    vec![],
+                    0,
+                ),
+            };
+            Infeasibility { kind: d.kind().to_string(), message, schools, pupils, shortfall }
+        })
+        .collect()
+}
+
+/// Render certificate findings with ids.
+pub fn describe_findings(inst: &Instance, findings: &[Finding]) -> Vec<String> {
+    let pid = |u: usize| inst.pupils.get(u).map(|p| p.id.as_str()).unwrap_or("?");
+    let sid = |s: usize| inst.schools.get(s).map(|s| s.id.as_str()).unwrap_or("?");
+    findings
+        .iter()
+        .map(|f| match f {
+            Finding::WrongLength { expected, got } => format!("the plan assigns {got} pupils but the instance has {expected}"),
+            Finding::UnknownSchool { unit, school } => format!("pupil '{}' is assigned to an unknown school #{school}", pid(*unit)),
+            Finding::NotAllowed { unit, school } => {
+                format!("pupil '{}' is assigned to school '{}', a pair with no route or beyond the maximum walk", pid(*unit), sid(*school))
+            }
+            Finding::FixedMoved { unit, fixed, school } => {
+                format!("pupil '{}' must attend school '{}' but is assigned to '{}'", pid(*unit), sid(*fixed), sid(*school))
+            }
+            Finding::OverCapacity { school, load, capacity } => {
+                format!("school '{}' is over capacity: {load} pupils for {capacity} seats", sid(*school))
+            }
+            Finding::UnderMinimum { school, load, minimum } => {
+                format!("school '{}' is below its minimum: {load} pupils, minimum {minimum}", sid(*school))
+            }
+            Finding::Improvable { moves, saving } => {
+                let m: Vec<String> =
+                    moves.iter().map(|&(u, a, b)| format!("pupil '{}' from '{}' to '{}'", pid(u), sid(a), sid(b))).collect();
+                format!("the plan is not optimal: moving {} saves {saving} m", m.join(", then "))
+            }
+            Finding::PriceViolated { unit, school, better, by } => format!(
+                "price check: pupil '{}' at school '{}' would be {by} m better off (walk + price) at '{}'",
+                pid(*unit),
+                sid(*school),
+                sid(*better)
+            ),
+            Finding::PriceAtSlackSchool { school, price } => format!(
+                "price check: school '{}' has price {price} m but is neither full (positive) nor at its minimum (negative)",
+                sid(*school)
+            ),
+            Finding::WrongPriceCount { expected, got } => format!("the certificate has {got} prices for {expected} schools"),
+            Finding::NotUnitWeights => "the certificate applies to pupil-level plans only".to_string(),
+        })
+        .collect()
+}
