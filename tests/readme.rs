@@ -1,18 +1,22 @@
-//! The README's figures are what the commands beside them print: the Magdeburg simulation table
-//! and the scenario comparison (the reproduce table is checked in tests/reproduce.rs).
+//! The user guide's figures are what the commands beside them print: the Magdeburg simulation
+//! table (docs/src/robustness.md) and the scenario comparison (docs/src/scenarios.md); the
+//! reproduce table (docs/src/magdeburg.md) is checked in tests/reproduce.rs.
 
 mod common;
 use common::bin;
 use std::path::Path;
 
-fn shown(marker: &str) -> String {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+/// The text between `<!-- {marker}: begin -->` and `<!-- {marker}: end -->` in a chapter of the
+/// guide (docs/src/), without a code fence around it.
+fn shown(chapter: &str, marker: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/src").join(chapter);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let begin = format!("<!-- {marker}: begin -->\n");
     let end = format!("<!-- {marker}: end -->");
-    let a = readme.find(&begin).unwrap_or_else(|| panic!("README marker {marker}")) + begin.len();
-    let b = readme[a..].find(&end).unwrap() + a;
-    readme[a..b].trim().trim_start_matches("```").trim_end_matches("```").trim().to_string()
+    let a = text.find(&begin).unwrap_or_else(|| panic!("marker {marker} in {}", path.display()))
+        + begin.len();
+    let b = text[a..].find(&end).unwrap() + a;
+    text[a..b].trim().trim_start_matches("```").trim_end_matches("```").trim().to_string()
 }
 
 #[test]
@@ -48,11 +52,11 @@ fn the_simulation_table_is_what_catchment_simulate_prints() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let printed = String::from_utf8_lossy(&o.stdout);
-    let table = shown("simulate magdeburg");
+    let table = shown("robustness.md", "simulate magdeburg");
     assert!(table.lines().count() > 30);
     assert!(
         printed.contains(&table),
-        "README's simulation table differs from `catchment simulate`:\n{printed}"
+        "docs/src/robustness.md's simulation table differs from `catchment simulate`:\n{printed}"
     );
 }
 
@@ -65,11 +69,11 @@ fn the_scenario_comparison_is_what_catchment_batch_writes() {
         bin().arg("batch").arg(d.join("scenarios.toml")).arg("--out").arg(&out).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let md = std::fs::read_to_string(out.join("comparison.md")).unwrap();
-    let table = shown("batch magdeburg");
+    let table = shown("scenarios.md", "batch magdeburg");
     assert!(table.contains("| draft-law |"));
     assert!(
         md.contains(&table),
-        "README's scenario comparison differs from `catchment batch`:\n{md}"
+        "docs/src/scenarios.md's scenario comparison differs from `catchment batch`:\n{md}"
     );
     // Under the draft law a school that forms no class has no district either.
     let mut rdr = csv::Reader::from_path(out.join("draft-law/schools.csv")).unwrap();

@@ -52,15 +52,15 @@ fn report_numbers_recompute_from_the_plan_files() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("| Given districts (districts.csv) |"), "{stdout}");
 
-    // The README shows the first run's table as the command printed it.
-    let readme = std::fs::read_to_string(Path::new(root).join("README.md")).unwrap();
+    // The guide's Magdeburg chapter shows the first run's table as the command printed it.
+    let chapter = std::fs::read_to_string(Path::new(root).join("docs/src/magdeburg.md")).unwrap();
     let begin = "<!-- reproduce magdeburg: begin -->\n";
-    let shown = &readme[readme.find(begin).expect("README marker") + begin.len()
-        ..readme.find("<!-- reproduce magdeburg: end -->").unwrap()];
+    let shown = &chapter[chapter.find(begin).expect("marker in docs/src/magdeburg.md") + begin.len()
+        ..chapter.find("<!-- reproduce magdeburg: end -->").unwrap()];
     let printed = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(
         printed.contains(shown),
-        "README's table differs from `catchment reproduce magdeburg`:\n{printed}"
+        "docs/src/magdeburg.md's table differs from `catchment reproduce magdeburg`:\n{printed}"
     );
 
     let report: serde_json::Value =
