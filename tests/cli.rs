@@ -187,6 +187,7 @@ fn check_accepts_solved_plans_and_rejects_broken_ones() {
     let copy = |name: &str, edit: &dyn Fn(String) -> String, cert: &dyn Fn(String) -> String| {
         let dir = d.path().join(name);
         std::fs::create_dir(&dir).unwrap();
+        std::fs::copy(plan.join("summary.json"), dir.join("summary.json")).unwrap();
         std::fs::write(dir.join("assignments.csv"), edit(assignments.clone())).unwrap();
         std::fs::write(
             dir.join("certificate.json"),
@@ -210,6 +211,37 @@ fn check_accepts_solved_plans_and_rejects_broken_ones() {
         }
         s
     };
+    // 0. Without a readable summary.json the policy is unknown: check refuses to judge.
+    let blind = copy("blind", &|a| a, &|c| c);
+    std::fs::remove_file(blind.join("summary.json")).unwrap();
+    let o = bin()
+        .args(["check", "--schools"])
+        .arg(&s)
+        .arg("--pupils")
+        .arg(&p)
+        .arg("--matrix")
+        .arg(&m)
+        .arg("--plan")
+        .arg(&blind)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("summary.json"));
+    std::fs::write(blind.join("summary.json"), "{ not json").unwrap();
+    let o = bin()
+        .args(["check", "--schools"])
+        .arg(&s)
+        .arg("--pupils")
+        .arg(&p)
+        .arg("--matrix")
+        .arg(&m)
+        .arg("--plan")
+        .arg(&blind)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the plan's policy is unknown"));
+
     // 1. A pupil moved to a worse school with a free seat: feasible, but not optimal.
     //    Find a pupil whose school can be swapped into one with spare capacity.
     let loads = |rows: &[(String, String)], s: &str| rows.iter().filter(|r| r.1 == s).count();

@@ -204,7 +204,14 @@ fn a_table_over_the_server_limit_is_rejected_with_osrms_own_message() {
     };
     assert_eq!((code.as_str(), *status), ("TooBig", 400));
     assert!(!message.is_empty());
-    assert!(err.to_string().contains("--osrm-table-size"), "{err}");
+    // The library names the setting to change; the shells name their flag or field.
+    let lib_err: catchment::Error = err.into();
+    assert!(!lib_err.to_string().contains("--"), "{lib_err}");
+    assert_eq!(
+        lib_err.hint().and_then(|h| h.setting),
+        Some(catchment::error::Setting::OsrmTableSize)
+    );
+    assert_eq!((lib_err.exit_code(), lib_err.http_status()), (1, 502));
     opts.table.max_table_size = 10;
     assert!(route_instance(&inst, &OsrmHttp::new(&osrm.url, "foot"), &opts, None).is_ok());
 }
