@@ -7,8 +7,8 @@
 
 use super::laea;
 use crate::error::{Error, Result};
+use crate::instance::write_atomically;
 use crate::instance::DEFAULT_CLASS_SIZE;
-use crate::output::write_atomically;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
