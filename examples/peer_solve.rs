@@ -25,7 +25,7 @@ fn main() -> anyhow::Result<()> {
         let read_s = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
         let (sol, _, stats) =
-            catchment::routing::stream::solve_streamed(&inst, &dir.join("matrix.csv"), None, k)
+            catchment::solve::stream::solve_streamed(&inst, &dir.join("matrix.csv"), None, k)
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         (
             sol.objective,

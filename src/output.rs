@@ -6,12 +6,12 @@
 use crate::districts::files;
 use crate::districts::publish::{City, Publication};
 use crate::error::{Error, Result};
-use crate::instance::{file_name, Instance};
+use crate::instance::Instance;
 use crate::report::{html, nearest, summarize, Summary};
 use crate::routing::Matrix;
 use crate::Plan;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// `certificate.json`: the objective and one price per school.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,56 +35,8 @@ pub const CERTIFICATE_EXPLANATION: &str = "Every pupil is at a school that minim
 A positive price is charged only by a full school, a negative one only by a school held at its minimum. \
 `catchment check` verifies this from the files.";
 
-/// Write files into a fresh temporary directory next to `out`, then move it into place.
-pub fn write_atomically(out: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    if out.exists() && !out.is_dir() {
-        return Err(Error::input(
-            &out.display().to_string(),
-            None,
-            None,
-            "exists and is not a directory: the output must be a directory",
-        ));
-    }
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-    let name = file_name(out);
-    let stamp = format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-    );
-    let tmp = parent.join(format!(".{name}.tmp-{stamp}"));
-    std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    if let Err(e) = write(&tmp) {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    let old = parent.join(format!(".{name}.old-{stamp}"));
-    let had_old = out.exists();
-    if had_old {
-        std::fs::rename(out, &old).map_err(|e| {
-            let _ = std::fs::remove_dir_all(&tmp);
-            Error::io(out, e)
-        })?;
-    }
-    if let Err(e) = std::fs::rename(&tmp, out) {
-        if had_old {
-            let _ = std::fs::rename(&old, out);
-        }
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(Error::io(out, e));
-    }
-    if had_old {
-        let _ = std::fs::remove_dir_all(&old);
-    }
-    Ok(())
-}
+// Moved down to `instance` (below every layer that writes directories); kept here by name.
+pub use crate::instance::write_atomically;
 
 fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>> {
     csv::Writer::from_path(path).map_err(csv_err(path))

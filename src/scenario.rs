@@ -763,7 +763,7 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
             })
             .collect(),
     };
-    crate::output::write_atomically(out, |dir| {
+    crate::instance::write_atomically(out, |dir| {
         for (p, o) in prepared.iter().zip(&outcomes) {
             let st = match (&o.stability, &p.stability) {
                 (Some(r), Some(s)) => Some((r, s)),

@@ -366,15 +366,6 @@ pub fn unit_before(before: &[Before], pupil_unit: &[usize], n_units: usize) -> V
     out
 }
 
-/// Last year's school of every block of a block matrix (index into `schools`).
-pub fn block_previous(
-    bm: &crate::districts::BlockMatrix,
-    inst: &Instance,
-    previous: &Previous,
-) -> Vec<Option<usize>> {
-    bm.blocks.iter().map(|b| previous.get(b).and_then(|s| inst.school_index(s))).collect()
-}
-
 /// The school of each block with pupils in a plan: the school of most of its pupils (ties by
 /// school order), by block id. Used to count blocks that change between two plans.
 pub fn block_schools(inst: &Instance, assign: &[u32]) -> BTreeMap<String, String> {

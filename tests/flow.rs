@@ -123,7 +123,7 @@ fn streamed_file_equals_dense_solve() {
     let p = Problem::pupil_level(&t.instance, &t.matrix, Some(4000)).unwrap();
     let dense = solve(&p, SolverKind::Flow).unwrap();
     let (s, prices, stats) =
-        catchment::routing::stream::solve_streamed(&t.instance, &path, Some(4000), 3).unwrap();
+        catchment::solve::stream::solve_streamed(&t.instance, &path, Some(4000), 3).unwrap();
     assert_eq!(s.objective, dense.objective);
     assert_eq!(s.assign[3], 7);
     certify(&p, &s.assign).expect("optimal");

@@ -14,6 +14,7 @@ use catchment::routing::osrm::{
 };
 use catchment::routing::UNREACHABLE;
 use common::*;
+use geo::Point;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -166,7 +167,7 @@ fn a_harbour_between_two_points_makes_the_walk_longer_than_the_straight_line() {
         route_instance(&inst, &OsrmHttp::new(&osrm.url, "foot"), &RouteOptions::default(), None)
             .unwrap();
     let walk = m.get(0, 0).unwrap() as f64;
-    let straight = straight_line_m(west, east);
+    let straight = straight_line_m(Point::new(west.1, west.0), Point::new(east.1, east.0));
     assert!(walk > 1.5 * straight, "walk {walk} m, straight line {straight:.0} m");
 }
 

@@ -7,8 +7,9 @@
 
 use super::laea;
 use crate::error::{Error, Result};
+use crate::instance::write_atomically;
 use crate::instance::DEFAULT_CLASS_SIZE;
-use crate::output::write_atomically;
+use geo::{Contains, LineString, Point, Polygon};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
@@ -280,35 +281,30 @@ fn dist_to_line(p: (f64, f64), line: &[(f64, f64)]) -> f64 {
     best
 }
 
-/// A Stadtteil: its name and rings (lat, lon); a point is inside when an odd number of rings
-/// encloses it (outer rings and holes alike).
+/// A Stadtteil: its name and rings as polygons (x = lon, y = lat); a point is inside when an odd
+/// number of rings contains it (outer rings and holes alike).
 #[derive(Debug, Clone)]
 pub struct District {
     pub name: String,
-    rings: Vec<Vec<(f64, f64)>>,
+    rings: Vec<Polygon<f64>>,
 }
 
 impl District {
     /// A district from rings of (lat, lon) vertices.
     pub fn new(name: &str, rings: Vec<Vec<(f64, f64)>>) -> District {
+        let rings = rings
+            .into_iter()
+            .map(|r| {
+                let ring: LineString<f64> = r.into_iter().map(|(lat, lon)| (lon, lat)).collect();
+                Polygon::new(ring, vec![])
+            })
+            .collect();
         District { name: name.to_string(), rings }
     }
 
     pub fn contains(&self, lat: f64, lon: f64) -> bool {
-        let mut inside = false;
-        for ring in &self.rings {
-            let n = ring.len();
-            let mut j = n.wrapping_sub(1);
-            for i in 0..n {
-                let (yi, xi) = ring[i];
-                let (yj, xj) = ring[j];
-                if (yi > lat) != (yj > lat) && lon < (xj - xi) * (lat - yi) / (yj - yi) + xi {
-                    inside = !inside;
-                }
-                j = i;
-            }
-        }
-        inside
+        let p = Point::new(lon, lat);
+        self.rings.iter().filter(|r| r.contains(&p)).count() % 2 == 1
     }
 }
 
@@ -424,7 +420,7 @@ fn read_districts(dir: &Path) -> Result<Vec<District>> {
                 ))
             }
         };
-        out.push(District { name, rings });
+        out.push(District::new(&name, rings));
     }
     Ok(out)
 }

@@ -7,8 +7,8 @@
 //! assume 4.5 km/h.
 
 use crate::error::Result;
+use crate::instance::write_atomically;
 use crate::instance::{Instance, Pupil, School, DEFAULT_CLASS_SIZE};
-use crate::output::write_atomically;
 use crate::routing::{write_matrix, Matrix};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -16,6 +16,22 @@ use crate::routing::UNREACHABLE;
 use std::collections::HashMap;
 use std::path::Path;
 
+/// One block's district, with the numbers of its explanation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DistrictRow {
+    pub block_id: String,
+    /// `None`: no route from this block to any school.
+    pub school: Option<usize>,
+    pub walk_m: Option<u32>,
+    pub nearest: Option<(usize, u32)>,
+    /// `price[nearest] - price[school]`: what a seat at the nearest school would cost others.
+    pub cost_to_others_m: i64,
+    pub residents: u32,
+    /// For plans kept close to last year's districts: the change cost the block's school saves
+    /// against the nearest school (0 otherwise).
+    pub keep_cost_m: i64,
+}
+
 /// Walking meters from every block of the city to every school.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockMatrix {

@@ -5,7 +5,7 @@
 //! districts that do not overlap on the grid do not overlap on the map).
 
 use super::blocks::grid_cell;
-use super::publish::DistrictRow;
+use super::DistrictRow;
 use crate::dataset::laea;
 use crate::error::{Error, Result};
 use geo::{Area, Contains, Coord, LineString, MapCoords, MultiPolygon, Polygon};

@@ -2,26 +2,10 @@
 //! it. No pupil appears in anything built here: only blocks, schools and aggregate counts.
 
 use super::blocks::Block;
-use super::{least_cost_school, nearest_school, BlockMatrix};
+use super::{least_cost_school, nearest_school, BlockMatrix, DistrictRow};
 use crate::error::{Error, Result};
 use crate::instance::Instance;
 use crate::Plan;
-
-/// One block's district, with the numbers of its explanation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DistrictRow {
-    pub block_id: String,
-    /// `None`: no route from this block to any school.
-    pub school: Option<usize>,
-    pub walk_m: Option<u32>,
-    pub nearest: Option<(usize, u32)>,
-    /// `price[nearest] - price[school]`: what a seat at the nearest school would cost others.
-    pub cost_to_others_m: i64,
-    pub residents: u32,
-    /// For plans kept close to last year's districts: the change cost the block's school saves
-    /// against the nearest school (0 otherwise).
-    pub keep_cost_m: i64,
-}
 
 /// The school of every block: a block where the plan has pupils goes to the school holding
 /// most of them (ties by walk + price, then school order); every other block to the school
@@ -97,7 +81,7 @@ pub fn district_rows(
     // Blocks without pupils: walk + price, + the change cost off last year's school (stable
     // plans); under a minimum class size a school that forms no class takes nobody.
     let before_of = match change {
-        Some((previous, _)) => crate::stability::block_previous(bm, inst, previous),
+        Some((previous, _)) => block_previous(bm, inst, previous),
         None => vec![None; bm.blocks.len()],
     };
     let change_cost = change.map(|c| c.1 as i64).unwrap_or(0);
@@ -222,6 +206,15 @@ pub fn publish(
         streets,
         notes,
     })
+}
+
+/// Last year's school of every block of a block matrix (index into `schools`).
+pub fn block_previous(
+    bm: &BlockMatrix,
+    inst: &Instance,
+    previous: &crate::stability::Previous,
+) -> Vec<Option<usize>> {
+    bm.blocks.iter().map(|b| previous.get(b).and_then(|s| inst.school_index(s))).collect()
 }
 
 #[cfg(test)]

@@ -6,17 +6,15 @@ use crate::instance::{file_name, id_cmp, Instance};
 use crate::routing::Matrix;
 use crate::solve::Problem;
 use crate::{classes_for, Plan, Policy, Unit};
+use geo::{Distance, Haversine, Point};
 use std::collections::HashMap;
 use std::path::Path;
 
-/// Great-circle distance in meters — used only for the hand-drawn proxy, which imitates a
-/// planner working from a map, and labelled "straight line" wherever it appears.
-pub fn straight_line_m(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (la1, lo1, la2, lo2) =
-        (a.0.to_radians(), a.1.to_radians(), b.0.to_radians(), b.1.to_radians());
-    let h = ((la2 - la1) / 2.0).sin().powi(2)
-        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
-    2.0 * 6_371_008.8 * h.sqrt().asin()
+/// Great-circle distance in meters (geo's haversine, on its mean earth radius) — used only for
+/// the hand-drawn proxy, which imitates a planner working from a map, and labelled "straight
+/// line" wherever it appears. Points are `x` = longitude, `y` = latitude.
+pub fn straight_line_m(a: Point, b: Point) -> f64 {
+    Haversine.distance(a, b)
 }
 
 /// The blocks of an instance: each pupil's block key (pupils without a block are blocks of
@@ -73,12 +71,12 @@ pub fn straight_line_districts(inst: &Instance) -> Result<Vec<u32>> {
     let order: Vec<Vec<(f64, usize)>> = sum
         .iter()
         .map(|&(la, lo, n, _)| {
-            let centre = (la / n as f64, lo / n as f64);
+            let centre = Point::new(lo / n as f64, la / n as f64);
             let mut v: Vec<(f64, usize)> = inst
                 .schools
                 .iter()
                 .enumerate()
-                .map(|(s, sc)| (straight_line_m(centre, (sc.lat, sc.lon)), s))
+                .map(|(s, sc)| (straight_line_m(centre, Point::new(sc.lon, sc.lat)), s))
                 .collect();
             v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             v

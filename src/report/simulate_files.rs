@@ -199,7 +199,7 @@ pub fn write_simulation(out: &Path, sim: &Simulation, robust: Option<&Robustness
         j.push(b'\n');
         files.push(("robustness.json", j));
     }
-    crate::output::write_atomically(out, |dir| {
+    crate::instance::write_atomically(out, |dir| {
         for (name, bytes) in &files {
             std::fs::write(dir.join(name), bytes).map_err(|e| Error::io(dir.join(name), e))?;
         }

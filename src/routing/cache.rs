@@ -5,7 +5,7 @@
 //! prepared from, and every source and destination coordinate (exact f64 bits, in order). A
 //! cached file holds only the key's digest and the distances: no coordinate is stored.
 
-use crate::routing::osrm::{LatLon, TableAnswer};
+use crate::routing::table::{LatLon, TableAnswer};
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -14,6 +14,7 @@
 //! appear in messages or logs.
 
 use crate::instance::Pupil;
+use geo::{Distance, Haversine, Point};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
@@ -121,15 +122,6 @@ pub enum Lookup {
     NotFound,
     /// The address names this many places too far apart to be one.
     Ambiguous(usize),
-}
-
-fn meters(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let r = 6_371_000.0;
-    let (la1, la2) = (a.0.to_radians(), b.0.to_radians());
-    let dlat = la2 - la1;
-    let dlon = (b.1 - a.1).to_radians();
-    let h = (dlat / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlon / 2.0).sin().powi(2);
-    2.0 * r * h.sqrt().asin()
 }
 
 impl AddressIndex {
@@ -267,10 +259,10 @@ impl AddressIndex {
             // Group candidates into places.
             let mut places: Vec<Vec<&Candidate>> = Vec::new();
             for c in cands {
-                match places
-                    .iter_mut()
-                    .find(|pl| meters((pl[0].lat, pl[0].lon), (c.lat, c.lon)) <= SAME_PLACE_M)
-                {
+                match places.iter_mut().find(|pl| {
+                    Haversine.distance(Point::new(pl[0].lon, pl[0].lat), Point::new(c.lon, c.lat))
+                        <= SAME_PLACE_M
+                }) {
                     Some(pl) => pl.push(c),
                     None => places.push(vec![c]),
                 }

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod geocode;
 pub mod matrix;
 pub mod osrm;
+pub mod table;
 
 pub use matrix::{read_matrix, write_matrix, Matrix, UNREACHABLE};
 

@@ -19,27 +19,15 @@
 use crate::instance::Instance;
 use crate::routing::cache::{CacheKey, MatrixCache};
 use crate::routing::matrix::{Matrix, UNREACHABLE};
+pub use crate::routing::table::{LatLon, TableAnswer};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// A location as (latitude, longitude) in degrees, the order used everywhere in catchment.
-pub type LatLon = (f64, f64);
-
 /// Walking speed used to turn a snap gap into seconds (5 km/h, OSRM's foot profile speed).
 const FOOT_METERS_PER_SECOND: f64 = 5.0 / 3.6;
-
-/// One table answer: sources x destinations, in meters and seconds, `None` for no route.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TableAnswer {
-    pub distances: Vec<Vec<Option<f64>>>,
-    pub durations: Vec<Vec<Option<f64>>>,
-    /// Gap in meters from each source coordinate to the street it snapped to.
-    pub source_snap: Vec<f64>,
-    pub destination_snap: Vec<f64>,
-}
 
 /// Why a table request failed. Messages name the server and OSRM's own words, never a
 /// coordinate.

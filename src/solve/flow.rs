@@ -17,7 +17,7 @@
 //! The solver works on any [`Arcs`]: the dense [`Problem`], or a [`SparseArcs`] holding a few
 //! schools per pupil (see [`super::pricing`]).
 
-use super::{Problem, Solution, SolveError};
+use super::Problem;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -178,7 +178,7 @@ pub enum FlowError {
     CostTooLarge,
 }
 
-/// From this many schools on, [`solve`] runs on each pupil's [`PRUNE_K`] nearest schools and
+/// From this many schools on, [`super::solve`] (flow) runs on each pupil's [`PRUNE_K`] nearest schools and
 /// prices the rest in ([`super::pricing`]): measured (`cargo bench --bench flow`), that is
 /// slower at 2,000 x 40 (2.9 vs 1.7 ms) and faster at 10,000 x 100 (23 vs 27 ms) and 50,000 x
 /// 400 (0.31 vs 0.74 s), as the queues hold k instead of all schools per pupil.
@@ -186,36 +186,8 @@ pub const PRUNE_FROM_SCHOOLS: usize = 100;
 /// Schools per pupil in the pruned solve.
 pub const PRUNE_K: usize = 8;
 
-/// Solve the pupil-level problem (unit weights) exactly with the flow solver. Feasibility is
-/// diagnosed by the caller ([`super::solve`]); weighted units (whole blocks) go to the LP.
-pub fn solve(p: &Problem) -> Result<Solution, SolveError> {
-    if !p.unit_weights() {
-        return super::lp::solve(p);
-    }
-    if p.cost.iter().any(|&c| c as i64 >= BIAS && c != crate::routing::UNREACHABLE) {
-        return super::lp::solve(p);
-    }
-    if p.n_schools >= PRUNE_FROM_SCHOOLS {
-        let (solution, _, _) = super::pricing::solve(p, &p.cap, &p.min, &p.fixed, PRUNE_K)?;
-        return Ok(solution);
-    }
-    let bounds = Bounds { cap: &p.cap, min: &p.min, fixed: &p.fixed };
-    match run(p, bounds, None) {
-        Ok(state) => {
-            let objective = p.objective(&state.assign).ok_or_else(|| {
-                SolveError::Solver("the flow used a pair that is not allowed".into())
-            })?;
-            Ok(Solution { assign: state.assign, objective })
-        }
-        Err(FlowError::CostTooLarge) => super::lp::solve(p),
-        Err(FlowError::Infeasible) => Err(SolveError::Solver(
-            "the flow found no feasible assignment although the feasibility check passed".into(),
-        )),
-    }
-}
-
 const NO_PUPIL: u32 = u32::MAX;
-const BIAS: i64 = 1 << 31;
+pub(super) const BIAS: i64 = 1 << 31;
 const EMPTY: u64 = u64::MAX;
 
 struct Solver<'a, A: Arcs> {

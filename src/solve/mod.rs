@@ -10,6 +10,7 @@ pub mod feasibility;
 pub mod flow;
 pub mod lp;
 pub mod pricing;
+pub mod stream;
 
 use crate::error::{Error, Result};
 use crate::instance::Instance;
@@ -221,7 +222,35 @@ pub fn solve(problem: &Problem, kind: SolverKind) -> Result<Solution, SolveError
         return Err(SolveError::Infeasible(diagnosis));
     }
     match kind {
-        SolverKind::Flow => flow::solve(problem),
+        SolverKind::Flow => flow_solve(problem),
         SolverKind::Lp => lp::solve(problem),
+    }
+}
+
+/// Solve the pupil-level problem (unit weights) exactly with the flow solver. Feasibility is
+/// diagnosed by the caller ([`solve`]); weighted units (whole blocks) go to the LP.
+fn flow_solve(p: &Problem) -> Result<Solution, SolveError> {
+    if !p.unit_weights() {
+        return lp::solve(p);
+    }
+    if p.cost.iter().any(|&c| c as i64 >= flow::BIAS && c != crate::routing::UNREACHABLE) {
+        return lp::solve(p);
+    }
+    if p.n_schools >= flow::PRUNE_FROM_SCHOOLS {
+        let (solution, _, _) = pricing::solve(p, &p.cap, &p.min, &p.fixed, flow::PRUNE_K)?;
+        return Ok(solution);
+    }
+    let bounds = flow::Bounds { cap: &p.cap, min: &p.min, fixed: &p.fixed };
+    match flow::run(p, bounds, None) {
+        Ok(state) => {
+            let objective = p.objective(&state.assign).ok_or_else(|| {
+                SolveError::Solver("the flow used a pair that is not allowed".into())
+            })?;
+            Ok(Solution { assign: state.assign, objective })
+        }
+        Err(flow::FlowError::CostTooLarge) => lp::solve(p),
+        Err(flow::FlowError::Infeasible) => Err(SolveError::Solver(
+            "the flow found no feasible assignment although the feasibility check passed".into(),
+        )),
     }
 }

@@ -6,7 +6,7 @@
 //! joins the arcs; the flow restarts warm from the previous potentials. When no pair prices out
 //! negative, the prices prove the pruned solution optimal for the full problem (LP duality), so
 //! the result equals the dense solve. Pricing runs in parallel (rayon) over an in-memory
-//! problem; a matrix file is streamed pair by pair ([`crate::routing::stream`]), never held.
+//! problem; a matrix file is streamed pair by pair ([`super::stream`]), never held.
 //! If the pruned arcs admit no feasible assignment, `k` doubles.
 
 use super::feasibility;

@@ -1,0 +1,15 @@
+//! What an OSRM table request is made of and answers with, shared by the client (`osrm`) and
+//! the disk cache (`cache`).
+
+/// A location as (latitude, longitude) in degrees, the order used everywhere in catchment.
+pub type LatLon = (f64, f64);
+
+/// One table answer: sources x destinations, in meters and seconds, `None` for no route.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TableAnswer {
+    pub distances: Vec<Vec<Option<f64>>>,
+    pub durations: Vec<Vec<Option<f64>>>,
+    /// Gap in meters from each source coordinate to the street it snapped to.
+    pub source_snap: Vec<f64>,
+    pub destination_snap: Vec<f64>,
+}
