@@ -1,10 +1,12 @@
-//! Flow vs LP on synthetic towns (`catchment dataset synthetic`, same seed): solve time only,
+//! Flow vs LP on synthetic towns (`catchment-dataset synthetic`, same seed): solve time only,
 //! the matrix already in memory. `cargo bench --bench flow`.
 //!
 //! The LP runs at 2,000 x 40 and 10,000 x 100 only: at 20,000 x 200 one CBC solve takes ~30 s
 //! and 50,000 x 400 does not finish in reasonable time.
 
-use catchment::dataset::synthetic;
+#[path = "../src/bin/catchment-dataset/synthetic.rs"]
+#[allow(dead_code)]
+mod synthetic;
 use catchment::solve::{pricing, solve, Problem, SolverKind};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;

@@ -1,7 +1,9 @@
 //! Solve times: the demo instance (2,000 x 35, shipped in data/demo) and a 10,000 x 100
 //! synthetic town. Run: `cargo bench --bench solve`.
 
-use catchment::dataset::synthetic;
+#[path = "../src/bin/catchment-dataset/synthetic.rs"]
+#[allow(dead_code)]
+mod synthetic;
 use catchment::solve::{solve, Problem, SolverKind};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::path::Path;

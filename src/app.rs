@@ -315,7 +315,7 @@ impl Loaded {
             None => (crate::solve_plan(&self.inst, &self.matrix, &self.policy, None)?, None),
             Some(st) => {
                 let (plan, report, _) =
-                    stability::solve(&self.inst, &self.matrix, &self.policy, st)?;
+                    crate::pipeline::solve_stable(&self.inst, &self.matrix, &self.policy, st)?;
                 (plan, Some(report))
             }
         };

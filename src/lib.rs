@@ -7,12 +7,13 @@
 
 pub mod app;
 pub mod check;
-pub mod dataset;
 pub mod districts;
 pub mod error;
 pub mod instance;
 pub mod output;
+pub mod pipeline;
 pub mod plan;
+pub mod projection;
 pub mod report;
 pub mod routing;
 pub mod scenario;
@@ -22,9 +23,10 @@ pub mod stability;
 
 pub use error::{Error, Result};
 pub use instance::{read_instance, Instance, Pupil, School};
+pub use pipeline::solve_plan;
 pub use plan::{
-    classes_for, describe_findings, describe_infeasibility, effective_instance, solve_plan,
-    with_class_size, Plan, Policy, Unit,
+    classes_for, describe_findings, describe_infeasibility, effective_instance, with_class_size,
+    Plan, Policy, Unit,
 };
 pub use routing::Matrix;
 pub use solve::SolverKind;

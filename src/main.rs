@@ -2,7 +2,6 @@
 
 use catchment::app::{self, Source};
 use catchment::check::check_plan;
-use catchment::dataset::{magdeburg, synthetic};
 use catchment::error::{exit, Setting};
 use catchment::report::simulate;
 use catchment::report::Summary;
@@ -17,8 +16,7 @@ Examples:
   catchment solve --schools schools.csv --pupils pupils.csv --matrix matrix.csv --out plan/
   catchment check --schools schools.csv --pupils pupils.csv --matrix matrix.csv --plan plan/
   catchment solve --schools schools.csv --pupils pupils.csv --osrm http://127.0.0.1:5000 --osm city.osm.pbf --out plan/
-  catchment dataset synthetic --pupils 2000 --schools 35 --seed 7 --out town/
-  catchment dataset magdeburg --source ../shared/data/magdeburg --out data/magdeburg
+  catchment-dataset synthetic --pupils 2000 --schools 35 --seed 7 --out town/
 
 Exit codes: 0 success; 1 error; 2 usage; 3 invalid input or policy; 4 infeasible instance;
 5 check failed; 6 the MIP's time limit ran out.";
@@ -156,9 +154,6 @@ Reads the plan's districts.csv (and streets.csv for street names); the plan must
 Stops on SIGTERM/SIGINT: running solves get --shutdown-grace seconds to finish; unfinished jobs resume at the next start."
     )]
     Serve(catchment::server::Config),
-    /// Generate instances.
-    #[command(subcommand)]
-    Dataset(DatasetCommand),
     /// Compare hand-drawn districts, optimised whole-block districts and the pupil-level
     /// optimum on a case shipped in data/ (e.g. `magdeburg`), as the city did.
     #[command(
@@ -257,48 +252,6 @@ struct SimulateArgs {
 enum BufferMode {
     /// Each school's simulated buffer.
     Auto,
-}
-
-#[derive(Subcommand)]
-enum DatasetCommand {
-    /// A seeded synthetic town: clustered population, a river with bridges, street-grid walks.
-    #[command(
-        after_help = "Example:\n  catchment dataset synthetic --pupils 2000 --schools 35 --seed 7 --out data/demo"
-    )]
-    Synthetic {
-        /// Pupils to place (the intake cohort).
-        #[arg(long, default_value_t = 2000)]
-        pupils: usize,
-        /// Schools (sited by k-means on the population).
-        #[arg(long, default_value_t = 35)]
-        schools: usize,
-        /// Seed of the generator: the same seed writes the same files.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Output directory (schools.csv, pupils.csv, matrix.csv, README.md).
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// The Magdeburg case from the city's public data: schools, a sampled intake cohort on the
-    /// Zensus 100 m grid, the populated cells as blocks, and an OSM street file.
-    #[command(
-        after_help = "Example:\n  catchment dataset magdeburg --source ../shared/data/magdeburg --out data/magdeburg\n\n\
-Writes schools.csv, pupils.csv, blocks.csv, network.osm (unless --osm is given) and README.md."
-    )]
-    Magdeburg {
-        /// The directory of the source data (see its README.md).
-        #[arg(long, default_value = "../shared/data/magdeburg")]
-        source: PathBuf,
-        /// Output directory.
-        #[arg(long)]
-        out: PathBuf,
-        /// A complete OpenStreetMap extract to route on instead of the assembled network.
-        #[arg(long)]
-        osm: Option<PathBuf>,
-        /// Seed of the sampled cohort.
-        #[arg(long, default_value_t = magdeburg::DEFAULT_SEED)]
-        seed: u64,
-    },
 }
 
 #[derive(Args)]
@@ -681,8 +634,13 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             };
             let (inst, m) = load(&input)?;
             let pb = spinner(&format!("solving for {} change costs", penalties.len()));
-            let points =
-                catchment::stability::curve(&inst, &m, &policy.policy(), &previous, &penalties);
+            let points = catchment::pipeline::stability_curve(
+                &inst,
+                &m,
+                &policy.policy(),
+                &previous,
+                &penalties,
+            );
             pb.finish_and_clear();
             let points = points?;
             let csv = catchment::stability::curve_csv(&points);
@@ -774,23 +732,6 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Dataset(DatasetCommand::Synthetic { pupils, schools, seed, out }) => {
-            if pupils == 0 || schools == 0 {
-                return Err(usage("--pupils and --schools must be positive"));
-            }
-            let pb = spinner("generating the synthetic town");
-            let town = synthetic::generate(pupils, schools, seed);
-            synthetic::write(&out, &town)?;
-            pb.finish_and_clear();
-            println!(
-                "Wrote a synthetic town ({} pupils, {} schools, {} seats) to {}",
-                pupils,
-                schools,
-                town.instance.seats(),
-                out.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
         Command::Reproduce { case, data, baseline, out } => {
             let data = find_data(&data.unwrap_or_else(|| PathBuf::from("data").join(&case)))?;
             let out = out.unwrap_or_else(|| PathBuf::from(format!("out/reproduce-{case}")));
@@ -831,31 +772,6 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             })?;
             print!("{md}");
             println!("\nReport and plans written to {}/", out.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Dataset(DatasetCommand::Magdeburg { source, out, osm, seed }) => {
-            if let Some(f) = &osm {
-                if !f.is_file() {
-                    return Err(
-                        Error::not_found(format!("--osm {}: no such file", f.display())).into()
-                    );
-                }
-            }
-            let pb = spinner("building the Magdeburg case");
-            let ds = magdeburg::generate(&magdeburg::Options { source, osm, seed });
-            pb.finish_and_clear();
-            let ds = ds?;
-            magdeburg::write(&out, &ds)?;
-            let approx = ds.schools.iter().filter(|s| s.approximate).count();
-            println!(
-                "Wrote the Magdeburg case to {}: {} schools ({} placed approximately), {} seats; {} pupils in {} blocks",
-                out.display(),
-                ds.schools.len(),
-                approx,
-                magdeburg::seats(&ds),
-                ds.pupils.len(),
-                ds.blocks.len()
-            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { data, out, unit } => {

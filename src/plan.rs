@@ -1,13 +1,12 @@
-//! The plan: policy, the pipeline's solve step (`solve_plan`, the one place that picks a
-//! solver), and the renderers that turn index-space findings into messages with ids.
+//! The plan and its policy: [`Policy`], [`Plan`], the class rules every layer shares, and the
+//! renderers that turn index-space findings into messages with ids. The solve step that makes a
+//! plan is [`crate::pipeline::solve_plan`].
 
-use crate::error::{Error, Hint, Infeasibility, Result, Setting};
+use crate::error::Infeasibility;
 use crate::instance::{Instance, School};
-use crate::routing::Matrix;
-use crate::solve::certificate::{self, Certificate, Finding};
+use crate::solve::certificate::{Certificate, Finding};
 use crate::solve::feasibility::Diagnosis;
-use crate::solve::{self, Problem, SolveError, SolverKind};
-use crate::stability;
+use crate::solve::SolverKind;
 
 /// The unit a district is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -126,170 +125,6 @@ pub fn fits_whole_classes(school: &School, load: u64, min_size: u32) -> bool {
     load == 0
         || (1..=class_limit(school) as u64)
             .any(|k| min_size as u64 * k <= load && load <= school.class_size as u64 * k)
-}
-
-/// Solve an instance: diagnose feasibility, solve, and certify the result — the one place
-/// that picks a solver (the flow or LP for the pupil level, Cbc's MIP for whole blocks, whole
-/// classes or a cap on changed blocks).
-///
-/// With `stability` (last year's districts): a change cost penalises the pupil-level problem
-/// (the certificate's prices are on walk + change cost); a cap on changed blocks adds one
-/// constraint to the whole-block MIP (the policy's unit must be `block`). The plan's objective
-/// is always the walking total without penalties.
-pub fn solve_plan(
-    inst: &Instance,
-    m: &Matrix,
-    policy: &Policy,
-    stability: Option<&stability::Stability>,
-) -> Result<Plan> {
-    let inst = &*effective_instance(inst, policy);
-    let before = stability.map(|st| stability::before(inst, &st.previous));
-    let keep_cap = match stability.map(|st| st.rule) {
-        Some(stability::Rule::MaxChangedBlocks(n)) => {
-            if policy.unit != Unit::Block {
-                return Err(Error::policy(
-                    "a cap on changed blocks needs districts of whole blocks",
-                    Some(Hint::new("solve with whole blocks", Some(Setting::UnitBlock))),
-                ));
-            }
-            Some(n)
-        }
-        _ => None,
-    };
-    if let Some(min) = policy.min_class_size {
-        let small: Vec<String> = inst
-            .schools
-            .iter()
-            .filter(|s| s.class_size < min)
-            .map(|s| format!("'{}'", s.id))
-            .collect();
-        if !small.is_empty() {
-            return Err(Error::policy(
-                format!(
-                    "the minimum class size {min} is above the class size of school(s) {}: \
-                     no class could be formed",
-                    small.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
-                ),
-                Some(Hint::new(
-                    "give the largest class allowed at every school",
-                    Some(Setting::MaxClassSize),
-                )),
-            ));
-        }
-    }
-    let walk_problem = Problem::pupil_level(inst, m, policy.max_walk)?;
-    let problem = match (stability.map(|st| st.rule), &before) {
-        (Some(stability::Rule::ChangeCost(c)), Some(b)) if c > 0 => {
-            stability::penalise(&walk_problem, b, c)
-        }
-        _ => walk_problem.clone(),
-    };
-    let started = std::time::Instant::now();
-    let to_error = |e: SolveError| match e {
-        SolveError::Infeasible(d) => Error::Infeasible(describe_infeasibility(inst, &d)),
-        SolveError::Solver(msg) => Error::Solver(msg),
-        SolveError::TimeLimit { seconds } => Error::TimeLimit {
-            seconds,
-            message: "Cbc did not prove an optimum of whole blocks or whole classes in time".into(),
-            hint: Some(Hint::new("try wider class-size bounds or the pupil level", None)),
-        },
-    };
-    let pure = solve::solve(&problem, policy.solver).map_err(to_error)?;
-    let certificate = certificate::certify(&problem, &pure.assign).map_err(|f| {
-        Error::Solver(format!(
-            "the solver's plan failed the independent certificate check: {}",
-            describe_findings(inst, &f).join("; ")
-        ))
-    })?;
-    // With stability, the bound for MIP plans is the walk-only pupil-level optimum.
-    let pupil_bound = if stability.is_some() && policy.is_mip() {
-        solve::solve(&walk_problem, policy.solver).map_err(to_error)?.objective
-    } else {
-        certificate.objective
-    };
-    let prices = certificate.prices.clone();
-    let (assign, certificate, modelled_classes, pupil_optimum, solver) = if policy.is_mip() {
-        let (units, pupil_unit) = match policy.unit {
-            Unit::Block => Problem::block_level(inst, &problem)?,
-            Unit::Pupil => (problem.clone(), (0..inst.pupils.len()).collect()),
-        };
-        let rule = policy.min_class_size.map(|min_size| solve::lp::ClassRule {
-            size: inst.schools.iter().map(|s| s.class_size).collect(),
-            max: inst.schools.iter().map(class_limit).collect(),
-            min_size,
-        });
-        let diagnosis = solve::feasibility::diagnose(&units);
-        if !diagnosis.is_empty() {
-            return Err(to_error(SolveError::Infeasible(diagnosis)));
-        }
-        let keep = match (keep_cap, &before) {
-            (Some(max_changed), Some(b)) => {
-                let ub = stability::unit_before(b, &pupil_unit, units.n_units());
-                let forced = ub.iter().filter(|x| **x == stability::Before::Gone).count() as u32;
-                let previous = ub
-                    .iter()
-                    .map(|x| if let stability::Before::At(s) = x { Some(*s) } else { None })
-                    .collect();
-                Some(solve::lp::KeepRule { previous, forced, max_changed })
-            }
-            _ => None,
-        };
-        let (sol, k) = solve::lp::solve_mip(&units, rule.as_ref(), keep.as_ref()).map_err(|e| match (&keep, e) {
-            (Some(k), SolveError::Infeasible(_)) => Error::Infeasible(vec![Infeasibility {
-                kind: "max_changed_blocks".into(),
-                message: format!(
-                    "no plan of whole blocks changes at most {} block(s) against last year's districts{}; allow more changes",
-                    k.max_changed,
-                    if k.forced > 0 { format!(" ({} block(s) must change: their school is not in this instance)", k.forced) } else { String::new() }
-                ),
-                schools: vec![],
-                pupils: vec![],
-                shortfall: 0,
-            }]),
-            (Some(k), SolveError::TimeLimit { seconds }) => Error::TimeLimit {
-                seconds,
-                message: format!(
-                    "Cbc did not prove an optimum with at most {} changed block(s) in time",
-                    k.max_changed
-                ),
-                hint: Some(Hint::new(
-                    "allow more changes, or keep last year's districts by a change cost, \
-                     which stays fast and certified",
-                    Some(Setting::ChangeCost),
-                )),
-            },
-            (_, e) => to_error(e),
-        })?;
-        let assign: Vec<u32> = pupil_unit.iter().map(|&u| sol.assign[u]).collect();
-        let name = if keep.is_some() {
-            "mip (good_lp + Cbc branch and bound; cap on changed blocks)"
-        } else {
-            "mip (good_lp + Cbc branch and bound)"
-        };
-        (assign, None, k, Some(pupil_bound), name.to_string())
-    } else {
-        (pure.assign, Some(certificate), None, None, policy.solver.name().to_string())
-    };
-    let solve_seconds = started.elapsed().as_secs_f64();
-    let objective = walk_problem
-        .objective(&assign)
-        .ok_or_else(|| Error::internal("the plan uses a pair that is not allowed"))?;
-    let loads = walk_problem.loads(&assign);
-    let classes = modelled_classes.unwrap_or_else(|| {
-        inst.schools.iter().zip(&loads).map(|(s, &l)| classes_for(s, l)).collect()
-    });
-    tracing::info!(solver = %solver, objective, seconds = solve_seconds, "solved");
-    Ok(Plan {
-        assign,
-        objective,
-        certificate,
-        classes,
-        pupil_optimum,
-        prices,
-        solver,
-        policy: policy.clone(),
-        solve_seconds,
-    })
 }
 
 fn ids<T>(items: &[usize], all: &[T], id: impl Fn(&T) -> &str) -> String {

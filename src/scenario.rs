@@ -523,7 +523,8 @@ pub fn solve(p: &Prepared) -> Result<Outcome> {
             stability: None,
         }),
         Some(st) => {
-            let (plan, report, _) = stability::solve(&p.inst, &p.matrix, &p.policy, st)?;
+            let (plan, report, _) =
+                crate::pipeline::solve_stable(&p.inst, &p.matrix, &p.policy, st)?;
             Ok(Outcome { plan, stability: Some(report) })
         }
     }

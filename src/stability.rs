@@ -12,9 +12,9 @@
 
 use crate::error::{Error, InputProblem, Result};
 use crate::instance::{file_name, id_cmp, Instance};
-use crate::routing::{Matrix, UNREACHABLE};
+use crate::routing::UNREACHABLE;
 use crate::solve::Problem;
-use crate::{Plan, Policy};
+use crate::Plan;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
@@ -182,20 +182,6 @@ pub fn report(inst: &Instance, stability: &Stability, plan: &Plan, free: &Plan) 
     }
 }
 
-/// Solve with stability, and the unconstrained plan of the same policy to compare with.
-/// Returns the stable plan, its report and the unconstrained plan.
-pub fn solve(
-    inst: &Instance,
-    m: &Matrix,
-    policy: &Policy,
-    stability: &Stability,
-) -> Result<(Plan, StabilityReport, Plan)> {
-    let free = crate::solve_plan(inst, m, policy, None)?;
-    let plan = crate::solve_plan(inst, m, policy, Some(stability))?;
-    let r = report(inst, stability, &plan, &free);
-    Ok((plan, r, free))
-}
-
 /// Change costs swept by `catchment stability-curve` when none are given (meters per pupil).
 pub const DEFAULT_PENALTIES: &[u32] =
     &[0, 25, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000];
@@ -208,35 +194,6 @@ pub struct CurvePoint {
     pub changed_blocks: usize,
     pub changed_pupils: usize,
     pub price_m: i64,
-}
-
-/// Sweep the change cost: one stable plan per penalty (in parallel), compared with the
-/// unconstrained plan of the same policy.
-pub fn curve(
-    inst: &Instance,
-    m: &Matrix,
-    policy: &Policy,
-    previous: &Previous,
-    penalties: &[u32],
-) -> Result<Vec<CurvePoint>> {
-    use rayon::prelude::*;
-    let free = crate::solve_plan(inst, m, policy, None)?;
-    let b = before(inst, previous);
-    penalties
-        .par_iter()
-        .map(|&c| {
-            let st = Stability { previous: previous.clone(), rule: Rule::ChangeCost(c) };
-            let plan = crate::solve_plan(inst, m, policy, Some(&st))?;
-            let (_, cb, cp) = changes(inst, &b, &plan.assign);
-            Ok(CurvePoint {
-                penalty_m: c,
-                total_walk_m: plan.objective,
-                changed_blocks: cb,
-                changed_pupils: cp,
-                price_m: plan.objective as i64 - free.objective as i64,
-            })
-        })
-        .collect()
 }
 
 /// The curve as CSV text: `penalty_m,total_walk_m,changed_blocks,changed_pupils,price_m`.

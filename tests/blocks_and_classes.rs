@@ -2,6 +2,9 @@
 //! MIP is never better than the pupil level, no class over its size.
 
 mod common;
+#[path = "../src/bin/catchment-dataset/synthetic.rs"]
+#[allow(dead_code)]
+mod synthetic;
 
 use catchment::instance::{Instance, Pupil, School};
 use catchment::routing::Matrix;
@@ -113,7 +116,7 @@ proptest! {
 
 /// A town whose blocks hold several pupils each.
 fn town() -> (Instance, Matrix) {
-    let t = catchment::dataset::synthetic::generate(400, 10, 5);
+    let t = synthetic::generate(400, 10, 5);
     // Coarser blocks (300 m) so that most blocks hold several pupils.
     let mut inst = t.instance.clone();
     for (p, pupil) in inst.pupils.iter_mut().enumerate() {

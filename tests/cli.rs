@@ -2,6 +2,9 @@
 //! hand-broken plans, the demo.
 
 mod common;
+#[path = "../src/bin/catchment-dataset/synthetic.rs"]
+#[allow(dead_code)]
+mod synthetic;
 
 use common::*;
 use std::path::{Path, PathBuf};
@@ -142,8 +145,8 @@ fn max_walk_makes_pairs_unavailable() {
 #[test]
 fn same_input_gives_identical_bytes() {
     let d = tempfile::tempdir().unwrap();
-    let town = catchment::dataset::synthetic::generate(300, 8, 11);
-    catchment::dataset::synthetic::write(&d.path().join("town"), &town).unwrap();
+    let town = synthetic::generate(300, 8, 11);
+    synthetic::write(&d.path().join("town"), &town).unwrap();
     let t = d.path().join("town");
     let (a, out_a) =
         solve(d.path(), &t.join("schools.csv"), &t.join("pupils.csv"), &t.join("matrix.csv"), "a");
@@ -167,7 +170,7 @@ fn same_input_gives_identical_bytes() {
     };
     assert_eq!(strip(&out_a), strip(&out_b));
     // The generator is deterministic too.
-    let again = catchment::dataset::synthetic::generate(300, 8, 11);
+    let again = synthetic::generate(300, 8, 11);
     assert_eq!(town.matrix, again.matrix);
     assert_eq!(town.instance, again.instance);
 }

@@ -1,5 +1,8 @@
 //! The flow solver against the LP reference, the certificate and itself.
 
+#[path = "../src/bin/catchment-dataset/synthetic.rs"]
+#[allow(dead_code)]
+mod synthetic;
 use catchment::routing::UNREACHABLE;
 use catchment::solve::certificate::{certify, verify_prices};
 use catchment::solve::flow::{self, Bounds};
@@ -79,7 +82,7 @@ proptest! {
 }
 
 fn town(n: usize, m: usize, seed: u64) -> Problem {
-    let t = catchment::dataset::synthetic::generate(n, m, seed);
+    let t = synthetic::generate(n, m, seed);
     Problem::pupil_level(&t.instance, &t.matrix, None).unwrap()
 }
 
@@ -115,7 +118,7 @@ fn deterministic() {
 #[test]
 fn streamed_file_equals_dense_solve() {
     let dir = tempfile::tempdir().unwrap();
-    let mut t = catchment::dataset::synthetic::generate(800, 15, 5);
+    let mut t = synthetic::generate(800, 15, 5);
     // A fixed pupil and a hard maximum walk.
     t.instance.pupils[3].fixed_school = Some(t.instance.schools[7].id.clone());
     let path = dir.path().join("matrix.csv");

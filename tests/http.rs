@@ -600,18 +600,8 @@ fn submit(addr: SocketAddr, body: &[u8]) -> String {
 fn fifty_submissions_at_once_equal_the_cli() {
     let tmp = tempfile::tempdir().unwrap();
     let town = tmp.path().join("town");
-    let o = Command::new(bin())
-        .args([
-            "dataset",
-            "synthetic",
-            "--pupils",
-            "400",
-            "--schools",
-            "9",
-            "--seed",
-            "11",
-            "--out",
-        ])
+    let o = Command::new(env!("CARGO_BIN_EXE_catchment-dataset"))
+        .args(["synthetic", "--pupils", "400", "--schools", "9", "--seed", "11", "--out"])
         .arg(&town)
         .output()
         .unwrap();

@@ -7,11 +7,13 @@
 
 mod common;
 
-use catchment::dataset::laea;
-use catchment::dataset::magdeburg::{
-    apportion, names_match, normalize_name, strip_preposition, District,
-};
-use common::bin;
+#[path = "../src/bin/catchment-dataset/magdeburg.rs"]
+#[allow(dead_code)]
+mod magdeburg;
+
+use catchment::projection as laea;
+use common::dataset_bin;
+use magdeburg::{apportion, names_match, normalize_name, strip_preposition, District};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -135,8 +137,8 @@ fn generator_reproduces_the_committed_case() {
     let Some(src) = source() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("magdeburg");
-    let o = bin()
-        .args(["dataset", "magdeburg", "--source"])
+    let o = dataset_bin()
+        .args(["magdeburg", "--source"])
         .arg(&src)
         .arg("--out")
         .arg(&out)
@@ -241,8 +243,8 @@ fn a_complete_extract_replaces_the_assembled_network() {
     let extract = tmp.path().join("magdeburg-extract.osm.pbf");
     std::fs::write(&extract, b"not read by the generator").unwrap();
     let out = tmp.path().join("case");
-    let o = bin()
-        .args(["dataset", "magdeburg", "--source"])
+    let o = dataset_bin()
+        .args(["magdeburg", "--source"])
         .arg(&src)
         .arg("--out")
         .arg(&out)
@@ -282,8 +284,8 @@ fn a_broken_source_writes_nothing_and_names_the_file() {
     );
     std::fs::write(&csv, text).unwrap();
     let out = tmp.path().join("case");
-    let o = bin()
-        .args(["dataset", "magdeburg", "--source"])
+    let o = dataset_bin()
+        .args(["magdeburg", "--source"])
         .arg(&broken)
         .arg("--out")
         .arg(&out)

@@ -200,9 +200,13 @@ fn zero_change_cost_gives_the_unconstrained_optimum() {
     for seed in 0..10 {
         let (inst, m) = random_instance(seed, 40, 15, 4, 3);
         let prev = random_previous(seed, &inst);
-        let (plan, report, free) =
-            stability::solve(&inst, &m, &Policy::default(), &stable(&prev, Rule::ChangeCost(0)))
-                .unwrap();
+        let (plan, report, free) = catchment::pipeline::solve_stable(
+            &inst,
+            &m,
+            &Policy::default(),
+            &stable(&prev, Rule::ChangeCost(0)),
+        )
+        .unwrap();
         assert_eq!(plan.objective, free.objective);
         assert_eq!(report.price_m, 0);
         assert_eq!(plan.certificate.as_ref().unwrap().objective, free.objective);
@@ -216,7 +220,7 @@ fn a_very_large_change_cost_keeps_every_block_when_feasible() {
         let prev = feasible_previous(seed, &inst);
         let before = stability::before(&inst, &prev);
         assert!(before.iter().all(|b| matches!(b, Before::At(_))));
-        let (plan, report, free) = stability::solve(
+        let (plan, report, free) = catchment::pipeline::solve_stable(
             &inst,
             &m,
             &Policy::default(),

@@ -6,8 +6,8 @@
 
 use super::blocks::grid_cell;
 use super::DistrictRow;
-use crate::dataset::laea;
 use crate::error::{Error, Result};
+use crate::projection as laea;
 use geo::{Area, Contains, Coord, LineString, MapCoords, MultiPolygon, Polygon};
 
 /// One (multi)polygon per school, in WGS84 (x = longitude, y = latitude, 7 decimals); empty for

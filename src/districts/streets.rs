@@ -7,9 +7,9 @@
 //!   runs through, one part per school, from the street geometries of an OSM file.
 
 use super::blocks::{grid_cell, Block, GridCell};
-use crate::dataset::laea;
 use crate::error::{Error, Result};
 use crate::instance::id_cmp;
+use crate::projection as laea;
 use crate::routing::geocode::normalize_street;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

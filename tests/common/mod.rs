@@ -17,6 +17,11 @@ pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_catchment"))
 }
 
+/// The generators' binary.
+pub fn dataset_bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_catchment-dataset"))
+}
+
 pub fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, content).unwrap();
