@@ -237,6 +237,7 @@ pub struct PlanResponse {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SubmitQuery {
     /// Wait for the plan and answer with it (up to the request timeout; a job not finished by
     /// then is answered with 202 as without `wait`).
@@ -542,6 +543,7 @@ fn plan_response(app: &App, id: &str) -> Result<PlanResponse, ApiError> {
 
 /// `GET /v1/plans/{id}/explain`: a block id or an address.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExplainQuery {
     /// A block id.
     pub block: Option<String>,
