@@ -19,10 +19,13 @@ use utoipa::{OpenApi, ToSchema};
 
 /// Schools or pupils: CSV text (the columns of the CSV files) or an array of objects with the
 /// same columns as fields.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum TableInput {
+    /// CSV text with a header row.
     Csv(String),
+    /// One object per row, the columns as fields.
+    #[schema(value_type = Vec<Object>)]
     Objects(Vec<serde_json::Map<String, serde_json::Value>>),
 }
 
@@ -33,10 +36,8 @@ pub enum TableInput {
 pub struct PlanRequest {
     /// Schools: CSV text (`id,name,lat,lon,capacity | max_classes[,class_size][,min_pupils]`)
     /// or an array of objects with these fields.
-    #[schema(value_type = Object)]
     pub schools: TableInput,
     /// Pupils: CSV text (`id,lat,lon[,block][,fixed_school]`) or an array of objects.
-    #[schema(value_type = Object)]
     pub pupils: TableInput,
     /// Walking distances as long CSV text `pupil_id,school_id,meters[,seconds]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,6 +85,38 @@ pub struct StabilitySpec {
     /// At most this many blocks change school (implies `policy.unit = "block"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_changed_blocks: Option<u32>,
+}
+
+/// `POST /v1/plans` as `multipart/form-data`: the instance as form fields holding the files'
+/// texts (documentation only: the form is read field by field).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PlanForm {
+    /// Schools: CSV text.
+    schools: String,
+    /// Pupils: CSV text.
+    pupils: String,
+    /// Walking distances: long CSV text `pupil_id,school_id,meters[,seconds]`.
+    #[schema(required = false)]
+    matrix: String,
+    /// The policy: a JSON object as text.
+    #[schema(required = false)]
+    policy: String,
+    /// The city's blocks: CSV text.
+    #[schema(required = false)]
+    blocks: String,
+    /// Walks from every block to every school: long CSV text.
+    #[schema(required = false)]
+    block_matrix: String,
+    /// Named streets: GeoJSON text.
+    #[schema(required = false)]
+    streets: String,
+    /// Districts to compare with: CSV text `block_id,school_id`.
+    #[schema(required = false)]
+    compare: String,
+    /// Stability against last year's districts: a JSON object as text (see `StabilitySpec`).
+    #[schema(required = false)]
+    stability: String,
 }
 
 /// Walking distances from an OSRM server instead of a matrix.
@@ -303,6 +336,7 @@ pub struct PlanResponse {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SubmitQuery {
     /// Wait for the plan and answer with it (up to the request timeout; a job not finished by
     /// then is answered with 202 as without `wait`).
@@ -484,7 +518,7 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
     params(SubmitQuery),
     request_body(content(
         (PlanRequest = "application/json"),
-        (Object = "multipart/form-data")
+        (PlanForm = "multipart/form-data")
     )),
     responses(
         (status = 202, description = "Queued; poll the job at the Location", body = JobStatus,
@@ -629,6 +663,7 @@ fn plan_response(app: &App, id: &str) -> Result<PlanResponse, ApiError> {
 
 /// `GET /v1/plans/{id}/explain`: a block id or an address.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExplainQuery {
     /// A block id.
     pub block: Option<String>,
@@ -1019,7 +1054,7 @@ impl utoipa::Modify for BearerScheme {
 #[openapi(
     info(title = "catchment", description = "Optimal school catchment areas as a service: submit an instance, poll the job, fetch the plan."),
     paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, get_plan_file, explain, submit_simulation, get_simulation, get_simulation_csv, healthz, metrics, openapi, super::scenarios::submit, super::scenarios::get_set, super::scenarios::get_file),
-    components(schemas(PlanRequest, RoutingSpec, StabilitySpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks, SimulationRequest, SimulationResponse, super::scenarios::ScenarioSetRequest, super::scenarios::ScenarioSetStatus)),
+    components(schemas(PlanRequest, TableInput, PlanForm, RoutingSpec, StabilitySpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks, SimulationRequest, SimulationResponse, super::scenarios::ScenarioSetRequest, super::scenarios::ScenarioSetStatus)),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
