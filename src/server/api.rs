@@ -1,11 +1,12 @@
 //! Routes, request and response types, and the OpenAPI document generated from them.
 
-use super::auth::{self, Denied, Scope};
+use super::access::{content_type, file, new_id, publishable, require, valid_id};
+use super::auth::Scope;
+pub use super::error::ApiError;
 use super::jobs::{self, Outcome};
+pub use super::model::{PlanForm, PlanRequest, RoutingSpec, StabilitySpec, TableInput};
 use super::store::{Artefact, JobRow};
 use super::App;
-use crate::error::Setting;
-use crate::Error;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -16,243 +17,6 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use utoipa::{OpenApi, ToSchema};
-
-/// Schools or pupils: CSV text (the columns of the CSV files) or an array of objects with the
-/// same columns as fields.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(untagged)]
-pub enum TableInput {
-    /// CSV text with a header row.
-    Csv(String),
-    /// One object per row, the columns as fields.
-    #[schema(value_type = Vec<Object>)]
-    Objects(Vec<serde_json::Map<String, serde_json::Value>>),
-}
-
-/// `POST /v1/plans`: an instance and a policy. Give the distances as `matrix`; further distance
-/// sources (a routing service) are additional optional fields.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PlanRequest {
-    /// Schools: CSV text (`id,name,lat,lon,capacity | max_classes[,class_size][,min_pupils]`)
-    /// or an array of objects with these fields.
-    pub schools: TableInput,
-    /// Pupils: CSV text (`id,lat,lon[,block][,fixed_school]`) or an array of objects.
-    pub pupils: TableInput,
-    /// Walking distances as long CSV text `pupil_id,school_id,meters[,seconds]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub matrix: Option<String>,
-    /// Or: walking distances from an OSRM server (foot profile), one the service allows
-    /// (`--osrm-allow`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub routing: Option<RoutingSpec>,
-    /// The policy (`solver`, `max_walk`...); missing fields take the defaults of `catchment solve`.
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub policy: serde_json::Map<String, serde_json::Value>,
-    /// The city's blocks as CSV text (`block_id,lat,lon[,residents][,street,house_number]`): the
-    /// plan then publishes districts for every block (`districts.csv`, `districts.geojson`,
-    /// `streets.csv`, `streets.html`) and answers `explain`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blocks: Option<String>,
-    /// Walks from every block to every school (long CSV `block_id,school_id,meters`); default:
-    /// `matrix`, which then must be keyed by block.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub block_matrix: Option<String>,
-    /// Named streets for the street list of grid blocks: GeoJSON text (LineString /
-    /// MultiLineString features with a `name`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub streets: Option<String>,
-    /// Districts to compare with on the report page (CSV text `block_id,school_id`: last
-    /// year's or the hand-drawn ones), evaluated on the same walks; needs `blocks`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compare: Option<String>,
-    /// Stability against last year's districts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stability: Option<StabilitySpec>,
-}
-
-/// Keep the plan close to last year's districts: by a change cost per pupil (certified), or by
-/// a cap on blocks that change school (whole blocks, a MIP).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StabilitySpec {
-    /// Last year's districts: CSV text `block_id,school_id`.
-    pub previous: String,
-    /// Meters added per pupil whose school differs from last year's school of their block.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub change_cost: Option<u32>,
-    /// At most this many blocks change school (implies `policy.unit = "block"`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_changed_blocks: Option<u32>,
-}
-
-/// `POST /v1/plans` as `multipart/form-data`: the instance as form fields holding the files'
-/// texts (documentation only: the form is read field by field).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct PlanForm {
-    /// Schools: CSV text.
-    schools: String,
-    /// Pupils: CSV text.
-    pupils: String,
-    /// Walking distances: long CSV text `pupil_id,school_id,meters[,seconds]`.
-    #[schema(required = false)]
-    matrix: String,
-    /// The policy: a JSON object as text.
-    #[schema(required = false)]
-    policy: String,
-    /// The city's blocks: CSV text.
-    #[schema(required = false)]
-    blocks: String,
-    /// Walks from every block to every school: long CSV text.
-    #[schema(required = false)]
-    block_matrix: String,
-    /// Named streets: GeoJSON text.
-    #[schema(required = false)]
-    streets: String,
-    /// Districts to compare with: CSV text `block_id,school_id`.
-    #[schema(required = false)]
-    compare: String,
-    /// Stability against last year's districts: a JSON object as text (see `StabilitySpec`).
-    #[schema(required = false)]
-    stability: String,
-}
-
-/// Walking distances from an OSRM server instead of a matrix.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RoutingSpec {
-    /// The server's URL, e.g. `http://127.0.0.1:5000`; must be one the service allows.
-    pub osrm: String,
-    /// Locations per request: the server's `--max-table-size` (default 100).
-    #[serde(default)]
-    pub table_size: Option<usize>,
-    /// The profile name in OSRM URLs (default `foot`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<String>,
-    /// Pupils farther than this from a street are reported (default 300 m).
-    #[serde(default)]
-    pub snap_limit_m: Option<f64>,
-    /// Leave far-snapped pupils' pairs and pairs without a route out instead of failing.
-    #[serde(default)]
-    pub allow_unreachable: bool,
-}
-
-/// An error answer. `error` is a machine-readable kind; `message` is the text `catchment solve`
-/// prints for the same input; `problems` lists input problems (file, line, field, message) or
-/// infeasibility reasons.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ApiError {
-    pub error: String,
-    pub message: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<Object>)]
-    pub problems: Vec<serde_json::Value>,
-    /// What to change, naming the request field (the CLI names its flag instead).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hint: Option<String>,
-    /// The HTTP status, from the error's variant (not part of the body).
-    #[serde(skip)]
-    #[schema(ignore)]
-    pub status: Option<u16>,
-}
-
-/// The request field (or operator setting) of a setting the library names in a hint.
-pub fn field(setting: Setting) -> Option<&'static str> {
-    Some(match setting {
-        Setting::MaxClassSize => "policy.max_class_size",
-        Setting::UnitBlock => "policy.unit = \"block\"",
-        Setting::ChangeCost => "stability.change_cost",
-        Setting::Blocks => "blocks",
-        Setting::AllowUnreachable => "routing.allow_unreachable",
-        Setting::OsrmTableSize => "routing.table_size",
-        Setting::OsrmAllow => "the operator's serve --osrm-allow",
-        Setting::SkipUngeocoded | Setting::Osm => return None,
-    })
-}
-
-impl ApiError {
-    pub fn new(kind: &str, message: &str) -> Self {
-        ApiError {
-            error: kind.into(),
-            message: message.into(),
-            problems: vec![],
-            hint: None,
-            status: None,
-        }
-    }
-
-    /// A failure that is not the request's fault: logged in full, answered with a reference only.
-    pub fn internal(detail: &str) -> Self {
-        let reference = auth::hex(&rand::random::<[u8; 6]>());
-        tracing::error!(reference = %reference, "internal error: {detail}");
-        ApiError::new(
-            "internal",
-            &format!("internal error (reference {reference}); the details are in the service log"),
-        )
-    }
-
-    /// The library's error as an answer: its kind and status come from the error's variant;
-    /// user mistakes carry the CLI's text and a hint naming the request field to change;
-    /// failures that are not the request's are internal (logged, answered with a reference).
-    pub fn from_library(e: Error) -> Self {
-        if !e.is_user_error() && !matches!(e, Error::Routing { .. }) {
-            return ApiError::internal(&e.to_string());
-        }
-        let problems = match &e {
-            Error::Input(problems) => {
-                problems.iter().filter_map(|p| serde_json::to_value(p).ok()).collect()
-            }
-            Error::Infeasible(reasons) => {
-                reasons.iter().filter_map(|p| serde_json::to_value(p).ok()).collect()
-            }
-            _ => vec![],
-        };
-        ApiError {
-            error: e.kind().into(),
-            message: e.to_string(),
-            problems,
-            hint: e.hint().map(|h| match h.setting.and_then(field) {
-                Some(f) => format!("{} ({f})", h.text),
-                None => h.text.clone(),
-            }),
-            status: Some(e.http_status()),
-        }
-    }
-
-    pub fn status(&self) -> StatusCode {
-        if let Some(code) = self.status.and_then(|c| StatusCode::from_u16(c).ok()) {
-            return code;
-        }
-        // A stored error read back: its kind says its status.
-        match self.error.as_str() {
-            "bad_request" => StatusCode::BAD_REQUEST,
-            "unauthorized" => StatusCode::UNAUTHORIZED,
-            "forbidden" => StatusCode::FORBIDDEN,
-            "not_found" => StatusCode::NOT_FOUND,
-            "not_ready" => StatusCode::CONFLICT,
-            "body_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-            "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_input" | "invalid_policy" | "geocoding" | "infeasible" | "time_limit" => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            "routing" => StatusCode::BAD_GATEWAY,
-            "timeout" | "shutting_down" => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut r = (self.status(), Json(&self)).into_response();
-        if self.error == "unauthorized" {
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        r
-    }
-}
 
 /// A job's progress while it runs: stage `step` of `steps`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -342,31 +106,6 @@ pub struct SubmitQuery {
     /// then is answered with 202 as without `wait`).
     #[serde(default)]
     pub wait: bool,
-}
-
-pub(super) fn require(app: &App, headers: &HeaderMap, needed: Scope) -> Result<(), ApiError> {
-    let h = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    auth::authorize(&app.tokens, h, needed).map(|_| ()).map_err(|d| match d {
-        Denied::Unauthenticated => ApiError::new(
-            "unauthorized",
-            "a valid bearer token is required (Authorization: Bearer TOKEN)",
-        ),
-        Denied::Forbidden => {
-            ApiError::new("forbidden", "this token may not do this: it lacks the 'write' scope")
-        }
-    })
-}
-
-pub(super) fn valid_id(id: &str) -> Result<(), ApiError> {
-    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(())
-    } else {
-        Err(ApiError::new("not_found", "no such job or plan"))
-    }
-}
-
-pub(super) fn new_id() -> String {
-    auth::hex(&rand::random::<[u8; 16]>())
 }
 
 async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
@@ -708,18 +447,6 @@ async fn get_plan_file(
     Ok(file(bytes, content_type(&name)))
 }
 
-/// The content type of a stored file, by its extension.
-pub(super) fn content_type(name: &str) -> &'static str {
-    match name.rsplit('.').next() {
-        Some("csv") => "text/csv; charset=utf-8",
-        Some("md") => "text/markdown; charset=utf-8",
-        Some("html") => "text/html; charset=utf-8",
-        Some("json") => "application/json",
-        Some("geojson") => "application/geo+json",
-        _ => "application/octet-stream",
-    }
-}
-
 /// Why a block or an address belongs to its school (English and German), from the plan's
 /// published districts and prices (publishable).
 #[utoipa::path(
@@ -937,14 +664,6 @@ async fn get_simulation_csv(
     Ok(file(csv, "text/csv; charset=utf-8"))
 }
 
-pub(super) fn publishable(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
-    if app.cfg.public_artefacts {
-        Ok(())
-    } else {
-        require(app, headers, Scope::Read)
-    }
-}
-
 /// A plan's summary: walking distances, loads, prices (publishable: no pupil appears).
 #[utoipa::path(
     get, path = "/v1/plans/{id}", tag = "plans",
@@ -959,10 +678,6 @@ async fn get_plan(
 ) -> Result<Json<PlanResponse>, ApiError> {
     publishable(&app, &headers)?;
     Ok(Json(plan_response(&app, &id)?))
-}
-
-pub(super) fn file(bytes: Vec<u8>, content_type: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, content_type)], bytes).into_response()
 }
 
 /// Every pupil's school (internal: contains pupil ids; always needs a token).
@@ -1089,6 +804,7 @@ pub fn router(app: Arc<App>) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
 
     #[test]
     fn internal_errors_answer_with_a_reference_only() {

@@ -2,7 +2,8 @@
 //! async runtime (a blocking thread per solve, at most `max_solves` at a time). Everything here
 //! calls the library exactly as the CLI does; no domain logic lives in the service.
 
-use super::api::{ApiError, PlanRequest, TableInput};
+use super::error::ApiError;
+use super::model::{PlanRequest, TableInput};
 use super::store::Artefacts;
 use super::App;
 use crate::app::{self, Source};

@@ -9,11 +9,14 @@
 //! - [`auth`]: hashed bearer tokens, read and write scopes.
 //! - [`metrics`]: Prometheus counters.
 
+mod access;
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod error;
 pub mod jobs;
 pub mod metrics;
+pub mod model;
 pub mod scenarios;
 pub mod store;
 

@@ -1,8 +1,9 @@
 //! Scenario sets over HTTP: a scenario file (TOML) and the files it names, run as a job by
 //! `scenario::batch` exactly as `catchment batch` runs it, stored in SQLite.
 
-use super::api::{content_type, file, new_id, publishable, require, valid_id, ApiError};
+use super::access::{content_type, file, new_id, publishable, require, valid_id};
 use super::auth::Scope;
+use super::error::ApiError;
 use super::App;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};

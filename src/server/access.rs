@@ -1,0 +1,56 @@
+//! What every route needs: token checks, ids, and stored files as responses.
+
+use super::auth::{self, Denied, Scope};
+use super::error::ApiError;
+use super::App;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+
+pub(super) fn require(app: &App, headers: &HeaderMap, needed: Scope) -> Result<(), ApiError> {
+    let h = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    auth::authorize(&app.tokens, h, needed).map(|_| ()).map_err(|d| match d {
+        Denied::Unauthenticated => ApiError::new(
+            "unauthorized",
+            "a valid bearer token is required (Authorization: Bearer TOKEN)",
+        ),
+        Denied::Forbidden => {
+            ApiError::new("forbidden", "this token may not do this: it lacks the 'write' scope")
+        }
+    })
+}
+
+pub(super) fn valid_id(id: &str) -> Result<(), ApiError> {
+    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(ApiError::new("not_found", "no such job or plan"))
+    }
+}
+
+pub(super) fn new_id() -> String {
+    auth::hex(&rand::random::<[u8; 16]>())
+}
+
+pub(super) fn publishable(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    if app.cfg.public_artefacts {
+        Ok(())
+    } else {
+        require(app, headers, Scope::Read)
+    }
+}
+
+/// The content type of a stored file, by its extension.
+pub(super) fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next() {
+        Some("csv") => "text/csv; charset=utf-8",
+        Some("md") => "text/markdown; charset=utf-8",
+        Some("html") => "text/html; charset=utf-8",
+        Some("json") => "application/json",
+        Some("geojson") => "application/geo+json",
+        _ => "application/octet-stream",
+    }
+}
+
+pub(super) fn file(bytes: Vec<u8>, content_type: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], bytes).into_response()
+}

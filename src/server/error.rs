@@ -1,0 +1,126 @@
+//! The service's error answer: a machine-readable kind, the CLI's message, and the status that
+//! the library error's variant (or the service's own refusal) decides.
+
+use super::auth;
+use crate::error::Setting;
+use crate::Error;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// An error answer. `error` is a machine-readable kind; `message` is the text `catchment solve`
+/// prints for the same input; `problems` lists input problems (file, line, field, message) or
+/// infeasibility reasons.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiError {
+    pub error: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub problems: Vec<serde_json::Value>,
+    /// What to change, naming the request field (the CLI names its flag instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The HTTP status, from the error's variant (not part of the body).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub status: Option<u16>,
+}
+
+/// The request field (or operator setting) of a setting the library names in a hint.
+pub fn field(setting: Setting) -> Option<&'static str> {
+    Some(match setting {
+        Setting::MaxClassSize => "policy.max_class_size",
+        Setting::UnitBlock => "policy.unit = \"block\"",
+        Setting::ChangeCost => "stability.change_cost",
+        Setting::Blocks => "blocks",
+        Setting::AllowUnreachable => "routing.allow_unreachable",
+        Setting::OsrmTableSize => "routing.table_size",
+        Setting::OsrmAllow => "the operator's serve --osrm-allow",
+        Setting::SkipUngeocoded | Setting::Osm => return None,
+    })
+}
+
+impl ApiError {
+    pub fn new(kind: &str, message: &str) -> Self {
+        ApiError {
+            error: kind.into(),
+            message: message.into(),
+            problems: vec![],
+            hint: None,
+            status: None,
+        }
+    }
+
+    /// A failure that is not the request's fault: logged in full, answered with a reference only.
+    pub fn internal(detail: &str) -> Self {
+        let reference = auth::hex(&rand::random::<[u8; 6]>());
+        tracing::error!(reference = %reference, "internal error: {detail}");
+        ApiError::new(
+            "internal",
+            &format!("internal error (reference {reference}); the details are in the service log"),
+        )
+    }
+
+    /// The library's error as an answer: its kind and status come from the error's variant;
+    /// user mistakes carry the CLI's text and a hint naming the request field to change;
+    /// failures that are not the request's are internal (logged, answered with a reference).
+    pub fn from_library(e: Error) -> Self {
+        if !e.is_user_error() && !matches!(e, Error::Routing { .. }) {
+            return ApiError::internal(&e.to_string());
+        }
+        let problems = match &e {
+            Error::Input(problems) => {
+                problems.iter().filter_map(|p| serde_json::to_value(p).ok()).collect()
+            }
+            Error::Infeasible(reasons) => {
+                reasons.iter().filter_map(|p| serde_json::to_value(p).ok()).collect()
+            }
+            _ => vec![],
+        };
+        ApiError {
+            error: e.kind().into(),
+            message: e.to_string(),
+            problems,
+            hint: e.hint().map(|h| match h.setting.and_then(field) {
+                Some(f) => format!("{} ({f})", h.text),
+                None => h.text.clone(),
+            }),
+            status: Some(e.http_status()),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        if let Some(code) = self.status.and_then(|c| StatusCode::from_u16(c).ok()) {
+            return code;
+        }
+        // A stored error read back: its kind says its status.
+        match self.error.as_str() {
+            "bad_request" => StatusCode::BAD_REQUEST,
+            "unauthorized" => StatusCode::UNAUTHORIZED,
+            "forbidden" => StatusCode::FORBIDDEN,
+            "not_found" => StatusCode::NOT_FOUND,
+            "not_ready" => StatusCode::CONFLICT,
+            "body_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+            "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_input" | "invalid_policy" | "geocoding" | "infeasible" | "time_limit" => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            "routing" => StatusCode::BAD_GATEWAY,
+            "timeout" | "shutting_down" => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status(), Json(&self)).into_response();
+        if self.error == "unauthorized" {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}

@@ -1,0 +1,127 @@
+//! The request types of `POST /v1/plans`: what the service reads, documented in the OpenAPI
+//! document (a JSON body, or the same fields as a form).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Schools or pupils: CSV text (the columns of the CSV files) or an array of objects with the
+/// same columns as fields.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum TableInput {
+    /// CSV text with a header row.
+    Csv(String),
+    /// One object per row, the columns as fields.
+    #[schema(value_type = Vec<Object>)]
+    Objects(Vec<serde_json::Map<String, serde_json::Value>>),
+}
+
+/// `POST /v1/plans`: an instance and a policy. Give the distances as `matrix`; further distance
+/// sources (a routing service) are additional optional fields.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRequest {
+    /// Schools: CSV text (`id,name,lat,lon,capacity | max_classes[,class_size][,min_pupils]`)
+    /// or an array of objects with these fields.
+    pub schools: TableInput,
+    /// Pupils: CSV text (`id,lat,lon[,block][,fixed_school]`) or an array of objects.
+    pub pupils: TableInput,
+    /// Walking distances as long CSV text `pupil_id,school_id,meters[,seconds]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<String>,
+    /// Or: walking distances from an OSRM server (foot profile), one the service allows
+    /// (`--osrm-allow`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingSpec>,
+    /// The policy (`solver`, `max_walk`...); missing fields take the defaults of `catchment solve`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub policy: serde_json::Map<String, serde_json::Value>,
+    /// The city's blocks as CSV text (`block_id,lat,lon[,residents][,street,house_number]`): the
+    /// plan then publishes districts for every block (`districts.csv`, `districts.geojson`,
+    /// `streets.csv`, `streets.html`) and answers `explain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<String>,
+    /// Walks from every block to every school (long CSV `block_id,school_id,meters`); default:
+    /// `matrix`, which then must be keyed by block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_matrix: Option<String>,
+    /// Named streets for the street list of grid blocks: GeoJSON text (LineString /
+    /// MultiLineString features with a `name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streets: Option<String>,
+    /// Districts to compare with on the report page (CSV text `block_id,school_id`: last
+    /// year's or the hand-drawn ones), evaluated on the same walks; needs `blocks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<String>,
+    /// Stability against last year's districts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stability: Option<StabilitySpec>,
+}
+
+/// Keep the plan close to last year's districts: by a change cost per pupil (certified), or by
+/// a cap on blocks that change school (whole blocks, a MIP).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StabilitySpec {
+    /// Last year's districts: CSV text `block_id,school_id`.
+    pub previous: String,
+    /// Meters added per pupil whose school differs from last year's school of their block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_cost: Option<u32>,
+    /// At most this many blocks change school (implies `policy.unit = "block"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_changed_blocks: Option<u32>,
+}
+
+/// `POST /v1/plans` as `multipart/form-data`: the instance as form fields holding the files'
+/// texts (documentation only: the form is read field by field).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PlanForm {
+    /// Schools: CSV text.
+    schools: String,
+    /// Pupils: CSV text.
+    pupils: String,
+    /// Walking distances: long CSV text `pupil_id,school_id,meters[,seconds]`.
+    #[schema(required = false)]
+    matrix: String,
+    /// The policy: a JSON object as text.
+    #[schema(required = false)]
+    policy: String,
+    /// The city's blocks: CSV text.
+    #[schema(required = false)]
+    blocks: String,
+    /// Walks from every block to every school: long CSV text.
+    #[schema(required = false)]
+    block_matrix: String,
+    /// Named streets: GeoJSON text.
+    #[schema(required = false)]
+    streets: String,
+    /// Districts to compare with: CSV text `block_id,school_id`.
+    #[schema(required = false)]
+    compare: String,
+    /// Stability against last year's districts: a JSON object as text (see `StabilitySpec`).
+    #[schema(required = false)]
+    stability: String,
+}
+
+/// Walking distances from an OSRM server instead of a matrix.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSpec {
+    /// The server's URL, e.g. `http://127.0.0.1:5000`; must be one the service allows.
+    pub osrm: String,
+    /// Locations per request: the server's `--max-table-size` (default 100).
+    #[serde(default)]
+    pub table_size: Option<usize>,
+    /// The profile name in OSRM URLs (default `foot`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Pupils farther than this from a street are reported (default 300 m).
+    #[serde(default)]
+    pub snap_limit_m: Option<f64>,
+    /// Leave far-snapped pupils' pairs and pairs without a route out instead of failing.
+    #[serde(default)]
+    pub allow_unreachable: bool,
+}
