@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::instance::{self, table, Instance};
 use crate::report::html::Comparison;
 use crate::report::{baseline, summarize, Summary};
-use crate::routing::{self, Matrix, OsrmSource};
+use crate::routing::{self, Matrix};
 use crate::stability::{self, Rule, Stability, StabilityReport};
 use crate::{Plan, Policy, Unit};
 use std::path::{Path, PathBuf};
@@ -77,7 +77,8 @@ pub enum Distances {
     /// A long matrix `pupil_id,school_id,meters[,seconds]` (or keyed by block).
     Matrix(Source),
     /// An OSRM server (geocoding street addresses first when an extract is given).
-    Osrm(OsrmSource),
+    #[cfg(feature = "osm")]
+    Osrm(routing::OsrmSource),
 }
 
 /// Last year's districts and the rule that keeps the plan close to them.
@@ -191,6 +192,7 @@ pub fn distances(inst: Instance, d: &Distances) -> Result<(Instance, Matrix)> {
             m.source = format!("matrix file {} (in the request)", src.label());
             Ok((inst, m))
         }
+        #[cfg(feature = "osm")]
         Distances::Osrm(osrm) => {
             let (inst, m, _) = routing::osrm_matrix(inst, osrm)?;
             Ok((inst, m))
@@ -215,7 +217,7 @@ impl PlanRequest {
             None => None,
         };
         let inst = read_instance(&self.schools, &self.pupils)?;
-        if matches!(self.distances, Distances::Osrm(_)) {
+        if !matches!(self.distances, Distances::Matrix(_)) {
             stage(Stage::Routing);
         }
         let (inst, matrix) = distances(inst, &self.distances)?;
@@ -247,6 +249,7 @@ impl PlanRequest {
             crate::districts::blocks::blocks_from_csv(&c.blocks.label(), &c.blocks.bytes()?)?;
         let matrix_src = match (&c.block_matrix, &self.distances) {
             (Some(m), _) | (None, Distances::Matrix(m)) => m,
+            #[cfg(feature = "osm")]
             (None, Distances::Osrm(_)) => {
                 return Err(Error::input(
                     &c.blocks.label(),

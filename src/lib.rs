@@ -17,6 +17,7 @@ pub mod projection;
 pub mod report;
 pub mod routing;
 pub mod scenario;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod solve;
 pub mod stability;

@@ -328,6 +328,17 @@ fn resolve(ways: Vec<(String, Vec<i64>)>, nodes: &HashMap<i64, (f64, f64)>) -> V
         .collect()
 }
 
+#[cfg(not(feature = "osm"))]
+fn from_pbf(path: &Path) -> Result<Vec<StreetLine>> {
+    Err(Error::input(
+        &path.display().to_string(),
+        None,
+        None,
+        "this build reads .osm.pbf files only with the 'osm' feature: give .osm or GeoJSON",
+    ))
+}
+
+#[cfg(feature = "osm")]
 fn from_pbf(path: &Path) -> Result<Vec<StreetLine>> {
     use osmpbf::{Element, ElementReader};
     let err =

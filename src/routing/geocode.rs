@@ -15,7 +15,9 @@
 
 use crate::instance::Pupil;
 use geo::{Distance, Haversine, Point};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+#[cfg(feature = "osm")]
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 
@@ -158,6 +160,7 @@ impl AddressIndex {
         self.addresses == 0
     }
 
+    #[cfg(feature = "osm")]
     /// Build the index from an `.osm.pbf` extract: nodes and ways tagged with `addr:street`
     /// and `addr:housenumber` (a way is placed at the mean of its nodes).
     pub fn from_pbf(path: &Path) -> Result<AddressIndex, String> {

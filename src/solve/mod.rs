@@ -177,9 +177,8 @@ impl Problem {
 }
 
 /// Which algorithm solves the pupil-level problem.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum SolverKind {
     /// The exact network-flow solver (successive shortest paths over school prices).
