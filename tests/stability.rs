@@ -2,6 +2,9 @@
 //! problem against the LP and brute force, the cap on changed blocks in the MIP, the extremes
 //! of the change cost, bad scenario files, and `catchment batch` / `stability-curve` output.
 
+// Brute force over parallel per-school arrays.
+#![allow(clippy::needless_range_loop)]
+
 use catchment::instance::{Instance, Pupil, School};
 use catchment::stability::{self, Before, Previous, Rule, Stability};
 use catchment::{Matrix, Policy, SolverKind, Unit};

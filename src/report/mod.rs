@@ -191,9 +191,8 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
             let mut largest = 0;
             for (s, sc) in inst.schools.iter().enumerate() {
                 let k = plan.classes[s] as u64;
-                if k > 0 {
+                if let Some(small) = load[s].checked_div(k) {
                     // Classes formed as evenly as possible: load % k of them have one more pupil.
-                    let small = load[s] / k;
                     let big_count = load[s] % k;
                     let big = if big_count > 0 { small + 1 } else { small };
                     largest = largest.max(big as u32);

@@ -292,12 +292,15 @@ pub(crate) fn distance_value(v: &str) -> std::result::Result<u32, String> {
     }
 }
 
+/// Makes an input problem at a line and field.
+type ProblemAt<'a> = dyn Fn(Option<u64>, Option<&str>, String) -> InputProblem + 'a;
+
 fn parse_distance(
     v: &str,
     field: &str,
     line: u64,
     problems: &mut Vec<InputProblem>,
-    problem: &dyn Fn(Option<u64>, Option<&str>, String) -> InputProblem,
+    problem: &ProblemAt<'_>,
 ) -> Option<u32> {
     distance_value(v).map_err(|m| problems.push(problem(Some(line), Some(field), m))).ok()
 }

@@ -115,7 +115,9 @@ pub fn diagnose(p: &Problem) -> Vec<Diagnosis> {
         e.0 += p.weight[u] as u64;
         e.1.push(u);
     }
-    let mut groups: Vec<(Vec<u64>, (u64, Vec<usize>))> = groups.into_iter().collect();
+    // (allowed-school bit set, (pupils, units)) per group.
+    type Group = (Vec<u64>, (u64, Vec<usize>));
+    let mut groups: Vec<Group> = groups.into_iter().collect();
     groups.sort_by_key(|g| g.1 .1[0]);
     let allowed = |key: &[u64], s: usize| key[s / 64] >> (s % 64) & 1 == 1;
     let n_g = groups.len();
