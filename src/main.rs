@@ -563,6 +563,8 @@ fn stage_message(s: app::Stage) -> &'static str {
 
 /// Load, solve and write a plan request (`catchment solve` and the demo).
 fn solve_to(req: &app::PlanRequest, out: &Path) -> anyhow::Result<Summary> {
+    // Refused before any work: an output would replace the directory whole.
+    catchment::instance::ensure_replaceable(out)?;
     let loaded = load_request(req)?;
     let pb = spinner(&format!(
         "solving {} pupils x {} schools{}",

@@ -246,3 +246,49 @@ fn leftovers(dir: &Path) -> usize {
         .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".tmp-"))
         .count()
 }
+
+/// `solve --out DIR` never deletes what DIR holds unless DIR is one of catchment's outputs: a
+/// directory of inputs (or anything else) is refused before any work, with every file kept; an
+/// empty directory or an earlier plan is replaced.
+#[test]
+fn an_output_never_replaces_a_directory_that_is_not_an_output() {
+    let d = tempfile::tempdir().unwrap();
+    let (s, p, m) = small_instance(d.path());
+    let solve = |out: &Path| {
+        bin()
+            .args(["solve", "--schools"])
+            .arg(&s)
+            .arg("--pupils")
+            .arg(&p)
+            .arg("--matrix")
+            .arg(&m)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    // The directory of the inputs themselves.
+    let before: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    let o = solve(d.path());
+    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not an output directory"));
+    for f in &before {
+        assert!(f.exists(), "{} was deleted", f.display());
+    }
+    assert!(!d.path().join("summary.json").exists());
+    // A directory with a file of the user's.
+    let mine = d.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("notes.txt"), "keep").unwrap();
+    assert_eq!(solve(&mine).status.code(), Some(3));
+    assert_eq!(std::fs::read_to_string(mine.join("notes.txt")).unwrap(), "keep");
+    // A file is refused too.
+    assert_eq!(solve(&s).status.code(), Some(3));
+    // An empty directory, then the plan written there, are replaced.
+    let plan = d.path().join("plan");
+    std::fs::create_dir(&plan).unwrap();
+    assert!(solve(&plan).status.success());
+    assert!(plan.join("summary.json").exists());
+    assert!(solve(&plan).status.success(), "a plan directory is replaced by a new plan");
+    assert_eq!(leftovers(d.path()), 0);
+}

@@ -127,16 +127,50 @@ pub fn file_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// Write files into a fresh temporary directory next to `out`, then move it into place.
-pub fn write_atomically(out: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    if out.exists() && !out.is_dir() {
-        return Err(Error::input(
-            &out.display().to_string(),
-            None,
-            None,
-            "exists and is not a directory: the output must be a directory",
-        ));
+/// The file [`write_atomically`] leaves in every directory it writes: the directory is
+/// catchment's output and may be replaced by the next one.
+pub const OUTPUT_MARKER: &str = ".catchment-output";
+
+/// Files only catchment's outputs hold (a plan, a scenario comparison, a simulation, a stability
+/// curve, a reproduction report): directories written before [`OUTPUT_MARKER`] existed.
+const LEGACY_OUTPUT_FILES: &[&str] = &[
+    "summary.json",
+    "certificate.json",
+    "comparison.csv",
+    "simulation.json",
+    "curve.csv",
+    "report.md",
+];
+
+/// Whether `out` may receive an output directory: it does not exist, is an empty directory, or
+/// is one of catchment's output directories ([`OUTPUT_MARKER`], or a file only an output holds).
+/// Anything else — a file, a directory of inputs or of other files — is refused, so writing an
+/// output never deletes what the user keeps there.
+pub fn ensure_replaceable(out: &Path) -> Result<()> {
+    let refuse = |why: &str| Err(Error::input(&out.display().to_string(), None, None, why));
+    if !out.exists() {
+        return Ok(());
     }
+    if !out.is_dir() {
+        return refuse("exists and is not a directory: the output must be a directory");
+    }
+    let mut entries = std::fs::read_dir(out).map_err(|e| Error::io(out, e))?;
+    let ours = std::iter::once(OUTPUT_MARKER)
+        .chain(LEGACY_OUTPUT_FILES.iter().copied())
+        .any(|m| out.join(m).is_file());
+    if entries.next().is_none() || ours {
+        return Ok(());
+    }
+    refuse(
+        "exists and is not an output directory of catchment: nothing was written (it would be \
+         replaced whole); give a new or empty directory",
+    )
+}
+
+/// Write files into a fresh temporary directory next to `out`, then move it into place,
+/// replacing `out` only when [`ensure_replaceable`] allows.
+pub fn write_atomically(out: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    ensure_replaceable(out)?;
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -153,7 +187,15 @@ pub fn write_atomically(out: &Path, write: impl FnOnce(&Path) -> Result<()>) -> 
     );
     let tmp = parent.join(format!(".{name}.tmp-{stamp}"));
     std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    if let Err(e) = write(&tmp) {
+    let written = write(&tmp).and_then(|()| {
+        let marker = tmp.join(OUTPUT_MARKER);
+        std::fs::write(
+            &marker,
+            "written by catchment: this directory is replaced by the next run\n",
+        )
+        .map_err(|e| Error::io(&marker, e))
+    });
+    if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
     }
