@@ -99,6 +99,9 @@ pub struct CitySpec {
     pub block_matrix: Option<Source>,
     /// Named streets for the street list of grid blocks (OSM or GeoJSON lines).
     pub streets: Option<Source>,
+    /// The area the districts divide (GeoJSON polygons, e.g. the city boundary); without one,
+    /// the blocks with a margin.
+    pub area: Option<Source>,
 }
 
 /// What the report page compares the plan with.
@@ -274,7 +277,17 @@ impl PlanRequest {
                 return Err(Error::input(&src.label(), None, None, "give streets as GeoJSON text"))
             }
         };
-        Ok(City { blocks, matrix, streets })
+        let area = match &c.area {
+            None => None,
+            Some(Source::Path(p)) => Some(crate::districts::area::read_area(p)?),
+            Some(src @ Source::Text { text, .. }) => {
+                Some(crate::districts::area::area_from_geojson(&src.label(), text)?)
+            }
+            Some(src @ Source::Objects { .. }) => {
+                return Err(Error::input(&src.label(), None, None, "give the area as GeoJSON text"))
+            }
+        };
+        Ok(City { blocks, matrix, streets, area })
     }
 }
 

@@ -346,6 +346,10 @@ struct PublishArgs {
     /// Named streets for the street list of grid blocks: OSM (.osm, .osm.pbf) or GeoJSON lines.
     #[arg(long, requires = "blocks")]
     streets: Option<PathBuf>,
+    /// The area the districts divide: GeoJSON polygons (e.g. the city boundary); default: the
+    /// blocks with a margin of 300 m. districts.geojson then tiles it.
+    #[arg(long, requires = "blocks")]
+    area: Option<PathBuf>,
     /// Districts to compare with in report.html (CSV block_id,school_id: last year's or the
     /// hand-drawn ones), evaluated on the same walking distances.
     #[arg(long, requires = "blocks")]
@@ -362,6 +366,7 @@ impl PublishArgs {
             blocks: Source::Path(blocks.clone()),
             block_matrix: self.block_matrix.clone().map(Source::Path),
             streets: self.streets.clone().map(Source::Path),
+            area: self.area.clone().map(Source::Path),
         })
     }
 
@@ -790,6 +795,7 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 blocks: existing("blocks.csv"),
                 block_matrix: None,
                 streets: existing("network.osm"),
+                area: existing("area.geojson"),
                 compare: None,
                 compare_proxy: true,
             };
@@ -854,6 +860,7 @@ fn run_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
                     blocks: Source::Path(blocks.clone()),
                     block_matrix: a.block_matrix.clone().map(Source::Path),
                     streets: a.streets.clone().map(Source::Path),
+                    area: None,
                 }),
                 compare: app::CompareSpec::default(),
             };

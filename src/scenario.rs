@@ -775,6 +775,7 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
                     blocks: blocks.clone(),
                     matrix: bm.clone(),
                     streets: None,
+                    area: None,
                 }),
                 _ => None,
             };

@@ -1204,6 +1204,7 @@ fn cli_solve_options_and_http_plan_fields_are_the_same() {
         ("blocks", "blocks"),
         ("block-matrix", "block_matrix"),
         ("streets", "streets"),
+        ("area", "area"),
         ("compare", "compare"),
         ("previous", "stability.previous"),
         ("change-cost", "stability.change_cost"),

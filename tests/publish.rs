@@ -32,6 +32,8 @@ fn magdeburg_plan() -> PathBuf {
             .arg(d.join("blocks.csv"))
             .arg("--streets")
             .arg(d.join("network.osm"))
+            .arg("--area")
+            .arg(d.join("area.geojson"))
             .arg("--out")
             .arg(&out)
             .output()
@@ -110,6 +112,8 @@ fn every_block_of_the_city_has_a_district_consistent_with_the_plan_and_its_price
     }
 }
 
+/// The districts tile the city's area: valid polygons, no overlaps, and together the area
+/// (parks, the river and empty cells included), one per school with blocks.
 #[test]
 fn district_polygons_are_valid_and_disjoint_one_per_school() {
     let plan = magdeburg_plan();
@@ -132,13 +136,28 @@ fn district_polygons_are_valid_and_disjoint_one_per_school() {
         let mp: MultiPolygon<f64> =
             MultiPolygon::try_from(&f.geometry.as_ref().unwrap().value).unwrap();
         assert!(mp.is_valid(), "{school}: {:?}", mp.validation_errors());
-        // Area in square degrees, compared with the cells' (100 m x 100 m) at Magdeburg's
-        // latitude: within 1%.
+        // At least the school's own cells (100 m x 100 m in square degrees at Magdeburg).
         let deg2 = 100.0 * 100.0 / (111_320.0 * 111_320.0 * 52.13f64.to_radians().cos());
-        let ratio = mp.unsigned_area() / (n_blocks as f64 * deg2);
-        assert!((ratio - 1.0).abs() < 0.01, "{school}: area ratio {ratio}");
+        assert!(
+            mp.unsigned_area() > 0.99 * n_blocks as f64 * deg2,
+            "{school} is smaller than its blocks"
+        );
         polys.push((school, mp));
     }
+    // Together they are the area: the union's area equals the boundary's (rounding of the
+    // vertices to 1e-7 degrees apart), and the sum of the parts equals the union (no overlap).
+    let area = catchment::districts::area::read_area(&magdeburg().join("area.geojson")).unwrap();
+    let sum: f64 = polys.iter().map(|(_, p)| p.unsigned_area()).sum();
+    let union = geo::algorithm::bool_ops::unary_union(polys.iter().flat_map(|(_, p)| p.0.iter()));
+    let rel = |a: f64, b: f64| (a - b).abs() / b;
+    assert!(
+        rel(union.unsigned_area(), area.unsigned_area()) < 1e-4,
+        "the union is the area: {} vs {}",
+        union.unsigned_area(),
+        area.unsigned_area()
+    );
+    assert!(rel(sum, union.unsigned_area()) < 1e-6, "the parts add up to the union: {sum}");
+    assert!(area.difference(&union).unsigned_area() < 1e-4 * area.unsigned_area(), "no gap");
     let mut pairs = 0;
     for i in 0..polys.len() {
         for j in i + 1..polys.len() {

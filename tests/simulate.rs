@@ -25,6 +25,7 @@ fn plan_dir(dir: &Path) -> PathBuf {
         blocks: read_blocks(&data.join("blocks.csv")).unwrap(),
         matrix: read_block_matrix(&data.join("matrix.csv"), &inst.schools).unwrap(),
         streets: None,
+        area: None,
     };
     let out = dir.join("plan");
     let extras = catchment::output::Extras { city: Some(&city), ..Default::default() };

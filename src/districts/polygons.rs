@@ -10,66 +10,213 @@ use crate::error::{Error, Result};
 use crate::projection as laea;
 use geo::{Area, Contains, Coord, LineString, MapCoords, MultiPolygon, Polygon};
 
+/// Cells within this many cells of a block belong to the area when no area is given.
+pub const MARGIN_CELLS: i64 = 3;
+
 /// One (multi)polygon per school, in WGS84 (x = longitude, y = latitude, 7 decimals); empty for
 /// a school without blocks. Fails if a block id is not a grid cell.
-pub fn district_polygons(rows: &[DistrictRow], n_schools: usize) -> Result<Vec<MultiPolygon<f64>>> {
-    let mut cells: Vec<Vec<(i64, i64, i64)>> = vec![Vec::new(); n_schools];
+///
+/// The districts tile an area: `area` (WGS84, e.g. the city boundary), or without one every
+/// cell within [`MARGIN_CELLS`] of a block. Every grid cell of the area that holds no block —
+/// parks, the river, streets, empty land — joins the district of the nearest block cell,
+/// nearest by steps between edge-neighbouring cells of the area (so a fill never jumps across a
+/// gap in the area), ties by the order cells are reached from blocks in id order; cells of the
+/// area that no block reaches (an exclave) join the straight-line nearest block. Cells on the
+/// area's boundary are cut by it, once, so neighbours share their edges exactly and the union of
+/// the districts is the area.
+pub fn district_polygons(
+    rows: &[DistrictRow],
+    n_schools: usize,
+    area: Option<&MultiPolygon<f64>>,
+) -> Result<Vec<MultiPolygon<f64>>> {
+    use std::collections::{HashMap, VecDeque};
+    let mut labelled: Vec<((i64, i64), usize)> = Vec::new();
     let mut not_cells = Vec::new();
+    let mut size = None;
     for r in rows {
         let Some(s) = r.school else { continue };
         match grid_cell(&r.block_id) {
-            Some(c) => cells[s].push((c.east, c.north, c.size as i64)),
-            None => not_cells.push(r.block_id.as_str()),
+            Some(c) if size.is_none_or(|z| z == c.size) => {
+                size = Some(c.size);
+                labelled.push(((c.east, c.north), s));
+            }
+            _ => not_cells.push(r.block_id.as_str()),
         }
     }
     if !not_cells.is_empty() {
         return Err(Error::input("blocks", None, Some("block_id"), format!(
-            "district polygons need blocks that are grid cells (ids like CRS3035RES100mN3216200E4433100); {} are not, e.g. {}",
+            "district polygons need blocks that are grid cells of one size (ids like CRS3035RES100mN3216200E4433100); {} are not, e.g. {}",
             not_cells.len(),
             not_cells.iter().take(3).copied().collect::<Vec<_>>().join(", ")
         )));
     }
-    let step = cells.iter().flatten().map(|c| c.2).min().unwrap_or(100) as f64;
+    let Some(size) = size else { return Ok(vec![MultiPolygon::new(vec![]); n_schools]) };
+    let step = size as i64;
     // A local origin keeps the coordinates small for the overlay.
-    let origin = cells
+    let origin =
+        labelled.iter().fold((i64::MAX, i64::MAX), |(e, n), &((ce, cn), _)| (e.min(ce), n.min(cn)));
+    let local = |e: f64, n: f64| Coord { x: e - origin.0 as f64, y: n - origin.1 as f64 };
+    let square = |(e, n): (i64, i64)| {
+        let (x, y, z) = ((e - origin.0) as f64, (n - origin.1) as f64, step as f64);
+        Polygon::new(
+            LineString::from(vec![(x, y), (x + z, y), (x + z, y + z), (x, y + z), (x, y)]),
+            vec![],
+        )
+    };
+    // The area in local grid meters, and its cells: whole, or cut by the boundary.
+    let area_local: Option<MultiPolygon<f64>> = area.map(|a| {
+        a.map_coords(|c: Coord<f64>| {
+            let (e, n) = laea::forward(c.y, c.x);
+            local(e, n)
+        })
+    });
+    // Cells of the area: `None` a whole square, `Some(pieces)` a square cut by the boundary.
+    let mut cells: HashMap<(i64, i64), Option<Vec<Polygon<f64>>>> = HashMap::new();
+    match &area_local {
+        Some(a) => {
+            use geo::{BooleanOps, BoundingRect, Intersects};
+            let Some(bb) = a.bounding_rect() else {
+                return Err(Error::input("area", None, None, "the area has no polygon"));
+            };
+            let snap = |v: f64, o: i64| ((v + o as f64).div_euclid(step as f64)) as i64 * step;
+            let (e0, e1) = (snap(bb.min().x, origin.0), snap(bb.max().x, origin.0));
+            let (n0, n1) = (snap(bb.min().y, origin.1), snap(bb.max().y, origin.1));
+            for e in (e0..=e1).step_by(step as usize) {
+                for n in (n0..=n1).step_by(step as usize) {
+                    let sq = square((e, n));
+                    let corners_in = sq.exterior().0[..4].iter().filter(|c| a.contains(*c)).count();
+                    if corners_in == 4 && !a.exterior_crosses(&sq) {
+                        cells.insert((e, n), None);
+                    } else if corners_in > 0 || a.intersects(&sq) {
+                        // Cut once, to the millimetre, so that neighbouring cells meet exactly.
+                        let cut = a
+                            .intersection(&MultiPolygon::new(vec![sq]))
+                            .map_coords(|c| Coord { x: round_mm(c.x), y: round_mm(c.y) });
+                        // Every piece of a cell the boundary cuts in several stays with the cell.
+                        let pieces: Vec<Polygon<f64>> =
+                            cut.0.into_iter().filter(|p| p.unsigned_area() > 0.01).collect();
+                        if !pieces.is_empty() {
+                            cells.insert((e, n), Some(pieces));
+                        }
+                    }
+                }
+            }
+            // Blocks outside the area still belong to their districts.
+            for &(c, _) in &labelled {
+                cells.entry(c).or_insert(None);
+            }
+        }
+        None => {
+            for &((e, n), _) in &labelled {
+                for de in -MARGIN_CELLS..=MARGIN_CELLS {
+                    for dn in -MARGIN_CELLS..=MARGIN_CELLS {
+                        cells.entry((e + de * step, n + dn * step)).or_insert(None);
+                    }
+                }
+            }
+        }
+    }
+    // Every cell's district: blocks first, then a breadth-first fill over edge neighbours.
+    let mut label: HashMap<(i64, i64), usize> = HashMap::with_capacity(cells.len());
+    let mut queue = VecDeque::new();
+    let mut sources = labelled.clone();
+    sources.sort();
+    for &(c, s) in &sources {
+        if label.insert(c, s).is_none() {
+            queue.push_back(c);
+        }
+    }
+    while let Some((e, n)) = queue.pop_front() {
+        let s = label[&(e, n)];
+        for (de, dn) in [(0, -step), (-step, 0), (step, 0), (0, step)] {
+            let nb = (e + de, n + dn);
+            if cells.contains_key(&nb) && !label.contains_key(&nb) {
+                label.insert(nb, s);
+                queue.push_back(nb);
+            }
+        }
+    }
+    let mut keys: Vec<(i64, i64)> = cells.keys().copied().collect();
+    keys.sort();
+    for c in &keys {
+        if !label.contains_key(c) {
+            let near = sources
+                .iter()
+                .min_by_key(|((e, n), _)| (e - c.0).pow(2) + (n - c.1).pow(2))
+                .map(|&(_, s)| s)
+                .expect("some block");
+            label.insert(*c, near);
+        }
+    }
+    let mut per_school: Vec<Vec<Polygon<f64>>> = vec![Vec::new(); n_schools];
+    for c in keys {
+        match &cells[&c] {
+            Some(pieces) => per_school[label[&c]].extend(pieces.iter().cloned()),
+            None => per_school[label[&c]].push(square(c)),
+        }
+    }
+    Ok(per_school
         .iter()
-        .flatten()
-        .fold((i64::MAX, i64::MAX), |(e, n), &(ce, cn, _)| (e.min(ce), n.min(cn)));
-    Ok(cells
-        .iter()
-        .map(|cs| {
-            if cs.is_empty() {
+        .map(|polys| {
+            if polys.is_empty() {
                 return MultiPolygon::new(vec![]);
             }
-            let squares: Vec<Polygon<f64>> = cs
-                .iter()
-                .map(|&(e, n, size)| {
-                    let (x, y, s) = ((e - origin.0) as f64, (n - origin.1) as f64, size as f64);
-                    Polygon::new(
-                        LineString::from(vec![
-                            (x, y),
-                            (x + s, y),
-                            (x + s, y + s),
-                            (x, y + s),
-                            (x, y),
-                        ]),
-                        vec![],
-                    )
-                })
-                .collect();
-            let union = geo::algorithm::bool_ops::unary_union(squares.iter());
+            let union = geo::algorithm::bool_ops::unary_union(polys.iter());
             // The union drops corners along straight edges; put every grid corner back, so that
             // two neighbours' shared edges have the same vertices and stay shared on the map
             // (a straight grid line is not straight in longitude and latitude).
-            let union =
-                MultiPolygon::new(simple_rings(&union).iter().map(|p| densify(p, step)).collect());
+            let union = MultiPolygon::new(
+                simple_rings(&union)
+                    .iter()
+                    .filter_map(|p| without_slivers(p, 0.5))
+                    .map(|p| densify(&p, step as f64))
+                    .collect(),
+            );
             union.map_coords(|c: Coord<f64>| {
                 let (lat, lon) =
-                    laea::inverse(c.x.round() + origin.0 as f64, c.y.round() + origin.1 as f64);
+                    laea::inverse(round_mm(c.x) + origin.0 as f64, round_mm(c.y) + origin.1 as f64);
                 Coord { x: round7(lon), y: round7(lat) }
             })
         })
         .collect())
+}
+
+/// The polygon without rings under `min_area` square meters (slivers left where the
+/// boundary's cuts of two cells meet at a millimetre's difference); `None` when its exterior is
+/// one.
+fn without_slivers(p: &Polygon<f64>, min_area: f64) -> Option<Polygon<f64>> {
+    let big = |r: &LineString<f64>| {
+        r.0.len() >= 4 && Polygon::new(r.clone(), vec![]).unsigned_area() >= min_area
+    };
+    if !big(p.exterior()) {
+        return None;
+    }
+    Some(Polygon::new(
+        p.exterior().clone(),
+        p.interiors().iter().filter(|r| big(r)).cloned().collect(),
+    ))
+}
+
+/// Grid meters to the millimetre: grid corners are whole meters; points where the area's
+/// boundary cuts a cell are not.
+fn round_mm(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// Whether an edge of the area crosses a square (a cell with all four corners inside may still
+/// be notched by the boundary).
+trait CrossesSquare {
+    fn exterior_crosses(&self, sq: &Polygon<f64>) -> bool;
+}
+
+impl CrossesSquare for MultiPolygon<f64> {
+    fn exterior_crosses(&self, sq: &Polygon<f64>) -> bool {
+        use geo::Intersects;
+        let ring = sq.exterior();
+        self.0
+            .iter()
+            .any(|p| std::iter::once(p.exterior()).chain(p.interiors()).any(|r| r.intersects(ring)))
+    }
 }
 
 /// Cells that touch only at a corner make rings that pass twice through a point, which OGC
@@ -134,17 +281,34 @@ fn simple_rings(mp: &MultiPolygon<f64>) -> Vec<Polygon<f64>> {
     polys
 }
 
-/// Every point at a multiple of `step` along each edge of a polygon on the grid.
+/// Every grid corner (a multiple of `step` in local grid meters) on each axis-parallel edge of a
+/// polygon; edges that are not axis-parallel (cut by the area's boundary) stay as they are.
 fn densify(p: &Polygon<f64>, step: f64) -> Polygon<f64> {
     let ring = |r: &LineString<f64>| -> LineString<f64> {
         let mut out: Vec<Coord<f64>> = Vec::with_capacity(r.0.len());
         for w in r.0.windows(2) {
             let (a, b) = (w[0], w[1]);
             out.push(a);
-            let n = ((b.x - a.x).abs().max((b.y - a.y).abs()) / step).round() as usize;
-            for k in 1..n {
-                let t = k as f64 / n as f64;
-                out.push(Coord { x: a.x + (b.x - a.x) * t, y: a.y + (b.y - a.y) * t });
+            // The grid lines strictly between two values, in the direction from one to the other.
+            let between = |u: f64, v: f64| -> Vec<f64> {
+                let (lo, hi) = (u.min(v), u.max(v));
+                let mut k = (lo / step).floor() as i64 + 1;
+                let mut xs = Vec::new();
+                while (k as f64) * step < hi - 1e-6 {
+                    if (k as f64) * step > lo + 1e-6 {
+                        xs.push(k as f64 * step);
+                    }
+                    k += 1;
+                }
+                if u > v {
+                    xs.reverse();
+                }
+                xs
+            };
+            if a.y == b.y {
+                out.extend(between(a.x, b.x).into_iter().map(|x| Coord { x, y: a.y }));
+            } else if a.x == b.x {
+                out.extend(between(a.y, b.y).into_iter().map(|y| Coord { x: a.x, y }));
             }
         }
         if let Some(&last) = r.0.last() {
@@ -234,22 +398,39 @@ mod tests {
         for (dn, de) in [(0, 2), (0, 3), (0, 4), (1, 2), (1, 4), (2, 2), (2, 3), (2, 4)] {
             rows.push(row(&cell(n0 + dn * 100, e0 + de * 100), 1));
         }
-        let polys = district_polygons(&rows, 3).unwrap();
+        let polys = district_polygons(&rows, 3, None).unwrap();
         assert!(polys[2].0.is_empty());
         for mp in &polys[..2] {
             assert!(mp.is_valid(), "{:?}", mp.validation_errors());
         }
         assert_eq!(polys[1].0.len(), 1);
-        assert_eq!(polys[1].0[0].interiors().len(), 1, "the hole is kept");
+        assert_eq!(polys[1].0[0].interiors().len(), 0, "the park is filled by its ring's school");
         let overlap = polys[0].intersection(&polys[1]);
         assert!(
             overlap.unsigned_area() < 1e-14,
             "districts overlap by {}",
             overlap.unsigned_area()
         );
-        // Areas in square degrees are in proportion to the cells (4 : 8) up to the projection.
-        let ratio = polys[1].unsigned_area() / polys[0].unsigned_area();
-        assert!((ratio - 2.0).abs() < 0.01, "{ratio}");
+        assert_tiles(&rows, &polys);
+    }
+
+    /// Together the districts are every cell within the margin of a block, once.
+    fn assert_tiles(rows: &[DistrictRow], polys: &[MultiPolygon<f64>]) {
+        let mut cells = std::collections::HashSet::new();
+        for r in rows {
+            let c = grid_cell(&r.block_id).unwrap();
+            for de in -MARGIN_CELLS..=MARGIN_CELLS {
+                for dn in -MARGIN_CELLS..=MARGIN_CELLS {
+                    cells.insert((c.east + de * 100, c.north + dn * 100));
+                }
+            }
+        }
+        // Square degrees of a 100 m cell here (the projection's scale varies by < 0.5%).
+        let (lat, _) = laea::inverse(4_430_000.0, 3_220_000.0);
+        let deg2 = 100.0 * 100.0 / (111_320.0 * 111_320.0 * lat.to_radians().cos());
+        let sum: f64 = polys.iter().map(|p| p.unsigned_area()).sum();
+        let ratio = sum / (cells.len() as f64 * deg2);
+        assert!((ratio - 1.0).abs() < 0.01, "{ratio}");
     }
 
     #[test]
@@ -265,17 +446,46 @@ mod tests {
             rows.push(row(&cell(n0 + dn * 100, e0 + de * 100), 1));
         }
         rows.push(row(&cell(n0 + 200, e0 + 800), 1));
-        let polys = district_polygons(&rows, 2).unwrap();
+        let polys = district_polygons(&rows, 2, None).unwrap();
         for mp in &polys {
             assert!(mp.is_valid(), "{:?}", mp.validation_errors());
         }
-        let ratio = polys[1].unsigned_area() / polys[0].unsigned_area();
-        assert!((ratio - 9.0 / 5.0).abs() < 0.01, "{ratio}");
+        assert!(polys[0].intersection(&polys[1]).unsigned_area() < 1e-14);
+        assert_tiles(&rows, &polys);
+    }
+
+    #[test]
+    fn an_area_is_tiled_exactly_and_cut_at_its_boundary() {
+        use geo::BooleanOps;
+        // Two schools' blocks inside a triangle that cuts through cells.
+        let (n0, e0) = (3_220_000i64, 4_430_000i64);
+        let rows = vec![row(&cell(n0 + 100, e0 + 100), 0), row(&cell(n0 + 100, e0 + 500), 1)];
+        let corner = |de: f64, dn: f64| {
+            let (lat, lon) = laea::inverse(e0 as f64 + de, n0 as f64 + dn);
+            (lon, lat)
+        };
+        let area = MultiPolygon::new(vec![Polygon::new(
+            LineString::from(vec![
+                corner(-30.0, -40.0),
+                corner(760.0, 10.0),
+                corner(330.0, 470.0),
+                corner(-30.0, -40.0),
+            ]),
+            vec![],
+        )]);
+        let polys = district_polygons(&rows, 2, Some(&area)).unwrap();
+        for mp in &polys {
+            assert!(mp.is_valid(), "{:?}", mp.validation_errors());
+        }
+        assert!(polys[0].intersection(&polys[1]).unsigned_area() < 1e-14);
+        let union = polys[0].union(&polys[1]);
+        let rel = (union.unsigned_area() - area.unsigned_area()).abs() / area.unsigned_area();
+        assert!(rel < 1e-4, "the union is the area: {rel}");
     }
 
     #[test]
     fn blocks_that_are_not_grid_cells_are_refused() {
-        let err = district_polygons(&[row("Abendstraße 11", 0)], 1).unwrap_err();
+        let err = district_polygons(&[row("Abendstraße 11", 0)], 1, None).unwrap_err();
         assert!(err.to_string().contains("grid cells"), "{err}");
     }
 }

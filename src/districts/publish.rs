@@ -128,6 +128,9 @@ pub struct City {
     pub blocks: Vec<Block>,
     pub matrix: BlockMatrix,
     pub streets: Option<Vec<super::streets::StreetLine>>,
+    /// The area the districts divide (WGS84), e.g. the city boundary; without one, the blocks
+    /// with a margin.
+    pub area: Option<geo::MultiPolygon<f64>>,
 }
 
 /// The published districts of a plan.
@@ -156,13 +159,14 @@ pub fn publish(
     let rows = district_rows(inst, plan, &city.blocks, &city.matrix, change)?;
     let school: Vec<Option<usize>> = rows.iter().map(|r| r.school).collect();
     let mut notes = Vec::new();
-    let polygons = match super::polygons::district_polygons(&rows, inst.schools.len()) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            notes.push(format!("no districts.geojson: {e}"));
-            None
-        }
-    };
+    let polygons =
+        match super::polygons::district_polygons(&rows, inst.schools.len(), city.area.as_ref()) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                notes.push(format!("no districts.geojson: {e}"));
+                None
+            }
+        };
     let has_addresses = city.blocks.iter().any(|b| b.street.is_some() && b.house_number.is_some());
     let streets = if has_addresses {
         Some(super::streets::address_street_list(&city.blocks, &school))

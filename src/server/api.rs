@@ -139,6 +139,7 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
         let (mut schools, mut pupils, mut matrix, mut policy) = (None, None, None, None);
         let (mut blocks, mut block_matrix, mut streets) = (None, None, None);
         let (mut compare, mut stability): (Option<String>, Option<String>) = (None, None);
+        let mut area: Option<String> = None;
         loop {
             let field = match mp.next_field().await {
                 Ok(Some(f)) => f,
@@ -188,11 +189,12 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
                 "block_matrix" => &mut block_matrix,
                 "streets" => &mut streets,
                 "compare" => &mut compare,
+                "area" => &mut area,
                 "stability" => &mut stability,
                 other => {
                     return Err(ApiError::new(
                         "bad_request",
-                        &format!("unknown form field '{other}': expected schools, pupils, matrix, policy, blocks, block_matrix, streets, compare, stability"),
+                        &format!("unknown form field '{other}': expected schools, pupils, matrix, policy, blocks, block_matrix, streets, area, compare, stability"),
                     ))
                 }
             };
@@ -236,6 +238,7 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
             streets,
             compare,
             stability,
+            area,
         });
     }
     if !(ct.is_empty() || ct.starts_with("application/json")) {

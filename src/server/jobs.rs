@@ -110,8 +110,13 @@ pub fn plan_request(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<a
             blocks: text("blocks.csv", blocks),
             block_matrix: req.block_matrix.as_deref().map(|t| text("block_matrix.csv", t)),
             streets: req.streets.as_deref().map(|t| text("streets", t)),
+            area: req.area.as_deref().map(|t| text("area", t)),
         }),
-        None if req.block_matrix.is_some() || req.streets.is_some() || req.compare.is_some() => {
+        None if req.block_matrix.is_some()
+            || req.streets.is_some()
+            || req.compare.is_some()
+            || req.area.is_some() =>
+        {
             return Err(Error::input(
                 "request",
                 None,

@@ -50,6 +50,10 @@ pub struct PlanRequest {
     /// MultiLineString features with a `name`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub streets: Option<String>,
+    /// The area the districts divide: GeoJSON text (Polygon / MultiPolygon, e.g. the city
+    /// boundary); default: the blocks with a margin; needs `blocks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<String>,
     /// Districts to compare with on the report page (CSV text `block_id,school_id`: last
     /// year's or the hand-drawn ones), evaluated on the same walks; needs `blocks`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,6 +102,9 @@ pub struct PlanForm {
     /// Named streets: GeoJSON text.
     #[schema(required = false)]
     streets: String,
+    /// The area the districts divide: GeoJSON text.
+    #[schema(required = false)]
+    area: String,
     /// Districts to compare with: CSV text `block_id,school_id`.
     #[schema(required = false)]
     compare: String,

@@ -32,6 +32,7 @@ const F_AGE_DISTRICT: &str = "population_by_district_age.csv";
 const F_SINGLE_AGE: &str = "population_by_single_age.json";
 const F_ZENSUS: &str = "zensus2022_population_100m.geojson";
 const F_STADTTEILE: &str = "stadtteile.geojson";
+const F_BOUNDARY: &str = "city_boundary.geojson";
 const F_POINTS: &str = "osm_school_and_kindergarten_points.json";
 const F_CYCLE: &str = "osm_cyclepaths.geojson";
 const F_NAMED: &str = "osm_named_streets_by_gender.json";
@@ -171,6 +172,9 @@ pub struct Dataset {
     /// The assembled OSM XML, unless a complete extract was given.
     pub network: Option<Network>,
     pub osm_extract: Option<PathBuf>,
+    /// The city boundary as given (GeoJSON), when the source has it: the area the published
+    /// districts divide.
+    pub area: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -1161,6 +1165,14 @@ pub fn generate(opts: &Options) -> Result<Dataset> {
         suppressed_districts,
         network,
         osm_extract: opts.osm.clone(),
+        area: {
+            let p = dir.join(F_BOUNDARY);
+            match std::fs::read_to_string(&p) {
+                Ok(t) => Some(t),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(Error::io(&p, e)),
+            }
+        },
     })
 }
 
@@ -1240,6 +1252,10 @@ pub fn write(out: &Path, ds: &Dataset) -> Result<()> {
             let p = dir.join("network.osm");
             std::fs::write(&p, &n.xml).map_err(|e| Error::io(&p, e))?;
         }
+        if let Some(a) = &ds.area {
+            let p = dir.join("area.geojson");
+            std::fs::write(&p, a).map_err(|e| Error::io(&p, e))?;
+        }
         let p = dir.join("README.md");
         std::fs::write(&p, readme(ds)).map_err(|e| Error::io(&p, e))?;
         Ok(())
@@ -1308,6 +1324,12 @@ computed from this case.\n\n\
         }
         _ => {}
     }
+    if ds.area.is_some() {
+        let _ = writeln!(
+            s,
+            "| `area.geojson` | the city boundary, as given: the area the published districts divide (`--area`) |"
+        );
+    }
     let _ = write!(
         s,
         "\n## Sources and licences\n\n\
@@ -1315,9 +1337,9 @@ computed from this case.\n\n\
 \x20 Datenlizenz Deutschland - Namensnennung - Version 2.0 (dl-de/by-2-0).\n\
 - Schools (table K5_T2), residents by district and age group (K3_T34) and by single year of age\n\
 \x20 (K3_T3): Landeshauptstadt Magdeburg, KISS-MD (statistik.magdeburg.de), open data with attribution.\n\
-- Stadtteil polygons, street geometries (cycle paths; streets named after people) and school points:\n\
-\x20 © OpenStreetMap contributors, Open Database License (ODbL). `network.osm` and the coordinates in\n\
-\x20 `schools.csv` are derived from them and are under the ODbL.\n\
+- Stadtteil polygons, the city boundary, street geometries (cycle paths; streets named after people)\n\
+\x20 and school points: © OpenStreetMap contributors, Open Database License (ODbL). `area.geojson`,\n\
+\x20 `network.osm` and the coordinates in `schools.csv` are derived from them and are under the ODbL.\n\
 - The selection of person-named streets comes from code-for-magdeburg (streetnames-md), MIT licence.\n\n\
 ## Schools: capacity\n\n\
 The school table gives the classes of all four grades ({all_grades} in {sy}). First-grade capacity =\n\
