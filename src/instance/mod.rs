@@ -218,7 +218,8 @@ pub fn read_schools(path: &Path) -> Result<Vec<School>> {
     schools_from_table(&table)
 }
 
-/// Read pupils from a CSV or GeoJSON file (by extension); `schools`, when given, checks every `fixed_school`.
+/// Read pupils from a CSV or GeoJSON file (by extension); `schools`, when given, checks every
+/// `fixed_school`.
 pub fn read_pupils(path: &Path, schools: Option<&[School]>) -> Result<Vec<Pupil>> {
     let bytes = read_bytes(path)?;
     let name = file_name(path);

@@ -22,7 +22,8 @@ pub struct MatrixFile<'a> {
 }
 
 impl<'a> MatrixFile<'a> {
-    /// A stream over `path` for `inst`, dropping pairs longer than `max_walk` meters (fixed pairs kept).
+    /// A stream over `path` for `inst`, dropping pairs longer than `max_walk` meters (fixed
+    /// pairs kept).
     pub fn new(path: &Path, inst: &'a Instance, max_walk: Option<u32>) -> Self {
         let fixed = inst
             .pupils
