@@ -8,7 +8,6 @@
 // Index loops over several parallel per-school arrays read clearer than zipped iterators in
 // the solvers and reports.
 #![allow(clippy::needless_range_loop)]
-#![warn(missing_docs)]
 
 pub mod app;
 pub mod check;
