@@ -6,14 +6,18 @@ use std::fmt;
 /// One problem found in the input: where it is and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct InputProblem {
+    /// Which input the problem is in: a file name, or a label such as `schools.geojson feature`.
     pub file: String,
     /// 1-based line number in the file (the header is line 1), when the problem has one.
     pub line: Option<u64>,
+    /// The column or property at fault, when the problem is about one field.
     pub field: Option<String>,
+    /// What is wrong, in words free of addresses and coordinates.
     pub message: String,
 }
 
 impl InputProblem {
+    /// A problem in `file` at `line` (1-based, if any), about `field` (if any).
     pub fn new(
         file: &str,
         line: Option<u64>,
@@ -53,8 +57,11 @@ pub struct Infeasibility {
     /// Machine-readable kind: `seats`, `minimums`, `fixed_over_capacity`, `no_allowed_school`,
     /// `reachable_seats`, `reachable_minimums`.
     pub kind: String,
+    /// The human-readable explanation.
     pub message: String,
+    /// Ids of the schools involved (may be empty).
     pub schools: Vec<String>,
+    /// Ids of the pupils involved (may be empty).
     pub pupils: Vec<String>,
     /// By how many pupils (or seats) the instance falls short.
     pub shortfall: u64,
@@ -94,11 +101,14 @@ pub enum Setting {
 /// What a user can do about an error: a sentence free of flag names, and the setting it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hint {
+    /// The advice, one sentence that names no CLI flag or request field.
     pub text: String,
+    /// The setting the advice is about, so each shell can name it its own way.
     pub setting: Option<Setting>,
 }
 
 impl Hint {
+    /// A hint with `text` about `setting`.
     pub fn new(text: impl Into<String>, setting: Option<Setting>) -> Self {
         Hint { text: text.into(), setting }
     }
@@ -115,26 +125,58 @@ pub enum Error {
     /// The rules contradict each other or the instance (e.g. a minimum class size above a
     /// school's class size).
     #[error("invalid policy: {message}")]
-    Policy { message: String, hint: Option<Hint> },
+    Policy {
+        /// Which rule is at fault and why.
+        message: String,
+        /// What the user can do about it, when known.
+        hint: Option<Hint>,
+    },
     /// Street addresses that could not be placed.
     #[error("geocoding: {message}")]
-    Geocoding { message: String, hint: Option<Hint> },
+    Geocoding {
+        /// Which addresses failed (by pupil id) and why.
+        message: String,
+        /// What the user can do about it, when known.
+        hint: Option<Hint>,
+    },
     /// No plan satisfies every rule (found before any solver runs, or by the MIP).
     #[error("infeasible instance: no plan can satisfy every rule:\n{}", list(.0))]
     Infeasible(Vec<Infeasibility>),
     /// The MIP solver did not prove an optimum within its time limit.
     #[error("{message} (time limit {seconds} s)")]
-    TimeLimit { seconds: u32, message: String, hint: Option<Hint> },
+    TimeLimit {
+        /// The time limit that ran out, in seconds.
+        seconds: u32,
+        /// Which solve did not finish in time.
+        message: String,
+        /// What the user can do about it, when known.
+        hint: Option<Hint>,
+    },
     /// The routing service failed or could not route every pupil (messages carry ids, never
     /// coordinates).
     #[error("{message}")]
-    Routing { message: String, hint: Option<Hint> },
+    Routing {
+        /// What failed, naming pupils and schools by id only.
+        message: String,
+        /// What the user can do about it, when known.
+        hint: Option<Hint>,
+    },
     /// A lookup (block, address, street, file of a plan) that matches nothing.
     #[error("{message}")]
-    NotFound { message: String, hint: Option<Hint> },
+    NotFound {
+        /// What was looked up and not found.
+        message: String,
+        /// What the user can do about it, when known.
+        hint: Option<Hint>,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        /// The file or directory involved.
+        path: String,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
     /// The solver failed in a way no input explains.
     #[error("solver failed: {0}")]
     Solver(String),
@@ -169,9 +211,11 @@ fn list<T: fmt::Display>(items: &[T]) -> String {
 }
 
 impl Error {
+    /// An I/O error while reading or writing `path`.
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
         Error::Io { path: path.as_ref().display().to_string(), source }
     }
+    /// An input error with a single problem (see [`InputProblem::new`]).
     pub fn input(
         file: &str,
         line: Option<u64>,
@@ -310,4 +354,5 @@ impl Error {
     }
 }
 
+/// The library's result type, with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

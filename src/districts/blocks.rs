@@ -10,13 +10,17 @@ use std::path::Path;
 /// One block of the city.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Block {
+    /// The block's id (a grid cell id `CRS3035RES100mN...E...`, a segment or an address id).
     pub id: String,
+    /// Latitude of the block's representative point, in degrees (WGS84).
     pub lat: f64,
+    /// Longitude of the block's representative point, in degrees (WGS84).
     pub lon: f64,
     /// Residents (all ages): where newcomers are likely to appear.
     pub residents: u32,
     /// For address blocks: the street and house number, used by the street list.
     pub street: Option<String>,
+    /// For address blocks: the house number (with `street`).
     pub house_number: Option<String>,
 }
 
@@ -77,8 +81,11 @@ pub fn grid_cell(id: &str) -> Option<GridCell> {
 /// A square of the EPSG:3035 grid: south-west corner and edge length in meters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct GridCell {
+    /// Edge length in meters.
     pub size: u32,
+    /// Northing of the south-west corner, in EPSG:3035 meters.
     pub north: i64,
+    /// Easting of the south-west corner, in EPSG:3035 meters.
     pub east: i64,
 }
 

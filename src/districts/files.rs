@@ -13,20 +13,28 @@ use serde::{Deserialize, Serialize};
 /// One row of `districts.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DistrictRecord {
+    /// The block's id.
     pub block_id: String,
     /// Empty for a block with no route to any school.
     pub school_id: String,
+    /// Walking meters from the block to its school (empty: no route).
     pub walk_m: Option<u32>,
+    /// The id of the nearest reachable school (empty: none).
     pub nearest_school_id: String,
+    /// Walking meters from the block to the nearest school (empty: no route).
     pub nearest_walk_m: Option<u32>,
+    /// What a seat at the nearest school would cost the others, in meters (price difference).
     pub cost_to_others_m: i64,
+    /// Residents of the block (all ages).
     pub residents: u32,
     /// Plans kept close to last year's districts: the change cost this block's school saves
     /// against the nearest school (0 otherwise).
     #[serde(default)]
     pub keep_cost_m: i64,
+    /// For address blocks: the street (empty otherwise).
     #[serde(default)]
     pub street: String,
+    /// For address blocks: the house number (empty otherwise).
     #[serde(default)]
     pub house_number: String,
 }
@@ -34,9 +42,13 @@ pub struct DistrictRecord {
 /// One row of `streets.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreetRecord {
+    /// The street's name.
     pub street: String,
+    /// House numbers of this part (e.g. `1–15 (odd)`); empty for grid blocks.
     pub house_numbers: String,
+    /// The id of the part's school.
     pub school_id: String,
+    /// The name of the part's school.
     pub school_name: String,
     /// Block ids, separated by spaces.
     pub blocks: String,
@@ -148,16 +160,20 @@ pub fn districts_geojson(p: &Publication) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Query {
+    /// A block id, as in `districts.csv`.
     Block(String),
+    /// A street address, "Street 12" or just "Street".
     Address(String),
 }
 
 /// The answer: one explanation per district the query falls in.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Answer {
+    /// The query as asked.
     pub query: String,
     /// How the query was matched (e.g. a street through several cells).
     pub note: String,
+    /// One explanation per district the query falls in (several for a street).
     pub explanations: Vec<Explanation>,
 }
 

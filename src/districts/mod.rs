@@ -20,13 +20,17 @@ use std::path::Path;
 /// One block's district, with the numbers of its explanation.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DistrictRow {
+    /// The block's id.
     pub block_id: String,
-    /// `None`: no route from this block to any school.
+    /// The block's school (index into the schools); `None`: no route to any school.
     pub school: Option<usize>,
+    /// Walking meters from the block to its school (`None` when it has none).
     pub walk_m: Option<u32>,
+    /// The nearest reachable school: (index into the schools, walking meters).
     pub nearest: Option<(usize, u32)>,
     /// `price[nearest] - price[school]`: what a seat at the nearest school would cost others.
     pub cost_to_others_m: i64,
+    /// Residents of the block (all ages), from the blocks file.
     pub residents: u32,
     /// For plans kept close to last year's districts: the change cost the block's school saves
     /// against the nearest school (0 otherwise).
@@ -38,15 +42,19 @@ pub struct DistrictRow {
 pub struct BlockMatrix {
     /// Block ids in id order.
     pub blocks: Vec<String>,
+    /// Number of schools (columns), in instance order.
     pub n_schools: usize,
+    /// Walking distance in whole meters, `meters[b * n_schools + s]`; `UNREACHABLE` for no route.
     pub meters: Vec<u32>,
 }
 
 impl BlockMatrix {
+    /// Block `b`'s row: meters to every school, `UNREACHABLE` where there is no route.
     pub fn row(&self, b: usize) -> &[u32] {
         &self.meters[b * self.n_schools..(b + 1) * self.n_schools]
     }
 
+    /// Position of the block with this id in `blocks`.
     pub fn index(&self, block: &str) -> Option<usize> {
         self.blocks.binary_search_by(|b| id_cmp(b, block)).ok()
     }
@@ -141,16 +149,23 @@ pub fn least_cost_school(row: &[u32], cost: impl Fn(usize, u32) -> Option<i64>) 
 /// Why a block belongs to its school, in numbers and in plain English and German.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Explanation {
+    /// The block's id.
     pub block: String,
+    /// The id of the block's school.
     pub school: String,
+    /// Walking meters from the block to its school.
     pub walk_m: u32,
+    /// The id of the nearest school.
     pub nearest_school: String,
+    /// Walking meters from the block to the nearest school.
     pub nearest_walk_m: u32,
     /// How much longer the others' walks get, in total, if this block takes a seat at the
     /// nearest school instead (the difference of the two schools' prices). At least the
     /// meters it would save, which is why the block is not there.
     pub cost_to_others_m: i64,
+    /// The explanation as an English sentence.
     pub english: String,
+    /// The explanation as a German sentence.
     pub german: String,
 }
 

@@ -326,13 +326,19 @@ fn round7(x: f64) -> f64 {
 /// Properties of one district in `districts.geojson`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DistrictProperties {
+    /// The school's id.
     pub school_id: String,
+    /// The school's name.
     pub name: String,
     /// Pupils the plan assigns to the school (a count).
     pub pupils: u64,
+    /// The school's seats.
     pub capacity: u32,
+    /// Classes the plan forms at the school.
     pub classes: u32,
+    /// Number of blocks in the district.
     pub blocks: usize,
+    /// Residents (all ages) of the district's blocks.
     pub residents: u64,
 }
 

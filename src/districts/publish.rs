@@ -125,8 +125,11 @@ pub fn district_rows(
 /// every school, and (for grid blocks) the named streets.
 #[derive(Debug, Clone)]
 pub struct City {
+    /// Every block of the city, sorted by id.
     pub blocks: Vec<Block>,
+    /// Walking meters from every block to every school.
     pub matrix: BlockMatrix,
+    /// Named street lines (WGS84), for the street list of grid blocks.
     pub streets: Option<Vec<super::streets::StreetLine>>,
     /// The area the districts divide (WGS84), e.g. the city boundary; without one, the blocks
     /// with a margin.
@@ -136,12 +139,15 @@ pub struct City {
 /// The published districts of a plan.
 #[derive(Debug, Clone)]
 pub struct Publication {
+    /// One district row per block of the city, in block order.
     pub rows: Vec<DistrictRow>,
     /// Street and house number per row, for address blocks.
     pub addresses: Vec<(Option<String>, Option<String>)>,
     /// One (multi)polygon per school (WGS84), when the blocks are grid cells.
     pub polygons: Option<Vec<geo::MultiPolygon<f64>>>,
+    /// Per-school figures of the districts, one per school in instance order.
     pub properties: Vec<super::polygons::DistrictProperties>,
+    /// Which streets (and house numbers) belong to which school, when it can be made.
     pub streets: Option<super::streets::StreetList>,
     /// Why a part is missing (no polygons for non-grid blocks, no street list without streets).
     pub notes: Vec<String>,

@@ -17,16 +17,20 @@ use std::path::Path;
 /// A named street's geometry: a line of (lat, lon) points.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreetLine {
+    /// The street's name as in the OSM data.
     pub name: String,
+    /// The line's points as (lat, lon) in degrees (WGS84).
     pub points: Vec<(f64, f64)>,
 }
 
 /// One line of the street list.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StreetPart {
+    /// The street's name.
     pub street: String,
     /// E.g. `1–15 (odd)`, `11a`, `all`; empty for grid blocks (no house numbers).
     pub house_numbers: String,
+    /// The school of this part (index into the schools).
     pub school: usize,
     /// The blocks of this part, in house-number order (addresses) or id order (grid cells).
     pub blocks: Vec<String>,
@@ -35,14 +39,18 @@ pub struct StreetPart {
 /// How the list was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum StreetListKind {
+    /// Streets by their address blocks' house numbers.
     Addresses,
     /// Streets by the grid cells (of this edge length in meters) they run through.
     GridCells(u32),
 }
 
+/// The street list of a publication: how it was made and its lines, street by street.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreetList {
+    /// How the list was made.
     pub kind: StreetListKind,
+    /// The lines of the list.
     pub parts: Vec<StreetPart>,
 }
 

@@ -14,36 +14,50 @@ use table::{read_table, Row, Table};
 /// Default number of pupils per class (Magdeburg: 22).
 pub const DEFAULT_CLASS_SIZE: u32 = 22;
 
+/// A school: where it is and how many pupils of the intake year it can take.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct School {
+    /// Unique id (sorted in [`id_cmp`] order within an [`Instance`]).
     pub id: String,
+    /// Display name (the id when the input gives none).
     pub name: String,
+    /// Latitude in degrees (WGS84).
     pub lat: f64,
+    /// Longitude in degrees (WGS84).
     pub lon: f64,
     /// Seats for the intake year: `capacity`, or `max_classes` x `class_size`.
     pub capacity: u32,
+    /// Pupils per class (default [`DEFAULT_CLASS_SIZE`]).
     pub class_size: u32,
+    /// Number of classrooms, when given; with no `capacity` it sets the seats.
     pub max_classes: Option<u32>,
     /// The school must receive at least this many pupils (0: no minimum).
     pub min_pupils: u32,
+    /// The fewest classes the school should open, as read from the input (`None`: not given).
     pub min_classes: Option<u32>,
     /// Columns the reader did not know, passed through to outputs.
     #[serde(default)]
     pub extra: Vec<(String, String)>,
 }
 
+/// A pupil of the intake year: id, where they live, and any fixed school.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pupil {
+    /// Unique id (sorted in [`id_cmp`] order within an [`Instance`]).
     pub id: String,
     /// Home location (lat, lon). Personal data: never logged.
     pub location: Option<(f64, f64)>,
+    /// Street name, for geocoding when no location is given.
     pub street: Option<String>,
+    /// House number, for geocoding together with `street`.
     pub house_number: Option<String>,
+    /// Postcode, to tell streets of the same name apart when geocoding.
     pub postcode: Option<String>,
     /// The block (address, street segment, grid cell) the pupil lives in.
     pub block: Option<String>,
     /// A school the pupil must attend (siblings, special needs); it still uses a seat.
     pub fixed_school: Option<String>,
+    /// Columns the reader did not know, passed through to outputs.
     #[serde(default)]
     pub extra: Vec<(String, String)>,
 }
@@ -52,7 +66,9 @@ pub struct Pupil {
 /// (natural order: numeric ids numerically, then the rest by text).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Instance {
+    /// The schools, sorted by id.
     pub schools: Vec<School>,
+    /// The pupils, sorted by id.
     pub pupils: Vec<Pupil>,
 }
 
@@ -93,14 +109,17 @@ impl Instance {
         Ok(inst)
     }
 
+    /// Position of the school with this id in `schools`.
     pub fn school_index(&self, id: &str) -> Option<usize> {
         self.schools.binary_search_by(|s| id_cmp(&s.id, id)).ok()
     }
 
+    /// Position of the pupil with this id in `pupils`.
     pub fn pupil_index(&self, id: &str) -> Option<usize> {
         self.pupils.binary_search_by(|p| id_cmp(&p.id, id)).ok()
     }
 
+    /// Total seats: the sum of every school's capacity.
     pub fn seats(&self) -> u64 {
         self.schools.iter().map(|s| s.capacity as u64).sum()
     }
@@ -121,6 +140,7 @@ pub fn read_instance(schools: &Path, pupils: &Path) -> Result<Instance> {
     Instance::new(s, p)
 }
 
+/// The file name of `path` (without directories), for messages; the whole path if it has none.
 pub fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|f| f.to_string_lossy().into_owned())
@@ -228,6 +248,7 @@ fn is_geojson(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("geojson") | Some("json"))
 }
 
+/// Read schools from a CSV or GeoJSON file (by extension).
 pub fn read_schools(path: &Path) -> Result<Vec<School>> {
     let bytes = read_bytes(path)?;
     let name = file_name(path);
@@ -239,6 +260,8 @@ pub fn read_schools(path: &Path) -> Result<Vec<School>> {
     schools_from_table(&table)
 }
 
+/// Read pupils from a CSV or GeoJSON file (by extension); `schools`, when given, checks every
+/// `fixed_school`.
 pub fn read_pupils(path: &Path, schools: Option<&[School]>) -> Result<Vec<Pupil>> {
     let bytes = read_bytes(path)?;
     let name = file_name(path);
@@ -250,7 +273,9 @@ pub fn read_pupils(path: &Path, schools: Option<&[School]>) -> Result<Vec<Pupil>
     pupils_from_table(&table, schools)
 }
 
+/// Columns every schools file must have.
 pub const SCHOOL_REQUIRED: &[&str] = &["id", "lat", "lon"];
+/// Columns every pupils file must have.
 pub const PUPIL_REQUIRED: &[&str] = &["id"];
 const SCHOOL_KNOWN: &[&str] = &[
     "id",
@@ -266,6 +291,7 @@ const SCHOOL_KNOWN: &[&str] = &[
 const PUPIL_KNOWN: &[&str] =
     &["id", "lat", "lon", "street", "house_number", "postcode", "block", "fixed_school"];
 
+/// Schools from a table, validated: every problem is collected, with its line and field.
 pub fn schools_from_table(table: &Table) -> Result<Vec<School>> {
     let mut problems = Vec::new();
     let mut out = Vec::with_capacity(table.rows.len());

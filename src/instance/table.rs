@@ -6,8 +6,11 @@ use crate::error::{Error, InputProblem, Result};
 /// A parsed CSV file: header and rows, each row with its 1-based line number.
 #[derive(Debug)]
 pub struct Table {
+    /// The file name (or label such as `pupils.geojson feature`) that messages name.
     pub file: String,
+    /// Column names, in file order, trimmed.
     pub headers: Vec<String>,
+    /// Data rows with their line numbers (feature or item numbers for GeoJSON and JSON input).
     pub rows: Vec<(u64, csv::StringRecord)>,
     /// Pupil files are personal data: their values never appear in messages.
     pub personal: bool,
@@ -141,17 +144,21 @@ fn csv_message(e: &csv::Error) -> String {
 /// One row being read: typed access to its fields, collecting problems.
 pub struct Row<'a> {
     table: &'a Table,
+    /// The row's line number (the header is line 1), or its feature/item number for GeoJSON/JSON.
     pub line: u64,
     record: &'a csv::StringRecord,
+    /// Where this row's problems are collected.
     pub problems: &'a mut Vec<InputProblem>,
 }
 
 impl<'a> Row<'a> {
+    /// Row `idx` of `table`, reporting into `problems`.
     pub fn new(table: &'a Table, idx: usize, problems: &'a mut Vec<InputProblem>) -> Self {
         let (line, record) = &table.rows[idx];
         Row { table, line: *line, record, problems }
     }
 
+    /// Whether the table has a column of this name (even if this row's cell is empty).
     pub fn has_column(&self, name: &str) -> bool {
         self.table.headers.iter().any(|h| h == name)
     }
@@ -163,6 +170,7 @@ impl<'a> Row<'a> {
         (!v.is_empty()).then_some(v)
     }
 
+    /// Record a problem with `field` on this row.
     pub fn problem(&mut self, field: &str, message: impl Into<String>) {
         self.problems.push(InputProblem::new(
             &self.table.file,
@@ -181,6 +189,7 @@ impl<'a> Row<'a> {
         }
     }
 
+    /// The trimmed value of a required column; an empty cell records a problem and gives `None`.
     pub fn required(&mut self, name: &str) -> Option<&'a str> {
         let v = self.get(name);
         if v.is_none() {

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 pub struct CacheKey(pub String);
 
 impl CacheKey {
+    /// The key of one table: SHA-256 over `profile`, the extract's `dataset_checksum` and
+    /// every coordinate (exact bits, in order).
     pub fn new(
         profile: &str,
         dataset_checksum: &str,
@@ -69,6 +71,7 @@ struct Entry {
 }
 
 impl MatrixCache {
+    /// A cache stored in `dir` (created on the first `put`).
     pub fn new(dir: impl Into<PathBuf>) -> MatrixCache {
         MatrixCache { dir: dir.into() }
     }

@@ -117,10 +117,14 @@ pub struct AddressIndex {
 /// The answer for one address.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lookup {
+    /// The address is one place (the mean of its matching OSM objects).
     Found {
+        /// Latitude in degrees (WGS84).
         lat: f64,
+        /// Longitude in degrees (WGS84).
         lon: f64,
     },
+    /// No address in the index matches.
     NotFound,
     /// The address names this many places too far apart to be one.
     Ambiguous(usize),
@@ -156,6 +160,7 @@ impl AddressIndex {
         self.addresses
     }
 
+    /// Whether the index holds no address.
     pub fn is_empty(&self) -> bool {
         self.addresses == 0
     }
@@ -301,14 +306,18 @@ pub enum GeocodeProblem {
 /// The outcome of geocoding: how many pupils were placed and who was not (by id).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GeocodeReport {
+    /// Pupils given coordinates from their address.
     pub geocoded: usize,
+    /// Pupils left without a location (by id), with the reason.
     pub problems: Vec<(String, GeocodeProblem)>,
 }
 
 impl GeocodeReport {
+    /// Pupils whose address matched nothing.
     pub fn unmatched(&self) -> usize {
         self.problems.iter().filter(|(_, p)| *p == GeocodeProblem::Unmatched).count()
     }
+    /// Pupils whose address matched several places.
     pub fn ambiguous(&self) -> usize {
         self.problems.iter().filter(|(_, p)| matches!(p, GeocodeProblem::Ambiguous(_))).count()
     }

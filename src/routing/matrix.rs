@@ -13,9 +13,13 @@ pub const UNREACHABLE: u32 = u32::MAX;
 /// Dense pupil x school matrix in instance order, row-major, whole meters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Matrix {
+    /// Number of rows: pupils (or blocks), in instance order.
     pub n_pupils: usize,
+    /// Number of columns: schools, in instance order.
     pub n_schools: usize,
+    /// Walking distance in whole meters, `meters[p * n_schools + s]`; [`UNREACHABLE`] for no route.
     pub meters: Vec<u32>,
+    /// Walking time in whole seconds, same layout as `meters`, when the source gives times.
     pub seconds: Option<Vec<u32>>,
     /// Where the distances come from, shown in every output ("matrix file x.csv",
     /// "OSRM foot", "synthetic street grid"...).
@@ -23,6 +27,7 @@ pub struct Matrix {
 }
 
 impl Matrix {
+    /// An all-unreachable matrix of `n_pupils` x `n_schools` without times, from `source`.
     pub fn new(n_pupils: usize, n_schools: usize, source: impl Into<String>) -> Self {
         Matrix {
             n_pupils,
@@ -40,11 +45,13 @@ impl Matrix {
         (m != UNREACHABLE).then_some(m)
     }
 
+    /// Pupil `p`'s row: meters to every school, [`UNREACHABLE`] where there is no route.
     #[inline]
     pub fn row(&self, p: usize) -> &[u32] {
         &self.meters[p * self.n_schools..(p + 1) * self.n_schools]
     }
 
+    /// Walking seconds from pupil `p` to school `s`; `None` without times or without a route.
     pub fn seconds(&self, p: usize, s: usize) -> Option<u32> {
         let v = self.seconds.as_ref()?[p * self.n_schools + s];
         (v != UNREACHABLE).then_some(v)
@@ -67,6 +74,7 @@ pub fn read_matrix(path: &Path, inst: &Instance) -> Result<Matrix> {
     Ok(m)
 }
 
+/// Parse a long-format matrix for `inst` from `reader`; `name` is the file name messages use.
 pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) -> Result<Matrix> {
     let problem = |line: Option<u64>, field: Option<&str>, msg: String| {
         InputProblem::new(name, line, field, msg)
@@ -308,9 +316,11 @@ fn parse_distance(
 /// Sidecar `<matrix>.meta.json`: where the distances come from.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct MatrixMeta {
+    /// Where the distances come from (becomes [`Matrix::source`]).
     pub source: String,
 }
 
+/// The sidecar path of a matrix file: `<path>.meta.json`.
 pub fn meta_path(path: &Path) -> std::path::PathBuf {
     let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".meta.json");

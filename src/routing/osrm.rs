@@ -34,18 +34,64 @@ const FOOT_METERS_PER_SECOND: f64 = 5.0 / 3.6;
 #[derive(Debug, Clone, PartialEq)]
 pub enum OsrmError {
     /// Nothing answers at the address (connection refused, unknown host).
-    Down { server: String, detail: String },
+    Down {
+        /// The server's base URL.
+        server: String,
+        /// The connection error.
+        detail: String,
+    },
     /// A request got no answer within its timeout (after every retry).
-    Timeout { server: String, seconds: f64, attempts: u32 },
+    Timeout {
+        /// The server's base URL.
+        server: String,
+        /// The per-request timeout, in seconds.
+        seconds: f64,
+        /// Requests tried, first attempt included.
+        attempts: u32,
+    },
     /// The server answered 5xx (after every retry), with OSRM's code and message when it sent one.
-    Server { server: String, status: u16, code: String, message: String, attempts: u32 },
+    Server {
+        /// The server's base URL.
+        server: String,
+        /// The HTTP status code.
+        status: u16,
+        /// OSRM's error `code` (e.g. `TooBig`), empty when it sent none.
+        code: String,
+        /// OSRM's error `message`, empty when it sent none.
+        message: String,
+        /// Requests tried, first attempt included.
+        attempts: u32,
+    },
     /// The server refused the request (4xx), e.g. `TooBig` when the table limit is smaller
     /// than the chunk size. Not retried.
-    Rejected { server: String, status: u16, code: String, message: String },
+    Rejected {
+        /// The server's base URL.
+        server: String,
+        /// The HTTP status code.
+        status: u16,
+        /// OSRM's error `code` (e.g. `TooBig`), empty when it sent none.
+        code: String,
+        /// OSRM's error `message`, empty when it sent none.
+        message: String,
+    },
     /// The answer was not a table of the expected shape.
-    Protocol { server: String, detail: String },
+    Protocol {
+        /// The server's base URL.
+        server: String,
+        /// What was wrong with the answer.
+        detail: String,
+    },
     /// The whole table did not finish within the total deadline.
-    Deadline { server: String, seconds: f64, done: usize, total: usize },
+    Deadline {
+        /// The server's base URL.
+        server: String,
+        /// The total deadline, in seconds.
+        seconds: f64,
+        /// Requests (tiles) finished before the deadline.
+        done: usize,
+        /// Requests (tiles) the table was cut into.
+        total: usize,
+    },
 }
 
 impl fmt::Display for OsrmError {
@@ -481,10 +527,12 @@ pub struct RoutingReport {
     pub far_snapped: Vec<(String, u32)>,
     /// Pairs with no route: (pupil id, school id).
     pub unreachable: Vec<(String, String)>,
+    /// The snap limit the report was made with, in meters.
     pub snap_limit_m: f64,
 }
 
 impl RoutingReport {
+    /// Whether routing found nothing wrong.
     pub fn is_empty(&self) -> bool {
         self.far_snapped.is_empty() && self.unreachable.is_empty()
     }
@@ -532,11 +580,13 @@ impl fmt::Display for RoutingReport {
 /// Why routing an instance failed.
 #[derive(Debug)]
 pub enum RouteError {
+    /// The table service failed.
     Osrm(OsrmError),
     /// Some pupils are far from any street or some pairs have no route (and that was not allowed).
     Unreachable(RoutingReport),
     /// A pupil has no coordinates (geocode first).
     NoLocation(Vec<String>),
+    /// The disk cache could not be read or written.
     Cache(String),
 }
 
@@ -593,6 +643,7 @@ impl From<RouteError> for crate::Error {
 /// Options for routing an instance.
 #[derive(Debug, Clone)]
 pub struct RouteOptions {
+    /// How tables are requested: tile size, concurrency, retries, timeouts.
     pub table: TableOptions,
     /// Pupils snapped farther than this from a street are reported (meters).
     pub snap_limit_m: f64,
@@ -612,7 +663,9 @@ impl Default for RouteOptions {
 
 /// A cache to consult: the directory and the checksum of the dataset the server was built from.
 pub struct CacheUse<'a> {
+    /// The cache directory.
     pub cache: &'a MatrixCache,
+    /// Checksum of the OSM extract the server was prepared from (part of the cache key).
     pub dataset_checksum: &'a str,
 }
 

@@ -10,7 +10,9 @@ use std::path::PathBuf;
 pub struct OsrmSource {
     /// The server, e.g. `http://127.0.0.1:5000`.
     pub url: String,
+    /// The routing profile the server was prepared with (e.g. `foot`); part of the cache key.
     pub profile: String,
+    /// Snap limit, unreachable-pair policy and table request options.
     pub route: osrm::RouteOptions,
     /// The OSM extract the server was prepared from: geocodes street addresses and keys the cache.
     pub osm: Option<PathBuf>,

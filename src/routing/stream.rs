@@ -11,13 +11,19 @@ use std::path::{Path, PathBuf};
 /// A pupil-level matrix file read as a stream (a hard maximum walk applied on the fly; fixed
 /// pairs kept).
 pub struct MatrixFile<'a> {
+    /// The long-format matrix file.
     pub path: PathBuf,
+    /// The instance whose pupil and school ids the file names.
     pub inst: &'a Instance,
+    /// Pairs longer than this many meters are skipped, except a pupil's fixed school.
     pub max_walk: Option<u32>,
+    /// Each pupil's fixed school (index into `inst.schools`), which no maximum walk removes.
     pub fixed: Vec<Option<u32>>,
 }
 
 impl<'a> MatrixFile<'a> {
+    /// A stream over `path` for `inst`, dropping pairs longer than `max_walk` meters (fixed
+    /// pairs kept).
     pub fn new(path: &Path, inst: &'a Instance, max_walk: Option<u32>) -> Self {
         let fixed = inst
             .pupils

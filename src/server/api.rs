@@ -21,25 +21,34 @@ use utoipa::{OpenApi, ToSchema};
 /// A job's progress while it runs: stage `step` of `steps`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Progress {
+    /// What the job is doing: `reading input`, `solving` or `writing artefacts`.
     pub stage: String,
+    /// The stage's number, from 1.
     pub step: u32,
+    /// How many stages a job has.
     pub steps: u32,
 }
 
 /// `GET /v1/jobs/{id}`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct JobStatus {
+    /// The job's id.
     pub id: String,
     /// `queued`, `running`, `done` or `failed`.
     pub state: String,
+    /// The stage reached, while the job is running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<Progress>,
+    /// Number of pupils in the request.
     pub pupils: u64,
+    /// Number of schools in the request.
     pub schools: u64,
     /// Unix seconds.
     pub created_at: i64,
+    /// When the job (last) started running, in Unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<i64>,
+    /// When the job finished or failed, in Unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<i64>,
     /// How often the job was started (more than 1 after a restart interrupted it).
@@ -82,8 +91,11 @@ impl From<JobRow> for JobStatus {
 /// Links to a plan's artefacts.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PlanLinks {
+    /// Path of the plan's `assignments.csv`: each pupil's school and walk in meters.
     pub assignments_csv: String,
+    /// Path of the plan's `schools.csv`: per-school load, classes and price.
     pub schools_csv: String,
+    /// Path of the plan's `certificate.json`: the optimality certificate.
     pub certificate_json: String,
     /// The published districts (when the request gave the city's blocks) and `explain`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -93,12 +105,16 @@ pub struct PlanLinks {
 /// `GET /v1/plans/{id}`: the plan's summary (`summary.json` of `catchment solve`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PlanResponse {
+    /// The plan's id (the id of the job that made it).
     pub id: String,
+    /// The plan's `summary.json`, as `catchment solve` writes it.
     #[schema(value_type = Object)]
     pub summary: serde_json::Value,
+    /// Paths of the plan's other files.
     pub links: PlanLinks,
 }
 
+/// Query parameters of `POST /v1/plans`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SubmitQuery {
@@ -496,6 +512,7 @@ pub struct SimulationRequest {
     /// Monte Carlo draws (default 10,000; at most `MAX_DRAWS`).
     #[serde(default)]
     pub draws: Option<usize>,
+    /// Seed of the random draws (default 1): the same seed gives the same simulation.
     #[serde(default)]
     pub seed: Option<u64>,
     /// Probability that a planned pupil moves away before enrolment (default 0.15).
@@ -518,8 +535,11 @@ pub const MAX_DRAWS: usize = 200_000;
 /// A stored simulation: `simulation.json` of `catchment simulate` and its links.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SimulationResponse {
+    /// The simulation's id.
     pub id: String,
+    /// Path of the simulated plan.
     pub plan: String,
+    /// Path of the per-school table as CSV (`simulation.csv`).
     pub simulation_csv: String,
     /// Per school: expected load, P(over capacity), P(some class over its size), 95th
     /// percentile load, buffer (seats to hold back), short.
@@ -775,12 +795,14 @@ impl utoipa::Modify for BearerScheme {
     components(schemas(PlanRequest, TableInput, PlanForm, RoutingSpec, StabilitySpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks, SimulationRequest, SimulationResponse, super::scenarios::ScenarioSetRequest, super::scenarios::ScenarioSetStatus)),
     modifiers(&BearerScheme)
 )]
+/// The OpenAPI document of the service, served at `/openapi.json`.
 pub struct ApiDoc;
 
 async fn not_found() -> ApiError {
     ApiError::new("not_found", "no such route; see /openapi.json")
 }
 
+/// Every route of the service (with the OpenAPI document), on the shared state `app`.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/v1/plans", post(submit_plan))

@@ -5,6 +5,7 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+/// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scope {
     /// Read jobs, plans and every artefact.
@@ -13,8 +14,10 @@ pub enum Scope {
     Write,
 }
 
+/// A configured bearer token: its scope and the SHA-256 of its secret (the secret is not kept).
 #[derive(Clone)]
 pub struct Token {
+    /// What the token may do.
     pub scope: Scope,
     hash: [u8; 32],
 }
@@ -25,10 +28,12 @@ impl std::fmt::Debug for Token {
     }
 }
 
+/// SHA-256 digest of `secret`.
 pub fn sha256(secret: &[u8]) -> [u8; 32] {
     Sha256::digest(secret).into()
 }
 
+/// Lower-case hexadecimal text of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

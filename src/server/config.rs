@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// `catchment serve` settings: each a command-line flag with an environment variable.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// Address to listen on (port 0: any free port; the address is printed on stdout).

@@ -15,8 +15,12 @@ use utoipa::ToSchema;
 /// infeasibility reasons.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ApiError {
+    /// Machine-readable kind: the library error's kind (`invalid_input`, `infeasible`, ...) or
+    /// the service's own (`unauthorized`, `forbidden`, `not_ready`, `timeout`, ...).
     pub error: String,
+    /// The human-readable message: for library errors, the text `catchment solve` prints.
     pub message: String,
+    /// Input problems (file, line, field, message) or infeasibility reasons, as JSON objects.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
     pub problems: Vec<serde_json::Value>,
@@ -44,6 +48,7 @@ pub fn field(setting: Setting) -> Option<&'static str> {
 }
 
 impl ApiError {
+    /// An answer of `kind` with `message`, no problems and no hint; the status follows from `kind`.
     pub fn new(kind: &str, message: &str) -> Self {
         ApiError {
             error: kind.into(),
@@ -92,6 +97,7 @@ impl ApiError {
         }
     }
 
+    /// The HTTP status: the library error's own, or the one its kind names (500 for unknown kinds).
     pub fn status(&self) -> StatusCode {
         if let Some(code) = self.status.and_then(|c| StatusCode::from_u16(c).ok()) {
             return code;

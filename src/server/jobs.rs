@@ -185,7 +185,9 @@ pub fn normalized(req: &PlanRequest, policy: &Policy) -> String {
 /// How a job ended.
 #[derive(Debug, Clone)]
 pub enum Outcome {
+    /// The plan and its files are stored.
     Done,
+    /// The job failed with this error (stored with the job).
     Failed(ApiError),
 }
 

@@ -5,23 +5,32 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
+/// The service's counters since start, rendered for Prometheus.
 #[derive(Default)]
 pub struct Metrics {
+    /// Plan jobs accepted.
     pub jobs_submitted: AtomicU64,
+    /// Plan jobs finished with a plan.
     pub jobs_done: AtomicU64,
+    /// Plan jobs failed.
     pub jobs_failed: AtomicU64,
+    /// Unfinished jobs of an earlier run resumed at start.
     pub jobs_resumed: AtomicU64,
+    /// Solves running now (a gauge).
     pub solves_running: AtomicU64,
     /// Sum of job run times (reading input to stored artefacts), in microseconds.
     pub job_micros: AtomicU64,
+    /// HTTP responses counted by status code.
     pub responses: Mutex<BTreeMap<u16, u64>>,
 }
 
 impl Metrics {
+    /// Count one HTTP response with `status`.
     pub fn response(&self, status: u16) {
         *self.responses.lock().unwrap_or_else(|e| e.into_inner()).entry(status).or_default() += 1;
     }
 
+    /// The Prometheus text: these counters and `jobs_by_state` (job counts by store state).
     pub fn render(&self, jobs_by_state: &[(String, u64)]) -> String {
         let mut s = String::new();
         let mut counter = |name: &str, help: &str, v: u64| {

@@ -33,14 +33,19 @@ use std::time::Duration;
 
 /// The service's shared state.
 pub struct App {
+    /// The settings the service was started with.
     pub cfg: Config,
+    /// The bearer tokens that may call the service (hashed), with their scopes.
     pub tokens: Vec<auth::Token>,
+    /// The SQLite store of jobs and plans.
     pub store: store::Store,
+    /// Prometheus counters served at `/metrics`.
     pub metrics: metrics::Metrics,
     /// Permits for concurrent solves.
     pub solves: tokio::sync::Semaphore,
     /// Scratch space for writing a plan's files before they are stored.
     pub work_dir: PathBuf,
+    /// Set on SIGTERM/SIGINT: new jobs are refused and running ones wind down.
     pub shutting_down: AtomicBool,
     /// Ids of the jobs running now.
     pub running: Mutex<HashSet<String>>,

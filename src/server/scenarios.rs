@@ -28,9 +28,11 @@ pub struct ScenarioSetRequest {
 /// `GET /v1/scenarios/{id}`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ScenarioSetStatus {
+    /// The scenario set's id.
     pub id: String,
     /// `running`, `done` or `failed`.
     pub state: String,
+    /// Why the set failed (`state` = `failed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ApiError>,
     /// Links to the stored files: `comparison.csv`, `comparison.md`, and every scenario's plan

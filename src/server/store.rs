@@ -7,6 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::Mutex;
 
+/// The SQLite database of jobs, plans and scenario sets; one connection, shared behind a lock.
 pub struct Store {
     conn: Mutex<Connection>,
 }
@@ -14,30 +15,44 @@ pub struct Store {
 /// A job's row, without its request.
 #[derive(Debug, Clone)]
 pub struct JobRow {
+    /// The job's id.
     pub id: String,
+    /// `queued`, `running`, `done` or `failed`.
     pub state: String,
+    /// What a running job is doing now (e.g. `reading input`); `None` otherwise.
     pub stage: Option<String>,
+    /// When the job was submitted, in Unix seconds.
     pub created_at: i64,
+    /// When the job (last) started running, in Unix seconds.
     pub started_at: Option<i64>,
+    /// When the job finished or failed, in Unix seconds.
     pub finished_at: Option<i64>,
+    /// How many times the job has been started (resumes included).
     pub attempts: u32,
     /// JSON of the failure (`ApiError`) when failed.
     pub error: Option<String>,
+    /// Number of pupils in the request.
     pub pupils: u64,
+    /// Number of schools in the request.
     pub schools: u64,
 }
 
 /// The artefacts of a finished plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Artefacts {
+    /// `summary.json`.
     pub summary: Vec<u8>,
+    /// `assignments.csv`.
     pub assignments: Vec<u8>,
+    /// `schools.csv`.
     pub schools: Vec<u8>,
+    /// `certificate.json`.
     pub certificate: Vec<u8>,
     /// The publishable files of a plan solved with the city's blocks (`districts.csv`, ...).
     pub files: Vec<(String, Vec<u8>)>,
 }
 
+/// The result of a store operation (a SQLite error on failure).
 pub type DbResult<T> = rusqlite::Result<T>;
 
 /// A stored scenario set: (state, error JSON, file names).
@@ -46,6 +61,7 @@ pub type StoredScenarioSet = (String, Option<String>, Vec<String>);
 /// A stored simulation: (plan id, `simulation.json`, `simulation.csv`).
 pub type StoredSimulation = (String, Vec<u8>, Vec<u8>);
 
+/// The current time in Unix seconds (0 if the clock is before 1970).
 pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -54,6 +70,7 @@ pub fn now() -> i64 {
 }
 
 impl Store {
+    /// Open (or create) the database at `path` in WAL mode and create missing tables.
     pub fn open(path: &Path) -> DbResult<Store> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -122,6 +139,7 @@ impl Store {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Add a queued job with its request (JSON, kept until the job ends) and its size.
     pub fn insert_job(
         &self,
         id: &str,
@@ -151,6 +169,7 @@ impl Store {
         c.query_row("SELECT attempts FROM jobs WHERE id=?1", [id], |r| r.get(0)).map(Some)
     }
 
+    /// Record the stage of a running job.
     pub fn set_stage(&self, id: &str, stage: &str) -> DbResult<()> {
         self.conn().execute(
             "UPDATE jobs SET stage=?2 WHERE id=?1 AND state='running'",
@@ -211,6 +230,7 @@ impl Store {
         rows.collect()
     }
 
+    /// The stored request (JSON) of a job; `None` when the job is unknown or has ended.
     pub fn request(&self, id: &str) -> DbResult<Option<String>> {
         self.conn()
             .query_row("SELECT request FROM jobs WHERE id=?1", [id], |r| r.get(0))
@@ -218,6 +238,7 @@ impl Store {
             .map(Option::flatten)
     }
 
+    /// A job's row, `None` when there is no such job.
     pub fn job(&self, id: &str) -> DbResult<Option<JobRow>> {
         self.conn()
             .query_row(
@@ -367,16 +388,22 @@ impl Store {
         rows.collect()
     }
 
+    /// Check the database answers (for the health check).
     pub fn ping(&self) -> DbResult<()> {
         self.conn().query_row("SELECT 1", [], |_| Ok(()))
     }
 }
 
+/// One of the four files every plan stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Artefact {
+    /// `summary.json`.
     Summary,
+    /// `assignments.csv`.
     Assignments,
+    /// `schools.csv`.
     Schools,
+    /// `certificate.json`.
     Certificate,
 }
 
