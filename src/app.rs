@@ -25,9 +25,19 @@ pub enum Source {
     Path(PathBuf),
     /// Text given in a request (CSV; GeoJSON for streets); `name` labels its messages
     /// (e.g. `pupils.csv`).
-    Text { name: String, text: String },
+    Text {
+        /// The label of the input in messages.
+        name: String,
+        /// The input's text.
+        text: String,
+    },
     /// An array of objects with the CSV's columns as fields (schools and pupils).
-    Objects { name: String, items: Vec<serde_json::Map<String, serde_json::Value>> },
+    Objects {
+        /// The label of the input in messages.
+        name: String,
+        /// One object per row, its fields named like the CSV's columns.
+        items: Vec<serde_json::Map<String, serde_json::Value>>,
+    },
 }
 
 impl Source {
@@ -86,6 +96,7 @@ pub enum Distances {
 pub struct StabilitySpec {
     /// CSV `block_id,school_id`.
     pub previous: Source,
+    /// How strongly last year's districts are kept.
     pub rule: Rule,
 }
 
@@ -117,21 +128,32 @@ pub struct CompareSpec {
 /// fields.
 #[derive(Debug, Clone)]
 pub struct PlanRequest {
+    /// The schools: CSV or GeoJSON (columns `id`, `lat`, `lon`, ...), or objects.
     pub schools: Source,
+    /// The pupils: CSV or GeoJSON (an `id` column, ...), or objects.
     pub pupils: Source,
+    /// Where the walking distances come from.
     pub distances: Distances,
+    /// Objective and rules of the run.
     pub policy: Policy,
+    /// Last year's districts to stay close to, if any.
     pub stability: Option<StabilitySpec>,
+    /// The city's blocks, for districts published for every block.
     pub city: Option<CitySpec>,
+    /// What the report page compares the plan with.
     pub compare: CompareSpec,
 }
 
 /// A stage of a plan request, reported to the shell's progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
+    /// Reading and validating the input files.
     Reading,
+    /// Computing walking distances (OSRM); skipped for a given matrix.
     Routing,
+    /// Solving for the plan.
     Solving,
+    /// Writing the plan directory.
     Writing,
 }
 
@@ -153,10 +175,15 @@ impl Stage {
 /// A request read and validated: the values the pipeline works on.
 #[derive(Debug, Clone)]
 pub struct Loaded {
+    /// The schools and pupils.
     pub inst: Instance,
+    /// Walking meters from every pupil to every school.
     pub matrix: Matrix,
+    /// The policy, with whole blocks set when a cap on changed blocks asks for them.
     pub policy: Policy,
+    /// Last year's districts and their rule, if given.
     pub stability: Option<Stability>,
+    /// The city's blocks with their walks and streets, if given.
     pub city: Option<City>,
     /// The proxy baseline is wanted on the report page.
     pub compare_proxy: bool,
@@ -294,6 +321,7 @@ impl PlanRequest {
 /// A plan solved from a request, ready to be written.
 #[derive(Debug, Clone)]
 pub struct PlanResult {
+    /// The plan solved (the stable one, with stability).
     pub plan: Plan,
     /// With stability: changes against last year's districts and the price of stability.
     pub stability: Option<StabilityReport>,
@@ -304,6 +332,7 @@ pub struct PlanResult {
 /// What writing a plan directory produced.
 #[derive(Debug, Clone)]
 pub struct Written {
+    /// The `summary.json` written.
     pub summary: Summary,
     /// Why a published part is missing (no polygons for non-grid blocks, no street list...).
     pub notes: Vec<String>,

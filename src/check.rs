@@ -10,22 +10,29 @@ use crate::solve::Problem;
 use crate::{describe_findings, report::Summary, Unit};
 use std::path::Path;
 
+/// The outcome of [`check_plan`]: which checks passed, and a message per failure.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CheckReport {
+    /// Every pupil has a school, and capacities, minimums and fixed schools hold.
     pub feasible: bool,
     /// The objective recomputed from the matrix equals the one in certificate.json.
     pub objective_ok: bool,
+    /// The independent certificate check found the plan optimal (pupil-level plans only).
     pub optimal: bool,
     /// The prices in certificate.json prove optimality on their own.
     pub prices_ok: bool,
+    /// Total walk of the plan recomputed from the matrix, in meters (`None` if a pair is not
+    /// allowed or a pupil has no school).
     pub objective_m: Option<u64>,
     /// A whole-block or class plan (a MIP): optimality is not certified, only feasibility,
     /// whole blocks, whole classes and the objective are checked.
     pub mip: bool,
+    /// One human-readable message per problem found, with pupil and school ids.
     pub failures: Vec<String>,
 }
 
 impl CheckReport {
+    /// Whether the plan passed every check that applies to it (optimality not for MIP plans).
     pub fn ok(&self) -> bool {
         self.feasible
             && self.objective_ok

@@ -16,21 +16,31 @@ use std::path::Path;
 /// `certificate.json`: the objective and one price per school.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CertificateFile {
+    /// Total walk of the plan in meters.
     pub objective_m: u64,
+    /// Whether the plan claims optimality (false for baselines).
     pub optimal: bool,
+    /// How optimality was established ([`CERTIFICATE_METHOD`], [`MIP_METHOD`], or none).
     pub method: String,
+    /// A plain-language account of what the certificate proves.
     pub explanation: String,
+    /// One price per school (empty for MIP plans and baselines).
     pub prices: Vec<SchoolPrice>,
 }
 
+/// The price of one school in `certificate.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SchoolPrice {
+    /// The school's id.
     pub school_id: String,
+    /// Its price in meters: added to the walk when pupils choose among schools.
     pub price_m: i64,
 }
 
+/// The `method` of a certified pupil-level plan.
 pub const CERTIFICATE_METHOD: &str =
     "Bellman-Ford on the residual graph of schools: no negative cycle";
+/// The `explanation` of a certified pupil-level plan.
 pub const CERTIFICATE_EXPLANATION: &str = "Every pupil is at a school that minimises walking meters + the school's price. \
 A positive price is charged only by a full school, a negative one only by a school held at its minimum. \
 `catchment check` verifies this from the files.";
@@ -46,15 +56,19 @@ fn csv_err(path: &Path) -> impl Fn(csv::Error) -> Error + '_ {
     move |e| Error::csv(&path.display().to_string(), e)
 }
 
+/// Write `value` as pretty JSON with a trailing newline; I/O errors name the path.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let mut s = serde_json::to_string_pretty(value).map_err(|e| Error::internal(e.to_string()))?;
     s.push('\n');
     std::fs::write(path, s).map_err(|e| Error::io(path, e))
 }
 
+/// The `method` of a whole-block or class plan (a MIP), which no prices certify.
 pub const MIP_METHOD: &str =
     "Cbc branch and bound (MIP optimal status); not certified independently";
 
+/// The `certificate.json` of a plan: prices for certified plans, the MIP method and lower bound
+/// for MIP plans, or no claim for baselines (plans with neither).
 pub fn certificate_file(inst: &Instance, plan: &Plan) -> CertificateFile {
     match &plan.certificate {
         Some(c) => CertificateFile {
@@ -299,6 +313,7 @@ fn write_schools(path: &Path, inst: &Instance, summary: &Summary) -> Result<()> 
 pub struct PlanFiles {
     /// School index per pupil; `None` where the plan has no row for the pupil.
     pub assign: Vec<Option<u32>>,
+    /// The plan's `certificate.json`, `None` if it is missing or cannot be read.
     pub certificate: Option<CertificateFile>,
     /// Problems with the files themselves (unknown ids, duplicates), as messages.
     pub problems: Vec<String>,

@@ -24,9 +24,11 @@ pub enum Unit {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct Policy {
+    /// The solver of the pupil-level problem; whole-block and class plans (MIPs) add Cbc on top.
     pub solver: SolverKind,
     /// Pairs longer than this many meters are left out (a hard maximum walk).
     pub max_walk: Option<u32>,
+    /// Whether districts are made of single pupils or whole blocks.
     pub unit: Unit,
     /// Every class must have at least this many pupils (the draft law: 25 from 2027); schools
     /// then open whole classes only, or none.
@@ -73,8 +75,11 @@ pub struct Plan {
     /// School prices of the pupil-level optimum (the certificate's, for pupil-level plans): the
     /// rule that gives blocks without pupils their district. Empty for baselines.
     pub prices: Vec<i64>,
+    /// A human-readable name of the solver that made the plan (e.g. `SolverKind::name`, the MIP, or `baseline: ...`).
     pub solver: String,
+    /// The policy the plan was solved under.
     pub policy: Policy,
+    /// Wall-clock seconds the solve took (0 for baselines).
     pub solve_seconds: f64,
 }
 

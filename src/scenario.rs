@@ -33,25 +33,36 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// The base policy of a scenario file (`[base.policy]`); keys left out take [`Policy::default`].
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySpec {
+    /// The pupil-level solver (default: flow).
     pub solver: Option<SolverKind>,
+    /// Leave out pairs longer than this many meters.
     pub max_walk: Option<u32>,
+    /// Single pupils or whole blocks (default: pupils).
     pub unit: Option<Unit>,
+    /// Every class must have at least this many pupils.
     pub min_class_size: Option<u32>,
+    /// The largest class at every school, replacing each school's class size.
     pub max_class_size: Option<u32>,
 }
 
+/// The `[base]` table: the inputs every scenario starts from.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BaseSpec {
+    /// The schools file (CSV or GeoJSON).
     pub schools: PathBuf,
+    /// The pupils file (CSV or GeoJSON).
     pub pupils: PathBuf,
+    /// The long walking-distance matrix over the base's pupils (or blocks) and schools.
     pub matrix: PathBuf,
     /// Every block of the city (`block_id,lat,lon,residents,...`), for district files.
     #[serde(default)]
     pub blocks: Option<PathBuf>,
+    /// The base policy.
     #[serde(default)]
     pub policy: PolicySpec,
 }
@@ -61,16 +72,24 @@ pub struct BaseSpec {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewSchool {
+    /// The new school's id (must not exist in the base).
     pub id: String,
+    /// The new school's name.
     pub name: String,
+    /// Latitude (WGS84).
     pub lat: f64,
+    /// Longitude (WGS84).
     pub lon: f64,
+    /// Seats; without it, `max_classes` x class size.
     #[serde(default)]
     pub capacity: Option<u32>,
+    /// Rooms (most classes); gives the seats when `capacity` is left out.
     #[serde(default)]
     pub max_classes: Option<u32>,
+    /// The largest class, in pupils (default: 22).
     #[serde(default)]
     pub class_size: Option<u32>,
+    /// Walks to this school: a long matrix file of the same kind as the base matrix.
     pub matrix: PathBuf,
 }
 
@@ -78,12 +97,15 @@ pub struct NewSchool {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioSpec {
+    /// The scenario's name: letters, digits, `-`, `_`, `.`; it names the output directory.
     pub name: String,
+    /// What the scenario changes, in words (shown in the comparison).
     #[serde(default)]
     pub description: Option<String>,
     /// School ids to close.
     #[serde(default)]
     pub close: Vec<String>,
+    /// Schools to add.
     #[serde(default)]
     pub add_school: Vec<NewSchool>,
     /// New seats per school id.
@@ -98,21 +120,28 @@ pub struct ScenarioSpec {
     /// A matrix for this scenario's pupils (default: the base matrix).
     #[serde(default)]
     pub matrix: Option<PathBuf>,
+    /// Another pupil-level solver.
     #[serde(default)]
     pub solver: Option<SolverKind>,
+    /// Another maximum walk, in meters.
     #[serde(default)]
     pub max_walk: Option<u32>,
+    /// Single pupils or whole blocks.
     #[serde(default)]
     pub unit: Option<Unit>,
+    /// Another minimum class size, in pupils.
     #[serde(default)]
     pub min_class_size: Option<u32>,
+    /// Another largest class at every school, in pupils.
     #[serde(default)]
     pub max_class_size: Option<u32>,
     /// Last year's districts (`block_id,school_id`) and how strongly to keep them.
     #[serde(default)]
     pub previous: Option<PathBuf>,
+    /// Meters added per pupil whose school differs from last year's (needs `previous`).
     #[serde(default)]
     pub change_cost: Option<u32>,
+    /// At most this many blocks change school against last year (needs `previous`; whole blocks).
     #[serde(default)]
     pub max_changed_blocks: Option<u32>,
 }
@@ -120,8 +149,11 @@ pub struct ScenarioSpec {
 /// A scenario file, read and checked (paths resolved against the file's directory).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScenarioFile {
+    /// The file's name, for messages.
     pub file: String,
+    /// The base.
     pub base: BaseSpec,
+    /// The scenarios, in file order.
     pub scenarios: Vec<ScenarioSpec>,
 }
 
@@ -240,11 +272,17 @@ pub fn load(path: &Path) -> Result<ScenarioFile> {
 /// A scenario ready to solve.
 #[derive(Debug, Clone)]
 pub struct Prepared {
+    /// The scenario's name (`base` for the base).
     pub name: String,
+    /// What the scenario changes, in words (empty if not given).
     pub description: String,
+    /// Schools and pupils after the scenario's changes.
     pub inst: Instance,
+    /// Walks from every pupil to every school of `inst`, in meters.
     pub matrix: Matrix,
+    /// The base policy with the scenario's changes.
     pub policy: Policy,
+    /// Last year's districts and their rule, for scenarios with `previous`.
     pub stability: Option<Stability>,
     /// Walks from every block of the city (when the base names its blocks and the matrix is
     /// per block): for each scenario's published districts.
@@ -511,7 +549,9 @@ pub fn prepare(f: &ScenarioFile) -> Result<Vec<Prepared>> {
 /// One scenario's result.
 #[derive(Debug, Clone)]
 pub struct Outcome {
+    /// The plan solved (the stable one, with stability).
     pub plan: Plan,
+    /// With stability: changes against last year's districts and the price of stability.
     pub stability: Option<StabilityReport>,
 }
 
@@ -562,14 +602,23 @@ pub fn run(prepared: &[Prepared], jobs: usize) -> Result<Vec<Outcome>> {
 /// One row of the comparison.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
+    /// The scenario's name.
     pub scenario: String,
+    /// What the scenario changes, in words.
     pub description: String,
+    /// Number of pupils.
     pub pupils: usize,
+    /// Number of schools.
     pub schools: usize,
+    /// Seats over all schools.
     pub seats: u64,
+    /// Total walk in meters.
     pub total_walk_m: u64,
+    /// Mean walk per pupil in meters.
     pub mean_walk_m: f64,
+    /// Pupils walking farther than 2 km.
     pub over_2km: usize,
+    /// Classes formed in total.
     pub classes: u32,
     /// Classes above their school's class size (even split).
     pub classes_over_size: u32,
@@ -579,6 +628,7 @@ pub struct Row {
     pub blocks_changed_vs_base: usize,
     /// Blocks compared with the base.
     pub blocks_compared: usize,
+    /// Whether the plan's optimality is proven by the certificate (pupil-level plans).
     pub certified: bool,
     /// Changes against last year's districts, for scenarios with stability.
     pub changed_blocks_vs_previous: Option<usize>,
@@ -587,6 +637,7 @@ pub struct Row {
     pub p_any_overflow: Option<f64>,
     /// ... and the expected number of schools over capacity.
     pub expected_schools_over: Option<f64>,
+    /// Seconds the solve took.
     pub solve_seconds: f64,
 }
 

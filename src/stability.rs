@@ -34,7 +34,9 @@ pub enum Rule {
 /// Last year's districts and the rule that keeps them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stability {
+    /// Last year's districts (block id -> school id).
     pub previous: Previous,
+    /// How strongly they are kept.
     pub rule: Rule,
 }
 
@@ -153,7 +155,9 @@ pub struct StabilityReport {
     pub walk_m: u64,
     /// The same policy without stability: total walk and changes.
     pub unconstrained_walk_m: u64,
+    /// Blocks that change school in the unconstrained plan.
     pub unconstrained_changed_blocks: usize,
+    /// Pupils who change school in the unconstrained plan.
     pub unconstrained_changed_pupils: usize,
     /// `walk_m - unconstrained_walk_m`: the walking-distance price of stability.
     pub price_m: i64,
@@ -189,10 +193,15 @@ pub const DEFAULT_PENALTIES: &[u32] =
 /// One point of the stability curve.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CurvePoint {
+    /// The change cost of this point, in meters per pupil who changes school.
     pub penalty_m: u32,
+    /// Total walk of the plan at this change cost, in meters (without penalties).
     pub total_walk_m: u64,
+    /// Blocks that change school against last year's districts.
     pub changed_blocks: usize,
+    /// Pupils whose school differs from last year's school of their block.
     pub changed_pupils: usize,
+    /// `total_walk_m` minus the unconstrained optimum: the walking-distance price, in meters.
     pub price_m: i64,
 }
 

@@ -21,6 +21,7 @@ pub struct ReportPage {
     pub title: String,
     /// Short notes under the title (distance source, caveats such as an approximate network).
     pub notes: Vec<String>,
+    /// The plan's headline figures, shown above the map.
     pub headline: Headline,
     /// One row per school, in the order the table shows them.
     pub schools: Vec<SchoolRow>,
@@ -36,11 +37,15 @@ pub struct ReportPage {
 /// The plan's headline figures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Headline {
+    /// Number of pupils.
     pub pupils: usize,
+    /// Total walk of all pupils, in meters.
     pub total_walk_m: u64,
+    /// Mean walk per pupil, in meters.
     pub mean_walk_m: f64,
     /// Pupils walking more than 2 km.
     pub over_2km: usize,
+    /// Classes formed over all schools.
     pub classes: u32,
     /// Optimality in words, e.g. "optimal, certified by school prices".
     pub status: String,
@@ -51,13 +56,19 @@ pub struct Headline {
 /// One school's row in the table (and its marker on the map).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SchoolRow {
+    /// The school's id (joins the row to its district).
     pub id: String,
+    /// The school's name.
     pub name: String,
+    /// Latitude of the school (WGS84).
     pub lat: f64,
+    /// Longitude of the school (WGS84).
     pub lon: f64,
+    /// Seats.
     pub capacity: u32,
     /// Pupils assigned.
     pub load: u64,
+    /// Classes formed.
     pub classes: u32,
     /// The school's price in the certificate, in meters (certified plans only).
     pub price_m: Option<i64>,
@@ -68,8 +79,11 @@ pub struct SchoolRow {
 /// A comparison table: column names and rows of cells (already formatted).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
+    /// Heading of the table.
     pub title: String,
+    /// Column names, one per cell of a row.
     pub columns: Vec<String>,
+    /// The rows, each a list of formatted cells in column order.
     pub rows: Vec<Vec<String>>,
 }
 

@@ -14,17 +14,28 @@ use serde::{Deserialize, Serialize};
 /// A pupil walking farther than this is counted (Magdeburg's target: at most 2 km).
 pub const LONG_WALK_METERS: u32 = 2000;
 
+/// `summary.json`: the headline figures of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
+    /// The catchment version that wrote the summary.
     pub catchment_version: String,
+    /// Where the walking distances came from (matrix file, OSRM...), in words.
     pub distance_source: String,
+    /// Number of pupils.
     pub pupils: usize,
+    /// Number of schools.
     pub schools: usize,
+    /// Seats over all schools.
     pub seats: u64,
+    /// Walking-distance statistics of the plan.
     pub walk: WalkStats,
+    /// Pupils not at their nearest school, and the extra meters that costs.
     pub not_at_nearest: NotNearest,
+    /// The solver, objective and policy of the plan.
     pub solver: SolverInfo,
+    /// Classes formed over all schools.
     pub classes: ClassStats,
+    /// One row per school, in school order.
     pub per_school: Vec<SchoolLoad>,
     /// Wall-clock figures: the only part of the outputs that differs between identical runs.
     pub timing: Timing,
@@ -33,70 +44,105 @@ pub struct Summary {
     pub stability: Option<crate::stability::StabilityReport>,
 }
 
+/// Walking-distance statistics over all pupils, in meters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WalkStats {
+    /// Total walk of all pupils.
     pub total_m: u64,
+    /// Mean walk per pupil (rounded to 3 decimals).
     pub mean_m: f64,
+    /// Median walk (nearest-rank).
     pub median_m: u32,
+    /// 95th percentile walk (nearest-rank).
     pub p95_m: u32,
+    /// Longest walk.
     pub max_m: u32,
+    /// Pupils walking farther than [`LONG_WALK_METERS`].
     pub over_2km: usize,
 }
 
+/// Pupils assigned to a school other than their nearest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NotNearest {
+    /// Number of such pupils.
     pub pupils: usize,
+    /// Meters they walk beyond their nearest school, in total.
     pub extra_m_total: u64,
+    /// Meters they walk beyond their nearest school, on average (0 if none).
     pub extra_m_mean: f64,
 }
 
+/// How the plan was solved, and under which policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SolverInfo {
+    /// The solver's name (as in [`Plan::solver`]).
     pub name: String,
+    /// Total walk of the plan in meters.
     pub objective_m: u64,
+    /// Whether the plan is optimal for its policy (set for every plan summarised).
     pub optimal: bool,
     /// Proven by the independent certificate (pupil-level plans); MIP plans are optimal by
     /// Cbc's branch and bound.
     pub certified: bool,
+    /// The maximum walk in meters pairs were limited to, if any.
     pub max_walk_m: Option<u32>,
+    /// Whether pupils or whole blocks were assigned.
     pub unit: crate::Unit,
+    /// The smallest class allowed, in pupils, if any.
     pub min_class_size: Option<u32>,
+    /// The largest class allowed at every school, in pupils, if set.
     #[serde(default)]
     pub max_class_size: Option<u32>,
     /// For whole-block or class plans: the pupil-level optimum and the gap to it in %.
     pub pupil_optimum_m: Option<u64>,
+    /// Percent the plan's walk lies above the pupil-level optimum.
     pub gap_pct: Option<f64>,
 }
 
+/// One school's load, classes and price.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SchoolLoad {
+    /// The school's id.
     pub id: String,
+    /// The school's name.
     pub name: String,
+    /// Pupils assigned.
     pub load: u64,
+    /// Seats.
     pub capacity: u32,
+    /// Pupils the school must at least get.
     pub min_pupils: u32,
+    /// `load / capacity`, rounded to 3 decimals.
     pub utilisation: f64,
     /// The school's price in the certificate (pupil-level plans).
     pub price_m: Option<i64>,
+    /// Classes formed.
     pub classes: u32,
+    /// The largest class the school allows, in pupils.
     pub class_size: u32,
     /// Pupils per class, on average and in the largest class (classes formed evenly).
     pub mean_class: f64,
+    /// Pupils in the largest class.
     pub largest_class: u32,
 }
 
+/// Classes over all schools.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassStats {
+    /// Classes formed in total.
     pub total: u32,
     /// Classes with more pupils than their school's class size.
     pub over_size: u32,
+    /// Pupils in the largest class of any school.
     pub largest: u32,
     /// Schools with no class (no pupils).
     pub schools_without_class: Vec<String>,
 }
 
+/// Wall-clock figures of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
+    /// Seconds the solve took (rounded to milliseconds).
     pub solve_seconds: f64,
 }
 
@@ -123,6 +169,8 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// The summary of a plan: walks, nearest-school comparison, classes and loads, computed on the
+/// instance as the plan's policy sees it (class sizes replaced by `max_class_size`).
 pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
     let inst = &*crate::effective_instance(inst, &plan.policy);
     let n = inst.pupils.len();

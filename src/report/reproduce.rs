@@ -9,30 +9,47 @@ use crate::routing::Matrix;
 use crate::{solve_plan, Plan, Policy, Unit};
 use serde::{Deserialize, Serialize};
 
+/// One plan of the comparison (one row of the table).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     /// Directory name of the plan in the output (`plans/<key>`).
     pub key: String,
+    /// What the plan is, in words.
     pub name: String,
+    /// Total walk in kilometers (1 decimal).
     pub total_km: f64,
+    /// Mean walk per pupil in meters (rounded).
     pub mean_m: f64,
     /// Change of the total walk against the first row, in %.
     pub change_pct: f64,
+    /// Pupils walking farther than 2 km.
     pub over_2km: usize,
+    /// Pupils not at their nearest school.
     pub not_at_nearest: usize,
+    /// Classes formed in total.
     pub classes: u32,
+    /// Classes with more pupils than their school's class size.
     pub classes_over_size: u32,
+    /// Pupils in the largest class.
     pub largest_class: u32,
+    /// Total walk in meters (the plan's objective).
     pub objective_m: u64,
 }
 
+/// The whole comparison: the case, its size, and one row per plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
+    /// The case's name (as given to `catchment reproduce`).
     pub case: String,
+    /// Where the walking distances came from, in words.
     pub distance_source: String,
+    /// Number of pupils.
     pub pupils: usize,
+    /// Number of schools.
     pub schools: usize,
+    /// Seats over all schools.
     pub seats: u64,
+    /// The plans: the proxy baseline, given districts if any, whole blocks, the pupil-level optimum.
     pub rows: Vec<Row>,
     /// Whole-block districts against the pupil-level optimum, in %.
     pub block_gap_pct: f64,
@@ -130,6 +147,7 @@ pub fn table(c: &Comparison) -> String {
     s
 }
 
+/// The comparison as a markdown document: a header, the table and how to read it.
 pub fn markdown(c: &Comparison) -> String {
     format!(
         "# catchment reproduce {case}\n\n\

@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 /// One school of the plan, as the simulation needs it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SchoolInput {
+    /// The school's id.
     pub id: String,
     /// Seats.
     pub capacity: u32,
@@ -58,9 +59,13 @@ pub struct Model {
 /// Defaults from Magdeburg's own figures (README, "Robustness simulation"): 15% of pupils move
 /// away within a year, the cohort's size varies by 1.5% (standard deviation), no trend.
 pub const DEFAULT_MOVE_PROB: f64 = 0.15;
+/// Default relative standard deviation of the cohort's size.
 pub const DEFAULT_COHORT_SD: f64 = 0.015;
+/// Default number of draws.
 pub const DEFAULT_DRAWS: usize = 10_000;
+/// Default seed of the draws' random streams.
 pub const DEFAULT_SEED: u64 = 1;
+/// Default probability of overflow a buffer must keep under.
 pub const DEFAULT_TARGET: f64 = 0.05;
 
 impl Default for Model {
@@ -79,8 +84,11 @@ impl Model {
 /// How many draws, the seed, and the overflow probability a buffer must keep under.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Options {
+    /// Number of Monte Carlo draws.
     pub draws: usize,
+    /// Seed of the random streams (draw `d` uses stream `d`).
     pub seed: u64,
+    /// The overflow probability a school's buffer must keep under (0 to 1, exclusive).
     pub target: f64,
 }
 
@@ -93,11 +101,17 @@ impl Default for Options {
 /// The simulated risk of one school.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SchoolRisk {
+    /// The school's id.
     pub school_id: String,
+    /// Seats.
     pub capacity: u32,
+    /// Classes the plan forms.
     pub classes: u32,
+    /// The largest class, in pupils.
     pub class_size: u32,
+    /// Pupils the plan assigns to the school.
     pub planned_load: u32,
+    /// Mean load over the draws.
     pub expected_load: f64,
     /// P(load > capacity).
     pub p_over_capacity: f64,
@@ -118,14 +132,19 @@ pub struct SchoolRisk {
 /// The result of a simulation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Simulation {
+    /// The model of change simulated.
     pub model: Model,
+    /// Draws, seed and target of the run.
     pub options: Options,
+    /// Pupils the plan assigns over all schools.
     pub planned_pupils: u64,
+    /// Mean number of pupils over the draws.
     pub expected_pupils: f64,
     /// P(at least one school over capacity).
     pub p_any_over_capacity: f64,
     /// Expected number of schools over capacity.
     pub expected_schools_over: f64,
+    /// One risk per school, in the plan's school order.
     pub per_school: Vec<SchoolRisk>,
 }
 
@@ -480,10 +499,13 @@ pub struct Robustness {
     /// gets it, until every school is under the target, the buffers no longer fit or change,
     /// or [`MAX_ROUNDS`].
     pub rounds: u32,
+    /// Total walk of the plan before, in meters.
     pub walk_before_m: u64,
+    /// Total walk of the robust plan, in meters.
     pub walk_after_m: u64,
     /// `walk_after_m - walk_before_m`, relative to `walk_before_m`, in percent.
     pub price_pct: f64,
+    /// The simulation of the plan before.
     pub before: Simulation,
     /// The robust plan simulated against the schools' real seats.
     pub after: Simulation,

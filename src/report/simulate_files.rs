@@ -8,9 +8,11 @@ use crate::instance::table::{read_table, Row};
 use std::collections::HashMap;
 use std::path::Path;
 
-/// The files of a plan the simulation reads.
+/// The plan's schools the simulation reads (`school_id,capacity,class_size,classes,load`).
 pub const SCHOOLS: &str = "schools.csv";
+/// The plan's pupil-to-school assignments the simulation reads (`pupil_id,school_id`).
 pub const ASSIGNMENTS: &str = "assignments.csv";
+/// The plan's districts the simulation reads (`block_id,school_id,residents`).
 pub const DISTRICTS: &str = "districts.csv";
 
 /// The simulation's view of a plan from the bytes of its `schools.csv` (school_id, capacity,

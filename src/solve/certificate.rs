@@ -16,60 +16,98 @@ use serde::{Deserialize, Serialize};
 /// A proof of optimality: school prices (meters) in school order, and the objective.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Certificate {
+    /// Total cost of the certified assignment in meters (the problem's costs, penalties
+    /// included when the problem carries them).
     pub objective: u64,
+    /// Price of every school in meters (index into the problem's schools).
     pub prices: Vec<i64>,
 }
 
 /// Something wrong with a plan, in index space.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finding {
+    /// The assignment does not have one school per unit.
     WrongLength {
+        /// Units in the problem.
         expected: usize,
+        /// Entries in the assignment.
         got: usize,
     },
+    /// A unit is assigned a school index that does not exist.
     UnknownSchool {
+        /// The unit (index into the problem's units).
         unit: usize,
+        /// The out-of-range school index it was given.
         school: u32,
     },
+    /// A unit is at a school it may not attend (no route, or beyond the maximum walk).
     NotAllowed {
+        /// The unit (index into the problem's units).
         unit: usize,
+        /// Its school (index into the problem's schools).
         school: usize,
     },
+    /// A unit with a fixed school is at another school.
     FixedMoved {
+        /// The unit (index into the problem's units).
         unit: usize,
+        /// The school it must attend (index into the problem's schools).
         fixed: usize,
+        /// The school it was given instead.
         school: usize,
     },
+    /// A school has more pupils than seats.
     OverCapacity {
+        /// The school (index into the problem's schools).
         school: usize,
+        /// Pupils assigned to it.
         load: u64,
+        /// Its seats.
         capacity: u64,
     },
+    /// A school has fewer pupils than its minimum.
     UnderMinimum {
+        /// The school (index into the problem's schools).
         school: usize,
+        /// Pupils assigned to it.
         load: u64,
+        /// The pupils it must at least get.
         minimum: u64,
     },
     /// Moving `moves` (unit, from, to) in turn keeps the plan feasible and saves `saving` meters.
     Improvable {
+        /// The moves of the improving cycle: (unit, from school, to school), all indices.
         moves: Vec<(usize, usize, usize)>,
+        /// Meters the moves save in total.
         saving: u64,
     },
     /// A price that does not prove optimality.
     PriceViolated {
+        /// The unit (index into the problem's units).
         unit: usize,
+        /// Its school (index into the problem's schools).
         school: usize,
+        /// A school where walk plus price is lower.
         better: usize,
+        /// By how many meters walk plus price is lower there.
         by: i64,
     },
+    /// A positive price at a school with free seats, or a negative one at a school above its
+    /// minimum: complementary slackness fails.
     PriceAtSlackSchool {
+        /// The school (index into the problem's schools).
         school: usize,
+        /// Its price in meters.
         price: i64,
     },
+    /// The certificate has not one price per school.
     WrongPriceCount {
+        /// Schools in the problem.
         expected: usize,
+        /// Prices given.
         got: usize,
     },
+    /// The problem has weighted units (whole blocks): prices certify pupil-level plans only.
     NotUnitWeights,
 }
 

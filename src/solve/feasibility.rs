@@ -16,25 +16,68 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Diagnosis {
     /// Units with no allowed school at all.
-    NoAllowedSchool { units: Vec<usize> },
+    NoAllowedSchool {
+        /// The units (index into the problem's units), ascending.
+        units: Vec<usize>,
+    },
     /// Units whose fixed school has no route (or is not allowed).
-    FixedUnreachable { units: Vec<usize> },
+    FixedUnreachable {
+        /// The units (index into the problem's units), ascending.
+        units: Vec<usize>,
+    },
     /// More fixed pupils at a school than it has seats.
-    FixedOverCapacity { school: usize, fixed: u64, capacity: u64 },
+    FixedOverCapacity {
+        /// The school (index into the problem's schools).
+        school: usize,
+        /// Pupils fixed to it.
+        fixed: u64,
+        /// Its seats.
+        capacity: u64,
+    },
     /// Fewer seats in total than pupils.
-    Seats { pupils: u64, seats: u64 },
+    Seats {
+        /// Pupils in total.
+        pupils: u64,
+        /// Seats in total, over all schools.
+        seats: u64,
+    },
     /// Minimums add up to more than the pupils.
-    Minimums { pupils: u64, minimums: u64 },
+    Minimums {
+        /// Pupils in total.
+        pupils: u64,
+        /// The schools' minimums added up, in pupils.
+        minimums: u64,
+    },
     /// These units can only reach these schools, whose free seats are too few.
-    ReachableSeats { units: Vec<usize>, schools: Vec<usize>, pupils: u64, seats: u64 },
+    ReachableSeats {
+        /// The units of the group (index into the problem's units; fixed units not included).
+        units: Vec<usize>,
+        /// The schools those units may go to (index into the problem's schools).
+        schools: Vec<usize>,
+        /// Pupils in those units.
+        pupils: u64,
+        /// Free seats at those schools (seats less the fixed pupils).
+        seats: u64,
+    },
     /// These schools need more pupils to reach their minimums than are allowed to go there.
-    ReachableMinimums { schools: Vec<usize>, units: Vec<usize>, needed: u64, available: u64 },
+    ReachableMinimums {
+        /// The schools short of pupils (index into the problem's schools).
+        schools: Vec<usize>,
+        /// The free units allowed at any of them (index into the problem's units).
+        units: Vec<usize>,
+        /// Pupils those schools still need beyond their fixed pupils.
+        needed: u64,
+        /// Pupils in `units`, the most that could go there.
+        available: u64,
+    },
     /// Feasible with pupils placed one by one, but not with whole blocks or whole classes
     /// (found by the MIP solver; the checks above treat units as divisible).
     WholeUnits,
 }
 
 impl Diagnosis {
+    /// A stable snake_case name of the reason: the `kind` of the [`crate::error::Infeasibility`]
+    /// it renders to.
     pub fn kind(&self) -> &'static str {
         match self {
             Diagnosis::NoAllowedSchool { .. } => "no_allowed_school",

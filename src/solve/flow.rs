@@ -23,7 +23,9 @@ use std::collections::BinaryHeap;
 
 /// The allowed pupil-school pairs and their costs, as the solver reads them.
 pub trait Arcs {
+    /// Number of units (pupils).
     fn n_units(&self) -> usize;
+    /// Number of schools.
     fn n_schools(&self) -> usize;
     /// Cost of unit `u` at school `s`, `None` if the pair is not allowed.
     fn cost(&self, u: usize, s: usize) -> Option<u32>;
@@ -55,10 +57,13 @@ impl Arcs for Problem {
 /// A few allowed schools per unit (compressed rows, each sorted by school).
 #[derive(Debug, Clone, Default)]
 pub struct SparseArcs {
+    /// Number of schools (school indices run below it).
     pub n_schools: usize,
     /// Row `u` is `school[start[u]..start[u + 1]]`.
     pub start: Vec<usize>,
+    /// School of every arc (index into the schools), rows back to back.
     pub school: Vec<u32>,
+    /// Cost of every arc in meters, parallel to `school`.
     pub cost: Vec<u32>,
 }
 
@@ -83,11 +88,13 @@ impl SparseArcs {
         a
     }
 
+    /// The allowed pairs (school, cost) of unit `u`, in school order.
     pub fn row(&self, u: usize) -> impl Iterator<Item = (u32, u32)> + '_ {
         let r = self.start[u]..self.start[u + 1];
         self.school[r.clone()].iter().copied().zip(self.cost[r].iter().copied())
     }
 
+    /// Number of arcs over all units.
     pub fn n_arcs(&self) -> usize {
         self.school.len()
     }
@@ -146,14 +153,18 @@ impl Arcs for SparseArcs {
 /// Capacities, minimums and fixed schools: the parts of a [`Problem`] besides its costs.
 #[derive(Debug, Clone, Copy)]
 pub struct Bounds<'a> {
+    /// Seats per school.
     pub cap: &'a [u32],
+    /// Pupils each school must at least get.
     pub min: &'a [u32],
+    /// The school each unit must attend, if any (index into the schools).
     pub fixed: &'a [Option<u32>],
 }
 
 /// A solved flow: the assignment and the potentials that prove it optimal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowState {
+    /// The school of every unit (index into the schools).
     pub assign: Vec<u32>,
     /// Potentials of the schools and (last) of the super node Z.
     pub pi: Vec<i64>,

@@ -18,8 +18,11 @@ pub const MIP_SECONDS: u32 = 300;
 /// Whole classes: `min_size * k[s] <= load[s] <= size[s] * k[s]`, `k[s] <= max[s]`, integer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClassRule {
+    /// Largest class per school (its class size, in pupils), one entry per school.
     pub size: Vec<u32>,
+    /// Most classes per school (its rooms, or as many classes as its seats hold).
     pub max: Vec<u32>,
+    /// Smallest class allowed at every school, in pupils (0 for no minimum).
     pub min_size: u32,
 }
 
@@ -33,8 +36,12 @@ pub fn solve(p: &Problem) -> Result<Solution, SolveError> {
 /// school is gone) and count against the cap.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeepRule {
+    /// Each unit's school last year (index into the problem's schools), `None` if it had none.
     pub previous: Vec<Option<u32>>,
+    /// Units that must change school in any plan (their school is gone); they count against
+    /// `max_changed`.
     pub forced: u32,
+    /// The most units that may change school, `forced` ones included.
     pub max_changed: u32,
 }
 

@@ -21,9 +21,13 @@ use crate::routing::{Matrix, UNREACHABLE};
 /// pair is not allowed. `weight[u]` is the number of pupils in the unit (its load).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
+    /// Number of schools (the row length of `cost`).
     pub n_schools: usize,
+    /// Seats per school: the most pupils (total weight) it may take.
     pub cap: Vec<u32>,
+    /// Pupils each school must at least get (`min_pupils`; 0 for none).
     pub min: Vec<u32>,
+    /// Row-major `n_units x n_schools` walking costs in meters; [`UNREACHABLE`] where not allowed.
     pub cost: Vec<u32>,
     /// Pupils per unit (1 at pupil level).
     pub weight: Vec<u32>,
@@ -32,25 +36,30 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// Number of units (pupils, or blocks and fixed pupils).
     pub fn n_units(&self) -> usize {
         self.weight.len()
     }
 
+    /// The cost of unit `u` at school `s` in meters, `None` if the pair is not allowed.
     #[inline]
     pub fn cost(&self, u: usize, s: usize) -> Option<u32> {
         let c = self.cost[u * self.n_schools + s];
         (c != UNREACHABLE).then_some(c)
     }
 
+    /// The cost row of unit `u`: one entry per school, [`UNREACHABLE`] included.
     #[inline]
     pub fn row(&self, u: usize) -> &[u32] {
         &self.cost[u * self.n_schools..(u + 1) * self.n_schools]
     }
 
+    /// Whether every unit weighs 1 (the pupil-level problem the flow solver handles).
     pub fn unit_weights(&self) -> bool {
         self.weight.iter().all(|&w| w == 1)
     }
 
+    /// Total pupils over all units.
     pub fn total_weight(&self) -> u64 {
         self.weight.iter().map(|&w| w as u64).sum()
     }
@@ -188,6 +197,7 @@ pub enum SolverKind {
 }
 
 impl SolverKind {
+    /// A human-readable name of the solver, as written to reports.
     pub fn name(self) -> &'static str {
         match self {
             SolverKind::Flow => "flow (successive shortest paths)",
@@ -199,7 +209,9 @@ impl SolverKind {
 /// An assignment: the school index of every unit, and its total cost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Solution {
+    /// The school of every unit (index into the problem's schools).
     pub assign: Vec<u32>,
+    /// Total cost of the assignment in meters (see [`Problem::objective`]).
     pub objective: u64,
 }
 
@@ -211,7 +223,10 @@ pub enum SolveError {
     /// The solver itself failed (a bug or a resource limit, never the instance's fault).
     Solver(String),
     /// The MIP solver's time limit ran out before it proved an optimum.
-    TimeLimit { seconds: u32 },
+    TimeLimit {
+        /// The time limit that ran out, in seconds.
+        seconds: u32,
+    },
 }
 
 /// Diagnose feasibility, then solve with the chosen solver.

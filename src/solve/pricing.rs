@@ -17,8 +17,11 @@ use rayon::prelude::*;
 
 /// Where the pairs come from: an in-memory [`Problem`], or a streamed matrix file.
 pub trait ArcSource {
+    /// The source's error type (a solve error converts into it).
     type Error: From<SolveError>;
+    /// Number of units (rows).
     fn n_units(&self) -> usize;
+    /// Number of schools (columns).
     fn n_schools(&self) -> usize;
     /// The `k` cheapest allowed pairs of every unit (ties by school index), and its fixed pair.
     fn nearest(&self, k: usize, fixed: &[Option<u32>]) -> Result<SparseArcs, Self::Error>;

@@ -14,7 +14,9 @@ use std::path::Path;
 /// An error of a streamed solve: the file, or the solve.
 #[derive(Debug)]
 pub enum StreamError {
+    /// The matrix file could not be read or is malformed.
     Input(Error),
+    /// The solve itself failed (infeasible, or a solver error).
     Solve(SolveError),
 }
 
