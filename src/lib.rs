@@ -64,6 +64,8 @@
 // Index loops over several parallel per-school arrays read clearer than zipped iterators in
 // the solvers and reports.
 #![allow(clippy::needless_range_loop)]
+// Every public item is documented (clippy -D warnings in CI makes this a gate).
+#![warn(missing_docs)]
 
 pub mod app;
 pub mod check;
