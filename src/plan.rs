@@ -81,6 +81,9 @@ pub struct Plan {
     pub policy: Policy,
     /// Wall-clock seconds the solve took (0 for baselines).
     pub solve_seconds: f64,
+    /// Whether a solver proved the plan optimal for its policy (false for baselines, which are
+    /// only evaluated).
+    pub optimal: bool,
 }
 
 /// Classes a school forms for a load: as few as hold the load at its class size, at most its

@@ -214,5 +214,6 @@ pub fn evaluate(inst: &Instance, m: &Matrix, assign: Vec<u32>, name: &str) -> Re
         solver: format!("baseline: {name}"),
         policy: Policy { unit: Unit::Block, ..Policy::default() },
         solve_seconds: 0.0,
+        optimal: false,
     })
 }

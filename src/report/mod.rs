@@ -79,7 +79,7 @@ pub struct SolverInfo {
     pub name: String,
     /// Total walk of the plan in meters.
     pub objective_m: u64,
-    /// Whether the plan is optimal for its policy (set for every plan summarised).
+    /// Whether a solver proved the plan optimal for its policy (false for baselines).
     pub optimal: bool,
     /// Proven by the independent certificate (pupil-level plans); MIP plans are optimal by
     /// Cbc's branch and bound.
@@ -219,7 +219,7 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
         solver: SolverInfo {
             name: plan.solver.clone(),
             objective_m: plan.objective,
-            optimal: true,
+            optimal: plan.optimal,
             certified: plan.certificate.is_some(),
             max_walk_m: plan.policy.max_walk,
             unit: plan.policy.unit,
