@@ -964,6 +964,56 @@ mod tests {
         );
     }
 
+    /// An 8 x 8 town with 3 schools, walks by street-grid distance plus noise: the plan without
+    /// contiguity, repaired and improved by the local search, then the exact optimum.
+    #[test]
+    fn local_search_repairs_the_free_optimum_and_exact_is_at_least_as_good() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (w, h) = (8usize, 8usize);
+        let n = w * h;
+        let root = vec![9, 30, 52];
+        let weight: Vec<u32> = (0..n).map(|_| rng.random_range(1..=5)).collect();
+        let mut cost = Vec::new();
+        for u in 0..n {
+            for &r in &root {
+                let d = (u % w).abs_diff(r % w) + (u / w).abs_diff(r / w);
+                let walk = 100 * d as u32 + rng.random_range(0..400);
+                cost.push(walk * weight[u]);
+            }
+        }
+        let total: u32 = weight.iter().sum();
+        let cap = vec![total / 3 + 2, total / 3 + 2, total / 3 + 2];
+        let p = ContiguousProblem { n_schools: 3, cap, cost, weight, root, neighbours: grid(w, h) };
+        let free = super::super::lp::solve(&super::super::Problem {
+            n_schools: 3,
+            cap: p.cap.clone(),
+            min: vec![0; 3],
+            cost: p.cost.clone(),
+            weight: p.weight.clone(),
+            fixed: (0..n).map(|u| p.root.iter().position(|&r| r == u).map(|s| s as u32)).collect(),
+        })
+        .unwrap();
+        let heuristic = local_search(&p, &free.assign);
+        assert!(p.is_feasible(&heuristic), "{heuristic:?}");
+        let exact = solve_exact(&p, 120).unwrap();
+        assert!(exact.proved_optimal && p.is_feasible(&exact.assign));
+        let h_obj = p.objective(&heuristic).unwrap();
+        assert!(free.objective <= exact.objective && exact.objective <= h_obj);
+        // This seed: the free plan has enclaves and contiguity costs walk.
+        assert!(!p.enclaves(&free.assign).is_empty() && free.objective < exact.objective);
+        eprintln!(
+            "free {} / exact {} ({} solves, {} cuts) / local search {}; free plan enclaves: {}",
+            free.objective,
+            exact.objective,
+            exact.iterations,
+            exact.cuts,
+            h_obj,
+            p.enclaves(&free.assign).len()
+        );
+        // No time at all: no plan, a time-limit error.
+        assert_eq!(solve_exact(&p, 0), Err(SolveError::TimeLimit { seconds: 0 }));
+    }
+
     #[test]
     fn pieces_split_by_school() {
         let school_of = vec![Some(0), Some(1), Some(0), None, Some(0), Some(0)];
