@@ -217,6 +217,12 @@ pub fn describe_infeasibility(inst: &Instance, diagnoses: &[Diagnosis]) -> Vec<I
                     vec![],
                     0,
                 ),
+                Diagnosis::Contiguity => (
+                    "no plan gives every school one connected district around its own block within its capacity".to_string(),
+                    vec![],
+                    vec![],
+                    0,
+                ),
             };
             Infeasibility { kind: d.kind().to_string(), message, schools, pupils, shortfall }
         })

@@ -4,6 +4,7 @@
 //! this year get the school a pupil there would get. And the explanation a council gives a
 //! family, derived from the same prices.
 
+pub mod adjacency;
 pub mod area;
 pub mod blocks;
 pub mod files;

@@ -73,6 +73,9 @@ pub enum Diagnosis {
     /// Feasible with pupils placed one by one, but not with whole blocks or whole classes
     /// (found by the MIP solver; the checks above treat units as divisible).
     WholeUnits,
+    /// Feasible with blocks placed freely, but no plan gives every school one connected
+    /// district around its own block within its capacity (found by the contiguity solver).
+    Contiguity,
 }
 
 impl Diagnosis {
@@ -88,6 +91,7 @@ impl Diagnosis {
             Diagnosis::ReachableSeats { .. } => "reachable_seats",
             Diagnosis::ReachableMinimums { .. } => "reachable_minimums",
             Diagnosis::WholeUnits => "whole_units",
+            Diagnosis::Contiguity => "contiguity",
         }
     }
 }

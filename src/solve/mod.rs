@@ -6,6 +6,7 @@
 //! solution is then checked by [`certificate::certify`], which needs no solver.
 
 pub mod certificate;
+pub mod contiguity;
 pub mod feasibility;
 pub mod flow;
 pub mod lp;

@@ -1,0 +1,1027 @@
+//! Contiguous districts in index space: every unit (block) to exactly one school, within
+//! capacity, with the least total walk, and every school's district one connected piece of a
+//! neighbour graph containing the school's own unit (its root).
+//!
+//! - [`solve_exact`]: a MIP (binary `x[u][s]`) solved again and again by Cbc, each time with the
+//!   cuts the last answer violated (good_lp has no lazy-constraint callbacks). A piece `P` of
+//!   school `s`'s district without `s`'s root gets, for every `u` in `P`,
+//!   `x[u][s] <= sum over v in N(P) of x[v][s]` (`N(P)`: the neighbours of `P` outside `P`):
+//!   a path from `u` to the root leaves `P` through some `v` of `N(P)`, which then belongs to
+//!   `s` too. The cut is valid for every contiguous plan and violated by the last answer (all of
+//!   `N(P)` is at other schools, else `P` would be larger), so the loop ends, and it ends at a
+//!   proven optimum: each MIP is a relaxation of the contiguous problem. The single-unit cuts
+//!   (`P = {u}`) are added from the start; they are cuts of the same family, so exactness stays.
+//! - [`local_search`]: the heuristic for instances too large for that: repair enclaves, restore
+//!   capacity, then move single border units and swap pairs while the walk decreases.
+//!
+//! This module is the solve layer's: plain vectors in, no blocks and no files.
+
+use super::feasibility::Diagnosis;
+use super::SolveError;
+use crate::routing::UNREACHABLE;
+use good_lp::{
+    coin_cbc, variable, Expression, ProblemVariables, Solution as _, SolverModel, Variable,
+};
+use std::collections::HashSet;
+use std::time::Instant;
+
+const INTEGRALITY_TOL: f64 = 1e-6;
+
+/// A districting problem with contiguity, in index space.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContiguousProblem {
+    /// Number of schools.
+    pub n_schools: usize,
+    /// Seats per school (pupils).
+    pub cap: Vec<u32>,
+    /// `cost[u * n_schools + s]`: walk of unit `u`'s pupils to school `s` in meters;
+    /// [`UNREACHABLE`] where the pair is not allowed.
+    pub cost: Vec<u32>,
+    /// Pupils per unit; 0 for blocks without pupils (they still belong to a district).
+    pub weight: Vec<u32>,
+    /// Per school: its own unit (the block it stands in), always in its district. Roots must be
+    /// distinct: two schools in one block cannot both have it; the caller gives one of them a
+    /// neighbouring block (or merges them) before solving.
+    pub root: Vec<usize>,
+    /// Per unit: its neighbours (symmetric, no self loops).
+    pub neighbours: Vec<Vec<usize>>,
+}
+
+/// The answer of [`solve_exact`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContiguousSolution {
+    /// The school of every unit.
+    pub assign: Vec<u32>,
+    /// Total walk (meters).
+    pub objective: u64,
+    /// MIP solves.
+    pub iterations: u32,
+    /// Connectivity cuts added after the first solve.
+    pub cuts: usize,
+    /// The largest lower bound proven (the last relaxation's optimum); equal to `objective`
+    /// when `proved_optimal`.
+    pub lower_bound: u64,
+    /// False when the time limit ran out first: `assign` is then the best contiguous plan
+    /// found (a relaxation's answer repaired by [`local_search`]).
+    pub proved_optimal: bool,
+}
+
+impl ContiguousProblem {
+    /// Number of units (blocks).
+    pub fn n_units(&self) -> usize {
+        self.weight.len()
+    }
+
+    /// The walk of unit `u` to school `s`, `None` where the pair is not allowed.
+    #[inline]
+    pub fn cost(&self, u: usize, s: usize) -> Option<u32> {
+        let c = self.cost[u * self.n_schools + s];
+        (c != UNREACHABLE).then_some(c)
+    }
+
+    /// Shapes, distinct roots, roots allowed at their school, neighbours in range and symmetric.
+    pub fn validate(&self) -> Result<(), SolveError> {
+        let (n, ns) = (self.n_units(), self.n_schools);
+        let bad = |m: String| Err(SolveError::Solver(format!("contiguous problem: {m}")));
+        if self.cap.len() != ns || self.root.len() != ns {
+            return bad(format!(
+                "{ns} schools but {} capacities and {} roots",
+                self.cap.len(),
+                self.root.len()
+            ));
+        }
+        if self.cost.len() != n * ns || self.neighbours.len() != n {
+            return bad(format!(
+                "{n} units but {} costs (need {}) and {} neighbour lists",
+                self.cost.len(),
+                n * ns,
+                self.neighbours.len()
+            ));
+        }
+        let mut owner = vec![None; n];
+        for (s, &r) in self.root.iter().enumerate() {
+            if r >= n {
+                return bad(format!("school {s}'s root {r} is not a unit"));
+            }
+            if let Some(t) = owner[r] {
+                return bad(format!("schools {t} and {s} share root unit {r}"));
+            }
+            owner[r] = Some(s);
+            if self.cost(r, s).is_none() {
+                return bad(format!("school {s}'s root {r} is not allowed at it"));
+            }
+        }
+        for (u, list) in self.neighbours.iter().enumerate() {
+            for &v in list {
+                if v >= n || v == u || !self.neighbours[v].contains(&u) {
+                    return bad(format!(
+                        "neighbour {v} of unit {u} is out of range, a loop or one-way"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Total walk of an assignment, `None` if a pair is not allowed.
+    pub fn objective(&self, assign: &[u32]) -> Option<u64> {
+        assign
+            .iter()
+            .enumerate()
+            .try_fold(0u64, |acc, (u, &s)| self.cost(u, s as usize).map(|c| acc + c as u64))
+    }
+
+    /// Pupils per school.
+    pub fn loads(&self, assign: &[u32]) -> Vec<u64> {
+        let mut load = vec![0u64; self.n_schools];
+        for (u, &s) in assign.iter().enumerate() {
+            load[s as usize] += self.weight[u] as u64;
+        }
+        load
+    }
+
+    /// Pieces of districts that do not hold their school's root: `(school, units)`.
+    pub fn enclaves(&self, assign: &[u32]) -> Vec<(usize, Vec<usize>)> {
+        let school_of: Vec<Option<usize>> = assign.iter().map(|&s| Some(s as usize)).collect();
+        pieces(&self.neighbours, &school_of)
+            .into_iter()
+            .filter(|(s, units)| !units.contains(&self.root[*s]))
+            .collect()
+    }
+
+    /// Every root at its school and every district one piece.
+    pub fn is_contiguous(&self, assign: &[u32]) -> bool {
+        self.root.iter().enumerate().all(|(s, &r)| assign[r] as usize == s)
+            && self.enclaves(assign).is_empty()
+    }
+
+    /// Allowed pairs, capacities and contiguity.
+    pub fn is_feasible(&self, assign: &[u32]) -> bool {
+        assign.len() == self.n_units()
+            && assign.iter().all(|&s| (s as usize) < self.n_schools)
+            && self.objective(assign).is_some()
+            && self.loads(assign).iter().zip(&self.cap).all(|(&l, &c)| l <= c as u64)
+            && self.is_contiguous(assign)
+    }
+}
+
+/// The connected pieces of each school's units (units with `None` belong to none):
+/// `(school, units sorted)`, in the order of each piece's first unit.
+pub fn pieces(neighbours: &[Vec<usize>], school_of: &[Option<usize>]) -> Vec<(usize, Vec<usize>)> {
+    let mut seen = vec![false; school_of.len()];
+    let mut out = Vec::new();
+    for start in 0..school_of.len() {
+        let Some(s) = school_of[start] else { continue };
+        if seen[start] {
+            continue;
+        }
+        seen[start] = true;
+        let mut piece = vec![start];
+        let mut i = 0;
+        while i < piece.len() {
+            let u = piece[i];
+            i += 1;
+            for &v in &neighbours[u] {
+                if !seen[v] && school_of[v] == Some(s) {
+                    seen[v] = true;
+                    piece.push(v);
+                }
+            }
+        }
+        piece.sort_unstable();
+        out.push((s, piece));
+    }
+    out
+}
+
+/// For each school, whether a unit may belong to it at all: allowed pair, not another school's
+/// root, and joined to the school's root through such units (no contiguous plan uses others).
+fn reachable(p: &ContiguousProblem) -> Vec<Vec<bool>> {
+    let n = p.n_units();
+    let mut root_of = vec![None; n];
+    for (s, &r) in p.root.iter().enumerate() {
+        root_of[r] = Some(s);
+    }
+    (0..p.n_schools)
+        .map(|s| {
+            let ok = |u: usize| p.cost(u, s).is_some() && root_of[u].is_none_or(|t| t == s);
+            let mut reach = vec![false; n];
+            reach[p.root[s]] = true;
+            let mut stack = vec![p.root[s]];
+            while let Some(u) = stack.pop() {
+                for &v in &p.neighbours[u] {
+                    if !reach[v] && ok(v) {
+                        reach[v] = true;
+                        stack.push(v);
+                    }
+                }
+            }
+            reach
+        })
+        .collect()
+}
+
+/// A connectivity cut: `x[u][s] <= sum over rhs of x[v][s]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Cut {
+    s: usize,
+    u: usize,
+    rhs: Vec<usize>,
+}
+
+/// The least-walk contiguous plan, exact by cut generation (module docs). `time_limit_s` bounds
+/// the whole loop; when it runs out, the best contiguous plan found so far comes back with
+/// `proved_optimal: false`, or [`SolveError::TimeLimit`] if there is none.
+///
+/// Infeasible instances: [`Diagnosis::NoAllowedSchool`] for units no school may take,
+/// [`Diagnosis::Contiguity`] otherwise.
+pub fn solve_exact(
+    p: &ContiguousProblem,
+    time_limit_s: u32,
+) -> Result<ContiguousSolution, SolveError> {
+    p.validate()?;
+    let (n, ns) = (p.n_units(), p.n_schools);
+    let started = Instant::now();
+    let reach = reachable(p);
+    let allowed = |u: usize, s: usize| reach[s][u];
+    let none: Vec<usize> = (0..n).filter(|&u| (0..ns).all(|s| p.cost(u, s).is_none())).collect();
+    if !none.is_empty() {
+        return Err(SolveError::Infeasible(vec![Diagnosis::NoAllowedSchool { units: none }]));
+    }
+    if (0..n).any(|u| (0..ns).all(|s| !allowed(u, s))) {
+        return Err(SolveError::Infeasible(vec![Diagnosis::Contiguity]));
+    }
+    let mut cuts: Vec<Cut> = Vec::new();
+    let mut known: HashSet<Cut> = HashSet::new();
+    let is_root: Vec<bool> = {
+        let mut r = vec![false; n];
+        p.root.iter().for_each(|&u| r[u] = true);
+        r
+    };
+    for u in 0..n {
+        for s in 0..ns {
+            if allowed(u, s) && !is_root[u] {
+                let rhs: Vec<usize> =
+                    p.neighbours[u].iter().copied().filter(|&v| allowed(v, s)).collect();
+                cuts.push(Cut { s, u, rhs });
+            }
+        }
+    }
+    let initial_cuts = cuts.len();
+    let mut best: Option<(Vec<u32>, u64)> = None;
+    let mut lower_bound = 0u64;
+    let mut iterations = 0u32;
+    let time_out = |best: Option<(Vec<u32>, u64)>, iterations, cuts: usize, lower_bound| match best
+    {
+        Some((assign, objective)) => Ok(ContiguousSolution {
+            assign,
+            objective,
+            iterations,
+            cuts,
+            lower_bound,
+            proved_optimal: false,
+        }),
+        None => Err(SolveError::TimeLimit { seconds: time_limit_s }),
+    };
+    loop {
+        let remaining = time_limit_s as f64 - started.elapsed().as_secs_f64();
+        if remaining <= 0.0 {
+            return time_out(best, iterations, cuts.len() - initial_cuts, lower_bound);
+        }
+        iterations += 1;
+        let Relaxation { assign, bound, timed_out } =
+            solve_relaxation(p, &allowed, &cuts, remaining)?;
+        if !timed_out {
+            lower_bound = lower_bound.max(bound.unwrap_or(0));
+        }
+        let Some(assign) = assign else {
+            return time_out(best, iterations, cuts.len() - initial_cuts, lower_bound);
+        };
+        let enclaves = p.enclaves(&assign);
+        if enclaves.is_empty() {
+            let objective = p.objective(&assign).expect("only allowed pairs have variables");
+            if !timed_out {
+                return Ok(ContiguousSolution {
+                    assign,
+                    objective,
+                    iterations,
+                    cuts: cuts.len() - initial_cuts,
+                    lower_bound: objective,
+                    proved_optimal: true,
+                });
+            }
+            if best.as_ref().is_none_or(|b| objective < b.1) {
+                best = Some((assign, objective));
+            }
+            return time_out(best, iterations, cuts.len() - initial_cuts, lower_bound);
+        }
+        // An incumbent for the time limit (and an early proof when it meets the bound).
+        let repaired = local_search(p, &assign);
+        if p.is_feasible(&repaired) {
+            let objective = p.objective(&repaired).expect("feasible");
+            if best.as_ref().is_none_or(|b| objective < b.1) {
+                best = Some((repaired, objective));
+            }
+        }
+        if let Some((assign, objective)) = &best {
+            if !timed_out && *objective <= lower_bound {
+                return Ok(ContiguousSolution {
+                    assign: assign.clone(),
+                    objective: *objective,
+                    iterations,
+                    cuts: cuts.len() - initial_cuts,
+                    lower_bound,
+                    proved_optimal: true,
+                });
+            }
+        }
+        if timed_out {
+            return time_out(best, iterations, cuts.len() - initial_cuts, lower_bound);
+        }
+        let mut added = 0;
+        for (s, piece) in enclaves {
+            let inside: HashSet<usize> = piece.iter().copied().collect();
+            let mut rhs: Vec<usize> = piece
+                .iter()
+                .flat_map(|&u| p.neighbours[u].iter().copied())
+                .filter(|v| !inside.contains(v) && allowed(*v, s))
+                .collect();
+            rhs.sort_unstable();
+            rhs.dedup();
+            for &u in &piece {
+                let cut = Cut { s, u, rhs: rhs.clone() };
+                if known.insert(cut.clone()) {
+                    cuts.push(cut);
+                    added += 1;
+                }
+            }
+        }
+        if added == 0 {
+            return Err(SolveError::Solver(
+                "the contiguity cuts repeat: the MIP returned a plan that violates a cut it has"
+                    .into(),
+            ));
+        }
+    }
+}
+
+/// The answer of one MIP with the cuts so far.
+struct Relaxation {
+    /// None when the time ran out without an integral plan.
+    assign: Option<Vec<u32>>,
+    /// The proven optimum (a lower bound of the contiguous optimum).
+    bound: Option<u64>,
+    timed_out: bool,
+}
+
+/// One MIP with the given cuts.
+fn solve_relaxation(
+    p: &ContiguousProblem,
+    allowed: &dyn Fn(usize, usize) -> bool,
+    cuts: &[Cut],
+    seconds: f64,
+) -> Result<Relaxation, SolveError> {
+    let (n, ns) = (p.n_units(), p.n_schools);
+    let mut vars = ProblemVariables::new();
+    let mut x: Vec<Option<Variable>> = vec![None; n * ns];
+    let mut objective = Expression::with_capacity(n * 2);
+    for u in 0..n {
+        for s in 0..ns {
+            if allowed(u, s) {
+                let v = vars.add(variable().binary());
+                objective.add_mul(p.cost[u * ns + s] as f64, v);
+                x[u * ns + s] = Some(v);
+            }
+        }
+    }
+    let mut model = vars.minimise(objective).using(coin_cbc);
+    model.set_parameter("log", "0");
+    model.set_parameter("slogLevel", "0");
+    model.set_parameter("seconds", &(seconds.ceil().max(1.0) as u64).to_string());
+    for u in 0..n {
+        let e: Expression = (0..ns).filter_map(|s| x[u * ns + s]).sum();
+        model.add_constraint(e.eq(1.0));
+    }
+    for (s, &cap) in p.cap.iter().enumerate() {
+        let mut e = Expression::with_capacity(n);
+        for u in 0..n {
+            if let Some(v) = x[u * ns + s] {
+                e.add_mul(p.weight[u] as f64, v);
+            }
+        }
+        model.add_constraint(e.leq(cap as f64));
+    }
+    for (s, &r) in p.root.iter().enumerate() {
+        let v = x[r * ns + s].expect("a root is allowed at its school");
+        model.add_constraint(Expression::from(v).eq(1.0));
+    }
+    for cut in cuts {
+        let Some(lhs) = x[cut.u * ns + cut.s] else { continue };
+        let mut e = Expression::from(lhs);
+        for &v in &cut.rhs {
+            if let Some(xv) = x[v * ns + cut.s] {
+                e.add_mul(-1.0, xv);
+            }
+        }
+        model.add_constraint(e.leq(0.0));
+    }
+    let sol = match model.solve() {
+        Ok(sol) => sol,
+        Err(good_lp::ResolutionError::Infeasible) => {
+            return Err(SolveError::Infeasible(vec![Diagnosis::Contiguity]))
+        }
+        Err(e) => return Err(SolveError::Solver(format!("Cbc: {e}"))),
+    };
+    let timed_out = matches!(sol.status(), good_lp::solvers::SolutionStatus::TimeLimit);
+    let mut assign = Vec::with_capacity(n);
+    for u in 0..n {
+        let mut chosen = None;
+        let mut integral = true;
+        for s in 0..ns {
+            if let Some(v) = x[u * ns + s] {
+                let val = sol.value(v);
+                integral &= (val - val.round()).abs() <= INTEGRALITY_TOL;
+                if val > 0.5 {
+                    chosen = Some(s as u32);
+                }
+            }
+        }
+        match (chosen, integral) {
+            (Some(s), true) => assign.push(s),
+            _ if timed_out => return Ok(Relaxation { assign: None, bound: None, timed_out: true }),
+            _ => {
+                return Err(SolveError::Solver(format!(
+                    "Cbc returned no integral school for unit {u}"
+                )))
+            }
+        }
+    }
+    let feasible = p.loads(&assign).iter().zip(&p.cap).all(|(&l, &c)| l <= c as u64);
+    if !feasible {
+        if timed_out {
+            return Ok(Relaxation { assign: None, bound: None, timed_out: true });
+        }
+        return Err(SolveError::Solver("Cbc returned a plan over capacity".into()));
+    }
+    let objective = p.objective(&assign).expect("only allowed pairs have variables");
+    Ok(Relaxation { assign: Some(assign), bound: (!timed_out).then_some(objective), timed_out })
+}
+
+/// BFS scratch space for connectivity checks.
+struct Scratch {
+    mark: Vec<u32>,
+    stamp: u32,
+    queue: Vec<usize>,
+}
+
+impl Scratch {
+    fn new(n: usize) -> Scratch {
+        Scratch { mark: vec![0; n], stamp: 0, queue: Vec::new() }
+    }
+
+    /// Whether school `s`'s district, without `removed` and with `added`, is one piece around
+    /// its root. `size` is the district's current number of units.
+    fn connected(
+        &mut self,
+        p: &ContiguousProblem,
+        assign: &[u32],
+        s: usize,
+        size: usize,
+        removed: Option<usize>,
+        added: Option<usize>,
+    ) -> bool {
+        let member = |u: usize| Some(u) != removed && (assign[u] as usize == s || Some(u) == added);
+        let root = p.root[s];
+        if !member(root) {
+            return false;
+        }
+        let expected = size - removed.map_or(0, |_| 1) + added.map_or(0, |_| 1);
+        self.stamp += 1;
+        let stamp = self.stamp;
+        self.queue.clear();
+        self.queue.push(root);
+        self.mark[root] = stamp;
+        let mut i = 0;
+        while i < self.queue.len() {
+            let u = self.queue[i];
+            i += 1;
+            for &v in &p.neighbours[u] {
+                if self.mark[v] != stamp && member(v) {
+                    self.mark[v] = stamp;
+                    self.queue.push(v);
+                }
+            }
+        }
+        self.queue.len() == expected
+    }
+}
+
+/// Cost as a signed number (not allowed pairs count as [`UNREACHABLE`] meters).
+fn c(p: &ContiguousProblem, u: usize, s: usize) -> i64 {
+    p.cost[u * p.n_schools + s] as i64
+}
+
+/// A fast heuristic from any start (say the plan without contiguity): roots go home; then each
+/// enclave joins the adjacent district where it costs the least walk and capacity allows (else
+/// the cheapest adjacent one, and border units then leave over-full districts); then single
+/// border units move, and pairs of border units swap between neighbouring districts, while the
+/// total walk decreases, every district stays one piece (a unit whose removal would split its
+/// district stays) and no school goes over capacity.
+///
+/// From a feasible contiguous start the result is feasible, contiguous and never worse. From
+/// another start the result is contiguous unless an enclave may go to no adjacent school, and
+/// within capacity unless an over-full district has no border unit that another district can
+/// take ([`ContiguousProblem::is_feasible`] tells). `p` must pass
+/// [`ContiguousProblem::validate`].
+pub fn local_search(p: &ContiguousProblem, start: &[u32]) -> Vec<u32> {
+    let mut a = start.to_vec();
+    for (s, &r) in p.root.iter().enumerate() {
+        a[r] = s as u32;
+    }
+    repair_enclaves(p, &mut a);
+    restore_capacity(p, &mut a);
+    improve(p, &mut a);
+    a
+}
+
+fn repair_enclaves(p: &ContiguousProblem, a: &mut [u32]) {
+    let (n, ns) = (p.n_units(), p.n_schools);
+    let mut load = p.loads(a);
+    loop {
+        let school_of: Vec<Option<usize>> = a.iter().map(|&s| Some(s as usize)).collect();
+        let all = pieces(&p.neighbours, &school_of);
+        let mut piece_of = vec![0usize; n];
+        for (i, (_, units)) in all.iter().enumerate() {
+            units.iter().for_each(|&u| piece_of[u] = i);
+        }
+        let main = |t: usize| piece_of[p.root[t]];
+        let mut enclaves: Vec<usize> = (0..all.len()).filter(|&i| main(all[i].0) != i).collect();
+        if enclaves.is_empty() {
+            return;
+        }
+        enclaves.sort_by_key(|&i| all[i].1.len());
+        // Moves within one pass touch disjoint schools, so the pieces stay exact.
+        let mut dirty = vec![false; ns];
+        let mut moved = false;
+        for i in enclaves {
+            let (s, units) = &all[i];
+            let s = *s;
+            if dirty[s] {
+                continue;
+            }
+            let mut border: Vec<usize> = units
+                .iter()
+                .flat_map(|&u| p.neighbours[u].iter().copied())
+                .filter(|&v| a[v] as usize != s)
+                .collect();
+            border.sort_unstable();
+            border.dedup();
+            if border.iter().any(|&v| dirty[a[v] as usize]) {
+                continue;
+            }
+            let w: u64 = units.iter().map(|&u| p.weight[u] as u64).sum();
+            // (fits, touches the main piece, delta, school): least is best after the filters.
+            let mut options: Vec<(bool, bool, i64, usize)> = Vec::new();
+            for &v in &border {
+                let t = a[v] as usize;
+                if options.iter().any(|o| o.3 == t) {
+                    continue;
+                }
+                if !units.iter().all(|&u| p.cost(u, t).is_some()) {
+                    continue;
+                }
+                let touches = border.iter().any(|&x| a[x] as usize == t && piece_of[x] == main(t));
+                let fits = load[t] + w <= p.cap[t] as u64;
+                let delta: i64 = units.iter().map(|&u| c(p, u, t) - c(p, u, s)).sum();
+                options.push((fits, touches, delta, t));
+            }
+            let pick = options
+                .iter()
+                .filter(|o| o.0 && o.1)
+                .min_by_key(|o| (o.2, o.3))
+                .or_else(|| options.iter().filter(|o| o.1).min_by_key(|o| (o.2, o.3)))
+                .or_else(|| options.iter().min_by_key(|o| (o.2, o.3)));
+            if let Some(&(_, _, _, t)) = pick {
+                for &u in units {
+                    a[u] = t as u32;
+                }
+                load[s] -= w;
+                load[t] += w;
+                dirty[s] = true;
+                dirty[t] = true;
+                moved = true;
+            }
+        }
+        if !moved {
+            return;
+        }
+    }
+}
+
+fn restore_capacity(p: &ContiguousProblem, a: &mut [u32]) {
+    let (n, ns) = (p.n_units(), p.n_schools);
+    let mut load = p.loads(a);
+    let mut size = vec![0usize; ns];
+    a.iter().for_each(|&s| size[s as usize] += 1);
+    let mut is_root = vec![false; n];
+    p.root.iter().for_each(|&r| is_root[r] = true);
+    let mut scratch = Scratch::new(n);
+    while (0..ns).any(|t| load[t] > p.cap[t] as u64) {
+        // (delta per pupil, unit, from, to), cheapest first.
+        let mut moves: Vec<(f64, usize, usize, usize)> = Vec::new();
+        for u in 0..n {
+            let t = a[u] as usize;
+            let w = p.weight[u] as u64;
+            if load[t] <= p.cap[t] as u64 || is_root[u] || w == 0 {
+                continue;
+            }
+            for &v in &p.neighbours[u] {
+                let r = a[v] as usize;
+                if r != t && p.cost(u, r).is_some() && load[r] + w <= p.cap[r] as u64 {
+                    moves.push(((c(p, u, r) - c(p, u, t)) as f64 / w as f64, u, t, r));
+                }
+            }
+        }
+        moves.sort_by(|x, y| x.0.total_cmp(&y.0).then((x.1, x.3).cmp(&(y.1, y.3))));
+        let Some(&(_, u, t, r)) =
+            moves.iter().find(|m| scratch.connected(p, a, m.2, size[m.2], Some(m.1), None))
+        else {
+            return;
+        };
+        a[u] = r as u32;
+        load[t] -= p.weight[u] as u64;
+        load[r] += p.weight[u] as u64;
+        size[t] -= 1;
+        size[r] += 1;
+    }
+}
+
+fn improve(p: &ContiguousProblem, a: &mut [u32]) {
+    let (n, ns) = (p.n_units(), p.n_schools);
+    let mut load = p.loads(a);
+    let mut size = vec![0usize; ns];
+    a.iter().for_each(|&s| size[s as usize] += 1);
+    let mut is_root = vec![false; n];
+    p.root.iter().for_each(|&r| is_root[r] = true);
+    let mut scratch = Scratch::new(n);
+    // A receiving school may not go over capacity, or further over it than it is.
+    let fits = |load: &[u64], s: usize, new: u64| new <= p.cap[s] as u64 || new <= load[s];
+    loop {
+        let mut improved = false;
+        for u in 0..n {
+            if is_root[u] {
+                continue;
+            }
+            let s = a[u] as usize;
+            let w = p.weight[u] as u64;
+            let mut best: Option<(i64, usize)> = None;
+            for &v in &p.neighbours[u] {
+                let t = a[v] as usize;
+                if t == s || p.cost(u, t).is_none() || !fits(&load, t, load[t] + w) {
+                    continue;
+                }
+                let delta = c(p, u, t) - c(p, u, s);
+                if delta < 0 && best.is_none_or(|b| (delta, t) < b) {
+                    best = Some((delta, t));
+                }
+            }
+            let Some((_, t)) = best else { continue };
+            if !scratch.connected(p, a, s, size[s], Some(u), None) {
+                continue;
+            }
+            a[u] = t as u32;
+            load[s] -= w;
+            load[t] += w;
+            size[s] -= 1;
+            size[t] += 1;
+            improved = true;
+        }
+        if improved {
+            continue;
+        }
+        // Swaps of border units u (at s, next to t) and v (at t, next to s), best first.
+        let mut border: Vec<Vec<(usize, usize)>> = vec![Vec::new(); ns]; // per school: (unit, other)
+        for u in 0..n {
+            if is_root[u] {
+                continue;
+            }
+            let s = a[u] as usize;
+            let mut others: Vec<usize> = p.neighbours[u]
+                .iter()
+                .map(|&v| a[v] as usize)
+                .filter(|&t| t != s && p.cost(u, t).is_some())
+                .collect();
+            others.sort_unstable();
+            others.dedup();
+            border[s].extend(others.into_iter().map(|t| (u, t)));
+        }
+        let mut swaps: Vec<(i64, usize, usize)> = Vec::new();
+        for (s, list) in border.iter().enumerate() {
+            for &(u, t) in list {
+                if t < s {
+                    continue;
+                }
+                for &(v, back) in &border[t] {
+                    if back != s {
+                        continue;
+                    }
+                    let delta = c(p, u, t) + c(p, v, s) - c(p, u, s) - c(p, v, t);
+                    let (wu, wv) = (p.weight[u] as u64, p.weight[v] as u64);
+                    if delta < 0
+                        && fits(&load, s, load[s] - wu + wv)
+                        && fits(&load, t, load[t] - wv + wu)
+                    {
+                        swaps.push((delta, u, v));
+                    }
+                }
+            }
+        }
+        swaps.sort_unstable();
+        for &(_, u, v) in &swaps {
+            let (s, t) = (a[u] as usize, a[v] as usize);
+            if scratch.connected(p, a, s, size[s], Some(u), Some(v))
+                && scratch.connected(p, a, t, size[t], Some(v), Some(u))
+            {
+                a[u] = t as u32;
+                a[v] = s as u32;
+                let (wu, wv) = (p.weight[u] as u64, p.weight[v] as u64);
+                load[s] = load[s] - wu + wv;
+                load[t] = load[t] - wv + wu;
+                improved = true;
+                break;
+            }
+        }
+        if !improved {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// 4-neighbourhood of a `w` x `h` grid, units row by row.
+    fn grid(w: usize, h: usize) -> Vec<Vec<usize>> {
+        (0..w * h)
+            .map(|u| {
+                let (x, y) = (u % w, u / w);
+                let mut v = Vec::new();
+                if y > 0 {
+                    v.push(u - w);
+                }
+                if x > 0 {
+                    v.push(u - 1);
+                }
+                if x + 1 < w {
+                    v.push(u + 1);
+                }
+                if y + 1 < h {
+                    v.push(u + w);
+                }
+                v
+            })
+            .collect()
+    }
+
+    /// The optimum by trying all `S^n` assignments: (objective, one optimal assignment).
+    fn exhaustive(p: &ContiguousProblem) -> Option<(u64, Vec<u32>)> {
+        let (n, ns) = (p.n_units(), p.n_schools);
+        let mut a = vec![0u32; n];
+        let mut best: Option<(u64, Vec<u32>)> = None;
+        loop {
+            if p.is_feasible(&a) {
+                let o = p.objective(&a).unwrap();
+                if best.as_ref().is_none_or(|b| o < b.0) {
+                    best = Some((o, a.clone()));
+                }
+            }
+            let mut i = 0;
+            while i < n {
+                a[i] += 1;
+                if (a[i] as usize) < ns {
+                    break;
+                }
+                a[i] = 0;
+                i += 1;
+            }
+            if i == n {
+                return best;
+            }
+        }
+    }
+
+    fn random_problem(rng: &mut ChaCha8Rng) -> ContiguousProblem {
+        let (w, h) = if rng.random_bool(0.5) { (3, 3) } else { (2, 4) };
+        let n = w * h;
+        let ns = rng.random_range(2..=3usize);
+        let mut units: Vec<usize> = (0..n).collect();
+        let mut root = Vec::new();
+        for _ in 0..ns {
+            root.push(units.swap_remove(rng.random_range(0..units.len())));
+        }
+        let weight: Vec<u32> = (0..n).map(|_| rng.random_range(0..=4)).collect();
+        let mut cost = Vec::with_capacity(n * ns);
+        for u in 0..n {
+            for s in 0..ns {
+                // Some pairs not allowed (never a root at its school).
+                let c = if root[s] != u && rng.random_bool(0.08) {
+                    UNREACHABLE
+                } else {
+                    rng.random_range(0..100) * weight[u].max(1)
+                };
+                cost.push(c);
+            }
+        }
+        let total: u32 = weight.iter().sum();
+        // Tight: an even share plus a little slack, sometimes too little.
+        let cap = (0..ns).map(|_| total / ns as u32 + rng.random_range(0..=3)).collect();
+        ContiguousProblem { n_schools: ns, cap, cost, weight, root, neighbours: grid(w, h) }
+    }
+
+    #[test]
+    fn exact_equals_exhaustive_on_random_tiny_grids() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let (mut feasible, mut with_cuts) = (0, 0);
+        for case in 0..60 {
+            let p = random_problem(&mut rng);
+            let brute = exhaustive(&p);
+            match (solve_exact(&p, 60), brute) {
+                (Ok(sol), Some((best, _))) => {
+                    assert!(sol.proved_optimal, "case {case}");
+                    assert!(p.is_feasible(&sol.assign), "case {case}: {:?}", sol.assign);
+                    assert_eq!(sol.objective, best, "case {case}: {p:?}");
+                    assert_eq!(p.objective(&sol.assign), Some(best));
+                    feasible += 1;
+                    with_cuts += (sol.cuts > 0) as usize;
+                }
+                (Err(SolveError::Infeasible(_)), None) => {}
+                (got, brute) => panic!("case {case}: {got:?} but exhaustive {brute:?}: {p:?}"),
+            }
+        }
+        assert!(feasible >= 30, "only {feasible} feasible cases");
+        eprintln!("{feasible} feasible, {with_cuts} needed cuts beyond the single-unit ones");
+    }
+
+    #[test]
+    fn local_search_is_never_worse_never_over_capacity_and_contiguous() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let (mut checked, mut runs, mut contiguous, mut fitting) = (0, 0, 0, 0);
+        for case in 0..80 {
+            let p = random_problem(&mut rng);
+            let Some((_, feasible)) = exhaustive(&p) else { continue };
+            // From a feasible contiguous start: feasible, contiguous, never worse.
+            let out = local_search(&p, &feasible);
+            assert!(p.is_feasible(&out), "case {case}");
+            assert!(p.objective(&out) <= p.objective(&feasible), "case {case}");
+            // From random starts (allowed pairs): contiguous whenever it claims feasibility, and
+            // from a random contiguous start never worse.
+            for _ in 0..5 {
+                let start: Vec<u32> = (0..p.n_units())
+                    .map(|u| {
+                        let ok: Vec<u32> = (0..p.n_schools as u32)
+                            .filter(|&s| p.cost(u, s as usize).is_some())
+                            .collect();
+                        ok[rng.random_range(0..ok.len())]
+                    })
+                    .collect();
+                let out = local_search(&p, &start);
+                if p.is_feasible(&start) {
+                    assert!(p.is_feasible(&out), "case {case}");
+                    assert!(p.objective(&out) <= p.objective(&start), "case {case}");
+                }
+                // With every pair allowed an enclave can always join a neighbour.
+                if p.cost.iter().all(|&c| c != UNREACHABLE) {
+                    assert!(p.is_contiguous(&out), "case {case}: {start:?} -> {out:?}");
+                }
+                contiguous += p.is_contiguous(&out) as usize;
+                fitting += p.is_feasible(&out) as usize;
+                runs += 1;
+                assert!(out.iter().all(|&s| (s as usize) < p.n_schools));
+            }
+            checked += 1;
+        }
+        assert!(checked >= 30, "{checked}");
+        eprintln!("random starts: {runs} runs, {contiguous} contiguous, {fitting} feasible");
+    }
+
+    /// A line 0-1-2-3-4, school A at 0 and B at 4: unit 2 is nearest A, its neighbours B, so the
+    /// optimum without contiguity has enclaves; the contiguous optimum costs more.
+    #[test]
+    fn exact_removes_an_enclave_at_a_higher_objective() {
+        let neighbours = vec![vec![1], vec![0, 2], vec![1, 3], vec![2, 4], vec![3]];
+        #[rustfmt::skip]
+        let cost = vec![
+            0, 500,
+            100, 0,
+            0, 100,
+            100, 0,
+            500, 0,
+        ];
+        let p = ContiguousProblem {
+            n_schools: 2,
+            cap: vec![10, 10],
+            cost: cost.clone(),
+            weight: vec![1; 5],
+            root: vec![0, 4],
+            neighbours,
+        };
+        let free = super::super::lp::solve(&super::super::Problem {
+            n_schools: 2,
+            cap: vec![10, 10],
+            min: vec![0, 0],
+            cost,
+            weight: vec![1; 5],
+            fixed: vec![None; 5],
+        })
+        .unwrap();
+        assert_eq!(free.assign, vec![0, 1, 0, 1, 1]);
+        assert_eq!(free.objective, 0);
+        // A's unit 2 and B's unit 1 are both cut off from their schools.
+        assert_eq!(p.enclaves(&free.assign), vec![(1, vec![1]), (0, vec![2])]);
+        let sol = solve_exact(&p, 60).unwrap();
+        assert!(sol.proved_optimal && p.is_feasible(&sol.assign));
+        assert_eq!(sol.objective, 100);
+        let repaired = local_search(&p, &free.assign);
+        assert!(p.is_feasible(&repaired));
+        assert_eq!(p.objective(&repaired), Some(100));
+    }
+
+    #[test]
+    fn an_enclave_with_no_way_home_is_infeasible_and_bad_roots_are_errors() {
+        // Unit 2 may only go to A, but B's root 1 separates it from A's root 0.
+        let p = ContiguousProblem {
+            n_schools: 2,
+            cap: vec![10, 10],
+            cost: vec![0, UNREACHABLE, 5, 0, 0, UNREACHABLE],
+            weight: vec![1; 3],
+            root: vec![0, 1],
+            neighbours: vec![vec![1], vec![0, 2], vec![1]],
+        };
+        assert_eq!(solve_exact(&p, 10), Err(SolveError::Infeasible(vec![Diagnosis::Contiguity])));
+        let shared = ContiguousProblem { root: vec![1, 1], ..p.clone() };
+        assert!(
+            matches!(solve_exact(&shared, 10), Err(SolveError::Solver(m)) if m.contains("share"))
+        );
+    }
+
+    /// An 8 x 8 town with 3 schools, walks by street-grid distance plus noise: the plan without
+    /// contiguity, repaired and improved by the local search, then the exact optimum.
+    #[test]
+    fn local_search_repairs_the_free_optimum_and_exact_is_at_least_as_good() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (w, h) = (8usize, 8usize);
+        let n = w * h;
+        let root = vec![9, 30, 52];
+        let weight: Vec<u32> = (0..n).map(|_| rng.random_range(1..=5)).collect();
+        let mut cost = Vec::new();
+        for u in 0..n {
+            for &r in &root {
+                let d = (u % w).abs_diff(r % w) + (u / w).abs_diff(r / w);
+                let walk = 100 * d as u32 + rng.random_range(0..400);
+                cost.push(walk * weight[u]);
+            }
+        }
+        let total: u32 = weight.iter().sum();
+        let cap = vec![total / 3 + 2, total / 3 + 2, total / 3 + 2];
+        let p = ContiguousProblem { n_schools: 3, cap, cost, weight, root, neighbours: grid(w, h) };
+        let free = super::super::lp::solve(&super::super::Problem {
+            n_schools: 3,
+            cap: p.cap.clone(),
+            min: vec![0; 3],
+            cost: p.cost.clone(),
+            weight: p.weight.clone(),
+            fixed: (0..n).map(|u| p.root.iter().position(|&r| r == u).map(|s| s as u32)).collect(),
+        })
+        .unwrap();
+        let heuristic = local_search(&p, &free.assign);
+        assert!(p.is_feasible(&heuristic), "{heuristic:?}");
+        let exact = solve_exact(&p, 120).unwrap();
+        assert!(exact.proved_optimal && p.is_feasible(&exact.assign));
+        let h_obj = p.objective(&heuristic).unwrap();
+        assert!(free.objective <= exact.objective && exact.objective <= h_obj);
+        // This seed: the free plan has enclaves and contiguity costs walk.
+        assert!(!p.enclaves(&free.assign).is_empty() && free.objective < exact.objective);
+        eprintln!(
+            "free {} / exact {} ({} solves, {} cuts) / local search {}; free plan enclaves: {}",
+            free.objective,
+            exact.objective,
+            exact.iterations,
+            exact.cuts,
+            h_obj,
+            p.enclaves(&free.assign).len()
+        );
+        // No time at all: no plan, a time-limit error.
+        assert_eq!(solve_exact(&p, 0), Err(SolveError::TimeLimit { seconds: 0 }));
+    }
+
+    #[test]
+    fn pieces_split_by_school() {
+        let school_of = vec![Some(0), Some(1), Some(0), None, Some(0), Some(0)];
+        // 0-1-2, 3-4-5 as two rows of a 3 x 2 grid.
+        let got = pieces(&grid(3, 2), &school_of);
+        assert_eq!(got, vec![(0, vec![0]), (1, vec![1]), (0, vec![2, 4, 5])]);
+    }
+}
