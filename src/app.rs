@@ -356,6 +356,9 @@ impl Loaded {
     /// Solve (with stability when given) and, with the city, build the report's comparison.
     pub fn solve(&self, stage: &dyn Fn(Stage)) -> Result<PlanResult> {
         stage(Stage::Solving);
+        if self.policy.contiguous {
+            return self.solve_contiguous();
+        }
         let (plan, stability) = match &self.stability {
             None => (crate::solve_plan(&self.inst, &self.matrix, &self.policy, None)?, None),
             Some(st) => {
@@ -369,6 +372,46 @@ impl Loaded {
             None => None,
         };
         Ok(PlanResult { plan, stability, comparison })
+    }
+
+    /// Contiguous districts: the certified pupil-level optimum first (the lower bound, and the
+    /// districts the search starts from), then every block of the city to a school.
+    fn solve_contiguous(&self) -> Result<PlanResult> {
+        let Some(city) = &self.city else {
+            return Err(Error::policy(
+                "contiguous districts need the city's blocks and the walks from every block",
+                Some(crate::error::Hint::new(
+                    "give the blocks",
+                    Some(crate::error::Setting::Blocks),
+                )),
+            ));
+        };
+        if self.stability.is_some() {
+            return Err(Error::policy(
+                "contiguous districts are not yet combined with stability against last year's \
+                 districts",
+                None,
+            ));
+        }
+        let pupil_policy = Policy {
+            unit: Unit::Pupil,
+            min_class_size: None,
+            contiguous: false,
+            ..self.policy.clone()
+        };
+        let optimum = crate::solve_plan(&self.inst, &self.matrix, &pupil_policy, None)?;
+        let block_policy = Policy { unit: Unit::Block, ..pupil_policy.clone() };
+        let start = crate::solve_plan(&self.inst, &self.matrix, &block_policy, None)?;
+        let c = crate::districts::contiguous::solve(
+            &self.inst,
+            &self.matrix,
+            &self.policy,
+            city,
+            &optimum,
+            &start,
+        )?;
+        let comparison = self.comparison(&c.plan)?;
+        Ok(PlanResult { plan: c.plan, stability: None, comparison })
     }
 
     /// The comparison for the report page: the straight-line proxy and/or given districts,

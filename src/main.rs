@@ -421,6 +421,12 @@ struct PolicyArgs {
     /// max_classes then seat max_classes x this).
     #[arg(long)]
     max_class_size: Option<u32>,
+    /// Every school's district one connected piece of the blocks' adjacency (edge-neighbouring
+    /// grid cells, Delaunay neighbours of address points) holding the school's own block; whole
+    /// blocks, every block of the city decided (needs --blocks). Exact where the size allows,
+    /// else a local search; the gap to the certified pupil-level optimum is reported.
+    #[arg(long)]
+    contiguous: bool,
 }
 
 /// Stability against last year's districts.
@@ -463,6 +469,7 @@ impl PolicyArgs {
             unit: self.unit,
             min_class_size: self.min_class_size,
             max_class_size: self.max_class_size,
+            contiguous: self.contiguous,
         }
     }
 }

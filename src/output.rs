@@ -183,6 +183,7 @@ pub fn write_plan(
     let change = stability.and_then(|(r, st)| r.change_cost_m.map(|c| (&st.previous, c)));
     let publication =
         city.map(|c| crate::districts::publish::publish(inst, plan, c, change)).transpose()?;
+    summary.districts = publication.as_ref().map(|p| p.shape.clone());
     write_atomically(out, |dir| {
         write_json(&dir.join("summary.json"), &summary)?;
         write_json(&dir.join("certificate.json"), &cert)?;

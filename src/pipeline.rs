@@ -172,6 +172,7 @@ pub fn solve_plan(
         solver,
         policy: policy.clone(),
         solve_seconds,
+        districts: None,
         optimal: true,
     })
 }

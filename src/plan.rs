@@ -36,6 +36,9 @@ pub struct Policy {
     /// The largest class allowed at every school, replacing each school's `class_size`; a school
     /// given by `max_classes` then seats `max_classes` x this.
     pub max_class_size: Option<u32>,
+    /// Every school's district is one connected piece of the blocks' adjacency graph holding
+    /// the school's own block (whole blocks; needs the city's blocks).
+    pub contiguous: bool,
 }
 
 impl Default for Policy {
@@ -46,6 +49,7 @@ impl Default for Policy {
             unit: Unit::Pupil,
             min_class_size: None,
             max_class_size: None,
+            contiguous: false,
         }
     }
 }
@@ -81,6 +85,10 @@ pub struct Plan {
     pub policy: Policy,
     /// Wall-clock seconds the solve took (0 for baselines).
     pub solve_seconds: f64,
+    /// The district of every block of the city (block id -> school index), when the plan
+    /// decides it itself (contiguous districts); otherwise districts follow the plan's pupils
+    /// and prices.
+    pub districts: Option<std::collections::BTreeMap<String, u32>>,
     /// Whether a solver proved the plan optimal for its policy (false for baselines, which are
     /// only evaluated).
     pub optimal: bool,

@@ -297,6 +297,7 @@ fn base_policy(spec: &PolicySpec) -> Policy {
         unit: spec.unit.unwrap_or(d.unit),
         min_class_size: spec.min_class_size,
         max_class_size: spec.max_class_size,
+        contiguous: false,
     }
 }
 

@@ -1201,6 +1201,7 @@ fn cli_solve_options_and_http_plan_fields_are_the_same() {
         ("unit", "policy.unit"),
         ("min-class-size", "policy.min_class_size"),
         ("max-class-size", "policy.max_class_size"),
+        ("contiguous", "policy.contiguous"),
         ("blocks", "blocks"),
         ("block-matrix", "block_matrix"),
         ("streets", "streets"),

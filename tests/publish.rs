@@ -458,3 +458,114 @@ fn stable_plans_explain_the_change_cost_and_every_block_obeys_the_penalised_rule
     );
     assert!(v["explanations"][0]["german"].as_str().unwrap().contains("Vorjahres"), "{v}");
 }
+
+/// `--contiguous`: every district is one piece of edge-neighbouring cells holding its school's
+/// cell — checked by a breadth-first search of our own on the published districts.csv — and
+/// the plan reports its walk against the certified pupil-level optimum, which bounds it.
+#[test]
+fn contiguous_districts_are_one_piece_each() {
+    let d = tempfile::tempdir().unwrap();
+    let (n0, e0) = (3_220_000i64, 4_430_000i64);
+    let (rows, cols) = (4i64, 5i64);
+    let centre = |r: i64, c: i64| {
+        catchment::projection::inverse((e0 + c * 100 + 50) as f64, (n0 + r * 100 + 50) as f64)
+    };
+    let id = |r: i64, c: i64| format!("CRS3035RES100mN{}E{}", n0 + r * 100, e0 + c * 100);
+    // Schools in the corners (0,0) and (3,4); a third in the middle (1,2).
+    let schools = [("A", 0, 0, 6), ("B", 3, 4, 6), ("C", 1, 2, 5)];
+    let mut s_csv = String::from("id,name,lat,lon,capacity\n");
+    for (sid, r, c, cap) in schools {
+        let (lat, lon) = centre(r, c);
+        s_csv.push_str(&format!("{sid},{sid},{lat:.7},{lon:.7},{cap}\n"));
+    }
+    let walk =
+        |r: i64, c: i64, sr: i64, sc: i64| 100 * ((r - sr).abs() + (c - sc).abs()) as u32 + 40;
+    let (mut b_csv, mut p_csv, mut m_csv, mut bm_csv) = (
+        String::from("block_id,lat,lon,residents\n"),
+        String::from("id,lat,lon,block\n"),
+        String::from("pupil_id,school_id,meters\n"),
+        String::from("block_id,school_id,meters\n"),
+    );
+    let mut n = 0;
+    for r in 0..rows {
+        for c in 0..cols {
+            let (lat, lon) = centre(r, c);
+            b_csv.push_str(&format!("{},{lat:.7},{lon:.7},10\n", id(r, c)));
+            for (sid, sr, sc, _) in schools {
+                bm_csv.push_str(&format!("{},{sid},{}\n", id(r, c), walk(r, c, sr, sc)));
+            }
+            // Pupils in a scattered pattern (some cells empty).
+            if (r * 7 + c * 3) % 4 != 0 {
+                n += 1;
+                p_csv.push_str(&format!("p{n},{lat:.7},{lon:.7},{}\n", id(r, c)));
+                for (sid, sr, sc, _) in schools {
+                    m_csv.push_str(&format!("p{n},{sid},{}\n", walk(r, c, sr, sc)));
+                }
+            }
+        }
+    }
+    let (s, p, m) = (
+        write(d.path(), "schools.csv", &s_csv),
+        write(d.path(), "pupils.csv", &p_csv),
+        write(d.path(), "matrix.csv", &m_csv),
+    );
+    let b = write(d.path(), "blocks.csv", &b_csv);
+    let bm = write(d.path(), "block-matrix.csv", &bm_csv);
+    let out = d.path().join("plan");
+    let o = bin()
+        .args(["solve", "--contiguous", "--schools"])
+        .arg(&s)
+        .arg("--pupils")
+        .arg(&p)
+        .arg("--matrix")
+        .arg(&m)
+        .arg("--blocks")
+        .arg(&b)
+        .arg("--block-matrix")
+        .arg(&bm)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Our own search: 4-neighbour pieces of each school's cells.
+    let recs = records(&out);
+    let school_at: HashMap<(i64, i64), String> = recs
+        .iter()
+        .map(|r| {
+            let c = catchment::districts::blocks::grid_cell(&r.block_id).unwrap();
+            (((c.north - n0) / 100, (c.east - e0) / 100), r.school_id.clone())
+        })
+        .collect();
+    assert_eq!(school_at.len() as i64, rows * cols, "every block has a district");
+    for (sid, sr, sc, _) in schools {
+        let mine: Vec<(i64, i64)> =
+            school_at.iter().filter(|(_, s)| *s == sid).map(|(k, _)| *k).collect();
+        let mut seen = std::collections::HashSet::from([(sr, sc)]);
+        let mut stack = vec![(sr, sc)];
+        while let Some((r, c)) = stack.pop() {
+            for nb in [(r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)] {
+                if school_at.get(&nb).is_some_and(|s| s == sid) && seen.insert(nb) {
+                    stack.push(nb);
+                }
+            }
+        }
+        assert_eq!(school_at[&(sr, sc)], sid, "{sid} holds its own cell");
+        assert_eq!(seen.len(), mine.len(), "{sid}'s district is one piece");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["districts"]["pieces"], 3, "{}", summary["districts"]);
+    assert_eq!(summary["districts"]["enclaves"], 0);
+    let (walk_m, bound) = (
+        summary["solver"]["objective_m"].as_u64().unwrap(),
+        summary["solver"]["pupil_optimum_m"].as_u64().unwrap(),
+    );
+    assert!(walk_m >= bound, "the certified pupil-level optimum bounds the plan");
+    assert!(summary["solver"]["gap_pct"].is_number());
+    assert!(summary["solver"]["name"].as_str().unwrap().starts_with("contiguous (exact"));
+    // Loads within the seats.
+    for s in summary["per_school"].as_array().unwrap() {
+        assert!(s["load"].as_u64() <= s["capacity"].as_u64(), "{s}");
+    }
+}

@@ -60,28 +60,128 @@ impl Adjacency {
     }
 }
 
-/// Edge neighbours (4-neighbourhood) when every block id is a grid cell of one size (and no
-/// two ids name the same cell); otherwise `None`. Corner contact is not adjacency (module docs).
+/// Neighbours of grid-cell blocks, when every block id is a grid cell of one size (and no two
+/// ids name the same cell); otherwise `None`.
+///
+/// Two blocks are neighbours when their regions share an edge, a block's region being its own
+/// cell and the empty cells (parks, the river, streets) nearest to it by steps between
+/// edge-neighbouring cells, within [`GAP_CELLS`] cells of some block — the same fill the
+/// published district polygons use. So two populated cells on either side of a park or a street
+/// are neighbours, as they are on the map; cells sharing an edge always are. Corner contact
+/// alone is not adjacency (module docs).
 pub fn grid(blocks: &[Block]) -> Option<Adjacency> {
+    use std::collections::VecDeque;
     let cells: Vec<GridCell> = blocks.iter().map(|b| grid_cell(&b.id)).collect::<Option<_>>()?;
     let size = cells.first().map_or(0, |c| c.size);
     if cells.iter().any(|c| c.size != size) {
         return None;
     }
-    let mut at: HashMap<(i64, i64), usize> = HashMap::with_capacity(cells.len());
+    let mut owner: HashMap<(i64, i64), usize> = HashMap::with_capacity(cells.len() * 4);
     for (i, c) in cells.iter().enumerate() {
-        if at.insert((c.east, c.north), i).is_some() {
+        if owner.insert((c.east, c.north), i).is_some() {
             return None;
         }
     }
     let step = size as i64;
-    let pairs = cells.iter().enumerate().flat_map(|(i, c)| {
-        [(c.east + step, c.north), (c.east, c.north + step)]
-            .into_iter()
-            .filter_map(|key| at.get(&key).map(|&j| (i, j)))
-            .collect::<Vec<_>>()
-    });
+    // Breadth-first fill of the empty cells within GAP_CELLS steps, from blocks in id order.
+    let mut order: Vec<usize> = (0..cells.len()).collect();
+    order.sort_by(|&a, &b| crate::instance::id_cmp(&blocks[a].id, &blocks[b].id));
+    let mut queue: VecDeque<((i64, i64), i64)> =
+        order.iter().map(|&i| ((cells[i].east, cells[i].north), 0)).collect();
+    const DIRS: [(i64, i64); 4] = [(0, -1), (-1, 0), (1, 0), (0, 1)];
+    while let Some(((e, n), d)) = queue.pop_front() {
+        if d >= GAP_CELLS {
+            continue;
+        }
+        let o = owner[&(e, n)];
+        for (de, dn) in DIRS {
+            let nb = (e + de * step, n + dn * step);
+            if let std::collections::hash_map::Entry::Vacant(v) = owner.entry(nb) {
+                v.insert(o);
+                queue.push_back((nb, d + 1));
+            }
+        }
+    }
+    let mut pairs = Vec::new();
+    for (&(e, n), &o) in &owner {
+        for (de, dn) in [(1, 0), (0, 1)] {
+            if let Some(&p) = owner.get(&(e + de * step, n + dn * step)) {
+                if p != o {
+                    pairs.push((o, p));
+                }
+            }
+        }
+    }
     Some(Adjacency::from_pairs(cells.len(), pairs))
+}
+
+/// The adjacency districts are judged on: [`for_blocks`], less the pairs the walks show to be
+/// far apart on foot ([`drop_barriers_in`]), with the pieces that leaves joined
+/// ([`connect_pieces`]). Returns it with how it was taken (`grid` or `delaunay`), the pairs
+/// dropped and the links added.
+pub fn for_city(blocks: &[Block], bm: &BlockMatrix) -> (Adjacency, &'static str, usize, usize) {
+    let grid = grid(blocks);
+    let kind = if grid.is_some() { "grid" } else { "delaunay" };
+    let adj = grid.unwrap_or_else(|| points(blocks));
+    let (adj, dropped) = drop_barriers_in(&adj, blocks, bm);
+    let (adj, added) = connect_pieces(&adj, blocks);
+    (adj, kind, dropped, added)
+}
+
+/// Empty cells a grid block's region reaches across (3: gaps of up to 600 m between 100 m
+/// cells are bridged from both sides).
+pub const GAP_CELLS: i64 = 3;
+
+/// Join the pieces of a neighbour graph into one: while there are several, the piece of the
+/// first block links to the nearest block (straight line) of another piece. A city whose
+/// populated places lie farther apart than any adjacency rule bridges (villages, an exclave)
+/// still has districts that are one piece each. Returns the graph and the links added.
+pub fn connect_pieces(adj: &Adjacency, blocks: &[Block]) -> (Adjacency, usize) {
+    let n = blocks.len();
+    let xy = local_meters(blocks);
+    let mut neighbours = adj.neighbours.clone();
+    let mut added = 0;
+    loop {
+        // Components by BFS.
+        let mut comp = vec![usize::MAX; n];
+        let mut count = 0;
+        for start in 0..n {
+            if comp[start] != usize::MAX {
+                continue;
+            }
+            let mut stack = vec![start];
+            comp[start] = count;
+            while let Some(u) = stack.pop() {
+                for &v in &neighbours[u] {
+                    if comp[v] == usize::MAX {
+                        comp[v] = count;
+                        stack.push(v);
+                    }
+                }
+            }
+            count += 1;
+        }
+        if count <= 1 {
+            break;
+        }
+        // The nearest pair between component 0 and any other.
+        let mut best: Option<(f64, usize, usize)> = None;
+        for a in (0..n).filter(|&a| comp[a] == 0) {
+            for b in (0..n).filter(|&b| comp[b] != 0) {
+                let d = (xy[a].0 - xy[b].0).powi(2) + (xy[a].1 - xy[b].1).powi(2);
+                if best.is_none_or(|(bd, _, _)| d < bd) {
+                    best = Some((d, a, b));
+                }
+            }
+        }
+        let Some((_, a, b)) = best else { break };
+        neighbours[a].push(b);
+        neighbours[b].push(a);
+        neighbours[a].sort_unstable();
+        neighbours[b].sort_unstable();
+        added += 1;
+    }
+    (Adjacency { neighbours }, added)
 }
 
 /// Delaunay neighbours of the blocks' locations (module docs); blocks at one location touch

@@ -7,6 +7,7 @@
 pub mod adjacency;
 pub mod area;
 pub mod blocks;
+pub mod contiguous;
 pub mod files;
 pub mod polygons;
 pub mod publish;

@@ -91,9 +91,13 @@ pub fn district_rows(
     };
     let closing = plan.policy.min_class_size.is_some();
     let open = |s: usize| !closing || plan.classes.get(s).copied().unwrap_or(1) > 0;
-    let school_of = draw_districts(bm, &plan.prices, &plan.assign, &pupil_block, &|b, s| {
-        open(s).then(|| pen(b, s))
-    });
+    let school_of = match &plan.districts {
+        // The plan decided every block (contiguous districts).
+        Some(d) => bm.blocks.iter().map(|id| d.get(id).map(|&s| s as usize)).collect(),
+        None => draw_districts(bm, &plan.prices, &plan.assign, &pupil_block, &|b, s| {
+            open(s).then(|| pen(b, s))
+        }),
+    };
     let price = |s: usize| plan.prices.get(s).copied().unwrap_or(0);
     Ok(blocks
         .iter()
@@ -151,6 +155,81 @@ pub struct Publication {
     pub streets: Option<super::streets::StreetList>,
     /// Why a part is missing (no polygons for non-grid blocks, no street list without streets).
     pub notes: Vec<String>,
+    /// How the districts lie on the blocks' adjacency graph: pieces, enclaves, cut edges.
+    pub shape: Shape,
+}
+
+/// The shape of published districts on the blocks' adjacency graph (grid edges or Delaunay
+/// neighbours, pairs the walks show to be far apart on foot left out).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Shape {
+    /// How adjacency was taken: `grid` (cells sharing an edge) or `delaunay` (address points).
+    pub adjacency: String,
+    /// Pairs of neighbouring blocks left out because the walks show no short walk joins them.
+    pub barriers_dropped: usize,
+    /// Links added between the nearest blocks of pieces of the city no rule joins.
+    pub links_added: usize,
+    /// Connected pieces of all districts together (one per district when contiguous).
+    pub pieces: usize,
+    /// Pieces not holding the school's own block (or, without one, not the largest piece).
+    pub enclaves: usize,
+    /// Schools whose district is more than one piece.
+    pub fragmented_schools: usize,
+    /// Per school (instance order): pieces, and cut edges (neighbouring block pairs across the
+    /// district's border, a compactness figure: fewer is more compact).
+    pub per_school: Vec<SchoolShape>,
+}
+
+/// One district's shape.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SchoolShape {
+    /// The school's id.
+    pub school_id: String,
+    /// Blocks in the district.
+    pub blocks: usize,
+    /// Connected pieces (1 when contiguous; 0 for a school without blocks).
+    pub pieces: usize,
+    /// Neighbouring block pairs with one block in the district and one outside.
+    pub cut_edges: usize,
+}
+
+/// The shape of districts: `school[b]` is block b's school.
+pub fn shape(inst: &Instance, city: &City, school: &[Option<usize>]) -> Shape {
+    use super::adjacency;
+    let (adj, kind, barriers_dropped, links_added) =
+        adjacency::for_city(&city.blocks, &city.matrix);
+    let n_s = inst.schools.len();
+    let pieces = adjacency::pieces(&adj, school, n_s);
+    let locations: Vec<(f64, f64)> = inst.schools.iter().map(|s| (s.lat, s.lon)).collect();
+    let roots = adjacency::root_blocks(&city.blocks, &locations);
+    let enclaves = adjacency::enclaves(&adj, school, &roots).len();
+    let mut blocks = vec![0usize; n_s];
+    let mut cut = vec![0usize; n_s];
+    for (b, nb) in adj.neighbours.iter().enumerate() {
+        if let Some(s) = school[b] {
+            blocks[s] += 1;
+            cut[s] += nb.iter().filter(|&&c| school[c] != Some(s)).count();
+        }
+    }
+    Shape {
+        adjacency: kind.into(),
+        barriers_dropped,
+        links_added,
+        pieces: pieces.iter().sum(),
+        enclaves,
+        fragmented_schools: pieces.iter().filter(|&&p| p > 1).count(),
+        per_school: inst
+            .schools
+            .iter()
+            .enumerate()
+            .map(|(s, sc)| SchoolShape {
+                school_id: sc.id.clone(),
+                blocks: blocks[s],
+                pieces: pieces[s],
+                cut_edges: cut[s],
+            })
+            .collect(),
+    }
 }
 
 /// Draw and describe the districts of `plan` for every block of the city. `inst` is the
@@ -208,8 +287,10 @@ pub fn publish(
             residents: blocks[s].1,
         })
         .collect();
+    let shape = shape(inst, city, &school);
     Ok(Publication {
         addresses: city.blocks.iter().map(|b| (b.street.clone(), b.house_number.clone())).collect(),
+        shape,
         rows,
         polygons,
         properties,

@@ -214,6 +214,7 @@ pub fn evaluate(inst: &Instance, m: &Matrix, assign: Vec<u32>, name: &str) -> Re
         solver: format!("baseline: {name}"),
         policy: Policy { unit: Unit::Block, ..Policy::default() },
         solve_seconds: 0.0,
+        districts: None,
         optimal: false,
     })
 }

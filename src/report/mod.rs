@@ -42,6 +42,10 @@ pub struct Summary {
     /// Plans solved against last year's districts: changes and the price of stability.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stability: Option<crate::stability::StabilityReport>,
+    /// Plans published with the city's blocks: how the districts lie on the blocks' adjacency
+    /// (pieces, enclaves, cut edges per district).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub districts: Option<crate::districts::publish::Shape>,
 }
 
 /// Walking-distance statistics over all pupils, in meters.
@@ -293,6 +297,7 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
             .collect(),
         timing: Timing { solve_seconds: round3(plan.solve_seconds) },
         stability: None,
+        districts: None,
     }
 }
 
