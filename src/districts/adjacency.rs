@@ -403,9 +403,19 @@ mod tests {
 
     #[test]
     fn corner_contact_is_not_adjacency() {
+        // A full 2 x 2 square: diagonal cells touch only at the corner, and no empty cell
+        // between them is filled: not neighbours.
+        let full = vec![cell(0, 0), cell(0, 1), cell(1, 0), cell(1, 1)];
+        let adj = grid(&full).unwrap();
+        assert_eq!(adj.neighbours, vec![vec![1, 2], vec![0, 3], vec![0, 3], vec![1, 2]]);
+        // Two diagonal cells alone: the empty cells beside the corner are filled from them, so
+        // their regions share an edge, as their districts would on the map.
         let blocks = vec![cell(0, 0), cell(1, 1)];
         let adj = grid(&blocks).unwrap();
-        assert_eq!(adj.neighbours, vec![Vec::<usize>::new(), vec![]]);
+        assert_eq!(adj.neighbours, vec![vec![1], vec![0]]);
+        // Cells farther apart than the gap the fill bridges are not neighbours.
+        let far = vec![cell(0, 0), cell(0, 2 * GAP_CELLS + 2)];
+        assert_eq!(grid(&far).unwrap().neighbours, vec![Vec::<usize>::new(), vec![]]);
         // Other sizes or ids that are not cells: no grid.
         let mut mixed = blocks.clone();
         mixed.push(block("CRS3035RES1000mN3216000E4433000", 52.0, 11.0));
