@@ -234,3 +234,16 @@ fn a_minimum_above_the_class_size_needs_a_larger_class() {
         );
     }
 }
+
+#[test]
+fn a_class_size_of_zero_is_a_policy_mistake() {
+    let (inst, m) = town();
+    for policy in [
+        Policy { max_class_size: Some(0), ..Policy::default() },
+        Policy { min_class_size: Some(0), ..Policy::default() },
+    ] {
+        let e = solve_plan(&inst, &m, &policy, None).unwrap_err();
+        assert_eq!((e.kind(), e.exit_code()), ("invalid_policy", 3), "{e}");
+        assert!(e.to_string().contains("class size is 0"), "{e}");
+    }
+}

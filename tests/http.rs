@@ -528,6 +528,13 @@ fn validation_errors_carry_the_cli_messages() {
         ("schools missing", json!({"pupils": pupils, "matrix": matrix}).to_string().into_bytes(), "application/json", 400, "bad_request"),
         ("unknown field", json!({"schools": schools, "pupils": pupils, "matrix": matrix, "extra": 1}).to_string().into_bytes(), "application/json", 400, "bad_request"),
         ("wrong media type", b"schools".to_vec(), "text/plain", 415, "unsupported_media_type"),
+        (
+            "a media type that only begins like JSON",
+            b"{}".to_vec(),
+            "application/jsonbogus",
+            415,
+            "unsupported_media_type",
+        ),
         ("matrix missing", json!({"schools": schools, "pupils": pupils}).to_string().into_bytes(), "application/json", 422, "invalid_input"),
         ("unknown solver", json!({"schools": schools, "pupils": pupils, "matrix": matrix, "policy": {"solver": "magic"}}).to_string().into_bytes(), "application/json", 422, "invalid_input"),
         ("unknown policy field", json!({"schools": schools, "pupils": pupils, "matrix": matrix, "policy": {"walk": 3}}).to_string().into_bytes(), "application/json", 422, "invalid_input"),

@@ -144,7 +144,9 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
             ApiError::new("bad_request", "the request body could not be read")
         }
     };
-    if ct.starts_with("multipart/form-data") {
+    // The media type without its parameters (`; charset=...`, `; boundary=...`).
+    let essence = ct.split(';').next().unwrap_or("").trim().to_string();
+    if essence == "multipart/form-data" {
         let mut mp = Multipart::from_request(req, &()).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 too_large(e.status())
@@ -257,7 +259,7 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
             area,
         });
     }
-    if !(ct.is_empty() || ct.starts_with("application/json")) {
+    if !(essence.is_empty() || essence == "application/json") {
         return Err(ApiError::new(
             "unsupported_media_type",
             "send application/json (a plan request) or multipart/form-data (fields schools, pupils, matrix, policy)",

@@ -92,8 +92,13 @@ pub fn scope_of(tokens: &[Token], presented: &str) -> Option<Scope> {
 
 /// Check an `Authorization` header value against the tokens for the needed scope.
 pub fn authorize(tokens: &[Token], header: Option<&str>, needed: Scope) -> Result<Scope, Denied> {
+    // The scheme is case-insensitive (RFC 9110, 11.1); one or more spaces before the token.
     let presented = header
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .map(str::trim_start)
+        .and_then(|h| {
+            let (scheme, rest) = h.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(rest)
+        })
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or(Denied::Unauthenticated)?;
@@ -134,6 +139,22 @@ mod tests {
             Err(Denied::Unauthenticated)
         );
         assert_eq!(authorize(&tokens, None, Scope::Read), Err(Denied::Unauthenticated));
+        // The scheme in any case (RFC 9110); another scheme is no token.
+        for h in ["bearer", "BEARER", "BeArEr"] {
+            assert_eq!(
+                authorize(&tokens, Some(&format!("{h} read-secret-0123456789")), Scope::Read),
+                Ok(Scope::Read),
+                "{h}"
+            );
+        }
+        assert_eq!(
+            authorize(&tokens, Some("Basic read-secret-0123456789"), Scope::Read),
+            Err(Denied::Unauthenticated)
+        );
+        assert_eq!(
+            authorize(&tokens, Some("Bearerread-secret-0123456789"), Scope::Read),
+            Err(Denied::Unauthenticated)
+        );
         assert_eq!(
             authorize(&tokens, Some("Basic abc"), Scope::Read),
             Err(Denied::Unauthenticated)

@@ -83,6 +83,7 @@ impl Store {
         conn.execute_batch(
             "PRAGMA synchronous=NORMAL;
              PRAGMA foreign_keys=ON;
+             PRAGMA secure_delete=ON;
              CREATE TABLE IF NOT EXISTS jobs (
                  id TEXT PRIMARY KEY,
                  state TEXT NOT NULL CHECK (state IN ('queued','running','done','failed')),
