@@ -1367,3 +1367,53 @@ fn stability_and_comparison_over_http_equal_the_cli() {
         }
     }
 }
+
+/// A scenario set that fails names pupils in its reason (an infeasible scenario lists them):
+/// served without a token (`--public-artefacts`) the failure says only its kind; a read token
+/// sees why.
+#[test]
+fn a_failed_scenario_set_names_no_pupil_without_a_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = demo_dir();
+    let toml = r#"
+[base]
+schools = "schools.csv"
+pupils = "pupils.csv"
+matrix = "matrix.csv"
+
+[[scenario]]
+name = "no-one-walks"
+max_walk = 1
+"#;
+    let names = ["schools.csv", "pupils.csv", "matrix.csv"];
+    let files: serde_json::Map<String, Value> =
+        names.iter().map(|n| (n.to_string(), Value::String(read(&demo.join(n))))).collect();
+    let s = Server::start(&tmp.path().join("p.db"), &["--public-artefacts"]);
+    let body = serde_json::to_vec(&json!({"scenarios": toml, "files": files})).unwrap();
+    let r = post_json(s.addr, "/v1/scenarios", Some(WRITE), &body);
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let with_token = loop {
+        let r = get(s.addr, &format!("/v1/scenarios/{id}"), Some(READ));
+        let j = r.json();
+        if j["state"] != "running" {
+            break r.text();
+        }
+        assert!(Instant::now() < deadline, "scenario set did not finish");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let pupils: Vec<String> = read(&demo.join("pupils.csv"))
+        .lines()
+        .skip(1)
+        .map(|l| format!("'{}'", l.split(',').next().unwrap()))
+        .collect();
+    assert!(with_token.contains("\"failed\""), "{with_token}");
+    assert!(pupils.iter().any(|p| with_token.contains(p)), "a read token sees the reason");
+    let public = get(s.addr, &format!("/v1/scenarios/{id}"), None);
+    assert_eq!(public.status, 200, "{}", public.text());
+    for p in &pupils {
+        assert!(!public.text().contains(p.as_str()), "{p} in {}", public.text());
+    }
+    assert!(public.text().contains("infeasible"), "the kind is kept: {}", public.text());
+}

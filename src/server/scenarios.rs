@@ -213,7 +213,20 @@ pub async fn get_set(
     headers: HeaderMap,
 ) -> Result<Json<ScenarioSetStatus>, ApiError> {
     publishable(&app, &headers)?;
-    Ok(Json(status(&app, &id)?))
+    let mut st = status(&app, &id)?;
+    // Without a token (public artefacts) a failure says what kind it was, not its detail: the
+    // detail may name pupils (an infeasible scenario lists them).
+    if require(&app, &headers, Scope::Read).is_err() {
+        if let Some(e) = &mut st.error {
+            e.message = format!(
+                "the scenario set failed ({}); a token with the 'read' scope shows why",
+                e.error
+            );
+            e.problems.clear();
+            e.hint = None;
+        }
+    }
+    Ok(Json(st))
 }
 
 /// One file of a finished scenario set: `comparison.csv`, `comparison.md`,
