@@ -292,3 +292,21 @@ fn an_output_never_replaces_a_directory_that_is_not_an_output() {
     assert!(solve(&plan).status.success(), "a plan directory is replaced by a new plan");
     assert_eq!(leftovers(d.path()), 0);
 }
+
+/// A header of 100,000 columns is refused with the limit (a quadratic duplicate check once
+/// held the CPU for minutes on such files); duplicates below the limit are still named.
+#[test]
+fn a_very_wide_header_is_refused_with_the_limit() {
+    let d = tempfile::tempdir().unwrap();
+    let mut header: Vec<String> = vec!["id".into(), "lat".into(), "lon".into()];
+    header.extend((0..100_000).map(|i| format!("c{i}")));
+    let wide = write(d.path(), "pupils.csv", &format!("{}\n", header.join(",")));
+    let s = write(d.path(), "schools.csv", "id,name,lat,lon,capacity\nA,A,52.1,11.6,10\n");
+    let e = read_instance(&s, &wide).unwrap_err().to_string();
+    assert!(e.contains("100003 columns; at most 1000"), "{e}");
+    let e = instance_error(
+        "id,name,lat,lon,capacity,name\nA,A,52.1,11.6,10,x\n",
+        "id,lat,lon\np1,52.1,11.6\n",
+    );
+    has(&e, &["schools.csv:1", "field 'name'", "column appears twice"]);
+}

@@ -16,6 +16,10 @@ pub struct Table {
     pub personal: bool,
 }
 
+/// The most columns an input table may have: far more than any schools, pupils, blocks or
+/// matrix file needs, few enough that a malformed or hostile file is refused at once.
+pub const MAX_COLUMNS: usize = 1_000;
+
 /// Parse `bytes` as a CSV table (UTF-8, optional BOM, `,` or `;` delimiter, header row).
 /// `required` lists columns that must be present (alternatives separated by `|`).
 pub fn read_table(file: &str, bytes: &[u8], required: &[&str], personal: bool) -> Result<Table> {
@@ -70,7 +74,19 @@ pub fn read_table(file: &str, bytes: &[u8], required: &[&str], personal: bool) -
             ))
         }
     };
+    if headers.len() > MAX_COLUMNS {
+        return Err(Error::input(
+            file,
+            Some(1),
+            None,
+            format!(
+                "the header has {} columns; at most {MAX_COLUMNS} are read (is this the right file?)",
+                headers.len()
+            ),
+        ));
+    }
     let mut problems = Vec::new();
+    let mut seen = std::collections::HashSet::with_capacity(headers.len());
     for (i, h) in headers.iter().enumerate() {
         if h.is_empty() {
             problems.push(InputProblem::new(
@@ -79,7 +95,7 @@ pub fn read_table(file: &str, bytes: &[u8], required: &[&str], personal: bool) -
                 None,
                 format!("column {} has an empty name", i + 1),
             ));
-        } else if headers[..i].contains(h) {
+        } else if !seen.insert(h.as_str()) {
             problems.push(InputProblem::new(file, Some(1), Some(h), "column appears twice"));
         }
     }
