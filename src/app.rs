@@ -342,6 +342,15 @@ impl Loaded {
     /// Decide feasibility at the pupil level before any solver, so that a request that cannot
     /// succeed is answered at once.
     pub fn check_feasible(&self) -> Result<()> {
+        if self.policy.contiguous && self.city.is_none() {
+            return Err(Error::policy(
+                "contiguous districts need the city's blocks and the walks from every block",
+                Some(crate::error::Hint::new(
+                    "give the blocks",
+                    Some(crate::error::Setting::Blocks),
+                )),
+            ));
+        }
         let inst = crate::effective_instance(&self.inst, &self.policy);
         let problem =
             crate::solve::Problem::pupil_level(&inst, &self.matrix, self.policy.max_walk)?;

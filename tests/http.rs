@@ -762,10 +762,13 @@ fn killed_mid_job_and_restarted() {
                     .contains("stopped while this job was running"),
                 "{j}"
             );
-            assert_eq!(
-                get(s.addr, &format!("/v1/plans/{id}/assignments.csv"), Some(READ)).status,
-                404
-            );
+            // A failed job's plan is not "not found": 409, saying the job failed and where why.
+            for route in [format!("/v1/plans/{id}"), format!("/v1/plans/{id}/assignments.csv")] {
+                let r = get(s.addr, &route, Some(READ));
+                assert_eq!(r.status, 409, "{route}: {}", r.text());
+                assert_eq!(r.json()["error"], "job_failed", "{route}");
+                assert!(r.json()["message"].as_str().unwrap().contains(&format!("/v1/jobs/{id}")));
+            }
         } else {
             assert_eq!(j["state"], "done", "{j}");
             assert_same_as_cli(s.addr, id, &cli);
@@ -1290,6 +1293,15 @@ fn a_policy_mistake_is_exit_3_and_422_with_the_same_text() {
     assert!(stderr.contains(&format!("error: {message}")), "{stderr}\nvs\n{message}");
     assert!(!message.contains("--"), "no CLI flag in the service's message: {message}");
     assert!(e["hint"].as_str().unwrap().contains("policy.max_class_size"), "{e}");
+    // Contiguous districts without the city's blocks: refused at submission, not queued.
+    let r = post_json(
+        s.addr,
+        "/v1/plans",
+        Some(WRITE),
+        &request_for(&demo_dir(), json!({"contiguous": true})),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json()["error"], "invalid_policy");
 
     // A cap on changed blocks cannot be met: exit 4 / 422 infeasible, the same reason.
     let prev = "block_id,school_id\n";

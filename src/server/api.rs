@@ -381,9 +381,10 @@ fn artefact(app: &App, id: &str, which: Artefact) -> Result<Vec<u8>, ApiError> {
     match app.store.artefact(id, which) {
         Ok(Some(b)) => Ok(b),
         Ok(None) => match app.store.job(id) {
-            Ok(Some(j)) if j.state == "failed" => {
-                Err(ApiError::new("not_found", &format!("job {id} failed: it has no plan")))
-            }
+            Ok(Some(j)) if j.state == "failed" => Err(ApiError::new(
+                "job_failed",
+                &format!("job {id} failed, so it has no plan: /v1/jobs/{id} says why"),
+            )),
             Ok(Some(j)) => Err(ApiError::new(
                 "not_ready",
                 &format!("job {id} is {}: the plan is not ready yet", j.state),

@@ -108,7 +108,7 @@ impl ApiError {
             "unauthorized" => StatusCode::UNAUTHORIZED,
             "forbidden" => StatusCode::FORBIDDEN,
             "not_found" => StatusCode::NOT_FOUND,
-            "not_ready" => StatusCode::CONFLICT,
+            "not_ready" | "job_failed" => StatusCode::CONFLICT,
             "body_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
             "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "invalid_input" | "invalid_policy" | "geocoding" | "infeasible" | "time_limit" => {
