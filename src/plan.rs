@@ -1,6 +1,6 @@
 //! The plan and its policy: [`Policy`], [`Plan`], the class rules every layer shares, and the
 //! renderers that turn index-space findings into messages with ids. The solve step that makes a
-//! plan is [`crate::pipeline::solve_plan`].
+//! plan is the pipeline's `solve_plan` (a layer above).
 
 use crate::error::Infeasibility;
 use crate::instance::{Instance, School};

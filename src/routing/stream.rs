@@ -1,5 +1,5 @@
 //! Stream a long matrix file (`pupil_id,school_id,meters[,seconds]`) pair by pair, never held
-//! in memory: the reader under the streamed solve (`crate::solve::stream`), which reads the
+//! in memory: the reader under the streamed solve of the solve layer, which reads the
 //! file once to keep each pupil's `k` nearest schools and once per pricing round.
 
 use crate::error::{Error, InputProblem, Result};
