@@ -57,9 +57,15 @@ impl Source {
                 name,
                 None,
                 None,
-                "give this input as CSV text, not as an array of objects",
+                "give this input as text (CSV, or GeoJSON), not as an array of objects",
             )),
         }
+    }
+
+    /// The input as text (GeoJSON, CSV): a file read as UTF-8, or the request's text.
+    fn text(&self) -> Result<String> {
+        String::from_utf8(self.bytes()?.into_owned())
+            .map_err(|_| Error::input(&self.label(), None, None, "not valid UTF-8 text"))
     }
 
     fn table(&self, what: &str, personal: bool, required: &[&str]) -> Result<table::Table> {
@@ -296,22 +302,17 @@ impl PlanRequest {
         )?;
         let streets = match &c.streets {
             None => None,
+            // A file may be OSM (.osm, .osm.pbf) or GeoJSON; text in a request is GeoJSON.
             Some(Source::Path(p)) => Some(crate::districts::streets::read_street_lines(p)?),
-            Some(src @ Source::Text { text, .. }) => {
-                Some(crate::districts::streets::street_lines_from_geojson(&src.label(), text)?)
-            }
-            Some(src @ Source::Objects { .. }) => {
-                return Err(Error::input(&src.label(), None, None, "give streets as GeoJSON text"))
-            }
+            Some(src) => Some(crate::districts::streets::street_lines_from_geojson(
+                &src.label(),
+                &src.text()?,
+            )?),
         };
         let area = match &c.area {
             None => None,
-            Some(Source::Path(p)) => Some(crate::districts::area::read_area(p)?),
-            Some(src @ Source::Text { text, .. }) => {
-                Some(crate::districts::area::area_from_geojson(&src.label(), text)?)
-            }
-            Some(src @ Source::Objects { .. }) => {
-                return Err(Error::input(&src.label(), None, None, "give the area as GeoJSON text"))
+            Some(src) => {
+                Some(crate::districts::area::area_from_geojson(&src.label(), &src.text()?)?)
             }
         };
         Ok(City { blocks, matrix, streets, area })

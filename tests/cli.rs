@@ -217,31 +217,24 @@ fn check_accepts_solved_plans_and_rejects_broken_ones() {
     // 0. Without a readable summary.json the policy is unknown: check refuses to judge.
     let blind = copy("blind", &|a| a, &|c| c);
     std::fs::remove_file(blind.join("summary.json")).unwrap();
-    let o = bin()
-        .args(["check", "--schools"])
-        .arg(&s)
-        .arg("--pupils")
-        .arg(&p)
-        .arg("--matrix")
-        .arg(&m)
-        .arg("--plan")
-        .arg(&blind)
-        .output()
-        .unwrap();
+    let check_blind = || {
+        bin()
+            .args(["check", "--schools"])
+            .arg(&s)
+            .arg("--pupils")
+            .arg(&p)
+            .arg("--matrix")
+            .arg(&m)
+            .arg("--plan")
+            .arg(&blind)
+            .output()
+            .unwrap()
+    };
+    let o = check_blind();
     assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("summary.json"));
     std::fs::write(blind.join("summary.json"), "{ not json").unwrap();
-    let o = bin()
-        .args(["check", "--schools"])
-        .arg(&s)
-        .arg("--pupils")
-        .arg(&p)
-        .arg("--matrix")
-        .arg(&m)
-        .arg("--plan")
-        .arg(&blind)
-        .output()
-        .unwrap();
+    let o = check_blind();
     assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("the plan's policy is unknown"));
 
