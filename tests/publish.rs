@@ -569,3 +569,98 @@ fn contiguous_districts_are_one_piece_each() {
         assert!(s["load"].as_u64() <= s["capacity"].as_u64(), "{s}");
     }
 }
+
+/// A town made by `catchment-dataset synthetic` (its grid cells, their walks and its outline):
+/// `--contiguous` publishes one piece per school — checked by a breadth-first search of our own
+/// over the blocks' adjacency, rebuilt from the published inputs — every school within its
+/// seats, districts tiling the town, and the walk against the certified pupil-level optimum.
+#[test]
+fn a_synthetic_town_gets_contiguous_districts_within_the_seats() {
+    let d = tempfile::tempdir().unwrap();
+    let town = d.path().join("town");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_catchment-dataset"))
+        .args(["synthetic", "--pupils", "2000", "--schools", "35", "--seed", "3", "--out"])
+        .arg(&town)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = d.path().join("plan");
+    let f = |name: &str| town.join(name);
+    let o = bin()
+        .args(["solve", "--contiguous", "--schools"])
+        .arg(f("schools.csv"))
+        .arg("--pupils")
+        .arg(f("pupils.csv"))
+        .arg("--matrix")
+        .arg(f("matrix.csv"))
+        .arg("--blocks")
+        .arg(f("blocks.csv"))
+        .arg("--block-matrix")
+        .arg(f("block-matrix.csv"))
+        .arg("--area")
+        .arg(f("area.geojson"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let blocks = catchment::districts::blocks::read_blocks(&f("blocks.csv")).unwrap();
+    let inst = read_instance(&f("schools.csv"), &f("pupils.csv")).unwrap();
+    let bm = read_block_matrix(&f("block-matrix.csv"), &inst.schools).unwrap();
+    let (adj, _, _, _) = catchment::districts::adjacency::for_city(&blocks, &bm);
+    let school_of: HashMap<String, String> =
+        records(&out).into_iter().map(|r| (r.block_id, r.school_id)).collect();
+    assert_eq!(school_of.len(), blocks.len(), "every block has a district");
+    let mut pieces: HashMap<String, usize> = HashMap::new();
+    let mut seen = vec![false; blocks.len()];
+    for start in 0..blocks.len() {
+        if seen[start] {
+            continue;
+        }
+        let s = &school_of[&blocks[start].id];
+        *pieces.entry(s.clone()).or_default() += 1;
+        seen[start] = true;
+        let mut stack = vec![start];
+        while let Some(u) = stack.pop() {
+            for &v in &adj.neighbours[u] {
+                if !seen[v] && &school_of[&blocks[v].id] == s {
+                    seen[v] = true;
+                    stack.push(v);
+                }
+            }
+        }
+    }
+    for s in &inst.schools {
+        assert_eq!(pieces.get(&s.id), Some(&1), "{}'s district is one piece", s.id);
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["districts"]["pieces"], 35, "{}", summary["districts"]);
+    assert_eq!(summary["districts"]["enclaves"], 0);
+    for s in summary["per_school"].as_array().unwrap() {
+        assert!(s["load"].as_u64() <= s["capacity"].as_u64(), "{s}");
+    }
+    let (walk_m, bound) = (
+        summary["solver"]["objective_m"].as_u64().unwrap(),
+        summary["solver"]["pupil_optimum_m"].as_u64().unwrap(),
+    );
+    assert!(walk_m >= bound, "the certified pupil-level optimum bounds the plan");
+    assert_eq!(summary["solver"]["optimal"], false, "a local search proves nothing itself");
+    // The districts tile the town: their areas add up to the town's (so no overlaps), and
+    // their union is the town (so no gaps).
+    let text = std::fs::read_to_string(out.join("districts.geojson")).unwrap();
+    let fc: geojson::FeatureCollection = text.parse().unwrap();
+    assert_eq!(fc.features.len(), 35);
+    let polys: Vec<MultiPolygon<f64>> = fc
+        .features
+        .iter()
+        .map(|f| MultiPolygon::try_from(&f.geometry.as_ref().unwrap().value).unwrap())
+        .collect();
+    assert!(polys.iter().all(|p| p.is_valid()));
+    let area = catchment::districts::area::read_area(&f("area.geojson")).unwrap();
+    let sum: f64 = polys.iter().map(|p| p.unsigned_area()).sum();
+    let union = geo::algorithm::bool_ops::unary_union(polys.iter().flat_map(|p| p.0.iter()));
+    let rel = |a: f64, b: f64| (a - b).abs() / b;
+    assert!(rel(sum, area.unsigned_area()) < 1e-4, "{sum} vs {}", area.unsigned_area());
+    assert!(rel(union.unsigned_area(), area.unsigned_area()) < 1e-4);
+}

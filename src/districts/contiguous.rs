@@ -5,10 +5,13 @@
 //! their school and its seats), blocks without pupils weigh nothing but belong to a district
 //! all the same. The objective is the pupils' walk; a block without pupils adds its own walk
 //! divided by [`EMPTY_BLOCK_DIVISOR`] (as if a fraction of a pupil lived there), so that empty
-//! land goes to a near school when the pupils do not decide. Exact by cut generation
-//! ([`crate::solve::contiguity::solve_exact`]) up to [`EXACT_MAX_PAIRS`] block-school pairs;
-//! beyond, a local search from the optimal plan's published districts. Either way the plan's
-//! walk is compared with the certified pupil-level optimum, a proved lower bound.
+//! land goes to a near school when the pupils do not decide. First a local search from the
+//! optimal plan's published districts, at the certificate's prices, with every school allowed
+//! ([`crate::solve::contiguity::local_search`]); then, up to [`EXACT_MAX_PAIRS`] allowed
+//! block-school pairs, exact by cut generation ([`crate::solve::contiguity::solve_exact`], the
+//! local search's plan as the incumbent), each block at one of its [`NEAREST_SCHOOLS`]
+//! nearest schools by walk or by straight line or at its local-search school. Either way the
+//! plan's walk is compared with the certified pupil-level optimum, a proved lower bound.
 
 use super::adjacency::{self, Adjacency};
 use super::publish::City;
@@ -20,7 +23,7 @@ use crate::{classes_for, Plan, Policy, Unit};
 use std::collections::BTreeMap;
 
 /// Allowed block-school pairs up to which the exact solver runs (beyond: the local search).
-pub const EXACT_MAX_PAIRS: usize = 60_000;
+pub const EXACT_MAX_PAIRS: usize = 10_000;
 
 /// The schools a block may go to: its nearest by walk.
 pub const NEAREST_SCHOOLS: usize = 12;
@@ -29,7 +32,7 @@ pub const NEAREST_SCHOOLS: usize = 12;
 pub const EMPTY_BLOCK_DIVISOR: u32 = 100;
 
 /// Seconds the exact solver may take before its best contiguous plan is taken unproven.
-pub const EXACT_SECONDS: u32 = 120;
+pub const EXACT_SECONDS: u32 = 30;
 
 /// A contiguous plan and how it was found.
 #[derive(Debug, Clone)]
@@ -120,65 +123,8 @@ pub fn solve(
             };
         }
     }
-    // Each block may go to its NEAREST_SCHOOLS nearest schools by walk: districts far from a
-    // block never take it in a plan worth publishing, and the model stays small.
-    let full = cost.clone();
-    for b in 0..blocks.len() {
-        let walks: Vec<u32> = match bm.index(&blocks[b].id) {
-            Some(r) => bm.row(r).to_vec(),
-            None => vec![UNREACHABLE; n_s],
-        };
-        let row = &mut cost[b * n_s..(b + 1) * n_s];
-        let mut order: Vec<usize> = (0..n_s).filter(|&s| row[s] != UNREACHABLE).collect();
-        order.sort_by_key(|&s| (walks[s], s));
-        // The whole-block optimum's school stays allowed: the seats then always fit.
-        let kept = rows[b].school;
-        for &s in order.iter().skip(NEAREST_SCHOOLS) {
-            if Some(s) != kept {
-                row[s] = UNREACHABLE;
-            }
-        }
-    }
     let (adj, _, barriers_dropped, _) = adjacency::for_city(blocks, bm);
     let locations: Vec<(f64, f64)> = inst.schools.iter().map(|s| (s.lat, s.lon)).collect();
-    // A block that none of its allowed schools reaches through blocks allowed there gets every
-    // school back (until each block is reachable by one, or nothing changes).
-    let full_cost = full;
-    let root_guess = adjacency::root_blocks(blocks, &locations);
-    loop {
-        let mut reached = vec![false; blocks.len()];
-        for (s, r) in root_guess.iter().enumerate() {
-            let Some(r) = *r else { continue };
-            if cost[r * n_s + s] == UNREACHABLE {
-                continue;
-            }
-            let mut seen = vec![false; blocks.len()];
-            let mut stack = vec![r];
-            seen[r] = true;
-            while let Some(u) = stack.pop() {
-                reached[u] = true;
-                for &v in &adj.neighbours[u] {
-                    if !seen[v] && cost[v * n_s + s] != UNREACHABLE {
-                        seen[v] = true;
-                        stack.push(v);
-                    }
-                }
-            }
-        }
-        let stranded: Vec<usize> = (0..blocks.len()).filter(|&b| !reached[b]).collect();
-        let mut changed = false;
-        for b in stranded {
-            for s in 0..n_s {
-                if cost[b * n_s + s] == UNREACHABLE && full_cost[b * n_s + s] != UNREACHABLE {
-                    cost[b * n_s + s] = full_cost[b * n_s + s];
-                    changed = true;
-                }
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
     let roots = distinct_roots(
         &adjacency::root_blocks(blocks, &locations),
         blocks,
@@ -186,7 +132,7 @@ pub fn solve(
         &cost,
         n_s,
     )?;
-    let problem = ContiguousProblem {
+    let full = ContiguousProblem {
         n_schools: n_s,
         cap,
         cost,
@@ -194,48 +140,94 @@ pub fn solve(
         root: roots,
         neighbours: adj.neighbours.clone(),
     };
+    // First a contiguous plan within the seats, by the local search with every school allowed,
+    // from the whole-block optimum (its blocks' schools, roots at home).
     let start: Vec<u32> = rows
         .iter()
         .enumerate()
         .map(|(b, r)| {
             r.school
                 .map(|s| s as u32)
-                .unwrap_or(problem.root.iter().position(|&x| x == b).unwrap_or(0) as u32)
+                .unwrap_or(full.root.iter().position(|&x| x == b).unwrap_or(0) as u32)
         })
         .collect();
+    let heuristic = contiguity::local_search(&full, &start, &optimum.prices);
+    let heuristic = full.is_feasible(&heuristic).then_some(heuristic);
+    // The exact model: each block at one of its NEAREST_SCHOOLS nearest schools by walk or by
+    // straight line (a school the network routes badly stays allowed around it), or at its
+    // school in the local search's plan (which then stays feasible and starts Cbc).
+    let mut problem = full.clone();
+    for b in 0..blocks.len() {
+        let walks: Vec<u32> = match bm.index(&blocks[b].id) {
+            Some(r) => bm.row(r).to_vec(),
+            None => vec![UNREACHABLE; n_s],
+        };
+        let line = |s: usize| {
+            let (la, lo) = locations[s];
+            let dy = blocks[b].lat - la;
+            let dx = (blocks[b].lon - lo) * la.to_radians().cos();
+            dx * dx + dy * dy
+        };
+        let mut by_line: Vec<usize> = (0..n_s).collect();
+        by_line.sort_by(|&x, &y| line(x).total_cmp(&line(y)).then(x.cmp(&y)));
+        let near_line: Vec<usize> = by_line.into_iter().take(NEAREST_SCHOOLS).collect();
+        let row = &mut problem.cost[b * n_s..(b + 1) * n_s];
+        let mut order: Vec<usize> = (0..n_s).filter(|&s| row[s] != UNREACHABLE).collect();
+        order.sort_by_key(|&s| (walks[s], s));
+        for &s in order.iter().skip(NEAREST_SCHOOLS) {
+            if Some(s) != heuristic.as_ref().map(|h| h[b] as usize) && !near_line.contains(&s) {
+                row[s] = UNREACHABLE;
+            }
+        }
+    }
     let allowed = problem.cost.iter().filter(|&&c| c != UNREACHABLE).count();
     let (assign_blocks, method, proved) = if allowed <= EXACT_MAX_PAIRS {
-        let sol = contiguity::solve_exact(&problem, EXACT_SECONDS).map_err(|e| match e {
-            crate::solve::SolveError::Infeasible(_) => {
-                Error::Infeasible(vec![crate::error::Infeasibility {
-                    kind: "contiguity".into(),
-                    message: format!(
-                        "no plan gives every school one connected district around its own block \
-                         within its capacity, with each block at one of its {NEAREST_SCHOOLS} \
-                         nearest schools (or the whole-block optimum's)"
-                    ),
-                    schools: vec![],
-                    pupils: vec![],
-                    shortfall: 0,
-                }])
-            }
-            crate::solve::SolveError::TimeLimit { seconds } => Error::TimeLimit {
-                seconds,
-                message: "no contiguous plan was found in time".into(),
-                hint: None,
+        let sol = contiguity::solve_exact(&problem, EXACT_SECONDS, heuristic.as_deref()).map_err(
+            |e| match e {
+                crate::solve::SolveError::Infeasible(_) => {
+                    Error::Infeasible(vec![crate::error::Infeasibility {
+                        kind: "contiguity".into(),
+                        message: format!(
+                            "no plan gives every school one connected district around its own \
+                             block within its capacity, with each block at one of its \
+                             {NEAREST_SCHOOLS} nearest schools by walk or by straight line"
+                        ),
+                        schools: vec![],
+                        pupils: vec![],
+                        shortfall: 0,
+                    }])
+                }
+                crate::solve::SolveError::TimeLimit { seconds } => Error::TimeLimit {
+                    seconds,
+                    message: "no contiguous plan was found in time".into(),
+                    hint: None,
+                },
+                crate::solve::SolveError::Solver(m) => Error::Solver(m),
             },
-            crate::solve::SolveError::Solver(m) => Error::Solver(m),
-        })?;
+        )?;
         let how = format!(
-            "contiguous (exact: Cbc with {} connectivity cut(s) in {} solve(s){})",
+            "contiguous (exact: Cbc with {} connectivity cut(s) in {} solve(s), each block at \
+             one of its {NEAREST_SCHOOLS} nearest schools by walk or straight line{})",
             sol.cuts,
             sol.iterations,
             if sol.proved_optimal { "" } else { "; time limit: best plan found, not proved" }
         );
         (sol.assign, how, sol.proved_optimal)
     } else {
-        let a = contiguity::local_search(&problem, &start);
-        (a, "contiguous (local search from the optimal districts)".to_string(), false)
+        let Some(h) = heuristic else {
+            return Err(Error::Infeasible(vec![crate::error::Infeasibility {
+                kind: "contiguity".into(),
+                message: "no contiguous plan within the seats was found by the local search: \
+                          every school one connected district around its own block, none over \
+                          capacity (seats may be too few where the pupils live, or too few \
+                          neighbours between districts to pass them on)"
+                    .into(),
+                schools: vec![],
+                pupils: vec![],
+                shortfall: 0,
+            }]));
+        };
+        (h, "contiguous (local search from the optimal districts)".to_string(), false)
     };
     if !problem.is_feasible(&assign_blocks) {
         return Err(Error::Infeasible(vec![crate::error::Infeasibility {

@@ -11,8 +11,9 @@
 //!   `N(P)` is at other schools, else `P` would be larger), so the loop ends, and it ends at a
 //!   proven optimum: each MIP is a relaxation of the contiguous problem. The single-unit cuts
 //!   (`P = {u}`) are added from the start; they are cuts of the same family, so exactness stays.
-//! - [`local_search`]: the heuristic for instances too large for that: repair enclaves, restore
-//!   capacity, then move single border units and swap pairs while the walk decreases.
+//! - [`local_search`]: the heuristic for instances too large for that: regrow the districts
+//!   from their roots by priced regret, repair enclaves, restore capacity by ejection chains,
+//!   then move single border units and swap pairs while the walk decreases.
 //!
 //! This module is the solve layer's: plain vectors in, no blocks and no files.
 
@@ -238,6 +239,7 @@ struct Cut {
 pub fn solve_exact(
     p: &ContiguousProblem,
     time_limit_s: u32,
+    incumbent: Option<&[u32]>,
 ) -> Result<ContiguousSolution, SolveError> {
     p.validate()?;
     let (n, ns) = (p.n_units(), p.n_schools);
@@ -268,7 +270,9 @@ pub fn solve_exact(
         }
     }
     let initial_cuts = cuts.len();
-    let mut best: Option<(Vec<u32>, u64)> = None;
+    let mut best: Option<(Vec<u32>, u64)> = incumbent
+        .filter(|a| p.is_feasible(a))
+        .map(|a| (a.to_vec(), p.objective(a).expect("feasible")));
     let mut lower_bound = 0u64;
     let mut iterations = 0u32;
     let time_out = |best: Option<(Vec<u32>, u64)>, iterations, cuts: usize, lower_bound| match best
@@ -316,7 +320,7 @@ pub fn solve_exact(
             return time_out(best, iterations, cuts.len() - initial_cuts, lower_bound);
         }
         // An incumbent for the time limit (and an early proof when it meets the bound).
-        let repaired = local_search(p, &assign);
+        let repaired = local_search(p, &assign, &[]);
         if p.is_feasible(&repaired) {
             let objective = p.objective(&repaired).expect("feasible");
             if best.as_ref().is_none_or(|b| objective < b.1) {
@@ -514,34 +518,159 @@ impl Scratch {
         }
         self.queue.len() == expected
     }
+
+    /// The units of school `s`'s district that lose their way to its root without the units
+    /// `set` (of the district, connected, the root not among them), `set` included.
+    fn cut_off(
+        &mut self,
+        p: &ContiguousProblem,
+        assign: &[u32],
+        s: usize,
+        set: &[usize],
+    ) -> Vec<usize> {
+        let root = p.root[s];
+        self.stamp += 1;
+        let stamp = self.stamp;
+        self.queue.clear();
+        for &u in set {
+            self.mark[u] = stamp;
+        }
+        if self.mark[root] != stamp && assign[root] as usize == s {
+            self.queue.push(root);
+            self.mark[root] = stamp;
+        }
+        let mut i = 0;
+        while i < self.queue.len() {
+            let x = self.queue[i];
+            i += 1;
+            for &v in &p.neighbours[x] {
+                if self.mark[v] != stamp && assign[v] as usize == s {
+                    self.mark[v] = stamp;
+                    self.queue.push(v);
+                }
+            }
+        }
+        // Everything of the district not reached (`set` was marked to block it).
+        let mut out = set.to_vec();
+        let mut stack = set.to_vec();
+        while let Some(x) = stack.pop() {
+            for &v in &p.neighbours[x] {
+                if self.mark[v] != stamp && assign[v] as usize == s {
+                    self.mark[v] = stamp;
+                    out.push(v);
+                    stack.push(v);
+                }
+            }
+        }
+        out
+    }
 }
+
+/// Moves at most in one ejection chain of the capacity repair.
+const CHAIN_HOPS: usize = 12;
+
+/// Units with pupils per pair of neighbouring districts tried as pieces to move.
+const PIECE_CANDIDATES: usize = 8;
 
 /// Cost as a signed number (not allowed pairs count as [`UNREACHABLE`] meters).
 fn c(p: &ContiguousProblem, u: usize, s: usize) -> i64 {
     p.cost[u * p.n_schools + s] as i64
 }
 
-/// A fast heuristic from any start (say the plan without contiguity): roots go home; then each
-/// enclave joins the adjacent district where it costs the least walk and capacity allows (else
-/// the cheapest adjacent one, and border units then leave over-full districts); then single
-/// border units move, and pairs of border units swap between neighbouring districts, while the
-/// total walk decreases, every district stays one piece (a unit whose removal would split its
-/// district stays) and no school goes over capacity.
+/// A fast heuristic from any start (say the plan without contiguity): roots go home; each
+/// school keeps the piece of its district around its root and the districts grow back over the
+/// rest within their seats, least regret at `prices` first ([`regrow`]); what none could take
+/// joins an adjacent district (the cheapest with room, else the cheapest); over-full districts
+/// pass pieces on by ejection chains through full neighbours to one with room
+/// ([`restore_capacity`]); then single border units move, and pairs of border units swap
+/// between neighbouring districts, while the total walk decreases, every district stays one
+/// piece and no school goes over capacity.
 ///
 /// From a feasible contiguous start the result is feasible, contiguous and never worse. From
 /// another start the result is contiguous unless an enclave may go to no adjacent school, and
-/// within capacity unless an over-full district has no border unit that another district can
-/// take ([`ContiguousProblem::is_feasible`] tells). `p` must pass
+/// within capacity unless no chain of at most [`CHAIN_HOPS`] moves reaches a district with
+/// room ([`ContiguousProblem::is_feasible`] tells). `p` must pass
 /// [`ContiguousProblem::validate`].
-pub fn local_search(p: &ContiguousProblem, start: &[u32]) -> Vec<u32> {
+pub fn local_search(p: &ContiguousProblem, start: &[u32], prices: &[i64]) -> Vec<u32> {
     let mut a = start.to_vec();
     for (s, &r) in p.root.iter().enumerate() {
         a[r] = s as u32;
     }
+    regrow(p, &mut a, prices);
     repair_enclaves(p, &mut a);
     restore_capacity(p, &mut a);
     improve(p, &mut a);
     a
+}
+
+/// Keeps each school's piece around its root and gives the other units out again by
+/// [`grow`]ing the districts within their seats. Units no district could take stay where they
+/// were (enclaves, for the repair).
+fn regrow(p: &ContiguousProblem, a: &mut [u32], prices: &[i64]) {
+    let school_of: Vec<Option<usize>> = a.iter().map(|&s| Some(s as usize)).collect();
+    let mut part: Vec<Option<u32>> = vec![None; p.n_units()];
+    for (s, units) in pieces(&p.neighbours, &school_of) {
+        if units.contains(&p.root[s]) {
+            units.iter().for_each(|&u| part[u] = Some(s as u32));
+        }
+    }
+    grow(p, &mut part, prices, true);
+    for (u, s) in part.into_iter().enumerate() {
+        if let Some(s) = s {
+            a[u] = s;
+        }
+    }
+}
+
+/// Grows the districts of a partial plan (`part`: each school's units, one piece around its
+/// root) from their borders, least regret first. A unit's regret at a school is its priced
+/// walk there less its least priced walk; the priced walk is the walk plus the unit's pupils
+/// times the school's price (`prices`, one per school, as the certificate of the pupil-level
+/// optimum gives them; empty for none): at those prices the pupil-level optimum puts every
+/// pupil where its priced walk is least, so growing by them follows the optimum where it is
+/// contiguous. With `within_seats`, a school takes a unit only while it has room.
+fn grow(p: &ContiguousProblem, part: &mut [Option<u32>], prices: &[i64], within_seats: bool) {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let (n, ns) = (p.n_units(), p.n_schools);
+    let priced = |u: usize, s: usize| {
+        p.cost(u, s).map(|c| c as i64 + p.weight[u] as i64 * prices.get(s).copied().unwrap_or(0))
+    };
+    let best: Vec<i64> =
+        (0..n).map(|u| (0..ns).filter_map(|s| priced(u, s)).min().unwrap_or(0)).collect();
+    let mut load = vec![0u64; ns];
+    for u in 0..n {
+        if let Some(s) = part[u] {
+            load[s as usize] += p.weight[u] as u64;
+        }
+    }
+    let mut heap = BinaryHeap::new();
+    let push = |heap: &mut BinaryHeap<_>, u: usize, s: usize| {
+        if let Some(c) = priced(u, s) {
+            heap.push(Reverse((c - best[u], c, u, s)));
+        }
+    };
+    for u in 0..n {
+        if let Some(s) = part[u] {
+            for &v in &p.neighbours[u] {
+                if part[v].is_none() {
+                    push(&mut heap, v, s as usize);
+                }
+            }
+        }
+    }
+    while let Some(Reverse((_, _, u, s))) = heap.pop() {
+        if part[u].is_some() || (within_seats && load[s] + p.weight[u] as u64 > p.cap[s] as u64) {
+            continue;
+        }
+        part[u] = Some(s as u32);
+        load[s] += p.weight[u] as u64;
+        for &v in &p.neighbours[u] {
+            if part[v].is_none() {
+                push(&mut heap, v, s);
+            }
+        }
+    }
 }
 
 fn repair_enclaves(p: &ContiguousProblem, a: &mut [u32]) {
@@ -618,41 +747,198 @@ fn repair_enclaves(p: &ContiguousProblem, a: &mut [u32]) {
     }
 }
 
-fn restore_capacity(p: &ContiguousProblem, a: &mut [u32]) {
+/// A move of a connected piece of one district to a neighbouring one: unit `u` of `from` that
+/// borders `to`, with every unit of `from` that would lose its way to `from`'s root without it.
+#[derive(Debug, Clone)]
+struct PieceMove {
+    from: usize,
+    to: usize,
+    units: Vec<usize>,
+    weight: u64,
+    delta: i64,
+}
+
+/// The piece moves out of every district: per (from, to, weight) the cheapest one. For each
+/// neighbouring district `to`, the [`PIECE_CANDIDATES`] units with pupils nearest (in steps
+/// through `from`) to the border with `to` are candidates: each goes with its path of units to
+/// that border (empty land between districts moves with it) and with whatever would lose its
+/// way to `from`'s root without them.
+fn piece_moves(p: &ContiguousProblem, a: &[u32], scratch: &mut Scratch) -> Vec<Vec<PieceMove>> {
     let (n, ns) = (p.n_units(), p.n_schools);
-    let mut load = p.loads(a);
-    let mut size = vec![0usize; ns];
-    a.iter().for_each(|&s| size[s as usize] += 1);
     let mut is_root = vec![false; n];
     p.root.iter().for_each(|&r| is_root[r] = true);
-    let mut scratch = Scratch::new(n);
-    while (0..ns).any(|t| load[t] > p.cap[t] as u64) {
-        // (delta per pupil, unit, from, to), cheapest first.
-        let mut moves: Vec<(f64, usize, usize, usize)> = Vec::new();
-        for u in 0..n {
-            let t = a[u] as usize;
-            let w = p.weight[u] as u64;
-            if load[t] <= p.cap[t] as u64 || is_root[u] || w == 0 {
-                continue;
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); ns];
+    for u in 0..n {
+        members[a[u] as usize].push(u);
+    }
+    let mut best: std::collections::HashMap<(usize, usize, u64), PieceMove> =
+        std::collections::HashMap::new();
+    let mut parent = vec![usize::MAX; n];
+    let mut seen = vec![u32::MAX; n];
+    let mut stamp = 0u32;
+    for from in 0..ns {
+        let mut others: Vec<usize> = members[from]
+            .iter()
+            .flat_map(|&u| p.neighbours[u].iter().map(|&v| a[v] as usize))
+            .filter(|&t| t != from)
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        for to in others {
+            // Breadth-first through `from` from its units on the border with `to`.
+            stamp += 1;
+            let mut queue: Vec<usize> = members[from]
+                .iter()
+                .copied()
+                .filter(|&u| {
+                    !is_root[u]
+                        && p.cost(u, to).is_some()
+                        && p.neighbours[u].iter().any(|&v| a[v] as usize == to)
+                })
+                .collect();
+            for &u in &queue {
+                seen[u] = stamp;
+                parent[u] = usize::MAX;
             }
-            for &v in &p.neighbours[u] {
-                let r = a[v] as usize;
-                if r != t && p.cost(u, r).is_some() && load[r] + w <= p.cap[r] as u64 {
-                    moves.push(((c(p, u, r) - c(p, u, t)) as f64 / w as f64, u, t, r));
+            let mut found = 0;
+            let mut i = 0;
+            while i < queue.len() && found < PIECE_CANDIDATES {
+                let u = queue[i];
+                i += 1;
+                if p.weight[u] > 0 {
+                    found += 1;
+                    let mut path = vec![u];
+                    let mut x = u;
+                    while parent[x] != usize::MAX {
+                        x = parent[x];
+                        path.push(x);
+                    }
+                    let units = scratch.cut_off(p, a, from, &path);
+                    if units.iter().all(|&v| p.cost(v, to).is_some()) {
+                        let weight: u64 = units.iter().map(|&v| p.weight[v] as u64).sum();
+                        let delta: i64 = units.iter().map(|&v| c(p, v, to) - c(p, v, from)).sum();
+                        let key = (from, to, weight);
+                        if best.get(&key).is_none_or(|m| delta < m.delta) {
+                            best.insert(key, PieceMove { from, to, units, weight, delta });
+                        }
+                    }
+                }
+                for &v in &p.neighbours[u] {
+                    if seen[v] != stamp && a[v] as usize == from && !is_root[v] {
+                        seen[v] = stamp;
+                        parent[v] = u;
+                        queue.push(v);
+                    }
                 }
             }
         }
-        moves.sort_by(|x, y| x.0.total_cmp(&y.0).then((x.1, x.3).cmp(&(y.1, y.3))));
-        let Some(&(_, u, t, r)) =
-            moves.iter().find(|m| scratch.connected(p, a, m.2, size[m.2], Some(m.1), None))
-        else {
+    }
+    let mut out = vec![Vec::new(); ns];
+    for m in best.into_values() {
+        out[m.from].push(m);
+    }
+    for list in &mut out {
+        list.sort_by_key(|m| (m.to, m.weight, m.delta));
+    }
+    out
+}
+
+/// Brings over-full districts within capacity by ejection chains: a piece of an over-full
+/// district moves to a neighbour, which passes on a piece at least as heavy if it has no room,
+/// and so on until a district with room takes the last piece. Of the chains of at most
+/// [`CHAIN_HOPS`] moves, the one adding the least walk is applied; every district stays one
+/// piece around its root. Stops when nothing is over capacity or no chain is left.
+fn restore_capacity(p: &ContiguousProblem, a: &mut [u32]) {
+    let (n, ns) = (p.n_units(), p.n_schools);
+    let mut scratch = Scratch::new(n);
+    let mut banned: HashSet<(usize, usize)> = HashSet::new();
+    let mut rounds = 0usize;
+    loop {
+        let load = p.loads(a);
+        let over: Vec<usize> = (0..ns).filter(|&s| load[s] > p.cap[s] as u64).collect();
+        if over.is_empty() || rounds > 50 * n {
             return;
-        };
-        a[u] = r as u32;
-        load[t] -= p.weight[u] as u64;
-        load[r] += p.weight[u] as u64;
-        size[t] -= 1;
-        size[r] += 1;
+        }
+        rounds += 1;
+        let moves = piece_moves(p, a, &mut scratch);
+        let over_by = |s: usize, l: u64| l.saturating_sub(p.cap[s] as u64) as i64;
+        // Layered search over (district, weight coming in): (change of the total overflow so
+        // far, walk added so far, the chain so far). A chain is taken when it lowers the total
+        // overflow; the one adding the least walk per pupil of overflow removed wins.
+        type Chain = Vec<(usize, usize)>; // (district, index of its move)
+        type State = (i64, i64, Chain);
+        let mut layer: std::collections::HashMap<(usize, u64), State> =
+            over.iter().map(|&s| ((s, 0u64), (0i64, 0i64, Vec::new()))).collect();
+        let mut found: Option<(f64, Chain)> = None;
+        let mut found_at = usize::MAX;
+        for hop in 0..CHAIN_HOPS {
+            if hop > found_at.saturating_add(2) {
+                break;
+            }
+            let mut next: std::collections::HashMap<(usize, u64), State> =
+                std::collections::HashMap::new();
+            for (&(x, w_in), (dover, walk, chain)) in &layer {
+                for (i, m) in moves[x].iter().enumerate() {
+                    if banned.contains(&(m.units[0], m.to))
+                        || m.to == x
+                        || chain.iter().any(|&(d, _)| d == m.to)
+                    {
+                        continue;
+                    }
+                    let here = over_by(x, load[x] + w_in - m.weight.min(load[x] + w_in))
+                        - over_by(x, load[x]);
+                    let d2 = dover + here;
+                    let w2 = walk + m.delta;
+                    let mut ch = chain.clone();
+                    ch.push((x, i));
+                    let there = over_by(m.to, load[m.to] + m.weight) - over_by(m.to, load[m.to]);
+                    if d2 + there < 0 {
+                        let score = w2 as f64 / (-(d2 + there)) as f64;
+                        if found.as_ref().is_none_or(|f| score < f.0) {
+                            found = Some((score, ch.clone()));
+                            found_at = found_at.min(hop);
+                        }
+                    }
+                    let key = (m.to, m.weight);
+                    if next.get(&key).is_none_or(|e| (d2, w2) < (e.0, e.1)) {
+                        next.insert(key, (d2, w2, ch));
+                    }
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            layer = next;
+        }
+        let Some((_, chain)) = found else { return };
+        let before = a.to_vec();
+        let mut touched = Vec::new();
+        for &(x, i) in &chain {
+            let m = &moves[x][i];
+            for &u in &m.units {
+                a[u] = m.to as u32;
+            }
+            touched.push(m.from);
+            touched.push(m.to);
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        let size = |a: &[u32], s: usize| a.iter().filter(|&&t| t as usize == s).count();
+        let broken: Vec<usize> = touched
+            .iter()
+            .copied()
+            .filter(|&s| !scratch.connected(p, a, s, size(a, s), None, None))
+            .collect();
+        if !broken.is_empty() {
+            a.copy_from_slice(&before);
+            // The piece received by a district that fell apart hung on what it gave away.
+            for &(x, i) in &chain {
+                let m = &moves[x][i];
+                if broken.contains(&m.to) || broken.contains(&m.from) {
+                    banned.insert((m.units[0], m.to));
+                }
+            }
+        }
     }
 }
 
@@ -848,7 +1134,7 @@ mod tests {
         for case in 0..60 {
             let p = random_problem(&mut rng);
             let brute = exhaustive(&p);
-            match (solve_exact(&p, 60), brute) {
+            match (solve_exact(&p, 60, None), brute) {
                 (Ok(sol), Some((best, _))) => {
                     assert!(sol.proved_optimal, "case {case}");
                     assert!(p.is_feasible(&sol.assign), "case {case}: {:?}", sol.assign);
@@ -873,7 +1159,7 @@ mod tests {
             let p = random_problem(&mut rng);
             let Some((_, feasible)) = exhaustive(&p) else { continue };
             // From a feasible contiguous start: feasible, contiguous, never worse.
-            let out = local_search(&p, &feasible);
+            let out = local_search(&p, &feasible, &[]);
             assert!(p.is_feasible(&out), "case {case}");
             assert!(p.objective(&out) <= p.objective(&feasible), "case {case}");
             // From random starts (allowed pairs): contiguous whenever it claims feasibility, and
@@ -887,7 +1173,7 @@ mod tests {
                         ok[rng.random_range(0..ok.len())]
                     })
                     .collect();
-                let out = local_search(&p, &start);
+                let out = local_search(&p, &start, &[]);
                 if p.is_feasible(&start) {
                     assert!(p.is_feasible(&out), "case {case}");
                     assert!(p.objective(&out) <= p.objective(&start), "case {case}");
@@ -941,10 +1227,10 @@ mod tests {
         assert_eq!(free.objective, 0);
         // A's unit 2 and B's unit 1 are both cut off from their schools.
         assert_eq!(p.enclaves(&free.assign), vec![(1, vec![1]), (0, vec![2])]);
-        let sol = solve_exact(&p, 60).unwrap();
+        let sol = solve_exact(&p, 60, None).unwrap();
         assert!(sol.proved_optimal && p.is_feasible(&sol.assign));
         assert_eq!(sol.objective, 100);
-        let repaired = local_search(&p, &free.assign);
+        let repaired = local_search(&p, &free.assign, &[]);
         assert!(p.is_feasible(&repaired));
         assert_eq!(p.objective(&repaired), Some(100));
     }
@@ -960,10 +1246,13 @@ mod tests {
             root: vec![0, 1],
             neighbours: vec![vec![1], vec![0, 2], vec![1]],
         };
-        assert_eq!(solve_exact(&p, 10), Err(SolveError::Infeasible(vec![Diagnosis::Contiguity])));
+        assert_eq!(
+            solve_exact(&p, 10, None),
+            Err(SolveError::Infeasible(vec![Diagnosis::Contiguity]))
+        );
         let shared = ContiguousProblem { root: vec![1, 1], ..p.clone() };
         assert!(
-            matches!(solve_exact(&shared, 10), Err(SolveError::Solver(m)) if m.contains("share"))
+            matches!(solve_exact(&shared, 10, None), Err(SolveError::Solver(m)) if m.contains("share"))
         );
     }
 
@@ -996,9 +1285,9 @@ mod tests {
             fixed: (0..n).map(|u| p.root.iter().position(|&r| r == u).map(|s| s as u32)).collect(),
         })
         .unwrap();
-        let heuristic = local_search(&p, &free.assign);
+        let heuristic = local_search(&p, &free.assign, &[]);
         assert!(p.is_feasible(&heuristic), "{heuristic:?}");
-        let exact = solve_exact(&p, 120).unwrap();
+        let exact = solve_exact(&p, 120, None).unwrap();
         assert!(exact.proved_optimal && p.is_feasible(&exact.assign));
         let h_obj = p.objective(&heuristic).unwrap();
         assert!(free.objective <= exact.objective && exact.objective <= h_obj);
@@ -1014,7 +1303,7 @@ mod tests {
             p.enclaves(&free.assign).len()
         );
         // No time at all: no plan, a time-limit error.
-        assert_eq!(solve_exact(&p, 0), Err(SolveError::TimeLimit { seconds: 0 }));
+        assert_eq!(solve_exact(&p, 0, None), Err(SolveError::TimeLimit { seconds: 0 }));
     }
 
     #[test]

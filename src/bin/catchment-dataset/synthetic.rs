@@ -35,7 +35,25 @@ pub struct Town {
     #[allow(dead_code)]
     pub school_xy: Vec<(f64, f64)>,
     pub seed: u64,
+    /// The grid cells with pupils, with their walks to every school.
+    pub blocks: Vec<SyntheticBlock>,
+    /// The town's outline (lat, lon), closed: the area its districts tile.
+    pub area: Vec<(f64, f64)>,
 }
+
+/// A 100 m grid cell of the town with pupils.
+pub struct SyntheticBlock {
+    pub id: String,
+    pub lat: f64,
+    pub lon: f64,
+    /// Synthetic residents: [`RESIDENTS_PER_PUPIL`] per pupil of the cell.
+    pub residents: u32,
+    /// Walk from the cell's centre to every school (meters).
+    pub walks: Vec<u32>,
+}
+
+/// Residents a synthetic cell counts per pupil living in it.
+pub const RESIDENTS_PER_PUPIL: u32 = 20;
 
 struct Geometry {
     size: f64,
@@ -57,6 +75,21 @@ impl Geometry {
             self.bridges.iter().map(|&br| l1(a, br) + l1(br, b)).fold(f64::INFINITY, f64::min)
         }
     }
+}
+
+/// The inverse of [`to_lat_lon`] (before its rounding).
+fn to_xy(lat: f64, lon: f64) -> (f64, f64) {
+    let y = (lat - ORIGIN_LAT) * M_PER_DEG_LAT;
+    let x = (lon - ORIGIN_LON) * M_PER_DEG_LAT * ORIGIN_LAT.to_radians().cos();
+    (x, y)
+}
+
+/// The 100 m census-style grid cell (EPSG:3035) holding a point: its id and its centre.
+fn cell_of(lat: f64, lon: f64) -> (String, (f64, f64)) {
+    let (e, n) = catchment::projection::forward(lat, lon);
+    let (e, n) = ((e / 100.0).floor() as i64 * 100, (n / 100.0).floor() as i64 * 100);
+    let centre = catchment::projection::inverse(e as f64 + 50.0, n as f64 + 50.0);
+    (format!("CRS3035RES100mN{n}E{e}"), centre)
 }
 
 fn to_lat_lon((x, y): (f64, f64)) -> (f64, f64) {
@@ -183,7 +216,7 @@ pub fn generate(n_pupils: usize, n_schools: usize, seed: u64) -> Town {
                 street: None,
                 house_number: None,
                 postcode: None,
-                block: Some(format!("c{}_{}", (xy.0 / 100.0) as i64, (xy.1 / 100.0) as i64)),
+                block: Some(cell_of(lat, lon).0),
                 fixed_school: None,
                 extra: vec![],
             }
@@ -204,9 +237,26 @@ pub fn generate(n_pupils: usize, n_schools: usize, seed: u64) -> Town {
             }
         });
     matrix.seconds = Some(secs);
+    // Blocks: the grid cells pupils live in, walked from their centres like the pupils.
+    let mut cells: std::collections::BTreeMap<String, ((f64, f64), u32)> = Default::default();
+    for p in &pupils {
+        let (lat, lon) = p.location.expect("placed");
+        let (id, centre) = cell_of(lat, lon);
+        cells.entry(id).or_insert((centre, 0)).1 += 1;
+    }
+    let blocks: Vec<SyntheticBlock> = cells
+        .into_iter()
+        .map(|(id, ((lat, lon), pupils))| {
+            let xy = to_xy(lat, lon);
+            let walks = school_xy.iter().map(|&b| geo.walk(xy, b).round() as u32).collect();
+            SyntheticBlock { id, lat, lon, residents: pupils * RESIDENTS_PER_PUPIL, walks }
+        })
+        .collect();
+    let corners = [(0.0, 0.0), (size, 0.0), (size, size), (0.0, size), (0.0, 0.0)];
+    let area = corners.iter().map(|&c| to_lat_lon(c)).collect();
     // Ids are generated in sorted order already.
     let instance = Instance { schools, pupils };
-    Town { instance, matrix, pupil_xy, school_xy, seed }
+    Town { instance, matrix, pupil_xy, school_xy, seed, blocks, area }
 }
 
 /// Write `schools.csv`, `pupils.csv`, `matrix.csv` and a README into `out` (atomically).
@@ -242,6 +292,38 @@ pub fn write(out: &Path, town: &Town) -> Result<()> {
         }
         w.flush().map_err(|e| catchment::Error::io(dir, e))?;
         write_matrix(&dir.join("matrix.csv"), inst, &town.matrix)?;
+        let mut w = csv::Writer::from_path(dir.join("blocks.csv")).map_err(err)?;
+        w.write_record(["block_id", "lat", "lon", "residents"]).map_err(err)?;
+        for b in &town.blocks {
+            w.write_record([
+                b.id.clone(),
+                format!("{:.6}", b.lat),
+                format!("{:.6}", b.lon),
+                b.residents.to_string(),
+            ])
+            .map_err(err)?;
+        }
+        w.flush().map_err(|e| catchment::Error::io(dir, e))?;
+        let mut w = csv::Writer::from_path(dir.join("block-matrix.csv")).map_err(err)?;
+        w.write_record(["block_id", "school_id", "meters"]).map_err(err)?;
+        for b in &town.blocks {
+            for (s, m) in inst.schools.iter().zip(&b.walks) {
+                w.write_record([b.id.as_str(), s.id.as_str(), &m.to_string()]).map_err(err)?;
+            }
+        }
+        w.flush().map_err(|e| catchment::Error::io(dir, e))?;
+        let ring: Vec<serde_json::Value> =
+            town.area.iter().map(|&(lat, lon)| serde_json::json!([lon, lat])).collect();
+        let area = serde_json::json!({
+            "type": "FeatureCollection",
+            "features": [{
+                "type": "Feature",
+                "properties": {"name": "synthetic town (not a real place)"},
+                "geometry": {"type": "Polygon", "coordinates": [ring]}
+            }]
+        });
+        std::fs::write(dir.join("area.geojson"), area.to_string())
+            .map_err(|e| catchment::Error::io(dir, e))?;
         let readme = format!(
             "# Synthetic town (seed {seed}) - NOT REAL DATA\n\n\
              Generated by `catchment-dataset synthetic --pupils {n} --schools {m} --seed {seed}`.\n\n\
@@ -251,7 +333,10 @@ pub fn write(out: &Path, town: &Town) -> Result<()> {
              - Coordinates are placed around {ORIGIN_LAT} N, {ORIGIN_LON} E only to have valid latitudes and\n\
              \x20 longitudes; they do not describe any real place.\n\n\
              Files: `schools.csv` (id,name,lat,lon,max_classes,class_size), `pupils.csv` (id,lat,lon,block;\n\
-             block = 100 m grid cell), `matrix.csv` (pupil_id,school_id,meters,seconds).\n\n\
+             block = 100 m grid cell, EPSG:3035), `matrix.csv` (pupil_id,school_id,meters,seconds),\n\
+             `blocks.csv` (block_id,lat,lon,residents: the cells with pupils, {rpp} synthetic residents\n\
+             per pupil), `block-matrix.csv` (block_id,school_id,meters: walks from cell centres) and\n\
+             `area.geojson` (the town's square, which its districts tile).\n\n\
              Plain format for any tool: UTF-8 CSV, comma-separated, one header row; capacity =\n\
              max_classes x class_size; the matrix has one row per pupil-school pair in pupil then\n\
              school order, integer meters and seconds ('unreachable' marks a pair with no route).\n",
@@ -260,6 +345,7 @@ pub fn write(out: &Path, town: &Town) -> Result<()> {
             m = inst.schools.len(),
             cs = DEFAULT_CLASS_SIZE,
             seats = inst.seats(),
+            rpp = RESIDENTS_PER_PUPIL,
         );
         std::fs::write(dir.join("README.md"), readme).map_err(|e| catchment::Error::io(dir, e))?;
         Ok(())
