@@ -51,7 +51,7 @@ impl Source {
 
     fn bytes(&self) -> Result<std::borrow::Cow<'_, [u8]>> {
         match self {
-            Source::Path(p) => std::fs::read(p).map(Into::into).map_err(|e| Error::io(p, e)),
+            Source::Path(p) => crate::instance::read_input(p).map(Into::into),
             Source::Text { text, .. } => Ok(text.as_bytes().into()),
             Source::Objects { name, .. } => Err(Error::input(
                 name,

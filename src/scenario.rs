@@ -264,7 +264,9 @@ pub fn parse(file: &str, text: &str, dir: &Path) -> Result<ScenarioFile> {
 
 /// Read a scenario file.
 pub fn load(path: &Path) -> Result<ScenarioFile> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = String::from_utf8(crate::instance::read_input(path)?).map_err(|_| {
+        Error::input(&crate::instance::file_name(path), None, None, "is not UTF-8 text")
+    })?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     parse(&file_name(path), &text, &dir)
 }

@@ -53,7 +53,7 @@ pub enum Before {
 
 /// Read last year's districts: CSV `block_id,school_id` (extra columns ignored).
 pub fn read_previous(path: &Path) -> Result<Previous> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::instance::read_input(path)?;
     previous_from_csv(&file_name(path), &bytes)
 }
 

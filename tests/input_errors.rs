@@ -310,3 +310,37 @@ fn a_very_wide_header_is_refused_with_the_limit() {
     );
     has(&e, &["schools.csv:1", "field 'name'", "column appears twice"]);
 }
+
+/// A device as an input (`/dev/zero` never ends) and a directory are refused at once, with exit
+/// code 3 and a message naming them, before anything is read or written.
+#[test]
+fn devices_and_directories_are_not_read() {
+    let d = tempfile::tempdir().unwrap();
+    let (s, p, m) = small_instance(d.path());
+    for (flag, bad, says) in [
+        ("--pupils", Path::new("/dev/zero"), "is a device"),
+        ("--schools", d.path(), "is a directory"),
+    ] {
+        let (mut schools, mut pupils) = (s.clone(), p.clone());
+        if flag == "--pupils" {
+            pupils = bad.to_path_buf();
+        } else {
+            schools = bad.to_path_buf();
+        }
+        let out = d.path().join("plan");
+        let o = bin()
+            .args(["solve", "--schools"])
+            .arg(&schools)
+            .arg("--pupils")
+            .arg(&pupils)
+            .arg("--matrix")
+            .arg(&m)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(3), "{flag}");
+        has(&String::from_utf8_lossy(&o.stderr), &[says]);
+        assert!(!out.exists(), "nothing written");
+    }
+}

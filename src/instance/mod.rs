@@ -241,7 +241,45 @@ pub fn write_atomically(out: &Path, write: impl FnOnce(&Path) -> Result<()>) -> 
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::io(path, e))
+    read_input(path)
+}
+
+/// The largest input file read (bytes): 16 GiB, far above a 50,000 x 400 matrix (0.5 GB).
+pub const MAX_INPUT_BYTES: u64 = 16 << 30;
+
+/// Read an input file whole: a regular file or a pipe, at most [`MAX_INPUT_BYTES`]. A device
+/// (`/dev/zero`, a disk) is refused at once instead of read until memory runs out.
+pub fn read_input(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let kind = meta.file_type();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() || kind.is_block_device() || kind.is_socket() {
+            return Err(Error::input(
+                &file_name(path),
+                None,
+                None,
+                "is a device or socket, not a file: give a file (or a pipe) to read",
+            ));
+        }
+    }
+    if kind.is_dir() {
+        return Err(Error::input(&file_name(path), None, None, "is a directory, not a file"));
+    }
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut bytes = Vec::with_capacity(meta.len().min(MAX_INPUT_BYTES) as usize);
+    file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(Error::input(
+            &file_name(path),
+            None,
+            None,
+            format!("is larger than {} GiB, the most an input may be", MAX_INPUT_BYTES >> 30),
+        ));
+    }
+    Ok(bytes)
 }
 
 fn is_geojson(path: &Path) -> bool {

@@ -129,7 +129,7 @@ pub fn straight_line_districts(inst: &Instance) -> Result<Vec<u32>> {
 /// Districts from a file `block_id,school_id`: each pupil goes to its block's school (fixed
 /// pupils to theirs). Every block with pupils must be listed.
 pub fn read_districts(path: &Path, inst: &Instance) -> Result<Vec<u32>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::instance::read_input(path)?;
     districts_from_csv(&file_name(path), &bytes, inst)
 }
 
