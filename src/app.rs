@@ -11,6 +11,7 @@ use crate::districts::publish::City;
 use crate::error::{Error, Result};
 use crate::instance::{self, table, Instance};
 use crate::report::html::Comparison;
+use crate::report::routing_check::Excluded;
 use crate::report::{baseline, summarize, Summary};
 use crate::routing::{self, Matrix};
 use crate::stability::{self, Rule, Stability, StabilityReport};
@@ -119,6 +120,10 @@ pub struct CitySpec {
     /// The area the districts divide (GeoJSON polygons, e.g. the city boundary); without one,
     /// the blocks with a margin.
     pub area: Option<Source>,
+    /// Blocks whose walks are not trusted (CSV with a `block_id` column, e.g. a plan's
+    /// `routing-check.csv`): left out of the published districts, their pupils left out of the
+    /// plan unless they have a fixed school.
+    pub exclude_blocks: Option<Source>,
 }
 
 /// What the report page compares the plan with.
@@ -195,6 +200,8 @@ pub struct Loaded {
     pub compare_proxy: bool,
     /// Given districts to compare with: a label and every pupil's school.
     pub compare_districts: Option<(String, Vec<u32>)>,
+    /// Blocks left out because their walks are not trusted, and their pupils.
+    pub excluded: Option<Excluded>,
 }
 
 /// Read schools and pupils; problems of both files are reported together.
@@ -258,10 +265,28 @@ impl PlanRequest {
         }
         let (inst, matrix) = distances(inst, &self.distances)?;
         tracing::info!(pupils = inst.pupils.len(), schools = inst.schools.len(), "instance read");
-        let city = match &self.city {
+        let mut city = match &self.city {
             Some(c) => Some(self.read_city(c, &inst)?),
             None => None,
         };
+        let (inst, matrix, excluded) =
+            match (self.city.as_ref().and_then(|c| c.exclude_blocks.as_ref()), city.as_mut()) {
+                (Some(src), Some(c)) => {
+                    let ids = crate::districts::blocks::block_ids_from_csv(
+                        &src.label(),
+                        &src.bytes()?,
+                        &c.blocks,
+                    )?;
+                    let (inst, matrix, excluded) = exclude_blocks(inst, matrix, c, &ids)?;
+                    tracing::info!(
+                        blocks = excluded.blocks,
+                        pupils_left_out = excluded.pupils_left_out,
+                        "blocks excluded"
+                    );
+                    (inst, matrix, Some(excluded))
+                }
+                _ => (inst, matrix, None),
+            };
         let compare_districts = match &self.compare.districts {
             Some(src) => {
                 let assign = baseline::districts_from_csv(&src.label(), &src.bytes()?, &inst)?;
@@ -277,6 +302,7 @@ impl PlanRequest {
             city,
             compare_proxy: self.compare.proxy,
             compare_districts,
+            excluded,
         })
     }
 
@@ -317,6 +343,46 @@ impl PlanRequest {
         };
         Ok(City { blocks, matrix, streets, area })
     }
+}
+
+/// Leave the blocks `ids` out: out of the city (blocks and block matrix), and their pupils out
+/// of the instance and the matrix unless they have a fixed school.
+fn exclude_blocks(
+    inst: Instance,
+    matrix: Matrix,
+    city: &mut City,
+    ids: &std::collections::HashSet<String>,
+) -> Result<(Instance, Matrix, Excluded)> {
+    let mut excluded = Excluded { blocks: ids.len(), ..Default::default() };
+    let mut keep = Vec::with_capacity(inst.pupils.len());
+    for (p, pupil) in inst.pupils.iter().enumerate() {
+        match pupil.block.as_deref() {
+            Some(b) if ids.contains(b) && pupil.fixed_school.is_none() => {
+                excluded.pupils_left_out += 1
+            }
+            Some(b) if ids.contains(b) => {
+                excluded.pupils_kept_fixed += 1;
+                keep.push(p);
+            }
+            _ => keep.push(p),
+        }
+    }
+    let kept: Vec<usize> =
+        (0..city.blocks.len()).filter(|&b| !ids.contains(&city.blocks[b].id)).collect();
+    city.blocks = kept.iter().map(|&b| city.blocks[b].clone()).collect();
+    let bm = &city.matrix;
+    let rows: Vec<usize> = (0..bm.blocks.len()).filter(|&r| !ids.contains(&bm.blocks[r])).collect();
+    city.matrix = crate::districts::BlockMatrix {
+        blocks: rows.iter().map(|&r| bm.blocks[r].clone()).collect(),
+        n_schools: bm.n_schools,
+        meters: rows.iter().flat_map(|&r| bm.row(r).iter().copied()).collect(),
+    };
+    if keep.len() == inst.pupils.len() {
+        return Ok((inst, matrix, excluded));
+    }
+    let matrix = matrix.select_rows(&keep);
+    let pupils = keep.iter().map(|&p| inst.pupils[p].clone()).collect();
+    Ok((Instance::new(inst.schools, pupils)?, matrix, excluded))
 }
 
 /// A plan solved from a request, ready to be written.
@@ -466,6 +532,7 @@ impl PlanResult {
                 (Some(r), Some(st)) => Some((r, st)),
                 _ => None,
             },
+            excluded: loaded.excluded.as_ref(),
         };
         let (summary, publication) =
             crate::output::write_plan(out, &loaded.inst, &loaded.matrix, &self.plan, &extras)?;

@@ -354,6 +354,11 @@ struct PublishArgs {
     /// hand-drawn ones), evaluated on the same walking distances.
     #[arg(long, requires = "blocks")]
     compare: Option<PathBuf>,
+    /// Blocks whose walks are not trusted (CSV with a block_id column, e.g. a plan's
+    /// routing-check.csv): left out of the published districts; their pupils left out of the
+    /// plan unless they have a fixed_school.
+    #[arg(long, requires = "blocks")]
+    exclude_blocks: Option<PathBuf>,
     /// Compare with the hand-drawn proxy (nearest school by straight line, border blocks moved).
     #[arg(skip)]
     compare_proxy: bool,
@@ -367,6 +372,7 @@ impl PublishArgs {
             block_matrix: self.block_matrix.clone().map(Source::Path),
             streets: self.streets.clone().map(Source::Path),
             area: self.area.clone().map(Source::Path),
+            exclude_blocks: self.exclude_blocks.clone().map(Source::Path),
         })
     }
 
@@ -804,6 +810,7 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 streets: existing("network.osm"),
                 area: existing("area.geojson"),
                 compare: None,
+                exclude_blocks: None,
                 compare_proxy: true,
             };
             let req = app::PlanRequest {
@@ -868,6 +875,7 @@ fn run_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
                     block_matrix: a.block_matrix.clone().map(Source::Path),
                     streets: a.streets.clone().map(Source::Path),
                     area: None,
+                    exclude_blocks: None,
                 }),
                 compare: app::CompareSpec::default(),
             };
@@ -1008,6 +1016,33 @@ fn print_summary(s: &Summary, out: &Path) {
             st.unconstrained_changed_pupils,
             st.price_m as f64 / 1000.0
         );
+    }
+    if let Some(rc) = &s.routing_check {
+        let unit = if rc.unit == "block" { "blocks" } else { "pupils" };
+        if let Some(e) = &rc.excluded {
+            println!(
+                "Excluded: {} blocks; {} of their pupils left out of the plan, {} kept at their fixed school",
+                e.blocks, e.pupils_left_out, e.pupils_kept_fixed
+            );
+        }
+        if rc.flagged > 0 {
+            println!(
+                "Routing check: {} of {} {unit} have walks that look like artefacts of the street network \
+                 ({} detours to their own school, {} to the school nearest in a straight line, {} far from the network, {} with unreachable schools){}",
+                rc.flagged,
+                rc.checked,
+                rc.detour_assigned,
+                rc.detour_nearest,
+                rc.far_snap,
+                rc.unreachable,
+                if rc.unit == "block" { "; see routing-check.csv and report.html" } else { "" }
+            );
+            for h in &rc.hints {
+                println!("  hint: {h}");
+            }
+        } else {
+            println!("Routing check: no {unit} flagged");
+        }
     }
     println!(
         "Plan written to {}/ (summary.json, assignments.csv, schools.csv, certificate.json)",

@@ -7,6 +7,7 @@ use crate::districts::files;
 use crate::districts::publish::{City, Publication};
 use crate::error::{Error, Result};
 use crate::instance::Instance;
+use crate::report::routing_check::{self, Excluded, RoutingCheck};
 use crate::report::{html, nearest, summarize, Summary};
 use crate::routing::Matrix;
 use crate::Plan;
@@ -99,15 +100,18 @@ pub fn certificate_file(inst: &Instance, plan: &Plan) -> CertificateFile {
 }
 
 /// The report page of a published plan: headline figures, one row and one district per school,
-/// the distance source, and a comparison when the caller has one (a baseline, scenarios).
+/// the distance source, the city's streets and boundary under the districts (with the city),
+/// the routing check, and a comparison when the caller has one (a baseline, scenarios).
 pub fn report_page(
     inst: &Instance,
     m: &Matrix,
     plan: &Plan,
     summary: &Summary,
     p: &Publication,
-    comparison: Option<&html::Comparison>,
+    extras: &Extras,
+    check: Option<&RoutingCheck>,
 ) -> html::ReportPage {
+    let Extras { city, comparison, .. } = *extras;
     let mut walk = vec![(0u64, 0u64); inst.schools.len()];
     for (pupil, &s) in plan.assign.iter().enumerate() {
         let w = &mut walk[s as usize];
@@ -136,6 +140,33 @@ pub fn report_page(
             .collect(),
         districts: fc,
         comparison: comparison.cloned(),
+        streets: city
+            .and_then(|c| c.streets.as_ref())
+            .map(|lines| {
+                lines
+                    .iter()
+                    .map(|l| html::MapLine {
+                        named: !l.name.trim().is_empty(),
+                        points: l.points.iter().map(|&(lat, lon)| (lon, lat)).collect(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        boundary: city
+            .and_then(|c| c.area.as_ref())
+            .map(|area| {
+                area.0
+                    .iter()
+                    .map(|poly| {
+                        std::iter::once(poly.exterior())
+                            .chain(poly.interiors())
+                            .map(|r| r.0.iter().map(|c| (c.x, c.y)).collect())
+                            .collect()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        routing_check: check.map(|c| routing_check::section(c, &inst.schools)),
     }
 }
 
@@ -155,6 +186,9 @@ pub struct Extras<'a> {
     /// `previous-districts.csv`; with a change cost, blocks without pupils are drawn by walk +
     /// price + change cost.
     pub stability: Option<(&'a crate::stability::StabilityReport, &'a crate::stability::Stability)>,
+    /// Blocks the plan was solved without (their walks not trusted): counted in the summary's
+    /// routing check.
+    pub excluded: Option<&'a Excluded>,
 }
 
 /// Write a plan's output directory atomically: `summary.json`, `assignments.csv`,
@@ -167,7 +201,7 @@ pub fn write_plan(
     plan: &Plan,
     extras: &Extras,
 ) -> Result<(Summary, Option<Publication>)> {
-    let Extras { city, comparison, stability } = *extras;
+    let Extras { city, stability, excluded, .. } = *extras;
     let inst = &*crate::effective_instance(inst, &plan.policy);
     let mut summary = summarize(inst, m, plan);
     summary.stability = stability.map(|(r, _)| r.clone());
@@ -184,6 +218,24 @@ pub fn write_plan(
     let publication =
         city.map(|c| crate::districts::publish::publish(inst, plan, c, change)).transpose()?;
     summary.districts = publication.as_ref().map(|p| p.shape.clone());
+    // The routing check: every block of the city with its published school, or (without the
+    // city) every pupil, counts only.
+    let mut check = match (city, &publication) {
+        (Some(c), Some(p)) => {
+            let school: Vec<Option<usize>> = p.rows.iter().map(|r| r.school).collect();
+            routing_check::check_blocks(inst, m, &c.blocks, &c.matrix, &school)
+        }
+        _ => routing_check::check_pupils(inst, m, &plan.assign),
+    };
+    check.summary.excluded = excluded.cloned();
+    if check.summary.flagged > 0 {
+        tracing::info!(
+            flagged = check.summary.flagged,
+            unit = check.summary.unit.as_str(),
+            "routing check: walks that look like artefacts of the street network"
+        );
+    }
+    summary.routing_check = Some(check.summary.clone());
     write_atomically(out, |dir| {
         write_json(&dir.join("summary.json"), &summary)?;
         write_json(&dir.join("certificate.json"), &cert)?;
@@ -195,6 +247,10 @@ pub fn write_plan(
         write_assignments(&dir.join("assignments.csv"), inst, m, plan)?;
         write_schools(&dir.join("schools.csv"), inst, &summary)?;
         if let Some(p) = &publication {
+            write_text(
+                &dir.join(routing_check::CSV_FILE),
+                &routing_check::csv_text(&check.flags, &inst.schools)?,
+            )?;
             write_text(&dir.join("districts.csv"), &files::districts_csv(p, &inst.schools)?)?;
             if let Some(gj) = files::districts_geojson(p) {
                 write_text(&dir.join("districts.geojson"), &gj)?;
@@ -211,7 +267,7 @@ pub fn write_plan(
             }
             write_text(
                 &dir.join("report.html"),
-                &html::render(&report_page(inst, m, plan, &summary, p, comparison)),
+                &html::render(&report_page(inst, m, plan, &summary, p, extras, Some(&check))),
             )?;
         }
         Ok(())

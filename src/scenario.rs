@@ -325,6 +325,7 @@ fn remap(m: &Matrix, from: &[School], to: &[School], extra: &[(Matrix, Vec<Schoo
         }
     }
     out.seconds = secs;
+    out.snap_m = m.snap_m.clone();
     out
 }
 
@@ -842,6 +843,7 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
                     city: city.as_ref(),
                     comparison: Some(&page_table),
                     stability: st,
+                    excluded: None,
                 },
             )?;
         }

@@ -1217,6 +1217,7 @@ fn cli_solve_options_and_http_plan_fields_are_the_same() {
         ("streets", "streets"),
         ("area", "area"),
         ("compare", "compare"),
+        ("exclude-blocks", "exclude_blocks"),
         ("previous", "stability.previous"),
         ("change-cost", "stability.change_cost"),
         ("max-changed-blocks", "stability.max_changed_blocks"),
@@ -1330,6 +1331,12 @@ fn stability_and_comparison_over_http_equal_the_cli() {
     let tmp = tempfile::tempdir().unwrap();
     let mdg = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/magdeburg");
     let previous = mdg.join("districts-seed2022.csv");
+    // Three blocks left out (their walks not trusted), the same way on both.
+    let exclude = common::write(
+        tmp.path(),
+        "exclude.csv",
+        "block_id,reason\nCRS3035RES100mN3226500E4433000,x\nCRS3035RES100mN3226100E4432900,x\nCRS3035RES100mN3216200E4433100,x\n",
+    );
     let cli = CliPlan::solve(
         &mdg,
         &tmp.path().join("cli"),
@@ -1342,6 +1349,8 @@ fn stability_and_comparison_over_http_equal_the_cli() {
             "500",
             "--compare",
             previous.to_str().unwrap(),
+            "--exclude-blocks",
+            exclude.to_str().unwrap(),
         ],
     );
     let s = Server::start(&tmp.path().join("s.db"), &[]);
@@ -1351,6 +1360,7 @@ fn stability_and_comparison_over_http_equal_the_cli() {
         "matrix": read(&mdg.join("matrix.csv")),
         "blocks": read(&mdg.join("blocks.csv")),
         "compare": read(&previous),
+        "exclude_blocks": read(&exclude),
         "stability": {"previous": read(&previous), "change_cost": 500},
     }))
     .unwrap();
@@ -1365,8 +1375,11 @@ fn stability_and_comparison_over_http_equal_the_cli() {
         v.as_object_mut().unwrap().remove("distance_source");
     }
     assert!(http_summary["stability"].is_object(), "the stability section is there");
+    let excluded = &http_summary["routing_check"]["excluded"];
+    assert_eq!(excluded["blocks"], 3, "{excluded}");
+    assert!(excluded["pupils_left_out"].as_u64().unwrap() >= 2, "two of them hold pupils");
     assert_eq!(http_summary, cli_summary);
-    for f in ["districts.csv", "report.html"] {
+    for f in ["districts.csv", "routing-check.csv", "report.html"] {
         let r = get(s.addr, &format!("/v1/plans/{id}/files/{f}"), Some(READ));
         assert_eq!(r.status, 200, "{f}: {}", r.text());
         let cli_file = cli.file(f);

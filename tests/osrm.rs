@@ -172,6 +172,50 @@ fn a_harbour_between_two_points_makes_the_walk_longer_than_the_straight_line() {
 }
 
 #[test]
+fn the_routing_check_sees_osrms_snaps_and_spares_monacos_real_detours() {
+    use catchment::report::routing_check::{check_pupils, is_detour, FAR_SNAP_M};
+    let osrm = Osrm::start(1000);
+    let inst = instance(monaco_grid(8, 9));
+    let opts = RouteOptions { allow_unreachable: true, ..Default::default() };
+    let (m, _) = route_instance(&inst, &OsrmHttp::new(&osrm.url, "foot"), &opts, None).unwrap();
+    let sources: Vec<(f64, f64)> = inst.pupils.iter().map(|p| p.location.unwrap()).collect();
+    let dests: Vec<(f64, f64)> = inst.schools.iter().map(|s| (s.lat, s.lon)).collect();
+    let raw = raw_table(&osrm.url, &sources, &dests);
+    // The matrix keeps OSRM's snap of every pupil.
+    let snaps = m.snap_m.as_ref().expect("an OSRM matrix keeps the snaps");
+    let mut far = 0;
+    for p in 0..inst.pupils.len() {
+        let snap = raw["sources"][p]["distance"].as_f64().unwrap();
+        assert_eq!(snaps[p], snap.round() as u32, "pupil {}", inst.pupils[p].id);
+        far += usize::from(snap.round() as u32 > FAR_SNAP_M);
+    }
+    assert!(far > 0, "the grid reaches into the sea");
+    // Each pupil at the nearest school on foot (those at sea anywhere).
+    let assign: Vec<u32> = (0..inst.pupils.len())
+        .map(|p| (0..inst.schools.len()).min_by_key(|&s| m.row(p)[s]).unwrap() as u32)
+        .collect();
+    let rc = check_pupils(&inst, &m, &assign).summary;
+    assert_eq!(rc.far_snap, far);
+    // On land, Monaco's stairs, tunnels and harbour are ordinary detours: (almost) none flagged.
+    let land = inst.pupils.len() - far;
+    assert!(
+        (rc.detour_assigned + rc.detour_nearest) * 20 <= land,
+        "{} + {} detours among {land} pupils on land",
+        rc.detour_assigned,
+        rc.detour_nearest
+    );
+    // Round the harbour: longer than the straight line, not a detour by the rule.
+    let (west, east) = ((43.7349, 7.4218), (43.7338, 7.4260));
+    let two = Instance::new(vec![school("east", east.0, east.1)], vec![pupil("1", west.0, west.1)])
+        .unwrap();
+    let (m, _) =
+        route_instance(&two, &OsrmHttp::new(&osrm.url, "foot"), &RouteOptions::default(), None)
+            .unwrap();
+    let straight = straight_line_m(Point::new(west.1, west.0), Point::new(east.1, east.0));
+    assert!(!is_detour(m.get(0, 0).unwrap(), straight));
+}
+
+#[test]
 fn chunked_requests_give_the_same_matrix_as_one_request() {
     let osrm = Osrm::start(1000);
     let inst = instance(monaco_grid(5, 6));

@@ -342,6 +342,7 @@ fn no_publishable_file_contains_a_pupil() {
         "streets.csv",
         "streets.html",
         "report.html",
+        "routing-check.csv",
         "schools.csv",
         "summary.json",
         "certificate.json",

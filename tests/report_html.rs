@@ -4,7 +4,9 @@
 //! shows the districts' colours. Fails, does not skip, when Chromium is missing.
 
 mod common;
-use catchment::report::html::{render, Comparison, Headline, ReportPage, SchoolRow, PALETTE};
+use catchment::report::html::{
+    render, Comparison, Headline, MapLine, ReportPage, RoutingSection, SchoolRow, PALETTE,
+};
 use catchment::report::Summary;
 use common::bin;
 use geojson::{Feature, FeatureCollection, Geometry, GeometryValue, Position};
@@ -117,6 +119,22 @@ fn district_shapes(dom: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The `d` of every `<path>` inside the SVG group `<g id="{id}">` of a serialised DOM (the
+/// group's first `</g>` ends it: the map's groups hold no groups).
+fn group_paths(dom: &str, id: &str) -> Vec<String> {
+    let Some(start) = dom.find(&format!("<g id=\"{id}\"")) else { return vec![] };
+    let end = start + dom[start..].find("</g>").unwrap();
+    let group = &dom[start..end];
+    group
+        .match_indices("<path")
+        .filter_map(|(i, _)| {
+            let tag = &group[i..i + group[i..].find('>').unwrap()];
+            let k = tag.find(" d=\"")? + 4;
+            Some(tag[k..k + tag[k..].find('"')?].to_string())
+        })
+        .collect()
 }
 
 /// Everything wrong with a loaded page: console messages, and schools without exactly one
@@ -345,6 +363,33 @@ fn synthetic_page() -> ReportPage {
                 vec!["optimal".into(), "161.2 km".into(), "3".into()],
             ],
         }),
+        // A street through the grid, a path beyond it, and one far outside the map (left out).
+        streets: vec![
+            MapLine { named: true, points: vec![(x0, y0 + d), (x0 + 3.0 * d, y0 + d)] },
+            MapLine {
+                named: false,
+                points: vec![(x0 - 1.5 * d, y0), (x0 - 1.5 * d, y0 + 2.0 * d)],
+            },
+            MapLine { named: true, points: vec![(x0 + 1.0, y0 + 1.0), (x0 + 1.1, y0 + 1.0)] },
+        ],
+        // The boundary around the grid and the detached square.
+        boundary: vec![vec![[
+            (x0 - 1.6 * d, y0 - 0.1 * d),
+            (x0 + 3.1 * d, y0 - 0.1 * d),
+            (x0 + 3.1 * d, y0 + 2.1 * d),
+            (x0 - 1.6 * d, y0 + 2.1 * d),
+            (x0 - 1.6 * d, y0 - 0.1 * d),
+        ]
+        .to_vec()]],
+        routing_check: Some(RoutingSection {
+            rule: "walk > 3 x straight line + 1000 m".into(),
+            counts: vec![("Blocks flagged".into(), "1".into())],
+            hints: vec!["the street network may be clipped <near> the area".into()],
+            columns: vec!["Block".into(), "Finding".into(), "School".into()],
+            rows: vec![vec!["B7".into(), "detour to its own school".into(), "S01".into()]],
+            more: 0,
+            file: Some("routing-check.csv".into()),
+        }),
     }
 }
 
@@ -373,6 +418,18 @@ fn synthetic_report_loads_cleanly_with_one_district_per_school_and_a_screenshot(
         .dom
         .contains("&lt;script&gt;alert(\"x\")&lt;/script&gt; Grundschule \"Ost\" &amp; 'West'"));
     assert!(check.dom.contains("<table id=\"comparison\">") && check.dom.contains("180.2 km"));
+    // The layers under and over the districts: streets (one path of named streets, one of other
+    // ways; the line far outside the map left out), the boundary, the routing check's section.
+    let streets = group_paths(&check.dom, "streets");
+    assert_eq!(streets.len(), 2, "{streets:?}");
+    assert!(
+        streets.iter().all(|d| d.starts_with('M') && d.matches('M').count() == 1),
+        "{streets:?}"
+    );
+    assert_eq!(group_paths(&check.dom, "boundary").len(), 1);
+    assert!(check.dom.contains("<table id=\"routing-check-table\">"));
+    assert!(check.dom.contains("clipped &lt;near&gt; the area"));
+    assert!(check.dom.contains("Every finding is in routing-check.csv"));
     for figure in ["161.2 km", "608 m", "optimal, certified by school prices"] {
         assert!(check.dom.contains(figure), "headline figure {figure}");
     }
@@ -437,6 +494,17 @@ fn the_check_catches_errors_exceptions_network_loads_and_duplicate_districts() {
             "{what}: expected a problem with {expect:?}, got {p:?}"
         );
     }
+    // A label pushed out of the frame, and a legend colour that is not its district's.
+    let out = html.replacen("<text class=\"label\" x=\"", "<text class=\"label\" x=\"-40", 1);
+    let p = problems(&load_page(&write_page(dir.path(), &out)), &ids);
+    assert!(p.iter().any(|m| m.contains("runs outside the map")), "{p:?}");
+    let key = html
+        .find("<span class=\"key\" data-school=\"S02\"><span class=\"sw\" style=\"background:")
+        .unwrap();
+    let at = key + html[key..].find("background:").unwrap() + "background:".len();
+    let wrong = format!("{}#000000{}", &html[..at], &html[at + 7..]);
+    let p = problems(&load_page(&write_page(dir.path(), &wrong)), &ids);
+    assert!(p.iter().any(|m| m.contains("legend colour of S02 differs")), "{p:?}");
     // A second shape for S03: both the DOM count and the page's own self-check notice.
     let i = html.find("<path class=\"district\" data-school=\"S03\"").unwrap();
     let end = i + html[i..].find("</path>").unwrap() + "</path>".len();
@@ -465,6 +533,10 @@ fn magdeburg_report_from_the_published_districts() {
         .arg(data.join("matrix.csv"))
         .arg("--blocks")
         .arg(data.join("blocks.csv"))
+        .arg("--streets")
+        .arg(data.join("network.osm"))
+        .arg("--area")
+        .arg(data.join("area.geojson"))
         .arg("--out")
         .arg(&plan)
         .output()
@@ -498,6 +570,21 @@ fn magdeburg_report_from_the_published_districts() {
     assert_eq!(ids.len(), 33);
     let check = load_page(&path);
     assert_eq!(problems(&check, &ids), Vec::<String>::new());
+    // The streets of network.osm under the districts and the city boundary, in Chromium's DOM;
+    // the page stays small enough to mail (street geometry simplified).
+    let streets = group_paths(&check.dom, "streets");
+    assert_eq!(streets.len(), 2, "named streets and other ways");
+    assert!(streets.iter().all(|d| d.matches('M').count() > 500), "thousands of street pieces");
+    let boundary = group_paths(&check.dom, "boundary");
+    assert!(boundary.len() == 1 && boundary[0].matches(' ').count() > 100, "the city boundary");
+    assert!(html.len() < 400_000, "report.html is {} bytes", html.len());
+    // The routing check's section, with its counts from summary.json.
+    let rc = summary.routing_check.as_ref().expect("summary.json has the routing check");
+    assert!(check.dom.contains("<h2>Routing check</h2>"));
+    assert!(check.dom.contains(&format!(
+        "<div class=\"v\">{}</div><div class=\"l\">Blocks flagged</div>",
+        rc.flagged
+    )));
 
     let png = screenshot(&path, &plan.join("map.png"), (900, 1200), false);
     let seen = palette_pixels(&png);

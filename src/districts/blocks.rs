@@ -68,6 +68,32 @@ pub fn blocks_from_csv(file: &str, bytes: &[u8]) -> Result<Vec<Block>> {
     Ok(out)
 }
 
+/// The block ids of a list (CSV with a `block_id` column; other columns ignored, ids may
+/// repeat, so a plan's `routing-check.csv` serves as is). Every id must be a block of
+/// `blocks`.
+pub fn block_ids_from_csv(
+    file: &str,
+    bytes: &[u8],
+    blocks: &[Block],
+) -> Result<std::collections::HashSet<String>> {
+    let table = read_table(file, bytes, &["block_id"], false)?;
+    let mut problems = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    for i in 0..table.rows.len() {
+        let mut row = Row::new(&table, i, &mut problems);
+        let Some(id) = row.required("block_id") else { continue };
+        if blocks.binary_search_by(|b| id_cmp(&b.id, id)).is_err() {
+            row.problem("block_id", format!("'{id}' is not a block of the blocks file"));
+        } else {
+            ids.insert(id.to_string());
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Input(problems));
+    }
+    Ok(ids)
+}
+
 /// A cell of the European statistical grid named as the Zensus names it,
 /// `CRS3035RES{size}mN{northing}E{easting}`: its south-west corner and size in EPSG:3035 meters.
 pub fn grid_cell(id: &str) -> Option<GridCell> {

@@ -14,10 +14,11 @@ use crate::routing::geocode::normalize_street;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-/// A named street's geometry: a line of (lat, lon) points.
+/// A street's geometry: a line of (lat, lon) points.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreetLine {
-    /// The street's name as in the OSM data.
+    /// The street's name as in the OSM data; empty for a way without a name (a path), which
+    /// only the map draws.
     pub name: String,
     /// The line's points as (lat, lon) in degrees (WGS84).
     pub points: Vec<(f64, f64)>,
@@ -201,7 +202,8 @@ pub fn grid_street_list(
     let size = size.unwrap_or(100);
     let step = size as f64 / 5.0;
     let mut streets: BTreeMap<String, (String, BTreeMap<usize, Vec<usize>>)> = BTreeMap::new();
-    for line in lines {
+    // Ways without a name (paths, drawn on the report's map) have no place in the list.
+    for line in lines.iter().filter(|l| !l.name.trim().is_empty()) {
         let entry = streets
             .entry(normalize_street(&line.name))
             .or_insert_with(|| (line.name.clone(), BTreeMap::new()));
@@ -244,8 +246,9 @@ pub fn grid_street_list(
     Ok(StreetList { kind: StreetListKind::GridCells(size), parts })
 }
 
-/// Named streets (`highway` ways with a `name`) from an OSM file: `.osm` (XML), `.osm.pbf`, or
-/// GeoJSON (LineString / MultiLineString features with a `name` property).
+/// Streets (`highway` ways; the street list uses those with a `name`, the map all of them)
+/// from an OSM file: `.osm` (XML), `.osm.pbf`, or GeoJSON (LineString / MultiLineString
+/// features, named by a `name` property). Fails when no way has a name.
 pub fn read_street_lines(path: &Path) -> Result<Vec<StreetLine>> {
     let name = path.to_string_lossy().to_lowercase();
     let lines = if name.ends_with(".pbf") {
@@ -255,7 +258,7 @@ pub fn read_street_lines(path: &Path) -> Result<Vec<StreetLine>> {
     } else {
         from_osm_xml(path)
     }?;
-    if lines.is_empty() {
+    if lines.iter().all(|l| l.name.trim().is_empty()) {
         return Err(Error::input(
             &path.display().to_string(),
             None,
@@ -315,8 +318,8 @@ fn from_osm_xml(path: &Path) -> Result<Vec<StreetLine>> {
                 _ => {}
             },
             Event::End(e) if e.name().as_ref() == b"way" => {
-                if let Some((refs, Some(name), true)) = way.take() {
-                    ways.push((name, refs));
+                if let Some((refs, name, true)) = way.take() {
+                    ways.push((name.unwrap_or_default(), refs));
                 }
             }
             _ => {}
@@ -332,7 +335,7 @@ fn resolve(ways: Vec<(String, Vec<i64>)>, nodes: &HashMap<i64, (f64, f64)>) -> V
             name,
             points: refs.iter().filter_map(|r| nodes.get(r).copied()).collect(),
         })
-        .filter(|l| !l.points.is_empty() && !l.name.trim().is_empty())
+        .filter(|l| !l.points.is_empty())
         .collect()
 }
 
@@ -372,8 +375,8 @@ fn from_pbf(path: &Path) -> Result<Vec<StreetLine>> {
                         _ => {}
                     }
                 }
-                if let (Some(name), true) = (name, highway) {
-                    ways.push((name, w.refs().collect()));
+                if highway {
+                    ways.push((name.unwrap_or_default(), w.refs().collect()));
                 }
             }
             Element::Relation(_) => {}
@@ -387,7 +390,8 @@ fn from_geojson(path: &Path) -> Result<Vec<StreetLine>> {
     street_lines_from_geojson(&path.display().to_string(), &text)
 }
 
-/// Named streets from GeoJSON text: LineString / MultiLineString features with a `name`.
+/// Streets from GeoJSON text: LineString / MultiLineString features, named by a `name`
+/// property (features without one are ways without a name).
 pub fn street_lines_from_geojson(name: &str, text: &str) -> Result<Vec<StreetLine>> {
     let gj: geojson::GeoJson = text.parse().map_err(|e: geojson::Error| {
         Error::input(name, None, None, format!("not valid GeoJSON: {e}"))
@@ -397,9 +401,8 @@ pub fn street_lines_from_geojson(name: &str, text: &str) -> Result<Vec<StreetLin
     };
     let mut out = Vec::new();
     for f in fc.features {
-        let Some(name) = f.property("name").and_then(|v| v.as_str()).map(str::to_string) else {
-            continue;
-        };
+        let name =
+            f.property("name").and_then(|v| v.as_str()).map(str::to_string).unwrap_or_default();
         let lines: Vec<Vec<geojson::Position>> = match f.geometry.map(|g| g.value) {
             Some(geojson::GeometryValue::LineString { coordinates }) => vec![coordinates],
             Some(geojson::GeometryValue::MultiLineString { coordinates }) => coordinates,

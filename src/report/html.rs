@@ -32,6 +32,41 @@ pub struct ReportPage {
     pub districts: FeatureCollection,
     /// A baseline or scenario comparison, shown as a table when present.
     pub comparison: Option<Comparison>,
+    /// Streets and paths drawn under the districts, as (lon, lat) lines; empty: none.
+    pub streets: Vec<MapLine>,
+    /// The area the districts divide (e.g. the city boundary): polygons of rings of (lon, lat),
+    /// the first ring of each its exterior; empty: none.
+    pub boundary: Vec<Vec<Vec<(f64, f64)>>>,
+    /// The routing check's section, when the plan was checked.
+    pub routing_check: Option<RoutingSection>,
+}
+
+/// A street or path on the map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapLine {
+    /// A named street (drawn darker) or a path without a name.
+    pub named: bool,
+    /// The line's points as (lon, lat) in degrees (WGS84).
+    pub points: Vec<(f64, f64)>,
+}
+
+/// The routing check on the page: the rule, counts, hints and the worst findings (formatted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutingSection {
+    /// The rule in words.
+    pub rule: String,
+    /// Counts as (label, value).
+    pub counts: Vec<(String, String)>,
+    /// Hints about the network (a clipped extract, an incomplete network).
+    pub hints: Vec<String>,
+    /// Column names of the findings table.
+    pub columns: Vec<String>,
+    /// The findings shown, worst first, each a list of cells in column order.
+    pub rows: Vec<Vec<String>>,
+    /// Findings not shown.
+    pub more: usize,
+    /// The file holding every finding, if one was written.
+    pub file: Option<String>,
 }
 
 /// The plan's headline figures.
@@ -265,6 +300,14 @@ impl Projection {
         }
     }
 
+    /// Whether the segment a-b (SVG units) may cross the frame.
+    fn touches(&self, a: (f64, f64), b: (f64, f64)) -> bool {
+        a.0.max(b.0) >= 0.0
+            && a.0.min(b.0) <= self.width
+            && a.1.max(b.1) >= 0.0
+            && a.1.min(b.1) <= self.height
+    }
+
     fn xy(&self, lon: f64, lat: f64) -> (f64, f64) {
         (
             MAP_MARGIN + (lon - self.lon0) * self.kx * self.scale,
@@ -300,6 +343,105 @@ fn path_data(proj: &Projection, polys: &[Vec<Vec<(f64, f64)>>]) -> String {
     d
 }
 
+/// Street lines are simplified to this many SVG units (Douglas-Peucker; the map is
+/// `MAP_WIDTH` units wide, about a meter per unit per kilometre of extent) ...
+const STREET_TOLERANCE: f64 = 0.6;
+/// ... and lines shorter than this many units are left out.
+const MIN_STREET: f64 = 2.0;
+/// The boundary is simplified to this many units.
+const BOUNDARY_TOLERANCE: f64 = 0.3;
+
+/// Appends a number in tenths of a unit ("12.3", "-4", ".5") to path data, with a separator
+/// only where the number would otherwise run into the previous one.
+fn push_tenths(d: &mut String, v: i64) {
+    let neg = v < 0;
+    let a = v.unsigned_abs();
+    let (int, frac) = (a / 10, a % 10);
+    let text = match (int, frac) {
+        (0, 0) => "0".to_string(),
+        (0, f) => format!(".{f}"),
+        (i, 0) => i.to_string(),
+        (i, f) => format!("{i}.{f}"),
+    };
+    if !neg && d.ends_with(|c: char| c.is_ascii_digit() || c == '.') {
+        d.push(' ');
+    }
+    if neg {
+        d.push('-');
+    }
+    d.push_str(&text);
+}
+
+/// Projected, simplified points of a (lon, lat) line, in SVG units.
+fn simplified(proj: &Projection, points: &[(f64, f64)], tolerance: f64) -> Vec<(f64, f64)> {
+    use geo::Simplify;
+    let line: geo::LineString<f64> =
+        points.iter().map(|&(lon, lat)| proj.xy(lon, lat)).collect::<Vec<_>>().into();
+    line.simplify(tolerance).0.into_iter().map(|c| (c.x, c.y)).collect()
+}
+
+/// SVG path data for street lines: simplified, rounded to tenths of a unit, drawn with relative
+/// moves; pieces outside the frame and lines shorter than [`MIN_STREET`] left out.
+fn lines_data<'a>(proj: &Projection, lines: impl Iterator<Item = &'a [(f64, f64)]>) -> String {
+    let mut d = String::new();
+    let tenths = |v: f64| (v * 10.0).round() as i64;
+    for points in lines {
+        let pts = simplified(proj, points, STREET_TOLERANCE);
+        let length: f64 = pts.windows(2).map(|w| (w[1].0 - w[0].0).hypot(w[1].1 - w[0].1)).sum();
+        if pts.len() < 2 || length < MIN_STREET {
+            continue;
+        }
+        // Runs of consecutive segments that touch the frame.
+        let mut pen: Option<(i64, i64)> = None;
+        for w in pts.windows(2) {
+            if !proj.touches(w[0], w[1]) {
+                pen = None;
+                continue;
+            }
+            let (a, b) = ((tenths(w[0].0), tenths(w[0].1)), (tenths(w[1].0), tenths(w[1].1)));
+            if a == b {
+                continue;
+            }
+            if pen != Some(a) {
+                d.push('M');
+                push_tenths(&mut d, a.0);
+                push_tenths(&mut d, a.1);
+                d.push('l');
+            }
+            push_tenths(&mut d, b.0 - a.0);
+            push_tenths(&mut d, b.1 - a.1);
+            pen = Some(b);
+        }
+    }
+    d
+}
+
+/// SVG path data for the boundary's rings, simplified to [`BOUNDARY_TOLERANCE`].
+fn boundary_data(proj: &Projection, polys: &[Vec<Vec<(f64, f64)>>]) -> String {
+    let mut d = String::new();
+    for ring in polys.iter().flatten() {
+        let pts = simplified(proj, ring, BOUNDARY_TOLERANCE);
+        for (k, (x, y)) in pts.iter().enumerate() {
+            let _ = write!(d, "{}{x:.1} {y:.1}", if k == 0 { "M" } else { " " });
+        }
+        if !pts.is_empty() {
+            d.push('Z');
+        }
+    }
+    d
+}
+
+/// Where a school's label goes: right of and above the marker, or left / below where it
+/// would leave the frame. Returns (x, y, text-anchor).
+fn label_position(proj: &Projection, x: f64, y: f64, text: &str) -> (f64, f64, &'static str) {
+    // 11 px DejaVu Sans: at most 7.5 units a character, 11 units high.
+    let w = 7.5 * text.chars().count() as f64;
+    let (lx, anchor) =
+        if x + 6.0 + w <= proj.width - 2.0 { (x + 6.0, "start") } else { (x - 6.0, "end") };
+    let ly = if y - 5.0 - 11.0 >= 2.0 { y - 5.0 } else { y + 15.0 };
+    (lx, ly, anchor)
+}
+
 const CSS: &str = "
 body{font-family:'DejaVu Sans',Arial,sans-serif;margin:1.5em;color:#222;background:#fff}
 h1{font-size:1.5em;margin:0 0 .3em}
@@ -311,8 +453,16 @@ h2{font-size:1.15em;margin:1.2em 0 .4em}
 .figure .l{font-size:.8em;color:#555}
 .main{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}
 .map{flex:1 1 520px;max-width:900px}
-.map svg{width:100%;height:auto;border:1px solid #ccc;background:#f7f7f4}
-.district{stroke:#555;stroke-width:.8;fill-rule:evenodd}
+.map svg{width:100%;height:auto;border:1px solid #ccc;background:#fff}
+.district{stroke:#555;stroke-width:.8;fill-rule:evenodd;mix-blend-mode:multiply}
+.street{fill:none;stroke:#6e6e6e;stroke-width:.75;stroke-linecap:round;stroke-linejoin:round}
+.path{fill:none;stroke:#a0a0a0;stroke-width:.5;stroke-linecap:round;stroke-linejoin:round}
+.boundary{fill:none;stroke:#333;stroke-width:1.8;stroke-dasharray:7 3}
+#legend{font-size:.8em;margin:.4em 0;display:flex;flex-wrap:wrap;gap:.2em .8em;align-items:center}
+#legend .key{white-space:nowrap}
+#legend .key.hl{background:#fff3b0}
+#legend svg{width:2.2em;height:.9em;vertical-align:middle;border:0;background:none}
+.rule{color:#555;font-size:.85em}
 .district.hl{stroke:#000;stroke-width:2.5}
 .school{fill:#222;stroke:#fff;stroke-width:1.2}
 .school.hl{fill:#d00}
@@ -325,15 +475,16 @@ tr.hl td{background:#fff3b0}
 .sw{display:inline-block;width:.9em;height:.9em;border:1px solid #555;vertical-align:middle}
 .warn{color:#a00}
 body.map-only{margin:0}
-.map-only h1,.map-only .notes,.map-only .figures,.map-only h2,.map-only #comparison,.map-only .main>div:not(.map){display:none}
+.map-only h1,.map-only .notes,.map-only .figures,.map-only h2,.map-only #comparison,.map-only #routing-check,.map-only #legend,.map-only .main>div:not(.map){display:none}
 .map-only .main{display:block}
 .map-only .map{max-width:none}
 .map-only .map svg{border:0;display:block;width:100vw;height:100vh}
 ";
 
-/// Hover highlights linking map and table, the map alone for `report.html#map` (what
+/// Hover highlights linking map, legend and table, the map alone for `report.html#map` (what
 /// `scripts/map-png` screenshots), and a self-check: every school row has exactly one
-/// district shape and one marker (a console error otherwise, which the Chromium test catches).
+/// district shape and one marker, every label lies inside the map's frame, and every legend
+/// colour is its district's fill (a console error otherwise, which the Chromium test catches).
 const JS: &str = "
 (function(){
   if(location.hash==='#map')document.body.classList.add('map-only');
@@ -347,6 +498,25 @@ const JS: &str = "
       if(list[j].classList.contains('school'))marks++;
     }
     if(shapes!==1||marks!==1)console.error('report: school '+id+' has '+shapes+' district shapes and '+marks+' markers');
+  }
+  var svg=document.getElementById('map');
+  if(svg&&svg.viewBox&&svg.viewBox.baseVal){
+    var vb=svg.viewBox.baseVal,labels=svg.querySelectorAll('text.label');
+    for(var t=0;t<labels.length;t++){
+      var b=labels[t].getBBox();
+      if(b.x<vb.x-.5||b.y<vb.y-.5||b.x+b.width>vb.x+vb.width+.5||b.y+b.height>vb.y+vb.height+.5)
+        console.error('report: label '+labels[t].textContent+' runs outside the map');
+    }
+  }
+  var keys=document.querySelectorAll('#legend .key[data-school]');
+  for(var q=0;q<keys.length;q++){
+    var kid=keys[q].getAttribute('data-school'),sw=keys[q].querySelector('.sw'),list2=by[kid]||[],seen=false;
+    for(var z=0;z<list2.length;z++){
+      if(!list2[z].classList.contains('district'))continue;
+      seen=true;
+      if(getComputedStyle(list2[z]).fill!==getComputedStyle(sw).backgroundColor)console.error('report: legend colour of '+kid+' differs from its district');
+    }
+    if(!seen)console.error('report: legend names school '+kid+' without a district');
   }
   function set(k,on){var l=by[k]||[];for(var i=0;i<l.length;i++)l[i].classList.toggle('hl',on);}
   for(var e=0;e<els.length;e++)(function(el){
@@ -394,6 +564,7 @@ pub fn render(page: &ReportPage) -> String {
             .flatten()
             .flatten()
             .copied()
+            .chain(page.boundary.iter().flatten().flatten().copied())
             .chain(page.schools.iter().map(|s| (s.lon, s.lat))),
     );
 
@@ -445,6 +616,27 @@ pub fn render(page: &ReportPage) -> String {
         proj.width.ceil(),
         proj.height.ceil()
     );
+    let _ = writeln!(
+        h,
+        "<rect width=\"{:.0}\" height=\"{:.0}\" fill=\"#fff\"/>",
+        proj.width.ceil(),
+        proj.height.ceil()
+    );
+    if !page.streets.is_empty() {
+        // Under the districts: their fills multiply over the streets, so the streets show
+        // through and the fills keep their colours elsewhere.
+        h.push_str("<g id=\"streets\">\n");
+        for (named, class) in [(false, "path"), (true, "street")] {
+            let d = lines_data(
+                &proj,
+                page.streets.iter().filter(|l| l.named == named).map(|l| l.points.as_slice()),
+            );
+            if !d.is_empty() {
+                let _ = writeln!(h, "<path class=\"{class}\" d=\"{d}\"/>");
+            }
+        }
+        h.push_str("</g>\n");
+    }
     h.push_str("<g id=\"districts\">\n");
     for (i, s) in page.schools.iter().enumerate() {
         let d = shapes[i].as_deref().map(|p| path_data(&proj, p)).unwrap_or_default();
@@ -459,19 +651,61 @@ pub fn render(page: &ReportPage) -> String {
             s.load
         );
     }
-    h.push_str("</g>\n<g id=\"schools-on-map\">\n");
-    for s in &page.schools {
-        let (x, y) = proj.xy(s.lon, s.lat);
+    h.push_str("</g>\n");
+    if !page.boundary.is_empty() {
         let _ = writeln!(
             h,
-            "<circle class=\"school\" data-school=\"{id}\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4.5\"><title>{id} {name}</title></circle><text class=\"label\" x=\"{:.1}\" y=\"{:.1}\">{id}</text>",
-            x + 6.0,
-            y - 5.0,
+            "<g id=\"boundary\"><path class=\"boundary\" d=\"{}\"/></g>",
+            boundary_data(&proj, &page.boundary)
+        );
+    }
+    h.push_str("<g id=\"schools-on-map\">\n");
+    for s in &page.schools {
+        let (x, y) = proj.xy(s.lon, s.lat);
+        let (lx, ly, anchor) = label_position(&proj, x, y, &s.id);
+        let _ = writeln!(
+            h,
+            "<circle class=\"school\" data-school=\"{id}\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4.5\"><title>{id} {name}</title></circle><text class=\"label\" x=\"{lx:.1}\" y=\"{ly:.1}\"{}>{id}</text>",
+            if anchor == "end" { " text-anchor=\"end\"" } else { "" },
             id = escape(&s.id),
             name = escape(&s.name)
         );
     }
-    h.push_str("</g>\n</svg>\n</div>\n");
+    h.push_str("</g>\n</svg>\n");
+    // The legend: the map's layers, then every district's colour by school.
+    h.push_str("<div id=\"legend\">\n");
+    let symbol =
+        |inner: &str| format!("<svg viewBox=\"0 0 30 12\" aria-hidden=\"true\">{inner}</svg>");
+    let mut layers: Vec<(String, &str)> = Vec::new();
+    if page.streets.iter().any(|l| l.named) {
+        layers.push((symbol("<path class=\"street\" d=\"M1 6H29\"/>"), "named street"));
+    }
+    if page.streets.iter().any(|l| !l.named) {
+        layers.push((symbol("<path class=\"path\" d=\"M1 6H29\"/>"), "path, other way"));
+    }
+    layers.push((
+        symbol("<rect x=\"1\" y=\"1\" width=\"28\" height=\"10\" fill=\"#fff\" stroke=\"#555\" stroke-width=\".8\"/>"),
+        "district border",
+    ));
+    if !page.boundary.is_empty() {
+        layers.push((symbol("<path class=\"boundary\" d=\"M1 6H29\"/>"), "city boundary"));
+    }
+    layers.push((
+        symbol("<circle cx=\"15\" cy=\"6\" r=\"4.5\" fill=\"#222\" stroke=\"#fff\" stroke-width=\"1.2\"/>"),
+        "school",
+    ));
+    for (sym, label) in &layers {
+        let _ = writeln!(h, "<span class=\"layer\">{sym} {label}</span>");
+    }
+    for (i, s) in page.schools.iter().enumerate() {
+        let _ = writeln!(
+            h,
+            "<span class=\"key\" data-school=\"{id}\"><span class=\"sw\" style=\"background:{}\"></span> {id}</span>",
+            fill(i),
+            id = escape(&s.id)
+        );
+    }
+    h.push_str("</div>\n</div>\n");
 
     // The table per school (also the legend).
     h.push_str(
@@ -504,6 +738,73 @@ pub fn render(page: &ReportPage) -> String {
     }
     h.push_str("</tbody>\n</table>\n</div>\n</div>\n");
 
+    if let Some(r) = &page.routing_check {
+        h.push_str("<h2>Routing check</h2>\n<div id=\"routing-check\">\n");
+        let _ = writeln!(
+            h,
+            "<p class=\"rule\">Walks that look like artefacts of the street network, not real detours. Rule: {}. \
+             The straight line is a yardstick only.</p>",
+            escape(&r.rule)
+        );
+        h.push_str("<div class=\"figures\">\n");
+        for (l, v) in &r.counts {
+            let _ = writeln!(
+                h,
+                "<div class=\"figure\"><div class=\"v\">{}</div><div class=\"l\">{}</div></div>",
+                escape(v),
+                escape(l)
+            );
+        }
+        h.push_str("</div>\n");
+        if !r.hints.is_empty() {
+            h.push_str("<ul class=\"notes\">\n");
+            for n in &r.hints {
+                let _ = writeln!(h, "<li class=\"warn\">{}</li>", escape(n));
+            }
+            h.push_str("</ul>\n");
+        }
+        if !r.rows.is_empty() {
+            h.push_str("<table id=\"routing-check-table\">\n<thead><tr>");
+            for (k, col) in r.columns.iter().enumerate() {
+                let _ = write!(
+                    h,
+                    "<th{}>{}</th>",
+                    if k < 2 { " class=\"t\"" } else { "" },
+                    escape(col)
+                );
+            }
+            h.push_str("</tr></thead>\n<tbody>\n");
+            for row in &r.rows {
+                h.push_str("<tr>");
+                for (k, cell) in row.iter().enumerate() {
+                    let _ = write!(
+                        h,
+                        "<td{}>{}</td>",
+                        if k < 2 { " class=\"t\"" } else { "" },
+                        escape(cell)
+                    );
+                }
+                h.push_str("</tr>\n");
+            }
+            h.push_str("</tbody>\n</table>\n");
+        }
+        if r.more > 0 || r.file.is_some() {
+            let _ = writeln!(
+                h,
+                "<p class=\"rule\">{}{}</p>",
+                if r.more > 0 {
+                    format!("{} more finding(s) not shown. ", r.more)
+                } else {
+                    String::new()
+                },
+                r.file
+                    .as_ref()
+                    .map(|f| format!("Every finding is in {} in the plan directory.", escape(f)))
+                    .unwrap_or_default()
+            );
+        }
+        h.push_str("</div>\n");
+    }
     if let Some(c) = &page.comparison {
         let _ =
             writeln!(h, "<h2>{}</h2>\n<table id=\"comparison\">\n<thead><tr>", escape(&c.title));
@@ -643,6 +944,9 @@ mod tests {
                 feature("A".into(), ring(11.8, 52.1)),
             ]),
             comparison: None,
+            streets: vec![],
+            boundary: vec![],
+            routing_check: None,
         };
         let html = render(&page);
         assert_eq!(html.matches("<path class=\"district\"").count(), 2);

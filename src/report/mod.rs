@@ -6,6 +6,7 @@ use crate::Plan;
 pub mod baseline;
 pub mod html;
 pub mod reproduce;
+pub mod routing_check;
 pub mod simulate;
 pub mod simulate_files;
 
@@ -46,6 +47,10 @@ pub struct Summary {
     /// (pieces, enclaves, cut edges per district).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub districts: Option<crate::districts::publish::Shape>,
+    /// The routing check: blocks (or pupils) whose walks look like artefacts of the street
+    /// network (counts; the blocks are in `routing-check.csv`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_check: Option<routing_check::CheckSummary>,
 }
 
 /// Walking-distance statistics over all pupils, in meters.
@@ -298,6 +303,7 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
         timing: Timing { solve_seconds: round3(plan.solve_seconds) },
         stability: None,
         districts: None,
+        routing_check: None,
     }
 }
 

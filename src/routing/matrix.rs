@@ -24,6 +24,10 @@ pub struct Matrix {
     /// Where the distances come from, shown in every output ("matrix file x.csv",
     /// "OSRM foot", "synthetic street grid"...).
     pub source: String,
+    /// Per row: whole meters from the row's location to the point of the street network the
+    /// routing engine started from (OSRM's snap), when the source reports it; matrix files do
+    /// not keep it.
+    pub snap_m: Option<Vec<u32>>,
 }
 
 impl Matrix {
@@ -35,6 +39,24 @@ impl Matrix {
             meters: vec![UNREACHABLE; n_pupils * n_schools],
             seconds: None,
             source: source.into(),
+            snap_m: None,
+        }
+    }
+
+    /// The rows `keep` (indices, in the order given) as a matrix of their own: a matrix for an
+    /// instance with some pupils left out.
+    pub fn select_rows(&self, keep: &[usize]) -> Matrix {
+        let n_s = self.n_schools;
+        let pick = |v: &[u32]| -> Vec<u32> {
+            keep.iter().flat_map(|&r| v[r * n_s..(r + 1) * n_s].iter().copied()).collect()
+        };
+        Matrix {
+            n_pupils: keep.len(),
+            n_schools: n_s,
+            meters: pick(&self.meters),
+            seconds: self.seconds.as_deref().map(pick),
+            source: self.source.clone(),
+            snap_m: self.snap_m.as_ref().map(|s| keep.iter().map(|&r| s[r]).collect()),
         }
     }
 

@@ -758,9 +758,11 @@ fn to_matrix(
     );
     let mut secs = vec![UNREACHABLE; inst.pupils.len() * n_s];
     let mut report = RoutingReport { snap_limit_m: snap_limit, ..Default::default() };
+    let mut snaps = vec![0u32; inst.pupils.len()];
     for (p, pupil) in inst.pupils.iter().enumerate() {
         let r = row_of[p];
         let snap = a.source_snap[r];
+        snaps[p] = snap.round().clamp(0.0, (UNREACHABLE - 1) as f64) as u32;
         if snap > snap_limit {
             report.far_snapped.push((pupil.id.clone(), snap.round() as u32));
             continue;
@@ -782,6 +784,7 @@ fn to_matrix(
         }
     }
     m.seconds = Some(secs);
+    m.snap_m = Some(snaps);
     (m, report)
 }
 

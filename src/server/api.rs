@@ -158,6 +158,7 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
         let (mut blocks, mut block_matrix, mut streets) = (None, None, None);
         let (mut compare, mut stability): (Option<String>, Option<String>) = (None, None);
         let mut area: Option<String> = None;
+        let mut exclude_blocks: Option<String> = None;
         loop {
             let field = match mp.next_field().await {
                 Ok(Some(f)) => f,
@@ -207,12 +208,13 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
                 "block_matrix" => &mut block_matrix,
                 "streets" => &mut streets,
                 "compare" => &mut compare,
+                "exclude_blocks" => &mut exclude_blocks,
                 "area" => &mut area,
                 "stability" => &mut stability,
                 other => {
                     return Err(ApiError::new(
                         "bad_request",
-                        &format!("unknown form field '{other}': expected schools, pupils, matrix, policy, blocks, block_matrix, streets, area, compare, stability"),
+                        &format!("unknown form field '{other}': expected schools, pupils, matrix, policy, blocks, block_matrix, streets, area, compare, exclude_blocks, stability"),
                     ))
                 }
             };
@@ -255,6 +257,7 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
             block_matrix,
             streets,
             compare,
+            exclude_blocks,
             stability,
             area,
         });
@@ -452,7 +455,7 @@ fn plan_file(app: &App, id: &str, name: &str) -> Result<Vec<u8>, ApiError> {
 }
 
 /// A published file of a plan: `districts.csv`, `districts.geojson`, `streets.csv`,
-/// `streets.html`, `report.html` (publishable: no pupil appears).
+/// `streets.html`, `report.html`, `routing-check.csv` (publishable: no pupil appears).
 #[utoipa::path(
     get, path = "/v1/plans/{id}/files/{name}", tag = "plans",
     params(("id" = String, Path, description = "Plan id"), ("name" = String, Path, description = "File name")),

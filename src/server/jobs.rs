@@ -16,9 +16,16 @@ use tokio::sync::oneshot;
 /// A request read and validated: what `catchment solve` has after reading its files.
 pub type Loaded = app::Loaded;
 
-/// The publishable files a plan job stores, when it has the city's blocks.
-pub const PUBLISHED: [&str; 5] =
-    ["districts.csv", "districts.geojson", "streets.csv", "streets.html", "report.html"];
+/// The publishable files a plan job stores, when it has the city's blocks (the council's
+/// files, the report page, and the planner's routing check: blocks and schools only).
+pub const PUBLISHED: [&str; 6] = [
+    "districts.csv",
+    "districts.geojson",
+    "streets.csv",
+    "streets.html",
+    "report.html",
+    "routing-check.csv",
+];
 
 /// The policy: the library's defaults, overridden by the fields the request gives.
 pub fn policy(fields: &serde_json::Map<String, serde_json::Value>) -> crate::Result<Policy> {
@@ -111,17 +118,20 @@ pub fn plan_request(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<a
             block_matrix: req.block_matrix.as_deref().map(|t| text("block_matrix.csv", t)),
             streets: req.streets.as_deref().map(|t| text("streets", t)),
             area: req.area.as_deref().map(|t| text("area", t)),
+            exclude_blocks: req.exclude_blocks.as_deref().map(|t| text("exclude_blocks.csv", t)),
         }),
         None if req.block_matrix.is_some()
             || req.streets.is_some()
             || req.compare.is_some()
-            || req.area.is_some() =>
+            || req.area.is_some()
+            || req.exclude_blocks.is_some() =>
         {
             return Err(Error::input(
                 "request",
                 None,
                 Some("blocks"),
-                "'block_matrix', 'streets' and 'compare' need 'blocks' (the city's blocks)",
+                "'block_matrix', 'streets', 'area', 'compare' and 'exclude_blocks' need 'blocks' \
+                 (the city's blocks)",
             ))
         }
         None => None,

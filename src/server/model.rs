@@ -58,6 +58,11 @@ pub struct PlanRequest {
     /// year's or the hand-drawn ones), evaluated on the same walks; needs `blocks`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compare: Option<String>,
+    /// Blocks whose walks are not trusted (CSV text with a `block_id` column, e.g. a plan's
+    /// `routing-check.csv`): left out of the published districts, their pupils left out of the
+    /// plan unless they have a `fixed_school`; needs `blocks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude_blocks: Option<String>,
     /// Stability against last year's districts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stability: Option<StabilitySpec>,
@@ -108,6 +113,9 @@ pub struct PlanForm {
     /// Districts to compare with: CSV text `block_id,school_id`.
     #[schema(required = false)]
     compare: String,
+    /// Blocks whose walks are not trusted: CSV text with a `block_id` column.
+    #[schema(required = false)]
+    exclude_blocks: String,
     /// Stability against last year's districts: a JSON object as text (see `StabilitySpec`).
     #[schema(required = false)]
     stability: String,
