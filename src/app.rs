@@ -401,7 +401,7 @@ pub struct PlanResult {
 pub struct Written {
     /// The `summary.json` written.
     pub summary: Summary,
-    /// Why a published part is missing (no polygons for non-grid blocks, no street list...).
+    /// Why a published part is missing or differs (no street list without streets...).
     pub notes: Vec<String>,
 }
 

@@ -336,7 +336,7 @@ impl RoutingArgs {
 #[derive(Args, Default)]
 struct PublishArgs {
     /// Blocks of the whole city (CSV block_id,lat,lon[,residents][,street,house_number]): writes
-    /// districts.csv (every block), districts.geojson (grid-cell blocks), streets.csv/.html.
+    /// districts.csv (every block), districts.geojson (the map), streets.csv/.html.
     #[arg(long)]
     blocks: Option<PathBuf>,
     /// Walks from every block to every school (long CSV block_id,school_id,meters); default: the
@@ -347,7 +347,8 @@ struct PublishArgs {
     #[arg(long, requires = "blocks")]
     streets: Option<PathBuf>,
     /// The area the districts divide: GeoJSON polygons (e.g. the city boundary); default: the
-    /// blocks with a margin of 300 m. districts.geojson then tiles it.
+    /// blocks with a margin of 300 m (grid cells within 300 m; for address blocks, their convex
+    /// hull widened by 300 m). districts.geojson then tiles it.
     #[arg(long, requires = "blocks")]
     area: Option<PathBuf>,
     /// Districts to compare with in report.html (CSV block_id,school_id: last year's or the

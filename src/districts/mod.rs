@@ -12,6 +12,7 @@ pub mod files;
 pub mod polygons;
 pub mod publish;
 pub mod streets;
+pub mod voronoi;
 
 use crate::error::{Error, InputProblem, Result};
 use crate::instance::{file_name, id_cmp, School};

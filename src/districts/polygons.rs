@@ -2,7 +2,10 @@
 //! statistical grid (EPSG:3035 squares named `CRS3035RES{size}mN{y}E{x}`): the union is taken in
 //! the grid's own meters, where the squares are exact, with geo's boolean operations, and the
 //! result is carried to WGS84 vertex by vertex (shared edges map to the same coordinates, so
-//! districts that do not overlap on the grid do not overlap on the map).
+//! districts that do not overlap on the grid do not overlap on the map). Blocks that are not grid
+//! cells (addresses) are drawn from their locations instead, as a Voronoi tessellation
+//! (`voronoi.rs`, which shares the helpers here: millimetre snapping, ring repair, the way to
+//! WGS84).
 
 use super::blocks::grid_cell;
 use super::DistrictRow;
@@ -12,6 +15,17 @@ use geo::{Area, Contains, Coord, LineString, MapCoords, MultiPolygon, Polygon};
 
 /// Cells within this many cells of a block belong to the area when no area is given.
 pub const MARGIN_CELLS: i64 = 3;
+
+/// Whether [`district_polygons`] draws these rows: every block with a school is a grid cell, all
+/// of one size. Other blocks (addresses) are drawn from their locations, as a Voronoi
+/// tessellation.
+pub fn on_grid(rows: &[DistrictRow]) -> bool {
+    let mut size = None;
+    rows.iter().filter(|r| r.school.is_some()).all(|r| match grid_cell(&r.block_id) {
+        Some(c) => *size.get_or_insert(c.size) == c.size,
+        None => false,
+    })
+}
 
 /// One (multi)polygon per school, in WGS84 (x = longitude, y = latitude, 7 decimals); empty for
 /// a school without blocks. Fails if a block id is not a grid cell.
@@ -172,19 +186,28 @@ pub fn district_polygons(
                     .map(|p| densify(&p, step as f64))
                     .collect(),
             );
-            union.map_coords(|c: Coord<f64>| {
-                let (lat, lon) =
-                    laea::inverse(round_mm(c.x) + origin.0 as f64, round_mm(c.y) + origin.1 as f64);
-                Coord { x: round7(lon), y: round7(lat) }
-            })
+            to_wgs84(&union, (origin.0 as f64, origin.1 as f64))
         })
         .collect())
+}
+
+/// Polygons in local EPSG:3035 meters (around `origin`) to WGS84: each vertex to the millimetre,
+/// then longitude and latitude to 7 decimals; rings oriented as RFC 7946 asks (exteriors
+/// counter-clockwise, holes clockwise). The same local vertex gives the same WGS84 vertex, so
+/// edges two districts share stay shared.
+pub(super) fn to_wgs84(mp: &MultiPolygon<f64>, origin: (f64, f64)) -> MultiPolygon<f64> {
+    use geo::orient::{Direction, Orient};
+    mp.map_coords(|c: Coord<f64>| {
+        let (lat, lon) = laea::inverse(round_mm(c.x) + origin.0, round_mm(c.y) + origin.1);
+        Coord { x: round7(lon), y: round7(lat) }
+    })
+    .orient(Direction::Default)
 }
 
 /// The polygon without rings under `min_area` square meters (slivers left where the
 /// boundary's cuts of two cells meet at a millimetre's difference); `None` when its exterior is
 /// one.
-fn without_slivers(p: &Polygon<f64>, min_area: f64) -> Option<Polygon<f64>> {
+pub(super) fn without_slivers(p: &Polygon<f64>, min_area: f64) -> Option<Polygon<f64>> {
     let big = |r: &LineString<f64>| {
         r.0.len() >= 4 && Polygon::new(r.clone(), vec![]).unsigned_area() >= min_area
     };
@@ -197,9 +220,10 @@ fn without_slivers(p: &Polygon<f64>, min_area: f64) -> Option<Polygon<f64>> {
     ))
 }
 
-/// Grid meters to the millimetre: grid corners are whole meters; points where the area's
-/// boundary cuts a cell are not.
-fn round_mm(v: f64) -> f64 {
+/// Meters to the millimetre, the grid every vertex is snapped to so that neighbours share
+/// vertices exactly: grid corners are whole meters; points where the area's boundary cuts a
+/// cell, and the corners of Voronoi cells, are not.
+pub(super) fn round_mm(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
@@ -222,8 +246,8 @@ impl CrossesSquare for MultiPolygon<f64> {
 /// Cells that touch only at a corner make rings that pass twice through a point, which OGC
 /// validity forbids: split such rings into simple loops; a loop turning the other way than its
 /// ring is a hole (of an exterior) or an island (in a hole). Coordinates are exact here (grid
-/// meters), so equal points compare equal.
-fn simple_rings(mp: &MultiPolygon<f64>) -> Vec<Polygon<f64>> {
+/// meters, or snapped to the millimetre), so equal points compare equal.
+pub(super) fn simple_rings(mp: &MultiPolygon<f64>) -> Vec<Polygon<f64>> {
     fn loops(mut pts: Vec<Coord<f64>>, out: &mut Vec<Vec<Coord<f64>>>) {
         if pts.first() == pts.last() {
             pts.pop();
@@ -408,6 +432,7 @@ mod tests {
         assert!(polys[2].0.is_empty());
         for mp in &polys[..2] {
             assert!(mp.is_valid(), "{:?}", mp.validation_errors());
+            assert_right_hand(mp);
         }
         assert_eq!(polys[1].0.len(), 1);
         assert_eq!(polys[1].0[0].interiors().len(), 0, "the park is filled by its ring's school");
@@ -418,6 +443,15 @@ mod tests {
             overlap.unsigned_area()
         );
         assert_tiles(&rows, &polys);
+    }
+
+    /// RFC 7946: exterior rings counter-clockwise, holes clockwise.
+    fn assert_right_hand(mp: &MultiPolygon<f64>) {
+        use geo::Winding;
+        for p in &mp.0 {
+            assert!(p.exterior().is_ccw());
+            assert!(p.interiors().iter().all(|r| r.is_cw()));
+        }
     }
 
     /// Together the districts are every cell within the margin of a block, once.
@@ -482,6 +516,7 @@ mod tests {
         let polys = district_polygons(&rows, 2, Some(&area)).unwrap();
         for mp in &polys {
             assert!(mp.is_valid(), "{:?}", mp.validation_errors());
+            assert_right_hand(mp);
         }
         assert!(polys[0].intersection(&polys[1]).unsigned_area() < 1e-14);
         let union = polys[0].union(&polys[1]);
@@ -491,6 +526,8 @@ mod tests {
 
     #[test]
     fn blocks_that_are_not_grid_cells_are_refused() {
+        assert!(!on_grid(&[row("Abendstraße 11", 0)]), "drawn from its location instead");
+        assert!(on_grid(&[row(&cell(3_220_000, 4_430_000), 0)]));
         let err = district_polygons(&[row("Abendstraße 11", 0)], 1, None).unwrap_err();
         assert!(err.to_string().contains("grid cells"), "{err}");
     }

@@ -136,7 +136,7 @@ pub struct City {
     /// Named street lines (WGS84), for the street list of grid blocks.
     pub streets: Option<Vec<super::streets::StreetLine>>,
     /// The area the districts divide (WGS84), e.g. the city boundary; without one, the blocks
-    /// with a margin.
+    /// with a margin of 300 m.
     pub area: Option<geo::MultiPolygon<f64>>,
 }
 
@@ -147,13 +147,15 @@ pub struct Publication {
     pub rows: Vec<DistrictRow>,
     /// Street and house number per row, for address blocks.
     pub addresses: Vec<(Option<String>, Option<String>)>,
-    /// One (multi)polygon per school (WGS84), when the blocks are grid cells.
+    /// One (multi)polygon per school (WGS84): the union of its grid cells, or for address
+    /// blocks of its blocks' Voronoi cells; `None` when they could not be drawn (see `notes`).
     pub polygons: Option<Vec<geo::MultiPolygon<f64>>>,
     /// Per-school figures of the districts, one per school in instance order.
     pub properties: Vec<super::polygons::DistrictProperties>,
     /// Which streets (and house numbers) belong to which school, when it can be made.
     pub streets: Option<super::streets::StreetList>,
-    /// Why a part is missing (no polygons for non-grid blocks, no street list without streets).
+    /// Why a part is missing or differs (no street list without streets; address blocks the map
+    /// cannot show inside their own school's district).
     pub notes: Vec<String>,
     /// How the districts lie on the blocks' adjacency graph: pieces, enclaves, cut edges.
     pub shape: Shape,
@@ -244,14 +246,36 @@ pub fn publish(
     let rows = district_rows(inst, plan, &city.blocks, &city.matrix, change)?;
     let school: Vec<Option<usize>> = rows.iter().map(|r| r.school).collect();
     let mut notes = Vec::new();
-    let polygons =
-        match super::polygons::district_polygons(&rows, inst.schools.len(), city.area.as_ref()) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                notes.push(format!("no districts.geojson: {e}"));
-                None
-            }
-        };
+    let n_schools = inst.schools.len();
+    let polygons = if super::polygons::on_grid(&rows) {
+        super::polygons::district_polygons(&rows, n_schools, city.area.as_ref())
+    } else {
+        // Address blocks: a Voronoi tessellation of their locations.
+        super::voronoi::point_polygons(&city.blocks, &school, n_schools, city.area.as_ref()).map(
+            |d| {
+                if d.shared_location > 0 {
+                    notes.push(format!(
+                        "districts.geojson: {} block(s) share their location with as many or more blocks of another school, and the map draws that location in the other school's district; districts.csv and the street list give each block its own school.",
+                        d.shared_location
+                    ));
+                }
+                if d.outside_area > 0 {
+                    notes.push(format!(
+                        "districts.geojson: {} block(s) lie outside the area; the map divides the area only.",
+                        d.outside_area
+                    ));
+                }
+                d.polygons
+            },
+        )
+    };
+    let polygons = match polygons {
+        Ok(p) => Some(p),
+        Err(e) => {
+            notes.push(format!("no districts.geojson: {e}"));
+            None
+        }
+    };
     let has_addresses = city.blocks.iter().any(|b| b.street.is_some() && b.house_number.is_some());
     let streets = if has_addresses {
         Some(super::streets::address_street_list(&city.blocks, &school))
