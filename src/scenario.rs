@@ -298,6 +298,7 @@ fn base_policy(spec: &PolicySpec) -> Policy {
         min_class_size: spec.min_class_size,
         max_class_size: spec.max_class_size,
         contiguous: false,
+        whole_segments: false,
     }
 }
 
@@ -840,6 +841,7 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
                     city: city.as_ref(),
                     comparison: Some(&page_table),
                     stability: st,
+                    segments: None,
                 },
             )?;
         }

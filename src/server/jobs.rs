@@ -17,8 +17,14 @@ use tokio::sync::oneshot;
 pub type Loaded = app::Loaded;
 
 /// The publishable files a plan job stores, when it has the city's blocks.
-pub const PUBLISHED: [&str; 5] =
-    ["districts.csv", "districts.geojson", "streets.csv", "streets.html", "report.html"];
+pub const PUBLISHED: [&str; 6] = [
+    "districts.csv",
+    "districts.geojson",
+    "streets.csv",
+    "split-streets.csv",
+    "streets.html",
+    "report.html",
+];
 
 /// The policy: the library's defaults, overridden by the fields the request gives.
 pub fn policy(fields: &serde_json::Map<String, serde_json::Value>) -> crate::Result<Policy> {
