@@ -30,9 +30,10 @@ pub struct StreetLine {
 pub enum Stop {
     /// A junction: the names of the other streets meeting here, sorted.
     Junction(Vec<String>),
-    /// An end of the street with no other named street there, and the side of the street it
-    /// lies on (`north`, `south-west`...).
-    End(&'static str),
+    /// An end of the street with no other named street there, in words: `the north end` by the
+    /// side of the street it lies on, or, when another end lies on the same side, by the stop
+    /// before it: `the end south-west of Bakestraße`.
+    End(String),
     /// A point where the street itself branches (parallel ways, a side path) with no other
     /// named street there: the nearest junction along the street beyond it (its names and the
     /// meters to it), and the side of the street it lies on.
@@ -45,7 +46,7 @@ impl Stop {
     pub fn label(&self) -> String {
         match self {
             Stop::Junction(names) | Stop::Fork(Some((names, _)), _) => names.join(" / "),
-            Stop::End(side) => format!("the {side} end"),
+            Stop::End(label) => label.clone(),
             Stop::Fork(None, side) => format!("the {side} fork"),
         }
     }
@@ -333,7 +334,7 @@ fn chains_of(
                             let inner = if i == 0 { path[1] } else { path[last - 1] };
                             Some((i, Stop::Fork(beyond(*k, inner), side())))
                         } else {
-                            Some((i, Stop::End(side())))
+                            Some((i, Stop::End(format!("the {} end", side()))))
                         }
                     } else {
                         None
@@ -344,6 +345,33 @@ fn chains_of(
             (Chain { points, at, stops, segment: Vec::new() }, nodes)
         })
         .collect::<Vec<_>>();
+    // Ends on the same side of the street are told apart by the stop before them.
+    let mut sides: HashMap<String, usize> = HashMap::new();
+    for (c, _) in &chains {
+        for (_, stop) in &c.stops {
+            if let Stop::End(l) = stop {
+                *sides.entry(l.clone()).or_default() += 1;
+            }
+        }
+    }
+    let mut chains = chains;
+    for (c, _) in &mut chains {
+        let n = c.stops.len();
+        for j in [0, n - 1] {
+            let Stop::End(l) = &c.stops[j].1 else { continue };
+            if sides[l] < 2 {
+                continue;
+            }
+            let k = if j == 0 { 1 } else { n - 2 };
+            if matches!(c.stops[k].1, Stop::End(_) | Stop::Fork(None, _)) {
+                continue;
+            }
+            let (p, q) = (c.points[c.stops[j].0], c.points[c.stops[k].0]);
+            let label =
+                format!("the end {} of {}", compass(p.0 - q.0, p.1 - q.1), c.stops[k].1.label());
+            c.stops[j].1 = Stop::End(label);
+        }
+    }
     // Segments: stretches joined at every stop that is not a junction.
     let mut n = 0;
     let mut base = Vec::with_capacity(chains.len());
