@@ -394,6 +394,8 @@ pub struct PlanResult {
     pub stability: Option<StabilityReport>,
     /// The comparison shown on the report page (with the city's blocks).
     pub comparison: Option<Comparison>,
+    /// With whole street segments: what the rule cost against the plan without it.
+    pub segments: Option<crate::districts::segments::SegmentReport>,
 }
 
 /// What writing a plan directory produced.
@@ -418,6 +420,9 @@ impl Loaded {
                 )),
             ));
         }
+        if self.policy.whole_segments {
+            self.whole_segments_city()?;
+        }
         let inst = crate::effective_instance(&self.inst, &self.policy);
         let problem =
             crate::solve::Problem::pupil_level(&inst, &self.matrix, self.policy.max_walk)?;
@@ -435,6 +440,9 @@ impl Loaded {
         if self.policy.contiguous {
             return self.solve_contiguous();
         }
+        if self.policy.whole_segments {
+            return self.solve_whole_segments();
+        }
         let (plan, stability) = match &self.stability {
             None => (crate::solve_plan(&self.inst, &self.matrix, &self.policy, None)?, None),
             Some(st) => {
@@ -447,7 +455,7 @@ impl Loaded {
             Some(_) => self.comparison(&plan)?,
             None => None,
         };
-        Ok(PlanResult { plan, stability, comparison })
+        Ok(PlanResult { plan, stability, comparison, segments: None })
     }
 
     /// Contiguous districts: the certified pupil-level optimum first (the lower bound, and the
@@ -487,7 +495,48 @@ impl Loaded {
             &start,
         )?;
         let comparison = self.comparison(&c.plan)?;
-        Ok(PlanResult { plan: c.plan, stability: None, comparison })
+        Ok(PlanResult { plan: c.plan, stability: None, comparison, segments: None })
+    }
+
+    /// Whole street segments: the plan of the same policy without the rule first (the
+    /// comparison), then every segment's blocks at one school.
+    fn solve_whole_segments(&self) -> Result<PlanResult> {
+        let city = self.whole_segments_city()?;
+        let (plan, report) =
+            crate::districts::segments::solve(&self.inst, &self.matrix, &self.policy, city)?;
+        let comparison = self.comparison(&plan)?;
+        Ok(PlanResult { plan, stability: None, comparison, segments: Some(report) })
+    }
+
+    /// The city for whole street segments, or why the rule cannot be applied.
+    fn whole_segments_city(&self) -> Result<&City> {
+        use crate::error::{Hint, Setting};
+        let Some(city) = &self.city else {
+            return Err(Error::policy(
+                "whole street segments need the city's blocks and the walks from every block",
+                Some(Hint::new("give the blocks", Some(Setting::Blocks))),
+            ));
+        };
+        if city.streets.is_none() {
+            return Err(Error::policy(
+                "whole street segments need the city's named streets",
+                Some(Hint::new("give the street network", Some(Setting::Streets))),
+            ));
+        }
+        if self.stability.is_some() {
+            return Err(Error::policy(
+                "whole street segments are not yet combined with stability against last year's \
+                 districts",
+                None,
+            ));
+        }
+        if self.policy.contiguous {
+            return Err(Error::policy(
+                "whole street segments are not yet combined with contiguous districts",
+                None,
+            ));
+        }
+        Ok(city)
     }
 
     /// The comparison for the report page: the straight-line proxy and/or given districts,
@@ -533,6 +582,7 @@ impl PlanResult {
                 _ => None,
             },
             excluded: loaded.excluded.as_ref(),
+            segments: self.segments.as_ref(),
         };
         let (summary, publication) =
             crate::output::write_plan(out, &loaded.inst, &loaded.matrix, &self.plan, &extras)?;

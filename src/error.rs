@@ -86,6 +86,8 @@ pub enum Setting {
     ChangeCost,
     /// The city's blocks (for published districts).
     Blocks,
+    /// The city's named streets (for the street list of grid blocks).
+    Streets,
     /// Leave unroutable pairs out instead of failing.
     AllowUnreachable,
     /// Leave pupils whose address was not found out instead of failing.

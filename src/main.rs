@@ -185,6 +185,10 @@ Writes OUT/report.md, OUT/report.json and every plan under OUT/plans/."
         /// Where the plan is written.
         #[arg(long, default_value = "out/demo")]
         out: PathBuf,
+        /// Keep every street segment between two junctions in one district (see `solve
+        /// --whole-segments`).
+        #[arg(long)]
+        whole_segments: bool,
     },
 }
 
@@ -434,6 +438,11 @@ struct PolicyArgs {
     /// else a local search; the gap to the certified pupil-level optimum is reported.
     #[arg(long)]
     contiguous: bool,
+    /// Every block a street segment between two consecutive junctions runs through longest goes
+    /// to one school, so the street list names whole segments; whole blocks (needs --blocks with
+    /// grid cells and --streets). Reports the walk it costs against the plan without the rule.
+    #[arg(long)]
+    whole_segments: bool,
 }
 
 /// Stability against last year's districts.
@@ -477,6 +486,7 @@ impl PolicyArgs {
             min_class_size: self.min_class_size,
             max_class_size: self.max_class_size,
             contiguous: self.contiguous,
+            whole_segments: self.whole_segments,
         }
     }
 }
@@ -535,6 +545,7 @@ pub fn flag(setting: Setting) -> &'static str {
         Setting::UnitBlock => "--unit block",
         Setting::ChangeCost => "--change-cost",
         Setting::Blocks => "--blocks",
+        Setting::Streets => "--streets",
         Setting::AllowUnreachable => "--allow-unreachable",
         Setting::SkipUngeocoded => "--skip-ungeocoded",
         Setting::Osm => "--osm",
@@ -647,6 +658,11 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::StabilityCurve { input, policy, previous, penalties, out } => {
+            if policy.whole_segments {
+                return Err(usage(
+                    "--whole-segments needs the city's streets: use catchment solve",
+                ));
+            }
             let previous = catchment::stability::read_previous(&previous)?;
             let penalties = if penalties.is_empty() {
                 catchment::stability::DEFAULT_PENALTIES.to_vec()
@@ -795,7 +811,7 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             println!("\nReport and plans written to {}/", out.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { data, out, unit } => {
+        Command::Demo { data, out, unit, whole_segments } => {
             let data = find_data(&data)?;
             let input = InputArgs {
                 schools: data.join("schools.csv"),
@@ -817,13 +833,18 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             let req = app::PlanRequest {
                 city: publish.city_spec(),
                 compare: publish.compare_spec(),
-                ..input.request(Policy { unit, ..Policy::default() })?
+                ..input.request(Policy { unit, whole_segments, ..Policy::default() })?
             };
             let summary = solve_to(&req, &out)?;
             print_summary(&summary, &out);
-            for f in
-                ["districts.csv", "districts.geojson", "streets.csv", "streets.html", "report.html"]
-            {
+            for f in [
+                "districts.csv",
+                "districts.geojson",
+                "streets.csv",
+                "split-streets.csv",
+                "streets.html",
+                "report.html",
+            ] {
                 if out.join(f).exists() {
                     println!("Published: {}", out.join(f).display());
                 }
@@ -844,6 +865,9 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn run_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
+    if a.policy.whole_segments {
+        return Err(usage("--whole-segments is not yet part of the robust re-solve"));
+    }
     let model = simulate::Model {
         move_prob: a.move_prob,
         cohort_change: a.cohort_change,
@@ -994,7 +1018,13 @@ fn print_summary(s: &Summary, out: &Path) {
     if let (Some(opt), Some(gap)) = (s.solver.pupil_optimum_m, s.solver.gap_pct) {
         println!(
             "{} walk {:.1} km, {gap:.2}% more than the certified pupil-level optimum without them ({:.1} km)",
-            if s.solver.unit == catchment::Unit::Block { "Whole-block districts" } else { "Whole classes" },
+            if s.solver.whole_segments {
+                "Whole street segments"
+            } else if s.solver.unit == catchment::Unit::Block {
+                "Whole-block districts"
+            } else {
+                "Whole classes"
+            },
             km(s.solver.objective_m),
             km(opt)
         );
@@ -1044,6 +1074,34 @@ fn print_summary(s: &Summary, out: &Path) {
         } else {
             println!("Routing check: no {unit} flagged");
         }
+    }
+    if let Some(st) = &s.streets {
+        print!(
+            "Street list: {} streets, {} in two or more districts (at most {})",
+            st.total, st.split, st.districts_max
+        );
+        match (st.segments, st.split_segments) {
+            (Some(t), Some(sp)) => {
+                println!("; {sp} of {t} street segments between junctions in more than one")
+            }
+            _ => println!(),
+        }
+    }
+    if let Some(w) = &s.whole_segments {
+        println!(
+            "Whole street segments ({} groups of blocks, the largest {} blocks): walk {:.1} km, {:+.1} km ({:+.2}%) against \
+             {:.1} km without the rule; streets in two or more districts {} instead of {}, segments {} instead of {}",
+            w.groups,
+            w.largest_group_blocks,
+            km(w.walk_m),
+            w.extra_m as f64 / 1000.0,
+            w.extra_pct,
+            km(w.without_rule_walk_m),
+            w.split_streets,
+            w.split_streets_without_rule,
+            w.split_segments,
+            w.split_segments_without_rule
+        );
     }
     println!(
         "Plan written to {}/ (summary.json, assignments.csv, schools.csv, certificate.json)",

@@ -124,6 +124,35 @@ pub fn report_page(
     };
     let mut notes = vec![format!("Walking distances: {}.", summary.distance_source)];
     notes.extend(p.notes.iter().cloned());
+    if let Some(st) = &summary.streets {
+        let mut n = format!(
+            "Street list (streets.html): {} streets, {} wholly in one district, {} in two or more",
+            st.total, st.whole, st.split
+        );
+        if st.split > 0 {
+            n.push_str(&format!(" (at most {}; split-streets.csv)", st.districts_max));
+        }
+        if let (Some(t), Some(sp)) = (st.segments, st.split_segments) {
+            n.push_str(&format!(
+                "; {sp} of {t} street segments between junctions lie in more than one district"
+            ));
+        }
+        notes.push(n + ".");
+    }
+    if let Some(w) = &summary.whole_segments {
+        notes.push(format!(
+            "Whole street segments: every block of a street segment between two junctions at one school. Walk {:.1} km, \
+             {:+.1} km ({:+.2}%) against the plan without this rule ({:.1} km; the certified pupil-level optimum, a lower \
+             bound, is {:.1} km); streets in more than one district: {} instead of {}.",
+            w.walk_m as f64 / 1000.0,
+            w.extra_m as f64 / 1000.0,
+            w.extra_pct,
+            w.without_rule_walk_m as f64 / 1000.0,
+            w.pupil_optimum_m as f64 / 1000.0,
+            w.split_streets,
+            w.split_streets_without_rule
+        ));
+    }
     notes.push("Districts cover every block of the city: blocks without pupils this year follow the school prices of the certificate.".into());
     html::ReportPage {
         title: "School districts".into(),
@@ -189,6 +218,8 @@ pub struct Extras<'a> {
     /// Blocks the plan was solved without (their walks not trusted): counted in the summary's
     /// routing check.
     pub excluded: Option<&'a Excluded>,
+    /// A plan with whole street segments: the summary's `whole_segments` section.
+    pub segments: Option<&'a crate::districts::segments::SegmentReport>,
 }
 
 /// Write a plan's output directory atomically: `summary.json`, `assignments.csv`,
@@ -201,7 +232,7 @@ pub fn write_plan(
     plan: &Plan,
     extras: &Extras,
 ) -> Result<(Summary, Option<Publication>)> {
-    let Extras { city, stability, excluded, .. } = *extras;
+    let Extras { city, stability, excluded, segments, .. } = *extras;
     let inst = &*crate::effective_instance(inst, &plan.policy);
     let mut summary = summarize(inst, m, plan);
     summary.stability = stability.map(|(r, _)| r.clone());
@@ -236,6 +267,8 @@ pub fn write_plan(
         );
     }
     summary.routing_check = Some(check.summary.clone());
+    summary.streets = publication.as_ref().and_then(|p| p.streets.as_ref()).map(|l| l.stats());
+    summary.whole_segments = segments.cloned();
     write_atomically(out, |dir| {
         write_json(&dir.join("summary.json"), &summary)?;
         write_json(&dir.join("certificate.json"), &cert)?;
@@ -263,6 +296,10 @@ pub fn write_plan(
                 write_text(
                     &dir.join("streets.html"),
                     &files::streets_html(list, &inst.schools, "School districts: street list"),
+                )?;
+                write_text(
+                    &dir.join("split-streets.csv"),
+                    &files::split_streets_csv(list, &inst.schools)?,
                 )?;
             }
             write_text(

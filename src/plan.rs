@@ -39,6 +39,10 @@ pub struct Policy {
     /// Every school's district is one connected piece of the blocks' adjacency graph holding
     /// the school's own block (whole blocks; needs the city's blocks).
     pub contiguous: bool,
+    /// Every block a street segment between two consecutive junctions owns goes to one school,
+    /// so the street list names whole segments (whole blocks; needs the city's grid blocks and
+    /// its streets).
+    pub whole_segments: bool,
 }
 
 impl Default for Policy {
@@ -50,6 +54,7 @@ impl Default for Policy {
             min_class_size: None,
             max_class_size: None,
             contiguous: false,
+            whole_segments: false,
         }
     }
 }

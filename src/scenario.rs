@@ -300,6 +300,7 @@ fn base_policy(spec: &PolicySpec) -> Policy {
         min_class_size: spec.min_class_size,
         max_class_size: spec.max_class_size,
         contiguous: false,
+        whole_segments: false,
     }
 }
 
@@ -844,6 +845,7 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
                     comparison: Some(&page_table),
                     stability: st,
                     excluded: None,
+                    segments: None,
                 },
             )?;
         }

@@ -177,10 +177,15 @@ fn assert_streets_agree_with_the_map(
     located: &HashMap<String, (f64, f64)>,
 ) {
     let mut rdr = csv::Reader::from_path(plan.join("streets.csv")).unwrap();
+    let headers = rdr.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (c_street, c_numbers, c_school, c_blocks) =
+        (col("street"), col("house_numbers"), col("school_id"), col("blocks"));
     let mut listed = 0;
     for r in rdr.records() {
         let r = r.unwrap();
-        let (street, numbers, school, blocks) = (&r[0], &r[1], &r[2], &r[4]);
+        let (street, numbers, school, blocks) =
+            (&r[c_street], &r[c_numbers], &r[c_school], &r[c_blocks]);
         assert!(!numbers.is_empty(), "{street}: address blocks give house numbers");
         for b in blocks.split(' ') {
             let (lat, lon) = located[b];

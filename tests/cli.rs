@@ -314,7 +314,14 @@ fn demo_runs_and_checks_its_plan() {
     }
     // The published districts of the Magdeburg case: street list, map, report with the
     // comparison against the hand-drawn proxy.
-    for f in ["districts.csv", "districts.geojson", "streets.csv", "streets.html", "report.html"] {
+    for f in [
+        "districts.csv",
+        "districts.geojson",
+        "streets.csv",
+        "split-streets.csv",
+        "streets.html",
+        "report.html",
+    ] {
         assert!(out.join(f).is_file(), "{f} missing");
         assert!(stdout.contains(&format!("Published: {}", out.join(f).display())), "{stdout}");
     }

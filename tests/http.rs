@@ -1212,6 +1212,7 @@ fn cli_solve_options_and_http_plan_fields_are_the_same() {
         ("min-class-size", "policy.min_class_size"),
         ("max-class-size", "policy.max_class_size"),
         ("contiguous", "policy.contiguous"),
+        ("whole-segments", "policy.whole_segments"),
         ("blocks", "blocks"),
         ("block-matrix", "block_matrix"),
         ("streets", "streets"),
@@ -1303,6 +1304,16 @@ fn a_policy_mistake_is_exit_3_and_422_with_the_same_text() {
     );
     assert_eq!(r.status, 422, "{}", r.text());
     assert_eq!(r.json()["error"], "invalid_policy");
+    // So are whole street segments without the city: the hint names the request field.
+    let r = post_json(
+        s.addr,
+        "/v1/plans",
+        Some(WRITE),
+        &request_for(&demo_dir(), json!({"whole_segments": true})),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json()["error"], "invalid_policy");
+    assert!(r.json()["hint"].as_str().unwrap().contains("blocks"), "{}", r.text());
 
     // A cap on changed blocks cannot be met: exit 4 / 422 infeasible, the same reason.
     let prev = "block_id,school_id\n";

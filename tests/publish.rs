@@ -188,11 +188,19 @@ fn street_list_names_the_cells_of_each_district() {
     let school_of: HashMap<String, String> =
         records(&plan).into_iter().map(|r| (r.block_id, r.school_id)).collect();
     let mut rdr = csv::Reader::from_path(plan.join("streets.csv")).unwrap();
+    assert_eq!(
+        rdr.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["street", "part", "house_numbers", "school_id", "school_name", "blocks"]
+    );
     let mut streets = HashMap::<String, usize>::new();
     for r in rdr.records() {
         let r = r.unwrap();
-        let (street, numbers, school, blocks) = (&r[0], &r[1], &r[2], &r[4]);
+        let (street, part, numbers, school, blocks) = (&r[0], &r[1], &r[2], &r[3], &r[5]);
         assert!(numbers.is_empty(), "grid case: no house numbers");
+        assert!(
+            part == "whole street" || part.starts_with("from ") || part.starts_with("near "),
+            "{street}: {part}"
+        );
         assert!(!blocks.is_empty());
         for b in blocks.split(' ') {
             assert_eq!(school_of[b], school, "{street}: cell {b}");
@@ -204,6 +212,265 @@ fn street_list_names_the_cells_of_each_district() {
     let html = std::fs::read_to_string(plan.join("streets.html")).unwrap();
     assert!(html.contains("no house numbers"));
     assert!(html.contains("Hegelstr"));
+}
+
+/// The summary's street figures, recomputed from the published files alone: every street's
+/// schools from `streets.csv`, each cell's school from `districts.csv`.
+#[test]
+fn split_streets_recompute_from_the_published_files() {
+    let plan = magdeburg_plan();
+    let school_of: HashMap<String, String> =
+        records(&plan).into_iter().map(|r| (r.block_id, r.school_id)).collect();
+    let mut schools =
+        std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    let mut lines = HashMap::<String, usize>::new();
+    let mut rdr = csv::Reader::from_path(plan.join("streets.csv")).unwrap();
+    for r in rdr.records() {
+        let r = r.unwrap();
+        let set = schools.entry(r[0].to_string()).or_default();
+        for b in r[5].split(' ') {
+            set.insert(school_of[b].clone());
+        }
+        *lines.entry(r[0].to_string()).or_default() += 1;
+    }
+    let split: Vec<&String> =
+        schools.iter().filter(|(_, s)| s.len() > 1).map(|(street, _)| street).collect();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(plan.join("summary.json")).unwrap()).unwrap();
+    let st = &summary["streets"];
+    assert_eq!(st["kind"], "grid cells");
+    assert_eq!(st["total"].as_u64().unwrap() as usize, schools.len());
+    assert_eq!(st["split"].as_u64().unwrap() as usize, split.len());
+    assert_eq!(st["whole"].as_u64().unwrap() as usize, schools.len() - split.len());
+    assert_eq!(
+        st["districts_max"].as_u64().unwrap() as usize,
+        schools.values().map(|s| s.len()).max().unwrap()
+    );
+    assert_eq!(st["parts_max"].as_u64().unwrap() as usize, *lines.values().max().unwrap());
+    assert!(split.len() > 50, "Magdeburg's optimal districts split many streets: {}", split.len());
+    assert!(st["split_segments"].as_u64().unwrap() > 0);
+    // split-streets.csv lists exactly those streets, with their districts and parts.
+    let mut rdr = csv::Reader::from_path(plan.join("split-streets.csv")).unwrap();
+    let mut listed = Vec::new();
+    for r in rdr.records() {
+        let r = r.unwrap();
+        assert_eq!(r[1].parse::<usize>().unwrap(), schools[&r[0]].len(), "{}", &r[0]);
+        assert_eq!(r[2].parse::<usize>().unwrap(), lines[&r[0]], "{}", &r[0]);
+        assert_eq!(r[3].split(' ').count(), schools[&r[0]].len());
+        listed.push(r[0].to_string());
+    }
+    listed.sort();
+    assert_eq!(listed.iter().collect::<Vec<_>>(), split);
+    // The printable page names no cell, and says how many streets are split.
+    let html = std::fs::read_to_string(plan.join("streets.html")).unwrap();
+    assert!(!html.contains("CRS3035RES"), "streets.html names a grid cell");
+    assert!(
+        html.contains(&format!("{} in two or more", split.len())),
+        "the page counts split streets"
+    );
+    let report = std::fs::read_to_string(plan.join("report.html")).unwrap();
+    assert!(report.contains(&format!("{} in two or more", split.len())), "so does the report");
+}
+
+/// A tiny grid town: five 100 m cells in a row along Hauptstraße, which crosses Am Anger (in
+/// cell 1) and Birkenweg (in cell 3); school W in the west, E in the east. `walks[i]` are the
+/// meters from cell i to W and E, `pupils[i]` the pupils in it. Returns the `solve` arguments.
+fn tiny_town(d: &Path, walks: [(u32, u32); 5], pupils: [u32; 5], caps: (u32, u32)) -> Vec<String> {
+    use catchment::projection::inverse;
+    let (n, e) = (3_220_000.0, 4_430_000.0);
+    let cell = |i: usize| format!("CRS3035RES100mN{}E{}", n as i64, e as i64 + 100 * i as i64);
+    let (wlat, wlon) = inverse(e - 200.0, n + 50.0);
+    let (elat, elon) = inverse(e + 700.0, n + 50.0);
+    let schools = write(
+        d,
+        "schools.csv",
+        &format!(
+            "id,name,lat,lon,capacity\nW,Westschule,{wlat},{wlon},{}\nE,Ostschule,{elat},{elon},{}\n",
+            caps.0, caps.1
+        ),
+    );
+    let mut blocks = String::from("block_id,lat,lon,residents\n");
+    let mut matrix = String::from("block_id,school_id,meters\n");
+    let mut ps = String::from("id,block\n");
+    for i in 0..5 {
+        let (lat, lon) = inverse(e + 100.0 * i as f64 + 50.0, n + 50.0);
+        blocks.push_str(&format!("{},{lat},{lon},10\n", cell(i)));
+        matrix.push_str(&format!("{0},W,{1}\n{0},E,{2}\n", cell(i), walks[i].0, walks[i].1));
+        for k in 0..pupils[i] {
+            ps.push_str(&format!("p{i}{k},{}\n", cell(i)));
+        }
+    }
+    // OSM XML: Hauptstraße west to east in two ways, the cross streets sharing its nodes.
+    let node = |id: u32, de: f64, dn: f64| {
+        let (lat, lon) = inverse(e + de, n + dn);
+        format!("  <node id=\"{id}\" lat=\"{lat:.9}\" lon=\"{lon:.9}\"/>\n")
+    };
+    let way = |id: u32, name: &str, nodes: &[u32]| {
+        let nds: String = nodes.iter().map(|r| format!("    <nd ref=\"{r}\"/>\n")).collect();
+        format!(
+            "  <way id=\"{id}\">\n{nds}    <tag k=\"highway\" v=\"residential\"/>\n    <tag k=\"name\" v=\"{name}\"/>\n  </way>\n"
+        )
+    };
+    let osm = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<osm version=\"0.6\">\n{}{}{}{}{}{}{}{}{}{}</osm>\n",
+        node(1, 10.0, 50.0),
+        node(2, 160.0, 50.0),
+        node(3, 340.0, 50.0),
+        node(4, 490.0, 50.0),
+        node(5, 160.0, 150.0),
+        node(6, 340.0, -50.0),
+        way(10, "Hauptstraße", &[1, 2, 3]),
+        way(11, "Hauptstraße", &[3, 4]),
+        way(12, "Am Anger", &[2, 5]),
+        way(13, "Birkenweg", &[6, 3]),
+    );
+    let streets = write(d, "town.osm", &osm);
+    let blocks = write(d, "blocks.csv", &blocks);
+    let matrix = write(d, "matrix.csv", &matrix);
+    let pupils = write(d, "pupils.csv", &ps);
+    [
+        ("--schools", schools),
+        ("--pupils", pupils),
+        ("--matrix", matrix),
+        ("--blocks", blocks),
+        ("--streets", streets),
+    ]
+    .into_iter()
+    .flat_map(|(f, p)| [f.to_string(), p.to_str().unwrap().to_string()])
+    .collect()
+}
+
+fn solve_town(args: &[String], extra: &[&str], out: &Path) -> std::process::Output {
+    bin().arg("solve").args(args).args(extra).arg("--out").arg(out).output().unwrap()
+}
+
+fn street_lines(plan: &Path) -> Vec<(String, String, String)> {
+    csv::Reader::from_path(plan.join("streets.csv"))
+        .unwrap()
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[1].to_string(), r[3].to_string())
+        })
+        .collect()
+}
+
+/// A street crossing two others, its middle in the other district: its parts are named by
+/// the cross streets, and the printable page names no cell.
+#[test]
+fn parts_of_a_split_street_are_named_by_their_cross_streets() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let far = 900;
+    let args =
+        tiny_town(d, [(100, far), (100, far), (far, 100), (100, far), (100, far)], [1; 5], (5, 5));
+    let out = d.join("plan");
+    let o = solve_town(&args, &[], &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    assert_eq!(
+        street_lines(&out),
+        vec![
+            s("Am Anger", "whole street", "W"),
+            s("Birkenweg", "whole street", "W"),
+            s("Hauptstraße", "from the west end to Am Anger", "W"),
+            s("Hauptstraße", "from Am Anger to Birkenweg", "E"),
+            s("Hauptstraße", "from Birkenweg to the east end", "W"),
+        ]
+    );
+    let html = std::fs::read_to_string(out.join("streets.html")).unwrap();
+    assert!(html.contains("from Am Anger to Birkenweg"), "{html}");
+    assert!(!html.contains("CRS3035RES"), "no cell id on the printable page");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let st = &summary["streets"];
+    assert_eq!((st["total"].as_u64(), st["split"].as_u64()), (Some(3), Some(1)));
+    assert_eq!((st["parts_max"].as_u64(), st["districts_max"].as_u64()), (Some(3), Some(2)));
+    assert_eq!((st["segments"].as_u64(), st["split_segments"].as_u64()), (Some(5), Some(0)));
+    assert_eq!(
+        std::fs::read_to_string(out.join("split-streets.csv")).unwrap(),
+        "street,districts,parts,school_ids\nHauptstraße,2,3,E W\n"
+    );
+}
+
+/// `--whole-segments`: a border between two junctions (cell 1 is a little nearer E) moves to
+/// the junction, at a walk the summary reports against the plan without the rule; the seats
+/// hold; a segment too big for the seats left is refused as infeasible, saying why.
+#[test]
+fn whole_segments_keep_every_segment_in_one_district_within_the_seats() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let far = 900;
+    let walks = [(100, far), (500, 400), (far, 100), (100, far), (100, far)];
+    let args = tiny_town(d, walks, [1; 5], (4, 2));
+    let free = d.join("free");
+    let o = solve_town(&args, &[], &free);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines = street_lines(&free);
+    assert!(
+        lines.iter().any(|l| l.1 == "from the west end for 90 m towards Am Anger" && l.2 == "W"),
+        "{lines:?}"
+    );
+    let read = |p: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p.join("summary.json")).unwrap()).unwrap()
+    };
+    assert_eq!(read(&free)["streets"]["split_segments"], 1);
+
+    let whole = d.join("whole");
+    let o = solve_town(&args, &["--whole-segments"], &whole);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary = read(&whole);
+    assert_eq!(summary["streets"]["split_segments"], 0);
+    assert_eq!(summary["solver"]["whole_segments"], true);
+    let w = &summary["whole_segments"];
+    assert_eq!(w["split_segments"], 0);
+    assert_eq!(w["split_segments_without_rule"], 1);
+    assert_eq!(w["without_rule_walk_m"], 100 + 400 + 100 + 100 + 100);
+    assert_eq!(w["walk_m"], 100 + 500 + 100 + 100 + 100);
+    assert_eq!(w["extra_m"], 100);
+    assert_eq!(w["pupil_optimum_m"], 800, "the certified bound");
+    assert_eq!(summary["solver"]["pupil_optimum_m"], 800);
+    assert_eq!(
+        street_lines(&whole),
+        vec![
+            ("Am Anger".into(), "whole street".into(), "W".into()),
+            ("Birkenweg".into(), "whole street".into(), "W".into()),
+            ("Hauptstraße".into(), "from the west end to Am Anger".into(), "W".into()),
+            ("Hauptstraße".into(), "from Am Anger to Birkenweg".into(), "E".into()),
+            ("Hauptstraße".into(), "from Birkenweg to the east end".into(), "W".into()),
+        ]
+    );
+    // Within the seats, by the plan's own loads and recomputed from the assignments.
+    let mut loads = HashMap::<String, u32>::new();
+    for r in csv::Reader::from_path(whole.join("assignments.csv")).unwrap().records() {
+        *loads.entry(r.unwrap()[1].to_string()).or_default() += 1;
+    }
+    assert_eq!((loads["W"], loads["E"]), (4, 1));
+    for s in summary["per_school"].as_array().unwrap() {
+        assert!(s["load"].as_u64() <= s["capacity"].as_u64(), "{s}");
+    }
+    // The independent check accepts the plan (whole blocks, objective adds up).
+    let o = bin().arg("check").args(&args[..6]).arg("--plan").arg(&whole).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+
+    // W has 5 seats, E 2: whole blocks fit (E takes cell 1's two pupils), whole segments do not
+    // (E can take no segment but the middle one).
+    let args = tiny_town(d, walks, [1, 2, 1, 2, 1], (5, 2));
+    let o = solve_town(&args, &["--unit", "block"], &d.join("blocks"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = solve_town(&args, &["--whole-segments"], &d.join("infeasible"));
+    assert_eq!(o.status.code(), Some(4), "{}", String::from_utf8_lossy(&o.stderr));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("no plan keeps every street segment whole within the schools' seats"),
+        "{e}"
+    );
+    assert!(e.contains("the plan without this rule is feasible"), "{e}");
+    assert!(!d.join("infeasible").exists(), "nothing written");
+    // Without the streets the rule cannot be applied: a policy mistake naming the flag.
+    let o = solve_town(&args[..8], &["--whole-segments"], &d.join("nostreets"));
+    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--streets"));
 }
 
 #[test]
@@ -305,9 +572,14 @@ fn address_blocks_give_house_number_ranges_and_exact_explanations() {
     let streets = std::fs::read_to_string(out.join("streets.csv")).unwrap();
     let lines: Vec<&str> = streets.lines().collect();
     // 11a is the one that costs least to move (700 vs 900 - 320 + 310...): it goes to U.
-    assert_eq!(lines[1], "Abendstraße,9–11,M,Moldenstraße,A9 A11");
-    assert_eq!(lines[2], "Abendstraße,11a,U,Am Umfassungsweg,A11a");
-    assert_eq!(lines[3], "Abendstraße,13–15,M,Moldenstraße,A13 A15");
+    assert_eq!(lines[0], "street,part,house_numbers,school_id,school_name,blocks");
+    assert_eq!(lines[1], "Abendstraße,house numbers 9–11,9–11,M,Moldenstraße,A9 A11");
+    assert_eq!(lines[2], "Abendstraße,house numbers 11a,11a,U,Am Umfassungsweg,A11a");
+    assert_eq!(lines[3], "Abendstraße,house numbers 13–15,13–15,M,Moldenstraße,A13 A15");
+    assert_eq!(
+        std::fs::read_to_string(out.join("split-streets.csv")).unwrap(),
+        "street,districts,parts,school_ids\nAbendstraße,2,3,M U\n"
+    );
     let o = bin()
         .args(["explain", "--json", "--plan"])
         .arg(&out)
@@ -351,6 +623,7 @@ fn no_publishable_file_contains_a_pupil() {
         "districts.csv",
         "districts.geojson",
         "streets.csv",
+        "split-streets.csv",
         "streets.html",
         "report.html",
         "routing-check.csv",

@@ -3,7 +3,7 @@
 //! reads them from a plan directory and the HTTP service from its stored artefacts).
 
 use super::publish::Publication;
-use super::streets::StreetPart;
+use super::streets::{StreetList, StreetListKind, StreetPart};
 use super::{explain_numbers, Explanation};
 use crate::error::{Error, Result};
 use crate::instance::School;
@@ -44,6 +44,9 @@ pub struct DistrictRecord {
 pub struct StreetRecord {
     /// The street's name.
     pub street: String,
+    /// Which part of the street: `whole street`, `from Wiener Straße to Ring`, or house numbers.
+    #[serde(default)]
+    pub part: String,
     /// House numbers of this part (e.g. `1–15 (odd)`); empty for grid blocks.
     pub house_numbers: String,
     /// The id of the part's school.
@@ -80,15 +83,53 @@ pub fn districts_csv(p: &Publication, schools: &[School]) -> Result<String> {
     }))
 }
 
-/// `streets.csv`: street, house numbers, school, blocks.
+/// One row of `split-streets.csv`: a street in more than one district.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitStreetRecord {
+    /// The street's name.
+    pub street: String,
+    /// The districts it lies in.
+    pub districts: usize,
+    /// Its lines in `streets.csv`.
+    pub parts: usize,
+    /// The ids of its schools, separated by spaces.
+    pub school_ids: String,
+}
+
+/// `streets.csv`: street, part, house numbers, school, blocks.
 pub fn streets_csv(parts: &[StreetPart], schools: &[School]) -> Result<String> {
     csv_text(parts.iter().map(|p| StreetRecord {
         street: p.street.clone(),
+        part: p.part.clone(),
         house_numbers: p.house_numbers.clone(),
         school_id: schools[p.school].id.clone(),
         school_name: schools[p.school].name.clone(),
         blocks: p.blocks.join(" "),
     }))
+}
+
+/// `split-streets.csv`: every street in more than one district, with its districts and parts.
+pub fn split_streets_csv(list: &StreetList, schools: &[School]) -> Result<String> {
+    let rows: Vec<SplitStreetRecord> = list
+        .split_streets()
+        .into_iter()
+        .map(|s| SplitStreetRecord {
+            street: s.street,
+            districts: s.schools.len(),
+            parts: s.parts,
+            school_ids: s
+                .schools
+                .iter()
+                .map(|&i| schools[i].id.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        })
+        .collect();
+    if rows.is_empty() {
+        // The header alone: no street is split.
+        return Ok("street,districts,parts,school_ids\n".into());
+    }
+    csv_text(rows)
 }
 
 /// Text for HTML element content and attribute values.
@@ -107,45 +148,75 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
-/// `streets.html`: the street list as a printable page (self-contained).
-pub fn streets_html(list: &super::streets::StreetList, schools: &[School], title: &str) -> String {
+/// `streets.html`: the street list as a printable page (self-contained). Streets are named
+/// with their parts in words; no block id appears (grid cell ids stay in `streets.csv`).
+pub fn streets_html(list: &StreetList, schools: &[School], title: &str) -> String {
     let e = escape_html;
-    let grid = matches!(list.kind, super::streets::StreetListKind::GridCells(_));
+    let grid = matches!(list.kind, StreetListKind::GridCells(_));
+    let stats = list.stats();
     let mut rows = String::new();
+    let mut previous: Option<&str> = None;
     for p in &list.parts {
         let s = &schools[p.school];
-        let where_ = if grid {
-            format!("{} cell{}", p.blocks.len(), if p.blocks.len() == 1 { "" } else { "s" })
-        } else {
-            e(&p.house_numbers)
-        };
-        let cells = if grid {
-            format!("<td class=\"cells\">{}</td>", e(&p.blocks.join(", ")))
-        } else {
-            String::new()
-        };
+        let street = if previous == Some(p.street.as_str()) { String::new() } else { e(&p.street) };
+        previous = Some(&p.street);
+        let where_ = if grid { e(&p.part) } else { e(&p.house_numbers) };
         rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{} <span class=\"id\">({})</span></td>{cells}</tr>\n",
-            e(&p.street),
-            where_,
+            "<tr><td>{street}</td><td>{where_}</td><td>{} <span class=\"id\">({})</span></td></tr>\n",
             e(&s.name),
             e(&s.id)
         ));
     }
     let head = if grid {
-        "<th>Street</th><th>Part</th><th>School</th><th>Grid cells</th>"
+        "<th>Street</th><th>Part</th><th>School</th>"
     } else {
         "<th>Street</th><th>House numbers</th><th>School</th>"
+    };
+    let mut figures = format!(
+        "{} streets: {} wholly in one district, {} in two or more",
+        stats.total, stats.whole, stats.split
+    );
+    if stats.split > 0 {
+        figures.push_str(&format!(" (at most {})", stats.districts_max));
+    }
+    figures.push('.');
+    if let (Some(total), Some(split)) = (stats.segments, stats.split_segments) {
+        figures.push_str(&format!(
+            " Of {total} street segments between junctions, {split} lie in more than one district."
+        ));
+    }
+    let split = list.split_streets();
+    let split_table = if split.is_empty() {
+        String::new()
+    } else {
+        let mut t = String::from(
+            "<h2>Streets in more than one district</h2>\n<table class=\"split\"><thead><tr><th>Street</th><th>Districts</th>\
+             <th>Parts</th><th>Schools</th></tr></thead><tbody>\n",
+        );
+        for s in &split {
+            let names: Vec<String> = s.schools.iter().map(|&i| e(&schools[i].name)).collect();
+            t.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                e(&s.street),
+                s.schools.len(),
+                s.parts,
+                names.join(", ")
+            ));
+        }
+        t.push_str("</tbody></table>\n");
+        t
     };
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\n<style>\n\
 body{{font-family:sans-serif;margin:2em;color:#111}} table{{border-collapse:collapse;width:100%}}\n\
 th,td{{border-bottom:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top;font-size:11pt}}\n\
-th{{border-bottom:2px solid #333}} .id{{color:#666}} .cells{{font-size:8pt;color:#555;word-break:break-all}}\n\
-@media print{{body{{margin:0}} tr{{page-break-inside:avoid}}}}\n</style></head><body>\n\
-<h1>{t}</h1>\n<p>{note}</p>\n<table><thead><tr>{head}</tr></thead><tbody>\n{rows}</tbody></table>\n</body></html>\n",
+th{{border-bottom:2px solid #333}} .id{{color:#666}} h2{{margin-top:1.5em}}\n\
+@media print{{body{{margin:0}} tr{{page-break-inside:avoid}} h2{{page-break-before:always}}}}\n</style></head><body>\n\
+<h1>{t}</h1>\n<p>{note}</p>\n<p class=\"figures\">{figures}</p>\n<table><thead><tr>{head}</tr></thead><tbody>\n{rows}</tbody></table>\n\
+{split_table}</body></html>\n",
         t = e(title),
         note = e(&list.note()),
+        figures = e(&figures),
     )
 }
 
@@ -300,32 +371,48 @@ pub fn explain_from_files(
                     "street '{street}' is not in the street list"
                 )));
             }
+            // One explanation per school: its cell nearest the school stands for its parts.
+            let mut schools_seen: Vec<&str> = Vec::new();
+            let mut cells: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
             let mut out = Vec::new();
-            let mut cells = 0;
             for &i in &hits {
-                let blocks: Vec<&str> = parts[i].blocks.split_whitespace().collect();
-                cells += blocks.len();
-                // The cell of this part nearest its school stands for the part.
-                let best = blocks
+                let school = parts[i].school_id.as_str();
+                cells.extend(parts[i].blocks.split_whitespace());
+                if schools_seen.contains(&school) {
+                    continue;
+                }
+                schools_seen.push(school);
+                let best = hits
                     .iter()
-                    .filter_map(|b| by_block(b))
+                    .filter(|&&j| parts[j].school_id == school)
+                    .flat_map(|&j| parts[j].blocks.split_whitespace())
+                    .filter_map(by_block)
                     .min_by_key(|r| (r.walk_m.unwrap_or(u32::MAX), r.block_id.clone()));
                 if let Some(r) = best {
                     out.push(explain(r)?);
                 }
             }
-            let note = if out.len() == 1 {
+            let cells = cells.len();
+            let note = if schools_seen.len() == 1 {
                 format!(
-                    "'{}' runs through {cells} grid cell(s), all in one district{}",
+                    "'{}' lies in {cells} grid cell(s), all in one district{}",
                     parts[hits[0]].street,
                     if number.is_some() { " (this case has no house numbers)" } else { "" }
                 )
             } else {
+                let named: Vec<String> = hits
+                    .iter()
+                    .map(|&i| match parts[i].part.as_str() {
+                        "" => parts[i].school_id.clone(),
+                        p => format!("{p}: {}", parts[i].school_id),
+                    })
+                    .collect();
                 format!(
-                    "'{}' runs through {cells} grid cells in {} districts; this case has no house numbers, so each district's part is \
-                     explained by its cell nearest the school (see streets.csv for the cells)",
+                    "'{}' lies in {cells} grid cells in {} districts ({}); this case has no house numbers, so each district's part \
+                     is explained by its cell nearest the school (see streets.csv for the cells)",
                     parts[hits[0]].street,
-                    out.len()
+                    schools_seen.len(),
+                    named.join("; ")
                 )
             };
             Ok(Answer { query: a.clone(), note, explanations: out })

@@ -9,8 +9,10 @@ pub mod area;
 pub mod blocks;
 pub mod contiguous;
 pub mod files;
+pub mod network;
 pub mod polygons;
 pub mod publish;
+pub mod segments;
 pub mod streets;
 pub mod voronoi;
 

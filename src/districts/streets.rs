@@ -1,34 +1,31 @@
-//! The street list of a bylaw: street, house-number range, school. Two cases:
+//! The street list of a bylaw: street, part, school. Two cases:
 //!
 //! - **address blocks** (blocks with `street` and `house_number`): each street's numbers in
 //!   order, contiguous numbers with the same school merged, split by odd and even side where
 //!   that is how the districts fall (fewer parts than mixing both sides);
-//! - **grid blocks** (census cells, no house numbers): each named street listed by the cells it
-//!   runs through, one part per school, from the street geometries of an OSM file.
+//! - **grid blocks** (census cells, no house numbers): each named street of an OSM file, whole
+//!   when it lies in one district, else part by part along the street, each part named by its
+//!   cross streets ("from Wiener Straße to Ring") and, where a district border runs between two
+//!   junctions, by the meters from the last one. The cells of each segment between junctions
+//!   are the cells it owns (see [`super::network`]).
 
-use super::blocks::{grid_cell, Block, GridCell};
+use super::blocks::Block;
+pub use super::network::StreetLine;
+use super::network::{self, Chain, Trace, Traced};
 use crate::error::{Error, Result};
 use crate::instance::id_cmp;
-use crate::projection as laea;
 use crate::routing::geocode::normalize_street;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-
-/// A street's geometry: a line of (lat, lon) points.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StreetLine {
-    /// The street's name as in the OSM data; empty for a way without a name (a path), which
-    /// only the map draws.
-    pub name: String,
-    /// The line's points as (lat, lon) in degrees (WGS84).
-    pub points: Vec<(f64, f64)>,
-}
 
 /// One line of the street list.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StreetPart {
     /// The street's name.
     pub street: String,
+    /// Which part of the street, in words: `whole street`, `from Wiener Straße to Ring`,
+    /// `from Ring for 120 m towards Hegelstraße`, or the house numbers of address blocks.
+    pub part: String,
     /// E.g. `1–15 (odd)`, `11a`, `all`; empty for grid blocks (no house numbers).
     pub house_numbers: String,
     /// The school of this part (index into the schools).
@@ -53,6 +50,55 @@ pub struct StreetList {
     pub kind: StreetListKind,
     /// The lines of the list.
     pub parts: Vec<StreetPart>,
+    /// For grid blocks: street segments between junctions with a cell, and how many of them
+    /// lie in more than one district.
+    pub segments: Option<SegmentCount>,
+}
+
+/// Street segments (stretches between two junctions or a junction and an end) that own or run
+/// through a block, and how many of them lie in more than one district.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SegmentCount {
+    /// Segments with a block.
+    pub total: usize,
+    /// Segments whose cells lie in more than one district.
+    pub split: usize,
+}
+
+/// The street list in figures (`summary.json` `streets`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StreetStats {
+    /// How the list was made: `addresses` or `grid cells`.
+    pub kind: String,
+    /// Streets listed (names, after normalisation).
+    pub total: usize,
+    /// Streets wholly in one district.
+    pub whole: usize,
+    /// Streets in two or more districts.
+    pub split: usize,
+    /// The most districts one street lies in.
+    pub districts_max: usize,
+    /// Lines of the list.
+    pub parts: usize,
+    /// The most lines of one street.
+    pub parts_max: usize,
+    /// For grid blocks: segments between junctions with a block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments: Option<usize>,
+    /// For grid blocks: segments whose cells lie in more than one district.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_segments: Option<usize>,
+}
+
+/// A street in more than one district (a line of `split-streets.csv`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitStreet {
+    /// The street's name.
+    pub street: String,
+    /// Its lines in the list.
+    pub parts: usize,
+    /// Its schools (indices), in school order.
+    pub schools: Vec<usize>,
 }
 
 impl StreetList {
@@ -63,12 +109,65 @@ impl StreetList {
                 and a street split by sides lists odd and even numbers apart."
                 .into(),
             StreetListKind::GridCells(size) => format!(
-                "This case has no house numbers: its blocks are {size} m census grid cells. Each street is listed with the cells \
-                 it runs through, one line per school; a street in several districts appears once per district."
+                "This case has no house numbers: its blocks are {size} m census grid cells. A street that lies in one district is \
+                 listed as the whole street; a street in several districts is listed part by part along the street, each part named \
+                 by its cross streets (from one junction to another) and, where a district border runs between two junctions, by \
+                 the meters from the last junction (rounded to 10 m). Each cell counts for the street that runs longest through it."
             ),
         }
     }
+
+    /// The lines of each street (by normalised name, in list order): name, school of every line.
+    fn by_street(&self) -> Vec<(String, Vec<usize>)> {
+        let mut order: Vec<String> = Vec::new();
+        let mut map: HashMap<String, (String, Vec<usize>)> = HashMap::new();
+        for p in &self.parts {
+            let k = normalize_street(&p.street);
+            let e = map.entry(k.clone()).or_insert_with(|| {
+                order.push(k);
+                (p.street.clone(), Vec::new())
+            });
+            e.1.push(p.school);
+        }
+        order.into_iter().map(|k| map.remove(&k).expect("inserted")).collect()
+    }
+
+    /// The list in figures.
+    pub fn stats(&self) -> StreetStats {
+        let streets = self.by_street();
+        let districts = |s: &[usize]| s.iter().collect::<BTreeSet<_>>().len();
+        let split = streets.iter().filter(|(_, s)| districts(s) > 1).count();
+        StreetStats {
+            kind: match self.kind {
+                StreetListKind::Addresses => "addresses".into(),
+                StreetListKind::GridCells(_) => "grid cells".into(),
+            },
+            total: streets.len(),
+            whole: streets.len() - split,
+            split,
+            districts_max: streets.iter().map(|(_, s)| districts(s)).max().unwrap_or(0),
+            parts: self.parts.len(),
+            parts_max: streets.iter().map(|(_, s)| s.len()).max().unwrap_or(0),
+            segments: self.segments.map(|c| c.total),
+            split_segments: self.segments.map(|c| c.split),
+        }
+    }
+
+    /// The streets in more than one district, in list order.
+    pub fn split_streets(&self) -> Vec<SplitStreet> {
+        self.by_street()
+            .into_iter()
+            .filter_map(|(street, lines)| {
+                let schools: Vec<usize> =
+                    lines.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+                (schools.len() > 1).then_some(SplitStreet { street, parts: lines.len(), schools })
+            })
+            .collect()
+    }
 }
+
+/// The part of a street that lies wholly in one district.
+pub const WHOLE_STREET: &str = "whole street";
 
 /// Leading digits as a number, the rest (lower case) as a suffix: `11a` -> (11, "a").
 fn house_key(h: &str) -> (u32, String) {
@@ -130,6 +229,7 @@ pub fn address_street_list(blocks: &[Block], school: &[Option<usize>]) -> Street
         if mixed.len() == 1 {
             parts.push(StreetPart {
                 street: name.clone(),
+                part: WHOLE_STREET.into(),
                 house_numbers: "all".into(),
                 school: nums[0].3,
                 blocks: block_ids(&all, 0, all.len() - 1),
@@ -142,9 +242,11 @@ pub fn address_street_list(blocks: &[Block], school: &[Option<usize>]) -> Street
         if odd_runs.len() + even_runs.len() < mixed.len() {
             for (list, rs, side) in [(&odd, &odd_runs, "odd"), (&even, &even_runs, "even")] {
                 for &(a, b) in rs {
+                    let numbers = format!("{} ({side})", label(list, a, b));
                     parts.push(StreetPart {
                         street: name.clone(),
-                        house_numbers: format!("{} ({side})", label(list, a, b)),
+                        part: format!("house numbers {numbers}"),
+                        house_numbers: numbers,
                         school: list[a].3,
                         blocks: block_ids(list, a, b),
                     });
@@ -154,6 +256,7 @@ pub fn address_street_list(blocks: &[Block], school: &[Option<usize>]) -> Street
             for &(a, b) in &mixed {
                 parts.push(StreetPart {
                     street: name.clone(),
+                    part: format!("house numbers {}", label(&all, a, b)),
                     house_numbers: label(&all, a, b),
                     school: all[a].3,
                     blocks: block_ids(&all, a, b),
@@ -161,89 +264,199 @@ pub fn address_street_list(blocks: &[Block], school: &[Option<usize>]) -> Street
             }
         }
     }
-    StreetList { kind: StreetListKind::Addresses, parts }
+    StreetList { kind: StreetListKind::Addresses, parts, segments: None }
 }
 
-/// The street list for grid blocks: every named street with the cells it runs through, one
-/// part per school. `school[i]` is the school of `blocks[i]`.
+/// The street list for grid blocks: every named street whole when all its cells lie in one
+/// district, else one line per part along the street with the same school, named by its cross
+/// streets. `school[i]` is the school of `blocks[i]`.
 pub fn grid_street_list(
     lines: &[StreetLine],
     blocks: &[Block],
     school: &[Option<usize>],
 ) -> Result<StreetList> {
-    let mut size = None;
-    let mut by_cell: HashMap<GridCell, usize> = HashMap::with_capacity(blocks.len());
-    for (i, b) in blocks.iter().enumerate() {
-        let c = grid_cell(&b.id).ok_or_else(|| {
-            Error::input(
-                "blocks",
-                None,
-                Some("block_id"),
-                format!(
-                    "a street list by grid cells needs blocks that are grid cells; block '{}' is not",
-                    b.id
-                ),
-            )
-        })?;
-        match size {
-            None => size = Some(c.size),
-            Some(s) if s != c.size => {
-                return Err(Error::input(
-                    "blocks",
-                    None,
-                    Some("block_id"),
-                    format!("blocks mix grid cells of {s} m and {} m", c.size),
-                ));
-            }
-            _ => {}
-        }
-        by_cell.insert(c, i);
-    }
-    let size = size.unwrap_or(100);
-    let step = size as f64 / 5.0;
-    let mut streets: BTreeMap<String, (String, BTreeMap<usize, Vec<usize>>)> = BTreeMap::new();
+    let grid = network::grid(blocks)?;
     // Ways without a name (paths, drawn on the report's map) have no place in the list.
-    for line in lines.iter().filter(|l| !l.name.trim().is_empty()) {
-        let entry = streets
-            .entry(normalize_street(&line.name))
-            .or_insert_with(|| (line.name.clone(), BTreeMap::new()));
-        let pts: Vec<(f64, f64)> =
-            line.points.iter().map(|&(lat, lon)| laea::forward(lat, lon)).collect();
-        let mut visit = |e: f64, n: f64| {
-            if let Some(&b) = by_cell.get(&GridCell::containing(size, e, n)) {
-                if let Some(s) = school[b] {
-                    entry.1.entry(s).or_default().push(b);
+    let named: Vec<StreetLine> =
+        lines.iter().filter(|l| !l.name.trim().is_empty()).cloned().collect();
+    let net = network::network(&named);
+    let traced = network::trace(&net, &grid);
+    // Pieces of every chain in order: (school, from, to, blocks), meters along the chain.
+    let mut pieces: BTreeMap<(usize, usize), Vec<Piece>> = BTreeMap::new();
+    let mut schools_of: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); traced.cells.len()];
+    for t in &traced.traces {
+        let ps = stretch_pieces(net.chain(t.stretch), t, &traced, school);
+        let chain = pieces.entry((t.stretch.street, t.stretch.chain)).or_default();
+        for p in ps {
+            schools_of[t.segment].insert(p.school);
+            match chain.last_mut() {
+                Some(last) if last.school == p.school => {
+                    last.to = p.to;
+                    last.blocks.extend(p.blocks);
+                }
+                _ => chain.push(p),
+            }
+        }
+    }
+    let count = SegmentCount {
+        total: schools_of.iter().filter(|s| !s.is_empty()).count(),
+        split: schools_of.iter().filter(|s| s.len() > 1).count(),
+    };
+    let ids = |bs: &BTreeSet<usize>| -> Vec<String> {
+        let mut v: Vec<String> = bs.iter().map(|&b| blocks[b].id.clone()).collect();
+        v.sort_by(|a, b| id_cmp(a, b));
+        v
+    };
+    let mut parts = Vec::new();
+    for (s, street) in net.streets.iter().enumerate() {
+        let chains: Vec<(usize, &Vec<Piece>)> =
+            pieces.range((s, 0)..(s + 1, 0)).map(|(&(_, c), v)| (c, v)).collect();
+        let schools: BTreeSet<usize> =
+            chains.iter().flat_map(|(_, v)| v.iter().map(|p| p.school)).collect();
+        if schools.len() == 1 {
+            let all: BTreeSet<usize> = chains
+                .iter()
+                .flat_map(|(_, v)| v.iter().flat_map(|p| p.blocks.iter().copied()))
+                .collect();
+            parts.push(StreetPart {
+                street: street.name.clone(),
+                part: WHOLE_STREET.into(),
+                house_numbers: String::new(),
+                school: *schools.first().expect("one school"),
+                blocks: ids(&all),
+            });
+            continue;
+        }
+        // One line per piece; pieces described alike with the same school are one line. Lines
+        // run along the street (west to east, or north to south) by where they start.
+        let pts = street.chains.iter().flat_map(|c| c.points.iter());
+        let (lo, hi) = pts.fold(((f64::MAX, f64::MAX), (f64::MIN, f64::MIN)), |(lo, hi), p| {
+            ((lo.0.min(p.0), lo.1.min(p.1)), (hi.0.max(p.0), hi.1.max(p.1)))
+        });
+        let along = |p: (f64, f64)| if hi.0 - lo.0 >= hi.1 - lo.1 { p.0 } else { -p.1 };
+        let mut lines: Vec<(f64, String, usize, BTreeSet<usize>)> = Vec::new();
+        for (c, ps) in chains {
+            let chain = &street.chains[c];
+            for p in ps {
+                let text = describe(chain, p.from, p.to);
+                match lines.iter_mut().find(|l| l.1 == text && l.2 == p.school) {
+                    Some(l) => l.3.extend(p.blocks.iter().copied()),
+                    None => lines.push((
+                        along(chain.point_at(p.from)),
+                        text,
+                        p.school,
+                        p.blocks.clone(),
+                    )),
                 }
             }
-        };
-        if let Some(&(e, n)) = pts.first() {
-            visit(e, n);
         }
-        for w in pts.windows(2) {
-            let ((e0, n0), (e1, n1)) = (w[0], w[1]);
-            let steps = ((e1 - e0).hypot(n1 - n0) / step).ceil().max(1.0) as usize;
-            for k in 1..=steps {
-                let t = k as f64 / steps as f64;
-                visit(e0 + (e1 - e0) * t, n0 + (n1 - n0) * t);
-            }
-        }
-    }
-    let mut parts = Vec::new();
-    for (_, (name, by_school)) in streets {
-        for (s, mut bs) in by_school {
-            bs.sort_unstable();
-            bs.dedup();
-            let mut ids: Vec<String> = bs.iter().map(|&b| blocks[b].id.clone()).collect();
-            ids.sort_by(|a, b| id_cmp(a, b));
+        lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (_, text, school, bs) in lines {
             parts.push(StreetPart {
-                street: name.clone(),
+                street: street.name.clone(),
+                part: text,
                 house_numbers: String::new(),
-                school: s,
-                blocks: ids,
+                school,
+                blocks: ids(&bs),
             });
         }
     }
-    Ok(StreetList { kind: StreetListKind::GridCells(size), parts })
+    Ok(StreetList { kind: StreetListKind::GridCells(grid.size), parts, segments: Some(count) })
+}
+
+/// A stretch of a chain with one school: meters along the chain, and its blocks.
+#[derive(Debug, Clone)]
+struct Piece {
+    school: usize,
+    from: f64,
+    to: f64,
+    blocks: BTreeSet<usize>,
+}
+
+/// The pieces of one stretch by the schools of its segment's cells, in order along the chain;
+/// a border between two samples lies halfway. Empty when none of those cells has a school.
+fn stretch_pieces(
+    chain: &Chain,
+    t: &Trace,
+    traced: &Traced,
+    school: &[Option<usize>],
+) -> Vec<Piece> {
+    let mut out: Vec<Piece> = Vec::new();
+    let mut last_at = 0.0;
+    for &(at, b) in &t.samples {
+        let Some(s) = school[b].filter(|_| traced.has(t.segment, b)) else { continue };
+        match out.last_mut() {
+            Some(p) if p.school == s => {
+                p.blocks.insert(b);
+            }
+            Some(p) => {
+                let mid = (last_at + at) / 2.0;
+                p.to = mid;
+                out.push(Piece { school: s, from: mid, to: mid, blocks: BTreeSet::from([b]) });
+            }
+            None => out.push(Piece { school: s, from: 0.0, to: 0.0, blocks: BTreeSet::from([b]) }),
+        }
+        last_at = at;
+    }
+    if let Some(first) = out.first_mut() {
+        first.from = chain.stop_at(t.stretch.from);
+    }
+    if let Some(last) = out.last_mut() {
+        last.to = chain.stop_at(t.stretch.from + 1);
+    }
+    out
+}
+
+/// Meters as a reader takes them: rounded to 10 m, at least 10 m.
+fn meters(d: f64) -> u32 {
+    (((d / 10.0).round() * 10.0) as u32).max(10)
+}
+
+/// A point of a chain: a stop (its index) or meters past one stop towards the next.
+enum Point {
+    Stop(usize),
+    Between(usize, f64),
+}
+
+fn locate(chain: &Chain, at: f64) -> Point {
+    let n = chain.stops.len();
+    if let Some(i) = (0..n).find(|&i| chain.stop_at(i) == at) {
+        return Point::Stop(i);
+    }
+    let i = (0..n - 1).rev().find(|&i| chain.stop_at(i) <= at).unwrap_or(0);
+    Point::Between(i, at - chain.stop_at(i))
+}
+
+/// A part of a chain in words, from its cross streets: `from A to B`, `from A for 120 m
+/// towards B`, `from 120 m past A to B`, `from 120 m past A towards B to C`; a fork stands for
+/// the nearest junction beyond it, and meters count from there.
+fn describe(chain: &Chain, from: f64, to: f64) -> String {
+    let label = |i: usize| chain.stops[i].1.label();
+    let past = |i: usize, d: f64| meters(chain.stops[i].1.offset() + d);
+    let between =
+        |i: usize, d: f64| format!("{} m past {} towards {}", past(i, d), label(i), label(i + 1));
+    match (locate(chain, from), locate(chain, to)) {
+        (Point::Stop(a), Point::Stop(b)) if label(a) == label(b) => format!("near {}", label(a)),
+        (Point::Stop(a), Point::Stop(b)) => format!("from {} to {}", label(a), label(b)),
+        (Point::Stop(a), Point::Between(i, d)) if a == i => {
+            format!("from {} for {} m towards {}", label(a), past(i, d), label(i + 1))
+        }
+        (Point::Between(i, d), Point::Stop(b)) if b == i + 1 => {
+            format!("from {} m past {} to {}", past(i, d), label(i), label(b))
+        }
+        (Point::Between(i, d1), Point::Between(j, d2)) if i == j => format!(
+            "from {} m to {} m past {} towards {}",
+            past(i, d1),
+            past(i, d2),
+            label(i),
+            label(i + 1)
+        ),
+        (Point::Stop(a), Point::Between(i, d)) => format!("from {} to {}", label(a), between(i, d)),
+        (Point::Between(i, d), Point::Stop(b)) => format!("from {} to {}", between(i, d), label(b)),
+        (Point::Between(i, d1), Point::Between(j, d2)) => {
+            format!("from {} to {}", between(i, d1), between(j, d2))
+        }
+    }
 }
 
 /// Streets (`highway` ways; the street list uses those with a `name`, the map all of them)
@@ -484,7 +697,7 @@ mod tests {
     }
 
     #[test]
-    fn streets_run_through_grid_cells() {
+    fn streets_are_whole_or_in_parts_named_from_their_ends_and_junctions() {
         // Two cells side by side, west at school 0, east at school 1; a street along both and one
         // only in the west.
         let (n, e) = (3_220_000.0, 4_430_000.0);
@@ -498,23 +711,40 @@ mod tests {
         };
         let blocks = vec![cell(e), cell(e + 100.0)];
         let school = vec![Some(0), Some(1)];
-        let p = |de: f64| laea::inverse(e + de, n + 50.0);
+        let p = |de: f64| crate::projection::inverse(e + de, n + 50.0);
         let lines = vec![
             StreetLine { name: "Lange Straße".into(), points: vec![p(10.0), p(190.0)] },
             StreetLine { name: "Kurze Str.".into(), points: vec![p(20.0), p(80.0)] },
             StreetLine { name: "Feldweg".into(), points: vec![p(500.0), p(600.0)] },
         ];
         let list = grid_street_list(&lines, &blocks, &school).unwrap();
-        let got: Vec<(String, usize, Vec<String>)> =
-            list.parts.iter().map(|p| (p.street.clone(), p.school, p.blocks.clone())).collect();
+        let got: Vec<(String, String, usize, Vec<String>)> = list
+            .parts
+            .iter()
+            .map(|p| (p.street.clone(), p.part.clone(), p.school, p.blocks.clone()))
+            .collect();
         assert_eq!(
             got,
             vec![
-                ("Kurze Str.".into(), 0, vec![blocks[0].id.clone()]),
-                ("Lange Straße".into(), 0, vec![blocks[0].id.clone()]),
-                ("Lange Straße".into(), 1, vec![blocks[1].id.clone()]),
+                ("Kurze Str.".into(), "whole street".into(), 0, vec![blocks[0].id.clone()]),
+                (
+                    "Lange Straße".into(),
+                    "from the west end for 90 m towards the east end".into(),
+                    0,
+                    vec![blocks[0].id.clone()]
+                ),
+                (
+                    "Lange Straße".into(),
+                    "from 90 m past the west end to the east end".into(),
+                    1,
+                    vec![blocks[1].id.clone()]
+                ),
             ]
         );
         assert!(list.note().contains("no house numbers"));
+        assert_eq!(list.segments, Some(SegmentCount { total: 2, split: 1 }));
+        let stats = list.stats();
+        assert_eq!((stats.total, stats.split, stats.districts_max, stats.parts_max), (2, 1, 2, 2));
+        assert_eq!(list.split_streets()[0].schools, vec![0, 1]);
     }
 }

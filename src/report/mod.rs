@@ -51,6 +51,13 @@ pub struct Summary {
     /// network (counts; the blocks are in `routing-check.csv`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_check: Option<routing_check::CheckSummary>,
+    /// Plans published with a street list: streets whole and split between districts, lines,
+    /// and (grid blocks) street segments between junctions in more than one district.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streets: Option<crate::districts::streets::StreetStats>,
+    /// Plans with whole street segments: what the rule cost against the plan without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whole_segments: Option<crate::districts::segments::SegmentReport>,
 }
 
 /// Walking-distance statistics over all pupils, in meters.
@@ -102,6 +109,9 @@ pub struct SolverInfo {
     /// The largest class allowed at every school, in pupils, if set.
     #[serde(default)]
     pub max_class_size: Option<u32>,
+    /// Whether every street segment between two junctions was kept in one district.
+    #[serde(default)]
+    pub whole_segments: bool,
     /// For whole-block or class plans: the pupil-level optimum and the gap to it in %.
     pub pupil_optimum_m: Option<u64>,
     /// Percent the plan's walk lies above the pupil-level optimum.
@@ -234,6 +244,7 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
             unit: plan.policy.unit,
             min_class_size: plan.policy.min_class_size,
             max_class_size: plan.policy.max_class_size,
+            whole_segments: plan.policy.whole_segments,
             pupil_optimum_m: plan.pupil_optimum,
             gap_pct: plan.pupil_optimum.map(|o| {
                 if o > 0 {
@@ -304,6 +315,8 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
         stability: None,
         districts: None,
         routing_check: None,
+        streets: None,
+        whole_segments: None,
     }
 }
 

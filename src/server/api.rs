@@ -455,7 +455,8 @@ fn plan_file(app: &App, id: &str, name: &str) -> Result<Vec<u8>, ApiError> {
 }
 
 /// A published file of a plan: `districts.csv`, `districts.geojson`, `streets.csv`,
-/// `streets.html`, `report.html`, `routing-check.csv` (publishable: no pupil appears).
+/// `split-streets.csv`, `streets.html`, `report.html`, `routing-check.csv` (publishable: no
+/// pupil appears).
 #[utoipa::path(
     get, path = "/v1/plans/{id}/files/{name}", tag = "plans",
     params(("id" = String, Path, description = "Plan id"), ("name" = String, Path, description = "File name")),

@@ -40,6 +40,7 @@ pub fn field(setting: Setting) -> Option<&'static str> {
         Setting::UnitBlock => "policy.unit = \"block\"",
         Setting::ChangeCost => "stability.change_cost",
         Setting::Blocks => "blocks",
+        Setting::Streets => "streets",
         Setting::AllowUnreachable => "routing.allow_unreachable",
         Setting::OsrmTableSize => "routing.table_size",
         Setting::OsrmAllow => "the operator's serve --osrm-allow",

@@ -18,10 +18,11 @@ pub type Loaded = app::Loaded;
 
 /// The publishable files a plan job stores, when it has the city's blocks (the council's
 /// files, the report page, and the planner's routing check: blocks and schools only).
-pub const PUBLISHED: [&str; 6] = [
+pub const PUBLISHED: [&str; 7] = [
     "districts.csv",
     "districts.geojson",
     "streets.csv",
+    "split-streets.csv",
     "streets.html",
     "report.html",
     "routing-check.csv",

@@ -39,7 +39,7 @@ pub struct PlanRequest {
     pub policy: serde_json::Map<String, serde_json::Value>,
     /// The city's blocks as CSV text (`block_id,lat,lon[,residents][,street,house_number]`): the
     /// plan then publishes districts for every block (`districts.csv`, `districts.geojson`,
-    /// `streets.csv`, `streets.html`) and answers `explain`.
+    /// `streets.csv`, `split-streets.csv`, `streets.html`) and answers `explain`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocks: Option<String>,
     /// Walks from every block to every school (long CSV `block_id,school_id,meters`); default:
