@@ -614,7 +614,7 @@ fn regrow(p: &ContiguousProblem, a: &mut [u32], prices: &[i64]) {
             units.iter().for_each(|&u| part[u] = Some(s as u32));
         }
     }
-    grow(p, &mut part, prices, true);
+    grow(p, &mut part, prices);
     for (u, s) in part.into_iter().enumerate() {
         if let Some(s) = s {
             a[u] = s;
@@ -628,8 +628,8 @@ fn regrow(p: &ContiguousProblem, a: &mut [u32], prices: &[i64]) {
 /// times the school's price (`prices`, one per school, as the certificate of the pupil-level
 /// optimum gives them; empty for none): at those prices the pupil-level optimum puts every
 /// pupil where its priced walk is least, so growing by them follows the optimum where it is
-/// contiguous. With `within_seats`, a school takes a unit only while it has room.
-fn grow(p: &ContiguousProblem, part: &mut [Option<u32>], prices: &[i64], within_seats: bool) {
+/// contiguous. A school takes a unit only while it has room.
+fn grow(p: &ContiguousProblem, part: &mut [Option<u32>], prices: &[i64]) {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
     let (n, ns) = (p.n_units(), p.n_schools);
@@ -660,7 +660,7 @@ fn grow(p: &ContiguousProblem, part: &mut [Option<u32>], prices: &[i64], within_
         }
     }
     while let Some(Reverse((_, _, u, s))) = heap.pop() {
-        if part[u].is_some() || (within_seats && load[s] + p.weight[u] as u64 > p.cap[s] as u64) {
+        if part[u].is_some() || load[s] + p.weight[u] as u64 > p.cap[s] as u64 {
             continue;
         }
         part[u] = Some(s as u32);
