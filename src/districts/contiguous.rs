@@ -151,8 +151,9 @@ pub fn solve(
                 .unwrap_or(full.root.iter().position(|&x| x == b).unwrap_or(0) as u32)
         })
         .collect();
-    let heuristic = contiguity::local_search(&full, &start, &optimum.prices);
-    let heuristic = full.is_feasible(&heuristic).then_some(heuristic);
+    let searched = contiguity::local_search(&full, &start, &optimum.prices);
+    let over = overflow(inst, &full, &searched);
+    let heuristic = full.is_feasible(&searched).then_some(searched);
     // The exact model: each block at one of its NEAREST_SCHOOLS nearest schools by walk or by
     // straight line (a school the network routes badly stays allowed around it), or at its
     // school in the local search's plan (which then stays feasible and starts Cbc).
@@ -215,16 +216,22 @@ pub fn solve(
         (sol.assign, how, sol.proved_optimal)
     } else {
         let Some(h) = heuristic else {
+            let listed: Vec<String> =
+                over.iter().map(|(id, n)| format!("{id} +{n}")).collect();
             return Err(Error::Infeasible(vec![crate::error::Infeasibility {
                 kind: "contiguity".into(),
-                message: "no contiguous plan within the seats was found by the local search: \
-                          every school one connected district around its own block, none over \
-                          capacity (seats may be too few where the pupils live, or too few \
-                          neighbours between districts to pass them on)"
-                    .into(),
-                schools: vec![],
+                message: format!(
+                    "no contiguous plan within the seats was found by the local search: \
+                     every school one connected district around its own block, none over \
+                     capacity (seats may be too few where the pupils live, or too few \
+                     neighbours between districts to pass them on); its best contiguous plan \
+                     leaves {} pupil(s) over capacity: {}",
+                    over.iter().map(|o| o.1).sum::<u64>(),
+                    listed.join(", ")
+                ),
+                schools: over.iter().map(|o| o.0.clone()).collect(),
                 pupils: vec![],
-                shortfall: 0,
+                shortfall: over.iter().map(|o| o.1).sum(),
             }]));
         };
         (h, "contiguous (local search from the optimal districts)".to_string(), false)
@@ -275,6 +282,16 @@ pub fn solve(
         optimal: proved,
     };
     Ok(Contiguous { plan, method, barriers_dropped, adjacency: adj })
+}
+
+/// Schools over capacity in a block plan, with the pupils over.
+fn overflow(inst: &Instance, p: &ContiguousProblem, a: &[u32]) -> Vec<(String, u64)> {
+    p.loads(a)
+        .iter()
+        .enumerate()
+        .filter(|&(s, &l)| l > p.cap[s] as u64)
+        .map(|(s, &l)| (inst.schools[s].id.clone(), l - p.cap[s] as u64))
+        .collect()
 }
 
 /// Each school's own block, distinct: a school whose block another school already has takes
