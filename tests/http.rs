@@ -418,7 +418,7 @@ fn validation_errors_carry_the_cli_messages() {
             format!("{pupils}p1,52.1,11.6\n"),
             matrix.into(),
             "invalid_input",
-            "duplicate pupil id 'p1'",
+            "duplicate pupil id (first on line 2)",
         ),
         (
             "unknown fixed school",

@@ -40,14 +40,17 @@ fn has(msg: &str, parts: &[&str]) {
 fn duplicate_ids() {
     let m = instance_error("id,name,lat,lon,capacity\nA,a,52,11,5\nA,b,52,11,5\n", PUPILS);
     has(&m, &["schools.csv:3", "field 'id'", "duplicate school id 'A' (first on line 2)"]);
-    let m = instance_error(SCHOOLS, "id,lat,lon\n1,52,11\n1,52,11\n");
-    has(&m, &["pupils.csv:3", "field 'id'", "duplicate pupil id '1'"]);
+    // Pupil ids are personal: the lines name the rows.
+    let m = instance_error(SCHOOLS, "id,lat,lon\npupil-x,52,11\npupil-x,52,11\n");
+    has(&m, &["pupils.csv:3", "field 'id'", "duplicate pupil id (first on line 2)"]);
+    assert!(!m.contains("pupil-x"), "{m}");
 }
 
 #[test]
 fn unknown_ids_in_matrix() {
-    let m = matrix_error("pupil_id,school_id,meters\n9,A,100\n");
-    has(&m, &["matrix.csv:2", "field 'pupil_id'", "unknown pupil id '9'"]);
+    let m = matrix_error("pupil_id,school_id,meters\npupil-9,A,100\n");
+    has(&m, &["matrix.csv:2", "field 'pupil_id'", "unknown pupil id (not in the pupils file)"]);
+    assert!(!m.contains("pupil-9"), "{m}");
     let m = matrix_error("pupil_id,school_id,meters\n1,Z,100\n");
     has(&m, &["matrix.csv:2", "field 'school_id'", "unknown school id 'Z'"]);
 }
@@ -58,7 +61,11 @@ fn missing_pairs() {
     let cut: String =
         full.lines().filter(|l| !l.starts_with("3,B")).map(|l| format!("{l}\n")).collect();
     let m = matrix_error(&cut);
-    has(&m, &["matrix.csv", "1 pupil-school pairs are missing", "('3', 'B')"]);
+    has(
+        &m,
+        &["matrix.csv", "1 pupil-school pairs are missing (1 pupils lack a row)", "school 'B'"],
+    );
+    assert!(!m.contains("'3'"), "no pupil id: {m}");
 }
 
 #[test]
@@ -342,5 +349,145 @@ fn devices_and_directories_are_not_read() {
         assert_eq!(o.status.code(), Some(3), "{flag}");
         has(&String::from_utf8_lossy(&o.stderr), &[says]);
         assert!(!out.exists(), "nothing written");
+    }
+}
+
+fn solve_status(schools: &Path, pupils: &Path, matrix: &Path, out: &Path) -> (Option<i32>, String) {
+    let o = bin()
+        .args(["solve", "--schools"])
+        .arg(schools)
+        .arg("--pupils")
+        .arg(pupils)
+        .arg("--matrix")
+        .arg(matrix)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// A line over 1 MiB is refused at once, naming the file, the line and the limit, in a table
+/// read whole (pupils) and in a matrix read as a stream; the line's content is not echoed.
+#[test]
+fn a_line_longer_than_the_limit_is_refused_with_its_line() {
+    let d = tempfile::tempdir().unwrap();
+    let (s, p, m) = small_instance(d.path());
+    let huge = "7".repeat(2 << 20);
+    let long_pupils = write(d.path(), "long-pupils.csv", &format!("{PUPILS}6,52.1,{huge}\n"));
+    let (code, err) = solve_status(&s, &long_pupils, &m, &d.path().join("plan"));
+    assert_eq!(code, Some(3), "{err}");
+    has(&err, &["long-pupils.csv:7", "longer than 1 MiB, the most a line may be"]);
+    assert!(err.len() < 2_000, "the line is not echoed: {} bytes", err.len());
+    let long_matrix = write(d.path(), "long-matrix.csv", &format!("{}1,A,{huge}\n", matrix()));
+    let (code, err) = solve_status(&s, &p, &long_matrix, &d.path().join("plan"));
+    assert_eq!(code, Some(3), "{err}");
+    has(&err, &["long-matrix.csv:17", "longer than 1 MiB"]);
+    assert!(!d.path().join("plan").exists());
+}
+
+/// An endless pipe with no line break (like /dev/zero, which is refused as a device) is read
+/// only to the line limit, for a table and for the streamed matrix: the reader stops instead of
+/// filling memory.
+#[cfg(unix)]
+#[test]
+fn an_endless_pipe_is_read_only_to_the_line_limit() {
+    use std::io::Write;
+    let d = tempfile::tempdir().unwrap();
+    let (s, p, m) = small_instance(d.path());
+    for (which, name) in [("pupils", "pupils-pipe.csv"), ("matrix", "matrix-pipe.csv")] {
+        let fifo = d.path().join(name);
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                let mut f = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+                let block = vec![b'x'; 64 << 10];
+                // Endless until the reader goes away (a broken pipe).
+                while f.write_all(&block).is_ok() {}
+            })
+        };
+        let (pupils, matrix) = if which == "pupils" { (&fifo, &m) } else { (&p, &fifo) };
+        let (code, err) = solve_status(&s, pupils, matrix, &d.path().join("plan"));
+        assert_eq!(code, Some(3), "{which}: {err}");
+        has(&err, &[&format!("{name}:1"), "longer than 1 MiB"]);
+        writer.join().unwrap();
+    }
+}
+
+/// Ids longer than 256 bytes are refused (schools, pupils), without echoing a pupil's.
+#[test]
+fn ids_longer_than_the_limit_are_refused() {
+    let long = "q".repeat(300);
+    let e = instance_error(&format!("id,name,lat,lon,capacity\n{long},a,52,11,5\n"), PUPILS);
+    has(&e, &["schools.csv:2", "field 'id'", "longer than 256 bytes, the most an id may be"]);
+    let e = instance_error(SCHOOLS, &format!("id,lat,lon\n1,52,11\n{long},52,11\n"));
+    has(&e, &["pupils.csv:3", "field 'id'", "longer than 256 bytes"]);
+    assert!(!e.contains(&long), "{e}");
+    // At the limit, an id is read.
+    let d = tempfile::tempdir().unwrap();
+    let at = "q".repeat(256);
+    let s = write(d.path(), "s.csv", SCHOOLS);
+    let p = write(d.path(), "p.csv", &format!("id,lat,lon\n{at},52,11\n"));
+    assert_eq!(read_instance(&s, &p).unwrap().pupils[0].id, at);
+}
+
+/// A matrix of more than 250 million cells (pupils x schools, or blocks x schools) is refused
+/// before it is allocated, naming its dimensions and the limit.
+#[test]
+fn a_matrix_over_the_cell_limit_is_refused_before_it_is_allocated() {
+    let d = tempfile::tempdir().unwrap();
+    let n = 16_000; // 16,000 x 16,000 = 256 million cells (1 GB of meters)
+    let mut schools = String::from("id,lat,lon,capacity\n");
+    let mut pupils = String::from("id,lat,lon\n");
+    for i in 0..n {
+        schools.push_str(&format!("S{i},52.1,11.6,2\n"));
+        pupils.push_str(&format!("{i},52.1,11.6\n"));
+    }
+    let s = write(d.path(), "schools.csv", &schools);
+    let p = write(d.path(), "pupils.csv", &pupils);
+    let inst = read_instance(&s, &p).unwrap();
+    let m = write(d.path(), "matrix.csv", "pupil_id,school_id,meters\n0,S0,5\n");
+    let e = read_matrix(&m, &inst).unwrap_err().to_string();
+    has(
+        &e,
+        &[
+            "matrix.csv",
+            "16,000 pupils x 16,000 schools = 256,000,000 cells",
+            "more than 250,000,000",
+        ],
+    );
+    let mut blocks = String::from("block_id,school_id,meters\n");
+    for b in 0..15_700 {
+        blocks.push_str(&format!("b{b},S0,5\n"));
+    }
+    let bm = write(d.path(), "block-matrix.csv", &blocks);
+    let e = catchment::districts::read_block_matrix(&bm, &inst.schools).unwrap_err().to_string();
+    has(&e, &["block-matrix.csv", "15,626 blocks x 16,000 schools", "more than 250,000,000"]);
+}
+
+/// Every reader of the city's files (blocks, block matrix, area, streets) refuses a device and
+/// a directory at once, like the readers of schools, pupils and matrices.
+#[cfg(unix)]
+#[test]
+fn city_readers_refuse_devices_and_directories() {
+    use catchment::districts;
+    let d = tempfile::tempdir().unwrap();
+    let (s, p, _) = small_instance(d.path());
+    let inst = read_instance(&s, &p).unwrap();
+    for (bad, says) in [(Path::new("/dev/zero"), "is a device"), (d.path(), "is a directory")] {
+        let errors = [
+            districts::blocks::read_blocks(bad).map(|_| ()),
+            districts::read_block_matrix(bad, &inst.schools).map(|_| ()),
+            districts::area::read_area(bad).map(|_| ()),
+            districts::streets::read_street_lines(bad).map(|_| ()),
+            read_matrix(bad, &inst).map(|_| ()),
+        ];
+        for (i, e) in errors.into_iter().enumerate() {
+            match e {
+                Err(e @ Error::Input(_)) => has(&e.to_string(), &[says]),
+                other => panic!("reader {i} on {}: {other:?}", bad.display()),
+            }
+        }
     }
 }

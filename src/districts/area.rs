@@ -51,8 +51,10 @@ fn collect(g: geo::Geometry<f64>, out: &mut Vec<Polygon<f64>>) {
 
 /// [`area_from_geojson`] from a file.
 pub fn read_area(path: &std::path::Path) -> Result<MultiPolygon<f64>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    area_from_geojson(&crate::instance::file_name(path), &text)
+    let name = crate::instance::file_name(path);
+    let text = String::from_utf8(crate::instance::read_input(path)?)
+        .map_err(|_| Error::input(&name, None, None, "not valid UTF-8 text"))?;
+    area_from_geojson(&name, &text)
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub struct Block {
 /// Read a blocks file: CSV `block_id,lat,lon[,residents][,street,house_number]` (extra columns
 /// ignored). Sorted by id; duplicate ids are errors.
 pub fn read_blocks(path: &Path) -> Result<Vec<Block>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::instance::read_input(path)?;
     blocks_from_csv(&file_name(path), &bytes)
 }
 
@@ -39,7 +39,7 @@ pub fn blocks_from_csv(file: &str, bytes: &[u8]) -> Result<Vec<Block>> {
     let mut seen: HashMap<String, u64> = HashMap::new();
     for i in 0..table.rows.len() {
         let mut row = Row::new(&table, i, &mut problems);
-        let id = row.required("block_id").map(str::to_string);
+        let id = row.id("block_id").map(str::to_string);
         let loc = row.lat_lon(true);
         let residents = row.u32("residents", false).unwrap_or(0);
         let street = row.get("street").map(str::to_string);

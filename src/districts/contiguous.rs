@@ -216,8 +216,7 @@ pub fn solve(
         (sol.assign, how, sol.proved_optimal)
     } else {
         let Some(h) = heuristic else {
-            let listed: Vec<String> =
-                over.iter().map(|(id, n)| format!("{id} +{n}")).collect();
+            let listed: Vec<String> = over.iter().map(|(id, n)| format!("{id} +{n}")).collect();
             return Err(Error::Infeasible(vec![crate::error::Infeasibility {
                 kind: "contiguity".into(),
                 message: format!(

@@ -67,8 +67,8 @@ impl BlockMatrix {
 
 /// Read a long matrix `block_id,school_id,meters[,...]` covering every block of the city.
 pub fn read_block_matrix(path: &Path, schools: &[School]) -> Result<BlockMatrix> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    parse_block_matrix(&file_name(path), std::io::BufReader::new(file), schools)
+    let input = crate::instance::limits::open_input(path)?;
+    parse_block_matrix(&file_name(path), input, schools)
 }
 
 /// [`read_block_matrix`] from any reader (`name` labels messages).
@@ -77,9 +77,12 @@ pub fn parse_block_matrix(
     input: impl std::io::Read,
     schools: &[School],
 ) -> Result<BlockMatrix> {
+    use crate::instance::limits;
     let name = name.to_string();
-    let mut rdr = csv::Reader::from_reader(input);
-    let headers = rdr.headers().map_err(|e| Error::csv(&name, e))?.clone();
+    let mut rdr = csv::Reader::from_reader(limits::Limited::new(input));
+    let csv_error =
+        |e: csv::Error| limits::csv_exceeded(&name, &e).unwrap_or_else(|| Error::csv(&name, e));
+    let headers = rdr.headers().map_err(csv_error)?.clone();
     let col = |n: &str| headers.iter().position(|h| h.trim() == n);
     let (Some(bc), Some(sc), Some(mc)) = (col("block_id"), col("school_id"), col("meters")) else {
         return Err(Error::input(
@@ -95,8 +98,11 @@ pub fn parse_block_matrix(
     let mut rows: HashMap<String, Vec<u32>> = HashMap::new();
     let mut problems = Vec::new();
     for rec in rdr.records() {
-        let rec = rec.map_err(|e| Error::csv(&name, e))?;
+        let rec = rec.map_err(csv_error)?;
         let line = rec.position().map(|p| p.line());
+        if line.is_some_and(|l| l > limits::MAX_MATRIX_CELLS + 1) {
+            return Err(limits::too_many_matrix_rows(&name, line.unwrap_or(0)));
+        }
         let (b, s, m) =
             (rec.get(bc).unwrap_or(""), rec.get(sc).unwrap_or(""), rec.get(mc).unwrap_or(""));
         let Some(&si) = school_ix.get(s) else {
@@ -104,7 +110,7 @@ pub fn parse_block_matrix(
                 &name,
                 line,
                 Some("school_id"),
-                format!("unknown school id '{s}'"),
+                format!("unknown school id '{}'", limits::shown(s)),
             ));
             continue;
         };
@@ -115,6 +121,25 @@ pub fn parse_block_matrix(
                 continue;
             }
         };
+        if !rows.contains_key(b) {
+            if b.len() > limits::MAX_ID_BYTES {
+                problems.push(InputProblem::new(
+                    &name,
+                    line,
+                    Some("block_id"),
+                    limits::id_too_long(),
+                ));
+                continue;
+            }
+            if ((rows.len() + 1) as u64).saturating_mul(n_s as u64) > limits::MAX_MATRIX_CELLS {
+                return Err(limits::matrix_too_large(
+                    &name,
+                    rows.len() as u64 + 1,
+                    n_s as u64,
+                    "blocks",
+                ));
+            }
+        }
         rows.entry(b.to_string()).or_insert_with(|| vec![UNREACHABLE; n_s])[si] = meters;
         if problems.len() > 100 {
             break;

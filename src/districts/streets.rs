@@ -463,6 +463,9 @@ fn describe(chain: &Chain, from: f64, to: f64) -> String {
 /// from an OSM file: `.osm` (XML), `.osm.pbf`, or GeoJSON (LineString / MultiLineString
 /// features, named by a `name` property). Fails when no way has a name.
 pub fn read_street_lines(path: &Path) -> Result<Vec<StreetLine>> {
+    // OSM files are streamed by their readers: refuse devices, directories and oversized
+    // files first.
+    crate::instance::limits::check_input_file(path)?;
     let name = path.to_string_lossy().to_lowercase();
     let lines = if name.ends_with(".pbf") {
         from_pbf(path)
@@ -599,8 +602,10 @@ fn from_pbf(path: &Path) -> Result<Vec<StreetLine>> {
 }
 
 fn from_geojson(path: &Path) -> Result<Vec<StreetLine>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    street_lines_from_geojson(&path.display().to_string(), &text)
+    let name = path.display().to_string();
+    let text = String::from_utf8(crate::instance::read_input(path)?)
+        .map_err(|_| Error::input(&name, None, None, "not valid UTF-8 text"))?;
+    street_lines_from_geojson(&name, &text)
 }
 
 /// Streets from GeoJSON text: LineString / MultiLineString features, named by a `name`

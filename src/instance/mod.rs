@@ -2,6 +2,7 @@
 //! validation. Every problem is reported with file, line and field; pupil values never appear
 //! in messages.
 
+pub mod limits;
 pub mod table;
 
 use crate::error::{Error, InputProblem, Result};
@@ -98,7 +99,7 @@ impl Instance {
                         "pupils",
                         None,
                         Some("fixed_school"),
-                        format!("pupil '{}': school '{f}' is unknown", p.id),
+                        format!("school '{}' is unknown", limits::shown(f)),
                     )
                 })
             })
@@ -244,33 +245,25 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     read_input(path)
 }
 
-/// The largest input file read (bytes): 16 GiB, far above a 50,000 x 400 matrix (0.5 GB).
-pub const MAX_INPUT_BYTES: u64 = 16 << 30;
+pub use limits::MAX_INPUT_BYTES;
 
 /// Read an input file whole: a regular file or a pipe, at most [`MAX_INPUT_BYTES`]. A device
-/// (`/dev/zero`, a disk) is refused at once instead of read until memory runs out.
+/// (`/dev/zero`, a disk) is refused at once instead of read until memory runs out
+/// ([`limits::check_input_file`]); a text file other than JSON (CSV) stops at its first line
+/// longer than [`limits::MAX_LINE_BYTES`], so an endless pipe is refused too.
 pub fn read_input(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    let kind = meta.file_type();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_char_device() || kind.is_block_device() || kind.is_socket() {
-            return Err(Error::input(
-                &file_name(path),
-                None,
-                None,
-                "is a device or socket, not a file: give a file (or a pipe) to read",
-            ));
-        }
-    }
-    if kind.is_dir() {
-        return Err(Error::input(&file_name(path), None, None, "is a directory, not a file"));
-    }
+    let meta = limits::check_input_file(path)?;
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut bytes = Vec::with_capacity(meta.len().min(MAX_INPUT_BYTES) as usize);
-    file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+    let name = file_name(path);
+    let read = if is_geojson(path) {
+        // JSON may be one long line: bounded by its size alone.
+        file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)
+    } else {
+        limits::Limited::new(file).read_to_end(&mut bytes)
+    };
+    read.map_err(|e| limits::exceeded(&name, &e).unwrap_or_else(|| Error::io(path, e)))?;
     if bytes.len() as u64 > MAX_INPUT_BYTES {
         return Err(Error::input(
             &file_name(path),
@@ -336,7 +329,7 @@ pub fn schools_from_table(table: &Table) -> Result<Vec<School>> {
     let mut seen: HashMap<String, u64> = HashMap::new();
     for i in 0..table.rows.len() {
         let mut row = Row::new(table, i, &mut problems);
-        let id = row.required("id").map(str::to_string);
+        let id = row.id("id").map(str::to_string);
         let name = row.get("name").unwrap_or_default().to_string();
         let loc = row.lat_lon(true);
         let class_size = row.u32("class_size", false);
@@ -410,9 +403,11 @@ pub fn pupils_from_table(table: &Table, schools: Option<&[School]>) -> Result<Ve
     let mut problems = Vec::new();
     let mut out = Vec::with_capacity(table.rows.len());
     let mut seen: HashMap<String, u64> = HashMap::new();
+    let known: Option<std::collections::HashSet<&str>> =
+        schools.map(|s| s.iter().map(|s| s.id.as_str()).collect());
     for i in 0..table.rows.len() {
         let mut row = Row::new(table, i, &mut problems);
-        let id = row.required("id").map(str::to_string);
+        let id = row.id("id").map(str::to_string);
         let location =
             if row.has_column("lat") || row.has_column("lon") { row.lat_lon(false) } else { None };
         let street = row.get("street").map(str::to_string);
@@ -420,8 +415,9 @@ pub fn pupils_from_table(table: &Table, schools: Option<&[School]>) -> Result<Ve
         let postcode = row.get("postcode").map(str::to_string);
         let block = row.get("block").map(str::to_string);
         let fixed_school = row.get("fixed_school").map(str::to_string);
-        if let (Some(f), Some(schools)) = (&fixed_school, schools) {
-            if !schools.iter().any(|s| &s.id == f) {
+        if let (Some(f), Some(known)) = (&fixed_school, &known) {
+            if !known.contains(f.as_str()) {
+                let f = limits::shown(f);
                 row.problem("fixed_school", format!("school '{f}' is not in the schools file"));
             }
         }
@@ -437,7 +433,8 @@ pub fn pupils_from_table(table: &Table, schools: Option<&[School]>) -> Result<Ve
         }
         if let Some(id) = &id {
             if let Some(first) = seen.get(id) {
-                row.problem("id", format!("duplicate pupil id '{id}' (first on line {first})"));
+                // The line names the pupil: pupil ids are personal and stay out of messages.
+                row.problem("id", format!("duplicate pupil id (first on line {first})"));
             } else {
                 seen.insert(id.clone(), row.line);
             }

@@ -16,13 +16,25 @@ pub struct Table {
     pub personal: bool,
 }
 
-/// The most columns an input table may have: far more than any schools, pupils, blocks or
-/// matrix file needs, few enough that a malformed or hostile file is refused at once.
-pub const MAX_COLUMNS: usize = 1_000;
+pub use super::limits::MAX_COLUMNS;
+use super::limits::{self, MAX_ID_BYTES, MAX_ROWS};
 
 /// Parse `bytes` as a CSV table (UTF-8, optional BOM, `,` or `;` delimiter, header row).
 /// `required` lists columns that must be present (alternatives separated by `|`).
 pub fn read_table(file: &str, bytes: &[u8], required: &[&str], personal: bool) -> Result<Table> {
+    read_table_at_most(file, bytes, required, personal, MAX_ROWS)
+}
+
+fn read_table_at_most(
+    file: &str,
+    bytes: &[u8],
+    required: &[&str],
+    personal: bool,
+    max_rows: usize,
+) -> Result<Table> {
+    if let Some(line) = limits::long_line(bytes) {
+        return Err(Error::Input(vec![limits::line_too_long(file, line)]));
+    }
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -130,6 +142,9 @@ pub fn read_table(file: &str, bytes: &[u8], required: &[&str], personal: bool) -
                 if r.iter().all(|f| f.trim().is_empty()) {
                     continue; // blank line
                 }
+                if rows.len() == max_rows {
+                    return Err(Error::Input(vec![limits::too_many_rows(file, Some(line))]));
+                }
                 rows.push((line, r));
             }
             Err(e) => {
@@ -212,6 +227,16 @@ impl<'a> Row<'a> {
             self.problem(name, "is empty");
         }
         v
+    }
+
+    /// An id: a required value of at most [`MAX_ID_BYTES`] bytes.
+    pub fn id(&mut self, name: &str) -> Option<&'a str> {
+        let v = self.required(name)?;
+        if v.len() > MAX_ID_BYTES {
+            self.problem(name, limits::id_too_long());
+            return None;
+        }
+        Some(v)
     }
 
     /// A finite number; empty gives `None` (and a problem if `required`).
@@ -321,11 +346,26 @@ pub fn from_objects(
     if objects.is_empty() {
         return Err(Error::input(file, None, None, "no items: expected at least one"));
     }
+    if objects.len() > MAX_ROWS {
+        return Err(Error::Input(vec![limits::too_many_rows(file, None)]));
+    }
     let mut headers: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for o in objects {
         for k in o.keys() {
             let k = k.trim().to_lowercase();
-            if !headers.contains(&k) {
+            if !seen.contains(&k) {
+                if headers.len() == MAX_COLUMNS {
+                    return Err(Error::input(
+                        file,
+                        None,
+                        None,
+                        format!(
+                            "the items have more than {MAX_COLUMNS} fields in all, the most read"
+                        ),
+                    ));
+                }
+                seen.insert(k.clone());
                 headers.push(k);
             }
         }
@@ -433,5 +473,30 @@ fn redact(msg: &str, personal: bool) -> String {
         msg.chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect()
     } else {
         msg.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table one row over the limit is refused at that row, naming the file, the line and the
+    /// limit (the limit itself, 10 million rows, is too large for a unit test's file).
+    #[test]
+    fn rows_over_the_limit_are_refused_at_the_first_one_too_many() {
+        let text = "id,lat,lon\np1,52,11\n\np2,52,11\np3,52,11\n";
+        assert_eq!(
+            read_table_at_most("p.csv", text.as_bytes(), &["id"], true, 3).unwrap().rows.len(),
+            3
+        );
+        let e = read_table_at_most("p.csv", text.as_bytes(), &["id"], true, 2).unwrap_err();
+        let Error::Input(problems) = e else { panic!("an input error") };
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, Some(5), "the blank line is not a row");
+        assert!(
+            problems[0].to_string().starts_with("p.csv:5: more than 10,000,000 rows"),
+            "{}",
+            problems[0]
+        );
     }
 }

@@ -122,8 +122,10 @@ pub fn plan_inputs(
 pub fn read_plan_inputs(dir: &Path) -> Result<Vec<SchoolInput>> {
     let read = |name: &str| {
         let path = dir.join(name);
-        std::fs::read(&path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound && name == DISTRICTS {
+        crate::instance::read_input(&path).map_err(|e| match e {
+            Error::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::NotFound && name == DISTRICTS =>
+            {
                 Error::NotFound {
                     message: format!(
                         "{}: not found; the simulation needs every block's district school with \
@@ -135,9 +137,8 @@ pub fn read_plan_inputs(dir: &Path) -> Result<Vec<SchoolInput>> {
                         Some(crate::error::Setting::Blocks),
                     )),
                 }
-            } else {
-                Error::io(&path, e)
             }
+            other => other,
         })
     };
     if !dir.is_dir() {

@@ -2,7 +2,7 @@
 //! long CSV format `pupil_id,school_id,meters[,seconds]` (or `block_id,...`).
 
 use crate::error::{Error, InputProblem, Result};
-use crate::instance::{file_name, Instance};
+use crate::instance::{file_name, limits, Instance};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -87,9 +87,8 @@ const MAX_PROBLEMS: usize = 200;
 /// does not have are errors for pupils and ignored for blocks (a city-wide block matrix may
 /// cover blocks without pupils this year).
 pub fn read_matrix(path: &Path, inst: &Instance) -> Result<Matrix> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut m =
-        parse_matrix(&file_name(path), std::io::BufReader::with_capacity(1 << 20, file), inst)?;
+    let input = crate::instance::limits::open_input(path)?;
+    let mut m = parse_matrix(&file_name(path), input, inst)?;
     m.source = read_meta(path)
         .map(|meta| meta.source)
         .unwrap_or_else(|| format!("matrix file {}", file_name(path)));
@@ -101,13 +100,17 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
     let problem = |line: Option<u64>, field: Option<&str>, msg: String| {
         InputProblem::new(name, line, field, msg)
     };
-    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(reader);
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(limits::Limited::new(reader));
     let mut rec = csv::ByteRecord::new();
     // Header: detect delimiter by re-reading is not possible on a stream, so accept ',' and
     // report ';' clearly.
-    let got = rdr
-        .read_byte_record(&mut rec)
-        .map_err(|e| Error::input(name, Some(1), None, format!("cannot read: {e}")))?;
+    let got = rdr.read_byte_record(&mut rec).map_err(|e| {
+        limits::csv_exceeded(name, &e)
+            .unwrap_or_else(|| Error::input(name, Some(1), None, format!("cannot read: {e}")))
+    })?;
     if !got {
         return Err(Error::input(
             name,
@@ -150,6 +153,9 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
     let seconds_col = col("seconds");
 
     let n_s = inst.schools.len();
+    if (inst.pupils.len() as u64).saturating_mul(n_s as u64) > limits::MAX_MATRIX_CELLS {
+        return Err(limits::matrix_too_large(name, inst.pupils.len() as u64, n_s as u64, "pupils"));
+    }
     let school_ix: HashMap<&str, usize> =
         inst.schools.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
     // Row keys -> the pupils they stand for.
@@ -161,12 +167,15 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
         }
     }
     if by_block {
-        if let Some(p) = inst.pupils.iter().find(|p| p.block.is_none()) {
+        if inst.pupils.iter().any(|p| p.block.is_none()) {
             return Err(Error::input(
                 name,
                 None,
                 Some("block_id"),
-                format!("the matrix is per block, but pupil '{}' has no block", p.id),
+                format!(
+                    "the matrix is per block, but {} pupils have no block",
+                    inst.pupils.iter().filter(|p| p.block.is_none()).count()
+                ),
             ));
         }
     }
@@ -181,6 +190,9 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
+                if let Some(limit) = limits::csv_exceeded(name, &e) {
+                    return Err(limit);
+                }
                 problems.push(problem(
                     e.position().map(|p| p.line()),
                     None,
@@ -190,6 +202,9 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
             }
         }
         line = rec.position().map(|p| p.line()).unwrap_or(line + 1);
+        if line > limits::MAX_MATRIX_CELLS + 1 {
+            return Err(limits::too_many_matrix_rows(name, line));
+        }
         if problems.len() >= MAX_PROBLEMS {
             break;
         }
@@ -215,10 +230,11 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
             Some(v) => v,
             None if by_block => continue,
             None => {
+                // Pupil ids are personal: the line names the row.
                 problems.push(problem(
                     Some(line),
                     Some(key_name),
-                    format!("unknown pupil id '{key}'"),
+                    "unknown pupil id (not in the pupils file)".into(),
                 ));
                 continue;
             }
@@ -227,7 +243,7 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
             problems.push(problem(
                 Some(line),
                 Some("school_id"),
-                format!("unknown school id '{sid}'"),
+                format!("unknown school id '{}'", limits::shown(sid)),
             ));
             continue;
         };
@@ -246,11 +262,12 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
         };
         let first = pupils[0] * n_s + s;
         if seen[first] {
-            problems.push(problem(
-                Some(line),
-                Some(key_name),
-                format!("pair ('{key}', '{sid}') appears twice"),
-            ));
+            let msg = if by_block {
+                format!("pair ('{key}', '{sid}') appears twice")
+            } else {
+                format!("the pupil's pair with school '{sid}' appears twice")
+            };
+            problems.push(problem(Some(line), Some(key_name), msg));
             continue;
         }
         seen[first] = true;
@@ -265,7 +282,9 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
         // Every pair present?
         let mut missing = 0usize;
         let mut examples = Vec::new();
+        let mut pupils_short = 0usize;
         for (p, pupil) in inst.pupils.iter().enumerate() {
+            let before = missing;
             for (s, school) in inst.schools.iter().enumerate() {
                 let key_first = if by_block {
                     rows_of[pupil.block.as_deref().unwrap_or_default()][0]
@@ -274,23 +293,24 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
                 };
                 if !seen[key_first * n_s + s] {
                     missing += 1;
-                    if examples.len() < 5 {
-                        let key = if by_block {
-                            pupil.block.clone().unwrap_or_default()
-                        } else {
-                            pupil.id.clone()
-                        };
-                        examples.push(format!("('{key}', '{}')", school.id));
+                    // Blocks are named; pupils (personal) by the schools they lack.
+                    let example = match &pupil.block {
+                        Some(b) if by_block => format!("('{b}', '{}')", school.id),
+                        _ => format!("school '{}'", school.id),
+                    };
+                    if examples.len() < 5 && !examples.contains(&example) {
+                        examples.push(example);
                     }
                 }
             }
+            pupils_short += usize::from(missing > before);
         }
         if missing > 0 {
             problems.push(problem(
                 None,
                 None,
                 format!(
-                    "{missing} pupil-school pairs are missing, e.g. {}; every pair needs a row (use 'unreachable' as meters for no route)",
+                    "{missing} pupil-school pairs are missing ({pupils_short} pupils lack a row), e.g. {}; every pair needs a row (use 'unreachable' as meters for no route)",
                     examples.join(", ")
                 ),
             ));

@@ -3,7 +3,7 @@
 //! file once to keep each pupil's `k` nearest schools and once per pricing round.
 
 use crate::error::{Error, InputProblem, Result};
-use crate::instance::{file_name, Instance};
+use crate::instance::{file_name, limits, Instance};
 use crate::routing::UNREACHABLE;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -36,13 +36,16 @@ impl<'a> MatrixFile<'a> {
     /// Call `f(pupil, school, meters)` for every allowed pair in file order.
     pub fn scan(&self, mut f: impl FnMut(usize, usize, u32)) -> Result<()> {
         let name = file_name(&self.path);
-        let file = std::fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+        let input = limits::open_input(&self.path)?;
+        let mut rdr =
+            csv::ReaderBuilder::new().has_headers(true).from_reader(limits::Limited::new(input));
         let header = rdr
             .byte_headers()
-            .map_err(|e| Error::input(&name, Some(1), None, format!("cannot read: {e}")))?
+            .map_err(|e| {
+                limits::csv_exceeded(&name, &e).unwrap_or_else(|| {
+                    Error::input(&name, Some(1), None, format!("cannot read: {e}"))
+                })
+            })?
             .clone();
         let col = |n: &str| {
             header.iter().position(|h| {
@@ -72,6 +75,9 @@ impl<'a> MatrixFile<'a> {
                 Ok(false) => return Ok(()),
                 Ok(true) => {}
                 Err(e) => {
+                    if let Some(limit) = limits::csv_exceeded(&name, &e) {
+                        return Err(limit);
+                    }
                     let line = e.position().map(|p| p.line());
                     return Err(Error::input(&name, line, None, "malformed CSV row"));
                 }
@@ -87,7 +93,7 @@ impl<'a> MatrixFile<'a> {
                 let Some(&p) = pupils.get(key) else {
                     return Err(bad(
                         "pupil_id",
-                        format!("unknown pupil id '{}'", String::from_utf8_lossy(key)),
+                        "unknown pupil id (not in the pupils file)".into(),
                     ));
                 };
                 last = (key.to_vec(), p);
@@ -97,7 +103,7 @@ impl<'a> MatrixFile<'a> {
             let Some(&s) = schools.get(sid) else {
                 return Err(bad(
                     "school_id",
-                    format!("unknown school id '{}'", String::from_utf8_lossy(sid)),
+                    format!("unknown school id '{}'", limits::shown(&String::from_utf8_lossy(sid))),
                 ));
             };
             let v = std::str::from_utf8(rec.get(mc).unwrap_or(b"")).unwrap_or("").trim();
@@ -108,7 +114,10 @@ impl<'a> MatrixFile<'a> {
                 Ok(x) if x.is_finite() && x >= 0.0 && x < (UNREACHABLE - 1) as f64 => {
                     x.round() as u32
                 }
-                _ => return Err(bad("meters", format!("is not a distance in meters (got '{v}')"))),
+                _ => {
+                    let v = limits::shown(v);
+                    return Err(bad("meters", format!("is not a distance in meters (got '{v}')")));
+                }
             };
             if self.max_walk.is_some_and(|w| meters > w) && self.fixed[p] != Some(s as u32) {
                 continue;
