@@ -45,6 +45,9 @@ The directory is replaced only when the new plan is complete; on any error nothi
         /// Output directory.
         #[arg(long)]
         out: PathBuf,
+        /// Replace --out even when it is not a catchment output directory (it is replaced whole).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         policy: PolicyArgs,
         #[command(flatten)]
@@ -72,6 +75,9 @@ The directory is replaced only when the new plan is complete; on any error nothi
         /// Output directory (curve.csv, curve.svg).
         #[arg(long)]
         out: PathBuf,
+        /// Replace --out even when it is not a catchment output directory (it is replaced whole).
+        #[arg(long)]
+        force: bool,
     },
     /// Run the scenarios of a TOML file side by side: comparison.csv, comparison.md and each
     /// scenario's plan directory.
@@ -85,6 +91,9 @@ Writes OUT/comparison.csv, OUT/comparison.md, OUT/base/ and OUT/<scenario>/ (pla
         /// Output directory: comparison.csv, comparison.md and one plan directory per scenario.
         #[arg(long)]
         out: PathBuf,
+        /// Replace --out even when it is not a catchment output directory (it is replaced whole).
+        #[arg(long)]
+        force: bool,
         /// Scenarios solved at once.
         #[arg(long, default_value_t = 2)]
         jobs: usize,
@@ -172,6 +181,9 @@ Writes OUT/report.md, OUT/report.json and every plan under OUT/plans/."
         /// Output directory (default: out/reproduce-CASE).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Replace --out even when it is not a catchment output directory (it is replaced whole).
+        #[arg(long)]
+        force: bool,
     },
     /// Run the whole pipeline on the instance the repository ships and print a summary.
     Demo {
@@ -185,6 +197,9 @@ Writes OUT/report.md, OUT/report.json and every plan under OUT/plans/."
         /// Where the plan is written.
         #[arg(long, default_value = "out/demo")]
         out: PathBuf,
+        /// Replace --out even when it is not a catchment output directory (it is replaced whole).
+        #[arg(long)]
+        force: bool,
         /// Keep every street segment between two junctions in one district (see `solve
         /// --whole-segments`).
         #[arg(long)]
@@ -247,6 +262,9 @@ struct SimulateArgs {
     /// Where the robust plan is written (for --buffer auto).
     #[arg(long, requires = "buffer")]
     out_plan: Option<PathBuf>,
+    /// Replace --out (and --out-plan) even when not a catchment output directory (replaced whole).
+    #[arg(long)]
+    force: bool,
     /// The policy of the robust re-solve: give the flags the plan was solved with.
     #[command(flatten)]
     policy: PolicyArgs,
@@ -512,6 +530,11 @@ fn main() -> ExitCode {
                 eprintln!("error: {msg}\n\nFor more information, try '--help'.");
                 return ExitCode::from(exit::USAGE);
             }
+            if let Some(Refused { error, hint }) = e.downcast_ref::<Refused>() {
+                eprintln!("error: {error}");
+                eprintln!("hint: {hint}");
+                return ExitCode::from(error.exit_code());
+            }
             let code = e.downcast_ref::<Error>().map(Error::exit_code).unwrap_or(exit::ERROR);
             eprintln!("error: {e:#}");
             if let Some(hint) = e.downcast_ref::<Error>().and_then(Error::hint) {
@@ -536,6 +559,94 @@ impl std::error::Error for Usage {}
 
 fn usage(msg: &str) -> anyhow::Error {
     Usage(msg.to_string()).into()
+}
+
+/// An output directory refused before any work, with what the user can do (naming a flag).
+#[derive(Debug)]
+struct Refused {
+    error: Error,
+    hint: &'static str,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The output directory of a command. Checked before any work: it must be absent, empty or one
+/// of catchment's outputs (`instance::output_state`), unless `--force`; and never the working
+/// directory (or one above it) or a directory holding the run's own inputs, even with
+/// `--force`. Outputs are written atomically; with `--force` over a directory that is not
+/// catchment's, into a staging directory beside it that replaces it at the end ([`finish`]).
+///
+/// [`finish`]: OutDir::finish
+struct OutDir {
+    out: PathBuf,
+    staged: Option<PathBuf>,
+}
+
+impl OutDir {
+    fn new(out: &Path, force: bool, inputs: &[Option<&Path>]) -> anyhow::Result<OutDir> {
+        use catchment::instance::OutputState;
+        let refuse = |why: String, hint: &'static str| -> anyhow::Error {
+            Refused { error: Error::input(&out.display().to_string(), None, None, why), hint }
+                .into()
+        };
+        if let Ok(o) = out.canonicalize() {
+            if std::env::current_dir()
+                .and_then(|c| c.canonicalize())
+                .is_ok_and(|c| c.starts_with(&o))
+            {
+                return Err(refuse(
+                    "is the working directory or holds it: nothing was written".into(),
+                    "give a new directory for the output",
+                ));
+            }
+            for input in inputs.iter().flatten() {
+                if input.canonicalize().is_ok_and(|i| i.starts_with(&o)) {
+                    return Err(refuse(
+                        format!(
+                            "holds {}, an input of this run, which replacing the directory would \
+                             delete: nothing was written",
+                            input.display()
+                        ),
+                        "give another output directory",
+                    ));
+                }
+            }
+        }
+        match catchment::instance::output_state(out)? {
+            OutputState::Foreign(why) if !force => Err(refuse(
+                why,
+                "give a new or empty directory, or --force to replace this one whole",
+            )),
+            OutputState::Foreign(_) if !out.is_dir() => Err(refuse(
+                "exists and is not a directory: --force replaces directories only".into(),
+                "give a new or empty directory",
+            )),
+            OutputState::Foreign(_) => Ok(OutDir {
+                out: out.to_path_buf(),
+                staged: Some(catchment::instance::sibling(out, "force")),
+            }),
+            _ => Ok(OutDir { out: out.to_path_buf(), staged: None }),
+        }
+    }
+
+    /// Where the command writes its output.
+    fn path(&self) -> &Path {
+        self.staged.as_deref().unwrap_or(&self.out)
+    }
+
+    /// With `--force`: the complete output replaces the directory.
+    fn finish(self) -> anyhow::Result<()> {
+        if let Some(staged) = &self.staged {
+            catchment::instance::replace_dir(staged, &self.out)?;
+        }
+        Ok(())
+    }
 }
 
 /// The command-line flag of a setting the library names in a hint.
@@ -592,9 +703,7 @@ fn stage_message(s: app::Stage) -> &'static str {
 }
 
 /// Load, solve and write a plan request (`catchment solve` and the demo).
-fn solve_to(req: &app::PlanRequest, out: &Path) -> anyhow::Result<Summary> {
-    // Refused before any work: an output would replace the directory whole.
-    catchment::instance::ensure_replaceable(out)?;
+fn solve_to(req: &app::PlanRequest, out: OutDir) -> anyhow::Result<Summary> {
     let loaded = load_request(req)?;
     let pb = spinner(&format!(
         "solving {} pupils x {} schools{}",
@@ -612,9 +721,10 @@ fn solve_to(req: &app::PlanRequest, out: &Path) -> anyhow::Result<Summary> {
     } else {
         "writing the plan"
     });
-    let written = result.and_then(|r| r.write(&loaded, out, &|_| ()));
+    let written = result.and_then(|r| r.write(&loaded, out.path(), &|_| ()));
     pb.finish_and_clear();
     let written = written?;
+    out.finish()?;
     for note in &written.notes {
         eprintln!("note: {note}");
     }
@@ -646,23 +756,51 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Solve { input, out, policy, publish, stability } => {
+        Command::Solve { input, out, force, policy, publish, stability } => {
+            let dir = OutDir::new(
+                &out,
+                force,
+                &[
+                    Some(&input.schools),
+                    Some(&input.pupils),
+                    input.matrix.as_deref(),
+                    input.routing.osm.as_deref(),
+                    publish.blocks.as_deref(),
+                    publish.block_matrix.as_deref(),
+                    publish.streets.as_deref(),
+                    publish.area.as_deref(),
+                    publish.compare.as_deref(),
+                    publish.exclude_blocks.as_deref(),
+                    stability.previous.as_deref(),
+                ],
+            )?;
             let req = app::PlanRequest {
                 stability: stability.spec()?,
                 city: publish.city_spec(),
                 compare: publish.compare_spec(),
                 ..input.request(policy.policy())?
             };
-            let summary = solve_to(&req, &out)?;
+            let summary = solve_to(&req, dir)?;
             print_summary(&summary, &out);
             Ok(ExitCode::SUCCESS)
         }
-        Command::StabilityCurve { input, policy, previous, penalties, out } => {
+        Command::StabilityCurve { input, policy, previous, penalties, out, force } => {
             if policy.whole_segments {
                 return Err(usage(
                     "--whole-segments needs the city's streets: use catchment solve",
                 ));
             }
+            let dir = OutDir::new(
+                &out,
+                force,
+                &[
+                    Some(&input.schools),
+                    Some(&input.pupils),
+                    input.matrix.as_deref(),
+                    input.routing.osm.as_deref(),
+                    Some(&previous),
+                ],
+            )?;
             let previous = catchment::stability::read_previous(&previous)?;
             let penalties = if penalties.is_empty() {
                 catchment::stability::DEFAULT_PENALTIES.to_vec()
@@ -685,13 +823,14 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 &points,
                 "Price of stability: extra walking vs blocks that change school",
             );
-            catchment::output::write_atomically(&out, |dir| {
+            catchment::output::write_atomically(dir.path(), |dir| {
                 std::fs::write(dir.join("curve.csv"), &csv)
                     .map_err(|e| Error::io(dir.join("curve.csv"), e))?;
                 std::fs::write(dir.join("curve.svg"), &svg)
                     .map_err(|e| Error::io(dir.join("curve.svg"), e))?;
                 Ok(())
             })?;
+            dir.finish()?;
             println!(
                 "{:>10} {:>14} {:>14} {:>14} {:>12}",
                 "penalty_m", "total_walk_km", "changed_blocks", "changed_pupils", "price_km"
@@ -709,11 +848,13 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             println!("Curve written to {}/ (curve.csv, curve.svg)", out.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Batch { file, out, jobs } => {
+        Command::Batch { file, out, force, jobs } => {
+            let dir = OutDir::new(&out, force, &[Some(&file)])?;
             let pb = spinner("solving the scenarios");
-            let rows = catchment::scenario::batch(&file, &out, jobs);
+            let rows = catchment::scenario::batch(&file, dir.path(), jobs);
             pb.finish_and_clear();
             let rows = rows?;
+            dir.finish()?;
             print!("{}", catchment::scenario::comparison_markdown(&rows));
             println!("\nComparison and plans written to {}/ (comparison.csv, comparison.md, one directory per scenario)", out.display());
             Ok(ExitCode::SUCCESS)
@@ -769,9 +910,10 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Reproduce { case, data, baseline, out } => {
+        Command::Reproduce { case, data, baseline, out, force } => {
             let data = find_data(&data.unwrap_or_else(|| PathBuf::from("data").join(&case)))?;
             let out = out.unwrap_or_else(|| PathBuf::from(format!("out/reproduce-{case}")));
+            let dir = OutDir::new(&out, force, &[Some(&data), baseline.as_deref()])?;
             let input = InputArgs {
                 schools: data.join("schools.csv"),
                 pupils: data.join("pupils.csv"),
@@ -792,7 +934,7 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             pb.finish_and_clear();
             let (comparison, plans) = result?;
             let md = catchment::report::reproduce::markdown(&comparison);
-            catchment::output::write_atomically(&out, |dir| {
+            catchment::output::write_atomically(dir.path(), |dir| {
                 std::fs::write(dir.join("report.md"), &md)
                     .map_err(|e| Error::io(dir.join("report.md"), e))?;
                 catchment::output::write_json(&dir.join("report.json"), &comparison)?;
@@ -807,12 +949,14 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 }
                 Ok(())
             })?;
+            dir.finish()?;
             print!("{md}");
             println!("\nReport and plans written to {}/", out.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { data, out, unit, whole_segments } => {
+        Command::Demo { data, out, force, unit, whole_segments } => {
             let data = find_data(&data)?;
+            let dir = OutDir::new(&out, force, &[Some(&data)])?;
             let input = InputArgs {
                 schools: data.join("schools.csv"),
                 pupils: data.join("pupils.csv"),
@@ -835,7 +979,7 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 compare: publish.compare_spec(),
                 ..input.request(Policy { unit, whole_segments, ..Policy::default() })?
             };
-            let summary = solve_to(&req, &out)?;
+            let summary = solve_to(&req, dir)?;
             print_summary(&summary, &out);
             for f in [
                 "districts.csv",
@@ -908,6 +1052,20 @@ fn run_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let inputs = [
+        Some(a.plan.as_path()),
+        a.schools.as_deref(),
+        a.pupils.as_deref(),
+        a.matrix.as_deref(),
+        a.blocks.as_deref(),
+        a.block_matrix.as_deref(),
+        a.streets.as_deref(),
+    ];
+    let out_dir = OutDir::new(&a.out, a.force, &inputs)?;
+    let robust_dir = match &robust_input {
+        Some((_, out_plan)) => Some(OutDir::new(out_plan, a.force, &inputs)?),
+        None => None,
+    };
     let schools = catchment::report::simulate_files::read_plan_inputs(&a.plan)?;
     simulate::validate(&schools, &model, &opts)?;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(a.threads.unwrap_or(0)).build()?;
@@ -926,8 +1084,9 @@ fn run_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
     pb.finish_and_clear();
     let sim = sim?;
     print!("{}", simulate::table(&sim));
-    let Some((input, out_plan)) = robust_input else {
-        catchment::report::simulate_files::write_simulation(&a.out, &sim, None)?;
+    let (Some((input, out_plan)), Some(robust_dir)) = (robust_input, robust_dir) else {
+        catchment::report::simulate_files::write_simulation(out_dir.path(), &sim, None)?;
+        out_dir.finish()?;
         println!("Simulation written to {}/ (simulation.csv, simulation.json)", a.out.display());
         return Ok(ExitCode::SUCCESS);
     };
@@ -967,12 +1126,14 @@ fn run_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
     println!();
     print!("{}", simulate::robustness_table(&robustness));
     let extras = catchment::output::Extras { city: Some(&city), ..Default::default() };
-    catchment::output::write_plan(&out_plan, &reduced, m, &plan, &extras)?;
+    catchment::output::write_plan(robust_dir.path(), &reduced, m, &plan, &extras)?;
+    robust_dir.finish()?;
     catchment::report::simulate_files::write_simulation(
-        &a.out,
+        out_dir.path(),
         &robustness.before,
         Some(&robustness),
     )?;
+    out_dir.finish()?;
     println!(
         "Simulation written to {}/ (simulation.csv, simulation.json, robust-simulation.csv, robustness.json); robust plan (capacities less the buffers) to {}/",
         a.out.display(),

@@ -740,6 +740,8 @@ pub fn comparison_markdown(rows: &[Row]) -> String {
 /// Run a scenario file and write `out/comparison.csv`, `out/comparison.md` and every
 /// scenario's plan directory `out/<name>/` (the whole directory atomically).
 pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
+    // Refused before any work: the output replaces the directory whole.
+    crate::instance::ensure_replaceable(out)?;
     let file = load(path)?;
     let prepared = prepare(&file)?;
     let outcomes = run(&prepared, jobs)?;

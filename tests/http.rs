@@ -1227,6 +1227,7 @@ fn cli_solve_options_and_http_plan_fields_are_the_same() {
     // that are the operator's on a service (extract, cache, concurrency, deadline, reports).
     let cli_only: &[&str] = &[
         "out",
+        "force",
         "help",
         "verbose",
         "osm",

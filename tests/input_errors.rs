@@ -278,7 +278,7 @@ fn an_output_never_replaces_a_directory_that_is_not_an_output() {
     let before: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().path()).collect();
     let o = solve(d.path());
     assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("is not an output directory"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("an input of this run"));
     for f in &before {
         assert!(f.exists(), "{} was deleted", f.display());
     }
@@ -489,5 +489,142 @@ fn city_readers_refuse_devices_and_directories() {
                 other => panic!("reader {i} on {}: {other:?}", bad.display()),
             }
         }
+    }
+}
+
+fn solve_args(s: &Path, p: &Path, m: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    bin()
+        .args(["solve", "--schools"])
+        .arg(s)
+        .arg("--pupils")
+        .arg(p)
+        .arg("--matrix")
+        .arg(m)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Issue 19, item 2. An unrelated directory is refused with a hint naming --force, and --force
+/// replaces it whole (atomically: no staging directory left); a plan directory is replaced by
+/// a plan; a plan directory holding the run's own inputs, or a file catchment did not write, is
+/// refused — the inputs survive, even with --force.
+#[test]
+fn force_replaces_only_on_request_and_never_deletes_the_runs_inputs() {
+    let d = tempfile::tempdir().unwrap();
+    let (s, p, m) = small_instance(d.path());
+    // An unrelated directory: refused, with the way out.
+    let mine = d.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("notes.txt"), "keep").unwrap();
+    let o = solve_args(&s, &p, &m, &mine, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    has(&err, &["is not an output directory of catchment", "hint:", "--force"]);
+    assert_eq!(std::fs::read_to_string(mine.join("notes.txt")).unwrap(), "keep");
+    // --force replaces it whole with a complete plan.
+    let o = solve_args(&s, &p, &m, &mine, &["--force"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!mine.join("notes.txt").exists());
+    assert!(mine.join("summary.json").is_file() && mine.join(".catchment-output").is_file());
+    assert_eq!(leftovers(d.path()), 0);
+    let hidden: Vec<_> = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "staging left behind: {hidden:?}");
+    // The plan directory is replaced by the next plan without --force.
+    assert!(solve_args(&s, &p, &m, &mine, &[]).status.success());
+    // A plan directory holding this run's pupils file: refused, with or without --force.
+    std::fs::copy(&p, mine.join("pupils.csv")).unwrap();
+    let before = snapshot(&mine);
+    for extra in [&[][..], &["--force"][..]] {
+        let o = solve_args(&s, &mine.join("pupils.csv"), &m, &mine, extra);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{extra:?}: {err}");
+        has(&err, &["an input of this run"]);
+        assert_eq!(snapshot(&mine), before, "{extra:?}: the directory is untouched");
+    }
+    // A plan directory with a file the user added (not an input of this run): refused, named.
+    let o = solve_args(&s, &p, &m, &mine, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    has(&err, &["also holds 'pupils.csv'", "--force"]);
+    assert_eq!(snapshot(&mine), before);
+    // The working directory is never replaced.
+    let o = bin()
+        .current_dir(d.path())
+        .args(["solve", "--schools"])
+        .arg(&s)
+        .arg("--pupils")
+        .arg(&p)
+        .arg("--matrix")
+        .arg(&m)
+        .args(["--out", ".", "--force"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    has(&String::from_utf8_lossy(&o.stderr), &["working directory"]);
+    assert!(s.exists() && p.exists() && m.exists());
+}
+
+/// Every command that writes a directory refuses an unrelated one before any work, with the
+/// same message and hint, keeping its files.
+#[test]
+fn every_command_with_an_output_directory_refuses_an_unrelated_one() {
+    let d = tempfile::tempdir().unwrap();
+    let (s, p, m) = small_instance(d.path());
+    let mine = d.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("notes.txt"), "keep").unwrap();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/demo");
+    let toml = write(d.path(), "scenarios.toml", "# not read: the output is refused first\n");
+    let run = |args: Vec<std::ffi::OsString>| {
+        let o = bin().args(&args).output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let os = |v: &[&dyn AsRef<std::ffi::OsStr>]| -> Vec<std::ffi::OsString> {
+        v.iter().map(|x| x.as_ref().to_os_string()).collect()
+    };
+    let commands = [
+        os(&[&"demo", &"--data", &demo, &"--out", &mine]),
+        os(&[&"reproduce", &"demo", &"--data", &demo, &"--out", &mine]),
+        os(&[&"batch", &toml, &"--out", &mine]),
+        os(&[&"simulate", &"--plan", &d.path().join("no-plan"), &"--out", &mine]),
+        os(&[
+            &"stability-curve",
+            &"--schools",
+            &s,
+            &"--pupils",
+            &p,
+            &"--matrix",
+            &m,
+            &"--previous",
+            &d.path().join("previous.csv"),
+            &"--out",
+            &mine,
+        ]),
+    ];
+    for args in commands {
+        let (code, err) = run(args.clone());
+        assert_eq!(code, Some(3), "{args:?}: {err}");
+        has(&err, &["is not an output directory of catchment", "--force"]);
+        assert_eq!(std::fs::read_to_string(mine.join("notes.txt")).unwrap(), "keep");
     }
 }

@@ -152,52 +152,133 @@ pub fn file_name(path: &Path) -> String {
 /// catchment's output and may be replaced by the next one.
 pub const OUTPUT_MARKER: &str = ".catchment-output";
 
-/// Files only catchment's outputs hold (a plan, a scenario comparison, a simulation, a stability
-/// curve, a reproduction report): directories written before [`OUTPUT_MARKER`] existed.
-const LEGACY_OUTPUT_FILES: &[&str] = &[
+/// The files catchment's outputs hold (plans, scenario comparisons, simulations, stability
+/// curves, reproduction reports). A directory written before [`OUTPUT_MARKER`] existed is
+/// recognised as an output only when every entry is one of these and one of
+/// [`DISTINCTIVE_OUTPUT_FILES`] is there: a directory with anything else (an input, a note)
+/// is not.
+const OUTPUT_FILES: &[&str] = &[
     "summary.json",
+    "assignments.csv",
+    "schools.csv",
     "certificate.json",
+    "previous-districts.csv",
+    "routing-check.csv",
+    "districts.csv",
+    "districts.geojson",
+    "streets.csv",
+    "streets.html",
+    "split-streets.csv",
+    "report.html",
     "comparison.csv",
+    "comparison.md",
+    "simulation.csv",
     "simulation.json",
+    "robust-simulation.csv",
+    "robustness.json",
     "curve.csv",
+    "curve.svg",
     "report.md",
+    "report.json",
+    "plans",
 ];
 
-/// Whether `out` may receive an output directory: it does not exist, is an empty directory, or
-/// is one of catchment's output directories ([`OUTPUT_MARKER`], or a file only an output holds).
-/// Anything else — a file, a directory of inputs or of other files — is refused, so writing an
-/// output never deletes what the user keeps there.
-pub fn ensure_replaceable(out: &Path) -> Result<()> {
-    let refuse = |why: &str| Err(Error::input(&out.display().to_string(), None, None, why));
-    if !out.exists() {
-        return Ok(());
-    }
-    if !out.is_dir() {
-        return refuse("exists and is not a directory: the output must be a directory");
-    }
-    let mut entries = std::fs::read_dir(out).map_err(|e| Error::io(out, e))?;
-    let ours = std::iter::once(OUTPUT_MARKER)
-        .chain(LEGACY_OUTPUT_FILES.iter().copied())
-        .any(|m| out.join(m).is_file());
-    if entries.next().is_none() || ours {
-        return Ok(());
-    }
-    refuse(
-        "exists and is not an output directory of catchment: nothing was written (it would be \
-         replaced whole); give a new or empty directory",
-    )
+/// Files only an output of catchment holds (see [`OUTPUT_FILES`]).
+const DISTINCTIVE_OUTPUT_FILES: &[&str] =
+    &["summary.json", "certificate.json", "simulation.json", "curve.csv", "report.json"];
+
+/// What a path given as an output directory holds now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputState {
+    /// Nothing: the output is created.
+    Absent,
+    /// An empty directory.
+    Empty,
+    /// One of catchment's output directories ([`OUTPUT_MARKER`], or only files an output
+    /// holds): replaced by the next output.
+    Output,
+    /// A file, or a directory with other files: never replaced unless the user asks.
+    Foreign(String),
 }
 
-/// Write files into a fresh temporary directory next to `out`, then move it into place,
-/// replacing `out` only when [`ensure_replaceable`] allows.
-pub fn write_atomically(out: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    ensure_replaceable(out)?;
+/// What `out` holds: whether an output may replace it ([`ensure_replaceable`]). An output
+/// directory holds only what catchment writes: a file the user added to it (an input, a note)
+/// makes it foreign again, so replacing it never deletes that file.
+pub fn output_state(out: &Path) -> Result<OutputState> {
+    output_state_at(out, 0)
+}
+
+fn output_state_at(out: &Path, depth: usize) -> Result<OutputState> {
+    let Ok(meta) = std::fs::symlink_metadata(out) else { return Ok(OutputState::Absent) };
+    if !meta.is_dir() {
+        return Ok(OutputState::Foreign(
+            "exists and is not a directory: the output must be a directory".into(),
+        ));
+    }
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(out).map_err(|e| Error::io(out, e))? {
+        let entry = entry.map_err(|e| Error::io(out, e))?;
+        names.push(entry.file_name().to_string_lossy().into_owned());
+        if names.len() > 10_000 {
+            break;
+        }
+    }
+    if names.is_empty() {
+        return Ok(OutputState::Empty);
+    }
+    let marked = names.iter().any(|n| n == OUTPUT_MARKER);
+    let distinctive = names.iter().any(|n| DISTINCTIVE_OUTPUT_FILES.contains(&n.as_str()));
+    // Every entry is catchment's: a file an output holds, or a directory that is an output
+    // itself (the plans of a scenario comparison or of a reproduction).
+    let mut other = None;
+    for n in &names {
+        if n == OUTPUT_MARKER || OUTPUT_FILES.contains(&n.as_str()) {
+            continue;
+        }
+        let inner = out.join(n);
+        let nested = depth < 3
+            && std::fs::symlink_metadata(&inner).is_ok_and(|m| m.is_dir())
+            && output_state_at(&inner, depth + 1)? == OutputState::Output;
+        if !nested {
+            other = Some(n);
+            break;
+        }
+    }
+    match other {
+        None if marked || distinctive => return Ok(OutputState::Output),
+        Some(n) if marked || distinctive => {
+            return Ok(OutputState::Foreign(format!(
+                "is an output directory of catchment but also holds '{n}', which catchment did \
+                 not write: nothing was written (it would be deleted with the directory); move it \
+                 out or give another directory"
+            )))
+        }
+        _ => {}
+    }
+    Ok(OutputState::Foreign(
+        "exists and is not an output directory of catchment: nothing was written (it would be \
+         replaced whole, with every file in it); give a new or empty directory"
+            .into(),
+    ))
+}
+
+/// Whether `out` may receive an output directory: it does not exist, is an empty directory, or
+/// is one of catchment's output directories ([`output_state`]). Anything else — a file, a
+/// directory of inputs or of other files — is refused, so writing an output never deletes what
+/// the user keeps there.
+pub fn ensure_replaceable(out: &Path) -> Result<()> {
+    match output_state(out)? {
+        OutputState::Foreign(why) => Err(Error::input(&out.display().to_string(), None, None, why)),
+        _ => Ok(()),
+    }
+}
+
+/// A name for a sibling of `out` that does not exist yet: `.NAME.KIND-PID-NANOS`.
+pub fn sibling(out: &Path, kind: &str) -> std::path::PathBuf {
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-    let name = file_name(out);
     let stamp = format!(
         "{}-{}",
         std::process::id(),
@@ -206,7 +287,17 @@ pub fn write_atomically(out: &Path, write: impl FnOnce(&Path) -> Result<()>) -> 
             .map(|d| d.as_nanos())
             .unwrap_or(0)
     );
-    let tmp = parent.join(format!(".{name}.tmp-{stamp}"));
+    parent.join(format!(".{}.{kind}-{stamp}", file_name(out)))
+}
+
+/// Write files into a fresh temporary directory next to `out`, then move it into place,
+/// replacing `out` only when [`ensure_replaceable`] allows.
+pub fn write_atomically(out: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    ensure_replaceable(out)?;
+    let tmp = sibling(out, "tmp");
+    if let Some(parent) = tmp.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
     std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
     let written = write(&tmp).and_then(|()| {
         let marker = tmp.join(OUTPUT_MARKER);
@@ -220,19 +311,26 @@ pub fn write_atomically(out: &Path, write: impl FnOnce(&Path) -> Result<()>) -> 
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
     }
-    let old = parent.join(format!(".{name}.old-{stamp}"));
-    let had_old = out.exists();
+    replace_dir(&tmp, out)
+}
+
+/// Move the complete directory `staged` to `out`: an existing `out` is first renamed aside,
+/// then deleted once `staged` is in place (put back if the move fails). Whether `out` may be
+/// replaced is the caller's decision ([`ensure_replaceable`], or the user's explicit wish).
+pub fn replace_dir(staged: &Path, out: &Path) -> Result<()> {
+    let old = sibling(out, "old");
+    let had_old = std::fs::symlink_metadata(out).is_ok();
     if had_old {
         std::fs::rename(out, &old).map_err(|e| {
-            let _ = std::fs::remove_dir_all(&tmp);
+            let _ = std::fs::remove_dir_all(staged);
             Error::io(out, e)
         })?;
     }
-    if let Err(e) = std::fs::rename(&tmp, out) {
+    if let Err(e) = std::fs::rename(staged, out) {
         if had_old {
             let _ = std::fs::rename(&old, out);
         }
-        let _ = std::fs::remove_dir_all(&tmp);
+        let _ = std::fs::remove_dir_all(staged);
         return Err(Error::io(out, e));
     }
     if had_old {
