@@ -1,5 +1,7 @@
-//! `catchment check`: verify a plan from its files alone — feasibility, the objective, and
-//! optimality — independent of whichever solver made it.
+//! `catchment check`: verify a plan from its files alone — feasibility, the objective,
+//! optimality under the plan's policy, and every figure the plan publishes (`summary.json`,
+//! `schools.csv`, the figures of `assignments.csv`, `certificate.json`) recomputed from the
+//! inputs — independent of whichever solver made it.
 
 use crate::error::{Error, Result};
 use crate::instance::Instance;
@@ -27,14 +29,23 @@ pub struct CheckReport {
     /// A whole-block or class plan (a MIP): optimality is not certified, only feasibility,
     /// whole blocks, whole classes and the objective are checked.
     pub mip: bool,
-    /// One human-readable message per problem found, with pupil and school ids.
+    /// The rows of `assignments.csv` name every pupil once and only known pupils and schools
+    /// (when not, nothing else is judged).
+    pub rows_ok: bool,
+    /// Every published figure equals the one recomputed from the inputs and the assignment.
+    pub figures_ok: bool,
+    /// The policy optimality was judged under, in words (e.g. `max_walk 7000 m, pupils`).
+    pub policy: String,
+    /// One human-readable message per problem found, with school ids (pupils by line).
     pub failures: Vec<String>,
 }
 
 impl CheckReport {
     /// Whether the plan passed every check that applies to it (optimality not for MIP plans).
     pub fn ok(&self) -> bool {
-        self.feasible
+        self.rows_ok
+            && self.figures_ok
+            && self.feasible
             && self.objective_ok
             && (self.mip || (self.optimal && self.prices_ok))
             && self.failures.is_empty()
@@ -49,6 +60,7 @@ pub fn check_plan(
     dir: &Path,
     max_walk: Option<u32>,
 ) -> Result<CheckReport> {
+    let original = inst;
     let files = read_plan(dir, inst)?;
     // The policy the plan was solved under: without it optimality cannot be judged.
     let summary_path = dir.join("summary.json");
@@ -61,7 +73,7 @@ pub fn check_plan(
             format!("cannot be read ({e}): the plan's policy is unknown"),
         )
     })?;
-    let solver = Some(summary.solver);
+    let solver = Some(summary.solver.clone());
     let max_walk = max_walk.or_else(|| solver.as_ref()?.max_walk_m);
     let unit = solver.as_ref().map(|s| s.unit).unwrap_or_default();
     let min_class_size = solver.as_ref().and_then(|s| s.min_class_size);
@@ -76,7 +88,7 @@ pub fn check_plan(
     let mip = unit == Unit::Block || min_class_size.is_some();
     let walk_problem = Problem::pupil_level(inst, m, max_walk)?;
     // A plan kept close to last year's districts: optimal on walk + change cost.
-    let stability = summary.stability;
+    let stability = summary.stability.clone();
     let previous = match &stability {
         Some(_) => Some(crate::stability::read_previous(&dir.join(crate::output::PREVIOUS_FILE))?),
         None => None,
@@ -98,9 +110,12 @@ pub fn check_plan(
         prices_ok: false,
         objective_m: None,
         mip,
+        rows_ok: files.problems.is_empty(),
+        figures_ok: false,
+        policy: describe_policy(&summary, max_walk),
         failures: vec![],
     };
-    if files.assign.iter().any(Option::is_none) {
+    if !report.rows_ok {
         report.failures = failures;
         return Ok(report);
     }
@@ -188,6 +203,265 @@ pub fn check_plan(
             }
         }
     }
+    // Every published figure, recomputed.
+    let prices: Option<Vec<i64>> = match (&files.certificate, report.prices_ok) {
+        (Some(c), true) => Some(
+            inst.schools
+                .iter()
+                .map(|s| c.prices.iter().find(|p| p.school_id == s.id).map_or(0, |p| p.price_m))
+                .collect(),
+        ),
+        _ => None,
+    };
+    let mismatches =
+        published_figures(original, inst, m, dir, &summary, &files, &assign, &report, prices)?;
+    report.figures_ok = mismatches.is_empty();
+    failures.extend(mismatches);
     report.failures = failures;
     Ok(report)
+}
+
+/// The policy of a plan in words: what optimality is judged under.
+fn describe_policy(summary: &Summary, max_walk: Option<u32>) -> String {
+    let s = &summary.solver;
+    let mut parts = vec![match max_walk {
+        Some(w) => format!("max_walk {w} m"),
+        None => "no maximum walk".to_string(),
+    }];
+    parts.push(if s.unit == Unit::Block {
+        "whole blocks".into()
+    } else {
+        "pupils placed one by one".into()
+    });
+    if let Some(c) = s.min_class_size {
+        parts.push(format!("min_class_size {c}"));
+    }
+    if let Some(c) = s.max_class_size {
+        parts.push(format!("max_class_size {c}"));
+    }
+    if s.whole_segments {
+        parts.push("whole street segments".into());
+    }
+    if let Some(st) = &summary.stability {
+        match (st.change_cost_m, st.max_changed_blocks) {
+            (Some(c), _) => parts.push(format!("change cost {c} m against last year's districts")),
+            (None, Some(n)) => parts.push(format!("at most {n} changed blocks")),
+            _ => {}
+        }
+    }
+    parts.join(", ")
+}
+
+/// The figures of `summary.json`, `schools.csv`, `certificate.json` and `assignments.csv` that
+/// differ from the ones recomputed from the inputs and the plan's assignment, one message each
+/// (naming the file and the figure; pupils by line).
+#[allow(clippy::too_many_arguments)]
+fn published_figures(
+    original: &Instance,
+    inst: &Instance,
+    m: &Matrix,
+    dir: &Path,
+    summary: &Summary,
+    files: &crate::output::PlanFiles,
+    assign: &[u32],
+    report: &CheckReport,
+    prices: Option<Vec<i64>>,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let loads = {
+        let mut l = vec![0u64; inst.schools.len()];
+        for &s in assign {
+            l[s as usize] += 1;
+        }
+        l
+    };
+    // Classes: as few as hold the load; class plans choose theirs within the rule.
+    let min_class = summary.solver.min_class_size;
+    let classes: Vec<u32> = inst
+        .schools
+        .iter()
+        .enumerate()
+        .map(|(s, school)| {
+            let computed = crate::plan::classes_for(school, loads[s]);
+            match (min_class, summary.per_school.get(s)) {
+                (Some(min), Some(p))
+                    if p.id == school.id
+                        && min as u64 * p.classes as u64 <= loads[s]
+                        && loads[s] <= school.class_size as u64 * p.classes as u64 =>
+                {
+                    p.classes
+                }
+                _ => computed,
+            }
+        })
+        .collect();
+    let optimal =
+        if report.mip { summary.solver.optimal } else { report.optimal && report.prices_ok };
+    let policy = crate::Policy {
+        max_walk: summary.solver.max_walk_m,
+        unit: summary.solver.unit,
+        min_class_size: summary.solver.min_class_size,
+        max_class_size: summary.solver.max_class_size,
+        whole_segments: summary.solver.whole_segments,
+        ..Default::default()
+    };
+    let plan = crate::Plan {
+        assign: assign.to_vec(),
+        objective: report.objective_m.unwrap_or(0),
+        certificate: prices.clone().map(|p| crate::solve::certificate::Certificate {
+            objective: report.objective_m.unwrap_or(0),
+            prices: p,
+        }),
+        classes,
+        pupil_optimum: summary.solver.pupil_optimum_m,
+        prices: prices.unwrap_or_default(),
+        solver: summary.solver.name.clone(),
+        policy,
+        solve_seconds: summary.timing.solve_seconds,
+        districts: None,
+        optimal,
+    };
+    let expected = crate::report::summarize(original, m, &plan);
+    let (a, b) = (
+        serde_json::to_value(summary).map_err(|e| Error::internal(e.to_string()))?,
+        serde_json::to_value(&expected).map_err(|e| Error::internal(e.to_string()))?,
+    );
+    for key in ["pupils", "schools", "seats", "walk", "not_at_nearest", "classes", "per_school"] {
+        diff_json(&format!("summary.json: {key}"), &a[key], &b[key], &mut out);
+    }
+    for key in ["objective_m", "optimal", "certified"] {
+        diff_json(
+            &format!("summary.json: solver.{key}"),
+            &a["solver"][key],
+            &b["solver"][key],
+            &mut out,
+        );
+    }
+    if let Some(c) = &files.certificate {
+        if c.optimal != (optimal || report.mip) {
+            out.push(format!(
+                "certificate.json: optimal says {} but the check finds {}",
+                c.optimal,
+                optimal || report.mip
+            ));
+        }
+    }
+    // schools.csv: one row per school with the summary's figures.
+    let path = dir.join("schools.csv");
+    match crate::instance::read_input(&path) {
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            out.push("schools.csv is missing".into())
+        }
+        Err(e) => return Err(e),
+        Ok(bytes) => {
+            let mut rdr = csv::Reader::from_reader(bytes.as_slice());
+            let headers = rdr.headers().map_err(|e| Error::csv("schools.csv", e))?.clone();
+            let col = |n: &str| headers.iter().position(|h| h == n);
+            let mut seen = vec![false; inst.schools.len()];
+            for rec in rdr.records() {
+                let rec = rec.map_err(|e| Error::csv("schools.csv", e))?;
+                let line = rec.position().map_or(0, |p| p.line());
+                let id = col("school_id").and_then(|c| rec.get(c)).unwrap_or("");
+                let Some(s) = inst.school_index(id) else {
+                    out.push(format!(
+                        "schools.csv:{line}: unknown school '{}'",
+                        crate::instance::limits::shown(id)
+                    ));
+                    continue;
+                };
+                seen[s] = true;
+                let e = &expected.per_school[s];
+                let want = [
+                    ("capacity", e.capacity.to_string()),
+                    ("min_pupils", e.min_pupils.to_string()),
+                    ("load", e.load.to_string()),
+                    ("utilisation", format!("{:.3}", e.utilisation)),
+                    ("price_m", e.price_m.map(|p| p.to_string()).unwrap_or_default()),
+                    ("classes", e.classes.to_string()),
+                    ("class_size", e.class_size.to_string()),
+                    ("mean_class", format!("{:.1}", e.mean_class)),
+                    ("largest_class", e.largest_class.to_string()),
+                ];
+                for (name, value) in want {
+                    let got = col(name).and_then(|c| rec.get(c)).map(str::trim);
+                    if got != Some(value.as_str()) {
+                        out.push(format!(
+                            "schools.csv:{line}: {name} of school '{id}' says '{}' but the plan gives '{value}'",
+                            got.map(crate::instance::limits::shown).unwrap_or_default()
+                        ));
+                    }
+                }
+            }
+            for (s, school) in inst.schools.iter().enumerate().filter(|(s, _)| !seen[*s]) {
+                let _ = s;
+                out.push(format!("schools.csv: school '{}' has no row", school.id));
+            }
+        }
+    }
+    // assignments.csv: each pupil's walk and nearest school.
+    let mut wrong = 0usize;
+    let mut shown = Vec::new();
+    for (p, row) in files.published.iter().enumerate() {
+        let Some(row) = row else { continue };
+        let s = assign[p] as usize;
+        let d = m.get(p, s).unwrap_or(0);
+        let (ns, nd) = crate::report::nearest(m, p).unwrap_or((s, d));
+        let want = [
+            d.to_string(),
+            inst.schools[ns].id.clone(),
+            nd.to_string(),
+            d.saturating_sub(nd).to_string(),
+        ];
+        for (i, name) in crate::output::PUBLISHED_ROW_COLUMNS.iter().enumerate() {
+            if row.fields[i] != want[i] {
+                wrong += 1;
+                if shown.len() < 5 {
+                    shown.push(format!(
+                        "assignments.csv:{}: {name} says '{}' but the matrix gives '{}'",
+                        row.line,
+                        crate::instance::limits::shown(&row.fields[i]),
+                        want[i]
+                    ));
+                }
+            }
+        }
+    }
+    out.extend(shown);
+    if wrong > 5 {
+        out.push(format!("assignments.csv: {} more figures differ from the matrix", wrong - 5));
+    }
+    Ok(out)
+}
+
+/// Every leaf where `published` differs from `expected`, named by its path (per-school rows by
+/// the school's id).
+fn diff_json(
+    path: &str,
+    published: &serde_json::Value,
+    expected: &serde_json::Value,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match (published, expected) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                diff_json(&format!("{path}.{k}"), a.get(k).unwrap_or(&Value::Null), v, out);
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                let name = match y.get("id").and_then(Value::as_str) {
+                    Some(id) => format!("{path}['{id}']"),
+                    None => format!("{path}[{i}]"),
+                };
+                diff_json(&name, x, y, out);
+            }
+        }
+        (a, b) if a == b => {}
+        (Value::Number(x), Value::Number(y)) if x.as_f64() == y.as_f64() => {}
+        (a, b) => out.push(format!(
+            "{path} says {} but the plan gives {b}",
+            crate::instance::limits::shown(&a.to_string())
+        )),
+    }
 }

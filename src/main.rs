@@ -867,26 +867,48 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             let (inst, m) = load(&input)?;
             let r = check_plan(&inst, &m, &plan, max_walk)?;
             let mark = |b: bool| if b { "ok" } else { "FAILED" };
-            println!("feasible:   {}", mark(r.feasible));
+            // Nothing else is judged when the rows themselves are wrong.
+            let judged = |b: bool| if r.rows_ok { mark(b) } else { "not checked" };
+            println!("policy:     {}", r.policy);
+            println!(
+                "rows:       {}",
+                if r.rows_ok {
+                    "ok"
+                } else {
+                    "FAILED (assignments.csv: unknown, repeated or missing pupils)"
+                }
+            );
+            println!("feasible:   {}", judged(r.feasible));
             println!(
                 "objective:  {}{}",
-                mark(r.objective_ok),
+                judged(r.objective_ok),
                 r.objective_m.map(|o| format!(" ({o} m)")).unwrap_or_default()
             );
             if r.mip {
                 println!("optimal:    not certified (whole blocks or classes: a MIP, optimal by Cbc's branch and bound)");
             } else {
-                println!("optimal:    {}", mark(r.optimal));
-                println!("prices:     {}", mark(r.prices_ok));
+                println!("optimal:    {} (under the policy above)", judged(r.optimal));
+                println!("prices:     {}", judged(r.prices_ok));
             }
+            println!(
+                "figures:    {} (summary.json, schools.csv, certificate.json, assignments.csv recomputed)",
+                judged(r.figures_ok)
+            );
             for f in &r.failures {
                 println!("  - {f}");
             }
             if r.ok() && r.mip {
-                println!("The plan is feasible and its objective adds up.");
+                println!(
+                    "The plan is feasible, its objective and figures add up (policy: {}).",
+                    r.policy
+                );
                 Ok(ExitCode::SUCCESS)
             } else if r.ok() {
-                println!("The plan is feasible and optimal.");
+                println!(
+                    "The plan is feasible and optimal under its policy ({}): its {} m are the least walk that policy allows.",
+                    r.policy,
+                    r.objective_m.unwrap_or(0)
+                );
                 Ok(ExitCode::SUCCESS)
             } else {
                 Ok(ExitCode::from(exit::CHECK_FAILED))
@@ -998,9 +1020,9 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             println!(
                 "Independent check (catchment check): {}",
                 match (r.ok(), r.mip) {
-                    (true, false) => "feasible and optimal",
-                    (true, true) => "feasible, blocks whole, objective adds up (the pupil-level bound is certified)",
-                    _ => "FAILED",
+                    (true, false) => format!("feasible and optimal under its policy ({})", r.policy),
+                    (true, true) => "feasible, blocks whole, objective and figures add up (the pupil-level bound is certified)".into(),
+                    _ => "FAILED".into(),
                 }
             );
             Ok(if r.ok() { ExitCode::SUCCESS } else { ExitCode::from(exit::CHECK_FAILED) })

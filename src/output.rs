@@ -402,22 +402,43 @@ fn write_schools(path: &Path, inst: &Instance, summary: &Summary) -> Result<()> 
     w.flush().map_err(|x| Error::io(path, x))
 }
 
+/// The figures `assignments.csv` publishes for one pupil, as written (empty when absent).
+#[derive(Debug, Clone, Default)]
+pub struct PublishedRow {
+    /// The row's line in `assignments.csv`.
+    pub line: u64,
+    /// `meters`, `nearest_school_id`, `nearest_meters`, `extra_meters`.
+    pub fields: [String; 4],
+}
+
+/// The columns of [`PublishedRow::fields`].
+pub const PUBLISHED_ROW_COLUMNS: [&str; 4] =
+    ["meters", "nearest_school_id", "nearest_meters", "extra_meters"];
+
 /// A plan read back from its directory.
 #[derive(Debug)]
 pub struct PlanFiles {
     /// School index per pupil; `None` where the plan has no row for the pupil.
     pub assign: Vec<Option<u32>>,
+    /// The figures each pupil's row publishes (`None` where there is no row).
+    pub published: Vec<Option<PublishedRow>>,
     /// The plan's `certificate.json`, `None` if it is missing or cannot be read.
     pub certificate: Option<CertificateFile>,
-    /// Problems with the files themselves (unknown ids, duplicates), as messages.
+    /// Problems with the rows of `assignments.csv` (unknown ids, duplicates, missing pupils),
+    /// as messages naming lines, never pupil ids.
     pub problems: Vec<String>,
 }
 
 /// Read `assignments.csv` and `certificate.json` of a plan directory against an instance.
 pub fn read_plan(dir: &Path, inst: &Instance) -> Result<PlanFiles> {
     let path = dir.join("assignments.csv");
-    let mut rdr = csv::Reader::from_path(&path).map_err(csv_err(&path))?;
-    let headers = rdr.headers().map_err(csv_err(&path))?.clone();
+    let input = crate::instance::limits::open_input(&path)?;
+    let mut rdr = csv::Reader::from_reader(crate::instance::limits::Limited::new(input));
+    let csv_error = |e: csv::Error| {
+        crate::instance::limits::csv_exceeded("assignments.csv", &e)
+            .unwrap_or_else(|| csv_err(&path)(e))
+    };
+    let headers = rdr.headers().map_err(csv_error)?.clone();
     let col = |n: &str| headers.iter().position(|h| h.trim() == n);
     let (Some(pc), Some(sc)) = (col("pupil_id"), col("school_id")) else {
         return Err(Error::input(
@@ -427,34 +448,53 @@ pub fn read_plan(dir: &Path, inst: &Instance) -> Result<PlanFiles> {
             "needs columns 'pupil_id' and 'school_id'",
         ));
     };
+    let published_cols: Vec<Option<usize>> = PUBLISHED_ROW_COLUMNS.iter().map(|c| col(c)).collect();
     let mut assign = vec![None; inst.pupils.len()];
+    let mut published = vec![None; inst.pupils.len()];
+    let mut line_of: Vec<u64> = vec![0; inst.pupils.len()];
     let mut problems = Vec::new();
+    // Pupil ids are personal: rows are named by their line.
     for rec in rdr.records() {
-        let rec = rec.map_err(csv_err(&path))?;
+        let rec = rec.map_err(csv_error)?;
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         let pid = rec.get(pc).unwrap_or("").trim();
         let sid = rec.get(sc).unwrap_or("").trim();
         let Some(p) = inst.pupil_index(pid) else {
-            problems.push(format!("assignments.csv:{line}: unknown pupil '{pid}'"));
+            problems
+                .push(format!("assignments.csv:{line}: unknown pupil (not in the pupils file)"));
             continue;
         };
+        if assign[p].is_some() || line_of[p] > 0 {
+            problems.push(format!(
+                "assignments.csv:{line}: the pupil appears twice (first on line {})",
+                line_of[p]
+            ));
+            continue;
+        }
+        line_of[p] = line;
         let Some(s) = inst.school_index(sid) else {
             problems.push(format!(
-                "assignments.csv:{line}: pupil '{pid}' is assigned to unknown school '{sid}'"
+                "assignments.csv:{line}: unknown school '{}'",
+                crate::instance::limits::shown(sid)
             ));
             continue;
         };
-        if assign[p].is_some() {
-            problems.push(format!("assignments.csv:{line}: pupil '{pid}' appears twice"));
-            continue;
-        }
         assign[p] = Some(s as u32);
+        let field = |c: Option<usize>| c.and_then(|c| rec.get(c)).unwrap_or("").trim().to_string();
+        published[p] = Some(PublishedRow {
+            line,
+            fields: [
+                field(published_cols[0]),
+                field(published_cols[1]),
+                field(published_cols[2]),
+                field(published_cols[3]),
+            ],
+        });
     }
-    for (p, a) in assign.iter().enumerate() {
-        if a.is_none() && !problems.iter().any(|m| m.contains(&format!("'{}'", inst.pupils[p].id)))
-        {
-            problems.push(format!("pupil '{}' has no school in the plan", inst.pupils[p].id));
-        }
+    let missing = line_of.iter().filter(|&&l| l == 0).count();
+    if missing > 0 {
+        problems
+            .push(format!("{missing} pupil(s) of the pupils file have no row in assignments.csv"));
     }
     let cpath = dir.join("certificate.json");
     let certificate = if cpath.exists() {
@@ -469,7 +509,7 @@ pub fn read_plan(dir: &Path, inst: &Instance) -> Result<PlanFiles> {
     } else {
         None
     };
-    Ok(PlanFiles { assign, certificate, problems })
+    Ok(PlanFiles { assign, published, certificate, problems })
 }
 
 /// Answer an `explain` query from a plan directory's published files.

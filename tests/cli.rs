@@ -289,7 +289,12 @@ fn check_accepts_solved_plans_and_rejects_broken_ones() {
     let dir = copy("missing", &|_| simple(&rows[1..]), &|c| c);
     let (ok, text) = check(d.path(), &dir);
     assert!(!ok);
-    assert!(text.contains(&format!("pupil '{}' has no school in the plan", rows[0].0)), "{text}");
+    assert!(
+        text.contains("1 pupil(s) of the pupils file have no row in assignments.csv"),
+        "{text}"
+    );
+    assert!(text.contains("rows:       FAILED"), "{text}");
+    assert!(text.contains("feasible:   not checked"), "{text}");
 }
 
 #[test]
@@ -356,4 +361,186 @@ fn help_has_examples() {
     let o = bin().arg("--help").output().unwrap();
     let t = String::from_utf8_lossy(&o.stdout);
     assert!(t.contains("Examples:") && t.contains("catchment solve"));
+}
+
+/// Issue 19, item 9: `check` recomputes every figure a plan publishes. Each falsified figure
+/// (summary.json totals and flags, schools.csv loads, the meters of assignments.csv,
+/// certificate.json's optimal flag) fails with exit code 5, naming the figure; repeated or
+/// unknown pupil rows fail on the rows' status line; the policy (a maximum walk read from the
+/// plan) is printed and the verdict is qualified by it.
+#[test]
+fn check_recomputes_every_published_figure_and_names_the_policy() {
+    let d = tempfile::tempdir().unwrap();
+    let (s, p, m) = small_instance(d.path());
+    let o = bin()
+        .args(["solve", "--max-walk", "900", "--schools"])
+        .arg(&s)
+        .arg("--pupils")
+        .arg(&p)
+        .arg("--matrix")
+        .arg(&m)
+        .arg("--out")
+        .arg(d.path().join("plan"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let plan = d.path().join("plan");
+    let run = |dir: &Path| {
+        let o = bin()
+            .args(["check", "--schools"])
+            .arg(&s)
+            .arg("--pupils")
+            .arg(&p)
+            .arg("--matrix")
+            .arg(&m)
+            .arg("--plan")
+            .arg(dir)
+            .output()
+            .unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let (code, text) = run(&plan);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("policy:     max_walk 900 m"), "{text}");
+    assert!(text.contains("optimal under its policy (max_walk 900 m"), "{text}");
+    assert!(text.contains("figures:    ok"), "{text}");
+
+    let json = |v: &mut serde_json::Value,
+                path: &[&str],
+                f: &dyn Fn(&serde_json::Value) -> serde_json::Value| {
+        let mut x = v;
+        for k in path {
+            x = match k.parse::<usize>() {
+                Ok(i) => &mut x[i],
+                Err(_) => &mut x[*k],
+            };
+        }
+        *x = f(x);
+    };
+    let plus_one = |x: &serde_json::Value| serde_json::json!(x.as_u64().unwrap() + 1);
+    let falsified: Vec<(&str, &str, Box<dyn Fn(String) -> String>, &str)> = vec![
+        (
+            "summary total",
+            "summary.json",
+            Box::new(move |t| {
+                let mut v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                json(&mut v, &["walk", "total_m"], &plus_one);
+                v.to_string()
+            }),
+            "summary.json: walk.total_m says",
+        ),
+        (
+            "summary objective",
+            "summary.json",
+            Box::new(move |t| {
+                let mut v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                json(&mut v, &["solver", "objective_m"], &plus_one);
+                v.to_string()
+            }),
+            "summary.json: solver.objective_m says",
+        ),
+        (
+            "summary optimal",
+            "summary.json",
+            Box::new(move |t| {
+                let mut v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                json(&mut v, &["solver", "optimal"], &|_| serde_json::json!(false));
+                v.to_string()
+            }),
+            "summary.json: solver.optimal says false",
+        ),
+        (
+            "summary load",
+            "summary.json",
+            Box::new(move |t| {
+                let mut v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                json(&mut v, &["per_school", "0", "load"], &plus_one);
+                v.to_string()
+            }),
+            "summary.json: per_school['A'].load says",
+        ),
+        (
+            "summary classes",
+            "summary.json",
+            Box::new(move |t| {
+                let mut v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                json(&mut v, &["classes", "total"], &plus_one);
+                v.to_string()
+            }),
+            "summary.json: classes.total says",
+        ),
+        (
+            "summary max walk",
+            "summary.json",
+            Box::new(move |t| {
+                let mut v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                json(&mut v, &["walk", "max_m"], &plus_one);
+                v.to_string()
+            }),
+            "summary.json: walk.max_m says",
+        ),
+        (
+            "schools load",
+            "schools.csv",
+            Box::new(|t: String| {
+                let mut lines: Vec<String> = t.lines().map(String::from).collect();
+                let mut f: Vec<String> = lines[1].split(',').map(String::from).collect();
+                f[4] = (f[4].parse::<u64>().unwrap() + 1).to_string();
+                lines[1] = f.join(",");
+                lines.join("\n") + "\n"
+            }),
+            "schools.csv:2: load of school 'A' says",
+        ),
+        (
+            "meters",
+            "assignments.csv",
+            Box::new(|t: String| {
+                let mut lines: Vec<String> = t.lines().map(String::from).collect();
+                let mut f: Vec<String> = lines[1].split(',').map(String::from).collect();
+                f[2] = "1".into();
+                lines[1] = f.join(",");
+                lines.join("\n") + "\n"
+            }),
+            "assignments.csv:2: meters says '1'",
+        ),
+        (
+            "certificate optimal",
+            "certificate.json",
+            Box::new(|t: String| t.replace("\"optimal\": true", "\"optimal\": false")),
+            "certificate.json: optimal says false",
+        ),
+        (
+            "duplicate row",
+            "assignments.csv",
+            Box::new(|t: String| {
+                let second = t.lines().nth(1).unwrap().to_string();
+                format!("{t}{second}\n")
+            }),
+            "the pupil appears twice (first on line 2)",
+        ),
+        (
+            "unknown row",
+            "assignments.csv",
+            Box::new(|t: String| format!("{t}nobody,A,1,,A,1,0,\n")),
+            "unknown pupil (not in the pupils file)",
+        ),
+    ];
+    for (what, file, edit, says) in falsified {
+        let dir = d.path().join(what.replace(' ', "-"));
+        std::fs::create_dir(&dir).unwrap();
+        for e in std::fs::read_dir(&plan).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+        }
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        std::fs::write(dir.join(file), edit(text)).unwrap();
+        let (code, out) = run(&dir);
+        assert_eq!(code, Some(5), "{what}: {out}");
+        assert!(out.contains(says), "{what}: lacks {says:?}:\n{out}");
+        if what.ends_with("row") {
+            assert!(out.contains("rows:       FAILED"), "{what}: {out}");
+        } else {
+            assert!(out.contains("figures:    FAILED"), "{what}: {out}");
+        }
+    }
 }
