@@ -247,6 +247,7 @@ impl PlanRequest {
     /// Read and validate every input. A cap on changed blocks implies whole blocks.
     pub fn load(&self, stage: &dyn Fn(Stage)) -> Result<Loaded> {
         stage(Stage::Reading);
+        self.policy.validate()?;
         let mut policy = self.policy.clone();
         let stability = match &self.stability {
             Some(spec) => {
@@ -411,6 +412,7 @@ impl Loaded {
     /// Decide feasibility at the pupil level before any solver, so that a request that cannot
     /// succeed is answered at once.
     pub fn check_feasible(&self) -> Result<()> {
+        self.policy.validate()?;
         if self.policy.contiguous && self.city.is_none() {
             return Err(Error::policy(
                 "contiguous districts need the city's blocks and the walks from every block",

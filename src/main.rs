@@ -536,13 +536,30 @@ fn main() -> ExitCode {
                 return ExitCode::from(error.exit_code());
             }
             let code = e.downcast_ref::<Error>().map(Error::exit_code).unwrap_or(exit::ERROR);
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", chain(&e));
             if let Some(hint) = e.downcast_ref::<Error>().and_then(Error::hint) {
                 eprintln!("hint: {}", render_hint(hint));
             }
             ExitCode::from(code)
         }
     }
+}
+
+/// An error and its causes joined by ": ", each cause only when its text is not already in the
+/// message (a file's I/O error names the OS error once, not once per layer).
+fn chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// A malformed command line that clap cannot see (exit code 2, as clap's own).

@@ -25,14 +25,7 @@ pub fn solve_plan(
     policy: &Policy,
     stability: Option<&stability::Stability>,
 ) -> Result<Plan> {
-    for (what, v) in [("minimum", policy.min_class_size), ("maximum", policy.max_class_size)] {
-        if v == Some(0) {
-            return Err(Error::policy(
-                format!("the {what} class size is 0: a class holds at least one pupil"),
-                None,
-            ));
-        }
-    }
+    policy.validate()?;
     let inst = &*effective_instance(inst, policy);
     let before = stability.map(|st| stability::before(inst, &st.previous));
     let keep_cap = match stability.map(|st| st.rule) {

@@ -60,6 +60,31 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// The rules that contradict themselves, before any instance is read: a class size of 0,
+    /// or a minimum class size above the maximum.
+    pub fn validate(&self) -> Result<(), crate::error::Error> {
+        for (what, v) in [("minimum", self.min_class_size), ("maximum", self.max_class_size)] {
+            if v == Some(0) {
+                return Err(crate::error::Error::policy(
+                    format!("the {what} class size is 0: a class holds at least one pupil"),
+                    None,
+                ));
+            }
+        }
+        if let (Some(min), Some(max)) = (self.min_class_size, self.max_class_size) {
+            if min > max {
+                return Err(crate::error::Error::policy(
+                    format!(
+                        "the minimum class size {min} is above the maximum class size {max}: no \
+                         class could be formed"
+                    ),
+                    None,
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the run is a MIP (whole blocks or whole classes) rather than the pure LP.
     pub fn is_mip(&self) -> bool {
         self.unit == Unit::Block || self.min_class_size.is_some()

@@ -628,3 +628,62 @@ fn every_command_with_an_output_directory_refuses_an_unrelated_one() {
         assert_eq!(std::fs::read_to_string(mine.join("notes.txt")).unwrap(), "keep");
     }
 }
+
+/// Issue 19, item 10: a bad capacity or a NaN latitude gives exactly one message (not a second,
+/// wrong one about an empty field); an OS error's text is printed once; a class size of 0 and a
+/// minimum class size above the maximum are refused as contradictory rules (exit 3).
+#[test]
+fn one_correct_message_per_fault() {
+    let e = instance_error(
+        "id,name,lat,lon,capacity\nA,a,52.1,11.6,abc\nB,b,NaN,11.6,3\n",
+        "id,lat,lon\n1,NaN,11.6\n2,52.1,inf\n",
+    );
+    let lines: Vec<&str> = e.lines().filter(|l| l.starts_with("  - ")).collect();
+    assert_eq!(
+        lines,
+        [
+            "  - schools.csv:2: field 'capacity': is not a whole number (got 'abc')",
+            "  - schools.csv:3: field 'lat': is not a finite number (got 'NaN')",
+            "  - pupils.csv:2: field 'lat': is not a finite number",
+            "  - pupils.csv:3: field 'lon': is not a finite number",
+        ],
+        "{e}"
+    );
+    // Empty fields still say so.
+    let e = instance_error(SCHOOLS, "id,lat,lon\n1,,11.6\n");
+    has(&e, &["pupils.csv:2: field 'lat': is empty while 'lon' is given"]);
+
+    let d = tempfile::tempdir().unwrap();
+    let (s, p, m) = small_instance(d.path());
+    let o = solve_args(&s, &d.path().join("nope.csv"), &m, &d.path().join("plan"), &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    for (flags, says) in [
+        (&["--max-class-size", "0"][..], "the maximum class size is 0"),
+        (&["--min-class-size", "0"][..], "the minimum class size is 0"),
+        (
+            &["--min-class-size", "25", "--max-class-size", "20"][..],
+            "the minimum class size 25 is above the maximum class size 20",
+        ),
+    ] {
+        let o = solve_args(&s, &p, &m, &d.path().join("plan"), flags);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{flags:?}: {err}");
+        has(&err, &["invalid policy", says]);
+        assert!(!err.contains("hint"), "{flags:?}: no hint to give the maximum: {err}");
+    }
+    // The service's rules are the same library's: refused when the request is loaded.
+    let text =
+        |name: &str, t: &str| catchment::app::Source::Text { name: name.into(), text: t.into() };
+    let req = catchment::app::PlanRequest {
+        schools: text("schools.csv", SCHOOLS),
+        pupils: text("pupils.csv", PUPILS),
+        distances: catchment::app::Distances::Matrix(text("matrix.csv", &matrix())),
+        policy: catchment::Policy { max_class_size: Some(0), ..Default::default() },
+        stability: None,
+        city: None,
+        compare: Default::default(),
+    };
+    assert!(matches!(req.load(&|_| ()), Err(Error::Policy { .. })));
+}

@@ -442,6 +442,10 @@ pub fn schools_from_table(table: &Table) -> Result<Vec<School>> {
         let capacity = match (capacity, max_classes) {
             (Some(c), _) => Some(c),
             (None, Some(k)) => Some(k.saturating_mul(class_size)),
+            // A value that is there but not a number has its message already.
+            (None, None) if row.get("capacity").is_some() || row.get("max_classes").is_some() => {
+                None
+            }
             (None, None) => {
                 if !row.has_column("capacity") && !row.has_column("max_classes") {
                     row.problem(

@@ -311,11 +311,12 @@ impl<'a> Row<'a> {
         }
         match (lat, lon) {
             (Some(a), Some(b)) if ok => Some((a, b)),
-            (Some(_), None) if !required => {
+            // A value that is there but wrong has its own message already.
+            (Some(_), None) if !required && self.get("lon").is_none() => {
                 self.problem("lon", "is empty while 'lat' is given");
                 None
             }
-            (None, Some(_)) if !required => {
+            (None, Some(_)) if !required && self.get("lat").is_none() => {
                 self.problem("lat", "is empty while 'lon' is given");
                 None
             }
