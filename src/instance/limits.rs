@@ -65,9 +65,13 @@ pub fn id_too_long() -> String {
     format!("is longer than {MAX_ID_BYTES} bytes, the most an id may be")
 }
 
-/// A value of a file shown in a message: at most 40 characters.
+/// A value of a file shown in a message: at most 40 characters, and never one spanning lines
+/// (a quote left open pulls the following rows into one field: they are not echoed).
 pub fn shown(v: &str) -> String {
     const MAX: usize = 40;
+    if v.contains(['\n', '\r']) {
+        return "a value spanning lines: is a quote left open?".into();
+    }
     match v.char_indices().nth(MAX) {
         Some((i, _)) => format!("{}...", &v[..i]),
         None => v.to_string(),
@@ -283,6 +287,8 @@ mod tests {
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(10_000_000), "10,000,000");
         assert_eq!(shown("abc"), "abc");
+        assert!(!shown("1\nP0001,S01").contains("P0001"));
+        assert!(!shown("1\nP0001,S01").contains("P0001"));
         assert_eq!(shown(&"é".repeat(50)), format!("{}...", "é".repeat(40)));
     }
 }

@@ -247,15 +247,19 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
             ));
             continue;
         };
-        let Some(meters) = parse_distance(meters, "meters", line, &mut problems, &problem) else {
+        let Some(meters) =
+            parse_distance(meters, "meters", line, by_block, &mut problems, &problem)
+        else {
             continue;
         };
         let seconds = match (seconds_col, &secs) {
             (Some(c), Some(_)) => match field(c) {
-                Ok(v) => match parse_distance(v, "seconds", line, &mut problems, &problem) {
-                    Some(x) => Some(x),
-                    None => continue,
-                },
+                Ok(v) => {
+                    match parse_distance(v, "seconds", line, by_block, &mut problems, &problem) {
+                        Some(x) => Some(x),
+                        None => continue,
+                    }
+                }
                 Err(_) => continue,
             },
             _ => None,
@@ -323,22 +327,28 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
     Ok(m)
 }
 
-/// A distance cell: whole meters (rounded), `UNREACHABLE` for `unreachable`, or why not.
+/// A distance cell: whole meters (rounded), `UNREACHABLE` for `unreachable`, or why not (the
+/// value shown, at most 40 characters).
 pub(crate) fn distance_value(v: &str) -> std::result::Result<u32, String> {
+    distance_value_shown(v, true)
+}
+
+/// [`distance_value`]; `show`: whether the message may quote the value (not in a matrix keyed
+/// by pupil: its rows are personal, and a broken quote can pull other rows into a field).
+fn distance_value_shown(v: &str, show: bool) -> std::result::Result<u32, String> {
     if v.is_empty() {
         return Err("is empty (write 'unreachable' for a pair with no route)".into());
     }
     if v.eq_ignore_ascii_case("unreachable") {
         return Ok(UNREACHABLE);
     }
+    let got = if show { format!(" (got '{}')", limits::shown(v)) } else { String::new() };
     match v.parse::<f64>() {
-        Ok(x) if x.is_nan() || x.is_infinite() => {
-            Err(format!("is not a finite number (got '{v}')"))
-        }
-        Ok(x) if x < 0.0 => Err(format!("must not be negative (got '{v}')")),
-        Ok(x) if x >= (UNREACHABLE - 1) as f64 => Err(format!("is too large (got '{v}')")),
+        Ok(x) if x.is_nan() || x.is_infinite() => Err(format!("is not a finite number{got}")),
+        Ok(x) if x < 0.0 => Err(format!("must not be negative{got}")),
+        Ok(x) if x >= (UNREACHABLE - 1) as f64 => Err(format!("is too large{got}")),
         Ok(x) => Ok(x.round() as u32),
-        Err(_) => Err(format!("is not a number (got '{v}')")),
+        Err(_) => Err(format!("is not a number{got}")),
     }
 }
 
@@ -349,10 +359,13 @@ fn parse_distance(
     v: &str,
     field: &str,
     line: u64,
+    show: bool,
     problems: &mut Vec<InputProblem>,
     problem: &ProblemAt<'_>,
 ) -> Option<u32> {
-    distance_value(v).map_err(|m| problems.push(problem(Some(line), Some(field), m))).ok()
+    distance_value_shown(v, show)
+        .map_err(|m| problems.push(problem(Some(line), Some(field), m)))
+        .ok()
 }
 
 /// Sidecar `<matrix>.meta.json`: where the distances come from.

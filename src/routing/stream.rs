@@ -114,10 +114,8 @@ impl<'a> MatrixFile<'a> {
                 Ok(x) if x.is_finite() && x >= 0.0 && x < (UNREACHABLE - 1) as f64 => {
                     x.round() as u32
                 }
-                _ => {
-                    let v = limits::shown(v);
-                    return Err(bad("meters", format!("is not a distance in meters (got '{v}')")));
-                }
+                // Rows of a pupil matrix are personal: the value is not echoed.
+                _ => return Err(bad("meters", "is not a distance in meters".into())),
             };
             if self.max_walk.is_some_and(|w| meters > w) && self.fixed[p] != Some(s as u32) {
                 continue;
