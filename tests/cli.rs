@@ -418,7 +418,8 @@ fn check_recomputes_every_published_figure_and_names_the_policy() {
         *x = f(x);
     };
     let plus_one = |x: &serde_json::Value| serde_json::json!(x.as_u64().unwrap() + 1);
-    let falsified: Vec<(&str, &str, Box<dyn Fn(String) -> String>, &str)> = vec![
+    type Edit = Box<dyn Fn(String) -> String>;
+    let falsified: Vec<(&str, &str, Edit, &str)> = vec![
         (
             "summary total",
             "summary.json",

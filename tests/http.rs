@@ -458,7 +458,7 @@ fn validation_errors_carry_the_cli_messages() {
             pupils.into(),
             format!("{matrix}p9,A,10\n"),
             "invalid_input",
-            "p9",
+            "unknown pupil id (not in the pupils file)",
         ),
         (
             "matrix column missing",

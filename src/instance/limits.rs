@@ -28,7 +28,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -80,13 +80,11 @@ pub fn shown(v: &str) -> String {
 
 /// The first line of `bytes` longer than [`MAX_LINE_BYTES`] (1-based), if any. Linear.
 pub fn long_line(bytes: &[u8]) -> Option<u64> {
-    let mut line = 1;
-    for chunk in bytes.split(|&b| b == b'\n') {
+    for (line, chunk) in (1..).zip(bytes.split(|&b| b == b'\n')) {
         let len = chunk.len() - usize::from(chunk.last() == Some(&b'\r'));
         if len > MAX_LINE_BYTES {
             return Some(line);
         }
-        line += 1;
     }
     None
 }

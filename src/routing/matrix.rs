@@ -166,18 +166,14 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
             rows_of.entry(k).or_default().push(i);
         }
     }
-    if by_block {
-        if inst.pupils.iter().any(|p| p.block.is_none()) {
-            return Err(Error::input(
-                name,
-                None,
-                Some("block_id"),
-                format!(
-                    "the matrix is per block, but {} pupils have no block",
-                    inst.pupils.iter().filter(|p| p.block.is_none()).count()
-                ),
-            ));
-        }
+    let without_block = inst.pupils.iter().filter(|p| p.block.is_none()).count();
+    if by_block && without_block > 0 {
+        return Err(Error::input(
+            name,
+            None,
+            Some("block_id"),
+            format!("the matrix is per block, but {without_block} pupils have no block"),
+        ));
     }
     let mut m = Matrix::new(inst.pupils.len(), n_s, "matrix file");
     let mut secs = seconds_col.map(|_| vec![UNREACHABLE; inst.pupils.len() * n_s]);
