@@ -212,6 +212,10 @@ fn no_route_shows_a_pupil_without_a_token_allowed_to_see_it() {
                 if let Some(c) = coords.iter().find(|c| packed.contains(c.as_str())) {
                     panic!("{method} {path} (token {token:?}) shows a pupil's coordinate {c}");
                 }
+                // Any token is accepted, the scheme in any case (RFC 9110).
+                if token.is_some() {
+                    assert_ne!(r.status, 401, "{method} {path} (token {token:?}): {}", r.text());
+                }
                 // Publishable routes answer without a token; pupil-level ones need one.
                 if token.is_none() && *method == "get" {
                     let public = !path.contains("/v1/jobs/") && !path.ends_with("assignments.csv");
