@@ -226,6 +226,7 @@ fn openapi_lists_every_route() {
         ("/v1/simulations/{id}", "get"),
         ("/v1/simulations/{id}/simulation.csv", "get"),
         ("/healthz", "get"),
+        ("/readyz", "get"),
         ("/metrics", "get"),
         ("/openapi.json", "get"),
     ];

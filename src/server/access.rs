@@ -19,6 +19,29 @@ pub(super) fn require(app: &App, headers: &HeaderMap, needed: Scope) -> Result<(
     })
 }
 
+/// The media type of a request without its parameters (`; charset=...`), lower case; empty
+/// when there is no `Content-Type`.
+pub(super) fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// A JSON body: `application/json` (parameters allowed) or no `Content-Type`; anything else,
+/// `application/jsonbogus` included, is 415.
+pub(super) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    match media_type(headers).as_str() {
+        "" | "application/json" => Ok(()),
+        _ => Err(ApiError::new("unsupported_media_type", "send the body as application/json")),
+    }
+}
+
 pub(super) fn valid_id(id: &str) -> Result<(), ApiError> {
     if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(())

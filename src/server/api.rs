@@ -1,6 +1,8 @@
 //! Routes, request and response types, and the OpenAPI document generated from them.
 
-use super::access::{content_type, file, new_id, publishable, require, valid_id};
+use super::access::{
+    content_type, file, media_type, new_id, publishable, require, require_json, valid_id,
+};
 use super::auth::Scope;
 pub use super::error::ApiError;
 use super::jobs::{self, Outcome};
@@ -125,12 +127,6 @@ pub struct SubmitQuery {
 }
 
 async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
-    let ct = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
     let too_large = |status: StatusCode| {
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -145,7 +141,7 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
         }
     };
     // The media type without its parameters (`; charset=...`, `; boundary=...`).
-    let essence = ct.split(';').next().unwrap_or("").trim().to_string();
+    let essence = media_type(req.headers());
     if essence == "multipart/form-data" {
         let mut mp = Multipart::from_request(req, &()).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -591,6 +587,7 @@ async fn submit_simulation(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     require(&app, &headers, Scope::Write)?;
+    require_json(&headers)?;
     let req: SimulationRequest = if body.iter().all(u8::is_ascii_whitespace) {
         SimulationRequest::default()
     } else {
@@ -769,6 +766,19 @@ async fn healthz(State(app): State<Arc<App>>) -> Result<&'static str, ApiError> 
     Ok("ok\n")
 }
 
+/// Readiness: the service can take work, i.e. the work directory and the database can be
+/// written (a probe file and a probe row). 503 with the reason otherwise; `/healthz` only says
+/// the process and the database answer.
+#[utoipa::path(get, path = "/readyz", tag = "service", responses((status = 200, description = "ready", body = String), (status = 503, description = "The store cannot write; `message` says why", body = ApiError)))]
+async fn readyz(State(app): State<Arc<App>>) -> Result<&'static str, ApiError> {
+    let app2 = app.clone();
+    tokio::task::spawn_blocking(move || jobs::ready(&app2))
+        .await
+        .map_err(|_| ApiError::internal("the readiness check panicked"))?
+        .map_err(|reason| ApiError::new("unavailable", &reason))?;
+    Ok("ready\n")
+}
+
 /// Counters and gauges in the Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
@@ -798,7 +808,7 @@ impl utoipa::Modify for BearerScheme {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "catchment", description = "Optimal school catchment areas as a service: submit an instance, poll the job, fetch the plan."),
-    paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, get_plan_file, explain, submit_simulation, get_simulation, get_simulation_csv, healthz, metrics, openapi, super::scenarios::submit, super::scenarios::get_set, super::scenarios::get_file),
+    paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, get_plan_file, explain, submit_simulation, get_simulation, get_simulation_csv, healthz, readyz, metrics, openapi, super::scenarios::submit, super::scenarios::get_set, super::scenarios::get_file),
     components(schemas(PlanRequest, TableInput, PlanForm, RoutingSpec, StabilitySpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks, SimulationRequest, SimulationResponse, super::scenarios::ScenarioSetRequest, super::scenarios::ScenarioSetStatus)),
     modifiers(&BearerScheme)
 )]
@@ -809,28 +819,42 @@ async fn not_found() -> ApiError {
     ApiError::new("not_found", "no such route; see /openapi.json")
 }
 
-/// Every route of the service (with the OpenAPI document), on the shared state `app`.
-pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/v1/plans", post(submit_plan))
-        .route("/v1/jobs/{id}", get(get_job))
-        .route("/v1/plans/{id}", get(get_plan))
-        .route("/v1/plans/{id}/assignments.csv", get(get_assignments))
-        .route("/v1/plans/{id}/schools.csv", get(get_schools))
-        .route("/v1/plans/{id}/certificate.json", get(get_certificate))
-        .route("/v1/plans/{id}/files/{name}", get(get_plan_file))
-        .route("/v1/plans/{id}/explain", get(explain))
-        .route("/v1/scenarios", post(super::scenarios::submit))
-        .route("/v1/scenarios/{id}", get(super::scenarios::get_set))
-        .route("/v1/scenarios/{id}/files/{*path}", get(super::scenarios::get_file))
-        .route("/v1/plans/{id}/simulations", post(submit_simulation))
-        .route("/v1/simulations/{id}", get(get_simulation))
-        .route("/v1/simulations/{id}/simulation.csv", get(get_simulation_csv))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
-        .fallback(not_found)
-        .with_state(app)
+/// Every route once: `ROUTES` (method, path) and the router are made from this one list.
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:path),* $(,)?) => {
+        /// Every route of the service: (method, path), as the router serves them. Tests walk
+        /// this list (the privacy scan, JSON error answers).
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        /// Every route of the service (with the OpenAPI document), on the shared state `app`.
+        pub fn router(app: Arc<App>) -> Router {
+            Router::new()
+                $(.route($path, $method($handler)))*
+                .fallback(not_found)
+                .with_state(app)
+        }
+    };
+}
+
+routes! {
+    post "/v1/plans" => submit_plan,
+    get "/v1/jobs/{id}" => get_job,
+    get "/v1/plans/{id}" => get_plan,
+    get "/v1/plans/{id}/assignments.csv" => get_assignments,
+    get "/v1/plans/{id}/schools.csv" => get_schools,
+    get "/v1/plans/{id}/certificate.json" => get_certificate,
+    get "/v1/plans/{id}/files/{name}" => get_plan_file,
+    get "/v1/plans/{id}/explain" => explain,
+    post "/v1/scenarios" => super::scenarios::submit,
+    get "/v1/scenarios/{id}" => super::scenarios::get_set,
+    get "/v1/scenarios/{id}/files/{*path}" => super::scenarios::get_file,
+    post "/v1/plans/{id}/simulations" => submit_simulation,
+    get "/v1/simulations/{id}" => get_simulation,
+    get "/v1/simulations/{id}/simulation.csv" => get_simulation_csv,
+    get "/healthz" => healthz,
+    get "/readyz" => readyz,
+    get "/metrics" => metrics,
+    get "/openapi.json" => openapi,
 }
 
 #[cfg(test)]
@@ -859,6 +883,24 @@ mod tests {
             );
             assert!(a.problems.is_empty());
         }
+    }
+
+    /// The router's routes and the OpenAPI document's are the same.
+    #[test]
+    fn every_route_is_in_the_openapi_document() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        let mut documented: Vec<(String, String)> = paths
+            .iter()
+            .flat_map(|(p, ops)| {
+                ops.as_object().unwrap().keys().map(move |m| (m.clone(), p.clone()))
+            })
+            .collect();
+        let mut routed: Vec<(String, String)> =
+            ROUTES.iter().map(|(m, p)| (m.to_string(), p.replace("{*", "{"))).collect();
+        documented.sort();
+        routed.sort();
+        assert_eq!(routed, documented);
     }
 
     #[test]

@@ -39,4 +39,14 @@ pub struct Config {
     /// in the queue and resumed at the next start.
     #[arg(long, env = "CATCHMENT_SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,
+    /// A job that cannot start because the store cannot write (disk full, the work directory
+    /// not writable) is tried again this many times, waiting 1, 2, 4, ... (at most 30) seconds
+    /// between tries, and then failed with the reason.
+    #[arg(long, env = "CATCHMENT_START_RETRIES", default_value_t = 5)]
+    pub start_retries: u32,
+    /// Delete finished jobs, their plans and simulations, and finished scenario sets this many
+    /// days after they finished (checked at start and every hour; freed pages are returned to
+    /// the file system). Unset: kept until deleted by hand.
+    #[arg(long, env = "CATCHMENT_RETENTION_DAYS")]
+    pub retention_days: Option<u32>,
 }

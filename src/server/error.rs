@@ -116,7 +116,7 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             "routing" => StatusCode::BAD_GATEWAY,
-            "timeout" | "shutting_down" => StatusCode::SERVICE_UNAVAILABLE,
+            "timeout" | "shutting_down" | "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

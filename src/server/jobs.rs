@@ -261,6 +261,29 @@ fn run(app: &App, id: &str, loaded: Option<Loaded>) -> Result<Artefacts, ApiErro
     result
 }
 
+/// Check that plan files can be written into the work directory: it is (re)created and a probe
+/// file written and removed.
+pub fn work_dir_writable(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    // A name of its own per check: checks run concurrently (readiness, job starts).
+    let probe = dir.join(format!(".probe-{:016x}", rand::random::<u64>()));
+    std::fs::write(&probe, b"probe")?;
+    std::fs::remove_file(&probe)
+}
+
+/// Whether the service can take work: the work directory and the database can be written.
+/// `Err` holds the reason (for `/readyz`; it names no path).
+pub fn ready(app: &App) -> Result<(), String> {
+    work_dir_writable(&app.work_dir).map_err(|e| {
+        tracing::warn!(dir = %app.work_dir.display(), "work directory not writable: {e}");
+        format!("the work directory next to the database cannot be written: {e}")
+    })?;
+    app.store.probe_write().map_err(|e| {
+        tracing::warn!(db = %app.cfg.db.display(), "database not writable: {e}");
+        format!("the database cannot be written: {e}")
+    })
+}
+
 /// Queue a job: it waits for a solve slot, runs on a blocking thread and stores its result.
 /// `done` (for `?wait=true`) hears how it ended; it is dropped unheard when the service shuts
 /// down before the job starts (the job stays queued in the store and is resumed at next start).
@@ -271,29 +294,59 @@ pub fn spawn(
     done: Option<oneshot::Sender<Outcome>>,
 ) {
     tokio::spawn(async move {
-        let Ok(_permit) = app.solves.acquire().await else { return };
-        {
-            // Registered under the lock the shutdown takes to raise its flag: either the
-            // shutdown waits for this job, or the job stays queued for the next start.
-            let mut running = app.running.lock().unwrap_or_else(|e| e.into_inner());
-            if app.shutting_down.load(SeqCst) {
+        let mut failed_starts = 0u32;
+        let _permit = loop {
+            let Ok(permit) = app.solves.acquire().await else { return };
+            {
+                // Registered under the lock the shutdown takes to raise its flag: either the
+                // shutdown waits for this job, or the job stays queued for the next start.
+                let mut running = app.running.lock().unwrap_or_else(|e| e.into_inner());
+                if app.shutting_down.load(SeqCst) {
+                    return;
+                }
+                running.insert(id.clone());
+            }
+            let unregister = |app: &App| {
+                app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                app.idle.notify_waiters();
+            };
+            let reason = match work_dir_writable(app.work_dir.as_path()) {
+                Err(e) => format!("the work directory cannot be written: {e}"),
+                Ok(()) => match app.store.start_job(&id) {
+                    Ok(Some(_attempt)) => break permit,
+                    // Not queued (any more): nothing to do.
+                    Ok(None) => return unregister(&app),
+                    Err(e) => format!("the database cannot be written: {e}"),
+                },
+            };
+            unregister(&app);
+            drop(permit);
+            failed_starts += 1;
+            if failed_starts > app.cfg.start_retries {
+                tracing::error!(job = %id, tries = failed_starts, "the job could not start: {reason}");
+                let e = ApiError::new(
+                    "unavailable",
+                    &format!(
+                        "the service could not start this job ({failed_starts} tries): its \
+                         store cannot be written (the operator sees why in the log and at \
+                         /readyz); submit it again once /readyz answers 200"
+                    ),
+                );
+                if let Err(err) =
+                    app.store.fail_job(&id, &serde_json::to_string(&e).unwrap_or_default())
+                {
+                    tracing::error!(job = %id, "the job stays queued until the next start: {err}");
+                }
+                app.metrics.jobs_failed.fetch_add(1, Relaxed);
+                if let Some(tx) = done {
+                    let _ = tx.send(Outcome::Failed(e));
+                }
                 return;
             }
-            running.insert(id.clone());
-        }
-        let started = match app.store.start_job(&id) {
-            Ok(Some(_attempt)) => true,
-            Ok(None) => false,
-            Err(e) => {
-                tracing::error!(job = %id, "store: {e}");
-                false
-            }
+            let wait = 1u64 << (failed_starts - 1).min(5);
+            tracing::warn!(job = %id, retry_in_s = wait.min(30), "the job could not start: {reason}");
+            tokio::time::sleep(std::time::Duration::from_secs(wait.min(30))).await;
         };
-        if !started {
-            app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-            app.idle.notify_waiters();
-            return;
-        }
         app.metrics.solves_running.fetch_add(1, Relaxed);
         let started = std::time::Instant::now();
         let app2 = app.clone();

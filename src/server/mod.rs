@@ -5,7 +5,9 @@
 //!
 //! - [`api`]: routes, request/response types, the OpenAPI document.
 //! - [`jobs`]: request -> library values; running solves on blocking threads, bounded; resume.
-//! - [`store`]: the SQLite file (WAL) of jobs and plans.
+//! - [`scenarios`]: scenario sets, stored and resumed like jobs.
+//! - [`store`]: the SQLite file (WAL) of jobs, plans, scenario sets and simulations; retention.
+//! - [`lock`]: one server per database.
 //! - [`auth`]: hashed bearer tokens, read and write scopes.
 //! - [`metrics`]: Prometheus counters.
 
@@ -15,6 +17,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod jobs;
+pub mod lock;
 pub mod metrics;
 pub mod model;
 pub mod scenarios;
@@ -26,6 +29,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashSet;
+use std::future::IntoFuture;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -51,6 +55,8 @@ pub struct App {
     pub running: Mutex<HashSet<String>>,
     /// Woken whenever a job ends.
     pub idle: tokio::sync::Notify,
+    /// The lock on the database: no second server runs on it while this one does.
+    pub lock: lock::DbLock,
 }
 
 /// Per-request time limit and response counting.
@@ -67,8 +73,53 @@ async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
         )
         .into_response(),
     };
+    let resp = json_error(&app, resp).await;
     app.metrics.response(resp.status().as_u16());
     resp
+}
+
+/// Every error answer is JSON (`ApiError`), also those axum makes itself: a body over the
+/// limit (413) on any route, a method a route does not take (405), a query or path it cannot
+/// read (400).
+async fn json_error(app: &App, resp: Response) -> Response {
+    let status = resp.status();
+    let json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if json || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let (kind, message) = match status.as_u16() {
+        413 => (
+            "body_too_large",
+            format!(
+                "the request body is larger than the limit of {} bytes",
+                app.cfg.max_body_bytes
+            ),
+        ),
+        405 => {
+            ("method_not_allowed", "this route does not take this method; see /openapi.json".into())
+        }
+        415 => ("unsupported_media_type", format!("unsupported media type: {text}")),
+        400..=499 => ("bad_request", text),
+        _ => ("internal", "internal error".into()),
+    };
+    let mut e = api::ApiError::new(kind, &message);
+    e.status = Some(status.as_u16());
+    let mut out = e.into_response();
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
 }
 
 async fn shutdown_signal() {
@@ -106,8 +157,11 @@ pub fn open(cfg: Config) -> anyhow::Result<App> {
         !tokens.is_empty(),
         "no tokens configured: give --token write:SECRET (and read:SECRET for readers), or CATCHMENT_TOKENS"
     );
+    // Before anything is touched: a second server must not empty this one's work directory
+    // or run its jobs again.
+    let lock = lock::acquire(&cfg.db)?;
     let store = store::Store::open(&cfg.db)
-        .map_err(|e| anyhow::anyhow!("{}: cannot open the database: {e}", cfg.db.display()))?;
+        .map_err(|e| anyhow::anyhow!("{}", store::open_error(&cfg.db, &e)))?;
     let mut work = cfg.db.clone().into_os_string();
     work.push(".work");
     let work_dir = PathBuf::from(work);
@@ -128,6 +182,7 @@ pub fn open(cfg: Config) -> anyhow::Result<App> {
         shutting_down: AtomicBool::new(false),
         running: Mutex::new(HashSet::new()),
         idle: tokio::sync::Notify::new(),
+        lock,
         cfg,
     })
 }
@@ -135,25 +190,28 @@ pub fn open(cfg: Config) -> anyhow::Result<App> {
 /// Run the service until SIGTERM/SIGINT. Prints `listening on http://ADDR` on stdout once ready.
 pub fn serve(cfg: Config) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let app = Arc::new(open(cfg)?);
         let listener = tokio::net::TcpListener::bind(app.cfg.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", app.cfg.listen))?;
-        jobs::resume(&app).map_err(|e| anyhow::anyhow!("resuming unfinished jobs: {e}"))?;
-        let interrupted = api::ApiError::new(
-            "interrupted",
-            "the service restarted while this scenario set ran; submit it again",
-        );
-        let n = app
-            .store
-            .fail_interrupted_scenario_sets(
-                &serde_json::to_string(&interrupted).unwrap_or_default(),
-            )
-            .map_err(|e| anyhow::anyhow!("marking interrupted scenario sets: {e}"))?;
-        if n > 0 {
-            tracing::warn!(count = n, "scenario sets interrupted by a restart marked failed");
+        if let Some(days) = app.cfg.retention_days {
+            // Once before serving (so nothing past its time is served), then every hour.
+            sweep(&app, days);
+            let app2 = app.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(3600));
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    let app3 = app2.clone();
+                    let _ = tokio::task::spawn_blocking(move || sweep(&app3, days)).await;
+                }
+            });
         }
+        jobs::resume(&app).map_err(|e| anyhow::anyhow!("resuming unfinished jobs: {e}"))?;
+        scenarios::resume(&app)
+            .map_err(|e| anyhow::anyhow!("resuming unfinished scenario sets: {e}"))?;
         let router = api::router(app.clone())
             .layer(DefaultBodyLimit::max(app.cfg.max_body_bytes))
             .layer(axum::middleware::from_fn_with_state(app.clone(), guard));
@@ -162,27 +220,67 @@ pub fn serve(cfg: Config) -> anyhow::Result<()> {
         use std::io::Write;
         let _ = std::io::stdout().flush();
         tracing::info!(%addr, db = %app.cfg.db.display(), "catchment serve started");
+        // The moment the shutdown began; the grace is counted from it.
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(None::<tokio::time::Instant>);
         let app2 = app.clone();
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                tracing::info!("shutting down: no new requests; waiting for running solves");
-                {
-                    let _running = app2.running.lock().unwrap_or_else(|e| e.into_inner());
-                    app2.shutting_down.store(true, SeqCst);
+        let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!(
+                grace_s = app2.cfg.shutdown_grace,
+                "shutting down: no new requests; running solves get the grace"
+            );
+            {
+                let _running = app2.running.lock().unwrap_or_else(|e| e.into_inner());
+                app2.shutting_down.store(true, SeqCst);
+            }
+            app2.solves.close();
+            let _ = stop_tx.send(Some(tokio::time::Instant::now()));
+        });
+        let grace = Duration::from_secs(app.cfg.shutdown_grace);
+        let grace_over = async {
+            loop {
+                let stopped = *stop_rx.borrow_and_update();
+                if let Some(t) = stopped {
+                    tokio::time::sleep_until(t + grace).await;
+                    return;
                 }
-                app2.solves.close();
-            })
-            .await?;
-        finish_running(&app).await;
-        let _ = std::fs::remove_dir(&app.work_dir);
-        Ok(())
-    })
+                if stop_rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        // Open requests (a client waiting with ?wait=true) do not hold the shutdown past the
+        // grace.
+        tokio::select! {
+            r = server.into_future() => r?,
+            _ = grace_over => tracing::warn!("requests still open at the end of the grace were cut off"),
+        }
+        let stopped = (*stop_rx.borrow()).unwrap_or_else(tokio::time::Instant::now);
+        finish_running(&app, stopped + grace).await;
+        // Files of solves cut off (they hold pupil ids); the next start removes any a solve
+        // still writes before the process ends.
+        let _ = std::fs::remove_dir_all(&app.work_dir);
+        Ok::<_, anyhow::Error>(())
+    });
+    // Solves still running on blocking threads are not waited for: their jobs are back in the
+    // queue, and the process ends with them.
+    rt.shutdown_background();
+    result
 }
 
-/// Give running solves the grace period; put the rest back in the queue for the next start.
-async fn finish_running(app: &App) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(app.cfg.shutdown_grace);
+/// Retention: delete what finished more than `days` days ago.
+fn sweep(app: &App, days: u32) {
+    let cutoff = store::now() - i64::from(days) * 86_400;
+    match app.store.delete_finished_before(cutoff) {
+        Ok((0, 0)) => {}
+        Ok((jobs, sets)) => tracing::info!(jobs, scenario_sets = sets, days, "retention: deleted"),
+        Err(e) => tracing::error!("retention: {e}"),
+    }
+}
+
+/// Give running solves until `deadline` (the end of the grace); put the rest back in the queue
+/// for the next start. Work finished before then is stored.
+async fn finish_running(app: &App, deadline: tokio::time::Instant) {
     loop {
         let notified = app.idle.notified();
         if app.running.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
@@ -195,7 +293,9 @@ async fn finish_running(app: &App) {
     let left: Vec<String> = app.running.lock().unwrap_or_else(|e| e.into_inner()).drain().collect();
     for id in &left {
         tracing::warn!(job = %id, "interrupted by shutdown; it will be resumed at the next start");
+        // Each id is a plan job's or a scenario set's; the other update matches nothing.
         let _ = app.store.requeue(id, true);
+        let _ = app.store.requeue_scenario_set(id);
     }
     tracing::info!(interrupted = left.len(), "stopped");
 }

@@ -1,7 +1,7 @@
 //! Scenario sets over HTTP: a scenario file (TOML) and the files it names, run as a job by
 //! `scenario::batch` exactly as `catchment batch` runs it, stored in SQLite.
 
-use super::access::{content_type, file, new_id, publishable, require, valid_id};
+use super::access::{content_type, file, new_id, publishable, require, require_json, valid_id};
 use super::auth::Scope;
 use super::error::ApiError;
 use super::App;
@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
@@ -82,6 +83,135 @@ fn collect(
     Ok(())
 }
 
+/// Write the scenario file and the uploaded files into `input`.
+fn write_inputs(input: &std::path::Path, req: &ScenarioSetRequest) -> std::io::Result<()> {
+    std::fs::create_dir_all(input)?;
+    for (name, text) in &req.files {
+        std::fs::write(input.join(name), text)?;
+    }
+    std::fs::write(input.join("scenarios.toml"), &req.scenarios)
+}
+
+/// The scenario file in `input` parses and names uploaded files only.
+fn check(input: &std::path::Path, req: &ScenarioSetRequest) -> crate::Result<()> {
+    let f = crate::scenario::load(&input.join("scenarios.toml"))?;
+    let mut paths: Vec<&std::path::Path> = vec![&f.base.schools, &f.base.pupils, &f.base.matrix];
+    paths.extend(f.base.blocks.as_deref());
+    for s in &f.scenarios {
+        paths.extend(
+            [s.pupils.as_deref(), s.matrix.as_deref(), s.previous.as_deref()].into_iter().flatten(),
+        );
+        paths.extend(s.add_school.iter().map(|a| a.matrix.as_path()));
+    }
+    for p in paths {
+        let uploaded = p.parent() == Some(input)
+            && p.file_name().is_some_and(|n| req.files.contains_key(&*n.to_string_lossy()));
+        if !uploaded {
+            let shown = p.strip_prefix(input).unwrap_or(p).display().to_string();
+            return Err(crate::Error::input(
+                "scenarios.toml",
+                None,
+                None,
+                format!("names the file '{shown}', which is not among the uploaded files"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Run a stored scenario set: it waits for a solve slot, its inputs are written from the store
+/// into the work directory, `scenario::batch` runs on a blocking thread and the outputs are
+/// stored (the inputs then deleted). A shutdown that cuts it off leaves it in the store, and the
+/// next start runs it again.
+pub fn spawn(app: Arc<App>, id: String) {
+    tokio::spawn(async move {
+        let Ok(_permit) = app.solves.acquire().await else { return };
+        {
+            // As for plan jobs: either the shutdown waits for this set, or it stays stored.
+            let mut running = app.running.lock().unwrap_or_else(|e| e.into_inner());
+            if app.shutting_down.load(SeqCst) {
+                return;
+            }
+            running.insert(id.clone());
+        }
+        let ended = |app: &App| {
+            app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            app.idle.notify_waiters();
+        };
+        let request = match app.store.start_scenario_set(&id) {
+            Ok(Some(text)) => text,
+            Ok(None) => return ended(&app),
+            Err(e) => {
+                tracing::error!(scenarios = %id, "store: {e}");
+                return ended(&app);
+            }
+        };
+        let root = app.work_dir.join(format!("scenarios-{id}"));
+        let r2 = root.clone();
+        let result =
+            tokio::task::spawn_blocking(move || -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+                let req: ScenarioSetRequest = serde_json::from_str(&request).map_err(|e| {
+                    ApiError::internal(&format!("stored scenario set unreadable: {e}"))
+                })?;
+                let (input, out) = (r2.join("in"), r2.join("out"));
+                let _ = std::fs::remove_dir_all(&r2);
+                write_inputs(&input, &req)
+                    .map_err(|e| ApiError::internal(&format!("writing its files: {e}")))?;
+                crate::scenario::batch(&input.join("scenarios.toml"), &out, 1)
+                    .map_err(ApiError::from_library)?;
+                let mut files = Vec::new();
+                collect(&out, "", &mut files)
+                    .map_err(|e| ApiError::internal(&format!("reading the outputs: {e}")))?;
+                Ok(files)
+            })
+            .await
+            .unwrap_or_else(|_| Err(ApiError::internal("the scenario run panicked")));
+        if app.shutting_down.load(SeqCst)
+            && !app.running.lock().unwrap_or_else(|e| e.into_inner()).contains(&id)
+        {
+            // The shutdown gave up on this set; it runs again at the next start.
+            return;
+        }
+        let stored = match result {
+            Ok(files) => app.store.finish_scenario_set(&id, &files),
+            Err(e) => {
+                app.store.fail_scenario_set(&id, &serde_json::to_string(&e).unwrap_or_default())
+            }
+        };
+        if let Err(e) = stored {
+            tracing::error!(scenarios = %id, "storing the scenario set: {e}");
+        }
+        let _ = std::fs::remove_dir_all(&root);
+        ended(&app);
+    });
+}
+
+/// At start: run again every scenario set an earlier run left unfinished, or fail it with the
+/// reason when crashes interrupted it `max_attempts` times (or its inputs were not stored).
+pub fn resume(app: &Arc<App>) -> rusqlite::Result<()> {
+    for (id, attempts, stored) in app.store.unfinished_scenario_sets()? {
+        let reason = if !stored {
+            Some("the service restarted while this scenario set ran and its inputs were not stored; submit it again".to_string())
+        } else if attempts >= app.cfg.max_attempts {
+            Some(format!(
+                "the service stopped while this scenario set was running ({attempts} of at most {} attempts); it was not resumed: submit it again",
+                app.cfg.max_attempts
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            tracing::warn!(scenarios = %id, attempts, "interrupted scenario set failed");
+            let e = ApiError::new("interrupted", &reason);
+            app.store.fail_scenario_set(&id, &serde_json::to_string(&e).unwrap_or_default())?;
+            continue;
+        }
+        tracing::info!(scenarios = %id, "resuming scenario set");
+        spawn(app.clone(), id);
+    }
+    Ok(())
+}
+
 /// Submit a scenario set: the file is read and checked at once (errors name the scenario and
 /// the key; every path must be one of the uploaded files), then the scenarios are solved as a
 /// job. Answers 202 with the set's location.
@@ -102,6 +232,7 @@ pub async fn submit(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     require(&app, &headers, Scope::Write)?;
+    require_json(&headers)?;
     if app.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(ApiError::new("shutting_down", "the service is shutting down"));
     }
@@ -120,79 +251,22 @@ pub async fn submit(
     let id = new_id();
     let root = app.work_dir.join(format!("scenarios-{id}"));
     let input = root.join("in");
-    let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(&input)?;
-        for (name, text) in &req.files {
-            std::fs::write(input.join(name), text)?;
-        }
-        std::fs::write(input.join("scenarios.toml"), &req.scenarios)
-    };
-    if let Err(e) = write() {
+    if let Err(e) = write_inputs(&input, &req) {
         let _ = std::fs::remove_dir_all(&root);
         return Err(ApiError::internal(&format!("scenario set {id}: writing its files: {e}")));
     }
     // The file must parse and name uploaded files only.
-    let checked = crate::scenario::load(&input.join("scenarios.toml")).and_then(|f| {
-        let mut paths: Vec<&std::path::Path> =
-            vec![&f.base.schools, &f.base.pupils, &f.base.matrix];
-        paths.extend(f.base.blocks.as_deref());
-        for s in &f.scenarios {
-            paths.extend(
-                [s.pupils.as_deref(), s.matrix.as_deref(), s.previous.as_deref()]
-                    .into_iter()
-                    .flatten(),
-            );
-            paths.extend(s.add_school.iter().map(|a| a.matrix.as_path()));
-        }
-        for p in paths {
-            let uploaded = p.parent() == Some(input.as_path())
-                && p.file_name().is_some_and(|n| req.files.contains_key(&*n.to_string_lossy()));
-            if !uploaded {
-                let shown = p.strip_prefix(&input).unwrap_or(p).display().to_string();
-                return Err(crate::Error::input(
-                    "scenarios.toml",
-                    None,
-                    None,
-                    format!("names the file '{shown}', which is not among the uploaded files"),
-                ));
-            }
-        }
-        Ok(f)
-    });
-    if let Err(e) = checked {
-        let _ = std::fs::remove_dir_all(&root);
-        return Err(ApiError::from_library(e));
-    }
+    let checked = check(&input, &req);
+    let _ = std::fs::remove_dir_all(&root);
+    checked.map_err(ApiError::from_library)?;
+    // The inputs are kept in the store until the set ends, so a restart resumes it.
+    let stored = serde_json::to_string(&req)
+        .map_err(|e| ApiError::internal(&format!("scenario set {id}: {e}")))?;
     app.store
-        .insert_scenario_set(&id)
+        .insert_scenario_set(&id, &stored)
         .map_err(|e| ApiError::internal(&format!("storing scenario set: {e}")))?;
     tracing::info!(scenarios = %id, "scenario set queued");
-    let job = app.clone();
-    let sid = id.clone();
-    tokio::spawn(async move {
-        let Ok(_permit) = job.solves.acquire().await else { return };
-        let (out, inp) = (root.join("out"), input.join("scenarios.toml"));
-        let result =
-            tokio::task::spawn_blocking(move || -> Result<Vec<(String, Vec<u8>)>, ApiError> {
-                crate::scenario::batch(&inp, &out, 1).map_err(ApiError::from_library)?;
-                let mut files = Vec::new();
-                collect(&out, "", &mut files)
-                    .map_err(|e| ApiError::internal(&format!("reading the outputs: {e}")))?;
-                Ok(files)
-            })
-            .await
-            .unwrap_or_else(|_| Err(ApiError::internal("the scenario run panicked")));
-        let stored = match result {
-            Ok(files) => job.store.finish_scenario_set(&sid, &files),
-            Err(e) => {
-                job.store.fail_scenario_set(&sid, &serde_json::to_string(&e).unwrap_or_default())
-            }
-        };
-        if let Err(e) = stored {
-            tracing::error!(scenarios = %sid, "storing the scenario set: {e}");
-        }
-        let _ = std::fs::remove_dir_all(&root);
-    });
+    spawn(app.clone(), id.clone());
     let mut r = (StatusCode::ACCEPTED, Json(status(&app, &id)?)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/v1/scenarios/{id}")) {
         r.headers_mut().insert(header::LOCATION, v);

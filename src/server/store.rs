@@ -72,8 +72,23 @@ pub fn now() -> i64 {
 impl Store {
     /// Open (or create) the database at `path` in WAL mode and create missing tables.
     pub fn open(path: &Path) -> DbResult<Store> {
-        let conn = Connection::open(path)?;
+        Self::open_with(path, rusqlite::OpenFlags::default())
+    }
+
+    fn open_with(path: &Path, flags: rusqlite::OpenFlags) -> DbResult<Store> {
+        let conn = Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Freed pages go back to the file system (`PRAGMA incremental_vacuum` after a retention
+        // sweep). Set before the first table; a database made without it is vacuumed once.
+        let auto_vacuum: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+        if auto_vacuum != 2 {
+            conn.execute_batch("PRAGMA auto_vacuum=INCREMENTAL")?;
+            let tables: i64 =
+                conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))?;
+            if tables > 0 {
+                conn.execute_batch("VACUUM")?;
+            }
+        }
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(rusqlite::Error::InvalidParameterName(format!(
@@ -117,7 +132,9 @@ impl Store {
                  state TEXT NOT NULL CHECK (state IN ('running','done','failed')),
                  created_at INTEGER NOT NULL,
                  finished_at INTEGER,
-                 error TEXT
+                 error TEXT,
+                 request TEXT,
+                 attempts INTEGER NOT NULL DEFAULT 0
              );
              CREATE TABLE IF NOT EXISTS scenario_files (
                  id TEXT NOT NULL REFERENCES scenario_sets(id),
@@ -125,6 +142,7 @@ impl Store {
                  bytes BLOB NOT NULL,
                  PRIMARY KEY (id, name)
              );
+             CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS simulations (
                  id TEXT PRIMARY KEY,
                  plan_id TEXT NOT NULL REFERENCES jobs(id),
@@ -133,7 +151,56 @@ impl Store {
                  csv BLOB NOT NULL
              );",
         )?;
+        // Databases made before scenario sets kept their inputs.
+        let has_request: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('scenario_sets') WHERE name='request'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_request {
+            conn.execute_batch(
+                "ALTER TABLE scenario_sets ADD COLUMN request TEXT;
+                 ALTER TABLE scenario_sets ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;",
+            )?;
+        }
+        // A database that cannot be written is found now, not at the first job.
+        conn.execute("INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?1)", [now()])?;
         Ok(Store { conn: Mutex::new(conn) })
+    }
+
+    /// Retention: delete jobs (with their plans, files and simulations) and scenario sets (with
+    /// their files) that finished before `cutoff` (Unix seconds), and simulations made before
+    /// it; then return the freed pages to the file system (`secure_delete` has overwritten
+    /// them) and truncate the write-ahead log. Returns (jobs, scenario sets) deleted.
+    pub fn delete_finished_before(&self, cutoff: i64) -> DbResult<(usize, usize)> {
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        let old_jobs = "SELECT id FROM jobs WHERE state IN ('done','failed') AND finished_at < ?1";
+        tx.execute(
+            &format!("DELETE FROM simulations WHERE plan_id IN ({old_jobs}) OR created_at < ?1"),
+            [cutoff],
+        )?;
+        tx.execute(&format!("DELETE FROM plan_files WHERE id IN ({old_jobs})"), [cutoff])?;
+        tx.execute(&format!("DELETE FROM plans WHERE id IN ({old_jobs})"), [cutoff])?;
+        let jobs = tx.execute(
+            "DELETE FROM jobs WHERE state IN ('done','failed') AND finished_at < ?1",
+            [cutoff],
+        )?;
+        tx.execute(
+            "DELETE FROM scenario_files WHERE id IN (SELECT id FROM scenario_sets
+             WHERE state IN ('done','failed') AND finished_at < ?1)",
+            [cutoff],
+        )?;
+        let sets = tx.execute(
+            "DELETE FROM scenario_sets WHERE state IN ('done','failed') AND finished_at < ?1",
+            [cutoff],
+        )?;
+        tx.commit()?;
+        if jobs + sets > 0 {
+            c.execute_batch("PRAGMA incremental_vacuum;")?;
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
+        Ok((jobs, sets))
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -312,13 +379,50 @@ impl Store {
             .optional()
     }
 
-    /// A new scenario set, running.
-    pub fn insert_scenario_set(&self, id: &str) -> DbResult<()> {
+    /// A new scenario set, to run, with its request (JSON: the scenario file and the files it
+    /// names), kept until the set ends so a restart can run it again.
+    pub fn insert_scenario_set(&self, id: &str, request: &str) -> DbResult<()> {
         self.conn().execute(
-            "INSERT INTO scenario_sets (id, state, created_at) VALUES (?1, 'running', ?2)",
-            params![id, now()],
+            "INSERT INTO scenario_sets (id, state, created_at, request) VALUES (?1, 'running', ?2, ?3)",
+            params![id, now(), request],
         )?;
         Ok(())
+    }
+
+    /// Count a start of a scenario set; its stored request, or `None` when the set has ended or
+    /// its request is not stored.
+    pub fn start_scenario_set(&self, id: &str) -> DbResult<Option<String>> {
+        let c = self.conn();
+        let n = c.execute(
+            "UPDATE scenario_sets SET attempts=attempts+1
+             WHERE id=?1 AND state='running' AND request IS NOT NULL",
+            [id],
+        )?;
+        if n == 0 {
+            return Ok(None);
+        }
+        c.query_row("SELECT request FROM scenario_sets WHERE id=?1", [id], |r| r.get(0))
+    }
+
+    /// A graceful shutdown cut a scenario set off: the start does not count.
+    pub fn requeue_scenario_set(&self, id: &str) -> DbResult<()> {
+        self.conn().execute(
+            "UPDATE scenario_sets SET attempts=MAX(attempts-1, 0) WHERE id=?1 AND state='running'",
+            [id],
+        )?;
+        Ok(())
+    }
+
+    /// Scenario sets an earlier run left unfinished, oldest first: (id, starts that did not
+    /// end, whether the request is stored).
+    pub fn unfinished_scenario_sets(&self) -> DbResult<Vec<(String, u32, bool)>> {
+        let c = self.conn();
+        let mut st = c.prepare(
+            "SELECT id, attempts, request IS NOT NULL FROM scenario_sets WHERE state='running'
+             ORDER BY created_at, id",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect()
     }
 
     /// Store a scenario set's files and mark it done, in one transaction.
@@ -332,7 +436,7 @@ impl Store {
             )?;
         }
         tx.execute(
-            "UPDATE scenario_sets SET state='done', finished_at=?2 WHERE id=?1",
+            "UPDATE scenario_sets SET state='done', finished_at=?2, request=NULL WHERE id=?1",
             params![id, now()],
         )?;
         tx.commit()
@@ -341,19 +445,11 @@ impl Store {
     /// Mark a scenario set failed with its reason (JSON of the error answer).
     pub fn fail_scenario_set(&self, id: &str, error_json: &str) -> DbResult<()> {
         self.conn().execute(
-            "UPDATE scenario_sets SET state='failed', finished_at=?2, error=?3 WHERE id=?1 AND state='running'",
+            "UPDATE scenario_sets SET state='failed', finished_at=?2, error=?3, request=NULL
+             WHERE id=?1 AND state='running'",
             params![id, now(), error_json],
         )?;
         Ok(())
-    }
-
-    /// Scenario sets a restart interrupted: their inputs were scratch files, so they fail with
-    /// `error_json` (the client submits again). Returns how many.
-    pub fn fail_interrupted_scenario_sets(&self, error_json: &str) -> DbResult<usize> {
-        self.conn().execute(
-            "UPDATE scenario_sets SET state='failed', finished_at=?1, error=?2 WHERE state='running'",
-            params![now(), error_json],
-        )
     }
 
     /// A scenario set: (state, error JSON, file names).
@@ -393,6 +489,35 @@ impl Store {
     pub fn ping(&self) -> DbResult<()> {
         self.conn().query_row("SELECT 1", [], |_| Ok(()))
     }
+
+    /// Check the database can be written (for the readiness check): one row rewritten.
+    pub fn probe_write(&self) -> DbResult<()> {
+        self.conn().execute("INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?1)", [now()])?;
+        Ok(())
+    }
+}
+
+/// What to say when the database at `db` cannot be opened: the path, SQLite's reason, and for
+/// a database that cannot be written the fix (the file, its `-wal` and `-shm` files, which
+/// SQLite creates with the database file's mode, and the directory must be writable).
+pub fn open_error(db: &Path, e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode::{CannotOpen, PermissionDenied, ReadOnly};
+    let shown = db.display();
+    let dir = match db.parent().map(|d| d.display().to_string()) {
+        Some(d) if !d.is_empty() => d,
+        _ => ".".into(),
+    };
+    match e.sqlite_error_code() {
+        Some(ReadOnly | PermissionDenied | CannotOpen) => format!(
+            "{shown}: cannot open the database for writing ({e}). The service's user must be \
+             able to write the file, its companions {shown}-wal and {shown}-shm (SQLite \
+             creates them with the database file's mode, so a read-only database leaves \
+             read-only companions behind: fixing the file alone does not help) and the \
+             directory {dir}: e.g. chmod u+w {shown} {shown}-wal {shown}-shm {dir} (as the \
+             user that owns them), or chown them to the service's user"
+        ),
+        _ => format!("{shown}: cannot open the database: {e}"),
+    }
 }
 
 /// One of the four files every plan stores.
@@ -415,6 +540,35 @@ impl Artefact {
             Artefact::Assignments => "assignments",
             Artefact::Schools => "schools",
             Artefact::Certificate => "certificate",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database that cannot be written (here opened read-only, as SQLite does for a file the
+    /// user may not write) is named, with its -wal/-shm files and the fix.
+    #[test]
+    fn a_read_only_database_is_named_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("c.db");
+        drop(Store::open(&db).unwrap());
+        let e = match Store::open_with(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) {
+            Err(e) => e,
+            Ok(_) => panic!("a read-only database opened for writing"),
+        };
+        let m = open_error(&db, &e);
+        let shown = db.display().to_string();
+        for part in [
+            format!("{shown}: cannot open the database for writing"),
+            format!("{shown}-wal"),
+            format!("{shown}-shm"),
+            "chmod u+w".to_string(),
+            dir.path().display().to_string(),
+        ] {
+            assert!(m.contains(&part), "{part} missing from: {m}");
         }
     }
 }

@@ -92,3 +92,73 @@ impl Drop for Server {
         }
     }
 }
+
+/// `catchment serve` on a free port with the test tokens and `extra` flags, not started.
+pub fn serve_command(db: &Path, extra: &[&str]) -> Command {
+    let mut c = Command::new(bin());
+    c.args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .args(["--token", &format!("write:{WRITE}"), "--token", &format!("read:{READ}")])
+        .args(extra)
+        .env_remove("CATCHMENT_TOKENS");
+    c
+}
+
+/// Run `cmd` for at most `limit`; kill it then. Returns its exit status (`None` when it had to
+/// be killed), stdout and stderr.
+pub fn run_for(
+    mut cmd: Command,
+    limit: Duration,
+) -> (Option<std::process::ExitStatus>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let mut child = cmd
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break Some(st);
+        }
+        if Instant::now() > deadline {
+            signal(child.id(), libc::SIGKILL);
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    (status, read(&out), read(&err))
+}
+
+/// Poll a job until it is done or failed (at most `limit`); its status.
+pub fn wait_job(addr: SocketAddr, id: &str, limit: Duration) -> serde_json::Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let r = super::http::get(addr, &format!("/v1/jobs/{id}"), Some(READ));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let j = r.json();
+        if j["state"] == "done" || j["state"] == "failed" {
+            return j;
+        }
+        assert!(Instant::now() < deadline, "job {id} did not finish: {j}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// Poll a scenario set until it is no longer running (at most `limit`); its status.
+pub fn wait_set(addr: SocketAddr, id: &str, limit: Duration) -> serde_json::Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let r = super::http::get(addr, &format!("/v1/scenarios/{id}"), Some(READ));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let j = r.json();
+        if j["state"] != "running" {
+            return j;
+        }
+        assert!(Instant::now() < deadline, "scenario set {id} did not finish: {j}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
