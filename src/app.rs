@@ -412,7 +412,6 @@ impl Loaded {
     /// Decide feasibility at the pupil level before any solver, so that a request that cannot
     /// succeed is answered at once.
     pub fn check_feasible(&self) -> Result<()> {
-        self.policy.validate()?;
         if self.policy.contiguous && self.city.is_none() {
             return Err(Error::policy(
                 "contiguous districts need the city's blocks and the walks from every block",

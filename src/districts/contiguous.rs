@@ -217,6 +217,7 @@ pub fn solve(
     } else {
         let Some(h) = heuristic else {
             let listed: Vec<String> = over.iter().map(|(id, n)| format!("{id} +{n}")).collect();
+            let total: u64 = over.iter().map(|o| o.1).sum();
             return Err(Error::Infeasible(vec![crate::error::Infeasibility {
                 kind: "contiguity".into(),
                 message: format!(
@@ -225,12 +226,12 @@ pub fn solve(
                      capacity (seats may be too few where the pupils live, or too few \
                      neighbours between districts to pass them on); its best contiguous plan \
                      leaves {} pupil(s) over capacity: {}",
-                    over.iter().map(|o| o.1).sum::<u64>(),
+                    total,
                     listed.join(", ")
                 ),
                 schools: over.iter().map(|o| o.0.clone()).collect(),
                 pupils: vec![],
-                shortfall: over.iter().map(|o| o.1).sum(),
+                shortfall: total,
             }]));
         };
         (h, "contiguous (local search from the optimal districts)".to_string(), false)
