@@ -232,7 +232,9 @@ pub fn distances(inst: Instance, d: &Distances) -> Result<(Instance, Matrix)> {
         }
         Distances::Matrix(src) => {
             let mut m = routing::matrix::parse_matrix(&src.label(), &*src.bytes()?, &inst)?;
-            m.source = format!("matrix file {} (in the request)", src.label());
+            if m.source.is_empty() {
+                m.source = format!("matrix file {} (in the request)", src.label());
+            }
             Ok((inst, m))
         }
         #[cfg(feature = "osm")]

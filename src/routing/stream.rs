@@ -2,6 +2,7 @@
 //! in memory: the reader under the streamed solve of the solve layer, which reads the
 //! file once to keep each pupil's `k` nearest schools and once per pricing round.
 
+use super::binary::{self, Format};
 use crate::error::{Error, InputProblem, Result};
 use crate::instance::{file_name, Instance};
 use crate::routing::UNREACHABLE;
@@ -33,13 +34,39 @@ impl<'a> MatrixFile<'a> {
         MatrixFile { path: path.to_path_buf(), inst, max_walk, fixed }
     }
 
-    /// Call `f(pupil, school, meters)` for every allowed pair in file order.
+    /// Call `f(pupil, school, meters)` for every allowed pair in file order. The file is long
+    /// CSV or a binary matrix keyed by pupil ([`super::binary`]), told apart by content.
     pub fn scan(&self, mut f: impl FnMut(usize, usize, u32)) -> Result<()> {
         let name = file_name(&self.path);
         let file = std::fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+        let len = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+        let (format, reader) =
+            binary::sniff(&name, std::io::BufReader::with_capacity(1 << 20, file))?;
+        if format == Format::Binary {
+            let mut sink = Pairs { file: self, f: &mut f, rows: Vec::new(), cols: Vec::new() };
+            let header = binary::read(&name, reader, len, &mut sink)?;
+            if header.blocks {
+                return Err(Error::input(
+                    &name,
+                    None,
+                    Some("pupil_id"),
+                    "a streamed matrix needs a row per pupil, not per block",
+                ));
+            }
+            let problem = |field: &str, msg: String| {
+                Error::Input(vec![InputProblem::new(&name, None, Some(field), msg)])
+            };
+            if let Some(r) = sink.rows.iter().position(Option::is_none) {
+                let id = &header.rows[r];
+                return Err(problem("pupil_id", format!("unknown pupil id '{id}'")));
+            }
+            if let Some(c) = sink.cols.iter().position(Option::is_none) {
+                let id = &header.schools[c];
+                return Err(problem("school_id", format!("unknown school id '{id}'")));
+            }
+            return Ok(());
+        }
+        let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
         let header = rdr
             .byte_headers()
             .map_err(|e| Error::input(&name, Some(1), None, format!("cannot read: {e}")))?
@@ -114,6 +141,44 @@ impl<'a> MatrixFile<'a> {
                 continue;
             }
             f(p, s, meters);
+        }
+    }
+}
+
+/// A binary matrix's pairs handed to a scan's callback (rows and schools the instance does not
+/// have are reported after the read).
+struct Pairs<'f, 'a, F> {
+    file: &'f MatrixFile<'a>,
+    f: &'f mut F,
+    /// Per file row: the pupil.
+    rows: Vec<Option<usize>>,
+    /// Per file column: the school.
+    cols: Vec<Option<usize>>,
+}
+
+impl<F: FnMut(usize, usize, u32)> binary::RowSink for Pairs<'_, '_, F> {
+    fn header(&mut self, h: &binary::Header) {
+        let inst = self.file.inst;
+        if h.blocks {
+            return;
+        }
+        self.rows = h.rows.iter().map(|id| inst.pupil_index(id)).collect();
+        self.cols = h.schools.iter().map(|id| inst.school_index(id)).collect();
+    }
+
+    fn row(&mut self, r: usize, meters: &[u32], _: Option<&[u32]>) {
+        let Some(Some(p)) = self.rows.get(r).copied() else { return };
+        if self.cols.iter().any(Option::is_none) {
+            return;
+        }
+        for (c, &d) in meters.iter().enumerate() {
+            let Some(s) = self.cols[c] else { continue };
+            if d == UNREACHABLE
+                || self.file.max_walk.is_some_and(|w| d > w) && self.file.fixed[p] != Some(s as u32)
+            {
+                continue;
+            }
+            (self.f)(p, s, d);
         }
     }
 }
