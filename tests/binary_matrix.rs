@@ -252,3 +252,91 @@ fn ids_must_match_the_instance_as_with_csv() {
         .unwrap();
     assert!(read_matrix(&path, &inst).unwrap().meters.iter().all(|&m| m == 100));
 }
+
+/// `POST /v1/plans` as a form with the binary matrix file in its `matrix` field.
+fn post_form(addr: std::net::SocketAddr, fields: &[(&str, Vec<u8>)]) -> common::http::Response {
+    let boundary = "binary-matrix-boundary";
+    let mut body = Vec::new();
+    for (name, content) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let auth = format!("Bearer {}", common::server::WRITE);
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    common::http::request(
+        addr,
+        "POST",
+        "/v1/plans?wait=true",
+        &[("Authorization", &auth), ("Content-Type", &ct)],
+        &body,
+    )
+    .unwrap()
+}
+
+#[test]
+fn http_reads_a_binary_matrix_field_like_the_cli() {
+    let d = tempfile::tempdir().unwrap();
+    let t = town(d.path());
+    let cmx = d.path().join("matrix.cmx");
+    convert(&t.join("matrix.csv"), &cmx);
+    let server = common::server::Server::start(&d.path().join("jobs.db"), &[]);
+    let file = |p: &Path| std::fs::read(p).unwrap();
+    let fields = |matrix: Vec<u8>| {
+        vec![
+            ("schools", file(&t.join("schools.csv"))),
+            ("pupils", file(&t.join("pupils.csv"))),
+            ("matrix", matrix),
+        ]
+    };
+    let r = post_form(server.addr, &fields(file(&cmx)));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let http = common::http::get(
+        server.addr,
+        &format!("/v1/plans/{id}/assignments.csv"),
+        Some(common::server::READ),
+    );
+    let out = d.path().join("cli");
+    let o = bin()
+        .arg("solve")
+        .arg("--schools")
+        .arg(t.join("schools.csv"))
+        .arg("--pupils")
+        .arg(t.join("pupils.csv"))
+        .arg("--matrix")
+        .arg(t.join("matrix.csv"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(http.text(), std::fs::read_to_string(out.join("assignments.csv")).unwrap());
+
+    // A damaged file: the CLI's message, 422.
+    let mut bad = file(&cmx);
+    let n = bad.len();
+    bad[n - 7] ^= 2;
+    let r = post_form(server.addr, &fields(bad));
+    assert_eq!(r.status, 422, "{}", r.text());
+    let message = r.json()["message"].as_str().unwrap().to_string();
+    assert!(message.contains("matrix.cmx: checksum mismatch"), "{message}");
+    // A data URL that is not base64.
+    let body = serde_json::json!({
+        "schools": std::fs::read_to_string(t.join("schools.csv")).unwrap(),
+        "pupils": std::fs::read_to_string(t.join("pupils.csv")).unwrap(),
+        "matrix": "data:application/vnd.catchment.matrix;base64,@@@",
+    });
+    let r = common::http::post_json(
+        server.addr,
+        "/v1/plans",
+        Some(common::server::WRITE),
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("not valid base64"), "{}", r.text());
+}
