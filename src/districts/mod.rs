@@ -215,11 +215,14 @@ struct ToBlocks<'a> {
     /// (file column, school index) of the file's known schools.
     cols: Vec<(usize, usize)>,
     identity: bool,
+    /// The file has seconds (which a block matrix does not keep).
+    seconds: bool,
     problems: Vec<InputProblem>,
 }
 
 impl binary::RowSink for ToBlocks<'_> {
     fn header(&mut self, h: &binary::Header) {
+        self.seconds = h.seconds;
         if !h.blocks {
             self.problems.push(InputProblem::new(
                 self.name,
@@ -246,6 +249,12 @@ impl binary::RowSink for ToBlocks<'_> {
         self.identity = h.schools.len() == self.schools.len()
             && self.cols.iter().enumerate().all(|(i, &(c, s))| i == c && c == s);
         self.meters = vec![UNREACHABLE; h.rows.len() * self.schools.len()];
+    }
+
+    fn place(&mut self, r: usize) -> Option<(&mut [u32], Option<&mut [u32]>)> {
+        let n_s = self.schools.len();
+        (self.identity && self.problems.is_empty() && !self.seconds)
+            .then(|| (&mut self.meters[r * n_s..(r + 1) * n_s], None))
     }
 
     fn row(&mut self, r: usize, meters: &[u32], _: Option<&[u32]>) {
@@ -275,6 +284,7 @@ fn block_matrix_from_binary(
         meters: Vec::new(),
         cols: Vec::new(),
         identity: false,
+        seconds: false,
         problems: Vec::new(),
     };
     let header = binary::read(name, input, len, &mut sink)?;

@@ -73,6 +73,21 @@ pub trait RowSink {
     /// Row `r` (in file order): meters to every school of the file, and seconds when the file
     /// has them.
     fn row(&mut self, r: usize, meters: &[u32], seconds: Option<&[u32]>);
+    /// Where row `r` goes when the sink keeps rows whole: slices as long as the file's rows
+    /// (meters, and seconds when the file has them), decoded into in place of a call to
+    /// [`RowSink::row`]. `None` (the default): through `row`.
+    fn place(&mut self, _r: usize) -> Option<(&mut [u32], Option<&mut [u32]>)> {
+        None
+    }
+}
+
+/// Little-endian u32s from `bytes` into `dst`; the position of the first [`TOO_LARGE`].
+#[inline]
+fn decode(bytes: &[u8], dst: &mut [u32]) -> Option<usize> {
+    for (v, b) in dst.iter_mut().zip(bytes.chunks_exact(4)) {
+        *v = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    }
+    dst.iter().position(|&v| v == TOO_LARGE)
 }
 
 /// The two matrix file formats.
@@ -334,16 +349,23 @@ pub fn read<R: Read>(
                 inp.exact(chunk)?;
                 crc.update(chunk);
                 for bytes in chunk.chunks_exact(row_bytes) {
-                    for (v, b) in vals.iter_mut().zip(bytes.chunks_exact(4)) {
-                        *v = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                    }
-                    if too_large.is_none() {
-                        if let Some(c) = vals.iter().position(|&v| v == TOO_LARGE) {
-                            too_large = Some((r, c));
+                    let (mb, sb) = bytes.split_at(n_s * 4);
+                    let bad = match sink.place(r) {
+                        Some((m, s)) => {
+                            let bad_m = decode(mb, m);
+                            let bad_s = s.and_then(|s| decode(sb, s)).map(|c| c + n_s);
+                            bad_m.or(bad_s)
                         }
+                        None => {
+                            let bad = decode(bytes, &mut vals);
+                            let (m, s) = vals.split_at(n_s);
+                            sink.row(r, m, seconds.then_some(s));
+                            bad
+                        }
+                    };
+                    if too_large.is_none() {
+                        too_large = bad.map(|c| (r, c));
                     }
-                    let (m, s) = vals.split_at(n_s);
-                    sink.row(r, m, seconds.then_some(s));
                     r += 1;
                 }
             }

@@ -537,15 +537,16 @@ impl super::binary::RowSink for ToMatrix<'_> {
             && h.schools.iter().zip(&inst.schools).all(|(a, b)| *a == b.id);
     }
 
+    fn place(&mut self, r: usize) -> Option<(&mut [u32], Option<&mut [u32]>)> {
+        let n_s = self.m.n_schools;
+        let row = r * n_s..(r + 1) * n_s;
+        self.identity.then(|| {
+            (&mut self.m.meters[row.clone()], self.m.seconds.as_mut().map(|s| &mut s[row]))
+        })
+    }
+
     fn row(&mut self, r: usize, meters: &[u32], seconds: Option<&[u32]>) {
         let n_s = self.m.n_schools;
-        if self.identity {
-            self.m.meters[r * n_s..(r + 1) * n_s].copy_from_slice(meters);
-            if let (Some(dst), Some(src)) = (self.m.seconds.as_mut(), seconds) {
-                dst[r * n_s..(r + 1) * n_s].copy_from_slice(src);
-            }
-            return;
-        }
         for &p in &self.targets[r] {
             for &(c, s) in &self.cols {
                 self.m.meters[p * n_s + s] = meters[c];
