@@ -310,7 +310,8 @@ struct InputArgs {
     /// Pupils: CSV (id, lat,lon | street,house_number [,block][,fixed_school]) or GeoJSON points.
     #[arg(long)]
     pupils: PathBuf,
-    /// Walking distances: long CSV pupil_id,school_id,meters[,seconds] (or block_id,...).
+    /// Walking distances: long CSV pupil_id,school_id,meters[,seconds] (or block_id,...), or a
+    /// binary matrix file (told by its content).
     #[arg(long, required_unless_present = "osrm", conflicts_with = "osrm")]
     matrix: Option<PathBuf>,
     #[command(flatten)]
@@ -387,8 +388,8 @@ struct PublishArgs {
     /// districts.csv (every block), districts.geojson (the map), streets.csv/.html.
     #[arg(long)]
     blocks: Option<PathBuf>,
-    /// Walks from every block to every school (long CSV block_id,school_id,meters); default: the
-    /// --matrix file, which then must be keyed by block.
+    /// Walks from every block to every school (long CSV block_id,school_id,meters, or a binary
+    /// matrix keyed by block); default: the --matrix file, which then must be keyed by block.
     #[arg(long, requires = "blocks")]
     block_matrix: Option<PathBuf>,
     /// Named streets for the street list of grid blocks: OSM (.osm, .osm.pbf) or GeoJSON lines.
