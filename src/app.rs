@@ -32,6 +32,13 @@ pub enum Source {
         /// The input's text.
         text: String,
     },
+    /// Bytes given in a request (a binary matrix file); `name` labels its messages.
+    Bytes {
+        /// The label of the input in messages.
+        name: String,
+        /// The input's bytes.
+        bytes: Vec<u8>,
+    },
     /// An array of objects with the CSV's columns as fields (schools and pupils).
     Objects {
         /// The label of the input in messages.
@@ -46,7 +53,9 @@ impl Source {
     pub fn label(&self) -> String {
         match self {
             Source::Path(p) => instance::file_name(p),
-            Source::Text { name, .. } | Source::Objects { name, .. } => name.clone(),
+            Source::Text { name, .. }
+            | Source::Bytes { name, .. }
+            | Source::Objects { name, .. } => name.clone(),
         }
     }
 
@@ -54,6 +63,7 @@ impl Source {
         match self {
             Source::Path(p) => crate::instance::read_input(p).map(Into::into),
             Source::Text { text, .. } => Ok(text.as_bytes().into()),
+            Source::Bytes { bytes, .. } => Ok(bytes.as_slice().into()),
             Source::Objects { name, .. } => Err(Error::input(
                 name,
                 None,
@@ -91,7 +101,8 @@ fn is_geojson(path: &Path) -> bool {
 /// Where the walking distances come from.
 #[derive(Debug, Clone)]
 pub enum Distances {
-    /// A long matrix `pupil_id,school_id,meters[,seconds]` (or keyed by block).
+    /// A long matrix `pupil_id,school_id,meters[,seconds]` (or keyed by block), or a binary
+    /// matrix file (told apart by content).
     Matrix(Source),
     /// An OSRM server (geocoding street addresses first when an extract is given).
     #[cfg(feature = "osm")]
@@ -232,7 +243,9 @@ pub fn distances(inst: Instance, d: &Distances) -> Result<(Instance, Matrix)> {
         }
         Distances::Matrix(src) => {
             let mut m = routing::matrix::parse_matrix(&src.label(), &*src.bytes()?, &inst)?;
-            m.source = format!("matrix file {} (in the request)", src.label());
+            if m.source.is_empty() {
+                m.source = format!("matrix file {} (in the request)", src.label());
+            }
             Ok((inst, m))
         }
         #[cfg(feature = "osm")]

@@ -140,20 +140,30 @@ Reads the plan's districts.csv (and streets.csv for street names); the plan must
         #[arg(long)]
         max_walk: Option<u32>,
     },
-    /// Compute the walking-distance matrix with OSRM and write it as a long CSV.
+    /// Compute the walking-distance matrix with OSRM and write it (long CSV or binary); or
+    /// convert a matrix file between the two formats.
     #[command(
-        after_help = "Example:\n  catchment matrix --osrm http://127.0.0.1:5000 --osm city.osm.pbf --schools schools.csv --pupils pupils.csv --out matrix.csv"
+        after_help = "Examples:\n  catchment matrix --osrm http://127.0.0.1:5000 --osm city.osm.pbf --schools schools.csv --pupils pupils.csv --out matrix.csv\n  catchment matrix --osrm http://127.0.0.1:5000 --schools schools.csv --pupils pupils.csv --format binary --out matrix.cmx\n  catchment matrix convert matrix.csv matrix.cmx\n\n\
+Every command that reads a matrix (--matrix, --block-matrix) reads either format: a binary matrix is told by its first bytes, not by its name.",
+        subcommand_negates_reqs = true,
+        args_conflicts_with_subcommands = true
     )]
     Matrix {
+        #[command(subcommand)]
+        action: Option<MatrixAction>,
         /// Schools file.
-        #[arg(long)]
-        schools: PathBuf,
+        #[arg(long, required = true)]
+        schools: Option<PathBuf>,
         /// Pupils file.
-        #[arg(long)]
-        pupils: PathBuf,
-        /// The matrix file to write (long CSV, with a .meta.json sidecar).
-        #[arg(long)]
-        out: PathBuf,
+        #[arg(long, required = true)]
+        pupils: Option<PathBuf>,
+        /// The matrix file to write (long CSV with a .meta.json sidecar, or binary).
+        #[arg(long, required = true)]
+        out: Option<PathBuf>,
+        /// The format of --out: `csv` (long CSV) or `binary` (ids, checksums, little-endian u32
+        /// meters; read many times faster).
+        #[arg(long, value_enum, default_value_t = MatrixFormat::Csv)]
+        format: MatrixFormat,
         #[command(flatten)]
         routing: RoutingArgs,
     },
@@ -270,6 +280,40 @@ struct SimulateArgs {
     policy: PolicyArgs,
 }
 
+#[derive(Subcommand)]
+enum MatrixAction {
+    /// Convert a matrix file: long CSV to binary, or binary to long CSV (the input's format is
+    /// told from its content). Rows and schools are written in id order; a CSV must give every
+    /// pair of its rows and schools once.
+    Convert {
+        /// The matrix file to read (CSV or binary).
+        input: PathBuf,
+        /// The matrix file to write.
+        output: PathBuf,
+        /// The format to write (default: the other one).
+        #[arg(long, value_enum)]
+        format: Option<MatrixFormat>,
+    },
+}
+
+/// A matrix file's format.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum MatrixFormat {
+    /// Long CSV `pupil_id,school_id,meters[,seconds]` (or `block_id,...`).
+    Csv,
+    /// The binary matrix format (docs: input formats).
+    Binary,
+}
+
+impl MatrixFormat {
+    fn of(self) -> routing::binary::Format {
+        match self {
+            MatrixFormat::Csv => routing::binary::Format::Csv,
+            MatrixFormat::Binary => routing::binary::Format::Binary,
+        }
+    }
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum BufferMode {
     /// Each school's simulated buffer.
@@ -284,7 +328,8 @@ struct InputArgs {
     /// Pupils: CSV (id, lat,lon | street,house_number [,block][,fixed_school]) or GeoJSON points.
     #[arg(long)]
     pupils: PathBuf,
-    /// Walking distances: long CSV pupil_id,school_id,meters[,seconds] (or block_id,...).
+    /// Walking distances: long CSV pupil_id,school_id,meters[,seconds] (or block_id,...), or a
+    /// binary matrix file (told by its content).
     #[arg(long, required_unless_present = "osrm", conflicts_with = "osrm")]
     matrix: Option<PathBuf>,
     #[command(flatten)]
@@ -361,8 +406,8 @@ struct PublishArgs {
     /// districts.csv (every block), districts.geojson (the map), streets.csv/.html.
     #[arg(long)]
     blocks: Option<PathBuf>,
-    /// Walks from every block to every school (long CSV block_id,school_id,meters); default: the
-    /// --matrix file, which then must be keyed by block.
+    /// Walks from every block to every school (long CSV block_id,school_id,meters, or a binary
+    /// matrix keyed by block); default: the --matrix file, which then must be keyed by block.
     #[arg(long, requires = "blocks")]
     block_matrix: Option<PathBuf>,
     /// Named streets for the street list of grid blocks: OSM (.osm, .osm.pbf) or GeoJSON lines.
@@ -931,14 +976,46 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(exit::CHECK_FAILED))
             }
         }
-        Command::Matrix { schools, pupils, out, routing: r } => {
+        Command::Matrix {
+            action: Some(MatrixAction::Convert { input, output, format }), ..
+        } => {
+            use routing::binary::Format;
+            let pb = spinner("reading the matrix");
+            let read = routing::matrix::read_matrix_table(&input);
+            pb.finish_and_clear();
+            let (table, from) = read?;
+            let to = match format {
+                Some(f) => f.of(),
+                None if from == Format::Csv => Format::Binary,
+                None => Format::Csv,
+            };
+            table.write(&output, to)?;
+            let name = |f: Format| if f == Format::Csv { "long CSV" } else { "binary" };
+            println!(
+                "Wrote {} {} x {} schools to {} ({}, from {})",
+                table.header.rows.len(),
+                if table.header.blocks { "blocks" } else { "pupils" },
+                table.header.schools.len(),
+                output.display(),
+                name(to),
+                name(from)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Matrix { action: None, schools, pupils, out, format, routing: r } => {
+            let (Some(schools), Some(pupils), Some(out)) = (schools, pupils, out) else {
+                return Err(usage("give --schools, --pupils and --out"));
+            };
             let Some(url) = r.osrm.clone() else { return Err(usage("--osrm URL is required")) };
             let inst = read_instance(&schools, &pupils)?;
             let pb = spinner("routing every pupil to every school (OSRM)");
             let res = routing::osrm_matrix(inst, &r.source(&url));
             pb.finish_and_clear();
             let (inst, m, report) = res?;
-            routing::write_matrix(&out, &inst, &m)?;
+            match format {
+                MatrixFormat::Csv => routing::write_matrix(&out, &inst, &m)?,
+                MatrixFormat::Binary => routing::matrix::write_matrix_binary(&out, &inst, &m)?,
+            }
             println!(
                 "Wrote {} pupils x {} schools to {} ({} far from a street and {} pairs without a route left out)",
                 inst.pupils.len(),

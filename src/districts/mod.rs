@@ -18,6 +18,7 @@ pub mod voronoi;
 
 use crate::error::{Error, InputProblem, Result};
 use crate::instance::{file_name, id_cmp, School};
+use crate::routing::binary::{self, Format};
 use crate::routing::UNREACHABLE;
 use std::collections::HashMap;
 use std::path::Path;
@@ -65,10 +66,13 @@ impl BlockMatrix {
     }
 }
 
-/// Read a long matrix `block_id,school_id,meters[,...]` covering every block of the city.
+/// Read a matrix covering every block of the city: long CSV `block_id,school_id,meters[,...]`
+/// or the binary format keyed by block ([`crate::routing::binary`]), told apart by content.
+/// Pairs the file does not give are unreachable.
 pub fn read_block_matrix(path: &Path, schools: &[School]) -> Result<BlockMatrix> {
+    let len = crate::instance::limits::check_input_file(path)?.len();
     let input = crate::instance::limits::open_input(path)?;
-    parse_block_matrix(&file_name(path), input, schools)
+    block_matrix_from(&file_name(path), input, Some(len), schools)
 }
 
 /// [`read_block_matrix`] from any reader (`name` labels messages).
@@ -77,9 +81,30 @@ pub fn parse_block_matrix(
     input: impl std::io::Read,
     schools: &[School],
 ) -> Result<BlockMatrix> {
+    block_matrix_from(name, input, None, schools)
+}
+
+fn block_matrix_from(
+    name: &str,
+    input: impl std::io::Read,
+    len: Option<u64>,
+    schools: &[School],
+) -> Result<BlockMatrix> {
+    match binary::sniff(name, input)? {
+        (Format::Binary, r) => block_matrix_from_binary(name, r, len, schools),
+        (Format::Csv, r) => block_matrix_from_csv(name, r, schools),
+    }
+}
+
+fn block_matrix_from_csv(
+    name: &str,
+    input: impl std::io::Read,
+    schools: &[School],
+) -> Result<BlockMatrix> {
     use crate::instance::limits;
     let name = name.to_string();
-    let mut rdr = csv::Reader::from_reader(limits::Limited::new(input));
+    let mut rdr =
+        csv::ReaderBuilder::new().buffer_capacity(1 << 16).from_reader(limits::Limited::new(input));
     let csv_error =
         |e: csv::Error| limits::csv_exceeded(&name, &e).unwrap_or_else(|| Error::csv(&name, e));
     let headers = rdr.headers().map_err(csv_error)?.clone();
@@ -95,52 +120,89 @@ pub fn parse_block_matrix(
     let school_ix: HashMap<&str, usize> =
         schools.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
     let n_s = schools.len();
-    let mut rows: HashMap<String, Vec<u32>> = HashMap::new();
+    // Rows in order of first appearance, `meters` grown a row at a time; the last row's block
+    // and the school expected next are tried before any hashing.
+    let mut row_of: HashMap<String, usize> = HashMap::new();
+    let mut blocks: Vec<String> = Vec::new();
+    let mut meters: Vec<u32> = Vec::new();
+    let mut last: Option<usize> = None;
+    let mut next_school = 0usize;
     let mut problems = Vec::new();
-    for rec in rdr.records() {
-        let rec = rec.map_err(csv_error)?;
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(e)),
+        }
         let line = rec.position().map(|p| p.line());
         if line.is_some_and(|l| l > limits::MAX_MATRIX_CELLS + 1) {
             return Err(limits::too_many_matrix_rows(&name, line.unwrap_or(0)));
         }
         let (b, s, m) =
             (rec.get(bc).unwrap_or(""), rec.get(sc).unwrap_or(""), rec.get(mc).unwrap_or(""));
-        let Some(&si) = school_ix.get(s) else {
-            problems.push(InputProblem::new(
-                &name,
-                line,
-                Some("school_id"),
-                format!("unknown school id '{}'", limits::shown(s)),
-            ));
-            continue;
+        let si = if next_school < n_s && schools[next_school].id == s {
+            next_school
+        } else {
+            let Some(&si) = school_ix.get(s) else {
+                problems.push(InputProblem::new(
+                    &name,
+                    line,
+                    Some("school_id"),
+                    format!("unknown school id '{}'", limits::shown(s)),
+                ));
+                continue;
+            };
+            si
         };
-        let meters = match crate::routing::matrix::distance_value(m.trim()) {
+        next_school = si + 1;
+        let value = match crate::routing::matrix::plain_meters(m.as_bytes()) {
+            Some(x) => Ok(x),
+            None => crate::routing::matrix::distance_value(m.trim()),
+        };
+        let value = match value {
             Ok(x) => x,
             Err(msg) => {
                 problems.push(InputProblem::new(&name, line, Some("meters"), msg));
                 continue;
             }
         };
-        if !rows.contains_key(b) {
-            if b.len() > limits::MAX_ID_BYTES {
-                problems.push(InputProblem::new(
-                    &name,
-                    line,
-                    Some("block_id"),
-                    limits::id_too_long(),
-                ));
-                continue;
+        let r = match last.filter(|&r| blocks[r] == b) {
+            Some(r) => r,
+            None => {
+                let r = match row_of.get(b) {
+                    Some(&r) => r,
+                    None => {
+                        if b.len() > limits::MAX_ID_BYTES {
+                            problems.push(InputProblem::new(
+                                &name,
+                                line,
+                                Some("block_id"),
+                                limits::id_too_long(),
+                            ));
+                            continue;
+                        }
+                        if ((blocks.len() + 1) as u64).saturating_mul(n_s as u64)
+                            > limits::MAX_MATRIX_CELLS
+                        {
+                            return Err(limits::matrix_too_large(
+                                &name,
+                                blocks.len() as u64 + 1,
+                                n_s as u64,
+                                "blocks",
+                            ));
+                        }
+                        row_of.insert(b.to_string(), blocks.len());
+                        blocks.push(b.to_string());
+                        meters.resize(meters.len() + n_s, UNREACHABLE);
+                        blocks.len() - 1
+                    }
+                };
+                last = Some(r);
+                r
             }
-            if ((rows.len() + 1) as u64).saturating_mul(n_s as u64) > limits::MAX_MATRIX_CELLS {
-                return Err(limits::matrix_too_large(
-                    &name,
-                    rows.len() as u64 + 1,
-                    n_s as u64,
-                    "blocks",
-                ));
-            }
-        }
-        rows.entry(b.to_string()).or_insert_with(|| vec![UNREACHABLE; n_s])[si] = meters;
+        };
+        meters[r * n_s + si] = value;
         if problems.len() > 100 {
             break;
         }
@@ -148,13 +210,109 @@ pub fn parse_block_matrix(
     if !problems.is_empty() {
         return Err(Error::Input(problems));
     }
-    let mut blocks: Vec<String> = rows.keys().cloned().collect();
-    blocks.sort_by(|a, b| id_cmp(a, b));
-    let mut meters = Vec::with_capacity(blocks.len() * n_s);
-    for b in &blocks {
-        meters.extend_from_slice(&rows[b]);
+    Ok(sorted_blocks(blocks, n_s, meters))
+}
+
+/// Rows put in id order (`id_cmp`); already sorted rows are kept as they are.
+fn sorted_blocks(blocks: Vec<String>, n_s: usize, meters: Vec<u32>) -> BlockMatrix {
+    if blocks.windows(2).all(|w| id_cmp(&w[0], &w[1]).is_lt()) {
+        return BlockMatrix { blocks, n_schools: n_s, meters };
     }
-    Ok(BlockMatrix { blocks, n_schools: n_s, meters })
+    let mut order: Vec<usize> = (0..blocks.len()).collect();
+    order.sort_by(|&a, &b| id_cmp(&blocks[a], &blocks[b]));
+    let mut sorted = Vec::with_capacity(meters.len());
+    for &r in &order {
+        sorted.extend_from_slice(&meters[r * n_s..(r + 1) * n_s]);
+    }
+    let blocks = order.iter().map(|&r| blocks[r].clone()).collect();
+    BlockMatrix { blocks, n_schools: n_s, meters: sorted }
+}
+
+/// A binary matrix's rows for the city's blocks.
+struct ToBlocks<'a> {
+    name: &'a str,
+    schools: &'a [School],
+    meters: Vec<u32>,
+    /// (file column, school index) of the file's known schools.
+    cols: Vec<(usize, usize)>,
+    identity: bool,
+    /// The file has seconds (which a block matrix does not keep).
+    seconds: bool,
+    problems: Vec<InputProblem>,
+}
+
+impl binary::RowSink for ToBlocks<'_> {
+    fn header(&mut self, h: &binary::Header) {
+        self.seconds = h.seconds;
+        if !h.blocks {
+            self.problems.push(InputProblem::new(
+                self.name,
+                None,
+                Some("block_id"),
+                "the binary matrix has a row per pupil: the walks from every block need a row \
+                 per block",
+            ));
+            return;
+        }
+        let school_ix: HashMap<&str, usize> =
+            self.schools.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+        for (c, sid) in h.schools.iter().enumerate() {
+            match school_ix.get(sid.as_str()) {
+                Some(&s) => self.cols.push((c, s)),
+                None => self.problems.push(InputProblem::new(
+                    self.name,
+                    None,
+                    Some("school_id"),
+                    format!("unknown school id '{}'", crate::instance::limits::shown(sid)),
+                )),
+            }
+        }
+        self.identity = h.schools.len() == self.schools.len()
+            && self.cols.iter().enumerate().all(|(i, &(c, s))| i == c && c == s);
+        self.meters = vec![UNREACHABLE; h.rows.len() * self.schools.len()];
+    }
+
+    fn place(&mut self, r: usize) -> Option<(&mut [u32], Option<&mut [u32]>)> {
+        let n_s = self.schools.len();
+        (self.identity && self.problems.is_empty() && !self.seconds)
+            .then(|| (&mut self.meters[r * n_s..(r + 1) * n_s], None))
+    }
+
+    fn row(&mut self, r: usize, meters: &[u32], _: Option<&[u32]>) {
+        let n_s = self.schools.len();
+        if !self.problems.is_empty() {
+            return;
+        }
+        if self.identity {
+            self.meters[r * n_s..(r + 1) * n_s].copy_from_slice(meters);
+        } else {
+            for &(c, s) in &self.cols {
+                self.meters[r * n_s + s] = meters[c];
+            }
+        }
+    }
+}
+
+fn block_matrix_from_binary(
+    name: &str,
+    input: impl std::io::Read,
+    len: Option<u64>,
+    schools: &[School],
+) -> Result<BlockMatrix> {
+    let mut sink = ToBlocks {
+        name,
+        schools,
+        meters: Vec::new(),
+        cols: Vec::new(),
+        identity: false,
+        seconds: false,
+        problems: Vec::new(),
+    };
+    let header = binary::read(name, input, len, &mut sink)?;
+    if !sink.problems.is_empty() {
+        return Err(Error::Input(sink.problems));
+    }
+    Ok(sorted_blocks(header.rows, schools.len(), sink.meters))
 }
 
 /// The school of every block: least `walk + price`, ties by school order; `None` for a block

@@ -1,8 +1,9 @@
 //! The distance matrix: walking meters (and seconds) from every pupil to every school, and the
 //! long CSV format `pupil_id,school_id,meters[,seconds]` (or `block_id,...`).
 
+use super::binary::{self, Format};
 use crate::error::{Error, InputProblem, Result};
-use crate::instance::{file_name, limits, Instance};
+use crate::instance::{file_name, id_cmp, limits, Instance};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -82,84 +83,107 @@ impl Matrix {
 
 const MAX_PROBLEMS: usize = 200;
 
-/// Read a long-format matrix for `inst`. Every pupil/school pair must be present (write
-/// `unreachable` as meters for a pair with no route); rows for blocks or pupils the instance
-/// does not have are errors for pupils and ignored for blocks (a city-wide block matrix may
-/// cover blocks without pupils this year).
+/// Read a matrix file for `inst`: long CSV or the binary format ([`super::binary`]), told apart
+/// by the file's first bytes. Every pupil/school pair must be present (write `unreachable` as
+/// meters for a pair with no route); rows for blocks or pupils the instance does not have are
+/// errors for pupils and ignored for blocks (a city-wide block matrix may cover blocks without
+/// pupils this year).
 pub fn read_matrix(path: &Path, inst: &Instance) -> Result<Matrix> {
-    let input = crate::instance::limits::open_input(path)?;
-    let mut m = parse_matrix(&file_name(path), input, inst)?;
-    m.source = read_meta(path)
-        .map(|meta| meta.source)
-        .unwrap_or_else(|| format!("matrix file {}", file_name(path)));
+    let len = limits::check_input_file(path)?.len();
+    let name = file_name(path);
+    let mut m = parse_any(&name, limits::open_input(path)?, Some(len), inst)?;
+    if m.source.is_empty() {
+        m.source = read_meta(path)
+            .map(|meta| meta.source)
+            .unwrap_or_else(|| format!("matrix file {name}"));
+    }
     Ok(m)
 }
 
-/// Parse a long-format matrix for `inst` from `reader`; `name` is the file name messages use.
+/// [`read_matrix`] from any reader (either format); `name` is the file name messages use.
+/// The matrix's `source` is the one a binary file names, else empty.
 pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) -> Result<Matrix> {
-    let problem = |line: Option<u64>, field: Option<&str>, msg: String| {
-        InputProblem::new(name, line, field, msg)
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(limits::Limited::new(reader));
-    let mut rec = csv::ByteRecord::new();
-    // Header: detect delimiter by re-reading is not possible on a stream, so accept ',' and
-    // report ';' clearly.
-    let got = rdr.read_byte_record(&mut rec).map_err(|e| {
-        limits::csv_exceeded(name, &e)
-            .unwrap_or_else(|| Error::input(name, Some(1), None, format!("cannot read: {e}")))
-    })?;
-    if !got {
-        return Err(Error::input(
-            name,
-            None,
-            None,
-            "the file is empty: expected 'pupil_id,school_id,meters[,seconds]'",
-        ));
-    }
-    let header: Vec<String> = rec
-        .iter()
-        .map(|f| String::from_utf8_lossy(f).trim().trim_start_matches('\u{feff}').to_lowercase())
-        .collect();
-    if header.len() == 1 && (header[0].contains(';') || header[0].contains('\t')) {
-        return Err(Error::input(
-            name,
-            Some(1),
-            None,
-            "the matrix must be comma-separated: 'pupil_id,school_id,meters[,seconds]'",
-        ));
-    }
-    let col = |n: &str| header.iter().position(|h| h == n);
-    let (row_col, by_block) = match (col("pupil_id"), col("block_id")) {
-        (Some(c), _) => (c, false),
-        (None, Some(c)) => (c, true),
-        (None, None) => {
-            return Err(Error::input(
-                name,
-                Some(1),
-                Some("pupil_id"),
-                "required column is missing (or 'block_id')",
-            ))
-        }
-    };
-    let Some(school_col) = col("school_id") else {
-        return Err(Error::input(name, Some(1), Some("school_id"), "required column is missing"));
-    };
-    let Some(meters_col) = col("meters") else {
-        return Err(Error::input(name, Some(1), Some("meters"), "required column is missing"));
-    };
-    let seconds_col = col("seconds");
+    parse_any(name, reader, None, inst)
+}
 
-    let n_s = inst.schools.len();
-    if (inst.pupils.len() as u64).saturating_mul(n_s as u64) > limits::MAX_MATRIX_CELLS {
-        return Err(limits::matrix_too_large(name, inst.pupils.len() as u64, n_s as u64, "pupils"));
+fn parse_any<R: std::io::Read>(
+    name: &str,
+    reader: R,
+    len: Option<u64>,
+    inst: &Instance,
+) -> Result<Matrix> {
+    let n_s = inst.schools.len() as u64;
+    if (inst.pupils.len() as u64).saturating_mul(n_s) > limits::MAX_MATRIX_CELLS {
+        return Err(limits::matrix_too_large(name, inst.pupils.len() as u64, n_s, "pupils"));
     }
-    let school_ix: HashMap<&str, usize> =
-        inst.schools.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
-    // Row keys -> the pupils they stand for.
-    let mut rows_of: HashMap<&str, Vec<usize>> = HashMap::new();
+    match binary::sniff(name, reader)? {
+        (Format::Binary, r) => from_binary(name, r, len, inst),
+        (Format::Csv, r) => parse_csv(name, r, inst),
+    }
+}
+
+/// Every pupil's row key's first pupil: the pupil whose flags stand for the key's pairs.
+fn key_first(inst: &Instance, by_block: bool, rows_of: &HashMap<&str, Vec<usize>>) -> Vec<usize> {
+    inst.pupils
+        .iter()
+        .enumerate()
+        .map(|(p, pupil)| match (by_block, pupil.block.as_deref()) {
+            (true, Some(b)) => rows_of[b][0],
+            _ => p,
+        })
+        .collect()
+}
+
+/// The problem "N pupil-school pairs are missing" (with up to five examples), when `present`
+/// (key's first pupil, school) is false for some pair.
+fn missing_pairs(
+    name: &str,
+    inst: &Instance,
+    by_block: bool,
+    first: &[usize],
+    present: impl Fn(usize, usize) -> bool,
+) -> Option<InputProblem> {
+    let mut missing = 0usize;
+    let mut examples = Vec::new();
+    let mut pupils_short = 0usize;
+    for (p, pupil) in inst.pupils.iter().enumerate() {
+        let before = missing;
+        for (s, school) in inst.schools.iter().enumerate() {
+            if !present(first[p], s) {
+                missing += 1;
+                // Blocks are named; pupils (personal) by the schools they lack.
+                let example = match &pupil.block {
+                    Some(b) if by_block => format!("('{b}', '{}')", school.id),
+                    _ => format!("school '{}'", school.id),
+                };
+                if examples.len() < 5 && !examples.contains(&example) {
+                    examples.push(example);
+                }
+            }
+        }
+        pupils_short += usize::from(missing > before);
+    }
+    (missing > 0).then(|| {
+        InputProblem::new(
+            name,
+            None,
+            None,
+            format!(
+                "{missing} pupil-school pairs are missing ({pupils_short} pupils lack a row), e.g. {}; every pair needs a row (use 'unreachable' as meters for no route)",
+                examples.join(", ")
+            ),
+        )
+    })
+}
+
+/// The pupils (instance indices) each row key stands for, and the problem of a per-block
+/// matrix for pupils without a block.
+fn row_keys<'a>(
+    name: &str,
+    inst: &'a Instance,
+    by_block: bool,
+) -> Result<HashMap<&'a str, Vec<usize>>> {
+    let mut rows_of: HashMap<&str, Vec<usize>> = HashMap::with_capacity(inst.pupils.len());
     for (i, p) in inst.pupils.iter().enumerate() {
         let key = if by_block { p.block.as_deref() } else { Some(p.id.as_str()) };
         if let Some(k) = key {
@@ -175,12 +199,136 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
             format!("the matrix is per block, but {without_block} pupils have no block"),
         ));
     }
-    let mut m = Matrix::new(inst.pupils.len(), n_s, "matrix file");
+    Ok(rows_of)
+}
+
+/// A field as trimmed text, or not UTF-8.
+fn utf8(b: &[u8]) -> std::result::Result<&str, std::str::Utf8Error> {
+    std::str::from_utf8(b).map(str::trim)
+}
+
+/// Whole meters written as plain digits (at most 9, so below `UNREACHABLE - 1`): the common
+/// case, parsed without UTF-8 checks or floats; anything else goes through [`distance_value`].
+#[inline]
+pub(crate) fn plain_meters(b: &[u8]) -> Option<u32> {
+    if b.is_empty() || b.len() > 9 {
+        return None;
+    }
+    let mut v = 0u32;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + d as u32;
+    }
+    Some(v)
+}
+
+/// The columns of a long matrix's header row.
+struct Columns {
+    /// Lower-cased, trimmed header names.
+    names: Vec<String>,
+    /// The row key's column and whether it is `block_id`.
+    row: usize,
+    by_block: bool,
+    school: usize,
+    meters: usize,
+    seconds: Option<usize>,
+}
+
+fn columns(name: &str, rec: &csv::ByteRecord) -> Result<Columns> {
+    let names: Vec<String> = rec
+        .iter()
+        .map(|f| String::from_utf8_lossy(f).trim().trim_start_matches('\u{feff}').to_lowercase())
+        .collect();
+    if names.len() == 1 && (names[0].contains(';') || names[0].contains('\t')) {
+        return Err(Error::input(
+            name,
+            Some(1),
+            None,
+            "the matrix must be comma-separated: 'pupil_id,school_id,meters[,seconds]'",
+        ));
+    }
+    let col = |n: &str| names.iter().position(|h| h == n);
+    let (row, by_block) = match (col("pupil_id"), col("block_id")) {
+        (Some(c), _) => (c, false),
+        (None, Some(c)) => (c, true),
+        (None, None) => {
+            return Err(Error::input(
+                name,
+                Some(1),
+                Some("pupil_id"),
+                "required column is missing (or 'block_id')",
+            ))
+        }
+    };
+    let Some(school) = col("school_id") else {
+        return Err(Error::input(name, Some(1), Some("school_id"), "required column is missing"));
+    };
+    let Some(meters) = col("meters") else {
+        return Err(Error::input(name, Some(1), Some("meters"), "required column is missing"));
+    };
+    let seconds = col("seconds");
+    Ok(Columns { names, row, by_block, school, meters, seconds })
+}
+
+/// A CSV reader of long matrices and its header row.
+fn csv_reader<R: std::io::Read>(
+    name: &str,
+    reader: R,
+    rec: &mut csv::ByteRecord,
+) -> Result<(csv::Reader<limits::Limited<R>>, Columns)> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(limits::Limited::new(reader));
+    let got = rdr.read_byte_record(rec).map_err(|e| {
+        limits::csv_exceeded(name, &e)
+            .unwrap_or_else(|| Error::input(name, Some(1), None, format!("cannot read: {e}")))
+    })?;
+    if !got {
+        return Err(Error::input(
+            name,
+            None,
+            None,
+            "the file is empty: expected 'pupil_id,school_id,meters[,seconds]'",
+        ));
+    }
+    let cols = columns(name, rec)?;
+    Ok((rdr, cols))
+}
+
+/// Parse a long-format CSV matrix for `inst`. Rows come in any order; the common order (a
+/// pupil's rows together, schools in instance order) is read without hashing: the last row's
+/// key and the next school are tried first.
+fn parse_csv<R: std::io::Read>(name: &str, reader: R, inst: &Instance) -> Result<Matrix> {
+    let problem = |line: Option<u64>, field: Option<&str>, msg: String| {
+        InputProblem::new(name, line, field, msg)
+    };
+    let mut rec = csv::ByteRecord::new();
+    let (mut rdr, cols) = csv_reader(name, reader, &mut rec)?;
+    let Columns { names: header, row: row_col, by_block, school: school_col, .. } = &cols;
+    let (row_col, by_block, school_col) = (*row_col, *by_block, *school_col);
+    let (meters_col, seconds_col) = (cols.meters, cols.seconds);
+
+    let n_s = inst.schools.len();
+    let school_ix: HashMap<&str, usize> =
+        inst.schools.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    // Row keys -> the pupils they stand for.
+    let rows_of = row_keys(name, inst, by_block)?;
+    let mut m = Matrix::new(inst.pupils.len(), n_s, "");
     let mut secs = seconds_col.map(|_| vec![UNREACHABLE; inst.pupils.len() * n_s]);
     // One flag per (row key, school) to find duplicates, keyed by first pupil of the key.
     let mut seen = vec![false; inst.pupils.len() * n_s];
     let mut problems = Vec::new();
     let mut line: u64 = 1;
+    let key_name = header[row_col].as_str();
+    // The last row's key (raw bytes) and its pupils; the school expected next.
+    let mut last_key: Vec<u8> = Vec::new();
+    let mut last_pupils: Option<&[usize]> = None;
+    let mut next_school = 0usize;
     loop {
         match rdr.read_byte_record(&mut rec) {
             Ok(false) => break,
@@ -215,55 +363,93 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
             ));
             continue;
         }
-        let field = |c: usize| std::str::from_utf8(rec.get(c).unwrap_or(b"")).map(str::trim);
-        let (Ok(key), Ok(sid), Ok(meters)) = (field(row_col), field(school_col), field(meters_col))
-        else {
+        let raw = |c: usize| rec.get(c).unwrap_or(b"");
+        let (key_raw, sid_raw, meters_raw) = (raw(row_col), raw(school_col), raw(meters_col));
+        // Fields equal to a known id, or plain digits, are valid UTF-8 without a check.
+        let key_hit = last_pupils.is_some() && key_raw == last_key.as_slice();
+        let school_hit = next_school < n_s && sid_raw == inst.schools[next_school].id.as_bytes();
+        let plain = plain_meters(meters_raw);
+        if (!key_hit && utf8(key_raw).is_err())
+            || (!school_hit && utf8(sid_raw).is_err())
+            || (plain.is_none() && utf8(meters_raw).is_err())
+        {
             problems.push(problem(Some(line), None, "not valid UTF-8 text".into()));
             continue;
-        };
-        let key_name = header[row_col].as_str();
-        let pupils = match rows_of.get(key) {
+        }
+        let pupils = match last_pupils.filter(|_| key_hit) {
             Some(v) => v,
-            None if by_block => continue,
             None => {
-                // Pupil ids are personal: the line names the row.
-                problems.push(problem(
-                    Some(line),
-                    Some(key_name),
-                    "unknown pupil id (not in the pupils file)".into(),
-                ));
-                continue;
-            }
-        };
-        let Some(&s) = school_ix.get(sid) else {
-            problems.push(problem(
-                Some(line),
-                Some("school_id"),
-                format!("unknown school id '{}'", limits::shown(sid)),
-            ));
-            continue;
-        };
-        let Some(meters) =
-            parse_distance(meters, "meters", line, by_block, &mut problems, &problem)
-        else {
-            continue;
-        };
-        let seconds = match (seconds_col, &secs) {
-            (Some(c), Some(_)) => match field(c) {
-                Ok(v) => {
-                    match parse_distance(v, "seconds", line, by_block, &mut problems, &problem) {
-                        Some(x) => Some(x),
-                        None => continue,
+                let key = utf8(key_raw).unwrap_or_default();
+                match rows_of.get(key) {
+                    Some(v) => {
+                        last_key.clear();
+                        last_key.extend_from_slice(key_raw);
+                        last_pupils = Some(v);
+                        v
+                    }
+                    None if by_block => continue,
+                    None => {
+                        // Pupil ids are personal: the line names the row.
+                        problems.push(problem(
+                            Some(line),
+                            Some(key_name),
+                            "unknown pupil id (not in the pupils file)".into(),
+                        ));
+                        continue;
                     }
                 }
-                Err(_) => continue,
+            }
+        };
+        let s = if school_hit {
+            next_school
+        } else {
+            let sid = utf8(sid_raw).unwrap_or_default();
+            match school_ix.get(sid) {
+                Some(&s) => s,
+                None => {
+                    problems.push(problem(
+                        Some(line),
+                        Some("school_id"),
+                        format!("unknown school id '{}'", limits::shown(sid)),
+                    ));
+                    continue;
+                }
+            }
+        };
+        next_school = if s + 1 == n_s { 0 } else { s + 1 };
+        let meters = match plain {
+            Some(v) => v,
+            None => {
+                let v = utf8(meters_raw).unwrap_or_default();
+                let Some(v) = parse_distance(v, "meters", line, by_block, &mut problems, &problem)
+                else {
+                    continue;
+                };
+                v
+            }
+        };
+        let seconds = match (seconds_col, &secs) {
+            (Some(c), Some(_)) => match plain_meters(raw(c)) {
+                Some(v) => Some(v),
+                None => match utf8(raw(c)) {
+                    Ok(v) => {
+                        match parse_distance(v, "seconds", line, by_block, &mut problems, &problem)
+                        {
+                            Some(x) => Some(x),
+                            None => continue,
+                        }
+                    }
+                    Err(_) => continue,
+                },
             },
             _ => None,
         };
         let first = pupils[0] * n_s + s;
         if seen[first] {
+            let sid = &inst.schools[s].id;
             let msg = if by_block {
-                format!("pair ('{key}', '{sid}') appears twice")
+                let key = String::from_utf8_lossy(key_raw);
+                format!("pair ('{}', '{sid}') appears twice", key.trim())
             } else {
                 format!("the pupil's pair with school '{sid}' appears twice")
             };
@@ -279,47 +465,153 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
         }
     }
     if problems.is_empty() {
-        // Every pair present?
-        let mut missing = 0usize;
-        let mut examples = Vec::new();
-        let mut pupils_short = 0usize;
-        for (p, pupil) in inst.pupils.iter().enumerate() {
-            let before = missing;
-            for (s, school) in inst.schools.iter().enumerate() {
-                let key_first = if by_block {
-                    rows_of[pupil.block.as_deref().unwrap_or_default()][0]
-                } else {
-                    p
-                };
-                if !seen[key_first * n_s + s] {
-                    missing += 1;
-                    // Blocks are named; pupils (personal) by the schools they lack.
-                    let example = match &pupil.block {
-                        Some(b) if by_block => format!("('{b}', '{}')", school.id),
-                        _ => format!("school '{}'", school.id),
-                    };
-                    if examples.len() < 5 && !examples.contains(&example) {
-                        examples.push(example);
-                    }
-                }
-            }
-            pupils_short += usize::from(missing > before);
-        }
-        if missing > 0 {
-            problems.push(problem(
-                None,
-                None,
-                format!(
-                    "{missing} pupil-school pairs are missing ({pupils_short} pupils lack a row), e.g. {}; every pair needs a row (use 'unreachable' as meters for no route)",
-                    examples.join(", ")
-                ),
-            ));
-        }
+        let first = key_first(inst, by_block, &rows_of);
+        problems.extend(missing_pairs(name, inst, by_block, &first, |k, s| seen[k * n_s + s]));
     }
     if !problems.is_empty() {
         return Err(Error::Input(problems));
     }
     m.seconds = secs;
+    Ok(m)
+}
+
+/// A binary matrix's rows put in instance order.
+struct ToMatrix<'a> {
+    name: &'a str,
+    inst: &'a Instance,
+    m: Matrix,
+    /// Per file row: the pupils (instance indices) it stands for.
+    targets: Vec<Vec<usize>>,
+    /// (file column, instance school) of the file's known schools.
+    cols: Vec<(usize, usize)>,
+    /// File rows and schools are the instance's, in its order: rows are copied whole.
+    identity: bool,
+    by_block: bool,
+    /// Per pupil: its key is in the file (flag at the key's first pupil).
+    key_present: Vec<bool>,
+    school_present: Vec<bool>,
+    problems: Vec<InputProblem>,
+}
+
+impl super::binary::RowSink for ToMatrix<'_> {
+    fn header(&mut self, h: &binary::Header) {
+        let (inst, name) = (self.inst, self.name);
+        let n = inst.pupils.len() * inst.schools.len();
+        if h.seconds {
+            self.m.seconds = Some(vec![UNREACHABLE; n]);
+        }
+        self.by_block = h.blocks;
+        let rows_of = match row_keys(name, inst, h.blocks) {
+            Ok(r) => r,
+            Err(Error::Input(p)) => {
+                self.problems.extend(p);
+                return;
+            }
+            Err(_) => return,
+        };
+        let school_ix: HashMap<&str, usize> =
+            inst.schools.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+        for (c, sid) in h.schools.iter().enumerate() {
+            match school_ix.get(sid.as_str()) {
+                Some(&s) => {
+                    self.cols.push((c, s));
+                    self.school_present[s] = true;
+                }
+                None if self.problems.len() < MAX_PROBLEMS => {
+                    self.problems.push(InputProblem::new(
+                        name,
+                        None,
+                        Some("school_id"),
+                        format!("unknown school id '{}'", limits::shown(sid)),
+                    ))
+                }
+                None => {}
+            }
+        }
+        let column = h.row_column();
+        for key in &h.rows {
+            match rows_of.get(key.as_str()) {
+                Some(pupils) => {
+                    self.key_present[pupils[0]] = true;
+                    self.targets.push(pupils.clone());
+                }
+                None => {
+                    self.targets.push(Vec::new());
+                    if !h.blocks && self.problems.len() < MAX_PROBLEMS {
+                        self.problems.push(InputProblem::new(
+                            name,
+                            None,
+                            Some(column),
+                            "unknown pupil id (not in the pupils file)",
+                        ));
+                    }
+                }
+            }
+        }
+        self.identity = !h.blocks
+            && h.rows.len() == inst.pupils.len()
+            && h.rows.iter().zip(&inst.pupils).all(|(r, p)| *r == p.id)
+            && h.schools.len() == inst.schools.len()
+            && h.schools.iter().zip(&inst.schools).all(|(a, b)| *a == b.id);
+    }
+
+    fn place(&mut self, r: usize) -> Option<(&mut [u32], Option<&mut [u32]>)> {
+        let n_s = self.m.n_schools;
+        let row = r * n_s..(r + 1) * n_s;
+        self.identity.then(|| {
+            (&mut self.m.meters[row.clone()], self.m.seconds.as_mut().map(|s| &mut s[row]))
+        })
+    }
+
+    fn row(&mut self, r: usize, meters: &[u32], seconds: Option<&[u32]>) {
+        let n_s = self.m.n_schools;
+        for &p in &self.targets[r] {
+            for &(c, s) in &self.cols {
+                self.m.meters[p * n_s + s] = meters[c];
+            }
+            if let (Some(dst), Some(src)) = (self.m.seconds.as_mut(), seconds) {
+                for &(c, s) in &self.cols {
+                    dst[p * n_s + s] = src[c];
+                }
+            }
+        }
+    }
+}
+
+/// A binary matrix for `inst`: the ids must be the instance's as with CSV (the same messages,
+/// without line numbers).
+fn from_binary<R: std::io::Read>(
+    name: &str,
+    reader: R,
+    len: Option<u64>,
+    inst: &Instance,
+) -> Result<Matrix> {
+    let mut sink = ToMatrix {
+        name,
+        inst,
+        m: Matrix::new(inst.pupils.len(), inst.schools.len(), ""),
+        targets: Vec::new(),
+        cols: Vec::new(),
+        identity: false,
+        by_block: false,
+        key_present: vec![false; inst.pupils.len()],
+        school_present: vec![false; inst.schools.len()],
+        problems: Vec::new(),
+    };
+    let header = binary::read(name, reader, len, &mut sink)?;
+    let mut problems = std::mem::take(&mut sink.problems);
+    if problems.is_empty() {
+        let rows_of = row_keys(name, inst, sink.by_block)?;
+        let first = key_first(inst, sink.by_block, &rows_of);
+        let (keys, schools) = (&sink.key_present, &sink.school_present);
+        problems
+            .extend(missing_pairs(name, inst, sink.by_block, &first, |k, s| keys[k] && schools[s]));
+    }
+    if !problems.is_empty() {
+        return Err(Error::Input(problems));
+    }
+    let mut m = sink.m;
+    m.source = header.source;
     Ok(m)
 }
 
@@ -382,37 +674,348 @@ fn read_meta(path: &Path) -> Option<MatrixMeta> {
     serde_json::from_str(&std::fs::read_to_string(meta_path(path)).ok()?).ok()
 }
 
-/// Write the matrix in long format, rows in instance order (pupil id, then school id).
+/// Write the matrix in long format, rows in instance order (pupil id, then school id), with
+/// the `.meta.json` sidecar naming its source.
 pub fn write_matrix(path: &Path, inst: &Instance, m: &Matrix) -> Result<()> {
+    let rows: Vec<&str> = inst.pupils.iter().map(|p| p.id.as_str()).collect();
+    let schools: Vec<&str> = inst.schools.iter().map(|s| s.id.as_str()).collect();
+    write_long_csv(path, "pupil_id", &rows, &schools, &m.meters, m.seconds.as_deref())?;
+    write_meta(path, &m.source)
+}
+
+/// Write the matrix in the binary format ([`super::binary`]), rows in instance order; the
+/// source is kept in the file (no sidecar).
+pub fn write_matrix_binary(path: &Path, inst: &Instance, m: &Matrix) -> Result<()> {
+    let header = binary::Header {
+        blocks: false,
+        seconds: m.seconds.is_some(),
+        source: m.source.clone(),
+        rows: inst.pupils.iter().map(|p| p.id.clone()).collect(),
+        schools: inst.schools.iter().map(|s| s.id.clone()).collect(),
+    };
+    binary::write_file(path, &header, &m.meters, m.seconds.as_deref())
+}
+
+fn write_meta(path: &Path, source: &str) -> Result<()> {
+    let meta = serde_json::to_string_pretty(&MatrixMeta { source: source.to_string() })
+        .expect("serialisable");
+    std::fs::write(meta_path(path), meta + "\n").map_err(|e| Error::io(meta_path(path), e))
+}
+
+/// The long CSV: a header row, then one row per (row, school), `unreachable` for no route.
+fn write_long_csv(
+    path: &Path,
+    column: &str,
+    rows: &[&str],
+    schools: &[&str],
+    meters: &[u32],
+    seconds: Option<&[u32]>,
+) -> Result<()> {
     let io = |e| Error::io(path, e);
     let f = std::fs::File::create(path).map_err(io)?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-    if m.seconds.is_some() {
-        writeln!(w, "pupil_id,school_id,meters,seconds").map_err(io)?;
-    } else {
-        writeln!(w, "pupil_id,school_id,meters").map_err(io)?;
+    let extra = if seconds.is_some() { ",seconds" } else { "" };
+    writeln!(w, "{column},school_id,meters{extra}").map_err(io)?;
+    let schools: Vec<_> = schools.iter().map(|s| csv_field(s)).collect();
+    let value = |w: &mut std::io::BufWriter<std::fs::File>, v: u32| {
+        if v == UNREACHABLE {
+            w.write_all(b"unreachable")
+        } else {
+            write!(w, "{v}")
+        }
+    };
+    let n_s = schools.len();
+    for (r, id) in rows.iter().enumerate() {
+        let id = csv_field(id);
+        for (s, school) in schools.iter().enumerate() {
+            write!(w, "{id},{school},").map_err(io)?;
+            value(&mut w, meters[r * n_s + s]).map_err(io)?;
+            if let Some(t) = seconds {
+                w.write_all(b",").map_err(io)?;
+                value(&mut w, t[r * n_s + s]).map_err(io)?;
+            }
+            w.write_all(b"\n").map_err(io)?;
+        }
     }
-    for (p, pupil) in inst.pupils.iter().enumerate() {
-        for (s, school) in inst.schools.iter().enumerate() {
-            let d = m.get(p, s).map(|x| x.to_string()).unwrap_or_else(|| "unreachable".into());
-            match m.seconds {
-                Some(_) => {
-                    let t = m
-                        .seconds(p, s)
-                        .map(|x| x.to_string())
-                        .unwrap_or_else(|| "unreachable".into());
-                    writeln!(w, "{},{},{d},{t}", csv_field(&pupil.id), csv_field(&school.id))
-                        .map_err(io)?
+    w.flush().map_err(io)
+}
+
+/// A matrix file as it stands, without an instance: what `catchment matrix convert` turns
+/// from one format into the other.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixTable {
+    /// Rows keyed by pupil or block, whether seconds are given, the source (empty: not said),
+    /// row and school ids in id order.
+    pub header: binary::Header,
+    /// Meters, row-major, `UNREACHABLE` for no route.
+    pub meters: Vec<u32>,
+    /// Seconds, same layout, when given.
+    pub seconds: Option<Vec<u32>>,
+}
+
+impl MatrixTable {
+    /// Write in `format`: CSV with a `.meta.json` sidecar when the source is known, or binary.
+    pub fn write(&self, path: &Path, format: Format) -> Result<()> {
+        let h = &self.header;
+        match format {
+            Format::Binary => binary::write_file(path, h, &self.meters, self.seconds.as_deref()),
+            Format::Csv => {
+                let rows: Vec<&str> = h.rows.iter().map(String::as_str).collect();
+                let schools: Vec<&str> = h.schools.iter().map(String::as_str).collect();
+                let (m, t) = (&self.meters, self.seconds.as_deref());
+                write_long_csv(path, h.row_column(), &rows, &schools, m, t)?;
+                if h.source.is_empty() {
+                    Ok(())
+                } else {
+                    write_meta(path, &h.source)
                 }
-                None => writeln!(w, "{},{},{d}", csv_field(&pupil.id), csv_field(&school.id))
-                    .map_err(io)?,
             }
         }
     }
-    w.flush().map_err(io)?;
-    let meta = serde_json::to_string_pretty(&MatrixMeta { source: m.source.clone() })
-        .expect("serialisable");
-    std::fs::write(meta_path(path), meta + "\n").map_err(|e| Error::io(meta_path(path), e))
+}
+
+/// Read a matrix file of either format as it stands ([`MatrixTable`]), rows and schools put in
+/// id order. A CSV must give every pair of its rows and schools exactly once (as for an
+/// instance); its source comes from the `.meta.json` sidecar.
+pub fn read_matrix_table(path: &Path) -> Result<(MatrixTable, Format)> {
+    let name = file_name(path);
+    let len = Some(limits::check_input_file(path)?.len());
+    match binary::sniff(&name, limits::open_input(path)?)? {
+        (Format::Binary, r) => {
+            struct Rows(Vec<u32>, Vec<u32>);
+            impl binary::RowSink for Rows {
+                fn header(&mut self, _: &binary::Header) {}
+                fn row(&mut self, _: usize, m: &[u32], s: Option<&[u32]>) {
+                    self.0.extend_from_slice(m);
+                    self.1.extend_from_slice(s.unwrap_or_default());
+                }
+            }
+            let mut rows = Rows(Vec::new(), Vec::new());
+            let header = binary::read(&name, r, len, &mut rows)?;
+            let seconds = header.seconds.then_some(rows.1);
+            Ok((sort_table(MatrixTable { header, meters: rows.0, seconds }), Format::Binary))
+        }
+        (Format::Csv, r) => {
+            let mut t = table_from_csv(&name, r)?;
+            t.header.source = read_meta(path).map(|m| m.source).unwrap_or_default();
+            Ok((t, Format::Csv))
+        }
+    }
+}
+
+/// Rows and schools in id order.
+fn sort_table(t: MatrixTable) -> MatrixTable {
+    let h = &t.header;
+    let sorted = |v: &[String]| v.windows(2).all(|w| id_cmp(&w[0], &w[1]).is_lt());
+    if sorted(&h.rows) && sorted(&h.schools) {
+        return t;
+    }
+    let order = |v: &[String]| {
+        let mut o: Vec<usize> = (0..v.len()).collect();
+        o.sort_by(|&a, &b| id_cmp(&v[a], &v[b]));
+        o
+    };
+    let (ro, so) = (order(&h.rows), order(&h.schools));
+    let n_s = h.schools.len();
+    let pick = |v: &[u32]| -> Vec<u32> {
+        ro.iter().flat_map(|&r| so.iter().map(move |&s| v[r * n_s + s])).collect()
+    };
+    MatrixTable {
+        header: binary::Header {
+            rows: ro.iter().map(|&r| h.rows[r].clone()).collect(),
+            schools: so.iter().map(|&s| h.schools[s].clone()).collect(),
+            ..h.clone()
+        },
+        meters: pick(&t.meters),
+        seconds: t.seconds.as_deref().map(pick),
+    }
+}
+
+/// A long CSV matrix as it stands: rows and schools as they appear, every pair exactly once.
+fn table_from_csv<R: std::io::Read>(name: &str, reader: R) -> Result<MatrixTable> {
+    /// Not a distance (`distance_value` refuses it): a pair not given yet.
+    const MISSING: u32 = UNREACHABLE - 1;
+    let mut rec = csv::ByteRecord::new();
+    let (mut rdr, cols) = csv_reader(name, reader, &mut rec)?;
+    let key_name = cols.names[cols.row].clone();
+    // A matrix keyed by pupil is personal: its ids and values are not echoed.
+    let show = cols.by_block;
+    let mut problems = Vec::new();
+    let problem = |line: u64, field: Option<&str>, msg: String| {
+        InputProblem::new(name, Some(line), field, msg)
+    };
+    let (mut rows, mut schools): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    let (mut row_ix, mut school_ix) = (HashMap::new(), HashMap::<String, usize>::new());
+    // Per row: meters (and seconds) by school, grown as schools appear.
+    let mut values: Vec<(Vec<u32>, Vec<u32>)> = Vec::new();
+    let (mut last, mut next_school) = (usize::MAX, 0usize);
+    let mut line = 1u64;
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                if let Some(limit) = limits::csv_exceeded(name, &e) {
+                    return Err(limit);
+                }
+                let at = e.position().map(|p| p.line()).unwrap_or(line + 1);
+                problems.push(problem(at, None, "malformed CSV row".into()));
+                break;
+            }
+        }
+        line = rec.position().map(|p| p.line()).unwrap_or(line + 1);
+        if problems.len() >= MAX_PROBLEMS {
+            break;
+        }
+        if rec.len() == 1 && rec.get(0).is_some_and(|f| f.iter().all(|b| b.is_ascii_whitespace())) {
+            continue;
+        }
+        if rec.len() != cols.names.len() {
+            let msg =
+                format!("row has {} fields but the header has {}", rec.len(), cols.names.len());
+            problems.push(problem(line, None, msg));
+            continue;
+        }
+        let field = |c: usize| std::str::from_utf8(rec.get(c).unwrap_or(b"")).map(str::trim);
+        let (Ok(key), Ok(sid), Ok(m)) = (field(cols.row), field(cols.school), field(cols.meters))
+        else {
+            problems.push(problem(line, None, "not valid UTF-8 text".into()));
+            continue;
+        };
+        let value = |v: &str, what: &str, problems: &mut Vec<InputProblem>| {
+            plain_meters(v.as_bytes())
+                .map(Ok)
+                .unwrap_or_else(|| distance_value_shown(v, show))
+                .map_err(|msg| problems.push(problem(line, Some(what), msg)))
+                .ok()
+        };
+        let Some(meters) = value(m, "meters", &mut problems) else { continue };
+        let seconds = match cols.seconds.map(field) {
+            None => MISSING,
+            Some(Ok(v)) => match value(v, "seconds", &mut problems) {
+                Some(x) => x,
+                None => continue,
+            },
+            Some(Err(_)) => {
+                problems.push(problem(line, None, "not valid UTF-8 text".into()));
+                continue;
+            }
+        };
+        let r = if last < rows.len() && rows[last] == key {
+            last
+        } else {
+            if !row_ix.contains_key(key) && key.len() > limits::MAX_ID_BYTES {
+                problems.push(problem(line, Some(&key_name), limits::id_too_long()));
+                continue;
+            }
+            if !row_ix.contains_key(key)
+                && ((rows.len() + 1) as u64).saturating_mul(schools.len().max(1) as u64)
+                    > limits::MAX_MATRIX_CELLS
+            {
+                let what = if show { "blocks" } else { "pupils" };
+                let (r, n) = (rows.len() as u64 + 1, schools.len() as u64);
+                return Err(limits::matrix_too_large(name, r, n, what));
+            }
+            let r = *row_ix.entry(key.to_string()).or_insert_with(|| {
+                rows.push(key.to_string());
+                values.push((Vec::new(), Vec::new()));
+                rows.len() - 1
+            });
+            last = r;
+            r
+        };
+        let s = if next_school < schools.len() && schools[next_school] == sid {
+            next_school
+        } else {
+            if !school_ix.contains_key(sid) && sid.len() > limits::MAX_ID_BYTES {
+                problems.push(problem(line, Some("school_id"), limits::id_too_long()));
+                continue;
+            }
+            if !school_ix.contains_key(sid)
+                && ((schools.len() + 1) as u64).saturating_mul(rows.len() as u64)
+                    > limits::MAX_MATRIX_CELLS
+            {
+                let what = if show { "blocks" } else { "pupils" };
+                return Err(limits::matrix_too_large(
+                    name,
+                    rows.len() as u64,
+                    schools.len() as u64 + 1,
+                    what,
+                ));
+            }
+            *school_ix.entry(sid.to_string()).or_insert_with(|| {
+                schools.push(sid.to_string());
+                schools.len() - 1
+            })
+        };
+        next_school = s + 1;
+        let (m_row, s_row) = &mut values[r];
+        if m_row.len() <= s {
+            m_row.resize(schools.len(), MISSING);
+            s_row.resize(schools.len(), MISSING);
+        }
+        if m_row[s] != MISSING {
+            let msg = if show {
+                format!("pair ('{key}', '{sid}') appears twice")
+            } else {
+                format!("the pupil's pair with school '{}' appears twice", limits::shown(sid))
+            };
+            problems.push(problem(line, Some(&key_name), msg));
+            continue;
+        }
+        m_row[s] = meters;
+        s_row[s] = seconds;
+    }
+    let n_s = schools.len();
+    let mut meters = Vec::with_capacity(rows.len() * n_s);
+    let mut seconds = Vec::with_capacity(if cols.seconds.is_some() { rows.len() * n_s } else { 0 });
+    for (m_row, s_row) in &mut values {
+        m_row.resize(n_s, MISSING);
+        meters.extend_from_slice(m_row);
+        if cols.seconds.is_some() {
+            s_row.resize(n_s, MISSING);
+            seconds.extend_from_slice(s_row);
+        }
+        *m_row = Vec::new();
+        *s_row = Vec::new();
+    }
+    if problems.is_empty() {
+        let missing = meters.iter().filter(|&&v| v == MISSING).count();
+        if missing > 0 {
+            let examples: Vec<String> = meters
+                .iter()
+                .enumerate()
+                .filter(|(_, &v)| v == MISSING)
+                .take(5)
+                .map(|(i, _)| match show {
+                    true => format!("('{}', '{}')", rows[i / n_s], schools[i % n_s]),
+                    false => format!("school '{}'", schools[i % n_s]),
+                })
+                .collect();
+            problems.push(InputProblem::new(
+                name,
+                None,
+                None,
+                format!(
+                    "{missing} pairs of its rows and schools are missing, e.g. {}; every pair \
+                     needs a row (use 'unreachable' as meters for no route)",
+                    examples.join(", ")
+                ),
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Input(problems));
+    }
+    let header = binary::Header {
+        blocks: cols.by_block,
+        seconds: cols.seconds.is_some(),
+        source: String::new(),
+        rows,
+        schools,
+    };
+    let seconds = cols.seconds.map(|_| seconds);
+    Ok(sort_table(MatrixTable { header, meters, seconds }))
 }
 
 /// Quote a CSV field when it needs it.

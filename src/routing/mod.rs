@@ -2,6 +2,7 @@
 //! server (`osrm`) with a disk cache (`cache`); street addresses become coordinates through an
 //! address index built from the same OSM extract (`geocode`).
 
+pub mod binary;
 #[cfg(feature = "osm")]
 pub mod cache;
 pub mod geocode;

@@ -2,6 +2,7 @@
 //! in memory: the reader under the streamed solve of the solve layer, which reads the
 //! file once to keep each pupil's `k` nearest schools and once per pricing round.
 
+use super::binary::{self, Format};
 use crate::error::{Error, InputProblem, Result};
 use crate::instance::{file_name, limits, Instance};
 use crate::routing::UNREACHABLE;
@@ -33,12 +34,40 @@ impl<'a> MatrixFile<'a> {
         MatrixFile { path: path.to_path_buf(), inst, max_walk, fixed }
     }
 
-    /// Call `f(pupil, school, meters)` for every allowed pair in file order.
+    /// Call `f(pupil, school, meters)` for every allowed pair in file order. The file is long
+    /// CSV or a binary matrix keyed by pupil ([`super::binary`]), told apart by content.
     pub fn scan(&self, mut f: impl FnMut(usize, usize, u32)) -> Result<()> {
         let name = file_name(&self.path);
-        let input = limits::open_input(&self.path)?;
+        let len = limits::check_input_file(&self.path)?.len();
+        let (format, reader) = binary::sniff(&name, limits::open_input(&self.path)?)?;
+        if format == Format::Binary {
+            let mut sink = Pairs { file: self, f: &mut f, rows: Vec::new(), cols: Vec::new() };
+            let header = binary::read(&name, reader, Some(len), &mut sink)?;
+            if header.blocks {
+                return Err(Error::input(
+                    &name,
+                    None,
+                    Some("pupil_id"),
+                    "a streamed matrix needs a row per pupil, not per block",
+                ));
+            }
+            let problem = |field: &str, msg: String| {
+                Error::Input(vec![InputProblem::new(&name, None, Some(field), msg)])
+            };
+            if sink.rows.iter().any(Option::is_none) {
+                return Err(problem(
+                    "pupil_id",
+                    "unknown pupil id (not in the pupils file)".into(),
+                ));
+            }
+            if let Some(c) = sink.cols.iter().position(Option::is_none) {
+                let id = limits::shown(&header.schools[c]);
+                return Err(problem("school_id", format!("unknown school id '{id}'")));
+            }
+            return Ok(());
+        }
         let mut rdr =
-            csv::ReaderBuilder::new().has_headers(true).from_reader(limits::Limited::new(input));
+            csv::ReaderBuilder::new().has_headers(true).from_reader(limits::Limited::new(reader));
         let header = rdr
             .byte_headers()
             .map_err(|e| {
@@ -121,6 +150,44 @@ impl<'a> MatrixFile<'a> {
                 continue;
             }
             f(p, s, meters);
+        }
+    }
+}
+
+/// A binary matrix's pairs handed to a scan's callback (rows and schools the instance does not
+/// have are reported after the read).
+struct Pairs<'f, 'a, F> {
+    file: &'f MatrixFile<'a>,
+    f: &'f mut F,
+    /// Per file row: the pupil.
+    rows: Vec<Option<usize>>,
+    /// Per file column: the school.
+    cols: Vec<Option<usize>>,
+}
+
+impl<F: FnMut(usize, usize, u32)> binary::RowSink for Pairs<'_, '_, F> {
+    fn header(&mut self, h: &binary::Header) {
+        let inst = self.file.inst;
+        if h.blocks {
+            return;
+        }
+        self.rows = h.rows.iter().map(|id| inst.pupil_index(id)).collect();
+        self.cols = h.schools.iter().map(|id| inst.school_index(id)).collect();
+    }
+
+    fn row(&mut self, r: usize, meters: &[u32], _: Option<&[u32]>) {
+        let Some(Some(p)) = self.rows.get(r).copied() else { return };
+        if self.cols.iter().any(Option::is_none) {
+            return;
+        }
+        for (c, &d) in meters.iter().enumerate() {
+            let Some(s) = self.cols[c] else { continue };
+            if d == UNREACHABLE
+                || self.file.max_walk.is_some_and(|w| d > w) && self.file.fixed[p] != Some(s as u32)
+            {
+                continue;
+            }
+            (self.f)(p, s, d);
         }
     }
 }

@@ -175,8 +175,13 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
                     ApiError::new("bad_request", &format!("form field '{name}': {}", e.body_text()))
                 }
             })?;
+            let binary_matrix = matches!(name.as_str(), "matrix" | "block_matrix")
+                && bytes.starts_with(&crate::routing::binary::MAGIC);
             let text = match String::from_utf8(bytes.to_vec()) {
                 Ok(t) => t,
+                // A binary matrix file travels on as a data URL (read, checked and matched
+                // with the instance like a CSV matrix).
+                Err(_) if binary_matrix => super::jobs::binary_matrix_data_url(&bytes),
                 // The CSV reader's message for a file that is not UTF-8 (with its line).
                 Err(_) => {
                     return Err(

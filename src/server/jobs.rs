@@ -60,6 +60,31 @@ fn text(name: &str, text: &str) -> Source {
     Source::Text { name: name.into(), text: text.to_string() }
 }
 
+/// A matrix field: long CSV text, or a binary matrix file as a base64 data URL.
+fn matrix_source(name: &str, field: &str, text: &str) -> crate::Result<Source> {
+    use base64::Engine;
+    let Some(b64) = text.strip_prefix(super::model::BINARY_MATRIX_DATA_URL) else {
+        return Ok(Source::Text { name: format!("{name}.csv"), text: text.to_string() });
+    };
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| {
+        Error::input(
+            "request",
+            None,
+            Some(field),
+            "the binary matrix's data URL is not valid base64",
+        )
+    })?;
+    Ok(Source::Bytes { name: format!("{name}.cmx"), bytes })
+}
+
+/// A binary matrix file as the data URL a request's matrix field holds.
+pub fn binary_matrix_data_url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    let mut s = String::from(super::model::BINARY_MATRIX_DATA_URL);
+    base64::engine::general_purpose::STANDARD.encode_string(bytes, &mut s);
+    s
+}
+
 /// The request as the application layer's plan request: the same one `catchment solve`
 /// builds from its flags.
 pub fn plan_request(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<app::PlanRequest> {
@@ -73,7 +98,7 @@ pub fn plan_request(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<a
                 "give either 'matrix' or 'routing', not both",
             ))
         }
-        (Some(t), None) => app::Distances::Matrix(text("matrix.csv", t)),
+        (Some(t), None) => app::Distances::Matrix(matrix_source("matrix", "matrix", t)?),
         (None, Some(spec)) => {
             let url = spec.osrm.trim_end_matches('/');
             if !osrm_allow.iter().any(|a| a.trim_end_matches('/') == url) {
@@ -116,7 +141,10 @@ pub fn plan_request(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<a
     let city = match &req.blocks {
         Some(blocks) => Some(app::CitySpec {
             blocks: text("blocks.csv", blocks),
-            block_matrix: req.block_matrix.as_deref().map(|t| text("block_matrix.csv", t)),
+            block_matrix: match req.block_matrix.as_deref() {
+                Some(t) => Some(matrix_source("block_matrix", "block_matrix", t)?),
+                None => None,
+            },
             streets: req.streets.as_deref().map(|t| text("streets", t)),
             area: req.area.as_deref().map(|t| text("area", t)),
             exclude_blocks: req.exclude_blocks.as_deref().map(|t| text("exclude_blocks.csv", t)),

@@ -4,6 +4,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// How a binary matrix file travels in a request's `matrix` or `block_matrix` (JSON text): this
+/// prefix, then the file in standard base64. A form field holding the file itself is stored so.
+pub const BINARY_MATRIX_DATA_URL: &str = "data:application/vnd.catchment.matrix;base64,";
+
 /// Schools or pupils: CSV text (the columns of the CSV files) or an array of objects with the
 /// same columns as fields.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -26,7 +30,9 @@ pub struct PlanRequest {
     pub schools: TableInput,
     /// Pupils: CSV text (`id,lat,lon[,block][,fixed_school]`) or an array of objects.
     pub pupils: TableInput,
-    /// Walking distances as long CSV text `pupil_id,school_id,meters[,seconds]`.
+    /// Walking distances as long CSV text `pupil_id,school_id,meters[,seconds]`, or a binary
+    /// matrix file (`catchment matrix --format binary`) as a data URL
+    /// `data:application/vnd.catchment.matrix;base64,...`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matrix: Option<String>,
     /// Or: walking distances from an OSRM server (foot profile), one the service allows
@@ -42,8 +48,9 @@ pub struct PlanRequest {
     /// `streets.csv`, `split-streets.csv`, `streets.html`) and answers `explain`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocks: Option<String>,
-    /// Walks from every block to every school (long CSV `block_id,school_id,meters`); default:
-    /// `matrix`, which then must be keyed by block.
+    /// Walks from every block to every school (long CSV `block_id,school_id,meters`, or a
+    /// binary matrix keyed by block as a data URL like `matrix`); default: `matrix`, which then
+    /// must be keyed by block.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_matrix: Option<String>,
     /// Named streets for the street list of grid blocks: GeoJSON text (LineString /
@@ -92,7 +99,8 @@ pub struct PlanForm {
     schools: String,
     /// Pupils: CSV text.
     pupils: String,
-    /// Walking distances: long CSV text `pupil_id,school_id,meters[,seconds]`.
+    /// Walking distances: long CSV text `pupil_id,school_id,meters[,seconds]`, or the binary
+    /// matrix file.
     #[schema(required = false)]
     matrix: String,
     /// The policy: a JSON object as text.
@@ -101,7 +109,7 @@ pub struct PlanForm {
     /// The city's blocks: CSV text.
     #[schema(required = false)]
     blocks: String,
-    /// Walks from every block to every school: long CSV text.
+    /// Walks from every block to every school: long CSV text, or the binary matrix file.
     #[schema(required = false)]
     block_matrix: String,
     /// Named streets: GeoJSON text.
