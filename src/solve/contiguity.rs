@@ -1037,10 +1037,61 @@ fn improve(p: &ContiguousProblem, a: &mut [u32]) {
                 break;
             }
         }
-        if !improved {
+        if improved {
+            continue;
+        }
+        // Whole pieces: a group of units with the path that joins it to a neighbouring
+        // district (and whatever hangs on them), best first, disjoint districts per pass.
+        if !move_pieces(p, a, &mut load, &mut scratch, &fits) {
             return;
         }
+        size.iter_mut().for_each(|x| *x = 0);
+        a.iter().for_each(|&s| size[s as usize] += 1);
     }
+}
+
+/// One pass of the improving piece moves ([`piece_moves`]) within the seats, best first, each
+/// district touched at most once; whether any was made.
+fn move_pieces(
+    p: &ContiguousProblem,
+    a: &mut [u32],
+    load: &mut [u64],
+    scratch: &mut Scratch,
+    fits: &dyn Fn(&[u64], usize, u64) -> bool,
+) -> bool {
+    let mut candidates: Vec<PieceMove> = piece_moves(p, a, scratch)
+        .into_iter()
+        .flatten()
+        .filter(|m| m.delta < 0 && fits(load, m.to, load[m.to] + m.weight))
+        .collect();
+    candidates.sort_by_key(|m| (m.delta, m.from, m.to, m.weight));
+    let mut touched = vec![false; p.n_schools];
+    let mut moved = false;
+    for m in candidates {
+        if touched[m.from] || touched[m.to] {
+            continue;
+        }
+        let before: Vec<u32> = m.units.iter().map(|&u| a[u]).collect();
+        for &u in &m.units {
+            a[u] = m.to as u32;
+        }
+        let size = |a: &[u32], s: usize| a.iter().filter(|&&t| t as usize == s).count();
+        let (nf, nt) = (size(a, m.from), size(a, m.to));
+        if scratch.connected(p, a, m.from, nf, None, None)
+            && scratch.connected(p, a, m.to, nt, None, None)
+        {
+            load[m.from] -= m.weight;
+            load[m.to] += m.weight;
+            touched[m.from] = true;
+            touched[m.to] = true;
+            moved = true;
+        } else {
+            for (&u, &s) in m.units.iter().zip(&before) {
+                a[u] = s;
+            }
+        }
+    }
+    moved
 }
 
 #[cfg(test)]
