@@ -181,7 +181,13 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
     let mut seen = vec![false; inst.pupils.len() * n_s];
     let mut problems = Vec::new();
     let mut line: u64 = 1;
+    let mut rows = 0u64;
     loop {
+        // A cancellation point every 64 Ki rows (a few milliseconds of reading).
+        rows += 1;
+        if rows % 65_536 == 0 {
+            crate::cancel::check()?;
+        }
         match rdr.read_byte_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {}
