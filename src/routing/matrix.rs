@@ -185,7 +185,7 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
     loop {
         // A cancellation point every 64 Ki rows (a few milliseconds of reading).
         rows += 1;
-        if rows % 65_536 == 0 {
+        if rows.is_multiple_of(65_536) {
             crate::cancel::check()?;
         }
         match rdr.read_byte_record(&mut rec) {

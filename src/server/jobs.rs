@@ -382,7 +382,7 @@ pub fn spawn(
             // start, its attempt not counted. Whoever takes it out of `running` requeues it.
             let mine = app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id).is_some();
             if mine {
-                tracing::info!(job = %id, "stopped at the grace; back in the queue for the next start");
+                tracing::warn!(job = %id, "stopped at the grace; back in the queue for the next start");
                 let _ = app.store.requeue(&id, true);
             }
             app.idle.notify_waiters();

@@ -25,10 +25,10 @@ pub mod store;
 
 pub use config::Config;
 
+use crate::cancel::Cancel;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use crate::cancel::Cancel;
 use std::collections::HashMap;
 use std::future::IntoFuture;
 use std::path::PathBuf;

@@ -174,7 +174,7 @@ pub fn spawn(app: Arc<App>, id: String) {
             // Whoever takes it out of `running` puts it back.
             let mine = app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id).is_some();
             if mine {
-                tracing::info!(scenarios = %id, "stopped at the grace; resumed at the next start");
+                tracing::warn!(scenarios = %id, "stopped at the grace; resumed at the next start");
                 let _ = app.store.requeue_scenario_set(&id);
             }
             let _ = std::fs::remove_dir_all(&root);
@@ -248,7 +248,7 @@ pub async fn submit(
 ) -> Result<Response, ApiError> {
     use axum::extract::FromRequest;
     require(&app, request.headers(), Scope::Write)?;
-    require_json(request.headers())?;
+    let headers = request.headers().clone();
     if app.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(ApiError::new("shutting_down", "the service is shutting down"));
     }
@@ -269,6 +269,8 @@ pub async fn submit(
             ApiError::new("bad_request", "the request body could not be read")
         }
     })?;
+    // After the body: one over the limit is 413 whatever its media type.
+    require_json(&headers)?;
     let req: ScenarioSetRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new("bad_request", &format!("the body is not a scenario set request: {e}"))
     })?;

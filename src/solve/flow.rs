@@ -410,7 +410,7 @@ impl<'a, A: Arcs> Solver<'a, A> {
                 return Ok(());
             }
             paths += 1;
-            if paths % CANCEL_EVERY == 0 && crate::cancel::cancelled() {
+            if paths.is_multiple_of(CANCEL_EVERY) && crate::cancel::cancelled() {
                 return Err(FlowError::Cancelled);
             }
             for &v in &touched {
