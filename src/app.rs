@@ -273,12 +273,15 @@ impl PlanRequest {
             }
             None => None,
         };
+        crate::cancel::check()?;
         let inst = read_instance(&self.schools, &self.pupils)?;
+        crate::cancel::check()?;
         if !matches!(self.distances, Distances::Matrix(_)) {
             stage(Stage::Routing);
         }
         let (inst, matrix) = distances(inst, &self.distances)?;
         tracing::info!(pupils = inst.pupils.len(), schools = inst.schools.len(), "instance read");
+        crate::cancel::check()?;
         let mut city = match &self.city {
             Some(c) => Some(self.read_city(c, &inst)?),
             None => None,
@@ -301,6 +304,7 @@ impl PlanRequest {
                 }
                 _ => (inst, matrix, None),
             };
+        crate::cancel::check()?;
         let compare_districts = match &self.compare.districts {
             Some(src) => {
                 let assign = baseline::districts_from_csv(&src.label(), &src.bytes()?, &inst)?;
@@ -440,6 +444,7 @@ impl Loaded {
         let inst = crate::effective_instance(&self.inst, &self.policy);
         let problem =
             crate::solve::Problem::pupil_level(&inst, &self.matrix, self.policy.max_walk)?;
+        crate::cancel::check()?;
         let diagnoses = crate::solve::feasibility::diagnose(&problem);
         if diagnoses.is_empty() {
             Ok(())
@@ -451,6 +456,7 @@ impl Loaded {
     /// Solve (with stability when given) and, with the city, build the report's comparison.
     pub fn solve(&self, stage: &dyn Fn(Stage)) -> Result<PlanResult> {
         stage(Stage::Solving);
+        crate::cancel::check()?;
         if self.policy.contiguous {
             return self.solve_contiguous();
         }
@@ -465,6 +471,7 @@ impl Loaded {
                 (plan, Some(report))
             }
         };
+        crate::cancel::check()?;
         let comparison = match &self.city {
             Some(_) => self.comparison(&plan)?,
             None => None,
@@ -498,8 +505,10 @@ impl Loaded {
             ..self.policy.clone()
         };
         let optimum = crate::solve_plan(&self.inst, &self.matrix, &pupil_policy, None)?;
+        crate::cancel::check()?;
         let block_policy = Policy { unit: Unit::Block, ..pupil_policy.clone() };
         let start = crate::solve_plan(&self.inst, &self.matrix, &block_policy, None)?;
+        crate::cancel::check()?;
         let c = crate::districts::contiguous::solve(
             &self.inst,
             &self.matrix,
@@ -588,6 +597,8 @@ impl PlanResult {
     /// files.
     pub fn write(&self, loaded: &Loaded, out: &Path, stage: &dyn Fn(Stage)) -> Result<Written> {
         stage(Stage::Writing);
+        // Nothing is written for work that was stopped.
+        crate::cancel::check()?;
         let extras = crate::output::Extras {
             city: loaded.city.as_ref(),
             comparison: self.comparison.as_ref(),

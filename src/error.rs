@@ -57,11 +57,13 @@ pub struct Infeasibility {
     /// Machine-readable kind: `seats`, `minimums`, `fixed_over_capacity`, `no_allowed_school`,
     /// `reachable_seats`, `reachable_minimums`.
     pub kind: String,
-    /// The human-readable explanation.
+    /// The human-readable explanation: schools by id, pupils counted, never named.
     pub message: String,
     /// Ids of the schools involved (may be empty).
     pub schools: Vec<String>,
-    /// Ids of the pupils involved (may be empty).
+    /// Ids of the pupils involved (may be empty): pupil-level detail, for the pupils' owner
+    /// only (the CLI prints it to its operator; the service answers it to the submitter's write
+    /// token and keeps it out of anything stored or shown to a read token).
     pub pupils: Vec<String>,
     /// By how many pupils (or seats) the instance falls short.
     pub shortfall: u64,
@@ -185,6 +187,11 @@ pub enum Error {
     /// A broken invariant: a bug, never the user's mistake.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The work was stopped at a cancellation point because its caller raised its flag
+    /// (`cancel::Cancel`): the service stopping, or the request going away. Never the input's
+    /// fault, and never raised where no flag was given (the CLI).
+    #[error("cancelled: the work was stopped before it finished")]
+    Cancelled,
 }
 
 /// Exit codes of the CLI, one per error class (documented in `catchment --help`).
@@ -269,6 +276,7 @@ impl Error {
             Error::Routing { .. } => "routing",
             Error::NotFound { .. } => "not_found",
             Error::Io { .. } | Error::Solver(_) | Error::Internal(_) => "internal",
+            Error::Cancelled => "cancelled",
         }
     }
 
@@ -288,9 +296,11 @@ impl Error {
             | Error::NotFound { .. } => exit::INVALID,
             Error::Infeasible(_) => exit::INFEASIBLE,
             Error::TimeLimit { .. } => exit::TIME_LIMIT,
-            Error::Routing { .. } | Error::Io { .. } | Error::Solver(_) | Error::Internal(_) => {
-                exit::ERROR
-            }
+            Error::Routing { .. }
+            | Error::Io { .. }
+            | Error::Solver(_)
+            | Error::Internal(_)
+            | Error::Cancelled => exit::ERROR,
         }
     }
 
@@ -306,6 +316,7 @@ impl Error {
             Error::NotFound { .. } => 404,
             Error::Routing { .. } => 502,
             Error::Io { .. } | Error::Solver(_) | Error::Internal(_) => 500,
+            Error::Cancelled => 503,
         }
     }
 
@@ -352,6 +363,7 @@ impl Error {
             Error::Io { path, source } => Error::Io { path: pre(path), source },
             Error::Solver(m) => Error::Solver(pre(m)),
             Error::Internal(m) => Error::Internal(pre(m)),
+            Error::Cancelled => Error::Cancelled,
         }
     }
 }

@@ -68,6 +68,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod cancel;
 pub mod check;
 pub mod districts;
 pub mod error;

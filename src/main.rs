@@ -582,12 +582,28 @@ fn main() -> ExitCode {
             }
             let code = e.downcast_ref::<Error>().map(Error::exit_code).unwrap_or(exit::ERROR);
             eprintln!("error: {}", chain(&e));
+            // The pupils at fault, by id, for the operator (the messages only count them).
+            if let Some(Error::Infeasible(reasons)) = e.downcast_ref::<Error>() {
+                for r in reasons.iter().filter(|r| !r.pupils.is_empty()) {
+                    eprintln!("pupils ({}): {}", r.kind, quoted_ids(&r.pupils));
+                }
+            }
             if let Some(hint) = e.downcast_ref::<Error>().and_then(Error::hint) {
                 eprintln!("hint: {}", render_hint(hint));
             }
             ExitCode::from(code)
         }
     }
+}
+
+/// Ids quoted and joined, the first 50 and how many more.
+fn quoted_ids(ids: &[String]) -> String {
+    const SHOWN: usize = 50;
+    let mut v: Vec<String> = ids.iter().take(SHOWN).map(|id| format!("'{id}'")).collect();
+    if ids.len() > SHOWN {
+        v.push(format!("and {} more", ids.len() - SHOWN));
+    }
+    v.join(", ")
 }
 
 /// An error and its causes joined by ": ", each cause only when its text is not already in the

@@ -72,6 +72,7 @@ pub fn solve_plan(
     let to_error = |e: SolveError| match e {
         SolveError::Infeasible(d) => Error::Infeasible(describe_infeasibility(inst, &d)),
         SolveError::Solver(msg) => Error::Solver(msg),
+        SolveError::Cancelled => Error::Cancelled,
         SolveError::TimeLimit { seconds } => Error::TimeLimit {
             seconds,
             message: "Cbc did not prove an optimum of whole blocks or whole classes in time".into(),
@@ -106,6 +107,7 @@ pub fn solve_plan(
         if !diagnosis.is_empty() {
             return Err(to_error(SolveError::Infeasible(diagnosis)));
         }
+        crate::cancel::check()?;
         let keep = match (keep_cap, &before) {
             (Some(max_changed), Some(b)) => {
                 let ub = stability::unit_before(b, &pupil_unit, units.n_units());
@@ -204,11 +206,15 @@ pub fn stability_curve(
     use rayon::prelude::*;
     let free = solve_plan(inst, m, policy, None)?;
     let b = stability::before(inst, previous);
+    let cancel = crate::cancel::current();
     penalties
         .par_iter()
         .map(|&c| {
             let st = Stability { previous: previous.clone(), rule: Rule::ChangeCost(c) };
-            let plan = solve_plan(inst, m, policy, Some(&st))?;
+            let plan = crate::cancel::within(cancel.as_ref(), || {
+                crate::cancel::check()?;
+                solve_plan(inst, m, policy, Some(&st))
+            })?;
             let (_, cb, cp) = stability::changes(inst, &b, &plan.assign);
             Ok(CurvePoint {
                 penalty_m: c,

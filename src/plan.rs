@@ -183,9 +183,11 @@ fn ids<T>(items: &[usize], all: &[T], id: impl Fn(&T) -> &str) -> String {
     v.join(", ")
 }
 
-/// Render diagnoses with school and pupil ids (never addresses).
+/// Render diagnoses: each message names schools and counts pupils, never naming a pupil (a
+/// message may be shown to anyone who may see the plan's status); the pupils at fault are
+/// listed by id in [`Infeasibility::pupils`], for their owner (the CLI's operator, the
+/// service's submitter). Never addresses.
 pub fn describe_infeasibility(inst: &Instance, diagnoses: &[Diagnosis]) -> Vec<Infeasibility> {
-    let pids = |u: &[usize]| ids(u, &inst.pupils, |p| &p.id);
     let sids = |s: &[usize]| ids(s, &inst.schools, |s| &s.id);
     let pid_list = |u: &[usize]| u.iter().map(|&i| inst.pupils[i].id.clone()).collect::<Vec<_>>();
     let sid_list = |s: &[usize]| s.iter().map(|&i| inst.schools[i].id.clone()).collect::<Vec<_>>();
@@ -194,13 +196,13 @@ pub fn describe_infeasibility(inst: &Instance, diagnoses: &[Diagnosis]) -> Vec<I
         .map(|d| {
             let (message, schools, pupils, shortfall) = match d {
                 Diagnosis::NoAllowedSchool { units } => (
-                    format!("{} pupil(s) have no allowed school (no route, or every school beyond the maximum walk): {}", units.len(), pids(units)),
+                    format!("{} pupil(s) have no allowed school (no route, or every school beyond the maximum walk)", units.len()),
                     vec![],
                     pid_list(units),
                     units.len() as u64,
                 ),
                 Diagnosis::FixedUnreachable { units } => (
-                    format!("{} pupil(s) have a fixed school with no route to it: {}", units.len(), pids(units)),
+                    format!("{} pupil(s) have a fixed school with no route to it", units.len()),
                     vec![],
                     pid_list(units),
                     units.len() as u64,
@@ -229,8 +231,7 @@ pub fn describe_infeasibility(inst: &Instance, diagnoses: &[Diagnosis]) -> Vec<I
                 ),
                 Diagnosis::ReachableSeats { units, schools, pupils, seats } => (
                     format!(
-                        "{pupils} pupil(s) ({}) can only reach school(s) {} with {seats} free seat(s): short by {}",
-                        pids(units),
+                        "{pupils} pupil(s) can only reach school(s) {} with {seats} free seat(s): short by {}",
                         sids(schools),
                         pupils - seats
                     ),
@@ -240,9 +241,8 @@ pub fn describe_infeasibility(inst: &Instance, diagnoses: &[Diagnosis]) -> Vec<I
                 ),
                 Diagnosis::ReachableMinimums { schools, units, needed, available } => (
                     format!(
-                        "school(s) {} need {needed} more pupil(s) to reach their minimums, but only {available} pupil(s) may go there{}: short by {}",
+                        "school(s) {} need {needed} more pupil(s) to reach their minimums, but only {available} pupil(s) may go there: short by {}",
                         sids(schools),
-                        if units.is_empty() { String::new() } else { format!(" ({})", pids(units)) },
                         needed - available
                     ),
                     sid_list(schools),

@@ -583,11 +583,16 @@ pub fn run(prepared: &[Prepared], jobs: usize) -> Result<Vec<Outcome>> {
         .num_threads(jobs.max(1))
         .build()
         .map_err(|e| Error::internal(format!("cannot start worker threads: {e}")))?;
+    let cancel = crate::cancel::current();
     pool.install(|| {
         prepared
             .par_iter()
             .map(|p| {
-                solve(p).map_err(|e| match e {
+                crate::cancel::within(cancel.as_ref(), || {
+                    crate::cancel::check()?;
+                    solve(p)
+                })
+                .map_err(|e| match e {
                     Error::Infeasible(v) => Error::Infeasible(
                         v.into_iter()
                             .map(|mut i| {
@@ -755,6 +760,7 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
     if let Some(blocks) = &base_city {
         let mut base_district: Option<Vec<Option<String>>> = None;
         for ((p, o), row) in prepared.iter().zip(&outcomes).zip(rows.iter_mut()) {
+            crate::cancel::check()?;
             let Some(bm) = &p.block_matrix else { continue };
             let inst = crate::effective_instance(&p.inst, &o.plan.policy);
             let change = match (&o.stability, &p.stability) {
@@ -824,6 +830,8 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
     };
     crate::instance::write_atomically(out, |dir| {
         for (p, o) in prepared.iter().zip(&outcomes) {
+            // Cancelled: nothing is kept (the directory is written whole or not at all).
+            crate::cancel::check()?;
             let st = match (&o.stability, &p.stability) {
                 (Some(r), Some(s)) => Some((r, s)),
                 _ => None,

@@ -112,12 +112,12 @@ fn infeasibility_is_diagnosed_with_schools_pupils_and_amounts() {
         }
     });
     let e = infeasible("id,name,lat,lon,capacity\nA,a,52,11,1\nB,b,52,11,5\n", pupils, &m3);
+    // The message counts the pupils; the operator is told their ids on a line of their own.
     assert!(
-        e.contains(
-            "2 pupil(s) ('1', '2') can only reach school(s) 'A' with 1 free seat(s): short by 1"
-        ),
+        e.contains("2 pupil(s) can only reach school(s) 'A' with 1 free seat(s): short by 1"),
         "{e}"
     );
+    assert!(e.contains("pupils (reachable_seats): '1', '2'"), "{e}");
 }
 
 #[test]

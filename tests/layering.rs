@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     // Errors and the EPSG:3035 projection: no dependencies.
     &["error", "projection"],
+    // Cooperative cancellation (a flag checked at cancellation points; its error).
+    &["cancel"],
     // Domain types, their readers and the file helpers every writer uses.
     &["instance"],
     // Walking distances: matrix files, OSRM, cache, geocoding.

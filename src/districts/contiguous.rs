@@ -152,6 +152,8 @@ pub fn solve(
         })
         .collect();
     let searched = contiguity::local_search(&full, &start, &optimum.prices);
+    // The search stops early when cancelled: its plan is then not used.
+    crate::cancel::check()?;
     let over = overflow(inst, &full, &searched);
     let heuristic = full.is_feasible(&searched).then_some(searched);
     // The exact model: each block at one of its NEAREST_SCHOOLS nearest schools by walk or by
@@ -204,6 +206,7 @@ pub fn solve(
                     hint: None,
                 },
                 crate::solve::SolveError::Solver(m) => Error::Solver(m),
+                crate::solve::SolveError::Cancelled => Error::Cancelled,
             },
         )?;
         let how = format!(

@@ -329,7 +329,13 @@ fn parse_csv<R: std::io::Read>(name: &str, reader: R, inst: &Instance) -> Result
     let mut last_key: Vec<u8> = Vec::new();
     let mut last_pupils: Option<&[usize]> = None;
     let mut next_school = 0usize;
+    let mut rows = 0u64;
     loop {
+        // A cancellation point every 64 Ki rows (a few milliseconds of reading).
+        rows += 1;
+        if rows.is_multiple_of(65_536) {
+            crate::cancel::check()?;
+        }
         match rdr.read_byte_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {}

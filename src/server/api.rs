@@ -9,6 +9,7 @@ use super::jobs::{self, Outcome};
 pub use super::model::{PlanForm, PlanRequest, RoutingSpec, StabilitySpec, TableInput};
 use super::store::{Artefact, JobRow};
 use super::App;
+use crate::cancel::Cancel;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -310,29 +311,53 @@ async fn submit_plan(
             "the service is shutting down; submit again shortly",
         ));
     }
+    // The body is read, parsed and validated within an intake permit (as many as solve
+    // permits): at most that many uploads are in memory and validated at a time; the others
+    // wait here with their bodies unread.
+    let Ok(intake) = app.intake.acquire().await else {
+        return Err(ApiError::new("shutting_down", "the service is shutting down"));
+    };
     let body = read_body(&app, req).await?;
     let id = new_id();
     let app2 = app.clone();
     let id2 = id.clone();
+    // Validation stops at its next cancellation point when this request goes away (the client
+    // disconnects, the request times out, the server stops): the guard raises the flag when
+    // the handler is dropped.
+    let cancel = Cancel::new();
+    let stop = cancel.raise_on_drop();
     let loaded = tokio::task::spawn_blocking(move || {
-        let loaded = jobs::validate(&body, &app2.cfg.osrm_allow).map_err(ApiError::from_library)?;
-        let stored = jobs::normalized(&body, &loaded.policy);
-        app2.store
-            .insert_job(&id2, &stored, loaded.inst.pupils.len(), loaded.inst.schools.len())
-            .map_err(|e| ApiError::internal(&format!("storing job: {e}")))?;
-        Ok::<_, ApiError>(loaded)
+        cancel.scope(|| {
+            let loaded =
+                jobs::validate(&body, &app2.cfg.osrm_allow).map_err(ApiError::from_library)?;
+            crate::cancel::check().map_err(ApiError::from_library)?;
+            let stored = jobs::normalized(&body, &loaded.policy);
+            app2.store
+                .insert_job(&id2, &stored, loaded.inst.pupils.len(), loaded.inst.schools.len())
+                .map_err(|e| ApiError::internal(&format!("storing job: {e}")))?;
+            Ok::<_, ApiError>(loaded)
+        })
     })
     .await
     .map_err(|_| ApiError::internal("validation panicked"))??;
+    stop.disarm();
+    drop(intake);
+    // With a solve permit free now, the job starts with the input just validated; otherwise it
+    // waits holding nothing but its row, and reads its stored request when it starts.
+    let (pupils, schools) = (loaded.inst.pupils.len(), loaded.inst.schools.len());
+    let ready = match app.solves.clone().try_acquire_owned() {
+        Ok(permit) => Some((permit, loaded)),
+        Err(_) => None,
+    };
     app.metrics.jobs_submitted.fetch_add(1, Relaxed);
-    tracing::info!(job = %id, pupils = loaded.inst.pupils.len(), schools = loaded.inst.schools.len(), "job queued");
+    tracing::info!(job = %id, pupils, schools, "job queued");
     let (tx, rx) = if q.wait {
         let (tx, rx) = tokio::sync::oneshot::channel();
         (Some(tx), Some(rx))
     } else {
         (None, None)
     };
-    jobs::spawn(app.clone(), id.clone(), Some(loaded), tx);
+    jobs::spawn(app.clone(), id.clone(), ready, tx);
     if let Some(rx) = rx {
         // Answer before the request timeout cuts the connection.
         let budget =

@@ -74,6 +74,16 @@ impl ApiError {
     /// user mistakes carry the CLI's text and a hint naming the request field to change;
     /// failures that are not the request's are internal (logged, answered with a reference).
     pub fn from_library(e: Error) -> Self {
+        if matches!(e, Error::Cancelled) {
+            return ApiError {
+                status: Some(e.http_status()),
+                ..ApiError::new(
+                    e.kind(),
+                    "the work was stopped before it finished: the service is stopping, or the \
+                     request went away",
+                )
+            };
+        }
         if !e.is_user_error() && !matches!(e, Error::Routing { .. }) {
             return ApiError::internal(&e.to_string());
         }
@@ -98,6 +108,31 @@ impl ApiError {
         }
     }
 
+    /// The error as it may be stored and shown to a read token (or, with public artefacts, to
+    /// anyone): without pupil-level detail. Infeasibility reasons keep their message (schools
+    /// and counts) and school ids; their pupil ids become a count (`pupil_count`). Routing and
+    /// geocoding messages may name pupils by id, so they are replaced by their kind. The full
+    /// error is answered only to the write token that submitted the pupils (`POST /v1/plans`).
+    pub fn public(mut self) -> Self {
+        for p in &mut self.problems {
+            if let Some(obj) = p.as_object_mut() {
+                if let Some(ids) = obj.remove("pupils") {
+                    let n = ids.as_array().map_or(0, Vec::len);
+                    obj.insert("pupil_count".into(), n.into());
+                }
+            }
+        }
+        if matches!(self.error.as_str(), "routing" | "geocoding") {
+            self.message = format!(
+                "{} failed for some pupils; the reasons name pupils, so they are answered only to \
+                 a submission: submit the request again to see them",
+                if self.error == "routing" { "routing" } else { "geocoding" }
+            );
+            self.problems.clear();
+        }
+        self
+    }
+
     /// The HTTP status: the library error's own, or the one its kind names (500 for unknown kinds).
     pub fn status(&self) -> StatusCode {
         if let Some(code) = self.status.and_then(|c| StatusCode::from_u16(c).ok()) {
@@ -116,7 +151,9 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             "routing" => StatusCode::BAD_GATEWAY,
-            "timeout" | "shutting_down" | "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            "timeout" | "shutting_down" | "unavailable" | "cancelled" => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

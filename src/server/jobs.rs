@@ -7,6 +7,7 @@ use super::model::{PlanRequest, TableInput};
 use super::store::Artefacts;
 use super::App;
 use crate::app::{self, Source};
+use crate::cancel::Cancel;
 use crate::routing;
 use crate::{stability, Error, Policy};
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
@@ -312,19 +313,33 @@ pub fn ready(app: &App) -> Result<(), String> {
     })
 }
 
-/// Queue a job: it waits for a solve slot, runs on a blocking thread and stores its result.
-/// `done` (for `?wait=true`) hears how it ended; it is dropped unheard when the service shuts
-/// down before the job starts (the job stays queued in the store and is resumed at next start).
+/// A job's start: a solve permit taken at submission and the input validated then, so the job
+/// runs at once without reading its request again.
+pub type Ready = (tokio::sync::OwnedSemaphorePermit, Loaded);
+
+/// Queue a job: it waits for a solve slot (unless `ready` brings one), runs on a blocking
+/// thread and stores its result. A job that waits holds nothing in memory but its id: it reads
+/// its stored request when it starts. `done` (for `?wait=true`) hears how it ended; it is
+/// dropped unheard when the service shuts down before the job ends (the job stays queued in the
+/// store and is resumed at the next start).
 pub fn spawn(
     app: Arc<App>,
     id: String,
-    loaded: Option<Loaded>,
+    ready: Option<Ready>,
     done: Option<oneshot::Sender<Outcome>>,
 ) {
     tokio::spawn(async move {
         let mut failed_starts = 0u32;
-        let _permit = loop {
-            let Ok(permit) = app.solves.acquire().await else { return };
+        let mut ready = ready;
+        let (_permit, cancel, loaded) = loop {
+            let (permit, loaded) = match ready.take() {
+                Some((permit, loaded)) => (permit, Some(loaded)),
+                None => match app.solves.clone().acquire_owned().await {
+                    Ok(permit) => (permit, None),
+                    Err(_) => return,
+                },
+            };
+            let cancel = Cancel::new();
             {
                 // Registered under the lock the shutdown takes to raise its flag: either the
                 // shutdown waits for this job, or the job stays queued for the next start.
@@ -332,7 +347,7 @@ pub fn spawn(
                 if app.shutting_down.load(SeqCst) {
                     return;
                 }
-                running.insert(id.clone());
+                running.insert(id.clone(), cancel.clone());
             }
             let unregister = |app: &App| {
                 app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
@@ -341,14 +356,14 @@ pub fn spawn(
             let reason = match work_dir_writable(app.work_dir.as_path()) {
                 Err(e) => format!("the work directory cannot be written: {e}"),
                 Ok(()) => match app.store.start_job(&id) {
-                    Ok(Some(_attempt)) => break permit,
+                    Ok(Some(_attempt)) => break (permit, cancel, loaded),
                     // Not queued (any more): nothing to do.
                     Ok(None) => return unregister(&app),
                     Err(e) => format!("the database cannot be written: {e}"),
                 },
             };
             unregister(&app);
-            drop(permit);
+            drop((permit, loaded));
             failed_starts += 1;
             if failed_starts > app.cfg.start_retries {
                 tracing::error!(job = %id, tries = failed_starts, "the job could not start: {reason}");
@@ -379,11 +394,30 @@ pub fn spawn(
         let started = std::time::Instant::now();
         let app2 = app.clone();
         let id2 = id.clone();
-        let result = tokio::task::spawn_blocking(move || run(&app2, &id2, loaded)).await;
+        let flag = cancel.clone();
+        let result =
+            tokio::task::spawn_blocking(move || flag.scope(|| run(&app2, &id2, loaded))).await;
         app.metrics.job_micros.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
         app.metrics.solves_running.fetch_sub(1, Relaxed);
+        let stopped = match &result {
+            // Finished work is kept, even when the flag was raised as it finished.
+            Ok(Ok(_)) => false,
+            Ok(Err(_)) => cancel.is_cancelled(),
+            Err(e) => e.is_cancelled(),
+        };
+        if stopped {
+            // Stopped at the grace (or the runtime is going): the job runs again at the next
+            // start, its attempt not counted. Whoever takes it out of `running` requeues it.
+            let mine = app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id).is_some();
+            if mine {
+                tracing::warn!(job = %id, "stopped at the grace; back in the queue for the next start");
+                let _ = app.store.requeue(&id, true);
+            }
+            app.idle.notify_waiters();
+            return;
+        }
         if app.shutting_down.load(SeqCst)
-            && !app.running.lock().unwrap_or_else(|e| e.into_inner()).contains(&id)
+            && !app.running.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&id)
         {
             // The shutdown gave up on this job and put it back in the queue.
             return;
@@ -396,17 +430,12 @@ pub fn spawn(
                 }
             },
             Ok(Err(e)) => Outcome::Failed(e),
-            Err(e) if e.is_cancelled() => {
-                // The runtime is stopping: the job runs again at the next start.
-                let _ = app.store.requeue(&id, true);
-                app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-                app.idle.notify_waiters();
-                return;
-            }
             Err(_) => Outcome::Failed(ApiError::internal(&format!("job {id}: the solve panicked"))),
         };
         if let Outcome::Failed(e) = &outcome {
-            let _ = app.store.fail_job(&id, &serde_json::to_string(e).unwrap_or_default());
+            // Stored for read tokens to see: without pupil-level detail.
+            let stored = e.clone().public();
+            let _ = app.store.fail_job(&id, &serde_json::to_string(&stored).unwrap_or_default());
             app.metrics.jobs_failed.fetch_add(1, Relaxed);
         } else {
             app.metrics.jobs_done.fetch_add(1, Relaxed);

@@ -25,10 +25,11 @@ pub mod store;
 
 pub use config::Config;
 
+use crate::cancel::Cancel;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::future::IntoFuture;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
@@ -45,14 +46,18 @@ pub struct App {
     pub store: store::Store,
     /// Prometheus counters served at `/metrics`.
     pub metrics: metrics::Metrics,
-    /// Permits for concurrent solves.
-    pub solves: tokio::sync::Semaphore,
+    /// Permits for concurrent solves (`--max-solves`). A job that got one at submission keeps
+    /// its validated input in memory; a job that waits for one holds nothing but its row.
+    pub solves: Arc<tokio::sync::Semaphore>,
+    /// Permits for uploads being read, parsed and validated (as many as solve permits): each
+    /// holds a request body and what is read from it, so at most this many are in memory.
+    pub intake: tokio::sync::Semaphore,
     /// Scratch space for writing a plan's files before they are stored.
     pub work_dir: PathBuf,
     /// Set on SIGTERM/SIGINT: new jobs are refused and running ones wind down.
     pub shutting_down: AtomicBool,
-    /// Ids of the jobs running now.
-    pub running: Mutex<HashSet<String>>,
+    /// The jobs and scenario sets running now, each with the flag that stops it at the grace.
+    pub running: Mutex<HashMap<String, Cancel>>,
     /// Woken whenever a job ends.
     pub idle: tokio::sync::Notify,
     /// The lock on the database: no second server runs on it while this one does.
@@ -177,10 +182,11 @@ pub fn open(cfg: Config) -> anyhow::Result<App> {
         tokens,
         store,
         metrics: Default::default(),
-        solves: tokio::sync::Semaphore::new(solves),
+        solves: Arc::new(tokio::sync::Semaphore::new(solves)),
+        intake: tokio::sync::Semaphore::new(solves),
         work_dir,
         shutting_down: AtomicBool::new(false),
-        running: Mutex::new(HashSet::new()),
+        running: Mutex::new(HashMap::new()),
         idle: tokio::sync::Notify::new(),
         lock,
         cfg,
@@ -234,6 +240,7 @@ pub fn serve(cfg: Config) -> anyhow::Result<()> {
                 app2.shutting_down.store(true, SeqCst);
             }
             app2.solves.close();
+            app2.intake.close();
             let _ = stop_tx.send(Some(tokio::time::Instant::now()));
         });
         let grace = Duration::from_secs(app.cfg.shutdown_grace);
@@ -278,24 +285,48 @@ fn sweep(app: &App, days: u32) {
     }
 }
 
-/// Give running solves until `deadline` (the end of the grace); put the rest back in the queue
-/// for the next start. Work finished before then is stored.
-async fn finish_running(app: &App, deadline: tokio::time::Instant) {
+/// How long, after the grace, solves whose flag was raised get to reach their next
+/// cancellation point and put their job back in the queue themselves.
+pub const STOP_WAIT: Duration = Duration::from_secs(2);
+
+/// Wait until nothing runs, or until `deadline`; whether nothing runs.
+async fn wait_idle(app: &App, deadline: tokio::time::Instant) -> bool {
     loop {
         let notified = app.idle.notified();
         if app.running.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
-            break;
+            return true;
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
-            break;
+            return app.running.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
         }
     }
-    let left: Vec<String> = app.running.lock().unwrap_or_else(|e| e.into_inner()).drain().collect();
+}
+
+/// Give running solves until `deadline` (the end of the grace); then raise their flags: each
+/// stops at its next cancellation point (`crate::cancel`), its files not written, and puts its
+/// job back in the queue (`jobs::spawn`, `scenarios::spawn`). Work finished before then is
+/// stored. A solve still running [`STOP_WAIT`] later is inside Cbc, which cannot be
+/// interrupted: its job is put back in the queue here, and the process ends without waiting
+/// for it.
+async fn finish_running(app: &App, deadline: tokio::time::Instant) {
+    if !wait_idle(app, deadline).await {
+        let flags: Vec<Cancel> =
+            app.running.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        tracing::info!(running = flags.len(), "the grace is over: stopping running solves");
+        flags.iter().for_each(Cancel::cancel);
+        wait_idle(app, tokio::time::Instant::now() + STOP_WAIT).await;
+    }
+    let left: Vec<String> =
+        app.running.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(id, _)| id).collect();
     for id in &left {
-        tracing::warn!(job = %id, "interrupted by shutdown; it will be resumed at the next start");
+        tracing::warn!(
+            job = %id,
+            "still running after the grace (in a Cbc solve, which cannot be interrupted); back \
+             in the queue, and the process ends without waiting for it"
+        );
         // Each id is a plan job's or a scenario set's; the other update matches nothing.
         let _ = app.store.requeue(id, true);
         let _ = app.store.requeue_scenario_set(id);
     }
-    tracing::info!(interrupted = left.len(), "stopped");
+    tracing::info!(left_running = left.len(), "stopped");
 }

@@ -126,13 +126,14 @@ fn check(input: &std::path::Path, req: &ScenarioSetRequest) -> crate::Result<()>
 pub fn spawn(app: Arc<App>, id: String) {
     tokio::spawn(async move {
         let Ok(_permit) = app.solves.acquire().await else { return };
+        let cancel = crate::cancel::Cancel::new();
         {
             // As for plan jobs: either the shutdown waits for this set, or it stays stored.
             let mut running = app.running.lock().unwrap_or_else(|e| e.into_inner());
             if app.shutting_down.load(SeqCst) {
                 return;
             }
-            running.insert(id.clone());
+            running.insert(id.clone(), cancel.clone());
         }
         let ended = |app: &App| {
             app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
@@ -148,8 +149,9 @@ pub fn spawn(app: Arc<App>, id: String) {
         };
         let root = app.work_dir.join(format!("scenarios-{id}"));
         let r2 = root.clone();
-        let result =
-            tokio::task::spawn_blocking(move || -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+        let flag = cancel.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            flag.scope(|| -> Result<Vec<(String, Vec<u8>)>, ApiError> {
                 let req: ScenarioSetRequest = serde_json::from_str(&request).map_err(|e| {
                     ApiError::internal(&format!("stored scenario set unreadable: {e}"))
                 })?;
@@ -164,19 +166,33 @@ pub fn spawn(app: Arc<App>, id: String) {
                     .map_err(|e| ApiError::internal(&format!("reading the outputs: {e}")))?;
                 Ok(files)
             })
-            .await
-            .unwrap_or_else(|_| Err(ApiError::internal("the scenario run panicked")));
+        })
+        .await
+        .unwrap_or_else(|_| Err(ApiError::internal("the scenario run panicked")));
+        if result.is_err() && cancel.is_cancelled() {
+            // Stopped at the grace: it runs again at the next start, the attempt not counted.
+            // Whoever takes it out of `running` puts it back.
+            let mine = app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id).is_some();
+            if mine {
+                tracing::warn!(scenarios = %id, "stopped at the grace; resumed at the next start");
+                let _ = app.store.requeue_scenario_set(&id);
+            }
+            let _ = std::fs::remove_dir_all(&root);
+            app.idle.notify_waiters();
+            return;
+        }
         if app.shutting_down.load(SeqCst)
-            && !app.running.lock().unwrap_or_else(|e| e.into_inner()).contains(&id)
+            && !app.running.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&id)
         {
             // The shutdown gave up on this set; it runs again at the next start.
             return;
         }
         let stored = match result {
             Ok(files) => app.store.finish_scenario_set(&id, &files),
-            Err(e) => {
-                app.store.fail_scenario_set(&id, &serde_json::to_string(&e).unwrap_or_default())
-            }
+            // Stored for read tokens to see: without pupil-level detail.
+            Err(e) => app
+                .store
+                .fail_scenario_set(&id, &serde_json::to_string(&e.public()).unwrap_or_default()),
         };
         if let Err(e) = stored {
             tracing::error!(scenarios = %id, "storing the scenario set: {e}");
@@ -228,14 +244,33 @@ pub fn resume(app: &Arc<App>) -> rusqlite::Result<()> {
 )]
 pub async fn submit(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    require(&app, &headers, Scope::Write)?;
-    require_json(&headers)?;
+    use axum::extract::FromRequest;
+    require(&app, request.headers(), Scope::Write)?;
+    let headers = request.headers().clone();
     if app.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(ApiError::new("shutting_down", "the service is shutting down"));
     }
+    // Read and checked within an intake permit, as plan uploads are (`api::submit_plan`).
+    let Ok(_intake) = app.intake.acquire().await else {
+        return Err(ApiError::new("shutting_down", "the service is shutting down"));
+    };
+    let body = axum::body::Bytes::from_request(request, &()).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                "body_too_large",
+                &format!(
+                    "the request body is larger than the limit of {} bytes",
+                    app.cfg.max_body_bytes
+                ),
+            )
+        } else {
+            ApiError::new("bad_request", "the request body could not be read")
+        }
+    })?;
+    // After the body: one over the limit is 413 whatever its media type.
+    require_json(&headers)?;
     let req: ScenarioSetRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new("bad_request", &format!("the body is not a scenario set request: {e}"))
     })?;

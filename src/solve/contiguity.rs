@@ -288,6 +288,10 @@ pub fn solve_exact(
         None => Err(SolveError::TimeLimit { seconds: time_limit_s }),
     };
     loop {
+        // Between two MIPs: each runs in Cbc, which cannot be interrupted.
+        if crate::cancel::cancelled() {
+            return Err(SolveError::Cancelled);
+        }
         let remaining = time_limit_s as f64 - started.elapsed().as_secs_f64();
         if remaining <= 0.0 {
             return time_out(best, iterations, cuts.len() - initial_cuts, lower_bound);
@@ -953,6 +957,10 @@ fn improve(p: &ContiguousProblem, a: &mut [u32]) {
     // A receiving school may not go over capacity, or further over it than it is.
     let fits = |load: &[u64], s: usize, new: u64| new <= p.cap[s] as u64 || new <= load[s];
     loop {
+        // Cancelled: stop with the plan as it is (the caller does not use it).
+        if crate::cancel::cancelled() {
+            return;
+        }
         let mut improved = false;
         for u in 0..n {
             if is_root[u] {

@@ -187,7 +187,13 @@ pub enum FlowError {
     Infeasible,
     /// A cost at or above 2^31 m (the queues pack a cost difference into 32 bits).
     CostTooLarge,
+    /// The caller's flag was raised ([`crate::cancel`]); checked every [`CANCEL_EVERY`] paths.
+    Cancelled,
 }
+
+/// The flow checks for cancellation once per this many augmenting paths (a path costs a
+/// Dijkstra over the schools, so this is well under a millisecond at every size measured).
+pub const CANCEL_EVERY: u64 = 256;
 
 /// From this many schools on, [`super::solve`] (flow) runs on each pupil's [`PRUNE_K`] nearest schools and
 /// prices the rest in ([`super::pricing`]): measured (`cargo bench --bench flow`), that is
@@ -404,6 +410,9 @@ impl<'a, A: Arcs> Solver<'a, A> {
                 return Ok(());
             }
             paths += 1;
+            if paths.is_multiple_of(CANCEL_EVERY) && crate::cancel::cancelled() {
+                return Err(FlowError::Cancelled);
+            }
             for &v in &touched {
                 dist[v] = i64::MAX;
                 done[v] = false;

@@ -145,6 +145,10 @@ pub fn solve_mip(
         }
         model.add_constraint(e.leq(free_cap));
     }
+    // Cbc cannot be interrupted once it runs (see `crate::cancel`): the last point before it.
+    if crate::cancel::cancelled() {
+        return Err(SolveError::Cancelled);
+    }
     let sol = model.solve().map_err(|e| match e {
         good_lp::ResolutionError::Infeasible if integer || classes.is_some() => {
             SolveError::Infeasible(vec![super::feasibility::Diagnosis::WholeUnits])

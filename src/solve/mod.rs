@@ -228,6 +228,8 @@ pub enum SolveError {
         /// The time limit that ran out, in seconds.
         seconds: u32,
     },
+    /// The caller's cancellation flag was raised ([`crate::cancel`]).
+    Cancelled,
 }
 
 /// Diagnose feasibility, then solve with the chosen solver.
@@ -235,6 +237,9 @@ pub fn solve(problem: &Problem, kind: SolverKind) -> Result<Solution, SolveError
     let diagnosis = feasibility::diagnose(problem);
     if !diagnosis.is_empty() {
         return Err(SolveError::Infeasible(diagnosis));
+    }
+    if crate::cancel::cancelled() {
+        return Err(SolveError::Cancelled);
     }
     match kind {
         SolverKind::Flow => flow_solve(problem),
@@ -264,6 +269,7 @@ fn flow_solve(p: &Problem) -> Result<Solution, SolveError> {
             Ok(Solution { assign: state.assign, objective })
         }
         Err(flow::FlowError::CostTooLarge) => lp::solve(p),
+        Err(flow::FlowError::Cancelled) => Err(SolveError::Cancelled),
         Err(flow::FlowError::Infeasible) => Err(SolveError::Solver(
             "the flow found no feasible assignment although the feasibility check passed".into(),
         )),

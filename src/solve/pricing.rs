@@ -88,6 +88,7 @@ pub fn solve<S: ArcSource>(
                     }
                     .into());
                 }
+                Err(FlowError::Cancelled) => return Err(SolveError::Cancelled.into()),
                 Err(FlowError::CostTooLarge) => {
                     return Err(SolveError::Solver(
                         "a distance of 2^31 m or more is not supported by the pruned solve".into(),
@@ -123,6 +124,9 @@ pub fn solve<S: ArcSource>(
                 return Ok((Solution { assign: state.assign, objective }, prices, stats));
             }
             tracing::debug!(round = rounds, added = extra.len(), "pricing added arcs");
+            if crate::cancel::cancelled() {
+                return Err(SolveError::Cancelled.into());
+            }
             arcs = arcs.with_extra(extra);
             warm = Some(state);
         }

@@ -34,6 +34,16 @@ pub struct Server {
 impl Server {
     /// Start `catchment serve` on a free port with the test tokens and `extra` flags.
     pub fn start(db: &Path, extra: &[&str]) -> Server {
+        Self::start_with(db, extra, Stdio::inherit())
+    }
+
+    /// As [`Server::start`], its log (stderr) appended to the file `log`.
+    pub fn start_logged(db: &Path, extra: &[&str], log: &Path) -> Server {
+        let f = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        Self::start_with(db, extra, Stdio::from(f))
+    }
+
+    fn start_with(db: &Path, extra: &[&str], stderr: Stdio) -> Server {
         let mut child = Command::new(bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(db)
@@ -41,7 +51,7 @@ impl Server {
             .args(extra)
             .env_remove("CATCHMENT_TOKENS")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start catchment serve");
         let stdout = child.stdout.take().unwrap();
