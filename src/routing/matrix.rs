@@ -306,11 +306,34 @@ pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) ->
             pupils_short += usize::from(missing > before);
         }
         if missing > 0 {
+            // Pupils without any row: most likely left out when their addresses were geocoded.
+            let without_rows = inst
+                .pupils
+                .iter()
+                .enumerate()
+                .filter(|(p, pupil)| {
+                    let first = if by_block {
+                        rows_of[pupil.block.as_deref().unwrap_or_default()][0]
+                    } else {
+                        *p
+                    };
+                    (0..n_s).all(|s| !seen[first * n_s + s])
+                })
+                .count();
+            let geocoding = if without_rows > 0 && !by_block {
+                format!(
+                    "; {without_rows} pupils have no row at all: were they left out because their \
+                     addresses could not be placed (geocoding)? A matrix written that way names \
+                     them in its .meta.json, and then they are left out here too"
+                )
+            } else {
+                String::new()
+            };
             problems.push(problem(
                 None,
                 None,
                 format!(
-                    "{missing} pupil-school pairs are missing ({pupils_short} pupils lack a row), e.g. {}; every pair needs a row (use 'unreachable' as meters for no route)",
+                    "{missing} pupil-school pairs are missing ({pupils_short} pupils lack a row), e.g. {}; every pair needs a row (use 'unreachable' as meters for no route){geocoding}",
                     examples.join(", ")
                 ),
             ));
@@ -369,6 +392,11 @@ fn parse_distance(
 pub struct MatrixMeta {
     /// Where the distances come from (becomes [`Matrix::source`]).
     pub source: String,
+    /// Pupils of the pupils file the matrix has no rows for because their address could not
+    /// be placed (geocoding, leaving them out): readers leave them out too. Internal, like the
+    /// matrix (pupil ids).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out_ungeocoded: Vec<String>,
 }
 
 /// The sidecar path of a matrix file: `<path>.meta.json`.
@@ -378,12 +406,24 @@ pub fn meta_path(path: &Path) -> std::path::PathBuf {
     path.with_file_name(name)
 }
 
-fn read_meta(path: &Path) -> Option<MatrixMeta> {
+/// The sidecar of a matrix file, when there is a readable one.
+pub fn read_meta(path: &Path) -> Option<MatrixMeta> {
     serde_json::from_str(&std::fs::read_to_string(meta_path(path)).ok()?).ok()
 }
 
 /// Write the matrix in long format, rows in instance order (pupil id, then school id).
 pub fn write_matrix(path: &Path, inst: &Instance, m: &Matrix) -> Result<()> {
+    write_matrix_with(path, inst, m, &[])
+}
+
+/// [`write_matrix`], its sidecar also naming the pupils left out because their address could
+/// not be placed.
+pub fn write_matrix_with(
+    path: &Path,
+    inst: &Instance,
+    m: &Matrix,
+    left_out: &[String],
+) -> Result<()> {
     let io = |e| Error::io(path, e);
     let f = std::fs::File::create(path).map_err(io)?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
@@ -410,8 +450,11 @@ pub fn write_matrix(path: &Path, inst: &Instance, m: &Matrix) -> Result<()> {
         }
     }
     w.flush().map_err(io)?;
-    let meta = serde_json::to_string_pretty(&MatrixMeta { source: m.source.clone() })
-        .expect("serialisable");
+    let meta = serde_json::to_string_pretty(&MatrixMeta {
+        source: m.source.clone(),
+        left_out_ungeocoded: left_out.to_vec(),
+    })
+    .expect("serialisable");
     std::fs::write(meta_path(path), meta + "\n").map_err(|e| Error::io(meta_path(path), e))
 }
 

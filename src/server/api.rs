@@ -310,7 +310,7 @@ async fn submit_plan(
     let app2 = app.clone();
     let id2 = id.clone();
     let loaded = tokio::task::spawn_blocking(move || {
-        let loaded = jobs::validate(&body, &app2.cfg.osrm_allow).map_err(ApiError::from_library)?;
+        let loaded = jobs::validate(&body, &app2.routing).map_err(ApiError::from_library)?;
         let stored = jobs::normalized(&body, &loaded.policy);
         app2.store
             .insert_job(&id2, &stored, loaded.inst.pupils.len(), loaded.inst.schools.len())
