@@ -405,10 +405,6 @@ fn write_schools(path: &Path, inst: &Instance, summary: &Summary) -> Result<()> 
     let mut header = vec![
         "school_id",
         "name",
-        "lat",
-        "lon",
-        "max_classes",
-        "min_classes",
         "capacity",
         "min_pupils",
         "load",
@@ -418,6 +414,10 @@ fn write_schools(path: &Path, inst: &Instance, summary: &Summary) -> Result<()> 
         "class_size",
         "mean_class",
         "largest_class",
+        "lat",
+        "lon",
+        "max_classes",
+        "min_classes",
     ];
     header.extend(extra_cols.iter().map(String::as_str));
     w.write_record(&header).map_err(&e)?;
@@ -425,10 +425,6 @@ fn write_schools(path: &Path, inst: &Instance, summary: &Summary) -> Result<()> 
         let mut rec = vec![
             s.id.clone(),
             s.name.clone(),
-            s.lat.to_string(),
-            s.lon.to_string(),
-            s.max_classes.map(|k| k.to_string()).unwrap_or_default(),
-            s.min_classes.map(|k| k.to_string()).unwrap_or_default(),
             s.capacity.to_string(),
             s.min_pupils.to_string(),
             load.load.to_string(),
@@ -438,6 +434,10 @@ fn write_schools(path: &Path, inst: &Instance, summary: &Summary) -> Result<()> 
             load.class_size.to_string(),
             format!("{:.1}", load.mean_class),
             load.largest_class.to_string(),
+            s.lat.to_string(),
+            s.lon.to_string(),
+            s.max_classes.map(|k| k.to_string()).unwrap_or_default(),
+            s.min_classes.map(|k| k.to_string()).unwrap_or_default(),
         ];
         for k in &extra_cols {
             rec.push(

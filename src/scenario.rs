@@ -759,11 +759,23 @@ pub fn run(prepared: &[Prepared], jobs: usize) -> Result<Vec<Outcome>> {
 /// Why a scenario failed, in one line for the comparison: the error's kind and its messages.
 pub fn failure(e: &Error) -> String {
     let text = match e {
+        // Built from the structured reasons: their messages may name pupils, and the
+        // comparison is publishable.
         Error::Infeasible(v) => {
-            format!(
-                "infeasible: {}",
-                v.iter().map(|i| i.message.as_str()).collect::<Vec<_>>().join("; ")
-            )
+            let reasons: Vec<String> = v
+                .iter()
+                .map(|i| {
+                    let mut r = format!("{} short by {}", i.kind, i.shortfall);
+                    if !i.schools.is_empty() {
+                        r.push_str(&format!(" at school(s) {}", i.schools.join(", ")));
+                    }
+                    if !i.pupils.is_empty() {
+                        r.push_str(&format!(" ({} pupils)", i.pupils.len()));
+                    }
+                    r
+                })
+                .collect();
+            format!("infeasible: {}", reasons.join("; "))
         }
         e if !e.is_user_error() && !matches!(e, Error::Routing { .. }) => {
             // Not the input's mistake: logged in full.

@@ -865,12 +865,13 @@ fn the_service_geocodes_street_addresses_with_its_extract() {
         "id,name,lat,lon,capacity\nville,Ville,43.7312,7.4197,3\ncarlo,Carlo,43.7394,7.4274,3\n";
     let pupils = "id,street,house_number,lat,lon\n1,Avenue de Grande-Bretagne,22,,\n2,QUAI ANTOINE 1ER,4,,\n3,Rue Terrazzani,8,,\n4,,,43.7356,7.4196\n";
     let blocks = "block_id,lat,lon,residents,street,house_number\nB1,,,40,Avenue de Grande-Bretagne,22\nB2,43.7356,7.4196,50,,\nB3,43.7318,7.4203,10,,\n";
+    let url = osrm.url.clone();
     let body = |pupils: &str, extra: serde_json::Value| {
         let mut b = json!({
             "schools": schools,
             "pupils": pupils,
             "blocks": blocks,
-            "routing": {"osrm": osrm.url},
+            "routing": {"osrm": url},
         });
         for (k, v) in extra.as_object().unwrap() {
             b["routing"][k] = v.clone();
@@ -1515,9 +1516,9 @@ fn stability_and_comparison_over_http_equal_the_cli() {
     }
 }
 
-/// A scenario set that fails names pupils in its reason (an infeasible scenario lists them):
-/// served without a token (`--public-artefacts`) the failure says only its kind; a read token
-/// sees why.
+/// A scenario that cannot be solved (infeasible: every pupil too far) is a row of the
+/// comparison saying why; the set is done. The comparison is publishable: its reason names no
+/// pupil (an infeasibility lists them), and the scenario plans' pupil matrices need a token.
 #[test]
 fn a_failed_scenario_set_names_no_pupil_without_a_token() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1555,12 +1556,21 @@ max_walk = 1
         .skip(1)
         .map(|l| format!("'{}'", l.split(',').next().unwrap()))
         .collect();
-    assert!(with_token.contains("\"failed\""), "{with_token}");
-    assert!(pupils.iter().any(|p| with_token.contains(p)), "a read token sees the reason");
-    let public = get(s.addr, &format!("/v1/scenarios/{id}"), None);
-    assert_eq!(public.status, 200, "{}", public.text());
+    assert!(with_token.contains("\"done\""), "{with_token}");
+    let comparison = get(s.addr, &format!("/v1/scenarios/{id}/files/comparison.csv"), None);
+    assert_eq!(comparison.status, 200, "{}", comparison.text());
+    assert!(
+        comparison
+            .text()
+            .lines()
+            .any(|l| l.starts_with("no-one-walks,") && l.contains("infeasible")),
+        "{}",
+        comparison.text()
+    );
     for p in &pupils {
-        assert!(!public.text().contains(p.as_str()), "{p} in {}", public.text());
+        assert!(!comparison.text().contains(p.as_str()), "{p} in {}", comparison.text());
     }
-    assert!(public.text().contains("infeasible"), "the kind is kept: {}", public.text());
+    let path = format!("/v1/scenarios/{id}/files/base/matrix.csv");
+    assert_eq!(get(s.addr, &path, None).status, 401, "the kept pupil matrix needs a token");
+    assert_eq!(get(s.addr, &path, Some(READ)).status, 200);
 }
