@@ -320,7 +320,7 @@ impl PlanRequest {
         };
         let routed = !matches!(self.distances, Distances::Matrix(_));
         let walks = routed
-            .then(|| crate::output::StoredWalks { left_out_ungeocoded: left_out, block_source });
+            .then_some(crate::output::StoredWalks { left_out_ungeocoded: left_out, block_source });
         let (inst, matrix, excluded) =
             match (self.city.as_ref().and_then(|c| c.exclude_blocks.as_ref()), city.as_mut()) {
                 (Some(src), Some(c)) => {
