@@ -89,7 +89,13 @@ impl Source {
             Source::Path(p) if is_geojson(p) => {
                 table::from_geojson(&self.label(), &self.bytes()?, personal)
             }
-            _ => table::read_table(&self.label(), &self.bytes()?, required, personal),
+            _ => {
+                let bytes = self.bytes()?;
+                // A plan's schools.csv reads back as schools (`school_id` for `id`).
+                let required =
+                    if what == "schools" { instance::school_required(&bytes) } else { required };
+                table::read_table(&self.label(), &bytes, required, personal)
+            }
         }
     }
 }
@@ -213,6 +219,9 @@ pub struct Loaded {
     pub compare_districts: Option<(String, Vec<u32>)>,
     /// Blocks left out because their walks are not trusted, and their pupils.
     pub excluded: Option<Excluded>,
+    /// With walks routed here (OSRM): the plan directory keeps the pupil matrix and the block
+    /// matrix it was solved with (internal files), so `check` needs no routing.
+    pub walks: Option<crate::output::StoredWalks>,
 }
 
 /// Read schools and pupils; problems of both files are reported together.
@@ -234,26 +243,62 @@ pub fn read_instance(schools: &Source, pupils: &Source) -> Result<Instance> {
 }
 
 /// The walking distances of an instance; OSRM may geocode and leave pupils out (then the
-/// instance returned is the one routed).
-pub fn distances(inst: Instance, d: &Distances) -> Result<(Instance, Matrix)> {
+/// instance returned is the one routed, and the ids left out are returned). A matrix file
+/// whose `.meta.json` names pupils left out by geocoding leaves them out too.
+pub fn distances(inst: Instance, d: &Distances) -> Result<(Instance, Matrix, Vec<String>)> {
     match d {
         Distances::Matrix(Source::Path(path)) => {
+            let left_out = routing::matrix::read_meta(path)
+                .map(|meta| meta.left_out_ungeocoded)
+                .unwrap_or_default();
+            let inst = without_pupils(inst, &left_out)?;
+            if !left_out.is_empty() {
+                tracing::warn!(
+                    pupils = left_out.len(),
+                    "pupils left out: the matrix's .meta.json says their addresses could not be placed"
+                );
+            }
             let m = routing::read_matrix(path, &inst)?;
-            Ok((inst, m))
+            Ok((inst, m, left_out))
         }
         Distances::Matrix(src) => {
             let mut m = routing::matrix::parse_matrix(&src.label(), &*src.bytes()?, &inst)?;
             if m.source.is_empty() {
                 m.source = format!("matrix file {} (in the request)", src.label());
             }
-            Ok((inst, m))
+            Ok((inst, m, vec![]))
         }
         #[cfg(feature = "osm")]
         Distances::Osrm(osrm) => {
+            let before = inst.clone();
             let (inst, m, _) = routing::osrm_matrix(inst, osrm)?;
-            Ok((inst, m))
+            let left_out = left_out_ids(&before, &inst);
+            Ok((inst, m, left_out))
         }
     }
+}
+
+/// The ids of `before`'s pupils that `after` no longer has (left out by geocoding).
+pub fn left_out_ids(before: &Instance, after: &Instance) -> Vec<String> {
+    if before.pupils.len() == after.pupils.len() {
+        return vec![];
+    }
+    before
+        .pupils
+        .iter()
+        .filter(|p| after.pupil_index(&p.id).is_none())
+        .map(|p| p.id.clone())
+        .collect()
+}
+
+/// The instance without the pupils `ids` (ids it does not have are ignored).
+fn without_pupils(inst: Instance, ids: &[String]) -> Result<Instance> {
+    if ids.is_empty() {
+        return Ok(inst);
+    }
+    let drop: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let pupils = inst.pupils.iter().filter(|p| !drop.contains(p.id.as_str())).cloned().collect();
+    Instance::new(inst.schools, pupils)
 }
 
 impl PlanRequest {
@@ -279,13 +324,19 @@ impl PlanRequest {
         if !matches!(self.distances, Distances::Matrix(_)) {
             stage(Stage::Routing);
         }
-        let (inst, matrix) = distances(inst, &self.distances)?;
+        let (inst, matrix, left_out) = distances(inst, &self.distances)?;
         tracing::info!(pupils = inst.pupils.len(), schools = inst.schools.len(), "instance read");
         crate::cancel::check()?;
-        let mut city = match &self.city {
-            Some(c) => Some(self.read_city(c, &inst)?),
-            None => None,
+        let (mut city, block_source) = match &self.city {
+            Some(c) => {
+                let (city, source) = self.read_city(c, &inst)?;
+                (Some(city), source)
+            }
+            None => (None, String::new()),
         };
+        let routed = !matches!(self.distances, Distances::Matrix(_));
+        let walks = routed
+            .then_some(crate::output::StoredWalks { left_out_ungeocoded: left_out, block_source });
         let (inst, matrix, excluded) =
             match (self.city.as_ref().and_then(|c| c.exclude_blocks.as_ref()), city.as_mut()) {
                 (Some(src), Some(c)) => {
@@ -321,29 +372,39 @@ impl PlanRequest {
             compare_proxy: self.compare.proxy,
             compare_districts,
             excluded,
+            walks,
         })
     }
 
-    fn read_city(&self, c: &CitySpec, inst: &Instance) -> Result<City> {
-        let blocks =
-            crate::districts::blocks::blocks_from_csv(&c.blocks.label(), &c.blocks.bytes()?)?;
-        let matrix_src = match (&c.block_matrix, &self.distances) {
-            (Some(m), _) | (None, Distances::Matrix(m)) => m,
-            #[cfg(feature = "osm")]
-            (None, Distances::Osrm(_)) => {
-                return Err(Error::input(
+    /// The city: its blocks and the walks from every block (the block matrix given, the
+    /// matrix keyed by block, or routed here through OSRM, blocks given by address geocoded
+    /// first), and where those walks come from.
+    fn read_city(&self, c: &CitySpec, inst: &Instance) -> Result<(City, String)> {
+        let (blocks, matrix, source) = match (&c.block_matrix, &self.distances) {
+            (Some(m), _) | (None, Distances::Matrix(m)) => {
+                let blocks = crate::districts::blocks::blocks_from_csv(
                     &c.blocks.label(),
-                    None,
-                    None,
-                    "the city's blocks need walks from every block: give the block matrix",
-                ))
+                    &c.blocks.bytes()?,
+                )?;
+                let matrix =
+                    crate::districts::parse_block_matrix(&m.label(), &*m.bytes()?, &inst.schools)?;
+                let source = match m {
+                    Source::Path(p) => routing::matrix::read_meta(p)
+                        .map(|meta| meta.source)
+                        .unwrap_or_else(|| format!("block matrix file {}", m.label())),
+                    _ => format!("block matrix file {} (in the request)", m.label()),
+                };
+                (blocks, matrix, source)
+            }
+            #[cfg(feature = "osm")]
+            (None, Distances::Osrm(osrm)) => {
+                let inputs = crate::districts::blocks::block_inputs_from_csv(
+                    &c.blocks.label(),
+                    &c.blocks.bytes()?,
+                )?;
+                route_blocks(&c.blocks.label(), inputs, &inst.schools, osrm)?
             }
         };
-        let matrix = crate::districts::parse_block_matrix(
-            &matrix_src.label(),
-            &*matrix_src.bytes()?,
-            &inst.schools,
-        )?;
         let streets = match &c.streets {
             None => None,
             // A file may be OSM (.osm, .osm.pbf) or GeoJSON; text in a request is GeoJSON.
@@ -359,13 +420,99 @@ impl PlanRequest {
                 Some(crate::districts::area::area_from_geojson(&src.label(), &src.text()?)?)
             }
         };
-        Ok(City { blocks, matrix, streets, area })
+        Ok((City { blocks, matrix, streets, area }, source))
     }
+}
+
+/// The city's blocks through OSRM: blocks given by address placed by the extract's address
+/// index (unplaced ones fail the run, or are left out of the published districts when
+/// ungeocoded pupils may be left out), then every block routed to every school. Returns the
+/// blocks, their walks and where the walks come from.
+#[cfg(feature = "osm")]
+fn route_blocks(
+    label: &str,
+    mut inputs: Vec<crate::districts::blocks::BlockInput>,
+    schools: &[instance::School],
+    osrm: &routing::OsrmSource,
+) -> Result<(Vec<crate::districts::blocks::Block>, crate::districts::BlockMatrix, String)> {
+    use crate::error::{Hint, Setting};
+    use routing::geocode::Lookup;
+    let unplaced = inputs.iter().filter(|b| !b.located).count();
+    if unplaced > 0 {
+        let Some(index) = routing::address_index(osrm)? else {
+            return Err(Error::Geocoding {
+                message: format!(
+                    "{label}: {unplaced} block(s) have no coordinates: give lat,lon, or street \
+                     addresses and the OSM extract to geocode them"
+                ),
+                hint: Some(Hint::new(
+                    "give the OSM extract the server was prepared from",
+                    Some(Setting::Osm),
+                )),
+            });
+        };
+        let (mut unmatched, mut ambiguous) = (Vec::new(), Vec::new());
+        for b in inputs.iter_mut().filter(|b| !b.located) {
+            let (Some(street), Some(number)) = (&b.block.street, &b.block.house_number) else {
+                unmatched.push(b.block.id.clone());
+                continue;
+            };
+            match index.lookup(street, number, None) {
+                Lookup::Found { lat, lon } => {
+                    (b.block.lat, b.block.lon) = (lat, lon);
+                    b.located = true;
+                }
+                Lookup::NotFound => unmatched.push(b.block.id.clone()),
+                Lookup::Ambiguous(_) => ambiguous.push(b.block.id.clone()),
+            }
+        }
+        let failed = unmatched.len() + ambiguous.len();
+        tracing::info!(blocks = unplaced - failed, failed, "blocks geocoded");
+        if failed > 0 {
+            // Blocks are public (addresses, grid cells): they are named.
+            let shown: Vec<String> =
+                unmatched.iter().chain(&ambiguous).take(10).map(|id| format!("'{id}'")).collect();
+            let message = format!(
+                "{label}: {failed} of {unplaced} block(s) given by address could not be placed \
+                 ({} unmatched, {} ambiguous): {}{}",
+                unmatched.len(),
+                ambiguous.len(),
+                shown.join(", "),
+                if failed > shown.len() {
+                    format!(" and {} more", failed - shown.len())
+                } else {
+                    String::new()
+                }
+            );
+            if !osrm.skip_ungeocoded {
+                return Err(Error::Geocoding {
+                    message,
+                    hint: Some(Hint::new(
+                        "leave them out, or correct their addresses",
+                        Some(Setting::SkipUngeocoded),
+                    )),
+                });
+            }
+            tracing::warn!("geocoding: {message}; they are left out of the published districts");
+            inputs.retain(|b| b.located);
+        }
+    }
+    let blocks: Vec<crate::districts::blocks::Block> =
+        inputs.into_iter().map(|b| b.block).collect();
+    let rows: Vec<(&str, routing::osrm::LatLon)> =
+        blocks.iter().map(|b| (b.id.as_str(), (b.lat, b.lon))).collect();
+    let (m, _) = routing::route_located(&rows, schools, osrm, "block")?;
+    let matrix = crate::districts::BlockMatrix {
+        blocks: blocks.iter().map(|b| b.id.clone()).collect(),
+        n_schools: schools.len(),
+        meters: m.meters,
+    };
+    Ok((blocks, matrix, m.source))
 }
 
 /// Leave the blocks `ids` out: out of the city (blocks and block matrix), and their pupils out
 /// of the instance and the matrix unless they have a fixed school.
-fn exclude_blocks(
+pub fn exclude_blocks(
     inst: Instance,
     matrix: Matrix,
     city: &mut City,
@@ -608,6 +755,7 @@ impl PlanResult {
             },
             excluded: loaded.excluded.as_ref(),
             segments: self.segments.as_ref(),
+            walks: loaded.walks.as_ref(),
         };
         let (summary, publication) =
             crate::output::write_plan(out, &loaded.inst, &loaded.matrix, &self.plan, &extras)?;

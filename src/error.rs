@@ -208,6 +208,9 @@ pub mod exit {
     pub const CHECK_FAILED: u8 = 5;
     /// The MIP solver's time limit ran out before it proved an optimum.
     pub const TIME_LIMIT: u8 = 6;
+    /// `catchment batch`: some scenarios could not be solved; the comparison (written, with
+    /// the others' plans) says why.
+    pub const SCENARIOS_FAILED: u8 = 7;
 }
 
 fn list<T: fmt::Display>(items: &[T]) -> String {

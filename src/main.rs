@@ -19,7 +19,8 @@ Examples:
   catchment-dataset synthetic --pupils 2000 --schools 35 --seed 7 --out town/
 
 Exit codes: 0 success; 1 error; 2 usage; 3 invalid input or policy; 4 infeasible instance;
-5 check failed; 6 the MIP's time limit ran out.";
+5 check failed; 6 the MIP's time limit ran out; 7 batch: some scenarios failed (the comparison
+says why; the others' plans are written).";
 
 #[derive(Parser)]
 #[command(name = "catchment", version, about = "Optimal school catchment areas: least total walking distance, no school over capacity, with a certificate of optimality.", after_help = EXAMPLES)]
@@ -83,7 +84,9 @@ The directory is replaced only when the new plan is complete; on any error nothi
     /// scenario's plan directory.
     #[command(
         after_help = "Example:\n  catchment batch data/magdeburg/scenarios.toml --out out/scenarios\n\n\
-Writes OUT/comparison.csv, OUT/comparison.md, OUT/base/ and OUT/<scenario>/ (plan directories); nothing on error."
+Writes OUT/comparison.csv, OUT/comparison.md, OUT/base/ and OUT/<scenario>/ (plan directories, each with the\n\
+matrix.csv it was solved on: catchment check --pupils PUPILS --plan OUT/<scenario>). A mistake in the file or its\n\
+inputs writes nothing; a scenario that cannot be solved is a row saying why (exit code 7), the others are written."
     )]
     Batch {
         /// The scenario file (TOML: [base] and [[scenario]] tables).
@@ -128,11 +131,24 @@ Reads the plan's districts.csv (and streets.csv for street names); the plan must
     },
     /// Verify a plan from its files: feasibility, the objective, and optimality.
     #[command(
-        after_help = "Example:\n  catchment check --schools schools.csv --pupils pupils.csv --matrix matrix.csv --plan plan/"
+        after_help = "Examples:\n  catchment check --schools schools.csv --pupils pupils.csv --matrix matrix.csv --plan plan/\n  \
+catchment check --pupils pupils.csv --plan plan/\n\n\
+Without --schools the plan's schools.csv is read back as the schools; without --matrix and --osrm the plan's\n\
+matrix.csv (kept when solve routed the walks itself, and by every scenario of batch) gives the walks, and the\n\
+pupils its .meta.json names as left out by geocoding are left out again."
     )]
     Check {
+        /// Schools: CSV or GeoJSON (default: the plan's schools.csv).
+        #[arg(long)]
+        schools: Option<PathBuf>,
+        /// Pupils: CSV (id, lat,lon | street,house_number [,block][,fixed_school]) or GeoJSON points.
+        #[arg(long)]
+        pupils: PathBuf,
+        /// Walking distances: long CSV (default: the plan's matrix.csv, when it keeps one).
+        #[arg(long, conflicts_with = "osrm")]
+        matrix: Option<PathBuf>,
         #[command(flatten)]
-        input: InputArgs,
+        routing: RoutingArgs,
         /// The plan directory written by `catchment solve`.
         #[arg(long)]
         plan: PathBuf,
@@ -393,8 +409,9 @@ impl RoutingArgs {
             route,
             osm: self.osm.clone(),
             cache_dir: (!self.no_cache).then(|| self.cache_dir.clone()),
+            index: None,
             skip_ungeocoded: self.skip_ungeocoded,
-            geocode_report: self.geocode_report.clone(),
+            geocode_report: Some(self.geocode_report.clone()),
         }
     }
 }
@@ -860,6 +877,18 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             };
             let summary = solve_to(&req, dir)?;
             print_summary(&summary, &out);
+            if out.join(catchment::output::MATRIX_FILE).exists() {
+                println!(
+                    "Walks kept (internal, not for publication): {}{}; catchment check --plan {} uses them",
+                    catchment::output::MATRIX_FILE,
+                    if out.join(catchment::output::BLOCK_MATRIX_FILE).exists() {
+                        format!(", {}", catchment::output::BLOCK_MATRIX_FILE)
+                    } else {
+                        String::new()
+                    },
+                    out.display()
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::StabilityCurve { input, policy, previous, penalties, out, force } => {
@@ -934,14 +963,45 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             let rows = rows?;
             dir.finish()?;
             print!("{}", catchment::scenario::comparison_markdown(&rows));
-            println!("\nComparison and plans written to {}/ (comparison.csv, comparison.md, one directory per scenario)", out.display());
-            Ok(ExitCode::SUCCESS)
+            println!("\nComparison and plans written to {}/ (comparison.csv, comparison.md, one directory per solved scenario)", out.display());
+            let failed: Vec<&catchment::scenario::Row> =
+                rows.iter().filter(|r| !r.solved()).collect();
+            if failed.is_empty() {
+                return Ok(ExitCode::SUCCESS);
+            }
+            eprintln!(
+                "error: {} of {} scenario(s) failed; the others are solved:",
+                failed.len(),
+                rows.len()
+            );
+            for r in failed {
+                eprintln!("  {}: {}", r.scenario, r.error);
+            }
+            Ok(ExitCode::from(exit::SCENARIOS_FAILED))
         }
         Command::Serve(config) => {
             catchment::server::serve(config)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { input, plan, max_walk } => {
+        Command::Check { schools, pupils, matrix, routing, plan, max_walk } => {
+            let kept = plan.join(catchment::output::MATRIX_FILE);
+            let matrix = match (matrix, &routing.osrm) {
+                (Some(m), _) => Some(m),
+                (None, Some(_)) => None,
+                (None, None) if kept.is_file() => Some(kept),
+                (None, None) => {
+                    return Err(usage(&format!(
+                        "give --matrix FILE or --osrm URL: the plan keeps no {}",
+                        catchment::output::MATRIX_FILE
+                    )))
+                }
+            };
+            let input = InputArgs {
+                schools: schools.unwrap_or_else(|| plan.join("schools.csv")),
+                pupils,
+                matrix,
+                routing,
+            };
             let (inst, m) = load(&input)?;
             let r = check_plan(&inst, &m, &plan, max_walk)?;
             let mark = |b: bool| if b { "ok" } else { "FAILED" };
@@ -1024,13 +1084,23 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             };
             let Some(url) = r.osrm.clone() else { return Err(usage("--osrm URL is required")) };
             let inst = read_instance(&schools, &pupils)?;
+            let before = inst.clone();
             let pb = spinner("routing every pupil to every school (OSRM)");
             let res = routing::osrm_matrix(inst, &r.source(&url));
             pb.finish_and_clear();
-            let (inst, m, report) = res?;
+            let (routed, m, report) = res?;
+            // Pupils left out by geocoding are named in the CSV's sidecar, so the matrix reads
+            // back against the same pupils file.
+            let left_out = app::left_out_ids(&before, &routed);
+            let inst = routed;
             match format {
-                MatrixFormat::Csv => routing::write_matrix(&out, &inst, &m)?,
-                MatrixFormat::Binary => routing::matrix::write_matrix_binary(&out, &inst, &m)?,
+                MatrixFormat::Csv => routing::matrix::write_matrix_with(&out, &inst, &m, &left_out)?,
+                MatrixFormat::Binary => {
+                    routing::matrix::write_matrix_binary(&out, &inst, &m)?;
+                    if !left_out.is_empty() {
+                        routing::matrix::write_meta(&out, &m.source, &left_out)?;
+                    }
+                }
             }
             println!(
                 "Wrote {} pupils x {} schools to {} ({} far from a street and {} pairs without a route left out)",

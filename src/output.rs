@@ -220,6 +220,27 @@ pub struct Extras<'a> {
     pub excluded: Option<&'a Excluded>,
     /// A plan with whole street segments: the summary's `whole_segments` section.
     pub segments: Option<&'a crate::districts::segments::SegmentReport>,
+    /// Keep the walks the plan was solved with in its directory ([`MATRIX_FILE`], and with
+    /// the city [`BLOCK_MATRIX_FILE`]): internal files, never published.
+    pub walks: Option<&'a StoredWalks>,
+}
+
+/// The pupil matrix a plan was solved with, kept in its directory when it was not a file the
+/// user has (routed by OSRM, or a scenario's remapped matrix): internal (pupil ids), never
+/// published. `catchment check --plan DIR` verifies from it without routing again.
+pub const MATRIX_FILE: &str = "matrix.csv";
+/// The block matrix a plan's districts were drawn with, kept beside [`MATRIX_FILE`] (internal:
+/// not one of the council's files).
+pub const BLOCK_MATRIX_FILE: &str = "block-matrix.csv";
+
+/// What the kept walks' `.meta.json` sidecars say beyond the pupil matrix's source.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredWalks {
+    /// Pupils of the pupils file left out because their address could not be placed (by id;
+    /// the sidecar is internal like the matrix): a reader of the matrix leaves them out too.
+    pub left_out_ungeocoded: Vec<String>,
+    /// Where the block matrix's walks come from (with the city).
+    pub block_source: String,
 }
 
 /// Write a plan's output directory atomically: `summary.json`, `assignments.csv`,
@@ -232,7 +253,7 @@ pub fn write_plan(
     plan: &Plan,
     extras: &Extras,
 ) -> Result<(Summary, Option<Publication>)> {
-    let Extras { city, stability, excluded, segments, .. } = *extras;
+    let Extras { city, stability, excluded, segments, walks, .. } = *extras;
     let inst = &*crate::effective_instance(inst, &plan.policy);
     let mut summary = summarize(inst, m, plan);
     summary.stability = stability.map(|(r, _)| r.clone());
@@ -278,6 +299,22 @@ pub fn write_plan(
                 .map_err(|e| Error::io(&path, e))?;
         }
         write_assignments(&dir.join("assignments.csv"), inst, m, plan)?;
+        if let Some(w) = walks {
+            crate::routing::matrix::write_matrix_with(
+                &dir.join(MATRIX_FILE),
+                inst,
+                m,
+                &w.left_out_ungeocoded,
+            )?;
+            if let Some(c) = city {
+                crate::districts::write_block_matrix(
+                    &dir.join(BLOCK_MATRIX_FILE),
+                    &c.matrix,
+                    &inst.schools,
+                    &w.block_source,
+                )?;
+            }
+        }
         write_schools(&dir.join("schools.csv"), inst, &summary)?;
         if let Some(p) = &publication {
             write_text(
@@ -363,6 +400,8 @@ fn write_schools(path: &Path, inst: &Instance, summary: &Summary) -> Result<()> 
         }
         v
     };
+    // Readable back as a schools input (`school_id` stands for `id` there): the location,
+    // rooms and minimums are kept; the plan's figures follow.
     let mut header = vec![
         "school_id",
         "name",
@@ -375,6 +414,10 @@ fn write_schools(path: &Path, inst: &Instance, summary: &Summary) -> Result<()> 
         "class_size",
         "mean_class",
         "largest_class",
+        "lat",
+        "lon",
+        "max_classes",
+        "min_classes",
     ];
     header.extend(extra_cols.iter().map(String::as_str));
     w.write_record(&header).map_err(&e)?;
@@ -391,6 +434,10 @@ fn write_schools(path: &Path, inst: &Instance, summary: &Summary) -> Result<()> 
             load.class_size.to_string(),
             format!("{:.1}", load.mean_class),
             load.largest_class.to_string(),
+            s.lat.to_string(),
+            s.lon.to_string(),
+            s.max_classes.map(|k| k.to_string()).unwrap_or_default(),
+            s.min_classes.map(|k| k.to_string()).unwrap_or_default(),
         ];
         for k in &extra_cols {
             rec.push(

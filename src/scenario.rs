@@ -27,8 +27,8 @@ use crate::districts::BlockMatrix;
 use crate::error::{Error, Result};
 use crate::instance::{file_name, read_pupils, read_schools, Instance, School};
 use crate::routing::{Matrix, UNREACHABLE};
-use crate::stability::{self, Rule, Stability, StabilityReport};
-use crate::{Plan, Policy, SolverKind, Unit};
+use crate::stability::{self, Rule, Stability};
+use crate::{Policy, SolverKind, Unit};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -47,6 +47,10 @@ pub struct PolicySpec {
     pub min_class_size: Option<u32>,
     /// The largest class at every school, replacing each school's class size.
     pub max_class_size: Option<u32>,
+    /// Contiguous districts (needs `blocks`).
+    pub contiguous: Option<bool>,
+    /// Whole street segments in one district (needs `blocks` and `streets`).
+    pub whole_segments: Option<bool>,
 }
 
 /// The `[base]` table: the inputs every scenario starts from.
@@ -62,6 +66,28 @@ pub struct BaseSpec {
     /// Every block of the city (`block_id,lat,lon,residents,...`), for district files.
     #[serde(default)]
     pub blocks: Option<PathBuf>,
+    /// Walks from every block to every school (default: `matrix`, then keyed by block).
+    #[serde(default)]
+    pub block_matrix: Option<PathBuf>,
+    /// Named streets for the street list (OSM or GeoJSON lines; needs `blocks`).
+    #[serde(default)]
+    pub streets: Option<PathBuf>,
+    /// The area the districts divide (GeoJSON polygons; needs `blocks`).
+    #[serde(default)]
+    pub area: Option<PathBuf>,
+    /// Blocks whose walks are not trusted (CSV with `block_id`; needs `blocks`): left out of
+    /// every scenario's districts, their pupils out of the plans unless fixed.
+    #[serde(default)]
+    pub exclude_blocks: Option<PathBuf>,
+    /// Last year's districts for every scenario that names none of its own.
+    #[serde(default)]
+    pub previous: Option<PathBuf>,
+    /// Meters added per pupil whose school differs from last year's (with `previous`).
+    #[serde(default)]
+    pub change_cost: Option<u32>,
+    /// At most this many blocks change school against last year (with `previous`).
+    #[serde(default)]
+    pub max_changed_blocks: Option<u32>,
     /// The base policy.
     #[serde(default)]
     pub policy: PolicySpec,
@@ -144,6 +170,12 @@ pub struct ScenarioSpec {
     /// At most this many blocks change school against last year (needs `previous`; whole blocks).
     #[serde(default)]
     pub max_changed_blocks: Option<u32>,
+    /// Contiguous districts, or not (needs the base's `blocks`).
+    #[serde(default)]
+    pub contiguous: Option<bool>,
+    /// Whole street segments, or not (needs the base's `blocks` and `streets`).
+    #[serde(default)]
+    pub whole_segments: Option<bool>,
 }
 
 /// A scenario file, read and checked (paths resolved against the file's directory).
@@ -194,9 +226,37 @@ pub fn parse(file: &str, text: &str, dir: &Path) -> Result<ScenarioFile> {
     resolve(&mut base.schools);
     resolve(&mut base.pupils);
     resolve(&mut base.matrix);
-    if let Some(b) = &mut base.blocks {
-        resolve(b);
+    for p in [
+        &mut base.blocks,
+        &mut base.block_matrix,
+        &mut base.streets,
+        &mut base.area,
+        &mut base.exclude_blocks,
+        &mut base.previous,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        resolve(p);
     }
+    let city_keys = [
+        ("block_matrix", base.block_matrix.is_some()),
+        ("streets", base.streets.is_some()),
+        ("area", base.area.is_some()),
+        ("exclude_blocks", base.exclude_blocks.is_some()),
+    ];
+    for (key, given) in city_keys {
+        if given && base.blocks.is_none() {
+            return Err(bad(file, &format!("[base]: {key}"), "needs blocks (the city's blocks)"));
+        }
+    }
+    stability_keys(
+        file,
+        "[base]",
+        base.previous.is_some(),
+        base.change_cost.is_some(),
+        base.max_changed_blocks.is_some(),
+    )?;
     let list = match table.get("scenario") {
         None => vec![],
         Some(toml::Value::Array(a)) => a.clone(),
@@ -230,27 +290,13 @@ pub fn parse(file: &str, text: &str, dir: &Path) -> Result<ScenarioFile> {
                 "the name is taken (by another scenario or the base)",
             ));
         }
-        if s.change_cost.is_some() && s.max_changed_blocks.is_some() {
-            return Err(bad(
-                file,
-                &format!("{label}: max_changed_blocks"),
-                "give either change_cost or max_changed_blocks",
-            ));
-        }
-        if (s.change_cost.is_some() || s.max_changed_blocks.is_some()) && s.previous.is_none() {
-            return Err(bad(
-                file,
-                &format!("{label}: previous"),
-                "change_cost and max_changed_blocks need previous (last year's districts)",
-            ));
-        }
-        if s.previous.is_some() && s.change_cost.is_none() && s.max_changed_blocks.is_none() {
-            return Err(bad(
-                file,
-                &format!("{label}: change_cost"),
-                "previous needs change_cost or max_changed_blocks",
-            ));
-        }
+        stability_keys(
+            file,
+            &label,
+            s.previous.is_some(),
+            s.change_cost.is_some(),
+            s.max_changed_blocks.is_some(),
+        )?;
         for p in [&mut s.pupils, &mut s.matrix, &mut s.previous].into_iter().flatten() {
             resolve(p);
         }
@@ -262,6 +308,38 @@ pub fn parse(file: &str, text: &str, dir: &Path) -> Result<ScenarioFile> {
     Ok(ScenarioFile { file: file.to_string(), base, scenarios })
 }
 
+/// `previous` goes with exactly one of `change_cost` and `max_changed_blocks`.
+fn stability_keys(
+    file: &str,
+    label: &str,
+    previous: bool,
+    change_cost: bool,
+    max_changed: bool,
+) -> Result<()> {
+    if change_cost && max_changed {
+        return Err(bad(
+            file,
+            &format!("{label}: max_changed_blocks"),
+            "give either change_cost or max_changed_blocks",
+        ));
+    }
+    if (change_cost || max_changed) && !previous {
+        return Err(bad(
+            file,
+            &format!("{label}: previous"),
+            "change_cost and max_changed_blocks need previous (last year's districts)",
+        ));
+    }
+    if previous && !change_cost && !max_changed {
+        return Err(bad(
+            file,
+            &format!("{label}: change_cost"),
+            "previous needs change_cost or max_changed_blocks",
+        ));
+    }
+    Ok(())
+}
+
 /// Read a scenario file.
 pub fn load(path: &Path) -> Result<ScenarioFile> {
     let text = String::from_utf8(crate::instance::read_input(path)?).map_err(|_| {
@@ -271,24 +349,16 @@ pub fn load(path: &Path) -> Result<ScenarioFile> {
     parse(&file_name(path), &text, &dir)
 }
 
-/// A scenario ready to solve.
+/// A scenario ready to solve: its effective inputs as the application layer's request, loaded.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     /// The scenario's name (`base` for the base).
     pub name: String,
     /// What the scenario changes, in words (empty if not given).
     pub description: String,
-    /// Schools and pupils after the scenario's changes.
-    pub inst: Instance,
-    /// Walks from every pupil to every school of `inst`, in meters.
-    pub matrix: Matrix,
-    /// The base policy with the scenario's changes.
-    pub policy: Policy,
-    /// Last year's districts and their rule, for scenarios with `previous`.
-    pub stability: Option<Stability>,
-    /// Walks from every block of the city (when the base names its blocks and the matrix is
-    /// per block): for each scenario's published districts.
-    pub block_matrix: Option<BlockMatrix>,
+    /// Schools and pupils after the scenario's changes, the walks to them (the pupil matrix
+    /// kept beside the plan), the policy, stability and the city (the block matrix kept too).
+    pub loaded: crate::app::Loaded,
 }
 
 fn base_policy(spec: &PolicySpec) -> Policy {
@@ -299,9 +369,93 @@ fn base_policy(spec: &PolicySpec) -> Policy {
         unit: spec.unit.unwrap_or(d.unit),
         min_class_size: spec.min_class_size,
         max_class_size: spec.max_class_size,
-        contiguous: false,
-        whole_segments: false,
+        contiguous: spec.contiguous.unwrap_or(false),
+        whole_segments: spec.whole_segments.unwrap_or(false),
     }
+}
+
+/// Last year's districts and the rule, from a file and its keys (checked when parsed).
+fn stability_of(
+    previous: &Path,
+    change_cost: Option<u32>,
+    max_changed: Option<u32>,
+) -> Result<Stability> {
+    let previous = stability::read_previous(previous)?;
+    let rule = match (change_cost, max_changed) {
+        (Some(c), _) => Rule::ChangeCost(c),
+        (None, Some(n)) => Rule::MaxChangedBlocks(n),
+        (None, None) => {
+            return Err(Error::internal("previous without a rule (checked when parsed)"))
+        }
+    };
+    Ok(Stability { previous, rule })
+}
+
+/// The base's city: blocks, the block matrix, streets and area, where the walks come from, and
+/// the blocks to exclude.
+type BaseCity =
+    (crate::districts::publish::City, String, Option<std::collections::HashSet<String>>);
+
+fn base_city(f: &ScenarioFile, inst: &Instance) -> Result<Option<BaseCity>> {
+    let Some(blocks_path) = &f.base.blocks else { return Ok(None) };
+    let blocks = crate::districts::blocks::read_blocks(blocks_path)?;
+    let bm_path = f.base.block_matrix.as_ref().unwrap_or(&f.base.matrix);
+    let matrix = crate::districts::read_block_matrix(bm_path, &inst.schools)?;
+    let source = crate::routing::matrix::read_meta(bm_path)
+        .map(|m| m.source)
+        .unwrap_or_else(|| format!("block matrix file {}", file_name(bm_path)));
+    let streets = match &f.base.streets {
+        Some(p) => Some(crate::districts::streets::read_street_lines(p)?),
+        None => None,
+    };
+    let area = match &f.base.area {
+        Some(p) => Some(crate::districts::area::read_area(p)?),
+        None => None,
+    };
+    let exclude = match &f.base.exclude_blocks {
+        Some(p) => Some(crate::districts::blocks::block_ids_from_csv(
+            &file_name(p),
+            &crate::instance::read_input(p)?,
+            &blocks,
+        )?),
+        None => None,
+    };
+    Ok(Some((crate::districts::publish::City { blocks, matrix, streets, area }, source, exclude)))
+}
+
+/// A scenario's inputs as a loaded request: the city's block matrix remapped to its schools,
+/// excluded blocks left out, a cap on changed blocks meaning whole blocks.
+fn loaded(
+    inst: Instance,
+    matrix: Matrix,
+    mut policy: Policy,
+    stability: Option<Stability>,
+    city: Option<(crate::districts::publish::City, &str)>,
+    exclude: Option<&std::collections::HashSet<String>>,
+) -> Result<crate::app::Loaded> {
+    if let Some(Stability { rule: Rule::MaxChangedBlocks(_), .. }) = &stability {
+        policy.unit = Unit::Block;
+    }
+    let block_source = city.as_ref().map(|(_, s)| s.to_string()).unwrap_or_default();
+    let mut city = city.map(|(c, _)| c);
+    let (inst, matrix, excluded) = match (exclude, city.as_mut()) {
+        (Some(ids), Some(c)) => {
+            let (i, m, e) = crate::app::exclude_blocks(inst, matrix, c, ids)?;
+            (i, m, Some(e))
+        }
+        _ => (inst, matrix, None),
+    };
+    Ok(crate::app::Loaded {
+        inst,
+        matrix,
+        policy,
+        stability,
+        city,
+        compare_proxy: false,
+        compare_districts: None,
+        excluded,
+        walks: Some(crate::output::StoredWalks { left_out_ungeocoded: vec![], block_source }),
+    })
 }
 
 /// Columns of `m` (over `from` schools) rearranged for the `to` schools; schools not in
@@ -377,18 +531,32 @@ pub fn prepare(f: &ScenarioFile) -> Result<Vec<Prepared>> {
     let base_inst = Instance::new(base_schools, base_pupils)?;
     let base_m = crate::routing::read_matrix(&f.base.matrix, &base_inst)?;
     let policy = base_policy(&f.base.policy);
-    let base_bm = match &f.base.blocks {
-        Some(_) => Some(crate::districts::read_block_matrix(&f.base.matrix, &base_inst.schools)?),
+    let ctx_base = |e: Error| e.context(&format!("{}: [base]", f.file));
+    let city = base_city(f, &base_inst).map_err(ctx_base)?;
+    let base_bm = city.as_ref().map(|(c, _, _)| c.matrix.clone());
+    let exclude = city.as_ref().and_then(|(_, _, e)| e.as_ref());
+    let base_stability = match &f.base.previous {
+        Some(p) => {
+            Some(stability_of(p, f.base.change_cost, f.base.max_changed_blocks).map_err(ctx_base)?)
+        }
         None => None,
+    };
+    let city_for = |bm: Option<BlockMatrix>| {
+        city.as_ref().zip(bm).map(|((c, source, _), matrix)| {
+            (crate::districts::publish::City { matrix, ..c.clone() }, source.as_str())
+        })
     };
     let mut out = vec![Prepared {
         name: "base".into(),
         description: "the base: schools, pupils and policy as given".into(),
-        inst: base_inst.clone(),
-        matrix: base_m.clone(),
-        policy: policy.clone(),
-        stability: None,
-        block_matrix: base_bm.clone(),
+        loaded: loaded(
+            base_inst.clone(),
+            base_m.clone(),
+            policy.clone(),
+            base_stability.clone(),
+            city_for(base_bm.clone()),
+            exclude,
+        )?,
     }];
     for s in &f.scenarios {
         let label = format!("scenario '{}'", s.name);
@@ -526,57 +694,41 @@ pub fn prepare(f: &ScenarioFile) -> Result<Vec<Prepared>> {
         if s.max_class_size.is_some() {
             policy.max_class_size = s.max_class_size;
         }
+        if let Some(v) = s.contiguous {
+            policy.contiguous = v;
+        }
+        if let Some(v) = s.whole_segments {
+            policy.whole_segments = v;
+        }
         let stability = match &s.previous {
-            Some(path) => {
-                let previous = stability::read_previous(path).map_err(|e| ctx("previous", e))?;
-                let rule = match (s.change_cost, s.max_changed_blocks) {
-                    (Some(c), _) => Rule::ChangeCost(c),
-                    (None, Some(n)) => Rule::MaxChangedBlocks(n),
-                    (None, None) => unreachable!("checked when parsed"),
-                };
-                Some(Stability { previous, rule })
-            }
-            None => None,
+            Some(path) => Some(
+                stability_of(path, s.change_cost, s.max_changed_blocks)
+                    .map_err(|e| ctx("previous", e))?,
+            ),
+            None => base_stability.clone(),
         };
         out.push(Prepared {
             name: s.name.clone(),
             description: s.description.clone().unwrap_or_default(),
-            inst,
-            matrix,
-            policy,
-            stability,
-            block_matrix,
+            loaded: loaded(inst, matrix, policy, stability, city_for(block_matrix), exclude)
+                .map_err(|e| ctx("exclude_blocks", e))?,
         });
     }
     Ok(out)
 }
 
-/// One scenario's result.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    /// The plan solved (the stable one, with stability).
-    pub plan: Plan,
-    /// With stability: changes against last year's districts and the price of stability.
-    pub stability: Option<StabilityReport>,
+/// One scenario's result: the plan written beside the others, or why it failed.
+pub type Outcome = Result<crate::app::PlanResult>;
+
+/// Solve one prepared scenario (every rule of `catchment solve`: stability, contiguity, whole
+/// street segments...).
+pub fn solve(p: &Prepared) -> Result<crate::app::PlanResult> {
+    p.loaded.solve(&|_| ())
 }
 
-/// Solve one prepared scenario.
-pub fn solve(p: &Prepared) -> Result<Outcome> {
-    match &p.stability {
-        None => Ok(Outcome {
-            plan: crate::solve_plan(&p.inst, &p.matrix, &p.policy, None)?,
-            stability: None,
-        }),
-        Some(st) => {
-            let (plan, report, _) =
-                crate::pipeline::solve_stable(&p.inst, &p.matrix, &p.policy, st)?;
-            Ok(Outcome { plan, stability: Some(report) })
-        }
-    }
-}
-
-/// Solve every scenario on at most `jobs` threads. Results in the order given; an error names
-/// its scenario.
+/// Solve every scenario on at most `jobs` threads. Results in the order given; a scenario that
+/// fails (infeasible, contradicting rules, a time limit) is an error naming it, and the others
+/// are solved all the same.
 pub fn run(prepared: &[Prepared], jobs: usize) -> Result<Vec<Outcome>> {
     use rayon::prelude::*;
     let pool = rayon::ThreadPoolBuilder::new()
@@ -584,7 +736,7 @@ pub fn run(prepared: &[Prepared], jobs: usize) -> Result<Vec<Outcome>> {
         .build()
         .map_err(|e| Error::internal(format!("cannot start worker threads: {e}")))?;
     let cancel = crate::cancel::current();
-    pool.install(|| {
+    let outcomes: Vec<Outcome> = pool.install(|| {
         prepared
             .par_iter()
             .map(|p| {
@@ -606,7 +758,43 @@ pub fn run(prepared: &[Prepared], jobs: usize) -> Result<Vec<Outcome>> {
                 })
             })
             .collect()
-    })
+    });
+    // A stopped run is not a failed scenario: the whole set stops.
+    if outcomes.iter().any(|o| matches!(o, Err(Error::Cancelled))) {
+        return Err(Error::Cancelled);
+    }
+    Ok(outcomes)
+}
+
+/// Why a scenario failed, in one line for the comparison: the error's kind and its messages.
+pub fn failure(e: &Error) -> String {
+    let text = match e {
+        // Built from the structured reasons: their messages may name pupils, and the
+        // comparison is publishable.
+        Error::Infeasible(v) => {
+            let reasons: Vec<String> = v
+                .iter()
+                .map(|i| {
+                    let mut r = format!("{} short by {}", i.kind, i.shortfall);
+                    if !i.schools.is_empty() {
+                        r.push_str(&format!(" at school(s) {}", i.schools.join(", ")));
+                    }
+                    if !i.pupils.is_empty() {
+                        r.push_str(&format!(" ({} pupils)", i.pupils.len()));
+                    }
+                    r
+                })
+                .collect();
+            format!("infeasible: {}", reasons.join("; "))
+        }
+        e if !e.is_user_error() && !matches!(e, Error::Routing { .. }) => {
+            // Not the input's mistake: logged in full.
+            tracing::error!("scenario failed: {e}");
+            format!("{}: {e}", e.kind())
+        }
+        e => format!("{}: {e}", e.kind()),
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// One row of the comparison.
@@ -649,21 +837,61 @@ pub struct Row {
     pub expected_schools_over: Option<f64>,
     /// Seconds the solve took.
     pub solve_seconds: f64,
+    /// Why the scenario has no plan (infeasible, contradicting rules, a time limit...); empty
+    /// when it was solved. A failed row's figures other than pupils, schools and seats are 0.
+    pub error: String,
 }
 
-/// The comparison rows: the base first, then the scenarios in file order.
+impl Row {
+    /// Whether the scenario was solved.
+    pub fn solved(&self) -> bool {
+        self.error.is_empty()
+    }
+}
+
+/// The comparison rows: the base first, then the scenarios in file order; a failed scenario's
+/// row says why.
 pub fn compare(prepared: &[Prepared], outcomes: &[Outcome]) -> Vec<Row> {
-    let base_blocks = stability::block_schools(&prepared[0].inst, &outcomes[0].plan.assign);
+    let base_blocks = match outcomes.first() {
+        Some(Ok(r)) => Some(stability::block_schools(&prepared[0].loaded.inst, &r.plan.assign)),
+        _ => None,
+    };
     prepared
         .iter()
         .zip(outcomes)
         .map(|(p, o)| {
-            let s = crate::report::summarize(&p.inst, &p.matrix, &o.plan);
-            let blocks = stability::block_schools(&p.inst, &o.plan.assign);
+            let inst = &p.loaded.inst;
+            let r = match o {
+                Ok(r) => r,
+                Err(e) => {
+                    return Row {
+                        scenario: p.name.clone(),
+                        description: p.description.clone(),
+                        pupils: inst.pupils.len(),
+                        schools: inst.schools.len(),
+                        seats: inst.schools.iter().map(|s| s.capacity as u64).sum(),
+                        total_walk_m: 0,
+                        mean_walk_m: 0.0,
+                        over_2km: 0,
+                        classes: 0,
+                        classes_over_size: 0,
+                        blocks_changed_vs_base: 0,
+                        blocks_compared: 0,
+                        certified: false,
+                        changed_blocks_vs_previous: None,
+                        p_any_overflow: None,
+                        expected_schools_over: None,
+                        solve_seconds: 0.0,
+                        error: failure(e),
+                    }
+                }
+            };
+            let s = crate::report::summarize(inst, &p.loaded.matrix, &r.plan);
+            let blocks = stability::block_schools(inst, &r.plan.assign);
             let mut compared = 0;
             let mut changed = 0;
             for (b, school) in &blocks {
-                if let Some(bs) = base_blocks.get(b) {
+                if let Some(bs) = base_blocks.as_ref().and_then(|base| base.get(b)) {
                     compared += 1;
                     changed += (bs != school) as usize;
                 }
@@ -682,10 +910,11 @@ pub fn compare(prepared: &[Prepared], outcomes: &[Outcome]) -> Vec<Row> {
                 blocks_changed_vs_base: changed,
                 blocks_compared: compared,
                 certified: s.solver.certified,
-                changed_blocks_vs_previous: o.stability.as_ref().map(|r| r.changed_blocks),
+                changed_blocks_vs_previous: r.stability.as_ref().map(|r| r.changed_blocks),
                 p_any_overflow: None,
                 expected_schools_over: None,
                 solve_seconds: s.timing.solve_seconds,
+                error: String::new(),
             }
         })
         .collect()
@@ -711,6 +940,17 @@ pub fn comparison_markdown(rows: &[Row]) -> String {
         |x: Option<f64>| x.map(|x| format!("{:.1}%", 100.0 * x)).unwrap_or_else(|| "–".into());
     let num = |x: Option<f64>| x.map(|x| format!("{x:.1}")).unwrap_or_else(|| "–".into());
     for r in rows {
+        if !r.solved() {
+            s.push_str(&format!(
+                "| {} | {} | {} | {} | FAILED: {} |||||||| no plan |\n",
+                r.scenario,
+                r.pupils,
+                r.schools,
+                r.seats,
+                r.error.replace('|', "/")
+            ));
+            continue;
+        }
         s.push_str(&format!(
             "| {} | {} | {} | {} | {:.1} | {:.0} | {} | {} | {} | {} of {} | {} | {} | {} |\n",
             r.scenario,
@@ -742,58 +982,69 @@ pub fn comparison_markdown(rows: &[Row]) -> String {
     s
 }
 
-/// Run a scenario file and write `out/comparison.csv`, `out/comparison.md` and every
-/// scenario's plan directory `out/<name>/` (the whole directory atomically).
+/// Run a scenario file and write `out/comparison.csv`, `out/comparison.md` and every solved
+/// scenario's plan directory `out/<name>/` (the whole directory atomically), each with the
+/// inputs it was solved from beside it (`schools.csv` reads back as schools, `matrix.csv`,
+/// with the city `block-matrix.csv`), so `catchment check --pupils ... --plan out/<name>`
+/// verifies it as it is. A mistake in the file or its inputs stops the batch before any
+/// solve; a scenario that cannot be solved is a row saying why ([`Row::error`]) and has no
+/// directory, and the others are solved and written.
 pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
     // Refused before any work: the output replaces the directory whole.
     crate::instance::ensure_replaceable(out)?;
     let file = load(path)?;
     let prepared = prepare(&file)?;
-    let outcomes = run(&prepared, jobs)?;
+    let mut outcomes = run(&prepared, jobs)?;
     let mut rows = compare(&prepared, &outcomes);
-    let base_city = match &file.base.blocks {
-        Some(path) => Some(crate::districts::blocks::read_blocks(path)?),
-        None => None,
-    };
     // The robustness of each scenario's districts: the simulation with its default model; and
     // the blocks of the whole city whose district differs from the base's.
-    if let Some(blocks) = &base_city {
-        let mut base_district: Option<Vec<Option<String>>> = None;
-        for ((p, o), row) in prepared.iter().zip(&outcomes).zip(rows.iter_mut()) {
-            crate::cancel::check()?;
-            let Some(bm) = &p.block_matrix else { continue };
-            let inst = crate::effective_instance(&p.inst, &o.plan.policy);
-            let change = match (&o.stability, &p.stability) {
-                (Some(r), Some(st)) => r.change_cost_m.map(|c| (&st.previous, c)),
-                _ => None,
-            };
-            let districts =
-                crate::districts::publish::district_rows(&inst, &o.plan, blocks, bm, change)?;
-            let school: Vec<Option<usize>> = districts.iter().map(|d| d.school).collect();
-            let ids: Vec<Option<String>> =
-                school.iter().map(|s| s.map(|s| inst.schools[s].id.clone())).collect();
-            let base = base_district.get_or_insert_with(|| ids.clone());
-            row.blocks_compared = ids.len();
-            row.blocks_changed_vs_base =
-                ids.iter().zip(base.iter()).filter(|(a, b)| a != b).count();
-            let residents: Vec<u64> = districts.iter().map(|d| d.residents as u64).collect();
-            let inputs = crate::report::simulate::school_inputs(
-                &inst.schools,
-                &o.plan.assign,
-                &o.plan.classes,
-                &school,
-                &residents,
-            );
-            let sim = crate::report::simulate::simulate(
-                &inputs,
-                &crate::report::simulate::Model::default(),
-                &crate::report::simulate::Options::default(),
-                &|_| (),
-            )
-            .map_err(|e| e.context(&format!("scenario '{}': simulation", p.name)))?;
-            row.p_any_overflow = Some(sim.p_any_over_capacity);
-            row.expected_schools_over = Some(sim.expected_schools_over);
+    let mut base_district: Option<Vec<Option<String>>> = None;
+    for ((p, o), row) in prepared.iter().zip(&outcomes).zip(rows.iter_mut()) {
+        crate::cancel::check()?;
+        let (Some(city), Ok(r)) = (&p.loaded.city, o) else { continue };
+        let inst = crate::effective_instance(&p.loaded.inst, &r.plan.policy);
+        let change = match (&r.stability, &p.loaded.stability) {
+            (Some(r), Some(st)) => r.change_cost_m.map(|c| (&st.previous, c)),
+            _ => None,
+        };
+        let districts = crate::districts::publish::district_rows(
+            &inst,
+            &r.plan,
+            &city.blocks,
+            &city.matrix,
+            change,
+        )?;
+        let school: Vec<Option<usize>> = districts.iter().map(|d| d.school).collect();
+        let ids: Vec<Option<String>> =
+            school.iter().map(|s| s.map(|s| inst.schools[s].id.clone())).collect();
+        if p.name == "base" {
+            base_district = Some(ids.clone());
         }
+        match &base_district {
+            Some(base) if base.len() == ids.len() => {
+                row.blocks_compared = ids.len();
+                row.blocks_changed_vs_base =
+                    ids.iter().zip(base.iter()).filter(|(a, b)| a != b).count();
+            }
+            _ => {}
+        }
+        let residents: Vec<u64> = districts.iter().map(|d| d.residents as u64).collect();
+        let inputs = crate::report::simulate::school_inputs(
+            &inst.schools,
+            &r.plan.assign,
+            &r.plan.classes,
+            &school,
+            &residents,
+        );
+        let sim = crate::report::simulate::simulate(
+            &inputs,
+            &crate::report::simulate::Model::default(),
+            &crate::report::simulate::Options::default(),
+            &|_| (),
+        )
+        .map_err(|e| e.context(&format!("scenario '{}': simulation", p.name)))?;
+        row.p_any_overflow = Some(sim.p_any_over_capacity);
+        row.expected_schools_over = Some(sim.expected_schools_over);
     }
     let csv = comparison_csv(&rows)?;
     let md = comparison_markdown(&rows);
@@ -814,6 +1065,11 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
         rows: rows
             .iter()
             .map(|r| {
+                if !r.solved() {
+                    let mut v = vec![r.scenario.clone(), "failed: no plan".to_string()];
+                    v.extend(std::iter::repeat_n("–".to_string(), 5));
+                    return v;
+                }
                 vec![
                     r.scenario.clone(),
                     format!("{:.1} km", r.total_walk_m as f64 / 1000.0),
@@ -828,36 +1084,16 @@ pub fn batch(path: &Path, out: &Path, jobs: usize) -> Result<Vec<Row>> {
             })
             .collect(),
     };
+    for r in outcomes.iter_mut().flatten() {
+        r.comparison = Some(page_table.clone());
+    }
     crate::instance::write_atomically(out, |dir| {
         for (p, o) in prepared.iter().zip(&outcomes) {
             // Cancelled: nothing is kept (the directory is written whole or not at all).
             crate::cancel::check()?;
-            let st = match (&o.stability, &p.stability) {
-                (Some(r), Some(s)) => Some((r, s)),
-                _ => None,
-            };
-            let city = match (&base_city, &p.block_matrix) {
-                (Some(blocks), Some(bm)) => Some(crate::districts::publish::City {
-                    blocks: blocks.clone(),
-                    matrix: bm.clone(),
-                    streets: None,
-                    area: None,
-                }),
-                _ => None,
-            };
-            crate::output::write_plan(
-                &dir.join(&p.name),
-                &p.inst,
-                &p.matrix,
-                &o.plan,
-                &crate::output::Extras {
-                    city: city.as_ref(),
-                    comparison: Some(&page_table),
-                    stability: st,
-                    excluded: None,
-                    segments: None,
-                },
-            )?;
+            if let Ok(r) = o {
+                r.write(&p.loaded, &dir.join(&p.name), &|_| ())?;
+            }
         }
         std::fs::write(dir.join("comparison.csv"), &csv)
             .map_err(|e| Error::io(dir.join("comparison.csv"), e))?;

@@ -851,6 +851,116 @@ fn routing_spec_uses_an_allowed_osrm_server() {
     assert!(!r.text().contains("43.73") && !r.text().contains("7.41"), "{}", r.text());
 }
 
+/// Issue 14, item 6: street addresses over HTTP. A service without an extract answers 422
+/// (geocoding) naming no CLI flag; started with `--osm`, it geocodes pupils and blocks given
+/// by address, routes the blocks itself and publishes the same districts as `catchment solve
+/// --osrm --osm --blocks`; an address it cannot place is 422 with the count, not the pupil; a
+/// routing fault is 502.
+#[test]
+fn the_service_geocodes_street_addresses_with_its_extract() {
+    let osrm = common::Osrm::start(100);
+    let tmp = tempfile::tempdir().unwrap();
+    let pbf = common::monaco_pbf();
+    let schools =
+        "id,name,lat,lon,capacity\nville,Ville,43.7312,7.4197,3\ncarlo,Carlo,43.7394,7.4274,3\n";
+    let pupils = "id,street,house_number,lat,lon\n1,Avenue de Grande-Bretagne,22,,\n2,QUAI ANTOINE 1ER,4,,\n3,Rue Terrazzani,8,,\n4,,,43.7356,7.4196\n";
+    let blocks = "block_id,lat,lon,residents,street,house_number\nB1,,,40,Avenue de Grande-Bretagne,22\nB2,43.7356,7.4196,50,,\nB3,43.7318,7.4203,10,,\n";
+    let url = osrm.url.clone();
+    let body = |pupils: &str, extra: serde_json::Value| {
+        let mut b = json!({
+            "schools": schools,
+            "pupils": pupils,
+            "blocks": blocks,
+            "routing": {"osrm": url},
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            b["routing"][k] = v.clone();
+        }
+        b.to_string()
+    };
+
+    // Without an extract: the input's mistake (422), in words that name no CLI flag.
+    let plain = Server::start(&tmp.path().join("plain.db"), &["--osrm-allow", &osrm.url]);
+    let r = post_json(plain.addr, "/v1/plans", Some(WRITE), body(pupils, json!({})).as_bytes());
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json()["error"], "geocoding", "{}", r.text());
+    assert!(!r.text().contains("--"), "no CLI flag: {}", r.text());
+    drop(plain);
+
+    let server = Server::start(
+        &tmp.path().join("jobs.db"),
+        &["--osrm-allow", &osrm.url, "--osm", pbf.to_str().unwrap()],
+    );
+    let r = post_json(
+        server.addr,
+        "/v1/plans?wait=true",
+        Some(WRITE),
+        body(pupils, json!({})).as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    // The CLI on the same files gives the same districts.
+    let d = tmp.path();
+    std::fs::write(d.join("schools.csv"), schools).unwrap();
+    std::fs::write(d.join("pupils.csv"), pupils).unwrap();
+    std::fs::write(d.join("blocks.csv"), blocks).unwrap();
+    let cli_out = d.join("cli");
+    let o = Command::new(bin())
+        .args(["solve", "--osrm", &osrm.url, "--no-cache", "--osm"])
+        .arg(&pbf)
+        .args([
+            "--schools",
+            "schools.csv",
+            "--pupils",
+            "pupils.csv",
+            "--blocks",
+            "blocks.csv",
+            "--out",
+        ])
+        .arg(&cli_out)
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["districts.csv", "assignments.csv"] {
+        let served = get(
+            server.addr,
+            &format!(
+                "/v1/plans/{id}/{}",
+                if f == "districts.csv" { "files/districts.csv" } else { f }
+            ),
+            Some(READ),
+        );
+        assert_eq!(served.status, 200, "{f}: {}", served.text());
+        assert_eq!(served.text(), read(&cli_out.join(f)), "{f}");
+    }
+
+    // An address the extract does not hold: 422 with counts, no pupil id, a hint naming the
+    // request field.
+    let unknown = format!("{pupils}5,Rue Imaginaire,12,,\n");
+    let r = post_json(server.addr, "/v1/plans", Some(WRITE), body(&unknown, json!({})).as_bytes());
+    assert_eq!(r.status, 422, "{}", r.text());
+    let e = r.json();
+    assert_eq!(e["error"], "geocoding");
+    assert!(e["message"].as_str().unwrap().contains("1 pupil(s) could not be placed"), "{e}");
+    assert!(e["hint"].as_str().unwrap().contains("routing.skip_ungeocoded"), "{e}");
+    assert!(!r.text().contains("--") && !r.text().contains("Imaginaire"), "{}", r.text());
+    // Left out when the request says so.
+    let r = post_json(
+        server.addr,
+        "/v1/plans?wait=true",
+        Some(WRITE),
+        body(&unknown, json!({"skip_ungeocoded": true})).as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // The routing server stops: 502 routing.
+    drop(osrm);
+    let r = post_json(server.addr, "/v1/plans", Some(WRITE), body(pupils, json!({})).as_bytes());
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert_eq!(r.json()["error"], "routing");
+}
+
 /// A plan submitted with the city's blocks publishes the same districts as `catchment solve
 /// --blocks`, and explains them.
 #[test]
@@ -1207,6 +1317,7 @@ fn cli_solve_options_and_http_plan_fields_are_the_same() {
         ("osrm-table-size", "routing.table_size"),
         ("snap-limit", "routing.snap_limit_m"),
         ("allow-unreachable", "routing.allow_unreachable"),
+        ("skip-ungeocoded", "routing.skip_ungeocoded"),
         ("solver", "policy.solver"),
         ("max-walk", "policy.max_walk"),
         ("unit", "policy.unit"),
@@ -1236,7 +1347,6 @@ fn cli_solve_options_and_http_plan_fields_are_the_same() {
         "no-cache",
         "osrm-concurrency",
         "osrm-deadline",
-        "skip-ungeocoded",
         "geocode-report",
     ];
     let flags = solve_flags();
@@ -1406,9 +1516,9 @@ fn stability_and_comparison_over_http_equal_the_cli() {
     }
 }
 
-/// A scenario set that fails because pupils have no allowed school: served without a token
-/// (`--public-artefacts`) the failure says only its kind; a read token sees why, the pupils
-/// counted and none named.
+/// A scenario that cannot be solved (infeasible: every pupil too far) is a row of the
+/// comparison saying why; the set is done. The comparison is publishable: its reason names no
+/// pupil (an infeasibility lists them), and the scenario plans' pupil matrices need a token.
 #[test]
 fn a_failed_scenario_set_names_no_pupil_without_a_token() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1446,17 +1556,25 @@ max_walk = 1
         .skip(1)
         .map(|l| format!("'{}'", l.split(',').next().unwrap()))
         .collect();
-    assert!(with_token.contains("\"failed\""), "{with_token}");
-    // A read token sees the reason: the pupils counted, none named.
+    assert!(with_token.contains("\"done\""), "{with_token}");
+    let comparison = get(s.addr, &format!("/v1/scenarios/{id}/files/comparison.csv"), None);
+    assert_eq!(comparison.status, 200, "{}", comparison.text());
+    assert!(
+        comparison
+            .text()
+            .lines()
+            .any(|l| l.starts_with("no-one-walks,") && l.contains("infeasible")),
+        "{}",
+        comparison.text()
+    );
+    // The set's status names no pupil, for a read token either.
     for p in &pupils {
         assert!(!with_token.contains(p.as_str()), "{p} in {with_token}");
     }
-    assert!(with_token.contains("pupil(s) have no allowed school"), "{with_token}");
-    assert!(with_token.contains("\"pupil_count\""), "{with_token}");
-    let public = get(s.addr, &format!("/v1/scenarios/{id}"), None);
-    assert_eq!(public.status, 200, "{}", public.text());
     for p in &pupils {
-        assert!(!public.text().contains(p.as_str()), "{p} in {}", public.text());
+        assert!(!comparison.text().contains(p.as_str()), "{p} in {}", comparison.text());
     }
-    assert!(public.text().contains("infeasible"), "the kind is kept: {}", public.text());
+    let path = format!("/v1/scenarios/{id}/files/base/matrix.csv");
+    assert_eq!(get(s.addr, &path, None).status, 401, "the kept pupil matrix needs a token");
+    assert_eq!(get(s.addr, &path, Some(READ)).status, 200);
 }

@@ -547,6 +547,243 @@ fn cli_geocodes_routes_and_solves() {
     assert_eq!(assignments.lines().count(), 1 + 4);
 }
 
+/// Issue 14, item 1: `solve --osrm --osm --blocks` geocodes blocks given by address, routes
+/// every block itself, keeps the pupil and block matrices in the plan directory (not among the
+/// published files), and `check --plan` verifies from them with the server stopped and without
+/// the geocoding flags again.
+#[test]
+fn solve_routes_the_citys_blocks_keeps_its_walks_and_check_needs_no_routing() {
+    let osrm = Osrm::start(100);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let schools = write(d, "schools.csv", SCHOOLS_CSV);
+    let pupils = write(
+        d,
+        "pupils.csv",
+        "id,street,house_number,lat,lon,block\n\
+         1,Avenue de Grande-Bretagne,22,,,B1\n\
+         2,QUAI ANTOINE 1ER,4,,,B2\n\
+         3,Rue Terrazzani,8,,,B3\n\
+         4,,,43.7356,7.4196,B4\n\
+         5,Rue Imaginaire,12,,,B4\n",
+    );
+    // Blocks by address (geocoded from the extract) and by coordinates.
+    let blocks = write(
+        d,
+        "blocks.csv",
+        "block_id,lat,lon,residents,street,house_number\n\
+         B1,,,40,Avenue de Grande-Bretagne,22\n\
+         B2,,,30,Quai Antoine 1er,4\n\
+         B3,,,20,Rue Terrazzani,8\n\
+         B4,43.7356,7.4196,50,,\n\
+         B5,43.7318,7.4203,10,,\n",
+    );
+    let pbf = monaco_pbf();
+    let plan = d.join("plan");
+    let report = d.join("geocoding.csv");
+    let solve = |extra: &[&str]| {
+        let mut args = vec![
+            "solve",
+            "--osrm",
+            &osrm.url,
+            "--osm",
+            pbf.to_str().unwrap(),
+            "--no-cache",
+            "--schools",
+            schools.to_str().unwrap(),
+            "--pupils",
+            pupils.to_str().unwrap(),
+            "--blocks",
+            blocks.to_str().unwrap(),
+            "--geocode-report",
+            report.to_str().unwrap(),
+            "--out",
+            plan.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        catchment(&args)
+    };
+    let r = solve(&["--skip-ungeocoded"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert!(stdout.contains("Walks kept") && stdout.contains("block-matrix.csv"), "{stdout}");
+    // The walks it used, with their source; the ungeocoded pupil named only there.
+    let matrix = std::fs::read_to_string(plan.join("matrix.csv")).unwrap();
+    assert_eq!(matrix.lines().count(), 1 + 4 * 2, "4 routed pupils x 2 schools");
+    let meta = std::fs::read_to_string(plan.join("matrix.csv.meta.json")).unwrap();
+    assert!(meta.contains("OSRM foot") && meta.contains("\"5\""), "{meta}");
+    let bm = std::fs::read_to_string(plan.join("block-matrix.csv")).unwrap();
+    assert_eq!(bm.lines().next(), Some("block_id,school_id,meters"));
+    assert_eq!(bm.lines().count(), 1 + 5 * 2, "every block routed to every school");
+    assert!(
+        bm.lines().skip(1).all(|l| l.rsplit(',').next().unwrap().parse::<u32>().is_ok()),
+        "{bm}"
+    );
+    assert!(std::fs::read_to_string(plan.join("block-matrix.csv.meta.json"))
+        .unwrap()
+        .contains("OSRM foot"));
+    // Every block has a published school (B1..B3 placed by address).
+    let districts = std::fs::read_to_string(plan.join("districts.csv")).unwrap();
+    for b in ["B1", "B2", "B3", "B4", "B5"] {
+        assert!(
+            districts
+                .lines()
+                .any(|l| l.starts_with(&format!("{b},ville,"))
+                    || l.starts_with(&format!("{b},carlo,"))),
+            "{b}: {districts}"
+        );
+    }
+    // The kept walks are internal: no published file names a pupil or the matrices.
+    for f in ["districts.csv", "districts.geojson", "report.html", "streets.csv"] {
+        if let Ok(text) = std::fs::read_to_string(plan.join(f)) {
+            assert!(!text.contains("Imaginaire"), "{f}");
+        }
+    }
+
+    // check: the server is gone, no --matrix, no --osrm, no --skip-ungeocoded, no --schools.
+    drop(osrm);
+    let r = catchment(&[
+        "check",
+        "--pupils",
+        pupils.to_str().unwrap(),
+        "--plan",
+        plan.to_str().unwrap(),
+    ]);
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert!(r.status.success(), "{out}\n{}", String::from_utf8_lossy(&r.stderr));
+    assert!(out.contains("optimal:    ok") && out.contains("figures:    ok"), "{out}");
+
+    // A damaged kept matrix fails the check: it is what the check reads.
+    let damaged: String = matrix
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l}\n")
+            } else {
+                let f: Vec<&str> = l.split(',').collect();
+                format!("{},{},1,{}\n", f[0], f[1], f[3])
+            }
+        })
+        .collect();
+    std::fs::write(plan.join("matrix.csv"), damaged).unwrap();
+    let r = catchment(&[
+        "check",
+        "--pupils",
+        pupils.to_str().unwrap(),
+        "--plan",
+        plan.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(5), "{}", String::from_utf8_lossy(&r.stdout));
+}
+
+/// A block whose address is not in the extract fails the run naming the block (blocks are
+/// public), unless ungeocoded addresses may be left out.
+#[test]
+fn an_unplaced_block_is_named_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let schools = write(d, "schools.csv", SCHOOLS_CSV);
+    let pupils = write(d, "pupils.csv", "id,lat,lon\n1,43.7356,7.4196\n");
+    let blocks = write(
+        d,
+        "blocks.csv",
+        "block_id,lat,lon,street,house_number\nB1,,,Rue Imaginaire,3\nB2,43.7356,7.4196,,\n",
+    );
+    let plan = d.join("plan");
+    let osrm = Osrm::start(100);
+    let r = catchment(&[
+        "solve",
+        "--osrm",
+        &osrm.url,
+        "--osm",
+        monaco_pbf().to_str().unwrap(),
+        "--no-cache",
+        "--schools",
+        schools.to_str().unwrap(),
+        "--pupils",
+        pupils.to_str().unwrap(),
+        "--blocks",
+        blocks.to_str().unwrap(),
+        "--out",
+        plan.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("1 of 1 block(s) given by address could not be placed")
+            && stderr.contains("'B1'")
+            && stderr.contains("--skip-ungeocoded"),
+        "{stderr}"
+    );
+    assert!(!plan.exists());
+}
+
+/// A matrix written with `matrix --skip-ungeocoded` names the pupils it left out in its
+/// sidecar: `solve --matrix` with the same pupils file leaves them out too; without the
+/// sidecar the mismatch says it is about geocoding.
+#[test]
+fn a_matrix_with_pupils_left_out_by_geocoding_reads_back() {
+    let osrm = Osrm::start(100);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let schools = write(d, "schools.csv", SCHOOLS_CSV);
+    let pupils = write(
+        d,
+        "pupils.csv",
+        "id,street,house_number,lat,lon\n1,Avenue de Grande-Bretagne,22,,\n2,,,43.7356,7.4196\n3,Rue Imaginaire,12,,\n",
+    );
+    let matrix = d.join("matrix.csv");
+    let r = catchment(&[
+        "matrix",
+        "--osrm",
+        &osrm.url,
+        "--osm",
+        monaco_pbf().to_str().unwrap(),
+        "--no-cache",
+        "--skip-ungeocoded",
+        "--geocode-report",
+        d.join("g.csv").to_str().unwrap(),
+        "--schools",
+        schools.to_str().unwrap(),
+        "--pupils",
+        pupils.to_str().unwrap(),
+        "--out",
+        matrix.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    drop(osrm);
+    let plan = d.join("plan");
+    let solve = || {
+        catchment(&[
+            "solve",
+            "--matrix",
+            matrix.to_str().unwrap(),
+            "--schools",
+            schools.to_str().unwrap(),
+            "--pupils",
+            pupils.to_str().unwrap(),
+            "--out",
+            plan.to_str().unwrap(),
+            "--force",
+        ])
+    };
+    let r = solve();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let summary = std::fs::read_to_string(plan.join("summary.json")).unwrap();
+    assert!(summary.contains("\"pupils\": 2"), "{summary}");
+    // Without the sidecar: a mismatch that says it is about geocoding, and names no pupil.
+    std::fs::remove_file(catchment::routing::matrix::meta_path(&matrix)).unwrap();
+    let r = solve();
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("1 pupils have no row at all") && stderr.contains("geocoding"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Imaginaire"), "{stderr}");
+}
+
 #[test]
 fn cli_needs_a_matrix_or_a_server() {
     let dir = tempfile::tempdir().unwrap();

@@ -605,6 +605,94 @@ fn batch_output_has_every_scenario() {
     assert!(moved_by_cost > 0, "the change cost decides no empty block: the case does not test it");
 }
 
+/// Issue 14, item 5: a scenario that cannot be solved is a row saying why and the others are
+/// written; `[base]` takes the solve options (here the block matrix); every scenario's plan
+/// keeps the inputs it was solved from, so `catchment check` runs on it as it is; a plan's
+/// `schools.csv` reads back as schools.
+#[test]
+fn a_scenario_set_with_an_infeasible_scenario_finishes_and_each_plan_checks_as_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_case(tmp.path());
+    let text = std::fs::read_to_string(tmp.path().join("scenarios.toml")).unwrap().replace(
+        "blocks = \"blocks.csv\"\n",
+        "blocks = \"blocks.csv\"\nblock_matrix = \"matrix.csv\"\n\n[base.policy]\nsolver = \"flow\"\n",
+    ) + "\n[[scenario]]\nname = \"too-small\"\ncapacity = { S0 = 1, S1 = 1, S2 = 1, S3 = 1 }\n";
+    std::fs::write(tmp.path().join("scenarios.toml"), text).unwrap();
+    let out = tmp.path().join("out");
+    let rows = catchment::scenario::batch(&tmp.path().join("scenarios.toml"), &out, 2).unwrap();
+    let failed: Vec<&str> =
+        rows.iter().filter(|r| !r.solved()).map(|r| r.scenario.as_str()).collect();
+    assert_eq!(failed, ["too-small"]);
+    let row = rows.iter().find(|r| r.scenario == "too-small").unwrap();
+    assert!(row.error.starts_with("infeasible:") && row.error.contains("seats"), "{}", row.error);
+    assert!(!out.join("too-small").exists(), "no plan for a failed scenario");
+    let csv = std::fs::read_to_string(out.join("comparison.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().ends_with(",error"), "{csv}");
+    assert!(csv.lines().any(|l| l.starts_with("too-small,") && l.contains("infeasible")), "{csv}");
+    let md = std::fs::read_to_string(out.join("comparison.md")).unwrap();
+    assert!(md.contains("| too-small |") && md.contains("FAILED: infeasible"), "{md}");
+    for n in ["base", "classes", "closed", "new-school", "stable", "capped"] {
+        assert!(out.join(n).join("summary.json").is_file(), "{n}");
+        assert!(out.join(n).join("matrix.csv").is_file(), "{n}: the matrix it was solved on");
+        assert!(out.join(n).join("block-matrix.csv").is_file(), "{n}: its block matrix");
+    }
+    // The plan's schools.csv reads back as the scenario's schools.
+    let schools = catchment::instance::read_schools(&out.join("closed/schools.csv")).unwrap();
+    assert_eq!(schools.len(), 3);
+    assert_eq!(schools.iter().find(|s| s.id == "S1").unwrap().capacity, 80);
+    assert!(schools.iter().all(|s| s.extra.iter().all(|(k, _)| k != "load")), "figures dropped");
+    // check on each scenario's directory as it is: its schools.csv and matrix.csv.
+    let bin = env!("CARGO_BIN_EXE_catchment");
+    for n in ["closed", "new-school", "classes", "stable"] {
+        let o = std::process::Command::new(bin)
+            .args(["check", "--pupils"])
+            .arg(tmp.path().join("pupils.csv"))
+            .arg("--plan")
+            .arg(out.join(n))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{n}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // The CLI: the comparison is written, the failure named, exit code 7.
+    let o = std::process::Command::new(bin)
+        .arg("batch")
+        .arg(tmp.path().join("scenarios.toml"))
+        .arg("--out")
+        .arg(tmp.path().join("cli-out"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(7), "{stderr}");
+    assert!(
+        stderr.contains("1 of 7 scenario(s) failed") && stderr.contains("too-small: infeasible"),
+        "{stderr}"
+    );
+    assert!(tmp.path().join("cli-out/comparison.csv").is_file());
+    assert!(tmp.path().join("cli-out/closed/summary.json").is_file());
+}
+
+#[test]
+fn the_base_takes_solve_options() {
+    let f = parse(&format!(
+        "{BASE}blocks = \"blocks.csv\"\nblock_matrix = \"bm.csv\"\nstreets = \"city.osm\"\narea = \"area.geojson\"\n\
+         exclude_blocks = \"routing-check.csv\"\nprevious = \"prev.csv\"\nchange_cost = 300\n\
+         [base.policy]\ncontiguous = true\nwhole_segments = false\n\n[[scenario]]\nname = \"c\"\ncontiguous = false\n"
+    ))
+    .unwrap();
+    assert_eq!(f.base.block_matrix.as_deref(), Some(Path::new("/data/bm.csv")));
+    assert_eq!(f.base.policy.contiguous, Some(true));
+    assert_eq!(f.scenarios[0].contiguous, Some(false));
+    let e = parse(&format!("{BASE}streets = \"city.osm\"\n")).unwrap_err().to_string();
+    assert!(e.contains("[base]: streets") && e.contains("needs blocks"), "{e}");
+    let e = parse(&format!("{BASE}change_cost = 3\n")).unwrap_err().to_string();
+    assert!(e.contains("[base]: previous"), "{e}");
+}
+
 #[test]
 fn a_scenario_closing_an_unknown_school_is_named() {
     let tmp = tempfile::tempdir().unwrap();

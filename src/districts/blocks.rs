@@ -33,19 +33,48 @@ pub fn read_blocks(path: &Path) -> Result<Vec<Block>> {
 
 /// Parse a blocks table from CSV bytes (`file` names it in messages).
 pub fn blocks_from_csv(file: &str, bytes: &[u8]) -> Result<Vec<Block>> {
-    let table = read_table(file, bytes, &["block_id", "lat", "lon"], false)?;
+    Ok(read_blocks_table(file, bytes, false)?.into_iter().map(|b| b.block).collect())
+}
+
+/// A block as read, before geocoding: blocks given by street and house number alone have no
+/// location yet (`located` false; their `lat`/`lon` are NaN until placed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockInput {
+    /// The block; `lat`/`lon` are meaningful only when `located`.
+    pub block: Block,
+    /// Whether the file gave the block's coordinates.
+    pub located: bool,
+}
+
+/// Parse a blocks table whose rows may give `street,house_number` instead of `lat,lon` (to be
+/// geocoded): `block_id[,lat,lon][,residents][,street,house_number]`. Every row needs
+/// coordinates or an address.
+pub fn block_inputs_from_csv(file: &str, bytes: &[u8]) -> Result<Vec<BlockInput>> {
+    read_blocks_table(file, bytes, true)
+}
+
+fn read_blocks_table(file: &str, bytes: &[u8], by_address: bool) -> Result<Vec<BlockInput>> {
+    let required: &[&str] = if by_address { &["block_id"] } else { &["block_id", "lat", "lon"] };
+    let table = read_table(file, bytes, required, false)?;
     let mut problems = Vec::new();
     let mut out = Vec::with_capacity(table.rows.len());
     let mut seen: HashMap<String, u64> = HashMap::new();
     for i in 0..table.rows.len() {
         let mut row = Row::new(&table, i, &mut problems);
         let id = row.id("block_id").map(str::to_string);
-        let loc = row.lat_lon(true);
+        let had_coords = row.get("lat").is_some() || row.get("lon").is_some();
+        let loc = row.lat_lon(!by_address);
         let residents = row.u32("residents", false).unwrap_or(0);
         let street = row.get("street").map(str::to_string);
         let house_number = row.get("house_number").map(str::to_string);
         if house_number.is_some() && street.is_none() {
             row.problem("street", "is empty while 'house_number' is given");
+        }
+        if by_address && !had_coords && (street.is_none() || house_number.is_none()) {
+            row.problem(
+                "lat",
+                "the block has no location: give 'lat,lon', or 'street,house_number' to geocode",
+            );
         }
         if let Some(id) = &id {
             if let Some(first) = seen.get(id) {
@@ -57,14 +86,22 @@ pub fn blocks_from_csv(file: &str, bytes: &[u8]) -> Result<Vec<Block>> {
                 seen.insert(id.clone(), row.line);
             }
         }
-        if let (Some(id), Some((lat, lon))) = (id, loc) {
-            out.push(Block { id, lat, lon, residents, street, house_number });
+        match (id, loc) {
+            (Some(id), Some((lat, lon))) => out.push(BlockInput {
+                block: Block { id, lat, lon, residents, street, house_number },
+                located: true,
+            }),
+            (Some(id), None) if by_address && !had_coords => out.push(BlockInput {
+                block: Block { id, lat: f64::NAN, lon: f64::NAN, residents, street, house_number },
+                located: false,
+            }),
+            _ => {}
         }
     }
     if !problems.is_empty() {
         return Err(Error::Input(problems));
     }
-    out.sort_by(|a, b| id_cmp(&a.id, &b.id));
+    out.sort_by(|a, b| id_cmp(&a.block.id, &b.block.id));
     Ok(out)
 }
 

@@ -66,6 +66,33 @@ impl BlockMatrix {
     }
 }
 
+/// Write a block matrix as the long CSV `block_id,school_id,meters` (rows in block order, then
+/// school order) with its `.meta.json` sidecar naming `source`.
+pub fn write_block_matrix(
+    path: &Path,
+    bm: &BlockMatrix,
+    schools: &[School],
+    source: &str,
+) -> Result<()> {
+    use crate::routing::matrix::{csv_field, meta_path, MatrixMeta};
+    use std::io::Write;
+    let io = |e| Error::io(path, e);
+    let f = std::fs::File::create(path).map_err(io)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+    writeln!(w, "block_id,school_id,meters").map_err(io)?;
+    for (b, id) in bm.blocks.iter().enumerate() {
+        for (s, school) in schools.iter().enumerate() {
+            let m = bm.row(b)[s];
+            let d = if m == UNREACHABLE { "unreachable".to_string() } else { m.to_string() };
+            writeln!(w, "{},{},{d}", csv_field(id), csv_field(&school.id)).map_err(io)?;
+        }
+    }
+    w.flush().map_err(io)?;
+    let meta = MatrixMeta { source: source.to_string(), left_out_ungeocoded: vec![] };
+    let text = serde_json::to_string_pretty(&meta).map_err(|e| Error::internal(e.to_string()))?;
+    std::fs::write(meta_path(path), text + "\n").map_err(|e| Error::io(meta_path(path), e))
+}
+
 /// Read a matrix covering every block of the city: long CSV `block_id,school_id,meters[,...]`
 /// or the binary format keyed by block ([`crate::routing::binary`]), told apart by content.
 /// Pairs the file does not give are unreachable.

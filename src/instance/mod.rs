@@ -384,7 +384,7 @@ pub fn read_schools(path: &Path) -> Result<Vec<School>> {
     let table = if is_geojson(path) {
         table::from_geojson(&name, &bytes, false)?
     } else {
-        read_table(&name, &bytes, SCHOOL_REQUIRED, false)?
+        read_table(&name, &bytes, school_required(&bytes), false)?
     };
     schools_from_table(&table)
 }
@@ -404,6 +404,27 @@ pub fn read_pupils(path: &Path, schools: Option<&[School]>) -> Result<Vec<Pupil>
 
 /// Columns every schools file must have.
 pub const SCHOOL_REQUIRED: &[&str] = &["id", "lat", "lon"];
+/// Columns a plan's `schools.csv` (written by `catchment solve`) must have to be read back as
+/// a schools input: `school_id` stands for `id`.
+pub const PLAN_SCHOOL_REQUIRED: &[&str] = &["school_id", "lat", "lon"];
+/// The plan's own figures in its `schools.csv`: not passed through when it is read back.
+const PLAN_SCHOOL_FIGURES: &[&str] =
+    &["school_id", "load", "utilisation", "price_m", "classes", "mean_class", "largest_class"];
+
+/// The columns a schools CSV must have: `id,lat,lon`, or `school_id,lat,lon` for a plan's
+/// `schools.csv` read back (a header with `school_id` and no `id`).
+pub fn school_required(bytes: &[u8]) -> &'static [&'static str] {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]);
+    let header = text.trim_start_matches('\u{feff}').lines().next().unwrap_or("").to_lowercase();
+    let cols: Vec<&str> =
+        header.split([',', ';']).map(|c| c.trim().trim_matches('"').trim()).collect();
+    if cols.contains(&"school_id") && !cols.contains(&"id") {
+        PLAN_SCHOOL_REQUIRED
+    } else {
+        SCHOOL_REQUIRED
+    }
+}
+
 /// Columns every pupils file must have.
 pub const PUPIL_REQUIRED: &[&str] = &["id"];
 const SCHOOL_KNOWN: &[&str] = &[
@@ -427,7 +448,9 @@ pub fn schools_from_table(table: &Table) -> Result<Vec<School>> {
     let mut seen: HashMap<String, u64> = HashMap::new();
     for i in 0..table.rows.len() {
         let mut row = Row::new(table, i, &mut problems);
-        let id = row.id("id").map(str::to_string);
+        // A plan's schools.csv read back: `school_id` for `id`, its figures not passed through.
+        let plan_file = !row.has_column("id") && row.has_column("school_id");
+        let id = row.id(if plan_file { "school_id" } else { "id" }).map(str::to_string);
         let name = row.get("name").unwrap_or_default().to_string();
         let loc = row.lat_lon(true);
         let class_size = row.u32("class_size", false);
@@ -476,7 +499,13 @@ pub fn schools_from_table(table: &Table) -> Result<Vec<School>> {
                 seen.insert(id.clone(), row.line);
             }
         }
-        let extra = row.extra(SCHOOL_KNOWN);
+        let extra = if plan_file {
+            let known: Vec<&str> =
+                SCHOOL_KNOWN.iter().chain(PLAN_SCHOOL_FIGURES).copied().collect();
+            row.extra(&known)
+        } else {
+            row.extra(SCHOOL_KNOWN)
+        };
         if let (Some(id), Some((lat, lon)), Some(capacity)) = (id, loc, capacity.filter(|&c| c > 0))
         {
             out.push(School {

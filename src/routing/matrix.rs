@@ -163,13 +163,26 @@ fn missing_pairs(
         }
         pupils_short += usize::from(missing > before);
     }
+    // Pupils without any row: most likely left out when their addresses were geocoded.
+    let without_rows = (0..inst.pupils.len())
+        .filter(|&p| (0..inst.schools.len()).all(|s| !present(first[p], s)))
+        .count();
+    let geocoding = if missing > 0 && without_rows > 0 && !by_block {
+        format!(
+            "; {without_rows} pupils have no row at all: were they left out because their \
+             addresses could not be placed (geocoding)? A matrix written that way names them in \
+             its .meta.json, and then they are left out here too"
+        )
+    } else {
+        String::new()
+    };
     (missing > 0).then(|| {
         InputProblem::new(
             name,
             None,
             None,
             format!(
-                "{missing} pupil-school pairs are missing ({pupils_short} pupils lack a row), e.g. {}; every pair needs a row (use 'unreachable' as meters for no route)",
+                "{missing} pupil-school pairs are missing ({pupils_short} pupils lack a row), e.g. {}; every pair needs a row (use 'unreachable' as meters for no route){geocoding}",
                 examples.join(", ")
             ),
         )
@@ -667,6 +680,11 @@ fn parse_distance(
 pub struct MatrixMeta {
     /// Where the distances come from (becomes [`Matrix::source`]).
     pub source: String,
+    /// Pupils of the pupils file the matrix has no rows for because their address could not
+    /// be placed (geocoding, leaving them out): readers leave them out too. Internal, like the
+    /// matrix (pupil ids).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out_ungeocoded: Vec<String>,
 }
 
 /// The sidecar path of a matrix file: `<path>.meta.json`.
@@ -676,17 +694,30 @@ pub fn meta_path(path: &Path) -> std::path::PathBuf {
     path.with_file_name(name)
 }
 
-fn read_meta(path: &Path) -> Option<MatrixMeta> {
+/// The sidecar of a matrix file, when there is a readable one.
+pub /// The sidecar of a matrix file, when there is a readable one.
+pub fn read_meta(path: &Path) -> Option<MatrixMeta> {
     serde_json::from_str(&std::fs::read_to_string(meta_path(path)).ok()?).ok()
 }
 
 /// Write the matrix in long format, rows in instance order (pupil id, then school id), with
 /// the `.meta.json` sidecar naming its source.
 pub fn write_matrix(path: &Path, inst: &Instance, m: &Matrix) -> Result<()> {
+    write_matrix_with(path, inst, m, &[])
+}
+
+/// [`write_matrix`], its sidecar also naming the pupils left out because their address could
+/// not be placed.
+pub fn write_matrix_with(
+    path: &Path,
+    inst: &Instance,
+    m: &Matrix,
+    left_out: &[String],
+) -> Result<()> {
     let rows: Vec<&str> = inst.pupils.iter().map(|p| p.id.as_str()).collect();
     let schools: Vec<&str> = inst.schools.iter().map(|s| s.id.as_str()).collect();
     write_long_csv(path, "pupil_id", &rows, &schools, &m.meters, m.seconds.as_deref())?;
-    write_meta(path, &m.source)
+    write_meta(path, &m.source, left_out)
 }
 
 /// Write the matrix in the binary format ([`super::binary`]), rows in instance order; the
@@ -702,9 +733,14 @@ pub fn write_matrix_binary(path: &Path, inst: &Instance, m: &Matrix) -> Result<(
     binary::write_file(path, &header, &m.meters, m.seconds.as_deref())
 }
 
-fn write_meta(path: &Path, source: &str) -> Result<()> {
-    let meta = serde_json::to_string_pretty(&MatrixMeta { source: source.to_string() })
-        .expect("serialisable");
+/// Write the `.meta.json` sidecar of a matrix file (any format): its source and the pupils
+/// left out by geocoding.
+pub fn write_meta(path: &Path, source: &str, left_out: &[String]) -> Result<()> {
+    let meta = serde_json::to_string_pretty(&MatrixMeta {
+        source: source.to_string(),
+        left_out_ungeocoded: left_out.to_vec(),
+    })
+    .expect("serialisable");
     std::fs::write(meta_path(path), meta + "\n").map_err(|e| Error::io(meta_path(path), e))
 }
 
@@ -773,7 +809,7 @@ impl MatrixTable {
                 if h.source.is_empty() {
                     Ok(())
                 } else {
-                    write_meta(path, &h.source)
+                    write_meta(path, &h.source, &[])
                 }
             }
         }

@@ -18,4 +18,4 @@ pub mod table;
 pub use matrix::{read_matrix, write_matrix, Matrix, UNREACHABLE};
 
 #[cfg(feature = "osm")]
-pub use route::{osrm_matrix, OsrmSource};
+pub use route::{address_index, osrm_matrix, route_located, OsrmSource};

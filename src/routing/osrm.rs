@@ -529,6 +529,9 @@ pub struct RoutingReport {
     pub unreachable: Vec<(String, String)>,
     /// The snap limit the report was made with, in meters.
     pub snap_limit_m: f64,
+    /// What the rows are, in messages: `pupil` (the default when empty) or `block`.
+    #[serde(skip)]
+    pub unit: &'static str,
 }
 
 impl RoutingReport {
@@ -543,6 +546,7 @@ impl fmt::Display for RoutingReport {
         const SHOWN: usize = 20;
         let more =
             |n: usize| if n > SHOWN { format!(" and {} more", n - SHOWN) } else { String::new() };
+        let unit = if self.unit.is_empty() { "pupil" } else { self.unit };
         let mut parts = Vec::new();
         if !self.far_snapped.is_empty() {
             let ids: Vec<String> = self
@@ -552,7 +556,7 @@ impl fmt::Display for RoutingReport {
                 .map(|(p, m)| format!("'{p}' ({m} m)"))
                 .collect();
             parts.push(format!(
-                "{} pupil(s) are more than {:.0} m from the nearest street (a wrong location?): {}{}",
+                "{} {unit}(s) are more than {:.0} m from the nearest street (a wrong location?): {}{}",
                 self.far_snapped.len(),
                 self.snap_limit_m,
                 ids.join(", "),
@@ -567,7 +571,7 @@ impl fmt::Display for RoutingReport {
                 .map(|(p, s)| format!("('{p}', '{s}')"))
                 .collect();
             parts.push(format!(
-                "{} pupil-school pair(s) have no walking route: {}{}",
+                "{} {unit}-school pair(s) have no walking route: {}{}",
                 self.unreachable.len(),
                 ids.join(", "),
                 more(self.unreachable.len())
@@ -597,12 +601,12 @@ impl fmt::Display for RouteError {
             RouteError::Unreachable(r) => {
                 write!(f, "routing found problems: {r}; no matrix was produced")
             }
+            // Pupil ids are personal: the count only.
             RouteError::NoLocation(ids) => write!(
                 f,
-                "{} pupil(s) have no coordinates, e.g. '{}': give lat,lon, or street addresses \
-                 and the OSM extract to geocode them",
+                "{} pupil(s) have no coordinates: give lat,lon, or street addresses and the OSM \
+                 extract to geocode them",
                 ids.len(),
-                ids.first().map(String::as_str).unwrap_or("?")
             ),
             RouteError::Cache(m) => write!(f, "matrix cache: {m}"),
         }
@@ -682,21 +686,34 @@ pub fn route_instance(
     if !missing.is_empty() {
         return Err(RouteError::NoLocation(missing));
     }
+    let rows: Vec<(&str, LatLon)> =
+        inst.pupils.iter().map(|p| (p.id.as_str(), p.location.expect("checked"))).collect();
+    route_rows(&rows, &inst.schools, service, opts, cache, "pupil")
+}
+
+/// The row x school matrix of any located rows (pupils, the city's blocks: `(id, location)`,
+/// `unit` names them in the report) from a table service (or the cache).
+pub fn route_rows(
+    rows: &[(&str, LatLon)],
+    schools: &[crate::instance::School],
+    service: &dyn TableService,
+    opts: &RouteOptions,
+    cache: Option<CacheUse<'_>>,
+    unit: &'static str,
+) -> Result<(Matrix, RoutingReport), RouteError> {
     // One source per distinct location (siblings, flats in one building).
     let mut index: HashMap<(u64, u64), usize> = HashMap::new();
     let mut sources: Vec<LatLon> = Vec::new();
-    let row_of: Vec<usize> = inst
-        .pupils
+    let row_of: Vec<usize> = rows
         .iter()
-        .map(|p| {
-            let (lat, lon) = p.location.expect("checked");
+        .map(|&(_, (lat, lon))| {
             *index.entry((lat.to_bits(), lon.to_bits())).or_insert_with(|| {
                 sources.push((lat, lon));
                 sources.len() - 1
             })
         })
         .collect();
-    let destinations: Vec<LatLon> = inst.schools.iter().map(|s| (s.lat, s.lon)).collect();
+    let destinations: Vec<LatLon> = schools.iter().map(|s| (s.lat, s.lon)).collect();
     let key = cache
         .as_ref()
         .map(|c| CacheKey::new(&service.profile(), c.dataset_checksum, &sources, &destinations));
@@ -732,8 +749,17 @@ pub fn route_instance(
             a
         }
     };
-    let (m, report) =
-        to_matrix(inst, &row_of, &answer, opts.snap_limit_m, service.server(), service.profile());
+    let ids: Vec<&str> = rows.iter().map(|r| r.0).collect();
+    let (m, mut report) = to_matrix(
+        &ids,
+        schools,
+        &row_of,
+        &answer,
+        opts.snap_limit_m,
+        service.server(),
+        service.profile(),
+    );
+    report.unit = unit;
     if !report.is_empty() && !opts.allow_unreachable {
         return Err(RouteError::Unreachable(report));
     }
@@ -743,31 +769,32 @@ pub fn route_instance(
 /// Pupil rows from source rows: snap gaps added, far snaps and missing routes left out and
 /// reported.
 fn to_matrix(
-    inst: &Instance,
+    ids: &[&str],
+    schools: &[crate::instance::School],
     row_of: &[usize],
     a: &TableAnswer,
     snap_limit: f64,
     server: String,
     profile: String,
 ) -> (Matrix, RoutingReport) {
-    let n_s = inst.schools.len();
+    let n_s = schools.len();
     let mut m = Matrix::new(
-        inst.pupils.len(),
+        ids.len(),
         n_s,
         format!("OSRM {profile} at {server} (walking along streets, snap gaps added)"),
     );
-    let mut secs = vec![UNREACHABLE; inst.pupils.len() * n_s];
+    let mut secs = vec![UNREACHABLE; ids.len() * n_s];
     let mut report = RoutingReport { snap_limit_m: snap_limit, ..Default::default() };
-    let mut snaps = vec![0u32; inst.pupils.len()];
-    for (p, pupil) in inst.pupils.iter().enumerate() {
+    let mut snaps = vec![0u32; ids.len()];
+    for (p, &id) in ids.iter().enumerate() {
         let r = row_of[p];
         let snap = a.source_snap[r];
         snaps[p] = snap.round().clamp(0.0, (UNREACHABLE - 1) as f64) as u32;
         if snap > snap_limit {
-            report.far_snapped.push((pupil.id.clone(), snap.round() as u32));
+            report.far_snapped.push((id.to_string(), snap.round() as u32));
             continue;
         }
-        for (s, school) in inst.schools.iter().enumerate() {
+        for (s, school) in schools.iter().enumerate() {
             let gap = snap + a.destination_snap[s];
             match (a.distances[r][s], a.durations[r][s]) {
                 (Some(d), t) => {
@@ -779,7 +806,7 @@ fn to_matrix(
                             as u32;
                     }
                 }
-                (None, _) => report.unreachable.push((pupil.id.clone(), school.id.clone())),
+                (None, _) => report.unreachable.push((id.to_string(), school.id.clone())),
             }
         }
     }

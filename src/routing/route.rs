@@ -18,10 +18,27 @@ pub struct OsrmSource {
     pub osm: Option<PathBuf>,
     /// Directory of cached tables (used when `osm` is given).
     pub cache_dir: Option<PathBuf>,
+    /// The address index of `osm`, built once by the caller (the service builds it at start);
+    /// without it, it is built from `osm` when addresses need placing.
+    pub index: Option<std::sync::Arc<geocode::AddressIndex>>,
     /// Leave pupils whose address was not found (or is ambiguous) out instead of failing.
     pub skip_ungeocoded: bool,
-    /// Where the geocoding report (pupil ids that could not be placed) is written.
-    pub geocode_report: PathBuf,
+    /// Where the geocoding report (pupil ids that could not be placed) is written; without
+    /// it (the service), the message gives the counts only.
+    pub geocode_report: Option<PathBuf>,
+}
+
+/// The address index for geocoding: the one given, or built from the extract; `None` when
+/// there is neither.
+pub fn address_index(src: &OsrmSource) -> Result<Option<std::sync::Arc<geocode::AddressIndex>>> {
+    if let Some(ix) = &src.index {
+        return Ok(Some(ix.clone()));
+    }
+    let Some(osm) = &src.osm else { return Ok(None) };
+    let index = geocode::AddressIndex::from_pbf(osm)
+        .map_err(|e| Error::input(&osm.display().to_string(), None, None, e))?;
+    tracing::info!(addresses = index.len(), "address index built");
+    Ok(Some(std::sync::Arc::new(index)))
 }
 
 /// Geocode pupils given by address (when any), then route every pupil to every school through
@@ -32,26 +49,25 @@ pub fn osrm_matrix(
     src: &OsrmSource,
 ) -> Result<(Instance, Matrix, osrm::RoutingReport)> {
     if inst.pupils.iter().any(|p| p.location.is_none()) {
-        let Some(osm) = &src.osm else {
+        let Some(index) = address_index(src)? else {
             return Err(osrm::RouteError::NoLocation(
                 inst.pupils.iter().filter(|p| p.location.is_none()).map(|p| p.id.clone()).collect(),
             )
             .into());
         };
-        let index = geocode::AddressIndex::from_pbf(osm)
-            .map_err(|e| Error::input(&osm.display().to_string(), None, None, e))?;
-        tracing::info!(addresses = index.len(), "address index built");
         let report = geocode::geocode_pupils(&mut inst.pupils, &index);
         if !report.problems.is_empty() {
-            report.write_csv(&src.geocode_report).map_err(|e| Error::io(&src.geocode_report, e))?;
-            let counts = format!(
-                "{} pupil(s) could not be placed ({} unmatched, {} ambiguous, {} without address); their ids are in {}",
+            let mut counts = format!(
+                "{} pupil(s) could not be placed ({} unmatched, {} ambiguous, {} without address)",
                 report.problems.len(),
                 report.unmatched(),
                 report.ambiguous(),
                 report.problems.len() - report.unmatched() - report.ambiguous(),
-                src.geocode_report.display()
             );
+            if let Some(path) = &src.geocode_report {
+                report.write_csv(path).map_err(|e| Error::io(path, e))?;
+                counts.push_str(&format!("; their ids are in {}", path.display()));
+            }
             if !src.skip_ungeocoded {
                 return Err(Error::Geocoding {
                     message: counts,
@@ -69,6 +85,28 @@ pub fn osrm_matrix(
             inst = Instance::new(inst.schools.clone(), pupils)?;
         }
     }
+    let rows: Vec<(&str, osrm::LatLon)> = inst
+        .pupils
+        .iter()
+        .map(|p| p.location.map(|l| (p.id.as_str(), l)))
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            osrm::RouteError::NoLocation(
+                inst.pupils.iter().filter(|p| p.location.is_none()).map(|p| p.id.clone()).collect(),
+            )
+        })?;
+    let (m, report) = route_located(&rows, &inst.schools, src, "pupil")?;
+    Ok((inst, m, report))
+}
+
+/// Route located rows (pupils, the city's blocks; `unit` names them in messages) to every
+/// school through the source's server, with its cache (keyed by the extract's checksum).
+pub fn route_located(
+    rows: &[(&str, osrm::LatLon)],
+    schools: &[crate::instance::School],
+    src: &OsrmSource,
+    unit: &'static str,
+) -> Result<(Matrix, osrm::RoutingReport)> {
     let service = osrm::OsrmHttp::new(&src.url, &src.profile);
     let checksum = match (&src.cache_dir, &src.osm) {
         (Some(_), Some(osm)) => Some(
@@ -76,7 +114,9 @@ pub fn osrm_matrix(
                 .map_err(|e| Error::input(&osm.display().to_string(), None, None, e))?,
         ),
         (Some(_), None) => {
-            tracing::warn!("the matrix cache needs --osm (the extract the server was prepared from); not caching");
+            tracing::warn!(
+                "the matrix cache needs the OSM extract the server was prepared from; not caching"
+            );
             None
         }
         _ => None,
@@ -86,13 +126,14 @@ pub fn osrm_matrix(
         (Some(c), Some(sum)) => Some(osrm::CacheUse { cache: c, dataset_checksum: sum }),
         _ => None,
     };
-    let (m, report) = osrm::route_instance(&inst, &service, &src.route, cache_use)?;
+    let (m, report) = osrm::route_rows(rows, schools, &service, &src.route, cache_use, unit)?;
     if !report.is_empty() {
         tracing::warn!(
             far_snapped = report.far_snapped.len(),
             unreachable_pairs = report.unreachable.len(),
+            unit,
             "pairs left out of the model (unreachable pairs allowed)"
         );
     }
-    Ok((inst, m, report))
+    Ok((m, report))
 }

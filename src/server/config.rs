@@ -20,6 +20,11 @@ pub struct Config {
     /// service never fetches from an address a request chooses.
     #[arg(long = "osrm-allow", env = "CATCHMENT_OSRM_ALLOW", value_delimiter = ',')]
     pub osrm_allow: Vec<String>,
+    /// The OSM extract (.osm.pbf) the allowed OSRM servers were prepared from: requests may
+    /// then give pupils and blocks by street address (`street,house_number`), placed by the
+    /// extract's address index (built once at start).
+    #[arg(long, env = "CATCHMENT_OSM")]
+    pub osm: Option<PathBuf>,
     /// Serve the publishable artefacts (summary, schools.csv, certificate.json) without a token.
     #[arg(long, env = "CATCHMENT_PUBLIC_ARTEFACTS")]
     pub public_artefacts: bool,

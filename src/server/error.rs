@@ -43,8 +43,9 @@ pub fn field(setting: Setting) -> Option<&'static str> {
         Setting::Streets => "streets",
         Setting::AllowUnreachable => "routing.allow_unreachable",
         Setting::OsrmTableSize => "routing.table_size",
-        Setting::OsrmAllow => "the operator's serve --osrm-allow",
-        Setting::SkipUngeocoded | Setting::Osm => return None,
+        Setting::OsrmAllow => "the OSRM servers the service's operator allows",
+        Setting::SkipUngeocoded => "routing.skip_ungeocoded",
+        Setting::Osm => "an OSM extract the service's operator gives it at start",
     })
 }
 

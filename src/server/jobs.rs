@@ -86,9 +86,21 @@ pub fn binary_matrix_data_url(bytes: &[u8]) -> String {
     s
 }
 
+/// What the operator lets requests route with.
+#[derive(Debug, Clone, Default)]
+pub struct Routing {
+    /// The OSRM servers a request may name (`--osrm-allow`).
+    pub osrm_allow: Vec<String>,
+    /// The extract those servers were prepared from (`--osm`), if given.
+    pub osm: Option<std::path::PathBuf>,
+    /// Its address index, built at start: requests may give street addresses.
+    pub index: Option<Arc<routing::geocode::AddressIndex>>,
+}
+
 /// The request as the application layer's plan request: the same one `catchment solve`
 /// builds from its flags.
-pub fn plan_request(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<app::PlanRequest> {
+pub fn plan_request(req: &PlanRequest, env: &Routing) -> crate::Result<app::PlanRequest> {
+    let osrm_allow = &env.osrm_allow;
     let policy = policy(&req.policy)?;
     let distances = match (&req.matrix, &req.routing) {
         (Some(_), Some(_)) => {
@@ -123,10 +135,12 @@ pub fn plan_request(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<a
                 url: url.to_string(),
                 profile: spec.profile.clone().unwrap_or_else(|| "foot".into()),
                 route,
-                osm: None,
+                osm: env.osm.clone(),
                 cache_dir: None,
-                skip_ungeocoded: false,
-                geocode_report: std::path::PathBuf::from("geocoding-report.csv"),
+                index: env.index.clone(),
+                skip_ungeocoded: spec.skip_ungeocoded,
+                // Pupil ids are not answered: the message gives the counts.
+                geocode_report: None,
             })
         }
         (None, None) => {
@@ -200,14 +214,14 @@ pub fn plan_request(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<a
 
 /// Read and validate a request: schools, pupils, matrix, policy. Problems are collected from
 /// schools and pupils together, as `catchment solve` does.
-pub fn load(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<Loaded> {
-    plan_request(req, osrm_allow)?.load(&|_| ())
+pub fn load(req: &PlanRequest, env: &Routing) -> crate::Result<Loaded> {
+    plan_request(req, env)?.load(&|_| ())
 }
 
 /// Read, validate and decide feasibility, so that a request that cannot succeed is answered at
 /// once with the same messages as `catchment solve`.
-pub fn validate(req: &PlanRequest, osrm_allow: &[String]) -> crate::Result<Loaded> {
-    let l = load(req, osrm_allow)?;
+pub fn validate(req: &PlanRequest, env: &Routing) -> crate::Result<Loaded> {
+    let l = load(req, env)?;
     l.check_feasible()?;
     Ok(l)
 }
@@ -252,7 +266,7 @@ fn run(app: &App, id: &str, loaded: Option<Loaded>) -> Result<Artefacts, ApiErro
             let req: PlanRequest = serde_json::from_str(&text).map_err(|e| {
                 ApiError::internal(&format!("job {id}: stored request unreadable: {e}"))
             })?;
-            load(&req, &app.cfg.osrm_allow).map_err(ApiError::from_library)?
+            load(&req, &app.routing).map_err(ApiError::from_library)?
         }
     };
     let stage = |s: app::Stage| {

@@ -62,6 +62,8 @@ pub struct App {
     pub idle: tokio::sync::Notify,
     /// The lock on the database: no second server runs on it while this one does.
     pub lock: lock::DbLock,
+    /// What requests may route with: the allowed OSRM servers and the extract's address index.
+    pub routing: jobs::Routing,
 }
 
 /// Per-request time limit and response counting.
@@ -165,6 +167,16 @@ pub fn open(cfg: Config) -> anyhow::Result<App> {
     // Before anything is touched: a second server must not empty this one's work directory
     // or run its jobs again.
     let lock = lock::acquire(&cfg.db)?;
+    let index = match &cfg.osm {
+        Some(osm) => {
+            let ix = crate::routing::geocode::AddressIndex::from_pbf(osm)
+                .map_err(|e| anyhow::anyhow!("--osm / CATCHMENT_OSM: {e}"))?;
+            tracing::info!(addresses = ix.len(), "address index built");
+            Some(Arc::new(ix))
+        }
+        None => None,
+    };
+    let routing = jobs::Routing { osrm_allow: cfg.osrm_allow.clone(), osm: cfg.osm.clone(), index };
     let store = store::Store::open(&cfg.db)
         .map_err(|e| anyhow::anyhow!("{}", store::open_error(&cfg.db, &e)))?;
     let mut work = cfg.db.clone().into_os_string();
@@ -189,6 +201,7 @@ pub fn open(cfg: Config) -> anyhow::Result<App> {
         running: Mutex::new(HashMap::new()),
         idle: tokio::sync::Notify::new(),
         lock,
+        routing,
         cfg,
     })
 }

@@ -28,7 +28,8 @@ pub struct PlanRequest {
     /// Schools: CSV text (`id,name,lat,lon,capacity | max_classes[,class_size][,min_pupils]`)
     /// or an array of objects with these fields.
     pub schools: TableInput,
-    /// Pupils: CSV text (`id,lat,lon[,block][,fixed_school]`) or an array of objects.
+    /// Pupils: CSV text (`id,lat,lon[,block][,fixed_school]`, or `street,house_number` instead
+    /// of `lat,lon` with `routing` when the service has an OSM extract) or an array of objects.
     pub pupils: TableInput,
     /// Walking distances as long CSV text `pupil_id,school_id,meters[,seconds]`, or a binary
     /// matrix file (`catchment matrix --format binary`) as a data URL
@@ -147,4 +148,8 @@ pub struct RoutingSpec {
     /// Leave far-snapped pupils' pairs and pairs without a route out instead of failing.
     #[serde(default)]
     pub allow_unreachable: bool,
+    /// Leave pupils (and blocks) whose street address is not found or ambiguous out instead of
+    /// failing (addresses are placed when the service was started with an OSM extract).
+    #[serde(default)]
+    pub skip_ungeocoded: bool,
 }

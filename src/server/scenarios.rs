@@ -339,7 +339,8 @@ pub async fn get_set(
 }
 
 /// One file of a finished scenario set: `comparison.csv`, `comparison.md`,
-/// `<scenario>/<file>`. Scenario `assignments.csv` files contain pupils and always need a token.
+/// `<scenario>/<file>`. Scenario `assignments.csv` and `matrix.csv` (and its `.meta.json`) files
+/// contain pupils and always need a token.
 #[utoipa::path(
     get, path = "/v1/scenarios/{id}/files/{path}", tag = "scenarios",
     params(("id" = String, Path, description = "Scenario set id"), ("path" = String, Path, description = "e.g. comparison.md or draft-law/summary.json")),
@@ -351,7 +352,9 @@ pub async fn get_file(
     Path((id, path)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if path.ends_with("assignments.csv") {
+    // Pupil ids: the assignments and the pupil matrix each plan keeps (with its sidecar).
+    let name = path.rsplit('/').next().unwrap_or("");
+    if matches!(name, "assignments.csv" | "matrix.csv" | "matrix.csv.meta.json") {
         require(&app, &headers, Scope::Read)?;
     } else {
         publishable(&app, &headers)?;
