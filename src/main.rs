@@ -1094,7 +1094,9 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             let left_out = app::left_out_ids(&before, &routed);
             let inst = routed;
             match format {
-                MatrixFormat::Csv => routing::matrix::write_matrix_with(&out, &inst, &m, &left_out)?,
+                MatrixFormat::Csv => {
+                    routing::matrix::write_matrix_with(&out, &inst, &m, &left_out)?
+                }
                 MatrixFormat::Binary => {
                     routing::matrix::write_matrix_binary(&out, &inst, &m)?;
                     if !left_out.is_empty() {

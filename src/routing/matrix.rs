@@ -695,7 +695,6 @@ pub fn meta_path(path: &Path) -> std::path::PathBuf {
 }
 
 /// The sidecar of a matrix file, when there is a readable one.
-pub /// The sidecar of a matrix file, when there is a readable one.
 pub fn read_meta(path: &Path) -> Option<MatrixMeta> {
     serde_json::from_str(&std::fs::read_to_string(meta_path(path)).ok()?).ok()
 }

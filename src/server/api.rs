@@ -328,8 +328,7 @@ async fn submit_plan(
     let stop = cancel.raise_on_drop();
     let loaded = tokio::task::spawn_blocking(move || {
         cancel.scope(|| {
-            let loaded =
-                jobs::validate(&body, &app2.routing).map_err(ApiError::from_library)?;
+            let loaded = jobs::validate(&body, &app2.routing).map_err(ApiError::from_library)?;
             crate::cancel::check().map_err(ApiError::from_library)?;
             let stored = jobs::normalized(&body, &loaded.policy);
             app2.store
