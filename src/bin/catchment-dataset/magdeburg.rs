@@ -2094,10 +2094,11 @@ houses: two Stadtteile are **neighbours on land** when a populated cell of one s
 a populated cell of the other ({land} pairs here). A link of rules 3-7 is made only when every two\n\
 Stadtteile it touches (where its ends lie, whose boundary its straight line meets; outside every\n\
 Stadtteil counts as one more) are the same or neighbours on land; where the nearest candidate\n\
-breaks this, the next nearest is taken. A river wider than a cell leaves an empty cell between\n\
-the houses of its two banks, so its two sides are never neighbours on land: here no two\n\
-Stadtteile on opposite banks of the Elbe are, and the only ways across the river are the\n\
-source's own, its bridges (which are in the cycle-path data). The rule is coarse in both\n\
+breaks this, the next nearest is taken. A river wider than two cells (200 m) always leaves an\n\
+unpopulated cell between the houses of its two banks, a narrower one mostly does: here no two\n\
+Stadtteile on opposite banks of the Elbe or the Alte Elbe are neighbours on land\n\
+(`tests/magdeburg_dataset.rs` checks every link against the banks), so the only ways across the\n\
+river are the source's own, its bridges (which are in the cycle-path data). The rule is coarse in both\n\
 directions: a link may cross a railway or a narrow stream on a boundary between two Stadtteile\n\
 that touch on land elsewhere, and a boundary across open land between Stadtteile whose houses\n\
 never meet is crossed only by the source ways. Rule 2 keeps its older form without the barrier\n\
