@@ -1219,6 +1219,7 @@ fn build_network(
         districts,
         land: land_neighbours(cells),
     };
+    // 1. The source ways, joined where their vertices coincide.
     let (mut cycle_ways, mut named_ways) = (0, 0);
     for s in streets {
         let highway = s.highway.clone().unwrap_or_else(|| {
@@ -1299,7 +1300,7 @@ fn build_network(
     }
 
     // 3. Pieces that nearly touch: the nearest pairs of vertices of two pieces, nearest first,
-    // within one Stadtteil, until no two pieces come within PIECE_JOIN_M.
+    // across no barrier, until no two pieces come within PIECE_JOIN_M.
     let mut pieces = Pieces::of(b.nodes.len(), &b.ways);
     let mut grid = Grid::new(PIECE_JOIN_M);
     for (i, &p) in b.pos.iter().enumerate() {
@@ -1528,8 +1529,8 @@ impl SegmentIndex {
 }
 
 /// Link node `from` to the nearest point of the indexed segments within `radius` whose link
-/// stays within one Stadtteil: a vertex, or a new vertex to put into the segment (`inserts`).
-/// False when there is none (or `from` lies on the network already).
+/// crosses no barrier ([`Builder::within`]): a vertex, or a new vertex to put into the segment
+/// (`inserts`). False when there is none (or `from` lies on the network already).
 fn attach(
     b: &mut Builder,
     index: &SegmentIndex,
