@@ -1134,7 +1134,8 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             };
             let pb =
                 spinner("solving the baseline, whole-block districts and the pupil-level optimum");
-            let result = catchment::report::reproduce::run(&case, &inst, &m, given);
+            let reported = catchment::report::reproduce::read_reported(&data)?;
+            let result = catchment::report::reproduce::run(&case, &inst, &m, given, reported);
             pb.finish_and_clear();
             let (comparison, plans) = result?;
             let md = catchment::report::reproduce::markdown(&comparison);

@@ -296,3 +296,178 @@ fn a_broken_source_writes_nothing_and_names_the_file() {
     assert!(err.contains("population_by_district_age.csv") && err.contains("0 - 6 Jahre"), "{err}");
     assert!(!out.exists());
 }
+
+/// The Stadtteile of the source: name and polygon rings (lat, lon).
+fn stadtteile(src: &Path) -> Vec<District> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("stadtteile.geojson")).unwrap())
+            .unwrap();
+    let ring = |r: &serde_json::Value| -> Vec<(f64, f64)> {
+        r.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[1].as_f64().unwrap(), p[0].as_f64().unwrap()))
+            .collect()
+    };
+    v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let g = &f["geometry"];
+            let rings: Vec<Vec<(f64, f64)>> = match g["type"].as_str().unwrap() {
+                "Polygon" => g["coordinates"].as_array().unwrap().iter().map(ring).collect(),
+                _ => g["coordinates"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|p| p.as_array().unwrap().iter().map(ring).collect::<Vec<_>>())
+                    .collect(),
+            };
+            District::new(f["properties"]["name"].as_str().unwrap(), rings)
+        })
+        .collect()
+}
+
+#[test]
+fn the_network_reaches_every_home_and_school_and_links_no_bank_to_the_other() {
+    let Some(src) = source() else { return };
+    let dir = repo().join("data/magdeburg");
+    let osm = std::fs::read_to_string(dir.join("network.osm")).unwrap();
+    let attr = |line: &str, key: &str| -> String {
+        let k = format!("{key}=\"");
+        let a = line.find(&k).unwrap() + k.len();
+        line[a..].split('"').next().unwrap().to_string()
+    };
+    let key = |lat: f64, lon: f64| ((lat * 1e7).round() as i64, (lon * 1e7).round() as i64);
+    let mut node: HashMap<u64, (f64, f64)> = HashMap::new();
+    let mut at: HashMap<(i64, i64), u64> = HashMap::new();
+    // (refs, link rule)
+    let mut ways: Vec<(Vec<u64>, Option<String>)> = Vec::new();
+    for line in osm.lines().map(str::trim) {
+        if line.starts_with("<node ") {
+            let (id, lat, lon) = (attr(line, "id"), attr(line, "lat"), attr(line, "lon"));
+            let (lat, lon): (f64, f64) = (lat.parse().unwrap(), lon.parse().unwrap());
+            node.insert(id.parse().unwrap(), (lat, lon));
+            at.insert(key(lat, lon), id.parse().unwrap());
+        } else if line.starts_with("<way ") {
+            ways.push((Vec::new(), None));
+        } else if line.starts_with("<nd ") {
+            ways.last_mut().unwrap().0.push(attr(line, "ref").parse().unwrap());
+        } else if line.starts_with("<tag k=\"catchment:link\"") {
+            ways.last_mut().unwrap().1 = Some(attr(line, "v"));
+        }
+    }
+    // One piece holds every block's centre and every school.
+    let mut parent: HashMap<u64, u64> = HashMap::new();
+    fn find(p: &mut HashMap<u64, u64>, x: u64) -> u64 {
+        let mut r = x;
+        while let Some(&q) = p.get(&r) {
+            if q == r {
+                break;
+            }
+            r = q;
+        }
+        p.insert(x, r);
+        r
+    }
+    for (refs, _) in &ways {
+        for w in refs.windows(2) {
+            let (a, b) = (find(&mut parent, w[0]), find(&mut parent, w[1]));
+            if a != b {
+                parent.insert(a.max(b), a.min(b));
+            }
+        }
+    }
+    let (bh, blocks) = read_csv(&dir.join("blocks.csv"));
+    let (sh, schools) = read_csv(&dir.join("schools.csv"));
+    let places = blocks
+        .iter()
+        .map(|b| (&b[col(&bh, "lat")], &b[col(&bh, "lon")]))
+        .chain(schools.iter().map(|s| (&s[col(&sh, "lat")], &s[col(&sh, "lon")])));
+    let mut roots = HashSet::new();
+    for (lat, lon) in places {
+        let id = at
+            .get(&key(lat.parse().unwrap(), lon.parse().unwrap()))
+            .unwrap_or_else(|| panic!("no node at {lat},{lon}"));
+        roots.insert(find(&mut parent, *id));
+    }
+    assert_eq!(roots.len(), 1, "blocks and schools lie in {} pieces", roots.len());
+
+    // Every link is as long as its rule allows, and none joins the banks of the Elbe: the
+    // Stadtteile on its east bank, Werder (the island between the Elbe and the Alte Elbe) and the
+    // west bank, checked every 10 m along the link.
+    let districts = stadtteile(&src);
+    let east = [
+        "Brückfeld",
+        "Cracau",
+        "Prester",
+        "Zipkeleben",
+        "Berliner Chaussee",
+        "Herrenkrug",
+        "Pechau",
+        "Randau-Calenberge",
+        "Kreuzhorst",
+    ];
+    for e in east.iter().chain(&["Werder"]) {
+        assert!(districts.iter().any(|d| d.name == *e), "{e}");
+    }
+    let side = |lat: f64, lon: f64| -> Option<u8> {
+        let d = districts.iter().find(|d| d.contains(lat, lon))?;
+        Some(if d.name == "Werder" {
+            1
+        } else if east.contains(&d.name.as_str()) {
+            2
+        } else {
+            0
+        })
+    };
+    let m = |a: (f64, f64), b: (f64, f64)| {
+        let k = 111_195.0;
+        ((a.0 - b.0) * k).hypot((a.1 - b.1) * k * a.0.to_radians().cos())
+    };
+    let mut by_rule: HashMap<String, usize> = HashMap::new();
+    let sources = ways.iter().filter(|w| w.1.is_none()).count();
+    let mut seen: HashSet<u8> = HashSet::new();
+    for (refs, rule) in &ways {
+        let Some(rule) = rule else { continue };
+        *by_rule.entry(rule.clone()).or_default() += 1;
+        // A straight line from end to end (a school may be linked to a point inside a link,
+        // which becomes a vertex of it).
+        let (a, b) = (node[&refs[0]], node[&refs[refs.len() - 1]]);
+        let len = m(a, b);
+        let along: f64 = refs.windows(2).map(|w| m(node[&w[0]], node[&w[1]])).sum();
+        assert!(along <= len + 0.5, "{rule} link {a:?}-{b:?} is not straight");
+        let max = match rule.as_str() {
+            "dead_end" => magdeburg::JOIN_RADIUS_M,
+            "piece" => magdeburg::PIECE_JOIN_M,
+            "access" => magdeburg::ACCESS_RADIUS_M,
+            "cell" => 100.0,
+            "school" | "apart" => magdeburg::MAX_PIECE_LINK_M,
+            other => panic!("unknown link rule {other}"),
+        };
+        assert!(len <= max + 1.0, "{rule} link of {len:.0} m");
+        if rule == "cell" {
+            assert!(len >= 99.0, "cell link of {len:.1} m");
+        }
+        if rule == "dead_end" {
+            continue; // the older rule, without the barrier test: 20 m cannot span the river
+        }
+        let steps = (len / 10.0).ceil().max(1.0) as usize;
+        let sides: HashSet<u8> = (0..=steps)
+            .filter_map(|i| {
+                let t = i as f64 / steps as f64;
+                side(a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1))
+            })
+            .collect();
+        assert!(sides.len() <= 1, "a {rule} link from {a:?} to {b:?} crosses the Elbe");
+        seen.extend(sides);
+    }
+    assert_eq!(seen.len(), 3, "links on the west bank, on Werder and on the east bank");
+    for rule in ["dead_end", "piece", "access", "cell", "school", "apart"] {
+        assert!(by_rule.get(rule).is_some_and(|&n| n > 0), "no {rule} link");
+    }
+    // The street readers leave every link out: the map and the street list see the source ways.
+    let lines = catchment::districts::streets::read_street_lines(&dir.join("network.osm")).unwrap();
+    assert_eq!(lines.len(), sources);
+}

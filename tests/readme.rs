@@ -75,8 +75,36 @@ fn the_scenario_comparison_is_what_catchment_batch_writes() {
         md.contains(&table),
         "docs/src/scenarios.md's scenario comparison differs from `catchment batch`:\n{md}"
     );
-    // Under the draft law a school that forms no class has no district either.
-    let mut rdr = csv::Reader::from_path(out.join("draft-law/schools.csv")).unwrap();
+    // Under the draft law a school that forms no class has no district either: on the shipped
+    // scenario (whichever schools it closes) and on a school made to close, S31 with 24 seats
+    // under classes of at least 25.
+    closed_schools_have_no_district(&out.join("draft-law"));
+    let planted = tmp.path().join("closing.toml");
+    let abs = |f: &str| d.join(f).display().to_string().replace('\\', "/");
+    std::fs::write(
+        &planted,
+        format!(
+            "[base]\nschools = \"{}\"\npupils = \"{}\"\nmatrix = \"{}\"\nblocks = \"{}\"\n\n\
+             [[scenario]]\nname = \"law-small-S31\"\nmin_class_size = 25\nmax_class_size = 28\n\
+             capacity = {{ S31 = 24 }}\n",
+            abs("schools.csv"),
+            abs("pupils.csv"),
+            abs("matrix.csv"),
+            abs("blocks.csv")
+        ),
+    )
+    .unwrap();
+    let out2 = tmp.path().join("closing");
+    let o = bin().arg("batch").arg(&planted).arg("--out").arg(&out2).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let closed = closed_schools_have_no_district(&out2.join("law-small-S31"));
+    assert!(closed.contains(&"S31".to_string()), "S31 forms a class with 24 seats: {closed:?}");
+}
+
+/// The schools of a plan directory that form no class; fails when one of them has a block in
+/// `districts.csv`.
+fn closed_schools_have_no_district(plan: &Path) -> Vec<String> {
+    let mut rdr = csv::Reader::from_path(plan.join("schools.csv")).unwrap();
     let h = rdr.headers().unwrap().clone();
     let (id, classes) = (
         h.iter().position(|c| c == "school_id").unwrap(),
@@ -88,12 +116,12 @@ fn the_scenario_comparison_is_what_catchment_batch_writes() {
         .filter(|r| &r[classes] == "0")
         .map(|r| r[id].to_string())
         .collect();
-    assert!(!closed.is_empty(), "the draft law closes a school on the Magdeburg case");
-    let districts = std::fs::read_to_string(out.join("draft-law/districts.csv")).unwrap();
+    let districts = std::fs::read_to_string(plan.join("districts.csv")).unwrap();
     for c in &closed {
         assert!(
             !districts.lines().any(|l| l.split(',').nth(1) == Some(c.as_str())),
             "school {c} forms no class but has blocks"
         );
     }
+    closed
 }

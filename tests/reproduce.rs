@@ -67,6 +67,20 @@ fn report_numbers_recompute_from_the_plan_files() {
         serde_json::from_str(&std::fs::read_to_string(out2.join("report.json")).unwrap()).unwrap();
     let rows = report["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 4);
+    // What the city reported (data/magdeburg/reported.json) is shown beside the plans, as given.
+    let reported: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(root).join("data").join(case).join("reported.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["reported"], reported);
+    let (over, of) = (reported["over_2km"].as_u64().unwrap(), reported["pupils"].as_u64().unwrap());
+    let row = format!(
+        "| {} | – | – | – | {over} ({:.1}% of {of}) | – | – | – | – |",
+        reported["name"].as_str().unwrap(),
+        100.0 * over as f64 / of as f64
+    );
+    assert!(stdout.contains(&row), "{stdout}");
     let by_key: HashMap<&str, &serde_json::Value> =
         rows.iter().map(|r| (r["key"].as_str().unwrap(), r)).collect();
     assert_eq!(by_key["given"]["objective_m"], by_key["blocks"]["objective_m"]);
@@ -121,5 +135,32 @@ fn bad_district_file_is_reported() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("districts.csv:2: field 'school_id': unknown school id 'NOPE'"), "{e}");
     assert!(e.contains("block(s) with pupils are not listed"), "{e}");
+    assert!(!d.path().join("r").exists());
+}
+
+#[test]
+fn a_bad_reported_file_is_refused_by_name() {
+    let d = tempfile::tempdir().unwrap();
+    let case = d.path().join("case");
+    std::fs::create_dir(&case).unwrap();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/demo");
+    for f in ["schools.csv", "pupils.csv", "matrix.csv"] {
+        std::fs::copy(demo.join(f), case.join(f)).unwrap();
+    }
+    std::fs::write(
+        case.join("reported.json"),
+        r#"{"name": "x", "source": "y", "pupils": 10, "over_2km": 11}"#,
+    )
+    .unwrap();
+    let o = bin()
+        .args(["reproduce", "demo", "--data"])
+        .arg(&case)
+        .arg("--out")
+        .arg(d.path().join("r"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("reported.json") && e.contains("over_2km"), "{e}");
     assert!(!d.path().join("r").exists());
 }

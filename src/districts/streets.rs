@@ -459,8 +459,13 @@ fn describe(chain: &Chain, from: f64, to: f64) -> String {
     }
 }
 
-/// Streets (`highway` ways; the street list uses those with a `name`, the map all of them)
-/// from an OSM file: `.osm` (XML), `.osm.pbf`, or GeoJSON (LineString / MultiLineString
+/// The tag that marks a way a generator added to route on, not a street (a link between pieces
+/// of an incomplete network, from a block's centre to a street, between neighbouring blocks):
+/// `catchment-dataset magdeburg` writes it. The street readers leave such ways out.
+pub const LINK_TAG: &str = "catchment:link";
+
+/// Streets (`highway` ways without [`LINK_TAG`]; the street list uses those with a `name`, the
+/// map all of them) from an OSM file: `.osm` (XML), `.osm.pbf`, or GeoJSON (LineString / MultiLineString
 /// features, named by a `name` property). Fails when no way has a name.
 pub fn read_street_lines(path: &Path) -> Result<Vec<StreetLine>> {
     // OSM files are streamed by their readers: refuse devices, directories and oversized
@@ -494,7 +499,8 @@ fn from_osm_xml(path: &Path) -> Result<Vec<StreetLine>> {
     let mut buf = Vec::new();
     let mut nodes: HashMap<i64, (f64, f64)> = HashMap::new();
     let mut ways: Vec<(String, Vec<i64>)> = Vec::new();
-    let mut way: Option<(Vec<i64>, Option<String>, bool)> = None;
+    // (refs, name, highway, a generator's link)
+    let mut way: Option<(Vec<i64>, Option<String>, bool, bool)> = None;
     let attr = |e: &quick_xml::events::BytesStart, key: &[u8]| -> Option<String> {
         e.attributes()
             .flatten()
@@ -514,7 +520,7 @@ fn from_osm_xml(path: &Path) -> Result<Vec<StreetLine>> {
                         }
                     }
                 }
-                b"way" => way = Some((Vec::new(), None, false)),
+                b"way" => way = Some((Vec::new(), None, false, false)),
                 b"nd" => {
                     if let (Some(w), Some(r)) =
                         (way.as_mut(), attr(&e, b"ref").and_then(|r| r.parse().ok()))
@@ -527,6 +533,7 @@ fn from_osm_xml(path: &Path) -> Result<Vec<StreetLine>> {
                         match attr(&e, b"k").as_deref() {
                             Some("name") => w.1 = attr(&e, b"v"),
                             Some("highway") => w.2 = true,
+                            Some(LINK_TAG) => w.3 = true,
                             _ => {}
                         }
                     }
@@ -534,7 +541,7 @@ fn from_osm_xml(path: &Path) -> Result<Vec<StreetLine>> {
                 _ => {}
             },
             Event::End(e) if e.name().as_ref() == b"way" => {
-                if let Some((refs, name, true)) = way.take() {
+                if let Some((refs, name, true, false)) = way.take() {
                     ways.push((name.unwrap_or_default(), refs));
                 }
             }
@@ -583,15 +590,16 @@ fn from_pbf(path: &Path) -> Result<Vec<StreetLine>> {
             }
             Element::Way(w) => {
                 let mut name = None;
-                let mut highway = false;
+                let (mut highway, mut link) = (false, false);
                 for (k, v) in w.tags() {
                     match k {
                         "name" => name = Some(v.to_string()),
                         "highway" => highway = true,
+                        LINK_TAG => link = true,
                         _ => {}
                     }
                 }
-                if highway {
+                if highway && !link {
                     ways.push((name.unwrap_or_default(), w.refs().collect()));
                 }
             }
@@ -751,5 +759,35 @@ mod tests {
         let stats = list.stats();
         assert_eq!((stats.total, stats.split, stats.districts_max, stats.parts_max), (2, 1, 2, 2));
         assert_eq!(list.split_streets()[0].schools, vec![0, 1]);
+    }
+
+    #[test]
+    fn a_generators_links_are_no_streets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("net.osm");
+        let way = |id: u32, a: u32, b: u32, tags: &str| {
+            format!("<way id=\"{id}\"><nd ref=\"{a}\"/><nd ref=\"{b}\"/>{tags}</way>")
+        };
+        let xml = format!(
+            "<osm>{}{}{}{}{}</osm>",
+            (1..=4)
+                .map(|i| format!("<node id=\"{i}\" lat=\"52.1\" lon=\"11.6{i}\"/>"))
+                .collect::<String>(),
+            way(1, 1, 2, r#"<tag k="highway" v="residential"/><tag k="name" v="Lange Straße"/>"#),
+            way(2, 2, 3, r#"<tag k="highway" v="footway"/>"#),
+            way(
+                3,
+                3,
+                4,
+                &format!(r#"<tag k="highway" v="footway"/><tag k="{LINK_TAG}" v="cell"/>"#)
+            ),
+            way(4, 1, 4, r#"<tag k="name" v="Kein Weg"/>"#),
+        );
+        std::fs::write(&path, xml).unwrap();
+        let lines = read_street_lines(&path).unwrap();
+        let names: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
+        // The named street and the path are read; the link and the way without highway are not.
+        assert_eq!(names, vec!["Lange Straße", ""]);
+        assert_eq!(lines[1].points.len(), 2);
     }
 }

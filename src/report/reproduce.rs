@@ -3,11 +3,12 @@
 
 use super::baseline::{evaluate, straight_line_districts};
 use super::summarize;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::instance::Instance;
 use crate::routing::Matrix;
 use crate::{solve_plan, Plan, Policy, Unit};
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// One plan of the comparison (one row of the table).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +37,43 @@ pub struct Row {
     pub objective_m: u64,
 }
 
+/// Figures the city itself reported, shown beside the case's (from the case directory's
+/// `reported.json`, when it has one): the real system, not a plan of the case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reported {
+    /// What the figures are, in words (the table's row).
+    pub name: String,
+    /// Where they were reported.
+    pub source: String,
+    /// Pupils the figures count.
+    pub pupils: usize,
+    /// Of them, pupils walking farther than 2 km.
+    pub over_2km: usize,
+}
+
+/// The reported figures of a case directory: `reported.json`, or None when it has none.
+pub fn read_reported(case_dir: &Path) -> Result<Option<Reported>> {
+    let path = case_dir.join("reported.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let r: Reported = serde_json::from_str(&text).map_err(|e| {
+        Error::input(&path.display().to_string(), Some(e.line() as u64), None, e.to_string())
+    })?;
+    if r.over_2km > r.pupils {
+        return Err(Error::input(
+            &path.display().to_string(),
+            None,
+            Some("over_2km"),
+            "more pupils over 2 km than pupils",
+        ));
+    }
+    Ok(Some(r))
+}
+
 /// The whole comparison: the case, its size, and one row per plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
@@ -53,6 +91,9 @@ pub struct Comparison {
     pub rows: Vec<Row>,
     /// Whole-block districts against the pupil-level optimum, in %.
     pub block_gap_pct: f64,
+    /// What the city reported, shown beside the plans (not a plan of the case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported: Option<Reported>,
 }
 
 fn round(x: f64, d: i32) -> f64 {
@@ -66,6 +107,7 @@ pub fn run(
     inst: &Instance,
     m: &Matrix,
     given: Option<(String, Vec<u32>)>,
+    reported: Option<Reported>,
 ) -> Result<(Comparison, Vec<(String, Plan)>)> {
     let mut plans: Vec<(String, String, Plan)> = Vec::new();
     let proxy =
@@ -120,6 +162,7 @@ pub fn run(
         seats: inst.seats(),
         rows,
         block_gap_pct: round(gap, 2),
+        reported,
     };
     Ok((comparison, plans.into_iter().map(|(k, _, p)| (k, p)).collect()))
 }
@@ -132,30 +175,65 @@ pub fn table(c: &Comparison) -> String {
     );
     for r in &c.rows {
         s.push_str(&format!(
-            "| {} | {:.1} | {:.0} | {:+.1}% | {} | {} | {} | {} | {} |\n",
+            "| {} | {:.1} | {:.0} | {:+.1}% | {} ({:.1}%) | {} | {} | {} | {} |\n",
             r.name,
             r.total_km,
             r.mean_m,
             r.change_pct,
             r.over_2km,
+            share(r.over_2km, c.pupils),
             r.not_at_nearest,
             r.classes,
             r.classes_over_size,
             r.largest_class
         ));
     }
+    if let Some(r) = &c.reported {
+        s.push_str(&format!(
+            "| {} | – | – | – | {} ({:.1}% of {}) | – | – | – | – |\n",
+            r.name,
+            r.over_2km,
+            share(r.over_2km, r.pupils),
+            r.pupils
+        ));
+    }
     s
+}
+
+/// `part` of `whole` in %.
+fn share(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    }
 }
 
 /// The comparison as a markdown document: a header, the table and how to read it.
 pub fn markdown(c: &Comparison) -> String {
+    let reported = match (&c.reported, c.rows.iter().find(|r| r.key == "pupils")) {
+        (Some(r), Some(p)) => format!(
+            "\nThe last row is not a plan of this case but what the city reported\n\
+             ({source}): {over} of its {pupils} pupils walked more than 2 km ({share:.1}%), against\n\
+             {ours} of {n} ({ours_share:.1}%) at this case's pupil-level optimum.\n",
+            source = r.source,
+            over = r.over_2km,
+            pupils = r.pupils,
+            share = share(r.over_2km, r.pupils),
+            ours = p.over_2km,
+            n = c.pupils,
+            ours_share = share(p.over_2km, c.pupils),
+        ),
+        _ => String::new(),
+    };
     format!(
         "# catchment reproduce {case}\n\n\
          {pupils} pupils, {schools} schools, {seats} seats. Distances: {src}.\n\n\
          {table}\n\
          Whole-block districts cost {gap:.2}% more walking than placing every pupil individually.\n\
          The baseline imitates a planner without the engine (straight-line distances on a map); every\n\
-         row is evaluated on the same walking distances.\n",
+         plan is evaluated on the same walking distances.\n\
+         {reported}",
         case = c.case,
         pupils = c.pupils,
         schools = c.schools,
@@ -163,5 +241,6 @@ pub fn markdown(c: &Comparison) -> String {
         src = c.distance_source,
         table = table(c),
         gap = c.block_gap_pct,
+        reported = reported,
     )
 }

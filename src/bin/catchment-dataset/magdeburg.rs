@@ -1,7 +1,8 @@
 //! The Magdeburg case, built from the city's public data (see `data/magdeburg/README.md` for the
 //! sources, their licences and every approximation): the municipal primary schools of the latest
 //! school year, one sampled intake cohort placed on the Zensus 2022 100 m grid, every populated
-//! grid cell as a block, and an OSM street file assembled from the street geometries at hand.
+//! grid cell as a block, and an OSM street file assembled from the street geometries at hand,
+//! linked into one walking network by documented rules (`build_network`).
 //!
 //! Deterministic: the same source files and seed give byte-identical outputs.
 
@@ -9,7 +10,7 @@ use catchment::error::{Error, Result};
 use catchment::instance::write_atomically;
 use catchment::instance::DEFAULT_CLASS_SIZE;
 use catchment::projection as laea;
-use geo::{Contains, LineString, Point, Polygon};
+use geo::{Contains, Intersects, LineString, Point, Polygon};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
@@ -26,6 +27,23 @@ const NODE_DECIMALS: i32 = 7;
 /// A dead end of a way this close to a vertex of another way is joined to it by a short
 /// connector: the source geometries often stop a few meters short of the street they meet.
 pub const JOIN_RADIUS_M: f64 = 20.0;
+/// Pieces of the network (ways connected through shared vertices and the connectors above) whose
+/// vertices come this close are joined by a link between their two nearest vertices, within one
+/// Stadtteil: the source geometries break off where a cycle path meets a road that is not in the
+/// data, or where a street goes on under a name that is not a person's.
+pub const PIECE_JOIN_M: f64 = 30.0;
+/// A populated cell's centre is linked to the nearest point of the network within this distance
+/// (half the diagonal of a 100 m cell, rounded up: any street through the cell is reached).
+pub const ACCESS_RADIUS_M: f64 = 71.0;
+/// Pieces holding populated cells or schools that are still apart are linked to another such
+/// piece when it has a vertex within this distance (and the barrier rule allows the link); the
+/// farthest a school is linked to the network, too.
+pub const MAX_PIECE_LINK_M: f64 = 5000.0;
+/// The side of a Zensus grid cell.
+const CELL_M: f64 = 100.0;
+/// The tag of every way the generator adds to the source geometries; its value names the rule.
+/// OSRM routes such ways (`highway=footway`); street lists and maps leave them out.
+pub const LINK_TAG: &str = catchment::districts::streets::LINK_TAG;
 
 const F_SCHOOLS: &str = "schools_kiss_md.json";
 const F_AGE_DISTRICT: &str = "population_by_district_age.csv";
@@ -187,6 +205,30 @@ pub struct Network {
     /// Connector ways added between a dead end and a vertex of another way within
     /// [`JOIN_RADIUS_M`].
     pub connectors: usize,
+    /// Links between pieces that nearly touch ([`PIECE_JOIN_M`]).
+    pub piece_joins: usize,
+    /// Links from a populated cell's centre to the network ([`ACCESS_RADIUS_M`]).
+    pub access_links: usize,
+    /// Links between the centres of edge-neighbour populated cells.
+    pub cell_links: usize,
+    /// Links from a school to the network.
+    pub school_links: usize,
+    /// Links between pieces holding cells or schools ([`MAX_PIECE_LINK_M`]).
+    pub piece_links: usize,
+    /// Pieces of the source geometries (ways joined where their vertices coincide).
+    pub source_pieces: usize,
+    /// Pieces after the dead-end connectors and the joins of nearly touching pieces.
+    pub joined_pieces: usize,
+    /// Pieces of the network written.
+    pub final_pieces: usize,
+    /// Populated cells, and those whose centre lies in the largest piece.
+    pub cells: usize,
+    pub cells_in_largest: usize,
+    /// Schools, and those in the largest piece of the cells.
+    pub schools: usize,
+    pub schools_in_largest: usize,
+    /// Pairs of Stadtteile that are neighbours on land (see the README's barriers).
+    pub land_pairs: usize,
 }
 
 // ---------------------------------------------------------------- names
@@ -251,11 +293,22 @@ pub fn strip_preposition(name: &str) -> Option<&str> {
 
 // ---------------------------------------------------------------- geometry
 
+const LAT_REF: f64 = 52.13;
+const M_PER_DEG: f64 = 111_195.0;
+
 /// Local planar meters around Magdeburg (equirectangular; fine within a city).
 fn xy(lat: f64, lon: f64) -> (f64, f64) {
-    const LAT_REF: f64 = 52.13;
-    const M_PER_DEG: f64 = 111_195.0;
     (lon * M_PER_DEG * LAT_REF.to_radians().cos(), lat * M_PER_DEG)
+}
+
+/// The inverse of [`xy`]: (lat, lon).
+fn from_xy(p: (f64, f64)) -> (f64, f64) {
+    (p.1 / M_PER_DEG, p.0 / (M_PER_DEG * LAT_REF.to_radians().cos()))
+}
+
+/// Planar distance between two [`xy`] points.
+fn dist(a: (f64, f64), b: (f64, f64)) -> f64 {
+    ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt()
 }
 
 fn dist_m(a: (f64, f64), b: (f64, f64)) -> f64 {
@@ -291,11 +344,17 @@ fn dist_to_line(p: (f64, f64), line: &[(f64, f64)]) -> f64 {
 pub struct District {
     pub name: String,
     rings: Vec<Polygon<f64>>,
+    /// (min lat, min lon, max lat, max lon) of all rings: most points are ruled out by it.
+    bbox: (f64, f64, f64, f64),
 }
 
 impl District {
     /// A district from rings of (lat, lon) vertices.
     pub fn new(name: &str, rings: Vec<Vec<(f64, f64)>>) -> District {
+        let mut bbox = (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
+        for &(lat, lon) in rings.iter().flatten() {
+            bbox = (bbox.0.min(lat), bbox.1.min(lon), bbox.2.max(lat), bbox.3.max(lon));
+        }
         let rings = rings
             .into_iter()
             .map(|r| {
@@ -303,12 +362,28 @@ impl District {
                 Polygon::new(ring, vec![])
             })
             .collect();
-        District { name: name.to_string(), rings }
+        District { name: name.to_string(), rings, bbox }
     }
 
     pub fn contains(&self, lat: f64, lon: f64) -> bool {
+        let b = self.bbox;
+        if lat < b.0 || lon < b.1 || lat > b.2 || lon > b.3 {
+            return false;
+        }
         let p = Point::new(lon, lat);
         self.rings.iter().filter(|r| r.contains(&p)).count() % 2 == 1
+    }
+
+    /// Whether the straight line from `a` to `b` (lat, lon) meets the boundary of the district
+    /// (touching counts).
+    pub fn crosses(&self, a: (f64, f64), b: (f64, f64)) -> bool {
+        let bb = self.bbox;
+        if a.0.max(b.0) < bb.0 || a.1.max(b.1) < bb.1 || a.0.min(b.0) > bb.2 || a.1.min(b.1) > bb.3
+        {
+            return false;
+        }
+        let seg = geo::Line::new((a.1, a.0), (b.1, b.0));
+        self.rings.iter().any(|r| r.exterior().lines().any(|e| e.intersects(&seg)))
     }
 }
 
@@ -914,11 +989,237 @@ fn place_schools(
         .collect()
 }
 
-fn build_network(streets: &[Street]) -> Network {
-    let scale = 10f64.powi(NODE_DECIMALS);
-    let mut ids: HashMap<(i64, i64), u64> = HashMap::new();
-    let mut nodes: Vec<(i64, i64)> = Vec::new();
-    let mut ways: Vec<(Vec<u64>, String, &str)> = Vec::new();
+/// One way of the assembled network: node ids, `highway` value, name (may be empty), and for the
+/// ways the generator adds, the rule that added it (the value of [`LINK_TAG`]).
+struct Way {
+    refs: Vec<u64>,
+    highway: String,
+    name: String,
+    link: Option<&'static str>,
+}
+
+/// Union-find over node indices (0-based): the pieces of the network.
+struct Pieces {
+    parent: Vec<u32>,
+}
+
+impl Pieces {
+    fn new(n: usize) -> Pieces {
+        Pieces { parent: (0..n as u32).collect() }
+    }
+
+    fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let p = self.parent[self.parent[x as usize] as usize];
+            self.parent[x as usize] = p;
+            x = p;
+        }
+        x
+    }
+
+    /// Joins the pieces of `a` and `b`; false when they were one already.
+    fn union(&mut self, a: u32, b: u32) -> bool {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return false;
+        }
+        // The smaller root stays: the result does not depend on the order of the calls.
+        let (lo, hi) = (ra.min(rb), ra.max(rb));
+        self.parent[hi as usize] = lo;
+        true
+    }
+
+    /// The pieces of `n` nodes joined along `ways` (1-based node ids).
+    fn of(n: usize, ways: &[Way]) -> Pieces {
+        let mut p = Pieces::new(n);
+        for w in ways {
+            for pair in w.refs.windows(2) {
+                p.union(pair[0] as u32 - 1, pair[1] as u32 - 1);
+            }
+        }
+        p
+    }
+
+    /// Number of pieces among the nodes that some way uses.
+    fn count(&mut self, ways: &[Way]) -> usize {
+        let mut roots: Vec<u32> =
+            ways.iter().flat_map(|w| w.refs.iter()).map(|&r| r as u32 - 1).collect();
+        roots.sort_unstable();
+        roots.dedup();
+        let mut r: Vec<u32> = roots.into_iter().map(|x| self.find(x)).collect();
+        r.sort_unstable();
+        r.dedup();
+        r.len()
+    }
+}
+
+/// A square grid over planar points (meters) for neighbour searches.
+struct Grid {
+    size: f64,
+    cells: HashMap<(i64, i64), Vec<u32>>,
+}
+
+impl Grid {
+    fn key(&self, p: (f64, f64)) -> (i64, i64) {
+        ((p.0 / self.size).floor() as i64, (p.1 / self.size).floor() as i64)
+    }
+
+    fn new(size: f64) -> Grid {
+        Grid { size, cells: HashMap::new() }
+    }
+
+    fn insert(&mut self, p: (f64, f64), item: u32) {
+        let k = self.key(p);
+        self.cells.entry(k).or_default().push(item);
+    }
+
+    /// Register `item` in every grid square the box `lo`..`hi` overlaps.
+    fn insert_box(&mut self, lo: (f64, f64), hi: (f64, f64), item: u32) {
+        let (a, b) = (self.key(lo), self.key(hi));
+        for x in a.0..=b.0 {
+            for y in a.1..=b.1 {
+                self.cells.entry((x, y)).or_default().push(item);
+            }
+        }
+    }
+
+    /// The items registered in the squares within `r` of `p` (an item may repeat).
+    fn near(&self, p: (f64, f64), r: f64) -> impl Iterator<Item = u32> + '_ {
+        let (a, b) = (self.key((p.0 - r, p.1 - r)), self.key((p.0 + r, p.1 + r)));
+        (a.0..=b.0)
+            .flat_map(move |x| (a.1..=b.1).map(move |y| (x, y)))
+            .flat_map(move |k| self.cells.get(&k).into_iter().flatten().copied())
+    }
+}
+
+/// The nearest point to `p` on the segment `a`-`b` (planar): its parameter and distance.
+fn project(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 == 0.0 {
+        0.0
+    } else {
+        (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / len2).clamp(0.0, 1.0)
+    };
+    let (cx, cy) = (a.0 + t * dx, a.1 + t * dy);
+    (t, ((p.0 - cx).powi(2) + (p.1 - cy).powi(2)).sqrt())
+}
+
+/// The nodes and ways of the network under construction.
+struct Builder<'a> {
+    scale: f64,
+    ids: HashMap<(i64, i64), u64>,
+    nodes: Vec<(i64, i64)>,
+    /// Planar position of each node (meters, [`xy`]).
+    pos: Vec<(f64, f64)>,
+    ways: Vec<Way>,
+    districts: &'a [District],
+    /// Pairs of Stadtteile (both orders) that are neighbours on land: populated cells of the
+    /// two share an edge.
+    land: std::collections::HashSet<(Option<usize>, Option<usize>)>,
+}
+
+impl Builder<'_> {
+    fn node(&mut self, lat: f64, lon: f64) -> u64 {
+        let key = ((lat * self.scale).round() as i64, (lon * self.scale).round() as i64);
+        if let Some(&id) = self.ids.get(&key) {
+            return id;
+        }
+        self.nodes.push(key);
+        self.pos.push(xy(key.0 as f64 / self.scale, key.1 as f64 / self.scale));
+        let id = self.nodes.len() as u64;
+        self.ids.insert(key, id);
+        id
+    }
+
+    fn latlon(&self, id: u64) -> (f64, f64) {
+        let (la, lo) = self.nodes[id as usize - 1];
+        (la as f64 / self.scale, lo as f64 / self.scale)
+    }
+
+    /// Whether a straight link from `a` to `b` (lat, lon) crosses no barrier: every two
+    /// Stadtteile it touches (where it ends, whose boundary it meets; outside all of them
+    /// counts as one more) are neighbours on land.
+    fn within(&self, a: (f64, f64), b: (f64, f64)) -> bool {
+        let mut touched =
+            vec![district_at(self.districts, a.0, a.1), district_at(self.districts, b.0, b.1)];
+        touched.extend(
+            self.districts
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| d.crosses(a, b))
+                .map(|(i, _)| Some(i)),
+        );
+        touched.sort_unstable();
+        touched.dedup();
+        touched
+            .iter()
+            .enumerate()
+            .all(|(i, x)| touched[i + 1..].iter().all(|y| self.land.contains(&(*x, *y))))
+    }
+
+    fn within_nodes(&self, a: u64, b: u64) -> bool {
+        self.within(self.latlon(a), self.latlon(b))
+    }
+
+    fn link(&mut self, a: u64, b: u64, rule: &'static str) {
+        self.ways.push(Way {
+            refs: vec![a, b],
+            highway: "footway".into(),
+            name: String::new(),
+            link: Some(rule),
+        });
+    }
+}
+
+/// The pairs of Stadtteile (both orders) whose populated cells share an edge somewhere: their
+/// common boundary runs between houses, not along a river too wide for a cell.
+fn land_neighbours(cells: &[Cell]) -> std::collections::HashSet<(Option<usize>, Option<usize>)> {
+    let index: HashMap<(i64, i64), Option<usize>> = cells
+        .iter()
+        .map(|c| ((c.xmin.round() as i64, c.ymin.round() as i64), c.district))
+        .collect();
+    let step = CELL_M as i64;
+    let mut out = std::collections::HashSet::new();
+    for c in cells {
+        let (x, y) = (c.xmin.round() as i64, c.ymin.round() as i64);
+        for key in [(x + step, y), (x, y + step)] {
+            if let Some(&d) = index.get(&key) {
+                if d != c.district {
+                    out.insert((d, c.district));
+                    out.insert((c.district, d));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The Stadtteil containing a point (the first in source order), or None.
+fn district_at(districts: &[District], lat: f64, lon: f64) -> Option<usize> {
+    districts.iter().position(|d| d.contains(lat, lon))
+}
+
+/// Assemble the walking network: the source geometries as OSM ways (rule 1), then links tagged
+/// [`LINK_TAG`] by rules 2-7 (the README the generator writes states each rule and its counts):
+/// dead ends, pieces that nearly touch, cell centres to the network, neighbouring cells,
+/// schools to the network, pieces left apart — none across a barrier ([`Builder::within`]).
+fn build_network(
+    streets: &[Street],
+    cells: &[Cell],
+    schools: &[SchoolRow],
+    districts: &[District],
+) -> Network {
+    let mut b = Builder {
+        scale: 10f64.powi(NODE_DECIMALS),
+        ids: HashMap::new(),
+        nodes: Vec::new(),
+        pos: Vec::new(),
+        ways: Vec::new(),
+        districts,
+        land: land_neighbours(cells),
+    };
+    // 1. The source ways, joined where their vertices coincide.
     let (mut cycle_ways, mut named_ways) = (0, 0);
     for s in streets {
         let highway = s.highway.clone().unwrap_or_else(|| {
@@ -931,11 +1232,7 @@ fn build_network(streets: &[Street]) -> Network {
         for line in &s.lines {
             let mut refs: Vec<u64> = Vec::with_capacity(line.len());
             for &(lat, lon) in line {
-                let key = ((lat * scale).round() as i64, (lon * scale).round() as i64);
-                let id = *ids.entry(key).or_insert_with(|| {
-                    nodes.push(key);
-                    nodes.len() as u64
-                });
+                let id = b.node(lat, lon);
                 if refs.last() != Some(&id) {
                     refs.push(id);
                 }
@@ -946,54 +1243,47 @@ fn build_network(streets: &[Street]) -> Network {
                 } else {
                     named_ways += 1;
                 }
-                ways.push((refs, highway.clone(), s.name.as_str()));
+                b.ways.push(Way {
+                    refs,
+                    highway: highway.clone(),
+                    name: s.name.clone(),
+                    link: None,
+                });
             }
         }
     }
-    // Join dead ends to a nearby vertex of another way.
-    let pos: Vec<(f64, f64)> =
-        nodes.iter().map(|&(la, lo)| xy(la as f64 / scale, lo as f64 / scale)).collect();
-    let mut member: Vec<Vec<u32>> = vec![Vec::new(); nodes.len()];
-    for (w, (refs, _, _)) in ways.iter().enumerate() {
-        for &r in refs {
+    let source_pieces = Pieces::of(b.nodes.len(), &b.ways).count(&b.ways);
+
+    // 2. Dead ends to a nearby vertex of another way.
+    let mut member: Vec<Vec<u32>> = vec![Vec::new(); b.nodes.len()];
+    for (w, way) in b.ways.iter().enumerate() {
+        for &r in &way.refs {
             let m = &mut member[r as usize - 1];
             if m.last() != Some(&(w as u32)) {
                 m.push(w as u32);
             }
         }
     }
-    let cell = |p: (f64, f64)| {
-        ((p.0 / JOIN_RADIUS_M).floor() as i64, (p.1 / JOIN_RADIUS_M).floor() as i64)
-    };
-    let mut grid: HashMap<(i64, i64), Vec<u32>> = HashMap::new();
-    for (i, &p) in pos.iter().enumerate() {
-        grid.entry(cell(p)).or_default().push(i as u32);
+    let mut grid = Grid::new(JOIN_RADIUS_M);
+    for (i, &p) in b.pos.iter().enumerate() {
+        grid.insert(p, i as u32);
     }
     let mut connectors: Vec<(u64, u64)> = Vec::new();
     let mut seen: std::collections::HashSet<(u64, u64)> = std::collections::HashSet::new();
-    for (w, (refs, _, _)) in ways.iter().enumerate() {
-        for &end in [refs[0], refs[refs.len() - 1]].iter() {
+    for (w, way) in b.ways.iter().enumerate() {
+        for &end in [way.refs[0], way.refs[way.refs.len() - 1]].iter() {
             let e = end as usize - 1;
             if member[e].len() > 1 {
                 continue; // already a junction
             }
-            let (cx, cy) = cell(pos[e]);
             let mut best: Option<(f64, u32)> = None;
-            for dx in -1..=1 {
-                for dy in -1..=1 {
-                    for &k in grid.get(&(cx + dx, cy + dy)).into_iter().flatten() {
-                        if member[k as usize].contains(&(w as u32)) {
-                            continue;
-                        }
-                        let d = ((pos[k as usize].0 - pos[e].0).powi(2)
-                            + (pos[k as usize].1 - pos[e].1).powi(2))
-                        .sqrt();
-                        if d <= JOIN_RADIUS_M
-                            && best.is_none_or(|(bd, bk)| d < bd || (d == bd && k < bk))
-                        {
-                            best = Some((d, k));
-                        }
-                    }
+            for k in grid.near(b.pos[e], JOIN_RADIUS_M) {
+                if member[k as usize].contains(&(w as u32)) {
+                    continue;
+                }
+                let d = dist(b.pos[k as usize], b.pos[e]);
+                if d <= JOIN_RADIUS_M && best.is_none_or(|(bd, bk)| d < bd || (d == bd && k < bk)) {
+                    best = Some((d, k));
                 }
             }
             if let Some((_, k)) = best {
@@ -1005,9 +1295,325 @@ fn build_network(streets: &[Street]) -> Network {
         }
     }
     let n_connectors = connectors.len();
-    for (a, b) in connectors {
-        ways.push((vec![a, b], "footway".to_string(), ""));
+    for (x, y) in connectors {
+        b.link(x, y, "dead_end");
     }
+
+    // 3. Pieces that nearly touch: the nearest pairs of vertices of two pieces, nearest first,
+    // across no barrier, until no two pieces come within PIECE_JOIN_M.
+    let mut pieces = Pieces::of(b.nodes.len(), &b.ways);
+    let mut grid = Grid::new(PIECE_JOIN_M);
+    for (i, &p) in b.pos.iter().enumerate() {
+        grid.insert(p, i as u32);
+    }
+    let mut candidates: Vec<(f64, u32, u32)> = Vec::new();
+    for i in 0..b.nodes.len() as u32 {
+        for k in grid.near(b.pos[i as usize], PIECE_JOIN_M) {
+            if k <= i {
+                continue;
+            }
+            let d = dist(b.pos[i as usize], b.pos[k as usize]);
+            if d <= PIECE_JOIN_M && pieces.find(i) != pieces.find(k) {
+                candidates.push((d, i, k));
+            }
+        }
+    }
+    candidates.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+    let mut piece_joins = 0;
+    for (_, i, k) in candidates {
+        if pieces.find(i) == pieces.find(k) {
+            continue;
+        }
+        let (a, c) = (i as u64 + 1, k as u64 + 1);
+        if !b.within_nodes(a, c) {
+            continue;
+        }
+        pieces.union(i, k);
+        b.link(a, c, "piece");
+        piece_joins += 1;
+    }
+    let joined_pieces = pieces.count(&b.ways);
+
+    // 4. Every populated cell's centre is a node, linked to the nearest point of the network
+    // within ACCESS_RADIUS_M (a vertex, or a new vertex put into the segment there).
+    let cell_node: Vec<u64> = cells.iter().map(|c| b.node(round6(c.lat), round6(c.lon))).collect();
+    let segments = SegmentIndex::new(&b);
+    // (way, segment, parameter, node) to put into the ways afterwards.
+    let mut inserts: Vec<(u32, u32, f64, u64)> = Vec::new();
+    let mut access_links = 0;
+    for &node in &cell_node {
+        if attach(&mut b, &segments, node, ACCESS_RADIUS_M, &mut inserts, "access") {
+            access_links += 1;
+        }
+    }
+
+    // 5. Edge neighbours among the populated cells.
+    let index: HashMap<(i64, i64), usize> = cells
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ((c.xmin.round() as i64, c.ymin.round() as i64), i))
+        .collect();
+    let step = CELL_M as i64;
+    let mut cell_links = 0;
+    for (i, c) in cells.iter().enumerate() {
+        let (x, y) = (c.xmin.round() as i64, c.ymin.round() as i64);
+        for key in [(x + step, y), (x, y + step)] {
+            if let Some(&j) = index.get(&key) {
+                if cell_node[i] != cell_node[j] && b.within_nodes(cell_node[i], cell_node[j]) {
+                    b.link(cell_node[i], cell_node[j], "cell");
+                    cell_links += 1;
+                }
+            }
+        }
+    }
+
+    // 6. Every school is a node, linked to the nearest point of the network (rules 1-5).
+    let segments = SegmentIndex::new(&b);
+    let mut school_links = 0;
+    for s in schools {
+        let node = b.node(s.lat, s.lon);
+        if attach(&mut b, &segments, node, MAX_PIECE_LINK_M, &mut inserts, "school") {
+            school_links += 1;
+        }
+    }
+    put_into_ways(&mut b.ways, inserts);
+
+    // 7. Pieces holding cell centres or schools, still apart: each is linked at the nearest
+    // pair of its vertex and a vertex of another such piece (within MAX_PIECE_LINK_M and the
+    // barrier rule), nearest links first, in rounds until one piece holds them all or no link
+    // is left (Borůvka's rounds of a spanning tree).
+    let school_nodes = school_node(&b, schools);
+    let mut piece_links = 0;
+    loop {
+        let mut pieces = Pieces::of(b.nodes.len(), &b.ways);
+        let mut used = vec![false; b.nodes.len()];
+        for &r in b.ways.iter().flat_map(|w| w.refs.iter()).chain(&cell_node).chain(&school_nodes) {
+            used[r as usize - 1] = true;
+        }
+        let wanted: std::collections::BTreeSet<u32> =
+            cell_node.iter().chain(&school_nodes).map(|&n| pieces.find(n as u32 - 1)).collect();
+        if wanted.len() <= 1 {
+            break;
+        }
+        let mut groups: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        let mut grid = Grid::new(CELL_M);
+        for i in 0..b.nodes.len() as u32 {
+            let r = pieces.find(i);
+            if used[i as usize] && wanted.contains(&r) {
+                groups.entry(r).or_default().push(i);
+                grid.insert(b.pos[i as usize], i);
+            }
+        }
+        // The largest group looks for no link of its own: every other one does.
+        let largest = groups
+            .iter()
+            .max_by(|x, y| x.1.len().cmp(&y.1.len()).then(y.0.cmp(x.0)))
+            .map(|(&r, _)| r);
+        let mut links: Vec<(f64, u32, u32)> = Vec::new();
+        for (&root, members) in &groups {
+            if Some(root) == largest {
+                continue;
+            }
+            let mut r = CELL_M;
+            let found = loop {
+                let mut pairs: Vec<(f64, u32, u32)> = Vec::new();
+                for &u in members {
+                    let p = b.pos[u as usize];
+                    for v in grid.near(p, r) {
+                        let d = dist(p, b.pos[v as usize]);
+                        if d <= r && pieces.find(v) != root {
+                            pairs.push((d, u, v));
+                        }
+                    }
+                }
+                pairs.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+                pairs.dedup();
+                let hit =
+                    pairs.into_iter().find(|&(_, u, v)| b.within_nodes(u as u64 + 1, v as u64 + 1));
+                if hit.is_some() || r >= MAX_PIECE_LINK_M {
+                    break hit;
+                }
+                r = (r * 2.0).min(MAX_PIECE_LINK_M);
+            };
+            links.extend(found);
+        }
+        links.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+        let mut added = 0;
+        for (_, u, v) in links {
+            if pieces.union(u, v) {
+                b.link(u as u64 + 1, v as u64 + 1, "apart");
+                added += 1;
+            }
+        }
+        piece_links += added;
+        if added == 0 {
+            break;
+        }
+    }
+    let mut pieces = Pieces::of(b.nodes.len(), &b.ways);
+    let final_pieces = pieces.count(&b.ways);
+    let main_root = {
+        let mut size: BTreeMap<u32, usize> = BTreeMap::new();
+        for &n in &cell_node {
+            *size.entry(pieces.find(n as u32 - 1)).or_default() += 1;
+        }
+        size.into_iter().max_by(|x, y| x.1.cmp(&y.1).then(y.0.cmp(&x.0)))
+    };
+    let cells_in_largest = main_root.map(|(_, n)| n).unwrap_or(0);
+    let schools_in_largest = match main_root {
+        Some((root, _)) => {
+            school_nodes.iter().filter(|&&n| pieces.find(n as u32 - 1) == root).count()
+        }
+        None => 0,
+    };
+
+    let xml = network_xml(&b);
+    Network {
+        xml,
+        nodes: b.nodes.len(),
+        ways: b.ways.len(),
+        cycle_ways,
+        named_ways,
+        connectors: n_connectors,
+        piece_joins,
+        access_links,
+        cell_links,
+        school_links,
+        piece_links,
+        source_pieces,
+        joined_pieces,
+        final_pieces,
+        cells: cells.len(),
+        cells_in_largest,
+        schools: schools.len(),
+        schools_in_largest,
+        land_pairs: b.land.iter().filter(|(x, y)| x < y).count(),
+    }
+}
+
+/// The node of each school (already in the network).
+fn school_node(b: &Builder, schools: &[SchoolRow]) -> Vec<u64> {
+    let scale = b.scale;
+    schools
+        .iter()
+        .filter_map(|s| {
+            b.ids.get(&((s.lat * scale).round() as i64, (s.lon * scale).round() as i64)).copied()
+        })
+        .collect()
+}
+
+/// The segments of the ways, by the grid squares of their bounding boxes.
+struct SegmentIndex {
+    grid: Grid,
+    /// (way, index of the segment's first vertex in the way)
+    segments: Vec<(u32, u32)>,
+}
+
+impl SegmentIndex {
+    fn new(b: &Builder) -> SegmentIndex {
+        let mut grid = Grid::new(CELL_M);
+        let mut segments = Vec::new();
+        for (w, way) in b.ways.iter().enumerate() {
+            for (s, pair) in way.refs.windows(2).enumerate() {
+                let (p, q) = (b.pos[pair[0] as usize - 1], b.pos[pair[1] as usize - 1]);
+                grid.insert_box(
+                    (p.0.min(q.0), p.1.min(q.1)),
+                    (p.0.max(q.0), p.1.max(q.1)),
+                    segments.len() as u32,
+                );
+                segments.push((w as u32, s as u32));
+            }
+        }
+        SegmentIndex { grid, segments }
+    }
+}
+
+/// Link node `from` to the nearest point of the indexed segments within `radius` whose link
+/// crosses no barrier ([`Builder::within`]): a vertex, or a new vertex to put into the segment
+/// (`inserts`). False when there is none (or `from` lies on the network already).
+fn attach(
+    b: &mut Builder,
+    index: &SegmentIndex,
+    from: u64,
+    radius: f64,
+    inserts: &mut Vec<(u32, u32, f64, u64)>,
+    rule: &'static str,
+) -> bool {
+    let centre = b.pos[from as usize - 1];
+    // Growing radii, so that a far search costs little where the network is near.
+    let mut r = ACCESS_RADIUS_M.min(radius);
+    loop {
+        let mut near: Vec<(f64, u32, f64)> = index
+            .grid
+            .near(centre, r)
+            .filter_map(|k| {
+                let (w, s) = index.segments[k as usize];
+                let refs = &b.ways[w as usize].refs;
+                let (p, q) = (
+                    b.pos[refs[s as usize] as usize - 1],
+                    b.pos[refs[s as usize + 1] as usize - 1],
+                );
+                let (t, d) = project(centre, p, q);
+                (d <= r).then_some((d, k, t))
+            })
+            .collect();
+        near.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+        near.dedup_by_key(|x| x.1);
+        for (_, k, t) in near {
+            let (w, s) = index.segments[k as usize];
+            let refs = &b.ways[w as usize].refs;
+            let (p, q) = (refs[s as usize], refs[s as usize + 1]);
+            if p == from || q == from {
+                return false; // on the network already
+            }
+            let (pp, qq) = (b.pos[p as usize - 1], b.pos[q as usize - 1]);
+            let at = (pp.0 + t * (qq.0 - pp.0), pp.1 + t * (qq.1 - pp.1));
+            let (lat, lon) = from_xy(at);
+            if !b.within(b.latlon(from), (lat, lon)) {
+                continue;
+            }
+            let id = b.node(lat, lon);
+            if id != p && id != q {
+                inserts.push((w, s, t, id));
+            }
+            if id == from {
+                return false;
+            }
+            b.link(from, id, rule);
+            return true;
+        }
+        if r >= radius {
+            return false;
+        }
+        r = (r * 2.0).min(radius);
+    }
+}
+
+/// Put new vertices into the segments of the ways: (way, segment, parameter, node).
+fn put_into_ways(ways: &mut [Way], mut inserts: Vec<(u32, u32, f64, u64)>) {
+    inserts.sort_by(|x, y| {
+        x.0.cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.total_cmp(&y.2)).then(x.3.cmp(&y.3))
+    });
+    inserts.dedup_by_key(|x| (x.0, x.1, x.3));
+    let mut k = 0;
+    while k < inserts.len() {
+        let w = inserts[k].0 as usize;
+        let old = std::mem::take(&mut ways[w].refs);
+        let mut refs = Vec::with_capacity(old.len() + 4);
+        for (s, &r) in old.iter().enumerate() {
+            refs.push(r);
+            while k < inserts.len() && inserts[k].0 as usize == w && inserts[k].1 as usize == s {
+                if refs.last() != Some(&inserts[k].3) {
+                    refs.push(inserts[k].3);
+                }
+                k += 1;
+            }
+        }
+        ways[w].refs = refs;
+    }
+}
+
+fn network_xml(b: &Builder) -> String {
     let esc = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")
@@ -1015,29 +1621,30 @@ fn build_network(streets: &[Street]) -> Network {
             .replace('"', "&quot;")
             .replace('\'', "&apos;")
     };
-    let mut xml = String::with_capacity(nodes.len() * 80 + ways.len() * 200);
+    let scale = b.scale;
+    let mut xml = String::with_capacity(b.nodes.len() * 80 + b.ways.len() * 200);
     xml.push_str(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<osm version=\"0.6\" generator=\"catchment-dataset magdeburg\">\n",
     );
-    if !nodes.is_empty() {
-        let (mut a, mut b, mut c, mut d) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
-        for &(la, lo) in &nodes {
+    if !b.nodes.is_empty() {
+        let (mut a, mut c, mut d, mut e) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
+        for &(la, lo) in &b.nodes {
             a = a.min(la);
-            b = b.min(lo);
-            c = c.max(la);
-            d = d.max(lo);
+            c = c.min(lo);
+            d = d.max(la);
+            e = e.max(lo);
         }
         let f = |v: i64| format!("{:.7}", v as f64 / scale);
         let _ = writeln!(
             xml,
             "  <bounds minlat=\"{}\" minlon=\"{}\" maxlat=\"{}\" maxlon=\"{}\"/>",
             f(a),
-            f(b),
             f(c),
-            f(d)
+            f(d),
+            f(e)
         );
     }
-    for (i, &(la, lo)) in nodes.iter().enumerate() {
+    for (i, &(la, lo)) in b.nodes.iter().enumerate() {
         let _ = writeln!(
             xml,
             "  <node id=\"{}\" lat=\"{:.7}\" lon=\"{:.7}\"/>",
@@ -1046,26 +1653,22 @@ fn build_network(streets: &[Street]) -> Network {
             lo as f64 / scale
         );
     }
-    for (i, (refs, highway, name)) in ways.iter().enumerate() {
+    for (i, w) in b.ways.iter().enumerate() {
         let _ = writeln!(xml, "  <way id=\"{}\">", i + 1);
-        for r in refs {
+        for r in &w.refs {
             let _ = writeln!(xml, "    <nd ref=\"{r}\"/>");
         }
-        let _ = writeln!(xml, "    <tag k=\"highway\" v=\"{}\"/>", esc(highway));
-        if !name.is_empty() {
-            let _ = writeln!(xml, "    <tag k=\"name\" v=\"{}\"/>", esc(name));
+        let _ = writeln!(xml, "    <tag k=\"highway\" v=\"{}\"/>", esc(&w.highway));
+        if !w.name.is_empty() {
+            let _ = writeln!(xml, "    <tag k=\"name\" v=\"{}\"/>", esc(&w.name));
+        }
+        if let Some(rule) = w.link {
+            let _ = writeln!(xml, "    <tag k=\"{LINK_TAG}\" v=\"{rule}\"/>");
         }
         xml.push_str("  </way>\n");
     }
     xml.push_str("</osm>\n");
-    Network {
-        xml,
-        nodes: nodes.len(),
-        ways: ways.len(),
-        cycle_ways,
-        named_ways,
-        connectors: n_connectors,
-    }
+    xml
 }
 
 /// Build the Magdeburg case from the source directory.
@@ -1150,7 +1753,11 @@ pub fn generate(opts: &Options) -> Result<Dataset> {
             district: c.district.map(|d| districts[d].name.clone()).unwrap_or_default(),
         })
         .collect();
-    let network = if opts.osm.is_none() { Some(build_network(&streets)) } else { None };
+    let network = if opts.osm.is_none() {
+        Some(build_network(&streets, &cells, &schools, &districts))
+    } else {
+        None
+    };
     Ok(Dataset {
         seed: opts.seed,
         school_year,
@@ -1311,8 +1918,23 @@ computed from this case.\n\n\
         (Some(net), _) => {
             let _ = writeln!(
                 s,
-                "| `network.osm` | OSM XML assembled from the street geometries: {} nodes, {} ways ({} cycle-path pieces, {} person-named street pieces, {} connectors of at most {:.0} m) |",
-                net.nodes, net.ways, net.cycle_ways, net.named_ways, net.connectors, JOIN_RADIUS_M
+                "| `network.osm` | OSM XML assembled from the street geometries and linked by the rules below: {} nodes, {} ways ({} cycle-path pieces, {} person-named street pieces, {} links: `{LINK_TAG}` = `dead_end` {}, `piece` {}, `access` {}, `cell` {}, `school` {}, `apart` {}) |",
+                net.nodes,
+                net.ways,
+                net.cycle_ways,
+                net.named_ways,
+                net.connectors
+                    + net.piece_joins
+                    + net.access_links
+                    + net.cell_links
+                    + net.school_links
+                    + net.piece_links,
+                net.connectors,
+                net.piece_joins,
+                net.access_links,
+                net.cell_links,
+                net.school_links,
+                net.piece_links,
             );
         }
         (None, Some(p)) => {
@@ -1428,16 +2050,86 @@ polygon contains the cell centre ({outside} cells lie in none and have it empty)
 ## Network: an approximation of walking distances\n\n",
         nb = ds.blocks.len(),
     );
-    if ds.network.is_some() {
-        s.push_str(
-            "`network.osm` is **not a complete street network**: it contains only the cycle paths and the streets\n\
-named after people that the source data has, joined where their vertices coincide (coordinates\n\
-rounded to 1e-7 degrees). Many residential streets are missing, so walks routed on it are longer than\n\
-the real ones and some homes snap to a street far away; figures computed on it approximate true\n\
-walking distances and must say so. Cycle paths are tagged `highway=footway`, the named streets\n\
-`highway=residential` (the source has no highway tags), each with its `name`, which OSRM's foot\n\
-profile routes. For real distances, regenerate with a complete OpenStreetMap extract:\n\
-`catchment-dataset magdeburg --source ../shared/data/magdeburg --out data/magdeburg --osm magdeburg.osm.pbf`.\n",
+    if let Some(net) = &ds.network {
+        let _ = write!(
+            s,
+            "`network.osm` is **not a complete street network**: the source data has only the cycle paths and\n\
+the streets named after people, {source} pieces that do not meet. The generator links them by the\n\
+rules below, so that a walk can follow the populated grid where the street of a home is missing,\n\
+but the links are straight synthetic footways, not streets: walks routed on it still approximate\n\
+the true walking distances (some longer, where a street is missing between two pieces or a home is\n\
+joined only through its neighbours; some shorter, where a link cuts across a block of houses or a\n\
+fence), and every figure computed on it must say so. For real distances, regenerate with a complete\n\
+OpenStreetMap extract: `catchment-dataset magdeburg --source ../shared/data/magdeburg --out\n\
+data/magdeburg --osm magdeburg.osm.pbf`.\n\n\
+The rules, in the order they are applied (distances in local planar meters; every rule is the same\n\
+for any city's source data, and ties are broken by node id, so the file is the same on every run):\n\n\
+1. **Source ways.** Every cycle path (`highway=footway`) and person-named street\n\
+\x20  (`highway=residential`; the source has no highway tags) is a way with its `name`; ways join\n\
+\x20  where their vertices coincide (coordinates rounded to 1e-7 degrees): {source} pieces.\n\
+2. **Dead ends** (`{tag}=dead_end`): an end of a way that meets no other way is linked to the\n\
+\x20  nearest vertex of another way within {join:.0} m ({dead_end} links).\n\
+3. **Pieces that nearly touch** (`piece`): two pieces whose vertices come within {piece:.0} m of each\n\
+\x20  other are linked at their nearest pair of vertices, nearest pairs first, until no two pieces\n\
+\x20  within {piece:.0} m remain apart ({piece_joins} links; {joined} pieces left).\n\
+4. **Homes to the network** (`access`): the centre of every populated Zensus cell ({cells}) is a\n\
+\x20  node, linked to the nearest point of the network of rules 1-3 within {access:.0} m (half the\n\
+\x20  cell's diagonal: any street through the cell); a point inside a segment becomes a vertex of\n\
+\x20  its way ({access_links} links).\n\
+5. **Neighbouring cells** (`cell`): the centres of two populated cells that share an edge are\n\
+\x20  linked, a 100 m footway, so a walk can cross the populated grid where its streets are missing\n\
+\x20  ({cell_links} links). Corners are not linked.\n\
+6. **Schools to the network** (`school`): every school ({schools}) is a node, linked to the nearest\n\
+\x20  point of the network of rules 1-5, as in rule 4 but at any distance up to {apart:.0} m\n\
+\x20  ({school_links} links), so that a router places the school on its own link, not on whatever way\n\
+\x20  passes nearest.\n\
+7. **Pieces left apart** (`apart`): pieces that hold a cell centre or a school but are still\n\
+\x20  apart are linked, each at the nearest pair of its vertex and a vertex of another such piece\n\
+\x20  within {apart:.0} m, nearest links first, in rounds until one piece holds them all\n\
+\x20  ({piece_links} links). The network then has {pieces} pieces (the others are fragments of the\n\
+\x20  source without a home or a school); the largest holds {in_largest} of the {cells} cell centres\n\
+\x20  and {schools_in} of the {schools} schools.{outside}\n\n\
+**Barriers.** The source has no geometry of the Elbe, its side arms or the railway lines; the\n\
+Stadtteil boundaries follow them, and the populated cells show which boundaries run between\n\
+houses: two Stadtteile are **neighbours on land** when a populated cell of one shares an edge with\n\
+a populated cell of the other ({land} pairs here). A link of rules 3-7 is made only when every two\n\
+Stadtteile it touches (where its ends lie, whose boundary its straight line meets; outside every\n\
+Stadtteil counts as one more) are the same or neighbours on land; where the nearest candidate\n\
+breaks this, the next nearest is taken. A river wider than two cells (200 m) always leaves an\n\
+unpopulated cell between the houses of its two banks, a narrower one mostly does: here no two\n\
+Stadtteile on opposite banks of the Elbe or the Alte Elbe are neighbours on land\n\
+(`tests/magdeburg_dataset.rs` checks every link against the banks), so the only ways across the\n\
+river are the source's own, its bridges (which are in the cycle-path data). The rule is coarse in both\n\
+directions: a link may cross a railway or a narrow stream on a boundary between two Stadtteile\n\
+that touch on land elsewhere, and a boundary across open land between Stadtteile whose houses\n\
+never meet is crossed only by the source ways. Rule 2 keeps its older form without the barrier\n\
+test: {join:.0} m cannot span the Elbe.\n\n\
+The links carry the tag `{tag}` with the rule's name: OSRM's foot profile routes them like any\n\
+footway, while catchment's street readers leave them out of street lists and maps.\n",
+            source = net.source_pieces,
+            tag = LINK_TAG,
+            join = JOIN_RADIUS_M,
+            dead_end = net.connectors,
+            piece = PIECE_JOIN_M,
+            piece_joins = net.piece_joins,
+            joined = net.joined_pieces,
+            cells = net.cells,
+            access = ACCESS_RADIUS_M,
+            access_links = net.access_links,
+            cell_links = net.cell_links,
+            apart = MAX_PIECE_LINK_M,
+            piece_links = net.piece_links,
+            pieces = net.final_pieces,
+            in_largest = net.cells_in_largest,
+            schools = net.schools,
+            school_links = net.school_links,
+            schools_in = net.schools_in_largest,
+            land = net.land_pairs,
+            outside = if net.cells_in_largest < net.cells || net.schools_in_largest < net.schools {
+                " The others are routed from the nearest way of the largest piece."
+            } else {
+                ""
+            },
         );
     } else if let Some(p) = &ds.osm_extract {
         let _ = writeln!(
