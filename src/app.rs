@@ -700,12 +700,6 @@ impl Loaded {
                 None,
             ));
         }
-        if self.policy.contiguous {
-            return Err(Error::policy(
-                "whole street segments are not yet combined with contiguous districts",
-                None,
-            ));
-        }
         Ok(city)
     }
 
@@ -767,4 +761,89 @@ impl PlanResult {
 pub fn run(req: &PlanRequest, out: &Path, stage: &dyn Fn(Stage)) -> Result<Written> {
     let loaded = req.load(stage)?;
     loaded.solve(stage)?.write(&loaded, out, stage)
+}
+
+/// `catchment reproduce`: the city's comparison on a case's inputs
+/// ([`crate::report::reproduce`]) and, with the city's blocks, contiguous districts beside it
+/// and the street list of every plan.
+#[derive(Debug, Clone)]
+pub struct Reproduction {
+    /// The table.
+    pub comparison: crate::report::reproduce::Comparison,
+    /// Each row's plan, by its key.
+    plans: Vec<(String, Plan)>,
+    loaded: Loaded,
+}
+
+/// Load the case, run the comparison and, with the city's blocks, solve contiguous districts
+/// (a row of the table; when none is found within the seats, a note saying why). `baseline`:
+/// given districts (`block_id,school_id`) to compare with.
+pub fn reproduce(
+    req: &PlanRequest,
+    case: &str,
+    baseline: Option<&Path>,
+    reported: Option<crate::report::reproduce::Reported>,
+    stage: &dyn Fn(Stage),
+) -> Result<Reproduction> {
+    use crate::report::reproduce;
+    let loaded = req.load(stage)?;
+    let given = match baseline {
+        Some(p) => Some((instance::file_name(p), baseline::read_districts(p, &loaded.inst)?)),
+        None => None,
+    };
+    stage(Stage::Solving);
+    let (mut comparison, mut plans) =
+        reproduce::run(case, &loaded.inst, &loaded.matrix, given, reported)?;
+    if loaded.city.is_some() {
+        let contiguous = Loaded {
+            policy: Policy { contiguous: true, ..loaded.policy.clone() },
+            compare_proxy: false,
+            compare_districts: None,
+            ..loaded.clone()
+        };
+        match contiguous.solve(&|_| ()) {
+            Ok(r) => {
+                reproduce::add_contiguous(&mut comparison, &loaded.inst, &loaded.matrix, &r.plan);
+                plans.push(("contiguous".into(), r.plan));
+            }
+            Err(Error::Infeasible(v)) => {
+                let why: Vec<String> = v.into_iter().map(|i| i.message).collect();
+                comparison.contiguous_note = Some(why.join("; "));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Reproduction { comparison, plans, loaded })
+}
+
+impl Reproduction {
+    /// Write `report.md`, `report.json` and every plan (`plans/<key>/`, with the city its
+    /// published districts and street list, whose split streets fill the table); returns the
+    /// markdown.
+    pub fn write(&mut self, out: &Path) -> Result<String> {
+        use crate::report::reproduce;
+        let (loaded, plans, comparison) = (&self.loaded, &self.plans, &mut self.comparison);
+        let mut md = String::new();
+        instance::write_atomically(out, |dir| {
+            for (key, plan) in plans {
+                let extras =
+                    crate::output::Extras { city: loaded.city.as_ref(), ..Default::default() };
+                let (summary, _) = crate::output::write_plan(
+                    &dir.join("plans").join(key),
+                    &loaded.inst,
+                    &loaded.matrix,
+                    plan,
+                    &extras,
+                )?;
+                if let Some(row) = comparison.rows.iter_mut().find(|r| &r.key == key) {
+                    row.split_streets = summary.streets.as_ref().map(|s| s.split);
+                }
+            }
+            md = reproduce::markdown(comparison);
+            std::fs::write(dir.join("report.md"), &md)
+                .map_err(|e| Error::io(dir.join("report.md"), e))?;
+            crate::output::write_json(&dir.join("report.json"), &*comparison)
+        })?;
+        Ok(md)
+    }
 }

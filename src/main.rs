@@ -230,6 +230,10 @@ Writes OUT/report.md, OUT/report.json and every plan under OUT/plans/."
         /// --whole-segments`).
         #[arg(long)]
         whole_segments: bool,
+        /// Publish contiguous districts: each one connected piece around its school, every
+        /// block of the city decided (see `solve --contiguous`); `scripts/demo` asks for them.
+        #[arg(long)]
+        contiguous: bool,
     },
 }
 
@@ -1124,42 +1128,32 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 matrix: Some(data.join("matrix.csv")),
                 routing: RoutingArgs::default(),
             };
-            let (inst, m) = load(&input)?;
-            let given = match &baseline {
-                Some(path) => Some((
-                    catchment::instance::file_name(path),
-                    catchment::report::baseline::read_districts(path, &inst)?,
-                )),
-                None => None,
+            let existing = |name: &str| Some(data.join(name)).filter(|p| p.exists());
+            let publish = PublishArgs {
+                blocks: existing("blocks.csv"),
+                block_matrix: None,
+                streets: existing("network.osm"),
+                area: existing("area.geojson"),
+                compare: None,
+                exclude_blocks: None,
+                compare_proxy: false,
             };
-            let pb =
-                spinner("solving the baseline, whole-block districts and the pupil-level optimum");
+            let req =
+                app::PlanRequest { city: publish.city_spec(), ..input.request(Policy::default())? };
+            let pb = spinner(
+                "solving the baseline, whole-block districts, the pupil-level optimum and, with \
+                 the city's blocks, contiguous districts",
+            );
             let reported = catchment::report::reproduce::read_reported(&data)?;
-            let result = catchment::report::reproduce::run(&case, &inst, &m, given, reported);
+            let result = app::reproduce(&req, &case, baseline.as_deref(), reported, &|_| ());
             pb.finish_and_clear();
-            let (comparison, plans) = result?;
-            let md = catchment::report::reproduce::markdown(&comparison);
-            catchment::output::write_atomically(dir.path(), |dir| {
-                std::fs::write(dir.join("report.md"), &md)
-                    .map_err(|e| Error::io(dir.join("report.md"), e))?;
-                catchment::output::write_json(&dir.join("report.json"), &comparison)?;
-                for (key, plan) in &plans {
-                    catchment::output::write_plan(
-                        &dir.join("plans").join(key),
-                        &inst,
-                        &m,
-                        plan,
-                        &Default::default(),
-                    )?;
-                }
-                Ok(())
-            })?;
+            let md = result?.write(dir.path())?;
             dir.finish()?;
             print!("{md}");
             println!("\nReport and plans written to {}/", out.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { data, out, force, unit, whole_segments } => {
+        Command::Demo { data, out, force, unit, whole_segments, contiguous } => {
             let data = find_data(&data)?;
             let dir = OutDir::new(&out, force, &[Some(&data)])?;
             let input = InputArgs {
@@ -1182,7 +1176,7 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             let req = app::PlanRequest {
                 city: publish.city_spec(),
                 compare: publish.compare_spec(),
-                ..input.request(Policy { unit, whole_segments, ..Policy::default() })?
+                ..input.request(Policy { unit, whole_segments, contiguous, ..Policy::default() })?
             };
             let summary = solve_to(&req, dir)?;
             print_summary(&summary, &out);
@@ -1384,7 +1378,9 @@ fn print_summary(s: &Summary, out: &Path) {
     if let (Some(opt), Some(gap)) = (s.solver.pupil_optimum_m, s.solver.gap_pct) {
         println!(
             "{} walk {:.1} km, {gap:.2}% more than the certified pupil-level optimum without them ({:.1} km)",
-            if s.solver.whole_segments {
+            if s.solver.contiguous {
+                "Contiguous districts"
+            } else if s.solver.whole_segments {
                 "Whole street segments"
             } else if s.solver.unit == catchment::Unit::Block {
                 "Whole-block districts"

@@ -354,6 +354,31 @@ fn demo_runs_and_checks_its_plan() {
         serde_json::from_str(&std::fs::read_to_string(out2.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["solver"]["unit"], "block");
     assert!(summary["solver"]["gap_pct"].as_f64().unwrap() >= 0.0);
+    // Contiguous districts, as `scripts/demo` publishes them: one piece per school, within
+    // the seats, checked, with the gap to the certified pupil-level optimum.
+    let out3 = d.path().join("demo3");
+    let o = bin()
+        .args(["demo", "--contiguous", "--out"])
+        .arg(&out3)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("Contiguous districts walk"), "{stdout}");
+    assert!(stdout.contains("Independent check (catchment check): feasible"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out3.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["solver"]["contiguous"], true);
+    assert!(summary["solver"]["gap_pct"].as_f64().unwrap() >= 0.0);
+    let per_school = summary["districts"]["per_school"].as_array().unwrap();
+    assert_eq!(per_school.len(), 33);
+    assert!(per_school.iter().all(|s| s["pieces"] == 1), "{}", summary["districts"]);
+    assert!(summary["per_school"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["load"].as_u64().unwrap() <= s["capacity"].as_u64().unwrap()));
 }
 
 #[test]

@@ -66,7 +66,8 @@ fn report_numbers_recompute_from_the_plan_files() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out2.join("report.json")).unwrap()).unwrap();
     let rows = report["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 4);
+    // Proxy, given, whole blocks, contiguous (the case has the city's blocks), pupil level.
+    assert_eq!(rows.len(), 5);
     // What the city reported (data/magdeburg/reported.json) is shown beside the plans, as given.
     let reported: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(Path::new(root).join("data").join(case).join("reported.json"))
@@ -76,7 +77,7 @@ fn report_numbers_recompute_from_the_plan_files() {
     assert_eq!(report["reported"], reported);
     let (over, of) = (reported["over_2km"].as_u64().unwrap(), reported["pupils"].as_u64().unwrap());
     let row = format!(
-        "| {} | – | – | – | {over} ({:.1}% of {of}) | – | – | – | – |",
+        "| {} | – | – | – | {over} ({:.1}% of {of}) | – | – | – | – | – |",
         reported["name"].as_str().unwrap(),
         100.0 * over as f64 / of as f64
     );
@@ -112,10 +113,33 @@ fn report_numbers_recompute_from_the_plan_files() {
         let largest =
             schools.iter().map(|s| s["largest_class"].parse::<u64>().unwrap()).max().unwrap();
         assert_eq!(row["largest_class"].as_u64().unwrap(), largest, "{key}");
+        // Streets in two or more districts: the lines of the plan's split-streets.csv.
+        let split = read_csv(&out2.join("plans").join(key).join("split-streets.csv")).len();
+        assert_eq!(row["split_streets"].as_u64().unwrap(), split as u64, "{key}");
     }
+    // The contiguous plan: one piece per district (as its summary counts them), within the
+    // seats, never below the pupil-level optimum, and its gap as printed.
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out2.join("plans/contiguous/summary.json")).unwrap(),
+    )
+    .unwrap();
+    let per_school = summary["districts"]["per_school"].as_array().unwrap();
+    assert!(!per_school.is_empty());
+    assert!(per_school.iter().all(|s| s["pieces"] == 1), "{}", summary["districts"]);
+    assert_eq!(by_key["contiguous"]["classes_over_size"], 0);
+    let gap = 100.0 * (obj_of(&by_key, "contiguous") - obj_of(&by_key, "pupils"))
+        / obj_of(&by_key, "pupils");
+    assert_eq!(report["contiguous_gap_pct"].as_f64().unwrap(), (gap * 100.0).round() / 100.0);
+    assert!(stdout.contains("Contiguous districts (each one connected piece"), "{stdout}");
+    assert!(stdout.contains("~2% above the theoretical optimum"), "{stdout}");
     // Optimised rows never walk more than the baseline; the pupil level never more than blocks.
     let obj = |k: &str| by_key[k]["objective_m"].as_u64().unwrap();
     assert!(obj("pupils") <= obj("blocks") && obj("blocks") <= obj("baseline"));
+    assert!(obj("pupils") <= obj("contiguous"));
+}
+
+fn obj_of(rows: &HashMap<&str, &serde_json::Value>, key: &str) -> f64 {
+    rows[key]["objective_m"].as_u64().unwrap() as f64
 }
 
 #[test]

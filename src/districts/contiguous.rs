@@ -151,6 +151,18 @@ pub fn solve(
                 .unwrap_or(full.root.iter().position(|&x| x == b).unwrap_or(0) as u32)
         })
         .collect();
+    // With whole street segments: each segment's blocks (connected among themselves) are one
+    // unit of the search, so no segment is split; `unit_of` maps blocks to units.
+    let (full, start, unit_of) = if policy.whole_segments {
+        let (units, unit_of) = full.contract(&super::segments::groups(city)?);
+        let mut s = vec![0u32; units.n_units()];
+        for (b, &u) in unit_of.iter().enumerate() {
+            s[u] = start[b];
+        }
+        (units, s, Some(unit_of))
+    } else {
+        (full, start, None)
+    };
     let searched = contiguity::local_search(&full, &start, &optimum.prices);
     // The search stops early when cancelled: its plan is then not used.
     crate::cancel::check()?;
@@ -160,7 +172,8 @@ pub fn solve(
     // straight line (a school the network routes badly stays allowed around it), or at its
     // school in the local search's plan (which then stays feasible and starts Cbc).
     let mut problem = full.clone();
-    for b in 0..blocks.len() {
+    let restricted = if unit_of.is_none() { blocks.len() } else { 0 };
+    for b in 0..restricted {
         let walks: Vec<u32> = match bm.index(&blocks[b].id) {
             Some(r) => bm.row(r).to_vec(),
             None => vec![UNREACHABLE; n_s],
@@ -184,7 +197,7 @@ pub fn solve(
         }
     }
     let allowed = problem.cost.iter().filter(|&&c| c != UNREACHABLE).count();
-    let (assign_blocks, method, proved) = if allowed <= EXACT_MAX_PAIRS {
+    let (assign_units, method, proved) = if allowed <= EXACT_MAX_PAIRS && unit_of.is_none() {
         let sol = contiguity::solve_exact(&problem, EXACT_SECONDS, heuristic.as_deref()).map_err(
             |e| match e {
                 crate::solve::SolveError::Infeasible(_) => {
@@ -237,9 +250,15 @@ pub fn solve(
                 shortfall: total,
             }]));
         };
-        (h, "contiguous (local search from the optimal districts)".to_string(), false)
+        let how = match unit_of {
+            Some(_) => {
+                "contiguous, whole street segments (local search from the optimal districts)"
+            }
+            None => "contiguous (local search from the optimal districts)",
+        };
+        (h, how.to_string(), false)
     };
-    if !problem.is_feasible(&assign_blocks) {
+    if !problem.is_feasible(&assign_units) {
         return Err(Error::Infeasible(vec![crate::error::Infeasibility {
             kind: "contiguity".into(),
             message: format!(
@@ -252,6 +271,10 @@ pub fn solve(
             shortfall: 0,
         }]));
     }
+    let assign_blocks: Vec<u32> = match &unit_of {
+        Some(unit_of) => unit_of.iter().map(|&u| assign_units[u]).collect(),
+        None => assign_units,
+    };
     // Pupils follow their block; fixed pupils keep their school.
     let assign: Vec<u32> = inst
         .pupils

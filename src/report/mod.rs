@@ -112,6 +112,9 @@ pub struct SolverInfo {
     /// Whether every street segment between two junctions was kept in one district.
     #[serde(default)]
     pub whole_segments: bool,
+    /// Whether every district is one connected piece around its school (every block decided).
+    #[serde(default)]
+    pub contiguous: bool,
     /// For whole-block or class plans: the pupil-level optimum and the gap to it in %.
     pub pupil_optimum_m: Option<u64>,
     /// Percent the plan's walk lies above the pupil-level optimum.
@@ -245,6 +248,7 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
             min_class_size: plan.policy.min_class_size,
             max_class_size: plan.policy.max_class_size,
             whole_segments: plan.policy.whole_segments,
+            contiguous: plan.policy.contiguous,
             pupil_optimum_m: plan.pupil_optimum,
             gap_pct: plan.pupil_optimum.map(|o| {
                 if o > 0 {

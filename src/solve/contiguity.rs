@@ -68,6 +68,83 @@ pub struct ContiguousSolution {
 }
 
 impl ContiguousProblem {
+    /// The problem on groups of units kept together (say the blocks of one street segment):
+    /// each group's units that are connected among themselves become one unit (weights and
+    /// costs summed, a pair not allowed for any member not allowed), the units of no group stay
+    /// as they are, and a group holding two schools' roots leaves those roots out. Returns the
+    /// problem and each original unit's new unit; a plan of the new problem is one of the old
+    /// by `assign[unit_of[u]]`, contiguous when the new one is.
+    pub fn contract(&self, groups: &[Vec<usize>]) -> (ContiguousProblem, Vec<usize>) {
+        let n = self.n_units();
+        let mut is_root = vec![false; n];
+        self.root.iter().for_each(|&r| is_root[r] = true);
+        let mut group_of = vec![usize::MAX; n];
+        for (g, units) in groups.iter().enumerate() {
+            let roots = units.iter().filter(|&&u| is_root[u]).count();
+            for &u in units {
+                if u < n && group_of[u] == usize::MAX && !(roots > 1 && is_root[u]) {
+                    group_of[u] = g;
+                }
+            }
+        }
+        // New units: connected pieces of each group (in the units' own adjacency), singletons.
+        let mut unit_of = vec![usize::MAX; n];
+        let mut next = 0usize;
+        for start in 0..n {
+            if unit_of[start] != usize::MAX {
+                continue;
+            }
+            unit_of[start] = next;
+            if group_of[start] != usize::MAX {
+                let mut stack = vec![start];
+                while let Some(u) = stack.pop() {
+                    for &v in &self.neighbours[u] {
+                        if unit_of[v] == usize::MAX && group_of[v] == group_of[start] {
+                            unit_of[v] = next;
+                            stack.push(v);
+                        }
+                    }
+                }
+            }
+            next += 1;
+        }
+        let ns = self.n_schools;
+        let mut cost = vec![0u32; next * ns];
+        let mut weight = vec![0u32; next];
+        let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); next];
+        for u in 0..n {
+            let k = unit_of[u];
+            weight[k] += self.weight[u];
+            for s in 0..ns {
+                let (c, o) = (&mut cost[k * ns + s], self.cost[u * ns + s]);
+                *c = if *c == UNREACHABLE || o == UNREACHABLE {
+                    UNREACHABLE
+                } else {
+                    c.saturating_add(o).min(UNREACHABLE - 1)
+                };
+            }
+            for &v in &self.neighbours[u] {
+                if unit_of[v] != k {
+                    neighbours[k].push(unit_of[v]);
+                }
+            }
+        }
+        for list in &mut neighbours {
+            list.sort_unstable();
+            list.dedup();
+        }
+        let root = self.root.iter().map(|&r| unit_of[r]).collect();
+        let p = ContiguousProblem {
+            n_schools: ns,
+            cap: self.cap.clone(),
+            cost,
+            weight,
+            root,
+            neighbours,
+        };
+        (p, unit_of)
+    }
+
     /// Number of units (blocks).
     pub fn n_units(&self) -> usize {
         self.weight.len()
@@ -1250,6 +1327,58 @@ mod tests {
         }
         assert!(checked >= 30, "{checked}");
         eprintln!("random starts: {runs} runs, {contiguous} contiguous, {fitting} feasible");
+    }
+
+    /// Contracting groups (rows of a grid, some split by a gap, one holding two roots): a plan
+    /// of the contracted problem, expanded, keeps every group's connected members at one
+    /// school, is contiguous when the contracted one is, and costs the same.
+    #[test]
+    fn contracted_groups_stay_whole_and_expand_to_contiguous_plans() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut checked = 0;
+        for case in 0..60 {
+            let p = random_problem(&mut rng);
+            let n = p.n_units();
+            // Random groups of 1-4 consecutive units.
+            let mut groups = Vec::new();
+            let mut u = 0;
+            while u < n {
+                let len = rng.random_range(1..=4).min(n - u);
+                groups.push((u..u + len).collect::<Vec<_>>());
+                u += len;
+            }
+            let (q, unit_of) = p.contract(&groups);
+            assert!(q.n_units() <= n, "case {case}");
+            assert_eq!(q.weight.iter().sum::<u32>(), p.weight.iter().sum::<u32>());
+            let roots: std::collections::HashSet<usize> = q.root.iter().copied().collect();
+            assert_eq!(roots.len(), q.root.len(), "case {case}: roots stay distinct");
+            for (a, b) in (0..n).flat_map(|a| p.neighbours[a].iter().map(move |&b| (a, b))) {
+                if unit_of[a] != unit_of[b] {
+                    assert!(q.neighbours[unit_of[a]].contains(&unit_of[b]), "case {case}");
+                }
+            }
+            let start: Vec<u32> = (0..q.n_units() as u32).map(|u| u % q.n_schools as u32).collect();
+            let out = local_search(&q, &start, &[]);
+            let expanded: Vec<u32> = unit_of.iter().map(|&k| out[k]).collect();
+            if q.is_contiguous(&out) {
+                assert!(p.is_contiguous(&expanded), "case {case}: {out:?} -> {expanded:?}");
+                checked += 1;
+            }
+            if q.is_feasible(&out) {
+                assert!(p.is_feasible(&expanded), "case {case}");
+                assert_eq!(q.objective(&out), p.objective(&expanded), "case {case}");
+            }
+            for g in &groups {
+                for &a in g {
+                    for &b in g {
+                        if unit_of[a] == unit_of[b] {
+                            assert_eq!(expanded[a], expanded[b], "case {case}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked >= 10, "{checked}");
     }
 
     /// A line 0-1-2-3-4, school A at 0 and B at 4: unit 2 is nearest A, its neighbours B, so the
