@@ -794,22 +794,32 @@ pub fn reproduce(
     stage(Stage::Solving);
     let (mut comparison, mut plans) =
         reproduce::run(case, &loaded.inst, &loaded.matrix, given, reported)?;
-    if loaded.city.is_some() {
+    let segments = loaded.city.as_ref().is_some_and(|c| c.streets.is_some());
+    let variants: &[bool] = match (&loaded.city, segments) {
+        (None, _) => &[],
+        (Some(_), false) => &[false],
+        (Some(_), true) => &[false, true],
+    };
+    for &whole_segments in variants {
         let contiguous = Loaded {
-            policy: Policy { contiguous: true, ..loaded.policy.clone() },
+            policy: Policy { contiguous: true, whole_segments, ..loaded.policy.clone() },
             compare_proxy: false,
             compare_districts: None,
             ..loaded.clone()
         };
+        let (inst, m) = (&loaded.inst, &loaded.matrix);
         match contiguous.solve(&|_| ()) {
             Ok(r) => {
-                reproduce::add_contiguous(&mut comparison, &loaded.inst, &loaded.matrix, &r.plan);
-                plans.push(("contiguous".into(), r.plan));
+                reproduce::add_contiguous(&mut comparison, inst, m, &r.plan, whole_segments);
+                let key = if whole_segments { "contiguous-segments" } else { "contiguous" };
+                plans.push((key.into(), r.plan));
             }
-            Err(Error::Infeasible(v)) => {
+            Err(Error::Infeasible(v)) if !whole_segments => {
                 let why: Vec<String> = v.into_iter().map(|i| i.message).collect();
                 comparison.contiguous_note = Some(why.join("; "));
             }
+            // The variant with whole segments is shown when found.
+            Err(Error::Infeasible(_)) => {}
             Err(e) => return Err(e),
         }
     }

@@ -66,8 +66,9 @@ fn report_numbers_recompute_from_the_plan_files() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out2.join("report.json")).unwrap()).unwrap();
     let rows = report["rows"].as_array().unwrap();
-    // Proxy, given, whole blocks, contiguous (the case has the city's blocks), pupil level.
-    assert_eq!(rows.len(), 5);
+    // Proxy, given, whole blocks, contiguous and contiguous with whole street segments (the
+    // case has the city's blocks and streets), pupil level.
+    assert_eq!(rows.len(), 6);
     // What the city reported (data/magdeburg/reported.json) is shown beside the plans, as given.
     let reported: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(Path::new(root).join("data").join(case).join("reported.json"))
@@ -136,6 +137,14 @@ fn report_numbers_recompute_from_the_plan_files() {
     let obj = |k: &str| by_key[k]["objective_m"].as_u64().unwrap();
     assert!(obj("pupils") <= obj("blocks") && obj("blocks") <= obj("baseline"));
     assert!(obj("pupils") <= obj("contiguous"));
+    assert!(obj("pupils") <= obj("contiguous-segments"));
+    // With whole segments the districts are one piece each too.
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out2.join("plans/contiguous-segments/summary.json")).unwrap(),
+    )
+    .unwrap();
+    let per_school = summary["districts"]["per_school"].as_array().unwrap();
+    assert!(per_school.iter().all(|s| s["pieces"] == 1), "{}", summary["districts"]);
 }
 
 fn obj_of(rows: &HashMap<&str, &serde_json::Value>, key: &str) -> f64 {

@@ -31,6 +31,9 @@ pub const NEAREST_SCHOOLS: usize = 12;
 /// A block without pupils counts its walk divided by this (its pupils' walk counts whole).
 pub const EMPTY_BLOCK_DIVISOR: u32 = 100;
 
+/// Seconds the chains of districts may take to bring a plan within the seats.
+pub const TRANSFER_SECONDS: u32 = 30;
+
 /// Seconds the exact solver may take before its best contiguous plan is taken unproven.
 pub const EXACT_SECONDS: u32 = 30;
 
@@ -163,7 +166,16 @@ pub fn solve(
     } else {
         (full, start, None)
     };
-    let searched = contiguity::local_search(&full, &start, &optimum.prices);
+    let mut searched = contiguity::local_search(&full, &start, &optimum.prices);
+    // Seats to spare far away: passed along chains of full districts, then the walk lowered
+    // again from the plan within the seats.
+    if full.is_contiguous(&searched) && !full.is_feasible(&searched) {
+        let deadline = started + std::time::Duration::from_secs(TRANSFER_SECONDS as u64);
+        crate::solve::transfer::restore_capacity(&full, &mut searched, deadline);
+        if full.is_feasible(&searched) {
+            searched = contiguity::local_search(&full, &searched, &optimum.prices);
+        }
+    }
     // The search stops early when cancelled: its plan is then not used.
     crate::cancel::check()?;
     let over = overflow(inst, &full, &searched);

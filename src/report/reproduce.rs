@@ -186,12 +186,27 @@ fn row(inst: &Instance, m: &Matrix, key: &str, name: &str, plan: &Plan, base: u6
     }
 }
 
-/// Add the contiguous districts' row (before the pupil-level optimum's) and their gap to it.
-pub fn add_contiguous(c: &mut Comparison, inst: &Instance, m: &Matrix, plan: &Plan) {
+/// Add a row of contiguous districts (before the pupil-level optimum's): `whole_segments`
+/// whether street segments were kept whole too. The plain contiguous row sets the gap to the
+/// pupil-level optimum.
+pub fn add_contiguous(
+    c: &mut Comparison,
+    inst: &Instance,
+    m: &Matrix,
+    plan: &Plan,
+    whole_segments: bool,
+) {
     let base = c.rows.first().map(|r| r.objective_m).unwrap_or(0);
-    let name = "Contiguous districts of whole blocks (each one piece, every block of the city)";
-    let r = row(inst, m, "contiguous", name, plan, base);
-    if let Some(p) = c.rows.iter().find(|r| r.key == "pupils") {
+    let (key, name) = if whole_segments {
+        ("contiguous-segments", "Contiguous districts, street segments between junctions whole")
+    } else {
+        (
+            "contiguous",
+            "Contiguous districts of whole blocks (each one piece, every block of the city)",
+        )
+    };
+    let r = row(inst, m, key, name, plan, base);
+    if let Some(p) = c.rows.iter().find(|r| r.key == "pupils").filter(|_| !whole_segments) {
         let opt = p.objective_m as f64;
         if opt > 0.0 {
             c.contiguous_gap_pct = Some(round(100.0 * (r.objective_m as f64 - opt) / opt, 2));
@@ -278,6 +293,18 @@ pub fn markdown(c: &Comparison) -> String {
         (None, Some(note)) => format!("Contiguous districts: {note}.\n"),
         _ => String::new(),
     };
+    let segments = match (
+        c.rows.iter().find(|r| r.key == "contiguous-segments"),
+        c.rows.iter().find(|r| r.key == "pupils"),
+    ) {
+        (Some(r), Some(p)) if p.objective_m > 0 => format!(
+            "Keeping every street segment between two junctions in one district as well costs \
+             {:.2}% over the same bound.\n",
+            100.0 * (r.objective_m as f64 - p.objective_m as f64) / p.objective_m as f64
+        ),
+        _ => String::new(),
+    };
+    let contiguous = contiguous + &segments;
     format!(
         "# catchment reproduce {case}\n\n\
          {pupils} pupils, {schools} schools, {seats} seats. Distances: {src}.\n\n\

@@ -553,20 +553,20 @@ fn solve_relaxation(
 }
 
 /// BFS scratch space for connectivity checks.
-struct Scratch {
+pub(super) struct Scratch {
     mark: Vec<u32>,
     stamp: u32,
     queue: Vec<usize>,
 }
 
 impl Scratch {
-    fn new(n: usize) -> Scratch {
+    pub(super) fn new(n: usize) -> Scratch {
         Scratch { mark: vec![0; n], stamp: 0, queue: Vec::new() }
     }
 
     /// Whether school `s`'s district, without `removed` and with `added`, is one piece around
     /// its root. `size` is the district's current number of units.
-    fn connected(
+    pub(super) fn connected(
         &mut self,
         p: &ContiguousProblem,
         assign: &[u32],

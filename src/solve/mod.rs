@@ -12,6 +12,7 @@ pub mod flow;
 pub mod lp;
 pub mod pricing;
 pub mod stream;
+pub mod transfer;
 
 use crate::error::{Error, Result};
 use crate::instance::Instance;
