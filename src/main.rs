@@ -786,10 +786,54 @@ fn load(input: &InputArgs) -> anyhow::Result<(catchment::Instance, catchment::Ma
 
 /// Load a plan request with a spinner naming the stage.
 fn load_request(req: &app::PlanRequest) -> anyhow::Result<app::Loaded> {
+    load_request_timed(req, &Stages::new())
+}
+
+fn load_request_timed(req: &app::PlanRequest, stages: &Stages) -> anyhow::Result<app::Loaded> {
     let pb = spinner("reading schools and pupils");
-    let loaded = req.load(&|s| pb.set_message(stage_message(s)));
+    let loaded = req.load(&|s| {
+        stages.enter(Some(s));
+        pb.set_message(stage_message(s))
+    });
     pb.finish_and_clear();
     Ok(loaded?)
+}
+
+/// Each stage's wall time and the process's peak memory, logged (`-v`) when the next stage
+/// begins: where a large run spends its time and memory.
+struct Stages {
+    current: std::cell::Cell<Option<(app::Stage, std::time::Instant)>>,
+}
+
+impl Stages {
+    fn new() -> Stages {
+        Stages { current: std::cell::Cell::new(None) }
+    }
+
+    /// The stage `next` begins (None: the last one ended).
+    fn enter(&self, next: Option<app::Stage>) {
+        let now = std::time::Instant::now();
+        if let Some((stage, since)) = self.current.get() {
+            if Some(stage) == next {
+                return;
+            }
+            tracing::info!(
+                stage = stage.describe(),
+                seconds = format!("{:.3}", (now - since).as_secs_f64()),
+                peak_memory_mib = peak_memory_mib().map(|m| format!("{m:.0}")).unwrap_or_default(),
+                "stage done"
+            );
+        }
+        self.current.set(next.map(|s| (s, now)));
+    }
+}
+
+/// The process's peak resident memory in MiB (Linux: `VmHWM` of /proc/self/status).
+fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 fn stage_message(s: app::Stage) -> &'static str {
@@ -803,7 +847,9 @@ fn stage_message(s: app::Stage) -> &'static str {
 
 /// Load, solve and write a plan request (`catchment solve` and the demo).
 fn solve_to(req: &app::PlanRequest, out: OutDir) -> anyhow::Result<Summary> {
-    let loaded = load_request(req)?;
+    let stages = Stages::new();
+    let loaded = load_request_timed(req, &stages)?;
+    stages.enter(Some(app::Stage::Solving));
     let pb = spinner(&format!(
         "solving {} pupils x {} schools{}",
         loaded.inst.pupils.len(),
@@ -820,7 +866,9 @@ fn solve_to(req: &app::PlanRequest, out: OutDir) -> anyhow::Result<Summary> {
     } else {
         "writing the plan"
     });
+    stages.enter(Some(app::Stage::Writing));
     let written = result.and_then(|r| r.write(&loaded, out.path(), &|_| ()));
+    stages.enter(None);
     pb.finish_and_clear();
     let written = written?;
     out.finish()?;

@@ -80,12 +80,18 @@ pub fn solve_plan(
         },
     };
     let pure = solve::solve(&problem, policy.solver).map_err(to_error)?;
+    let solved = started.elapsed();
+    tracing::info!(seconds = format!("{:.3}", solved.as_secs_f64()), "pupil level solved");
     let certificate = certificate::certify(&problem, &pure.assign).map_err(|f| {
         Error::Solver(format!(
             "the solver's plan failed the independent certificate check: {}",
             describe_findings(inst, &f).join("; ")
         ))
     })?;
+    tracing::info!(
+        seconds = format!("{:.3}", (started.elapsed() - solved).as_secs_f64()),
+        "certificate checked"
+    );
     // With stability, the bound for MIP plans is the walk-only pupil-level optimum.
     let pupil_bound = if stability.is_some() && policy.is_mip() {
         solve::solve(&walk_problem, policy.solver).map_err(to_error)?.objective
