@@ -51,6 +51,69 @@ pub fn draw_districts(
         .collect()
 }
 
+/// One building is never split on a tie: the blocks of one street and house number (`20 A`,
+/// `20 B`, `20 B 5`: staircases and flats of house 20) without pupils go to the building's
+/// school — the school of most of its pupils, else of most of its blocks — wherever that school
+/// is among their least-cost ones (walk + price + `extra`). Blocks with pupils keep the plan's
+/// school: a building whose pupils the plan sends to two schools stays split, as the plan is.
+pub fn keep_buildings_whole(
+    blocks: &[Block],
+    bm: &BlockMatrix,
+    prices: &[i64],
+    pupil_block: &[Option<usize>],
+    extra: &dyn Fn(usize, usize) -> Option<i64>,
+    school_of: &mut [Option<usize>],
+) {
+    use crate::instance::housenumber;
+    use crate::routing::geocode::normalize_street;
+    use std::collections::BTreeMap;
+    let price = |s: usize| prices.get(s).copied().unwrap_or(0);
+    let mut pupils = vec![0u32; bm.blocks.len()];
+    for b in pupil_block.iter().flatten() {
+        pupils[*b] += 1;
+    }
+    let mut buildings: BTreeMap<(String, u32), Vec<usize>> = BTreeMap::new();
+    for blk in blocks {
+        let (Some(street), Some(num), Some(b)) =
+            (&blk.street, &blk.house_number, bm.index(&blk.id))
+        else {
+            continue;
+        };
+        let Some(h) = housenumber::parse(num).filter(|h| h.is_single()) else { continue };
+        buildings.entry((normalize_street(street), h.first().number)).or_default().push(b);
+    }
+    for members in buildings.values().filter(|m| m.len() > 1) {
+        // The building's school: most pupils, else most blocks; ties by school order.
+        let mut votes: BTreeMap<usize, (u32, u32)> = BTreeMap::new();
+        for &b in members {
+            if let Some(s) = school_of[b] {
+                let v = votes.entry(s).or_default();
+                v.0 += pupils[b];
+                v.1 += 1;
+            }
+        }
+        let Some((&target, _)) = votes.iter().max_by_key(|(s, v)| (**v, std::cmp::Reverse(**s)))
+        else {
+            continue;
+        };
+        for &b in members {
+            if pupils[b] > 0 || school_of[b] == Some(target) {
+                continue;
+            }
+            let row = bm.row(b);
+            let cost = |s: usize| {
+                (row[s] != crate::routing::UNREACHABLE)
+                    .then(|| extra(b, s).map(|x| row[s] as i64 + price(s) + x))
+                    .flatten()
+            };
+            let best = (0..bm.n_schools).filter_map(cost).min();
+            if best.is_some() && cost(target) == best {
+                school_of[b] = Some(target);
+            }
+        }
+    }
+}
+
 /// The district rows for every block of `blocks` (the city). Fails when a block has no row
 /// in the block matrix. With `change` (a plan kept close to last year's districts by a change
 /// cost), blocks without pupils this year go to the school of least `walk + price + change
@@ -94,9 +157,12 @@ pub fn district_rows(
     let school_of = match &plan.districts {
         // The plan decided every block (contiguous districts).
         Some(d) => bm.blocks.iter().map(|id| d.get(id).map(|&s| s as usize)).collect(),
-        None => draw_districts(bm, &plan.prices, &plan.assign, &pupil_block, &|b, s| {
-            open(s).then(|| pen(b, s))
-        }),
+        None => {
+            let extra = |b: usize, s: usize| open(s).then(|| pen(b, s));
+            let mut d = draw_districts(bm, &plan.prices, &plan.assign, &pupil_block, &extra);
+            keep_buildings_whole(blocks, bm, &plan.prices, &pupil_block, &extra, &mut d);
+            d
+        }
     };
     let price = |s: usize| plan.prices.get(s).copied().unwrap_or(0);
     Ok(blocks
