@@ -211,3 +211,72 @@ fn the_report_names_the_reason_and_the_candidates_of_each_failure() {
          1 number_not_found, 1 street_not_found"
     );
 }
+
+/// The match rate on Monaco's real addresses written as an address register would write them:
+/// upper case, `Bd`/`Av.` for `Boulevard`/`Avenue`, staircase and flat after the number. Prints
+/// the rate (`cargo test --release --test geocode match_rate -- --nocapture`).
+#[test]
+fn match_rate_on_monaco_addresses_in_register_forms() {
+    use osmpbf::{Element, ElementReader};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/monaco.osm.pbf");
+    let mut addresses: Vec<(String, String)> = Vec::new();
+    let mut take = |tags: &mut dyn Iterator<Item = (&str, &str)>| {
+        let (mut s, mut n) = (None, None);
+        for (k, v) in tags {
+            match k {
+                "addr:street" => s = Some(v.to_string()),
+                "addr:housenumber" => n = Some(v.to_string()),
+                _ => {}
+            }
+        }
+        if let (Some(s), Some(n)) = (s, n) {
+            addresses.push((s, n));
+        }
+    };
+    ElementReader::from_path(&path)
+        .unwrap()
+        .for_each(|el| match el {
+            Element::Node(n) => take(&mut n.tags()),
+            Element::DenseNode(n) => take(&mut n.tags()),
+            Element::Way(w) => take(&mut w.tags()),
+            Element::Relation(r) => take(&mut r.tags()),
+        })
+        .unwrap();
+    let register = |street: &str, number: &str, form: usize| -> (String, String) {
+        let s = match form {
+            0 => street.to_string(),
+            1 => street.to_uppercase(),
+            _ => street.replace("Boulevard", "Bd").replace("Avenue", "Av."),
+        };
+        // The first number of a range or list, then a staircase and a flat.
+        let first = catchment::instance::housenumber::parse(number)
+            .map(|h| h.first().key())
+            .unwrap_or_else(|| number.to_string());
+        let n = if form == 2 { format!("{first} C 12") } else { first };
+        (s, n)
+    };
+    let pupils: Vec<Pupil> = addresses
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (s, n))| {
+            (0..3).map(move |form| {
+                let (street, number) = register(s, n, form);
+                Pupil {
+                    id: format!("{i}-{form}"),
+                    location: None,
+                    street: Some(street),
+                    house_number: Some(number),
+                    postcode: None,
+                    block: None,
+                    fixed_school: None,
+                    extra: vec![],
+                }
+            })
+        })
+        .collect();
+    let mut pupils = pupils;
+    let r = geocode_pupils(&mut pupils, monaco());
+    println!("{} addresses x 3 forms: {}", addresses.len(), r.summary());
+    let rate = r.geocoded as f64 / pupils.len() as f64;
+    assert!(rate >= 0.95, "{}", r.summary());
+}

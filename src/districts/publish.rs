@@ -427,4 +427,48 @@ mod tests {
         let d = draw_districts(&m, &prices, &[], &[], &|_, _| Some(0));
         assert_eq!(d[0], Some(1), "without pupils: 350 + 0 < 100 + 300");
     }
+
+    /// Issue 14: "20 A" and "20 B" (staircases of one building) went to two schools on a tie.
+    #[test]
+    fn a_building_is_not_split_by_its_staircase_on_a_tie() {
+        let blk = |i: usize, nr: &str| Block {
+            id: format!("B{i}"),
+            lat: 52.1,
+            lon: 11.6,
+            residents: 5,
+            street: Some("Hauptstraße".into()),
+            house_number: Some(nr.into()),
+        };
+        // Blocks 0-2 are house 20 (one place, one row); school 1 costs as much as school 0
+        // with its price: 300 + 0 = 100 + 200. Block 3 is house 22, same walks, no pupils.
+        let m = bm(&[&[100, 300], &[100, 300], &[100, 300], &[100, 300]]);
+        let prices = [200, 0];
+        let blocks = vec![blk(0, "20 A"), blk(1, "20 B"), blk(2, "20 B 5"), blk(3, "22")];
+        // Two pupils in 20 A, both at school 1 (the plan's choice on the tie).
+        let pupil_block = [Some(0), Some(0)];
+        let assign = [1, 1];
+        let mut d = draw_districts(&m, &prices, &assign, &pupil_block, &|_, _| Some(0));
+        assert_eq!(d, vec![Some(1), Some(0), Some(0), Some(0)], "the tie broken by school order");
+        keep_buildings_whole(&blocks, &m, &prices, &pupil_block, &|_, _| Some(0), &mut d);
+        assert_eq!(
+            d,
+            vec![Some(1), Some(1), Some(1), Some(0)],
+            "house 20 whole; 22 is another house"
+        );
+
+        // A plan that truly splits the building (pupils of 20 A at 1, of 20 B at 0) stays split.
+        let pupil_block = [Some(0), Some(1)];
+        let assign = [1, 0];
+        let mut d = draw_districts(&m, &prices, &assign, &pupil_block, &|_, _| Some(0));
+        keep_buildings_whole(&blocks, &m, &prices, &pupil_block, &|_, _| Some(0), &mut d);
+        assert_eq!(&d[..2], &[Some(1), Some(0)]);
+
+        // Not on a tie: a block whose walk + price is higher at the building's school keeps its own.
+        let m = bm(&[&[100, 300], &[100, 301], &[100, 300], &[100, 300]]);
+        let pupil_block = [Some(0), Some(0)];
+        let assign = [1, 1];
+        let mut d = draw_districts(&m, &prices, &assign, &pupil_block, &|_, _| Some(0));
+        keep_buildings_whole(&blocks, &m, &prices, &pupil_block, &|_, _| Some(0), &mut d);
+        assert_eq!(&d[..3], &[Some(1), Some(0), Some(1)]);
+    }
 }

@@ -296,7 +296,8 @@ fn houses(blocks: &[(&Block, usize)]) -> Vec<House> {
 /// block with a street, a house number and a school is in exactly one line (the lines' blocks
 /// together are the blocks; see [`StreetList::blocks`]).
 pub fn address_street_list(blocks: &[Block], school: &[Option<usize>]) -> StreetList {
-    let mut streets: BTreeMap<String, (String, Vec<(&Block, usize)>)> = BTreeMap::new();
+    type OnStreet<'a> = (String, Vec<(&'a Block, usize)>);
+    let mut streets: BTreeMap<String, OnStreet> = BTreeMap::new();
     for (b, s) in blocks.iter().zip(school) {
         let (Some(street), Some(_), Some(s)) = (&b.street, &b.house_number, s) else { continue };
         let entry =
@@ -818,6 +819,102 @@ mod tests {
         assert_eq!(list.parts[1].blocks, vec!["A11a", "A12"]);
         assert_eq!(list.parts[4].blocks, vec!["H1", "H2"]);
         assert_eq!(find_street(&list.parts, "hegelstraße").len(), 1);
+    }
+
+    fn lines(list: &StreetList) -> Vec<(String, String, usize)> {
+        list.parts.iter().map(|p| (p.street.clone(), p.house_numbers.clone(), p.school)).collect()
+    }
+
+    /// Issue 14: ranges from OSM read "19–31-33" and "22-24–24 (even)".
+    #[test]
+    fn ranges_are_normalised() {
+        let mut blocks = Vec::new();
+        let mut school = Vec::new();
+        for n in (19..=29).step_by(2) {
+            blocks.push(addr(&format!("L{n}"), "Lindenweg", &n.to_string()));
+            school.push(Some(0));
+        }
+        blocks.push(addr("L31", "Lindenweg", "31-33"));
+        school.push(Some(0));
+        blocks.push(addr("L35", "Lindenweg", "35"));
+        school.push(Some(1));
+        blocks.push(addr("L22", "Lindenweg", "22-24"));
+        blocks.push(addr("L24", "Lindenweg", "24"));
+        blocks.push(addr("L26", "Lindenweg", "26"));
+        school.extend([Some(1), Some(1), Some(1)]);
+        let list = address_street_list(&blocks, &school);
+        assert_eq!(
+            lines(&list),
+            vec![
+                ("Lindenweg".into(), "19–33 (odd)".into(), 0),
+                ("Lindenweg".into(), "35 (odd)".into(), 1),
+                ("Lindenweg".into(), "22–26 (even)".into(), 1),
+            ]
+        );
+        assert_eq!(list.parts[2].blocks, vec!["L22", "L24", "L26"]);
+    }
+
+    /// Issue 14: "1–15" and "15-17" in two districts: the number written out wins, so 15 is
+    /// listed once.
+    #[test]
+    fn no_number_is_in_two_districts() {
+        let mut blocks = Vec::new();
+        let mut school = Vec::new();
+        for n in (1..=15).step_by(2) {
+            blocks.push(addr(&format!("K{n}"), "Kirchweg", &n.to_string()));
+            school.push(Some(0));
+        }
+        blocks.push(addr("K15-17", "Kirchweg", "15-17"));
+        blocks.push(addr("K19", "Kirchweg", "19"));
+        school.extend([Some(1), Some(1)]);
+        let list = address_street_list(&blocks, &school);
+        assert_eq!(
+            lines(&list),
+            vec![("Kirchweg".into(), "1–15".into(), 0), ("Kirchweg".into(), "17–19".into(), 1)]
+        );
+        // Every number of every line, by school: none in two.
+        let mut seen: HashMap<u32, usize> = HashMap::new();
+        for p in &list.parts {
+            let (lo, hi) = p.house_numbers.split_once('–').unwrap();
+            for n in (lo.parse::<u32>().unwrap()..=hi.parse().unwrap()).step_by(2) {
+                assert!(seen.insert(n, p.school).is_none_or(|s| s == p.school), "{n} twice");
+            }
+        }
+        assert_eq!(list.parts[1].blocks, vec!["K15-17", "K19"]);
+    }
+
+    /// Issue 14: one block with a spelling variant of its street was missing from the list.
+    /// Every block with an address and a school is in the list, in a line of its school.
+    #[test]
+    fn every_block_is_in_the_list() {
+        let blocks = vec![
+            addr("H3", "Hegelstraße", "3"),
+            addr("H3x", "Hegelstr.", "3"),
+            addr("H5", "Hegelstraße", "5 A"),
+            addr("H5b", "Hegelstraße", "5b"),
+            addr("H6", "Hegelstraße", "ohne Nummer"),
+            addr("H7", "Hegelstraße", "7-9"),
+            addr("H9", "Hegelstraße", "9"),
+            addr("H11", "Hegelstraße", "11 B 5"),
+            addr("H11c", "Hegelstraße", "11 C 2"),
+        ];
+        let school =
+            vec![Some(0), Some(0), Some(0), Some(1), Some(0), Some(1), Some(0), Some(1), Some(1)];
+        let list = address_street_list(&blocks, &school);
+        let mut listed: Vec<&str> = list.blocks();
+        listed.sort();
+        let mut all: Vec<&str> = blocks.iter().map(|b| b.id.as_str()).collect();
+        all.sort();
+        assert_eq!(listed, all, "{:#?}", list.parts);
+        for (b, s) in blocks.iter().zip(&school) {
+            assert!(
+                list.parts.iter().any(|p| p.blocks.contains(&b.id) && Some(p.school) == *s),
+                "{} not in a line of its school",
+                b.id
+            );
+        }
+        // A staircase address is the house: 11b and 11c, both listed as houses of 11.
+        assert!(list.parts.iter().any(|p| p.house_numbers.contains("11b")), "{:#?}", list.parts);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Forms read (case and spaces do not matter): a number (`20`), a number with a suffix
 //! (`20a`, `20 A`, `4bis`, `11/1`), a staircase and flat (`11 B 5`: house 11, staircase B, flat
-//! 5; the flat is kept apart and never part of the building), a range (`8-10`, `8–10`, `8 - 10`)
+//! 5; the flat is kept apart and never part of the building; `4bis C 12`: house 4bis, staircase
+//! C, flat 12), a range (`8-10`, `8–10`, `8 - 10`)
 //! and a list (`19;21`, `19, 21`; its items may be ranges). A range stands for the numbers of
 //! its ends' side of the street (`8-10`: 8 and 10; `7-9`: 7 and 9) unless its ends differ in
 //! parity (`8-11`: 8 to 11) or every number is asked for (OSM `addr:interpolation=all`).
@@ -181,6 +182,14 @@ fn parse_item(s: &str) -> Option<Item> {
         {
             (w.to_string(), Some(f.to_string()))
         }
+        // `4bis C 12`: house 4bis, staircase C, flat 12 (staircase and flat kept as the flat).
+        [w, st, f]
+            if suffix_ok(w)
+                && st.chars().all(char::is_alphabetic)
+                && f.starts_with(|c: char| c.is_ascii_digit()) =>
+        {
+            (w.to_string(), Some(format!("{st} {f}")))
+        }
         _ => return None,
     };
     Some(Item::One(HouseNumber { number, suffix, flat }))
@@ -225,6 +234,7 @@ mod tests {
             (" 4bis ", "4bis"),
             ("11/1", "11/1"),
             ("11 B 5", "11b 5"),
+            ("4bis C 12", "4bis c 12"),
             ("8-10", "8–10"),
             ("8 – 10", "8–10"),
             ("19;21", "19, 21"),
@@ -233,7 +243,7 @@ mod tests {
         ] {
             assert_eq!(parse(raw).map(|n| n.to_string()).as_deref(), Some(shown), "{raw}");
         }
-        for bad in ["", "ohne Nummer", "a12", "10-8", "1-999", "12 a b c"] {
+        for bad in ["", "ohne Nummer", "a12", "10-8", "1-999", "12 a b c", "12 a b 4 5"] {
             assert_eq!(parse(bad), None, "{bad}");
         }
         assert_eq!(parse("11 B 5").unwrap().first(), one(11, "b", Some("5")));

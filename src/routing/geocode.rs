@@ -617,12 +617,22 @@ mod osm {
                 "addr:interpolation" => a.interpolation = Some(v.to_string()),
                 "highway" => highway = true,
                 "type" => multipolygon = v == "multipolygon" || v == "building",
-                k if NAME_TAGS.contains(&k) || k.starts_with("name:") => names
+                k if NAME_TAGS.contains(&k) || is_language_name(k) => names
                     .extend(v.split(';').map(|s| s.trim().to_string()).filter(|s| !s.is_empty())),
                 _ => {}
             }
         }
         (a, names, highway, multipolygon)
+    }
+
+    /// `name:sv`, `name:de-CH`: a name in a language (not `name:etymology:wikidata`).
+    fn is_language_name(k: &str) -> bool {
+        k.strip_prefix("name:").is_some_and(|l| {
+            let (lang, region) = l.split_once('-').unwrap_or((l, ""));
+            (2..=3).contains(&lang.len())
+                && lang.chars().all(|c| c.is_ascii_lowercase())
+                && region.chars().all(|c| c.is_ascii_alphanumeric())
+        })
     }
 
     struct Placed {
