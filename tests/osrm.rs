@@ -485,7 +485,8 @@ fn cli_geocodes_routes_and_solves() {
         "--cache-dir",
         cache.to_str().unwrap(),
     ];
-    // The unknown address fails the run; its id is in the report file, its street nowhere.
+    // The unknown address fails the run; its id is in the report file (with the extract's
+    // street names that start alike as candidates), its street nowhere.
     let r = catchment(&base);
     let stderr = String::from_utf8_lossy(&r.stderr);
     assert!(!r.status.success());
@@ -498,7 +499,7 @@ fn cli_geocodes_routes_and_solves() {
     assert!(!out.exists(), "nothing written on error");
     assert_eq!(
         std::fs::read_to_string(&report).unwrap(),
-        "pupil_id,result,candidates\n5,street_not_found,\n1,exact,\n2,exact,\n3,range,\n"
+        "pupil_id,result,candidates\n5,street_not_found,Rue Imberty\n1,exact,\n2,exact,\n3,range,\n"
     );
 
     let mut skip = base.to_vec();
