@@ -436,7 +436,7 @@ fn route_blocks(
     osrm: &routing::OsrmSource,
 ) -> Result<(Vec<crate::districts::blocks::Block>, crate::districts::BlockMatrix, String)> {
     use crate::error::{Hint, Setting};
-    use routing::geocode::Lookup;
+    use routing::geocode::{GeocodeProblem, Located};
     let unplaced = inputs.iter().filter(|b| !b.located).count();
     if unplaced > 0 {
         let Some(index) = routing::address_index(osrm)? else {
@@ -452,22 +452,36 @@ fn route_blocks(
             });
         };
         let (mut unmatched, mut ambiguous) = (Vec::new(), Vec::new());
+        let mut report = routing::geocode::GeocodeReport::default();
         for b in inputs.iter_mut().filter(|b| !b.located) {
             let (Some(street), Some(number)) = (&b.block.street, &b.block.house_number) else {
                 unmatched.push(b.block.id.clone());
+                report.problems.push((b.block.id.clone(), GeocodeProblem::NoAddress));
                 continue;
             };
-            match index.lookup(street, number, None) {
-                Lookup::Found { lat, lon } => {
+            let problem = match index.locate(street, number, None) {
+                Located::Found { lat, lon, quality } => {
                     (b.block.lat, b.block.lon) = (lat, lon);
                     b.located = true;
+                    report.geocoded += 1;
+                    report.placed.push((b.block.id.clone(), quality));
+                    continue;
                 }
-                Lookup::NotFound => unmatched.push(b.block.id.clone()),
-                Lookup::Ambiguous(_) => ambiguous.push(b.block.id.clone()),
+                Located::Ambiguous(places) => {
+                    ambiguous.push(b.block.id.clone());
+                    GeocodeProblem::Ambiguous(places)
+                }
+                Located::StreetNotFound { similar } => GeocodeProblem::StreetNotFound(similar),
+                Located::NumberNotFound { nearest } => GeocodeProblem::NumberNotFound(nearest),
+                Located::BadNumber => GeocodeProblem::BadNumber,
+            };
+            if !matches!(problem, GeocodeProblem::Ambiguous(_)) {
+                unmatched.push(b.block.id.clone());
             }
+            report.problems.push((b.block.id.clone(), problem));
         }
+        tracing::info!("{label}: blocks {}", report.summary());
         let failed = unmatched.len() + ambiguous.len();
-        tracing::info!(blocks = unplaced - failed, failed, "blocks geocoded");
         if failed > 0 {
             // Blocks are public (addresses, grid cells): they are named.
             let shown: Vec<String> =

@@ -863,7 +863,7 @@ fn the_service_geocodes_street_addresses_with_its_extract() {
     let pbf = common::monaco_pbf();
     let schools =
         "id,name,lat,lon,capacity\nville,Ville,43.7312,7.4197,3\ncarlo,Carlo,43.7394,7.4274,3\n";
-    let pupils = "id,street,house_number,lat,lon\n1,Avenue de Grande-Bretagne,22,,\n2,QUAI ANTOINE 1ER,4,,\n3,Rue Terrazzani,8,,\n4,,,43.7356,7.4196\n";
+    let pupils = "id,street,house_number,lat,lon\n1,Avenue de Grande-Bretagne,22,,\n2,QUAI ANTOINE 1ER,4,,\n3,Rue Terrazzani,9,,\n4,,,43.7356,7.4196\n";
     let blocks = "block_id,lat,lon,residents,street,house_number\nB1,,,40,Avenue de Grande-Bretagne,22\nB2,43.7356,7.4196,50,,\nB3,43.7318,7.4203,10,,\n";
     let url = osrm.url.clone();
     let body = |pupils: &str, extra: serde_json::Value| {

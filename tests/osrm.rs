@@ -460,7 +460,7 @@ fn cli_geocodes_routes_and_solves() {
         "id,street,house_number,lat,lon\n\
          1,Avenue de Grande-Bretagne,22,,\n\
          2,QUAI ANTOINE 1ER,4,,\n\
-         3,Rue Terrazzani,8,,\n\
+         3,Rue Terrazzani,9,,\n\
          4,,,43.7356,7.4196\n\
          5,Rue Imaginaire,12,,\n",
     );
@@ -485,7 +485,8 @@ fn cli_geocodes_routes_and_solves() {
         "--cache-dir",
         cache.to_str().unwrap(),
     ];
-    // The unknown address fails the run; its id is in the report file, its street nowhere.
+    // The unknown address fails the run; its id is in the report file (with the extract's
+    // street names that start alike as candidates), its street nowhere.
     let r = catchment(&base);
     let stderr = String::from_utf8_lossy(&r.stderr);
     assert!(!r.status.success());
@@ -498,7 +499,7 @@ fn cli_geocodes_routes_and_solves() {
     assert!(!out.exists(), "nothing written on error");
     assert_eq!(
         std::fs::read_to_string(&report).unwrap(),
-        "pupil_id,problem,places\n5,unmatched,0\n"
+        "pupil_id,result,candidates\n5,street_not_found,Rue Imberty\n1,exact,\n2,exact,\n3,range,\n"
     );
 
     let mut skip = base.to_vec();
@@ -563,7 +564,7 @@ fn solve_routes_the_citys_blocks_keeps_its_walks_and_check_needs_no_routing() {
         "id,street,house_number,lat,lon,block\n\
          1,Avenue de Grande-Bretagne,22,,,B1\n\
          2,QUAI ANTOINE 1ER,4,,,B2\n\
-         3,Rue Terrazzani,8,,,B3\n\
+         3,Rue Terrazzani,9,,,B3\n\
          4,,,43.7356,7.4196,B4\n\
          5,Rue Imaginaire,12,,,B4\n",
     );
@@ -574,7 +575,7 @@ fn solve_routes_the_citys_blocks_keeps_its_walks_and_check_needs_no_routing() {
         "block_id,lat,lon,residents,street,house_number\n\
          B1,,,40,Avenue de Grande-Bretagne,22\n\
          B2,,,30,Quai Antoine 1er,4\n\
-         B3,,,20,Rue Terrazzani,8\n\
+         B3,,,20,Rue Terrazzani,9\n\
          B4,43.7356,7.4196,50,,\n\
          B5,43.7318,7.4203,10,,\n",
     );

@@ -6,8 +6,9 @@ use super::publish::Publication;
 use super::streets::{StreetList, StreetListKind, StreetPart};
 use super::{explain_numbers, Explanation};
 use crate::error::{Error, Result};
+use crate::instance::housenumber::{self, split_address};
 use crate::instance::School;
-use crate::routing::geocode::{normalize_number, normalize_street};
+use crate::routing::geocode::normalize_street;
 use serde::{Deserialize, Serialize};
 
 /// One row of `districts.csv`.
@@ -248,25 +249,6 @@ pub struct Answer {
     pub explanations: Vec<Explanation>,
 }
 
-/// Split "Hegelstraße 12a" (or "Hegelstraße 12 a") into ("Hegelstraße", Some("12a")): the
-/// number is the last word starting with a digit, followed by at most a one-letter suffix.
-fn split_address(a: &str) -> (String, Option<String>) {
-    let words: Vec<&str> = a.split_whitespace().collect();
-    let found = words.iter().rposition(|w| w.starts_with(|c: char| c.is_ascii_digit()));
-    match found {
-        Some(i)
-            if i > 0
-                && words[i + 1..]
-                    .iter()
-                    .all(|w| w.chars().count() == 1 && w.chars().all(char::is_alphabetic)) =>
-        {
-            let street = words[..i].join(" ").trim_end_matches(',').to_string();
-            (street, Some(words[i..].concat()))
-        }
-        _ => (words.join(" "), None),
-    }
-}
-
 /// Answer a query from the text of `districts.csv`, `streets.csv` (if any) and the schools
 /// (id, name).
 pub fn explain_from_files(
@@ -326,10 +308,27 @@ pub fn explain_from_files(
                 .collect();
             if !on_street.is_empty() {
                 if let Some(n) = &number {
-                    let nn = normalize_number(n);
+                    // The building: `11 B 5` is house 11b (flat 5); a block `11-13` holds 11 and 13.
+                    let want = n.first().key();
+                    let holds = |r: &DistrictRecord| {
+                        housenumber::parse(&r.house_number)
+                            .is_some_and(|h| h.covered(false).iter().any(|c| c.house.key() == want))
+                    };
                     let r = on_street
                         .iter()
-                        .find(|r| normalize_number(&r.house_number) == nn)
+                        .find(|r| {
+                            housenumber::parse(&r.house_number)
+                                .is_some_and(|h| h.first().key() == want)
+                        })
+                        .or_else(|| on_street.iter().find(|r| holds(r)))
+                        .or_else(|| {
+                            // A staircase or suffix the districts do not list: the house.
+                            let base = n.first().base();
+                            on_street.iter().find(|r| {
+                                housenumber::parse(&r.house_number)
+                                    .is_some_and(|h| h.first().key() == base)
+                            })
+                        })
                         .ok_or_else(|| {
                             Error::not_found(format!(
                                 "'{a}': the street is listed, this house number is not"
@@ -425,14 +424,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn addresses_split_into_street_and_number() {
-        assert_eq!(split_address("Hegelstraße 12a"), ("Hegelstraße".into(), Some("12a".into())));
-        assert_eq!(split_address("Am Umfassungsweg"), ("Am Umfassungsweg".into(), None));
+    fn explain_reads_house_numbers_as_the_geocoder_does() {
+        // Issue 14: `explain --address` rejected "11 B 5" (house, staircase, flat).
+        let districts = "block_id,school_id,walk_m,nearest_school_id,nearest_walk_m,cost_to_others_m,residents,keep_cost_m,street,house_number\n\
+            b1,S1,400,S1,400,0,10,0,Mannerheimintie,11\n\
+            b2,S2,500,S2,500,0,10,0,Mannerheimintie,13-15\n\
+            b3,S1,450,S1,450,0,10,0,Hauptstraße,20 A\n";
+        let schools = vec![("S1".to_string(), "One".to_string()), ("S2".into(), "Two".into())];
+        let ask = |a: &str| {
+            explain_from_files(districts, None, &schools, &Query::Address(a.into()))
+                .map(|ans| ans.note)
+        };
+        assert_eq!(ask("Mannerheimintie 11 B 5").unwrap(), "address block b1");
         assert_eq!(
-            split_address("Straße des 17. Juni 3"),
-            ("Straße des 17. Juni".into(), Some("3".into()))
+            ask("Mannerheimintie 15").unwrap(),
+            "address block b2",
+            "inside a block's range"
         );
-        assert_eq!(split_address("Straße des 17. Juni"), ("Straße des 17. Juni".into(), None));
-        assert_eq!(split_address("Abendstr. 11 A"), ("Abendstr.".into(), Some("11A".into())));
+        assert_eq!(ask("Hauptstr. 20a").unwrap(), "address block b3");
+        assert!(ask("Mannerheimintie 14").is_err(), "14 is not on the odd side's range 13-15");
     }
 }

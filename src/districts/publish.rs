@@ -51,6 +51,69 @@ pub fn draw_districts(
         .collect()
 }
 
+/// One building is never split on a tie: the blocks of one street and house number (`20 A`,
+/// `20 B`, `20 B 5`: staircases and flats of house 20) without pupils go to the building's
+/// school — the school of most of its pupils, else of most of its blocks — wherever that school
+/// is among their least-cost ones (walk + price + `extra`). Blocks with pupils keep the plan's
+/// school: a building whose pupils the plan sends to two schools stays split, as the plan is.
+pub fn keep_buildings_whole(
+    blocks: &[Block],
+    bm: &BlockMatrix,
+    prices: &[i64],
+    pupil_block: &[Option<usize>],
+    extra: &dyn Fn(usize, usize) -> Option<i64>,
+    school_of: &mut [Option<usize>],
+) {
+    use crate::instance::housenumber;
+    use crate::routing::geocode::normalize_street;
+    use std::collections::BTreeMap;
+    let price = |s: usize| prices.get(s).copied().unwrap_or(0);
+    let mut pupils = vec![0u32; bm.blocks.len()];
+    for b in pupil_block.iter().flatten() {
+        pupils[*b] += 1;
+    }
+    let mut buildings: BTreeMap<(String, u32), Vec<usize>> = BTreeMap::new();
+    for blk in blocks {
+        let (Some(street), Some(num), Some(b)) =
+            (&blk.street, &blk.house_number, bm.index(&blk.id))
+        else {
+            continue;
+        };
+        let Some(h) = housenumber::parse(num).filter(|h| h.is_single()) else { continue };
+        buildings.entry((normalize_street(street), h.first().number)).or_default().push(b);
+    }
+    for members in buildings.values().filter(|m| m.len() > 1) {
+        // The building's school: most pupils, else most blocks; ties by school order.
+        let mut votes: BTreeMap<usize, (u32, u32)> = BTreeMap::new();
+        for &b in members {
+            if let Some(s) = school_of[b] {
+                let v = votes.entry(s).or_default();
+                v.0 += pupils[b];
+                v.1 += 1;
+            }
+        }
+        let Some((&target, _)) = votes.iter().max_by_key(|(s, v)| (**v, std::cmp::Reverse(**s)))
+        else {
+            continue;
+        };
+        for &b in members {
+            if pupils[b] > 0 || school_of[b] == Some(target) {
+                continue;
+            }
+            let row = bm.row(b);
+            let cost = |s: usize| {
+                (row[s] != crate::routing::UNREACHABLE)
+                    .then(|| extra(b, s).map(|x| row[s] as i64 + price(s) + x))
+                    .flatten()
+            };
+            let best = (0..bm.n_schools).filter_map(cost).min();
+            if best.is_some() && cost(target) == best {
+                school_of[b] = Some(target);
+            }
+        }
+    }
+}
+
 /// The district rows for every block of `blocks` (the city). Fails when a block has no row
 /// in the block matrix. With `change` (a plan kept close to last year's districts by a change
 /// cost), blocks without pupils this year go to the school of least `walk + price + change
@@ -94,9 +157,12 @@ pub fn district_rows(
     let school_of = match &plan.districts {
         // The plan decided every block (contiguous districts).
         Some(d) => bm.blocks.iter().map(|id| d.get(id).map(|&s| s as usize)).collect(),
-        None => draw_districts(bm, &plan.prices, &plan.assign, &pupil_block, &|b, s| {
-            open(s).then(|| pen(b, s))
-        }),
+        None => {
+            let extra = |b: usize, s: usize| open(s).then(|| pen(b, s));
+            let mut d = draw_districts(bm, &plan.prices, &plan.assign, &pupil_block, &extra);
+            keep_buildings_whole(blocks, bm, &plan.prices, &pupil_block, &extra, &mut d);
+            d
+        }
     };
     let price = |s: usize| plan.prices.get(s).copied().unwrap_or(0);
     Ok(blocks
@@ -360,5 +426,49 @@ mod tests {
         assert_eq!(d[3], None, "no route");
         let d = draw_districts(&m, &prices, &[], &[], &|_, _| Some(0));
         assert_eq!(d[0], Some(1), "without pupils: 350 + 0 < 100 + 300");
+    }
+
+    /// Issue 14: "20 A" and "20 B" (staircases of one building) went to two schools on a tie.
+    #[test]
+    fn a_building_is_not_split_by_its_staircase_on_a_tie() {
+        let blk = |i: usize, nr: &str| Block {
+            id: format!("B{i}"),
+            lat: 52.1,
+            lon: 11.6,
+            residents: 5,
+            street: Some("Hauptstraße".into()),
+            house_number: Some(nr.into()),
+        };
+        // Blocks 0-2 are house 20 (one place, one row); school 1 costs as much as school 0
+        // with its price: 300 + 0 = 100 + 200. Block 3 is house 22, same walks, no pupils.
+        let m = bm(&[&[100, 300], &[100, 300], &[100, 300], &[100, 300]]);
+        let prices = [200, 0];
+        let blocks = vec![blk(0, "20 A"), blk(1, "20 B"), blk(2, "20 B 5"), blk(3, "22")];
+        // Two pupils in 20 A, both at school 1 (the plan's choice on the tie).
+        let pupil_block = [Some(0), Some(0)];
+        let assign = [1, 1];
+        let mut d = draw_districts(&m, &prices, &assign, &pupil_block, &|_, _| Some(0));
+        assert_eq!(d, vec![Some(1), Some(0), Some(0), Some(0)], "the tie broken by school order");
+        keep_buildings_whole(&blocks, &m, &prices, &pupil_block, &|_, _| Some(0), &mut d);
+        assert_eq!(
+            d,
+            vec![Some(1), Some(1), Some(1), Some(0)],
+            "house 20 whole; 22 is another house"
+        );
+
+        // A plan that truly splits the building (pupils of 20 A at 1, of 20 B at 0) stays split.
+        let pupil_block = [Some(0), Some(1)];
+        let assign = [1, 0];
+        let mut d = draw_districts(&m, &prices, &assign, &pupil_block, &|_, _| Some(0));
+        keep_buildings_whole(&blocks, &m, &prices, &pupil_block, &|_, _| Some(0), &mut d);
+        assert_eq!(&d[..2], &[Some(1), Some(0)]);
+
+        // Not on a tie: a block whose walk + price is higher at the building's school keeps its own.
+        let m = bm(&[&[100, 300], &[100, 301], &[100, 300], &[100, 300]]);
+        let pupil_block = [Some(0), Some(0)];
+        let assign = [1, 1];
+        let mut d = draw_districts(&m, &prices, &assign, &pupil_block, &|_, _| Some(0));
+        keep_buildings_whole(&blocks, &m, &prices, &pupil_block, &|_, _| Some(0), &mut d);
+        assert_eq!(&d[..3], &[Some(1), Some(0), Some(1)]);
     }
 }

@@ -153,6 +153,17 @@ impl StreetList {
         }
     }
 
+    /// The blocks of the list, each once, in list order.
+    pub fn blocks(&self) -> Vec<&str> {
+        let mut seen = std::collections::HashSet::new();
+        self.parts
+            .iter()
+            .flat_map(|p| &p.blocks)
+            .map(String::as_str)
+            .filter(|b| seen.insert(*b))
+            .collect()
+    }
+
     /// The streets in more than one district, in list order.
     pub fn split_streets(&self) -> Vec<SplitStreet> {
         self.by_street()
@@ -169,61 +180,162 @@ impl StreetList {
 /// The part of a street that lies wholly in one district.
 pub const WHOLE_STREET: &str = "whole street";
 
-/// Leading digits as a number, the rest (lower case) as a suffix: `11a` -> (11, "a").
-fn house_key(h: &str) -> (u32, String) {
-    let h = h.trim();
-    let digits: String = h.chars().take_while(|c| c.is_ascii_digit()).collect();
-    let n = digits.parse().unwrap_or(u32::MAX);
-    (n, h[digits.len()..].trim().to_lowercase())
+/// A house on a street's list: number, suffix (lower case; for a value that is no house number,
+/// the value as written), its school and blocks.
+#[derive(Debug, Clone)]
+struct House {
+    number: u32,
+    suffix: String,
+    school: usize,
+    blocks: Vec<String>,
 }
 
-/// A house on a street: number, suffix, the number as written, school.
-type House = (u32, String, String, usize);
-
-/// The street list from address blocks and their schools (`school[i]` for `blocks[i]`).
-pub fn address_street_list(blocks: &[Block], school: &[Option<usize>]) -> StreetList {
-    let mut streets: BTreeMap<String, (String, Vec<House>)> = BTreeMap::new();
-    for (b, s) in blocks.iter().zip(school) {
-        let (Some(street), Some(num), Some(s)) = (&b.street, &b.house_number, s) else { continue };
-        let (n, suffix) = house_key(num);
-        let entry =
-            streets.entry(normalize_street(street)).or_insert_with(|| (street.clone(), Vec::new()));
-        entry.1.push((n, suffix, num.trim().to_string(), *s));
-    }
-    // Block ids by (street, number) for the parts.
-    let mut ids: HashMap<(String, String), String> = HashMap::new();
-    for b in blocks {
-        if let (Some(street), Some(num)) = (&b.street, &b.house_number) {
-            ids.insert((normalize_street(street), num.trim().to_string()), b.id.clone());
+impl House {
+    fn label(&self) -> String {
+        if self.number == u32::MAX {
+            self.suffix.clone()
+        } else {
+            format!("{}{}", self.number, self.suffix)
         }
     }
+}
+
+/// A block's claim on one number of its street.
+struct Claim<'a> {
+    number: u32,
+    suffix: String,
+    /// Written out (`15`), not inside a range (`15-17`).
+    exact: bool,
+    /// The first number of the block's value (ranges claim in order of their start).
+    start: u32,
+    school: usize,
+    block: &'a str,
+}
+
+/// The houses of one street from its blocks' numbers, read by [`crate::instance::housenumber`]:
+/// a range stands for its side of the street (`22-24` is 22 and 24) and a list for its numbers,
+/// staircase and flat left out (`20 B 5` is house `20b`). A number written out wins over a range
+/// containing it and a range starting earlier over a later one, so two districts never share a
+/// number; a block whose every number went to other blocks of its own school joins them, one
+/// whose numbers went to another school keeps them (two blocks of the city on one number in two
+/// districts: listed twice, as the districts are).
+fn houses(blocks: &[(&Block, usize)]) -> Vec<House> {
+    use crate::instance::housenumber;
+    let mut claims: Vec<Claim> = Vec::new();
+    for (b, s) in blocks {
+        let raw = b.house_number.as_deref().unwrap_or("").trim();
+        match housenumber::parse(raw) {
+            Some(h) => {
+                let start = h.first().number;
+                for c in h.covered(false) {
+                    claims.push(Claim {
+                        number: c.house.number,
+                        suffix: c.house.suffix,
+                        exact: c.exact,
+                        start,
+                        school: *s,
+                        block: &b.id,
+                    });
+                }
+            }
+            None => claims.push(Claim {
+                number: u32::MAX,
+                suffix: raw.to_string(),
+                exact: true,
+                start: u32::MAX,
+                school: *s,
+                block: &b.id,
+            }),
+        }
+    }
+    // Winners of each (number, suffix): every exact claim, else the earliest range's.
+    let mut by_number: BTreeMap<(u32, String), Vec<&Claim>> = BTreeMap::new();
+    for c in &claims {
+        by_number.entry((c.number, c.suffix.clone())).or_default().push(c);
+    }
+    let mut won: BTreeMap<(u32, String, usize), Vec<String>> = BTreeMap::new();
+    let mut winners: HashMap<&str, usize> = HashMap::new();
+    for ((number, suffix), cs) in &by_number {
+        let chosen: Vec<&&Claim> = if cs.iter().any(|c| c.exact) {
+            cs.iter().filter(|c| c.exact).collect()
+        } else {
+            let first = cs.iter().min_by_key(|c| (c.start, c.block)).expect("non-empty");
+            cs.iter().filter(|c| c.start == first.start && c.school == first.school).collect()
+        };
+        for c in chosen {
+            let ids = won.entry((*number, suffix.clone(), c.school)).or_default();
+            if !ids.iter().any(|i| i == c.block) {
+                ids.push(c.block.to_string());
+            }
+            *winners.entry(c.block).or_default() += 1;
+        }
+    }
+    // Blocks that won no number: beside the winners of their numbers when those are of their
+    // school, else with their own numbers.
+    for (b, s) in blocks {
+        if winners.contains_key(b.id.as_str()) {
+            continue;
+        }
+        let mine: Vec<&Claim> = claims.iter().filter(|c| c.block == b.id).collect();
+        let same_school = mine.iter().all(|c| won.contains_key(&(c.number, c.suffix.clone(), *s)));
+        for c in mine {
+            let ids = won.entry((c.number, c.suffix.clone(), *s)).or_default();
+            if same_school {
+                ids.push(b.id.clone());
+                break;
+            }
+            ids.push(b.id.clone());
+        }
+    }
+    won.into_iter()
+        .map(|((number, suffix, school), blocks)| House { number, suffix, school, blocks })
+        .collect()
+}
+
+/// The street list from address blocks and their schools (`school[i]` for `blocks[i]`). Every
+/// block with a street, a house number and a school is in exactly one line (the lines' blocks
+/// together are the blocks; see [`StreetList::blocks`]).
+pub fn address_street_list(blocks: &[Block], school: &[Option<usize>]) -> StreetList {
+    type OnStreet<'a> = (String, Vec<(&'a Block, usize)>);
+    let mut streets: BTreeMap<String, OnStreet> = BTreeMap::new();
+    for (b, s) in blocks.iter().zip(school) {
+        let (Some(street), Some(_), Some(s)) = (&b.street, &b.house_number, s) else { continue };
+        let entry =
+            streets.entry(normalize_street(street)).or_insert_with(|| (street.clone(), Vec::new()));
+        entry.1.push((b, *s));
+    }
     let mut parts = Vec::new();
-    for (key, (name, mut nums)) in streets {
-        nums.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        nums.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    for (_, (name, on_street)) in streets {
+        let nums = houses(&on_street);
         let runs = |list: &[&House]| -> Vec<(usize, usize)> {
             let mut out: Vec<(usize, usize)> = Vec::new();
             for (i, x) in list.iter().enumerate() {
                 match out.last_mut() {
-                    Some((_, end)) if list[*end].3 == x.3 => *end = i,
+                    Some((_, end)) if list[*end].school == x.school => *end = i,
                     _ => out.push((i, i)),
                 }
             }
             out
         };
-        let all: Vec<&_> = nums.iter().collect();
+        let all: Vec<&House> = nums.iter().collect();
         let mixed = runs(&all);
         let block_ids = |list: &[&House], a: usize, b: usize| -> Vec<String> {
-            list[a..=b]
-                .iter()
-                .filter_map(|x| ids.get(&(key.clone(), x.2.clone())).cloned())
-                .collect()
+            let mut ids: Vec<String> = Vec::new();
+            for h in &list[a..=b] {
+                for id in &h.blocks {
+                    if !ids.contains(id) {
+                        ids.push(id.clone());
+                    }
+                }
+            }
+            ids
         };
         let label = |list: &[&House], a: usize, b: usize| -> String {
-            if a == b {
-                list[a].2.clone()
+            let (first, last) = (list[a].label(), list[b].label());
+            if first == last {
+                first
             } else {
-                format!("{}–{}", list[a].2, list[b].2)
+                format!("{first}–{last}")
             }
         };
         if mixed.len() == 1 {
@@ -231,13 +343,13 @@ pub fn address_street_list(blocks: &[Block], school: &[Option<usize>]) -> Street
                 street: name.clone(),
                 part: WHOLE_STREET.into(),
                 house_numbers: "all".into(),
-                school: nums[0].3,
+                school: nums[0].school,
                 blocks: block_ids(&all, 0, all.len() - 1),
             });
             continue;
         }
-        let odd: Vec<&_> = nums.iter().filter(|x| x.0 % 2 == 1).collect();
-        let even: Vec<&_> = nums.iter().filter(|x| x.0 % 2 == 0).collect();
+        let odd: Vec<&House> = nums.iter().filter(|x| x.number % 2 == 1).collect();
+        let even: Vec<&House> = nums.iter().filter(|x| x.number % 2 == 0).collect();
         let (odd_runs, even_runs) = (runs(&odd), runs(&even));
         if odd_runs.len() + even_runs.len() < mixed.len() {
             for (list, rs, side) in [(&odd, &odd_runs, "odd"), (&even, &even_runs, "even")] {
@@ -247,7 +359,7 @@ pub fn address_street_list(blocks: &[Block], school: &[Option<usize>]) -> Street
                         street: name.clone(),
                         part: format!("house numbers {numbers}"),
                         house_numbers: numbers,
-                        school: list[a].3,
+                        school: list[a].school,
                         blocks: block_ids(list, a, b),
                     });
                 }
@@ -258,7 +370,7 @@ pub fn address_street_list(blocks: &[Block], school: &[Option<usize>]) -> Street
                     street: name.clone(),
                     part: format!("house numbers {}", label(&all, a, b)),
                     house_numbers: label(&all, a, b),
-                    school: all[a].3,
+                    school: all[a].school,
                     blocks: block_ids(&all, a, b),
                 });
             }
@@ -707,6 +819,102 @@ mod tests {
         assert_eq!(list.parts[1].blocks, vec!["A11a", "A12"]);
         assert_eq!(list.parts[4].blocks, vec!["H1", "H2"]);
         assert_eq!(find_street(&list.parts, "hegelstraße").len(), 1);
+    }
+
+    fn lines(list: &StreetList) -> Vec<(String, String, usize)> {
+        list.parts.iter().map(|p| (p.street.clone(), p.house_numbers.clone(), p.school)).collect()
+    }
+
+    /// Issue 14: ranges from OSM read "19–31-33" and "22-24–24 (even)".
+    #[test]
+    fn ranges_are_normalised() {
+        let mut blocks = Vec::new();
+        let mut school = Vec::new();
+        for n in (19..=29).step_by(2) {
+            blocks.push(addr(&format!("L{n}"), "Lindenweg", &n.to_string()));
+            school.push(Some(0));
+        }
+        blocks.push(addr("L31", "Lindenweg", "31-33"));
+        school.push(Some(0));
+        blocks.push(addr("L35", "Lindenweg", "35"));
+        school.push(Some(1));
+        blocks.push(addr("L22", "Lindenweg", "22-24"));
+        blocks.push(addr("L24", "Lindenweg", "24"));
+        blocks.push(addr("L26", "Lindenweg", "26"));
+        school.extend([Some(1), Some(1), Some(1)]);
+        let list = address_street_list(&blocks, &school);
+        assert_eq!(
+            lines(&list),
+            vec![
+                ("Lindenweg".into(), "19–33 (odd)".into(), 0),
+                ("Lindenweg".into(), "35 (odd)".into(), 1),
+                ("Lindenweg".into(), "22–26 (even)".into(), 1),
+            ]
+        );
+        assert_eq!(list.parts[2].blocks, vec!["L22", "L24", "L26"]);
+    }
+
+    /// Issue 14: "1–15" and "15-17" in two districts: the number written out wins, so 15 is
+    /// listed once.
+    #[test]
+    fn no_number_is_in_two_districts() {
+        let mut blocks = Vec::new();
+        let mut school = Vec::new();
+        for n in (1..=15).step_by(2) {
+            blocks.push(addr(&format!("K{n}"), "Kirchweg", &n.to_string()));
+            school.push(Some(0));
+        }
+        blocks.push(addr("K15-17", "Kirchweg", "15-17"));
+        blocks.push(addr("K19", "Kirchweg", "19"));
+        school.extend([Some(1), Some(1)]);
+        let list = address_street_list(&blocks, &school);
+        assert_eq!(
+            lines(&list),
+            vec![("Kirchweg".into(), "1–15".into(), 0), ("Kirchweg".into(), "17–19".into(), 1)]
+        );
+        // Every number of every line, by school: none in two.
+        let mut seen: HashMap<u32, usize> = HashMap::new();
+        for p in &list.parts {
+            let (lo, hi) = p.house_numbers.split_once('–').unwrap();
+            for n in (lo.parse::<u32>().unwrap()..=hi.parse().unwrap()).step_by(2) {
+                assert!(seen.insert(n, p.school).is_none_or(|s| s == p.school), "{n} twice");
+            }
+        }
+        assert_eq!(list.parts[1].blocks, vec!["K15-17", "K19"]);
+    }
+
+    /// Issue 14: one block with a spelling variant of its street was missing from the list.
+    /// Every block with an address and a school is in the list, in a line of its school.
+    #[test]
+    fn every_block_is_in_the_list() {
+        let blocks = vec![
+            addr("H3", "Hegelstraße", "3"),
+            addr("H3x", "Hegelstr.", "3"),
+            addr("H5", "Hegelstraße", "5 A"),
+            addr("H5b", "Hegelstraße", "5b"),
+            addr("H6", "Hegelstraße", "ohne Nummer"),
+            addr("H7", "Hegelstraße", "7-9"),
+            addr("H9", "Hegelstraße", "9"),
+            addr("H11", "Hegelstraße", "11 B 5"),
+            addr("H11c", "Hegelstraße", "11 C 2"),
+        ];
+        let school =
+            vec![Some(0), Some(0), Some(0), Some(1), Some(0), Some(1), Some(0), Some(1), Some(1)];
+        let list = address_street_list(&blocks, &school);
+        let mut listed: Vec<&str> = list.blocks();
+        listed.sort();
+        let mut all: Vec<&str> = blocks.iter().map(|b| b.id.as_str()).collect();
+        all.sort();
+        assert_eq!(listed, all, "{:#?}", list.parts);
+        for (b, s) in blocks.iter().zip(&school) {
+            assert!(
+                list.parts.iter().any(|p| p.blocks.contains(&b.id) && Some(p.school) == *s),
+                "{} not in a line of its school",
+                b.id
+            );
+        }
+        // A staircase address is the house: 11b and 11c, both listed as houses of 11.
+        assert!(list.parts.iter().any(|p| p.house_numbers.contains("11b")), "{:#?}", list.parts);
     }
 
     #[test]

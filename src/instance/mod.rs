@@ -2,6 +2,7 @@
 //! validation. Every problem is reported with file, line and field; pupil values never appear
 //! in messages.
 
+pub mod housenumber;
 pub mod limits;
 pub mod table;
 

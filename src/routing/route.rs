@@ -35,7 +35,7 @@ pub fn address_index(src: &OsrmSource) -> Result<Option<std::sync::Arc<geocode::
         return Ok(Some(ix.clone()));
     }
     let Some(osm) = &src.osm else { return Ok(None) };
-    let index = geocode::AddressIndex::from_pbf(osm)
+    let index = geocode::AddressIndex::from_osm_file(osm)
         .map_err(|e| Error::input(&osm.display().to_string(), None, None, e))?;
     tracing::info!(addresses = index.len(), "address index built");
     Ok(Some(std::sync::Arc::new(index)))
@@ -56,6 +56,16 @@ pub fn osrm_matrix(
             .into());
         };
         let report = geocode::geocode_pupils(&mut inst.pupils, &index);
+        // The match rate and the failures by reason, at the end of every geocoding run (counts
+        // only: no pupil id, no address).
+        if report.problems.is_empty() {
+            tracing::info!("{}", report.summary());
+        } else {
+            tracing::warn!("{}", report.summary());
+        }
+        if let Some(path) = &src.geocode_report {
+            report.write_csv(path).map_err(|e| Error::io(path, e))?;
+        }
         if !report.problems.is_empty() {
             let mut counts = format!(
                 "{} pupil(s) could not be placed ({} unmatched, {} ambiguous, {} without address)",
@@ -65,7 +75,6 @@ pub fn osrm_matrix(
                 report.problems.len() - report.unmatched() - report.ambiguous(),
             );
             if let Some(path) = &src.geocode_report {
-                report.write_csv(path).map_err(|e| Error::io(path, e))?;
                 counts.push_str(&format!("; their ids are in {}", path.display()));
             }
             if !src.skip_ungeocoded {

@@ -169,7 +169,7 @@ pub fn open(cfg: Config) -> anyhow::Result<App> {
     let lock = lock::acquire(&cfg.db)?;
     let index = match &cfg.osm {
         Some(osm) => {
-            let ix = crate::routing::geocode::AddressIndex::from_pbf(osm)
+            let ix = crate::routing::geocode::AddressIndex::from_osm_file(osm)
                 .map_err(|e| anyhow::anyhow!("--osm / CATCHMENT_OSM: {e}"))?;
             tracing::info!(addresses = ix.len(), "address index built");
             Some(Arc::new(ix))
