@@ -638,13 +638,6 @@ impl Loaded {
                 )),
             ));
         };
-        if self.stability.is_some() {
-            return Err(Error::policy(
-                "contiguous districts are not yet combined with stability against last year's \
-                 districts",
-                None,
-            ));
-        }
         let pupil_policy = Policy {
             unit: Unit::Pupil,
             min_class_size: None,
@@ -656,16 +649,33 @@ impl Loaded {
         let block_policy = Policy { unit: Unit::Block, ..pupil_policy.clone() };
         let start = crate::solve_plan(&self.inst, &self.matrix, &block_policy, None)?;
         crate::cancel::check()?;
-        let c = crate::districts::contiguous::solve(
-            &self.inst,
-            &self.matrix,
-            &self.policy,
-            city,
-            &optimum,
-            &start,
-        )?;
-        let comparison = self.comparison(&c.plan)?;
-        Ok(PlanResult { plan: c.plan, stability: None, comparison, segments: None })
+        let contiguous = |keep| {
+            crate::districts::contiguous::solve(
+                &self.inst,
+                &self.matrix,
+                &self.policy,
+                city,
+                &optimum,
+                &start,
+                keep,
+            )
+        };
+        // With stability: the contiguous plan without it too, the price of stability's
+        // reference (and one more start of the stable search).
+        let free = contiguous(None)?;
+        let (plan, stability) = match &self.stability {
+            None => (free.plan, None),
+            Some(st) => {
+                crate::cancel::check()?;
+                let keep =
+                    crate::districts::contiguous::Keep { stability: st, free: Some(&free.plan) };
+                let stable = contiguous(Some(keep))?;
+                let report = stability::report(&self.inst, st, &stable.plan, &free.plan);
+                (stable.plan, Some(report))
+            }
+        };
+        let comparison = self.comparison(&plan)?;
+        Ok(PlanResult { plan, stability, comparison, segments: None })
     }
 
     /// Whole street segments: the plan of the same policy without the rule first (the

@@ -19,6 +19,7 @@ use crate::error::{Error, Hint, Result, Setting};
 use crate::instance::Instance;
 use crate::routing::{Matrix, UNREACHABLE};
 use crate::solve::contiguity::{self, ContiguousProblem};
+use crate::stability::{Before, Previous, Rule, Stability};
 use crate::{classes_for, Plan, Policy, Unit};
 use std::collections::BTreeMap;
 
@@ -57,6 +58,7 @@ pub fn solve(
     city: &City,
     optimum: &Plan,
     start: &Plan,
+    keep: Option<Keep<'_>>,
 ) -> Result<Contiguous> {
     if policy.min_class_size.is_some() {
         return Err(Error::policy(
@@ -140,9 +142,10 @@ pub fn solve(
         root: roots,
         neighbours: adj.neighbours.clone(),
     };
-    // First a contiguous plan within the seats, by the local search with every school allowed,
-    // from the whole-block optimum (its blocks' schools, roots at home).
-    let start: Vec<u32> = rows
+    // The local search starts from the whole-block optimum (its blocks' schools, roots at
+    // home); with stability also from last year's districts (blocks not in them as in the
+    // optimum) and from the contiguous plan without stability.
+    let optimal_start: Vec<u32> = rows
         .iter()
         .enumerate()
         .map(|(b, r)| {
@@ -151,107 +154,57 @@ pub fn solve(
                 .unwrap_or(full.root.iter().position(|&x| x == b).unwrap_or(0) as u32)
         })
         .collect();
-    let searched = contiguity::local_search(&full, &start, &optimum.prices);
-    // The search stops early when cancelled: its plan is then not used.
-    crate::cancel::check()?;
-    let over = overflow(inst, &full, &searched);
-    let heuristic = full.is_feasible(&searched).then_some(searched);
-    // The exact model: each block at one of its NEAREST_SCHOOLS nearest schools by walk or by
-    // straight line (a school the network routes badly stays allowed around it), or at its
-    // school in the local search's plan (which then stays feasible and starts Cbc).
-    let mut problem = full.clone();
-    for b in 0..blocks.len() {
-        let walks: Vec<u32> = match bm.index(&blocks[b].id) {
-            Some(r) => bm.row(r).to_vec(),
-            None => vec![UNREACHABLE; n_s],
-        };
-        let line = |s: usize| {
-            let (la, lo) = locations[s];
-            let dy = blocks[b].lat - la;
-            let dx = (blocks[b].lon - lo) * la.to_radians().cos();
-            dx * dx + dy * dy
-        };
-        let mut by_line: Vec<usize> = (0..n_s).collect();
-        by_line.sort_by(|&x, &y| line(x).total_cmp(&line(y)).then(x.cmp(&y)));
-        let near_line: Vec<usize> = by_line.into_iter().take(NEAREST_SCHOOLS).collect();
-        let row = &mut problem.cost[b * n_s..(b + 1) * n_s];
-        let mut order: Vec<usize> = (0..n_s).filter(|&s| row[s] != UNREACHABLE).collect();
-        order.sort_by_key(|&s| (walks[s], s));
-        for &s in order.iter().skip(NEAREST_SCHOOLS) {
-            if Some(s) != heuristic.as_ref().map(|h| h[b] as usize) && !near_line.contains(&s) {
-                row[s] = UNREACHABLE;
-            }
+    let mut starts = vec![optimal_start.clone()];
+    let prev: Vec<Before> = match keep {
+        None => vec![Before::Unknown; blocks.len()],
+        Some(k) => block_before(inst, blocks, &k.stability.previous),
+    };
+    if let Some(k) = keep {
+        starts.push(
+            prev.iter()
+                .zip(&optimal_start)
+                .map(|(b, &o)| if let Before::At(s) = *b { s } else { o })
+                .collect(),
+        );
+        if let Some(d) = k.free.and_then(|f| f.districts.as_ref()) {
+            starts.push(
+                blocks
+                    .iter()
+                    .zip(&optimal_start)
+                    .map(|(b, &o)| d.get(&b.id).copied().unwrap_or(o))
+                    .collect(),
+            );
         }
     }
-    let allowed = problem.cost.iter().filter(|&&c| c != UNREACHABLE).count();
-    let (assign_blocks, method, proved) = if allowed <= EXACT_MAX_PAIRS {
-        let sol = contiguity::solve_exact(&problem, EXACT_SECONDS, heuristic.as_deref()).map_err(
-            |e| match e {
-                crate::solve::SolveError::Infeasible(_) => {
-                    Error::Infeasible(vec![crate::error::Infeasibility {
-                        kind: "contiguity".into(),
-                        message: format!(
-                            "no plan gives every school one connected district around its own \
-                             block within its capacity, with each block at one of its \
-                             {NEAREST_SCHOOLS} nearest schools by walk or by straight line"
-                        ),
-                        schools: vec![],
-                        pupils: vec![],
-                        shortfall: 0,
-                    }])
-                }
-                crate::solve::SolveError::TimeLimit { seconds } => Error::TimeLimit {
-                    seconds,
-                    message: "no contiguous plan was found in time".into(),
-                    hint: None,
-                },
-                crate::solve::SolveError::Solver(m) => Error::Solver(m),
-                crate::solve::SolveError::Cancelled => Error::Cancelled,
-            },
-        )?;
-        let how = format!(
-            "contiguous (exact: Cbc with {} connectivity cut(s) in {} solve(s), each block at \
-             one of its {NEAREST_SCHOOLS} nearest schools by walk or straight line{})",
-            sol.cuts,
-            sol.iterations,
-            if sol.proved_optimal { "" } else { "; time limit: best plan found, not proved" }
-        );
-        (sol.assign, how, sol.proved_optimal)
-    } else {
-        let Some(h) = heuristic else {
-            let listed: Vec<String> = over.iter().map(|(id, n)| format!("{id} +{n}")).collect();
-            let total: u64 = over.iter().map(|o| o.1).sum();
-            return Err(Error::Infeasible(vec![crate::error::Infeasibility {
-                kind: "contiguity".into(),
-                message: format!(
-                    "no contiguous plan within the seats was found by the local search: \
-                     every school one connected district around its own block, none over \
-                     capacity (seats may be too few where the pupils live, or too few \
-                     neighbours between districts to pass them on); its best contiguous plan \
-                     leaves {} pupil(s) over capacity: {}",
-                    total,
-                    listed.join(", ")
-                ),
-                schools: over.iter().map(|o| o.0.clone()).collect(),
-                pupils: vec![],
-                shortfall: total,
-            }]));
-        };
-        (h, "contiguous (local search from the optimal districts)".to_string(), false)
+    let ctx = Search {
+        inst,
+        blocks,
+        bm,
+        locations: &locations,
+        prices: &optimum.prices,
+        prev: &prev,
+        starts: &starts,
     };
-    if !problem.is_feasible(&assign_blocks) {
-        return Err(Error::Infeasible(vec![crate::error::Infeasibility {
-            kind: "contiguity".into(),
-            message: format!(
-                "no contiguous plan within the seats was found by the {}: every district one \
-                 piece holding its school's block, every school within its capacity",
-                if proved { "exact solver" } else { "local search" }
-            ),
-            schools: vec![],
-            pupils: vec![],
-            shortfall: 0,
-        }]));
-    }
+    let (assign_blocks, method, proved) = match keep.map(|k| k.stability.rule) {
+        None => {
+            let f = ctx.run(&full)?;
+            (f.assign, f.method, f.proved)
+        }
+        Some(Rule::ChangeCost(c)) => {
+            // A pupil whose school differs from last year's school of their block pays `c`
+            // meters, as at the pupil level; a block of a closed school pays in every plan.
+            let f = ctx.run(&penalised(&full, &prev, |b| c as u64 * full.weight[b] as u64))?;
+            let how = format!(
+                "{}; last year's districts kept by a change cost of {c} m per pupil",
+                f.method
+            );
+            (f.assign, how, f.proved)
+        }
+        Some(Rule::MaxChangedBlocks(n)) => {
+            let f = ctx.capped(&full, n)?;
+            (f.assign, f.method, f.proved)
+        }
+    };
     // Pupils follow their block; fixed pupils keep their school.
     let assign: Vec<u32> = inst
         .pupils
@@ -333,4 +286,340 @@ fn distinct_roots(
         out.push(b);
     }
     Ok(out)
+}
+
+/// Last year's districts for a contiguous plan.
+#[derive(Debug, Clone, Copy)]
+pub struct Keep<'a> {
+    /// Last year's districts and the rule that keeps them.
+    pub stability: &'a Stability,
+    /// The contiguous plan of the same policy without stability, when solved: one more start
+    /// of the local search (so the stable plan's penalised walk is never above its own).
+    pub free: Option<&'a Plan>,
+}
+
+/// Last year's school of every block (through the block's id; blocks without pupils too).
+fn block_before(
+    inst: &Instance,
+    blocks: &[super::blocks::Block],
+    previous: &Previous,
+) -> Vec<Before> {
+    blocks
+        .iter()
+        .map(|b| match previous.get(&b.id) {
+            None => Before::Unknown,
+            Some(s) => inst.school_index(s).map(|s| Before::At(s as u32)).unwrap_or(Before::Gone),
+        })
+        .collect()
+}
+
+/// The problem with `penalty(block)` meters added to every allowed school of a block with
+/// pupils other than its school last year (blocks of a closed school pay in every plan: left
+/// out, a constant). Costs stay below [`UNREACHABLE`].
+fn penalised(
+    p: &ContiguousProblem,
+    prev: &[Before],
+    penalty: impl Fn(usize) -> u64,
+) -> ContiguousProblem {
+    let mut q = p.clone();
+    let ns = p.n_schools;
+    for (b, before) in prev.iter().enumerate() {
+        let Before::At(keep) = *before else { continue };
+        if p.weight[b] == 0 {
+            continue;
+        }
+        let extra = penalty(b);
+        for s in 0..ns {
+            let c = &mut q.cost[b * ns + s];
+            if s as u32 != keep && *c != UNREACHABLE {
+                *c = (*c as u64 + extra).min(UNREACHABLE as u64 - 1) as u32;
+            }
+        }
+    }
+    q
+}
+
+/// Blocks with pupils that change school against last year (as [`crate::stability::changes`]
+/// counts them: a block of a closed school always changes), and of those the ones that must.
+fn changed_blocks(p: &ContiguousProblem, prev: &[Before], assign: &[u32]) -> (usize, usize) {
+    let mut changed = 0;
+    let mut forced = 0;
+    for (b, before) in prev.iter().enumerate() {
+        if p.weight[b] == 0 {
+            continue;
+        }
+        match *before {
+            Before::Unknown => {}
+            Before::Gone => {
+                changed += 1;
+                forced += 1;
+            }
+            Before::At(s) => changed += usize::from(assign[b] != s),
+        }
+    }
+    (changed, forced)
+}
+
+/// Rounds of the per-changed-block penalty raised fourfold, and of bisection after.
+const CAP_RAISES: usize = 12;
+const CAP_BISECTIONS: usize = 6;
+
+/// A contiguous plan found for one problem (walks, maybe with penalties).
+struct Found {
+    assign: Vec<u32>,
+    method: String,
+    proved: bool,
+}
+
+/// What every search of one city shares.
+struct Search<'a> {
+    inst: &'a Instance,
+    blocks: &'a [super::blocks::Block],
+    bm: &'a super::BlockMatrix,
+    locations: &'a [(f64, f64)],
+    prices: &'a [i64],
+    prev: &'a [Before],
+    starts: &'a [Vec<u32>],
+}
+
+impl Search<'_> {
+    /// The local search from every start (the feasible plan of least cost wins), then, up to
+    /// [`EXACT_MAX_PAIRS`] allowed pairs, the exact solver with it as the incumbent.
+    fn run(&self, full: &ContiguousProblem) -> Result<Found> {
+        let (blocks, bm, locations) = (self.blocks, self.bm, self.locations);
+        let n_s = full.n_schools;
+        let mut first_over = None;
+        let mut heuristic: Option<(Vec<u32>, u64)> = None;
+        for start in self.starts {
+            let searched = contiguity::local_search(full, start, self.prices);
+            // The search stops early when cancelled: its plan is then not used.
+            crate::cancel::check()?;
+            if first_over.is_none() {
+                first_over = Some(overflow(self.inst, full, &searched));
+            }
+            if full.is_feasible(&searched) {
+                let cost = full.objective(&searched).expect("feasible");
+                if heuristic.as_ref().is_none_or(|h| cost < h.1) {
+                    heuristic = Some((searched, cost));
+                }
+            }
+        }
+        let heuristic = heuristic.map(|h| h.0);
+        let over = first_over.unwrap_or_default();
+        // The exact model: each block at one of its NEAREST_SCHOOLS nearest schools by walk or
+        // by straight line (a school the network routes badly stays allowed around it), at its
+        // school last year, or at its school in the local search's plan (which then stays
+        // feasible and starts Cbc).
+        let mut problem = full.clone();
+        for b in 0..blocks.len() {
+            let walks: Vec<u32> = match bm.index(&blocks[b].id) {
+                Some(r) => bm.row(r).to_vec(),
+                None => vec![UNREACHABLE; n_s],
+            };
+            let line = |s: usize| {
+                let (la, lo) = locations[s];
+                let dy = blocks[b].lat - la;
+                let dx = (blocks[b].lon - lo) * la.to_radians().cos();
+                dx * dx + dy * dy
+            };
+            let mut by_line: Vec<usize> = (0..n_s).collect();
+            by_line.sort_by(|&x, &y| line(x).total_cmp(&line(y)).then(x.cmp(&y)));
+            let near_line: Vec<usize> = by_line.into_iter().take(NEAREST_SCHOOLS).collect();
+            let last_year = match self.prev[b] {
+                Before::At(s) => Some(s as usize),
+                _ => None,
+            };
+            let row = &mut problem.cost[b * n_s..(b + 1) * n_s];
+            let mut order: Vec<usize> = (0..n_s).filter(|&s| row[s] != UNREACHABLE).collect();
+            order.sort_by_key(|&s| (walks[s], s));
+            for &s in order.iter().skip(NEAREST_SCHOOLS) {
+                if Some(s) != heuristic.as_ref().map(|h| h[b] as usize)
+                    && !near_line.contains(&s)
+                    && Some(s) != last_year
+                {
+                    row[s] = UNREACHABLE;
+                }
+            }
+        }
+        let allowed = problem.cost.iter().filter(|&&c| c != UNREACHABLE).count();
+        let (assign, method, proved) = if allowed <= EXACT_MAX_PAIRS {
+            let sol = contiguity::solve_exact(&problem, EXACT_SECONDS, heuristic.as_deref())
+                .map_err(|e| match e {
+                    crate::solve::SolveError::Infeasible(_) => {
+                        Error::Infeasible(vec![crate::error::Infeasibility {
+                            kind: "contiguity".into(),
+                            message: format!(
+                                "no plan gives every school one connected district around its \
+                                 own block within its capacity, with each block at one of its \
+                                 {NEAREST_SCHOOLS} nearest schools by walk or by straight line"
+                            ),
+                            schools: vec![],
+                            pupils: vec![],
+                            shortfall: 0,
+                        }])
+                    }
+                    crate::solve::SolveError::TimeLimit { seconds } => Error::TimeLimit {
+                        seconds,
+                        message: "no contiguous plan was found in time".into(),
+                        hint: None,
+                    },
+                    crate::solve::SolveError::Solver(m) => Error::Solver(m),
+                    crate::solve::SolveError::Cancelled => Error::Cancelled,
+                })?;
+            let how = format!(
+                "contiguous (exact: Cbc with {} connectivity cut(s) in {} solve(s), each block \
+                 at one of its {NEAREST_SCHOOLS} nearest schools by walk or straight line{})",
+                sol.cuts,
+                sol.iterations,
+                if sol.proved_optimal { "" } else { "; time limit: best plan found, not proved" }
+            );
+            (sol.assign, how, sol.proved_optimal)
+        } else {
+            let Some(h) = heuristic else {
+                let listed: Vec<String> = over.iter().map(|(id, n)| format!("{id} +{n}")).collect();
+                let total: u64 = over.iter().map(|o| o.1).sum();
+                return Err(Error::Infeasible(vec![crate::error::Infeasibility {
+                    kind: "contiguity".into(),
+                    message: format!(
+                        "no contiguous plan within the seats was found by the local search: \
+                         every school one connected district around its own block, none over \
+                         capacity (seats may be too few where the pupils live, or too few \
+                         neighbours between districts to pass them on); its best contiguous \
+                         plan leaves {} pupil(s) over capacity: {}",
+                        total,
+                        listed.join(", ")
+                    ),
+                    schools: over.iter().map(|o| o.0.clone()).collect(),
+                    pupils: vec![],
+                    shortfall: total,
+                }]));
+            };
+            let from = if self.starts.len() > 1 {
+                "the optimal districts and from last year's"
+            } else {
+                "the optimal districts"
+            };
+            (h, format!("contiguous (local search from {from})"), false)
+        };
+        if !problem.is_feasible(&assign) {
+            return Err(Error::Infeasible(vec![crate::error::Infeasibility {
+                kind: "contiguity".into(),
+                message: format!(
+                    "no contiguous plan within the seats was found by the {}: every district \
+                     one piece holding its school's block, every school within its capacity",
+                    if proved { "exact solver" } else { "local search" }
+                ),
+                schools: vec![],
+                pupils: vec![],
+                shortfall: 0,
+            }]));
+        }
+        Ok(Found { assign, method, proved })
+    }
+
+    /// At most `n` blocks with pupils change school: a penalty of `lambda` meters per changed
+    /// block, 0 first, raised fourfold until the plan keeps the cap, then bisected down to the
+    /// least penalty found that keeps it (a Lagrangian search: the plan keeps the cap, but
+    /// another plan within it may walk less, so it is proved optimal only when no penalty was
+    /// needed). Among the plans within the cap the one of least walk is kept.
+    fn capped(&self, full: &ContiguousProblem, n: u32) -> Result<Found> {
+        let n = n as usize;
+        let (_, forced) = changed_blocks(full, self.prev, &vec![0; full.n_units()]);
+        let infeasible = |fewest: Option<usize>| {
+            Error::Infeasible(vec![crate::error::Infeasibility {
+                kind: "max_changed_blocks".into(),
+                message: format!(
+                    "no contiguous plan was found that changes at most {n} block(s) against last \
+                     year's districts{}{}; allow more changes",
+                    if forced > 0 {
+                        format!(
+                            " ({forced} block(s) must change: their school is not in this \
+                             instance)"
+                        )
+                    } else {
+                        String::new()
+                    },
+                    match fewest {
+                        Some(k) => format!(" (the fewest found: {k})"),
+                        None => String::new(),
+                    }
+                ),
+                schools: vec![],
+                pupils: vec![],
+                shortfall: 0,
+            }])
+        };
+        if forced > n {
+            return Err(infeasible(None));
+        }
+        let walk = |a: &[u32]| full.objective(a).expect("feasible plans use allowed pairs");
+        let solve_at = |lambda: u64| -> Result<(Found, usize)> {
+            let f = if lambda == 0 {
+                self.run(full)?
+            } else {
+                self.run(&penalised(full, self.prev, |_| lambda))?
+            };
+            let (k, _) = changed_blocks(full, self.prev, &f.assign);
+            Ok((f, k))
+        };
+        let done = |f: Found, lambda: u64, k: usize| {
+            let how = if lambda == 0 {
+                format!("{}; at most {n} changed block(s): {k} without any penalty", f.method)
+            } else {
+                format!(
+                    "{}; at most {n} changed block(s): {k} at a penalty of {lambda} m per \
+                     changed block (Lagrangian search, not proved optimal under the cap)",
+                    f.method
+                )
+            };
+            Found { proved: f.proved && lambda == 0, method: how, ..f }
+        };
+        let (f, k) = solve_at(0)?;
+        if k <= n {
+            return Ok(done(f, 0, k));
+        }
+        // Every plan's walk is below the sum of each block's dearest allowed school: a
+        // penalty above it puts fewer changes before any walk.
+        let top: u64 = (0..full.n_units())
+            .map(|b| (0..full.n_schools).filter_map(|s| full.cost(b, s)).max().unwrap_or(0) as u64)
+            .sum::<u64>()
+            .clamp(1, UNREACHABLE as u64 / 4);
+        let mut lo = 0u64;
+        let mut lambda = 250u64.min(top);
+        let mut fewest = k;
+        let mut best: Option<(Found, u64, usize)> = None;
+        for _ in 0..CAP_RAISES {
+            let (f, k) = solve_at(lambda)?;
+            fewest = fewest.min(k);
+            if k <= n {
+                best = Some((f, lambda, k));
+                break;
+            }
+            lo = lambda;
+            if lambda >= top {
+                break;
+            }
+            lambda = (lambda * 4).min(top);
+        }
+        let Some((mut f, mut hi, mut k)) = best else {
+            return Err(infeasible(Some(fewest)));
+        };
+        let mut bound = hi;
+        for _ in 0..CAP_BISECTIONS {
+            if bound - lo <= 1 {
+                break;
+            }
+            let mid = lo + (bound - lo) / 2;
+            let (g, kg) = solve_at(mid)?;
+            if kg <= n {
+                bound = mid;
+                if walk(&g.assign) < walk(&f.assign) {
+                    (f, hi, k) = (g, mid, kg);
+                }
+            } else {
+                lo = mid;
+            }
+        }
+        Ok(done(f, hi, k))
+    }
 }
