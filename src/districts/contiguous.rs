@@ -187,13 +187,14 @@ pub fn solve(
     };
     let (assign_blocks, method, proved) = match keep.map(|k| k.stability.rule) {
         None => {
-            let f = ctx.run(&full)?;
+            let f = ctx.run(&full, true)?;
             (f.assign, f.method, f.proved)
         }
         Some(Rule::ChangeCost(c)) => {
             // A pupil whose school differs from last year's school of their block pays `c`
             // meters, as at the pupil level; a block of a closed school pays in every plan.
-            let f = ctx.run(&penalised(&full, &prev, |b| c as u64 * full.weight[b] as u64))?;
+            let f =
+                ctx.run(&penalised(&full, &prev, |b| c as u64 * full.weight[b] as u64), true)?;
             let how = format!(
                 "{}; last year's districts kept by a change cost of {c} m per pupil",
                 f.method
@@ -367,6 +368,8 @@ const CAP_BISECTIONS: usize = 6;
 /// A contiguous plan found for one problem (walks, maybe with penalties).
 struct Found {
     assign: Vec<u32>,
+    /// Whether the exact solver ran.
+    exact: bool,
     method: String,
     proved: bool,
 }
@@ -384,8 +387,9 @@ struct Search<'a> {
 
 impl Search<'_> {
     /// The local search from every start (the feasible plan of least cost wins), then, up to
-    /// [`EXACT_MAX_PAIRS`] allowed pairs, the exact solver with it as the incumbent.
-    fn run(&self, full: &ContiguousProblem) -> Result<Found> {
+    /// [`EXACT_MAX_PAIRS`] allowed pairs and when `exact`, the exact solver with it as the
+    /// incumbent.
+    fn run(&self, full: &ContiguousProblem, exact: bool) -> Result<Found> {
         let (blocks, bm, locations) = (self.blocks, self.bm, self.locations);
         let n_s = full.n_schools;
         let mut first_over = None;
@@ -442,7 +446,8 @@ impl Search<'_> {
             }
         }
         let allowed = problem.cost.iter().filter(|&&c| c != UNREACHABLE).count();
-        let (assign, method, proved) = if allowed <= EXACT_MAX_PAIRS {
+        let small = exact && allowed <= EXACT_MAX_PAIRS;
+        let (assign, method, proved) = if small {
             let sol = contiguity::solve_exact(&problem, EXACT_SECONDS, heuristic.as_deref())
                 .map_err(|e| match e {
                     crate::solve::SolveError::Infeasible(_) => {
@@ -514,7 +519,7 @@ impl Search<'_> {
                 shortfall: 0,
             }]));
         }
-        Ok(Found { assign, method, proved })
+        Ok(Found { assign, method, proved, exact: small })
     }
 
     /// At most `n` blocks with pupils change school: a penalty of `lambda` meters per changed
@@ -553,14 +558,32 @@ impl Search<'_> {
             return Err(infeasible(None));
         }
         let walk = |a: &[u32]| full.objective(a).expect("feasible plans use allowed pairs");
-        let solve_at = |lambda: u64| -> Result<(Found, usize)> {
-            let f = if lambda == 0 {
-                self.run(full)?
+        // Exact solves only without a penalty and once at the end: the penalties in between
+        // are tried by the local search alone (a Cbc loop per penalty would take minutes).
+        let solve_at = |lambda: u64, exact: bool| -> Result<Option<(Found, usize)>> {
+            let problem;
+            let p = if lambda == 0 {
+                full
             } else {
-                self.run(&penalised(full, self.prev, |_| lambda))?
+                problem = penalised(full, self.prev, |_| lambda);
+                &problem
             };
-            let (k, _) = changed_blocks(full, self.prev, &f.assign);
-            Ok((f, k))
+            match self.run(p, exact) {
+                Ok(f) => {
+                    let (k, _) = changed_blocks(full, self.prev, &f.assign);
+                    Ok(Some((f, k)))
+                }
+                Err(Error::Infeasible(_)) if !exact => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        // The final exact solve is a bonus: only cancellation stops the plan found without it.
+        let bonus = |lambda: u64| -> Result<Option<(Found, usize)>> {
+            match solve_at(lambda, true) {
+                Err(Error::Cancelled) => Err(Error::Cancelled),
+                Err(_) => Ok(None),
+                Ok(x) => Ok(x),
+            }
         };
         let done = |f: Found, lambda: u64, k: usize| {
             let how = if lambda == 0 {
@@ -574,10 +597,11 @@ impl Search<'_> {
             };
             Found { proved: f.proved && lambda == 0, method: how, ..f }
         };
-        let (f, k) = solve_at(0)?;
+        let (f, k) = solve_at(0, true)?.expect("errors propagate with the exact solver");
         if k <= n {
             return Ok(done(f, 0, k));
         }
+        let exact = f.exact;
         // Every plan's walk is below the sum of each block's dearest allowed school: a
         // penalty above it puts fewer changes before any walk.
         let top: u64 = (0..full.n_units())
@@ -589,11 +613,12 @@ impl Search<'_> {
         let mut fewest = k;
         let mut best: Option<(Found, u64, usize)> = None;
         for _ in 0..CAP_RAISES {
-            let (f, k) = solve_at(lambda)?;
-            fewest = fewest.min(k);
-            if k <= n {
-                best = Some((f, lambda, k));
-                break;
+            if let Some((f, k)) = solve_at(lambda, false)? {
+                fewest = fewest.min(k);
+                if k <= n {
+                    best = Some((f, lambda, k));
+                    break;
+                }
             }
             lo = lambda;
             if lambda >= top {
@@ -602,6 +627,16 @@ impl Search<'_> {
             lambda = (lambda * 4).min(top);
         }
         let Some((mut f, mut hi, mut k)) = best else {
+            // Changes before walk, exactly: the fewest changes with each block at one of its
+            // nearest schools.
+            if exact {
+                if let Some((g, kg)) = bonus(top)? {
+                    if kg <= n {
+                        return Ok(done(g, top, kg));
+                    }
+                    fewest = fewest.min(kg);
+                }
+            }
             return Err(infeasible(Some(fewest)));
         };
         let mut bound = hi;
@@ -610,14 +645,21 @@ impl Search<'_> {
                 break;
             }
             let mid = lo + (bound - lo) / 2;
-            let (g, kg) = solve_at(mid)?;
-            if kg <= n {
-                bound = mid;
-                if walk(&g.assign) < walk(&f.assign) {
-                    (f, hi, k) = (g, mid, kg);
+            match solve_at(mid, false)? {
+                Some((g, kg)) if kg <= n => {
+                    bound = mid;
+                    if walk(&g.assign) < walk(&f.assign) {
+                        (f, hi, k) = (g, mid, kg);
+                    }
                 }
-            } else {
-                lo = mid;
+                _ => lo = mid,
+            }
+        }
+        if exact {
+            if let Some((g, kg)) = bonus(hi)? {
+                if kg <= n && walk(&g.assign) <= walk(&f.assign) {
+                    (f, k) = (g, kg);
+                }
             }
         }
         Ok(done(f, hi, k))
