@@ -185,7 +185,8 @@ pub fn solve(
         prev: &prev,
         starts: &starts,
     };
-    let (assign_blocks, method, proved) = match keep.map(|k| k.stability.rule) {
+    let rule = keep.filter(|k| !k.start_only).map(|k| k.stability.rule);
+    let (assign_blocks, method, proved) = match rule {
         None => {
             let f = ctx.run(&full, true)?;
             (f.assign, f.method, f.proved)
@@ -297,6 +298,9 @@ pub struct Keep<'a> {
     /// The contiguous plan of the same policy without stability, when solved: one more start
     /// of the local search (so the stable plan's penalised walk is never above its own).
     pub free: Option<&'a Plan>,
+    /// Last year's districts only as a start of the search, the rule not applied: the plan
+    /// without stability, searched from them too.
+    pub start_only: bool,
 }
 
 /// Last year's school of every block (through the block's id; blocks without pupils too).
