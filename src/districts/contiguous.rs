@@ -12,6 +12,12 @@
 //! local search's plan as the incumbent), each block at one of its [`NEAREST_SCHOOLS`]
 //! nearest schools by walk or by straight line or at its local-search school. Either way the
 //! plan's walk is compared with the certified pupil-level optimum, a proved lower bound.
+//!
+//! With last year's districts ([`Keep`]) the costs carry the stability rule: a change cost per
+//! pupil on every block with pupils away from its school last year, or for a cap on changed
+//! blocks a penalty per changed block searched by raising and bisection (not proved optimal
+//! under the cap); the local search also starts from last year's districts and from the plan
+//! without stability. A minimum class size is not yet combined with contiguity.
 
 use super::adjacency::{self, Adjacency};
 use super::publish::City;
