@@ -652,13 +652,6 @@ impl Loaded {
                 )),
             ));
         };
-        if self.stability.is_some() {
-            return Err(Error::policy(
-                "contiguous districts are not yet combined with stability against last year's \
-                 districts",
-                None,
-            ));
-        }
         let pupil_policy = Policy {
             unit: Unit::Pupil,
             min_class_size: None,
@@ -670,16 +663,49 @@ impl Loaded {
         let block_policy = Policy { unit: Unit::Block, ..pupil_policy.clone() };
         let start = crate::solve_plan(&self.inst, &self.matrix, &block_policy, None)?;
         crate::cancel::check()?;
-        let c = crate::districts::contiguous::solve(
-            &self.inst,
-            &self.matrix,
-            &self.policy,
-            city,
-            &optimum,
-            &start,
-        )?;
-        let comparison = self.comparison(&c.plan)?;
-        Ok(PlanResult { plan: c.plan, stability: None, comparison, segments: None })
+        let contiguous = |keep| {
+            crate::districts::contiguous::solve(
+                &self.inst,
+                &self.matrix,
+                &self.policy,
+                city,
+                &optimum,
+                &start,
+                keep,
+            )
+        };
+        // With stability: the contiguous plan without it too, the price of stability's
+        // reference (searched from last year's districts as well, and then one more start of
+        // the stable search).
+        let free = contiguous(self.stability.as_ref().map(|st| {
+            crate::districts::contiguous::Keep { stability: st, free: None, start_only: true }
+        }))?;
+        let (plan, stability) = match &self.stability {
+            None => (free.plan, None),
+            Some(st) => {
+                crate::cancel::check()?;
+                let keep = crate::districts::contiguous::Keep {
+                    stability: st,
+                    free: Some(&free.plan),
+                    start_only: false,
+                };
+                let stable = contiguous(Some(keep))?;
+                // Both are searched, not proved: the plan without stability is searched once
+                // more from the stable one, so the price of stability is never below zero.
+                crate::cancel::check()?;
+                let again = contiguous(Some(crate::districts::contiguous::Keep {
+                    stability: st,
+                    free: Some(&stable.plan),
+                    start_only: true,
+                }))?;
+                let free =
+                    if again.plan.objective < free.plan.objective { again.plan } else { free.plan };
+                let report = stability::report(&self.inst, st, &stable.plan, &free);
+                (stable.plan, Some(report))
+            }
+        };
+        let comparison = self.comparison(&plan)?;
+        Ok(PlanResult { plan, stability, comparison, segments: None })
     }
 
     /// Whole street segments: the plan of the same policy without the rule first (the

@@ -12,6 +12,12 @@
 //! local search's plan as the incumbent), each block at one of its [`NEAREST_SCHOOLS`]
 //! nearest schools by walk or by straight line or at its local-search school. Either way the
 //! plan's walk is compared with the certified pupil-level optimum, a proved lower bound.
+//!
+//! With last year's districts ([`Keep`]) the costs carry the stability rule: a change cost per
+//! pupil on every block with pupils away from its school last year, or for a cap on changed
+//! blocks a penalty per changed block searched by raising and bisection (not proved optimal
+//! under the cap); the local search also starts from last year's districts and from the plan
+//! without stability. A minimum class size is not yet combined with contiguity.
 
 use super::adjacency::{self, Adjacency};
 use super::publish::City;
@@ -19,6 +25,7 @@ use crate::error::{Error, Hint, Result, Setting};
 use crate::instance::Instance;
 use crate::routing::{Matrix, UNREACHABLE};
 use crate::solve::contiguity::{self, ContiguousProblem};
+use crate::stability::{Before, Previous, Rule, Stability};
 use crate::{classes_for, Plan, Policy, Unit};
 use std::collections::BTreeMap;
 
@@ -60,6 +67,7 @@ pub fn solve(
     city: &City,
     optimum: &Plan,
     start: &Plan,
+    keep: Option<Keep<'_>>,
 ) -> Result<Contiguous> {
     if policy.min_class_size.is_some() {
         return Err(Error::policy(
@@ -143,9 +151,10 @@ pub fn solve(
         root: roots,
         neighbours: adj.neighbours.clone(),
     };
-    // First a contiguous plan within the seats, by the local search with every school allowed,
-    // from the whole-block optimum (its blocks' schools, roots at home).
-    let start: Vec<u32> = rows
+    // The local search starts from the whole-block optimum (its blocks' schools, roots at
+    // home); with stability also from last year's districts (blocks not in them as in the
+    // optimum) and from the contiguous plan without stability.
+    let optimal_start: Vec<u32> = rows
         .iter()
         .enumerate()
         .map(|(b, r)| {
@@ -155,137 +164,62 @@ pub fn solve(
         })
         .collect();
     // With whole street segments: each segment's blocks (connected among themselves) are one
-    // unit of the search, so no segment is split; `unit_of` maps blocks to units.
-    let (full, start, unit_of) = if policy.whole_segments {
-        let (units, unit_of) = full.contract(&super::segments::groups(city)?);
-        let mut s = vec![0u32; units.n_units()];
-        for (b, &u) in unit_of.iter().enumerate() {
-            s[u] = start[b];
-        }
-        (units, s, Some(unit_of))
-    } else {
-        (full, start, None)
+    // unit of the search, so no segment is split.
+    let groups = if policy.whole_segments { Some(super::segments::groups(city)?) } else { None };
+    let mut starts = vec![optimal_start.clone()];
+    let prev: Vec<Before> = match keep {
+        None => vec![Before::Unknown; blocks.len()],
+        Some(k) => block_before(inst, blocks, &k.stability.previous),
     };
-    let mut searched = contiguity::local_search(&full, &start, &optimum.prices);
-    // Seats to spare far away: passed along chains of full districts, then the walk lowered
-    // again from the plan within the seats.
-    if full.is_contiguous(&searched) && !full.is_feasible(&searched) {
-        let deadline = started + std::time::Duration::from_secs(TRANSFER_SECONDS as u64);
-        crate::solve::transfer::restore_capacity(&full, &mut searched, deadline);
-        if full.is_feasible(&searched) {
-            searched = contiguity::local_search(&full, &searched, &optimum.prices);
-        }
-    }
-    // The search stops early when cancelled: its plan is then not used.
-    crate::cancel::check()?;
-    let over = overflow(inst, &full, &searched);
-    let heuristic = full.is_feasible(&searched).then_some(searched);
-    // The exact model: each block at one of its NEAREST_SCHOOLS nearest schools by walk or by
-    // straight line (a school the network routes badly stays allowed around it), or at its
-    // school in the local search's plan (which then stays feasible and starts Cbc).
-    let mut problem = full.clone();
-    let restricted = if unit_of.is_none() { blocks.len() } else { 0 };
-    for b in 0..restricted {
-        let walks: Vec<u32> = match bm.index(&blocks[b].id) {
-            Some(r) => bm.row(r).to_vec(),
-            None => vec![UNREACHABLE; n_s],
-        };
-        let line = |s: usize| {
-            let (la, lo) = locations[s];
-            let dy = blocks[b].lat - la;
-            let dx = (blocks[b].lon - lo) * la.to_radians().cos();
-            dx * dx + dy * dy
-        };
-        let mut by_line: Vec<usize> = (0..n_s).collect();
-        by_line.sort_by(|&x, &y| line(x).total_cmp(&line(y)).then(x.cmp(&y)));
-        let near_line: Vec<usize> = by_line.into_iter().take(NEAREST_SCHOOLS).collect();
-        let row = &mut problem.cost[b * n_s..(b + 1) * n_s];
-        let mut order: Vec<usize> = (0..n_s).filter(|&s| row[s] != UNREACHABLE).collect();
-        order.sort_by_key(|&s| (walks[s], s));
-        for &s in order.iter().skip(NEAREST_SCHOOLS) {
-            if Some(s) != heuristic.as_ref().map(|h| h[b] as usize) && !near_line.contains(&s) {
-                row[s] = UNREACHABLE;
-            }
-        }
-    }
-    let allowed = problem.cost.iter().filter(|&&c| c != UNREACHABLE).count();
-    let (assign_units, method, proved) = if allowed <= EXACT_MAX_PAIRS && unit_of.is_none() {
-        let sol = contiguity::solve_exact(&problem, EXACT_SECONDS, heuristic.as_deref()).map_err(
-            |e| match e {
-                crate::solve::SolveError::Infeasible(_) => {
-                    Error::Infeasible(vec![crate::error::Infeasibility {
-                        kind: "contiguity".into(),
-                        message: format!(
-                            "no plan gives every school one connected district around its own \
-                             block within its capacity, with each block at one of its \
-                             {NEAREST_SCHOOLS} nearest schools by walk or by straight line"
-                        ),
-                        schools: vec![],
-                        pupils: vec![],
-                        shortfall: 0,
-                    }])
-                }
-                crate::solve::SolveError::TimeLimit { seconds } => Error::TimeLimit {
-                    seconds,
-                    message: "no contiguous plan was found in time".into(),
-                    hint: None,
-                },
-                crate::solve::SolveError::Solver(m) => Error::Solver(m),
-                crate::solve::SolveError::Cancelled => Error::Cancelled,
-            },
-        )?;
-        let how = format!(
-            "contiguous (exact: Cbc with {} connectivity cut(s) in {} solve(s), each block at \
-             one of its {NEAREST_SCHOOLS} nearest schools by walk or straight line{})",
-            sol.cuts,
-            sol.iterations,
-            if sol.proved_optimal { "" } else { "; time limit: best plan found, not proved" }
+    if let Some(k) = keep {
+        starts.push(
+            prev.iter()
+                .zip(&optimal_start)
+                .map(|(b, &o)| if let Before::At(s) = *b { s } else { o })
+                .collect(),
         );
-        (sol.assign, how, sol.proved_optimal)
-    } else {
-        let Some(h) = heuristic else {
-            let listed: Vec<String> = over.iter().map(|(id, n)| format!("{id} +{n}")).collect();
-            let total: u64 = over.iter().map(|o| o.1).sum();
-            return Err(Error::Infeasible(vec![crate::error::Infeasibility {
-                kind: "contiguity".into(),
-                message: format!(
-                    "no contiguous plan within the seats was found by the local search: \
-                     every school one connected district around its own block, none over \
-                     capacity (seats may be too few where the pupils live, or too few \
-                     neighbours between districts to pass them on); its best contiguous plan \
-                     leaves {} pupil(s) over capacity: {}",
-                    total,
-                    listed.join(", ")
-                ),
-                schools: over.iter().map(|o| o.0.clone()).collect(),
-                pupils: vec![],
-                shortfall: total,
-            }]));
-        };
-        let how = match unit_of {
-            Some(_) => {
-                "contiguous, whole street segments (local search from the optimal districts)"
-            }
-            None => "contiguous (local search from the optimal districts)",
-        };
-        (h, how.to_string(), false)
-    };
-    if !problem.is_feasible(&assign_units) {
-        return Err(Error::Infeasible(vec![crate::error::Infeasibility {
-            kind: "contiguity".into(),
-            message: format!(
-                "no contiguous plan within the seats was found by the {}: every district one \
-                 piece holding its school's block, every school within its capacity",
-                if proved { "exact solver" } else { "local search" }
-            ),
-            schools: vec![],
-            pupils: vec![],
-            shortfall: 0,
-        }]));
+        if let Some(d) = k.free.and_then(|f| f.districts.as_ref()) {
+            starts.push(
+                blocks
+                    .iter()
+                    .zip(&optimal_start)
+                    .map(|(b, &o)| d.get(&b.id).copied().unwrap_or(o))
+                    .collect(),
+            );
+        }
     }
-    let assign_blocks: Vec<u32> = match &unit_of {
-        Some(unit_of) => unit_of.iter().map(|&u| assign_units[u]).collect(),
-        None => assign_units,
+    let ctx = Search {
+        inst,
+        blocks,
+        bm,
+        locations: &locations,
+        prices: &optimum.prices,
+        prev: &prev,
+        starts: &starts,
+        groups: groups.as_deref(),
+        deadline: started + std::time::Duration::from_secs(TRANSFER_SECONDS as u64),
+    };
+    let rule = keep.filter(|k| !k.start_only).map(|k| k.stability.rule);
+    let (assign_blocks, method, proved) = match rule {
+        None => {
+            let f = ctx.run(&full, true)?;
+            (f.assign, f.method, f.proved)
+        }
+        Some(Rule::ChangeCost(c)) => {
+            // A pupil whose school differs from last year's school of their block pays `c`
+            // meters, as at the pupil level; a block of a closed school pays in every plan.
+            let f =
+                ctx.run(&penalised(&full, &prev, |b| c as u64 * full.weight[b] as u64), true)?;
+            let how = format!(
+                "{}; last year's districts kept by a change cost of {c} m per pupil",
+                f.method
+            );
+            (f.assign, how, f.proved)
+        }
+        Some(Rule::MaxChangedBlocks(n)) => {
+            let f = ctx.capped(&full, n)?;
+            (f.assign, f.method, f.proved)
+        }
     };
     // Pupils follow their block; fixed pupils keep their school.
     let assign: Vec<u32> = inst
@@ -368,4 +302,414 @@ fn distinct_roots(
         out.push(b);
     }
     Ok(out)
+}
+
+/// Last year's districts for a contiguous plan.
+#[derive(Debug, Clone, Copy)]
+pub struct Keep<'a> {
+    /// Last year's districts and the rule that keeps them.
+    pub stability: &'a Stability,
+    /// The contiguous plan of the same policy without stability, when solved: one more start
+    /// of the local search (so the stable plan's penalised walk is never above its own).
+    pub free: Option<&'a Plan>,
+    /// Last year's districts only as a start of the search, the rule not applied: the plan
+    /// without stability, searched from them too.
+    pub start_only: bool,
+}
+
+/// Last year's school of every block (through the block's id; blocks without pupils too).
+fn block_before(
+    inst: &Instance,
+    blocks: &[super::blocks::Block],
+    previous: &Previous,
+) -> Vec<Before> {
+    blocks
+        .iter()
+        .map(|b| match previous.get(&b.id) {
+            None => Before::Unknown,
+            Some(s) => inst.school_index(s).map(|s| Before::At(s as u32)).unwrap_or(Before::Gone),
+        })
+        .collect()
+}
+
+/// The problem with `penalty(block)` meters added to every allowed school of a block with
+/// pupils other than its school last year (blocks of a closed school pay in every plan: left
+/// out, a constant). Costs stay below [`UNREACHABLE`].
+fn penalised(
+    p: &ContiguousProblem,
+    prev: &[Before],
+    penalty: impl Fn(usize) -> u64,
+) -> ContiguousProblem {
+    let mut q = p.clone();
+    let ns = p.n_schools;
+    for (b, before) in prev.iter().enumerate() {
+        let Before::At(keep) = *before else { continue };
+        if p.weight[b] == 0 {
+            continue;
+        }
+        let extra = penalty(b);
+        for s in 0..ns {
+            let c = &mut q.cost[b * ns + s];
+            if s as u32 != keep && *c != UNREACHABLE {
+                *c = (*c as u64 + extra).min(UNREACHABLE as u64 - 1) as u32;
+            }
+        }
+    }
+    q
+}
+
+/// Blocks with pupils that change school against last year (as [`crate::stability::changes`]
+/// counts them: a block of a closed school always changes), and of those the ones that must.
+fn changed_blocks(p: &ContiguousProblem, prev: &[Before], assign: &[u32]) -> (usize, usize) {
+    let mut changed = 0;
+    let mut forced = 0;
+    for (b, before) in prev.iter().enumerate() {
+        if p.weight[b] == 0 {
+            continue;
+        }
+        match *before {
+            Before::Unknown => {}
+            Before::Gone => {
+                changed += 1;
+                forced += 1;
+            }
+            Before::At(s) => changed += usize::from(assign[b] != s),
+        }
+    }
+    (changed, forced)
+}
+
+/// Rounds of the per-changed-block penalty raised fourfold, and of bisection after.
+const CAP_RAISES: usize = 12;
+const CAP_BISECTIONS: usize = 6;
+
+/// A contiguous plan found for one problem (walks, maybe with penalties).
+struct Found {
+    assign: Vec<u32>,
+    /// Whether the exact solver ran.
+    exact: bool,
+    method: String,
+    proved: bool,
+}
+
+/// What every search of one city shares.
+struct Search<'a> {
+    inst: &'a Instance,
+    blocks: &'a [super::blocks::Block],
+    bm: &'a super::BlockMatrix,
+    locations: &'a [(f64, f64)],
+    prices: &'a [i64],
+    prev: &'a [Before],
+    starts: &'a [Vec<u32>],
+    /// With whole street segments: the blocks kept together (one unit of the search each).
+    groups: Option<&'a [Vec<usize>]>,
+    /// When the chains of districts stop trying to bring a plan within the seats.
+    deadline: std::time::Instant,
+}
+
+impl Search<'_> {
+    /// The local search from `start`; when it leaves a contiguous plan over its seats, seats
+    /// passed along chains of full districts ([`crate::solve::transfer`]) and the walk lowered
+    /// again from the plan within the seats.
+    fn search(&self, p: &ContiguousProblem, start: &[u32]) -> Vec<u32> {
+        let mut a = contiguity::local_search(p, start, self.prices);
+        if p.is_contiguous(&a) && !p.is_feasible(&a) {
+            crate::solve::transfer::restore_capacity(p, &mut a, self.deadline);
+            if p.is_feasible(&a) {
+                a = contiguity::local_search(p, &a, self.prices);
+            }
+        }
+        a
+    }
+
+    /// The local search from every start (the feasible plan of least cost wins), then, up to
+    /// [`EXACT_MAX_PAIRS`] allowed pairs and when `exact`, the exact solver with it as the
+    /// incumbent.
+    fn run(&self, full: &ContiguousProblem, exact: bool) -> Result<Found> {
+        let (blocks, bm, locations) = (self.blocks, self.bm, self.locations);
+        let n_s = full.n_schools;
+        let mut first_over = None;
+        let mut heuristic: Option<(Vec<u32>, u64)> = None;
+        let contracted = self.groups.map(|g| full.contract(g));
+        for start in self.starts {
+            let searched = match &contracted {
+                Some((units, unit_of)) => {
+                    let mut s = vec![0u32; units.n_units()];
+                    for (b, &u) in unit_of.iter().enumerate() {
+                        s[u] = start[b];
+                    }
+                    let a = self.search(units, &s);
+                    unit_of.iter().map(|&u| a[u]).collect()
+                }
+                None => self.search(full, start),
+            };
+            // The search stops early when cancelled: its plan is then not used.
+            crate::cancel::check()?;
+            if first_over.is_none() {
+                first_over = Some(overflow(self.inst, full, &searched));
+            }
+            if full.is_feasible(&searched) {
+                let cost = full.objective(&searched).expect("feasible");
+                if heuristic.as_ref().is_none_or(|h| cost < h.1) {
+                    heuristic = Some((searched, cost));
+                }
+            }
+        }
+        let heuristic = heuristic.map(|h| h.0);
+        let over = first_over.unwrap_or_default();
+        // The exact model: each block at one of its NEAREST_SCHOOLS nearest schools by walk or
+        // by straight line (a school the network routes badly stays allowed around it), at its
+        // school last year, or at its school in the local search's plan (which then stays
+        // feasible and starts Cbc).
+        let mut problem = full.clone();
+        for b in 0..blocks.len() {
+            let walks: Vec<u32> = match bm.index(&blocks[b].id) {
+                Some(r) => bm.row(r).to_vec(),
+                None => vec![UNREACHABLE; n_s],
+            };
+            let line = |s: usize| {
+                let (la, lo) = locations[s];
+                let dy = blocks[b].lat - la;
+                let dx = (blocks[b].lon - lo) * la.to_radians().cos();
+                dx * dx + dy * dy
+            };
+            let mut by_line: Vec<usize> = (0..n_s).collect();
+            by_line.sort_by(|&x, &y| line(x).total_cmp(&line(y)).then(x.cmp(&y)));
+            let near_line: Vec<usize> = by_line.into_iter().take(NEAREST_SCHOOLS).collect();
+            let last_year = match self.prev[b] {
+                Before::At(s) => Some(s as usize),
+                _ => None,
+            };
+            let row = &mut problem.cost[b * n_s..(b + 1) * n_s];
+            let mut order: Vec<usize> = (0..n_s).filter(|&s| row[s] != UNREACHABLE).collect();
+            order.sort_by_key(|&s| (walks[s], s));
+            for &s in order.iter().skip(NEAREST_SCHOOLS) {
+                if Some(s) != heuristic.as_ref().map(|h| h[b] as usize)
+                    && !near_line.contains(&s)
+                    && Some(s) != last_year
+                {
+                    row[s] = UNREACHABLE;
+                }
+            }
+        }
+        let allowed = problem.cost.iter().filter(|&&c| c != UNREACHABLE).count();
+        let small = exact && allowed <= EXACT_MAX_PAIRS && contracted.is_none();
+        let (assign, method, proved) = if small {
+            let sol = contiguity::solve_exact(&problem, EXACT_SECONDS, heuristic.as_deref())
+                .map_err(|e| match e {
+                    crate::solve::SolveError::Infeasible(_) => {
+                        Error::Infeasible(vec![crate::error::Infeasibility {
+                            kind: "contiguity".into(),
+                            message: format!(
+                                "no plan gives every school one connected district around its \
+                                 own block within its capacity, with each block at one of its \
+                                 {NEAREST_SCHOOLS} nearest schools by walk or by straight line"
+                            ),
+                            schools: vec![],
+                            pupils: vec![],
+                            shortfall: 0,
+                        }])
+                    }
+                    crate::solve::SolveError::TimeLimit { seconds } => Error::TimeLimit {
+                        seconds,
+                        message: "no contiguous plan was found in time".into(),
+                        hint: None,
+                    },
+                    crate::solve::SolveError::Solver(m) => Error::Solver(m),
+                    crate::solve::SolveError::Cancelled => Error::Cancelled,
+                })?;
+            let how = format!(
+                "contiguous (exact: Cbc with {} connectivity cut(s) in {} solve(s), each block \
+                 at one of its {NEAREST_SCHOOLS} nearest schools by walk or straight line{})",
+                sol.cuts,
+                sol.iterations,
+                if sol.proved_optimal { "" } else { "; time limit: best plan found, not proved" }
+            );
+            (sol.assign, how, sol.proved_optimal)
+        } else {
+            let Some(h) = heuristic else {
+                let listed: Vec<String> = over.iter().map(|(id, n)| format!("{id} +{n}")).collect();
+                let total: u64 = over.iter().map(|o| o.1).sum();
+                return Err(Error::Infeasible(vec![crate::error::Infeasibility {
+                    kind: "contiguity".into(),
+                    message: format!(
+                        "no contiguous plan within the seats was found by the local search: \
+                         every school one connected district around its own block, none over \
+                         capacity (seats may be too few where the pupils live, or too few \
+                         neighbours between districts to pass them on); its best contiguous \
+                         plan leaves {} pupil(s) over capacity: {}",
+                        total,
+                        listed.join(", ")
+                    ),
+                    schools: over.iter().map(|o| o.0.clone()).collect(),
+                    pupils: vec![],
+                    shortfall: total,
+                }]));
+            };
+            let from = if self.starts.len() > 1 {
+                "the optimal districts and from last year's"
+            } else {
+                "the optimal districts"
+            };
+            let segments = if contracted.is_some() { ", whole street segments" } else { "" };
+            (h, format!("contiguous{segments} (local search from {from})"), false)
+        };
+        if !problem.is_feasible(&assign) {
+            return Err(Error::Infeasible(vec![crate::error::Infeasibility {
+                kind: "contiguity".into(),
+                message: format!(
+                    "no contiguous plan within the seats was found by the {}: every district \
+                     one piece holding its school's block, every school within its capacity",
+                    if proved { "exact solver" } else { "local search" }
+                ),
+                schools: vec![],
+                pupils: vec![],
+                shortfall: 0,
+            }]));
+        }
+        Ok(Found { assign, method, proved, exact: small })
+    }
+
+    /// At most `n` blocks with pupils change school: a penalty of `lambda` meters per changed
+    /// block, 0 first, raised fourfold until the plan keeps the cap, then bisected down to the
+    /// least penalty found that keeps it (a Lagrangian search: the plan keeps the cap, but
+    /// another plan within it may walk less, so it is proved optimal only when no penalty was
+    /// needed). Among the plans within the cap the one of least walk is kept.
+    fn capped(&self, full: &ContiguousProblem, n: u32) -> Result<Found> {
+        let n = n as usize;
+        let (_, forced) = changed_blocks(full, self.prev, &vec![0; full.n_units()]);
+        let infeasible = |fewest: Option<usize>| {
+            Error::Infeasible(vec![crate::error::Infeasibility {
+                kind: "max_changed_blocks".into(),
+                message: format!(
+                    "no contiguous plan was found that changes at most {n} block(s) against last \
+                     year's districts{}{}; allow more changes",
+                    if forced > 0 {
+                        format!(
+                            " ({forced} block(s) must change: their school is not in this \
+                             instance)"
+                        )
+                    } else {
+                        String::new()
+                    },
+                    match fewest {
+                        Some(k) => format!(" (the fewest found: {k})"),
+                        None => String::new(),
+                    }
+                ),
+                schools: vec![],
+                pupils: vec![],
+                shortfall: 0,
+            }])
+        };
+        if forced > n {
+            return Err(infeasible(None));
+        }
+        let walk = |a: &[u32]| full.objective(a).expect("feasible plans use allowed pairs");
+        // Exact solves only without a penalty and once at the end: the penalties in between
+        // are tried by the local search alone (a Cbc loop per penalty would take minutes).
+        let solve_at = |lambda: u64, exact: bool| -> Result<Option<(Found, usize)>> {
+            let problem;
+            let p = if lambda == 0 {
+                full
+            } else {
+                problem = penalised(full, self.prev, |_| lambda);
+                &problem
+            };
+            match self.run(p, exact) {
+                Ok(f) => {
+                    let (k, _) = changed_blocks(full, self.prev, &f.assign);
+                    Ok(Some((f, k)))
+                }
+                Err(Error::Infeasible(_)) if !exact => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        // The final exact solve is a bonus: only cancellation stops the plan found without it.
+        let bonus = |lambda: u64| -> Result<Option<(Found, usize)>> {
+            match solve_at(lambda, true) {
+                Err(Error::Cancelled) => Err(Error::Cancelled),
+                Err(_) => Ok(None),
+                Ok(x) => Ok(x),
+            }
+        };
+        let done = |f: Found, lambda: u64, k: usize| {
+            let how = if lambda == 0 {
+                format!("{}; at most {n} changed block(s): {k} without any penalty", f.method)
+            } else {
+                format!(
+                    "{}; at most {n} changed block(s): {k} at a penalty of {lambda} m per \
+                     changed block (Lagrangian search, not proved optimal under the cap)",
+                    f.method
+                )
+            };
+            Found { proved: f.proved && lambda == 0, method: how, ..f }
+        };
+        let (f, k) = solve_at(0, true)?.expect("errors propagate with the exact solver");
+        if k <= n {
+            return Ok(done(f, 0, k));
+        }
+        let exact = f.exact;
+        // Every plan's walk is below the sum of each block's dearest allowed school: a
+        // penalty above it puts fewer changes before any walk.
+        let top: u64 = (0..full.n_units())
+            .map(|b| (0..full.n_schools).filter_map(|s| full.cost(b, s)).max().unwrap_or(0) as u64)
+            .sum::<u64>()
+            .clamp(1, UNREACHABLE as u64 / 4);
+        let mut lo = 0u64;
+        let mut lambda = 250u64.min(top);
+        let mut fewest = k;
+        let mut best: Option<(Found, u64, usize)> = None;
+        for _ in 0..CAP_RAISES {
+            if let Some((f, k)) = solve_at(lambda, false)? {
+                fewest = fewest.min(k);
+                if k <= n {
+                    best = Some((f, lambda, k));
+                    break;
+                }
+            }
+            lo = lambda;
+            if lambda >= top {
+                break;
+            }
+            lambda = (lambda * 4).min(top);
+        }
+        let Some((mut f, mut hi, mut k)) = best else {
+            // Changes before walk, exactly: the fewest changes with each block at one of its
+            // nearest schools.
+            if exact {
+                if let Some((g, kg)) = bonus(top)? {
+                    if kg <= n {
+                        return Ok(done(g, top, kg));
+                    }
+                    fewest = fewest.min(kg);
+                }
+            }
+            return Err(infeasible(Some(fewest)));
+        };
+        let mut bound = hi;
+        for _ in 0..CAP_BISECTIONS {
+            if bound - lo <= 1 {
+                break;
+            }
+            let mid = lo + (bound - lo) / 2;
+            match solve_at(mid, false)? {
+                Some((g, kg)) if kg <= n => {
+                    bound = mid;
+                    if walk(&g.assign) < walk(&f.assign) {
+                        (f, hi, k) = (g, mid, kg);
+                    }
+                }
+                _ => lo = mid,
+            }
+        }
+        if exact {
+            if let Some((g, kg)) = bonus(hi)? {
+                if kg <= n && walk(&g.assign) <= walk(&f.assign) {
+                    (f, k) = (g, kg);
+                }
+            }
+        }
+        Ok(done(f, hi, k))
+    }
 }
