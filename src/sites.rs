@@ -175,6 +175,8 @@ pub struct Sites {
     pub plans: Vec<(usize, Instance, Matrix, Plan)>,
     /// The budget, when given.
     pub budget: Option<f64>,
+    /// Whether the candidates have costs (the tables show them).
+    pub has_cost: bool,
     /// Pupils in the instance.
     pub pupils: usize,
 }
@@ -350,7 +352,15 @@ pub fn choose(
         }
         plans.push((k, inst, m, plan));
     }
-    Ok(Sites { rows, alternatives, alternatives_k, plans, budget, pupils: n_p })
+    Ok(Sites {
+        rows,
+        alternatives,
+        alternatives_k,
+        plans,
+        budget,
+        has_cost: input.has_cost,
+        pupils: n_p,
+    })
 }
 
 /// The instance with the current schools and the candidates `open`, and its matrix.
@@ -456,14 +466,18 @@ impl Sites {
             self.pupils,
             self.budget.map(|b| format!(" Budget: {b}.")).unwrap_or_default()
         ));
-        s.push_str("| k | sites | cost | total walk | saved vs k-1 | saved vs k=0 | mean walk | proved bound | gap | how |\n");
-        s.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+        let cost_head = if self.has_cost { " cost |" } else { "" };
+        s.push_str(&format!("| k | sites |{cost_head} total walk | saved vs k-1 | saved vs k=0 | mean walk | proved bound | gap | how |\n"));
+        s.push_str(&format!(
+            "|---|---|{}---|---|---|---|---|---|---|\n",
+            if self.has_cost { "---|" } else { "" }
+        ));
         for r in &self.rows {
             s.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} |{} {} | {} | {} | {} | {} | {} | {} |\n",
                 r.k,
                 if r.sites.is_empty() { "–".into() } else { r.sites.join(", ") },
-                r.cost,
+                if self.has_cost { format!(" {} |", r.cost) } else { String::new() },
                 r.walk_m.map(km).unwrap_or_else(|| "no plan fits".into()),
                 r.saved_m.map(km).unwrap_or_else(|| "–".into()),
                 r.saved_total_m.map(km).unwrap_or_else(|| "–".into()),

@@ -68,7 +68,8 @@ impl Facility {
 
     /// What the candidates `open` cost together.
     pub fn cost_of(&self, open: &[usize]) -> f64 {
-        open.iter().map(|&c| self.cost[c]).sum()
+        // + 0.0: the empty sum is -0.0.
+        open.iter().map(|&c| self.cost[c]).sum::<f64>() + 0.0
     }
 
     /// Whether the candidates `open` are within the budget.
@@ -326,7 +327,7 @@ impl Facility {
     }
 
     /// The exact choice of at most `k` candidates (within the budget) by a MIP through good_lp
-    /// + Cbc, with its proved bound; `seconds` is Cbc's time limit. The sites Cbc opens are
+    /// and Cbc, with its proved bound; `seconds` is Cbc's time limit. The sites Cbc opens are
     /// evaluated again by the flow solver.
     pub fn mip(&self, k: usize, seconds: u32) -> Result<MipAnswer, SolveError> {
         let p = &self.problem;
