@@ -138,8 +138,9 @@ pub struct Row {
     pub saved_total_m: Option<u64>,
     /// Mean walk per pupil (meters).
     pub mean_walk_m: Option<f64>,
-    /// A proved lower bound on the walk of any choice of at most k sites.
-    pub bound_m: u64,
+    /// A proved lower bound on the walk of any choice of at most k sites; `None` when no
+    /// choice was found that seats every pupil.
+    pub bound_m: Option<u64>,
     /// (walk - bound) / walk: 0 when the choice is proved optimal.
     pub gap: Option<f64>,
     /// How the choice was found and its bound proved.
@@ -293,7 +294,7 @@ pub fn choose(
             saved_m: saved(rows.last()),
             saved_total_m: saved(rows.first()),
             mean_walk_m: walk.map(|w| if n_p == 0 { 0.0 } else { w as f64 / n_p as f64 }),
-            bound_m: bound,
+            bound_m: walk.map(|_| bound),
             gap: walk.map(|w| if w == 0 { 0.0 } else { (w - bound) as f64 / w as f64 }),
             method: method_label,
         };
@@ -445,7 +446,7 @@ impl Sites {
                 opt(r.saved_m),
                 opt(r.saved_total_m),
                 r.mean_walk_m.map(|x| format!("{x:.1}")).unwrap_or_default(),
-                r.bound_m.to_string(),
+                opt(r.bound_m),
                 r.gap.map(|g| format!("{g:.6}")).unwrap_or_default(),
                 r.method.clone(),
             ])
@@ -482,7 +483,7 @@ impl Sites {
                 r.saved_m.map(km).unwrap_or_else(|| "–".into()),
                 r.saved_total_m.map(km).unwrap_or_else(|| "–".into()),
                 r.mean_walk_m.map(|x| format!("{x:.0} m")).unwrap_or_else(|| "–".into()),
-                km(r.bound_m),
+                r.bound_m.map(km).unwrap_or_else(|| "–".into()),
                 r.gap.map(|g| format!("{:.2}%", 100.0 * g)).unwrap_or_else(|| "–".into()),
                 r.method
             ));
