@@ -82,6 +82,7 @@ pub mod routing;
 pub mod scenario;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod sites;
 pub mod solve;
 pub mod stability;
 

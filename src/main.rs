@@ -16,6 +16,7 @@ Examples:
   catchment solve --schools schools.csv --pupils pupils.csv --matrix matrix.csv --out plan/
   catchment check --schools schools.csv --pupils pupils.csv --matrix matrix.csv --plan plan/
   catchment solve --schools schools.csv --pupils pupils.csv --osrm http://127.0.0.1:5000 --osm city.osm.pbf --out plan/
+  catchment sites --schools schools.csv --pupils pupils.csv --matrix matrix.csv --candidates candidates.csv --candidate-matrix candidates-matrix.csv --open 3 --out sites/
   catchment-dataset synthetic --pupils 2000 --schools 35 --seed 7 --out town/
 
 Exit codes: 0 success; 1 error; 2 usage; 3 invalid input or policy; 4 infeasible instance;
@@ -101,6 +102,16 @@ inputs writes nothing; a scenario that cannot be solved is a row saying why (exi
         #[arg(long, default_value_t = 2)]
         jobs: usize,
     },
+    /// Where to build: choose at most K candidate sites (within a budget) that shorten the
+    /// total walk most, with a proved bound, the walk for k = 0..K and the runner-up sites.
+    #[command(
+        after_help = "Example:\n  catchment sites --schools schools.csv --pupils pupils.csv --matrix matrix.csv \\\n    \
+--candidates candidates.csv --candidate-matrix candidates-matrix.csv --open 3 --out out/sites\n\n\
+Candidates are read like schools (id,name,lat,lon,capacity | max_classes[,cost]); their matrix is a long CSV\n\
+pupil_id,school_id,meters (or block_id,...) for the same pupils. Writes OUT/sites.csv, OUT/sites.md and\n\
+OUT/plans/k<N>/ (each k's plan with the walks it was solved on: catchment check --pupils PUPILS --plan OUT/plans/k<N>)."
+    )]
+    Sites(SitesArgs),
     /// Robustness of a plan: Monte Carlo draws of moves, newcomers and cohort size over its
     /// fixed districts; per school the overflow risk and the seats to hold back.
     #[command(
@@ -354,6 +365,45 @@ struct InputArgs {
     matrix: Option<PathBuf>,
     #[command(flatten)]
     routing: RoutingArgs,
+}
+
+/// `catchment sites`: the current schools and pupils with their matrix, the candidates with
+/// theirs, and what to choose.
+#[derive(Args)]
+struct SitesArgs {
+    /// Current schools: CSV (id,name,lat,lon,capacity | max_classes[,class_size][,min_pupils]) or GeoJSON points.
+    #[arg(long)]
+    schools: PathBuf,
+    /// Pupils: CSV or GeoJSON, as `solve` takes them.
+    #[arg(long)]
+    pupils: PathBuf,
+    /// Walking distances to the current schools: a matrix file as `solve` takes it.
+    #[arg(long)]
+    matrix: PathBuf,
+    /// Candidate sites: CSV id,name,lat,lon,capacity | max_classes[,class_size][,cost].
+    #[arg(long)]
+    candidates: PathBuf,
+    /// Walking distances to the candidates: long CSV pupil_id,school_id,meters (or block_id,...), or binary.
+    #[arg(long)]
+    candidate_matrix: PathBuf,
+    /// Most new sites to open (the table runs k = 0, 1, ..., this).
+    #[arg(long)]
+    open: usize,
+    /// Most the opened sites may cost together (the candidates' cost column).
+    #[arg(long)]
+    budget: Option<f64>,
+    /// How to choose: exact (Cbc) where pupils x candidates is small, else the heuristic.
+    #[arg(long, value_enum, default_value = "auto")]
+    method: catchment::sites::Method,
+    /// Cbc's time limit per k, seconds (the best choice found and the proved bound are kept).
+    #[arg(long, default_value_t = 120)]
+    mip_seconds: u32,
+    /// Output directory: sites.csv, sites.md, plans/k<N>/.
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace --out even when it is not a catchment output directory (it is replaced whole).
+    #[arg(long)]
+    force: bool,
 }
 
 /// Walking distances from an OSRM server instead of a matrix file.
@@ -1030,6 +1080,42 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 eprintln!("  {}: {}", r.scenario, r.error);
             }
             Ok(ExitCode::from(exit::SCENARIOS_FAILED))
+        }
+        Command::Sites(a) => {
+            let dir = OutDir::new(
+                &a.out,
+                a.force,
+                &[
+                    Some(&a.schools),
+                    Some(&a.pupils),
+                    Some(&a.matrix),
+                    Some(&a.candidates),
+                    Some(&a.candidate_matrix),
+                ],
+            )?;
+            let pb = spinner("reading the inputs");
+            let input = catchment::sites::load(
+                &a.schools,
+                &a.pupils,
+                &a.matrix,
+                &a.candidates,
+                &a.candidate_matrix,
+            );
+            pb.finish_and_clear();
+            let input = input?;
+            let pb = spinner(&format!(
+                "choosing up to {} of {} candidate sites",
+                a.open,
+                input.candidates.len()
+            ));
+            let sites = catchment::sites::choose(&input, a.open, a.budget, a.method, a.mip_seconds);
+            pb.finish_and_clear();
+            let sites = sites?;
+            sites.write(dir.path())?;
+            dir.finish()?;
+            print!("{}", sites.markdown());
+            println!("\nWritten to {}/ (sites.csv, sites.md, plans/k<N>/)", a.out.display());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Serve(config) => {
             catchment::server::serve(config)?;

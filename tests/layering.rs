@@ -39,6 +39,8 @@ const LAYERS: &[&[&str]] = &[
     &["report"],
     &["output"],
     &["check"],
+    // Where to build: site choices solved and written as plans.
+    &["sites"],
     // The application layer both shells call.
     &["app"],
     // Scenario sets: many plan requests of the application layer, side by side.

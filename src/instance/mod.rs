@@ -181,6 +181,8 @@ const OUTPUT_FILES: &[&str] = &[
     "curve.svg",
     "report.md",
     "report.json",
+    "sites.csv",
+    "sites.md",
     "plans",
 ];
 

@@ -7,6 +7,7 @@
 
 pub mod certificate;
 pub mod contiguity;
+pub mod facility;
 pub mod feasibility;
 pub mod flow;
 pub mod lp;

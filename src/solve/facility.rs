@@ -1,0 +1,489 @@
+//! Where to build: the capacitated facility-location problem in index space.
+//!
+//! A [`Facility`] is a pupil-level [`Problem`] whose first `n_existing` columns are the schools
+//! that stay open and whose other columns are candidate sites. Choosing at most `k` candidates
+//! (within a budget when they have costs) so that the least total walk of the assignment with
+//! every capacity respected is least is the capacitated facility-location problem. Given the
+//! open sites, the assignment is the transportation problem the flow solver solves exactly
+//! ([`Facility::evaluate`]); the choice of sites is made
+//!
+//! - exactly by a MIP through good_lp + Cbc ([`Facility::mip`]: `open_j` binaries,
+//!   `x_ij <= open_j`, capacity rows; `x` may stay continuous, because for integral `open` the
+//!   assignment polytope is integral), with Cbc's proved bound; the sites it opens are evaluated
+//!   again by the flow solver, so the walk reported is always an exact assignment;
+//! - by a heuristic ([`Facility::heuristic`]: greedy additions, then swaps until none shortens
+//!   the walk, every candidate set evaluated exactly by the flow solver);
+//!
+//! and either answer comes with a proved lower bound: Cbc's, or the Lagrangian bound of
+//! [`Facility::lagrangian_bound`] (the assignment rows relaxed), which holds for any
+//! multipliers and needs no LP solver.
+
+use super::{Problem, Solution, SolveError, SolverKind};
+use crate::routing::UNREACHABLE;
+use good_lp::{coin_cbc, variable, Expression, ProblemVariables, Solution as _, SolverModel};
+
+/// The facility-location problem: existing schools and candidate sites as columns of one
+/// pupil-level problem.
+#[derive(Debug, Clone)]
+pub struct Facility {
+    /// Pupils x (existing schools, then candidates); candidates' capacities are their seats
+    /// when opened. Units must weigh 1 and may be fixed only to existing schools.
+    pub problem: Problem,
+    /// The first columns that are schools already open.
+    pub n_existing: usize,
+    /// What opening each candidate costs (0 without costs), one entry per candidate.
+    pub cost: Vec<f64>,
+    /// The most the opened candidates may cost together.
+    pub budget: Option<f64>,
+}
+
+/// A choice of candidates with its exact walk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice {
+    /// The opened candidates (0-based among the candidates, ascending).
+    pub open: Vec<usize>,
+    /// The least total walk with these sites open (meters); `None` when no assignment
+    /// respects every capacity.
+    pub walk: Option<u64>,
+}
+
+/// The exact solve's answer: the best choice found, Cbc's proved bound, and whether Cbc
+/// proved it optimal (else its time limit ran out).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MipAnswer {
+    /// The candidates Cbc opened, evaluated again by the flow solver; `None` when Cbc found no
+    /// feasible choice in time (or none exists).
+    pub choice: Option<Choice>,
+    /// Cbc's proved lower bound on the walk (meters, rounded up).
+    pub bound: u64,
+    /// Cbc proved the choice optimal.
+    pub proved: bool,
+}
+
+impl Facility {
+    /// Number of candidate sites.
+    pub fn n_candidates(&self) -> usize {
+        self.problem.n_schools - self.n_existing
+    }
+
+    /// What the candidates `open` cost together.
+    pub fn cost_of(&self, open: &[usize]) -> f64 {
+        // + 0.0: the empty sum is -0.0.
+        open.iter().map(|&c| self.cost[c]).sum::<f64>() + 0.0
+    }
+
+    /// Whether the candidates `open` are within the budget.
+    pub fn within_budget(&self, open: &[usize]) -> bool {
+        self.budget.is_none_or(|b| self.cost_of(open) <= b + 1e-9)
+    }
+
+    /// The transportation problem with the existing schools and the candidates `open`, and
+    /// each of its columns' column in [`Facility::problem`].
+    pub fn sub_problem(&self, open: &[usize]) -> (Problem, Vec<usize>) {
+        let p = &self.problem;
+        let cols: Vec<usize> =
+            (0..self.n_existing).chain(open.iter().map(|&c| self.n_existing + c)).collect();
+        let n = cols.len();
+        let mut cost = Vec::with_capacity(p.n_units() * n);
+        for u in 0..p.n_units() {
+            let row = p.row(u);
+            cost.extend(cols.iter().map(|&j| row[j]));
+        }
+        let sub = Problem {
+            n_schools: n,
+            cap: cols.iter().map(|&j| p.cap[j]).collect(),
+            min: cols.iter().map(|&j| p.min[j]).collect(),
+            cost,
+            weight: p.weight.clone(),
+            fixed: p.fixed.clone(),
+        };
+        (sub, cols)
+    }
+
+    /// The exact least walk with the candidates `open` (the flow solver), as an assignment to
+    /// [`Facility::problem`]'s columns; `Ok(None)` when no assignment respects the capacities.
+    pub fn evaluate(&self, open: &[usize]) -> Result<Option<Solution>, SolveError> {
+        let (sub, cols) = self.sub_problem(open);
+        match super::solve(&sub, SolverKind::Flow) {
+            Ok(s) => Ok(Some(Solution {
+                assign: s.assign.iter().map(|&j| cols[j as usize] as u32).collect(),
+                objective: s.objective,
+            })),
+            Err(SolveError::Infeasible(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn walk(&self, open: &[usize]) -> Result<Option<u64>, SolveError> {
+        Ok(self.evaluate(open)?.map(|s| s.objective))
+    }
+
+    /// Evaluate every candidate set in `sets` (in parallel), in order.
+    fn walks(&self, sets: &[Vec<usize>]) -> Result<Vec<Option<u64>>, SolveError> {
+        use rayon::prelude::*;
+        let cancel = crate::cancel::current();
+        sets.par_iter().map(|s| crate::cancel::within(cancel.as_ref(), || self.walk(s))).collect()
+    }
+
+    /// Greedy additions up to `k` candidates (each the one that shortens the walk most, or,
+    /// while no choice is feasible, the one with the most seats), then swaps (one open
+    /// candidate for one closed) while any shortens the walk. `start` is a choice to grow from
+    /// (the answer for `k - 1`). Every set is evaluated exactly by the flow solver.
+    pub fn heuristic(&self, k: usize, start: &[usize]) -> Result<Choice, SolveError> {
+        let n_c = self.n_candidates();
+        let mut open: Vec<usize> = start.to_vec();
+        open.sort_unstable();
+        let mut walk = self.walk(&open)?;
+        while open.len() < k.min(n_c) {
+            let sets: Vec<Vec<usize>> = (0..n_c)
+                .filter(|c| !open.contains(c))
+                .map(|c| with(&open, c))
+                .filter(|s| self.within_budget(s))
+                .collect();
+            if sets.is_empty() {
+                break;
+            }
+            let walks = self.walks(&sets)?;
+            let best = best_of(&sets, &walks);
+            let (set, w) = match best {
+                Some(i) => (sets[i].clone(), walks[i]),
+                None => {
+                    // Nothing feasible yet: open the most seats.
+                    let i = (0..sets.len())
+                        .max_by_key(|&i| {
+                            let added = sets[i].iter().find(|c| !open.contains(c)).copied();
+                            added.map(|c| self.problem.cap[self.n_existing + c]).unwrap_or(0)
+                        })
+                        .unwrap_or(0);
+                    (sets[i].clone(), walks[i])
+                }
+            };
+            if let (Some(now), Some(next)) = (walk, w) {
+                // Opening a site never lengthens the walk; stop when it no longer shortens it.
+                if next >= now {
+                    break;
+                }
+            }
+            open = set;
+            walk = w;
+        }
+        // Swaps: best improvement until none.
+        loop {
+            crate::cancel::check().map_err(|_| SolveError::Cancelled)?;
+            let mut sets = Vec::new();
+            for &o in &open {
+                for c in (0..n_c).filter(|c| !open.contains(c)) {
+                    let s = with(&without(&open, o), c);
+                    if self.within_budget(&s) {
+                        sets.push(s);
+                    }
+                }
+            }
+            if sets.is_empty() {
+                break;
+            }
+            let walks = self.walks(&sets)?;
+            match best_of(&sets, &walks) {
+                Some(i) if better(walks[i], walk) => {
+                    open = sets[i].clone();
+                    walk = walks[i];
+                }
+                _ => break,
+            }
+        }
+        Ok(Choice { open, walk })
+    }
+
+    /// A proved lower bound on the least walk with at most `k` candidates open (within the
+    /// budget): the Lagrangian relaxation of the rows "every pupil at one school", by
+    /// subgradient steps towards the upper bound `ub` (a walk known to be reachable). Any
+    /// multipliers give a valid bound; the steps only make it tighter. Meters, rounded up.
+    pub fn lagrangian_bound(&self, k: usize, ub: Option<u64>, iterations: usize) -> u64 {
+        let p = &self.problem;
+        let n_s = p.n_schools;
+        let free: Vec<usize> = (0..p.n_units()).filter(|&u| p.fixed[u].is_none()).collect();
+        let mut fixed_cost = 0f64;
+        let mut cap: Vec<i64> = p.cap.iter().map(|&c| c as i64).collect();
+        for u in 0..p.n_units() {
+            if let Some(s) = p.fixed[u] {
+                fixed_cost += p.cost(u, s as usize).unwrap_or(0) as f64;
+                cap[s as usize] -= p.weight[u] as i64;
+            }
+        }
+        if free.is_empty() {
+            return fixed_cost.ceil() as u64;
+        }
+        // Start at each pupil's nearest school: the uncapacitated bound with every site open.
+        let mut lambda: Vec<f64> = free
+            .iter()
+            .map(|&u| {
+                p.row(u).iter().filter(|&&c| c != UNREACHABLE).min().copied().unwrap_or(0) as f64
+            })
+            .collect();
+        let mut best = f64::NEG_INFINITY;
+        let mut theta = 2.0;
+        let mut since_better = 0;
+        let mut vals: Vec<(f64, usize)> = Vec::with_capacity(free.len());
+        let mut chosen: Vec<Vec<usize>> = vec![Vec::new(); n_s];
+        let mut rho = vec![0f64; n_s];
+        for _ in 0..iterations.max(1) {
+            // Each column's best use: its `cap` most negative reduced costs.
+            for j in 0..n_s {
+                vals.clear();
+                for (i, &u) in free.iter().enumerate() {
+                    let c = p.row(u)[j];
+                    if c != UNREACHABLE {
+                        let r = c as f64 - lambda[i];
+                        if r < 0.0 {
+                            vals.push((r, i));
+                        }
+                    }
+                }
+                let take = cap[j].max(0) as usize;
+                if vals.len() > take {
+                    vals.select_nth_unstable_by(take, |a, b| a.0.total_cmp(&b.0));
+                    vals.truncate(take);
+                }
+                rho[j] = vals.iter().map(|v| v.0).sum();
+                chosen[j] = vals.iter().map(|v| v.1).collect();
+            }
+            // Candidates: at most k (or within the budget), the most negative.
+            let (cand_value, weights) = self.open_relaxation(&rho[self.n_existing..], k);
+            let value = lambda.iter().sum::<f64>()
+                + rho[..self.n_existing].iter().sum::<f64>()
+                + cand_value
+                + fixed_cost;
+            if value > best + 1e-9 {
+                best = value;
+                since_better = 0;
+            } else {
+                since_better += 1;
+                if since_better >= 20 {
+                    theta /= 2.0;
+                    since_better = 0;
+                }
+            }
+            let Some(ub) = ub else { break };
+            // Subgradient: 1 - (times each pupil is taken).
+            let mut g = vec![1f64; free.len()];
+            for j in 0..n_s {
+                let w = if j < self.n_existing { 1.0 } else { weights[j - self.n_existing] };
+                if w > 0.0 {
+                    for &i in &chosen[j] {
+                        g[i] -= w;
+                    }
+                }
+            }
+            let norm: f64 = g.iter().map(|x| x * x).sum();
+            if norm < 1e-12 || theta < 1e-4 || (ub as f64 - best) < 0.5 {
+                break;
+            }
+            let step = theta * (ub as f64 - value).max(1.0) / norm;
+            for (l, gi) in lambda.iter_mut().zip(&g) {
+                *l += step * gi;
+            }
+        }
+        (best - 1e-7 * best.abs().max(1.0)).ceil().max(0.0) as u64
+    }
+
+    /// The least sum of `rho` (each <= 0) over candidates opened at most `k` and within the
+    /// budget, relaxed: the larger of "at most k" alone and the fractional knapsack of the
+    /// budget alone — both are at most the true least sum. Returns it and each candidate's
+    /// weight in it (for the subgradient).
+    fn open_relaxation(&self, rho: &[f64], k: usize) -> (f64, Vec<f64>) {
+        let n = rho.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| rho[a].total_cmp(&rho[b]));
+        let mut w_k = vec![0f64; n];
+        let mut v_k = 0.0;
+        for &c in order.iter().take(k) {
+            if rho[c] < 0.0 {
+                w_k[c] = 1.0;
+                v_k += rho[c];
+            }
+        }
+        let Some(budget) = self.budget else { return (v_k, w_k) };
+        let mut by_ratio: Vec<usize> = (0..n).filter(|&c| rho[c] < 0.0).collect();
+        let ratio =
+            |c: usize| if self.cost[c] <= 0.0 { f64::NEG_INFINITY } else { rho[c] / self.cost[c] };
+        by_ratio.sort_by(|&a, &b| ratio(a).total_cmp(&ratio(b)));
+        let mut w_b = vec![0f64; n];
+        let mut v_b = 0.0;
+        let mut left = budget;
+        for c in by_ratio {
+            let f = if self.cost[c] <= 0.0 { 1.0 } else { (left / self.cost[c]).clamp(0.0, 1.0) };
+            if f <= 0.0 {
+                break;
+            }
+            w_b[c] = f;
+            v_b += f * rho[c];
+            left -= f * self.cost[c];
+        }
+        if v_b > v_k {
+            (v_b, w_b)
+        } else {
+            (v_k, w_k)
+        }
+    }
+
+    /// The exact choice of at most `k` candidates (within the budget) by a MIP through good_lp
+    /// and Cbc, with its proved bound; `seconds` is Cbc's time limit. The sites Cbc opens are
+    /// evaluated again by the flow solver.
+    pub fn mip(&self, k: usize, seconds: u32) -> Result<MipAnswer, SolveError> {
+        let p = &self.problem;
+        if !p.unit_weights() {
+            return Err(SolveError::Solver("site choice needs units of one pupil".into()));
+        }
+        let n_s = p.n_schools;
+        let n_e = self.n_existing;
+        let mut vars = ProblemVariables::new();
+        let open: Vec<good_lp::Variable> =
+            (0..self.n_candidates()).map(|_| vars.add(variable().binary())).collect();
+        let mut objective = Expression::with_capacity(p.cost.len());
+        let mut fixed_load = vec![0i64; n_s];
+        let mut fixed_cost = 0u64;
+        let mut rows: Vec<Vec<good_lp::Variable>> = Vec::new();
+        let mut col_terms: Vec<Vec<good_lp::Variable>> = vec![Vec::new(); n_s];
+        let mut links: Vec<(good_lp::Variable, usize)> = Vec::new();
+        for u in 0..p.n_units() {
+            if let Some(s) = p.fixed[u] {
+                fixed_load[s as usize] += 1;
+                fixed_cost += p.cost(u, s as usize).unwrap_or(0) as u64;
+                continue;
+            }
+            let mut row = Vec::new();
+            for j in 0..n_s {
+                if let Some(c) = p.cost(u, j) {
+                    let v = vars.add(variable().min(0.0).max(1.0));
+                    objective.add_mul(c as f64, v);
+                    col_terms[j].push(v);
+                    row.push(v);
+                    if j >= n_e {
+                        links.push((v, j - n_e));
+                    }
+                }
+            }
+            rows.push(row);
+        }
+        let mut model = vars.minimise(objective).using(coin_cbc);
+        model.set_parameter("log", "0");
+        model.set_parameter("slogLevel", "0");
+        model.set_parameter("seconds", &seconds.to_string());
+        for row in &rows {
+            let e: Expression = row.iter().copied().sum();
+            model.add_constraint(e.eq(1.0));
+        }
+        for j in 0..n_s {
+            let e: Expression = col_terms[j].iter().copied().sum();
+            let cap = p.cap[j] as f64 - fixed_load[j] as f64;
+            let min = p.min[j] as f64 - fixed_load[j] as f64;
+            if min > 0.0 && j < n_e {
+                model.add_constraint(e.clone().geq(min));
+            } else if min > 0.0 {
+                model.add_constraint((e.clone() - min * open[j - n_e]).geq(0.0));
+            }
+            if j < n_e {
+                model.add_constraint(e.leq(cap));
+            } else {
+                model.add_constraint((e - cap * open[j - n_e]).leq(0.0));
+            }
+        }
+        for &(v, c) in &links {
+            model.add_constraint((v - open[c]).leq(0.0));
+        }
+        let count: Expression = open.iter().copied().sum();
+        model.add_constraint(count.leq(k as f64));
+        if let Some(b) = self.budget {
+            let mut e = Expression::with_capacity(open.len());
+            for (c, &v) in open.iter().enumerate() {
+                e.add_mul(self.cost[c], v);
+            }
+            model.add_constraint(e.leq(b));
+        }
+        if crate::cancel::cancelled() {
+            return Err(SolveError::Cancelled);
+        }
+        let sol = match model.solve() {
+            Ok(s) => s,
+            Err(good_lp::ResolutionError::Infeasible) => {
+                return Ok(MipAnswer { choice: None, bound: u64::MAX, proved: true })
+            }
+            Err(e) => return Err(SolveError::Solver(format!("Cbc: {e}"))),
+        };
+        let raw = sol.model();
+        let proved = raw.is_proven_optimal();
+        let best_possible = raw.best_possible_value();
+        let bound_lp = if best_possible.is_finite() && best_possible > -1e29 {
+            best_possible.max(0.0)
+        } else {
+            0.0
+        };
+        let mut bound = (bound_lp - 1e-6 * bound_lp.abs().max(1.0)).ceil() as u64 + fixed_cost;
+        // Cbc stopped by its time limit may hold no solution: only a choice within the rules
+        // is taken, and evaluated exactly.
+        let chosen: Vec<usize> = (0..open.len()).filter(|&c| sol.value(open[c]) > 0.5).collect();
+        let choice = if chosen.len() <= k && self.within_budget(&chosen) {
+            let walk = self.walk(&chosen)?;
+            walk.map(|w| Choice { open: chosen, walk: Some(w) })
+        } else {
+            None
+        };
+        if let Some(Choice { walk: Some(w), .. }) = &choice {
+            // No bound exceeds a walk reached.
+            bound = bound.min(*w);
+        }
+        Ok(MipAnswer { choice, bound, proved })
+    }
+
+    /// Every choice of at most `k` candidates within the budget, the least walk: for tests and
+    /// tiny instances.
+    pub fn brute_force(&self, k: usize) -> Result<Choice, SolveError> {
+        let n_c = self.n_candidates();
+        let mut best = Choice { open: vec![], walk: self.walk(&[])? };
+        for mask in 1u64..(1u64 << n_c) {
+            if mask.count_ones() as usize > k {
+                continue;
+            }
+            let set: Vec<usize> = (0..n_c).filter(|&c| mask >> c & 1 == 1).collect();
+            if !self.within_budget(&set) {
+                continue;
+            }
+            let w = self.walk(&set)?;
+            if better(w, best.walk) {
+                best = Choice { open: set, walk: w };
+            }
+        }
+        Ok(best)
+    }
+}
+
+fn with(open: &[usize], c: usize) -> Vec<usize> {
+    let mut s = open.to_vec();
+    s.push(c);
+    s.sort_unstable();
+    s
+}
+
+fn without(open: &[usize], c: usize) -> Vec<usize> {
+    open.iter().copied().filter(|&x| x != c).collect()
+}
+
+/// Whether walk `a` is shorter than `b` (no assignment counts as the longest).
+pub fn better(a: Option<u64>, b: Option<u64>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a < b,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+/// The set with the shortest walk (the first of equals), `None` if none is feasible.
+fn best_of(sets: &[Vec<usize>], walks: &[Option<u64>]) -> Option<usize> {
+    let mut best: Option<usize> = None;
+    for i in 0..sets.len() {
+        if walks[i].is_some() && best.is_none_or(|b| better(walks[i], walks[b])) {
+            best = Some(i);
+        }
+    }
+    best
+}

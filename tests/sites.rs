@@ -1,0 +1,339 @@
+//! Where to build (`catchment sites`, issue 16): the exact MIP, the heuristic and the
+//! Lagrangian bound against every subset of candidates on tiny instances; site choices on a
+//! synthetic town with some of its schools taken out as candidates, each k's plan checked as
+//! `solve`'s plans are; input mistakes refused without pupil ids.
+
+mod common;
+#[path = "../src/bin/catchment-dataset/synthetic.rs"]
+#[allow(dead_code)]
+mod synthetic;
+
+use catchment::error::Error;
+use catchment::routing::UNREACHABLE;
+use catchment::sites::{self, Method};
+use catchment::solve::facility::Facility;
+use catchment::solve::Problem;
+use common::*;
+use std::path::Path;
+
+/// A small deterministic generator (xorshift), so the tiny instances need no dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Pupils and sites on a line segment of 3 km: walks are distances (some pairs unreachable),
+/// existing schools too small for everyone in some instances, candidates with costs.
+fn tiny(seed: u64) -> Facility {
+    let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let n_p = 6 + r.below(9) as usize;
+    let n_e = 1 + r.below(2) as usize;
+    let n_c = 2 + r.below(4) as usize;
+    let n_s = n_e + n_c;
+    let pos_p: Vec<i64> = (0..n_p).map(|_| r.below(3000) as i64).collect();
+    let pos_s: Vec<i64> = (0..n_s).map(|_| r.below(3000) as i64).collect();
+    let mut cost = Vec::new();
+    for &p in &pos_p {
+        for &s in &pos_s {
+            cost.push(if r.below(12) == 0 {
+                UNREACHABLE
+            } else {
+                (p - s).unsigned_abs() as u32 + 50
+            });
+        }
+    }
+    let mut cap: Vec<u32> = (0..n_s).map(|_| 1 + r.below(n_p as u64 / 2 + 2) as u32).collect();
+    // Sometimes the existing schools seat everyone, sometimes not.
+    if r.below(2) == 0 {
+        cap[0] = n_p as u32;
+    }
+    let mut fixed = vec![None; n_p];
+    if r.below(3) == 0 && cost[0] != UNREACHABLE {
+        fixed[0] = Some(0);
+    }
+    let with_costs = r.below(2) == 0;
+    Facility {
+        problem: Problem {
+            n_schools: n_s,
+            cap,
+            min: vec![0; n_s],
+            cost,
+            weight: vec![1; n_p],
+            fixed,
+        },
+        n_existing: n_e,
+        cost: (0..n_c).map(|_| if with_costs { (1 + r.below(5)) as f64 } else { 0.0 }).collect(),
+        budget: with_costs.then(|| (2 + r.below(6)) as f64),
+    }
+}
+
+#[test]
+fn exact_heuristic_and_bounds_agree_with_every_subset_on_tiny_instances() {
+    let mut compared = 0;
+    for seed in 1..=60u64 {
+        let f = tiny(seed);
+        for k in 0..=3usize {
+            let brute = f.brute_force(k).unwrap();
+            let mip = f.mip(k, 60).unwrap();
+            assert!(mip.proved, "seed {seed} k {k}: Cbc did not prove its answer");
+            match brute.walk {
+                None => {
+                    assert!(
+                        mip.choice.is_none(),
+                        "seed {seed} k {k}: Cbc found a choice where no subset fits"
+                    );
+                    continue;
+                }
+                Some(best) => {
+                    let c = mip.choice.as_ref().unwrap_or_else(|| {
+                        panic!("seed {seed} k {k}: Cbc found no choice, subsets do ({best} m)")
+                    });
+                    assert_eq!(c.walk, Some(best), "seed {seed} k {k}: exact vs every subset");
+                    assert!(c.open.len() <= k && f.within_budget(&c.open), "seed {seed} k {k}");
+                    assert!(mip.bound <= best, "seed {seed} k {k}: Cbc's bound above the optimum");
+                    let h = f.heuristic(k, &[]).unwrap();
+                    assert!(h.open.len() <= k && f.within_budget(&h.open), "seed {seed} k {k}");
+                    if let Some(hw) = h.walk {
+                        assert!(hw >= best, "seed {seed} k {k}: heuristic below the optimum");
+                        assert_eq!(f.evaluate(&h.open).unwrap().map(|s| s.objective), Some(hw));
+                    }
+                    let lag = f.lagrangian_bound(k, h.walk.or(Some(best)), 400);
+                    assert!(
+                        lag <= best,
+                        "seed {seed} k {k}: Lagrangian bound {lag} > optimum {best}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert!(compared > 100, "only {compared} feasible cases compared");
+}
+
+/// The Lagrangian bound is not trivial: with every candidate allowed and capacities loose it
+/// reaches the optimum (everyone at their nearest site) exactly.
+#[test]
+fn lagrangian_bound_is_tight_when_capacities_do_not_bind() {
+    let f = Facility {
+        problem: Problem {
+            n_schools: 3,
+            cap: vec![10, 10, 10],
+            min: vec![0; 3],
+            cost: vec![100, 900, 500, 800, 100, 700, 900, 800, 100, 500, 400, 300],
+            weight: vec![1; 4],
+            fixed: vec![None; 4],
+        },
+        n_existing: 1,
+        cost: vec![0.0, 0.0],
+        budget: None,
+    };
+    let best = f.brute_force(2).unwrap().walk.unwrap();
+    assert_eq!(best, 100 + 100 + 100 + 300);
+    assert_eq!(f.lagrangian_bound(2, Some(best), 400), best);
+    let one = f.brute_force(1).unwrap().walk.unwrap();
+    let lag = f.lagrangian_bound(1, Some(one), 400);
+    assert!(lag <= one && lag > 0, "{lag} vs {one}");
+}
+
+fn write_schools(path: &Path, schools: &[&catchment::School], cost: bool, scale: u32) {
+    let mut t = String::from(if cost {
+        "id,name,lat,lon,capacity,cost\n"
+    } else {
+        "id,name,lat,lon,capacity\n"
+    });
+    for (i, s) in schools.iter().enumerate() {
+        t.push_str(&format!("{},{},{},{},{}", s.id, s.name, s.lat, s.lon, s.capacity * scale));
+        if cost {
+            t.push_str(&format!(",{}", 10 + 5 * i));
+        }
+        t.push('\n');
+    }
+    std::fs::write(path, t).unwrap();
+}
+
+/// A synthetic town of 300 pupils and 8 schools; 3 of them become candidates, the others'
+/// seats multiplied by `scale`. Returns the paths of schools, pupils, matrix, candidates,
+/// candidate matrix.
+fn town(dir: &Path, cost: bool, scale: u32) -> [std::path::PathBuf; 5] {
+    let t = dir.join("town");
+    let town = synthetic::generate(300, 8, 5);
+    synthetic::write(&t, &town).unwrap();
+    let inst = &town.instance;
+    let take = [1usize, 4, 6];
+    let cur: Vec<&catchment::School> = inst
+        .schools
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !take.contains(i))
+        .map(|(_, s)| s)
+        .collect();
+    let cand: Vec<&catchment::School> = take.iter().map(|&i| &inst.schools[i]).collect();
+    let [s, c] = [dir.join("schools.csv"), dir.join("candidates.csv")];
+    write_schools(&s, &cur, false, scale);
+    write_schools(&c, &cand, cost, 1);
+    // The matrix split by column: the generated walks, unchanged.
+    let text = std::fs::read_to_string(t.join("matrix.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let (mut a, mut b) = (format!("{header}\n"), format!("{header}\n"));
+    let cand_ids: Vec<&str> = cand.iter().map(|s| s.id.as_str()).collect();
+    for l in lines {
+        let school = l.split(',').nth(1).unwrap();
+        if cand_ids.contains(&school) { &mut b } else { &mut a }.push_str(&format!("{l}\n"));
+    }
+    let [m, cm] = [dir.join("matrix.csv"), dir.join("candidates-matrix.csv")];
+    std::fs::write(&m, a).unwrap();
+    std::fs::write(&cm, b).unwrap();
+    [s, t.join("pupils.csv"), m, c, cm]
+}
+
+#[test]
+fn sites_on_a_synthetic_town_exact_and_heuristic_with_plans_that_check() {
+    let d = tempfile::tempdir().unwrap();
+    let [s, p, m, c, cm] = town(d.path(), false, 2);
+    let input = sites::load(&s, &p, &m, &c, &cm).unwrap();
+    assert_eq!(input.candidates.len(), 3);
+    let exact = sites::choose(&input, 3, None, Method::Exact, 120).unwrap();
+    let heur = sites::choose(&input, 3, None, Method::Heuristic, 120).unwrap();
+    assert_eq!(exact.rows.len(), 4);
+    let f = sites::facility(&input, None).unwrap();
+    for (k, (e, h)) in exact.rows.iter().zip(&heur.rows).enumerate() {
+        let brute = f.brute_force(k).unwrap().walk;
+        assert_eq!(e.walk_m, brute, "k {k}: exact vs every subset");
+        assert_eq!(e.gap, Some(0.0), "k {k}: exact answers are proved");
+        assert!(h.walk_m >= brute && h.bound_m.unwrap() <= brute.unwrap(), "k {k}");
+        assert!(h.sites.len() <= k && e.sites.len() <= k);
+    }
+    // The walk never grows with more sites; the savings add up.
+    for w in exact.rows.windows(2) {
+        assert!(w[1].walk_m <= w[0].walk_m);
+        assert_eq!(w[1].saved_m, Some(w[0].walk_m.unwrap() - w[1].walk_m.unwrap()));
+    }
+    // k = 0 is the plan `solve` gives on the current schools.
+    let inst = catchment::read_instance(&s, &p).unwrap();
+    let mat = catchment::routing::read_matrix(&m, &inst).unwrap();
+    let plan = catchment::solve_plan(&inst, &mat, &catchment::Policy::default(), None).unwrap();
+    assert_eq!(exact.rows[0].walk_m, Some(plan.objective));
+    // Each chosen site's alternative walks at least as far as the choice.
+    let k_alt = exact.alternatives_k;
+    assert_eq!(exact.alternatives.len(), exact.rows[k_alt].sites.len());
+    for a in &exact.alternatives {
+        assert!(a.walk_m.is_none_or(|w| w >= exact.rows[k_alt].walk_m.unwrap()));
+        assert!(a.walk_without_m >= exact.rows[k_alt].walk_m);
+    }
+    // Written: the comparison and every k's plan, which `check` verifies from its own files.
+    let out = d.path().join("out");
+    exact.write(&out).unwrap();
+    let csv = std::fs::read_to_string(out.join("sites.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(std::fs::read_to_string(out.join("sites.md")).unwrap().contains("Almost as good"));
+    for (k, row) in exact.rows.iter().enumerate() {
+        let dir = out.join("plans").join(format!("k{k}"));
+        let o = bin().args(["check", "--pupils"]).arg(&p).arg("--plan").arg(&dir).output().unwrap();
+        assert!(o.status.success(), "k{k}: {}", String::from_utf8_lossy(&o.stdout));
+        let schools = std::fs::read_to_string(dir.join("schools.csv")).unwrap();
+        for id in &row.sites {
+            assert!(schools.lines().any(|l| l.starts_with(&format!("{id},"))), "k{k}: {id}");
+        }
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(summary["walk"]["total_m"].as_u64(), row.walk_m, "k{k}");
+    }
+}
+
+#[test]
+fn a_budget_limits_the_choice_and_the_cli_writes_the_directory() {
+    let d = tempfile::tempdir().unwrap();
+    // The current schools alone cannot seat every pupil: k = 0 has no plan.
+    let [s, p, m, c, cm] = town(d.path(), true, 1);
+    // Costs 10, 15, 20: a budget of 25 allows two sites only as 10 + 15.
+    let input = sites::load(&s, &p, &m, &c, &cm).unwrap();
+    let r = sites::choose(&input, 3, Some(25.0), Method::Exact, 120).unwrap();
+    assert_eq!((r.rows[0].walk_m, r.rows[0].bound_m), (None, None));
+    assert!(r.rows[2].walk_m.is_some(), "{:?}", r.rows);
+    for row in &r.rows {
+        assert!(row.cost <= 25.0, "{row:?}");
+    }
+    let f = sites::facility(&input, Some(25.0)).unwrap();
+    assert_eq!(r.rows[3].walk_m, f.brute_force(3).unwrap().walk);
+    let out = d.path().join("out");
+    let o = bin()
+        .arg("sites")
+        .args(["--schools".as_ref(), s.as_os_str(), "--pupils".as_ref(), p.as_os_str()])
+        .args(["--matrix".as_ref(), m.as_os_str(), "--candidates".as_ref(), c.as_os_str()])
+        .args(["--candidate-matrix".as_ref(), cm.as_os_str()])
+        .args(["--open", "2", "--budget", "25", "--method", "heuristic", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("| k | sites |"), "{stdout}");
+    assert!(out.join("plans/k2/summary.json").is_file() && out.join("sites.csv").is_file());
+    assert!(!out.join("plans/k0").exists(), "a plan for k = 0, which seats no one");
+    assert!(stdout.contains("no plan fits"), "{stdout}");
+    // Again into the same directory: it is catchment's output and is replaced.
+    let again = bin()
+        .arg("sites")
+        .args(["--schools".as_ref(), s.as_os_str(), "--pupils".as_ref(), p.as_os_str()])
+        .args(["--matrix".as_ref(), m.as_os_str(), "--candidates".as_ref(), c.as_os_str()])
+        .args(["--candidate-matrix".as_ref(), cm.as_os_str(), "--open".as_ref(), "1".as_ref()])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(!out.join("plans/k2").exists());
+    let help = bin().args(["sites", "--help"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Example:"));
+}
+
+#[test]
+fn mistakes_in_the_candidates_are_refused_without_pupil_ids() {
+    let d = tempfile::tempdir().unwrap();
+    let [s, p, m, c, cm] = town(d.path(), false, 1);
+    let input = sites::load(&s, &p, &m, &c, &cm).unwrap();
+    let e = sites::choose(&input, 1, Some(10.0), Method::Auto, 10).unwrap_err();
+    assert!(matches!(e, Error::Policy { .. }), "{e}");
+    // A candidate with the id of a current school.
+    let first_school = std::fs::read_to_string(&s).unwrap().lines().nth(1).unwrap().to_string();
+    let mut text = std::fs::read_to_string(&c).unwrap();
+    text.push_str(&format!("{first_school}\n"));
+    let dup = d.path().join("dup.csv");
+    std::fs::write(&dup, text).unwrap();
+    let e = sites::load(&s, &p, &m, &dup, &cm).unwrap_err();
+    assert_eq!(e.exit_code(), 3, "{e}");
+    assert!(e.to_string().contains("id of a current school"), "{e}");
+    // A cost that is not a number.
+    let bad = d.path().join("bad.csv");
+    let text = std::fs::read_to_string(&c).unwrap().replace("capacity\n", "capacity,cost\n");
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    for (i, l) in lines.iter_mut().enumerate().skip(1) {
+        l.push_str(if i == 1 { ",a lot" } else { ",5" });
+    }
+    std::fs::write(&bad, lines.join("\n") + "\n").unwrap();
+    let e = sites::load(&s, &p, &m, &bad, &cm).unwrap_err();
+    assert!(e.to_string().contains("cost is not a number"), "{e}");
+    // A candidate matrix missing a candidate: the matrix reader's own error; no pupil id.
+    let short = d.path().join("short.csv");
+    let text = std::fs::read_to_string(&cm).unwrap();
+    let last_id = input.candidates.last().unwrap().id.clone();
+    let kept: Vec<&str> =
+        text.lines().filter(|l| l.split(',').nth(1) != Some(last_id.as_str())).collect();
+    std::fs::write(&short, kept.join("\n") + "\n").unwrap();
+    let e = sites::load(&s, &p, &m, &c, &short).unwrap_err();
+    assert_eq!(e.exit_code(), 3, "{e}");
+    let msg = e.to_string();
+    for pupil in &input.inst.pupils {
+        assert!(!msg.contains(&format!("'{}'", pupil.id)), "a pupil id in: {msg}");
+    }
+}
