@@ -74,23 +74,11 @@ pub fn write_block_matrix(
     schools: &[School],
     source: &str,
 ) -> Result<()> {
-    use crate::routing::matrix::{csv_field, meta_path, MatrixMeta};
-    use std::io::Write;
-    let io = |e| Error::io(path, e);
-    let f = std::fs::File::create(path).map_err(io)?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-    writeln!(w, "block_id,school_id,meters").map_err(io)?;
-    for (b, id) in bm.blocks.iter().enumerate() {
-        for (s, school) in schools.iter().enumerate() {
-            let m = bm.row(b)[s];
-            let d = if m == UNREACHABLE { "unreachable".to_string() } else { m.to_string() };
-            writeln!(w, "{},{},{d}", csv_field(id), csv_field(&school.id)).map_err(io)?;
-        }
-    }
-    w.flush().map_err(io)?;
-    let meta = MatrixMeta { source: source.to_string(), left_out_ungeocoded: vec![] };
-    let text = serde_json::to_string_pretty(&meta).map_err(|e| Error::internal(e.to_string()))?;
-    std::fs::write(meta_path(path), text + "\n").map_err(|e| Error::io(meta_path(path), e))
+    use crate::routing::matrix::{write_long_csv, write_meta};
+    let rows: Vec<&str> = bm.blocks.iter().map(String::as_str).collect();
+    let ids: Vec<&str> = schools.iter().map(|s| s.id.as_str()).collect();
+    write_long_csv(path, "block_id", &rows, &ids, &bm.meters, None)?;
+    write_meta(path, source, &[])
 }
 
 /// Read a matrix covering every block of the city: long CSV `block_id,school_id,meters[,...]`

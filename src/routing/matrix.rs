@@ -744,7 +744,7 @@ pub fn write_meta(path: &Path, source: &str, left_out: &[String]) -> Result<()> 
 }
 
 /// The long CSV: a header row, then one row per (row, school), `unreachable` for no route.
-fn write_long_csv(
+pub(crate) fn write_long_csv(
     path: &Path,
     column: &str,
     rows: &[&str],
