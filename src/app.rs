@@ -590,6 +590,15 @@ impl Loaded {
     /// Decide feasibility at the pupil level before any solver, so that a request that cannot
     /// succeed is answered at once.
     pub fn check_feasible(&self) -> Result<()> {
+        if self.policy.split_street_cost.is_some() && !self.policy.contiguous {
+            return Err(Error::policy(
+                "a price on split streets is applied to contiguous districts only",
+                Some(crate::error::Hint::new(
+                    "ask for contiguous districts",
+                    Some(crate::error::Setting::Contiguous),
+                )),
+            ));
+        }
         if self.policy.contiguous && self.city.is_none() {
             return Err(Error::policy(
                 "contiguous districts need the city's blocks and the walks from every block",
@@ -834,15 +843,22 @@ pub fn reproduce(
     stage(Stage::Solving);
     let (mut comparison, mut plans) =
         reproduce::run(case, &loaded.inst, &loaded.matrix, given, reported)?;
+    use reproduce::ContiguousRow;
     let segments = loaded.city.as_ref().is_some_and(|c| c.streets.is_some());
-    let variants: &[bool] = match (&loaded.city, segments) {
+    let variants: &[ContiguousRow] = match (&loaded.city, segments) {
         (None, _) => &[],
-        (Some(_), false) => &[false],
-        (Some(_), true) => &[false, true],
+        (Some(_), false) => &[ContiguousRow::Plain],
+        (Some(_), true) => &[ContiguousRow::Plain, ContiguousRow::Segments, ContiguousRow::Streets],
     };
-    for &whole_segments in variants {
+    for &variant in variants {
         let contiguous = Loaded {
-            policy: Policy { contiguous: true, whole_segments, ..loaded.policy.clone() },
+            policy: Policy {
+                contiguous: true,
+                whole_segments: variant == ContiguousRow::Segments,
+                split_street_cost: (variant == ContiguousRow::Streets)
+                    .then_some(reproduce::SPLIT_STREET_COST),
+                ..loaded.policy.clone()
+            },
             compare_proxy: false,
             compare_districts: None,
             ..loaded.clone()
@@ -850,15 +866,14 @@ pub fn reproduce(
         let (inst, m) = (&loaded.inst, &loaded.matrix);
         match contiguous.solve(&|_| ()) {
             Ok(r) => {
-                reproduce::add_contiguous(&mut comparison, inst, m, &r.plan, whole_segments);
-                let key = if whole_segments { "contiguous-segments" } else { "contiguous" };
-                plans.push((key.into(), r.plan));
+                reproduce::add_contiguous(&mut comparison, inst, m, &r.plan, variant);
+                plans.push((variant.key().into(), r.plan));
             }
-            Err(Error::Infeasible(v)) if !whole_segments => {
+            Err(Error::Infeasible(v)) if variant == ContiguousRow::Plain => {
                 let why: Vec<String> = v.into_iter().map(|i| i.message).collect();
                 comparison.contiguous_note = Some(why.join("; "));
             }
-            // The variant with whole segments is shown when found.
+            // The other variants are shown when found.
             Err(Error::Infeasible(_)) => {}
             Err(e) => return Err(e),
         }

@@ -90,6 +90,8 @@ pub enum Setting {
     Blocks,
     /// The city's named streets (for the street list of grid blocks).
     Streets,
+    /// Contiguous districts (policy `contiguous`).
+    Contiguous,
     /// Leave unroutable pairs out instead of failing.
     AllowUnreachable,
     /// Leave pupils whose address was not found out instead of failing.

@@ -245,6 +245,10 @@ Writes OUT/report.md, OUT/report.json and every plan under OUT/plans/."
         /// block of the city decided (see `solve --contiguous`); `scripts/demo` asks for them.
         #[arg(long)]
         contiguous: bool,
+        /// With --contiguous: meters of walk per extra district of a street (see `solve
+        /// --split-street-cost`); `scripts/demo` gives 1000.
+        #[arg(long, requires = "contiguous")]
+        split_street_cost: Option<u32>,
     },
 }
 
@@ -577,6 +581,12 @@ struct PolicyArgs {
     /// grid cells and --streets). Reports the walk it costs against the plan without the rule.
     #[arg(long)]
     whole_segments: bool,
+    /// With --contiguous: meters added to the total walk for every district a street falls
+    /// into beyond its first; parts of split streets move to a neighbouring district while
+    /// walk + this price falls (fewer split streets for a little more walk; needs --streets
+    /// for grid blocks). The walk's gap to the certified optimum is still reported.
+    #[arg(long, requires = "contiguous")]
+    split_street_cost: Option<u32>,
 }
 
 /// Stability against last year's districts.
@@ -621,6 +631,7 @@ impl PolicyArgs {
             max_class_size: self.max_class_size,
             contiguous: self.contiguous,
             whole_segments: self.whole_segments,
+            split_street_cost: self.split_street_cost,
         }
     }
 }
@@ -806,6 +817,7 @@ pub fn flag(setting: Setting) -> &'static str {
         Setting::ChangeCost => "--change-cost",
         Setting::Blocks => "--blocks",
         Setting::Streets => "--streets",
+        Setting::Contiguous => "--contiguous",
         Setting::AllowUnreachable => "--allow-unreachable",
         Setting::SkipUngeocoded => "--skip-ungeocoded",
         Setting::Osm => "--osm",
@@ -1287,7 +1299,7 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             println!("\nReport and plans written to {}/", out.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { data, out, force, unit, whole_segments, contiguous } => {
+        Command::Demo { data, out, force, unit, whole_segments, contiguous, split_street_cost } => {
             let data = find_data(&data)?;
             let dir = OutDir::new(&out, force, &[Some(&data)])?;
             let input = InputArgs {
@@ -1310,7 +1322,13 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             let req = app::PlanRequest {
                 city: publish.city_spec(),
                 compare: publish.compare_spec(),
-                ..input.request(Policy { unit, whole_segments, contiguous, ..Policy::default() })?
+                ..input.request(Policy {
+                    unit,
+                    whole_segments,
+                    contiguous,
+                    split_street_cost,
+                    ..Policy::default()
+                })?
             };
             let summary = solve_to(&req, dir)?;
             print_summary(&summary, &out);

@@ -43,6 +43,10 @@ pub struct Policy {
     /// so the street list names whole segments (whole blocks; needs the city's grid blocks and
     /// its streets).
     pub whole_segments: bool,
+    /// Meters added to the walk for every district a street falls into beyond its first
+    /// (contiguous districts only): street parts move between districts while walk + this
+    /// price falls, so fewer streets are split (needs the city's streets for grid blocks).
+    pub split_street_cost: Option<u32>,
 }
 
 impl Default for Policy {
@@ -55,6 +59,7 @@ impl Default for Policy {
             max_class_size: None,
             contiguous: false,
             whole_segments: false,
+            split_street_cost: None,
         }
     }
 }

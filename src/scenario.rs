@@ -51,6 +51,8 @@ pub struct PolicySpec {
     pub contiguous: Option<bool>,
     /// Whole street segments in one district (needs `blocks` and `streets`).
     pub whole_segments: Option<bool>,
+    /// Meters per extra district of a street (contiguous districts).
+    pub split_street_cost: Option<u32>,
 }
 
 /// The `[base]` table: the inputs every scenario starts from.
@@ -176,6 +178,9 @@ pub struct ScenarioSpec {
     /// Whole street segments, or not (needs the base's `blocks` and `streets`).
     #[serde(default)]
     pub whole_segments: Option<bool>,
+    /// Meters per extra district of a street (contiguous districts).
+    #[serde(default)]
+    pub split_street_cost: Option<u32>,
 }
 
 /// A scenario file, read and checked (paths resolved against the file's directory).
@@ -371,6 +376,7 @@ fn base_policy(spec: &PolicySpec) -> Policy {
         max_class_size: spec.max_class_size,
         contiguous: spec.contiguous.unwrap_or(false),
         whole_segments: spec.whole_segments.unwrap_or(false),
+        split_street_cost: spec.split_street_cost,
     }
 }
 
@@ -699,6 +705,9 @@ pub fn prepare(f: &ScenarioFile) -> Result<Vec<Prepared>> {
         }
         if let Some(v) = s.whole_segments {
             policy.whole_segments = v;
+        }
+        if s.split_street_cost.is_some() {
+            policy.split_street_cost = s.split_street_cost;
         }
         let stability = match &s.previous {
             Some(path) => Some(

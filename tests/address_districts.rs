@@ -278,3 +278,62 @@ fn without_an_area_address_districts_tile_the_hull_of_the_blocks_with_a_margin()
     assert!((meters / want - 1.0).abs() < 0.01, "{meters} m² vs about {want}");
     assert_streets_agree_with_the_map(&plan, &polys, &located);
 }
+
+/// Contiguous address districts with a price on split streets: one piece per school within
+/// the seats, never more split streets than without the price, never less walk, and the
+/// summary's count equal to the lines of `split-streets.csv`.
+#[test]
+fn a_price_on_split_streets_keeps_contiguous_address_districts_whole() {
+    let (dir, located) = case();
+    let run = |out: &Path, price: Option<&str>| -> serde_json::Value {
+        let mut cmd = bin();
+        cmd.args(["solve", "--contiguous", "--schools"])
+            .arg(dir.path().join("schools.csv"))
+            .arg("--pupils")
+            .arg(dir.path().join("pupils.csv"))
+            .arg("--matrix")
+            .arg(dir.path().join("matrix.csv"))
+            .arg("--blocks")
+            .arg(dir.path().join("blocks.csv"))
+            .arg("--area")
+            .arg(dir.path().join("area.geojson"));
+        if let Some(p) = price {
+            cmd.args(["--split-street-cost", p]);
+        }
+        let o = cmd.arg("--out").arg(out).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+    };
+    let (free, priced) = (dir.path().join("free"), dir.path().join("priced"));
+    let a = run(&free, None);
+    let b = run(&priced, Some("100000"));
+    let split = |s: &serde_json::Value| s["streets"]["split"].as_u64().unwrap();
+    let walk = |s: &serde_json::Value| s["solver"]["objective_m"].as_u64().unwrap();
+    assert!(split(&b) <= split(&a), "{} vs {}", split(&b), split(&a));
+    assert!(walk(&b) >= a["solver"]["pupil_optimum_m"].as_u64().unwrap());
+    assert_eq!(b["solver"]["split_street_cost_m"], 100000);
+    assert!(a["solver"].get("split_street_cost_m").is_none());
+    assert!(b["solver"]["name"].as_str().unwrap().contains("per extra district of a street"));
+    for (plan, s) in [(&free, &a), (&priced, &b)] {
+        assert_eq!(s["districts"]["enclaves"], 0, "{}", s["districts"]);
+        for row in s["per_school"].as_array().unwrap() {
+            assert!(row["load"].as_u64() <= row["capacity"].as_u64(), "{row}");
+        }
+        let lines = std::fs::read_to_string(plan.join("split-streets.csv")).unwrap();
+        assert_eq!(lines.lines().count() as u64 - 1, split(s));
+        assert_streets_agree_with_the_map(plan, &districts(plan), &located);
+    }
+    // Without contiguous districts the price is refused (a usage error in the CLI).
+    let o = bin()
+        .args(["solve", "--split-street-cost", "10", "--schools"])
+        .arg(dir.path().join("schools.csv"))
+        .arg("--pupils")
+        .arg(dir.path().join("pupils.csv"))
+        .arg("--matrix")
+        .arg(dir.path().join("matrix.csv"))
+        .arg("--out")
+        .arg(dir.path().join("x"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+}

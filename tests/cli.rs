@@ -358,7 +358,7 @@ fn demo_runs_and_checks_its_plan() {
     // the seats, checked, with the gap to the certified pupil-level optimum.
     let out3 = d.path().join("demo3");
     let o = bin()
-        .args(["demo", "--contiguous", "--out"])
+        .args(["demo", "--contiguous", "--split-street-cost", "1000", "--out"])
         .arg(&out3)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -370,6 +370,7 @@ fn demo_runs_and_checks_its_plan() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out3.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["solver"]["contiguous"], true);
+    assert_eq!(summary["solver"]["split_street_cost_m"], 1000);
     assert!(summary["solver"]["gap_pct"].as_f64().unwrap() >= 0.0);
     let per_school = summary["districts"]["per_school"].as_array().unwrap();
     assert_eq!(per_school.len(), 33);

@@ -1325,6 +1325,7 @@ fn cli_solve_options_and_http_plan_fields_are_the_same() {
         ("max-class-size", "policy.max_class_size"),
         ("contiguous", "policy.contiguous"),
         ("whole-segments", "policy.whole_segments"),
+        ("split-street-cost", "policy.split_street_cost"),
         ("blocks", "blocks"),
         ("block-matrix", "block_matrix"),
         ("streets", "streets"),

@@ -66,9 +66,9 @@ fn report_numbers_recompute_from_the_plan_files() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out2.join("report.json")).unwrap()).unwrap();
     let rows = report["rows"].as_array().unwrap();
-    // Proxy, given, whole blocks, contiguous and contiguous with whole street segments (the
-    // case has the city's blocks and streets), pupil level.
-    assert_eq!(rows.len(), 6);
+    // Proxy, given, whole blocks, contiguous, contiguous with whole street segments and with a
+    // price on split streets (the case has the city's blocks and streets), pupil level.
+    assert_eq!(rows.len(), 7);
     // What the city reported (data/magdeburg/reported.json) is shown beside the plans, as given.
     let reported: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(Path::new(root).join("data").join(case).join("reported.json"))
@@ -138,6 +138,21 @@ fn report_numbers_recompute_from_the_plan_files() {
     assert!(obj("pupils") <= obj("blocks") && obj("blocks") <= obj("baseline"));
     assert!(obj("pupils") <= obj("contiguous"));
     assert!(obj("pupils") <= obj("contiguous-segments"));
+    assert!(obj("pupils") <= obj("contiguous-streets"));
+    // A price on split streets never splits more streets than the plain contiguous plan it
+    // starts from.
+    let split = |k: &str| by_key[k]["split_streets"].as_u64().unwrap();
+    assert!(split("contiguous-streets") <= split("contiguous"));
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out2.join("plans/contiguous-streets/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(summary["districts"]["per_school"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["pieces"] == 1));
+    assert_eq!(summary["solver"]["split_street_cost_m"], 1000);
     // With whole segments the districts are one piece each too.
     let summary: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(out2.join("plans/contiguous-segments/summary.json")).unwrap(),

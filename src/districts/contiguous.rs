@@ -166,6 +166,18 @@ pub fn solve(
     // With whole street segments: each segment's blocks (connected among themselves) are one
     // unit of the search, so no segment is split.
     let groups = if policy.whole_segments { Some(super::segments::groups(city)?) } else { None };
+    let street_lists = match policy.split_street_cost {
+        None => None,
+        Some(_) => Some(
+            super::streets::street_blocks(city.streets.as_deref(), blocks)?.ok_or_else(|| {
+                Error::policy(
+                    "a price on split streets needs the city's named streets when the blocks are \
+                     grid cells",
+                    Some(Hint::new("give the street network", Some(Setting::Streets))),
+                )
+            })?,
+        ),
+    };
     let mut starts = vec![optimal_start.clone()];
     let prev: Vec<Before> = match keep {
         None => vec![Before::Unknown; blocks.len()],
@@ -198,6 +210,7 @@ pub fn solve(
         starts: &starts,
         groups: groups.as_deref(),
         deadline: started + std::time::Duration::from_secs(TRANSFER_SECONDS as u64),
+        streets: street_lists.as_deref().zip(policy.split_street_cost.map(u64::from)),
     };
     let rule = keep.filter(|k| !k.start_only).map(|k| k.stability.rule);
     let (assign_blocks, method, proved) = match rule {
@@ -405,6 +418,8 @@ struct Search<'a> {
     groups: Option<&'a [Vec<usize>]>,
     /// When the chains of districts stop trying to bring a plan within the seats.
     deadline: std::time::Instant,
+    /// With a price on split streets: every street's blocks and the meters per extra district.
+    streets: Option<(&'a [Vec<usize>], u64)>,
 }
 
 impl Search<'_> {
@@ -554,7 +569,19 @@ impl Search<'_> {
             let segments = if contracted.is_some() { ", whole street segments" } else { "" };
             (h, format!("contiguous{segments} (local search from {from})"), false)
         };
-        if !problem.is_feasible(&assign) {
+        let (assign, method, proved) = match self.streets {
+            Some((streets, price)) if full.is_feasible(&assign) => {
+                let (assign, moved) = self.keep_streets(full, &contracted, assign, streets, price);
+                let how = format!(
+                    "{method}; {price} m per extra district of a street: {} street part move(s), \
+                     split streets {} -> {}",
+                    moved.moves, moved.split_before, moved.split_after
+                );
+                (assign, how, proved && moved.moves == 0)
+            }
+            _ => (assign, method, proved),
+        };
+        if !full.is_feasible(&assign) {
             return Err(Error::Infeasible(vec![crate::error::Infeasibility {
                 kind: "contiguity".into(),
                 message: format!(
@@ -568,6 +595,46 @@ impl Search<'_> {
             }]));
         }
         Ok(Found { assign, method, proved, exact: small })
+    }
+
+    /// Street parts moved while walk + `price` per extra district of a street falls
+    /// ([`crate::solve::whole_streets`]); with whole segments on the contracted problem, so no
+    /// segment is split.
+    fn keep_streets(
+        &self,
+        full: &ContiguousProblem,
+        contracted: &Option<(ContiguousProblem, Vec<usize>)>,
+        assign: Vec<u32>,
+        streets: &[Vec<usize>],
+        price: u64,
+    ) -> (Vec<u32>, crate::solve::whole_streets::StreetMoves) {
+        use crate::solve::whole_streets::keep_streets;
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_secs(TRANSFER_SECONDS as u64);
+        match contracted {
+            None => {
+                let mut a = assign;
+                let moved = keep_streets(full, &mut a, streets, price, deadline);
+                (a, moved)
+            }
+            Some((units, unit_of)) => {
+                let mut a = vec![0u32; units.n_units()];
+                for (b, &u) in unit_of.iter().enumerate() {
+                    a[u] = assign[b];
+                }
+                let mapped: Vec<Vec<usize>> = streets
+                    .iter()
+                    .map(|list| {
+                        let mut v: Vec<usize> = list.iter().map(|&b| unit_of[b]).collect();
+                        v.sort_unstable();
+                        v.dedup();
+                        v
+                    })
+                    .collect();
+                let moved = keep_streets(units, &mut a, &mapped, price, deadline);
+                (unit_of.iter().map(|&u| a[u]).collect(), moved)
+            }
+        }
     }
 
     /// At most `n` blocks with pupils change school: a penalty of `lambda` meters per changed

@@ -379,6 +379,41 @@ pub fn address_street_list(blocks: &[Block], school: &[Option<usize>]) -> Street
     StreetList { kind: StreetListKind::Addresses, parts, segments: None }
 }
 
+/// The blocks of every street, as the street lists count split streets: for address blocks
+/// the blocks on it (by normalised name); for grid blocks, with the city's named `lines`, the
+/// cells its segments own (or run through longest). One list per street, blocks ascending;
+/// `None` for grid blocks without lines.
+pub fn street_blocks(
+    lines: Option<&[StreetLine]>,
+    blocks: &[Block],
+) -> Result<Option<Vec<Vec<usize>>>> {
+    let mut by: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    if blocks.iter().any(|b| b.street.is_some() && b.house_number.is_some()) {
+        for (i, b) in blocks.iter().enumerate() {
+            if let (Some(street), Some(_)) = (&b.street, &b.house_number) {
+                by.entry(normalize_street(street)).or_default().insert(i);
+            }
+        }
+    } else {
+        let Some(lines) = lines else { return Ok(None) };
+        let grid = network::grid(blocks)?;
+        let named: Vec<StreetLine> =
+            lines.iter().filter(|l| !l.name.trim().is_empty()).cloned().collect();
+        let net = network::network(&named);
+        let traced = network::trace(&net, &grid);
+        for t in &traced.traces {
+            let key = normalize_street(&net.streets[t.stretch.street].name);
+            let set = by.entry(key).or_default();
+            for &(_, b) in &t.samples {
+                if traced.has(t.segment, b) {
+                    set.insert(b);
+                }
+            }
+        }
+    }
+    Ok(Some(by.into_values().filter(|s| !s.is_empty()).map(|s| s.into_iter().collect()).collect()))
+}
+
 /// The street list for grid blocks: every named street whole when all its cells lie in one
 /// district, else one line per part along the street with the same school, named by its cross
 /// streets. `school[i]` is the school of `blocks[i]`.

@@ -115,6 +115,9 @@ pub struct SolverInfo {
     /// Whether every district is one connected piece around its school (every block decided).
     #[serde(default)]
     pub contiguous: bool,
+    /// Meters added per extra district of a street while the contiguous plan was searched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_street_cost_m: Option<u32>,
     /// For whole-block or class plans: the pupil-level optimum and the gap to it in %.
     pub pupil_optimum_m: Option<u64>,
     /// Percent the plan's walk lies above the pupil-level optimum.
@@ -249,6 +252,7 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
             max_class_size: plan.policy.max_class_size,
             whole_segments: plan.policy.whole_segments,
             contiguous: plan.policy.contiguous,
+            split_street_cost_m: plan.policy.split_street_cost,
             pupil_optimum_m: plan.pupil_optimum,
             gap_pct: plan.pupil_optimum.map(|o| {
                 if o > 0 {

@@ -186,27 +186,57 @@ fn row(inst: &Instance, m: &Matrix, key: &str, name: &str, plan: &Plan, base: u6
     }
 }
 
-/// Add a row of contiguous districts (before the pupil-level optimum's): `whole_segments`
-/// whether street segments were kept whole too. The plain contiguous row sets the gap to the
-/// pupil-level optimum.
+/// The price per extra district of a street in the table's row of contiguous districts with
+/// streets kept whole: a split street weighs as much as a kilometre of walking (one pupil's
+/// walk a kilometre longer, or ten pupils' 100 m).
+pub const SPLIT_STREET_COST: u32 = 1_000;
+
+/// The rows of contiguous districts in the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContiguousRow {
+    /// Contiguous districts of whole blocks.
+    Plain,
+    /// And every street segment between two junctions in one district.
+    Segments,
+    /// And a price of [`SPLIT_STREET_COST`] per extra district of a street.
+    Streets,
+}
+
+impl ContiguousRow {
+    /// The row's key (and its plan's directory).
+    pub fn key(self) -> &'static str {
+        match self {
+            ContiguousRow::Plain => "contiguous",
+            ContiguousRow::Segments => "contiguous-segments",
+            ContiguousRow::Streets => "contiguous-streets",
+        }
+    }
+}
+
+/// Add a row of contiguous districts (before the pupil-level optimum's). The plain contiguous
+/// row sets the gap to the pupil-level optimum.
 pub fn add_contiguous(
     c: &mut Comparison,
     inst: &Instance,
     m: &Matrix,
     plan: &Plan,
-    whole_segments: bool,
+    variant: ContiguousRow,
 ) {
     let base = c.rows.first().map(|r| r.objective_m).unwrap_or(0);
-    let (key, name) = if whole_segments {
-        ("contiguous-segments", "Contiguous districts, street segments between junctions whole")
-    } else {
-        (
-            "contiguous",
-            "Contiguous districts of whole blocks (each one piece, every block of the city)",
-        )
+    let streets = format!(
+        "Contiguous districts, {} m of walk per extra district of a street",
+        SPLIT_STREET_COST
+    );
+    let name = match variant {
+        ContiguousRow::Plain => {
+            "Contiguous districts of whole blocks (each one piece, every block of the city)"
+        }
+        ContiguousRow::Segments => "Contiguous districts, street segments between junctions whole",
+        ContiguousRow::Streets => streets.as_str(),
     };
-    let r = row(inst, m, key, name, plan, base);
-    if let Some(p) = c.rows.iter().find(|r| r.key == "pupils").filter(|_| !whole_segments) {
+    let plain = variant == ContiguousRow::Plain;
+    let r = row(inst, m, variant.key(), name, plan, base);
+    if let Some(p) = c.rows.iter().find(|r| r.key == "pupils").filter(|_| plain) {
         let opt = p.objective_m as f64;
         if opt > 0.0 {
             c.contiguous_gap_pct = Some(round(100.0 * (r.objective_m as f64 - opt) / opt, 2));
@@ -304,7 +334,22 @@ pub fn markdown(c: &Comparison) -> String {
         ),
         _ => String::new(),
     };
-    let contiguous = contiguous + &segments;
+    let row = |k: &str| c.rows.iter().find(|r| r.key == k);
+    let streets = match (row("contiguous-streets"), row("contiguous"), row("pupils")) {
+        (Some(r), Some(plain), Some(p)) if p.objective_m > 0 => {
+            let split = match (r.split_streets, plain.split_streets) {
+                (Some(a), Some(b)) => format!(" splits {a} streets instead of {b} and"),
+                _ => String::new(),
+            };
+            format!(
+                "A price of {SPLIT_STREET_COST} m of walk per extra district of a street{split} \
+                 costs {:.2}% over the same bound.\n",
+                100.0 * (r.objective_m as f64 - p.objective_m as f64) / p.objective_m as f64
+            )
+        }
+        _ => String::new(),
+    };
+    let contiguous = contiguous + &segments + &streets;
     format!(
         "# catchment reproduce {case}\n\n\
          {pupils} pupils, {schools} schools, {seats} seats. Distances: {src}.\n\n\

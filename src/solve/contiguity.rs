@@ -602,7 +602,7 @@ impl Scratch {
 
     /// The units of school `s`'s district that lose their way to its root without the units
     /// `set` (of the district, connected, the root not among them), `set` included.
-    fn cut_off(
+    pub(super) fn cut_off(
         &mut self,
         p: &ContiguousProblem,
         assign: &[u32],

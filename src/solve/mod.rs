@@ -14,6 +14,7 @@ pub mod lp;
 pub mod pricing;
 pub mod stream;
 pub mod transfer;
+pub mod whole_streets;
 
 use crate::error::{Error, Result};
 use crate::instance::Instance;
