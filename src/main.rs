@@ -29,6 +29,11 @@ struct Cli {
     /// More log output on stderr (-v info, -vv debug). Logs never contain pupil data.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// The coordinate reference system of x,y (easting, northing) columns in the input files,
+    /// as an EPSG code: EPSG:25832 / EPSG:25833 for German address registers (ALKIS house
+    /// coordinates), EPSG:3067 / EPSG:3879 for Finnish ones. lat,lon columns are WGS84 always.
+    #[arg(long, global = true, value_parser = parse_crs, value_name = "EPSG")]
+    crs: Option<catchment::projection::Crs>,
     #[command(subcommand)]
     command: Command,
 }
@@ -636,6 +641,10 @@ impl PolicyArgs {
     }
 }
 
+fn parse_crs(text: &str) -> Result<catchment::projection::Crs, String> {
+    catchment::projection::Crs::parse(text)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let level = match cli.verbose {
@@ -650,7 +659,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
-    match run(cli.command) {
+    let crs = cli.crs;
+    match catchment::instance::table::with_crs(crs.as_ref(), || run(cli.command)) {
         Ok(code) => code,
         Err(e) => {
             if let Some(Usage(msg)) = e.downcast_ref::<Usage>() {

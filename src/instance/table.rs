@@ -2,6 +2,7 @@
 //! every problem (file, line, field) instead of stopping at the first.
 
 use crate::error::{Error, InputProblem, Result};
+use crate::projection::Crs;
 
 /// A parsed CSV file: header and rows, each row with its 1-based line number.
 #[derive(Debug)]
@@ -76,7 +77,7 @@ fn read_table_at_most(
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
     let headers: Vec<String> = match reader.headers() {
-        Ok(h) => h.iter().map(|s| s.trim().to_lowercase()).collect(),
+        Ok(h) => register_profile(h.iter().map(|s| s.trim().to_lowercase()).collect()),
         Err(e) => {
             return Err(Error::input(
                 file,
@@ -111,8 +112,24 @@ fn read_table_at_most(
             problems.push(InputProblem::new(file, Some(1), Some(h), "column appears twice"));
         }
     }
+    let projected = projected_columns(&headers);
+    let has = |name: &str| {
+        headers.iter().any(|h| h == name) || projected.is_some() && (name == "lat" || name == "lon")
+    };
+    if let (Some((x, y)), None) = (projected, input_crs()) {
+        if !has_lat_lon(&headers) {
+            problems.push(InputProblem::new(
+                file,
+                Some(1),
+                Some(&format!("{}/{}", headers[x], headers[y])),
+                "coordinates in meters need their coordinate reference system: give its EPSG \
+                 code (say EPSG:25832 or EPSG:25833 for German address registers), or give \
+                 'lat' and 'lon' in WGS84",
+            ));
+        }
+    }
     for req in required {
-        if !req.split('|').any(|alt| headers.iter().any(|h| h == alt)) {
+        if !req.split('|').any(has) {
             let other = if delimiter == b',' { ';' } else { ',' };
             let hint = if headers.len() == 1 && header_line.contains(other) {
                 format!(
@@ -159,7 +176,170 @@ fn read_table_at_most(
     if rows.is_empty() {
         return Err(Error::input(file, None, None, "the file has a header but no rows"));
     }
-    Ok(Table { file: file.to_string(), headers, rows, personal })
+    let mut table = Table { file: file.to_string(), headers, rows, personal };
+    join_suffix_column(&mut table);
+    if let (Some((x, y)), Some(crs)) = (projected, input_crs()) {
+        if !has_lat_lon(&table.headers) {
+            to_lat_lon(&mut table, x, y, &crs)?;
+        }
+    }
+    Ok(table)
+}
+
+thread_local! {
+    static INPUT_CRS: std::cell::RefCell<Option<std::sync::Arc<Crs>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Run `f` with `crs` as the coordinate reference system of the tables it reads (their `x,y`
+/// columns; `lat,lon` are WGS84 always); the previous one is restored after.
+pub fn with_crs<T>(crs: Option<&Crs>, f: impl FnOnce() -> T) -> T {
+    let new = crs.map(|c| std::sync::Arc::new(c.clone()));
+    let old = INPUT_CRS.with(|c| std::mem::replace(&mut *c.borrow_mut(), new));
+    struct Restore(Option<std::sync::Arc<Crs>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let old = self.0.take();
+            INPUT_CRS.with(|c| *c.borrow_mut() = old);
+        }
+    }
+    let _restore = Restore(old);
+    f()
+}
+
+/// The coordinate reference system tables are read in on this thread, if any.
+pub fn input_crs() -> Option<std::sync::Arc<Crs>> {
+    INPUT_CRS.with(|c| c.borrow().clone())
+}
+
+/// Column names of address registers (German extracts, ALKIS house coordinates) and their
+/// names here: a column is renamed only when the file has no column of the name it gets.
+const REGISTER_NAMES: &[(&str, &str)] = &[
+    ("strasse", "street"),
+    ("straße", "street"),
+    ("strassenname", "street"),
+    ("straßenname", "street"),
+    ("str", "street"),
+    ("hausnummer", "house_number"),
+    ("hnr", "house_number"),
+    ("hausnr", "house_number"),
+    ("hausnummernzusatz", "house_number_suffix"),
+    ("hnr_zusatz", "house_number_suffix"),
+    ("zusatz", "house_number_suffix"),
+    ("adressierungszusatz", "house_number_suffix"),
+    ("plz", "postcode"),
+    ("postleitzahl", "postcode"),
+    ("zip", "postcode"),
+    ("housenumber", "house_number"),
+    ("house_no", "house_number"),
+];
+
+/// Pairs of coordinate columns in meters (or degrees of a geographic system): east, north.
+const PROJECTED: &[(&str, &str)] = &[
+    ("x", "y"),
+    ("east", "north"),
+    ("easting", "northing"),
+    ("ostwert", "nordwert"),
+    ("rechtswert", "hochwert"),
+];
+
+fn register_profile(mut headers: Vec<String>) -> Vec<String> {
+    for (from, to) in REGISTER_NAMES {
+        if headers.iter().any(|h| h == to) {
+            continue;
+        }
+        if let Some(h) = headers.iter_mut().find(|h| h == from) {
+            *h = to.to_string();
+        }
+    }
+    headers
+}
+
+fn has_lat_lon(headers: &[String]) -> bool {
+    headers.iter().any(|h| h == "lat") && headers.iter().any(|h| h == "lon")
+}
+
+/// The first pair of [`PROJECTED`] columns the header has.
+fn projected_columns(headers: &[String]) -> Option<(usize, usize)> {
+    PROJECTED.iter().find_map(|(e, n)| {
+        let x = headers.iter().position(|h| h == e)?;
+        let y = headers.iter().position(|h| h == n)?;
+        Some((x, y))
+    })
+}
+
+/// A house number suffix column (`Hausnummernzusatz`) joined to the house number: `20` + `a`
+/// is `20a`, as the house-number reader takes it.
+fn join_suffix_column(table: &mut Table) {
+    let (Some(n), Some(z)) = (
+        table.headers.iter().position(|h| h == "house_number"),
+        table.headers.iter().position(|h| h == "house_number_suffix"),
+    ) else {
+        return;
+    };
+    for (_, rec) in &mut table.rows {
+        let suffix = rec.get(z).unwrap_or("").trim();
+        if suffix.is_empty() {
+            continue;
+        }
+        let fields: Vec<String> = rec
+            .iter()
+            .enumerate()
+            .map(|(i, f)| if i == n { format!("{}{suffix}", f.trim()) } else { f.to_string() })
+            .collect();
+        *rec = csv::StringRecord::from(fields);
+    }
+}
+
+/// `lat` and `lon` columns from the table's coordinates in `crs`, every bad value a problem of
+/// its own (decimal commas are read as points).
+fn to_lat_lon(table: &mut Table, x: usize, y: usize, crs: &Crs) -> Result<()> {
+    let mut problems = Vec::new();
+    let (xn, yn) = (table.headers[x].clone(), table.headers[y].clone());
+    let number = |s: &str| -> Option<f64> {
+        let s = s.trim();
+        let s =
+            if s.contains(',') && !s.contains('.') { s.replace(',', ".") } else { s.to_string() };
+        s.parse::<f64>().ok().filter(|v| v.is_finite())
+    };
+    for (line, rec) in &mut table.rows {
+        let (vx, vy) = (rec.get(x).unwrap_or(""), rec.get(y).unwrap_or(""));
+        let (lat, lon) = if vx.trim().is_empty() && vy.trim().is_empty() {
+            (String::new(), String::new())
+        } else {
+            match (number(vx), number(vy)) {
+                (Some(a), Some(b)) => match crs.to_wgs84(a, b) {
+                    Some((lat, lon)) => (format!("{lat:.8}"), format!("{lon:.8}")),
+                    None => {
+                        problems.push(InputProblem::new(
+                            &table.file,
+                            Some(*line),
+                            Some(&format!("{xn}/{yn}")),
+                            format!("lies outside EPSG:{}'s area: no WGS84 location", crs.code()),
+                        ));
+                        continue;
+                    }
+                },
+                (a, _) => {
+                    let field = if a.is_none() { &xn } else { &yn };
+                    problems.push(InputProblem::new(
+                        &table.file,
+                        Some(*line),
+                        Some(field),
+                        "is not a number",
+                    ));
+                    continue;
+                }
+            }
+        };
+        rec.push_field(&lat);
+        rec.push_field(&lon);
+    }
+    if !problems.is_empty() {
+        return Err(Error::Input(problems));
+    }
+    table.headers.push("lat".into());
+    table.headers.push("lon".into());
+    Ok(())
 }
 
 fn csv_message(e: &csv::Error) -> String {

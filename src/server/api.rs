@@ -156,6 +156,7 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
         let (mut compare, mut stability): (Option<String>, Option<String>) = (None, None);
         let mut area: Option<String> = None;
         let mut exclude_blocks: Option<String> = None;
+        let mut crs: Option<String> = None;
         loop {
             let field = match mp.next_field().await {
                 Ok(Some(f)) => f,
@@ -212,11 +213,12 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
                 "compare" => &mut compare,
                 "exclude_blocks" => &mut exclude_blocks,
                 "area" => &mut area,
+                "crs" => &mut crs,
                 "stability" => &mut stability,
                 other => {
                     return Err(ApiError::new(
                         "bad_request",
-                        &format!("unknown form field '{other}': expected schools, pupils, matrix, policy, blocks, block_matrix, streets, area, compare, exclude_blocks, stability"),
+                        &format!("unknown form field '{other}': expected schools, pupils, matrix, policy, blocks, block_matrix, streets, area, compare, exclude_blocks, stability, crs"),
                     ))
                 }
             };
@@ -262,6 +264,7 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
             exclude_blocks,
             stability,
             area,
+            crs,
         });
     }
     if !(essence.is_empty() || essence == "application/json") {

@@ -215,7 +215,14 @@ pub fn plan_request(req: &PlanRequest, env: &Routing) -> crate::Result<app::Plan
 /// Read and validate a request: schools, pupils, matrix, policy. Problems are collected from
 /// schools and pupils together, as `catchment solve` does.
 pub fn load(req: &PlanRequest, env: &Routing) -> crate::Result<Loaded> {
-    plan_request(req, env)?.load(&|_| ())
+    let crs = match &req.crs {
+        Some(text) => Some(
+            crate::projection::Crs::parse(text)
+                .map_err(|m| crate::Error::input("request", None, Some("crs"), m))?,
+        ),
+        None => None,
+    };
+    crate::instance::table::with_crs(crs.as_ref(), || plan_request(req, env)?.load(&|_| ()))
 }
 
 /// Read, validate and decide feasibility, so that a request that cannot succeed is answered at

@@ -71,6 +71,10 @@ pub struct PlanRequest {
     /// plan unless they have a `fixed_school`; needs `blocks`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_blocks: Option<String>,
+    /// The coordinate reference system of `x,y` (easting, northing) columns in schools, pupils
+    /// and blocks, as an EPSG code (`EPSG:25833`); `lat,lon` are WGS84 always.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crs: Option<String>,
     /// Stability against last year's districts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stability: Option<StabilitySpec>,
