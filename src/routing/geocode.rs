@@ -323,6 +323,30 @@ impl AddressIndex {
             .push(Candidate { lat, lon, postcode, kind });
     }
 
+    /// Every address mapped exactly (not by a range or an interpolation line): the street as
+    /// mapped, the house number as read (`20a`) and the mean location of its objects, sorted by
+    /// street and number.
+    pub fn exact_addresses(&self) -> Vec<(String, String, f64, f64)> {
+        let mut out: Vec<(String, String, f64, f64)> = self
+            .map
+            .iter()
+            .filter_map(|((key, number), cands)| {
+                let exact: Vec<&Candidate> =
+                    cands.iter().filter(|c| c.kind == Quality::Exact).collect();
+                if exact.is_empty() {
+                    return None;
+                }
+                let street = self.streets.get(key).map(|s| s.0.clone())?;
+                let n = exact.len() as f64;
+                let lat = exact.iter().map(|c| c.lat).sum::<f64>() / n;
+                let lon = exact.iter().map(|c| c.lon).sum::<f64>() / n;
+                Some((street, number.clone(), lat, lon))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| crate::instance::id_cmp(&a.1, &b.1)));
+        out
+    }
+
     /// Record that these names (`name`, `name:sv`, `alt_name`...) are one street.
     pub fn add_street_names(&mut self, names: &[String]) {
         let keys: BTreeSet<String> =

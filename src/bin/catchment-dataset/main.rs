@@ -3,6 +3,7 @@
 //! own, so the library an embedder links carries no generator.
 
 mod magdeburg;
+mod osm_city;
 mod synthetic;
 
 use catchment::error::exit;
@@ -62,6 +63,30 @@ Writes schools.csv, pupils.csv, blocks.csv, network.osm (unless --osm is given) 
         #[arg(long, default_value_t = magdeburg::DEFAULT_SEED)]
         seed: u64,
     },
+    /// A city case from an OpenStreetMap extract alone: its named schools, every exactly
+    /// mapped address as a block, and a seeded cohort of made-up pupils at those addresses (by
+    /// street and house number).
+    #[command(
+        after_help = "Example:\n  catchment-dataset osm --osm tests/data/monaco.osm.pbf --pupils 300 --out data/monaco\n\n\
+Writes schools.csv, pupils.csv, blocks.csv and README.md (with the extract's attribution)."
+    )]
+    Osm {
+        /// The extract (.osm.pbf or .osm).
+        #[arg(long)]
+        osm: PathBuf,
+        /// Pupils to draw.
+        #[arg(long, default_value_t = 300)]
+        pupils: usize,
+        /// Seats as a multiple of the pupils, shared evenly by the schools.
+        #[arg(long, default_value_t = 1.15)]
+        slack: f64,
+        /// Seed of the drawn cohort.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn spinner(msg: &str) -> indicatif::ProgressBar {
@@ -88,6 +113,24 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
                 schools,
                 town.instance.seats(),
                 out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Osm { osm, pupils, slack, seed, out } => {
+            if pupils == 0 || !(slack >= 1.0) {
+                eprintln!("error: --pupils must be positive and --slack at least 1");
+                return Ok(ExitCode::from(exit::USAGE));
+            }
+            let city = osm_city::generate(&osm, pupils, seed, slack)?;
+            osm_city::write(&out, &city, &osm, seed)?;
+            println!(
+                "Wrote a case from {} to {}: {} schools of {} seats, {} addresses, {} pupils",
+                osm.display(),
+                out.display(),
+                city.schools.len(),
+                city.capacity,
+                city.blocks.len(),
+                city.pupils.len()
             );
             Ok(ExitCode::SUCCESS)
         }
