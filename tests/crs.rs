@@ -141,3 +141,22 @@ fn german_register_columns_are_read_as_street_house_number_and_postcode() {
     let pupils = read_pupils(&f, None).unwrap();
     assert_eq!(pupils[0].street.as_deref(), Some("Am Hang"));
 }
+
+/// JSON objects (the service's `schools`/`pupils` as arrays) are read the same way: `x,y` in
+/// the system given, German column names.
+#[test]
+fn json_objects_take_the_crs_and_register_names_too() {
+    let crs = Crs::parse("EPSG:25833").unwrap();
+    let (x, y) = utm33(52.52, 13.405);
+    let objects: Vec<serde_json::Map<String, serde_json::Value>> = vec![serde_json::from_value(
+        serde_json::json!({"id": "1", "x": x, "y": y, "Straße": "Unter den Linden", "Hausnummer": "7", "Zusatz": "b"}),
+    )
+    .unwrap()];
+    let t = with_crs(Some(&crs), || {
+        catchment::instance::table::from_objects("pupils", &objects, true, &["id"]).unwrap()
+    });
+    let pupils = catchment::instance::pupils_from_table(&t, None).unwrap();
+    assert!(meters(pupils[0].location.unwrap(), (52.52, 13.405)) < 0.5);
+    assert_eq!(pupils[0].street.as_deref(), Some("Unter den Linden"));
+    assert_eq!(pupils[0].house_number.as_deref(), Some("7b"));
+}

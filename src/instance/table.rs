@@ -552,8 +552,13 @@ pub fn from_objects(
         }
     }
     let mut problems = Vec::new();
+    let named = register_profile(headers.clone());
+    let projected = projected_columns(&named).filter(|_| input_crs().is_some());
+    let has = |name: &str| {
+        named.iter().any(|h| h == name) || projected.is_some() && (name == "lat" || name == "lon")
+    };
     for req in required {
-        if !req.split('|').any(|alt| headers.iter().any(|h| h == alt)) {
+        if !req.split('|').any(has) {
             problems.push(InputProblem::new(
                 file,
                 None,
@@ -582,7 +587,14 @@ pub fn from_objects(
             (i as u64 + 1, rec)
         })
         .collect();
-    Ok(Table { file: file.to_string(), headers, rows, personal })
+    let mut table = Table { file: file.to_string(), headers: named, rows, personal };
+    join_suffix_column(&mut table);
+    if let (Some((x, y)), Some(crs)) = (projected, input_crs()) {
+        if !has_lat_lon(&table.headers) {
+            to_lat_lon(&mut table, x, y, &crs)?;
+        }
+    }
+    Ok(table)
 }
 
 /// A table from a GeoJSON FeatureCollection of points: `lat`/`lon` from the geometry, the other
