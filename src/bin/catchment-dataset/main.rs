@@ -117,7 +117,7 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Osm { osm, pupils, slack, seed, out } => {
-            if pupils == 0 || !(slack >= 1.0) {
+            if pupils == 0 || slack.is_nan() || slack < 1.0 {
                 eprintln!("error: --pupils must be positive and --slack at least 1");
                 return Ok(ExitCode::from(exit::USAGE));
             }
