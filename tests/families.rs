@@ -167,3 +167,29 @@ fn sparse_proof_fails_with_wrong_prices_or_a_bound_above_a_walk() {
     let v = sparse::verify(&src, &p.cap, &p.min, &p.fixed, &s.known, &moved, &s.prices);
     assert!(!v.is_empty());
 }
+
+/// From `flow::SAMPLE_FROM` units on, a cold flow starts from a sample's prices when that start
+/// leaves fewer pupils to move (few large schools: it does); the plan is still optimal.
+#[test]
+fn the_sampled_start_is_exact_with_minimums_fixed_pupils_and_holes() {
+    use catchment::solve::flow::{self, Bounds};
+    let n = flow::SAMPLE_FROM + 800;
+    for (f, max_walk) in [(Family::FewLarge, None), (Family::ManySmall, Some(5000))] {
+        let mut t = synthetic::generate_family(n, 14, 8, f);
+        for u in (0..n).step_by(331) {
+            t.instance.pupils[u].fixed_school = Some(t.instance.schools[u % 14].id.clone());
+        }
+        let mut p = Problem::pupil_level(&t.instance, &t.matrix, max_walk).unwrap();
+        p.min[2] = p.cap[2] / 2;
+        assert!(catchment::solve::feasibility::diagnose(&p).is_empty());
+        let b = Bounds { cap: &p.cap, min: &p.min, fixed: &p.fixed };
+        if f == Family::FewLarge {
+            assert!(flow::sampled_start(&p, b).is_some(), "the sample's prices are the start");
+        }
+        let st = flow::run(&p, b, None).unwrap();
+        let c = certify(&p, &st.assign).expect("optimal");
+        assert_eq!(verify_prices(&p, &st.assign, &st.prices()), vec![]);
+        let lp = solve(&p, SolverKind::Lp).unwrap();
+        assert_eq!(c.objective, lp.objective, "{f:?}");
+    }
+}

@@ -245,19 +245,24 @@ pub fn run<A: Arcs>(
     match warm {
         Some(w) => run_from(arcs, b, w.pi, Start::Through(w.through), Some(w.assign)),
         None => {
-            let zero = vec![0i64; m + 1];
-            if let Some(prices) = sample_prices(arcs, b) {
-                let mut pi: Vec<i64> = prices.iter().map(|&p| -p).collect();
-                pi.push(0);
-                // The start with fewer pupils to move (where schools are sited by their
-                // pupils, everyone at the nearest school is often the closer start).
-                if start_excess(arcs, b, &pi, true) < start_excess(arcs, b, &zero, false) {
-                    return run_from(arcs, b, pi, Start::Prices, None);
-                }
+            if let Some(pi) = sampled_start(arcs, b) {
+                return run_from(arcs, b, pi, Start::Prices, None);
             }
-            run_from(arcs, b, zero, Start::Clamp, None)
+            run_from(arcs, b, vec![0i64; m + 1], Start::Clamp, None)
         }
     }
+}
+
+/// The potentials a cold [`run`] starts from when it uses a sample's prices ([`SAMPLE_FROM`]):
+/// `None` when the problem is too small, the sample has no plan, or everyone at a nearest
+/// school leaves no more pupils to move (where schools are sited by their pupils, it is often
+/// the closer start).
+pub fn sampled_start<A: Arcs>(arcs: &A, b: Bounds<'_>) -> Option<Vec<i64>> {
+    let prices = sample_prices(arcs, b)?;
+    let mut pi: Vec<i64> = prices.iter().map(|&p| -p).collect();
+    pi.push(0);
+    let zero = vec![0i64; pi.len()];
+    (start_excess(arcs, b, &pi, true) < start_excess(arcs, b, &zero, false)).then_some(pi)
 }
 
 /// From this many units on, a cold [`run`] starts from a sample's prices.
