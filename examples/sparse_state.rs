@@ -7,6 +7,8 @@
 //! plan's proof with `sparse::verify`.
 //!
 //!     cargo run --release --example sparse_state -- [PUPILS] [SCHOOLS] [K]
+//!
+//! `RUST_LOG=catchment=debug` also logs each flow's paths and each pricing round.
 
 use catchment::solve::sparse::{self, PairSource};
 use catchment::solve::SolveError;
@@ -61,6 +63,12 @@ fn peak_mib() -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse()).collect::<Result<_, _>>()?;
     let n = args.first().copied().unwrap_or(200_000);
     let m = args.get(1).copied().unwrap_or(3_000);
