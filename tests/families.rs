@@ -30,6 +30,15 @@ impl PairSource for TownPairs<'_> {
         let (a, b) = (self.town.pupil_xy[u], self.town.school_xy[s]);
         ((a.0 - b.0).hypot(a.1 - b.1) - 1.0).max(0.0) as u32
     }
+    /// Exactly the schools below the radius, last first: a radius too small would miss a pair
+    /// that prices out, and the plan would differ from the dense one.
+    fn near(&self, u: usize, radius: i64, out: &mut Vec<u32>) {
+        out.extend(
+            (0..self.n_schools() as u32)
+                .rev()
+                .filter(|&s| (self.lower(u, s as usize) as i64) < radius),
+        );
+    }
     fn costs(&self, pairs: &[(u32, u32)]) -> Result<Vec<u32>, SolveError> {
         self.asked.fetch_add(pairs.len(), Ordering::Relaxed);
         Ok(pairs

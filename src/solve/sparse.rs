@@ -30,6 +30,13 @@ pub trait PairSource: Sync {
     /// The costs of the given pairs (unit, school), [`UNREACHABLE`] where the pair is not
     /// allowed (no route, beyond a maximum walk).
     fn costs(&self, pairs: &[(u32, u32)]) -> Result<Vec<u32>, SolveError>;
+    /// Append to `out` every school whose lower bound for unit `u` is below `radius` (more
+    /// schools are fine, in any order): a source with a spatial index answers without looking
+    /// at every school. By default every school.
+    fn near(&self, u: usize, radius: i64, out: &mut Vec<u32>) {
+        let _ = (u, radius);
+        out.extend(0..self.n_schools() as u32);
+    }
 }
 
 /// What a sparse solve did.
@@ -87,13 +94,36 @@ impl<S: PairSource> Known<'_, S> {
     }
 }
 
-/// The `k` schools of least lower bound of unit `u` (ties by school), or its fixed one.
-fn nearest_by_bound<S: PairSource>(src: &S, u: usize, k: usize, fixed: Option<u32>) -> Vec<u32> {
+/// The `k` schools of least lower bound of unit `u` (ties by school), or its fixed one: the
+/// schools [`PairSource::near`] gives within a radius growing fourfold from 1 km, until `k` of
+/// them are within it (every school outside has a bound at least the radius).
+fn nearest_by_bound<S: PairSource>(
+    src: &S,
+    u: usize,
+    k: usize,
+    fixed: Option<u32>,
+    near: &mut Vec<u32>,
+) -> Vec<u32> {
     if let Some(f) = fixed {
         return vec![f];
     }
-    let row = (0..src.n_schools()).map(|s| (s as u32, src.lower(u, s)));
-    pricing::nearest_in_row(row, k, None).into_iter().map(|(s, _)| s).collect()
+    let m = src.n_schools();
+    let mut radius: i64 = 1000;
+    loop {
+        near.clear();
+        src.near(u, radius, near);
+        near.sort_unstable();
+        near.dedup();
+        let row: Vec<(u32, u32)> = near.iter().map(|&s| (s, src.lower(u, s as usize))).collect();
+        let within = row.iter().filter(|&&(_, l)| (l as i64) < radius).count();
+        if within >= k.min(m) || near.len() >= m {
+            return pricing::nearest_in_row(row.into_iter(), k, None)
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect();
+        }
+        radius *= 4;
+    }
 }
 
 impl<S: PairSource> ArcSource for Known<'_, S> {
@@ -108,7 +138,7 @@ impl<S: PairSource> ArcSource for Known<'_, S> {
         let src = self.src;
         let want: Vec<Vec<u32>> = (0..self.n_units())
             .into_par_iter()
-            .map(|u| nearest_by_bound(src, u, k, fixed[u]))
+            .map_init(Vec::new, |near, u| nearest_by_bound(src, u, k, fixed[u], near))
             .collect();
         let pairs = want
             .iter()
@@ -136,26 +166,29 @@ impl<S: PairSource> ArcSource for Known<'_, S> {
         prices: &[i64],
         fixed: &[Option<u32>],
     ) -> Result<Vec<(u32, u32, u32)>, SolveError> {
-        let (m, src) = (self.n_schools(), self.src);
-        // Unknown pairs whose bound could price out: ask for them first.
+        let src = self.src;
+        // Unknown pairs whose bound could price out: ask for them first. Only schools whose
+        // bound is below the unit's level less the least price can.
+        let least = prices.iter().copied().min().unwrap_or(0);
         let unknown: Vec<(u32, u32)> = {
             let rows = self.rows.borrow();
             let rows: &Vec<Vec<(u32, u32)>> = &rows;
             (0..self.n_units())
                 .into_par_iter()
-                .filter(|&u| fixed[u].is_none())
-                .flat_map_iter(|u| {
+                .filter(|&u| fixed[u].is_none() && level[u].saturating_sub(least) > 0)
+                .map_init(Vec::new, |near, u| {
+                    near.clear();
+                    src.near(u, level[u].saturating_sub(least), near);
                     let row = &rows[u];
-                    let mut next = 0;
-                    (0..m).filter_map(move |t| {
-                        if next < row.len() && row[next].0 as usize == t {
-                            next += 1;
-                            return None;
-                        }
-                        ((src.lower(u, t) as i64 + prices[t]) < level[u])
-                            .then_some((u as u32, t as u32))
-                    })
+                    near.iter()
+                        .filter(|&&t| {
+                            row.binary_search_by_key(&t, |e| e.0).is_err()
+                                && (src.lower(u, t as usize) as i64 + prices[t as usize]) < level[u]
+                        })
+                        .map(|&t| (u as u32, t))
+                        .collect::<Vec<_>>()
                 })
+                .flatten_iter()
                 .collect()
         };
         self.ask(unknown)?;
