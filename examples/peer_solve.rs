@@ -1,5 +1,5 @@
 //! Solve one instance directory (`schools.csv`, `pupils.csv`, `matrix.csv`) and print one JSON
-//! line with the objective and the times; used by `benches/peers/run.py` so every solver runs
+//! line with the objective and the times (flow and lp: the certificate's time too); used by `benches/peers/run.py` so every solver runs
 //! in its own process on the same files.
 //!
 //!     cargo run --release --example peer_solve -- DIR flow|lp|stream [K]
@@ -40,7 +40,14 @@ fn main() -> anyhow::Result<()> {
         let read_s = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
         let sol = solve(&p, kind).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        (sol.objective, read_s, t1.elapsed().as_secs_f64(), String::new())
+        let solve_s = t1.elapsed().as_secs_f64();
+        // The certificate, as `solve_plan` computes it for every plan: independent of the solver.
+        let t2 = Instant::now();
+        let cert = catchment::solve::certificate::certify(&p, &sol.assign)
+            .map_err(|f| anyhow::anyhow!("not certified: {f:?}"))?;
+        anyhow::ensure!(cert.objective == sol.objective, "the certificate's objective differs");
+        let cert_s = t2.elapsed().as_secs_f64();
+        (sol.objective, read_s, solve_s, format!(",\"certify_seconds\":{cert_s:.4}"))
     };
     println!("{{\"objective\":{objective},\"read_seconds\":{read_s:.4},\"solve_seconds\":{solve_s:.4}{extra}}}");
     Ok(())

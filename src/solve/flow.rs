@@ -228,21 +228,134 @@ struct Solver<'a, A: Arcs> {
 
 /// Run successive shortest paths, optionally from a previous state (its potentials and loads
 /// kept; pupils not at a best school for those potentials are moved first).
+///
+/// A cold run on [`SAMPLE_FROM`] units or more first solves a sample (every [`SAMPLE_STEP`]th
+/// unit, seats and minimums scaled down) and starts from its school prices: pupils then start
+/// near where the optimum puts them, and far fewer paths remain (the sample's own run does the
+/// same, recursively). Any start is exact: the potentials only decide where the paths begin.
 pub fn run<A: Arcs>(
     arcs: &A,
     b: Bounds<'_>,
     warm: Option<FlowState>,
 ) -> Result<FlowState, FlowError> {
     let m = arcs.n_schools();
-    let n = arcs.n_units();
-    let mut too_large = false;
     if (0..m).any(|s| b.min[s] > b.cap[s]) {
         return Err(FlowError::Infeasible);
     }
-    let (pi, through, prev) = match warm {
-        Some(w) => (w.pi, Some(w.through), Some(w.assign)),
-        None => (vec![0i64; m + 1], None, None),
+    match warm {
+        Some(w) => run_from(arcs, b, w.pi, Start::Through(w.through), Some(w.assign)),
+        None => {
+            if let Some(pi) = sampled_start(arcs, b) {
+                return run_from(arcs, b, pi, Start::Prices, None);
+            }
+            run_from(arcs, b, vec![0i64; m + 1], Start::Clamp, None)
+        }
+    }
+}
+
+/// The potentials a cold [`run`] starts from when it uses a sample's prices ([`SAMPLE_FROM`]):
+/// `None` when the problem is too small, the sample has no plan, or everyone at a nearest
+/// school leaves no more pupils to move (where schools are sited by their pupils, it is often
+/// the closer start).
+pub fn sampled_start<A: Arcs>(arcs: &A, b: Bounds<'_>) -> Option<Vec<i64>> {
+    let prices = sample_prices(arcs, b)?;
+    let mut pi: Vec<i64> = prices.iter().map(|&p| -p).collect();
+    pi.push(0);
+    let zero = vec![0i64; pi.len()];
+    (start_excess(arcs, b, &pi, true) < start_excess(arcs, b, &zero, false)).then_some(pi)
+}
+
+/// From this many units on, a cold [`run`] starts from a sample's prices.
+pub const SAMPLE_FROM: usize = 4000;
+/// The sample of a cold [`run`]: every this many units.
+pub const SAMPLE_STEP: usize = 8;
+
+/// The school prices of an optimal plan for every [`SAMPLE_STEP`]th unit, with seats (rounded
+/// up) and minimums (down) scaled to the sample; `None` when too small, or when the sample has
+/// no plan (its holes or fixed pupils may not fit the scaled seats).
+fn sample_prices<A: Arcs>(arcs: &A, b: Bounds<'_>) -> Option<Vec<i64>> {
+    let (n, m) = (arcs.n_units(), arcs.n_schools());
+    if n < SAMPLE_FROM {
+        return None;
+    }
+    let units: Vec<usize> = (0..n).step_by(SAMPLE_STEP).collect();
+    let ns = units.len() as u64;
+    let rows = units
+        .iter()
+        .map(|&u| {
+            let mut row = Vec::new();
+            arcs.for_each(u, |s, c| row.push((s as u32, c)));
+            row
+        })
+        .collect();
+    let sample = SparseArcs::from_rows(m, rows);
+    let scale = |x: u32, up: bool| {
+        let v = x as u64 * ns;
+        (if up { v.div_ceil(n as u64) } else { v / n as u64 }) as u32
     };
+    let cap: Vec<u32> = b.cap.iter().map(|&c| scale(c, true)).collect();
+    let min: Vec<u32> = b.min.iter().map(|&c| scale(c, false)).collect();
+    let fixed: Vec<Option<u32>> = units.iter().map(|&u| b.fixed[u]).collect();
+    let state = run(&sample, Bounds { cap: &cap, min: &min, fixed: &fixed }, None).ok()?;
+    Some(state.prices())
+}
+
+/// The pupils a run from potentials `pi` starts with too many at their schools (and at Z): every
+/// free unit at a school minimising `cost - pi`, schools' flow to Z as [`Start::Prices`]
+/// (`priced`) or [`Start::Clamp`] sets it.
+fn start_excess<A: Arcs>(arcs: &A, b: Bounds<'_>, pi: &[i64], priced: bool) -> i64 {
+    let m = arcs.n_schools();
+    let mut load = vec![0i64; m];
+    for u in 0..arcs.n_units() {
+        let s = b.fixed[u].map(|f| f as usize).or_else(|| {
+            let mut best = (i64::MAX, None);
+            arcs.for_each(u, |s, c| {
+                if (c as i64 - pi[s]) < best.0 {
+                    best = (c as i64 - pi[s], Some(s));
+                }
+            });
+            best.1
+        });
+        if let Some(s) = s {
+            load[s] += 1;
+        }
+    }
+    let mut to_z = 0;
+    let mut over = 0;
+    for s in 0..m {
+        let clamp = load[s].clamp(b.min[s] as i64, b.cap[s] as i64);
+        let through = match (priced, (pi[m] - pi[s]).signum()) {
+            (true, 1) => b.cap[s] as i64,
+            (true, -1) => b.min[s] as i64,
+            _ => clamp,
+        };
+        to_z += through;
+        over += (load[s] - through).max(0);
+    }
+    over + (to_z - arcs.n_units() as i64).max(0)
+}
+
+/// How a run sets each school's flow to Z at the start.
+enum Start {
+    /// A previous run's (warm start after new arcs).
+    Through(Vec<i64>),
+    /// The school's load, within its minimum and capacity (zero potentials).
+    Clamp,
+    /// Given prices: a school with a positive price full, with a negative one at its minimum
+    /// (so every residual arc to and from Z has a non-negative reduced cost).
+    Prices,
+}
+
+fn run_from<A: Arcs>(
+    arcs: &A,
+    b: Bounds<'_>,
+    pi: Vec<i64>,
+    start: Start,
+    prev: Option<Vec<u32>>,
+) -> Result<FlowState, FlowError> {
+    let m = arcs.n_schools();
+    let n = arcs.n_units();
+    let mut too_large = false;
     // Every free pupil at a school minimising d - pi (its previous school when still best).
     let mut assign = vec![NO_PUPIL; n];
     for u in 0..n {
@@ -282,9 +395,18 @@ pub fn run<A: Arcs>(
     for &s in &assign {
         load[s as usize] += 1;
     }
-    let through = through.unwrap_or_else(|| {
-        (0..m).map(|s| load[s].clamp(b.min[s] as i64, b.cap[s] as i64)).collect()
-    });
+    let clamp = |s: usize| load[s].clamp(b.min[s] as i64, b.cap[s] as i64);
+    let through: Vec<i64> = match start {
+        Start::Through(t) => t,
+        Start::Clamp => (0..m).map(clamp).collect(),
+        Start::Prices => (0..m)
+            .map(|s| match (pi[m] - pi[s]).signum() {
+                1 => b.cap[s] as i64,
+                -1 => b.min[s] as i64,
+                _ => clamp(s),
+            })
+            .collect(),
+    };
     let mut excess = vec![0i64; m + 1];
     for s in 0..m {
         excess[s] = load[s] - through[s];

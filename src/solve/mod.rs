@@ -12,6 +12,7 @@ pub mod feasibility;
 pub mod flow;
 pub mod lp;
 pub mod pricing;
+pub mod sparse;
 pub mod stream;
 pub mod transfer;
 pub mod whole_streets;

@@ -27,7 +27,7 @@ struct Cli {
 enum Command {
     /// A seeded synthetic town: clustered population, a river with bridges, street-grid walks.
     #[command(
-        after_help = "Example:\n  catchment-dataset synthetic --pupils 2000 --schools 35 --seed 7 --out data/demo"
+        after_help = "Examples:\n  catchment-dataset synthetic --pupils 2000 --schools 35 --seed 7 --out data/demo\n  catchment-dataset synthetic --pupils 20000 --schools 200 --family tight --out town-tight"
     )]
     Synthetic {
         /// Pupils to place (the intake cohort).
@@ -39,6 +39,12 @@ enum Command {
         /// Seed of the generator: the same seed writes the same files.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// The kind of town: clustered (the default), even, river (two bridges), tight (seats
+        /// 1-5% above pupils), loose (50% above), few-large (a fifth of the schools hold 3/4 of
+        /// the seats), many-small (equal seats), blocks (pupils at shared block points),
+        /// long-tail (long-tailed detours per pair).
+        #[arg(long, default_value = "clustered", value_parser = parse_family)]
+        family: synthetic::Family,
         /// Output directory (schools.csv, pupils.csv, matrix.csv, README.md).
         #[arg(long)]
         out: PathBuf,
@@ -89,6 +95,13 @@ Writes schools.csv, pupils.csv, blocks.csv and README.md (with the extract's att
     },
 }
 
+fn parse_family(name: &str) -> Result<synthetic::Family, String> {
+    synthetic::Family::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = synthetic::Family::ALL.iter().map(|f| f.name()).collect();
+        format!("unknown family '{name}': one of {}", names.join(", "))
+    })
+}
+
 fn spinner(msg: &str) -> indicatif::ProgressBar {
     let pb = indicatif::ProgressBar::new_spinner();
     pb.set_message(msg.to_string());
@@ -98,13 +111,13 @@ fn spinner(msg: &str) -> indicatif::ProgressBar {
 
 fn run(cmd: Command) -> Result<ExitCode, Error> {
     match cmd {
-        Command::Synthetic { pupils, schools, seed, out } => {
+        Command::Synthetic { pupils, schools, seed, family, out } => {
             if pupils == 0 || schools == 0 {
                 eprintln!("error: --pupils and --schools must be positive");
                 return Ok(ExitCode::from(exit::USAGE));
             }
             let pb = spinner("generating the synthetic town");
-            let town = synthetic::generate(pupils, schools, seed);
+            let town = synthetic::generate_family(pupils, schools, seed, family);
             synthetic::write(&out, &town)?;
             pb.finish_and_clear();
             println!(

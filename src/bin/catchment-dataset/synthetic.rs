@@ -5,6 +5,10 @@
 //! Distances: on a grid of streets a walk between two points is their Manhattan distance; when
 //! the river lies between them, the walk goes over the bridge that makes it shortest. Seconds
 //! assume 4.5 km/h.
+//!
+//! [`Family`] varies the town for benchmarks (how pupils spread, how many bridges, how many
+//! seats and how they are shared, how walks detour); [`Family::Clustered`] is the town above,
+//! and [`generate`] writes exactly it.
 
 use catchment::error::Result;
 use catchment::instance::write_atomically;
@@ -39,6 +43,8 @@ pub struct Town {
     pub blocks: Vec<SyntheticBlock>,
     /// The town's outline (lat, lon), closed: the area its districts tile.
     pub area: Vec<(f64, f64)>,
+    /// The kind of town.
+    pub family: Family,
 }
 
 /// A 100 m grid cell of the town with pupils.
@@ -98,13 +104,109 @@ fn to_lat_lon((x, y): (f64, f64)) -> (f64, f64) {
     ((lat * 1e6).round() / 1e6, (lon * 1e6).round() / 1e6)
 }
 
+/// A kind of town: what the benchmarks run the solvers on, so no speed claim rests on one
+/// generator. Every family keeps the street grid and the river; each changes one thing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)]
+pub enum Family {
+    /// Clustered neighbourhoods, a bridge per ~20,000 pupils (at least 3), seats 8%+ above
+    /// pupils in classes of 22: the town of [`generate`].
+    Clustered,
+    /// Pupils spread evenly over the town.
+    Even,
+    /// Two bridges only, so a long detour separates the banks.
+    River,
+    /// Seats only 1-5% above the pupils (capacities in seats, not classes).
+    Tight,
+    /// Seats 50% above the pupils.
+    Loose,
+    /// A fifth of the schools (the ones with most pupils nearby) hold three quarters of the seats.
+    FewLarge,
+    /// Every school the same small number of seats, wherever it stands.
+    ManySmall,
+    /// Pupils live at block points (one per 8 pupils on average, sizes long-tailed): many pupils
+    /// share a location and their walks, as block-level units with weights do.
+    Blocks,
+    /// Walks detour by a long-tailed factor per pair (1 + Pareto), so some are far longer than
+    /// the grid distance.
+    LongTail,
+}
+
+#[allow(dead_code)]
+impl Family {
+    /// Every family, in the order benchmarks list them.
+    pub const ALL: [Family; 9] = [
+        Family::Clustered,
+        Family::Even,
+        Family::River,
+        Family::Tight,
+        Family::Loose,
+        Family::FewLarge,
+        Family::ManySmall,
+        Family::Blocks,
+        Family::LongTail,
+    ];
+
+    /// The family's name on the command line and in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Clustered => "clustered",
+            Family::Even => "even",
+            Family::River => "river",
+            Family::Tight => "tight",
+            Family::Loose => "loose",
+            Family::FewLarge => "few-large",
+            Family::ManySmall => "many-small",
+            Family::Blocks => "blocks",
+            Family::LongTail => "long-tail",
+        }
+    }
+
+    /// The family of a name ([`Family::name`]).
+    pub fn parse(name: &str) -> Option<Family> {
+        Family::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Family::Clustered => "pupils in clustered neighbourhoods",
+            Family::Even => "pupils spread evenly",
+            Family::River => "pupils in clustered neighbourhoods, a river with only two bridges",
+            Family::Tight => "pupils in clustered neighbourhoods, seats only 1-5% above the pupils",
+            Family::Loose => "pupils in clustered neighbourhoods, seats 50% above the pupils",
+            Family::FewLarge => "a fifth of the schools hold three quarters of the seats",
+            Family::ManySmall => "every school the same number of seats",
+            Family::Blocks => "pupils living at shared block points (long-tailed block sizes)",
+            Family::LongTail => "walks detouring by a long-tailed factor per pair",
+        }
+    }
+}
+
+/// A deterministic value in [0, 1) from a seed and two indices (splitmix64), so a pair's detour
+/// does not depend on the order pairs are computed in.
+fn unit_hash(seed: u64, a: u64, b: u64) -> f64 {
+    let mut z =
+        seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// Generate a town of `n_pupils` pupils and `n_schools` schools from `seed`.
+#[allow(dead_code)]
 pub fn generate(n_pupils: usize, n_schools: usize, seed: u64) -> Town {
+    generate_family(n_pupils, n_schools, seed, Family::Clustered)
+}
+
+/// Generate a town of the given family.
+pub fn generate_family(n_pupils: usize, n_schools: usize, seed: u64, family: Family) -> Town {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     // Town side grows with the population: ~2,000 pupils on 8 km.
     let size = 8000.0 * (n_pupils.max(200) as f64 / 2000.0).sqrt();
     let geo = {
-        let n_bridges = 3 + n_pupils / 20000;
+        let n_bridges = if family == Family::River { 2 } else { 3 + n_pupils / 20000 };
         let bridges = (0..n_bridges)
             .map(|i| {
                 let y =
@@ -129,7 +231,12 @@ pub fn generate(n_pupils: usize, n_schools: usize, seed: u64) -> Town {
     let total_w: f64 = clusters.iter().map(|c| c.2).sum();
     let std = Normal::new(0.0, 1.0).expect("valid normal");
     let mut pupil_xy = Vec::with_capacity(n_pupils);
-    while pupil_xy.len() < n_pupils {
+    // Blocks: sites drawn like pupils, then each pupil at a site chosen by long-tailed weights.
+    let n_sites = if family == Family::Blocks { (n_pupils / 8).max(1) } else { n_pupils };
+    while family == Family::Even && pupil_xy.len() < n_pupils {
+        pupil_xy.push((rng.random_range(0.0..size), rng.random_range(0.0..size)));
+    }
+    while pupil_xy.len() < n_sites {
         let mut r = rng.random_range(0.0..total_w);
         let mut k = 0;
         while r > clusters[k].2 && k + 1 < clusters.len() {
@@ -140,6 +247,25 @@ pub fn generate(n_pupils: usize, n_schools: usize, seed: u64) -> Town {
         let p = (cx + sigma * std.sample(&mut rng), cy + sigma * std.sample(&mut rng));
         if p.0 >= 0.0 && p.0 <= size && p.1 >= 0.0 && p.1 <= size {
             pupil_xy.push(p);
+        }
+    }
+    if family == Family::Blocks {
+        let sites = std::mem::take(&mut pupil_xy);
+        let weights: Vec<f64> =
+            (0..sites.len()).map(|_| rng.random_range(0.02..1.0f64).powi(-2)).collect();
+        let total: f64 = weights.iter().sum();
+        // Cumulative weights; every site gets at least its first pupil.
+        let mut cum = Vec::with_capacity(sites.len());
+        let mut acc = 0.0;
+        for w in &weights {
+            acc += w;
+            cum.push(acc);
+        }
+        pupil_xy.extend(sites.iter().copied());
+        while pupil_xy.len() < n_pupils {
+            let r = rng.random_range(0.0..total);
+            let k = cum.partition_point(|&c| c < r).min(sites.len() - 1);
+            pupil_xy.push(sites[k]);
         }
     }
     // Schools: k-means on the pupils (seeded start), so schools stand where children live.
@@ -186,6 +312,49 @@ pub fn generate(n_pupils: usize, n_schools: usize, seed: u64) -> Town {
         classes[s % n_schools] += 1;
         s += 1;
     }
+    // The families that count seats instead of classes.
+    let seats: Option<Vec<u32>> = match family {
+        Family::Tight | Family::Loose | Family::FewLarge | Family::ManySmall => {
+            let ratio = match family {
+                Family::Tight => rng.random_range(1.01..1.05),
+                Family::Loose => 1.5,
+                _ => 1.08,
+            };
+            let target = ((n_pupils as f64 * ratio).ceil() as u64).max(n_schools as u64);
+            let share: Vec<f64> = match family {
+                Family::ManySmall => vec![1.0; n_schools],
+                Family::FewLarge => {
+                    // The fifth with most pupils nearby take 3/4 of the seats.
+                    let mut order: Vec<usize> = (0..n_schools).collect();
+                    order.sort_by_key(|&s| (std::cmp::Reverse(count[s]), s));
+                    let big = (n_schools / 5).max(1);
+                    let mut share = vec![0.0; n_schools];
+                    for (rank, &s) in order.iter().enumerate() {
+                        share[s] = if rank < big {
+                            0.75 / big as f64
+                        } else {
+                            0.25 / (n_schools - big).max(1) as f64
+                        };
+                    }
+                    share
+                }
+                _ => {
+                    count.iter().map(|&c| (c as f64 + 1.0) * rng.random_range(0.75..1.25)).collect()
+                }
+            };
+            let total: f64 = share.iter().sum();
+            let mut cap: Vec<u32> =
+                share.iter().map(|w| ((w / total * target as f64).floor() as u32).max(1)).collect();
+            // Round to the target exactly: the remainder one seat at a time.
+            let mut s = 0;
+            while cap.iter().map(|&c| c as u64).sum::<u64>() < target {
+                cap[s % n_schools] += 1;
+                s += 1;
+            }
+            Some(cap)
+        }
+        _ => None,
+    };
     let width = n_schools.to_string().len().max(2);
     let schools: Vec<School> = (0..n_schools)
         .map(|s| {
@@ -195,9 +364,9 @@ pub fn generate(n_pupils: usize, n_schools: usize, seed: u64) -> Town {
                 name: format!("Synthetic School {:0width$}", s + 1),
                 lat,
                 lon,
-                capacity: classes[s] * DEFAULT_CLASS_SIZE,
+                capacity: seats.as_ref().map_or(classes[s] * DEFAULT_CLASS_SIZE, |c| c[s]),
                 class_size: DEFAULT_CLASS_SIZE,
-                max_classes: Some(classes[s]),
+                max_classes: if seats.is_some() { None } else { Some(classes[s]) },
                 min_pupils: 0,
                 min_classes: None,
                 extra: vec![],
@@ -222,6 +391,14 @@ pub fn generate(n_pupils: usize, n_schools: usize, seed: u64) -> Town {
             }
         })
         .collect();
+    // Long-tailed detours: 1 + 0.1 x Pareto(1.5), at most 10x the grid walk.
+    let detour = |p: usize, s: usize| -> f64 {
+        if family != Family::LongTail {
+            return 1.0;
+        }
+        let u = unit_hash(seed, p as u64, s as u64);
+        (1.0 + 0.1 * ((1.0 - u).powf(-1.0 / 1.5) - 1.0)).min(10.0)
+    };
     let mut matrix = Matrix::new(n_pupils, n_schools, LABEL);
     let mut secs = vec![0u32; n_pupils * n_schools];
     matrix
@@ -229,9 +406,11 @@ pub fn generate(n_pupils: usize, n_schools: usize, seed: u64) -> Town {
         .par_chunks_mut(n_schools)
         .zip(secs.par_chunks_mut(n_schools))
         .zip(pupil_xy.par_iter())
-        .for_each(|((meters, secs), &a)| {
+        .enumerate()
+        .for_each(|(p, ((meters, secs), &a))| {
             for (s, &b) in school_xy.iter().enumerate() {
-                let d = geo.walk(a, b).round() as u32;
+                let d = geo.walk(a, b) * detour(p, s);
+                let d = d.round() as u32;
                 meters[s] = d;
                 secs[s] = (d as f64 / WALK_M_PER_S).round() as u32;
             }
@@ -256,7 +435,7 @@ pub fn generate(n_pupils: usize, n_schools: usize, seed: u64) -> Town {
     let area = corners.iter().map(|&c| to_lat_lon(c)).collect();
     // Ids are generated in sorted order already.
     let instance = Instance { schools, pupils };
-    Town { instance, matrix, pupil_xy, school_xy, seed, blocks, area }
+    Town { instance, matrix, pupil_xy, school_xy, seed, blocks, area, family }
 }
 
 /// Write `schools.csv`, `pupils.csv`, `matrix.csv` and a README into `out` (atomically).
@@ -265,17 +444,26 @@ pub fn write(out: &Path, town: &Town) -> Result<()> {
     write_atomically(out, |dir| {
         let err = |e: csv::Error| catchment::Error::csv("synthetic town", e);
         let mut w = csv::Writer::from_path(dir.join("schools.csv")).map_err(err)?;
-        w.write_record(["id", "name", "lat", "lon", "max_classes", "class_size"]).map_err(err)?;
+        // Classes when every school counts them, else seats.
+        let classes = inst.schools.iter().all(|s| s.max_classes.is_some());
+        if classes {
+            w.write_record(["id", "name", "lat", "lon", "max_classes", "class_size"])
+        } else {
+            w.write_record(["id", "name", "lat", "lon", "capacity"])
+        }
+        .map_err(err)?;
         for s in &inst.schools {
-            w.write_record([
+            let mut rec = vec![
                 s.id.clone(),
                 s.name.clone(),
                 format!("{:.6}", s.lat),
                 format!("{:.6}", s.lon),
-                s.max_classes.unwrap_or(0).to_string(),
-                s.class_size.to_string(),
-            ])
-            .map_err(err)?;
+            ];
+            match s.max_classes {
+                Some(c) if classes => rec.extend([c.to_string(), s.class_size.to_string()]),
+                _ => rec.push(s.capacity.to_string()),
+            }
+            w.write_record(rec).map_err(err)?;
         }
         w.flush().map_err(|e| catchment::Error::io(dir, e))?;
         let mut w = csv::Writer::from_path(dir.join("pupils.csv")).map_err(err)?;
@@ -324,15 +512,27 @@ pub fn write(out: &Path, town: &Town) -> Result<()> {
         });
         std::fs::write(dir.join("area.geojson"), area.to_string())
             .map_err(|e| catchment::Error::io(dir, e))?;
+        let (flag, what) = match town.family {
+            Family::Clustered => (String::new(), Family::Clustered.describe().to_string()),
+            f => (
+                format!(" --family {}", f.name()),
+                format!("{} ({} family)", f.describe(), f.name()),
+            ),
+        };
+        let seats_in = if inst.schools.iter().all(|s| s.max_classes.is_some()) {
+            format!("capacities in classes of {DEFAULT_CLASS_SIZE}")
+        } else {
+            "capacities in seats".to_string()
+        };
         let readme = format!(
             "# Synthetic town (seed {seed}) - NOT REAL DATA\n\n\
-             Generated by `catchment-dataset synthetic --pupils {n} --schools {m} --seed {seed}`.\n\n\
-             - {n} pupils in clustered neighbourhoods, {m} schools placed where the pupils live (k-means),\n\
-             \x20 capacities in classes of {cs}, {seats} seats in all.\n\
+             Generated by `catchment-dataset synthetic --pupils {n} --schools {m} --seed {seed}{flag}`.\n\n\
+             - {n} {what}, {m} schools placed where the pupils live (k-means),\n\
+             \x20 {seats_in}, {seats} seats in all.\n\
              - Distances: {LABEL}. Seconds assume 4.5 km/h.\n\
              - Coordinates are placed around {ORIGIN_LAT} N, {ORIGIN_LON} E only to have valid latitudes and\n\
              \x20 longitudes; they do not describe any real place.\n\n\
-             Files: `schools.csv` (id,name,lat,lon,max_classes,class_size), `pupils.csv` (id,lat,lon,block;\n\
+             Files: `schools.csv` (id,name,lat,lon,{school_cols}), `pupils.csv` (id,lat,lon,block;\n\
              block = 100 m grid cell, EPSG:3035), `matrix.csv` (pupil_id,school_id,meters,seconds),\n\
              `blocks.csv` (block_id,lat,lon,residents: the cells with pupils, {rpp} synthetic residents\n\
              per pupil), `block-matrix.csv` (block_id,school_id,meters: walks from cell centres) and\n\
@@ -343,7 +543,11 @@ pub fn write(out: &Path, town: &Town) -> Result<()> {
             seed = town.seed,
             n = inst.pupils.len(),
             m = inst.schools.len(),
-            cs = DEFAULT_CLASS_SIZE,
+            school_cols = if seats_in.starts_with("capacities in classes") {
+                "max_classes,class_size"
+            } else {
+                "capacity"
+            },
             seats = inst.seats(),
             rpp = RESIDENTS_PER_PUPIL,
         );
