@@ -390,12 +390,21 @@ struct SitesArgs {
     #[arg(long)]
     matrix: PathBuf,
     /// Candidate sites: CSV id,name,lat,lon,capacity | max_classes[,class_size][,cost].
-    #[arg(long)]
-    candidates: PathBuf,
+    #[arg(long, requires = "candidate_matrix", required_unless_present = "extensions")]
+    candidates: Option<PathBuf>,
     /// Walking distances to the candidates: long CSV pupil_id,school_id,meters (or block_id,...), or binary.
+    #[arg(long, requires = "candidates")]
+    candidate_matrix: Option<PathBuf>,
+    /// Extensions of current schools: CSV school_id,classes[,cost] — up to `classes` more
+    /// classes there, each one option (cost per class).
     #[arg(long)]
-    candidate_matrix: PathBuf,
-    /// Most new sites to open (the table runs k = 0, 1, ..., this).
+    extensions: Option<PathBuf>,
+    /// Another year's pupils (repeat for more years): the sites chosen serve every cohort, the
+    /// walk is summed over them and reported year by year. Read with the same matrices (keyed
+    /// by block, or holding these pupils' rows).
+    #[arg(long = "cohort", value_name = "PUPILS")]
+    cohorts: Vec<PathBuf>,
+    /// Most options to take: new sites and extra classes (the table runs k = 0, 1, ..., this).
     #[arg(long)]
     open: usize,
     /// Most the opened sites may cost together (the candidates' cost column).
@@ -407,6 +416,10 @@ struct SitesArgs {
     /// Cbc's time limit per k, seconds (the best choice found and the proved bound are kept).
     #[arg(long, default_value_t = 120)]
     mip_seconds: u32,
+    /// No pupil may walk farther (meters): the table then shows the fewest options that
+    /// bring every pupil within it, and the least walk with them.
+    #[arg(long)]
+    max_walk: Option<u32>,
     /// Output directory: sites.csv, sites.md, plans/k<N>/.
     #[arg(long)]
     out: PathBuf,
@@ -1111,22 +1124,25 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                     Some(&a.schools),
                     Some(&a.pupils),
                     Some(&a.matrix),
-                    Some(&a.candidates),
-                    Some(&a.candidate_matrix),
+                    a.candidates.as_deref(),
+                    a.candidate_matrix.as_deref(),
+                    a.extensions.as_deref(),
                 ],
             )?;
             let pb = spinner("reading the inputs");
-            let input = catchment::sites::load(
+            let input = catchment::sites::load_with(
                 &a.schools,
                 &a.pupils,
                 &a.matrix,
-                &a.candidates,
-                &a.candidate_matrix,
+                a.candidates.as_deref().zip(a.candidate_matrix.as_deref()),
+                a.extensions.as_deref(),
+                &a.cohorts,
             );
             pb.finish_and_clear();
-            let input = input?;
+            let mut input = input?;
+            input.max_walk = a.max_walk;
             let pb = spinner(&format!(
-                "choosing up to {} of {} candidate sites",
+                "choosing up to {} of {} options",
                 a.open,
                 input.candidates.len()
             ));

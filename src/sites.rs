@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::instance::{id_cmp, Instance, School};
 use crate::output::{write_plan, Extras, StoredWalks};
 use crate::plan::{Plan, Policy};
-use crate::routing::{read_matrix, Matrix};
+use crate::routing::{read_matrix, Matrix, UNREACHABLE};
 use crate::solve::facility::{better, Choice, Facility};
 use crate::solve::{Problem, SolveError};
 use std::path::Path;
@@ -34,6 +34,34 @@ pub struct SitesInput {
     pub has_cost: bool,
     /// Walks from every pupil to every candidate (columns in `candidates` order).
     pub candidate_matrix: Matrix,
+    /// Per candidate: the current school it extends by one class (an extension stands at the
+    /// school's place and walks its walks), or `None` for a new site.
+    pub extends: Vec<Option<usize>>,
+    /// No pupil may walk farther (meters; a fixed school excepted): the choice must seat every
+    /// pupil within it, and every k's plan is solved under it.
+    pub max_walk: Option<u32>,
+    /// Further years' cohorts: the sites chosen serve every year, each year is assigned on its
+    /// own with the same seats, and the walk of a choice is the sum over the years.
+    pub more_years: Vec<Cohort>,
+    /// The first cohort's label (its pupils file's name without extension).
+    pub label: String,
+}
+
+/// Another year's pupils with their walks to the current schools and to the candidates.
+#[derive(Debug, Clone)]
+pub struct Cohort {
+    /// The cohort's label (its pupils file's name without extension).
+    pub label: String,
+    /// The current schools and this year's pupils.
+    pub inst: Instance,
+    /// Walks to the current schools.
+    pub matrix: Matrix,
+    /// Walks to the candidates (columns in `candidates` order).
+    pub candidate_matrix: Matrix,
+}
+
+fn label_of(path: &Path) -> String {
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "cohort".into())
 }
 
 /// How the sites are chosen.
@@ -63,8 +91,86 @@ pub fn load(
     candidates: &Path,
     candidate_matrix: &Path,
 ) -> Result<SitesInput> {
+    load_with(schools, pupils, matrix, Some((candidates, candidate_matrix)), None, &[])
+}
+
+/// [`load`] with the candidate sites optional, extensions of current schools
+/// ([`add_extensions`]; at least one of the two must be given) and further years' cohorts
+/// (pupils files read with the same matrices: block-keyed matrices serve any cohort).
+pub fn load_with(
+    schools: &Path,
+    pupils: &Path,
+    matrix: &Path,
+    candidates: Option<(&Path, &Path)>,
+    extensions: Option<&Path>,
+    cohorts: &[std::path::PathBuf],
+) -> Result<SitesInput> {
     let inst = crate::instance::read_instance(schools, pupils)?;
+    let matrix_path = matrix;
     let matrix = read_matrix(matrix, &inst)?;
+    let mut input = match candidates {
+        Some((c, cm)) => load_candidates(inst, matrix, c, cm)?,
+        None => {
+            let n = inst.pupils.len();
+            let source = matrix.source.clone();
+            SitesInput {
+                inst,
+                matrix,
+                candidates: Vec::new(),
+                cost: Vec::new(),
+                has_cost: false,
+                candidate_matrix: Matrix::new(n, 0, source),
+                extends: Vec::new(),
+                max_walk: None,
+                more_years: Vec::new(),
+                label: String::new(),
+            }
+        }
+    };
+    input.label = label_of(pupils);
+    for c in cohorts {
+        let inst = crate::instance::read_instance(schools, c)?;
+        let matrix = read_matrix(matrix_path, &inst)?;
+        let candidate_matrix = match candidates {
+            Some((_, cm)) => read_matrix(cm, &candidate_instance(&inst, &input.candidates)?)?,
+            None => Matrix::new(inst.pupils.len(), 0, matrix.source.clone()),
+        };
+        let label = label_of(c);
+        let looks_like_k = label.len() > 1
+            && label.starts_with('k')
+            && label[1..].bytes().all(|b| b.is_ascii_digit());
+        if looks_like_k {
+            return Err(Error::policy(
+                format!("a cohort may not be called '{label}' (its plans go to plans/<name>/, beside plans/k<N>/): rename the pupils file"),
+                None,
+            ));
+        }
+        if label == input.label || input.more_years.iter().any(|y| y.label == label) {
+            return Err(Error::policy(
+                format!("two cohorts are called '{label}': give the pupils files different names"),
+                None,
+            ));
+        }
+        input.more_years.push(Cohort { label, inst, matrix, candidate_matrix });
+    }
+    if let Some(e) = extensions {
+        add_extensions(&mut input, e)?;
+    }
+    if input.candidates.is_empty() && candidates.is_none() {
+        return Err(Error::policy(
+            "nothing to choose from: give candidate sites or extensions (classes to add)",
+            None,
+        ));
+    }
+    Ok(input)
+}
+
+fn load_candidates(
+    inst: Instance,
+    matrix: Matrix,
+    candidates: &Path,
+    candidate_matrix: &Path,
+) -> Result<SitesInput> {
     let mut cands = crate::instance::read_schools(candidates)?;
     cands.sort_by(|a, b| id_cmp(&a.id, &b.id));
     let file = crate::instance::file_name(candidates);
@@ -107,7 +213,26 @@ pub fn load(
         return Err(Error::Input(problems));
     }
     // The candidates' matrix is read for the same pupils with the candidates as schools.
-    let pupils_only: Vec<_> = inst
+    let candidate_matrix = read_matrix(candidate_matrix, &candidate_instance(&inst, &cands)?)?;
+    let extends = vec![None; cands.len()];
+    Ok(SitesInput {
+        inst,
+        matrix,
+        candidates: cands,
+        cost,
+        has_cost,
+        candidate_matrix,
+        extends,
+        max_walk: None,
+        more_years: Vec::new(),
+        label: String::new(),
+    })
+}
+
+/// The pupils of `inst` with the candidates as schools (no fixed schools): what the
+/// candidates' matrix is read against.
+fn candidate_instance(inst: &Instance, candidates: &[School]) -> Result<Instance> {
+    let pupils: Vec<_> = inst
         .pupils
         .iter()
         .cloned()
@@ -116,9 +241,198 @@ pub fn load(
             p
         })
         .collect();
-    let cand_inst = Instance::new(cands.clone(), pupils_only)?;
-    let candidate_matrix = read_matrix(candidate_matrix, &cand_inst)?;
-    Ok(SitesInput { inst, matrix, candidates: cands, cost, has_cost, candidate_matrix })
+    Instance::new(candidates.to_vec(), pupils)
+}
+
+/// Add extensions of current schools from `path`, a CSV `school_id,classes[,cost]`: up to
+/// `classes` more classes at that school, each costing `cost` (per class). Each extra class is
+/// one more option — a candidate `<school>+<n>` at the school's own place, with the school's
+/// walks and one class of seats — so the site choice weighs building new schools and
+/// enlarging old ones alike, and `k` counts options (a new site or one more class). When any
+/// option has a cost, every option needs one.
+pub fn add_extensions(input: &mut SitesInput, path: &Path) -> Result<()> {
+    use crate::error::InputProblem;
+    let file = crate::instance::file_name(path);
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut rd = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let headers: Vec<String> = rd
+        .headers()
+        .map_err(|e| Error::csv(&file, e))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .collect();
+    let col = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
+    let (Some(c_school), Some(c_classes)) =
+        (col(&["school_id", "school", "id"]), col(&["classes"]))
+    else {
+        return Err(Error::Input(vec![InputProblem::new(
+            &file,
+            None,
+            None,
+            "needs the columns school_id and classes (and optionally cost, per class)",
+        )]));
+    };
+    let c_cost = col(&["cost"]);
+    let mut problems = Vec::new();
+    let mut added: Vec<(School, f64, usize)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, rec) in rd.records().enumerate() {
+        let line = Some(i as u64 + 2);
+        let rec = rec.map_err(|e| Error::csv(&file, e))?;
+        let id = rec.get(c_school).unwrap_or("").to_string();
+        let Some(j) = input.inst.school_index(&id) else {
+            problems.push(InputProblem::new(
+                &file,
+                line,
+                Some("school_id"),
+                format!("'{id}' is not a current school"),
+            ));
+            continue;
+        };
+        if !seen.insert(j) {
+            problems.push(InputProblem::new(
+                &file,
+                line,
+                Some("school_id"),
+                format!("school '{id}' is listed twice"),
+            ));
+            continue;
+        }
+        let classes = match rec.get(c_classes).unwrap_or("").parse::<u32>() {
+            Ok(c) if (1..=20).contains(&c) => c,
+            _ => {
+                problems.push(InputProblem::new(
+                    &file,
+                    line,
+                    Some("classes"),
+                    "classes must be a whole number from 1 to 20",
+                ));
+                continue;
+            }
+        };
+        let cost = match c_cost.map(|c| rec.get(c).unwrap_or("")) {
+            None => None,
+            Some(t) => match t.parse::<f64>() {
+                Ok(x) if x.is_finite() && x >= 0.0 => Some(x),
+                _ => {
+                    problems.push(InputProblem::new(
+                        &file,
+                        line,
+                        Some("cost"),
+                        "cost (per class) must be a number of 0 or more",
+                    ));
+                    continue;
+                }
+            },
+        };
+        let school = &input.inst.schools[j];
+        for e in 1..=classes {
+            added.push((
+                School {
+                    id: format!("{}+{e}", school.id),
+                    name: format!("{}: class {e} more", school.name),
+                    capacity: school.class_size,
+                    max_classes: Some(1),
+                    min_pupils: 0,
+                    min_classes: None,
+                    extra: Vec::new(),
+                    ..school.clone()
+                },
+                cost.unwrap_or(0.0),
+                j,
+            ));
+        }
+    }
+    let ext_cost = c_cost.is_some();
+    if ext_cost != input.has_cost && !input.candidates.is_empty() && !added.is_empty() {
+        problems.push(InputProblem::new(
+            &file,
+            None,
+            Some("cost"),
+            if ext_cost {
+                "extensions have costs but the candidate sites have none: give both or neither"
+            } else {
+                "the candidate sites have costs: give the extensions a cost column too"
+            },
+        ));
+    }
+    for (c, ..) in &added {
+        if input.candidates.iter().any(|x| x.id == c.id) {
+            problems.push(InputProblem::new(
+                &file,
+                None,
+                Some("school_id"),
+                format!("extension '{}' has the id of a candidate site", c.id),
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Input(problems));
+    }
+    input.has_cost = input.has_cost || ext_cost;
+    // Rebuild the candidates (sorted by id) with their columns: a site's from the candidates'
+    // matrix, an extension's from its school's; the same for every year.
+    let mut all: Vec<(School, f64, Option<usize>, Col)> = Vec::new();
+    for (c, s) in input.candidates.iter().enumerate() {
+        all.push((s.clone(), input.cost[c], input.extends[c], Col::Site(c)));
+    }
+    for (s, cost, j) in added {
+        all.push((s, cost, Some(j), Col::School(j)));
+    }
+    all.sort_by(|a, b| id_cmp(&a.0.id, &b.0.id));
+    let cols: Vec<&Col> = all.iter().map(|a| &a.3).collect();
+    let sites = !input.candidates.is_empty();
+    input.candidate_matrix = columns(&input.matrix, &input.candidate_matrix, &cols, sites);
+    for y in &mut input.more_years {
+        y.candidate_matrix = columns(&y.matrix, &y.candidate_matrix, &cols, sites);
+    }
+    input.candidates = all.iter().map(|a| a.0.clone()).collect();
+    input.cost = all.iter().map(|a| a.1).collect();
+    input.extends = all.iter().map(|a| a.2).collect();
+    Ok(())
+}
+
+/// Where a candidate's column comes from.
+enum Col {
+    /// The candidates' matrix, this column.
+    Site(usize),
+    /// The current schools' matrix, this school's column.
+    School(usize),
+}
+
+/// The candidates' matrix with the columns `cols` (`sites`: the candidates' matrix `cm` has
+/// columns; without, its times are not needed).
+fn columns(m: &Matrix, cm: &Matrix, cols: &[&Col], sites: bool) -> Matrix {
+    let n_p = m.n_pupils;
+    let pick = |a: &[u32], b: &[u32], p: usize, col: &Col| match *col {
+        Col::Site(c) => b[p * cm.n_schools + c],
+        Col::School(j) => a[p * m.n_schools + j],
+    };
+    let mut meters = Vec::with_capacity(n_p * cols.len());
+    for p in 0..n_p {
+        meters.extend(cols.iter().map(|col| pick(&m.meters, &cm.meters, p, col)));
+    }
+    let seconds = match (&m.seconds, &cm.seconds) {
+        (Some(a), Some(b)) => Some((a, b.as_slice())),
+        (Some(a), None) if !sites => Some((a, &[][..])),
+        _ => None,
+    }
+    .map(|(a, b)| {
+        let mut v = Vec::with_capacity(n_p * cols.len());
+        for p in 0..n_p {
+            v.extend(cols.iter().map(|col| pick(a, b, p, col)));
+        }
+        v
+    });
+    let source = if sites { cm.source.clone() } else { m.source.clone() };
+    Matrix {
+        n_pupils: n_p,
+        n_schools: cols.len(),
+        meters,
+        seconds,
+        source,
+        snap_m: m.snap_m.clone(),
+    }
 }
 
 /// One row of the comparison: the best choice of at most `k` sites.
@@ -145,6 +459,9 @@ pub struct Row {
     pub gap: Option<f64>,
     /// How the choice was found and its bound proved.
     pub method: String,
+    /// With several cohorts: each year's least walk with these sites (the first cohort's
+    /// first); `walk_m` is their sum. Empty for one cohort.
+    pub years_m: Vec<u64>,
 }
 
 /// A chosen site swapped for its best alternative (for the largest k).
@@ -178,27 +495,42 @@ pub struct Sites {
     pub budget: Option<f64>,
     /// Whether the candidates have costs (the tables show them).
     pub has_cost: bool,
-    /// Pupils in the instance.
+    /// Pupils in the instance (all cohorts together).
     pub pupils: usize,
+    /// The cohorts' labels, the first cohort's first (one label: one year).
+    pub years: Vec<String>,
+    /// With several cohorts, the further years' plans: (year index from 1, k, instance,
+    /// walks, plan).
+    pub more_plans: Vec<(usize, usize, Instance, Matrix, Plan)>,
 }
 
 /// The index-space problem: current schools, then candidates.
 pub fn facility(input: &SitesInput, budget: Option<f64>) -> Result<Facility> {
-    let base = Problem::pupil_level(&input.inst, &input.matrix, None)?;
-    let (n_e, n_c) = (input.inst.schools.len(), input.candidates.len());
-    let n = n_e + n_c;
-    let mut cost = Vec::with_capacity(base.n_units() * n);
-    for u in 0..base.n_units() {
-        cost.extend_from_slice(base.row(u));
-        cost.extend_from_slice(input.candidate_matrix.row(u));
-    }
-    let mut cap = base.cap.clone();
-    cap.extend(input.candidates.iter().map(|c| c.capacity));
-    let mut min = base.min.clone();
-    min.extend(input.candidates.iter().map(|c| c.min_pupils));
+    let year = |inst: &Instance, m: &Matrix, cm: &Matrix| -> Result<Problem> {
+        let base = Problem::pupil_level(inst, m, input.max_walk)?;
+        let n = inst.schools.len() + input.candidates.len();
+        let mut cost = Vec::with_capacity(base.n_units() * n);
+        for u in 0..base.n_units() {
+            cost.extend_from_slice(base.row(u));
+            cost.extend(cm.row(u).iter().map(|&w| match input.max_walk {
+                Some(limit) if w != UNREACHABLE && w > limit => UNREACHABLE,
+                _ => w,
+            }));
+        }
+        let mut cap = base.cap.clone();
+        cap.extend(input.candidates.iter().map(|c| c.capacity));
+        let mut min = base.min.clone();
+        min.extend(input.candidates.iter().map(|c| c.min_pupils));
+        Ok(Problem { n_schools: n, cap, min, cost, weight: base.weight, fixed: base.fixed })
+    };
     Ok(Facility {
-        problem: Problem { n_schools: n, cap, min, cost, weight: base.weight, fixed: base.fixed },
-        n_existing: n_e,
+        problem: year(&input.inst, &input.matrix, &input.candidate_matrix)?,
+        more_years: input
+            .more_years
+            .iter()
+            .map(|y| year(&y.inst, &y.matrix, &y.candidate_matrix))
+            .collect::<Result<_>>()?,
+        n_existing: input.inst.schools.len(),
         cost: input.cost.clone(),
         budget,
     })
@@ -232,7 +564,9 @@ pub fn choose(
         ));
     }
     let f = facility(input, budget)?;
-    let n_p = input.inst.pupils.len();
+    let n_p = input.inst.pupils.len()
+        + input.more_years.iter().map(|y| y.inst.pupils.len()).sum::<usize>();
+    let multi = !input.more_years.is_empty();
     let exact = match method {
         Method::Exact => true,
         Method::Heuristic => false,
@@ -297,6 +631,12 @@ pub fn choose(
             bound_m: walk.map(|_| bound),
             gap: walk.map(|w| if w == 0 { 0.0 } else { (w - bound) as f64 / w as f64 }),
             method: method_label,
+            years_m: match walk {
+                Some(_) if multi => {
+                    f.walk_by_year(&best.open).map_err(solver_error)?.unwrap_or_default()
+                }
+                _ => Vec::new(),
+            },
         };
         rows.push(row);
         choices.push(best);
@@ -340,18 +680,36 @@ pub fn choose(
     }
     // Every feasible k's plan, solved and certified by the pipeline.
     let mut plans = Vec::new();
+    let mut more_plans = Vec::new();
+    let policy = Policy { max_walk: input.max_walk, ..Policy::default() };
     for (k, c) in choices.iter().enumerate() {
         let Some(walk) = c.walk else { continue };
         crate::cancel::check()?;
+        let years: Vec<u64> = if multi { rows[k].years_m.clone() } else { vec![walk] };
         let (inst, m) = instance_with(input, &c.open)?;
-        let plan = crate::pipeline::solve_plan(&inst, &m, &Policy::default(), None)?;
-        if plan.objective != walk {
-            return Err(Error::internal(format!(
-                "the plan for k = {k} walks {} m, the site choice {walk} m",
-                plan.objective
-            )));
-        }
+        let plan = crate::pipeline::solve_plan(&inst, &m, &policy, None)?;
+        let check = |y: usize, plan: &Plan| {
+            if plan.objective == years[y] {
+                Ok(())
+            } else {
+                Err(Error::internal(format!(
+                    "the plan for k = {k}, year {} walks {} m, the site choice {} m",
+                    y + 1,
+                    plan.objective,
+                    years[y]
+                )))
+            }
+        };
+        check(0, &plan)?;
         plans.push((k, inst, m, plan));
+        for (i, y) in input.more_years.iter().enumerate() {
+            crate::cancel::check()?;
+            let (inst, m) =
+                instance_of_year(input, &y.inst, &y.matrix, &y.candidate_matrix, &c.open)?;
+            let plan = crate::pipeline::solve_plan(&inst, &m, &policy, None)?;
+            check(i + 1, &plan)?;
+            more_plans.push((i + 1, k, inst, m, plan));
+        }
     }
     Ok(Sites {
         rows,
@@ -361,20 +719,45 @@ pub fn choose(
         budget,
         has_cost: input.has_cost,
         pupils: n_p,
+        years: std::iter::once(input.label.clone())
+            .chain(input.more_years.iter().map(|y| y.label.clone()))
+            .collect(),
+        more_plans,
     })
 }
 
 /// The instance with the current schools and the candidates `open`, and its matrix.
 pub fn instance_with(input: &SitesInput, open: &[usize]) -> Result<(Instance, Matrix)> {
-    let mut schools = input.inst.schools.clone();
-    schools.extend(open.iter().map(|&c| input.candidates[c].clone()));
-    let inst = Instance::new(schools, input.inst.pupils.clone())?;
-    let (m, cm) = (&input.matrix, &input.candidate_matrix);
+    instance_of_year(input, &input.inst, &input.matrix, &input.candidate_matrix, open)
+}
+
+/// [`instance_with`] for one year's pupils and walks.
+fn instance_of_year(
+    input: &SitesInput,
+    year: &Instance,
+    m: &Matrix,
+    cm: &Matrix,
+    open: &[usize],
+) -> Result<(Instance, Matrix)> {
+    let mut schools = year.schools.clone();
+    for &c in open {
+        match input.extends[c] {
+            // One more class at a current school: its seats and rooms grow.
+            Some(j) => {
+                schools[j].capacity += input.candidates[c].capacity;
+                if let Some(r) = &mut schools[j].max_classes {
+                    *r += 1;
+                }
+            }
+            None => schools.push(input.candidates[c].clone()),
+        }
+    }
+    let inst = Instance::new(schools, year.pupils.clone())?;
     // Each column's source: a current school's column or a candidate's.
     let source: Vec<(bool, usize)> = inst
         .schools
         .iter()
-        .map(|s| match input.inst.school_index(&s.id) {
+        .map(|s| match year.school_index(&s.id) {
             Some(j) => (true, j),
             None => {
                 (false, input.candidates.binary_search_by(|c| id_cmp(&c.id, &s.id)).unwrap_or(0))
@@ -423,37 +806,55 @@ impl Sites {
     pub fn csv(&self) -> Result<String> {
         let mut w = csv::Writer::from_writer(Vec::new());
         let e = |x: csv::Error| Error::internal(format!("sites.csv: {x}"));
-        w.write_record([
-            "k",
-            "sites",
-            "cost",
-            "walk_m",
-            "saved_m",
-            "saved_total_m",
-            "mean_walk_m",
-            "bound_m",
-            "gap",
-            "method",
-        ])
+        w.write_record(
+            [
+                "k",
+                "sites",
+                "cost",
+                "walk_m",
+                "saved_m",
+                "saved_total_m",
+                "mean_walk_m",
+                "bound_m",
+                "gap",
+                "method",
+            ]
+            .into_iter()
+            .map(String::from)
+            .chain(self.year_columns().map(|l| format!("walk_{l}_m"))),
+        )
         .map_err(e)?;
         let opt = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
         for r in &self.rows {
-            w.write_record([
-                r.k.to_string(),
-                r.sites.join(" "),
-                format!("{}", r.cost),
-                opt(r.walk_m),
-                opt(r.saved_m),
-                opt(r.saved_total_m),
-                r.mean_walk_m.map(|x| format!("{x:.1}")).unwrap_or_default(),
-                opt(r.bound_m),
-                r.gap.map(|g| format!("{g:.6}")).unwrap_or_default(),
-                r.method.clone(),
-            ])
+            w.write_record(
+                [
+                    r.k.to_string(),
+                    r.sites.join(" "),
+                    format!("{}", r.cost),
+                    opt(r.walk_m),
+                    opt(r.saved_m),
+                    opt(r.saved_total_m),
+                    r.mean_walk_m.map(|x| format!("{x:.1}")).unwrap_or_default(),
+                    opt(r.bound_m),
+                    r.gap.map(|g| format!("{g:.6}")).unwrap_or_default(),
+                    r.method.clone(),
+                ]
+                .into_iter()
+                .chain(
+                    self.year_columns()
+                        .enumerate()
+                        .map(|(y, _)| r.years_m.get(y).map(|w| w.to_string()).unwrap_or_default()),
+                ),
+            )
             .map_err(e)?;
         }
         let bytes = w.into_inner().map_err(|x| Error::internal(format!("sites.csv: {x}")))?;
         String::from_utf8(bytes).map_err(|x| Error::internal(format!("sites.csv: {x}")))
+    }
+
+    /// The cohorts' labels when there are several (a walk column each), else none.
+    fn year_columns(&self) -> impl Iterator<Item = &String> {
+        self.years.iter().take(if self.years.len() > 1 { self.years.len() } else { 0 })
     }
 
     /// `sites.md`: the table per k and the alternatives, in words.
@@ -488,6 +889,18 @@ impl Sites {
                 r.method
             ));
         }
+        if self.years.len() > 1 {
+            s.push_str(&format!(
+                "\n## Year by year\n\nThe sites of each row serve every cohort; each cohort is \
+                 assigned on its own with the same seats. Total walk per cohort:\n\n| k | {} |\n|---|{}\n",
+                self.years.join(" | "),
+                "---|".repeat(self.years.len())
+            ));
+            for r in self.rows.iter().filter(|r| !r.years_m.is_empty()) {
+                let cells: Vec<String> = r.years_m.iter().map(|&w| km(w)).collect();
+                s.push_str(&format!("| {} | {} |\n", r.k, cells.join(" | ")));
+            }
+        }
         if !self.alternatives.is_empty() {
             s.push_str(&format!(
                 "\n## Almost as good (k = {})\n\nEach chosen site swapped for the candidate that \
@@ -510,6 +923,12 @@ impl Sites {
             "\nEach k's plan is in plans/k<N>/ (as `catchment solve` writes it, with the walks it \
              was solved on): `catchment check --pupils PUPILS --plan plans/k<N>` verifies it.\n",
         );
+        if self.years.len() > 1 {
+            s.push_str(&format!(
+                "The other cohorts' plans are in plans/<cohort>/k<N>/ ({}).\n",
+                self.years[1..].join(", ")
+            ));
+        }
         s
     }
 
@@ -524,6 +943,13 @@ impl Sites {
                 crate::cancel::check()?;
                 let extras = Extras { walks: Some(&walks), ..Extras::default() };
                 write_plan(&dir.join("plans").join(format!("k{k}")), inst, m, plan, &extras)?;
+            }
+            // Further cohorts: plans/<label>/k<N>/.
+            for (y, k, inst, m, plan) in &self.more_plans {
+                crate::cancel::check()?;
+                let extras = Extras { walks: Some(&walks), ..Extras::default() };
+                let d = dir.join("plans").join(&self.years[*y]).join(format!("k{k}"));
+                write_plan(&d, inst, m, plan, &extras)?;
             }
             std::fs::write(dir.join("sites.csv"), &csv)
                 .map_err(|e| Error::io(dir.join("sites.csv"), e))?;

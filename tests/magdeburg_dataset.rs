@@ -146,7 +146,9 @@ fn generator_reproduces_the_committed_case() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let committed = repo().join("data/magdeburg");
-    for f in ["schools.csv", "pupils.csv", "blocks.csv", "network.osm", "README.md"] {
+    for f in
+        ["schools.csv", "pupils.csv", "blocks.csv", "candidates.csv", "network.osm", "README.md"]
+    {
         let a = std::fs::read(out.join(f)).unwrap();
         let b = std::fs::read(committed.join(f))
             .unwrap_or_else(|_| panic!("data/magdeburg/{f} is not committed"));
@@ -154,6 +156,39 @@ fn generator_reproduces_the_committed_case() {
             a == b,
             "data/magdeburg/{f} differs from what the generator writes now: regenerate it"
         );
+    }
+}
+
+#[test]
+fn candidate_sites_are_apart_from_schools_and_each_other_and_ranked() {
+    let dir = repo().join("data/magdeburg");
+    let (sh, schools) = read_csv(&dir.join("schools.csv"));
+    let (ch, cands) = read_csv(&dir.join("candidates.csv"));
+    let ll = |h: &[String], r: &[String]| -> (f64, f64) {
+        (r[col(h, "lat")].parse().unwrap(), r[col(h, "lon")].parse().unwrap())
+    };
+    // Local meters (equirectangular at 52.13 N), as the generator measures.
+    let d = |a: (f64, f64), b: (f64, f64)| {
+        let k = 111_195.0;
+        let dx = (a.1 - b.1) * k * 52.13f64.to_radians().cos();
+        let dy = (a.0 - b.0) * k;
+        (dx * dx + dy * dy).sqrt()
+    };
+    assert!(cands.len() >= 50, "{} candidate sites", cands.len());
+    let mut last_gain = f64::INFINITY;
+    for (i, c) in cands.iter().enumerate() {
+        let p = ll(&ch, c);
+        let near = schools.iter().map(|s| d(p, ll(&sh, s))).fold(f64::INFINITY, f64::min);
+        assert!(near >= 299.0, "{} is {near:.0} m from a school", c[0]);
+        let stated: f64 = c[col(&ch, "nearest_school_m")].parse().unwrap();
+        assert!((stated - near).abs() < 2.0, "{}: {stated} vs {near}", c[0]);
+        for o in &cands[..i] {
+            assert!(d(p, ll(&ch, o)) >= 299.0, "{} and {} are closer than the spacing", c[0], o[0]);
+        }
+        let gain: f64 = c[col(&ch, "gain_resident_km")].parse().unwrap();
+        assert!(gain <= last_gain + 0.5, "{} is not ranked by gain", c[0]);
+        last_gain = gain;
+        assert!(!schools.iter().any(|s| s[col(&sh, "id")] == c[0]), "ids must differ");
     }
 }
 

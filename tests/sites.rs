@@ -60,6 +60,30 @@ fn tiny(seed: u64) -> Facility {
         fixed[0] = Some(0);
     }
     let with_costs = r.below(2) == 0;
+    // A third of the instances plan for a second year's cohort too (same sites and seats).
+    let mut more_years = Vec::new();
+    if r.below(3) == 0 {
+        let n_p2 = 4 + r.below(9) as usize;
+        let mut cost2 = Vec::new();
+        for _ in 0..n_p2 {
+            let p = r.below(3000) as i64;
+            for &s in &pos_s {
+                cost2.push(if r.below(12) == 0 {
+                    UNREACHABLE
+                } else {
+                    (p - s).unsigned_abs() as u32 + 50
+                });
+            }
+        }
+        more_years.push(Problem {
+            n_schools: n_s,
+            cap: cap.clone(),
+            min: vec![0; n_s],
+            cost: cost2,
+            weight: vec![1; n_p2],
+            fixed: vec![None; n_p2],
+        });
+    }
     Facility {
         problem: Problem {
             n_schools: n_s,
@@ -69,6 +93,7 @@ fn tiny(seed: u64) -> Facility {
             weight: vec![1; n_p],
             fixed,
         },
+        more_years,
         n_existing: n_e,
         cost: (0..n_c).map(|_| if with_costs { (1 + r.below(5)) as f64 } else { 0.0 }).collect(),
         budget: with_costs.then(|| (2 + r.below(6)) as f64),
@@ -103,7 +128,8 @@ fn exact_heuristic_and_bounds_agree_with_every_subset_on_tiny_instances() {
                     assert!(h.open.len() <= k && f.within_budget(&h.open), "seed {seed} k {k}");
                     if let Some(hw) = h.walk {
                         assert!(hw >= best, "seed {seed} k {k}: heuristic below the optimum");
-                        assert_eq!(f.evaluate(&h.open).unwrap().map(|s| s.objective), Some(hw));
+                        let by_year = f.walk_by_year(&h.open).unwrap().unwrap();
+                        assert_eq!(by_year.iter().sum::<u64>(), hw);
                     }
                     let lag = f.lagrangian_bound(k, h.walk.or(Some(best)), 400);
                     assert!(
@@ -116,6 +142,7 @@ fn exact_heuristic_and_bounds_agree_with_every_subset_on_tiny_instances() {
         }
     }
     assert!(compared > 100, "only {compared} feasible cases compared");
+    assert!((1..=60).filter(|&s| !tiny(s).more_years.is_empty()).count() >= 10);
 }
 
 /// The Lagrangian bound is not trivial: with every candidate allowed and capacities loose it
@@ -131,6 +158,7 @@ fn lagrangian_bound_is_tight_when_capacities_do_not_bind() {
             weight: vec![1; 4],
             fixed: vec![None; 4],
         },
+        more_years: Vec::new(),
         n_existing: 1,
         cost: vec![0.0, 0.0],
         budget: None,
@@ -335,5 +363,240 @@ fn mistakes_in_the_candidates_are_refused_without_pupil_ids() {
     let msg = e.to_string();
     for pupil in &input.inst.pupils {
         assert!(!msg.contains(&format!("'{}'", pupil.id)), "a pupil id in: {msg}");
+    }
+}
+
+/// The least walk over every way to open new sites and add classes with at most `k` options,
+/// each solved from files written for it (the school's seats raised by whole classes, the
+/// chosen sites appended with their walks): independent of how `sites` models extensions.
+fn enumerate_options(
+    dir: &Path,
+    [s, p, m, c, cm]: &[std::path::PathBuf; 5],
+    ext: &[(String, u32)],
+    k: usize,
+) -> Option<u64> {
+    let schools = std::fs::read_to_string(s).unwrap();
+    let cands: Vec<String> =
+        std::fs::read_to_string(c).unwrap().lines().skip(1).map(String::from).collect();
+    let walks = std::fs::read_to_string(m).unwrap();
+    let cwalks = std::fs::read_to_string(cm).unwrap();
+    let mut best: Option<u64> = None;
+    let n_ext: Vec<u32> = ext.iter().map(|e| e.1).collect();
+    for mask in 0u32..(1 << cands.len()) {
+        let mut add = vec![0u32; ext.len()];
+        loop {
+            let used = mask.count_ones() as usize + add.iter().sum::<u32>() as usize;
+            if used <= k {
+                let mut text = String::new();
+                for (i, l) in schools.lines().enumerate() {
+                    let f: Vec<&str> = l.split(',').collect();
+                    match ext.iter().position(|e| e.0 == f[0]) {
+                        Some(e) if i > 0 => {
+                            let cap: u32 = f[4].parse().unwrap();
+                            text += &format!(
+                                "{},{},{},{},{}\n",
+                                f[0],
+                                f[1],
+                                f[2],
+                                f[3],
+                                cap + 22 * add[e]
+                            );
+                        }
+                        _ => text += &format!("{l}\n"),
+                    }
+                }
+                let mut mtext = walks.clone();
+                for (_, cl) in cands.iter().enumerate().filter(|(j, _)| mask & (1 << j) != 0) {
+                    text += &format!("{cl}\n");
+                    let id = cl.split(',').next().unwrap();
+                    for l in cwalks.lines().skip(1).filter(|l| l.split(',').nth(1) == Some(id)) {
+                        mtext += &format!("{l}\n");
+                    }
+                }
+                let (fs, fm) = (dir.join("enum-schools.csv"), dir.join("enum-matrix.csv"));
+                std::fs::write(&fs, text).unwrap();
+                std::fs::write(&fm, mtext).unwrap();
+                let inst = catchment::read_instance(&fs, p).unwrap();
+                let mat = catchment::routing::read_matrix(&fm, &inst).unwrap();
+                if let Ok(plan) =
+                    catchment::solve_plan(&inst, &mat, &catchment::Policy::default(), None)
+                {
+                    best = Some(best.map_or(plan.objective, |b| b.min(plan.objective)));
+                }
+            }
+            // Next combination of added classes.
+            let mut i = 0;
+            while i < add.len() && add[i] == n_ext[i] {
+                add[i] = 0;
+                i += 1;
+            }
+            if i == add.len() {
+                break;
+            }
+            add[i] += 1;
+        }
+    }
+    best
+}
+
+#[test]
+fn extensions_are_extra_classes_and_equal_enumerating_every_choice() {
+    let d = tempfile::tempdir().unwrap();
+    // Seats as generated: the current schools alone do not seat every pupil.
+    let files = town(d.path(), false, 1);
+    let [s, p, m, c, cm] = &files;
+    let ids: Vec<String> = std::fs::read_to_string(s)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .take(2)
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect();
+    let ext = vec![(ids[0].clone(), 2u32), (ids[1].clone(), 1u32)];
+    let e = d.path().join("extensions.csv");
+    std::fs::write(&e, format!("school_id,classes\n{},2\n{},1\n", ids[0], ids[1])).unwrap();
+    let input = sites::load_with(s, p, m, Some((c, cm)), Some(&e), &[]).unwrap();
+    assert_eq!(input.candidates.len(), 3 + 3);
+    let r = sites::choose(&input, 3, None, Method::Exact, 120).unwrap();
+    for (k, row) in r.rows.iter().enumerate() {
+        assert_eq!(row.walk_m, enumerate_options(d.path(), &files, &ext, k), "k {k}: {row:?}");
+        if row.walk_m.is_some() {
+            assert_eq!(row.gap, Some(0.0), "k {k}");
+        }
+    }
+    // A plan with an extension: the school has more seats, no new school appears, and
+    // `catchment check` verifies it.
+    let out = d.path().join("out");
+    r.write(&out).unwrap();
+    for (k, _) in r.rows.iter().enumerate().filter(|(_, r)| r.walk_m.is_some()) {
+        let dir = out.join("plans").join(format!("k{k}"));
+        let o = bin().args(["check", "--pupils"]).arg(p).arg("--plan").arg(&dir).output().unwrap();
+        assert!(o.status.success(), "k{k}: {}", String::from_utf8_lossy(&o.stdout));
+        let schools = std::fs::read_to_string(dir.join("schools.csv")).unwrap();
+        assert!(!schools.contains('+'), "an extension became a school of its own: {schools}");
+    }
+    // Extensions alone, from the command line.
+    let o = bin()
+        .arg("sites")
+        .args(["--schools".as_ref(), s.as_os_str(), "--pupils".as_ref(), p.as_os_str()])
+        .args(["--matrix".as_ref(), m.as_os_str(), "--extensions".as_ref(), e.as_os_str()])
+        .args(["--open", "3", "--out"])
+        .arg(d.path().join("ext-only"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(d.path().join("ext-only/sites.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    // Mistakes: an unknown school, and a cost on one kind of option only.
+    std::fs::write(&e, "school_id,classes\nNOPE,1\n").unwrap();
+    let err = sites::load_with(s, p, m, Some((c, cm)), Some(&e), &[]).unwrap_err();
+    assert!(err.to_string().contains("'NOPE' is not a current school"), "{err}");
+    std::fs::write(&e, format!("school_id,classes,cost\n{},1,5\n", ids[0])).unwrap();
+    let err = sites::load_with(s, p, m, Some((c, cm)), Some(&e), &[]).unwrap_err();
+    assert!(err.to_string().contains("give both or neither"), "{err}");
+}
+
+#[test]
+fn a_longest_walk_limit_binds_the_choice_and_every_plan() {
+    let d = tempfile::tempdir().unwrap();
+    let [s, p, m, c, cm] = town(d.path(), false, 2);
+    let mut input = sites::load(&s, &p, &m, &c, &cm).unwrap();
+    let free = sites::choose(&input, 3, None, Method::Exact, 120).unwrap();
+    // The longest walk of the plan without a new site: a limit just under it needs sites.
+    let (_, inst0, m0, plan0) = &free.plans[0];
+    let longest = (0..inst0.pupils.len())
+        .map(|i| m0.get(i, plan0.assign[i] as usize).unwrap())
+        .max()
+        .unwrap();
+    input.max_walk = Some(longest - 1);
+    let limited = sites::choose(&input, 3, None, Method::Exact, 120).unwrap();
+    let f = sites::facility(&input, None).unwrap();
+    for (k, row) in limited.rows.iter().enumerate() {
+        assert_eq!(row.walk_m, f.brute_force(k).unwrap().walk, "k {k}");
+        if let (Some(w), Some(free_w)) = (row.walk_m, free.rows[k].walk_m) {
+            assert!(w >= free_w, "k {k}: a limit cannot shorten the walk");
+        }
+    }
+    assert!(limited.rows[0].walk_m.is_none() || limited.rows[0].walk_m > free.rows[0].walk_m);
+    for (k, inst, mat, plan) in &limited.plans {
+        for i in (0..inst.pupils.len()).filter(|&i| inst.pupils[i].fixed_school.is_none()) {
+            let w = mat.get(i, plan.assign[i] as usize).unwrap();
+            assert!(w < longest, "k {k}: a pupil walks {w} m, the limit is {}", longest - 1);
+        }
+    }
+}
+
+#[test]
+fn several_cohorts_share_the_sites_and_equal_choosing_for_each_year_alone() {
+    let d = tempfile::tempdir().unwrap();
+    let [s, p, m, c, cm] = town(d.path(), false, 2);
+    // Two cohorts from the town's pupils, each pupil at a block of its own; the walks keyed by
+    // block, so one matrix serves both cohorts.
+    let text = std::fs::read_to_string(&p).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let half = rows.len() / 2;
+    let (a, b) = (d.path().join("year1.csv"), d.path().join("year2.csv"));
+    let cols: Vec<&str> = header.split(',').filter(|&h| h != "block").collect();
+    let keep: Vec<usize> =
+        header.split(',').enumerate().filter(|(_, h)| *h != "block").map(|(i, _)| i).collect();
+    for (path, part) in [(&a, &rows[..half]), (&b, &rows[half..])] {
+        let mut t = format!("{},block\n", cols.join(","));
+        for r in part {
+            let f: Vec<&str> = r.split(',').collect();
+            let kept: Vec<&str> = keep.iter().map(|&i| f[i]).collect();
+            t += &format!("{},B{}\n", kept.join(","), f[0]);
+        }
+        std::fs::write(path, t).unwrap();
+    }
+    let by_block = |path: &Path, out: &Path| {
+        let t = std::fs::read_to_string(path).unwrap();
+        let mut o = String::new();
+        for (i, l) in t.lines().enumerate() {
+            o += &if i == 0 { l.replacen("pupil_id", "block_id", 1) } else { format!("B{l}") };
+            o.push('\n');
+        }
+        std::fs::write(out, o).unwrap();
+    };
+    let (bm, bcm) = (d.path().join("bm.csv"), d.path().join("bcm.csv"));
+    by_block(&m, &bm);
+    by_block(&cm, &bcm);
+    let input = sites::load_with(&s, &a, &bm, Some((&c, &bcm)), None, &[b.clone()]).unwrap();
+    assert_eq!(input.more_years.len(), 1);
+    let exact = sites::choose(&input, 2, None, Method::Exact, 120).unwrap();
+    let heur = sites::choose(&input, 2, None, Method::Heuristic, 120).unwrap();
+    // Independently: each cohort alone, every subset of sites, the years' walks summed.
+    let fa = sites::facility(&sites::load(&s, &a, &bm, &c, &bcm).unwrap(), None).unwrap();
+    let fb = sites::facility(&sites::load(&s, &b, &bm, &c, &bcm).unwrap(), None).unwrap();
+    for (k, (e, h)) in exact.rows.iter().zip(&heur.rows).enumerate() {
+        let mut best: Option<u64> = None;
+        for mask in 0u32..8 {
+            if mask.count_ones() as usize > k {
+                continue;
+            }
+            let set: Vec<usize> = (0..3).filter(|&i| mask >> i & 1 == 1).collect();
+            let wa = fa.evaluate(&set).unwrap().map(|x| x.objective);
+            let wb = fb.evaluate(&set).unwrap().map(|x| x.objective);
+            if let (Some(x), Some(y)) = (wa, wb) {
+                best = Some(best.map_or(x + y, |b| b.min(x + y)));
+            }
+        }
+        assert_eq!(e.walk_m, best, "k {k}: several years vs each year alone");
+        assert_eq!(e.gap, Some(0.0), "k {k}");
+        assert_eq!(e.years_m.iter().sum::<u64>(), e.walk_m.unwrap(), "k {k}");
+        assert!(h.walk_m >= e.walk_m && h.bound_m <= e.walk_m, "k {k}");
+    }
+    // Written: every year's plan, each verified by `catchment check`.
+    let out = d.path().join("out");
+    exact.write(&out).unwrap();
+    let md = std::fs::read_to_string(out.join("sites.md")).unwrap();
+    assert!(md.contains("Year by year") && md.contains("year2"), "{md}");
+    let csv = std::fs::read_to_string(out.join("sites.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().ends_with("walk_year1_m,walk_year2_m"), "{csv}");
+    for (pupils, dir) in [(&a, out.join("plans/k2")), (&b, out.join("plans/year2/k2"))] {
+        let o =
+            bin().args(["check", "--pupils"]).arg(pupils).arg("--plan").arg(&dir).output().unwrap();
+        assert!(o.status.success(), "{}: {}", dir.display(), String::from_utf8_lossy(&o.stdout));
     }
 }

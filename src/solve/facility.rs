@@ -29,6 +29,10 @@ pub struct Facility {
     /// Pupils x (existing schools, then candidates); candidates' capacities are their seats
     /// when opened. Units must weigh 1 and may be fixed only to existing schools.
     pub problem: Problem,
+    /// Further years' cohorts over the same columns (same schools, candidates and seats each
+    /// year): a choice of sites serves every year, each year is assigned on its own, and the
+    /// walk of a choice is the sum over the years. Empty for one year.
+    pub more_years: Vec<Problem>,
     /// The first columns that are schools already open.
     pub n_existing: usize,
     /// What opening each candidate costs (0 without costs), one entry per candidate.
@@ -80,7 +84,16 @@ impl Facility {
     /// The transportation problem with the existing schools and the candidates `open`, and
     /// each of its columns' column in [`Facility::problem`].
     pub fn sub_problem(&self, open: &[usize]) -> (Problem, Vec<usize>) {
-        let p = &self.problem;
+        self.sub_problem_of(&self.problem, open)
+    }
+
+    /// Every year's problem, the first year's first.
+    pub fn years(&self) -> impl Iterator<Item = &Problem> {
+        std::iter::once(&self.problem).chain(&self.more_years)
+    }
+
+    /// [`Facility::sub_problem`] of one year's problem.
+    fn sub_problem_of(&self, p: &Problem, open: &[usize]) -> (Problem, Vec<usize>) {
         let cols: Vec<usize> =
             (0..self.n_existing).chain(open.iter().map(|&c| self.n_existing + c)).collect();
         let n = cols.len();
@@ -114,8 +127,27 @@ impl Facility {
         }
     }
 
+    /// The exact least walk of each year with the candidates `open`; `Ok(None)` when some
+    /// year has no assignment within the capacities.
+    pub fn walk_by_year(&self, open: &[usize]) -> Result<Option<Vec<u64>>, SolveError> {
+        let mut out = Vec::with_capacity(1 + self.more_years.len());
+        for p in self.years() {
+            let (sub, _) = self.sub_problem_of(p, open);
+            match super::solve(&sub, SolverKind::Flow) {
+                Ok(s) => out.push(s.objective),
+                Err(SolveError::Infeasible(_)) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// The walk of a choice: the sum over the years of each year's least walk.
     fn walk(&self, open: &[usize]) -> Result<Option<u64>, SolveError> {
-        Ok(self.evaluate(open)?.map(|s| s.objective))
+        if self.more_years.is_empty() {
+            return Ok(self.evaluate(open)?.map(|s| s.objective));
+        }
+        Ok(self.walk_by_year(open)?.map(|w| w.iter().sum()))
     }
 
     /// Evaluate every candidate set in `sets` (in parallel), in order.
@@ -199,60 +231,32 @@ impl Facility {
     /// subgradient steps towards the upper bound `ub` (a walk known to be reachable). Any
     /// multipliers give a valid bound; the steps only make it tighter. Meters, rounded up.
     pub fn lagrangian_bound(&self, k: usize, ub: Option<u64>, iterations: usize) -> u64 {
-        let p = &self.problem;
-        let n_s = p.n_schools;
-        let free: Vec<usize> = (0..p.n_units()).filter(|&u| p.fixed[u].is_none()).collect();
-        let mut fixed_cost = 0f64;
-        let mut cap: Vec<i64> = p.cap.iter().map(|&c| c as i64).collect();
-        for u in 0..p.n_units() {
-            if let Some(s) = p.fixed[u] {
-                fixed_cost += p.cost(u, s as usize).unwrap_or(0) as f64;
-                cap[s as usize] -= p.weight[u] as i64;
-            }
-        }
-        if free.is_empty() {
+        // One relaxation per year; the years share only the choice of candidates, so each
+        // candidate's value is the sum of its years' values.
+        let mut years: Vec<YearRelaxation> = self.years().map(YearRelaxation::new).collect();
+        let n_e = self.n_existing;
+        let fixed_cost: f64 = years.iter().map(|y| y.fixed_cost).sum();
+        if years.iter().all(|y| y.free.is_empty()) {
             return fixed_cost.ceil() as u64;
         }
-        // Start at each pupil's nearest school: the uncapacitated bound with every site open.
-        let mut lambda: Vec<f64> = free
-            .iter()
-            .map(|&u| {
-                p.row(u).iter().filter(|&&c| c != UNREACHABLE).min().copied().unwrap_or(0) as f64
-            })
-            .collect();
+        let n_c = self.n_candidates();
         let mut best = f64::NEG_INFINITY;
         let mut theta = 2.0;
         let mut since_better = 0;
-        let mut vals: Vec<(f64, usize)> = Vec::with_capacity(free.len());
-        let mut chosen: Vec<Vec<usize>> = vec![Vec::new(); n_s];
-        let mut rho = vec![0f64; n_s];
+        let mut rho_c = vec![0f64; n_c];
         for _ in 0..iterations.max(1) {
-            // Each column's best use: its `cap` most negative reduced costs.
-            for j in 0..n_s {
-                vals.clear();
-                for (i, &u) in free.iter().enumerate() {
-                    let c = p.row(u)[j];
-                    if c != UNREACHABLE {
-                        let r = c as f64 - lambda[i];
-                        if r < 0.0 {
-                            vals.push((r, i));
-                        }
-                    }
+            rho_c.iter_mut().for_each(|r| *r = 0.0);
+            let mut value = fixed_cost;
+            for y in &mut years {
+                y.best_uses();
+                value += y.lambda.iter().sum::<f64>() + y.rho[..n_e].iter().sum::<f64>();
+                for (c, r) in rho_c.iter_mut().enumerate() {
+                    *r += y.rho[n_e + c];
                 }
-                let take = cap[j].max(0) as usize;
-                if vals.len() > take {
-                    vals.select_nth_unstable_by(take, |a, b| a.0.total_cmp(&b.0));
-                    vals.truncate(take);
-                }
-                rho[j] = vals.iter().map(|v| v.0).sum();
-                chosen[j] = vals.iter().map(|v| v.1).collect();
             }
             // Candidates: at most k (or within the budget), the most negative.
-            let (cand_value, weights) = self.open_relaxation(&rho[self.n_existing..], k);
-            let value = lambda.iter().sum::<f64>()
-                + rho[..self.n_existing].iter().sum::<f64>()
-                + cand_value
-                + fixed_cost;
+            let (cand_value, weights) = self.open_relaxation(&rho_c, k);
+            value += cand_value;
             if value > best + 1e-9 {
                 best = value;
                 since_better = 0;
@@ -264,23 +268,17 @@ impl Facility {
                 }
             }
             let Some(ub) = ub else { break };
-            // Subgradient: 1 - (times each pupil is taken).
-            let mut g = vec![1f64; free.len()];
-            for j in 0..n_s {
-                let w = if j < self.n_existing { 1.0 } else { weights[j - self.n_existing] };
-                if w > 0.0 {
-                    for &i in &chosen[j] {
-                        g[i] -= w;
-                    }
-                }
-            }
-            let norm: f64 = g.iter().map(|x| x * x).sum();
+            // Subgradient: 1 - (times each pupil is taken), every year.
+            let g: Vec<Vec<f64>> = years.iter().map(|y| y.subgradient(n_e, &weights)).collect();
+            let norm: f64 = g.iter().flatten().map(|x| x * x).sum();
             if norm < 1e-12 || theta < 1e-4 || (ub as f64 - best) < 0.5 {
                 break;
             }
             let step = theta * (ub as f64 - value).max(1.0) / norm;
-            for (l, gi) in lambda.iter_mut().zip(&g) {
-                *l += step * gi;
+            for (y, gy) in years.iter_mut().zip(&g) {
+                for (l, gi) in y.lambda.iter_mut().zip(gy) {
+                    *l += step * gi;
+                }
             }
         }
         (best - 1e-7 * best.abs().max(1.0)).ceil().max(0.0) as u64
@@ -330,40 +328,44 @@ impl Facility {
     /// and Cbc, with its proved bound; `seconds` is Cbc's time limit. The sites Cbc opens are
     /// evaluated again by the flow solver.
     pub fn mip(&self, k: usize, seconds: u32) -> Result<MipAnswer, SolveError> {
-        let p = &self.problem;
-        if !p.unit_weights() {
+        if !self.years().all(Problem::unit_weights) {
             return Err(SolveError::Solver("site choice needs units of one pupil".into()));
         }
-        let n_s = p.n_schools;
+        let n_s = self.problem.n_schools;
         let n_e = self.n_existing;
         let mut vars = ProblemVariables::new();
         let open: Vec<good_lp::Variable> =
             (0..self.n_candidates()).map(|_| vars.add(variable().binary())).collect();
-        let mut objective = Expression::with_capacity(p.cost.len());
-        let mut fixed_load = vec![0i64; n_s];
+        let mut objective = Expression::with_capacity(self.problem.cost.len());
         let mut fixed_cost = 0u64;
         let mut rows: Vec<Vec<good_lp::Variable>> = Vec::new();
-        let mut col_terms: Vec<Vec<good_lp::Variable>> = vec![Vec::new(); n_s];
+        // Per year: each column's assignment variables and the load of fixed pupils.
+        let mut years: Vec<(Vec<Vec<good_lp::Variable>>, Vec<i64>)> = Vec::new();
         let mut links: Vec<(good_lp::Variable, usize)> = Vec::new();
-        for u in 0..p.n_units() {
-            if let Some(s) = p.fixed[u] {
-                fixed_load[s as usize] += 1;
-                fixed_cost += p.cost(u, s as usize).unwrap_or(0) as u64;
-                continue;
-            }
-            let mut row = Vec::new();
-            for j in 0..n_s {
-                if let Some(c) = p.cost(u, j) {
-                    let v = vars.add(variable().min(0.0).max(1.0));
-                    objective.add_mul(c as f64, v);
-                    col_terms[j].push(v);
-                    row.push(v);
-                    if j >= n_e {
-                        links.push((v, j - n_e));
+        for p in self.years() {
+            let mut col_terms: Vec<Vec<good_lp::Variable>> = vec![Vec::new(); n_s];
+            let mut fixed_load = vec![0i64; n_s];
+            for u in 0..p.n_units() {
+                if let Some(s) = p.fixed[u] {
+                    fixed_load[s as usize] += 1;
+                    fixed_cost += p.cost(u, s as usize).unwrap_or(0) as u64;
+                    continue;
+                }
+                let mut row = Vec::new();
+                for j in 0..n_s {
+                    if let Some(c) = p.cost(u, j) {
+                        let v = vars.add(variable().min(0.0).max(1.0));
+                        objective.add_mul(c as f64, v);
+                        col_terms[j].push(v);
+                        row.push(v);
+                        if j >= n_e {
+                            links.push((v, j - n_e));
+                        }
                     }
                 }
+                rows.push(row);
             }
-            rows.push(row);
+            years.push((col_terms, fixed_load));
         }
         let mut model = vars.minimise(objective).using(coin_cbc);
         model.set_parameter("log", "0");
@@ -373,19 +375,21 @@ impl Facility {
             let e: Expression = row.iter().copied().sum();
             model.add_constraint(e.eq(1.0));
         }
-        for j in 0..n_s {
-            let e: Expression = col_terms[j].iter().copied().sum();
-            let cap = p.cap[j] as f64 - fixed_load[j] as f64;
-            let min = p.min[j] as f64 - fixed_load[j] as f64;
-            if min > 0.0 && j < n_e {
-                model.add_constraint(e.clone().geq(min));
-            } else if min > 0.0 {
-                model.add_constraint((e.clone() - min * open[j - n_e]).geq(0.0));
-            }
-            if j < n_e {
-                model.add_constraint(e.leq(cap));
-            } else {
-                model.add_constraint((e - cap * open[j - n_e]).leq(0.0));
+        for (p, (col_terms, fixed_load)) in self.years().zip(&years) {
+            for j in 0..n_s {
+                let e: Expression = col_terms[j].iter().copied().sum();
+                let cap = p.cap[j] as f64 - fixed_load[j] as f64;
+                let min = p.min[j] as f64 - fixed_load[j] as f64;
+                if min > 0.0 && j < n_e {
+                    model.add_constraint(e.clone().geq(min));
+                } else if min > 0.0 {
+                    model.add_constraint((e.clone() - min * open[j - n_e]).geq(0.0));
+                }
+                if j < n_e {
+                    model.add_constraint(e.leq(cap));
+                } else {
+                    model.add_constraint((e - cap * open[j - n_e]).leq(0.0));
+                }
             }
         }
         for &(v, c) in &links {
@@ -454,6 +458,93 @@ impl Facility {
             }
         }
         Ok(best)
+    }
+}
+
+/// One year's part of the Lagrangian relaxation: its free pupils' multipliers, and each
+/// column's best use under them.
+struct YearRelaxation<'a> {
+    p: &'a Problem,
+    /// Units not fixed to a school.
+    free: Vec<usize>,
+    /// Walk of the fixed units.
+    fixed_cost: f64,
+    /// Seats left after the fixed units.
+    cap: Vec<i64>,
+    /// One multiplier per free unit.
+    lambda: Vec<f64>,
+    /// Per column: the sum of its best uses' reduced costs (<= 0), and which free units.
+    rho: Vec<f64>,
+    chosen: Vec<Vec<usize>>,
+    vals: Vec<(f64, usize)>,
+}
+
+impl<'a> YearRelaxation<'a> {
+    fn new(p: &'a Problem) -> Self {
+        let free: Vec<usize> = (0..p.n_units()).filter(|&u| p.fixed[u].is_none()).collect();
+        let mut fixed_cost = 0f64;
+        let mut cap: Vec<i64> = p.cap.iter().map(|&c| c as i64).collect();
+        for u in 0..p.n_units() {
+            if let Some(s) = p.fixed[u] {
+                fixed_cost += p.cost(u, s as usize).unwrap_or(0) as f64;
+                cap[s as usize] -= p.weight[u] as i64;
+            }
+        }
+        // Start at each pupil's nearest school: the uncapacitated bound with every site open.
+        let lambda: Vec<f64> = free
+            .iter()
+            .map(|&u| {
+                p.row(u).iter().filter(|&&c| c != UNREACHABLE).min().copied().unwrap_or(0) as f64
+            })
+            .collect();
+        let n_s = p.n_schools;
+        YearRelaxation {
+            p,
+            free,
+            fixed_cost,
+            cap,
+            lambda,
+            rho: vec![0.0; n_s],
+            chosen: vec![Vec::new(); n_s],
+            vals: Vec::new(),
+        }
+    }
+
+    /// Each column's best use: its `cap` most negative reduced costs.
+    fn best_uses(&mut self) {
+        for j in 0..self.p.n_schools {
+            self.vals.clear();
+            for (i, &u) in self.free.iter().enumerate() {
+                let c = self.p.row(u)[j];
+                if c != UNREACHABLE {
+                    let r = c as f64 - self.lambda[i];
+                    if r < 0.0 {
+                        self.vals.push((r, i));
+                    }
+                }
+            }
+            let take = self.cap[j].max(0) as usize;
+            if self.vals.len() > take {
+                self.vals.select_nth_unstable_by(take, |a, b| a.0.total_cmp(&b.0));
+                self.vals.truncate(take);
+            }
+            self.rho[j] = self.vals.iter().map(|v| v.0).sum();
+            self.chosen[j] = self.vals.iter().map(|v| v.1).collect();
+        }
+    }
+
+    /// 1 - (times each free unit is taken), with the candidates opened by `weights`.
+    fn subgradient(&self, n_existing: usize, weights: &[f64]) -> Vec<f64> {
+        let mut g = vec![1f64; self.free.len()];
+        for j in 0..self.p.n_schools {
+            let w = if j < n_existing { 1.0 } else { weights[j - n_existing] };
+            if w > 0.0 {
+                for &i in &self.chosen[j] {
+                    g[i] -= w;
+                }
+            }
+        }
+        g
     }
 }
 

@@ -193,7 +193,31 @@ pub struct Dataset {
     /// The city boundary as given (GeoJSON), when the source has it: the area the published
     /// districts divide.
     pub area: Option<String>,
+    /// Plausible sites for a new school (see [`candidate_sites`]).
+    pub candidates: Vec<CandidateRow>,
+    /// OSM school/kindergarten points that no current school stands on.
+    pub free_points: usize,
 }
+
+/// A plausible site for a new school: a free OSM school or kindergarten point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CandidateRow {
+    pub id: String,
+    pub lat: f64,
+    pub lon: f64,
+    /// The Stadtteil it lies in (empty outside every polygon).
+    pub district: String,
+    /// Straight-line distance to the nearest current school.
+    pub nearest_school_m: f64,
+    /// Residents x meters by which it would shorten residents' straight-line distance to their
+    /// nearest school (the rank of the candidate).
+    pub gain: f64,
+}
+
+/// Candidate sites stand at least this far from every current school and from each other.
+pub const CANDIDATE_SPACING_M: f64 = 300.0;
+/// Classes per grade of a candidate site (a two-form-entry primary school).
+pub const CANDIDATE_CLASSES: u32 = 2;
 
 #[derive(Debug, Clone)]
 pub struct Network {
@@ -1683,6 +1707,9 @@ pub fn generate(opts: &Options) -> Result<Dataset> {
     let points = read_school_points(dir)?;
     let (school_year, table) = read_schools_table(dir)?;
     let schools = place_schools(&table, &streets, &districts, &points, &cells);
+    let candidates = candidate_sites(&points, &schools, &cells, &districts);
+    let free_points =
+        points.iter().filter(|&&p| schools.iter().all(|s| dist_m(p, (s.lat, s.lon)) > 1.0)).count();
 
     let (cohort_year, cohort, cohort_age6) = read_cohort(dir)?;
     let (population_year, ages, suppressed_districts) = read_district_ages(dir)?;
@@ -1780,7 +1807,55 @@ pub fn generate(opts: &Options) -> Result<Dataset> {
                 Err(e) => return Err(Error::io(&p, e)),
             }
         },
+        candidates,
+        free_points,
     })
+}
+
+/// Plausible sites for a new school: every OSM school or kindergarten point that no current
+/// school stands on (land already used for education), ranked by [`gain`] — how much a school
+/// there would shorten residents' straight-line distance to their nearest school — and taken in
+/// that order when at least [`CANDIDATE_SPACING_M`] from every current school and every site
+/// taken before (so that two candidates are two different places). Ties by position.
+fn candidate_sites(
+    points: &[(f64, f64)],
+    schools: &[SchoolRow],
+    cells: &[Cell],
+    districts: &[District],
+) -> Vec<CandidateRow> {
+    let nearest_school = |p: (f64, f64)| {
+        schools.iter().map(|s| dist_m(p, (s.lat, s.lon))).fold(f64::INFINITY, f64::min)
+    };
+    let nearest: Vec<f64> = cells.iter().map(|c| nearest_school((c.lat, c.lon))).collect();
+    let mut ranked: Vec<(f64, (f64, f64))> = points
+        .iter()
+        .filter(|&&p| nearest_school(p) >= CANDIDATE_SPACING_M)
+        .map(|&p| (gain(p, cells, &nearest), p))
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.0.total_cmp(&a.0).then(a.1 .0.total_cmp(&b.1 .0)).then(a.1 .1.total_cmp(&b.1 .1))
+    });
+    let mut taken: Vec<((f64, f64), f64)> = Vec::new();
+    for (g, p) in ranked {
+        if taken.iter().all(|(q, _)| dist_m(p, *q) >= CANDIDATE_SPACING_M) {
+            taken.push((p, g));
+        }
+    }
+    let width = taken.len().to_string().len().max(2);
+    taken
+        .into_iter()
+        .enumerate()
+        .map(|(i, (p, g))| CandidateRow {
+            id: format!("C{:0width$}", i + 1),
+            lat: p.0,
+            lon: p.1,
+            district: district_at(districts, p.0, p.1)
+                .map(|d| districts[d].name.clone())
+                .unwrap_or_default(),
+            nearest_school_m: nearest_school(p),
+            gain: g,
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------- writing
@@ -1855,6 +1930,37 @@ pub fn write(out: &Path, ds: &Dataset) -> Result<()> {
                 ]
             }),
         )?;
+        csv_out(
+            &dir.join("candidates.csv"),
+            &[
+                "id",
+                "name",
+                "lat",
+                "lon",
+                "max_classes",
+                "class_size",
+                "stadtteil",
+                "nearest_school_m",
+                "gain_resident_km",
+            ],
+            ds.candidates.iter().map(|c| {
+                vec![
+                    c.id.clone(),
+                    if c.district.is_empty() {
+                        format!("Candidate site {}", c.id)
+                    } else {
+                        format!("Candidate site {} ({})", c.id, c.district)
+                    },
+                    format!("{:.6}", c.lat),
+                    format!("{:.6}", c.lon),
+                    CANDIDATE_CLASSES.to_string(),
+                    DEFAULT_CLASS_SIZE.to_string(),
+                    c.district.clone(),
+                    format!("{:.0}", c.nearest_school_m),
+                    format!("{:.0}", c.gain / 1000.0),
+                ]
+            }),
+        )?;
         if let Some(n) = &ds.network {
             let p = dir.join("network.osm");
             std::fs::write(&p, &n.xml).map_err(|e| Error::io(&p, e))?;
@@ -1907,8 +2013,12 @@ computed from this case.\n\n\
 | file | content |\n|---|---|\n\
 | `schools.csv` | {ns} municipal primary schools (Grundschulen) of {sy}: `id,name,lat,lon,max_classes,class_size` + how each was placed (`placement`, `approximate`, `classes_all_grades`, `snap_m`, `matched`) |\n\
 | `pupils.csv` | {n} sampled first-graders: `id,lat,lon,block` (block = Zensus 100 m cell) |\n\
-| `blocks.csv` | all {nb} populated Zensus 100 m cells of the city: `block_id,lat,lon,residents,district` ({wp} of them have pupils this year) |\n",
+| `blocks.csv` | all {nb} populated Zensus 100 m cells of the city: `block_id,lat,lon,residents,district` ({wp} of them have pupils this year) |\n\
+| `candidates.csv` | {nc} plausible sites for a new school, {cc} classes of {cs} each (see *Candidate sites* below): `id,name,lat,lon,max_classes,class_size,stadtteil,nearest_school_m,gain_resident_km` |\n",
         seed = ds.seed,
+        nc = ds.candidates.len(),
+        cc = CANDIDATE_CLASSES,
+        cs = DEFAULT_CLASS_SIZE,
         ns = ds.schools.len(),
         sy = ds.school_year,
         nb = ds.blocks.len(),
@@ -2047,8 +2157,29 @@ coordinates. Each was placed as follows, in this order:\n\n\
 `blocks.csv` lists every Zensus cell of the city with residents ({nb} cells), with or without pupils\n\
 this year, so that a district plan can give every block a school. `district` is the Stadtteil whose\n\
 polygon contains the cell centre ({outside} cells lie in none and have it empty).\n\n\
+## Candidate sites\n\n\
+`candidates.csv` lists plausible places for one more primary school, for `catchment sites`. A new\n\
+school needs land the city can use for it, and land already used for education is the likeliest:\n\
+the candidates are the OSM school and kindergarten points that no current school stands on\n\
+({free} points), at least {spacing:.0} m from every current school, ranked by how much a school\n\
+there would shorten residents' straight-line distance to their nearest school (residents x km,\n\
+`gain_resident_km`), and taken in that order when at least {spacing:.0} m from every site taken\n\
+before: {nc} sites in {nd} Stadtteile. Each is given {cc} classes of {cs} (a two-form-entry\n\
+school). Whether a plot is free, large enough or for sale is not known: the list is where to look\n\
+first, not a decision.\n\n\
 ## Network: an approximation of walking distances\n\n",
         nb = ds.blocks.len(),
+        free = ds.free_points,
+        spacing = CANDIDATE_SPACING_M,
+        nc = ds.candidates.len(),
+        nd = {
+            let mut d: Vec<&str> = ds.candidates.iter().map(|c| c.district.as_str()).collect();
+            d.sort_unstable();
+            d.dedup();
+            d.len()
+        },
+        cc = CANDIDATE_CLASSES,
+        cs = DEFAULT_CLASS_SIZE,
     );
     if let Some(net) = &ds.network {
         let _ = write!(
