@@ -413,6 +413,7 @@ pub fn instance_with(input: &SitesInput, open: &[usize]) -> Result<(Instance, Ma
             format!("{}; candidate sites: {}", m.source, cm.source)
         },
         snap_m: m.snap_m.clone(),
+        given: None,
     };
     debug_assert!(matrix.meters.len() == matrix.n_pupils * matrix.n_schools);
     Ok((inst, matrix))
