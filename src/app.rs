@@ -267,12 +267,8 @@ pub fn distances(
             Ok((inst, m, left_out))
         }
         Distances::Matrix(src) => {
-            let mut m = routing::matrix::parse_matrix_with(
-                &src.label(),
-                &*src.bytes()?,
-                &inst,
-                partial,
-            )?;
+            let mut m =
+                routing::matrix::parse_matrix_with(&src.label(), &*src.bytes()?, &inst, partial)?;
             if m.source.is_empty() {
                 m.source = format!("matrix file {} (in the request)", src.label());
             }
@@ -334,8 +330,7 @@ impl PlanRequest {
         if !matches!(self.distances, Distances::Matrix(_)) {
             stage(Stage::Routing);
         }
-        let (inst, matrix, left_out) =
-            distances(inst, &self.distances, policy.nearest.is_some())?;
+        let (inst, matrix, left_out) = distances(inst, &self.distances, policy.nearest.is_some())?;
         tracing::info!(pupils = inst.pupils.len(), schools = inst.schools.len(), "instance read");
         crate::cancel::check()?;
         let (mut city, block_source) = match &self.city {

@@ -12,25 +12,15 @@ use common::*;
 use std::path::{Path, PathBuf};
 use synthetic::Family;
 
-/// Write the town, and `nearest-K.csv`: each pupil's `k` nearest schools by the generator's
-/// own straight line (its local meters), the long CSV with every other pair left out.
+/// Write the town, and `matrix-nearest-K.csv` (as `catchment-dataset synthetic
+/// --sparse-matrix K` does): each pupil's `k` nearest schools by the generator's own straight
+/// line, every other pair left out.
 fn town_with_partial(dir: &Path, town: &synthetic::Town, k: usize) -> PathBuf {
     synthetic::write(&dir.join("town"), town).unwrap();
-    let inst = &town.instance;
-    let mut csv = String::from("pupil_id,school_id,meters\n");
-    for (u, p) in inst.pupils.iter().enumerate() {
-        let d = |s: usize| {
-            let (a, b) = (town.pupil_xy[u], town.school_xy[s]);
-            (a.0 - b.0).hypot(a.1 - b.1)
-        };
-        let mut order: Vec<usize> = (0..inst.schools.len()).collect();
-        order.sort_by(|&a, &b| d(a).total_cmp(&d(b)));
-        for &s in order.iter().take(k) {
-            let m = town.matrix.row(u)[s];
-            csv.push_str(&format!("{},{},{m}\n", p.id, inst.schools[s].id));
-        }
-    }
-    write(dir, &format!("nearest-{k}.csv"), &csv)
+    let path = synthetic::write_nearest(&dir.join("town"), town, k).unwrap();
+    let rows = std::fs::read_to_string(&path).unwrap().lines().count() - 1;
+    assert_eq!(rows, town.instance.pupils.len() * k.min(town.instance.schools.len()));
+    path
 }
 
 fn solve(dir: &Path, matrix: &Path, nearest: Option<usize>, out: &str) -> std::process::Output {
@@ -72,7 +62,8 @@ fn nearest_k_gives_the_dense_total_and_check_accepts_it() {
         let partial = town_with_partial(d.path(), &town, k);
         let full = d.path().join("town").join("matrix.csv");
         assert!(
-            std::fs::metadata(&partial).unwrap().len() * 2 < std::fs::metadata(&full).unwrap().len(),
+            std::fs::metadata(&partial).unwrap().len() * 2
+                < std::fs::metadata(&full).unwrap().len(),
             "the partial matrix leaves most pairs out"
         );
         let o = solve(d.path(), &full, None, "dense");
@@ -104,7 +95,7 @@ fn nearest_k_gives_the_dense_total_and_check_accepts_it() {
         assert!(c.status.success(), "{}{}", String::from_utf8_lossy(&c.stdout), stderr(&c));
         // Without --nearest the same partial file is refused: pairs are missing.
         let o = solve(d.path(), &partial, None, "refused");
-        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
         assert!(stderr(&o).contains("pairs are missing"), "{}", stderr(&o));
     }
 }
@@ -145,8 +136,13 @@ fn a_pupil_without_pairs_and_k_zero_are_refused() {
     let partial = town_with_partial(d.path(), &town, 3);
     let text = std::fs::read_to_string(&partial).unwrap();
     let first = &town.instance.pupils[0].id;
-    let kept: String = text.lines().filter(|l| !l.starts_with(&format!("{first},"))).map(|l| format!("{l}\n")).collect();
+    let kept: String = text
+        .lines()
+        .filter(|l| !l.starts_with(&format!("{first},")))
+        .map(|l| format!("{l}\n"))
+        .collect();
     let without = write(d.path(), "without.csv", &kept);
+    assert!(kept.len() < text.len());
     let o = solve(d.path(), &without, Some(3), "plan");
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("--nearest"), "{}", stderr(&o));
