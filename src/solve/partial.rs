@@ -262,7 +262,7 @@ mod tests {
         }
         // The first pupil given only the far school: the bound of the near one beats it.
         let far = vec![given[0] & !1 | 1 << 1];
-        let p = Problem { cost: masked(&far), ..p };
+        let p = Problem { cap: vec![2, 4], cost: masked(&far), ..p };
         match solve(&p, Some(&far), &units, &schools, None, 1).unwrap() {
             Partial::Unproved { pupils, needed_k } => assert_eq!((pupils, needed_k), (1, 1)),
             other => panic!("{other:?}"),
