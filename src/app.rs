@@ -244,8 +244,13 @@ pub fn read_instance(schools: &Source, pupils: &Source) -> Result<Instance> {
 
 /// The walking distances of an instance; OSRM may geocode and leave pupils out (then the
 /// instance returned is the one routed, and the ids left out are returned). A matrix file
-/// whose `.meta.json` names pupils left out by geocoding leaves them out too.
-pub fn distances(inst: Instance, d: &Distances) -> Result<(Instance, Matrix, Vec<String>)> {
+/// whose `.meta.json` names pupils left out by geocoding leaves them out too. `partial`: a
+/// matrix may leave pairs out (`--nearest`; [`Matrix::given`]).
+pub fn distances(
+    inst: Instance,
+    d: &Distances,
+    partial: bool,
+) -> Result<(Instance, Matrix, Vec<String>)> {
     match d {
         Distances::Matrix(Source::Path(path)) => {
             let left_out = routing::matrix::read_meta(path)
@@ -258,11 +263,12 @@ pub fn distances(inst: Instance, d: &Distances) -> Result<(Instance, Matrix, Vec
                     "pupils left out: the matrix's .meta.json says their addresses could not be placed"
                 );
             }
-            let m = routing::read_matrix(path, &inst)?;
+            let m = routing::matrix::read_matrix_with(path, &inst, partial)?;
             Ok((inst, m, left_out))
         }
         Distances::Matrix(src) => {
-            let mut m = routing::matrix::parse_matrix(&src.label(), &*src.bytes()?, &inst)?;
+            let mut m =
+                routing::matrix::parse_matrix_with(&src.label(), &*src.bytes()?, &inst, partial)?;
             if m.source.is_empty() {
                 m.source = format!("matrix file {} (in the request)", src.label());
             }
@@ -324,7 +330,7 @@ impl PlanRequest {
         if !matches!(self.distances, Distances::Matrix(_)) {
             stage(Stage::Routing);
         }
-        let (inst, matrix, left_out) = distances(inst, &self.distances)?;
+        let (inst, matrix, left_out) = distances(inst, &self.distances, policy.nearest.is_some())?;
         tracing::info!(pupils = inst.pupils.len(), schools = inst.schools.len(), "instance read");
         crate::cancel::check()?;
         let (mut city, block_source) = match &self.city {
@@ -611,6 +617,7 @@ impl Loaded {
         if self.policy.whole_segments {
             self.whole_segments_city()?;
         }
+        crate::pipeline::nearest_applies(&self.policy, self.stability.is_some())?;
         let inst = crate::effective_instance(&self.inst, &self.policy);
         let problem =
             crate::solve::Problem::pupil_level(&inst, &self.matrix, self.policy.max_walk)?;
@@ -618,6 +625,8 @@ impl Loaded {
         let diagnoses = crate::solve::feasibility::diagnose(&problem);
         if diagnoses.is_empty() {
             Ok(())
+        } else if let (Some(k), Some(_)) = (self.policy.nearest, &self.matrix.given) {
+            Err(crate::pipeline::too_few_to_be_feasible(&inst, &diagnoses, k))
         } else {
             Err(Error::Infeasible(crate::describe_infeasibility(&inst, &diagnoses)))
         }
@@ -627,6 +636,7 @@ impl Loaded {
     pub fn solve(&self, stage: &dyn Fn(Stage)) -> Result<PlanResult> {
         stage(Stage::Solving);
         crate::cancel::check()?;
+        crate::pipeline::nearest_applies(&self.policy, self.stability.is_some())?;
         if self.policy.contiguous {
             return self.solve_contiguous();
         }

@@ -102,6 +102,8 @@ pub enum Setting {
     OsrmTableSize,
     /// The OSRM servers the service allows (an operator setting).
     OsrmAllow,
+    /// How many of each pupil's nearest schools a partial matrix gives (policy `nearest`).
+    Nearest,
 }
 
 /// What a user can do about an error: a sentence free of flag names, and the setting it is about.

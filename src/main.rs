@@ -605,6 +605,12 @@ struct PolicyArgs {
     /// for grid blocks). The walk's gap to the certified optimum is still reported.
     #[arg(long, requires = "contiguous")]
     split_street_cost: Option<u32>,
+    /// --matrix may leave pairs out, giving at least each pupil's K nearest schools: the exact
+    /// solve proves, from the straight line as a lower bound of every pair not given, that no
+    /// other school was needed (pupil-level plans, pupils with coordinates), or fails saying
+    /// how many pupils lack the proof and a K that may do.
+    #[arg(long, value_name = "K")]
+    nearest: Option<u32>,
 }
 
 /// Stability against last year's districts.
@@ -650,6 +656,7 @@ impl PolicyArgs {
             contiguous: self.contiguous,
             whole_segments: self.whole_segments,
             split_street_cost: self.split_street_cost,
+            nearest: self.nearest,
         }
     }
 }
@@ -841,6 +848,7 @@ pub fn flag(setting: Setting) -> &'static str {
         Setting::Blocks => "--blocks",
         Setting::Streets => "--streets",
         Setting::Contiguous => "--contiguous",
+        Setting::Nearest => "--nearest",
         Setting::AllowUnreachable => "--allow-unreachable",
         Setting::SkipUngeocoded => "--skip-ungeocoded",
         Setting::Osm => "--osm",

@@ -27,6 +27,10 @@ pub fn solve_plan(
 ) -> Result<Plan> {
     policy.validate()?;
     let inst = &*effective_instance(inst, policy);
+    if let Some(k) = policy.nearest {
+        nearest_applies(policy, stability.is_some())?;
+        return solve_nearest(inst, m, policy, k);
+    }
     let before = stability.map(|st| stability::before(inst, &st.previous));
     let keep_cap = match stability.map(|st| st.rule) {
         Some(stability::Rule::MaxChangedBlocks(n)) => {
@@ -179,6 +183,160 @@ pub fn solve_plan(
         pupil_optimum,
         prices,
         solver,
+        policy: policy.clone(),
+        solve_seconds,
+        districts: None,
+        optimal: true,
+    })
+}
+
+/// Whether a matrix of each pupil's nearest schools (`policy.nearest`) applies: pupil-level
+/// plans only (its proof is the pupil level's prices).
+pub fn nearest_applies(policy: &Policy, stability: bool) -> Result<()> {
+    if policy.nearest.is_none() {
+        return Ok(());
+    }
+    let what = if policy.contiguous {
+        "contiguous districts"
+    } else if policy.whole_segments {
+        "whole street segments"
+    } else if policy.unit == Unit::Block {
+        "districts of whole blocks"
+    } else if policy.min_class_size.is_some() {
+        "a minimum class size"
+    } else if stability {
+        "stability against last year's districts"
+    } else {
+        return Ok(());
+    };
+    Err(Error::policy(
+        format!(
+            "a matrix of each pupil's nearest schools is solved for pupil-level plans only, \
+             not with {what}"
+        ),
+        Some(Hint::new(
+            "give every pupil-school pair and leave out the number of nearest schools",
+            Some(Setting::Nearest),
+        )),
+    ))
+}
+
+/// The error of a partial matrix whose given pairs admit no plan: `k` nearest schools per
+/// pupil are too few to prove the instance feasible.
+pub fn too_few_to_be_feasible(
+    inst: &Instance,
+    diagnoses: &[crate::solve::feasibility::Diagnosis],
+    k: u32,
+) -> Error {
+    let why: Vec<String> =
+        describe_infeasibility(inst, diagnoses).into_iter().map(|i| i.message).collect();
+    let more = k.saturating_mul(2).min(inst.schools.len() as u32).max(k + 1);
+    Error::policy(
+        format!(
+            "the pairs the matrix gives (each pupil's {k} nearest schools) admit no plan within \
+             the rules, so no plan can be proved: {}; give each pupil's {more} nearest schools \
+             (or every pair, to see whether the instance itself is infeasible)",
+            why.join("; ")
+        ),
+        Some(Hint::new(
+            format!("give more of each pupil's nearest schools, e.g. {more}"),
+            Some(Setting::Nearest),
+        )),
+    )
+}
+
+/// The pupil-level plan over a partial matrix (`policy.nearest`): solved over the pairs given
+/// and proved for every pair by the straight-line bound of the others
+/// ([`solve::partial`]), or the policy error saying how many pupils lack the proof.
+fn solve_nearest(inst: &Instance, m: &Matrix, policy: &Policy, k: u32) -> Result<Plan> {
+    let problem = Problem::pupil_level(inst, m, policy.max_walk)?;
+    let d = solve::feasibility::diagnose(&problem);
+    if !d.is_empty() {
+        return Err(if m.given.is_some() {
+            too_few_to_be_feasible(inst, &d, k)
+        } else {
+            Error::Infeasible(describe_infeasibility(inst, &d))
+        });
+    }
+    let units: Option<Vec<(f64, f64)>> = inst.pupils.iter().map(|p| p.location).collect();
+    let Some(units) = units else {
+        let n = inst.pupils.iter().filter(|p| p.location.is_none()).count();
+        return Err(Error::policy(
+            format!(
+                "{n} pupils have no coordinates: a matrix of each pupil's nearest schools needs \
+                 them for the straight-line bound of the pairs it leaves out"
+            ),
+            Some(Hint::new(
+                "give every pupil-school pair and leave out the number of nearest schools",
+                Some(Setting::Nearest),
+            )),
+        ));
+    };
+    let schools: Vec<(f64, f64)> = inst.schools.iter().map(|s| (s.lat, s.lon)).collect();
+    let started = std::time::Instant::now();
+    let out = solve::partial::solve(
+        &problem,
+        m.given.as_deref(),
+        &units,
+        &schools,
+        policy.max_walk,
+        k as usize,
+    )
+    .map_err(|e| match e {
+        SolveError::Infeasible(d) => Error::Infeasible(describe_infeasibility(inst, &d)),
+        SolveError::Cancelled => Error::Cancelled,
+        SolveError::Solver(msg) => Error::Solver(msg),
+        SolveError::TimeLimit { seconds } => Error::Solver(format!("time limit {seconds} s")),
+    })?;
+    let (solution, prices, stats, asked_not_given) = match out {
+        solve::partial::Partial::Proved { solution, prices, stats, asked_not_given } => {
+            (solution, prices, stats, asked_not_given)
+        }
+        solve::partial::Partial::Unproved { pupils, needed_k } => {
+            let more = (needed_k as u32).max(k + 1);
+            return Err(Error::policy(
+                format!(
+                    "the matrix of each pupil's {k} nearest schools does not prove the plan \
+                     optimal: for {pupils} of {} pupils a school whose pair is not given is near \
+                     enough by straight line to be better than the plan's; give each pupil's \
+                     {more} nearest schools (the farthest school that broke a proof is a pupil's \
+                     {needed_k}th nearest by straight line)",
+                    inst.pupils.len()
+                ),
+                Some(Hint::new(
+                    format!("give more of each pupil's nearest schools, at least {more}"),
+                    Some(Setting::Nearest),
+                )),
+            ));
+        }
+    };
+    let solve_seconds = started.elapsed().as_secs_f64();
+    let assign = solution.assign;
+    let objective = problem
+        .objective(&assign)
+        .ok_or_else(|| Error::internal("the plan uses a pair that is not allowed"))?;
+    let loads = problem.loads(&assign);
+    let classes = inst.schools.iter().zip(&loads).map(|(s, &l)| classes_for(s, l)).collect();
+    tracing::info!(
+        k = stats.pricing.k,
+        rounds = stats.pricing.rounds,
+        pairs_given = m.n_given(),
+        asked_not_given,
+        objective,
+        seconds = format!("{solve_seconds:.3}"),
+        "solved over the given pairs and proved for every pair"
+    );
+    Ok(Plan {
+        assign,
+        objective,
+        certificate: Some(certificate::Certificate { objective, prices: prices.clone() }),
+        classes,
+        pupil_optimum: None,
+        prices,
+        solver: format!(
+            "flow over a partial matrix (each pupil's {k} nearest schools; the straight line \
+             bounds the pairs not given)"
+        ),
         policy: policy.clone(),
         solve_seconds,
         districts: None,

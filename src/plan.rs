@@ -47,6 +47,11 @@ pub struct Policy {
     /// (contiguous districts only): street parts move between districts while walk + this
     /// price falls, so fewer streets are split (needs the city's streets for grid blocks).
     pub split_street_cost: Option<u32>,
+    /// The matrix gives only some pairs (at least each pupil's `nearest` nearest schools):
+    /// the exact solve asks for no other pair, and a pair not given counts at its straight-line
+    /// lower bound ([`crate::solve::partial`]); the plan is proved optimal for the full matrix,
+    /// or the run fails saying how many pupils lack a proof. Pupil-level plans only.
+    pub nearest: Option<u32>,
 }
 
 impl Default for Policy {
@@ -60,6 +65,7 @@ impl Default for Policy {
             contiguous: false,
             whole_segments: false,
             split_street_cost: None,
+            nearest: None,
         }
     }
 }
@@ -75,6 +81,15 @@ impl Policy {
                     None,
                 ));
             }
+        }
+        if self.nearest == Some(0) {
+            return Err(crate::error::Error::policy(
+                "the number of nearest schools given per pupil is 0: give at least 1",
+                Some(crate::error::Hint::new(
+                    "give each pupil's nearest schools",
+                    Some(crate::error::Setting::Nearest),
+                )),
+            ));
         }
         if let (Some(min), Some(max)) = (self.min_class_size, self.max_class_size) {
             if min > max {

@@ -377,6 +377,7 @@ fn base_policy(spec: &PolicySpec) -> Policy {
         contiguous: spec.contiguous.unwrap_or(false),
         whole_segments: spec.whole_segments.unwrap_or(false),
         split_street_cost: spec.split_street_cost,
+        nearest: None,
     }
 }
 

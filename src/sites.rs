@@ -796,6 +796,7 @@ fn instance_of_year(
             format!("{}; candidate sites: {}", m.source, cm.source)
         },
         snap_m: m.snap_m.clone(),
+        given: None,
     };
     debug_assert!(matrix.meters.len() == matrix.n_pupils * matrix.n_schools);
     Ok((inst, matrix))

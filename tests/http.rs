@@ -1326,6 +1326,7 @@ fn cli_solve_options_and_http_plan_fields_are_the_same() {
         ("contiguous", "policy.contiguous"),
         ("whole-segments", "policy.whole_segments"),
         ("split-street-cost", "policy.split_street_cost"),
+        ("nearest", "policy.nearest"),
         ("crs", "crs"),
         ("blocks", "blocks"),
         ("block-matrix", "block_matrix"),

@@ -29,6 +29,10 @@ pub struct Matrix {
     /// routing engine started from (OSRM's snap), when the source reports it; matrix files do
     /// not keep it.
     pub snap_m: Option<Vec<u32>>,
+    /// For a partial matrix (`--nearest`): one bit per pair, `p * n_schools + s`, set where the
+    /// file gave the pair (its meters, or `unreachable`); a pair not given reads as
+    /// [`UNREACHABLE`] in `meters`. `None`: every pair was given.
+    pub given: Option<Vec<u64>>,
 }
 
 impl Matrix {
@@ -41,6 +45,22 @@ impl Matrix {
             seconds: None,
             source: source.into(),
             snap_m: None,
+            given: None,
+        }
+    }
+
+    /// Whether pair (`p`, `s`) was given: always, unless the matrix is partial.
+    #[inline]
+    pub fn is_given(&self, p: usize, s: usize) -> bool {
+        let i = p * self.n_schools + s;
+        self.given.as_ref().is_none_or(|g| g[i / 64] >> (i % 64) & 1 == 1)
+    }
+
+    /// Pairs given (every pair unless the matrix is partial).
+    pub fn n_given(&self) -> u64 {
+        match &self.given {
+            None => (self.n_pupils * self.n_schools) as u64,
+            Some(g) => g.iter().map(|w| w.count_ones() as u64).sum(),
         }
     }
 
@@ -58,6 +78,16 @@ impl Matrix {
             seconds: self.seconds.as_deref().map(pick),
             source: self.source.clone(),
             snap_m: self.snap_m.as_ref().map(|s| keep.iter().map(|&r| s[r]).collect()),
+            given: self.given.as_ref().map(|_| {
+                let mut g = vec![0u64; (keep.len() * n_s).div_ceil(64)];
+                for (i, &r) in keep.iter().enumerate() {
+                    for s in (0..n_s).filter(|&s| self.is_given(r, s)) {
+                        let j = i * n_s + s;
+                        g[j / 64] |= 1 << (j % 64);
+                    }
+                }
+                g
+            }),
         }
     }
 
@@ -89,9 +119,15 @@ const MAX_PROBLEMS: usize = 200;
 /// errors for pupils and ignored for blocks (a city-wide block matrix may cover blocks without
 /// pupils this year).
 pub fn read_matrix(path: &Path, inst: &Instance) -> Result<Matrix> {
+    read_matrix_with(path, inst, false)
+}
+
+/// [`read_matrix`]; `partial`: a long CSV may leave pairs out (a matrix of each pupil's
+/// nearest schools for `--nearest`), recorded in [`Matrix::given`].
+pub fn read_matrix_with(path: &Path, inst: &Instance, partial: bool) -> Result<Matrix> {
     let len = limits::check_input_file(path)?.len();
     let name = file_name(path);
-    let mut m = parse_any(&name, limits::open_input(path)?, Some(len), inst)?;
+    let mut m = parse_any(&name, limits::open_input(path)?, Some(len), inst, partial)?;
     if m.source.is_empty() {
         m.source = read_meta(path)
             .map(|meta| meta.source)
@@ -103,7 +139,17 @@ pub fn read_matrix(path: &Path, inst: &Instance) -> Result<Matrix> {
 /// [`read_matrix`] from any reader (either format); `name` is the file name messages use.
 /// The matrix's `source` is the one a binary file names, else empty.
 pub fn parse_matrix<R: std::io::Read>(name: &str, reader: R, inst: &Instance) -> Result<Matrix> {
-    parse_any(name, reader, None, inst)
+    parse_any(name, reader, None, inst, false)
+}
+
+/// [`parse_matrix`]; `partial` as in [`read_matrix_with`].
+pub fn parse_matrix_with<R: std::io::Read>(
+    name: &str,
+    reader: R,
+    inst: &Instance,
+    partial: bool,
+) -> Result<Matrix> {
+    parse_any(name, reader, None, inst, partial)
 }
 
 fn parse_any<R: std::io::Read>(
@@ -111,6 +157,7 @@ fn parse_any<R: std::io::Read>(
     reader: R,
     len: Option<u64>,
     inst: &Instance,
+    partial: bool,
 ) -> Result<Matrix> {
     let n_s = inst.schools.len() as u64;
     if (inst.pupils.len() as u64).saturating_mul(n_s) > limits::MAX_MATRIX_CELLS {
@@ -118,7 +165,7 @@ fn parse_any<R: std::io::Read>(
     }
     match binary::sniff(name, reader)? {
         (Format::Binary, r) => from_binary(name, r, len, inst),
-        (Format::Csv, r) => parse_csv(name, r, inst),
+        (Format::Csv, r) => parse_csv(name, r, inst, partial),
     }
 }
 
@@ -316,7 +363,12 @@ fn csv_reader<R: std::io::Read>(
 /// Parse a long-format CSV matrix for `inst`. Rows come in any order; the common order (a
 /// pupil's rows together, schools in instance order) is read without hashing: the last row's
 /// key and the next school are tried first.
-fn parse_csv<R: std::io::Read>(name: &str, reader: R, inst: &Instance) -> Result<Matrix> {
+fn parse_csv<R: std::io::Read>(
+    name: &str,
+    reader: R,
+    inst: &Instance,
+    partial: bool,
+) -> Result<Matrix> {
     let problem = |line: Option<u64>, field: Option<&str>, msg: String| {
         InputProblem::new(name, line, field, msg)
     };
@@ -483,12 +535,23 @@ fn parse_csv<R: std::io::Read>(name: &str, reader: R, inst: &Instance) -> Result
             }
         }
     }
-    if problems.is_empty() {
-        let first = key_first(inst, by_block, &rows_of);
+    let first = key_first(inst, by_block, &rows_of);
+    if problems.is_empty() && !partial {
         problems.extend(missing_pairs(name, inst, by_block, &first, |k, s| seen[k * n_s + s]));
     }
     if !problems.is_empty() {
         return Err(Error::Input(problems));
+    }
+    if partial {
+        // A pupil's pairs are its key's (the flags stand at the key's first pupil).
+        let mut given = vec![0u64; (inst.pupils.len() * n_s).div_ceil(64)];
+        for (p, &f) in first.iter().enumerate() {
+            for s in (0..n_s).filter(|&s| seen[f * n_s + s]) {
+                let i = p * n_s + s;
+                given[i / 64] |= 1 << (i % 64);
+            }
+        }
+        m.given = Some(given);
     }
     m.seconds = secs;
     Ok(m)

@@ -42,6 +42,7 @@ pub fn field(setting: Setting) -> Option<&'static str> {
         Setting::Blocks => "blocks",
         Setting::Streets => "streets",
         Setting::Contiguous => "policy.contiguous",
+        Setting::Nearest => "policy.nearest",
         Setting::AllowUnreachable => "routing.allow_unreachable",
         Setting::OsrmTableSize => "routing.table_size",
         Setting::OsrmAllow => "the OSRM servers the service's operator allows",

@@ -11,6 +11,7 @@ pub mod facility;
 pub mod feasibility;
 pub mod flow;
 pub mod lp;
+pub mod partial;
 pub mod pricing;
 pub mod sparse;
 pub mod stream;

@@ -48,6 +48,10 @@ enum Command {
         /// Output directory (schools.csv, pupils.csv, matrix.csv, README.md).
         #[arg(long)]
         out: PathBuf,
+        /// Also write matrix-nearest-K.csv: only each pupil's K nearest schools by straight
+        /// line, for `catchment solve --nearest K`.
+        #[arg(long, value_name = "K")]
+        sparse_matrix: Option<usize>,
     },
     /// The Magdeburg case from the city's public data: schools, a sampled intake cohort on the
     /// Zensus 100 m grid, the populated cells as blocks, and an OSM street file.
@@ -111,14 +115,17 @@ fn spinner(msg: &str) -> indicatif::ProgressBar {
 
 fn run(cmd: Command) -> Result<ExitCode, Error> {
     match cmd {
-        Command::Synthetic { pupils, schools, seed, family, out } => {
-            if pupils == 0 || schools == 0 {
-                eprintln!("error: --pupils and --schools must be positive");
+        Command::Synthetic { pupils, schools, seed, family, out, sparse_matrix } => {
+            if pupils == 0 || schools == 0 || sparse_matrix == Some(0) {
+                eprintln!("error: --pupils, --schools and --sparse-matrix must be positive");
                 return Ok(ExitCode::from(exit::USAGE));
             }
             let pb = spinner("generating the synthetic town");
             let town = synthetic::generate_family(pupils, schools, seed, family);
             synthetic::write(&out, &town)?;
+            if let Some(k) = sparse_matrix {
+                synthetic::write_nearest(&out, &town, k)?;
+            }
             pb.finish_and_clear();
             println!(
                 "Wrote a synthetic town ({} pupils, {} schools, {} seats) to {}",

@@ -555,3 +555,48 @@ pub fn write(out: &Path, town: &Town) -> Result<()> {
         Ok(())
     })
 }
+
+/// Write `matrix-nearest-K.csv` into `dir`: the long matrix with only each pupil's `k` nearest
+/// schools by straight line (the generator's local meters), every other pair left out, for
+/// `catchment solve --nearest K`. Returns its path.
+pub fn write_nearest(dir: &Path, town: &Town, k: usize) -> Result<std::path::PathBuf> {
+    let inst = &town.instance;
+    let path = dir.join(format!("matrix-nearest-{k}.csv"));
+    let err = |e: csv::Error| catchment::Error::csv("synthetic town", e);
+    let mut w = csv::Writer::from_path(&path).map_err(err)?;
+    w.write_record(["pupil_id", "school_id", "meters", "seconds"]).map_err(err)?;
+    let mut order: Vec<usize> = Vec::with_capacity(inst.schools.len());
+    for (u, p) in inst.pupils.iter().enumerate() {
+        let d = |s: usize| {
+            let (a, b) = (town.pupil_xy[u], town.school_xy[s]);
+            (a.0 - b.0).hypot(a.1 - b.1)
+        };
+        order.clear();
+        order.extend(0..inst.schools.len());
+        let k = k.min(order.len());
+        order.select_nth_unstable_by(k.saturating_sub(1), |&a, &b| d(a).total_cmp(&d(b)));
+        order.truncate(k);
+        order.sort_unstable();
+        for &s in &order {
+            let cell = |v: u32| {
+                if v == catchment::routing::UNREACHABLE {
+                    "unreachable".to_string()
+                } else {
+                    v.to_string()
+                }
+            };
+            let meters = town.matrix.row(u)[s];
+            let secs =
+                town.matrix.seconds.as_ref().map_or(meters, |t| t[u * inst.schools.len() + s]);
+            w.write_record([
+                p.id.as_str(),
+                inst.schools[s].id.as_str(),
+                &cell(meters),
+                &cell(secs),
+            ])
+            .map_err(err)?;
+        }
+    }
+    w.flush().map_err(|e| catchment::Error::io(&path, e))?;
+    Ok(path)
+}
