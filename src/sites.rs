@@ -432,6 +432,7 @@ fn columns(m: &Matrix, cm: &Matrix, cols: &[&Col], sites: bool) -> Matrix {
         seconds,
         source,
         snap_m: m.snap_m.clone(),
+        given: None,
     }
 }
 
