@@ -503,6 +503,10 @@ pub struct Sites {
     /// With several cohorts, the further years' plans: (year index from 1, k, instance,
     /// walks, plan).
     pub more_plans: Vec<(usize, usize, Instance, Matrix, Plan)>,
+    /// The current schools, for the map file.
+    pub schools: Vec<School>,
+    /// The options, each with whether it extends a current school, for the map file.
+    pub options: Vec<(School, bool)>,
 }
 
 /// The index-space problem: current schools, then candidates.
@@ -724,6 +728,13 @@ pub fn choose(
             .chain(input.more_years.iter().map(|y| y.label.clone()))
             .collect(),
         more_plans,
+        schools: input.inst.schools.clone(),
+        options: input
+            .candidates
+            .iter()
+            .zip(&input.extends)
+            .map(|(c, e)| (c.clone(), e.is_some()))
+            .collect(),
     })
 }
 
@@ -859,6 +870,36 @@ impl Sites {
         self.years.iter().take(if self.years.len() > 1 { self.years.len() } else { 0 })
     }
 
+    /// `sites.geojson`: the current schools and every option as points, each option with the
+    /// first k whose choice opens it (`chosen_at_k`, null when none does) — for any GIS.
+    pub fn geojson(&self) -> String {
+        let mut features = Vec::new();
+        let point =
+            |s: &School| serde_json::json!({"type": "Point", "coordinates": [s.lon, s.lat]});
+        for sc in &self.schools {
+            features.push(serde_json::json!({
+                "type": "Feature",
+                "geometry": point(sc),
+                "properties": {"id": sc.id, "name": sc.name, "kind": "school", "seats": sc.capacity},
+            }));
+        }
+        for (o, extension) in &self.options {
+            let chosen = self.rows.iter().find(|r| r.sites.contains(&o.id)).map(|r| r.k);
+            features.push(serde_json::json!({
+                "type": "Feature",
+                "geometry": point(o),
+                "properties": {
+                    "id": o.id,
+                    "name": o.name,
+                    "kind": if *extension { "extension" } else { "candidate" },
+                    "seats": o.capacity,
+                    "chosen_at_k": chosen,
+                },
+            }));
+        }
+        serde_json::json!({"type": "FeatureCollection", "features": features}).to_string()
+    }
+
     /// `sites.md`: the table per k and the alternatives, in words.
     pub fn markdown(&self) -> String {
         let km = |m: u64| format!("{:.1} km", m as f64 / 1000.0);
@@ -957,6 +998,8 @@ impl Sites {
                 .map_err(|e| Error::io(dir.join("sites.csv"), e))?;
             std::fs::write(dir.join("sites.md"), &md)
                 .map_err(|e| Error::io(dir.join("sites.md"), e))?;
+            std::fs::write(dir.join("sites.geojson"), self.geojson())
+                .map_err(|e| Error::io(dir.join("sites.geojson"), e))?;
             Ok(())
         })
     }

@@ -263,6 +263,16 @@ fn sites_on_a_synthetic_town_exact_and_heuristic_with_plans_that_check() {
     let csv = std::fs::read_to_string(out.join("sites.csv")).unwrap();
     assert_eq!(csv.lines().count(), 5, "{csv}");
     assert!(std::fs::read_to_string(out.join("sites.md")).unwrap().contains("Almost as good"));
+    // The map file: every school and candidate, the chosen ones with the first k choosing them.
+    let gj: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sites.geojson")).unwrap()).unwrap();
+    let feats = gj["features"].as_array().unwrap();
+    assert_eq!(feats.len(), input.inst.schools.len() + 3);
+    for id in &exact.rows[3].sites {
+        let f = feats.iter().find(|f| f["properties"]["id"] == id.as_str()).unwrap();
+        let k = f["properties"]["chosen_at_k"].as_u64().unwrap() as usize;
+        assert!(exact.rows[k].sites.contains(id) && !exact.rows[k - 1].sites.contains(id));
+    }
     for (k, row) in exact.rows.iter().enumerate() {
         let dir = out.join("plans").join(format!("k{k}"));
         let o = bin().args(["check", "--pupils"]).arg(&p).arg("--plan").arg(&dir).output().unwrap();
@@ -562,7 +572,8 @@ fn several_cohorts_share_the_sites_and_equal_choosing_for_each_year_alone() {
     let (bm, bcm) = (d.path().join("bm.csv"), d.path().join("bcm.csv"));
     by_block(&m, &bm);
     by_block(&cm, &bcm);
-    let input = sites::load_with(&s, &a, &bm, Some((&c, &bcm)), None, &[b.clone()]).unwrap();
+    let input =
+        sites::load_with(&s, &a, &bm, Some((&c, &bcm)), None, std::slice::from_ref(&b)).unwrap();
     assert_eq!(input.more_years.len(), 1);
     let exact = sites::choose(&input, 2, None, Method::Exact, 120).unwrap();
     let heur = sites::choose(&input, 2, None, Method::Heuristic, 120).unwrap();

@@ -183,6 +183,7 @@ const OUTPUT_FILES: &[&str] = &[
     "report.json",
     "sites.csv",
     "sites.md",
+    "sites.geojson",
     "plans",
 ];
 
