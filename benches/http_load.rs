@@ -35,12 +35,8 @@ fn measure(
                     let mut mine = Vec::new();
                     while next.fetch_add(1, Ordering::Relaxed) < requests {
                         let t = Instant::now();
-                        let r = http::post_json(
-                            addr,
-                            "/v1/plans?wait=true",
-                            Some(server::WRITE),
-                            body,
-                        );
+                        let r =
+                            http::post_json(addr, "/v1/plans?wait=true", Some(server::WRITE), body);
                         assert_eq!(r.status, 200, "{}", r.text());
                         mine.push(t.elapsed());
                     }

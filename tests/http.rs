@@ -789,7 +789,8 @@ fn killed_mid_job_and_restarted() {
         earlier_files[1].body
     );
     // No request (pupil locations) is kept once its job has finished.
-    let kept = common::server::store_rows(&db, "SELECT COUNT(*) FROM jobs WHERE request IS NOT NULL");
+    let kept =
+        common::server::store_rows(&db, "SELECT COUNT(*) FROM jobs WHERE request IS NOT NULL");
     assert_eq!(kept[0].int(0).unwrap(), 0);
 }
 

@@ -155,7 +155,9 @@ fn a_killed_workers_job_completes_elsewhere() {
         let running = loop {
             let running: Vec<String> = jobs(&db)
                 .into_iter()
-                .filter(|(_, j)| j.0 == "running" && j.4.as_deref().is_some_and(|w| w.contains(&mine)))
+                .filter(|(_, j)| {
+                    j.0 == "running" && j.4.as_deref().is_some_and(|w| w.contains(&mine))
+                })
                 .map(|(id, _)| id)
                 .collect();
             if !running.is_empty() || Instant::now() > deadline {
@@ -245,7 +247,10 @@ fn the_database_restarts_under_load_and_nothing_is_lost() {
         }
         load.join().unwrap()
     });
-    eprintln!("{} jobs acknowledged, {refused} submissions refused during the restart", acknowledged.len());
+    eprintln!(
+        "{} jobs acknowledged, {refused} submissions refused during the restart",
+        acknowledged.len()
+    );
     for id in &acknowledged {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {

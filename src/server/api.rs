@@ -366,9 +366,11 @@ async fn submit_plan(
                         return Ok(Json(plan_response(&app, &id)?).into_response())
                     }
                     Ok(Some(j)) if j.state == "failed" => {
-                        if let Some(e) = j.error.as_deref().and_then(|t| {
-                            serde_json::from_str::<ApiError>(t).ok()
-                        }) {
+                        if let Some(e) = j
+                            .error
+                            .as_deref()
+                            .and_then(|t| serde_json::from_str::<ApiError>(t).ok())
+                        {
                             return Err(e);
                         }
                         break;
@@ -847,7 +849,10 @@ async fn readyz(State(app): State<Arc<App>>) -> Result<&'static str, ApiError> {
 #[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     let counts = app.store.counts().map_err(|e| ApiError::store("counting jobs", &e))?;
-    Ok(file(app.metrics.render(&counts, &app.node, app.cfg.role.name()).into_bytes(), "text/plain; version=0.0.4; charset=utf-8"))
+    Ok(file(
+        app.metrics.render(&counts, &app.node, app.cfg.role.name()).into_bytes(),
+        "text/plain; version=0.0.4; charset=utf-8",
+    ))
 }
 
 /// This document.

@@ -423,7 +423,11 @@ impl PgPool {
         let task: Task = Box::new(move |client| {
             let _ = tx.send(client.and_then(f));
         });
-        self.send.lock().unwrap_or_else(|e| e.into_inner()).send(task).map_err(|_| DbError::Gone)?;
+        self.send
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(task)
+            .map_err(|_| DbError::Gone)?;
         rx.recv().map_err(|_| DbError::Gone)?
     }
 }
@@ -461,25 +465,26 @@ impl Target {
 /// A PostgreSQL URL without its password (`postgres://user:***@host/db`).
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    let (auth, host) = match rest.rfind('@') {
-        Some(at) => (&rest[..at], &rest[at..]),
-        None => return url.to_string(),
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
     };
-    let mut out = format!("{scheme}://");
-    match auth.split_once(':') {
-        Some((user, _)) => out.push_str(&format!("{user}:***")),
-        None => out.push_str(auth),
-    }
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => authority.to_string(),
+        },
+        None => authority.to_string(),
+    };
     // A password in the query string (`?password=...`).
-    let host = match host.find("password=") {
+    let tail = match tail.find("password=") {
         Some(p) => {
-            let end = host[p..].find('&').map(|e| p + e).unwrap_or(host.len());
-            format!("{}password=***{}", &host[..p], &host[end..])
+            let end = tail[p..].find('&').map(|e| p + e).unwrap_or(tail.len());
+            format!("{}password=***{}", &tail[..p], &tail[end..])
         }
-        None => host.to_string(),
+        None => tail.to_string(),
     };
-    out.push_str(&host);
-    out
+    format!("{scheme}://{authority}{tail}")
 }
 
 /// The database of the service: one SQLite connection behind a lock, or PostgreSQL
@@ -591,7 +596,11 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration::add_column(5, "jobs", "lease_until", "INTEGER"),
     Migration::add_column(6, "jobs", "takeovers", "INTEGER NOT NULL DEFAULT 0"),
     Migration::add_column(7, "jobs", "completions", "INTEGER NOT NULL DEFAULT 0"),
-    Migration::sql(8, "jobs by state", "CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, seq)"),
+    Migration::sql(
+        8,
+        "jobs by state",
+        "CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, seq)",
+    ),
 ];
 
 /// The schema of the first version (the tables as they were before migrations were recorded).
@@ -798,7 +807,8 @@ mod tests {
 
     #[test]
     fn passwords_are_not_shown() {
-        let shown = Target::parse("postgres://app:s3cret@db.example:5432/c?sslmode=disable").shown();
+        let shown =
+            Target::parse("postgres://app:s3cret@db.example:5432/c?sslmode=disable").shown();
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("db.example:5432/c"), "{shown}");
         let shown = Target::parse("postgresql:///c?host=/run/pg&password=s3cret&user=x").shown();

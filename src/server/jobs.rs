@@ -511,7 +511,9 @@ async fn execute(
     let outcome = match result {
         Ok(Ok(artefacts)) => store_plan(&app, &id, artefacts).await,
         Ok(Err(e)) => Some(Outcome::Failed(e)),
-        Err(_) => Some(Outcome::Failed(ApiError::internal(&format!("job {id}: the solve panicked")))),
+        Err(_) => {
+            Some(Outcome::Failed(ApiError::internal(&format!("job {id}: the solve panicked"))))
+        }
     };
     beat.abort();
     match &outcome {
@@ -542,7 +544,8 @@ async fn execute(
 /// not stored (another worker has the job, or the database stayed away).
 async fn store_plan(app: &Arc<App>, id: &str, artefacts: Artefacts) -> Option<Outcome> {
     let artefacts = Arc::new(artefacts);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(lease_ms(app) as u64);
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_millis(lease_ms(app) as u64);
     loop {
         let (a, i, art) = (app.clone(), id.to_string(), artefacts.clone());
         match tokio::task::spawn_blocking(move || a.store.finish_job(&i, &a.node, &art)).await {
@@ -591,10 +594,9 @@ fn interrupted(attempts: u32, max_attempts: u32) -> ApiError {
 /// have waited a lease (their node is gone).
 pub async fn claim_loop(app: Arc<App>) {
     let poll = std::time::Duration::from_millis(app.cfg.poll_ms.max(10));
-    let failure = serde_json::to_string(
-        &interrupted(app.cfg.max_attempts, app.cfg.max_attempts).public(),
-    )
-    .unwrap_or_default();
+    let failure =
+        serde_json::to_string(&interrupted(app.cfg.max_attempts, app.cfg.max_attempts).public())
+            .unwrap_or_default();
     loop {
         let Ok(permit) = app.solves.clone().acquire_owned().await else { return };
         if app.shutting_down.load(SeqCst) {

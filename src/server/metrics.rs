@@ -29,7 +29,8 @@ pub struct Metrics {
 }
 
 /// The upper bounds (seconds) of the job duration histogram's buckets.
-pub const JOB_BUCKETS: [f64; 12] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0];
+pub const JOB_BUCKETS: [f64; 12] =
+    [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0];
 
 impl Metrics {
     /// Count a job's run (reading input to stored artefacts) that took `took`.

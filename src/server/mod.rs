@@ -201,12 +201,7 @@ pub fn open(cfg: Config) -> anyhow::Result<App> {
         Some(path) => anyhow::anyhow!("{}", store::open_error(path, &e)),
         None => anyhow::anyhow!("{}: cannot open the database: {e}", target.shown()),
     })?;
-    let node = format!(
-        "{}:{}:{:08x}",
-        lock::host(),
-        std::process::id(),
-        rand::random::<u32>()
-    );
+    let node = format!("{}:{}:{:08x}", lock::host(), std::process::id(), rand::random::<u32>());
     let work_dir = match (&cfg.work_dir, &sqlite) {
         (Some(dir), _) => dir.join(format!("node-{}", std::process::id())),
         (None, Some(path)) => {
@@ -214,9 +209,7 @@ pub fn open(cfg: Config) -> anyhow::Result<App> {
             work.push(".work");
             PathBuf::from(work)
         }
-        (None, None) => {
-            std::env::temp_dir().join(format!("catchment-work-{}", std::process::id()))
-        }
+        (None, None) => std::env::temp_dir().join(format!("catchment-work-{}", std::process::id())),
     };
     // Leftovers of a crash (plan files being written) hold pupil ids: remove them.
     let _ = std::fs::remove_dir_all(&work_dir);

@@ -559,7 +559,8 @@ impl Store {
     pub fn scenario_set(&self, id: &str) -> DbResult<Option<StoredScenarioSet>> {
         let p = params![id];
         self.db.with(move |c| {
-            let Some(row) = c.query_opt("SELECT state, error FROM scenario_sets WHERE id=?1", &p)?
+            let Some(row) =
+                c.query_opt("SELECT state, error FROM scenario_sets WHERE id=?1", &p)?
             else {
                 return Ok(None);
             };

@@ -53,8 +53,9 @@ pub fn db_arg(path: &Path) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     path.hash(&mut h);
     let name = format!("t_{:016x}", h.finish());
-    let admin = catchment::server::db::open(&catchment::server::db::Target::Postgres(url.clone()), 1)
-        .expect("connect to CATCHMENT_TEST_POSTGRES");
+    let admin =
+        catchment::server::db::open(&catchment::server::db::Target::Postgres(url.clone()), 1)
+            .expect("connect to CATCHMENT_TEST_POSTGRES");
     let n = name.clone();
     let exists = admin
         .with(move |c| {
@@ -116,11 +117,8 @@ impl Server {
     }
 
     fn spawn(mut cmd: Command, db: &Path, stderr: Stdio) -> Server {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start catchment serve");
+        let mut child =
+            cmd.stdout(Stdio::piped()).stderr(stderr).spawn().expect("start catchment serve");
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
