@@ -1342,6 +1342,7 @@ fn cli_solve_options_and_http_plan_fields_are_the_same() {
         "force",
         "help",
         "verbose",
+        "log-format",
         "osm",
         "cache-dir",
         "no-cache",
