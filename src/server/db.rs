@@ -96,7 +96,7 @@ pub enum DbError {
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// PostgreSQL's error (the server's message, or the connection's).
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", pg_message(.0))]
     Postgres(#[from] postgres::Error),
     /// The connection threads are gone (the process is ending).
     #[error("the database connection threads have stopped")]
@@ -106,11 +106,30 @@ pub enum DbError {
     Schema(String),
 }
 
+/// PostgreSQL's error with the server's message and code, when the server sent one.
+fn pg_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => format!("{} ({})", d.message(), d.code().code()),
+        None => e.to_string(),
+    }
+}
+
 impl DbError {
-    /// Whether the database could not be reached (as opposed to refusing a statement).
+    /// Whether the database could not be reached (as opposed to refusing a statement): no
+    /// connection, or the server going away (SQLSTATE classes 08, connection exceptions, and
+    /// 57, operator intervention: shutting down, starting up).
     pub fn is_connection(&self) -> bool {
         match self {
-            DbError::Postgres(e) => e.is_closed() || e.as_db_error().is_none(),
+            DbError::Postgres(e) => {
+                e.is_closed()
+                    || match e.as_db_error() {
+                        None => true,
+                        Some(d) => {
+                            let code = d.code().code();
+                            code.starts_with("08") || code.starts_with("57")
+                        }
+                    }
+            }
             DbError::Gone => true,
             DbError::Sqlite(_) | DbError::Schema(_) => false,
         }
