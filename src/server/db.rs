@@ -85,7 +85,7 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 #[macro_export]
 #[doc(hidden)]
 macro_rules! db_params {
-    ($($v:expr),* $(,)?) => { vec![$($crate::server::db::Value::from($v)),*] };
+    ($($v:expr),* $(,)?) => { [$($crate::server::db::Value::from($v)),*] };
 }
 pub use crate::db_params as params;
 
@@ -711,7 +711,7 @@ pub fn version(c: &mut dyn Conn) -> DbResult<i64> {
     if exists.int(0)? == 0 {
         return Ok(0);
     }
-    Ok(c.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?.int(0)?)
+    c.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?.int(0)
 }
 
 /// Apply the migrations the database lacks, in order, in one transaction; the versions
