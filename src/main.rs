@@ -34,6 +34,10 @@ struct Cli {
     /// coordinates), EPSG:3067 / EPSG:3879 for Finnish ones. lat,lon columns are WGS84 always.
     #[arg(long, global = true, value_parser = parse_crs, value_name = "EPSG")]
     crs: Option<catchment::projection::Crs>,
+    /// The log's format on stderr: `text` for people, `json` (one object a line) for a log
+    /// collector.
+    #[arg(long, global = true, env = "CATCHMENT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -199,12 +203,17 @@ Every command that reads a matrix (--matrix, --block-matrix) reads either format
         #[command(flatten)]
         routing: RoutingArgs,
     },
-    /// Serve plans over HTTP: jobs stored in SQLite, behind bearer tokens (see /openapi.json).
+    /// Serve plans over HTTP: jobs stored in SQLite or PostgreSQL, behind bearer tokens (see
+    /// /openapi.json).
     #[command(
         after_help = "Example:\n  CATCHMENT_TOKENS=write:change-me-to-a-long-secret catchment serve --listen 127.0.0.1:8080 --db catchment.db\n\n\
-Stops on SIGTERM/SIGINT: running solves get --shutdown-grace seconds to finish; unfinished jobs resume at the next start."
+Several machines on one PostgreSQL database:\n  catchment serve --db postgres://catchment@db/catchment --role api\n  catchment serve --db postgres://catchment@db/catchment --role worker\n\n\
+Stops on SIGTERM/SIGINT: running solves get --shutdown-grace seconds to finish; unfinished jobs go back to the queue."
     )]
     Serve(catchment::server::Config),
+    /// The service's database: apply its migrations.
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Compare hand-drawn districts, optimised whole-block districts and the pupil-level
     /// optimum on a case shipped in data/ (e.g. `magdeburg`), as the city did.
     #[command(
@@ -337,6 +346,27 @@ enum MatrixAction {
 }
 
 /// A matrix file's format.
+/// `catchment db ...`.
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Apply the schema migrations the database lacks (`catchment serve` does at start too)
+    /// and print the schema version.
+    Migrate {
+        /// A SQLite file or a PostgreSQL URL, as `catchment serve --db`.
+        #[arg(long, env = "CATCHMENT_DB", default_value = "catchment.db")]
+        db: String,
+    },
+}
+
+/// The log's format (`--log-format`).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum MatrixFormat {
     /// Long CSV `pupil_id,school_id,meters[,seconds]` (or `block_id,...`).
@@ -672,13 +702,16 @@ fn main() -> ExitCode {
         1 => "info",
         _ => "debug",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()),
-        )
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into());
+    let log = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match cli.log_format {
+        LogFormat::Text => log.init(),
+        LogFormat::Json => log.json().init(),
+    }
     let crs = cli.crs;
     match catchment::instance::table::with_crs(crs.as_ref(), || run(cli.command)) {
         Ok(code) => code,
@@ -1165,6 +1198,17 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Serve(config) => {
             catchment::server::serve(config)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Db(DbCommand::Migrate { db }) => {
+            let (shown, applied, version) = catchment::server::migrate(&db)?;
+            match applied.as_slice() {
+                [] => println!("{shown}: schema version {version}, nothing to do"),
+                a => println!(
+                    "{shown}: schema version {version} (applied {})",
+                    a.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+                ),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { schools, pupils, matrix, routing, plan, max_walk } => {

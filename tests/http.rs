@@ -679,12 +679,12 @@ fn wait_running(addr: SocketAddr, ids: &[String]) {
     }
 }
 
-/// The jobs the store holds as running (read from the SQLite file of a stopped server).
+/// The jobs the store holds as running (read from the store of a stopped server).
 fn running_in_store(db: &Path) -> Vec<String> {
-    let c = rusqlite::Connection::open(db).unwrap();
-    let mut st = c.prepare("SELECT id FROM jobs WHERE state = 'running'").unwrap();
-    let ids = st.query_map([], |r| r.get(0)).unwrap().collect::<Result<Vec<String>, _>>().unwrap();
-    ids
+    common::server::store_rows(db, "SELECT id FROM jobs WHERE state = 'running'")
+        .iter()
+        .map(|r| r.text(0).unwrap())
+        .collect()
 }
 
 /// Submit three demo jobs to a server with one solve slot and SIGKILL it while one runs.
@@ -789,11 +789,9 @@ fn killed_mid_job_and_restarted() {
         earlier_files[1].body
     );
     // No request (pupil locations) is kept once its job has finished.
-    let c = rusqlite::Connection::open(&db).unwrap();
-    let kept: i64 = c
-        .query_row("SELECT COUNT(*) FROM jobs WHERE request IS NOT NULL", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(kept, 0);
+    let kept =
+        common::server::store_rows(&db, "SELECT COUNT(*) FROM jobs WHERE request IS NOT NULL");
+    assert_eq!(kept[0].int(0).unwrap(), 0);
 }
 
 /// A plan whose walking distances come from a real OSRM server named in the request: the same
@@ -1345,6 +1343,7 @@ fn cli_solve_options_and_http_plan_fields_are_the_same() {
         "force",
         "help",
         "verbose",
+        "log-format",
         "osm",
         "cache-dir",
         "no-cache",

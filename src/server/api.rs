@@ -336,7 +336,7 @@ async fn submit_plan(
             let stored = jobs::normalized(&body, &loaded.policy);
             app2.store
                 .insert_job(&id2, &stored, loaded.inst.pupils.len(), loaded.inst.schools.len())
-                .map_err(|e| ApiError::internal(&format!("storing job: {e}")))?;
+                .map_err(|e| ApiError::store("storing job", &e))?;
             Ok::<_, ApiError>(loaded)
         })
     })
@@ -344,31 +344,65 @@ async fn submit_plan(
     .map_err(|_| ApiError::internal("validation panicked"))??;
     stop.disarm();
     drop(intake);
-    // With a solve permit free now, the job starts with the input just validated; otherwise it
-    // waits holding nothing but its row, and reads its stored request when it starts.
     let (pupils, schools) = (loaded.inst.pupils.len(), loaded.inst.schools.len());
-    let ready = match app.solves.clone().try_acquire_owned() {
-        Ok(permit) => Some((permit, loaded)),
-        Err(_) => None,
-    };
     app.metrics.jobs_submitted.fetch_add(1, Relaxed);
     tracing::info!(job = %id, pupils, schools, "job queued");
-    let (tx, rx) = if q.wait {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        (Some(tx), Some(rx))
+    let budget =
+        std::time::Duration::from_millis(app.cfg.request_timeout.saturating_mul(1000) * 9 / 10);
+    if app.cfg.role != super::config::Role::All {
+        // A worker claims the job from the database and reads its stored request.
+        drop(loaded);
+        if q.wait {
+            let deadline = tokio::time::Instant::now() + budget;
+            let poll = std::time::Duration::from_millis(app.cfg.poll_ms.max(10));
+            while tokio::time::Instant::now() + poll < deadline {
+                tokio::time::sleep(poll).await;
+                let (a, i) = (app.clone(), id.clone());
+                let row = tokio::task::spawn_blocking(move || a.store.job(&i))
+                    .await
+                    .map_err(|_| ApiError::internal("reading the job panicked"))?;
+                match row {
+                    Ok(Some(j)) if j.state == "done" => {
+                        return Ok(Json(plan_response(&app, &id)?).into_response())
+                    }
+                    Ok(Some(j)) if j.state == "failed" => {
+                        if let Some(e) = j
+                            .error
+                            .as_deref()
+                            .and_then(|t| serde_json::from_str::<ApiError>(t).ok())
+                        {
+                            return Err(e);
+                        }
+                        break;
+                    }
+                    // The database is away for a moment: the answer below says where to look.
+                    Ok(_) | Err(_) => {}
+                }
+            }
+        }
     } else {
-        (None, None)
-    };
-    jobs::spawn(app.clone(), id.clone(), ready, tx);
-    if let Some(rx) = rx {
-        // Answer before the request timeout cuts the connection.
-        let budget =
-            std::time::Duration::from_millis(app.cfg.request_timeout.saturating_mul(1000) * 9 / 10);
-        if let Ok(Ok(outcome)) = tokio::time::timeout(budget, rx).await {
-            return match outcome {
-                Outcome::Done => Ok(Json(plan_response(&app, &id)?).into_response()),
-                Outcome::Failed(e) => Err(e),
-            };
+        // With a solve permit free now, the job starts with the input just validated;
+        // otherwise it waits holding nothing but its row, and reads its stored request when
+        // it starts.
+        let ready = match app.solves.clone().try_acquire_owned() {
+            Ok(permit) => Some((permit, loaded)),
+            Err(_) => None,
+        };
+        let (tx, rx) = if q.wait {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        jobs::spawn(app.clone(), id.clone(), ready, tx);
+        if let Some(rx) = rx {
+            // Answer before the request timeout cuts the connection.
+            if let Ok(Ok(outcome)) = tokio::time::timeout(budget, rx).await {
+                return match outcome {
+                    Outcome::Done => Ok(Json(plan_response(&app, &id)?).into_response()),
+                    Outcome::Failed(e) => Err(e),
+                };
+            }
         }
     }
     let status = job_status(&app, &id)?;
@@ -383,7 +417,7 @@ fn job_status(app: &App, id: &str) -> Result<JobStatus, ApiError> {
     match app.store.job(id) {
         Ok(Some(j)) => Ok(j.into()),
         Ok(None) => Err(ApiError::new("not_found", "no such job")),
-        Err(e) => Err(ApiError::internal(&format!("reading job: {e}"))),
+        Err(e) => Err(ApiError::store("reading job", &e)),
     }
 }
 
@@ -421,9 +455,9 @@ fn artefact(app: &App, id: &str, which: Artefact) -> Result<Vec<u8>, ApiError> {
                 &format!("job {id} is {}: the plan is not ready yet", j.state),
             )),
             Ok(None) => Err(ApiError::new("not_found", "no such plan")),
-            Err(e) => Err(ApiError::internal(&format!("reading job: {e}"))),
+            Err(e) => Err(ApiError::store("reading job", &e)),
         },
-        Err(e) => Err(ApiError::internal(&format!("reading plan: {e}"))),
+        Err(e) => Err(ApiError::store("reading plan", &e)),
     }
 }
 
@@ -442,7 +476,7 @@ fn plan_response(app: &App, id: &str) -> Result<PlanResponse, ApiError> {
                 let names = app
                     .store
                     .plan_file_names(id)
-                    .map_err(|e| ApiError::internal(&format!("reading plan files: {e}")))?;
+                    .map_err(|e| ApiError::store("reading plan files", &e))?;
                 let explain = names
                     .iter()
                     .any(|n| n == "districts.csv")
@@ -478,7 +512,7 @@ fn plan_file(app: &App, id: &str, name: &str) -> Result<Vec<u8>, ApiError> {
             "not_found",
             &format!("plan {id} has no {name}: submit the plan with 'blocks' to publish districts"),
         )),
-        Err(e) => Err(ApiError::internal(&format!("reading plan file: {e}"))),
+        Err(e) => Err(ApiError::store("reading plan file", &e)),
     }
 }
 
@@ -531,7 +565,7 @@ async fn explain(
     let districts = text(plan_file(&app, &id, "districts.csv")?);
     let streets = match app.store.plan_file(&id, "streets.csv") {
         Ok(b) => b.map(text),
-        Err(e) => return Err(ApiError::internal(&format!("reading plan file: {e}"))),
+        Err(e) => return Err(ApiError::store("reading plan file", &e)),
     };
     let schools = crate::output::school_names(&text(artefact(&app, &id, Artefact::Schools)?));
     crate::districts::files::explain_from_files(&districts, streets.as_deref(), &schools, &query)
@@ -650,7 +684,7 @@ async fn submit_simulation(
     let districts = match app.store.plan_file(&id, "districts.csv") {
         Ok(Some(b)) => b,
         Ok(None) => return Err(invalid(format!("plan {id} has no districts.csv: submit the plan with 'blocks' (the city's blocks with residents) to simulate it"))),
-        Err(e) => return Err(ApiError::internal(&format!("reading plan file: {e}"))),
+        Err(e) => return Err(ApiError::store("reading plan file", &e)),
     };
     let schools =
         crate::report::simulate_files::plan_inputs(&schools_csv, &assignments, &districts)
@@ -671,7 +705,7 @@ async fn submit_simulation(
     let sid = new_id();
     app.store
         .insert_simulation(&sid, &id, &json, &csv)
-        .map_err(|e| ApiError::internal(&format!("storing simulation: {e}")))?;
+        .map_err(|e| ApiError::store("storing simulation", &e))?;
     tracing::info!(simulation = %sid, plan = %id, draws = opts.draws, "simulation stored");
     let mut r = (StatusCode::CREATED, Json(simulation_response(&sid, &id, &json)?)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/v1/simulations/{sid}")) {
@@ -685,7 +719,7 @@ fn stored_simulation(app: &App, id: &str) -> Result<super::store::StoredSimulati
     match app.store.simulation(id) {
         Ok(Some(s)) => Ok(s),
         Ok(None) => Err(ApiError::new("not_found", "no such simulation")),
-        Err(e) => Err(ApiError::internal(&format!("reading simulation: {e}"))),
+        Err(e) => Err(ApiError::store("reading simulation", &e)),
     }
 }
 
@@ -790,11 +824,11 @@ async fn get_certificate(
 /// Liveness and the store's health.
 #[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "ok", body = String), (status = 503, body = ApiError)))]
 async fn healthz(State(app): State<Arc<App>>) -> Result<&'static str, ApiError> {
-    app.store.ping().map_err(|e| {
-        let mut err = ApiError::internal(&format!("store: {e}"));
-        err.error = "unavailable".into();
-        err
-    })?;
+    let app2 = app.clone();
+    tokio::task::spawn_blocking(move || app2.store.ping())
+        .await
+        .map_err(|_| ApiError::internal("the health check panicked"))?
+        .map_err(|e| ApiError::store("health check", &e))?;
     Ok("ok\n")
 }
 
@@ -814,8 +848,11 @@ async fn readyz(State(app): State<Arc<App>>) -> Result<&'static str, ApiError> {
 /// Counters and gauges in the Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
-    let counts = app.store.counts().map_err(|e| ApiError::internal(&format!("store: {e}")))?;
-    Ok(file(app.metrics.render(&counts).into_bytes(), "text/plain; version=0.0.4; charset=utf-8"))
+    let counts = app.store.counts().map_err(|e| ApiError::store("counting jobs", &e))?;
+    Ok(file(
+        app.metrics.render(&counts, &app.node, app.cfg.role.name()).into_bytes(),
+        "text/plain; version=0.0.4; charset=utf-8",
+    ))
 }
 
 /// This document.

@@ -73,6 +73,21 @@ impl ApiError {
         )
     }
 
+    /// The store failed (the database cannot be reached, or refused a statement): 503
+    /// `unavailable`, so a client tries again; the detail is logged with a reference, never
+    /// answered (a statement may name a request's data).
+    pub fn store(what: &str, e: &super::db::DbError) -> Self {
+        let reference = auth::hex(&rand::random::<[u8; 6]>());
+        tracing::error!(reference = %reference, "store: {what}: {e}");
+        ApiError::new(
+            "unavailable",
+            &format!(
+                "the service's database is unavailable ({what}; reference {reference}); try \
+                 again shortly"
+            ),
+        )
+    }
+
     /// The library's error as an answer: its kind and status come from the error's variant;
     /// user mistakes carry the CLI's text and a hint naming the request field to change;
     /// failures that are not the request's are internal (logged, answered with a reference).

@@ -4,7 +4,7 @@
 
 use super::error::ApiError;
 use super::model::{PlanRequest, TableInput};
-use super::store::Artefacts;
+use super::store::{self, Artefacts};
 use super::App;
 use crate::app::{self, Source};
 use crate::cancel::Cancel;
@@ -263,7 +263,7 @@ fn run(app: &App, id: &str, loaded: Option<Loaded>) -> Result<Artefacts, ApiErro
             let text = app
                 .store
                 .request(id)
-                .map_err(|e| ApiError::internal(&format!("job {id}: reading the request: {e}")))?
+                .map_err(|e| ApiError::store("reading the job's request", &e))?
                 .ok_or_else(|| {
                     ApiError::new(
                         "interrupted",
@@ -329,14 +329,31 @@ pub fn ready(app: &App) -> Result<(), String> {
         format!("the work directory next to the database cannot be written: {e}")
     })?;
     app.store.probe_write().map_err(|e| {
-        tracing::warn!(db = %app.cfg.db.display(), "database not writable: {e}");
+        tracing::warn!(db = %app.cfg.target().shown(), "database not writable: {e}");
         format!("the database cannot be written: {e}")
-    })
+    })?;
+    match app.store.migrations_current() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!(
+            "the database's schema is not this build's (version {}): run catchment db migrate",
+            super::db::latest()
+        )),
+        Err(e) => Err(format!("the database's schema version cannot be read: {e}")),
+    }
 }
 
 /// A job's start: a solve permit taken at submission and the input validated then, so the job
 /// runs at once without reading its request again.
 pub type Ready = (tokio::sync::OwnedSemaphorePermit, Loaded);
+
+/// The end of a lease taken or renewed now, in Unix milliseconds.
+pub fn lease_until(app: &App) -> i64 {
+    store::now_ms() + lease_ms(app)
+}
+
+fn lease_ms(app: &App) -> i64 {
+    (app.cfg.lease_seconds.max(1) * 1000) as i64
+}
 
 /// Queue a job: it waits for a solve slot (unless `ready` brings one), runs on a blocking
 /// thread and stores its result. A job that waits holds nothing in memory but its id: it reads
@@ -352,7 +369,7 @@ pub fn spawn(
     tokio::spawn(async move {
         let mut failed_starts = 0u32;
         let mut ready = ready;
-        let (_permit, cancel, loaded) = loop {
+        let (permit, cancel, loaded) = loop {
             let (permit, loaded) = match ready.take() {
                 Some((permit, loaded)) => (permit, Some(loaded)),
                 None => match app.solves.clone().acquire_owned().await {
@@ -376,7 +393,7 @@ pub fn spawn(
             };
             let reason = match work_dir_writable(app.work_dir.as_path()) {
                 Err(e) => format!("the work directory cannot be written: {e}"),
-                Ok(()) => match app.store.start_job(&id) {
+                Ok(()) => match app.store.start_job(&id, &app.node, lease_until(&app)) {
                     Ok(Some(_attempt)) => break (permit, cancel, loaded),
                     // Not queued (any more): nothing to do.
                     Ok(None) => return unregister(&app),
@@ -397,7 +414,7 @@ pub fn spawn(
                     ),
                 );
                 if let Err(err) =
-                    app.store.fail_job(&id, &serde_json::to_string(&e).unwrap_or_default())
+                    app.store.fail_job(&id, None, &serde_json::to_string(&e).unwrap_or_default())
                 {
                     tracing::error!(job = %id, "the job stays queued until the next start: {err}");
                 }
@@ -411,82 +428,246 @@ pub fn spawn(
             tracing::warn!(job = %id, retry_in_s = wait.min(30), "the job could not start: {reason}");
             tokio::time::sleep(std::time::Duration::from_secs(wait.min(30))).await;
         };
-        app.metrics.solves_running.fetch_add(1, Relaxed);
-        let started = std::time::Instant::now();
-        let app2 = app.clone();
-        let id2 = id.clone();
-        let flag = cancel.clone();
-        let result =
-            tokio::task::spawn_blocking(move || flag.scope(|| run(&app2, &id2, loaded))).await;
-        app.metrics.job_micros.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
-        app.metrics.solves_running.fetch_sub(1, Relaxed);
-        let stopped = match &result {
-            // Finished work is kept, even when the flag was raised as it finished.
-            Ok(Ok(_)) => false,
-            Ok(Err(_)) => cancel.is_cancelled(),
-            Err(e) => e.is_cancelled(),
-        };
-        if stopped {
-            // Stopped at the grace (or the runtime is going): the job runs again at the next
-            // start, its attempt not counted. Whoever takes it out of `running` requeues it.
-            let mine = app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id).is_some();
-            if mine {
-                tracing::warn!(job = %id, "stopped at the grace; back in the queue for the next start");
-                let _ = app.store.requeue(&id, true);
-            }
-            app.idle.notify_waiters();
-            return;
-        }
-        if app.shutting_down.load(SeqCst)
-            && !app.running.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&id)
-        {
-            // The shutdown gave up on this job and put it back in the queue.
-            return;
-        }
-        let outcome = match result {
-            Ok(Ok(artefacts)) => match app.store.finish_job(&id, &artefacts) {
-                Ok(()) => Outcome::Done,
-                Err(e) => {
-                    Outcome::Failed(ApiError::internal(&format!("job {id}: storing the plan: {e}")))
+        execute(app, id, permit, cancel, loaded, done).await
+    });
+}
+
+/// Renew this node's lease on job `id` every third of the lease until aborted; when another
+/// worker has taken the job over, raise its flag (the solve stops at its next cancellation
+/// point; its result would not be stored anyway).
+fn heartbeat(app: Arc<App>, id: String, cancel: Cancel) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = std::time::Duration::from_millis((lease_ms(&app) / 3).max(100) as u64);
+        loop {
+            tokio::time::sleep(every).await;
+            let (a, i) = (app.clone(), id.clone());
+            let renewed = tokio::task::spawn_blocking(move || {
+                a.store.heartbeat(&i, &a.node, lease_until(&a))
+            })
+            .await;
+            match renewed {
+                Ok(Ok(true)) => {}
+                Ok(Ok(false)) => {
+                    tracing::warn!(job = %id, "the lease was lost: another worker has the job now");
+                    cancel.cancel();
+                    return;
                 }
-            },
-            Ok(Err(e)) => Outcome::Failed(e),
-            Err(_) => Outcome::Failed(ApiError::internal(&format!("job {id}: the solve panicked"))),
-        };
-        if let Outcome::Failed(e) = &outcome {
+                Ok(Err(e)) => tracing::warn!(job = %id, "renewing the lease: {e}"),
+                Err(_) => return,
+            }
+        }
+    })
+}
+
+/// Run a started job (held by this node, registered in `running` with `cancel`) and store
+/// its result.
+async fn execute(
+    app: Arc<App>,
+    id: String,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    cancel: Cancel,
+    loaded: Option<Loaded>,
+    done: Option<oneshot::Sender<Outcome>>,
+) {
+    let _permit = permit;
+    app.metrics.solves_running.fetch_add(1, Relaxed);
+    let started = std::time::Instant::now();
+    let beat = heartbeat(app.clone(), id.clone(), cancel.clone());
+    let app2 = app.clone();
+    let id2 = id.clone();
+    let flag = cancel.clone();
+    let result = tokio::task::spawn_blocking(move || flag.scope(|| run(&app2, &id2, loaded))).await;
+    app.metrics.job_done(started.elapsed());
+    app.metrics.solves_running.fetch_sub(1, Relaxed);
+    let stopped = match &result {
+        // Finished work is kept, even when the flag was raised as it finished.
+        Ok(Ok(_)) => false,
+        // The store was away when the job read its request: back to the queue.
+        Ok(Err(e)) if e.error == "unavailable" => true,
+        Ok(Err(_)) => cancel.is_cancelled(),
+        Err(e) => e.is_cancelled(),
+    };
+    if stopped {
+        beat.abort();
+        // Stopped at the grace (or the runtime is going, or the lease was lost, or the store
+        // was away): the job runs again, its attempt not counted. Whoever takes it out of
+        // `running` requeues it (a no-op when another worker holds it now; when the store is
+        // still away, the lease runs out and another worker takes the job over).
+        let mine = app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id).is_some();
+        if mine {
+            tracing::warn!(job = %id, "stopped; back in the queue");
+            let _ = app.store.requeue(&id, Some(&app.node), true);
+        }
+        app.idle.notify_waiters();
+        return;
+    }
+    if app.shutting_down.load(SeqCst)
+        && !app.running.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&id)
+    {
+        // The shutdown gave up on this job and put it back in the queue.
+        beat.abort();
+        return;
+    }
+    let outcome = match result {
+        Ok(Ok(artefacts)) => store_plan(&app, &id, artefacts).await,
+        Ok(Err(e)) => Some(Outcome::Failed(e)),
+        Err(_) => {
+            Some(Outcome::Failed(ApiError::internal(&format!("job {id}: the solve panicked"))))
+        }
+    };
+    beat.abort();
+    match &outcome {
+        Some(Outcome::Failed(e)) => {
             // Stored for read tokens to see: without pupil-level detail.
             let stored = e.clone().public();
-            let _ = app.store.fail_job(&id, &serde_json::to_string(&stored).unwrap_or_default());
+            let _ = app.store.fail_job(
+                &id,
+                Some(&app.node),
+                &serde_json::to_string(&stored).unwrap_or_default(),
+            );
             app.metrics.jobs_failed.fetch_add(1, Relaxed);
-        } else {
+        }
+        Some(Outcome::Done) => {
             app.metrics.jobs_done.fetch_add(1, Relaxed);
         }
-        app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-        app.idle.notify_waiters();
-        if let Some(tx) = done {
-            let _ = tx.send(outcome);
+        None => {}
+    }
+    app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    app.idle.notify_waiters();
+    if let (Some(tx), Some(outcome)) = (done, outcome) {
+        let _ = tx.send(outcome);
+    }
+}
+
+/// Store a finished plan. While the database cannot be reached (it restarts), try again for
+/// up to a lease, the lease renewed meanwhile; then leave the job to be taken over. `None`:
+/// not stored (another worker has the job, or the database stayed away).
+async fn store_plan(app: &Arc<App>, id: &str, artefacts: Artefacts) -> Option<Outcome> {
+    let artefacts = Arc::new(artefacts);
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_millis(lease_ms(app) as u64);
+    loop {
+        let (a, i, art) = (app.clone(), id.to_string(), artefacts.clone());
+        match tokio::task::spawn_blocking(move || a.store.finish_job(&i, &a.node, &art)).await {
+            Ok(Ok(true)) => return Some(Outcome::Done),
+            Ok(Ok(false)) => {
+                tracing::warn!(job = %id, "finished, but another worker has the job now: not stored");
+                return None;
+            }
+            Ok(Err(e)) if e.is_connection() && std::time::Instant::now() < deadline => {
+                tracing::warn!(job = %id, "storing the plan: {e}; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            Ok(Err(e)) if e.is_connection() => {
+                tracing::error!(job = %id, "storing the plan: {e}; left to be taken over");
+                return None;
+            }
+            Ok(Err(e)) => {
+                return Some(Outcome::Failed(ApiError::internal(&format!(
+                    "job {id}: storing the plan: {e}"
+                ))))
+            }
+            Err(_) => {
+                return Some(Outcome::Failed(ApiError::internal(&format!(
+                    "job {id}: storing the plan panicked"
+                ))))
+            }
         }
-    });
+    }
+}
+
+/// The answer stored with a job whose worker died `max_attempts` times.
+fn interrupted(attempts: u32, max_attempts: u32) -> ApiError {
+    ApiError::new(
+        "interrupted",
+        &format!(
+            "the service stopped while this job was running ({attempts} of at most \
+             {max_attempts} attempts); it was not resumed: submit it again"
+        ),
+    )
+}
+
+/// Several nodes on one database (`--role worker`, or `all` on PostgreSQL): whenever a solve
+/// slot is free, claim the oldest job from the database — a queued one, or one whose worker's
+/// lease ran out (taken over; failed instead after `--max-attempts` starts) — and run it.
+/// `--role all` leaves the jobs it was given itself and claims queued jobs only once they
+/// have waited a lease (their node is gone).
+pub async fn claim_loop(app: Arc<App>) {
+    let poll = std::time::Duration::from_millis(app.cfg.poll_ms.max(10));
+    let failure =
+        serde_json::to_string(&interrupted(app.cfg.max_attempts, app.cfg.max_attempts).public())
+            .unwrap_or_default();
+    loop {
+        let Ok(permit) = app.solves.clone().acquire_owned().await else { return };
+        if app.shutting_down.load(SeqCst) {
+            return;
+        }
+        if let Err(e) = work_dir_writable(&app.work_dir) {
+            tracing::warn!(dir = %app.work_dir.display(), "not claiming jobs: the work directory cannot be written: {e}");
+            drop(permit);
+            tokio::time::sleep(poll * 10).await;
+            continue;
+        }
+        let queued_before = match app.cfg.role {
+            super::config::Role::All => store::now() - app.cfg.lease_seconds as i64,
+            _ => i64::MAX,
+        };
+        let (a, f) = (app.clone(), failure.clone());
+        let claimed = tokio::task::spawn_blocking(move || {
+            a.store.claim_job(&a.node, lease_ms(&a), queued_before, a.cfg.max_attempts, &f)
+        })
+        .await;
+        let claim = match claimed {
+            Ok(Ok((claim, failed))) => {
+                for id in failed {
+                    tracing::warn!(job = %id, "its lease ran out after the last attempt: failed");
+                    app.metrics.jobs_failed.fetch_add(1, Relaxed);
+                }
+                claim
+            }
+            Ok(Err(e)) => {
+                tracing::warn!("claiming a job: {e}");
+                None
+            }
+            Err(_) => return,
+        };
+        let Some(claim) = claim else {
+            drop(permit);
+            tokio::time::sleep(poll).await;
+            continue;
+        };
+        if claim.taken_over {
+            tracing::warn!(job = %claim.id, attempt = claim.attempts, "taken over: its worker's lease ran out");
+            app.metrics.jobs_taken_over.fetch_add(1, Relaxed);
+        } else {
+            tracing::info!(job = %claim.id, attempt = claim.attempts, "job claimed");
+        }
+        let cancel = Cancel::new();
+        {
+            let mut running = app.running.lock().unwrap_or_else(|e| e.into_inner());
+            if app.shutting_down.load(SeqCst) {
+                drop(running);
+                let _ = app.store.requeue(&claim.id, Some(&app.node), true);
+                return;
+            }
+            running.insert(claim.id.clone(), cancel.clone());
+        }
+        tokio::spawn(execute(app.clone(), claim.id, permit, cancel, None, None));
+    }
 }
 
 /// At start: resume every job an earlier run left unfinished, or fail it with the reason when
 /// it was interrupted `max_attempts` times.
-pub fn resume(app: &Arc<App>) -> rusqlite::Result<()> {
+pub fn resume(app: &Arc<App>) -> store::DbResult<()> {
     for (id, state, attempts) in app.store.unfinished()? {
         if state == "running" && attempts >= app.cfg.max_attempts {
-            let e = ApiError::new(
-                "interrupted",
-                &format!(
-                    "the service stopped while this job was running ({attempts} of at most {} attempts); it was not resumed: submit it again",
-                    app.cfg.max_attempts
-                ),
-            );
+            let e = interrupted(attempts, app.cfg.max_attempts);
             tracing::warn!(job = %id, attempts, "interrupted job failed");
-            app.store.fail_job(&id, &serde_json::to_string(&e).unwrap_or_default())?;
+            app.store.fail_job(&id, None, &serde_json::to_string(&e).unwrap_or_default())?;
             continue;
         }
         if state == "running" {
-            app.store.requeue(&id, false)?;
+            app.store.requeue(&id, None, false)?;
         }
         tracing::info!(job = %id, "resuming job");
         app.metrics.jobs_resumed.fetch_add(1, Relaxed);

@@ -20,19 +20,41 @@ pub struct Metrics {
     pub solves_running: AtomicU64,
     /// Sum of job run times (reading input to stored artefacts), in microseconds.
     pub job_micros: AtomicU64,
+    /// Jobs this node took over from a worker whose lease ran out.
+    pub jobs_taken_over: AtomicU64,
+    /// Job run times: counts per bucket of [`JOB_BUCKETS`] (the last: above every bucket).
+    pub job_buckets: [AtomicU64; JOB_BUCKETS.len() + 1],
     /// HTTP responses counted by status code.
     pub responses: Mutex<BTreeMap<u16, u64>>,
 }
 
+/// The upper bounds (seconds) of the job duration histogram's buckets.
+pub const JOB_BUCKETS: [f64; 12] =
+    [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0];
+
 impl Metrics {
+    /// Count a job's run (reading input to stored artefacts) that took `took`.
+    pub fn job_done(&self, took: std::time::Duration) {
+        self.job_micros.fetch_add(took.as_micros() as u64, Relaxed);
+        let s = took.as_secs_f64();
+        let i = JOB_BUCKETS.iter().position(|b| s <= *b).unwrap_or(JOB_BUCKETS.len());
+        self.job_buckets[i].fetch_add(1, Relaxed);
+    }
+
     /// Count one HTTP response with `status`.
     pub fn response(&self, status: u16) {
         *self.responses.lock().unwrap_or_else(|e| e.into_inner()).entry(status).or_default() += 1;
     }
 
-    /// The Prometheus text: these counters and `jobs_by_state` (job counts by store state).
-    pub fn render(&self, jobs_by_state: &[(String, u64)]) -> String {
+    /// The Prometheus text: these counters (this node's: `node` and `role` label
+    /// `catchment_node_info`) and `jobs_by_state` (job counts by store state, of every node).
+    pub fn render(&self, jobs_by_state: &[(String, u64)], node: &str, role: &str) -> String {
         let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "# HELP catchment_node_info This process: its node name and role.\n# TYPE catchment_node_info gauge\ncatchment_node_info{{node=\"{}\",role=\"{role}\"}} 1",
+            node.replace(['\\', '"', '\n'], "_")
+        );
         let mut counter = |name: &str, help: &str, v: u64| {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
         };
@@ -56,9 +78,30 @@ impl Metrics {
             "Unfinished jobs of an earlier run resumed at start.",
             self.jobs_resumed.load(Relaxed),
         );
+        counter(
+            "catchment_jobs_taken_over_total",
+            "Jobs this node took over from a worker whose lease ran out.",
+            self.jobs_taken_over.load(Relaxed),
+        );
         let _ = writeln!(
             s,
             "# HELP catchment_job_seconds_total Time spent running jobs since start.\n# TYPE catchment_job_seconds_total counter\ncatchment_job_seconds_total {:.6}",
+            self.job_micros.load(Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(
+            s,
+            "# HELP catchment_job_duration_seconds Job run times on this node.\n# TYPE catchment_job_duration_seconds histogram"
+        );
+        let mut cumulative = 0;
+        for (i, b) in JOB_BUCKETS.iter().enumerate() {
+            cumulative += self.job_buckets[i].load(Relaxed);
+            let _ = writeln!(s, "catchment_job_duration_seconds_bucket{{le=\"{b}\"}} {cumulative}");
+        }
+        cumulative += self.job_buckets[JOB_BUCKETS.len()].load(Relaxed);
+        let _ = writeln!(s, "catchment_job_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(
+            s,
+            "catchment_job_duration_seconds_sum {:.6}\ncatchment_job_duration_seconds_count {cumulative}",
             self.job_micros.load(Relaxed) as f64 / 1e6
         );
         let _ = writeln!(

@@ -1,4 +1,4 @@
-//! `catchment serve`: plans as jobs over HTTP (axum on tokio), stored in SQLite, behind bearer
+//! `catchment serve`: plans as jobs over HTTP (axum on tokio), stored in SQLite or PostgreSQL, behind bearer
 //! tokens, described by an OpenAPI document. Handlers call the same library functions as the
 //! CLI (`instance::table` readers, `routing::parse_matrix`, `solve_plan`, `output::write_plan`)
 //! and hold no domain logic.
@@ -6,8 +6,9 @@
 //! - [`api`]: routes, request/response types, the OpenAPI document.
 //! - [`jobs`]: request -> library values; running solves on blocking threads, bounded; resume.
 //! - [`scenarios`]: scenario sets, stored and resumed like jobs.
-//! - [`store`]: the SQLite file (WAL) of jobs, plans, scenario sets and simulations; retention.
-//! - [`lock`]: one server per database.
+//! - [`store`]: jobs, plans, scenario sets and simulations; claims and leases; retention.
+//! - [`db`]: the database under the store: SQLite or PostgreSQL, one dialect, migrations.
+//! - [`lock`]: one server per SQLite file.
 //! - [`auth`]: hashed bearer tokens, read and write scopes.
 //! - [`metrics`]: Prometheus counters.
 
@@ -15,6 +16,7 @@ mod access;
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod db;
 pub mod error;
 pub mod jobs;
 pub mod lock;
@@ -42,8 +44,11 @@ pub struct App {
     pub cfg: Config,
     /// The bearer tokens that may call the service (hashed), with their scopes.
     pub tokens: Vec<auth::Token>,
-    /// The SQLite store of jobs and plans.
+    /// The store of jobs and plans.
     pub store: store::Store,
+    /// This process's name among the nodes on the database (host, pid and a random part):
+    /// the holder of the jobs it runs.
+    pub node: String,
     /// Prometheus counters served at `/metrics`.
     pub metrics: metrics::Metrics,
     /// Permits for concurrent solves (`--max-solves`). A job that got one at submission keeps
@@ -52,7 +57,7 @@ pub struct App {
     /// Permits for uploads being read, parsed and validated (as many as solve permits): each
     /// holds a request body and what is read from it, so at most this many are in memory.
     pub intake: tokio::sync::Semaphore,
-    /// Scratch space for writing a plan's files before they are stored.
+    /// Scratch space for writing a plan's files before they are stored (this node's own).
     pub work_dir: PathBuf,
     /// Set on SIGTERM/SIGINT: new jobs are refused and running ones wind down.
     pub shutting_down: AtomicBool,
@@ -60,8 +65,9 @@ pub struct App {
     pub running: Mutex<HashMap<String, Cancel>>,
     /// Woken whenever a job ends.
     pub idle: tokio::sync::Notify,
-    /// The lock on the database: no second server runs on it while this one does.
-    pub lock: lock::DbLock,
+    /// The lock on a SQLite database: no second server runs on it while this one does.
+    /// PostgreSQL takes several nodes, which coordinate through leases in the database.
+    pub lock: Option<lock::DbLock>,
     /// What requests may route with: the allowed OSRM servers and the extract's address index.
     pub routing: jobs::Routing,
 }
@@ -164,9 +170,23 @@ pub fn open(cfg: Config) -> anyhow::Result<App> {
         !tokens.is_empty(),
         "no tokens configured: give --token write:SECRET (and read:SECRET for readers), or CATCHMENT_TOKENS"
     );
+    let target = cfg.target();
+    let sqlite = match &target {
+        db::Target::Sqlite(path) => Some(path.clone()),
+        db::Target::Postgres(_) => None,
+    };
+    anyhow::ensure!(
+        sqlite.is_none() || cfg.role == config::Role::All,
+        "--role {} needs a PostgreSQL database (--db postgres://...): a SQLite file takes one \
+         server, which runs its own jobs (--role all)",
+        cfg.role.name()
+    );
     // Before anything is touched: a second server must not empty this one's work directory
     // or run its jobs again.
-    let lock = lock::acquire(&cfg.db)?;
+    let lock = match &sqlite {
+        Some(path) => Some(lock::acquire(path)?),
+        None => None,
+    };
     let index = match &cfg.osm {
         Some(osm) => {
             let ix = crate::routing::geocode::AddressIndex::from_osm_file(osm)
@@ -177,11 +197,20 @@ pub fn open(cfg: Config) -> anyhow::Result<App> {
         None => None,
     };
     let routing = jobs::Routing { osrm_allow: cfg.osrm_allow.clone(), osm: cfg.osm.clone(), index };
-    let store = store::Store::open(&cfg.db)
-        .map_err(|e| anyhow::anyhow!("{}", store::open_error(&cfg.db, &e)))?;
-    let mut work = cfg.db.clone().into_os_string();
-    work.push(".work");
-    let work_dir = PathBuf::from(work);
+    let store = store::Store::open(&target, cfg.db_connections).map_err(|e| match &sqlite {
+        Some(path) => anyhow::anyhow!("{}", store::open_error(path, &e)),
+        None => anyhow::anyhow!("{}: cannot open the database: {e}", target.shown()),
+    })?;
+    let node = format!("{}:{}:{:08x}", lock::host(), std::process::id(), rand::random::<u32>());
+    let work_dir = match (&cfg.work_dir, &sqlite) {
+        (Some(dir), _) => dir.join(format!("node-{}", std::process::id())),
+        (None, Some(path)) => {
+            let mut work = path.clone().into_os_string();
+            work.push(".work");
+            PathBuf::from(work)
+        }
+        (None, None) => std::env::temp_dir().join(format!("catchment-work-{}", std::process::id())),
+    };
     // Leftovers of a crash (plan files being written) hold pupil ids: remove them.
     let _ = std::fs::remove_dir_all(&work_dir);
     std::fs::create_dir_all(&work_dir)
@@ -193,6 +222,7 @@ pub fn open(cfg: Config) -> anyhow::Result<App> {
     Ok(App {
         tokens,
         store,
+        node,
         metrics: Default::default(),
         solves: Arc::new(tokio::sync::Semaphore::new(solves)),
         intake: tokio::sync::Semaphore::new(solves),
@@ -228,9 +258,16 @@ pub fn serve(cfg: Config) -> anyhow::Result<()> {
                 }
             });
         }
-        jobs::resume(&app).map_err(|e| anyhow::anyhow!("resuming unfinished jobs: {e}"))?;
-        scenarios::resume(&app)
-            .map_err(|e| anyhow::anyhow!("resuming unfinished scenario sets: {e}"))?;
+        if app.lock.is_some() {
+            // The only server on its SQLite file: what an earlier run left is this one's.
+            jobs::resume(&app).map_err(|e| anyhow::anyhow!("resuming unfinished jobs: {e}"))?;
+            scenarios::resume(&app)
+                .map_err(|e| anyhow::anyhow!("resuming unfinished scenario sets: {e}"))?;
+        } else if app.cfg.role != config::Role::Api {
+            // Several nodes: jobs are claimed from the database, those of nodes that died
+            // taken over when their lease runs out.
+            tokio::spawn(jobs::claim_loop(app.clone()));
+        }
         let router = api::router(app.clone())
             .layer(DefaultBodyLimit::max(app.cfg.max_body_bytes))
             .layer(axum::middleware::from_fn_with_state(app.clone(), guard));
@@ -238,7 +275,13 @@ pub fn serve(cfg: Config) -> anyhow::Result<()> {
         println!("listening on http://{addr}");
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        tracing::info!(%addr, db = %app.cfg.db.display(), "catchment serve started");
+        tracing::info!(
+            %addr,
+            db = %app.cfg.target().shown(),
+            role = app.cfg.role.name(),
+            node = %app.node,
+            "catchment serve started"
+        );
         // The moment the shutdown began; the grace is counted from it.
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(None::<tokio::time::Instant>);
         let app2 = app.clone();
@@ -286,6 +329,20 @@ pub fn serve(cfg: Config) -> anyhow::Result<()> {
     // queue, and the process ends with them.
     rt.shutdown_background();
     result
+}
+
+/// `catchment db migrate`: apply the migrations the database at `db` (a SQLite file or a
+/// PostgreSQL URL) lacks; (the database as shown, the versions applied, the schema version).
+pub fn migrate(db: &str) -> anyhow::Result<(String, Vec<i64>, i64)> {
+    let target = db::Target::parse(db);
+    let shown = target.shown();
+    let opened = db::open(&target, 1).map_err(|e| match &target {
+        db::Target::Sqlite(path) => anyhow::anyhow!("{}", store::open_error(path, &e)),
+        db::Target::Postgres(_) => anyhow::anyhow!("{shown}: cannot open the database: {e}"),
+    })?;
+    let applied = db::migrate(&opened).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+    let version = opened.with(|c| db::version(c)).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+    Ok((shown, applied, version))
 }
 
 /// Retention: delete what finished more than `days` days ago.
@@ -338,7 +395,7 @@ async fn finish_running(app: &App, deadline: tokio::time::Instant) {
              in the queue, and the process ends without waiting for it"
         );
         // Each id is a plan job's or a scenario set's; the other update matches nothing.
-        let _ = app.store.requeue(id, true);
+        let _ = app.store.requeue(id, Some(&app.node), true);
         let _ = app.store.requeue_scenario_set(id);
     }
     tracing::info!(left_running = left.len(), "stopped");

@@ -60,7 +60,7 @@ fn status(app: &App, id: &str) -> Result<ScenarioSetStatus, ApiError> {
             files: names.iter().map(|n| format!("/v1/scenarios/{id}/files/{n}")).collect(),
         }),
         Ok(None) => Err(ApiError::new("not_found", "no such scenario set")),
-        Err(e) => Err(ApiError::internal(&format!("reading scenario set: {e}"))),
+        Err(e) => Err(ApiError::store("reading scenario set", &e)),
     }
 }
 
@@ -204,7 +204,7 @@ pub fn spawn(app: Arc<App>, id: String) {
 
 /// At start: run again every scenario set an earlier run left unfinished, or fail it with the
 /// reason when crashes interrupted it `max_attempts` times (or its inputs were not stored).
-pub fn resume(app: &Arc<App>) -> rusqlite::Result<()> {
+pub fn resume(app: &Arc<App>) -> super::store::DbResult<()> {
     for (id, attempts, stored) in app.store.unfinished_scenario_sets()? {
         let reason = if !stored {
             Some("the service restarted while this scenario set ran and its inputs were not stored; submit it again".to_string())
@@ -299,7 +299,7 @@ pub async fn submit(
         .map_err(|e| ApiError::internal(&format!("scenario set {id}: {e}")))?;
     app.store
         .insert_scenario_set(&id, &stored)
-        .map_err(|e| ApiError::internal(&format!("storing scenario set: {e}")))?;
+        .map_err(|e| ApiError::store("storing scenario set", &e))?;
     tracing::info!(scenarios = %id, "scenario set queued");
     spawn(app.clone(), id.clone());
     let mut r = (StatusCode::ACCEPTED, Json(status(&app, &id)?)).into_response();
@@ -371,7 +371,7 @@ pub async fn get_file(
                 &format!("scenario set {id} has no file '{path}'"),
             ))
         }
-        Err(e) => return Err(ApiError::internal(&format!("reading scenario file: {e}"))),
+        Err(e) => return Err(ApiError::store("reading scenario file", &e)),
     };
     Ok(file(bytes, content_type(&path)))
 }

@@ -1,15 +1,22 @@
-//! The SQLite store of jobs and plans (one file, WAL mode). A job keeps its request until it
+//! The store of jobs and plans: a SQLite file (WAL mode; the default) or a PostgreSQL
+//! database shared by several nodes ([`super::db`]). A job keeps its request until it
 //! finishes (so an interrupted job can be resumed); the request, which holds pupil locations,
 //! is deleted once the job is done or failed. A plan keeps the artefacts `catchment solve`
-//! writes, byte for byte.
+//! writes, byte for byte, so any node serves any plan whatever node computed it.
+//!
+//! Several workers: a job is claimed by one worker at a time (`FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL; SQLite writes one transaction at a time) and held with a lease the worker
+//! renews; a job whose lease ran out is taken over by another worker. A job is finished only
+//! by the worker that holds it, so no job completes twice.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use super::db::{self, params, Conn, Db, DbError, Dialect, Row, Target};
 use std::path::Path;
-use std::sync::Mutex;
 
-/// The SQLite database of jobs, plans and scenario sets; one connection, shared behind a lock.
+pub use super::db::{DbError as StoreError, DbResult};
+
+/// The database of jobs, plans and scenario sets.
 pub struct Store {
-    conn: Mutex<Connection>,
+    db: Db,
 }
 
 /// A job's row, without its request.
@@ -52,8 +59,16 @@ pub struct Artefacts {
     pub files: Vec<(String, Vec<u8>)>,
 }
 
-/// The result of a store operation (a SQLite error on failure).
-pub type DbResult<T> = rusqlite::Result<T>;
+/// A job a worker claimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The job's id.
+    pub id: String,
+    /// Its attempt number (this one included).
+    pub attempts: u32,
+    /// Whether another worker held it and its lease ran out.
+    pub taken_over: bool,
+}
 
 /// A stored scenario set: (state, error JSON, file names).
 pub type StoredScenarioSet = (String, Option<String>, Vec<String>);
@@ -63,148 +78,113 @@ pub type StoredSimulation = (String, Vec<u8>, Vec<u8>);
 
 /// The current time in Unix seconds (0 if the clock is before 1970).
 pub fn now() -> i64 {
+    now_ms() / 1000
+}
+
+/// The current time in Unix milliseconds (0 if the clock is before 1970).
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
+        .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 
+fn job_row(r: &Row) -> DbResult<JobRow> {
+    Ok(JobRow {
+        id: r.text(0)?,
+        state: r.text(1)?,
+        stage: r.opt_text(2)?,
+        created_at: r.int(3)?,
+        started_at: r.opt_int(4)?,
+        finished_at: r.opt_int(5)?,
+        attempts: r.int(6)? as u32,
+        error: r.opt_text(7)?,
+        pupils: r.int(8)? as u64,
+        schools: r.int(9)? as u64,
+    })
+}
+
 impl Store {
-    /// Open (or create) the database at `path` in WAL mode and create missing tables.
-    pub fn open(path: &Path) -> DbResult<Store> {
-        Self::open_with(path, rusqlite::OpenFlags::default())
+    /// Open (or create) the database at `target` and apply missing migrations. PostgreSQL
+    /// gets `pool` connections.
+    pub fn open(target: &Target, pool: usize) -> DbResult<Store> {
+        Self::ready(db::open(target, pool)?)
     }
 
-    fn open_with(path: &Path, flags: rusqlite::OpenFlags) -> DbResult<Store> {
-        let conn = Connection::open_with_flags(path, flags)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        // Freed pages go back to the file system (`PRAGMA incremental_vacuum` after a retention
-        // sweep). Set before the first table; a database made without it is vacuumed once.
-        let auto_vacuum: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
-        if auto_vacuum != 2 {
-            conn.execute_batch("PRAGMA auto_vacuum=INCREMENTAL")?;
-            let tables: i64 =
-                conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))?;
-            if tables > 0 {
-                conn.execute_batch("VACUUM")?;
-            }
+    fn ready(db: Db) -> DbResult<Store> {
+        let applied = db::migrate(&db)?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "database migrated");
         }
-        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(rusqlite::Error::InvalidParameterName(format!(
-                "journal mode is {mode}, not WAL"
-            )));
-        }
-        conn.execute_batch(
-            "PRAGMA synchronous=NORMAL;
-             PRAGMA foreign_keys=ON;
-             PRAGMA secure_delete=ON;
-             CREATE TABLE IF NOT EXISTS jobs (
-                 id TEXT PRIMARY KEY,
-                 state TEXT NOT NULL CHECK (state IN ('queued','running','done','failed')),
-                 stage TEXT,
-                 created_at INTEGER NOT NULL,
-                 started_at INTEGER,
-                 finished_at INTEGER,
-                 attempts INTEGER NOT NULL DEFAULT 0,
-                 request TEXT,
-                 error TEXT,
-                 pupils INTEGER NOT NULL,
-                 schools INTEGER NOT NULL,
-                 seq INTEGER NOT NULL
-             );
-             CREATE TABLE IF NOT EXISTS plans (
-                 id TEXT PRIMARY KEY REFERENCES jobs(id),
-                 created_at INTEGER NOT NULL,
-                 summary BLOB NOT NULL,
-                 assignments BLOB NOT NULL,
-                 schools BLOB NOT NULL,
-                 certificate BLOB NOT NULL
-             );
-             CREATE TABLE IF NOT EXISTS plan_files (
-                 id TEXT NOT NULL REFERENCES jobs(id),
-                 name TEXT NOT NULL,
-                 bytes BLOB NOT NULL,
-                 PRIMARY KEY (id, name)
-             );
-             CREATE TABLE IF NOT EXISTS scenario_sets (
-                 id TEXT PRIMARY KEY,
-                 state TEXT NOT NULL CHECK (state IN ('running','done','failed')),
-                 created_at INTEGER NOT NULL,
-                 finished_at INTEGER,
-                 error TEXT,
-                 request TEXT,
-                 attempts INTEGER NOT NULL DEFAULT 0
-             );
-             CREATE TABLE IF NOT EXISTS scenario_files (
-                 id TEXT NOT NULL REFERENCES scenario_sets(id),
-                 name TEXT NOT NULL,
-                 bytes BLOB NOT NULL,
-                 PRIMARY KEY (id, name)
-             );
-             CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
-             CREATE TABLE IF NOT EXISTS simulations (
-                 id TEXT PRIMARY KEY,
-                 plan_id TEXT NOT NULL REFERENCES jobs(id),
-                 created_at INTEGER NOT NULL,
-                 json BLOB NOT NULL,
-                 csv BLOB NOT NULL
-             );",
-        )?;
-        // Databases made before scenario sets kept their inputs.
-        let has_request: bool = conn.query_row(
-            "SELECT COUNT(*) > 0 FROM pragma_table_info('scenario_sets') WHERE name='request'",
-            [],
-            |r| r.get(0),
-        )?;
-        if !has_request {
-            conn.execute_batch(
-                "ALTER TABLE scenario_sets ADD COLUMN request TEXT;
-                 ALTER TABLE scenario_sets ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;",
-            )?;
-        }
+        let store = Store { db };
         // A database that cannot be written is found now, not at the first job.
-        conn.execute("INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?1)", [now()])?;
-        Ok(Store { conn: Mutex::new(conn) })
+        store.probe_write()?;
+        Ok(store)
+    }
+
+    #[cfg(test)]
+    fn open_with(path: &Path, flags: rusqlite::OpenFlags) -> DbResult<Store> {
+        Self::ready(db::open_sqlite(path, flags)?)
+    }
+
+    /// The database's dialect.
+    pub fn dialect(&self) -> Dialect {
+        self.db.dialect()
+    }
+
+    /// Run `f` on a connection of the store (tests and `catchment db`).
+    pub fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> DbResult<T> + Send + 'static,
+    ) -> DbResult<T> {
+        self.db.with(f)
+    }
+
+    /// Whether the database's schema is this build's (every migration applied).
+    pub fn migrations_current(&self) -> DbResult<bool> {
+        Ok(self.db.with(|c| db::version(c))? == db::latest())
     }
 
     /// Retention: delete jobs (with their plans, files and simulations) and scenario sets (with
     /// their files) that finished before `cutoff` (Unix seconds), and simulations made before
-    /// it; then return the freed pages to the file system (`secure_delete` has overwritten
-    /// them) and truncate the write-ahead log. Returns (jobs, scenario sets) deleted.
+    /// it; then (SQLite) return the freed pages to the file system (`secure_delete` has
+    /// overwritten them) and truncate the write-ahead log. Returns (jobs, scenario sets)
+    /// deleted.
     pub fn delete_finished_before(&self, cutoff: i64) -> DbResult<(usize, usize)> {
-        let mut c = self.conn();
-        let tx = c.transaction()?;
-        let old_jobs = "SELECT id FROM jobs WHERE state IN ('done','failed') AND finished_at < ?1";
-        tx.execute(
-            &format!("DELETE FROM simulations WHERE plan_id IN ({old_jobs}) OR created_at < ?1"),
-            [cutoff],
-        )?;
-        tx.execute(&format!("DELETE FROM plan_files WHERE id IN ({old_jobs})"), [cutoff])?;
-        tx.execute(&format!("DELETE FROM plans WHERE id IN ({old_jobs})"), [cutoff])?;
-        let jobs = tx.execute(
-            "DELETE FROM jobs WHERE state IN ('done','failed') AND finished_at < ?1",
-            [cutoff],
-        )?;
-        tx.execute(
-            "DELETE FROM scenario_files WHERE id IN (SELECT id FROM scenario_sets
-             WHERE state IN ('done','failed') AND finished_at < ?1)",
-            [cutoff],
-        )?;
-        let sets = tx.execute(
-            "DELETE FROM scenario_sets WHERE state IN ('done','failed') AND finished_at < ?1",
-            [cutoff],
-        )?;
-        tx.commit()?;
-        if jobs + sets > 0 {
-            c.execute_batch("PRAGMA incremental_vacuum;")?;
-            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        let (jobs, sets) = self.db.tx(move |tx| {
+            let old_jobs =
+                "SELECT id FROM jobs WHERE state IN ('done','failed') AND finished_at < ?1";
+            let p = params![cutoff];
+            tx.exec(
+                &format!(
+                    "DELETE FROM simulations WHERE plan_id IN ({old_jobs}) OR created_at < ?1"
+                ),
+                &p,
+            )?;
+            tx.exec(&format!("DELETE FROM plan_files WHERE id IN ({old_jobs})"), &p)?;
+            tx.exec(&format!("DELETE FROM plans WHERE id IN ({old_jobs})"), &p)?;
+            let jobs = tx.exec(
+                "DELETE FROM jobs WHERE state IN ('done','failed') AND finished_at < ?1",
+                &p,
+            )?;
+            tx.exec(
+                "DELETE FROM scenario_files WHERE id IN (SELECT id FROM scenario_sets
+                 WHERE state IN ('done','failed') AND finished_at < ?1)",
+                &p,
+            )?;
+            let sets = tx.exec(
+                "DELETE FROM scenario_sets WHERE state IN ('done','failed') AND finished_at < ?1",
+                &p,
+            )?;
+            Ok((jobs, sets))
+        })?;
+        if jobs + sets > 0 && self.dialect() == Dialect::Sqlite {
+            self.db.with(|c| {
+                c.batch("PRAGMA incremental_vacuum;")?;
+                c.query("PRAGMA wal_checkpoint(TRUNCATE)", &[]).map(|_| ())
+            })?;
         }
         Ok((jobs, sets))
-    }
-
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Add a queued job with its request (JSON, kept until the job ends) and its size.
@@ -215,143 +195,245 @@ impl Store {
         pupils: usize,
         schools: usize,
     ) -> DbResult<()> {
-        self.conn().execute(
-            "INSERT INTO jobs (id, state, created_at, request, pupils, schools, seq)
-             VALUES (?1, 'queued', ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs))",
-            params![id, now(), request, pupils as i64, schools as i64],
-        )?;
-        Ok(())
+        let p = params![id, now(), request, pupils, schools];
+        self.db.with(move |c| {
+            c.exec(
+                "INSERT INTO jobs (id, state, created_at, request, pupils, schools, seq)
+                 VALUES (?1, 'queued', ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs))",
+                &p,
+            )
+            .map(|_| ())
+        })
     }
 
-    /// Mark a queued job running; returns its attempt number, or `None` when it is not queued.
-    pub fn start_job(&self, id: &str) -> DbResult<Option<u32>> {
-        let c = self.conn();
-        let n = c.execute(
-            "UPDATE jobs SET state='running', stage='reading input', started_at=?2, attempts=attempts+1
-             WHERE id=?1 AND state='queued'",
-            params![id, now()],
-        )?;
-        if n == 0 {
-            return Ok(None);
-        }
-        c.query_row("SELECT attempts FROM jobs WHERE id=?1", [id], |r| r.get(0)).map(Some)
+    /// Mark a queued job running, held by `worker` until `lease_until` (Unix ms); returns its
+    /// attempt number, or `None` when it is not queued.
+    pub fn start_job(&self, id: &str, worker: &str, lease_until: i64) -> DbResult<Option<u32>> {
+        let p = params![id, now(), worker, lease_until];
+        self.db.with(move |c| {
+            let row = c.query_opt(
+                "UPDATE jobs SET state='running', stage='reading input', started_at=?2,
+                     attempts=attempts+1, worker=?3, lease_until=?4
+                 WHERE id=?1 AND state='queued' RETURNING attempts",
+                &p,
+            )?;
+            row.map(|r| r.int(0).map(|a| a as u32)).transpose()
+        })
+    }
+
+    /// Claim the oldest job a worker may run: a queued one (submitted at or before
+    /// `queued_before`, Unix seconds) or a running one whose lease ran out, held by `worker`
+    /// until `now_ms + lease_ms`. Jobs whose lease ran out after `max_attempts` starts are
+    /// failed with `failure` (JSON) instead; their ids come second.
+    pub fn claim_job(
+        &self,
+        worker: &str,
+        lease_ms: i64,
+        queued_before: i64,
+        max_attempts: u32,
+        failure: &str,
+    ) -> DbResult<(Option<Claim>, Vec<String>)> {
+        let worker = worker.to_string();
+        let failure = failure.to_string();
+        self.db.tx(move |tx| {
+            let now = now_ms();
+            let lock = match tx.dialect() {
+                Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+                Dialect::Sqlite => "",
+            };
+            let dead = tx.query(
+                &format!(
+                    "SELECT id FROM jobs WHERE state='running' AND lease_until < ?1
+                     AND attempts >= ?2 ORDER BY seq LIMIT 20{lock}"
+                ),
+                &params![now, max_attempts],
+            )?;
+            let mut failed = Vec::new();
+            for r in dead {
+                let id = r.text(0)?;
+                tx.exec(
+                    "UPDATE jobs SET state='failed', stage=NULL, finished_at=?2, request=NULL,
+                         error=?3, worker=NULL, lease_until=NULL WHERE id=?1",
+                    &params![&id, now / 1000, &failure],
+                )?;
+                failed.push(id);
+            }
+            let row = tx.query_opt(
+                &format!(
+                    "SELECT id, state FROM jobs
+                     WHERE (state='queued' AND created_at <= ?1)
+                        OR (state='running' AND lease_until < ?2 AND attempts < ?3)
+                     ORDER BY seq LIMIT 1{lock}"
+                ),
+                &params![queued_before, now, max_attempts],
+            )?;
+            let Some(row) = row else { return Ok((None, failed)) };
+            let (id, state) = (row.text(0)?, row.text(1)?);
+            let taken_over = state == "running";
+            let attempts = tx
+                .query_one(
+                    "UPDATE jobs SET state='running', stage='reading input', started_at=?2,
+                         attempts=attempts+1, worker=?3, lease_until=?4,
+                         takeovers=takeovers+?5
+                     WHERE id=?1 RETURNING attempts",
+                    &params![&id, now / 1000, worker, now + lease_ms, taken_over],
+                )?
+                .int(0)? as u32;
+            Ok((Some(Claim { id, attempts, taken_over }), failed))
+        })
+    }
+
+    /// Renew `worker`'s lease on a running job until `lease_until` (Unix ms); `false` when the
+    /// worker no longer holds it (taken over, or ended).
+    pub fn heartbeat(&self, id: &str, worker: &str, lease_until: i64) -> DbResult<bool> {
+        let p = params![id, worker, lease_until];
+        self.db.with(move |c| {
+            c.exec(
+                "UPDATE jobs SET lease_until=?3 WHERE id=?1 AND worker=?2 AND state='running'",
+                &p,
+            )
+            .map(|n| n == 1)
+        })
     }
 
     /// Record the stage of a running job.
     pub fn set_stage(&self, id: &str, stage: &str) -> DbResult<()> {
-        self.conn().execute(
-            "UPDATE jobs SET stage=?2 WHERE id=?1 AND state='running'",
-            params![id, stage],
-        )?;
-        Ok(())
+        let p = params![id, stage];
+        self.db.with(move |c| {
+            c.exec("UPDATE jobs SET stage=?2 WHERE id=?1 AND state='running'", &p).map(|_| ())
+        })
     }
 
-    /// Store the plan and mark the job done, in one transaction; the request is deleted.
-    pub fn finish_job(&self, id: &str, a: &Artefacts) -> DbResult<()> {
-        let mut c = self.conn();
-        let tx = c.transaction()?;
-        tx.execute(
-            "INSERT OR REPLACE INTO plans (id, created_at, summary, assignments, schools, certificate)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id, now(), a.summary, a.assignments, a.schools, a.certificate],
-        )?;
-        for (name, bytes) in &a.files {
-            tx.execute(
-                "INSERT OR REPLACE INTO plan_files (id, name, bytes) VALUES (?1, ?2, ?3)",
-                params![id, name, bytes],
+    /// Store the plan and mark the job done, in one transaction, if `worker` still holds it;
+    /// the request is deleted. `false` (nothing stored) when another worker has taken it over.
+    pub fn finish_job(&self, id: &str, worker: &str, a: &Artefacts) -> DbResult<bool> {
+        let (id, worker, a) = (id.to_string(), worker.to_string(), a.clone());
+        self.db.tx(move |tx| {
+            let t = now();
+            let n = tx.exec(
+                "UPDATE jobs SET state='done', stage=NULL, finished_at=?2, request=NULL,
+                     error=NULL, lease_until=NULL, completions=completions+1
+                 WHERE id=?1 AND state='running' AND worker=?3",
+                &params![&id, t, &worker],
             )?;
-        }
-        tx.execute(
-            "UPDATE jobs SET state='done', stage=NULL, finished_at=?2, request=NULL, error=NULL WHERE id=?1",
-            params![id, now()],
-        )?;
-        tx.commit()
+            if n == 0 {
+                return Ok(false);
+            }
+            tx.exec(
+                "INSERT INTO plans (id, created_at, summary, assignments, schools, certificate)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (id) DO UPDATE SET created_at=excluded.created_at,
+                     summary=excluded.summary, assignments=excluded.assignments,
+                     schools=excluded.schools, certificate=excluded.certificate",
+                &params![&id, t, a.summary, a.assignments, a.schools, a.certificate],
+            )?;
+            for (name, bytes) in a.files {
+                tx.exec(
+                    "INSERT INTO plan_files (id, name, bytes) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (id, name) DO UPDATE SET bytes=excluded.bytes",
+                    &params![&id, name, bytes],
+                )?;
+            }
+            Ok(true)
+        })
     }
 
-    /// Mark a job failed with its reason (JSON); the request is deleted.
-    pub fn fail_job(&self, id: &str, error_json: &str) -> DbResult<()> {
-        self.conn().execute(
-            "UPDATE jobs SET state='failed', stage=NULL, finished_at=?2, request=NULL, error=?3
-             WHERE id=?1 AND state IN ('queued','running')",
-            params![id, now(), error_json],
-        )?;
-        Ok(())
+    /// Mark a job failed with its reason (JSON); the request is deleted. With `worker`: only
+    /// while that worker holds it (or it is still queued).
+    pub fn fail_job(&self, id: &str, worker: Option<&str>, error_json: &str) -> DbResult<bool> {
+        let p = params![id, now(), error_json, worker];
+        self.db.with(move |c| {
+            c.exec(
+                "UPDATE jobs SET state='failed', stage=NULL, finished_at=?2, request=NULL, error=?3,
+                     lease_until=NULL
+                 WHERE id=?1 AND (state='queued' OR (state='running'
+                     AND (CAST(?4 AS TEXT) IS NULL OR worker=?4)))",
+                &p,
+            )
+            .map(|n| n == 1)
+        })
     }
 
     /// Put a running job back in the queue. `refund`: the attempt does not count (a graceful
-    /// shutdown interrupted it, not a crash).
-    pub fn requeue(&self, id: &str, refund: bool) -> DbResult<()> {
-        self.conn().execute(
-            "UPDATE jobs SET state='queued', stage=NULL, attempts=attempts-?2 WHERE id=?1 AND state='running'",
-            params![id, refund as i64],
-        )?;
-        Ok(())
+    /// shutdown interrupted it, not a crash). With `worker`: only while that worker holds it.
+    pub fn requeue(&self, id: &str, worker: Option<&str>, refund: bool) -> DbResult<()> {
+        let p = params![id, refund, worker];
+        self.db.with(move |c| {
+            c.exec(
+                "UPDATE jobs SET state='queued', stage=NULL, attempts=attempts-?2, worker=NULL,
+                     lease_until=NULL
+                 WHERE id=?1 AND state='running' AND (CAST(?3 AS TEXT) IS NULL OR worker=?3)",
+                &p,
+            )
+            .map(|_| ())
+        })
     }
 
     /// Jobs left unfinished by an earlier run, oldest first: (id, state, attempts).
     pub fn unfinished(&self) -> DbResult<Vec<(String, String, u32)>> {
-        let c = self.conn();
-        let mut st = c.prepare(
-            "SELECT id, state, attempts FROM jobs WHERE state IN ('queued','running') ORDER BY seq",
-        )?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        rows.collect()
+        self.db.with(|c| {
+            c.query(
+                "SELECT id, state, attempts FROM jobs WHERE state IN ('queued','running')
+                 ORDER BY seq",
+                &[],
+            )?
+            .iter()
+            .map(|r| Ok((r.text(0)?, r.text(1)?, r.int(2)? as u32)))
+            .collect()
+        })
     }
 
     /// The stored request (JSON) of a job; `None` when the job is unknown or has ended.
     pub fn request(&self, id: &str) -> DbResult<Option<String>> {
-        self.conn()
-            .query_row("SELECT request FROM jobs WHERE id=?1", [id], |r| r.get(0))
-            .optional()
-            .map(Option::flatten)
+        let p = params![id];
+        self.db.with(move |c| match c.query_opt("SELECT request FROM jobs WHERE id=?1", &p)? {
+            Some(r) => r.opt_text(0),
+            None => Ok(None),
+        })
     }
 
     /// A job's row, `None` when there is no such job.
     pub fn job(&self, id: &str) -> DbResult<Option<JobRow>> {
-        self.conn()
-            .query_row(
-                "SELECT id, state, stage, created_at, started_at, finished_at, attempts, error, pupils, schools
+        let p = params![id];
+        self.db.with(move |c| {
+            c.query_opt(
+                "SELECT id, state, stage, created_at, started_at, finished_at, attempts, error,
+                     pupils, schools
                  FROM jobs WHERE id=?1",
-                [id],
-                |r| {
-                    Ok(JobRow {
-                        id: r.get(0)?,
-                        state: r.get(1)?,
-                        stage: r.get(2)?,
-                        created_at: r.get(3)?,
-                        started_at: r.get(4)?,
-                        finished_at: r.get(5)?,
-                        attempts: r.get(6)?,
-                        error: r.get(7)?,
-                        pupils: r.get::<_, i64>(8)? as u64,
-                        schools: r.get::<_, i64>(9)? as u64,
-                    })
-                },
-            )
-            .optional()
+                &p,
+            )?
+            .as_ref()
+            .map(job_row)
+            .transpose()
+        })
     }
 
     /// One artefact of a plan by column name (`summary`, `assignments`, `schools`, `certificate`).
     pub fn artefact(&self, id: &str, which: Artefact) -> DbResult<Option<Vec<u8>>> {
         let sql = format!("SELECT {} FROM plans WHERE id=?1", which.column());
-        self.conn().query_row(&sql, [id], |r| r.get(0)).optional()
+        let p = params![id];
+        self.db.with(move |c| c.query_opt(&sql, &p)?.map(|r| r.blob(0)).transpose())
     }
 
     /// A publishable file of a plan by name.
     pub fn plan_file(&self, id: &str, name: &str) -> DbResult<Option<Vec<u8>>> {
-        self.conn()
-            .query_row("SELECT bytes FROM plan_files WHERE id=?1 AND name=?2", [id, name], |r| {
-                r.get(0)
-            })
-            .optional()
+        let p = params![id, name];
+        self.db.with(move |c| {
+            c.query_opt("SELECT bytes FROM plan_files WHERE id=?1 AND name=?2", &p)?
+                .map(|r| r.blob(0))
+                .transpose()
+        })
     }
 
     /// The names of a plan's publishable files.
     pub fn plan_file_names(&self, id: &str) -> DbResult<Vec<String>> {
-        let c = self.conn();
-        let mut st = c.prepare("SELECT name FROM plan_files WHERE id=?1 ORDER BY name")?;
-        let rows = st.query_map([id], |r| r.get(0))?;
-        rows.collect()
+        let p = params![id];
+        self.db.with(move |c| {
+            c.query("SELECT name FROM plan_files WHERE id=?1 ORDER BY name", &p)?
+                .iter()
+                .map(|r| r.text(0))
+                .collect()
+        })
     }
 
     /// Store a finished simulation of a plan (`simulation.json` and `simulation.csv` as
@@ -363,151 +445,188 @@ impl Store {
         json: &[u8],
         csv: &[u8],
     ) -> DbResult<()> {
-        self.conn().execute(
-            "INSERT INTO simulations (id, plan_id, created_at, json, csv) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![id, plan_id, now(), json, csv],
-        )?;
-        Ok(())
+        let p = params![id, plan_id, now(), json, csv];
+        self.db.with(move |c| {
+            c.exec(
+                "INSERT INTO simulations (id, plan_id, created_at, json, csv)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                &p,
+            )
+            .map(|_| ())
+        })
     }
 
     /// A stored simulation: (plan id, `simulation.json`, `simulation.csv`).
     pub fn simulation(&self, id: &str) -> DbResult<Option<StoredSimulation>> {
-        self.conn()
-            .query_row("SELECT plan_id, json, csv FROM simulations WHERE id=?1", [id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .optional()
+        let p = params![id];
+        self.db.with(move |c| {
+            c.query_opt("SELECT plan_id, json, csv FROM simulations WHERE id=?1", &p)?
+                .map(|r| Ok((r.text(0)?, r.blob(1)?, r.blob(2)?)))
+                .transpose()
+        })
     }
 
     /// A new scenario set, to run, with its request (JSON: the scenario file and the files it
     /// names), kept until the set ends so a restart can run it again.
     pub fn insert_scenario_set(&self, id: &str, request: &str) -> DbResult<()> {
-        self.conn().execute(
-            "INSERT INTO scenario_sets (id, state, created_at, request) VALUES (?1, 'running', ?2, ?3)",
-            params![id, now(), request],
-        )?;
-        Ok(())
+        let p = params![id, now(), request];
+        self.db.with(move |c| {
+            c.exec(
+                "INSERT INTO scenario_sets (id, state, created_at, request)
+                 VALUES (?1, 'running', ?2, ?3)",
+                &p,
+            )
+            .map(|_| ())
+        })
     }
 
     /// Count a start of a scenario set; its stored request, or `None` when the set has ended or
     /// its request is not stored.
     pub fn start_scenario_set(&self, id: &str) -> DbResult<Option<String>> {
-        let c = self.conn();
-        let n = c.execute(
-            "UPDATE scenario_sets SET attempts=attempts+1
-             WHERE id=?1 AND state='running' AND request IS NOT NULL",
-            [id],
-        )?;
-        if n == 0 {
-            return Ok(None);
-        }
-        c.query_row("SELECT request FROM scenario_sets WHERE id=?1", [id], |r| r.get(0))
+        let p = params![id];
+        self.db.with(move |c| {
+            c.query_opt(
+                "UPDATE scenario_sets SET attempts=attempts+1
+                 WHERE id=?1 AND state='running' AND request IS NOT NULL RETURNING request",
+                &p,
+            )?
+            .map(|r| r.text(0))
+            .transpose()
+        })
     }
 
     /// A graceful shutdown cut a scenario set off: the start does not count.
     pub fn requeue_scenario_set(&self, id: &str) -> DbResult<()> {
-        self.conn().execute(
-            "UPDATE scenario_sets SET attempts=MAX(attempts-1, 0) WHERE id=?1 AND state='running'",
-            [id],
-        )?;
-        Ok(())
+        let p = params![id];
+        self.db.with(move |c| {
+            c.exec(
+                "UPDATE scenario_sets SET attempts=CASE WHEN attempts > 0 THEN attempts-1 ELSE 0 END
+                 WHERE id=?1 AND state='running'",
+                &p,
+            )
+            .map(|_| ())
+        })
     }
 
     /// Scenario sets an earlier run left unfinished, oldest first: (id, starts that did not
     /// end, whether the request is stored).
     pub fn unfinished_scenario_sets(&self) -> DbResult<Vec<(String, u32, bool)>> {
-        let c = self.conn();
-        let mut st = c.prepare(
-            "SELECT id, attempts, request IS NOT NULL FROM scenario_sets WHERE state='running'
-             ORDER BY created_at, id",
-        )?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        rows.collect()
+        self.db.with(|c| {
+            c.query(
+                "SELECT id, attempts, CASE WHEN request IS NULL THEN 0 ELSE 1 END
+                 FROM scenario_sets WHERE state='running' ORDER BY created_at, id",
+                &[],
+            )?
+            .iter()
+            .map(|r| Ok((r.text(0)?, r.int(1)? as u32, r.int(2)? != 0)))
+            .collect()
+        })
     }
 
     /// Store a scenario set's files and mark it done, in one transaction.
     pub fn finish_scenario_set(&self, id: &str, files: &[(String, Vec<u8>)]) -> DbResult<()> {
-        let mut c = self.conn();
-        let tx = c.transaction()?;
-        for (name, bytes) in files {
-            tx.execute(
-                "INSERT OR REPLACE INTO scenario_files (id, name, bytes) VALUES (?1, ?2, ?3)",
-                params![id, name, bytes],
-            )?;
-        }
-        tx.execute(
-            "UPDATE scenario_sets SET state='done', finished_at=?2, request=NULL WHERE id=?1",
-            params![id, now()],
-        )?;
-        tx.commit()
+        let (id, files) = (id.to_string(), files.to_vec());
+        self.db.tx(move |tx| {
+            for (name, bytes) in files {
+                tx.exec(
+                    "INSERT INTO scenario_files (id, name, bytes) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (id, name) DO UPDATE SET bytes=excluded.bytes",
+                    &params![&id, name, bytes],
+                )?;
+            }
+            tx.exec(
+                "UPDATE scenario_sets SET state='done', finished_at=?2, request=NULL WHERE id=?1",
+                &params![&id, now()],
+            )
+            .map(|_| ())
+        })
     }
 
     /// Mark a scenario set failed with its reason (JSON of the error answer).
     pub fn fail_scenario_set(&self, id: &str, error_json: &str) -> DbResult<()> {
-        self.conn().execute(
-            "UPDATE scenario_sets SET state='failed', finished_at=?2, error=?3, request=NULL
-             WHERE id=?1 AND state='running'",
-            params![id, now(), error_json],
-        )?;
-        Ok(())
+        let p = params![id, now(), error_json];
+        self.db.with(move |c| {
+            c.exec(
+                "UPDATE scenario_sets SET state='failed', finished_at=?2, error=?3, request=NULL
+                 WHERE id=?1 AND state='running'",
+                &p,
+            )
+            .map(|_| ())
+        })
     }
 
     /// A scenario set: (state, error JSON, file names).
     pub fn scenario_set(&self, id: &str) -> DbResult<Option<StoredScenarioSet>> {
-        let c = self.conn();
-        let row: Option<(String, Option<String>)> = c
-            .query_row("SELECT state, error FROM scenario_sets WHERE id=?1", [id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
-        let Some((state, error)) = row else { return Ok(None) };
-        let mut st = c.prepare("SELECT name FROM scenario_files WHERE id=?1 ORDER BY name")?;
-        let names = st.query_map([id], |r| r.get(0))?.collect::<DbResult<Vec<String>>>()?;
-        Ok(Some((state, error, names)))
+        let p = params![id];
+        self.db.with(move |c| {
+            let Some(row) =
+                c.query_opt("SELECT state, error FROM scenario_sets WHERE id=?1", &p)?
+            else {
+                return Ok(None);
+            };
+            let names = c
+                .query("SELECT name FROM scenario_files WHERE id=?1 ORDER BY name", &p)?
+                .iter()
+                .map(|r| r.text(0))
+                .collect::<DbResult<Vec<String>>>()?;
+            Ok(Some((row.text(0)?, row.opt_text(1)?, names)))
+        })
     }
 
     /// One file of a scenario set.
     pub fn scenario_file(&self, id: &str, name: &str) -> DbResult<Option<Vec<u8>>> {
-        self.conn()
-            .query_row(
-                "SELECT bytes FROM scenario_files WHERE id=?1 AND name=?2",
-                [id, name],
-                |r| r.get(0),
-            )
-            .optional()
+        let p = params![id, name];
+        self.db.with(move |c| {
+            c.query_opt("SELECT bytes FROM scenario_files WHERE id=?1 AND name=?2", &p)?
+                .map(|r| r.blob(0))
+                .transpose()
+        })
     }
 
     /// Counts of jobs per state.
     pub fn counts(&self) -> DbResult<Vec<(String, u64)>> {
-        let c = self.conn();
-        let mut st = c.prepare("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
-        rows.collect()
+        self.db.with(|c| {
+            c.query("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state", &[])?
+                .iter()
+                .map(|r| Ok((r.text(0)?, r.int(1)? as u64)))
+                .collect()
+        })
     }
 
     /// Check the database answers (for the health check).
     pub fn ping(&self) -> DbResult<()> {
-        self.conn().query_row("SELECT 1", [], |_| Ok(()))
+        self.db.with(|c| c.query("SELECT 1", &[]).map(|_| ()))
     }
 
     /// Check the database can be written (for the readiness check): one row rewritten.
     pub fn probe_write(&self) -> DbResult<()> {
-        self.conn().execute("INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?1)", [now()])?;
-        Ok(())
+        let p = params![now()];
+        self.db.with(move |c| {
+            c.exec(
+                "INSERT INTO probe (id, at) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET at=excluded.at",
+                &p,
+            )
+            .map(|_| ())
+        })
     }
 }
 
 /// What to say when the database at `db` cannot be opened: the path, SQLite's reason, and for
 /// a database that cannot be written the fix (the file, its `-wal` and `-shm` files, which
 /// SQLite creates with the database file's mode, and the directory must be writable).
-pub fn open_error(db: &Path, e: &rusqlite::Error) -> String {
+pub fn open_error(db: &Path, e: &DbError) -> String {
     use rusqlite::ErrorCode::{CannotOpen, PermissionDenied, ReadOnly};
+    let code = match e {
+        DbError::Sqlite(e) => e.sqlite_error_code(),
+        _ => None,
+    };
     let shown = db.display();
     let dir = match db.parent().map(|d| d.display().to_string()) {
         Some(d) if !d.is_empty() => d,
         _ => ".".into(),
     };
-    match e.sqlite_error_code() {
+    match code {
         Some(ReadOnly | PermissionDenied | CannotOpen) => format!(
             "{shown}: cannot open the database for writing ({e}). The service's user must be \
              able to write the file, its companions {shown}-wal and {shown}-shm (SQLite \
@@ -554,7 +673,7 @@ mod tests {
     fn a_read_only_database_is_named_with_the_fix() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("c.db");
-        drop(Store::open(&db).unwrap());
+        drop(Store::open(&Target::Sqlite(db.clone()), 1).unwrap());
         let e = match Store::open_with(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) {
             Err(e) => e,
             Ok(_) => panic!("a read-only database opened for writing"),

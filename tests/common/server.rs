@@ -1,4 +1,8 @@
 //! Starting and stopping the real `catchment serve` binary on 127.0.0.1, by PID.
+//!
+//! The store: a SQLite file at the path a test gives, or, when `CATCHMENT_TEST_POSTGRES` holds
+//! a PostgreSQL URL (`scripts/postgres url`), a database of its own on that server for each
+//! such path (made at its first use, so a restart on the same path finds its data).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -25,6 +29,66 @@ pub fn signal(pid: u32, sig: i32) {
     assert_eq!(rc, 0, "kill({pid}, {sig}) failed");
 }
 
+/// The PostgreSQL server the tests run against (`CATCHMENT_TEST_POSTGRES`), if any.
+pub fn postgres() -> Option<String> {
+    std::env::var("CATCHMENT_TEST_POSTGRES").ok().filter(|u| !u.trim().is_empty())
+}
+
+/// `url` with its database name replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a postgres:// URL");
+    let (before_query, query) = match rest.split_once('?') {
+        Some((a, q)) => (a, format!("?{q}")),
+        None => (rest, String::new()),
+    };
+    let authority = before_query.split('/').next().unwrap_or("");
+    format!("{scheme}://{authority}/{name}{query}")
+}
+
+/// The `--db` of a test's store at `path`: the path itself, or the URL of a PostgreSQL
+/// database of its own (created when missing).
+pub fn db_arg(path: &Path) -> String {
+    let Some(url) = postgres() else { return path.display().to_string() };
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    path.hash(&mut h);
+    let name = format!("t_{:016x}", h.finish());
+    let admin =
+        catchment::server::db::open(&catchment::server::db::Target::Postgres(url.clone()), 1)
+            .expect("connect to CATCHMENT_TEST_POSTGRES");
+    let n = name.clone();
+    let exists = admin
+        .with(move |c| {
+            c.query("SELECT 1 FROM pg_database WHERE datname=?1", &[n.as_str().into()])
+                .map(|r| !r.is_empty())
+        })
+        .unwrap();
+    if !exists {
+        // Databases made at the same moment by tests running in parallel may collide on
+        // the template: a few tries.
+        for attempt in 0.. {
+            let sql = format!("CREATE DATABASE {name}");
+            match admin.with(move |c| c.batch(&sql)) {
+                Ok(()) => break,
+                Err(e) if attempt < 10 && !e.to_string().contains("already exists") => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                Err(e) if e.to_string().contains("already exists") => break,
+                Err(e) => panic!("CREATE DATABASE {name}: {e}"),
+            }
+        }
+    }
+    with_database(&url, &name)
+}
+
+/// Rows of a query on a test's store (the SQLite file at `path`, or its PostgreSQL database).
+pub fn store_rows(path: &Path, sql: &str) -> Vec<catchment::server::db::Row> {
+    let target = catchment::server::db::Target::parse(&db_arg(path));
+    let db = catchment::server::db::open(&target, 1).unwrap();
+    let sql = sql.to_string();
+    db.with(move |c| c.query(&sql, &[])).unwrap()
+}
+
 pub struct Server {
     pub child: Option<Child>,
     pub addr: SocketAddr,
@@ -44,16 +108,17 @@ impl Server {
     }
 
     fn start_with(db: &Path, extra: &[&str], stderr: Stdio) -> Server {
-        let mut child = Command::new(bin())
-            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-            .arg(db)
-            .args(["--token", &format!("write:{WRITE}"), "--token", &format!("read:{READ}")])
-            .args(extra)
-            .env_remove("CATCHMENT_TOKENS")
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start catchment serve");
+        Self::spawn(serve_command(db, extra), db, stderr)
+    }
+
+    /// `catchment serve --db DB` with `extra` flags, `db` given as is (a file or a URL).
+    pub fn start_db(db: &str, extra: &[&str]) -> Server {
+        Self::spawn(serve_command_db(db, extra), Path::new(db), Stdio::inherit())
+    }
+
+    fn spawn(mut cmd: Command, db: &Path, stderr: Stdio) -> Server {
+        let mut child =
+            cmd.stdout(Stdio::piped()).stderr(stderr).spawn().expect("start catchment serve");
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
@@ -103,8 +168,19 @@ impl Drop for Server {
     }
 }
 
-/// `catchment serve` on a free port with the test tokens and `extra` flags, not started.
+/// `catchment serve` on a free port with the test tokens and `extra` flags, not started. On
+/// PostgreSQL leases are short (2 s) and polls quick, so a killed server's jobs are taken over
+/// within a test's patience; a test's own flags come first.
 pub fn serve_command(db: &Path, extra: &[&str]) -> Command {
+    let mut c = serve_command_db(&db_arg(db), extra);
+    if postgres().is_some() {
+        c.env("CATCHMENT_LEASE_SECONDS", "2").env("CATCHMENT_POLL_MS", "50");
+    }
+    c
+}
+
+/// `catchment serve --db DB` (a file or a URL, as is) with the test tokens and `extra` flags.
+pub fn serve_command_db(db: &str, extra: &[&str]) -> Command {
     let mut c = Command::new(bin());
     c.args(["serve", "--listen", "127.0.0.1:0", "--db"])
         .arg(db)
