@@ -1336,6 +1336,7 @@ fn cli_solve_options_and_http_plan_fields_are_the_same() {
         ("previous", "stability.previous"),
         ("change-cost", "stability.change_cost"),
         ("max-changed-blocks", "stability.max_changed_blocks"),
+        ("pin", "pins"),
     ];
     // Flags that are not per request: the CLI's output and help, and the routing settings
     // that are the operator's on a service (extract, cache, concurrency, deadline, reports).

@@ -15,13 +15,16 @@ mod access;
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod editing;
 pub mod error;
 pub mod jobs;
 pub mod lock;
 pub mod metrics;
 pub mod model;
+pub mod page;
 pub mod scenarios;
 pub mod store;
+pub mod versions;
 
 pub use config::Config;
 

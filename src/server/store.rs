@@ -151,6 +151,7 @@ impl Store {
                  csv BLOB NOT NULL
              );",
         )?;
+        conn.execute_batch(super::versions::CREATE_TABLE)?;
         // Databases made before scenario sets kept their inputs.
         let has_request: bool = conn.query_row(
             "SELECT COUNT(*) > 0 FROM pragma_table_info('scenario_sets') WHERE name='request'",
@@ -203,7 +204,7 @@ impl Store {
         Ok((jobs, sets))
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(super) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
