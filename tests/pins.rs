@@ -94,7 +94,7 @@ fn pinned_blocks_end_at_their_school_and_the_plan_is_certified_given_the_pins() 
     let mut wanted: HashMap<String, String> = HashMap::new();
     for (b, _) in blocks.iter().take(2) {
         let current: Vec<&String> =
-            free_assign.iter().filter(|(blk, _)| blk == b).map(|(_, s)| s).collect();
+            free_assign.iter().filter(|(blk, _)| blk.as_str() == *b).map(|(_, s)| s).collect();
         let target = schools.iter().rev().find(|s| !current.contains(s)).unwrap();
         pins.push_str(&format!("{b},{target}\n"));
         wanted.insert(b.to_string(), target.clone());
