@@ -209,7 +209,11 @@ impl Browser {
     pub fn wait_for(&mut self, expr: &str, limit: Duration) {
         let start = Instant::now();
         loop {
-            if self.eval(&format!("!!({expr})")) == json!(true) {
+            // While a page loads, `document.body` may not exist yet: false, not an error.
+            let probe = format!(
+                "(() => {{ try {{ return !!({expr}); }} catch (_) {{ return false; }} }})()"
+            );
+            if self.eval(&probe) == json!(true) {
                 return;
             }
             assert!(start.elapsed() < limit, "timed out waiting for {expr}");
