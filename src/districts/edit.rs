@@ -206,7 +206,15 @@ impl EditModel {
             let w64 = if w == UNREACHABLE { 0 } else { w as u64 };
             let block = match (&pupil.block, &pupil.fixed_school) {
                 (Some(b), None) => b,
-                _ => {
+                (b, _) => {
+                    // A fixed pupil's block is still a block of the plan (with no pupil that
+                    // moves with it, when all of its pupils are fixed, e.g. pinned).
+                    if let Some(b) = b {
+                        if !index.contains_key(b) {
+                            index.insert(b.clone(), blocks.len());
+                            blocks.push(empty_block(b, None, Some(s)));
+                        }
+                    }
                     fixed[s][0] += 1;
                     fixed[s][1] += w64;
                     fixed[s][2] += u64::from(w != UNREACHABLE && w > LONG_WALK_M);
