@@ -87,6 +87,10 @@ pub struct EditModel {
     pub optimal: bool,
 }
 
+/// The city's blocks, their published districts (school indices) and their neighbours.
+pub type CityBlocks<'a> =
+    (&'a [crate::districts::blocks::Block], &'a [Option<usize>], Vec<Vec<usize>>);
+
 /// One move: a block to a school.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Move {
@@ -164,12 +168,7 @@ pub struct Evaluation {
 impl EditModel {
     /// The edit model of a plan: `rows` are the published districts' schools (one per city
     /// block, `city_blocks` order) with the city's adjacency, when the city is known.
-    pub fn build(
-        inst: &Instance,
-        m: &Matrix,
-        plan: &Plan,
-        city: Option<(&[crate::districts::blocks::Block], &[Option<usize>], Vec<Vec<usize>>)>,
-    ) -> EditModel {
+    pub fn build(inst: &Instance, m: &Matrix, plan: &Plan, city: Option<CityBlocks>) -> EditModel {
         let ns = inst.schools.len();
         let schools = inst
             .schools
@@ -487,7 +486,7 @@ pub fn evaluate(model: &EditModel, moves: &[Move]) -> Result<Evaluation> {
                 seats: school.capacity,
                 classes: classes(school, load[s]),
                 over_capacity: over,
-                mean_walk_m: if load[s] == 0 { 0 } else { (walk[s] + load[s] / 2) / load[s] },
+                mean_walk_m: (walk[s] + load[s] / 2).checked_div(load[s]).unwrap_or(0),
                 over_2km: long[s],
                 pieces: pieces_now[s],
             }
