@@ -154,7 +154,7 @@ fn cli_and_http_evaluate_the_same_edit_the_same_as_from_scratch() {
     for s in cli["per_school"].as_array().unwrap() {
         let (n, w, long) = per.get(s["id"].as_str().unwrap()).copied().unwrap_or_default();
         assert_eq!(s["pupils"].as_u64().unwrap(), n, "{s}");
-        let mean = if n == 0 { 0 } else { (w + n / 2) / n };
+        let mean = (w + n / 2).checked_div(n).unwrap_or(0);
         assert_eq!(s["mean_walk_m"].as_u64().unwrap(), mean, "{s}");
         assert_eq!(s["over_2km"].as_u64().unwrap(), long, "{s}");
         over_2km += long;
