@@ -32,11 +32,13 @@ fn border_block(model: &Value) -> (String, String) {
         }
         let s = b["school"].as_u64();
         for n in model["neighbours"][i].as_array().unwrap() {
-            let t = blocks[n.as_u64().unwrap() as usize]["school"].as_u64();
-            if t.is_some() && t != s && !b["walk_m"][t.unwrap() as usize].is_null() {
+            let Some(t) = blocks[n.as_u64().unwrap() as usize]["school"].as_u64() else {
+                continue;
+            };
+            if Some(t) != s && !b["walk_m"][t as usize].is_null() {
                 return (
                     b["id"].as_str().unwrap().to_string(),
-                    schools[t.unwrap() as usize]["id"].as_str().unwrap().to_string(),
+                    schools[t as usize]["id"].as_str().unwrap().to_string(),
                 );
             }
         }
