@@ -430,11 +430,6 @@ fn artefact(app: &App, id: &str, which: Artefact) -> Result<Vec<u8>, ApiError> {
     }
 }
 
-/// A finished plan's `summary.json` (404 / 409 / `job_failed` as for its other artefacts).
-pub(super) fn summary_of(app: &App, id: &str) -> Result<Vec<u8>, ApiError> {
-    artefact(app, id, Artefact::Summary)
-}
-
 fn plan_response(app: &App, id: &str) -> Result<PlanResponse, ApiError> {
     let bytes = artefact(app, id, Artefact::Summary)?;
     let summary = serde_json::from_slice(&bytes)

@@ -174,15 +174,26 @@ fn author(app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
 /// The edit model of a finished plan.
 fn model(app: &App, id: &str) -> Result<EditModel, ApiError> {
     valid_id(id)?;
-    // The plan must exist and be finished (404 / 409 as for its other files).
-    super::api::summary_of(app, id)?;
     let bytes = match app.store.plan_file(id, edit::EDIT_FILE) {
         Ok(Some(b)) => b,
+        // The plan must exist and be finished (404 / 409 as for its other files).
         Ok(None) => {
-            return Err(ApiError::new(
-                "not_found",
-                &format!("plan {id} has no {}: submit it again to edit it", edit::EDIT_FILE),
-            ))
+            return Err(match app.store.job(id) {
+                Ok(Some(j)) if j.state == "failed" => ApiError::new(
+                    "job_failed",
+                    &format!("job {id} failed, so it has no plan: /v1/jobs/{id} says why"),
+                ),
+                Ok(Some(j)) if j.state != "done" => ApiError::new(
+                    "not_ready",
+                    &format!("job {id} is {}: the plan is not ready yet", j.state),
+                ),
+                Ok(Some(_)) => ApiError::new(
+                    "not_found",
+                    &format!("plan {id} has no {}: submit it again to edit it", edit::EDIT_FILE),
+                ),
+                Ok(None) => ApiError::new("not_found", "no such plan"),
+                Err(e) => ApiError::internal(&format!("reading job: {e}")),
+            })
         }
         Err(e) => return Err(ApiError::internal(&format!("reading plan file: {e}"))),
     };
