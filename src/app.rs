@@ -170,6 +170,9 @@ pub struct PlanRequest {
     pub city: Option<CitySpec>,
     /// What the report page compares the plan with.
     pub compare: CompareSpec,
+    /// Blocks fixed to a school (CSV `block_id,school_id`): their pupils are fixed there and
+    /// the rest is optimised around them.
+    pub pins: Option<Source>,
 }
 
 /// A stage of a plan request, reported to the shell's progress display.
@@ -222,6 +225,20 @@ pub struct Loaded {
     /// With walks routed here (OSRM): the plan directory keeps the pupil matrix and the block
     /// matrix it was solved with (internal files), so `check` needs no routing.
     pub walks: Option<crate::output::StoredWalks>,
+    /// Pins: the blocks fixed to a school, and the instance without them (what the pins cost
+    /// is measured against its optimum). `inst` has the pins applied.
+    pub pins: Option<Pinned>,
+}
+
+/// A request's pins and the instance without them.
+#[derive(Debug, Clone)]
+pub struct Pinned {
+    /// The pins, by block id.
+    pub pins: Vec<crate::districts::pins::Pin>,
+    /// Pupils fixed by the pins.
+    pub pupils: usize,
+    /// The instance before the pins were applied.
+    pub unpinned: Instance,
 }
 
 /// Read schools and pupils; problems of both files are reported together.
@@ -369,6 +386,25 @@ impl PlanRequest {
             }
             None => None,
         };
+        // Given districts are compared as given: read before the pins fix pupils.
+        let (inst, pins) = match &self.pins {
+            Some(src) => {
+                let known: Vec<String> = city
+                    .as_ref()
+                    .map(|c| c.blocks.iter().map(|b| b.id.clone()).collect())
+                    .unwrap_or_default();
+                let pins = crate::districts::pins::pins_from_csv(
+                    &src.label(),
+                    &src.bytes()?,
+                    &inst,
+                    Some(&known),
+                )?;
+                let (pinned, pupils) = crate::districts::pins::apply(&inst, &pins);
+                tracing::info!(blocks = pins.len(), pupils, "pins applied");
+                (pinned, Some(Pinned { pins, pupils, unpinned: inst }))
+            }
+            None => (inst, None),
+        };
         Ok(Loaded {
             inst,
             matrix,
@@ -379,6 +415,7 @@ impl PlanRequest {
             compare_districts,
             excluded,
             walks,
+            pins,
         })
     }
 
@@ -581,6 +618,8 @@ pub struct PlanResult {
     pub comparison: Option<Comparison>,
     /// With whole street segments: what the rule cost against the plan without it.
     pub segments: Option<crate::districts::segments::SegmentReport>,
+    /// With pins: what they cost against the optimum without them.
+    pub pins: Option<crate::districts::pins::PinsReport>,
 }
 
 /// What writing a plan directory produced.
@@ -637,6 +676,35 @@ impl Loaded {
         stage(Stage::Solving);
         crate::cancel::check()?;
         crate::pipeline::nearest_applies(&self.policy, self.stability.is_some())?;
+        let mut result = self.solve_policy()?;
+        result.pins = self.pins_report()?;
+        Ok(result)
+    }
+
+    /// What the pins cost: the certified pupil-level optimum with and without them.
+    pub fn pins_report(&self) -> Result<Option<crate::districts::pins::PinsReport>> {
+        let Some(p) = &self.pins else { return Ok(None) };
+        let policy = Policy {
+            unit: Unit::Pupil,
+            min_class_size: None,
+            contiguous: false,
+            whole_segments: false,
+            split_street_cost: None,
+            ..self.policy.clone()
+        };
+        let pinned = crate::solve_plan(&self.inst, &self.matrix, &policy, None)?.objective;
+        crate::cancel::check()?;
+        let unpinned = crate::solve_plan(&p.unpinned, &self.matrix, &policy, None)?.objective;
+        Ok(Some(crate::districts::pins::PinsReport {
+            blocks: p.pins.len(),
+            pupils: p.pupils,
+            unpinned_optimum_m: unpinned,
+            pinned_optimum_m: pinned,
+            cost_m: pinned.saturating_sub(unpinned),
+        }))
+    }
+
+    fn solve_policy(&self) -> Result<PlanResult> {
         if self.policy.contiguous {
             return self.solve_contiguous();
         }
@@ -656,7 +724,7 @@ impl Loaded {
             Some(_) => self.comparison(&plan)?,
             None => None,
         };
-        Ok(PlanResult { plan, stability, comparison, segments: None })
+        Ok(PlanResult { plan, stability, comparison, segments: None, pins: None })
     }
 
     /// Contiguous districts: the certified pupil-level optimum first (the lower bound, and the
@@ -724,7 +792,7 @@ impl Loaded {
             }
         };
         let comparison = self.comparison(&plan)?;
-        Ok(PlanResult { plan, stability, comparison, segments: None })
+        Ok(PlanResult { plan, stability, comparison, segments: None, pins: None })
     }
 
     /// Whole street segments: the plan of the same policy without the rule first (the
@@ -734,7 +802,7 @@ impl Loaded {
         let (plan, report) =
             crate::districts::segments::solve(&self.inst, &self.matrix, &self.policy, city)?;
         let comparison = self.comparison(&plan)?;
-        Ok(PlanResult { plan, stability: None, comparison, segments: Some(report) })
+        Ok(PlanResult { plan, stability: None, comparison, segments: Some(report), pins: None })
     }
 
     /// The city for whole street segments, or why the rule cannot be applied.
@@ -809,6 +877,10 @@ impl PlanResult {
             excluded: loaded.excluded.as_ref(),
             segments: self.segments.as_ref(),
             walks: loaded.walks.as_ref(),
+            pins: match (&loaded.pins, &self.pins) {
+                (Some(p), Some(r)) => Some((p.pins.as_slice(), r)),
+                _ => None,
+            },
         };
         let (summary, publication) =
             crate::output::write_plan(out, &loaded.inst, &loaded.matrix, &self.plan, &extras)?;

@@ -60,6 +60,15 @@ pub fn check_plan(
     dir: &Path,
     max_walk: Option<u32>,
 ) -> Result<CheckReport> {
+    // A plan solved with pins is judged given the pins: their pupils are fixed.
+    let pinned;
+    let inst = match read_pins(dir, inst)? {
+        Some(i) => {
+            pinned = i;
+            &pinned
+        }
+        None => inst,
+    };
     let original = inst;
     let files = read_plan(dir, inst)?;
     // The policy the plan was solved under: without it optimality cannot be judged.
@@ -221,6 +230,19 @@ pub fn check_plan(
     Ok(report)
 }
 
+/// The instance with the plan's pins applied, when its directory keeps `pins.csv`.
+fn read_pins(dir: &Path, inst: &Instance) -> Result<Option<Instance>> {
+    use crate::districts::pins;
+    let path = dir.join(pins::PINS_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    // Blocks were checked when the plan was solved (some may have no pupils this year).
+    let list = pins::pins_from_csv(pins::PINS_FILE, &bytes, inst, None)?;
+    Ok(Some(pins::apply(inst, &list).0))
+}
+
 /// The policy of a plan in words: what optimality is judged under.
 fn describe_policy(summary: &Summary, max_walk: Option<u32>) -> String {
     let s = &summary.solver;
@@ -233,6 +255,9 @@ fn describe_policy(summary: &Summary, max_walk: Option<u32>) -> String {
     } else {
         "pupils placed one by one".into()
     });
+    if let Some(p) = &summary.pins {
+        parts.push(format!("{} pinned block(s)", p.blocks));
+    }
     if let Some(c) = s.min_class_size {
         parts.push(format!("min_class_size {c}"));
     }

@@ -25,6 +25,7 @@
 //!     stability: None,
 //!     city: None,
 //!     compare: CompareSpec::default(),
+//!     pins: None,
 //! };
 //! let loaded = req.load(&|_| ())?;
 //! let result = loaded.solve(&|_| ())?;

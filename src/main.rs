@@ -65,6 +65,10 @@ The directory is replaced only when the new plan is complete; on any error nothi
         publish: PublishArgs,
         #[command(flatten)]
         stability: StabilityArgs,
+        /// Blocks fixed to a school (CSV block_id,school_id): their pupils go there and the
+        /// rest is optimised around them; the plan keeps them as pins.csv.
+        #[arg(long)]
+        pin: Option<PathBuf>,
     },
     /// Sweep the change cost against last year's districts: walk, changes and the price of
     /// stability per cost, as curve.csv and a chart curve.svg.
@@ -130,6 +134,25 @@ Reads the plan's schools.csv, assignments.csv and districts.csv (solve with --bl
 OUT/simulation.json; with --buffer auto also OUT/robustness.json and OUT/robust-simulation.csv, and the robust plan to --out-plan."
     )]
     Simulate(SimulateArgs),
+    /// What an edit of a plan's districts costs: blocks moved to other schools, evaluated on the
+    /// plan's own walks (its edit.json) against the certified optimum.
+    #[command(
+        after_help = "Example:\n  catchment evaluate --plan out/demo --districts moves.csv\n\n\
+Every block the districts file (block_id,school_id) lists is placed whole at its school; the other blocks stay as planned. \
+Prints the total walk, the gap to the certified optimum, each school's pupils, seats, classes and mean walk, warnings \
+(schools over their seats, districts in more pieces) and each move's cost."
+    )]
+    Evaluate {
+        /// The plan directory written by `catchment solve`.
+        #[arg(long)]
+        plan: PathBuf,
+        /// The blocks to move: CSV block_id,school_id.
+        #[arg(long)]
+        districts: PathBuf,
+        /// Print the evaluation as JSON (the same as POST /v1/plans/{id}/evaluate answers).
+        #[arg(long)]
+        json: bool,
+    },
     /// Why an address or block belongs to its school: from a plan's published districts.
     #[command(
         after_help = "Examples:\n  catchment explain --plan out/demo --address \"Hegelstraße\"\n  catchment explain --plan out/demo --block CRS3035RES100mN3226500E4433000 --json\n\n\
@@ -594,6 +617,7 @@ impl InputArgs {
             stability: None,
             city: None,
             compare: app::CompareSpec::default(),
+            pins: None,
         })
     }
 }
@@ -1007,6 +1031,57 @@ fn solve_to(req: &app::PlanRequest, out: OutDir) -> anyhow::Result<Summary> {
 fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Simulate(args) => run_simulate(args),
+        Command::Evaluate { plan, districts, json } => {
+            let model = catchment::output::read_edit_model(&plan)?;
+            let moves = model.moves_from_csv(
+                &catchment::instance::file_name(&districts),
+                &catchment::instance::read_input(&districts)?,
+            )?;
+            let e = catchment::districts::edit::evaluate(&model, &moves)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&e)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let km = |m: u64| m as f64 / 1000.0;
+            println!(
+                "Total walk {:.3} km ({}), {:.3} km ({:.2}%) above the certified optimum of {:.3} km",
+                km(e.total_m),
+                e.status,
+                km(e.gap_m),
+                e.gap_pct,
+                km(e.optimum_m)
+            );
+            println!("{} pupils, {} over 2 km", e.pupils, e.over_2km);
+            println!("school      pupils  seats  classes  over  mean walk m  over 2 km  pieces");
+            for s in &e.per_school {
+                println!(
+                    "{:<10} {:>7} {:>6} {:>8} {:>5} {:>12} {:>10} {:>7}",
+                    s.id,
+                    s.pupils,
+                    s.seats,
+                    s.classes,
+                    s.over_capacity,
+                    s.mean_walk_m,
+                    s.over_2km,
+                    s.pieces
+                );
+            }
+            for m in &e.moves {
+                println!(
+                    "move {} {} -> {}: {} pupils, {:+} m{}",
+                    m.block_id,
+                    m.from.as_deref().unwrap_or("-"),
+                    m.to,
+                    m.pupils,
+                    m.cost_m,
+                    if m.room { "" } else { " (no room)" }
+                );
+            }
+            for w in &e.warnings {
+                println!("warning: {w}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Explain { plan, address, block, json } => {
             let query = match (address, block) {
                 (Some(a), _) => catchment::districts::files::Query::Address(a),
@@ -1029,7 +1104,7 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Solve { input, out, force, policy, publish, stability } => {
+        Command::Solve { input, out, force, policy, publish, stability, pin } => {
             let dir = OutDir::new(
                 &out,
                 force,
@@ -1045,12 +1120,14 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                     publish.compare.as_deref(),
                     publish.exclude_blocks.as_deref(),
                     stability.previous.as_deref(),
+                    pin.as_deref(),
                 ],
             )?;
             let req = app::PlanRequest {
                 stability: stability.spec()?,
                 city: publish.city_spec(),
                 compare: publish.compare_spec(),
+                pins: pin.map(Source::Path),
                 ..input.request(policy.policy())?
             };
             let summary = solve_to(&req, dir)?;
@@ -1476,6 +1553,7 @@ fn run_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
                     exclude_blocks: None,
                 }),
                 compare: app::CompareSpec::default(),
+                pins: None,
             };
             Some((req, out_plan.clone()))
         }
@@ -1619,6 +1697,16 @@ fn print_summary(s: &Summary, out: &Path) {
             },
             km(s.solver.objective_m),
             km(opt)
+        );
+    }
+    if let Some(p) = &s.pins {
+        println!(
+            "Pins: {} block(s), {} pupils fixed; they cost {:.1} km of walk (certified optimum {:.1} km with them, {:.1} km without)",
+            p.blocks,
+            p.pupils,
+            km(p.cost_m),
+            km(p.pinned_optimum_m),
+            km(p.unpinned_optimum_m)
         );
     }
     println!(

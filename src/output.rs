@@ -223,6 +223,9 @@ pub struct Extras<'a> {
     /// Keep the walks the plan was solved with in its directory ([`MATRIX_FILE`], and with
     /// the city [`BLOCK_MATRIX_FILE`]): internal files, never published.
     pub walks: Option<&'a StoredWalks>,
+    /// Pins the plan was solved with: `pins.csv` (which `check` applies) and the summary's
+    /// `pins` section.
+    pub pins: Option<(&'a [crate::districts::pins::Pin], &'a crate::districts::pins::PinsReport)>,
 }
 
 /// The pupil matrix a plan was solved with, kept in its directory when it was not a file the
@@ -253,7 +256,7 @@ pub fn write_plan(
     plan: &Plan,
     extras: &Extras,
 ) -> Result<(Summary, Option<Publication>)> {
-    let Extras { city, stability, excluded, segments, walks, .. } = *extras;
+    let Extras { city, stability, excluded, segments, walks, pins, .. } = *extras;
     let inst = &*crate::effective_instance(inst, &plan.policy);
     let mut summary = summarize(inst, m, plan);
     summary.stability = stability.map(|(r, _)| r.clone());
@@ -290,7 +293,33 @@ pub fn write_plan(
     summary.routing_check = Some(check.summary.clone());
     summary.streets = publication.as_ref().and_then(|p| p.streets.as_ref()).map(|l| l.stats());
     summary.whole_segments = segments.cloned();
+    summary.pins = pins.map(|(_, r)| r.clone());
+    let edit = {
+        use crate::districts::{adjacency, edit::EditModel};
+        let rows: Vec<Option<usize>> = publication
+            .as_ref()
+            .map(|p| p.rows.iter().map(|r| r.school).collect())
+            .unwrap_or_default();
+        let city = match (city, &publication) {
+            (Some(c), Some(_)) => Some((
+                c.blocks.as_slice(),
+                rows.as_slice(),
+                adjacency::for_city(&c.blocks, &c.matrix).0.neighbours,
+            )),
+            _ => None,
+        };
+        EditModel::build(inst, m, plan, city)
+    };
     write_atomically(out, |dir| {
+        // Compact: the page loads it (blocks x schools sums).
+        let text = serde_json::to_string(&edit).map_err(|e| Error::internal(e.to_string()))?;
+        write_text(&dir.join(crate::districts::edit::EDIT_FILE), &text)?;
+        if let Some((pins, _)) = pins {
+            write_text(
+                &dir.join(crate::districts::pins::PINS_FILE),
+                &crate::districts::pins::pins_csv(pins),
+            )?;
+        }
         write_json(&dir.join("summary.json"), &summary)?;
         write_json(&dir.join("certificate.json"), &cert)?;
         if let Some((_, prev)) = stability {
@@ -596,4 +625,21 @@ pub fn school_names(text: &str) -> Vec<(String, String)> {
         .flatten()
         .map(|r| (r.get(i).unwrap_or("").to_string(), r.get(n).unwrap_or("").to_string()))
         .collect()
+}
+
+/// A plan directory's edit model (`edit.json`), which `catchment evaluate` applies moves to.
+pub fn read_edit_model(dir: &Path) -> Result<crate::districts::edit::EditModel> {
+    let path = dir.join(crate::districts::edit::EDIT_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::not_found(format!(
+                "{} has no {}: solve the plan again with this version of catchment",
+                dir.display(),
+                crate::districts::edit::EDIT_FILE
+            )))
+        }
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    crate::districts::edit::model_from_json(&text)
 }

@@ -462,6 +462,7 @@ fn loaded(
         compare_districts: None,
         excluded,
         walks: Some(crate::output::StoredWalks { left_out_ungeocoded: vec![], block_source }),
+        pins: None,
     })
 }
 

@@ -169,6 +169,7 @@ fn request(dir: &Path) -> PlanRequest {
         stability: None,
         city: None,
         compare: CompareSpec::default(),
+        pins: None,
     }
 }
 

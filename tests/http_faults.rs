@@ -500,10 +500,15 @@ fn every_error_answer_is_json_and_media_types_are_parsed() {
             )
             .unwrap();
             assert_eq!(r.status, 400, "{path}: JSON with parameters is JSON: {}", r.text());
-            let r = get(s.addr, &path, Some(WRITE));
-            assert_eq!(r.status, 405, "{path}");
-            assert_eq!(r.json()["error"], "method_not_allowed", "{path}");
-            assert!(r.header("allow").is_some(), "{path}");
+            // GET on a POST-only route (a path with both, like versions, answers GET).
+            let also_get =
+                catchment::server::api::ROUTES.iter().any(|(m, p)| *m == "get" && p == route);
+            if !also_get {
+                let r = get(s.addr, &path, Some(WRITE));
+                assert_eq!(r.status, 405, "{path}");
+                assert_eq!(r.json()["error"], "method_not_allowed", "{path}");
+                assert!(r.header("allow").is_some(), "{path}");
+            }
         } else {
             let r =
                 http::request(s.addr, "DELETE", &path, &[("Authorization", &auth)], b"").unwrap();

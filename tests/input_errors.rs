@@ -684,6 +684,7 @@ fn one_correct_message_per_fault() {
         stability: None,
         city: None,
         compare: Default::default(),
+        pins: None,
     };
     assert!(matches!(req.load(&|_| ()), Err(Error::Policy { .. })));
 }

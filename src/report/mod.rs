@@ -58,6 +58,9 @@ pub struct Summary {
     /// Plans with whole street segments: what the rule cost against the plan without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub whole_segments: Option<crate::districts::segments::SegmentReport>,
+    /// Plans solved with pins: how many and what they cost against the optimum without them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pins: Option<crate::districts::pins::PinsReport>,
 }
 
 /// Walking-distance statistics over all pupils, in meters.
@@ -325,6 +328,7 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
         routing_check: None,
         streets: None,
         whole_segments: None,
+        pins: None,
     }
 }
 

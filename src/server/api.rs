@@ -156,6 +156,7 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
         let (mut compare, mut stability): (Option<String>, Option<String>) = (None, None);
         let mut area: Option<String> = None;
         let mut exclude_blocks: Option<String> = None;
+        let mut pins: Option<String> = None;
         let mut crs: Option<String> = None;
         loop {
             let field = match mp.next_field().await {
@@ -214,11 +215,12 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
                 "exclude_blocks" => &mut exclude_blocks,
                 "area" => &mut area,
                 "crs" => &mut crs,
+                "pins" => &mut pins,
                 "stability" => &mut stability,
                 other => {
                     return Err(ApiError::new(
                         "bad_request",
-                        &format!("unknown form field '{other}': expected schools, pupils, matrix, policy, blocks, block_matrix, streets, area, compare, exclude_blocks, stability, crs"),
+                        &format!("unknown form field '{other}': expected schools, pupils, matrix, policy, blocks, block_matrix, streets, area, compare, exclude_blocks, stability, crs, pins"),
                     ))
                 }
             };
@@ -265,6 +267,7 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
             stability,
             area,
             crs,
+            pins,
         });
     }
     if !(essence.is_empty() || essence == "application/json") {
@@ -877,8 +880,8 @@ impl utoipa::Modify for BearerScheme {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "catchment", description = "Optimal school catchment areas as a service: submit an instance, poll the job, fetch the plan."),
-    paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, get_plan_file, explain, submit_simulation, get_simulation, get_simulation_csv, healthz, readyz, metrics, openapi, super::scenarios::submit, super::scenarios::get_set, super::scenarios::get_file),
-    components(schemas(PlanRequest, TableInput, PlanForm, RoutingSpec, StabilitySpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks, SimulationRequest, SimulationResponse, super::scenarios::ScenarioSetRequest, super::scenarios::ScenarioSetStatus)),
+    paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, get_plan_file, explain, submit_simulation, get_simulation, get_simulation_csv, healthz, readyz, metrics, openapi, super::scenarios::submit, super::scenarios::get_set, super::scenarios::get_file, super::editing::evaluate, super::editing::reoptimise, super::editing::save_version, super::editing::list_versions, super::editing::get_version, super::editing::diff, super::page::index, super::page::script, super::page::style),
+    components(schemas(PlanRequest, TableInput, PlanForm, RoutingSpec, StabilitySpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks, SimulationRequest, SimulationResponse, super::scenarios::ScenarioSetRequest, super::scenarios::ScenarioSetStatus, super::editing::EvaluateRequest, super::editing::ReoptimiseRequest, super::editing::Reoptimised, super::editing::VersionRequest, super::editing::Version, super::editing::Diff, super::editing::ChangedBlock, super::editing::SchoolDiff)),
     modifiers(&BearerScheme)
 )]
 /// The OpenAPI document of the service, served at `/openapi.json`.
@@ -914,6 +917,15 @@ routes! {
     get "/v1/plans/{id}/certificate.json" => get_certificate,
     get "/v1/plans/{id}/files/{name}" => get_plan_file,
     get "/v1/plans/{id}/explain" => explain,
+    post "/v1/plans/{id}/evaluate" => super::editing::evaluate,
+    post "/v1/plans/{id}/reoptimise" => super::editing::reoptimise,
+    post "/v1/plans/{id}/versions" => super::editing::save_version,
+    get "/v1/plans/{id}/versions" => super::editing::list_versions,
+    get "/v1/versions/{id}" => super::editing::get_version,
+    get "/v1/diff" => super::editing::diff,
+    get "/" => super::page::index,
+    get "/page.js" => super::page::script,
+    get "/page.css" => super::page::style,
     post "/v1/scenarios" => super::scenarios::submit,
     get "/v1/scenarios/{id}" => super::scenarios::get_set,
     get "/v1/scenarios/{id}/files/{*path}" => super::scenarios::get_file,

@@ -19,6 +19,9 @@ pub enum Scope {
 pub struct Token {
     /// What the token may do.
     pub scope: Scope,
+    /// Who holds it (`NAME=SCOPE:SECRET`), for the author of saved versions; without a name,
+    /// `write token 1a2b3c4d` (the start of its hash, never of the secret).
+    pub name: String,
     hash: [u8; 32],
 }
 
@@ -38,10 +41,20 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Parse `SCOPE:SECRET` or `SCOPE:sha256:HEX` (SCOPE is `read` or `write`). Error messages
-/// never repeat the secret.
+/// Parse `SCOPE:SECRET` or `SCOPE:sha256:HEX` (SCOPE is `read` or `write`), optionally
+/// preceded by a name, `NAME=SCOPE:...`. Error messages never repeat the secret.
 pub fn parse_token(spec: &str) -> Result<Token, String> {
     let spec = spec.trim();
+    let (name, spec) = match spec.split_once(':').map(|(head, _)| head.split_once('=')) {
+        Some(Some((name, _))) => {
+            let name = name.trim();
+            if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+                return Err("a token's name must have 1 to 64 printable characters".into());
+            }
+            (Some(name.to_string()), &spec[spec.find('=').unwrap_or(0) + 1..])
+        }
+        _ => (None, spec),
+    };
     let (scope, rest) =
         spec.split_once(':').ok_or("a token must look like 'read:SECRET' or 'write:SECRET'")?;
     let scope = match scope.trim() {
@@ -66,7 +79,14 @@ pub fn parse_token(spec: &str) -> Result<Token, String> {
         }
         sha256(rest.as_bytes())
     };
-    Ok(Token { scope, hash })
+    let name = name.unwrap_or_else(|| {
+        format!(
+            "{} token {}",
+            if scope == Scope::Write { "write" } else { "read" },
+            &hex(&hash)[..8]
+        )
+    });
+    Ok(Token { scope, name, hash })
 }
 
 /// Why a request was refused.
@@ -92,6 +112,15 @@ pub fn scope_of(tokens: &[Token], presented: &str) -> Option<Scope> {
 
 /// Check an `Authorization` header value against the tokens for the needed scope.
 pub fn authorize(tokens: &[Token], header: Option<&str>, needed: Scope) -> Result<Scope, Denied> {
+    authorize_named(tokens, header, needed).map(|(scope, _)| scope)
+}
+
+/// [`authorize`], with the name of the (first) token that matched.
+pub fn authorize_named(
+    tokens: &[Token],
+    header: Option<&str>,
+    needed: Scope,
+) -> Result<(Scope, String), Denied> {
     // The scheme is case-insensitive (RFC 9110, 11.1); one or more spaces before the token.
     let presented = header
         .map(str::trim_start)
@@ -103,8 +132,15 @@ pub fn authorize(tokens: &[Token], header: Option<&str>, needed: Scope) -> Resul
         .filter(|t| !t.is_empty())
         .ok_or(Denied::Unauthenticated)?;
     let scope = scope_of(tokens, presented).ok_or(Denied::Unauthenticated)?;
+    let h = sha256(presented.as_bytes());
+    let name = tokens
+        .iter()
+        .filter(|t| bool::from(t.hash.ct_eq(&h)) && t.scope == scope)
+        .map(|t| t.name.clone())
+        .next()
+        .unwrap_or_default();
     if scope >= needed {
-        Ok(scope)
+        Ok((scope, name))
     } else {
         Err(Denied::Forbidden)
     }

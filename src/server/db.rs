@@ -620,6 +620,7 @@ pub const MIGRATIONS: &[Migration] = &[
         "jobs by state",
         "CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, seq)",
     ),
+    Migration::sql(9, "plan versions", super::versions::CREATE_TABLE),
 ];
 
 /// The schema of the first version (the tables as they were before migrations were recorded).

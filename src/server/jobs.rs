@@ -19,7 +19,7 @@ pub type Loaded = app::Loaded;
 
 /// The publishable files a plan job stores, when it has the city's blocks (the council's
 /// files, the report page, and the planner's routing check: blocks and schools only).
-pub const PUBLISHED: [&str; 7] = [
+pub const PUBLISHED: [&str; 9] = [
     "districts.csv",
     "districts.geojson",
     "streets.csv",
@@ -27,6 +27,8 @@ pub const PUBLISHED: [&str; 7] = [
     "streets.html",
     "report.html",
     "routing-check.csv",
+    "edit.json",
+    "pins.csv",
 ];
 
 /// The policy: the library's defaults, overridden by the fields the request gives.
@@ -209,6 +211,7 @@ pub fn plan_request(req: &PlanRequest, env: &Routing) -> crate::Result<app::Plan
             proxy: false,
             districts: req.compare.as_deref().map(|t| text("compare.csv", t)),
         },
+        pins: req.pins.as_deref().map(|t| text("pins.csv", t)),
     })
 }
 

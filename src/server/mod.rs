@@ -17,13 +17,16 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod editing;
 pub mod error;
 pub mod jobs;
 pub mod lock;
 pub mod metrics;
 pub mod model;
+pub mod page;
 pub mod scenarios;
 pub mod store;
+pub mod versions;
 
 pub use config::Config;
 

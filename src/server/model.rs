@@ -78,6 +78,11 @@ pub struct PlanRequest {
     /// Stability against last year's districts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stability: Option<StabilitySpec>,
+    /// Blocks fixed to a school: CSV text `block_id,school_id`. Their pupils go there and the
+    /// rest is optimised around them (certified given the pins); the plan keeps `pins.csv`
+    /// and its summary says what the pins cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pins: Option<String>,
 }
 
 /// Keep the plan close to last year's districts: by a change cost per pupil (certified), or by
@@ -132,6 +137,9 @@ pub struct PlanForm {
     /// Stability against last year's districts: a JSON object as text (see `StabilitySpec`).
     #[schema(required = false)]
     stability: String,
+    /// Blocks fixed to a school: CSV text `block_id,school_id`.
+    #[schema(required = false)]
+    pins: String,
 }
 
 /// Walking distances from an OSRM server instead of a matrix.

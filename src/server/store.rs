@@ -187,6 +187,11 @@ impl Store {
         Ok((jobs, sets))
     }
 
+    /// The database (for modules keeping their own tables, such as plan versions).
+    pub(super) fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// Add a queued job with its request (JSON, kept until the job ends) and its size.
     pub fn insert_job(
         &self,

@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 //! Helpers shared by the integration tests.
 
+pub mod cdp;
 pub mod http;
 #[allow(unused_imports)]
 mod osrm;

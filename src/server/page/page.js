@@ -1,0 +1,437 @@
+// The planning page of `catchment serve`: a plan's districts on a map, its schools' figures,
+// moves of blocks evaluated here from the plan's edit.json (the same arithmetic as
+// src/districts/edit.rs `evaluate`), undo/redo, pins and "re-optimise the rest", versions and
+// their comparison. Talks only to the service that served it.
+"use strict";
+
+const T = {
+  en: {
+    token: "Token", signin: "Sign in", plan: "Plan", open: "Open", language: "Language",
+    clickHint: "Click a block to see its pupils, walks and what moving it costs.",
+    total: "Total walk", optimum: "Certified optimum", gap: "gap", certificate: "Status",
+    pupils: "Pupils", over2km: "over 2 km", undo: "Undo", redo: "Redo",
+    reoptimise: "Re-optimise the rest", block: "Block", pupilsIn: "pupils", school: "school",
+    pin: "Pin here", unpin: "Unpin", walkPerPupil: "walk per pupil m", cost: "change in total walk m",
+    room: "room", seats: "seats", classes: "classes", utilisation: "utilisation",
+    meanWalk: "mean walk m", versions: "Versions", note: "note", save: "Save as version",
+    comparison: "Comparison", move: "Move", yes: "yes", no: "no", pins: "pins",
+    optimal: "optimal (certified)", edited: "edited: not optimal", unproved: "as solved, not proved optimal",
+    signedIn: "Signed in.", needToken: "Sign in with a token first.", saved: "Saved as version",
+    compare: "Compare with the plan", changedBlocks: "blocks change school",
+    reoptimised: "Re-optimised around the pins", by: "by",
+  },
+  de: {
+    token: "Token", signin: "Anmelden", plan: "Plan", open: "Öffnen", language: "Sprache",
+    clickHint: "Klicken Sie auf einen Block: seine Schüler, Wege und was ein Wechsel kostet.",
+    total: "Gesamtweg", optimum: "Zertifiziertes Optimum", gap: "Abstand", certificate: "Status",
+    pupils: "Schüler", over2km: "über 2 km", undo: "Rückgängig", redo: "Wiederholen",
+    reoptimise: "Den Rest neu optimieren", block: "Block", pupilsIn: "Schüler", school: "Schule",
+    pin: "Hier festhalten", unpin: "Lösen", walkPerPupil: "Weg je Schüler m", cost: "Änderung des Gesamtwegs m",
+    room: "Platz", seats: "Plätze", classes: "Klassen", utilisation: "Auslastung",
+    meanWalk: "mittlerer Weg m", versions: "Versionen", note: "Notiz", save: "Als Version speichern",
+    comparison: "Vergleich", move: "Verschieben", yes: "ja", no: "nein", pins: "festgehalten",
+    optimal: "optimal (zertifiziert)", edited: "bearbeitet: nicht optimal", unproved: "wie gelöst, nicht als optimal bewiesen",
+    signedIn: "Angemeldet.", needToken: "Bitte zuerst mit einem Token anmelden.", saved: "Gespeichert als Version",
+    compare: "Mit dem Plan vergleichen", changedBlocks: "Blöcke wechseln die Schule",
+    reoptimised: "Um die festgehaltenen Blöcke neu optimiert", by: "von",
+  },
+};
+const PALETTE = ["#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69",
+  "#fccde5", "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f", "#a6cee3", "#b2df8a", "#fdbf6f", "#cab2d6"];
+const SVG = "http://www.w3.org/2000/svg";
+
+const state = {
+  lang: "en", token: "", planId: "", model: null, summary: null,
+  moves: [], undo: [], redo: [], pins: new Map(), selected: null, evaluation: null,
+  shapes: [], changed: new Set(), lastUpdateMs: 0,
+};
+
+const $ = (id) => document.getElementById(id);
+const t = (k) => (T[state.lang] && T[state.lang][k]) || T.en[k] || k;
+
+function applyLanguage() {
+  document.documentElement.lang = state.lang;
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
+  if (state.model) { render(); }
+}
+
+function say(text, error) {
+  $("message").textContent = text || "";
+  $("message").style.color = error ? "#a33" : "#264";
+}
+
+async function api(method, path, body) {
+  const headers = { "Authorization": "Bearer " + state.token };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch (_) { json = null; }
+  if (!r.ok) throw new Error((json && json.message) || (r.status + " " + r.statusText));
+  return json;
+}
+
+// ---- evaluation: the same arithmetic as src/districts/edit.rs `evaluate` ----
+
+function contribution(b, place) {
+  if (place === null) return b.at;
+  if (b.pupils === 0) return [[place, 0, 0, 0]];
+  const w = b.walk_m[place];
+  if (w === null || w === undefined) return null;
+  return [[place, b.pupils, w, b.over_2km[place]]];
+}
+
+function countPieces(m, district) {
+  const ns = m.schools.length, n = m.blocks.length;
+  const count = new Array(ns).fill(0);
+  const seen = new Uint8Array(n);
+  const stack = [];
+  for (let i = 0; i < n; i++) {
+    const s = district[i];
+    if (seen[i] || s === null || s === undefined) continue;
+    count[s] += 1;
+    seen[i] = 1; stack.push(i);
+    while (stack.length) {
+      const u = stack.pop();
+      for (const v of m.neighbours[u]) {
+        if (!seen[v] && district[v] === s) { seen[v] = 1; stack.push(v); }
+      }
+    }
+  }
+  return count;
+}
+
+function evaluate(m, moves) {
+  const ns = m.schools.length;
+  const index = m._index;
+  const sIndex = m._sindex;
+  const place = new Array(m.blocks.length).fill(null);
+  const district = m.blocks.map((b) => (b.school === undefined ? null : b.school));
+  const load = new Array(ns).fill(0), walk = new Array(ns).fill(0), long = new Array(ns).fill(0);
+  m.fixed.forEach((f, s) => { load[s] += f[0]; walk[s] += f[1]; long[s] += f[2]; });
+  for (const b of m.blocks) for (const [s, n, w, l] of b.at) { load[s] += n; walk[s] += w; long[s] += l; }
+  const costs = [];
+  for (const mv of moves) {
+    const bi = index.get(mv.block_id), to = sIndex.get(mv.school_id);
+    if (bi === undefined || to === undefined) throw new Error("unknown block or school " + mv.block_id);
+    const b = m.blocks[bi];
+    const after = contribution(b, to);
+    if (after === null) throw new Error("no route from block " + b.id);
+    const before = contribution(b, place[bi]) || [];
+    let wb = 0, wa = 0, moving = 0;
+    for (const [s, n, w, l] of before) { load[s] -= n; walk[s] -= w; long[s] -= l; wb += w; }
+    for (const [s, n, w, l] of after) { load[s] += n; walk[s] += w; long[s] += l; wa += w; moving = n; }
+    costs.push({ block_id: b.id, from: district[bi] === null ? null : m.schools[district[bi]].id,
+      to: mv.school_id, pupils: moving, cost_m: wa - wb, room: load[to] <= m.schools[to].capacity });
+    place[bi] = to; district[bi] = to;
+  }
+  const hasAdj = m.neighbours.some((n) => n.length > 0);
+  const now = hasAdj ? countPieces(m, district) : new Array(ns).fill(0);
+  const before = hasAdj ? m._piecesBefore : new Array(ns).fill(0);
+  const warnings = [];
+  const perSchool = m.schools.map((s, i) => {
+    const over = Math.max(0, load[i] - s.capacity);
+    if (over > 0) warnings.push(`school '${s.id}' has ${load[i]} pupils for ${s.capacity} seats: ${over} over`);
+    if (now[i] > Math.max(before[i], 1)) warnings.push(`the district of school '${s.id}' is in ${now[i]} pieces (was ${before[i]})`);
+    let k = Math.ceil(load[i] / Math.max(s.class_size, 1));
+    if (s.max_classes !== undefined && s.max_classes !== null && load[i] > 0) k = Math.max(Math.min(k, s.max_classes), 1);
+    return { id: s.id, pupils: load[i], seats: s.capacity, classes: k, over_capacity: over,
+      mean_walk_m: load[i] === 0 ? 0 : Math.floor((walk[i] + Math.floor(load[i] / 2)) / load[i]),
+      over_2km: long[i], pieces: now[i] };
+  });
+  const total = walk.reduce((a, b) => a + b, 0);
+  const gap = Math.max(0, total - m.optimum_m);
+  return {
+    total_m: total, pupils: load.reduce((a, b) => a + b, 0), over_2km: long.reduce((a, b) => a + b, 0),
+    optimum_m: m.optimum_m, gap_m: gap,
+    gap_pct: m.optimum_m === 0 ? 0 : Math.round(gap * 100 / m.optimum_m * 1000) / 1000,
+    status: moves.length > 0 ? "edited" : (m.optimal ? "optimal" : "unproved"),
+    per_school: perSchool, warnings, moves: costs, district,
+  };
+}
+
+// ---- the map ----
+
+function drawMap() {
+  const m = state.model, svg = $("map");
+  while (svg.firstChild) svg.removeChild(svg.firstChild);
+  const pts = m.blocks.filter((b) => b.lat !== undefined && b.lat !== null);
+  const all = pts.map((b) => [b.lat, b.lon]).concat(m.schools.map((s) => [s.lat, s.lon]));
+  if (all.length === 0) return;
+  let minLat = Infinity, maxLat = -Infinity, minLon = Infinity, maxLon = -Infinity;
+  for (const [la, lo] of all) { minLat = Math.min(minLat, la); maxLat = Math.max(maxLat, la); minLon = Math.min(minLon, lo); maxLon = Math.max(maxLon, lo); }
+  const k = Math.cos(((minLat + maxLat) / 2) * Math.PI / 180);
+  const w = Math.max((maxLon - minLon) * k, 1e-6), h = Math.max(maxLat - minLat, 1e-6);
+  const scale = Math.min(960 / w, 760 / h);
+  const px = (lat, lon) => [20 + (lon - minLon) * k * scale, 20 + (maxLat - lat) * scale];
+  const grid = m.blocks.length > 0 && m.blocks[0].id.startsWith("CRS3035RES100m");
+  const cell = Math.max(2, (100 / 111320) * scale);
+  state.shapes = m.blocks.map((b, i) => {
+    if (b.lat === undefined || b.lat === null) return null;
+    const [x, y] = px(b.lat, b.lon);
+    let el;
+    if (grid) {
+      el = document.createElementNS(SVG, "rect");
+      el.setAttribute("x", (x - cell / 2).toFixed(1)); el.setAttribute("y", (y - cell / 2).toFixed(1));
+      el.setAttribute("width", cell.toFixed(2)); el.setAttribute("height", cell.toFixed(2));
+    } else {
+      el = document.createElementNS(SVG, "circle");
+      el.setAttribute("cx", x.toFixed(1)); el.setAttribute("cy", y.toFixed(1)); el.setAttribute("r", "4");
+    }
+    el.setAttribute("class", "blk");
+    el.dataset.index = String(i);
+    el.dataset.block = b.id;
+    el.addEventListener("click", () => selectBlock(i));
+    svg.appendChild(el);
+    return el;
+  });
+  m.schools.forEach((s) => {
+    const [x, y] = px(s.lat, s.lon);
+    const c = document.createElementNS(SVG, "circle");
+    c.setAttribute("cx", x.toFixed(1)); c.setAttribute("cy", y.toFixed(1)); c.setAttribute("r", "5");
+    c.setAttribute("class", "school");
+    svg.appendChild(c);
+    const label = document.createElementNS(SVG, "text");
+    label.setAttribute("x", (x + 7).toFixed(1)); label.setAttribute("y", (y + 4).toFixed(1));
+    label.textContent = s.id;
+    svg.appendChild(label);
+  });
+}
+
+function colourMap() {
+  const e = state.evaluation;
+  state.shapes.forEach((el, i) => {
+    if (!el) return;
+    const s = e.district[i];
+    el.setAttribute("fill", s === null || s === undefined ? "#eee" : PALETTE[s % PALETTE.length]);
+    let cls = "blk";
+    if (state.selected === i) cls += " sel";
+    if (state.pins.has(state.model.blocks[i].id)) cls += " pinned";
+    if (state.changed.has(state.model.blocks[i].id)) cls += " changed";
+    el.setAttribute("class", cls);
+  });
+}
+
+// ---- figures ----
+
+function km(m) { return (m / 1000).toFixed(3); }
+
+function render() {
+  const started = performance.now();
+  const m = state.model;
+  const e = evaluate(m, state.moves);
+  state.evaluation = e;
+  $("total").textContent = km(e.total_m);
+  $("total").dataset.meters = String(e.total_m);
+  $("optimum").textContent = km(e.optimum_m);
+  $("gap").textContent = `${km(e.gap_m)} km (${e.gap_pct.toFixed(2)}%)`;
+  $("plan-status").textContent = t(e.status);
+  $("plan-status").dataset.status = e.status;
+  $("pupils").textContent = String(e.pupils);
+  $("over2km").textContent = String(e.over_2km);
+  const tbody = $("schools").querySelector("tbody");
+  tbody.textContent = "";
+  e.per_school.forEach((s, i) => {
+    const tr = document.createElement("tr");
+    tr.dataset.school = s.id;
+    if (s.over_capacity > 0) tr.className = "over";
+    const util = s.seats === 0 ? 0 : s.pupils / s.seats;
+    const bar = document.createElement("span");
+    bar.className = "bar" + (util > 1 ? " over" : "");
+    bar.style.width = Math.min(100, Math.round(util * 60)) + "px";
+    const cells = [`${s.id} ${m.schools[i].name}`, s.pupils, s.seats, s.classes, null, s.mean_walk_m, s.over_2km];
+    const names = ["name", "pupils", "seats", "classes", "util", "mean", "over2km"];
+    cells.forEach((v, j) => {
+      const td = document.createElement("td");
+      td.className = names[j];
+      if (v === null) { td.appendChild(bar); td.appendChild(document.createTextNode(" " + Math.round(util * 100) + "%")); }
+      else td.textContent = String(v);
+      tr.appendChild(td);
+    });
+    tbody.appendChild(tr);
+  });
+  const ul = $("warnings");
+  ul.textContent = "";
+  for (const w of e.warnings) { const li = document.createElement("li"); li.textContent = w; ul.appendChild(li); }
+  $("undo").disabled = state.undo.length === 0;
+  $("redo").disabled = state.redo.length === 0;
+  $("pins-count").textContent = state.pins.size > 0 ? `${state.pins.size} ${t("pins")}` : "";
+  colourMap();
+  if (state.selected !== null) showBlock(state.selected);
+  state.lastUpdateMs = performance.now() - started;
+  document.body.dataset.updateMs = state.lastUpdateMs.toFixed(2);
+}
+
+function showBlock(i) {
+  const m = state.model, b = m.blocks[i], e = state.evaluation;
+  $("block").hidden = false;
+  $("block-id").textContent = b.id;
+  $("block-pupils").textContent = String(b.pupils);
+  const cur = e.district[i];
+  $("block-school").textContent = cur === null ? "-" : m.schools[cur].id;
+  $("pin").textContent = state.pins.has(b.id) ? t("unpin") : t("pin");
+  const tbody = $("block-table").querySelector("tbody");
+  tbody.textContent = "";
+  // The block's walk now: as planned, or whole at its school after a move.
+  const moved = state.moves.some((mv) => mv.block_id === b.id);
+  const nowWalk = moved ? (b.pupils ? b.walk_m[cur] : 0) : b.at.reduce((a, x) => a + x[2], 0);
+  m.schools.forEach((s, j) => {
+    const tr = document.createElement("tr");
+    tr.dataset.school = s.id;
+    const w = b.pupils ? b.walk_m[j] : 0;
+    const reachable = w !== null && w !== undefined;
+    const per = b.pupils && reachable ? Math.round(w / b.pupils) : (b.pupils ? "-" : 0);
+    const cost = reachable ? w - nowWalk : null;
+    const room = e.per_school[j].pupils + (j === cur ? 0 : b.pupils) <= s.capacity;
+    const cells = [s.id, per, cost === null ? "-" : (cost > 0 ? "+" : "") + cost, room ? t("yes") : t("no")];
+    for (const v of cells) { const td = document.createElement("td"); td.textContent = String(v); tr.appendChild(td); }
+    const td = document.createElement("td");
+    if (j !== cur && reachable) {
+      const btn = document.createElement("button");
+      btn.type = "button"; btn.textContent = t("move"); btn.className = "move";
+      btn.addEventListener("click", () => moveBlock(b.id, s.id));
+      td.appendChild(btn);
+    }
+    tr.appendChild(td);
+    tbody.appendChild(tr);
+  });
+}
+
+function selectBlock(i) { state.selected = i; colourMap(); showBlock(i); }
+
+function change(newMoves) {
+  state.undo.push(state.moves);
+  state.redo = [];
+  state.moves = newMoves;
+  state.changed = new Set();
+  render();
+}
+
+function moveBlock(blockId, schoolId) {
+  change(state.moves.concat([{ block_id: blockId, school_id: schoolId }]));
+}
+
+// ---- plans and versions ----
+
+async function openPlan(id) {
+  if (!state.token) { say(t("needToken"), true); return; }
+  say("");
+  state.planId = id;
+  const [summary, model] = await Promise.all([
+    api("GET", `/v1/plans/${id}`),
+    api("GET", `/v1/plans/${id}/files/edit.json`),
+  ]);
+  model._index = new Map(model.blocks.map((b, i) => [b.id, i]));
+  model._sindex = new Map(model.schools.map((s, i) => [s.id, i]));
+  model._piecesBefore = countPieces(model, model.blocks.map((b) => (b.school === undefined ? null : b.school)));
+  state.summary = summary; state.model = model;
+  state.moves = []; state.undo = []; state.redo = []; state.pins = new Map(); state.selected = null; state.changed = new Set();
+  $("main").hidden = false;
+  $("block").hidden = true;
+  $("diff").hidden = true;
+  location.hash = "plan=" + id;
+  drawMap();
+  render();
+  await listVersions();
+  document.body.dataset.ready = "1";
+}
+
+async function listVersions() {
+  const list = await api("GET", `/v1/plans/${state.planId}/versions`);
+  const ul = $("versions");
+  ul.textContent = "";
+  for (const v of list) {
+    const li = document.createElement("li");
+    li.dataset.version = v.id;
+    const when = new Date(v.created_at * 1000).toISOString().slice(0, 16).replace("T", " ");
+    li.appendChild(document.createTextNode(`#${v.number} ${when} ${t("by")} ${v.author}: ${v.note} (${km(v.evaluation.total_m)} km) `));
+    const btn = document.createElement("button");
+    btn.type = "button"; btn.className = "compare"; btn.textContent = t("compare");
+    btn.addEventListener("click", () => compare(state.planId, v.id).catch((e) => say(e.message, true)));
+    li.appendChild(btn);
+    ul.appendChild(li);
+  }
+}
+
+async function compare(a, b) {
+  const d = await api("GET", `/v1/diff?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
+  state.changed = new Set(d.changed.map((c) => c.block_id));
+  $("diff").hidden = false;
+  $("diff-summary").textContent = `${d.changed.length} ${t("changedBlocks")} · A ${km(d.a_total_m)} km · B ${km(d.b_total_m)} km`;
+  const tbody = $("diff-table").querySelector("tbody");
+  tbody.textContent = "";
+  for (const s of d.per_school) {
+    if (s.a_pupils === s.b_pupils) continue;
+    const tr = document.createElement("tr");
+    tr.dataset.school = s.id;
+    for (const v of [s.id, s.a_pupils, s.b_pupils, (s.b_pupils > s.a_pupils ? "+" : "") + (s.b_pupils - s.a_pupils)]) {
+      const td = document.createElement("td"); td.textContent = String(v); tr.appendChild(td);
+    }
+    tbody.appendChild(tr);
+  }
+  colourMap();
+}
+
+async function saveVersion(note) {
+  const v = await api("POST", `/v1/plans/${state.planId}/versions`, { note, moves: state.moves });
+  say(`${t("saved")} #${v.number}`);
+  await listVersions();
+}
+
+async function reoptimise() {
+  const pins = [...state.pins.entries()].map(([block_id, school_id]) => ({ block_id, school_id }));
+  const r = await api("POST", `/v1/plans/${state.planId}/reoptimise`, { pins });
+  change(r.moves);
+  say(t("reoptimised"));
+}
+
+function togglePin() {
+  const i = state.selected;
+  if (i === null) return;
+  const b = state.model.blocks[i];
+  if (state.pins.has(b.id)) state.pins.delete(b.id);
+  else state.pins.set(b.id, state.model.schools[state.evaluation.district[i]].id);
+  render();
+}
+
+function init() {
+  state.lang = localStorage.getItem("catchment.lang") || ((navigator.language || "en").startsWith("de") ? "de" : "en");
+  $("lang").value = state.lang;
+  state.token = sessionStorage.getItem("catchment.token") || "";
+  $("lang").addEventListener("change", () => { state.lang = $("lang").value; localStorage.setItem("catchment.lang", state.lang); applyLanguage(); });
+  $("signin").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    state.token = $("token").value.trim();
+    sessionStorage.setItem("catchment.token", state.token);
+    $("token").value = "";
+    say(t("signedIn"));
+  });
+  $("open").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    openPlan($("plan-id").value.trim()).catch((e) => say(e.message, true));
+  });
+  $("undo").addEventListener("click", () => {
+    if (!state.undo.length) return;
+    state.redo.push(state.moves); state.moves = state.undo.pop(); render();
+  });
+  $("redo").addEventListener("click", () => {
+    if (!state.redo.length) return;
+    state.undo.push(state.moves); state.moves = state.redo.pop(); render();
+  });
+  $("pin").addEventListener("click", togglePin);
+  $("reoptimise").addEventListener("click", () => reoptimise().catch((e) => say(e.message, true)));
+  $("save").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    saveVersion($("note").value).catch((e) => say(e.message, true));
+  });
+  applyLanguage();
+  const m = /plan=([0-9a-f]{32})/.exec(location.hash);
+  if (m) {
+    $("plan-id").value = m[1];
+    if (state.token) openPlan(m[1]).catch((e) => say(e.message, true));
+  }
+}
+
+window.catchmentPage = { state, evaluate, moveBlock, selectBlock };
+document.addEventListener("DOMContentLoaded", init);
