@@ -620,8 +620,29 @@ pub const MIGRATIONS: &[Migration] = &[
         "jobs by state",
         "CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, seq)",
     ),
-    Migration::sql(9, "plan versions", super::versions::CREATE_TABLE),
+    // Saved versions of plans (`versions.rs`): no foreign key, never updated or deleted.
+    Migration::sql(
+        9,
+        "plan versions",
+        "CREATE TABLE IF NOT EXISTS plan_versions (
+            id TEXT PRIMARY KEY,
+            plan_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            author TEXT NOT NULL,
+            note TEXT NOT NULL,
+            body TEXT NOT NULL
+        )",
+    ),
 ];
+
+/// The current time in Unix seconds (0 if the clock is before 1970).
+fn unix_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
 
 /// The schema of the first version (the tables as they were before migrations were recorded).
 const BASE_SCHEMA: &str = "
@@ -757,7 +778,7 @@ pub fn migrate(db: &Db) -> DbResult<Vec<i64>> {
             }
             c.exec(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
-                &params![m.version, m.name, super::store::now()],
+                &params![m.version, m.name, unix_seconds()],
             )?;
             applied.push(m.version);
         }

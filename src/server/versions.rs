@@ -3,21 +3,10 @@
 //! and no delete (retention does not touch them: a version outlives the job it was made
 //! from, since it holds its own districts and figures).
 //!
-//! The table is created by migration 9 of [`super::db::MIGRATIONS`] ([`CREATE_TABLE`]); it has
-//! no foreign key.
+//! The table (`plan_versions`) is created by migration 9 of [`super::db::MIGRATIONS`]; it
+//! has no foreign key.
 
 use super::db::{params, Db, DbResult, Row};
-
-/// The versions table.
-pub const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS plan_versions (
-    id TEXT PRIMARY KEY,
-    plan_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    created_at INTEGER NOT NULL,
-    author TEXT NOT NULL,
-    note TEXT NOT NULL,
-    body TEXT NOT NULL
-)";
 
 /// A stored version: its row, and its body (JSON: moves, evaluation, districts).
 #[derive(Debug, Clone)]
