@@ -184,6 +184,8 @@ const OUTPUT_FILES: &[&str] = &[
     "sites.csv",
     "sites.md",
     "sites.geojson",
+    "edit.json",
+    "pins.csv",
     "plans",
 ];
 
