@@ -4,7 +4,7 @@
 mod common;
 
 use common::http::{self, get, post_json, Response};
-use common::server::{bin, demo_dir, Server, READ, WRITE};
+use common::server::{bin, demo_dir, wait_job, Server, READ, WRITE};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -1107,7 +1107,7 @@ fn simulations_of_stored_plans_match_the_cli() {
     let id = plan(true);
     let body = br#"{"draws": 1500, "seed": 5, "move_prob": 0.2}"#;
     let route = format!("/v1/plans/{id}/simulations");
-    let r = post_json(s.addr, &route, Some(WRITE), body);
+    let r = post_json(s.addr, &format!("{route}?wait=true"), Some(WRITE), body);
     assert_eq!(r.status, 201, "{}", r.text());
     let sid = r.json()["id"].as_str().unwrap().to_string();
     assert_eq!(r.header("location"), Some(format!("/v1/simulations/{sid}").as_str()));
@@ -1121,6 +1121,18 @@ fn simulations_of_stored_plans_match_the_cli() {
     assert_eq!(g.json()["plan"], format!("/v1/plans/{id}"));
     let c = get(s.addr, &format!("/v1/simulations/{sid}/simulation.csv"), Some(READ));
     assert_eq!(c.body, std::fs::read(sim_dir.join("simulation.csv")).unwrap());
+    // Without `wait`: a job like a plan's, polled at its Location; the same simulation.
+    let r = post_json(s.addr, &route, Some(WRITE), body);
+    assert_eq!(r.status, 202, "{}", r.text());
+    let job = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(r.header("location"), Some(format!("/v1/jobs/{job}").as_str()));
+    assert_eq!(r.json()["kind"], "simulation");
+    let st = wait_job(s.addr, &job, Duration::from_secs(120));
+    assert_eq!(st["state"], "done", "{st}");
+    assert_eq!(st["result"], format!("/v1/simulations/{job}"));
+    assert!(st.get("plan").is_none(), "{st}");
+    let g = get(s.addr, &format!("/v1/simulations/{job}"), Some(READ));
+    assert_eq!(g.json()["simulation"], cli_json);
 
     // Scopes, parameters, unknown fields, a plan without districts, unknown ids.
     assert_eq!(post_json(s.addr, &route, None, body).status, 401);

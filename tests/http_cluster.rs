@@ -5,7 +5,9 @@
 //! - three workers take 100 submitted plans, each completed exactly once (counted in the
 //!   database), and the API node serves every plan;
 //! - a worker killed (SIGKILL) mid-job: the job completes on another worker after its lease;
-//! - the database restarted under load: every acknowledged job completes, once.
+//! - the database restarted under load: every acknowledged job completes, once;
+//! - scenario sets and simulations submitted to the API node are run by workers like plans: a
+//!   worker killed mid-set, the set completes on another worker.
 
 mod common;
 
@@ -192,6 +194,84 @@ fn a_killed_workers_job_completes_elsewhere() {
     assert_eq!(metric(other.addr, "catchment_jobs_taken_over_total "), 1.0);
     let r = get(api.addr, &format!("/v1/plans/{victim}/certificate.json"), Some(READ));
     assert_eq!(r.status, 200, "{}", r.text());
+}
+
+/// The Magdeburg case's files, by name, for a scenario set or a plan with blocks.
+fn magdeburg_files() -> serde_json::Map<String, serde_json::Value> {
+    let mdg = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/magdeburg");
+    ["schools.csv", "pupils.csv", "matrix.csv", "blocks.csv"]
+        .iter()
+        .map(|n| (n.to_string(), std::fs::read_to_string(mdg.join(n)).unwrap().into()))
+        .collect()
+}
+
+#[test]
+fn scenario_sets_and_simulations_are_jobs_workers_take_over() {
+    if skip() {
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("sets.db");
+    let api = Server::start(&db, &["--role", "api"]);
+    let files = magdeburg_files();
+    let mut toml = "[base]\nschools = \"schools.csv\"\npupils = \"pupils.csv\"\nmatrix = \"matrix.csv\"\nblocks = \"blocks.csv\"\n".to_string();
+    const SCENARIOS: usize = 12;
+    for i in 0..SCENARIOS {
+        toml.push_str(&format!("\n[[scenario]]\nname = \"walk-{i}\"\nmax_walk = {}\n", 20_000 + i));
+    }
+    let body = serde_json::to_vec(&json!({"scenarios": toml, "files": files})).unwrap();
+    let r = post_json(api.addr, "/v1/scenarios", Some(WRITE), &body);
+    assert_eq!(r.status, 202, "{}", r.text());
+    let set = r.json()["id"].as_str().unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(jobs(&db)[&set].0, "queued", "an API node runs no job");
+    // A worker takes the set; killed while it runs.
+    let one = ["--role", "worker", "--max-solves", "1"];
+    let mut first = Server::start(&db, &one);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while jobs(&db)[&set].0 != "running" {
+        assert!(Instant::now() < deadline, "no worker took the set");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    first.kill9();
+    assert_eq!(jobs(&db)[&set].0, "running", "the set ran for longer than it took to kill");
+    let other = Server::start(&db, &one);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let st = loop {
+        let st = get(api.addr, &format!("/v1/scenarios/{set}"), Some(READ)).json();
+        if st["state"] != "running" {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "the set did not finish: {st}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(st["state"], "done", "{st}");
+    let (_, completions, attempts, takeovers, worker) = &jobs(&db)[&set];
+    assert_eq!((*completions, *attempts, *takeovers), (1, 2, 1));
+    assert!(worker.as_deref().unwrap().contains(&format!(":{}:", other.pid())), "{worker:?}");
+    let r = get(api.addr, &format!("/v1/scenarios/{set}/files/comparison.csv"), Some(READ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text().lines().count(), 1 + 1 + SCENARIOS, "{}", r.text());
+
+    // A simulation of a plan, both submitted to the API node, both run by the worker.
+    let plan = json!({
+        "schools": files["schools.csv"], "pupils": files["pupils.csv"],
+        "matrix": files["matrix.csv"], "blocks": files["blocks.csv"],
+    });
+    let r = post_json(api.addr, "/v1/plans?wait=true", Some(WRITE), plan.to_string().as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    let plan_id = r.json()["id"].as_str().unwrap().to_string();
+    let route = format!("/v1/plans/{plan_id}/simulations");
+    let r = post_json(api.addr, &format!("{route}?wait=true"), Some(WRITE), br#"{"draws": 300}"#);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let sim = r.json()["id"].as_str().unwrap().to_string();
+    assert!(r.json()["simulation"].is_object(), "{}", r.text());
+    let (state, completions, _, _, worker) = &jobs(&db)[&sim];
+    assert_eq!((state.as_str(), *completions), ("done", 1));
+    assert!(worker.as_deref().unwrap().contains(&format!(":{}:", other.pid())), "{worker:?}");
+    let csv = get(other.addr, &format!("/v1/simulations/{sim}/simulation.csv"), Some(READ));
+    assert_eq!(csv.status, 200, "{}", csv.text());
 }
 
 /// `scripts/postgres restart`, when the test server is the one scripts/postgres runs.

@@ -115,7 +115,7 @@ fn no_route_shows_a_pupil_without_a_token_allowed_to_see_it() {
     let plan_id = r.json()["id"].as_str().unwrap().to_string();
     let r = post_json(
         s.addr,
-        &format!("/v1/plans/{plan_id}/simulations"),
+        &format!("/v1/plans/{plan_id}/simulations?wait=true"),
         Some(WRITE),
         br#"{"draws": 200}"#,
     );
@@ -382,12 +382,14 @@ fn scenario_sets_resume_after_a_restart() {
     assert!(s.terminate().success());
     let attempts = |db: &Path| -> (String, u32) {
         let c = rusqlite::Connection::open(db).unwrap();
-        c.query_row("SELECT state, attempts FROM scenario_sets WHERE id=?1", [&id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        c.query_row(
+            "SELECT state, attempts FROM jobs WHERE id=?1 AND kind='scenarios'",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap()
     };
-    assert_eq!(attempts(&db), ("running".into(), 0), "kept, the attempt not counted");
+    assert_eq!(attempts(&db), ("queued".into(), 0), "kept, the attempt not counted");
     // A crash while it runs.
     let mut s = Server::start(&db, &grace0);
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -410,7 +412,12 @@ fn scenario_sets_resume_after_a_restart() {
     assert_eq!(r.text().lines().count(), 4, "{}", r.text());
     let c = rusqlite::Connection::open(&db).unwrap();
     let kept: i64 = c
-        .query_row("SELECT COUNT(*) FROM scenario_sets WHERE request IS NOT NULL", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM jobs WHERE request IS NOT NULL OR id IN
+                 (SELECT id FROM scenario_sets WHERE request IS NOT NULL)",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(kept, 0, "the inputs (pupils) are deleted once the set is done");
 }
@@ -673,9 +680,11 @@ fn a_cooperative_run_is_stopped_at_the_grace_and_completes_after_a_restart() {
     let id = r.json()["id"].as_str().unwrap().to_string();
     let set_row = |db: &Path| -> (String, u32) {
         let c = rusqlite::Connection::open(db).unwrap();
-        c.query_row("SELECT state, attempts FROM scenario_sets WHERE id=?1", [&id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        c.query_row(
+            "SELECT state, attempts FROM jobs WHERE id=?1 AND kind='scenarios'",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap()
     };
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -690,7 +699,7 @@ fn a_cooperative_run_is_stopped_at_the_grace_and_completes_after_a_restart() {
     let stopped = text.lines().any(|l| l.contains(&id) && l.contains("stopped at the grace"));
     assert!(stopped, "the run was not stopped at a cancellation point:\n{text}");
     assert!(!text.contains("after the grace"), "{text}");
-    assert_eq!(set_row(&db), ("running".into(), 0), "kept, the attempt not counted");
+    assert_eq!(set_row(&db), ("queued".into(), 0), "kept, the attempt not counted");
     let s = Server::start(&db, &[]);
     let st = wait_set(s.addr, &id, Duration::from_secs(600));
     assert_eq!(st["state"], "done", "{st}");

@@ -5,9 +5,10 @@ use super::access::{
 };
 use super::auth::Scope;
 pub use super::error::ApiError;
-use super::jobs::{self, Outcome};
+use super::jobs;
 pub use super::model::{PlanForm, PlanRequest, RoutingSpec, StabilitySpec, TableInput};
-use super::store::{Artefact, JobRow};
+use super::model::{SimulationJob, SimulationRequest};
+use super::store::{Artefact, JobRow, Kind};
 use super::App;
 use crate::cancel::Cancel;
 use axum::body::Bytes;
@@ -37,6 +38,8 @@ pub struct Progress {
 pub struct JobStatus {
     /// The job's id.
     pub id: String,
+    /// What it computes: `plan`, `scenarios` (a scenario set) or `simulation`.
+    pub kind: String,
     /// `queued`, `running`, `done` or `failed`.
     pub state: String,
     /// The stage reached, while the job is running.
@@ -59,9 +62,13 @@ pub struct JobStatus {
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ApiError>,
-    /// The plan, once done.
+    /// The plan, once done (plan jobs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
+    /// Where its result is served, once done: `/v1/plans/{id}`, `/v1/scenarios/{id}` or
+    /// `/v1/simulations/{id}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
 }
 
 impl From<JobRow> for JobStatus {
@@ -76,7 +83,10 @@ impl From<JobRow> for JobStatus {
             Progress { stage, step, steps: jobs::STAGES.len() as u32 }
         });
         JobStatus {
-            plan: (j.state == "done").then(|| format!("/v1/plans/{}", j.id)),
+            plan: (j.state == "done" && j.kind == Kind::Plan)
+                .then(|| format!("/v1/plans/{}", j.id)),
+            result: (j.state == "done").then(|| j.kind.location(&j.id)),
+            kind: j.kind.name().to_string(),
             error: j.error.as_deref().and_then(|e| serde_json::from_str(e).ok()),
             id: j.id,
             state: j.state,
@@ -338,7 +348,13 @@ async fn submit_plan(
             crate::cancel::check().map_err(ApiError::from_library)?;
             let stored = jobs::normalized(&body, &loaded.policy);
             app2.store
-                .insert_job(&id2, &stored, loaded.inst.pupils.len(), loaded.inst.schools.len())
+                .insert_job(
+                    &id2,
+                    Kind::Plan,
+                    &stored,
+                    loaded.inst.pupils.len(),
+                    loaded.inst.schools.len(),
+                )
                 .map_err(|e| ApiError::store("storing job", &e))?;
             Ok::<_, ApiError>(loaded)
         })
@@ -350,63 +366,17 @@ async fn submit_plan(
     let (pupils, schools) = (loaded.inst.pupils.len(), loaded.inst.schools.len());
     app.metrics.jobs_submitted.fetch_add(1, Relaxed);
     tracing::info!(job = %id, pupils, schools, "job queued");
-    let budget =
-        std::time::Duration::from_millis(app.cfg.request_timeout.saturating_mul(1000) * 9 / 10);
-    if app.cfg.role != super::config::Role::All {
-        // A worker claims the job from the database and reads its stored request.
-        drop(loaded);
-        if q.wait {
-            let deadline = tokio::time::Instant::now() + budget;
-            let poll = std::time::Duration::from_millis(app.cfg.poll_ms.max(10));
-            while tokio::time::Instant::now() + poll < deadline {
-                tokio::time::sleep(poll).await;
-                let (a, i) = (app.clone(), id.clone());
-                let row = tokio::task::spawn_blocking(move || a.store.job(&i))
-                    .await
-                    .map_err(|_| ApiError::internal("reading the job panicked"))?;
-                match row {
-                    Ok(Some(j)) if j.state == "done" => {
-                        return Ok(Json(plan_response(&app, &id)?).into_response())
-                    }
-                    Ok(Some(j)) if j.state == "failed" => {
-                        if let Some(e) = j
-                            .error
-                            .as_deref()
-                            .and_then(|t| serde_json::from_str::<ApiError>(t).ok())
-                        {
-                            return Err(e);
-                        }
-                        break;
-                    }
-                    // The database is away for a moment: the answer below says where to look.
-                    Ok(_) | Err(_) => {}
-                }
-            }
-        }
-    } else {
-        // With a solve permit free now, the job starts with the input just validated;
-        // otherwise it waits holding nothing but its row, and reads its stored request when
-        // it starts.
-        let ready = match app.solves.clone().try_acquire_owned() {
-            Ok(permit) => Some((permit, loaded)),
-            Err(_) => None,
-        };
-        let (tx, rx) = if q.wait {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            (Some(tx), Some(rx))
-        } else {
-            (None, None)
-        };
-        jobs::spawn(app.clone(), id.clone(), ready, tx);
-        if let Some(rx) = rx {
-            // Answer before the request timeout cuts the connection.
-            if let Ok(Ok(outcome)) = tokio::time::timeout(budget, rx).await {
-                return match outcome {
-                    Outcome::Done => Ok(Json(plan_response(&app, &id)?).into_response()),
-                    Outcome::Failed(e) => Err(e),
-                };
-            }
-        }
+    // With a solve permit free now, a job run here starts with the input just validated;
+    // otherwise it waits holding nothing but its row, and reads its stored request when it
+    // starts.
+    let ready = match app.solves.clone().try_acquire_owned() {
+        Ok(permit) if app.cfg.role == super::config::Role::All => Some((permit, loaded)),
+        _ => None,
+    };
+    match jobs::start(&app, &id, ready, q.wait, wait_budget(&app)).await {
+        Some(Ok(())) => return Ok(Json(plan_response(&app, &id)?).into_response()),
+        Some(Err(e)) => return Err(e),
+        None => {}
     }
     let status = job_status(&app, &id)?;
     let mut r = (StatusCode::ACCEPTED, Json(status)).into_response();
@@ -414,6 +384,11 @@ async fn submit_plan(
         r.headers_mut().insert(header::LOCATION, v);
     }
     Ok(r)
+}
+
+/// How long a request with `?wait=true` waits: nine tenths of the request timeout.
+fn wait_budget(app: &App) -> std::time::Duration {
+    std::time::Duration::from_millis(app.cfg.request_timeout.saturating_mul(1000) * 9 / 10)
 }
 
 fn job_status(app: &App, id: &str) -> Result<JobStatus, ApiError> {
@@ -576,34 +551,6 @@ async fn explain(
         .map_err(ApiError::from_library)
 }
 
-/// `POST /v1/plans/{id}/simulations`: the model of change and the draws; missing fields take
-/// the defaults of `catchment simulate`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SimulationRequest {
-    /// Monte Carlo draws (default 10,000; at most `MAX_DRAWS`).
-    #[serde(default)]
-    pub draws: Option<usize>,
-    /// Seed of the random draws (default 1): the same seed gives the same simulation.
-    #[serde(default)]
-    pub seed: Option<u64>,
-    /// Probability that a planned pupil moves away before enrolment (default 0.15).
-    #[serde(default)]
-    pub move_prob: Option<f64>,
-    /// Expected relative change of the cohort's size (default 0).
-    #[serde(default)]
-    pub cohort_change: Option<f64>,
-    /// Standard deviation of the cohort's relative size (default 0.015).
-    #[serde(default)]
-    pub cohort_sd: Option<f64>,
-    /// The overflow probability a buffer keeps under (default 0.05).
-    #[serde(default)]
-    pub target: Option<f64>,
-}
-
-/// The most draws one request may ask for (a simulation runs while the request waits).
-pub const MAX_DRAWS: usize = 200_000;
-
 /// A stored simulation: `simulation.json` of `catchment simulate` and its links.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SimulationResponse {
@@ -634,15 +581,18 @@ fn simulation_response(
 }
 
 /// Simulate a plan's robustness: its districts fixed, pupils move away, newcomers appear where
-/// the residents are, the cohort varies. Runs at once (a solve slot, at most `MAX_DRAWS`
-/// draws) and is stored; the plan must have been submitted with `blocks`.
+/// the residents are, the cohort varies. Checked at once (the plan must be done and have been
+/// submitted with `blocks`; at most `jobs::MAX_DRAWS` draws), then run as a job like a plan's (any
+/// worker, with a lease); `?wait=true` answers with the simulation once it is stored.
 #[utoipa::path(
     post, path = "/v1/plans/{id}/simulations", tag = "simulations",
-    params(("id" = String, Path, description = "Plan id")),
+    params(("id" = String, Path, description = "Plan id"), SubmitQuery),
     request_body(content = SimulationRequest, content_type = "application/json"),
     responses(
-        (status = 201, description = "Done and stored", body = SimulationResponse,
+        (status = 201, description = "With ?wait=true: done and stored", body = SimulationResponse,
          headers(("Location" = String, description = "/v1/simulations/{id}"))),
+        (status = 202, description = "Queued; poll the Location", body = JobStatus,
+         headers(("Location" = String, description = "/v1/jobs/{id}"))),
         (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError),
         (status = 404, body = ApiError), (status = 409, description = "The plan is not finished", body = ApiError),
         (status = 422, description = "Bad parameters, or a plan without districts", body = ApiError),
@@ -652,11 +602,15 @@ fn simulation_response(
 async fn submit_simulation(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
+    Query(q): Query<SubmitQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     require(&app, &headers, Scope::Write)?;
     require_json(&headers)?;
+    if app.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(ApiError::new("shutting_down", "the service is shutting down"));
+    }
     let req: SimulationRequest = if body.iter().all(u8::is_ascii_whitespace) {
         SimulationRequest::default()
     } else {
@@ -664,54 +618,35 @@ async fn submit_simulation(
             ApiError::new("bad_request", &format!("the body is not a simulation request: {e}"))
         })?
     };
-    use crate::report::simulate;
-    let model = simulate::Model {
-        move_prob: req.move_prob.unwrap_or(simulate::DEFAULT_MOVE_PROB),
-        cohort_change: req.cohort_change.unwrap_or(0.0),
-        cohort_sd: req.cohort_sd.unwrap_or(simulate::DEFAULT_COHORT_SD),
-    };
-    let opts = simulate::Options {
-        draws: req.draws.unwrap_or(simulate::DEFAULT_DRAWS),
-        seed: req.seed.unwrap_or(simulate::DEFAULT_SEED),
-        target: req.target.unwrap_or(simulate::DEFAULT_TARGET),
-    };
-    let invalid = |m: String| ApiError::new("invalid_input", &m);
-    if opts.draws > MAX_DRAWS {
-        return Err(invalid(format!(
-            "simulation parameter draws: {} is more than {MAX_DRAWS}",
-            opts.draws
-        )));
-    }
-    let schools_csv = artefact(&app, &id, Artefact::Schools)?;
-    let assignments = artefact(&app, &id, Artefact::Assignments)?;
-    let districts = match app.store.plan_file(&id, "districts.csv") {
-        Ok(Some(b)) => b,
-        Ok(None) => return Err(invalid(format!("plan {id} has no districts.csv: submit the plan with 'blocks' (the city's blocks with residents) to simulate it"))),
-        Err(e) => return Err(ApiError::store("reading plan file", &e)),
-    };
-    let schools =
-        crate::report::simulate_files::plan_inputs(&schools_csv, &assignments, &districts)
-            .map_err(ApiError::from_library)?;
-    simulate::validate(&schools, &model, &opts).map_err(|e| invalid(e.to_string()))?;
-    let Ok(_permit) = app.solves.acquire().await else {
-        return Err(ApiError::new("shutting_down", "the service is shutting down"));
-    };
-    let sim =
-        tokio::task::spawn_blocking(move || simulate::simulate(&schools, &model, &opts, &|_| ()))
-            .await
-            .map_err(|_| ApiError::internal("the simulation panicked"))?
-            .map_err(|e| invalid(e.to_string()))?;
-    let json =
-        crate::report::simulate_files::simulation_json(&sim).map_err(ApiError::from_library)?;
-    let csv =
-        crate::report::simulate_files::simulation_csv(&sim).map_err(ApiError::from_library)?;
+    let (model, opts) = jobs::simulation_params(&req)?;
+    // The plan is done (or the answer says why not), and has districts.
+    artefact(&app, &id, Artefact::Schools)?;
+    let schools = jobs::simulation_inputs(&app, &id)?;
+    crate::report::simulate::validate(&schools, &model, &opts)
+        .map_err(|e| ApiError::new("invalid_input", &e.to_string()))?;
     let sid = new_id();
+    let job = serde_json::to_string(&SimulationJob { plan: id.clone(), request: req })
+        .map_err(|e| ApiError::internal(&format!("simulation {sid}: {e}")))?;
     app.store
-        .insert_simulation(&sid, &id, &json, &csv)
+        .insert_job(&sid, Kind::Simulation, &job, 0, schools.len())
         .map_err(|e| ApiError::store("storing simulation", &e))?;
-    tracing::info!(simulation = %sid, plan = %id, draws = opts.draws, "simulation stored");
-    let mut r = (StatusCode::CREATED, Json(simulation_response(&sid, &id, &json)?)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("/v1/simulations/{sid}")) {
+    tracing::info!(simulation = %sid, plan = %id, draws = opts.draws, "simulation queued");
+    let (status, body, location) =
+        match jobs::start(&app, &sid, None, q.wait, wait_budget(&app)).await {
+            Some(Ok(())) => {
+                let (plan, json, _) = stored_simulation(&app, &sid)?;
+                let done = Json(simulation_response(&sid, &plan, &json)?).into_response();
+                (StatusCode::CREATED, done, format!("/v1/simulations/{sid}"))
+            }
+            Some(Err(e)) => return Err(e),
+            None => (
+                StatusCode::ACCEPTED,
+                Json(job_status(&app, &sid)?).into_response(),
+                format!("/v1/jobs/{sid}"),
+            ),
+        };
+    let mut r = (status, body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
         r.headers_mut().insert(header::LOCATION, v);
     }
     Ok(r)
@@ -721,7 +656,18 @@ fn stored_simulation(app: &App, id: &str) -> Result<super::store::StoredSimulati
     valid_id(id)?;
     match app.store.simulation(id) {
         Ok(Some(s)) => Ok(s),
-        Ok(None) => Err(ApiError::new("not_found", "no such simulation")),
+        Ok(None) => match app.store.job(id) {
+            Ok(Some(j)) if j.kind == Kind::Simulation && j.state == "failed" => Err(ApiError::new(
+                "job_failed",
+                &format!("simulation {id} failed: /v1/jobs/{id} says why"),
+            )),
+            Ok(Some(j)) if j.kind == Kind::Simulation => Err(ApiError::new(
+                "not_ready",
+                &format!("simulation {id} is {}: poll /v1/jobs/{id}", j.state),
+            )),
+            Ok(_) => Err(ApiError::new("not_found", "no such simulation")),
+            Err(e) => Err(ApiError::store("reading simulation", &e)),
+        },
         Err(e) => Err(ApiError::store("reading simulation", &e)),
     }
 }
@@ -881,7 +827,7 @@ impl utoipa::Modify for BearerScheme {
 #[openapi(
     info(title = "catchment", description = "Optimal school catchment areas as a service: submit an instance, poll the job, fetch the plan."),
     paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, get_plan_file, explain, submit_simulation, get_simulation, get_simulation_csv, healthz, readyz, metrics, openapi, super::scenarios::submit, super::scenarios::get_set, super::scenarios::get_file, super::editing::evaluate, super::editing::reoptimise, super::editing::save_version, super::editing::list_versions, super::editing::get_version, super::editing::diff, super::page::index, super::page::script, super::page::style),
-    components(schemas(PlanRequest, TableInput, PlanForm, RoutingSpec, StabilitySpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks, SimulationRequest, SimulationResponse, super::scenarios::ScenarioSetRequest, super::scenarios::ScenarioSetStatus, super::editing::EvaluateRequest, super::editing::ReoptimiseRequest, super::editing::Reoptimised, super::editing::VersionRequest, super::editing::Version, super::editing::Diff, super::editing::ChangedBlock, super::editing::SchoolDiff)),
+    components(schemas(PlanRequest, TableInput, PlanForm, RoutingSpec, StabilitySpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks, SimulationRequest, SimulationResponse, super::model::ScenarioSetRequest, super::scenarios::ScenarioSetStatus, super::editing::EvaluateRequest, super::editing::ReoptimiseRequest, super::editing::Reoptimised, super::editing::VersionRequest, super::editing::Version, super::editing::Diff, super::editing::ChangedBlock, super::editing::SchoolDiff)),
     modifiers(&BearerScheme)
 )]
 /// The OpenAPI document of the service, served at `/openapi.json`.

@@ -634,6 +634,8 @@ pub const MIGRATIONS: &[Migration] = &[
             body TEXT NOT NULL
         )",
     ),
+    // Scenario sets and simulations are jobs like plans: claimed, leased, taken over.
+    Migration::add_column(10, "jobs", "kind", "TEXT NOT NULL DEFAULT 'plan'"),
 ];
 
 /// The current time in Unix seconds (0 if the clock is before 1970).

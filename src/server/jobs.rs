@@ -3,8 +3,8 @@
 //! calls the library exactly as the CLI does; no domain logic lives in the service.
 
 use super::error::ApiError;
-use super::model::{PlanRequest, TableInput};
-use super::store::{self, Artefacts};
+use super::model::{PlanRequest, ScenarioSetRequest, SimulationJob, SimulationRequest, TableInput};
+use super::store::{self, Artefact, Artefacts, Kind, Output};
 use super::App;
 use crate::app::{self, Source};
 use crate::cancel::Cancel;
@@ -258,27 +258,43 @@ pub enum Outcome {
 /// The stages a job reports, in order (`progress.stage`).
 pub const STAGES: [app::Stage; 3] = [app::Stage::Reading, app::Stage::Solving, app::Stage::Writing];
 
-/// Run the pipeline for one job on the current (blocking) thread.
-fn run(app: &App, id: &str, loaded: Option<Loaded>) -> Result<Artefacts, ApiError> {
-    let loaded = match loaded {
-        Some(l) => l,
-        None => {
-            let text = app
-                .store
-                .request(id)
-                .map_err(|e| ApiError::store("reading the job's request", &e))?
-                .ok_or_else(|| {
-                    ApiError::new(
-                        "interrupted",
-                        "the job's request is no longer stored; submit it again",
-                    )
-                })?;
-            let req: PlanRequest = serde_json::from_str(&text).map_err(|e| {
-                ApiError::internal(&format!("job {id}: stored request unreadable: {e}"))
-            })?;
-            load(&req, &app.routing).map_err(ApiError::from_library)?
-        }
+/// Run one job of any kind on the current (blocking) thread: `loaded` is a plan request
+/// validated at submission; without it the stored request is read.
+fn run(app: &App, id: &str, loaded: Option<Loaded>) -> Result<Output, ApiError> {
+    if let Some(l) = loaded {
+        return run_plan(app, id, l).map(Output::Plan);
+    }
+    let (kind, text) = app
+        .store
+        .request(id)
+        .map_err(|e| ApiError::store("reading the job's request", &e))?
+        .ok_or_else(|| {
+            ApiError::new("interrupted", "the job's request is no longer stored; submit it again")
+        })?;
+    let unreadable = |e: serde_json::Error| {
+        ApiError::internal(&format!("job {id}: stored request unreadable: {e}"))
     };
+    match kind {
+        Kind::Plan => {
+            let req: PlanRequest = serde_json::from_str(&text).map_err(unreadable)?;
+            let loaded = load(&req, &app.routing).map_err(ApiError::from_library)?;
+            run_plan(app, id, loaded).map(Output::Plan)
+        }
+        Kind::Scenarios => {
+            let req: ScenarioSetRequest = serde_json::from_str(&text).map_err(unreadable)?;
+            let _ = app.store.set_stage(id, app::Stage::Solving.describe());
+            run_scenarios(app, id, &req).map(Output::Scenarios)
+        }
+        Kind::Simulation => {
+            let job: SimulationJob = serde_json::from_str(&text).map_err(unreadable)?;
+            let _ = app.store.set_stage(id, app::Stage::Solving.describe());
+            run_simulation(app, &job)
+        }
+    }
+}
+
+/// The pipeline of a plan job, as `catchment solve` runs it.
+fn run_plan(app: &App, id: &str, loaded: Loaded) -> Result<Artefacts, ApiError> {
     let stage = |s: app::Stage| {
         if s != app::Stage::Reading {
             let _ = app.store.set_stage(id, s.describe());
@@ -312,6 +328,135 @@ fn run(app: &App, id: &str, loaded: Option<Loaded>) -> Result<Artefacts, ApiErro
         });
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// Every file under `dir`, by its path relative to `dir` (with `/`).
+fn collect(
+    dir: &std::path::Path,
+    prefix: &str,
+    out: &mut Vec<(String, Vec<u8>)>,
+) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+        if e.file_type()?.is_dir() {
+            collect(&e.path(), &format!("{name}/"), out)?;
+        } else {
+            out.push((name, std::fs::read(e.path())?));
+        }
+    }
+    Ok(())
+}
+
+/// Write a scenario set's file (`scenarios.toml`) and the files it names into `input`.
+pub fn write_scenario_inputs(
+    input: &std::path::Path,
+    req: &ScenarioSetRequest,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(input)?;
+    for (name, text) in &req.files {
+        std::fs::write(input.join(name), text)?;
+    }
+    std::fs::write(input.join("scenarios.toml"), &req.scenarios)
+}
+
+/// A scenario set, as `catchment batch` runs it, in the work directory (removed after); its
+/// output files.
+fn run_scenarios(
+    app: &App,
+    id: &str,
+    req: &ScenarioSetRequest,
+) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+    let root = app.work_dir.join(format!("scenarios-{id}"));
+    let (input, out) = (root.join("in"), root.join("out"));
+    let _ = std::fs::remove_dir_all(&root);
+    let result = write_scenario_inputs(&input, req)
+        .map_err(|e| ApiError::internal(&format!("writing its files: {e}")))
+        .and_then(|_| {
+            crate::scenario::batch(&input.join("scenarios.toml"), &out, 1)
+                .map_err(ApiError::from_library)
+        })
+        .and_then(|_| {
+            let mut files = Vec::new();
+            collect(&out, "", &mut files)
+                .map_err(|e| ApiError::internal(&format!("reading the outputs: {e}")))?;
+            Ok(files)
+        });
+    let _ = std::fs::remove_dir_all(&root);
+    result
+}
+
+/// The most draws one simulation may ask for.
+pub const MAX_DRAWS: usize = 200_000;
+
+/// A simulation's model and options: the request's fields, the defaults of `catchment
+/// simulate` for those it leaves out.
+pub fn simulation_params(
+    req: &SimulationRequest,
+) -> Result<(crate::report::simulate::Model, crate::report::simulate::Options), ApiError> {
+    use crate::report::simulate;
+    let model = simulate::Model {
+        move_prob: req.move_prob.unwrap_or(simulate::DEFAULT_MOVE_PROB),
+        cohort_change: req.cohort_change.unwrap_or(0.0),
+        cohort_sd: req.cohort_sd.unwrap_or(simulate::DEFAULT_COHORT_SD),
+    };
+    let opts = simulate::Options {
+        draws: req.draws.unwrap_or(simulate::DEFAULT_DRAWS),
+        seed: req.seed.unwrap_or(simulate::DEFAULT_SEED),
+        target: req.target.unwrap_or(simulate::DEFAULT_TARGET),
+    };
+    if opts.draws > MAX_DRAWS {
+        return Err(ApiError::new(
+            "invalid_input",
+            &format!("simulation parameter draws: {} is more than {MAX_DRAWS}", opts.draws),
+        ));
+    }
+    Ok((model, opts))
+}
+
+/// The schools of a stored plan as the simulation reads them: its `schools.csv`,
+/// `assignments.csv` and `districts.csv`.
+pub fn simulation_inputs(
+    app: &App,
+    plan: &str,
+) -> Result<Vec<crate::report::simulate::SchoolInput>, ApiError> {
+    let read = |which: Artefact| match app.store.artefact(plan, which) {
+        Ok(Some(b)) => Ok(b),
+        Ok(None) => Err(ApiError::new("not_found", &format!("plan {plan} is not stored"))),
+        Err(e) => Err(ApiError::store("reading the plan", &e)),
+    };
+    let (schools, assignments) = (read(Artefact::Schools)?, read(Artefact::Assignments)?);
+    let districts = match app.store.plan_file(plan, "districts.csv") {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            return Err(ApiError::new(
+                "invalid_input",
+                &format!(
+                    "plan {plan} has no districts.csv: submit the plan with 'blocks' (the city's \
+                     blocks with residents) to simulate it"
+                ),
+            ))
+        }
+        Err(e) => return Err(ApiError::store("reading plan file", &e)),
+    };
+    crate::report::simulate_files::plan_inputs(&schools, &assignments, &districts)
+        .map_err(ApiError::from_library)
+}
+
+/// A simulation of a stored plan, as `catchment simulate` runs it.
+fn run_simulation(app: &App, job: &SimulationJob) -> Result<Output, ApiError> {
+    use crate::report::{simulate, simulate_files};
+    let (model, opts) = simulation_params(&job.request)?;
+    let schools = simulation_inputs(app, &job.plan)?;
+    let invalid = |m: String| ApiError::new("invalid_input", &m);
+    let sim =
+        simulate::simulate(&schools, &model, &opts, &|_| ()).map_err(|e| invalid(e.to_string()))?;
+    Ok(Output::Simulation {
+        plan_id: job.plan.clone(),
+        json: simulate_files::simulation_json(&sim).map_err(ApiError::from_library)?,
+        csv: simulate_files::simulation_csv(&sim).map_err(ApiError::from_library)?,
+    })
 }
 
 /// Check that plan files can be written into the work directory: it is (re)created and a probe
@@ -435,6 +580,59 @@ pub fn spawn(
     });
 }
 
+/// Start a job just stored and, with `wait`, wait for its end until `budget` runs out. A node
+/// that runs its own jobs (`--role all`) spawns it here (at once with `ready`, a solve permit
+/// and the validated plan request); otherwise a worker claims it from the database and its row
+/// is polled. `Some(Ok(()))`: done in time; `Some(Err(e))`: failed with this answer; `None`:
+/// still queued or running (the answer says where to look).
+pub async fn start(
+    app: &Arc<App>,
+    id: &str,
+    ready: Option<Ready>,
+    wait: bool,
+    budget: std::time::Duration,
+) -> Option<Result<(), ApiError>> {
+    if app.cfg.role == super::config::Role::All {
+        let (tx, rx) = if wait {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        spawn(app.clone(), id.to_string(), ready, tx);
+        // Answer before the request timeout cuts the connection.
+        return match tokio::time::timeout(budget, rx?).await {
+            Ok(Ok(Outcome::Done)) => Some(Ok(())),
+            Ok(Ok(Outcome::Failed(e))) => Some(Err(e)),
+            _ => None,
+        };
+    }
+    // A worker claims the job from the database and reads its stored request.
+    drop(ready);
+    if !wait {
+        return None;
+    }
+    let deadline = tokio::time::Instant::now() + budget;
+    let poll = std::time::Duration::from_millis(app.cfg.poll_ms.max(10));
+    while tokio::time::Instant::now() + poll < deadline {
+        tokio::time::sleep(poll).await;
+        let (a, i) = (app.clone(), id.to_string());
+        match tokio::task::spawn_blocking(move || a.store.job(&i)).await {
+            Ok(Ok(Some(j))) if j.state == "done" => return Some(Ok(())),
+            Ok(Ok(Some(j))) if j.state == "failed" => {
+                return j
+                    .error
+                    .as_deref()
+                    .and_then(|t| serde_json::from_str::<ApiError>(t).ok())
+                    .map(Err)
+            }
+            // The database is away for a moment: the answer says where to look.
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Renew this node's lease on job `id` every third of the lease until aborted; when another
 /// worker has taken the job over, raise its flag (the solve stops at its next cancellation
 /// point; its result would not be stored anyway).
@@ -498,7 +696,11 @@ async fn execute(
         // still away, the lease runs out and another worker takes the job over).
         let mine = app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id).is_some();
         if mine {
-            tracing::warn!(job = %id, "stopped; back in the queue");
+            if app.shutting_down.load(SeqCst) {
+                tracing::warn!(job = %id, "stopped at the grace; back in the queue");
+            } else {
+                tracing::warn!(job = %id, "stopped; back in the queue");
+            }
             let _ = app.store.requeue(&id, Some(&app.node), true);
         }
         app.idle.notify_waiters();
@@ -512,7 +714,7 @@ async fn execute(
         return;
     }
     let outcome = match result {
-        Ok(Ok(artefacts)) => store_plan(&app, &id, artefacts).await,
+        Ok(Ok(output)) => store_output(&app, &id, output).await,
         Ok(Err(e)) => Some(Outcome::Failed(e)),
         Err(_) => {
             Some(Outcome::Failed(ApiError::internal(&format!("job {id}: the solve panicked"))))
@@ -542,11 +744,11 @@ async fn execute(
     }
 }
 
-/// Store a finished plan. While the database cannot be reached (it restarts), try again for
-/// up to a lease, the lease renewed meanwhile; then leave the job to be taken over. `None`:
-/// not stored (another worker has the job, or the database stayed away).
-async fn store_plan(app: &Arc<App>, id: &str, artefacts: Artefacts) -> Option<Outcome> {
-    let artefacts = Arc::new(artefacts);
+/// Store a finished job's output. While the database cannot be reached (it restarts), try
+/// again for up to a lease, the lease renewed meanwhile; then leave the job to be taken over.
+/// `None`: not stored (another worker has the job, or the database stayed away).
+async fn store_output(app: &Arc<App>, id: &str, output: Output) -> Option<Outcome> {
+    let artefacts = Arc::new(output);
     let deadline =
         std::time::Instant::now() + std::time::Duration::from_millis(lease_ms(app) as u64);
     loop {

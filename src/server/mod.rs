@@ -261,11 +261,20 @@ pub fn serve(cfg: Config) -> anyhow::Result<()> {
                 }
             });
         }
+        // Scenario sets an earlier version left running outside the job queue join it.
+        let lost = error::ApiError::new(
+            "interrupted",
+            "the service restarted while this scenario set ran and its inputs were not stored; \
+             submit it again",
+        );
+        match app.store.adopt_scenario_sets(&serde_json::to_string(&lost).unwrap_or_default()) {
+            Ok((0, 0)) => {}
+            Ok((queued, failed)) => tracing::info!(queued, failed, "scenario sets of an earlier version"),
+            Err(e) => anyhow::bail!("adopting unfinished scenario sets: {e}"),
+        }
         if app.lock.is_some() {
             // The only server on its SQLite file: what an earlier run left is this one's.
             jobs::resume(&app).map_err(|e| anyhow::anyhow!("resuming unfinished jobs: {e}"))?;
-            scenarios::resume(&app)
-                .map_err(|e| anyhow::anyhow!("resuming unfinished scenario sets: {e}"))?;
         } else if app.cfg.role != config::Role::Api {
             // Several nodes: jobs are claimed from the database, those of nodes that died
             // taken over when their lease runs out.
@@ -377,7 +386,7 @@ async fn wait_idle(app: &App, deadline: tokio::time::Instant) -> bool {
 
 /// Give running solves until `deadline` (the end of the grace); then raise their flags: each
 /// stops at its next cancellation point (`crate::cancel`), its files not written, and puts its
-/// job back in the queue (`jobs::spawn`, `scenarios::spawn`). Work finished before then is
+/// job back in the queue (`jobs::spawn`). Work finished before then is
 /// stored. A solve still running [`STOP_WAIT`] later is inside Cbc, which cannot be
 /// interrupted: its job is put back in the queue here, and the process ends without waiting
 /// for it.
@@ -397,9 +406,7 @@ async fn finish_running(app: &App, deadline: tokio::time::Instant) {
             "still running after the grace (in a Cbc solve, which cannot be interrupted); back \
              in the queue, and the process ends without waiting for it"
         );
-        // Each id is a plan job's or a scenario set's; the other update matches nothing.
         let _ = app.store.requeue(id, Some(&app.node), true);
-        let _ = app.store.requeue_scenario_set(id);
     }
     tracing::info!(left_running = left.len(), "stopped");
 }

@@ -2,6 +2,7 @@
 //! document (a JSON body, or the same fields as a form).
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 /// How a binary matrix file travels in a request's `matrix` or `block_matrix` (JSON text): this
@@ -164,4 +165,49 @@ pub struct RoutingSpec {
     /// failing (addresses are placed when the service was started with an OSM extract).
     #[serde(default)]
     pub skip_ungeocoded: bool,
+}
+
+/// `POST /v1/scenarios`: the scenario file and the files it names (paths in the file are these
+/// names, e.g. `schools = "schools.csv"`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSetRequest {
+    /// The scenario file: TOML text with `[base]` and `[[scenario]]` tables (see `catchment batch`).
+    pub scenarios: String,
+    /// The files the scenario file names, by name (letters, digits, `-`, `_`, `.`), as text.
+    pub files: BTreeMap<String, String>,
+}
+
+/// `POST /v1/plans/{id}/simulations`: the model of change and the draws; missing fields take
+/// the defaults of `catchment simulate`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimulationRequest {
+    /// Monte Carlo draws (default 10,000; at most 200,000).
+    #[serde(default)]
+    pub draws: Option<usize>,
+    /// Seed of the random draws (default 1): the same seed gives the same simulation.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Probability that a planned pupil moves away before enrolment (default 0.15).
+    #[serde(default)]
+    pub move_prob: Option<f64>,
+    /// Expected relative change of the cohort's size (default 0).
+    #[serde(default)]
+    pub cohort_change: Option<f64>,
+    /// Standard deviation of the cohort's relative size (default 0.015).
+    #[serde(default)]
+    pub cohort_sd: Option<f64>,
+    /// The overflow probability a buffer keeps under (default 0.05).
+    #[serde(default)]
+    pub target: Option<f64>,
+}
+
+/// A simulation job's stored request: the plan it simulates and the parameters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimulationJob {
+    /// The simulated plan's id.
+    pub plan: String,
+    /// The parameters as requested.
+    pub request: SimulationRequest,
 }

@@ -1,30 +1,20 @@
-//! Scenario sets over HTTP: a scenario file (TOML) and the files it names, run as a job by
-//! `scenario::batch` exactly as `catchment batch` runs it, stored in SQLite.
+//! Scenario sets over HTTP: a scenario file (TOML) and the files it names, run as a job (like
+//! a plan's: queued, claimed by any worker, leased, taken over) by `scenario::batch` exactly as
+//! `catchment batch` runs it ([`super::jobs`]), its files stored in the database.
 
 use super::access::{content_type, file, new_id, publishable, require, require_json, valid_id};
 use super::auth::Scope;
 use super::error::ApiError;
+use super::model::ScenarioSetRequest;
+use super::store::Kind;
 use super::App;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use utoipa::ToSchema;
-
-/// `POST /v1/scenarios`: the scenario file and the files it names (paths in the file are these
-/// names, e.g. `schools = "schools.csv"`).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScenarioSetRequest {
-    /// The scenario file: TOML text with `[base]` and `[[scenario]]` tables (see `catchment batch`).
-    pub scenarios: String,
-    /// The files the scenario file names, by name (letters, digits, `-`, `_`, `.`), as text.
-    pub files: BTreeMap<String, String>,
-}
 
 /// `GET /v1/scenarios/{id}`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -55,41 +45,14 @@ fn status(app: &App, id: &str) -> Result<ScenarioSetStatus, ApiError> {
     match app.store.scenario_set(id) {
         Ok(Some((state, error, names))) => Ok(ScenarioSetStatus {
             id: id.to_string(),
-            state,
+            // Queued or being solved: running, as far as its submitter is concerned.
+            state: if state == "queued" { "running".into() } else { state },
             error: error.as_deref().and_then(|e| serde_json::from_str(e).ok()),
             files: names.iter().map(|n| format!("/v1/scenarios/{id}/files/{n}")).collect(),
         }),
         Ok(None) => Err(ApiError::new("not_found", "no such scenario set")),
         Err(e) => Err(ApiError::store("reading scenario set", &e)),
     }
-}
-
-/// Every file under `dir`, by its path relative to `dir` (with `/`).
-fn collect(
-    dir: &std::path::Path,
-    prefix: &str,
-    out: &mut Vec<(String, Vec<u8>)>,
-) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let name = format!("{prefix}{}", e.file_name().to_string_lossy());
-        if e.file_type()?.is_dir() {
-            collect(&e.path(), &format!("{name}/"), out)?;
-        } else {
-            out.push((name, std::fs::read(e.path())?));
-        }
-    }
-    Ok(())
-}
-
-/// Write the scenario file and the uploaded files into `input`.
-fn write_inputs(input: &std::path::Path, req: &ScenarioSetRequest) -> std::io::Result<()> {
-    std::fs::create_dir_all(input)?;
-    for (name, text) in &req.files {
-        std::fs::write(input.join(name), text)?;
-    }
-    std::fs::write(input.join("scenarios.toml"), &req.scenarios)
 }
 
 /// The scenario file in `input` parses and names uploaded files only.
@@ -115,115 +78,6 @@ fn check(input: &std::path::Path, req: &ScenarioSetRequest) -> crate::Result<()>
                 format!("names the file '{shown}', which is not among the uploaded files"),
             ));
         }
-    }
-    Ok(())
-}
-
-/// Run a stored scenario set: it waits for a solve slot, its inputs are written from the store
-/// into the work directory, `scenario::batch` runs on a blocking thread and the outputs are
-/// stored (the inputs then deleted). A shutdown that cuts it off leaves it in the store, and the
-/// next start runs it again.
-pub fn spawn(app: Arc<App>, id: String) {
-    tokio::spawn(async move {
-        let Ok(_permit) = app.solves.acquire().await else { return };
-        let cancel = crate::cancel::Cancel::new();
-        {
-            // As for plan jobs: either the shutdown waits for this set, or it stays stored.
-            let mut running = app.running.lock().unwrap_or_else(|e| e.into_inner());
-            if app.shutting_down.load(SeqCst) {
-                return;
-            }
-            running.insert(id.clone(), cancel.clone());
-        }
-        let ended = |app: &App| {
-            app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-            app.idle.notify_waiters();
-        };
-        let request = match app.store.start_scenario_set(&id) {
-            Ok(Some(text)) => text,
-            Ok(None) => return ended(&app),
-            Err(e) => {
-                tracing::error!(scenarios = %id, "store: {e}");
-                return ended(&app);
-            }
-        };
-        let root = app.work_dir.join(format!("scenarios-{id}"));
-        let r2 = root.clone();
-        let flag = cancel.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            flag.scope(|| -> Result<Vec<(String, Vec<u8>)>, ApiError> {
-                let req: ScenarioSetRequest = serde_json::from_str(&request).map_err(|e| {
-                    ApiError::internal(&format!("stored scenario set unreadable: {e}"))
-                })?;
-                let (input, out) = (r2.join("in"), r2.join("out"));
-                let _ = std::fs::remove_dir_all(&r2);
-                write_inputs(&input, &req)
-                    .map_err(|e| ApiError::internal(&format!("writing its files: {e}")))?;
-                crate::scenario::batch(&input.join("scenarios.toml"), &out, 1)
-                    .map_err(ApiError::from_library)?;
-                let mut files = Vec::new();
-                collect(&out, "", &mut files)
-                    .map_err(|e| ApiError::internal(&format!("reading the outputs: {e}")))?;
-                Ok(files)
-            })
-        })
-        .await
-        .unwrap_or_else(|_| Err(ApiError::internal("the scenario run panicked")));
-        if result.is_err() && cancel.is_cancelled() {
-            // Stopped at the grace: it runs again at the next start, the attempt not counted.
-            // Whoever takes it out of `running` puts it back.
-            let mine = app.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id).is_some();
-            if mine {
-                tracing::warn!(scenarios = %id, "stopped at the grace; resumed at the next start");
-                let _ = app.store.requeue_scenario_set(&id);
-            }
-            let _ = std::fs::remove_dir_all(&root);
-            app.idle.notify_waiters();
-            return;
-        }
-        if app.shutting_down.load(SeqCst)
-            && !app.running.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&id)
-        {
-            // The shutdown gave up on this set; it runs again at the next start.
-            return;
-        }
-        let stored = match result {
-            Ok(files) => app.store.finish_scenario_set(&id, &files),
-            // Stored for read tokens to see: without pupil-level detail.
-            Err(e) => app
-                .store
-                .fail_scenario_set(&id, &serde_json::to_string(&e.public()).unwrap_or_default()),
-        };
-        if let Err(e) = stored {
-            tracing::error!(scenarios = %id, "storing the scenario set: {e}");
-        }
-        let _ = std::fs::remove_dir_all(&root);
-        ended(&app);
-    });
-}
-
-/// At start: run again every scenario set an earlier run left unfinished, or fail it with the
-/// reason when crashes interrupted it `max_attempts` times (or its inputs were not stored).
-pub fn resume(app: &Arc<App>) -> super::store::DbResult<()> {
-    for (id, attempts, stored) in app.store.unfinished_scenario_sets()? {
-        let reason = if !stored {
-            Some("the service restarted while this scenario set ran and its inputs were not stored; submit it again".to_string())
-        } else if attempts >= app.cfg.max_attempts {
-            Some(format!(
-                "the service stopped while this scenario set was running ({attempts} of at most {} attempts); it was not resumed: submit it again",
-                app.cfg.max_attempts
-            ))
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
-            tracing::warn!(scenarios = %id, attempts, "interrupted scenario set failed");
-            let e = ApiError::new("interrupted", &reason);
-            app.store.fail_scenario_set(&id, &serde_json::to_string(&e).unwrap_or_default())?;
-            continue;
-        }
-        tracing::info!(scenarios = %id, "resuming scenario set");
-        spawn(app.clone(), id);
     }
     Ok(())
 }
@@ -286,7 +140,7 @@ pub async fn submit(
     let id = new_id();
     let root = app.work_dir.join(format!("scenarios-{id}"));
     let input = root.join("in");
-    if let Err(e) = write_inputs(&input, &req) {
+    if let Err(e) = super::jobs::write_scenario_inputs(&input, &req) {
         let _ = std::fs::remove_dir_all(&root);
         return Err(ApiError::internal(&format!("scenario set {id}: writing its files: {e}")));
     }
@@ -298,10 +152,11 @@ pub async fn submit(
     let stored = serde_json::to_string(&req)
         .map_err(|e| ApiError::internal(&format!("scenario set {id}: {e}")))?;
     app.store
-        .insert_scenario_set(&id, &stored)
+        .insert_job(&id, Kind::Scenarios, &stored, 0, 0)
         .map_err(|e| ApiError::store("storing scenario set", &e))?;
     tracing::info!(scenarios = %id, "scenario set queued");
-    spawn(app.clone(), id.clone());
+    // Run as a job like a plan's: here (`--role all`) or by any worker.
+    super::jobs::start(&app, &id, None, false, std::time::Duration::ZERO).await;
     let mut r = (StatusCode::ACCEPTED, Json(status(&app, &id)?)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/v1/scenarios/{id}")) {
         r.headers_mut().insert(header::LOCATION, v);

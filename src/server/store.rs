@@ -24,6 +24,8 @@ pub struct Store {
 pub struct JobRow {
     /// The job's id.
     pub id: String,
+    /// What it computes: [`Kind::Plan`], [`Kind::Scenarios`] or [`Kind::Simulation`].
+    pub kind: Kind,
     /// `queued`, `running`, `done` or `failed`.
     pub state: String,
     /// What a running job is doing now (e.g. `reading input`); `None` otherwise.
@@ -57,6 +59,67 @@ pub struct Artefacts {
     pub certificate: Vec<u8>,
     /// The publishable files of a plan solved with the city's blocks (`districts.csv`, ...).
     pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// What a job computes. Every kind is queued, claimed, leased and taken over alike; only what
+/// it runs and where its result is stored differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A plan (`POST /v1/plans`): stored in `plans` and `plan_files`.
+    Plan,
+    /// A scenario set (`POST /v1/scenarios`): stored in `scenario_files`.
+    Scenarios,
+    /// A simulation of a stored plan (`POST /v1/plans/{id}/simulations`): stored in
+    /// `simulations`.
+    Simulation,
+}
+
+impl Kind {
+    /// Its name in the `kind` column.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Plan => "plan",
+            Kind::Scenarios => "scenarios",
+            Kind::Simulation => "simulation",
+        }
+    }
+
+    /// The kind named `name` in the `kind` column.
+    pub fn parse(name: &str) -> DbResult<Kind> {
+        match name {
+            "plan" => Ok(Kind::Plan),
+            "scenarios" => Ok(Kind::Scenarios),
+            "simulation" => Ok(Kind::Simulation),
+            other => Err(DbError::Schema(format!("unknown job kind '{other}'"))),
+        }
+    }
+
+    /// Where its result is served once done.
+    pub fn location(self, id: &str) -> String {
+        match self {
+            Kind::Plan => format!("/v1/plans/{id}"),
+            Kind::Scenarios => format!("/v1/scenarios/{id}"),
+            Kind::Simulation => format!("/v1/simulations/{id}"),
+        }
+    }
+}
+
+/// What a finished job stores.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// A plan's artefacts.
+    Plan(Artefacts),
+    /// A scenario set's files, by path relative to its output directory.
+    Scenarios(Vec<(String, Vec<u8>)>),
+    /// A simulation of the plan `plan_id`: `simulation.json` and `simulation.csv`.
+    Simulation {
+        /// The simulated plan.
+        plan_id: String,
+        /// `simulation.json`.
+        json: Vec<u8>,
+        /// `simulation.csv`.
+        csv: Vec<u8>,
+    },
 }
 
 /// A job a worker claimed.
@@ -101,6 +164,7 @@ fn job_row(r: &Row) -> DbResult<JobRow> {
         error: r.opt_text(7)?,
         pupils: r.int(8)? as u64,
         schools: r.int(9)? as u64,
+        kind: Kind::parse(&r.text(10)?)?,
     })
 }
 
@@ -192,22 +256,78 @@ impl Store {
         &self.db
     }
 
-    /// Add a queued job with its request (JSON, kept until the job ends) and its size.
+    /// Add a queued job of `kind` with its request (JSON, kept until the job ends) and its
+    /// size. A scenario set also gets its row in `scenario_sets` (its files refer to it).
     pub fn insert_job(
         &self,
         id: &str,
+        kind: Kind,
         request: &str,
         pupils: usize,
         schools: usize,
     ) -> DbResult<()> {
-        let p = params![id, now(), request, pupils, schools];
-        self.db.with(move |c| {
+        let t = now();
+        let p = params![id, t, request, pupils, schools, kind.name()];
+        let set = params![id, t];
+        self.db.tx(move |c| {
+            if kind == Kind::Scenarios {
+                c.exec(
+                    "INSERT INTO scenario_sets (id, state, created_at) VALUES (?1, 'running', ?2)",
+                    &set,
+                )?;
+            }
             c.exec(
-                "INSERT INTO jobs (id, state, created_at, request, pupils, schools, seq)
-                 VALUES (?1, 'queued', ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs))",
+                "INSERT INTO jobs (id, kind, state, created_at, request, pupils, schools, seq)
+                 VALUES (?1, ?6, 'queued', ?2, ?3, ?4, ?5,
+                     (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs))",
                 &p,
             )
             .map(|_| ())
+        })
+    }
+
+    /// At start: scenario sets an earlier version left unfinished in `scenario_sets` alone
+    /// become queued jobs (their stored request kept); sets without a stored request are
+    /// failed with `failure` (JSON). Returns (queued, failed).
+    pub fn adopt_scenario_sets(&self, failure: &str) -> DbResult<(usize, usize)> {
+        let failure = failure.to_string();
+        self.db.tx(move |tx| {
+            let rows = tx.query(
+                "SELECT s.id, s.request, s.created_at FROM scenario_sets s
+                 WHERE s.state='running' AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id=s.id)
+                 ORDER BY s.created_at, s.id",
+                &[],
+            )?;
+            let (mut queued, mut failed) = (0, 0);
+            for r in rows {
+                let (id, request, created) = (r.text(0)?, r.opt_text(1)?, r.int(2)?);
+                match request {
+                    Some(req) => {
+                        tx.exec(
+                            "INSERT INTO jobs (id, kind, state, created_at, request, pupils,
+                                 schools, seq)
+                             VALUES (?1, 'scenarios', 'queued', ?2, ?3, 0, 0,
+                                 (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs))
+                             ON CONFLICT (id) DO NOTHING",
+                            &params![&id, created, req],
+                        )?;
+                        tx.exec(
+                            "UPDATE scenario_sets SET request=NULL WHERE id=?1",
+                            &params![&id],
+                        )?;
+                        queued += 1;
+                    }
+                    None => {
+                        tx.exec(
+                            "UPDATE scenario_sets SET state='failed', finished_at=?2, error=?3
+                             WHERE id=?1",
+                            &params![&id, now(), &failure],
+                        )?;
+                        failed += 1;
+                    }
+                }
+            }
+            Ok((queued, failed))
         })
     }
 
@@ -309,10 +429,11 @@ impl Store {
         })
     }
 
-    /// Store the plan and mark the job done, in one transaction, if `worker` still holds it;
-    /// the request is deleted. `false` (nothing stored) when another worker has taken it over.
-    pub fn finish_job(&self, id: &str, worker: &str, a: &Artefacts) -> DbResult<bool> {
-        let (id, worker, a) = (id.to_string(), worker.to_string(), a.clone());
+    /// Store the job's output and mark it done, in one transaction, if `worker` still holds
+    /// it; the request is deleted. `false` (nothing stored) when another worker has taken it
+    /// over.
+    pub fn finish_job(&self, id: &str, worker: &str, out: &Output) -> DbResult<bool> {
+        let (id, worker, out) = (id.to_string(), worker.to_string(), out.clone());
         self.db.tx(move |tx| {
             let t = now();
             let n = tx.exec(
@@ -324,6 +445,33 @@ impl Store {
             if n == 0 {
                 return Ok(false);
             }
+            let a = match out {
+                Output::Plan(a) => a,
+                Output::Scenarios(files) => {
+                    for (name, bytes) in files {
+                        tx.exec(
+                            "INSERT INTO scenario_files (id, name, bytes) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (id, name) DO UPDATE SET bytes=excluded.bytes",
+                            &params![&id, name, bytes],
+                        )?;
+                    }
+                    tx.exec(
+                        "UPDATE scenario_sets SET state='done', finished_at=?2, request=NULL
+                         WHERE id=?1",
+                        &params![&id, t],
+                    )?;
+                    return Ok(true);
+                }
+                Output::Simulation { plan_id, json, csv } => {
+                    tx.exec(
+                        "INSERT INTO simulations (id, plan_id, created_at, json, csv)
+                         VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT (id) DO UPDATE SET json=excluded.json, csv=excluded.csv",
+                        &params![&id, plan_id, t, json, csv],
+                    )?;
+                    return Ok(true);
+                }
+            };
             tx.exec(
                 "INSERT INTO plans (id, created_at, summary, assignments, schools, certificate)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -346,16 +494,26 @@ impl Store {
     /// Mark a job failed with its reason (JSON); the request is deleted. With `worker`: only
     /// while that worker holds it (or it is still queued).
     pub fn fail_job(&self, id: &str, worker: Option<&str>, error_json: &str) -> DbResult<bool> {
-        let p = params![id, now(), error_json, worker];
-        self.db.with(move |c| {
-            c.exec(
+        let t = now();
+        let p = params![id, t, error_json, worker];
+        let set = params![id, t, error_json];
+        self.db.tx(move |c| {
+            let n = c.exec(
                 "UPDATE jobs SET state='failed', stage=NULL, finished_at=?2, request=NULL, error=?3,
                      lease_until=NULL
                  WHERE id=?1 AND (state='queued' OR (state='running'
                      AND (CAST(?4 AS TEXT) IS NULL OR worker=?4)))",
                 &p,
-            )
-            .map(|n| n == 1)
+            )?;
+            if n == 1 {
+                // A scenario set's own row (no row for other kinds).
+                c.exec(
+                    "UPDATE scenario_sets SET state='failed', finished_at=?2, error=?3
+                     WHERE id=?1 AND state='running'",
+                    &set,
+                )?;
+            }
+            Ok(n == 1)
         })
     }
 
@@ -388,12 +546,18 @@ impl Store {
         })
     }
 
-    /// The stored request (JSON) of a job; `None` when the job is unknown or has ended.
-    pub fn request(&self, id: &str) -> DbResult<Option<String>> {
+    /// The kind and stored request (JSON) of a job; `None` when the job is unknown or has
+    /// ended.
+    pub fn request(&self, id: &str) -> DbResult<Option<(Kind, String)>> {
         let p = params![id];
-        self.db.with(move |c| match c.query_opt("SELECT request FROM jobs WHERE id=?1", &p)? {
-            Some(r) => r.opt_text(0),
-            None => Ok(None),
+        self.db.with(move |c| {
+            match c.query_opt("SELECT kind, request FROM jobs WHERE id=?1", &p)? {
+                Some(r) => match r.opt_text(1)? {
+                    Some(req) => Ok(Some((Kind::parse(&r.text(0)?)?, req))),
+                    None => Ok(None),
+                },
+                None => Ok(None),
+            }
         })
     }
 
@@ -403,7 +567,7 @@ impl Store {
         self.db.with(move |c| {
             c.query_opt(
                 "SELECT id, state, stage, created_at, started_at, finished_at, attempts, error,
-                     pupils, schools
+                     pupils, schools, kind
                  FROM jobs WHERE id=?1",
                 &p,
             )?
@@ -441,26 +605,6 @@ impl Store {
         })
     }
 
-    /// Store a finished simulation of a plan (`simulation.json` and `simulation.csv` as
-    /// `catchment simulate` writes them).
-    pub fn insert_simulation(
-        &self,
-        id: &str,
-        plan_id: &str,
-        json: &[u8],
-        csv: &[u8],
-    ) -> DbResult<()> {
-        let p = params![id, plan_id, now(), json, csv];
-        self.db.with(move |c| {
-            c.exec(
-                "INSERT INTO simulations (id, plan_id, created_at, json, csv)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                &p,
-            )
-            .map(|_| ())
-        })
-    }
-
     /// A stored simulation: (plan id, `simulation.json`, `simulation.csv`).
     pub fn simulation(&self, id: &str) -> DbResult<Option<StoredSimulation>> {
         let p = params![id];
@@ -471,103 +615,21 @@ impl Store {
         })
     }
 
-    /// A new scenario set, to run, with its request (JSON: the scenario file and the files it
-    /// names), kept until the set ends so a restart can run it again.
-    pub fn insert_scenario_set(&self, id: &str, request: &str) -> DbResult<()> {
-        let p = params![id, now(), request];
-        self.db.with(move |c| {
-            c.exec(
-                "INSERT INTO scenario_sets (id, state, created_at, request)
-                 VALUES (?1, 'running', ?2, ?3)",
-                &p,
-            )
-            .map(|_| ())
-        })
-    }
-
-    /// Count a start of a scenario set; its stored request, or `None` when the set has ended or
-    /// its request is not stored.
-    pub fn start_scenario_set(&self, id: &str) -> DbResult<Option<String>> {
-        let p = params![id];
-        self.db.with(move |c| {
-            c.query_opt(
-                "UPDATE scenario_sets SET attempts=attempts+1
-                 WHERE id=?1 AND state='running' AND request IS NOT NULL RETURNING request",
-                &p,
-            )?
-            .map(|r| r.text(0))
-            .transpose()
-        })
-    }
-
-    /// A graceful shutdown cut a scenario set off: the start does not count.
-    pub fn requeue_scenario_set(&self, id: &str) -> DbResult<()> {
-        let p = params![id];
-        self.db.with(move |c| {
-            c.exec(
-                "UPDATE scenario_sets SET attempts=CASE WHEN attempts > 0 THEN attempts-1 ELSE 0 END
-                 WHERE id=?1 AND state='running'",
-                &p,
-            )
-            .map(|_| ())
-        })
-    }
-
-    /// Scenario sets an earlier run left unfinished, oldest first: (id, starts that did not
-    /// end, whether the request is stored).
-    pub fn unfinished_scenario_sets(&self) -> DbResult<Vec<(String, u32, bool)>> {
-        self.db.with(|c| {
-            c.query(
-                "SELECT id, attempts, CASE WHEN request IS NULL THEN 0 ELSE 1 END
-                 FROM scenario_sets WHERE state='running' ORDER BY created_at, id",
-                &[],
-            )?
-            .iter()
-            .map(|r| Ok((r.text(0)?, r.int(1)? as u32, r.int(2)? != 0)))
-            .collect()
-        })
-    }
-
-    /// Store a scenario set's files and mark it done, in one transaction.
-    pub fn finish_scenario_set(&self, id: &str, files: &[(String, Vec<u8>)]) -> DbResult<()> {
-        let (id, files) = (id.to_string(), files.to_vec());
-        self.db.tx(move |tx| {
-            for (name, bytes) in files {
-                tx.exec(
-                    "INSERT INTO scenario_files (id, name, bytes) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (id, name) DO UPDATE SET bytes=excluded.bytes",
-                    &params![&id, name, bytes],
-                )?;
-            }
-            tx.exec(
-                "UPDATE scenario_sets SET state='done', finished_at=?2, request=NULL WHERE id=?1",
-                &params![&id, now()],
-            )
-            .map(|_| ())
-        })
-    }
-
-    /// Mark a scenario set failed with its reason (JSON of the error answer).
-    pub fn fail_scenario_set(&self, id: &str, error_json: &str) -> DbResult<()> {
-        let p = params![id, now(), error_json];
-        self.db.with(move |c| {
-            c.exec(
-                "UPDATE scenario_sets SET state='failed', finished_at=?2, error=?3, request=NULL
-                 WHERE id=?1 AND state='running'",
-                &p,
-            )
-            .map(|_| ())
-        })
-    }
-
-    /// A scenario set: (state, error JSON, file names).
+    /// A scenario set: (state, error JSON, file names). The state is its job's (`queued`,
+    /// `running`, `done`, `failed`), or for a set finished before sets were jobs its own.
     pub fn scenario_set(&self, id: &str) -> DbResult<Option<StoredScenarioSet>> {
         let p = params![id];
         self.db.with(move |c| {
-            let Some(row) =
-                c.query_opt("SELECT state, error FROM scenario_sets WHERE id=?1", &p)?
-            else {
-                return Ok(None);
+            let row = match c
+                .query_opt("SELECT state, error FROM jobs WHERE id=?1 AND kind='scenarios'", &p)?
+            {
+                Some(r) => r,
+                None => {
+                    match c.query_opt("SELECT state, error FROM scenario_sets WHERE id=?1", &p)? {
+                        Some(r) => r,
+                        None => return Ok(None),
+                    }
+                }
             };
             let names = c
                 .query("SELECT name FROM scenario_files WHERE id=?1 ORDER BY name", &p)?
@@ -671,6 +733,66 @@ impl Artefact {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every kind of job goes through the same queue: claimed, finished by the worker that
+    /// holds it, its output where its kind keeps it; a scenario set running when an older
+    /// version stopped (its request in `scenario_sets`) becomes a queued job, one without a
+    /// stored request fails with the reason given.
+    #[test]
+    fn every_kind_is_a_job_and_old_scenario_sets_join_the_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&Target::Sqlite(dir.path().join("c.db")), 1).unwrap();
+        store.insert_job("p", Kind::Plan, "{}", 2, 1).unwrap();
+        store.insert_job("s", Kind::Scenarios, "{\"scenarios\":\"\"}", 0, 0).unwrap();
+        store
+            .with(|c| {
+                c.exec(
+                    "INSERT INTO scenario_sets (id, state, created_at, request, attempts)
+                 VALUES ('old', 'running', 5, '{\"old\":1}', 1),
+                        ('lost', 'running', 6, NULL, 1)",
+                    &[],
+                )
+                .map(|_| ())
+            })
+            .unwrap();
+        assert_eq!(store.adopt_scenario_sets("{\"error\":\"interrupted\"}").unwrap(), (1, 1));
+        assert_eq!(store.adopt_scenario_sets("{}").unwrap(), (0, 0), "adopted once");
+        let (kind, req) = store.request("old").unwrap().unwrap();
+        assert_eq!((kind, req.as_str()), (Kind::Scenarios, "{\"old\":1}"));
+        let lost = store.scenario_set("lost").unwrap().unwrap();
+        assert_eq!(
+            (lost.0.as_str(), lost.1.as_deref()),
+            ("failed", Some("{\"error\":\"interrupted\"}"))
+        );
+        // Claimed in submission order whatever their kind.
+        let mut claimed = Vec::new();
+        while let (Some(c), _) = store.claim_job("w", 60_000, i64::MAX, 3, "{}").unwrap() {
+            claimed.push(c.id);
+        }
+        assert_eq!(claimed, ["p", "s", "old"]);
+        assert_eq!(store.job("s").unwrap().unwrap().kind, Kind::Scenarios);
+        let files = vec![("comparison.csv".to_string(), b"a,b".to_vec())];
+        assert!(!store.finish_job("s", "other", &Output::Scenarios(files.clone())).unwrap());
+        assert!(store.finish_job("s", "w", &Output::Scenarios(files)).unwrap());
+        let set = store.scenario_set("s").unwrap().unwrap();
+        assert_eq!(
+            (set.0.as_str(), set.2.as_slice()),
+            ("done", &["comparison.csv".to_string()][..])
+        );
+        assert_eq!(store.scenario_file("s", "comparison.csv").unwrap().unwrap(), b"a,b");
+        assert!(store.request("s").unwrap().is_none(), "the request is deleted when done");
+        assert!(store.fail_job("old", Some("w"), "{\"error\":\"x\"}").unwrap());
+        assert_eq!(store.scenario_set("old").unwrap().unwrap().0, "failed");
+        let sim =
+            Output::Simulation { plan_id: "p".into(), json: b"{}".to_vec(), csv: b"c".to_vec() };
+        store.insert_job("m", Kind::Simulation, "{}", 0, 1).unwrap();
+        assert!(store.claim_job("w", 60_000, i64::MAX, 3, "{}").unwrap().0.is_some());
+        assert!(store.finish_job("m", "w", &sim).unwrap());
+        assert_eq!(
+            store.simulation("m").unwrap().unwrap(),
+            ("p".into(), b"{}".to_vec(), b"c".to_vec())
+        );
+    }
 
     /// A database that cannot be written (here opened read-only, as SQLite does for a file the
     /// user may not write) is named, with its -wal/-shm files and the fix.
