@@ -5,8 +5,8 @@
 //!     cargo bench --bench http_load -- [REQUESTS] [CONCURRENCY]
 //!
 //! The server is the real binary on 127.0.0.1 with a fresh SQLite file, stopped by PID; with
-//! `CATCHMENT_TEST_POSTGRES` (a URL: `bash scripts/postgres start`) also an API node and three
-//! workers on a fresh PostgreSQL database, side by side.
+//! `CATCHMENT_TEST_POSTGRES` (a URL: `bash scripts/postgres start`) also one node and an API
+//! node with three workers, each on a fresh PostgreSQL database, side by side.
 
 #[path = "../tests/common/http.rs"]
 mod http;
@@ -82,6 +82,10 @@ fn main() {
     drop(s);
     match server::postgres() {
         Some(_) => {
+            let one = server::db_arg(&tmp.path().join("load-pg-one"));
+            let s = server::Server::start_db(&one, &[]);
+            report("one node, PostgreSQL", measure(s.addr, &body, requests, concurrency));
+            drop(s);
             let url = server::db_arg(&tmp.path().join("load-pg"));
             let poll = ["--poll-ms", "20"];
             let api = server::Server::start_db(&url, &[&["--role", "api"][..], &poll].concat());
