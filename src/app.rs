@@ -271,13 +271,13 @@ pub fn distances(
     match d {
         Distances::Matrix(Source::Path(path)) => {
             let left_out = routing::matrix::read_meta(path)
-                .map(|meta| meta.left_out_ungeocoded)
+                .map(|meta| [meta.left_out_ungeocoded, meta.left_out_excluded].concat())
                 .unwrap_or_default();
             let inst = without_pupils(inst, &left_out)?;
             if !left_out.is_empty() {
                 tracing::warn!(
                     pupils = left_out.len(),
-                    "pupils left out: the matrix's .meta.json says their addresses could not be placed"
+                    "pupils left out: the matrix's .meta.json says their addresses could not be placed or their blocks were excluded"
                 );
             }
             let m = routing::matrix::read_matrix_with(path, &inst, partial)?;
@@ -575,12 +575,15 @@ pub fn exclude_blocks(
     city: &mut City,
     ids: &std::collections::HashSet<String>,
 ) -> Result<(Instance, Matrix, Excluded)> {
-    let mut excluded = Excluded { blocks: ids.len(), ..Default::default() };
+    let mut block_ids: Vec<String> = ids.iter().cloned().collect();
+    block_ids.sort();
+    let mut excluded = Excluded { blocks: ids.len(), block_ids, ..Default::default() };
     let mut keep = Vec::with_capacity(inst.pupils.len());
     for (p, pupil) in inst.pupils.iter().enumerate() {
         match pupil.block.as_deref() {
             Some(b) if ids.contains(b) && pupil.fixed_school.is_none() => {
-                excluded.pupils_left_out += 1
+                excluded.pupils_left_out += 1;
+                excluded.pupil_ids.push(pupil.id.clone());
             }
             Some(b) if ids.contains(b) => {
                 excluded.pupils_kept_fixed += 1;

@@ -60,6 +60,20 @@ pub fn check_plan(
     dir: &Path,
     max_walk: Option<u32>,
 ) -> Result<CheckReport> {
+    // A plan solved with blocks excluded left their pupils out (those without a fixed
+    // school): so does the check, when the pupils file still holds them.
+    let (kept_inst, kept_m);
+    let (inst, m) = match read_excluded(dir, inst)? {
+        Some(keep) if keep.len() < inst.pupils.len() => {
+            kept_m = m.select_rows(&keep);
+            kept_inst = Instance::new(
+                inst.schools.clone(),
+                keep.iter().map(|&p| inst.pupils[p].clone()).collect(),
+            )?;
+            (&kept_inst, &kept_m)
+        }
+        _ => (inst, m),
+    };
     // A plan solved with pins is judged given the pins: their pupils are fixed.
     let pinned;
     let inst = match read_pins(dir, inst)? {
@@ -231,6 +245,36 @@ pub fn check_plan(
 }
 
 /// The instance with the plan's pins applied, when its directory keeps `pins.csv`.
+/// The pupils a plan with excluded blocks kept (indices into `inst`): all but those in the
+/// blocks of its `excluded-blocks.csv` without a fixed school. `None`: no blocks excluded.
+fn read_excluded(dir: &Path, inst: &Instance) -> Result<Option<Vec<usize>>> {
+    use crate::report::routing_check::EXCLUDED_BLOCKS_FILE;
+    let path = dir.join(EXCLUDED_BLOCKS_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let mut r = csv::ReaderBuilder::new().from_reader(bytes.as_slice());
+    let mut ids = std::collections::HashSet::new();
+    for (i, rec) in r.records().enumerate() {
+        let rec = rec.map_err(|e| {
+            Error::input(EXCLUDED_BLOCKS_FILE, Some(i as u64 + 2), None, e.to_string())
+        })?;
+        if let Some(b) = rec.get(0).filter(|b| !b.is_empty()) {
+            ids.insert(b.to_string());
+        }
+    }
+    Ok(Some(
+        (0..inst.pupils.len())
+            .filter(|&p| {
+                let pupil = &inst.pupils[p];
+                pupil.fixed_school.is_some()
+                    || !pupil.block.as_deref().is_some_and(|b| ids.contains(b))
+            })
+            .collect(),
+    ))
+}
+
 fn read_pins(dir: &Path, inst: &Instance) -> Result<Option<Instance>> {
     use crate::districts::pins;
     let path = dir.join(pins::PINS_FILE);

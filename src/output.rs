@@ -328,12 +328,24 @@ pub fn write_plan(
                 .map_err(|e| Error::io(&path, e))?;
         }
         write_assignments(&dir.join("assignments.csv"), inst, m, plan)?;
+        if let Some(ex) = excluded.filter(|e| !e.block_ids.is_empty()) {
+            let mut text = String::from("block_id\n");
+            for b in &ex.block_ids {
+                text.push_str(&crate::routing::matrix::csv_field(b));
+                text.push('\n');
+            }
+            write_text(&dir.join(crate::report::routing_check::EXCLUDED_BLOCKS_FILE), &text)?;
+        }
         if let Some(w) = walks {
-            crate::routing::matrix::write_matrix_with(
-                &dir.join(MATRIX_FILE),
-                inst,
-                m,
-                &w.left_out_ungeocoded,
+            let path = dir.join(MATRIX_FILE);
+            crate::routing::matrix::write_matrix(&path, inst, m)?;
+            crate::routing::matrix::write_meta_full(
+                &path,
+                &crate::routing::matrix::MatrixMeta {
+                    source: m.source.clone(),
+                    left_out_ungeocoded: w.left_out_ungeocoded.clone(),
+                    left_out_excluded: excluded.map(|e| e.pupil_ids.clone()).unwrap_or_default(),
+                },
             )?;
             if let Some(c) = city {
                 crate::districts::write_block_matrix(

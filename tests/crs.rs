@@ -160,3 +160,38 @@ fn json_objects_take_the_crs_and_register_names_too() {
     assert_eq!(pupils[0].street.as_deref(), Some("Unter den Linden"));
     assert_eq!(pupils[0].house_number.as_deref(), Some("7b"));
 }
+
+/// Over HTTP: `crs` in the request reads both tables in that system, the same plan as the
+/// WGS84 twin; a system the service does not know is 422 naming the field.
+#[test]
+fn the_service_reads_a_requests_crs() {
+    use common::http::{get, post_json};
+    use common::server::{Server, READ, WRITE};
+    let d = tempfile::tempdir().unwrap();
+    twins(d.path());
+    let read = |f: &str| std::fs::read_to_string(d.path().join(f)).unwrap();
+    let s = Server::start(&d.path().join("c.db"), &[]);
+    let plan = |schools: &str, pupils: &str, crs: Option<&str>| {
+        let mut body = serde_json::json!({
+            "schools": read(schools), "pupils": read(pupils), "matrix": read("matrix.csv"),
+        });
+        if let Some(c) = crs {
+            body["crs"] = c.into();
+        }
+        post_json(s.addr, "/v1/plans?wait=true", Some(WRITE), body.to_string().as_bytes())
+    };
+    let assignments = |r: common::http::Response| {
+        assert_eq!(r.status, 200, "{}", r.text());
+        let id = r.json()["id"].as_str().unwrap().to_string();
+        get(s.addr, &format!("/v1/plans/{id}/assignments.csv"), Some(READ)).text()
+    };
+    let wgs = assignments(plan("schools.csv", "pupils.csv", None));
+    let utm = assignments(plan("schools-utm.csv", "pupils-utm.csv", Some("EPSG:25833")));
+    assert_eq!(wgs, utm);
+    assert!(wgs.lines().count() > 12, "{wgs}");
+    let r = plan("schools-utm.csv", "pupils-utm.csv", None);
+    assert_eq!(r.status, 422, "meters without a system: {}", r.text());
+    let r = plan("schools.csv", "pupils.csv", Some("EPSG:nope"));
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("crs"), "{}", r.text());
+}

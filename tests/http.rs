@@ -840,6 +840,58 @@ fn routing_spec_uses_an_allowed_osrm_server() {
     let id = r.json()["id"].as_str().unwrap().to_string();
     let served = get(server.addr, &format!("/v1/plans/{id}/assignments.csv"), Some(READ));
     assert_eq!(served.body, std::fs::read(cli_out.join("assignments.csv")).unwrap());
+    // The walks it routed are kept with the plan (a read token; not among the published
+    // links), and `catchment check --plan` verifies the served plan from them without routing.
+    let plan_dir = tmp.path().join("served");
+    std::fs::create_dir_all(&plan_dir).unwrap();
+    for f in ["matrix.csv", "matrix.csv.meta.json"] {
+        let path = format!("/v1/plans/{id}/files/{f}");
+        assert_eq!(get(server.addr, &path, None).status, 401, "{f}");
+        let r = get(server.addr, &path, Some(READ));
+        assert_eq!(r.status, 200, "{f}: {}", r.text());
+        std::fs::write(plan_dir.join(f), &r.body).unwrap();
+    }
+    assert_eq!(
+        std::fs::read(plan_dir.join("matrix.csv")).unwrap(),
+        std::fs::read(cli_out.join("matrix.csv")).unwrap()
+    );
+    let links = get(server.addr, &format!("/v1/plans/{id}"), Some(READ)).text();
+    assert!(!links.contains("matrix.csv"), "{links}");
+    for (f, route) in [
+        ("assignments.csv", "assignments.csv"),
+        ("schools.csv", "schools.csv"),
+        ("certificate.json", "certificate.json"),
+    ] {
+        let r = get(server.addr, &format!("/v1/plans/{id}/{route}"), Some(READ));
+        std::fs::write(plan_dir.join(f), &r.body).unwrap();
+    }
+    let summary =
+        get(server.addr, &format!("/v1/plans/{id}"), Some(READ)).json()["summary"].clone();
+    std::fs::write(plan_dir.join("summary.json"), summary.to_string()).unwrap();
+    let o = Command::new(bin())
+        .args(["check", "--pupils"])
+        .arg(tmp.path().join("pupils.csv"))
+        .arg("--plan")
+        .arg(&plan_dir)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let bare = post_json(
+        server.addr,
+        "/v1/plans?wait=true",
+        Some(WRITE),
+        json!({"schools": schools, "pupils": pupils, "matrix": read(&cli_out.join("matrix.csv"))})
+            .to_string()
+            .as_bytes(),
+    );
+    let bare = bare.json()["id"].as_str().unwrap().to_string();
+    let r = get(server.addr, &format!("/v1/plans/{bare}/files/matrix.csv"), Some(READ));
+    assert_eq!(r.status, 404, "a plan given its matrix keeps none: {}", r.text());
 
     // A server the service does not allow.
     let other =

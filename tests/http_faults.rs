@@ -189,17 +189,12 @@ fn no_route_shows_a_pupil_without_a_token_allowed_to_see_it() {
             vec![plan_id.clone()]
         };
         paths = fill(paths, "{id}", &ids);
-        let published: Vec<String> = [
-            "districts.csv",
-            "districts.geojson",
-            "streets.csv",
-            "split-streets.csv",
-            "streets.html",
-            "report.html",
-            "routing-check.csv",
-        ]
-        .map(String::from)
-        .to_vec();
+        // Every file a plan stores: the publishable ones and the walks it keeps.
+        let published: Vec<String> = catchment::server::jobs::PUBLISHED
+            .iter()
+            .chain(&catchment::server::jobs::KEPT)
+            .map(|n| n.to_string())
+            .collect();
         paths = fill(paths, "{name}", &published);
         paths = fill(paths, "{*path}", &set_files);
         if route.ends_with("/explain") {

@@ -157,6 +157,53 @@ fn the_planted_dangling_footway_is_flagged_alone_and_can_be_excluded() {
         csv::Reader::from_path(plan2.join("routing-check.csv")).unwrap().records().count(),
         0
     );
+    // The plan names the blocks it excluded, and `check` on the same files leaves their pupils
+    // out as the solve did: from the list, or from a matrix whose sidecar names them.
+    assert_eq!(
+        std::fs::read_to_string(plan2.join("excluded-blocks.csv")).unwrap(),
+        "block_id\nX\n"
+    );
+    let check = |matrix: &str| {
+        let mut cmd = bin();
+        cmd.arg("check");
+        for (flag, file) in
+            [("--schools", "schools.csv"), ("--pupils", "pupils.csv"), ("--matrix", matrix)]
+        {
+            cmd.arg(flag).arg(dir.join(file));
+        }
+        cmd.arg("--plan").arg(&plan2).output().unwrap()
+    };
+    let o = check("matrix.csv");
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let full = std::fs::read_to_string(dir.join("matrix.csv")).unwrap();
+    let without: String =
+        full.lines().filter(|l| !l.starts_with("PX,")).map(|l| format!("{l}\n")).collect();
+    write(dir, "kept.csv", &without);
+    write(dir, "kept.csv.meta.json", r#"{"source": "routed", "left_out_excluded": ["PX"]}"#);
+    let o = check("kept.csv");
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A solve reading that matrix leaves PX out too (its sidecar says why).
+    let mut cmd = bin();
+    cmd.arg("solve");
+    for (flag, file) in
+        [("--schools", "schools.csv"), ("--pupils", "pupils.csv"), ("--matrix", "kept.csv")]
+    {
+        cmd.arg(flag).arg(dir.join(file));
+    }
+    let o = cmd.arg("--out").arg(dir.join("plan-kept")).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let assignments = std::fs::read_to_string(dir.join("plan-kept/assignments.csv")).unwrap();
+    assert!(assignments.contains("PX2,A,") && !assignments.contains("PX,"));
 
     // A list naming a block the city does not have is refused (exit 3), naming file and line.
     let bad = write(dir, "bad.csv", "block_id\nX\nNOPE\n");

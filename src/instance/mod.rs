@@ -186,6 +186,7 @@ const OUTPUT_FILES: &[&str] = &[
     "sites.geojson",
     "edit.json",
     "pins.csv",
+    "excluded-blocks.csv",
     "plans",
 ];
 

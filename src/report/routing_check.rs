@@ -127,7 +127,19 @@ pub struct Excluded {
     pub pupils_left_out: usize,
     /// Pupils of those blocks kept at their fixed school.
     pub pupils_kept_fixed: usize,
+    /// The blocks' ids, sorted (written to the plan's `excluded-blocks.csv`, which `check`
+    /// applies; not in the summary).
+    #[serde(skip)]
+    pub block_ids: Vec<String>,
+    /// The ids of the pupils left out (internal: the kept matrix's sidecar names them, so a
+    /// reader of it leaves them out too; never in the summary).
+    #[serde(skip)]
+    pub pupil_ids: Vec<String>,
 }
+
+/// The plan file listing the blocks excluded from it (`block_id`): `catchment check --plan`
+/// leaves their pupils without a fixed school out, as the solve did.
+pub const EXCLUDED_BLOCKS_FILE: &str = "excluded-blocks.csv";
 
 /// `summary.json`'s `routing_check`: counts, the rule and hints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -748,6 +748,10 @@ pub struct MatrixMeta {
     /// matrix (pupil ids).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub left_out_ungeocoded: Vec<String>,
+    /// Pupils the plan left out because their blocks were excluded (`--exclude-blocks`):
+    /// readers leave them out too. Internal (pupil ids).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out_excluded: Vec<String>,
 }
 
 /// The sidecar path of a matrix file: `<path>.meta.json`.
@@ -798,11 +802,19 @@ pub fn write_matrix_binary(path: &Path, inst: &Instance, m: &Matrix) -> Result<(
 /// Write the `.meta.json` sidecar of a matrix file (any format): its source and the pupils
 /// left out by geocoding.
 pub fn write_meta(path: &Path, source: &str, left_out: &[String]) -> Result<()> {
-    let meta = serde_json::to_string_pretty(&MatrixMeta {
-        source: source.to_string(),
-        left_out_ungeocoded: left_out.to_vec(),
-    })
-    .expect("serialisable");
+    write_meta_full(
+        path,
+        &MatrixMeta {
+            source: source.to_string(),
+            left_out_ungeocoded: left_out.to_vec(),
+            left_out_excluded: vec![],
+        },
+    )
+}
+
+/// Write the `.meta.json` sidecar of a matrix file, as given.
+pub fn write_meta_full(path: &Path, meta: &MatrixMeta) -> Result<()> {
+    let meta = serde_json::to_string_pretty(meta).expect("serialisable");
     std::fs::write(meta_path(path), meta + "\n").map_err(|e| Error::io(meta_path(path), e))
 }
 

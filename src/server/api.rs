@@ -451,10 +451,11 @@ fn plan_response(app: &App, id: &str) -> Result<PlanResponse, ApiError> {
             schools_csv: format!("/v1/plans/{id}/schools.csv"),
             certificate_json: format!("/v1/plans/{id}/certificate.json"),
             published: {
-                let names = app
+                let mut names = app
                     .store
                     .plan_file_names(id)
                     .map_err(|e| ApiError::store("reading plan files", &e))?;
+                names.retain(|n| !jobs::KEPT.contains(&n.as_str()));
                 let explain = names
                     .iter()
                     .any(|n| n == "districts.csv")
@@ -477,7 +478,7 @@ pub struct ExplainQuery {
 
 fn plan_file(app: &App, id: &str, name: &str) -> Result<Vec<u8>, ApiError> {
     valid_id(id)?;
-    if !jobs::PUBLISHED.contains(&name) {
+    if !jobs::PUBLISHED.contains(&name) && !jobs::KEPT.contains(&name) {
         return Err(ApiError::new(
             "not_found",
             &format!("no published file '{name}' (known: {})", jobs::PUBLISHED.join(", ")),
@@ -486,6 +487,12 @@ fn plan_file(app: &App, id: &str, name: &str) -> Result<Vec<u8>, ApiError> {
     artefact(app, id, Artefact::Summary)?;
     match app.store.plan_file(id, name) {
         Ok(Some(b)) => Ok(b),
+        Ok(None) if jobs::KEPT.contains(&name) => Err(ApiError::new(
+            "not_found",
+            &format!(
+                "plan {id} has no {name}: only a plan that routed its walks ('routing') keeps them"
+            ),
+        )),
         Ok(None) => Err(ApiError::new(
             "not_found",
             &format!("plan {id} has no {name}: submit the plan with 'blocks' to publish districts"),
@@ -495,8 +502,10 @@ fn plan_file(app: &App, id: &str, name: &str) -> Result<Vec<u8>, ApiError> {
 }
 
 /// A published file of a plan: `districts.csv`, `districts.geojson`, `streets.csv`,
-/// `split-streets.csv`, `streets.html`, `report.html`, `routing-check.csv` (publishable: no
-/// pupil appears).
+/// `split-streets.csv`, `streets.html`, `report.html`, `routing-check.csv`, `edit.json`,
+/// `pins.csv` (publishable: no pupil appears); or, for a plan that routed its walks, the
+/// internal `matrix.csv` (pupil ids: a token with the `read` scope), `block-matrix.csv` and
+/// their `.meta.json` sidecars, from which `catchment check --plan` verifies the plan.
 #[utoipa::path(
     get, path = "/v1/plans/{id}/files/{name}", tag = "plans",
     params(("id" = String, Path, description = "Plan id"), ("name" = String, Path, description = "File name")),
@@ -508,7 +517,12 @@ async fn get_plan_file(
     Path((id, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    publishable(&app, &headers)?;
+    if matches!(name.as_str(), "matrix.csv" | "matrix.csv.meta.json") {
+        // The pupils' walks the plan was solved with: pupil ids (the block matrix has none).
+        require(&app, &headers, Scope::Read)?;
+    } else {
+        publishable(&app, &headers)?;
+    }
     let bytes = plan_file(&app, &id, &name)?;
     Ok(file(bytes, content_type(&name)))
 }

@@ -19,7 +19,7 @@ pub type Loaded = app::Loaded;
 
 /// The publishable files a plan job stores, when it has the city's blocks (the council's
 /// files, the report page, and the planner's routing check: blocks and schools only).
-pub const PUBLISHED: [&str; 9] = [
+pub const PUBLISHED: [&str; 10] = [
     "districts.csv",
     "districts.geojson",
     "streets.csv",
@@ -29,7 +29,15 @@ pub const PUBLISHED: [&str; 9] = [
     "routing-check.csv",
     "edit.json",
     "pins.csv",
+    "excluded-blocks.csv",
 ];
+
+/// The internal files a plan job stores when it routed its walks itself (not among its
+/// published links; the pupil matrix, with pupil ids, served only to a token with the `read`
+/// scope): the pupil and block matrices `catchment check --plan` verifies from without routing
+/// again, with their sidecars.
+pub const KEPT: [&str; 4] =
+    ["matrix.csv", "matrix.csv.meta.json", "block-matrix.csv", "block-matrix.csv.meta.json"];
 
 /// The policy: the library's defaults, overridden by the fields the request gives.
 pub fn policy(fields: &serde_json::Map<String, serde_json::Value>) -> crate::Result<Policy> {
@@ -306,7 +314,7 @@ fn run_plan(app: &App, id: &str, loaded: Loaded) -> Result<Artefacts, ApiError> 
     let result =
         result.write(&loaded, &dir, &stage).map_err(ApiError::from_library).and_then(|_| {
             let mut files = Vec::new();
-            for name in PUBLISHED {
+            for name in PUBLISHED.iter().chain(&KEPT) {
                 if dir.join(name).exists() {
                     files.push((
                         name.to_string(),
