@@ -1082,6 +1082,19 @@ fn published_districts_and_explanations_over_http() {
         let r = get(s.addr, &route, Some(READ));
         assert_eq!(r.status, 200, "{f}: {}", r.text());
         assert!(r.body == cli.file(f), "{f} differs from the CLI's");
+        // Tagged with the hash it is stored under; a client holding it gets 304.
+        let tag = r.header("etag").expect("an ETag").to_string();
+        assert_eq!(tag, format!("\"sha256-{}\"", catchment::server::store::content_hash(&r.body)));
+        let auth = format!("Bearer {READ}");
+        let again = http::request(
+            s.addr,
+            "GET",
+            &route,
+            &[("Authorization", &auth), ("If-None-Match", &tag)],
+            b"",
+        )
+        .unwrap();
+        assert_eq!((again.status, again.body.len()), (304, 0), "{f}");
     }
     let r = get(s.addr, &format!("/v1/plans/{id}/files/assignments.csv"), Some(READ));
     assert_eq!(r.status, 404, "pupil assignments are not a published file");

@@ -77,3 +77,26 @@ pub(super) fn content_type(name: &str) -> &'static str {
 pub(super) fn file(bytes: Vec<u8>, content_type: &'static str) -> Response {
     ([(header::CONTENT_TYPE, content_type)], bytes).into_response()
 }
+
+/// A stored file as a response tagged with its content hash (`ETag: "sha256-<hex>"`, the name
+/// it is stored under); 304 Not Modified when the request's `If-None-Match` names it.
+pub(super) fn tagged_file(
+    headers: &axum::http::HeaderMap,
+    bytes: Vec<u8>,
+    content_type: &'static str,
+) -> Response {
+    let tag = format!("\"sha256-{}\"", super::store::content_hash(&bytes));
+    let known = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    let mut r = if known {
+        axum::http::StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        file(bytes, content_type)
+    };
+    if let Ok(v) = axum::http::HeaderValue::from_str(&tag) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
+}

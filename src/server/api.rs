@@ -1,7 +1,8 @@
 //! Routes, request and response types, and the OpenAPI document generated from them.
 
 use super::access::{
-    content_type, file, media_type, new_id, publishable, require, require_json, valid_id,
+    content_type, file, media_type, new_id, publishable, require, require_json, tagged_file,
+    valid_id,
 };
 use super::auth::Scope;
 pub use super::error::ApiError;
@@ -524,7 +525,7 @@ async fn get_plan_file(
         publishable(&app, &headers)?;
     }
     let bytes = plan_file(&app, &id, &name)?;
-    Ok(file(bytes, content_type(&name)))
+    Ok(tagged_file(&headers, bytes, content_type(&name)))
 }
 
 /// Why a block or an address belongs to its school (English and German), from the plan's

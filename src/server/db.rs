@@ -636,6 +636,21 @@ pub const MIGRATIONS: &[Migration] = &[
     ),
     // Scenario sets and simulations are jobs like plans: claimed, leased, taken over.
     Migration::add_column(10, "jobs", "kind", "TEXT NOT NULL DEFAULT 'plan'"),
+    // Files by content: stored once in `blobs`, referred to by their SHA-256 (an older row
+    // keeps its own bytes and no hash).
+    Migration::sql(
+        11,
+        "blobs",
+        "CREATE TABLE IF NOT EXISTS blobs (hash TEXT PRIMARY KEY, bytes BLOB NOT NULL)",
+    ),
+    Migration::add_column(12, "plan_files", "hash", "TEXT"),
+    Migration::add_column(13, "scenario_files", "hash", "TEXT"),
+    Migration::sql(
+        14,
+        "files by hash",
+        "CREATE INDEX IF NOT EXISTS plan_files_hash ON plan_files (hash);
+         CREATE INDEX IF NOT EXISTS scenario_files_hash ON scenario_files (hash)",
+    ),
 ];
 
 /// The current time in Unix seconds (0 if the clock is before 1970).

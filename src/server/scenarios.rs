@@ -2,7 +2,9 @@
 //! a plan's: queued, claimed by any worker, leased, taken over) by `scenario::batch` exactly as
 //! `catchment batch` runs it ([`super::jobs`]), its files stored in the database.
 
-use super::access::{content_type, file, new_id, publishable, require, require_json, valid_id};
+use super::access::{
+    content_type, new_id, publishable, require, require_json, tagged_file, valid_id,
+};
 use super::auth::Scope;
 use super::error::ApiError;
 use super::model::ScenarioSetRequest;
@@ -228,5 +230,5 @@ pub async fn get_file(
         }
         Err(e) => return Err(ApiError::store("reading scenario file", &e)),
     };
-    Ok(file(bytes, content_type(&path)))
+    Ok(tagged_file(&headers, bytes, content_type(&path)))
 }

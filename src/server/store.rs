@@ -139,6 +139,47 @@ pub type StoredScenarioSet = (String, Option<String>, Vec<String>);
 /// A stored simulation: (plan id, `simulation.json`, `simulation.csv`).
 pub type StoredSimulation = (String, Vec<u8>, Vec<u8>);
 
+/// The tables of stored files.
+#[derive(Debug, Clone, Copy)]
+enum FileTable {
+    Plan,
+    Scenario,
+}
+
+/// The SHA-256 of `bytes` in hex: the name a file's content is stored under.
+pub fn content_hash(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Store one file of a plan or scenario set: its content once in `blobs` under its hash (a
+/// content stored before is not written again), the file's row referring to it.
+fn put_file(
+    tx: &mut dyn Conn,
+    table: FileTable,
+    id: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> DbResult<()> {
+    let hash = content_hash(&bytes);
+    tx.exec(
+        "INSERT INTO blobs (hash, bytes) VALUES (?1, ?2) ON CONFLICT (hash) DO NOTHING",
+        &params![&hash, bytes],
+    )?;
+    let table = match table {
+        FileTable::Plan => "plan_files",
+        FileTable::Scenario => "scenario_files",
+    };
+    tx.exec(
+        &format!(
+            "INSERT INTO {table} (id, name, bytes, hash) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id, name) DO UPDATE SET bytes=excluded.bytes, hash=excluded.hash"
+        ),
+        &params![id, name, Vec::<u8>::new(), &hash],
+    )
+    .map(|_| ())
+}
+
 /// The current time in Unix seconds (0 if the clock is before 1970).
 pub fn now() -> i64 {
     now_ms() / 1000
@@ -239,6 +280,13 @@ impl Store {
             let sets = tx.exec(
                 "DELETE FROM scenario_sets WHERE state IN ('done','failed') AND finished_at < ?1",
                 &p,
+            )?;
+            // Contents no file refers to any more.
+            tx.exec(
+                "DELETE FROM blobs WHERE
+                     NOT EXISTS (SELECT 1 FROM plan_files f WHERE f.hash = blobs.hash)
+                     AND NOT EXISTS (SELECT 1 FROM scenario_files s WHERE s.hash = blobs.hash)",
+                &[],
             )?;
             Ok((jobs, sets))
         })?;
@@ -449,11 +497,7 @@ impl Store {
                 Output::Plan(a) => a,
                 Output::Scenarios(files) => {
                     for (name, bytes) in files {
-                        tx.exec(
-                            "INSERT INTO scenario_files (id, name, bytes) VALUES (?1, ?2, ?3)
-                             ON CONFLICT (id, name) DO UPDATE SET bytes=excluded.bytes",
-                            &params![&id, name, bytes],
-                        )?;
+                        put_file(tx, FileTable::Scenario, &id, &name, bytes)?;
                     }
                     tx.exec(
                         "UPDATE scenario_sets SET state='done', finished_at=?2, request=NULL
@@ -481,11 +525,7 @@ impl Store {
                 &params![&id, t, a.summary, a.assignments, a.schools, a.certificate],
             )?;
             for (name, bytes) in a.files {
-                tx.exec(
-                    "INSERT INTO plan_files (id, name, bytes) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (id, name) DO UPDATE SET bytes=excluded.bytes",
-                    &params![&id, name, bytes],
-                )?;
+                put_file(tx, FileTable::Plan, &id, &name, bytes)?;
             }
             Ok(true)
         })
@@ -588,9 +628,13 @@ impl Store {
     pub fn plan_file(&self, id: &str, name: &str) -> DbResult<Option<Vec<u8>>> {
         let p = params![id, name];
         self.db.with(move |c| {
-            c.query_opt("SELECT bytes FROM plan_files WHERE id=?1 AND name=?2", &p)?
-                .map(|r| r.blob(0))
-                .transpose()
+            c.query_opt(
+                "SELECT COALESCE(b.bytes, f.bytes) FROM plan_files f
+                 LEFT JOIN blobs b ON b.hash = f.hash WHERE f.id=?1 AND f.name=?2",
+                &p,
+            )?
+            .map(|r| r.blob(0))
+            .transpose()
         })
     }
 
@@ -644,9 +688,13 @@ impl Store {
     pub fn scenario_file(&self, id: &str, name: &str) -> DbResult<Option<Vec<u8>>> {
         let p = params![id, name];
         self.db.with(move |c| {
-            c.query_opt("SELECT bytes FROM scenario_files WHERE id=?1 AND name=?2", &p)?
-                .map(|r| r.blob(0))
-                .transpose()
+            c.query_opt(
+                "SELECT COALESCE(b.bytes, f.bytes) FROM scenario_files f
+                 LEFT JOIN blobs b ON b.hash = f.hash WHERE f.id=?1 AND f.name=?2",
+                &p,
+            )?
+            .map(|r| r.blob(0))
+            .transpose()
         })
     }
 
@@ -733,6 +781,57 @@ impl Artefact {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Files are stored by content: two plans with the same file keep one copy, read back by
+    /// either; retention deletes a content once no file refers to it.
+    #[test]
+    fn files_are_stored_once_by_content_and_swept_when_unreferenced() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&Target::Sqlite(dir.path().join("c.db")), 1).unwrap();
+        let blobs = |store: &Store| {
+            store.with(|c| c.query_one("SELECT COUNT(*) FROM blobs", &[])?.int(0)).unwrap()
+        };
+        let plan = |extra: &[u8]| Artefacts {
+            summary: b"{}".to_vec(),
+            assignments: b"a".to_vec(),
+            schools: b"s".to_vec(),
+            certificate: b"c".to_vec(),
+            files: vec![
+                ("districts.csv".into(), b"block_id,school_id\nB1,A\n".to_vec()),
+                ("report.html".into(), extra.to_vec()),
+            ],
+        };
+        for (id, extra) in [("p1", &b"one"[..]), ("p2", &b"two"[..])] {
+            store.insert_job(id, Kind::Plan, "{}", 1, 1).unwrap();
+            store.claim_job("w", 60_000, i64::MAX, 3, "{}").unwrap();
+            assert!(store.finish_job(id, "w", &Output::Plan(plan(extra))).unwrap());
+        }
+        assert_eq!(blobs(&store), 3, "districts.csv once, two reports");
+        for id in ["p1", "p2"] {
+            let d = store.plan_file(id, "districts.csv").unwrap().unwrap();
+            assert_eq!(d, b"block_id,school_id\nB1,A\n");
+        }
+        assert_eq!(store.plan_file("p2", "report.html").unwrap().unwrap(), b"two");
+        let hash: String = store
+            .with(|c| {
+                c.query_one(
+                    "SELECT hash FROM plan_files WHERE id='p1' AND name='districts.csv'",
+                    &[],
+                )?
+                .text(0)
+            })
+            .unwrap();
+        assert_eq!(hash, content_hash(b"block_id,school_id\nB1,A\n"));
+        // p1 older than the cutoff: its report goes, the shared file stays for p2.
+        store
+            .with(|c| c.exec("UPDATE jobs SET finished_at = 10 WHERE id='p1'", &[]).map(|_| ()))
+            .unwrap();
+        store.delete_finished_before(100).unwrap();
+        assert_eq!(blobs(&store), 2);
+        assert!(store.plan_file("p2", "districts.csv").unwrap().is_some());
+        store.delete_finished_before(now() + 10).unwrap();
+        assert_eq!(blobs(&store), 0);
+    }
 
     /// Every kind of job goes through the same queue: claimed, finished by the worker that
     /// holds it, its output where its kind keeps it; a scenario set running when an older
