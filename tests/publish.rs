@@ -339,8 +339,7 @@ fn tiny_town_with(
     let osm = if path {
         let footway = "  <way id=\"14\">\n    <nd ref=\"7\"/>\n    <nd ref=\"8\"/>\n    \
             <nd ref=\"9\"/>\n    <nd ref=\"20\"/>\n    <tag k=\"highway\" v=\"footway\"/>\n  </way>\n";
-        let extra = [node(7, 110.0, 90.0), node(8, 190.0, 90.0), node(9, 190.0, 70.0)]
-            .concat()
+        let extra = [node(7, 110.0, 90.0), node(8, 190.0, 90.0), node(9, 190.0, 70.0)].concat()
             + &node(20, 110.0, 70.0)
             + footway;
         osm.replace("</osm>", &format!("{extra}</osm>"))

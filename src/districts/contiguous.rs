@@ -326,7 +326,11 @@ fn close_classless(p: &ContiguousProblem, fixed: &[u32], mut a: Vec<u32>) -> Vec
             let best = next
                 .into_iter()
                 .filter_map(|t| {
-                    units.iter().map(|&u| p.cost(u, t).map(u64::from)).sum::<Option<u64>>().map(|c| (c, t))
+                    units
+                        .iter()
+                        .map(|&u| p.cost(u, t).map(u64::from))
+                        .sum::<Option<u64>>()
+                        .map(|c| (c, t))
                 })
                 .min();
             if let Some((_, t)) = best {
@@ -656,7 +660,33 @@ impl Search<'_> {
             } else {
                 "the optimal districts"
             };
-            let segments = if contracted.is_some() { ", whole street segments" } else { "" };
+            let segments = match (&contracted, self.groups) {
+                (Some((_, unit_of)), Some(groups)) => {
+                    // Groups the search cannot keep whole: cells in more than one piece of
+                    // the adjacency (touching only at a corner, or apart), or two schools'
+                    // own blocks; each piece is kept whole, the group may not be.
+                    let mut roots = vec![false; full.n_units()];
+                    full.root.iter().for_each(|&r| roots[r] = true);
+                    let (mut apart, mut two_roots) = (0usize, 0usize);
+                    for g in groups {
+                        let mut units: Vec<usize> = g.iter().map(|&b| unit_of[b]).collect();
+                        units.sort_unstable();
+                        units.dedup();
+                        if g.iter().filter(|&&b| roots[b]).count() > 1 {
+                            two_roots += 1;
+                        } else if units.len() > 1 {
+                            apart += 1;
+                        }
+                    }
+                    format!(
+                        ", whole street segments; of {} segment groups {apart} lie in pieces of \
+                         the adjacency and {two_roots} hold two schools' own blocks, each piece \
+                         kept whole",
+                        groups.len()
+                    )
+                }
+                _ => String::new(),
+            };
             (h, format!("contiguous{segments} (local search from {from})"), false)
         };
         let (assign, method, proved) = match self.streets {
@@ -869,5 +899,40 @@ impl Search<'_> {
             }
         }
         Ok(done(f, hi, k))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A line of five blocks, schools A (root 0), B (root 2) and C (root 4): B has no pupil
+    /// and no fixed one, so its district (blocks 1-2, no pupils) joins A, where those blocks
+    /// walk less than at C; A's and C's districts stay one piece, the loads do not change.
+    /// With a fixed pupil B keeps its district.
+    #[test]
+    fn a_school_without_pupils_gives_its_district_whole_to_a_neighbour() {
+        let p = ContiguousProblem {
+            n_schools: 3,
+            cap: vec![10, 10, 10],
+            #[rustfmt::skip]
+            cost: vec![
+                0, 9, 9,
+                1, 2, 8,
+                2, 0, 9,
+                9, 9, 1,
+                9, 9, 0,
+            ],
+            weight: vec![3, 0, 0, 1, 2],
+            root: vec![0, 2, 4],
+            neighbours: vec![vec![1], vec![0, 2], vec![1, 3], vec![2, 4], vec![3]],
+            classes: None,
+        };
+        let a = vec![0, 1, 1, 2, 2];
+        let closed = close_classless(&p, &[0, 0, 0], a.clone());
+        assert_eq!(closed, vec![0, 0, 0, 2, 2]);
+        assert_eq!(p.loads(&closed), p.loads(&a));
+        assert!(p.enclaves(&closed).is_empty());
+        assert_eq!(close_classless(&p, &[0, 1, 0], a.clone()), a);
     }
 }

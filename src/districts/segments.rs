@@ -9,6 +9,11 @@
 //! school of least walk + price summed over their blocks (the prices of the pupil-level
 //! optimum); blocks no named street runs through are drawn one by one, as without the rule.
 //! The plan decides every block's district itself.
+//!
+//! The segments are those of the street list ([`super::streets::named_lines`]: named ways
+//! only), so the rule keeps whole exactly the segments the list counts; a group stays split only
+//! when one of its blocks has no walk to the school of the rest
+//! ([`SegmentReport::groups_not_whole`]).
 
 use super::network;
 use super::publish::{district_rows, City};

@@ -15,6 +15,10 @@
 //!   from their roots by priced regret, repair enclaves, restore capacity by ejection chains,
 //!   then move single border units and swap pairs while the walk decreases.
 //!
+//! With [`Classes`] (a minimum class size) both keep every school at whole classes or none:
+//! the MIP by an integer class count per school, the local search by bringing every school to
+//! such a load ([`ContiguousProblem::violation`]) and refusing every move away from it.
+//!
 //! This module is the solve layer's: plain vectors in, no blocks and no files.
 
 use super::feasibility::Diagnosis;
@@ -773,9 +777,8 @@ fn restore_classes(p: &ContiguousProblem, a: &mut [u32]) {
                 continue;
             }
             let (f, t) = (m.from, m.to);
-            let change = v(f, load[f] - m.weight) + v(t, load[t] + m.weight)
-                - v(f, load[f])
-                - v(t, load[t]);
+            let change =
+                v(f, load[f] - m.weight) + v(t, load[t] + m.weight) - v(f, load[f]) - v(t, load[t]);
             if change < 0 {
                 let score = m.delta as f64 / (-change) as f64;
                 if best.as_ref().is_none_or(|b| score < b.0) {
@@ -1386,7 +1389,15 @@ mod tests {
         let total: u32 = weight.iter().sum();
         // Tight: an even share plus a little slack, sometimes too little.
         let cap = (0..ns).map(|_| total / ns as u32 + rng.random_range(0..=3)).collect();
-        ContiguousProblem { n_schools: ns, cap, cost, weight, root, neighbours: grid(w, h), classes: None }
+        ContiguousProblem {
+            n_schools: ns,
+            cap,
+            cost,
+            weight,
+            root,
+            neighbours: grid(w, h),
+            classes: None,
+        }
     }
 
     #[test]
@@ -1425,9 +1436,8 @@ mod tests {
             let l = load[s] + c.fixed[s] as u64;
             load[s] <= p.cap[s] as u64
                 && (l == 0
-                    || (1..=c.rule.max[s] as u64).any(|k| {
-                        c.rule.min_size as u64 * k <= l && l <= c.rule.size[s] as u64 * k
-                    }))
+                    || (1..=c.rule.max[s] as u64)
+                        .any(|k| c.rule.min_size as u64 * k <= l && l <= c.rule.size[s] as u64 * k))
         })
     }
 
@@ -1443,10 +1453,8 @@ mod tests {
         for s in 0..ns {
             p.cap[s] = (size[s] * max[s]).saturating_sub(fixed[s]);
         }
-        p.classes = Some(Classes {
-            rule: crate::solve::lp::ClassRule { size, max, min_size },
-            fixed,
-        });
+        p.classes =
+            Some(Classes { rule: crate::solve::lp::ClassRule { size, max, min_size }, fixed });
         p
     }
 
@@ -1502,7 +1510,9 @@ mod tests {
             }
         }
         assert!(feasible >= 20 && infeasible >= 5, "{feasible} feasible, {infeasible} not");
-        eprintln!("{feasible} feasible ({empty_school} with a school of no class), {infeasible} not");
+        eprintln!(
+            "{feasible} feasible ({empty_school} with a school of no class), {infeasible} not"
+        );
     }
 
     #[test]
@@ -1727,7 +1737,15 @@ mod tests {
         }
         let total: u32 = weight.iter().sum();
         let cap = vec![total / 3 + 2, total / 3 + 2, total / 3 + 2];
-        let p = ContiguousProblem { n_schools: 3, cap, cost, weight, root, neighbours: grid(w, h), classes: None };
+        let p = ContiguousProblem {
+            n_schools: 3,
+            cap,
+            cost,
+            weight,
+            root,
+            neighbours: grid(w, h),
+            classes: None,
+        };
         let free = super::super::lp::solve(&super::super::Problem {
             n_schools: 3,
             cap: p.cap.clone(),
