@@ -750,7 +750,13 @@ impl Loaded {
         };
         let optimum = crate::solve_plan(&self.inst, &self.matrix, &pupil_policy, None)?;
         crate::cancel::check()?;
-        let block_policy = Policy { unit: Unit::Block, ..pupil_policy.clone() };
+        // The start: whole blocks, with the class rule when there is one (a plan of whole
+        // classes to start the search from; none means no contiguous plan either).
+        let block_policy = Policy {
+            unit: Unit::Block,
+            min_class_size: self.policy.min_class_size,
+            ..pupil_policy.clone()
+        };
         let start = crate::solve_plan(&self.inst, &self.matrix, &block_policy, None)?;
         crate::cancel::check()?;
         let contiguous = |keep| {

@@ -1686,7 +1686,9 @@ fn print_summary(s: &Summary, out: &Path) {
     if let (Some(opt), Some(gap)) = (s.solver.pupil_optimum_m, s.solver.gap_pct) {
         println!(
             "{} walk {:.1} km, {gap:.2}% more than the certified pupil-level optimum without them ({:.1} km)",
-            if s.solver.contiguous {
+            if s.solver.contiguous && s.solver.min_class_size.is_some() {
+                "Contiguous districts of whole classes"
+            } else if s.solver.contiguous {
                 "Contiguous districts"
             } else if s.solver.whole_segments {
                 "Whole street segments"
@@ -1782,6 +1784,12 @@ fn print_summary(s: &Summary, out: &Path) {
             w.split_segments,
             w.split_segments_without_rule
         );
+        if w.groups_not_whole > 0 {
+            println!(
+                "{} group(s) of blocks not kept whole: a block without a walk to the school of the rest of its segment",
+                w.groups_not_whole
+            );
+        }
     }
     println!(
         "Plan written to {}/ (summary.json, assignments.csv, schools.csv, certificate.json)",

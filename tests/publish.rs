@@ -276,6 +276,18 @@ fn split_streets_recompute_from_the_published_files() {
 /// cell 1) and Birkenweg (in cell 3); school W in the west, E in the east. `walks[i]` are the
 /// meters from cell i to W and E, `pupils[i]` the pupils in it. Returns the `solve` arguments.
 fn tiny_town(d: &Path, walks: [(u32, u32); 5], pupils: [u32; 5], caps: (u32, u32)) -> Vec<String> {
+    tiny_town_with(d, walks, pupils, caps, false)
+}
+
+/// [`tiny_town`], with `path`: a footway without a name winding through cell 1 (longer in it
+/// than any street), crossing no street.
+fn tiny_town_with(
+    d: &Path,
+    walks: [(u32, u32); 5],
+    pupils: [u32; 5],
+    caps: (u32, u32),
+    path: bool,
+) -> Vec<String> {
     use catchment::projection::inverse;
     let (n, e) = (3_220_000.0, 4_430_000.0);
     let cell = |i: usize| format!("CRS3035RES100mN{}E{}", n as i64, e as i64 + 100 * i as i64);
@@ -324,6 +336,16 @@ fn tiny_town(d: &Path, walks: [(u32, u32); 5], pupils: [u32; 5], caps: (u32, u32
         way(12, "Am Anger", &[2, 5]),
         way(13, "Birkenweg", &[6, 3]),
     );
+    let osm = if path {
+        let footway = "  <way id=\"14\">\n    <nd ref=\"7\"/>\n    <nd ref=\"8\"/>\n    \
+            <nd ref=\"9\"/>\n    <nd ref=\"20\"/>\n    <tag k=\"highway\" v=\"footway\"/>\n  </way>\n";
+        let extra = [node(7, 110.0, 90.0), node(8, 190.0, 90.0), node(9, 190.0, 70.0)].concat()
+            + &node(20, 110.0, 70.0)
+            + footway;
+        osm.replace("</osm>", &format!("{extra}</osm>"))
+    } else {
+        osm
+    };
     let streets = write(d, "town.osm", &osm);
     let blocks = write(d, "blocks.csv", &blocks);
     let matrix = write(d, "matrix.csv", &matrix);
@@ -440,6 +462,18 @@ fn whole_segments_keep_every_segment_in_one_district_within_the_seats() {
             ("Hauptstraße".into(), "from Birkenweg to the east end".into(), "W".into()),
         ]
     );
+    // A footway without a name owning cell 1 (it runs longer there than Hauptstraße): the
+    // street list ignores it, so the rule must too — cell 1 stays with the segment from the
+    // west end to Am Anger, which the list counts, and is not split from it.
+    let footway = tiny_town_with(d, walks, [1; 5], (4, 2), true);
+    let whole_path = d.join("whole-path");
+    let o = solve_town(&footway, &["--whole-segments"], &whole_path);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let with_path = read(&whole_path);
+    assert_eq!(with_path["whole_segments"]["split_segments"], 0, "{}", with_path["whole_segments"]);
+    assert_eq!(with_path["streets"]["split_segments"], 0);
+    assert_eq!(with_path["whole_segments"]["groups_not_whole"], 0);
+    assert_eq!(street_lines(&whole_path), street_lines(&whole));
     // Within the seats, by the plan's own loads and recomputed from the assignments.
     let mut loads = HashMap::<String, u32>::new();
     for r in csv::Reader::from_path(whole.join("assignments.csv")).unwrap().records() {
@@ -950,9 +984,93 @@ fn a_synthetic_town_gets_contiguous_districts_within_the_seats() {
     assert!(rel(union.unsigned_area(), area.unsigned_area()) < 1e-4);
 }
 
+/// `--contiguous --min-class-size N` on synthetic towns (a small one solved exactly, a larger
+/// one by the local search): every district one piece (a search of our own), every school's
+/// pupils counted from `assignments.csv` either none or whole classes of N to its class size
+/// within its seats, `catchment check` accepting the plan, and the walk not below the
+/// certified pupil-level optimum it is compared with.
+#[test]
+fn contiguous_districts_keep_a_minimum_class_size() {
+    let d = tempfile::tempdir().unwrap();
+    for (pupils, schools, seed, exact) in [("500", "8", "5", true), ("1500", "25", "3", false)] {
+        let town = d.path().join(format!("town{schools}"));
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_catchment-dataset"))
+            .args(["synthetic", "--pupils", pupils, "--schools", schools, "--seed", seed])
+            .arg("--out")
+            .arg(&town)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let f = |name: &str| town.join(name).to_str().unwrap().to_string();
+        let inputs = [
+            "--schools".to_string(),
+            f("schools.csv"),
+            "--pupils".into(),
+            f("pupils.csv"),
+            "--matrix".into(),
+            f("matrix.csv"),
+        ];
+        let inst = read_instance(&town.join("schools.csv"), &town.join("pupils.csv")).unwrap();
+        let min = inst.schools.iter().map(|s| s.class_size).min().unwrap() - 2;
+        let out = d.path().join(format!("plan{schools}"));
+        let o = bin()
+            .arg("solve")
+            .args(&inputs)
+            .args(["--contiguous", "--min-class-size", &min.to_string()])
+            .args(["--blocks", &f("blocks.csv"), "--block-matrix", &f("block-matrix.csv")])
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let pieces = district_pieces(&out, &town);
+        let mut load: HashMap<String, u64> = HashMap::new();
+        for r in csv::Reader::from_path(out.join("assignments.csv")).unwrap().records() {
+            *load.entry(r.unwrap()[1].to_string()).or_default() += 1;
+        }
+        let mut without_class = 0;
+        for s in &inst.schools {
+            let l = load.get(&s.id).copied().unwrap_or(0);
+            let k = l.div_ceil(s.class_size as u64);
+            assert!(l <= s.capacity as u64, "{} over its seats: {l}", s.id);
+            assert!(l == 0 || l >= min as u64 * k, "{}: {l} pupils in {k} class(es)", s.id);
+            without_class += (l == 0) as usize;
+            // One piece; a school without a class takes nobody (no district), as without
+            // contiguity.
+            let want = if l == 0 { None } else { Some(&1) };
+            assert_eq!(pieces.get(&s.id), want, "{}'s district ({l} pupils)", s.id);
+        }
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        let solver = &summary["solver"];
+        assert_eq!(solver["min_class_size"], min);
+        assert_eq!(solver["contiguous"], true);
+        let name = solver["name"].as_str().unwrap();
+        assert!(name.contains(&format!("whole classes of {min} or more")), "{name}");
+        assert_eq!(name.starts_with("contiguous (exact"), exact, "{name}");
+        let (walk, bound) =
+            (solver["objective_m"].as_u64().unwrap(), solver["pupil_optimum_m"].as_u64().unwrap());
+        assert!(walk >= bound, "{walk} below the bound {bound}");
+        let o = bin().arg("check").args(&inputs).arg("--plan").arg(&out).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+        eprintln!("{schools} schools, classes of {min}+: {without_class} without a class; {name}");
+    }
+}
+
 /// Each school's district in the published `districts.csv` of `out`, counted in pieces by a
 /// search of our own over the city's adjacency: one piece per school, every block in one.
 fn assert_one_piece_each(out: &Path, town: &Path) {
+    let inst = read_instance(&town.join("schools.csv"), &town.join("pupils.csv")).unwrap();
+    let pieces = district_pieces(out, town);
+    for s in &inst.schools {
+        assert_eq!(pieces.get(&s.id), Some(&1), "{}'s district is one piece", s.id);
+    }
+}
+
+/// The pieces of every school's district in `out`'s `districts.csv` (schools without a block
+/// left out), by a search of our own over the city's adjacency; every block in a district.
+fn district_pieces(out: &Path, town: &Path) -> HashMap<String, usize> {
     let blocks = catchment::districts::blocks::read_blocks(&town.join("blocks.csv")).unwrap();
     let inst = read_instance(&town.join("schools.csv"), &town.join("pupils.csv")).unwrap();
     let bm = read_block_matrix(&town.join("block-matrix.csv"), &inst.schools).unwrap();
@@ -979,9 +1097,7 @@ fn assert_one_piece_each(out: &Path, town: &Path) {
             }
         }
     }
-    for s in &inst.schools {
-        assert_eq!(pieces.get(&s.id), Some(&1), "{}'s district is one piece", s.id);
-    }
+    pieces
 }
 
 /// `--contiguous` with last year's districts (`--previous`): a change cost, and a cap on the

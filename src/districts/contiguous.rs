@@ -17,7 +17,16 @@
 //! pupil on every block with pupils away from its school last year, or for a cap on changed
 //! blocks a penalty per changed block searched by raising and bisection (not proved optimal
 //! under the cap); the local search also starts from last year's districts and from the plan
-//! without stability. A minimum class size is not yet combined with contiguity.
+//! without stability.
+//!
+//! With a minimum class size every school's pupils (fixed ones included) form whole classes of
+//! the minimum to the school's class size, within its class limit, or the school has none —
+//! the rule of the whole-class MIP ([`crate::solve::lp::ClassRule`]) and of `check`: the exact
+//! model adds each school's number of classes as an integer, the local search brings every
+//! school to such a load by moving pieces and then keeps it. The walk is still compared with
+//! the certified pupil-level optimum (no classes, no contiguity), a proved lower bound; the
+//! whole-block plan of the same class rule without contiguity (Cbc's optimum) is named in the
+//! method beside it.
 
 use super::adjacency::{self, Adjacency};
 use super::publish::City;
@@ -69,12 +78,6 @@ pub fn solve(
     start: &Plan,
     keep: Option<Keep<'_>>,
 ) -> Result<Contiguous> {
-    if policy.min_class_size.is_some() {
-        return Err(Error::policy(
-            "contiguous districts are not yet combined with a minimum class size",
-            None,
-        ));
-    }
     let started = std::time::Instant::now();
     let inst = &*crate::effective_instance(inst, policy);
     let n_s = inst.schools.len();
@@ -85,11 +88,13 @@ pub fn solve(
     let index: BTreeMap<&str, usize> =
         blocks.iter().enumerate().map(|(i, b)| (b.id.as_str(), i)).collect();
     let mut cap: Vec<u32> = inst.schools.iter().map(|s| s.capacity).collect();
+    let mut fixed = vec![0u32; n_s];
     let mut pupils_of: Vec<Vec<usize>> = vec![Vec::new(); blocks.len()];
     for (p, pupil) in inst.pupils.iter().enumerate() {
         if let Some(f) = &pupil.fixed_school {
             let s = inst.school_index(f).expect("validated");
             cap[s] = cap[s].saturating_sub(1);
+            fixed[s] += 1;
             continue;
         }
         let Some(b) = pupil.block.as_deref().and_then(|b| index.get(b)) else {
@@ -150,6 +155,17 @@ pub fn solve(
         weight,
         root: roots,
         neighbours: adj.neighbours.clone(),
+        // A minimum class size: every school's pupils (fixed ones included) in whole classes
+        // of the minimum to its class size, at most its class limit, or none at all — the rule
+        // of the whole-class MIP and of `check`.
+        classes: policy.min_class_size.map(|min_size| contiguity::Classes {
+            rule: crate::solve::lp::ClassRule {
+                size: inst.schools.iter().map(|s| s.class_size).collect(),
+                max: inst.schools.iter().map(crate::plan::class_limit).collect(),
+                min_size,
+            },
+            fixed,
+        }),
     };
     // The local search starts from the whole-block optimum (its blocks' schools, roots at
     // home); with stability also from last year's districts (blocks not in them as in the
@@ -234,6 +250,22 @@ pub fn solve(
             (f.assign, f.method, f.proved)
         }
     };
+    // A school that forms no class takes nobody: its district (blocks without pupils) joins
+    // a neighbouring one, as the districts of the plans without contiguity leave such a
+    // school without blocks.
+    let assign_blocks = match &full.classes {
+        Some(c) => close_classless(&full, &c.fixed, assign_blocks),
+        None => assign_blocks,
+    };
+    let method = match policy.min_class_size {
+        Some(n) if start.policy.min_class_size == Some(n) => format!(
+            "{method}; whole classes of {n} or more pupils, or none at a school (whole blocks \
+             and classes without contiguity: {} m)",
+            start.objective
+        ),
+        Some(n) => format!("{method}; whole classes of {n} or more pupils, or none at a school"),
+        None => method,
+    };
     // Pupils follow their block; fixed pupils keep their school.
     let assign: Vec<u32> = inst
         .pupils
@@ -267,6 +299,51 @@ pub fn solve(
         optimal: proved,
     };
     Ok(Contiguous { plan, method, barriers_dropped, adjacency: adj })
+}
+
+/// The districts of schools without pupils (no unit's, no fixed one) joined, each whole, to
+/// the adjacent district of a school with pupils where its blocks walk least (every block
+/// allowed there). The union of two touching pieces is one piece, no load changes, so the plan
+/// stays contiguous (the closed school's block now in another district), within the seats and
+/// of whole classes. A district with no such neighbour stays.
+fn close_classless(p: &ContiguousProblem, fixed: &[u32], mut a: Vec<u32>) -> Vec<u32> {
+    let load = p.loads(&a);
+    let open = |s: usize| load[s] > 0 || fixed[s] > 0;
+    loop {
+        let mut changed = false;
+        for s in (0..p.n_schools).filter(|&s| !open(s)) {
+            let units: Vec<usize> = (0..a.len()).filter(|&u| a[u] as usize == s).collect();
+            if units.is_empty() {
+                continue;
+            }
+            let mut next: Vec<usize> = units
+                .iter()
+                .flat_map(|&u| p.neighbours[u].iter().map(|&v| a[v] as usize))
+                .filter(|&t| t != s && open(t))
+                .collect();
+            next.sort_unstable();
+            next.dedup();
+            let best = next
+                .into_iter()
+                .filter_map(|t| {
+                    units
+                        .iter()
+                        .map(|&u| p.cost(u, t).map(u64::from))
+                        .sum::<Option<u64>>()
+                        .map(|c| (c, t))
+                })
+                .min();
+            if let Some((_, t)) = best {
+                for &u in &units {
+                    a[u] = t as u32;
+                }
+                changed = true;
+            }
+        }
+        if !changed {
+            return a;
+        }
+    }
 }
 
 /// Schools over capacity in a block plan, with the pupils over.
@@ -507,6 +584,14 @@ impl Search<'_> {
                 }
             }
         }
+        // With a minimum class size, what every message says the plan must also keep.
+        let classes = match &full.classes {
+            Some(c) => format!(
+                ", every school's pupils in whole classes of {} or more (or none at all)",
+                c.rule.min_size
+            ),
+            None => String::new(),
+        };
         let allowed = problem.cost.iter().filter(|&&c| c != UNREACHABLE).count();
         let small = exact && allowed <= EXACT_MAX_PAIRS && contracted.is_none();
         let (assign, method, proved) = if small {
@@ -517,8 +602,9 @@ impl Search<'_> {
                             kind: "contiguity".into(),
                             message: format!(
                                 "no plan gives every school one connected district around its \
-                                 own block within its capacity, with each block at one of its \
-                                 {NEAREST_SCHOOLS} nearest schools by walk or by straight line"
+                                 own block within its capacity{classes}, with each block at one \
+                                 of its {NEAREST_SCHOOLS} nearest schools by walk or by straight \
+                                 line"
                             ),
                             schools: vec![],
                             pupils: vec![],
@@ -547,15 +633,23 @@ impl Search<'_> {
                 let total: u64 = over.iter().map(|o| o.1).sum();
                 return Err(Error::Infeasible(vec![crate::error::Infeasibility {
                     kind: "contiguity".into(),
-                    message: format!(
-                        "no contiguous plan within the seats was found by the local search: \
-                         every school one connected district around its own block, none over \
-                         capacity (seats may be too few where the pupils live, or too few \
-                         neighbours between districts to pass them on); its best contiguous \
-                         plan leaves {} pupil(s) over capacity: {}",
-                        total,
-                        listed.join(", ")
-                    ),
+                    message: if over.is_empty() && !classes.is_empty() {
+                        format!(
+                            "no contiguous plan of whole classes was found by the local search: \
+                             every school one connected district around its own block, none \
+                             over capacity{classes}"
+                        )
+                    } else {
+                        format!(
+                            "no contiguous plan within the seats was found by the local search: \
+                             every school one connected district around its own block, none \
+                             over capacity{classes} (seats may be too few where the pupils live, \
+                             or too few neighbours between districts to pass them on); its best \
+                             contiguous plan leaves {} pupil(s) over capacity: {}",
+                            total,
+                            listed.join(", ")
+                        )
+                    },
                     schools: over.iter().map(|o| o.0.clone()).collect(),
                     pupils: vec![],
                     shortfall: total,
@@ -566,7 +660,33 @@ impl Search<'_> {
             } else {
                 "the optimal districts"
             };
-            let segments = if contracted.is_some() { ", whole street segments" } else { "" };
+            let segments = match (&contracted, self.groups) {
+                (Some((_, unit_of)), Some(groups)) => {
+                    // Groups the search cannot keep whole: cells in more than one piece of
+                    // the adjacency (touching only at a corner, or apart), or two schools'
+                    // own blocks; each piece is kept whole, the group may not be.
+                    let mut roots = vec![false; full.n_units()];
+                    full.root.iter().for_each(|&r| roots[r] = true);
+                    let (mut apart, mut two_roots) = (0usize, 0usize);
+                    for g in groups {
+                        let mut units: Vec<usize> = g.iter().map(|&b| unit_of[b]).collect();
+                        units.sort_unstable();
+                        units.dedup();
+                        if g.iter().filter(|&&b| roots[b]).count() > 1 {
+                            two_roots += 1;
+                        } else if units.len() > 1 {
+                            apart += 1;
+                        }
+                    }
+                    format!(
+                        ", whole street segments; of {} segment groups {apart} lie in pieces of \
+                         the adjacency and {two_roots} hold two schools' own blocks, each piece \
+                         kept whole",
+                        groups.len()
+                    )
+                }
+                _ => String::new(),
+            };
             (h, format!("contiguous{segments} (local search from {from})"), false)
         };
         let (assign, method, proved) = match self.streets {
@@ -586,7 +706,8 @@ impl Search<'_> {
                 kind: "contiguity".into(),
                 message: format!(
                     "no contiguous plan within the seats was found by the {}: every district \
-                     one piece holding its school's block, every school within its capacity",
+                     one piece holding its school's block, every school within its capacity\
+                     {classes}",
                     if proved { "exact solver" } else { "local search" }
                 ),
                 schools: vec![],
@@ -778,5 +899,40 @@ impl Search<'_> {
             }
         }
         Ok(done(f, hi, k))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A line of five blocks, schools A (root 0), B (root 2) and C (root 4): B has no pupil
+    /// and no fixed one, so its district (blocks 1-2, no pupils) joins A, where those blocks
+    /// walk less than at C; A's and C's districts stay one piece, the loads do not change.
+    /// With a fixed pupil B keeps its district.
+    #[test]
+    fn a_school_without_pupils_gives_its_district_whole_to_a_neighbour() {
+        let p = ContiguousProblem {
+            n_schools: 3,
+            cap: vec![10, 10, 10],
+            #[rustfmt::skip]
+            cost: vec![
+                0, 9, 9,
+                1, 2, 8,
+                2, 0, 9,
+                9, 9, 1,
+                9, 9, 0,
+            ],
+            weight: vec![3, 0, 0, 1, 2],
+            root: vec![0, 2, 4],
+            neighbours: vec![vec![1], vec![0, 2], vec![1, 3], vec![2, 4], vec![3]],
+            classes: None,
+        };
+        let a = vec![0, 1, 1, 2, 2];
+        let closed = close_classless(&p, &[0, 0, 0], a.clone());
+        assert_eq!(closed, vec![0, 0, 0, 2, 2]);
+        assert_eq!(p.loads(&closed), p.loads(&a));
+        assert!(p.enclaves(&closed).is_empty());
+        assert_eq!(close_classless(&p, &[0, 1, 0], a.clone()), a);
     }
 }

@@ -9,6 +9,11 @@
 //! school of least walk + price summed over their blocks (the prices of the pupil-level
 //! optimum); blocks no named street runs through are drawn one by one, as without the rule.
 //! The plan decides every block's district itself.
+//!
+//! The segments are those of the street list ([`super::streets::named_lines`]: named ways
+//! only), so the rule keeps whole exactly the segments the list counts; a group stays split only
+//! when one of its blocks has no walk to the school of the rest
+//! ([`SegmentReport::groups_not_whole`]).
 
 use super::network;
 use super::publish::{district_rows, City};
@@ -45,8 +50,14 @@ pub struct SegmentReport {
     pub split_streets: usize,
     /// Streets in more than one district without the rule.
     pub split_streets_without_rule: usize,
-    /// Street segments in more than one district with the rule (0 by construction).
+    /// Street segments in more than one district with the rule: 0 unless a group is not
+    /// whole (`groups_not_whole`).
     pub split_segments: usize,
+    /// Groups not kept whole, and why: a block of the group has no walk to the school of the
+    /// rest (no route in the block matrix), so it is drawn by itself. The only way a segment
+    /// stays split under the rule.
+    #[serde(default)]
+    pub groups_not_whole: usize,
     /// Street segments in more than one district without the rule.
     pub split_segments_without_rule: usize,
 }
@@ -67,7 +78,10 @@ pub fn groups(city: &City) -> Result<Vec<Vec<usize>>> {
         ));
     }
     let grid = network::grid(&city.blocks)?;
-    let net = network::network(lines);
+    // The named ways only, as the street list: a path without a name would otherwise cut a
+    // segment at its crossing and own cells the list gives to a named segment, and the rule
+    // would keep other segments whole than the ones the list counts.
+    let net = network::network(&super::streets::named_lines(lines));
     let traced = network::trace(&net, &grid);
     Ok(network::segment_groups(&traced.cells, city.blocks.len()))
 }
@@ -172,6 +186,15 @@ pub fn solve(
             }
         }
     }
+    // Groups whose blocks are not all at one school: a block without a walk to the school of
+    // the rest (or no open school with a walk from every block of a group without pupils).
+    let not_whole = groups
+        .iter()
+        .filter(|members| {
+            let first = school[members[0]];
+            members.iter().any(|&b| school[b] != first)
+        })
+        .count();
     let districts: BTreeMap<String, u32> = blocks
         .iter()
         .zip(&school)
@@ -207,6 +230,7 @@ pub fn solve(
         split_streets: ws.split,
         split_streets_without_rule: wo.split,
         split_segments: ws.split_segments.unwrap_or(0),
+        groups_not_whole: not_whole,
         split_segments_without_rule: wo.split_segments.unwrap_or(0),
     };
     tracing::info!(

@@ -414,6 +414,14 @@ pub fn street_blocks(
     Ok(Some(by.into_values().filter(|s| !s.is_empty()).map(|s| s.into_iter().collect()).collect()))
 }
 
+/// The ways a street list names: those with a name. Ways without one (paths, drawn on the
+/// report's map) have no place in the list, and neither make junctions nor own cells: the
+/// segments of the list and those `--whole-segments` keeps whole are built from these alone,
+/// so the rule and the count of split segments speak of the same segments.
+pub fn named_lines(lines: &[StreetLine]) -> Vec<StreetLine> {
+    lines.iter().filter(|l| !l.name.trim().is_empty()).cloned().collect()
+}
+
 /// The street list for grid blocks: every named street whole when all its cells lie in one
 /// district, else one line per part along the street with the same school, named by its cross
 /// streets. `school[i]` is the school of `blocks[i]`.
@@ -423,10 +431,7 @@ pub fn grid_street_list(
     school: &[Option<usize>],
 ) -> Result<StreetList> {
     let grid = network::grid(blocks)?;
-    // Ways without a name (paths, drawn on the report's map) have no place in the list.
-    let named: Vec<StreetLine> =
-        lines.iter().filter(|l| !l.name.trim().is_empty()).cloned().collect();
-    let net = network::network(&named);
+    let net = network::network(&named_lines(lines));
     let traced = network::trace(&net, &grid);
     // Pieces of every chain in order: (school, from, to, blocks), meters along the chain.
     let mut pieces: BTreeMap<(usize, usize), Vec<Piece>> = BTreeMap::new();

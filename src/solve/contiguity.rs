@@ -15,6 +15,10 @@
 //!   from their roots by priced regret, repair enclaves, restore capacity by ejection chains,
 //!   then move single border units and swap pairs while the walk decreases.
 //!
+//! With [`Classes`] (a minimum class size) both keep every school at whole classes or none:
+//! the MIP by an integer class count per school, the local search by bringing every school to
+//! such a load ([`ContiguousProblem::violation`]) and refusing every move away from it.
+//!
 //! This module is the solve layer's: plain vectors in, no blocks and no files.
 
 use super::feasibility::Diagnosis;
@@ -46,6 +50,21 @@ pub struct ContiguousProblem {
     pub root: Vec<usize>,
     /// Per unit: its neighbours (symmetric, no self loops).
     pub neighbours: Vec<Vec<usize>>,
+    /// Whole classes (a minimum class size), when the policy asks for them: every school's
+    /// pupils form whole classes, or the school has none ([`ContiguousProblem::violation`]).
+    pub classes: Option<Classes>,
+}
+
+/// Whole classes for contiguous districts, as the whole-class MIP of the pupil and block
+/// levels models them ([`super::lp::ClassRule`]): school `s`'s pupils, its `fixed[s]` fixed
+/// pupils included, are `0` (no class) or form `k` classes of `rule.min_size` to
+/// `rule.size[s]` pupils with `1 <= k <= rule.max[s]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classes {
+    /// Class sizes, the most classes per school and the smallest class.
+    pub rule: super::lp::ClassRule,
+    /// Per school: its fixed pupils (not in any unit; their seats are already taken off `cap`).
+    pub fixed: Vec<u32>,
 }
 
 /// The answer of [`solve_exact`].
@@ -141,6 +160,7 @@ impl ContiguousProblem {
             weight,
             root,
             neighbours,
+            classes: self.classes.clone(),
         };
         (p, unit_of)
     }
@@ -238,8 +258,38 @@ impl ContiguousProblem {
         assign.len() == self.n_units()
             && assign.iter().all(|&s| (s as usize) < self.n_schools)
             && self.objective(assign).is_some()
-            && self.loads(assign).iter().zip(&self.cap).all(|(&l, &c)| l <= c as u64)
+            && self.loads(assign).iter().enumerate().all(|(s, &l)| self.violation(s, l) == 0)
             && self.is_contiguous(assign)
+    }
+
+    /// How many pupils school `s`'s units' `load` lies from the nearest load the school may
+    /// hold: within its seats and, with [`Classes`], `0` pupils in all (fixed ones included)
+    /// or whole classes. 0 when allowed; without classes the pupils over capacity.
+    pub fn violation(&self, s: usize, load: u64) -> u64 {
+        let cap = self.cap[s] as u64;
+        let Some(c) = &self.classes else { return load.saturating_sub(cap) };
+        let fixed = c.fixed[s] as u64;
+        let dist = |lo: u64, hi: u64| {
+            if load < lo {
+                lo - load
+            } else {
+                load.saturating_sub(hi)
+            }
+        };
+        let mut best = if fixed == 0 { load } else { u64::MAX };
+        for k in 1..=c.rule.max[s] as u64 {
+            let lo = (c.rule.min_size as u64 * k).saturating_sub(fixed);
+            let hi = (c.rule.size[s] as u64 * k).saturating_sub(fixed).min(cap);
+            if c.rule.size[s] as u64 * k >= fixed && lo <= hi {
+                best = best.min(dist(lo, hi));
+            }
+        }
+        if best == u64::MAX {
+            // No load is allowed (fixed pupils beyond every number of classes): the distance
+            // to the seats, so that a plan is never taken as feasible.
+            best = load.saturating_sub(cap).max(1);
+        }
+        best
     }
 }
 
@@ -479,6 +529,10 @@ fn solve_relaxation(
             }
         }
     }
+    // Whole classes: k[s] classes at school s (integer), as in the whole-class MIP.
+    let k: Option<Vec<Variable>> = p.classes.as_ref().map(|c| {
+        (0..ns).map(|s| vars.add(variable().integer().min(0).max(c.rule.max[s] as f64))).collect()
+    });
     let mut model = vars.minimise(objective).using(coin_cbc);
     model.set_parameter("log", "0");
     model.set_parameter("slogLevel", "0");
@@ -492,6 +546,14 @@ fn solve_relaxation(
         for u in 0..n {
             if let Some(v) = x[u * ns + s] {
                 e.add_mul(p.weight[u] as f64, v);
+            }
+        }
+        if let (Some(c), Some(k)) = (&p.classes, &k) {
+            // The school's pupils (fixed ones included) within [min_size * k, size * k].
+            let load = e.clone() + c.fixed[s] as f64;
+            model.add_constraint((load.clone() - c.rule.size[s] as f64 * k[s]).leq(0.0));
+            if c.rule.min_size > 0 {
+                model.add_constraint((load - c.rule.min_size as f64 * k[s]).geq(0.0));
             }
         }
         model.add_constraint(e.leq(cap as f64));
@@ -541,12 +603,14 @@ fn solve_relaxation(
             }
         }
     }
-    let feasible = p.loads(&assign).iter().zip(&p.cap).all(|(&l, &c)| l <= c as u64);
+    let feasible = p.loads(&assign).iter().enumerate().all(|(s, &l)| p.violation(s, l) == 0);
     if !feasible {
         if timed_out {
             return Ok(Relaxation { assign: None, bound: None, timed_out: true });
         }
-        return Err(SolveError::Solver("Cbc returned a plan over capacity".into()));
+        return Err(SolveError::Solver(
+            "Cbc returned a plan over capacity or of broken classes".into(),
+        ));
     }
     let objective = p.objective(&assign).expect("only allowed pairs have variables");
     Ok(Relaxation { assign: Some(assign), bound: (!timed_out).then_some(objective), timed_out })
@@ -680,8 +744,64 @@ pub fn local_search(p: &ContiguousProblem, start: &[u32], prices: &[i64]) -> Vec
     regrow(p, &mut a, prices);
     repair_enclaves(p, &mut a);
     restore_capacity(p, &mut a);
+    restore_classes(p, &mut a);
     improve(p, &mut a);
     a
+}
+
+/// With [`Classes`]: brings every school to whole classes (or none) by moving pieces between
+/// neighbouring districts ([`piece_moves`]: a border unit with its path and whatever hangs on
+/// it, so both districts stay one piece). Each move lowers the pupils all schools lie from an
+/// allowed load ([`ContiguousProblem::violation`], capacity included); of those, the one
+/// adding the least walk per pupil of violation removed is made. Stops when every school is
+/// allowed or no move lowers the violation; [`ContiguousProblem::is_feasible`] tells.
+fn restore_classes(p: &ContiguousProblem, a: &mut [u32]) {
+    if p.classes.is_none() {
+        return;
+    }
+    let n = p.n_units();
+    let mut scratch = Scratch::new(n);
+    let mut banned: HashSet<(usize, usize)> = HashSet::new();
+    for _ in 0..4 * n + 16 {
+        if crate::cancel::cancelled() {
+            return;
+        }
+        let load = p.loads(a);
+        if (0..p.n_schools).all(|s| p.violation(s, load[s]) == 0) {
+            return;
+        }
+        let v = |s: usize, l: u64| p.violation(s, l) as i64;
+        let mut best: Option<(f64, PieceMove)> = None;
+        for m in piece_moves(p, a, &mut scratch).into_iter().flatten() {
+            if banned.contains(&(m.units[0], m.to)) {
+                continue;
+            }
+            let (f, t) = (m.from, m.to);
+            let change =
+                v(f, load[f] - m.weight) + v(t, load[t] + m.weight) - v(f, load[f]) - v(t, load[t]);
+            if change < 0 {
+                let score = m.delta as f64 / (-change) as f64;
+                if best.as_ref().is_none_or(|b| score < b.0) {
+                    best = Some((score, m));
+                }
+            }
+        }
+        let Some((_, m)) = best else { return };
+        let before: Vec<u32> = m.units.iter().map(|&u| a[u]).collect();
+        for &u in &m.units {
+            a[u] = m.to as u32;
+        }
+        let size = |a: &[u32], s: usize| a.iter().filter(|&&t| t as usize == s).count();
+        let (nf, nt) = (size(a, m.from), size(a, m.to));
+        if !(scratch.connected(p, a, m.from, nf, None, None)
+            && scratch.connected(p, a, m.to, nt, None, None))
+        {
+            for (&u, &s) in m.units.iter().zip(&before) {
+                a[u] = s;
+            }
+            banned.insert((m.units[0], m.to));
+        }
+    }
 }
 
 /// Keeps each school's piece around its root and gives the other units out again by
@@ -1031,8 +1151,9 @@ fn improve(p: &ContiguousProblem, a: &mut [u32]) {
     let mut is_root = vec![false; n];
     p.root.iter().for_each(|&r| is_root[r] = true);
     let mut scratch = Scratch::new(n);
-    // A receiving school may not go over capacity, or further over it than it is.
-    let fits = |load: &[u64], s: usize, new: u64| new <= p.cap[s] as u64 || new <= load[s];
+    // A school may not go over capacity, or further over it than it is; with whole classes
+    // no further from an allowed load than it is (a school of whole classes keeps them).
+    let fits = |load: &[u64], s: usize, new: u64| p.violation(s, new) <= p.violation(s, load[s]);
     loop {
         // Cancelled: stop with the plan as it is (the caller does not use it).
         if crate::cancel::cancelled() {
@@ -1048,7 +1169,11 @@ fn improve(p: &ContiguousProblem, a: &mut [u32]) {
             let mut best: Option<(i64, usize)> = None;
             for &v in &p.neighbours[u] {
                 let t = a[v] as usize;
-                if t == s || p.cost(u, t).is_none() || !fits(&load, t, load[t] + w) {
+                if t == s
+                    || p.cost(u, t).is_none()
+                    || !fits(&load, t, load[t] + w)
+                    || !fits(&load, s, load[s] - w)
+                {
                     continue;
                 }
                 let delta = c(p, u, t) - c(p, u, s);
@@ -1147,7 +1272,11 @@ fn move_pieces(
     let mut candidates: Vec<PieceMove> = piece_moves(p, a, scratch)
         .into_iter()
         .flatten()
-        .filter(|m| m.delta < 0 && fits(load, m.to, load[m.to] + m.weight))
+        .filter(|m| {
+            m.delta < 0
+                && fits(load, m.to, load[m.to] + m.weight)
+                && fits(load, m.from, load[m.from] - m.weight)
+        })
         .collect();
     candidates.sort_by_key(|m| (m.delta, m.from, m.to, m.weight));
     let mut touched = vec![false; p.n_schools];
@@ -1260,7 +1389,15 @@ mod tests {
         let total: u32 = weight.iter().sum();
         // Tight: an even share plus a little slack, sometimes too little.
         let cap = (0..ns).map(|_| total / ns as u32 + rng.random_range(0..=3)).collect();
-        ContiguousProblem { n_schools: ns, cap, cost, weight, root, neighbours: grid(w, h) }
+        ContiguousProblem {
+            n_schools: ns,
+            cap,
+            cost,
+            weight,
+            root,
+            neighbours: grid(w, h),
+            classes: None,
+        }
     }
 
     #[test]
@@ -1285,6 +1422,141 @@ mod tests {
         }
         assert!(feasible >= 30, "only {feasible} feasible cases");
         eprintln!("{feasible} feasible, {with_cuts} needed cuts beyond the single-unit ones");
+    }
+
+    /// Whole classes checked without [`ContiguousProblem::violation`]: every school's pupils,
+    /// fixed ones included, 0 or `k` classes of `min_size..=size` with `1 <= k <= max`.
+    fn whole_classes(p: &ContiguousProblem, a: &[u32]) -> bool {
+        let c = p.classes.as_ref().expect("classes");
+        let mut load = vec![0u64; p.n_schools];
+        for (u, &s) in a.iter().enumerate() {
+            load[s as usize] += p.weight[u] as u64;
+        }
+        (0..p.n_schools).all(|s| {
+            let l = load[s] + c.fixed[s] as u64;
+            load[s] <= p.cap[s] as u64
+                && (l == 0
+                    || (1..=c.rule.max[s] as u64)
+                        .any(|k| c.rule.min_size as u64 * k <= l && l <= c.rule.size[s] as u64 * k))
+        })
+    }
+
+    /// A random tiny grid with whole classes: class sizes 3-6, a minimum of 2-4 (at most the
+    /// smallest class size), room for one to three classes, a fixed pupil here and there.
+    fn random_class_problem(rng: &mut ChaCha8Rng) -> ContiguousProblem {
+        let mut p = random_problem(rng);
+        let ns = p.n_schools;
+        let size: Vec<u32> = (0..ns).map(|_| rng.random_range(3..=6)).collect();
+        let min_size = rng.random_range(2..=4).min(*size.iter().min().unwrap());
+        let max: Vec<u32> = (0..ns).map(|_| rng.random_range(1..=3)).collect();
+        let fixed: Vec<u32> = (0..ns).map(|_| u32::from(rng.random_bool(0.2))).collect();
+        for s in 0..ns {
+            p.cap[s] = (size[s] * max[s]).saturating_sub(fixed[s]);
+        }
+        p.classes =
+            Some(Classes { rule: crate::solve::lp::ClassRule { size, max, min_size }, fixed });
+        p
+    }
+
+    /// The optimum over all `S^n` assignments with whole classes checked by
+    /// [`whole_classes`], contiguity by [`ContiguousProblem::is_contiguous`].
+    fn exhaustive_classes(p: &ContiguousProblem) -> Option<u64> {
+        let (n, ns) = (p.n_units(), p.n_schools);
+        let mut a = vec![0u32; n];
+        let mut best: Option<u64> = None;
+        loop {
+            if let Some(o) = p.objective(&a) {
+                if whole_classes(p, &a) && p.is_contiguous(&a) && best.is_none_or(|b| o < b) {
+                    best = Some(o);
+                }
+            }
+            let mut i = 0;
+            while i < n {
+                a[i] += 1;
+                if (a[i] as usize) < ns {
+                    break;
+                }
+                a[i] = 0;
+                i += 1;
+            }
+            if i == n {
+                return best;
+            }
+        }
+    }
+
+    #[test]
+    fn exact_with_whole_classes_equals_exhaustive_on_random_tiny_grids() {
+        let mut rng = ChaCha8Rng::seed_from_u64(17);
+        let (mut feasible, mut infeasible, mut empty_school) = (0, 0, 0);
+        for case in 0..80 {
+            let p = random_class_problem(&mut rng);
+            let brute = exhaustive_classes(&p);
+            match (solve_exact(&p, 60, None), brute) {
+                (Ok(sol), Some(best)) => {
+                    assert!(sol.proved_optimal, "case {case}");
+                    assert!(whole_classes(&p, &sol.assign), "case {case}: {:?}", sol.assign);
+                    assert!(p.is_contiguous(&sol.assign), "case {case}");
+                    assert_eq!(sol.objective, best, "case {case}: {p:?}");
+                    assert_eq!(p.objective(&sol.assign), Some(best));
+                    let load = p.loads(&sol.assign);
+                    let c = p.classes.as_ref().unwrap();
+                    empty_school +=
+                        (0..p.n_schools).any(|s| load[s] + c.fixed[s] as u64 == 0) as usize;
+                    feasible += 1;
+                }
+                (Err(SolveError::Infeasible(_)), None) => infeasible += 1,
+                (got, brute) => panic!("case {case}: {got:?} but exhaustive {brute:?}: {p:?}"),
+            }
+        }
+        assert!(feasible >= 20 && infeasible >= 5, "{feasible} feasible, {infeasible} not");
+        eprintln!(
+            "{feasible} feasible ({empty_school} with a school of no class), {infeasible} not"
+        );
+    }
+
+    #[test]
+    fn local_search_keeps_whole_classes_and_the_seats() {
+        let mut rng = ChaCha8Rng::seed_from_u64(23);
+        let (mut runs, mut reached) = (0, 0);
+        for case in 0..120 {
+            let p = random_class_problem(&mut rng);
+            if (0..p.n_units()).any(|u| (0..p.n_schools).all(|s| p.cost(u, s).is_none())) {
+                continue;
+            }
+            // From every feasible plan of whole classes: feasible by the independent check,
+            // never worse.
+            if let Ok(sol) = solve_exact(&p, 60, None) {
+                let out = local_search(&p, &sol.assign, &[]);
+                assert!(whole_classes(&p, &out) && p.is_contiguous(&out), "case {case}");
+                assert!(p.objective(&out) <= p.objective(&sol.assign), "case {case}");
+            }
+            // From random starts: whatever the search calls feasible keeps whole classes and
+            // the seats by the independent check.
+            for _ in 0..5 {
+                let start: Vec<u32> = (0..p.n_units())
+                    .map(|u| {
+                        let ok: Vec<u32> = (0..p.n_schools as u32)
+                            .filter(|&s| p.cost(u, s as usize).is_some())
+                            .collect();
+                        ok[rng.random_range(0..ok.len())]
+                    })
+                    .collect();
+                let out = local_search(&p, &start, &[]);
+                runs += 1;
+                if p.is_feasible(&out) {
+                    reached += 1;
+                    assert!(whole_classes(&p, &out) && p.is_contiguous(&out), "case {case}");
+                }
+                assert_eq!(
+                    p.is_feasible(&out),
+                    p.objective(&out).is_some() && whole_classes(&p, &out) && p.is_contiguous(&out),
+                    "case {case}: is_feasible agrees with the independent check"
+                );
+            }
+        }
+        assert!(reached > 0, "{reached} of {runs}");
+        eprintln!("random starts: {reached} of {runs} runs reached a plan of whole classes");
     }
 
     #[test]
@@ -1401,6 +1673,7 @@ mod tests {
             weight: vec![1; 5],
             root: vec![0, 4],
             neighbours,
+            classes: None,
         };
         let free = super::super::lp::solve(&super::super::Problem {
             n_schools: 2,
@@ -1433,6 +1706,7 @@ mod tests {
             weight: vec![1; 3],
             root: vec![0, 1],
             neighbours: vec![vec![1], vec![0, 2], vec![1]],
+            classes: None,
         };
         assert_eq!(
             solve_exact(&p, 10, None),
@@ -1463,7 +1737,15 @@ mod tests {
         }
         let total: u32 = weight.iter().sum();
         let cap = vec![total / 3 + 2, total / 3 + 2, total / 3 + 2];
-        let p = ContiguousProblem { n_schools: 3, cap, cost, weight, root, neighbours: grid(w, h) };
+        let p = ContiguousProblem {
+            n_schools: 3,
+            cap,
+            cost,
+            weight,
+            root,
+            neighbours: grid(w, h),
+            classes: None,
+        };
         let free = super::super::lp::solve(&super::super::Problem {
             n_schools: 3,
             cap: p.cap.clone(),

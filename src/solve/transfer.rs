@@ -292,7 +292,8 @@ mod tests {
         }
         let total: u32 = weight.iter().sum();
         let cap = (0..ns).map(|_| total / ns as u32 + rng.random_range(1..=4)).collect();
-        let p = ContiguousProblem { n_schools: ns, cap, cost, weight, root, neighbours };
+        let p =
+            ContiguousProblem { n_schools: ns, cap, cost, weight, root, neighbours, classes: None };
         // Districts grown breadth-first from the roots, in turn.
         let mut a = vec![u32::MAX; n];
         let mut queues: Vec<VecDeque<usize>> =

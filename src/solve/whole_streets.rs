@@ -103,7 +103,10 @@ pub fn keep_streets(
                         continue;
                     }
                     let t = to as usize;
-                    if load[t] + weight > p.cap[t] as u64
+                    let f = from as usize;
+                    // Within the seats and, with whole classes, both schools' classes kept.
+                    if p.violation(t, load[t] + weight) > p.violation(t, load[t])
+                        || p.violation(f, load[f] - weight) > p.violation(f, load[f])
                         || !units.iter().all(|&u| p.cost(u, t).is_some())
                     {
                         continue;
@@ -225,6 +228,7 @@ mod tests {
             weight: vec![1, 1, 1, 1],
             root: vec![0, 3],
             neighbours: grid(4, 1),
+            classes: None,
         };
         let streets = vec![vec![0, 1, 2, 3]];
         let start = vec![0, 0, 1, 1];
@@ -300,6 +304,7 @@ mod tests {
                 weight,
                 root: roots,
                 neighbours: grid(w, h),
+                classes: None,
             };
             if p.validate().is_err() {
                 continue;
