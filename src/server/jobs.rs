@@ -657,8 +657,16 @@ fn heartbeat(app: Arc<App>, id: String, cancel: Cancel) -> tokio::task::JoinHand
             match renewed {
                 Ok(Ok(true)) => {}
                 Ok(Ok(false)) => {
-                    tracing::warn!(job = %id, "the lease was lost: another worker has the job now");
-                    cancel.cancel();
+                    // Not held any more: ended (this node may have just stored it, the beat
+                    // not yet stopped), or taken over by another worker.
+                    let (a, i) = (app.clone(), id.clone());
+                    let row = tokio::task::spawn_blocking(move || a.store.job(&i)).await;
+                    let ended =
+                        matches!(&row, Ok(Ok(Some(j))) if j.state == "done" || j.state == "failed");
+                    if !ended {
+                        tracing::warn!(job = %id, "the lease was lost: another worker has the job now");
+                        cancel.cancel();
+                    }
                     return;
                 }
                 Ok(Err(e)) => tracing::warn!(job = %id, "renewing the lease: {e}"),
