@@ -611,3 +611,71 @@ fn several_cohorts_share_the_sites_and_equal_choosing_for_each_year_alone() {
         assert!(o.status.success(), "{}: {}", dir.display(), String::from_utf8_lossy(&o.stdout));
     }
 }
+
+/// Over HTTP (`POST /v1/sites`): the same choice and files as `catchment sites` on the same
+/// inputs, run as a job; a plan's assignments need a token; a mistake in an input is answered
+/// 422 at once with the CLI's message, nothing queued.
+#[test]
+fn the_service_chooses_sites_as_the_cli_does() {
+    use common::http::{get, post_json};
+    use common::server::{wait_job, Server, READ, WRITE};
+    let d = tempfile::tempdir().unwrap();
+    let [s, p, m, c, cm] = town(d.path(), true, 1);
+    let out = d.path().join("cli");
+    let o = bin()
+        .arg("sites")
+        .args(["--schools".as_ref(), s.as_os_str(), "--pupils".as_ref(), p.as_os_str()])
+        .args(["--matrix".as_ref(), m.as_os_str(), "--candidates".as_ref(), c.as_os_str()])
+        .args(["--candidate-matrix".as_ref(), cm.as_os_str()])
+        .args(["--open", "2", "--method", "heuristic", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap();
+    let body = serde_json::json!({
+        "schools": read(&s), "pupils": read(&p), "matrix": read(&m),
+        "candidates": read(&c), "candidate_matrix": read(&cm),
+        "open": 2, "method": "heuristic",
+    });
+    let server = Server::start(&d.path().join("c.db"), &[]);
+    let r = post_json(server.addr, "/v1/sites", Some(WRITE), body.to_string().as_bytes());
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(r.header("location"), Some(format!("/v1/sites/{id}").as_str()));
+    let job = wait_job(server.addr, &id, std::time::Duration::from_secs(300));
+    assert_eq!(
+        (job["state"].as_str(), job["kind"].as_str()),
+        (Some("done"), Some("sites")),
+        "{job}"
+    );
+    let st = get(server.addr, &format!("/v1/sites/{id}"), Some(READ)).json();
+    assert_eq!(st["state"], "done", "{st}");
+    let links = st["files"].to_string();
+    assert!(
+        links.contains("plans/k2/districts.csv") || links.contains("plans/k2/summary.json"),
+        "{links}"
+    );
+    for f in ["sites.csv", "sites.md", "sites.geojson", "plans/k2/assignments.csv"] {
+        let r = get(server.addr, &format!("/v1/sites/{id}/files/{f}"), Some(READ));
+        assert_eq!(r.status, 200, "{f}: {}", r.text());
+        assert_eq!(r.text(), read(&out.join(f)), "{f} differs from the CLI's");
+    }
+    let r = get(server.addr, &format!("/v1/sites/{id}/files/plans/k2/assignments.csv"), None);
+    assert_eq!(r.status, 401, "pupil assignments need a token");
+    // A mistake: the CLI's message (file and line), 422, nothing queued.
+    let mut broken = body.clone();
+    broken["candidates"] = "id,name,lat,lon,capacity\nX,New,52.1,11.6,-3\n".into();
+    let r = post_json(server.addr, "/v1/sites", Some(WRITE), broken.to_string().as_bytes());
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("candidates.csv"), "{}", r.text());
+    let mut bad = body.clone();
+    bad["method"] = "fastest".into();
+    let r = post_json(server.addr, "/v1/sites", Some(WRITE), bad.to_string().as_bytes());
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("method"), "{}", r.text());
+    assert_eq!(
+        post_json(server.addr, "/v1/sites", Some(READ), body.to_string().as_bytes()).status,
+        403
+    );
+}

@@ -841,8 +841,8 @@ impl utoipa::Modify for BearerScheme {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "catchment", description = "Optimal school catchment areas as a service: submit an instance, poll the job, fetch the plan."),
-    paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, get_plan_file, explain, submit_simulation, get_simulation, get_simulation_csv, healthz, readyz, metrics, openapi, super::scenarios::submit, super::scenarios::get_set, super::scenarios::get_file, super::editing::evaluate, super::editing::reoptimise, super::editing::save_version, super::editing::list_versions, super::editing::get_version, super::editing::diff, super::page::index, super::page::script, super::page::style),
-    components(schemas(PlanRequest, TableInput, PlanForm, RoutingSpec, StabilitySpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks, SimulationRequest, SimulationResponse, super::model::ScenarioSetRequest, super::scenarios::ScenarioSetStatus, super::editing::EvaluateRequest, super::editing::ReoptimiseRequest, super::editing::Reoptimised, super::editing::VersionRequest, super::editing::Version, super::editing::Diff, super::editing::ChangedBlock, super::editing::SchoolDiff)),
+    paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, get_plan_file, explain, submit_simulation, get_simulation, get_simulation_csv, healthz, readyz, metrics, openapi, super::scenarios::submit, super::scenarios::get_set, super::scenarios::get_file, super::sites::submit_sites, super::sites::get_sites, super::sites::get_sites_file, super::editing::evaluate, super::editing::reoptimise, super::editing::save_version, super::editing::list_versions, super::editing::get_version, super::editing::diff, super::page::index, super::page::script, super::page::style),
+    components(schemas(PlanRequest, TableInput, PlanForm, RoutingSpec, StabilitySpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks, SimulationRequest, SimulationResponse, super::model::ScenarioSetRequest, super::scenarios::ScenarioSetStatus, super::model::SitesRequest, super::sites::SitesStatus, super::editing::EvaluateRequest, super::editing::ReoptimiseRequest, super::editing::Reoptimised, super::editing::VersionRequest, super::editing::Version, super::editing::Diff, super::editing::ChangedBlock, super::editing::SchoolDiff)),
     modifiers(&BearerScheme)
 )]
 /// The OpenAPI document of the service, served at `/openapi.json`.
@@ -890,6 +890,9 @@ routes! {
     post "/v1/scenarios" => super::scenarios::submit,
     get "/v1/scenarios/{id}" => super::scenarios::get_set,
     get "/v1/scenarios/{id}/files/{*path}" => super::scenarios::get_file,
+    post "/v1/sites" => super::sites::submit_sites,
+    get "/v1/sites/{id}" => super::sites::get_sites,
+    get "/v1/sites/{id}/files/{*path}" => super::sites::get_sites_file,
     post "/v1/plans/{id}/simulations" => submit_simulation,
     get "/v1/simulations/{id}" => get_simulation,
     get "/v1/simulations/{id}/simulation.csv" => get_simulation_csv,

@@ -651,6 +651,19 @@ pub const MIGRATIONS: &[Migration] = &[
         "CREATE INDEX IF NOT EXISTS plan_files_hash ON plan_files (hash);
          CREATE INDEX IF NOT EXISTS scenario_files_hash ON scenario_files (hash)",
     ),
+    // The files of jobs of other kinds (site choices), by content.
+    Migration::sql(
+        15,
+        "job files",
+        "CREATE TABLE IF NOT EXISTS job_files (
+            id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            bytes BLOB NOT NULL,
+            hash TEXT,
+            PRIMARY KEY (id, name)
+        );
+        CREATE INDEX IF NOT EXISTS job_files_hash ON job_files (hash)",
+    ),
 ];
 
 /// The current time in Unix seconds (0 if the clock is before 1970).

@@ -3,7 +3,9 @@
 //! calls the library exactly as the CLI does; no domain logic lives in the service.
 
 use super::error::ApiError;
-use super::model::{PlanRequest, ScenarioSetRequest, SimulationJob, SimulationRequest, TableInput};
+use super::model::{
+    PlanRequest, ScenarioSetRequest, SimulationJob, SimulationRequest, SitesRequest, TableInput,
+};
 use super::store::{self, Artefact, Artefacts, Kind, Output};
 use super::App;
 use crate::app::{self, Source};
@@ -298,7 +300,118 @@ fn run(app: &App, id: &str, loaded: Option<Loaded>) -> Result<Output, ApiError> 
             let _ = app.store.set_stage(id, app::Stage::Solving.describe());
             run_simulation(app, &job)
         }
+        Kind::Sites => {
+            let req: SitesRequest = serde_json::from_str(&text).map_err(unreadable)?;
+            let _ = app.store.set_stage(id, app::Stage::Solving.describe());
+            run_sites(app, id, &req).map(Output::Files)
+        }
     }
+}
+
+/// The most options one site choice may take.
+pub const MAX_OPEN: usize = 50;
+
+/// A site choice's inputs written as the files `catchment sites` reads, into `dir`, and read
+/// as it reads them (so its messages are the CLI's, naming the file and line).
+pub fn sites_input(
+    dir: &std::path::Path,
+    req: &SitesRequest,
+) -> Result<(crate::sites::SitesInput, crate::sites::Method), ApiError> {
+    use crate::sites::Method;
+    let bad = |field: &str, m: String| {
+        ApiError::from_library(Error::input("request", None, Some(field), m))
+    };
+    let method = match req.method.as_deref().unwrap_or("auto") {
+        "auto" => Method::Auto,
+        "exact" => Method::Exact,
+        "heuristic" => Method::Heuristic,
+        other => return Err(bad("method", format!("'{other}': give auto, exact or heuristic"))),
+    };
+    if req.open > MAX_OPEN {
+        return Err(bad("open", format!("{} is more than {MAX_OPEN}", req.open)));
+    }
+    if req.candidates.is_some() != req.candidate_matrix.is_some() {
+        return Err(bad(
+            "candidates",
+            "give 'candidates' and 'candidate_matrix' together".to_string(),
+        ));
+    }
+    if let Some(bad_label) = req.cohorts.keys().find(|l| {
+        l.is_empty()
+            || l.len() > 60
+            || !l.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+    }) {
+        return Err(bad(
+            "cohorts",
+            format!("label '{bad_label}': letters, digits, '-' and '_' only"),
+        ));
+    }
+    let write = |name: &str, text: &str| -> Result<std::path::PathBuf, ApiError> {
+        let path = dir.join(name);
+        std::fs::write(&path, text)
+            .map_err(|e| ApiError::internal(&format!("writing the site choice's files: {e}")))?;
+        Ok(path)
+    };
+    std::fs::create_dir_all(dir)
+        .map_err(|e| ApiError::internal(&format!("writing the site choice's files: {e}")))?;
+    let schools = write("schools.csv", &req.schools)?;
+    let pupils = write("pupils.csv", &req.pupils)?;
+    let matrix = write("matrix.csv", &req.matrix)?;
+    let candidates = match (&req.candidates, &req.candidate_matrix) {
+        (Some(c), Some(cm)) => {
+            Some((write("candidates.csv", c)?, write("candidate-matrix.csv", cm)?))
+        }
+        _ => None,
+    };
+    let extensions = match &req.extensions {
+        Some(t) => Some(write("extensions.csv", t)?),
+        None => None,
+    };
+    let cohort_dir = dir.join("cohorts");
+    std::fs::create_dir_all(&cohort_dir)
+        .map_err(|e| ApiError::internal(&format!("writing the site choice's files: {e}")))?;
+    let cohorts = req
+        .cohorts
+        .iter()
+        .map(|(label, text)| write(&format!("cohorts/{label}.csv"), text))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut input = crate::sites::load_with(
+        &schools,
+        &pupils,
+        &matrix,
+        candidates.as_ref().map(|(c, cm)| (c.as_path(), cm.as_path())),
+        extensions.as_deref(),
+        &cohorts,
+    )
+    .map_err(ApiError::from_library)?;
+    input.max_walk = req.max_walk;
+    Ok((input, method))
+}
+
+/// A site choice, as `catchment sites` makes it, in the work directory (removed after); its
+/// output files (`sites.csv`, `sites.md`, `sites.geojson`, `plans/k<N>/...`).
+fn run_sites(app: &App, id: &str, req: &SitesRequest) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+    let root = app.work_dir.join(format!("sites-{id}"));
+    let _ = std::fs::remove_dir_all(&root);
+    let result = sites_input(&root.join("in"), req).and_then(|(input, method)| {
+        let sites = crate::sites::choose(
+            &input,
+            req.open,
+            req.budget,
+            method,
+            req.mip_seconds.unwrap_or(120),
+        )
+        .map_err(ApiError::from_library)?;
+        let out = root.join("out");
+        sites.write(&out).map_err(ApiError::from_library)?;
+        let mut files = Vec::new();
+        collect(&out, "", &mut files)
+            .map_err(|e| ApiError::internal(&format!("reading the outputs: {e}")))?;
+        files.retain(|(n, _)| !n.ends_with(crate::instance::OUTPUT_MARKER));
+        Ok(files)
+    });
+    let _ = std::fs::remove_dir_all(&root);
+    result
 }
 
 /// The pipeline of a plan job, as `catchment solve` runs it.

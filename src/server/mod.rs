@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod model;
 pub mod page;
 pub mod scenarios;
+pub mod sites;
 pub mod store;
 pub mod versions;
 

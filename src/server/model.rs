@@ -211,3 +211,43 @@ pub struct SimulationJob {
     /// The parameters as requested.
     pub request: SimulationRequest,
 }
+
+/// `POST /v1/sites`: where to build, as `catchment sites` reads it — the current schools, the
+/// pupils and their walks, candidate sites (with their walks) and/or extensions, and how many
+/// options to take. Every table is CSV text with the columns of the CLI's files.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SitesRequest {
+    /// Current schools (`id,name,lat,lon,capacity | max_classes[,class_size][,min_pupils]`).
+    pub schools: String,
+    /// Pupils (`id,lat,lon[,block][,fixed_school]`).
+    pub pupils: String,
+    /// Walks of the pupils to the current schools (`pupil_id,school_id,meters`).
+    pub matrix: String,
+    /// Candidate sites (`id,name,lat,lon,capacity | max_classes[,class_size][,cost]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidates: Option<String>,
+    /// Walks of the pupils to the candidate sites (with `candidates`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_matrix: Option<String>,
+    /// Extra classes at current schools (`school_id,classes[,cost]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extensions: Option<String>,
+    /// Further years' pupils by label (letters, digits, `-`, `_`), read with the same walks.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cohorts: BTreeMap<String, String>,
+    /// Most options to take (the table runs k = 0, 1, ..., this).
+    pub open: usize,
+    /// Most the opened options may cost together (the candidates' cost column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<f64>,
+    /// Longest walk allowed, meters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_walk: Option<u32>,
+    /// `auto` (default), `exact` or `heuristic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Time limit of each Cbc solve, seconds (default 120).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mip_seconds: Option<u32>,
+}

@@ -72,6 +72,8 @@ pub enum Kind {
     /// A simulation of a stored plan (`POST /v1/plans/{id}/simulations`): stored in
     /// `simulations`.
     Simulation,
+    /// A choice of school sites (`POST /v1/sites`): its files stored in `job_files`.
+    Sites,
 }
 
 impl Kind {
@@ -81,6 +83,7 @@ impl Kind {
             Kind::Plan => "plan",
             Kind::Scenarios => "scenarios",
             Kind::Simulation => "simulation",
+            Kind::Sites => "sites",
         }
     }
 
@@ -90,6 +93,7 @@ impl Kind {
             "plan" => Ok(Kind::Plan),
             "scenarios" => Ok(Kind::Scenarios),
             "simulation" => Ok(Kind::Simulation),
+            "sites" => Ok(Kind::Sites),
             other => Err(DbError::Schema(format!("unknown job kind '{other}'"))),
         }
     }
@@ -100,6 +104,7 @@ impl Kind {
             Kind::Plan => format!("/v1/plans/{id}"),
             Kind::Scenarios => format!("/v1/scenarios/{id}"),
             Kind::Simulation => format!("/v1/simulations/{id}"),
+            Kind::Sites => format!("/v1/sites/{id}"),
         }
     }
 }
@@ -111,6 +116,9 @@ pub enum Output {
     Plan(Artefacts),
     /// A scenario set's files, by path relative to its output directory.
     Scenarios(Vec<(String, Vec<u8>)>),
+    /// The files of a job of another kind (a site choice), by path relative to its output
+    /// directory.
+    Files(Vec<(String, Vec<u8>)>),
     /// A simulation of the plan `plan_id`: `simulation.json` and `simulation.csv`.
     Simulation {
         /// The simulated plan.
@@ -144,6 +152,7 @@ pub type StoredSimulation = (String, Vec<u8>, Vec<u8>);
 enum FileTable {
     Plan,
     Scenario,
+    Job,
 }
 
 /// The SHA-256 of `bytes` in hex: the name a file's content is stored under.
@@ -169,6 +178,7 @@ fn put_file(
     let table = match table {
         FileTable::Plan => "plan_files",
         FileTable::Scenario => "scenario_files",
+        FileTable::Job => "job_files",
     };
     tx.exec(
         &format!(
@@ -267,6 +277,7 @@ impl Store {
                 &p,
             )?;
             tx.exec(&format!("DELETE FROM plan_files WHERE id IN ({old_jobs})"), &p)?;
+            tx.exec(&format!("DELETE FROM job_files WHERE id IN ({old_jobs})"), &p)?;
             tx.exec(&format!("DELETE FROM plans WHERE id IN ({old_jobs})"), &p)?;
             let jobs = tx.exec(
                 "DELETE FROM jobs WHERE state IN ('done','failed') AND finished_at < ?1",
@@ -285,7 +296,8 @@ impl Store {
             tx.exec(
                 "DELETE FROM blobs WHERE
                      NOT EXISTS (SELECT 1 FROM plan_files f WHERE f.hash = blobs.hash)
-                     AND NOT EXISTS (SELECT 1 FROM scenario_files s WHERE s.hash = blobs.hash)",
+                     AND NOT EXISTS (SELECT 1 FROM scenario_files s WHERE s.hash = blobs.hash)
+                     AND NOT EXISTS (SELECT 1 FROM job_files j WHERE j.hash = blobs.hash)",
                 &[],
             )?;
             Ok((jobs, sets))
@@ -506,6 +518,12 @@ impl Store {
                     )?;
                     return Ok(true);
                 }
+                Output::Files(files) => {
+                    for (name, bytes) in files {
+                        put_file(tx, FileTable::Job, &id, &name, bytes)?;
+                    }
+                    return Ok(true);
+                }
                 Output::Simulation { plan_id, json, csv } => {
                     tx.exec(
                         "INSERT INTO simulations (id, plan_id, created_at, json, csv)
@@ -695,6 +713,31 @@ impl Store {
             )?
             .map(|r| r.blob(0))
             .transpose()
+        })
+    }
+
+    /// One file of a job's output (a site choice).
+    pub fn job_file(&self, id: &str, name: &str) -> DbResult<Option<Vec<u8>>> {
+        let p = params![id, name];
+        self.db.with(move |c| {
+            c.query_opt(
+                "SELECT b.bytes FROM job_files f JOIN blobs b ON b.hash = f.hash
+                 WHERE f.id=?1 AND f.name=?2",
+                &p,
+            )?
+            .map(|r| r.blob(0))
+            .transpose()
+        })
+    }
+
+    /// The names of a job's output files.
+    pub fn job_file_names(&self, id: &str) -> DbResult<Vec<String>> {
+        let p = params![id];
+        self.db.with(move |c| {
+            c.query("SELECT name FROM job_files WHERE id=?1 ORDER BY name", &p)?
+                .iter()
+                .map(|r| r.text(0))
+                .collect()
         })
     }
 
