@@ -337,10 +337,10 @@ pub fn write_plan(
             write_text(&dir.join(crate::report::routing_check::EXCLUDED_BLOCKS_FILE), &text)?;
         }
         if let Some(w) = walks {
-            let path = dir.join(MATRIX_FILE);
-            crate::routing::matrix::write_matrix(&path, inst, m)?;
-            crate::routing::matrix::write_meta_full(
-                &path,
+            crate::routing::matrix::write_matrix_meta(
+                &dir.join(MATRIX_FILE),
+                inst,
+                m,
                 &crate::routing::matrix::MatrixMeta {
                     source: m.source.clone(),
                     left_out_ungeocoded: w.left_out_ungeocoded.clone(),

@@ -780,10 +780,25 @@ pub fn write_matrix_with(
     m: &Matrix,
     left_out: &[String],
 ) -> Result<()> {
+    let meta = MatrixMeta {
+        source: m.source.clone(),
+        left_out_ungeocoded: left_out.to_vec(),
+        left_out_excluded: vec![],
+    };
+    write_matrix_meta(path, inst, m, &meta)
+}
+
+/// [`write_matrix`] with the sidecar as given.
+pub fn write_matrix_meta(
+    path: &Path,
+    inst: &Instance,
+    m: &Matrix,
+    meta: &MatrixMeta,
+) -> Result<()> {
     let rows: Vec<&str> = inst.pupils.iter().map(|p| p.id.as_str()).collect();
     let schools: Vec<&str> = inst.schools.iter().map(|s| s.id.as_str()).collect();
     write_long_csv(path, "pupil_id", &rows, &schools, &m.meters, m.seconds.as_deref())?;
-    write_meta(path, &m.source, left_out)
+    write_meta_full(path, meta)
 }
 
 /// Write the matrix in the binary format ([`super::binary`]), rows in instance order; the

@@ -78,6 +78,25 @@ pub(super) fn file(bytes: Vec<u8>, content_type: &'static str) -> Response {
     ([(header::CONTENT_TYPE, content_type)], bytes).into_response()
 }
 
+/// A stored failure as a caller without a `read` token sees it: what kind it was, not its
+/// detail, which may name pupils (an infeasibility lists them). `what` names the job
+/// ("the scenario set").
+pub(super) fn failure_for(
+    app: &super::App,
+    headers: &axum::http::HeaderMap,
+    what: &str,
+    error: &mut Option<ApiError>,
+) {
+    if require(app, headers, Scope::Read).is_err() {
+        if let Some(e) = error {
+            e.message =
+                format!("{what} failed ({}); a token with the 'read' scope shows why", e.error);
+            e.problems.clear();
+            e.hint = None;
+        }
+    }
+}
+
 /// A stored file as a response tagged with its content hash (`ETag: "sha256-<hex>"`, the name
 /// it is stored under); 304 Not Modified when the request's `If-None-Match` names it.
 pub(super) fn tagged_file(

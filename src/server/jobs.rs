@@ -346,14 +346,14 @@ pub fn sites_input(
             format!("label '{bad_label}': letters, digits, '-' and '_' only"),
         ));
     }
+    let io =
+        |e: std::io::Error| ApiError::internal(&format!("writing the site choice's files: {e}"));
     let write = |name: &str, text: &str| -> Result<std::path::PathBuf, ApiError> {
         let path = dir.join(name);
-        std::fs::write(&path, text)
-            .map_err(|e| ApiError::internal(&format!("writing the site choice's files: {e}")))?;
+        std::fs::write(&path, text).map_err(io)?;
         Ok(path)
     };
-    std::fs::create_dir_all(dir)
-        .map_err(|e| ApiError::internal(&format!("writing the site choice's files: {e}")))?;
+    std::fs::create_dir_all(dir.join("cohorts")).map_err(io)?;
     let schools = write("schools.csv", &req.schools)?;
     let pupils = write("pupils.csv", &req.pupils)?;
     let matrix = write("matrix.csv", &req.matrix)?;
@@ -367,9 +367,6 @@ pub fn sites_input(
         Some(t) => Some(write("extensions.csv", t)?),
         None => None,
     };
-    let cohort_dir = dir.join("cohorts");
-    std::fs::create_dir_all(&cohort_dir)
-        .map_err(|e| ApiError::internal(&format!("writing the site choice's files: {e}")))?;
     let cohorts = req
         .cohorts
         .iter()
@@ -391,23 +388,31 @@ pub fn sites_input(
 /// A site choice, as `catchment sites` makes it, in the work directory (removed after); its
 /// output files (`sites.csv`, `sites.md`, `sites.geojson`, `plans/k<N>/...`).
 fn run_sites(app: &App, id: &str, req: &SitesRequest) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
-    let root = app.work_dir.join(format!("sites-{id}"));
+    let mut files = in_scratch(app, &format!("sites-{id}"), |input, out| {
+        let (sites_in, method) = sites_input(input, req)?;
+        let open = req.open;
+        crate::sites::choose(&sites_in, open, req.budget, method, req.mip_seconds.unwrap_or(120))
+            .and_then(|sites| sites.write(out))
+            .map_err(ApiError::from_library)
+    })?;
+    files.retain(|(n, _)| !n.ends_with(crate::instance::OUTPUT_MARKER));
+    Ok(files)
+}
+
+/// Run `work(input, out)` in a scratch directory `name` of the work directory (made afresh,
+/// removed after, whatever happens): its output files, by path relative to `out`.
+fn in_scratch(
+    app: &App,
+    name: &str,
+    work: impl FnOnce(&std::path::Path, &std::path::Path) -> Result<(), ApiError>,
+) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+    let root = app.work_dir.join(name);
+    let (input, out) = (root.join("in"), root.join("out"));
     let _ = std::fs::remove_dir_all(&root);
-    let result = sites_input(&root.join("in"), req).and_then(|(input, method)| {
-        let sites = crate::sites::choose(
-            &input,
-            req.open,
-            req.budget,
-            method,
-            req.mip_seconds.unwrap_or(120),
-        )
-        .map_err(ApiError::from_library)?;
-        let out = root.join("out");
-        sites.write(&out).map_err(ApiError::from_library)?;
+    let result = work(&input, &out).and_then(|_| {
         let mut files = Vec::new();
         collect(&out, "", &mut files)
             .map_err(|e| ApiError::internal(&format!("reading the outputs: {e}")))?;
-        files.retain(|(n, _)| !n.ends_with(crate::instance::OUTPUT_MARKER));
         Ok(files)
     });
     let _ = std::fs::remove_dir_all(&root);
@@ -489,23 +494,13 @@ fn run_scenarios(
     id: &str,
     req: &ScenarioSetRequest,
 ) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
-    let root = app.work_dir.join(format!("scenarios-{id}"));
-    let (input, out) = (root.join("in"), root.join("out"));
-    let _ = std::fs::remove_dir_all(&root);
-    let result = write_scenario_inputs(&input, req)
-        .map_err(|e| ApiError::internal(&format!("writing its files: {e}")))
-        .and_then(|_| {
-            crate::scenario::batch(&input.join("scenarios.toml"), &out, 1)
-                .map_err(ApiError::from_library)
-        })
-        .and_then(|_| {
-            let mut files = Vec::new();
-            collect(&out, "", &mut files)
-                .map_err(|e| ApiError::internal(&format!("reading the outputs: {e}")))?;
-            Ok(files)
-        });
-    let _ = std::fs::remove_dir_all(&root);
-    result
+    in_scratch(app, &format!("scenarios-{id}"), |input, out| {
+        write_scenario_inputs(input, req)
+            .map_err(|e| ApiError::internal(&format!("writing its files: {e}")))?;
+        crate::scenario::batch(&input.join("scenarios.toml"), out, 1)
+            .map(|_| ())
+            .map_err(ApiError::from_library)
+    })
 }
 
 /// The most draws one simulation may ask for.

@@ -3,7 +3,7 @@
 //! `catchment batch` runs it ([`super::jobs`]), its files stored in the database.
 
 use super::access::{
-    content_type, new_id, publishable, require, require_json, tagged_file, valid_id,
+    content_type, failure_for, new_id, publishable, require, require_json, tagged_file, valid_id,
 };
 use super::auth::Scope;
 use super::error::ApiError;
@@ -180,18 +180,7 @@ pub async fn get_set(
 ) -> Result<Json<ScenarioSetStatus>, ApiError> {
     publishable(&app, &headers)?;
     let mut st = status(&app, &id)?;
-    // Without a token (public artefacts) a failure says what kind it was, not its detail: the
-    // detail may name pupils (an infeasible scenario lists them).
-    if require(&app, &headers, Scope::Read).is_err() {
-        if let Some(e) = &mut st.error {
-            e.message = format!(
-                "the scenario set failed ({}); a token with the 'read' scope shows why",
-                e.error
-            );
-            e.problems.clear();
-            e.hint = None;
-        }
-    }
+    failure_for(&app, &headers, "the scenario set", &mut st.error);
     Ok(Json(st))
 }
 

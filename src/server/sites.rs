@@ -3,7 +3,9 @@
 //! claimed by any worker, leased, taken over) by `sites::choose` ([`super::jobs`]); its files
 //! (`sites.csv`, `sites.md`, `sites.geojson`, every k's plan) stored in the database.
 
-use super::access::{new_id, publishable, require, require_json, tagged_file, valid_id};
+use super::access::{
+    failure_for, new_id, publishable, require, require_json, tagged_file, valid_id,
+};
 use super::auth::Scope;
 use super::error::ApiError;
 use super::model::SitesRequest;
@@ -121,16 +123,7 @@ pub async fn get_sites(
 ) -> Result<Json<SitesStatus>, ApiError> {
     publishable(&app, &headers)?;
     let mut st = status(&app, &id)?;
-    if require(&app, &headers, Scope::Read).is_err() {
-        if let Some(e) = &mut st.error {
-            e.message = format!(
-                "the site choice failed ({}); a token with the 'read' scope shows why",
-                e.error
-            );
-            e.problems.clear();
-            e.hint = None;
-        }
-    }
+    failure_for(&app, &headers, "the site choice", &mut st.error);
     Ok(Json(st))
 }
 
