@@ -270,8 +270,10 @@ pub fn write_plan(
         }
     }
     let change = stability.and_then(|(r, st)| r.change_cost_m.map(|c| (&st.previous, c)));
-    let publication =
-        city.map(|c| crate::districts::publish::publish(inst, plan, c, change)).transpose()?;
+    let pinned = pins.map(|(p, _)| p).unwrap_or(&[]);
+    let publication = city
+        .map(|c| crate::districts::publish::publish(inst, plan, c, change, pinned))
+        .transpose()?;
     summary.districts = publication.as_ref().map(|p| p.shape.clone());
     // The routing check: every block of the city with its published school, or (without the
     // city) every pupil, counts only.

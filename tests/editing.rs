@@ -296,3 +296,177 @@ fn reoptimising_around_pins_keeps_them_and_fits_the_seats() {
     );
     assert_eq!(&again.json(), e);
 }
+
+fn magdeburg() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/magdeburg")
+}
+
+/// A block with pupils, whole at one school, next to a block of another school that has room
+/// for it: (block, that school).
+fn movable_border_block(model: &Value) -> (String, String) {
+    let blocks = model["blocks"].as_array().unwrap();
+    let schools = model["schools"].as_array().unwrap();
+    let mut load = vec![0u64; schools.len()];
+    for b in blocks {
+        for a in b["at"].as_array().unwrap() {
+            load[a[0].as_u64().unwrap() as usize] += a[1].as_u64().unwrap();
+        }
+    }
+    for (i, b) in blocks.iter().enumerate() {
+        let n = b["pupils"].as_u64().unwrap();
+        if n == 0 || b["at"].as_array().unwrap().len() != 1 {
+            continue;
+        }
+        let s = b["school"].as_u64();
+        for nb in model["neighbours"][i].as_array().unwrap() {
+            let Some(t) = blocks[nb.as_u64().unwrap() as usize]["school"].as_u64() else {
+                continue;
+            };
+            let room = schools[t as usize]["capacity"].as_u64().unwrap() >= load[t as usize] + n;
+            if Some(t) != s && room && !b["walk_m"][t as usize].is_null() {
+                return (
+                    b["id"].as_str().unwrap().to_string(),
+                    schools[t as usize]["id"].as_str().unwrap().to_string(),
+                );
+            }
+        }
+    }
+    panic!("no movable border block");
+}
+
+/// Every block's school in a districts.csv (blocks without a school left out).
+fn district_map(csv: &str) -> std::collections::BTreeMap<String, String> {
+    csv.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (!f[1].is_empty()).then(|| (f[0].to_string(), f[1].to_string()))
+        })
+        .collect()
+}
+
+/// A saved version is published by solving the plan again with every block pinned to its
+/// school in the version (`POST /v1/plans/{id}/resolve`): the new plan's districts are the
+/// version's, its council files are what `catchment solve --pin` writes from the version's
+/// `pins.csv`, and a re-solve with the page's pins keeps them, certified.
+#[test]
+fn a_version_is_published_by_a_certified_re_solve_as_the_cli_writes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::start(&tmp.path().join("p.db"), &[]);
+    let d = magdeburg();
+    let mut req = json!({
+        "schools": read(&d.join("schools.csv")),
+        "pupils": read(&d.join("pupils.csv")),
+        "matrix": read(&d.join("matrix.csv")),
+        "blocks": read(&d.join("blocks.csv")),
+        "area": read(&d.join("area.geojson")),
+        "policy": {"unit": "block"},
+    });
+    // Without keep_inputs the service keeps no request: a re-solve is refused, saying why.
+    let r = post_json(s.addr, "/v1/plans?wait=true", Some(WRITE), req.to_string().as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    let plain = r.json()["id"].as_str().unwrap().to_string();
+    let r = post_json(s.addr, &format!("/v1/plans/{plain}/resolve"), Some(WRITE), b"{}");
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("keep_inputs"), "{}", r.text());
+
+    req["keep_inputs"] = json!(true);
+    let r = post_json(s.addr, "/v1/plans?wait=true", Some(WRITE), req.to_string().as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let model = get(s.addr, &format!("/v1/plans/{id}/files/edit.json"), Some(READ)).json();
+    let (block, to) = movable_border_block(&model);
+    let moves = json!([{"block_id": block, "school_id": to}]);
+    let r = post_json(
+        s.addr,
+        &format!("/v1/plans/{id}/versions"),
+        Some(WRITE),
+        json!({"note": "estate to its neighbour", "moves": moves}).to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let version = r.json();
+    let vid = version["id"].as_str().unwrap().to_string();
+    let districts = get(s.addr, &format!("/v1/versions/{vid}"), Some(READ)).json()["districts"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(b, s)| (b.clone(), s.as_str().unwrap().to_string()))
+        .collect::<std::collections::BTreeMap<_, _>>();
+    assert_eq!(districts[&block], to);
+
+    // Both pins and a version: refused; a version of another plan: refused; a read token: 403.
+    let both = json!({"version": vid, "pins": moves});
+    let r = post_json(
+        s.addr,
+        &format!("/v1/plans/{id}/resolve"),
+        Some(WRITE),
+        both.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    let other = json!({ "version": vid }).to_string();
+    let r = post_json(s.addr, &format!("/v1/plans/{plain}/resolve"), Some(WRITE), other.as_bytes());
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = post_json(s.addr, &format!("/v1/plans/{id}/resolve"), Some(READ), other.as_bytes());
+    assert_eq!(r.status, 403, "{}", r.text());
+
+    // Publish the version: a new certified plan whose districts are the version's.
+    let r = post_json(
+        s.addr,
+        &format!("/v1/plans/{id}/resolve?wait=true"),
+        Some(WRITE),
+        other.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let published = r.json();
+    let pid = published["id"].as_str().unwrap().to_string();
+    assert!(published["summary"]["pins"]["blocks"].as_u64().unwrap() > 4000, "{published}");
+    let served = |name: &str| get(s.addr, &format!("/v1/plans/{pid}/files/{name}"), Some(READ));
+    let served_districts = served("districts.csv");
+    assert_eq!(served_districts.status, 200);
+    assert_eq!(district_map(&served_districts.text()), districts, "the version's districts");
+
+    // The CLI with the version's pins.csv writes the same council files.
+    let pins = get(s.addr, &format!("/v1/versions/{vid}/pins.csv"), Some(READ));
+    assert_eq!(pins.status, 200);
+    let pins_file = write(tmp.path(), "version-pins.csv", &pins.text());
+    let out = tmp.path().join("cli");
+    let o = bin()
+        .args(["solve", "--unit", "block", "--schools"])
+        .arg(d.join("schools.csv"))
+        .arg("--pupils")
+        .arg(d.join("pupils.csv"))
+        .arg("--matrix")
+        .arg(d.join("matrix.csv"))
+        .arg("--blocks")
+        .arg(d.join("blocks.csv"))
+        .arg("--area")
+        .arg(d.join("area.geojson"))
+        .arg("--pin")
+        .arg(&pins_file)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for name in ["districts.csv", "districts.geojson", "pins.csv", "edit.json"] {
+        assert_eq!(
+            served(name).text(),
+            read(&out.join(name)),
+            "{name}: the service's file is the CLI's"
+        );
+    }
+
+    // The page's pins: a certified re-solve that keeps them.
+    let r = post_json(
+        s.addr,
+        &format!("/v1/plans/{id}/resolve?wait=true"),
+        Some(WRITE),
+        json!({ "pins": moves }).to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let re = r.json();
+    assert_eq!(re["summary"]["pins"]["blocks"], 1, "{re}");
+    let rid = re["id"].as_str().unwrap();
+    let d2 = get(s.addr, &format!("/v1/plans/{rid}/files/districts.csv"), Some(READ)).text();
+    assert_eq!(district_map(&d2)[&block], to, "the pin holds");
+}

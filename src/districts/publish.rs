@@ -125,6 +125,20 @@ pub fn district_rows(
     bm: &BlockMatrix,
     change: Option<(&crate::stability::Previous, u32)>,
 ) -> Result<Vec<DistrictRow>> {
+    district_rows_pinned(inst, plan, blocks, bm, change, &[])
+}
+
+/// [`district_rows`] with pins: a pinned block is in its pin's district, also when it has no
+/// pupils (a pinned block's pupils are fixed to the pin's school already), unless the plan
+/// decided every block itself (contiguous districts).
+pub fn district_rows_pinned(
+    inst: &Instance,
+    plan: &Plan,
+    blocks: &[Block],
+    bm: &BlockMatrix,
+    change: Option<(&crate::stability::Previous, u32)>,
+    pins: &[super::pins::Pin],
+) -> Result<Vec<DistrictRow>> {
     let missing: Vec<&str> =
         blocks.iter().filter(|b| bm.index(&b.id).is_none()).map(|b| b.id.as_str()).collect();
     if !missing.is_empty() {
@@ -161,6 +175,13 @@ pub fn district_rows(
             let extra = |b: usize, s: usize| open(s).then(|| pen(b, s));
             let mut d = draw_districts(bm, &plan.prices, &plan.assign, &pupil_block, &extra);
             keep_buildings_whole(blocks, bm, &plan.prices, &pupil_block, &extra, &mut d);
+            for pin in pins {
+                if let (Some(b), Some(s)) =
+                    (bm.index(&pin.block_id), inst.school_index(&pin.school_id))
+                {
+                    d[b] = Some(s);
+                }
+            }
             d
         }
     };
@@ -302,14 +323,16 @@ pub fn shape(inst: &Instance, city: &City, school: &[Option<usize>]) -> Shape {
 
 /// Draw and describe the districts of `plan` for every block of the city. `inst` is the
 /// instance the plan was solved on (the effective one, with the policy's class size); `change`
-/// is last year's districts and the change cost of a plan kept close to them.
+/// is last year's districts and the change cost of a plan kept close to them; `pins` the
+/// blocks the plan was solved with fixed (each in its pin's district).
 pub fn publish(
     inst: &Instance,
     plan: &Plan,
     city: &City,
     change: Option<(&crate::stability::Previous, u32)>,
+    pins: &[super::pins::Pin],
 ) -> Result<Publication> {
-    let rows = district_rows(inst, plan, &city.blocks, &city.matrix, change)?;
+    let rows = district_rows_pinned(inst, plan, &city.blocks, &city.matrix, change, pins)?;
     let school: Vec<Option<usize>> = rows.iter().map(|r| r.school).collect();
     let mut notes = Vec::new();
     let n_schools = inst.schools.len();

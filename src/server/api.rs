@@ -169,6 +169,7 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
         let mut exclude_blocks: Option<String> = None;
         let mut pins: Option<String> = None;
         let mut crs: Option<String> = None;
+        let mut keep_inputs: Option<String> = None;
         loop {
             let field = match mp.next_field().await {
                 Ok(Some(f)) => f,
@@ -228,10 +229,11 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
                 "crs" => &mut crs,
                 "pins" => &mut pins,
                 "stability" => &mut stability,
+                "keep_inputs" => &mut keep_inputs,
                 other => {
                     return Err(ApiError::new(
                         "bad_request",
-                        &format!("unknown form field '{other}': expected schools, pupils, matrix, policy, blocks, block_matrix, streets, area, compare, exclude_blocks, stability, crs, pins"),
+                        &format!("unknown form field '{other}': expected schools, pupils, matrix, policy, blocks, block_matrix, streets, area, compare, exclude_blocks, stability, crs, pins, keep_inputs"),
                     ))
                 }
             };
@@ -279,6 +281,16 @@ async fn read_body(app: &App, req: Request) -> Result<PlanRequest, ApiError> {
             area,
             crs,
             pins,
+            keep_inputs: match keep_inputs.as_deref().map(str::trim) {
+                None | Some("" | "false") => false,
+                Some("true") => true,
+                Some(_) => {
+                    return Err(ApiError::new(
+                        "bad_request",
+                        "form field 'keep_inputs': expected true or false",
+                    ))
+                }
+            },
         });
     }
     if !(essence.is_empty() || essence == "application/json") {
@@ -335,6 +347,17 @@ async fn submit_plan(
         return Err(ApiError::new("shutting_down", "the service is shutting down"));
     };
     let body = read_body(&app, req).await?;
+    queue_plan(&app, intake, body, q.wait).await
+}
+
+/// Validate a plan request within its intake permit, queue it as a job and start it (here, or
+/// by a worker): 202 with the job's location, or with `wait` the plan once it is done.
+pub(super) async fn queue_plan(
+    app: &Arc<App>,
+    intake: tokio::sync::SemaphorePermit<'_>,
+    body: PlanRequest,
+    wait: bool,
+) -> Result<Response, ApiError> {
     let id = new_id();
     let app2 = app.clone();
     let id2 = id.clone();
@@ -349,12 +372,13 @@ async fn submit_plan(
             crate::cancel::check().map_err(ApiError::from_library)?;
             let stored = jobs::normalized(&body, &loaded.policy);
             app2.store
-                .insert_job(
+                .insert_job_keeping(
                     &id2,
                     Kind::Plan,
                     &stored,
                     loaded.inst.pupils.len(),
                     loaded.inst.schools.len(),
+                    body.keep_inputs,
                 )
                 .map_err(|e| ApiError::store("storing job", &e))?;
             Ok::<_, ApiError>(loaded)
@@ -374,12 +398,12 @@ async fn submit_plan(
         Ok(permit) if app.cfg.role == super::config::Role::All => Some((permit, loaded)),
         _ => None,
     };
-    match jobs::start(&app, &id, ready, q.wait, wait_budget(&app)).await {
-        Some(Ok(())) => return Ok(Json(plan_response(&app, &id)?).into_response()),
+    match jobs::start(app, &id, ready, wait, wait_budget(app)).await {
+        Some(Ok(())) => return Ok(Json(plan_response(app, &id)?).into_response()),
         Some(Err(e)) => return Err(e),
         None => {}
     }
-    let status = job_status(&app, &id)?;
+    let status = job_status(app, &id)?;
     let mut r = (StatusCode::ACCEPTED, Json(status)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/v1/jobs/{id}")) {
         r.headers_mut().insert(header::LOCATION, v);
@@ -841,8 +865,8 @@ impl utoipa::Modify for BearerScheme {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "catchment", description = "Optimal school catchment areas as a service: submit an instance, poll the job, fetch the plan."),
-    paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, get_plan_file, explain, submit_simulation, get_simulation, get_simulation_csv, healthz, readyz, metrics, openapi, super::scenarios::submit, super::scenarios::get_set, super::scenarios::get_file, super::sites::submit_sites, super::sites::get_sites, super::sites::get_sites_file, super::editing::evaluate, super::editing::reoptimise, super::editing::save_version, super::editing::list_versions, super::editing::get_version, super::editing::diff, super::page::index, super::page::script, super::page::style),
-    components(schemas(PlanRequest, TableInput, PlanForm, RoutingSpec, StabilitySpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks, SimulationRequest, SimulationResponse, super::model::ScenarioSetRequest, super::scenarios::ScenarioSetStatus, super::model::SitesRequest, super::sites::SitesStatus, super::editing::EvaluateRequest, super::editing::ReoptimiseRequest, super::editing::Reoptimised, super::editing::VersionRequest, super::editing::Version, super::editing::Diff, super::editing::ChangedBlock, super::editing::SchoolDiff)),
+    paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, get_plan_file, explain, submit_simulation, get_simulation, get_simulation_csv, healthz, readyz, metrics, openapi, super::scenarios::submit, super::scenarios::get_set, super::scenarios::get_file, super::sites::submit_sites, super::sites::get_sites, super::sites::get_sites_file, super::editing::evaluate, super::editing::reoptimise, super::editing::resolve, super::editing::version_pins, super::editing::save_version, super::editing::list_versions, super::editing::get_version, super::editing::diff, super::page::index, super::page::script, super::page::style),
+    components(schemas(PlanRequest, TableInput, PlanForm, RoutingSpec, StabilitySpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks, SimulationRequest, SimulationResponse, super::model::ScenarioSetRequest, super::scenarios::ScenarioSetStatus, super::model::SitesRequest, super::sites::SitesStatus, super::editing::EvaluateRequest, super::editing::ReoptimiseRequest, super::editing::Reoptimised, super::editing::ResolveRequest, super::editing::VersionRequest, super::editing::Version, super::editing::Diff, super::editing::ChangedBlock, super::editing::SchoolDiff)),
     modifiers(&BearerScheme)
 )]
 /// The OpenAPI document of the service, served at `/openapi.json`.
@@ -880,9 +904,11 @@ routes! {
     get "/v1/plans/{id}/explain" => explain,
     post "/v1/plans/{id}/evaluate" => super::editing::evaluate,
     post "/v1/plans/{id}/reoptimise" => super::editing::reoptimise,
+    post "/v1/plans/{id}/resolve" => super::editing::resolve,
     post "/v1/plans/{id}/versions" => super::editing::save_version,
     get "/v1/plans/{id}/versions" => super::editing::list_versions,
     get "/v1/versions/{id}" => super::editing::get_version,
+    get "/v1/versions/{id}/pins.csv" => super::editing::version_pins,
     get "/v1/diff" => super::editing::diff,
     get "/" => super::page::index,
     get "/page.js" => super::page::script,

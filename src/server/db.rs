@@ -664,6 +664,8 @@ pub const MIGRATIONS: &[Migration] = &[
         );
         CREATE INDEX IF NOT EXISTS job_files_hash ON job_files (hash)",
     ),
+    // A plan submitted with `keep_inputs`: its request stays with the done job (re-solves).
+    Migration::add_column(16, "jobs", "keep_request", "INTEGER NOT NULL DEFAULT 0"),
 ];
 
 /// The current time in Unix seconds (0 if the clock is before 1970).

@@ -68,6 +68,21 @@ pub struct VersionRequest {
     pub moves: Vec<Move>,
 }
 
+/// `POST /v1/plans/{id}/resolve`: solve the plan again with blocks pinned: the given `pins`,
+/// or every block of a saved `version` in its district (the version made a certified plan, with
+/// the council's files).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    /// Blocks fixed to a school (`block_id`, `school_id`); the rest is optimised around them.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub pins: Vec<Move>,
+    /// Or: a saved version of this plan, every block pinned to its school in the version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
 /// A saved version (read-only).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Version {
@@ -488,4 +503,116 @@ pub async fn diff(
         });
     }
     Ok(Json(Diff { a, b, a_total_m: ea.total_m, b_total_m: eb.total_m, changed, per_school }))
+}
+
+/// A version's districts as pins (`block_id,school_id`, every block with a school): what
+/// `catchment solve --pin` takes to make the version a certified plan with its council files.
+fn pins_csv(districts: &BTreeMap<String, String>) -> String {
+    use crate::routing::matrix::csv_field;
+    let mut out = String::from("block_id,school_id\n");
+    for (b, s) in districts {
+        out.push_str(&format!("{},{}\n", csv_field(b), csv_field(s)));
+    }
+    out
+}
+
+fn version_districts(app: &App, vid: &str) -> Result<(String, BTreeMap<String, String>), ApiError> {
+    let v = stored(app, vid)?.ok_or_else(|| ApiError::new("not_found", "no such version"))?;
+    let body: Body = serde_json::from_str(&v.body)
+        .map_err(|e| ApiError::internal(&format!("stored version unreadable: {e}")))?;
+    Ok((v.plan_id, body.districts))
+}
+
+/// A version's districts as a pins file (`block_id,school_id`, every block with a school):
+/// `catchment solve --pin` with it makes the same plan as `POST /v1/plans/{id}/resolve` with
+/// the version.
+#[utoipa::path(
+    get, path = "/v1/versions/{id}/pins.csv", tag = "editing",
+    params(("id" = String, Path, description = "Version id")),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 401, body = ApiError), (status = 404, body = ApiError)),
+    security((), ("bearer" = []))
+)]
+pub async fn version_pins(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    publishable(&app, &headers)?;
+    let (_, districts) = version_districts(&app, &id)?;
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], pins_csv(&districts)).into_response())
+}
+
+/// Solve a plan again with blocks pinned — the page's pins, or every block of a saved version
+/// in its district — as a new plan job, certified given the pins like any plan (its summary
+/// says what the pins cost), with the council's files when the plan has blocks. Only for a
+/// plan submitted with `keep_inputs` (the service keeps no other request once its job ended).
+/// 202 with the new job's location, or with `?wait=true` the new plan.
+#[utoipa::path(
+    post, path = "/v1/plans/{id}/resolve", tag = "editing",
+    params(("id" = String, Path, description = "Plan id"), super::api::SubmitQuery),
+    request_body(content = ResolveRequest, content_type = "application/json"),
+    responses((status = 200, description = "The new plan (with `?wait=true`)", body = super::api::PlanResponse),
+              (status = 202, description = "Queued", body = super::api::JobStatus, headers(("Location" = String, description = "/v1/jobs/{id}"))),
+              (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError),
+              (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 415, body = ApiError), (status = 422, body = ApiError)),
+    security(("bearer" = []))
+)]
+pub async fn resolve(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(q): Query<super::api::SubmitQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    author(&app, &headers)?;
+    require_json(&headers)?;
+    let req: ResolveRequest = parse(&body, "pins or a version")?;
+    check_moves(&req.pins)?;
+    valid_id(&id)?;
+    if app.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(ApiError::new(
+            "shutting_down",
+            "the service is shutting down; submit again shortly",
+        ));
+    }
+    let pins = match (req.version, req.pins.is_empty()) {
+        (Some(_), false) => {
+            return Err(ApiError::new("invalid_input", "give either pins or a version, not both"))
+        }
+        (Some(vid), true) => {
+            let (plan_id, districts) = version_districts(&app, &vid)?;
+            if plan_id != id {
+                return Err(ApiError::new(
+                    "invalid_input",
+                    &format!("version {vid} is a version of plan {plan_id}, not of plan {id}"),
+                ));
+            }
+            Some(pins_csv(&districts))
+        }
+        (None, false) => {
+            Some(pins_csv(&req.pins.into_iter().map(|m| (m.block_id, m.school_id)).collect()))
+        }
+        (None, true) => None,
+    };
+    let text = match app.store.kept_request(&id) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            // Unknown, unfinished, or solved without keep_inputs: say which.
+            model(&app, &id)?;
+            return Err(ApiError::new(
+                "not_ready",
+                &format!(
+                    "plan {id} was not submitted with keep_inputs, so its inputs are gone: submit it again with \"keep_inputs\": true (or with \"pins\")"
+                ),
+            ));
+        }
+        Err(e) => return Err(ApiError::store("reading the plan's request", &e)),
+    };
+    let mut plan: super::model::PlanRequest = serde_json::from_str(&text)
+        .map_err(|e| ApiError::internal(&format!("stored request unreadable: {e}")))?;
+    plan.pins = pins;
+    let Ok(intake) = app.intake.acquire().await else {
+        return Err(ApiError::new("shutting_down", "the service is shutting down"));
+    };
+    super::api::queue_plan(&app, intake, plan, q.wait).await
 }

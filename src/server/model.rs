@@ -84,6 +84,12 @@ pub struct PlanRequest {
     /// and its summary says what the pins cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pins: Option<String>,
+    /// Keep this request (with its pupils) after the job is done, so that the plan can be
+    /// solved again with pins or a version's districts (`POST /v1/plans/{id}/resolve`, the
+    /// planning page's certified re-solve and publishing). Kept with the job and deleted with
+    /// it by the retention sweep; never served. Default: deleted when the job ends.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_inputs: bool,
 }
 
 /// Keep the plan close to last year's districts: by a change cost per pupil (certified), or by

@@ -326,8 +326,23 @@ impl Store {
         pupils: usize,
         schools: usize,
     ) -> DbResult<()> {
+        self.insert_job_keeping(id, kind, request, pupils, schools, false)
+    }
+
+    /// [`Store::insert_job`]; with `keep`, the request stays with the job once it is done (a
+    /// plan submitted with `keep_inputs`, read by [`Store::kept_request`]) until retention
+    /// deletes the job.
+    pub fn insert_job_keeping(
+        &self,
+        id: &str,
+        kind: Kind,
+        request: &str,
+        pupils: usize,
+        schools: usize,
+        keep: bool,
+    ) -> DbResult<()> {
         let t = now();
-        let p = params![id, t, request, pupils, schools, kind.name()];
+        let p = params![id, t, request, pupils, schools, kind.name(), keep as i64];
         let set = params![id, t];
         self.db.tx(move |c| {
             if kind == Kind::Scenarios {
@@ -337,8 +352,9 @@ impl Store {
                 )?;
             }
             c.exec(
-                "INSERT INTO jobs (id, kind, state, created_at, request, pupils, schools, seq)
-                 VALUES (?1, ?6, 'queued', ?2, ?3, ?4, ?5,
+                "INSERT INTO jobs (id, kind, state, created_at, request, pupils, schools,
+                     keep_request, seq)
+                 VALUES (?1, ?6, 'queued', ?2, ?3, ?4, ?5, ?7,
                      (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs))",
                 &p,
             )
@@ -497,7 +513,8 @@ impl Store {
         self.db.tx(move |tx| {
             let t = now();
             let n = tx.exec(
-                "UPDATE jobs SET state='done', stage=NULL, finished_at=?2, request=NULL,
+                "UPDATE jobs SET state='done', stage=NULL, finished_at=?2,
+                     request=CASE WHEN keep_request=1 THEN request ELSE NULL END,
                      error=NULL, lease_until=NULL, completions=completions+1
                  WHERE id=?1 AND state='running' AND worker=?3",
                 &params![&id, t, &worker],
@@ -604,8 +621,24 @@ impl Store {
         })
     }
 
+    /// The request of a done plan submitted with `keep_inputs` (JSON text); `None` for any
+    /// other job.
+    pub fn kept_request(&self, id: &str) -> DbResult<Option<String>> {
+        let p = params![id];
+        self.db.with(move |c| {
+            match c.query_opt(
+                "SELECT request FROM jobs WHERE id=?1 AND kind='plan' AND state='done'
+                     AND keep_request=1",
+                &p,
+            )? {
+                Some(r) => r.opt_text(0),
+                None => Ok(None),
+            }
+        })
+    }
+
     /// The kind and stored request (JSON) of a job; `None` when the job is unknown or has
-    /// ended.
+    /// ended (a done plan submitted with `keep_inputs` keeps it).
     pub fn request(&self, id: &str) -> DbResult<Option<(Kind, String)>> {
         let p = params![id];
         self.db.with(move |c| {
