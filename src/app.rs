@@ -450,12 +450,12 @@ impl PlanRequest {
         };
         let streets = match &c.streets {
             None => None,
-            // A file may be OSM (.osm, .osm.pbf) or GeoJSON; text in a request is GeoJSON.
+            // A file may be OSM (.osm, .osm.pbf) or GeoJSON; text in a request is OSM XML or
+            // GeoJSON.
             Some(Source::Path(p)) => Some(crate::districts::streets::read_street_lines(p)?),
-            Some(src) => Some(crate::districts::streets::street_lines_from_geojson(
-                &src.label(),
-                &src.text()?,
-            )?),
+            Some(src) => {
+                Some(crate::districts::streets::street_lines_from_text(&src.label(), &src.text()?)?)
+            }
         };
         let area = match &c.area {
             None => None,

@@ -310,7 +310,11 @@ pub fn write_plan(
             )),
             _ => None,
         };
-        EditModel::build(inst, m, plan, city)
+        let mut model = EditModel::build(inst, m, plan, city);
+        if let Some(list) = publication.as_ref().and_then(|p| p.streets.as_ref()) {
+            model.add_streets(list);
+        }
+        model
     };
     write_atomically(out, |dir| {
         // Compact: the page loads it (blocks x schools sums).

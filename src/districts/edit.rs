@@ -65,6 +65,10 @@ pub struct EditBlock {
     pub walk_m: Vec<Option<u64>>,
     /// How many of them walk more than 2 km to every school; empty like `walk_m`.
     pub over_2km: Vec<u32>,
+    /// The named streets of the block (indices into [`EditModel::streets`]): its address's
+    /// street, or the streets running through a grid cell; empty without a street list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streets: Vec<u32>,
 }
 
 /// What `edit.json` holds.
@@ -85,6 +89,10 @@ pub struct EditModel {
     pub optimum_m: u64,
     /// Whether the plan as solved is proved optimal for its policy.
     pub optimal: bool,
+    /// Street names of the published street list, sorted (the page pins whole streets by
+    /// them); empty without one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streets: Vec<String>,
 }
 
 /// The city's blocks, their published districts (school indices) and their neighbours.
@@ -277,7 +285,32 @@ impl EditModel {
             objective_m: plan.objective,
             optimum_m,
             optimal: plan.optimal,
+            streets: Vec::new(),
         }
+    }
+
+    /// Name every block's streets from a published street list (its parts' blocks).
+    pub fn add_streets(&mut self, list: &super::streets::StreetList) {
+        let mut names: Vec<&str> = list.parts.iter().map(|p| p.street.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let index: HashMap<String, usize> =
+            self.blocks.iter().enumerate().map(|(i, b)| (b.id.clone(), i)).collect();
+        for part in &list.parts {
+            let Ok(k) = names.binary_search(&part.street.as_str()) else { continue };
+            for id in &part.blocks {
+                if let Some(&i) = index.get(id.as_str()) {
+                    let streets = &mut self.blocks[i].streets;
+                    if !streets.contains(&(k as u32)) {
+                        streets.push(k as u32);
+                    }
+                }
+            }
+        }
+        for b in &mut self.blocks {
+            b.streets.sort_unstable();
+        }
+        self.streets = names.into_iter().map(str::to_string).collect();
     }
 
     /// The moves of a districts file (`block_id,school_id`): every block it lists is placed
@@ -340,6 +373,7 @@ pub fn model_from_json(text: &str) -> Result<EditModel> {
                 && b.at.iter().all(|a| (a[0] as usize) < ns)
                 && (b.walk_m.is_empty() || (b.walk_m.len() == ns && b.over_2km.len() == ns))
                 && (b.pupils == 0) == b.walk_m.is_empty()
+                && b.streets.iter().all(|&k| (k as usize) < model.streets.len())
         });
     if !ok {
         return Err(bad("is inconsistent (indices out of range): solve the plan again".into()));
@@ -357,6 +391,7 @@ fn empty_block(id: &str, loc: Option<(f64, f64)>, school: Option<usize>) -> Edit
         at: vec![],
         walk_m: vec![],
         over_2km: vec![],
+        streets: vec![],
     }
 }
 

@@ -643,11 +643,34 @@ pub fn read_street_lines(path: &Path) -> Result<Vec<StreetLine>> {
 }
 
 fn from_osm_xml(path: &Path) -> Result<Vec<StreetLine>> {
-    use quick_xml::events::Event;
-    let err = |e: &dyn std::fmt::Display| {
-        Error::input(&path.display().to_string(), None, None, e.to_string())
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    osm_xml_lines(&name, std::io::BufReader::new(file))
+}
+
+/// Streets from text given in a request: OSM XML (it starts with `<`) or GeoJSON; fails like
+/// [`read_street_lines`] when no way has a name.
+pub fn street_lines_from_text(name: &str, text: &str) -> Result<Vec<StreetLine>> {
+    let lines = if text.trim_start().starts_with('<') {
+        osm_xml_lines(name, text.as_bytes())?
+    } else {
+        street_lines_from_geojson(name, text)?
     };
-    let mut reader = quick_xml::Reader::from_file(path).map_err(|e| err(&e))?;
+    if lines.iter().all(|l| l.name.trim().is_empty()) {
+        return Err(Error::input(
+            name,
+            None,
+            None,
+            "no named streets found (ways with 'highway' and 'name' tags)",
+        ));
+    }
+    Ok(lines)
+}
+
+fn osm_xml_lines(name: &str, input: impl std::io::BufRead) -> Result<Vec<StreetLine>> {
+    use quick_xml::events::Event;
+    let err = |e: &dyn std::fmt::Display| Error::input(name, None, None, e.to_string());
+    let mut reader = quick_xml::Reader::from_reader(input);
     let mut buf = Vec::new();
     let mut nodes: HashMap<i64, (f64, f64)> = HashMap::new();
     let mut ways: Vec<(String, Vec<i64>)> = Vec::new();

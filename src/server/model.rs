@@ -56,7 +56,7 @@ pub struct PlanRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_matrix: Option<String>,
     /// Named streets for the street list of grid blocks: GeoJSON text (LineString /
-    /// MultiLineString features with a `name`).
+    /// MultiLineString features with a `name`) or OSM XML text (`highway` ways with a `name`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub streets: Option<String>,
     /// The area the districts divide: GeoJSON text (Polygon / MultiPolygon, e.g. the city
@@ -129,7 +129,7 @@ pub struct PlanForm {
     /// Walks from every block to every school: long CSV text, or the binary matrix file.
     #[schema(required = false)]
     block_matrix: String,
-    /// Named streets: GeoJSON text.
+    /// Named streets: GeoJSON or OSM XML text.
     #[schema(required = false)]
     streets: String,
     /// The area the districts divide: GeoJSON text.

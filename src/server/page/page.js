@@ -19,6 +19,14 @@ const T = {
     signedIn: "Signed in.", needToken: "Sign in with a token first.", saved: "Saved as version",
     compare: "Compare with the plan", changedBlocks: "blocks change school",
     reoptimised: "Re-optimised around the pins", by: "by",
+    resolve: "Certified re-solve", simulate: "Simulate robustness", compareAny: "Compare",
+    compareGo: "Compare", published: "Published", robustness: "Robustness", scenarios: "Scenarios",
+    setId: "scenario set id", pinStreet: "Pin street", resolving: "Solving with the pins…",
+    resolved: "Certified plan", pinsCost: "the pins cost", publishing: "Publishing the version…",
+    publishedAs: "Published as plan", download: "Download", publish: "Publish", planLabel: "plan as solved",
+    version: "version", pOver: "P(over capacity)", pClass: "P(a class over its size)",
+    anyOver: "P(some school over capacity)", simulating: "Simulating…", totalWalk: "total walk km",
+    waiting: "waiting for job",
   },
   de: {
     token: "Token", signin: "Anmelden", plan: "Plan", open: "Öffnen", language: "Sprache",
@@ -34,6 +42,14 @@ const T = {
     signedIn: "Angemeldet.", needToken: "Bitte zuerst mit einem Token anmelden.", saved: "Gespeichert als Version",
     compare: "Mit dem Plan vergleichen", changedBlocks: "Blöcke wechseln die Schule",
     reoptimised: "Um die festgehaltenen Blöcke neu optimiert", by: "von",
+    resolve: "Zertifiziert neu lösen", simulate: "Robustheit simulieren", compareAny: "Vergleichen",
+    compareGo: "Vergleichen", published: "Veröffentlicht", robustness: "Robustheit", scenarios: "Szenarien",
+    setId: "ID der Szenarienreihe", pinStreet: "Straße festhalten", resolving: "Mit den festgehaltenen Blöcken lösen…",
+    resolved: "Zertifizierter Plan", pinsCost: "kosten die festgehaltenen Blöcke", publishing: "Version wird veröffentlicht…",
+    publishedAs: "Veröffentlicht als Plan", download: "Herunterladen", publish: "Veröffentlichen", planLabel: "Plan wie gelöst",
+    version: "Version", pOver: "P(über Kapazität)", pClass: "P(eine Klasse über ihrer Größe)",
+    anyOver: "P(eine Schule über Kapazität)", simulating: "Simulation läuft…", totalWalk: "Gesamtweg km",
+    waiting: "warte auf Auftrag",
   },
 };
 const PALETTE = ["#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69",
@@ -153,28 +169,36 @@ function evaluate(m, moves) {
 
 // ---- the map ----
 
-function drawMap() {
-  const m = state.model, svg = $("map");
-  while (svg.firstChild) svg.removeChild(svg.firstChild);
+// The map's projection: blocks and schools fitted into the 1000 x 800 view box.
+function projection(m) {
   const pts = m.blocks.filter((b) => b.lat !== undefined && b.lat !== null);
   const all = pts.map((b) => [b.lat, b.lon]).concat(m.schools.map((s) => [s.lat, s.lon]));
-  if (all.length === 0) return;
+  if (all.length === 0) return null;
   let minLat = Infinity, maxLat = -Infinity, minLon = Infinity, maxLon = -Infinity;
   for (const [la, lo] of all) { minLat = Math.min(minLat, la); maxLat = Math.max(maxLat, la); minLon = Math.min(minLon, lo); maxLon = Math.max(maxLon, lo); }
   const k = Math.cos(((minLat + maxLat) / 2) * Math.PI / 180);
   const w = Math.max((maxLon - minLon) * k, 1e-6), h = Math.max(maxLat - minLat, 1e-6);
   const scale = Math.min(960 / w, 760 / h);
-  const px = (lat, lon) => [20 + (lon - minLon) * k * scale, 20 + (maxLat - lat) * scale];
-  const grid = m.blocks.length > 0 && m.blocks[0].id.startsWith("CRS3035RES100m");
-  const cell = Math.max(2, (100 / 111320) * scale);
-  state.shapes = m.blocks.map((b, i) => {
+  return {
+    px: (lat, lon) => [20 + (lon - minLon) * k * scale, 20 + (maxLat - lat) * scale],
+    grid: m.blocks.length > 0 && m.blocks[0].id.startsWith("CRS3035RES100m"),
+    cell: Math.max(2, (100 / 111320) * scale),
+  };
+}
+
+// Every block as a shape of `svg` (cells or dots), and the schools; returns the shapes.
+function drawBlocks(svg, labels) {
+  const m = state.model, p = projection(m);
+  while (svg.firstChild) svg.removeChild(svg.firstChild);
+  if (!p) return [];
+  const shapes = m.blocks.map((b, i) => {
     if (b.lat === undefined || b.lat === null) return null;
-    const [x, y] = px(b.lat, b.lon);
+    const [x, y] = p.px(b.lat, b.lon);
     let el;
-    if (grid) {
+    if (p.grid) {
       el = document.createElementNS(SVG, "rect");
-      el.setAttribute("x", (x - cell / 2).toFixed(1)); el.setAttribute("y", (y - cell / 2).toFixed(1));
-      el.setAttribute("width", cell.toFixed(2)); el.setAttribute("height", cell.toFixed(2));
+      el.setAttribute("x", (x - p.cell / 2).toFixed(1)); el.setAttribute("y", (y - p.cell / 2).toFixed(1));
+      el.setAttribute("width", p.cell.toFixed(2)); el.setAttribute("height", p.cell.toFixed(2));
     } else {
       el = document.createElementNS(SVG, "circle");
       el.setAttribute("cx", x.toFixed(1)); el.setAttribute("cy", y.toFixed(1)); el.setAttribute("r", "4");
@@ -182,29 +206,38 @@ function drawMap() {
     el.setAttribute("class", "blk");
     el.dataset.index = String(i);
     el.dataset.block = b.id;
-    el.addEventListener("click", () => selectBlock(i));
     svg.appendChild(el);
     return el;
   });
   m.schools.forEach((s) => {
-    const [x, y] = px(s.lat, s.lon);
+    const [x, y] = p.px(s.lat, s.lon);
     const c = document.createElementNS(SVG, "circle");
     c.setAttribute("cx", x.toFixed(1)); c.setAttribute("cy", y.toFixed(1)); c.setAttribute("r", "5");
     c.setAttribute("class", "school");
     svg.appendChild(c);
-    const label = document.createElementNS(SVG, "text");
-    label.setAttribute("x", (x + 7).toFixed(1)); label.setAttribute("y", (y + 4).toFixed(1));
-    label.textContent = s.id;
-    svg.appendChild(label);
+    if (labels) {
+      const label = document.createElementNS(SVG, "text");
+      label.setAttribute("x", (x + 7).toFixed(1)); label.setAttribute("y", (y + 4).toFixed(1));
+      label.textContent = s.id;
+      svg.appendChild(label);
+    }
   });
+  return shapes;
 }
+
+function drawMap() {
+  state.shapes = drawBlocks($("map"), true);
+  state.shapes.forEach((el, i) => { if (el) el.addEventListener("click", () => selectBlock(i)); });
+}
+
+function fill(s) { return s === null || s === undefined ? "#eee" : PALETTE[s % PALETTE.length]; }
 
 function colourMap() {
   const e = state.evaluation;
   state.shapes.forEach((el, i) => {
     if (!el) return;
     const s = e.district[i];
-    el.setAttribute("fill", s === null || s === undefined ? "#eee" : PALETTE[s % PALETTE.length]);
+    el.setAttribute("fill", fill(s));
     let cls = "blk";
     if (state.selected === i) cls += " sel";
     if (state.pins.has(state.model.blocks[i].id)) cls += " pinned";
@@ -271,6 +304,15 @@ function showBlock(i) {
   const cur = e.district[i];
   $("block-school").textContent = cur === null ? "-" : m.schools[cur].id;
   $("pin").textContent = state.pins.has(b.id) ? t("unpin") : t("pin");
+  const streets = $("block-streets");
+  streets.textContent = "";
+  for (const k of b.streets || []) {
+    const btn = document.createElement("button");
+    btn.type = "button"; btn.className = "pin-street"; btn.dataset.street = m.streets[k];
+    btn.textContent = `${t("pinStreet")}: ${m.streets[k]}`;
+    btn.addEventListener("click", () => pinStreet(k));
+    streets.appendChild(btn);
+  }
   const tbody = $("block-table").querySelector("tbody");
   tbody.textContent = "";
   // The block's walk now: as planned, or whole at its school after a move.
@@ -317,6 +359,7 @@ function moveBlock(blockId, schoolId) {
 async function openPlan(id) {
   if (!state.token) { say(t("needToken"), true); return; }
   say("");
+  document.body.dataset.ready = "";
   state.planId = id;
   const [summary, model] = await Promise.all([
     api("GET", `/v1/plans/${id}`),
@@ -330,6 +373,8 @@ async function openPlan(id) {
   $("main").hidden = false;
   $("block").hidden = true;
   $("diff").hidden = true;
+  $("publish").hidden = true;
+  $("sim").hidden = true;
   location.hash = "plan=" + id;
   drawMap();
   render();
@@ -350,7 +395,20 @@ async function listVersions() {
     btn.type = "button"; btn.className = "compare"; btn.textContent = t("compare");
     btn.addEventListener("click", () => compare(state.planId, v.id).catch((e) => say(e.message, true)));
     li.appendChild(btn);
+    const pub = document.createElement("button");
+    pub.type = "button"; pub.className = "publish"; pub.textContent = t("publish");
+    pub.addEventListener("click", () => publishVersion(v.id).catch((e) => say(e.message, true)));
+    li.appendChild(pub);
     ul.appendChild(li);
+  }
+  for (const [sel, pick] of [[$("cmp-a"), 0], [$("cmp-b"), list.length]]) {
+    sel.textContent = "";
+    const options = [[state.planId, t("planLabel")]].concat(list.map((v) => [v.id, `${t("version")} #${v.number}: ${v.note}`]));
+    options.forEach(([value, label], i) => {
+      const o = document.createElement("option");
+      o.value = value; o.textContent = label; if (i === pick) o.selected = true;
+      sel.appendChild(o);
+    });
   }
 }
 
@@ -358,19 +416,27 @@ async function compare(a, b) {
   const d = await api("GET", `/v1/diff?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
   state.changed = new Set(d.changed.map((c) => c.block_id));
   $("diff").hidden = false;
+  $("diff").dataset.ready = "";
   $("diff-summary").textContent = `${d.changed.length} ${t("changedBlocks")} · A ${km(d.a_total_m)} km · B ${km(d.b_total_m)} km`;
   const tbody = $("diff-table").querySelector("tbody");
   tbody.textContent = "";
   for (const s of d.per_school) {
-    if (s.a_pupils === s.b_pupils) continue;
+    if (s.a_pupils === s.b_pupils && s.a_mean_walk_m === s.b_mean_walk_m) continue;
     const tr = document.createElement("tr");
     tr.dataset.school = s.id;
-    for (const v of [s.id, s.a_pupils, s.b_pupils, (s.b_pupils > s.a_pupils ? "+" : "") + (s.b_pupils - s.a_pupils)]) {
+    for (const v of [s.id, s.a_pupils, s.b_pupils, (s.b_pupils > s.a_pupils ? "+" : "") + (s.b_pupils - s.a_pupils), s.a_mean_walk_m, s.b_mean_walk_m]) {
       const td = document.createElement("td"); td.textContent = String(v); tr.appendChild(td);
     }
     tbody.appendChild(tr);
   }
   colourMap();
+  const label = (id) => { const o = [...$("cmp-a").options].find((x) => x.value === id); return o ? o.textContent : id; };
+  $("cap-a").textContent = "A: " + label(a);
+  $("cap-b").textContent = "B: " + label(b);
+  const [da, db] = await Promise.all([sideDistricts(a), sideDistricts(b)]);
+  paintSide($("map-a"), da);
+  paintSide($("map-b"), db);
+  $("diff").dataset.ready = "1";
 }
 
 async function saveVersion(note) {
@@ -393,6 +459,178 @@ function togglePin() {
   if (state.pins.has(b.id)) state.pins.delete(b.id);
   else state.pins.set(b.id, state.model.schools[state.evaluation.district[i]].id);
   render();
+}
+
+// Every block of street `k`, pinned to its school now.
+function pinStreet(k) {
+  const m = state.model, e = state.evaluation;
+  m.blocks.forEach((b, i) => {
+    const s = e.district[i];
+    if ((b.streets || []).includes(k) && s !== null && s !== undefined) state.pins.set(b.id, m.schools[s].id);
+  });
+  render();
+}
+
+// A job answered 202: poll it until it ends; returns its row.
+async function waitJob(id) {
+  for (;;) {
+    const j = await api("GET", `/v1/jobs/${id}`);
+    if (j.state === "done") return j;
+    if (j.state === "failed") throw new Error((j.error && j.error.message) || "failed");
+    say(`${t("waiting")} ${id.slice(0, 8)}… ${j.stage || j.state}`);
+    await new Promise((r) => setTimeout(r, 700));
+  }
+}
+
+// POST /v1/plans/{id}/resolve: the plan solved again with `body` (pins or a version).
+async function resolvePlan(body) {
+  let r = await api("POST", `/v1/plans/${state.planId}/resolve?wait=true`, body);
+  if (!r.summary) { await waitJob(r.id); r = await api("GET", `/v1/plans/${r.id}`); }
+  return r;
+}
+
+// A certified re-solve with the page's pins: the new plan is opened.
+async function resolveCertified() {
+  const pins = [...state.pins.entries()].map(([block_id, school_id]) => ({ block_id, school_id }));
+  say(t("resolving"));
+  const r = await resolvePlan({ pins });
+  await openPlan(r.id);
+  const p = r.summary.pins;
+  say(`${t("resolved")} ${r.id}${p ? ` · ${t("pinsCost")} ${km(p.cost_m)} km` : ""}`);
+}
+
+// Publish a version: a certified plan with every block in its district in the version, and
+// the council's files of that plan.
+async function publishVersion(vid) {
+  say(t("publishing"));
+  const r = await resolvePlan({ version: vid });
+  $("publish").hidden = false;
+  $("publish").dataset.plan = r.id;
+  $("publish-summary").textContent = `${t("publishedAs")} ${r.id} · ${km(r.summary.walk.total_m)} km`;
+  const ul = $("publish-files");
+  ul.textContent = "";
+  for (const path of r.links.published) {
+    const li = document.createElement("li");
+    const name = path.split("/").pop().split("?")[0];
+    li.dataset.file = path;
+    const btn = document.createElement("button");
+    btn.type = "button"; btn.textContent = `${t("download")} ${name}`;
+    btn.addEventListener("click", () => download(path).catch((e) => say(e.message, true)));
+    li.appendChild(btn);
+    ul.appendChild(li);
+  }
+  say(`${t("publishedAs")} ${r.id}`);
+}
+
+// A file of the service saved by the browser (fetched with the token, handed over as a blob).
+async function download(path) {
+  const res = await fetch(path, { headers: { "Authorization": "Bearer " + state.token } });
+  if (!res.ok) throw new Error(res.status + " " + path);
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = url; a.download = path.split("/").pop();
+  document.body.appendChild(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 2000);
+}
+
+// Every block's school on one side of a comparison: the plan as solved, or a version.
+async function sideDistricts(id) {
+  const m = state.model;
+  if (id === state.planId) return m.blocks.map((b) => (b.school === undefined ? null : b.school));
+  const v = await api("GET", `/v1/versions/${id}`);
+  return m.blocks.map((b) => { const s = v.districts[b.id]; return s === undefined ? null : m._sindex.get(s); });
+}
+
+function paintSide(svg, district) {
+  drawBlocks(svg, false).forEach((el, i) => {
+    if (!el) return;
+    el.setAttribute("fill", fill(district[i]));
+    if (state.changed.has(state.model.blocks[i].id)) el.setAttribute("class", "blk changed");
+  });
+}
+
+// Bars of `rows` ([label, value, second value or null]) in `svg`, values in 0..max.
+function bars(svg, rows, max, fmt) {
+  while (svg.firstChild) svg.removeChild(svg.firstChild);
+  const h = 12, left = 60, width = 300;
+  svg.setAttribute("viewBox", `0 0 400 ${Math.max(1, rows.length) * h + 4}`);
+  rows.forEach(([label, v, w], i) => {
+    const y = 2 + i * h;
+    const text = document.createElementNS(SVG, "text");
+    text.setAttribute("x", "0"); text.setAttribute("y", String(y + 9)); text.textContent = label;
+    svg.appendChild(text);
+    for (const [val, cls, off] of [[v, "p", 0], [w, "c", 5]]) {
+      if (val === null || val === undefined) continue;
+      const r = document.createElementNS(SVG, "rect");
+      r.setAttribute("x", String(left)); r.setAttribute("y", String(y + off));
+      r.setAttribute("width", (max > 0 ? (val / max) * width : 0).toFixed(1));
+      r.setAttribute("height", w === null || w === undefined ? "9" : "4.5");
+      r.setAttribute("class", cls);
+      svg.appendChild(r);
+    }
+    const tv = document.createElementNS(SVG, "text");
+    tv.setAttribute("x", String(left + width + 4)); tv.setAttribute("y", String(y + 9)); tv.textContent = fmt(v);
+    svg.appendChild(tv);
+  });
+}
+
+// The plan's robustness: a simulation of moves before enrolment, overflow probabilities per
+// school as a chart (red: over capacity, pink: a class over its size).
+async function simulate() {
+  say(t("simulating"));
+  let r = await api("POST", `/v1/plans/${state.planId}/simulations?wait=true`, { draws: 2000 });
+  if (!r.simulation) { const j = await waitJob(r.id); r = await api("GET", j.result); }
+  const sim = r.simulation;
+  const rows = sim.per_school
+    .map((x) => [x.school_id, x.p_over_capacity, x.p_class_over])
+    .sort((a, b) => b[1] - a[1] || b[2] - a[2] || (a[0] < b[0] ? -1 : 1));
+  $("sim").hidden = false;
+  $("sim").dataset.simulation = r.id;
+  $("sim-summary").textContent = `${t("anyOver")}: ${(sim.p_any_over_capacity * 100).toFixed(1)}% · ${t("pOver")} / ${t("pClass")}`;
+  bars($("sim-chart"), rows, Math.max(0.01, ...rows.map((x) => Math.max(x[1], x[2]))), (v) => (v * 100).toFixed(1) + "%");
+  say("");
+}
+
+// A scenario set side by side: its comparison table and each scenario's total walk.
+function parseCsv(text) {
+  const rows = [];
+  let row = [], field = "", quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") { row.push(field); field = ""; }
+    else if (c === "\n") { row.push(field); rows.push(row); row = []; field = ""; }
+    else if (c !== "\r") field += c;
+  }
+  if (field !== "" || row.length) { row.push(field); rows.push(row); }
+  return rows;
+}
+
+async function openSet(id) {
+  const set = await api("GET", `/v1/scenarios/${id}`);
+  if (set.state !== "done") { say(`${id}: ${set.state}`, set.state === "failed"); return; }
+  const path = set.files.find((f) => f.endsWith("/comparison.csv"));
+  const res = await fetch(path, { headers: { "Authorization": "Bearer " + state.token } });
+  if (!res.ok) throw new Error(res.status + " " + path);
+  const rows = parseCsv(await res.text());
+  const table = $("set-table");
+  const head = table.querySelector("thead"), body = table.querySelector("tbody");
+  head.textContent = ""; body.textContent = "";
+  rows.forEach((r, i) => {
+    const tr = document.createElement("tr");
+    for (const v of r) { const td = document.createElement(i === 0 ? "th" : "td"); td.textContent = v; tr.appendChild(td); }
+    (i === 0 ? head : body).appendChild(tr);
+  });
+  table.hidden = false;
+  const col = rows[0].indexOf("total_walk_m");
+  const chart = $("set-chart");
+  if (col >= 0) {
+    const data = rows.slice(1).map((r) => [r[0], Number(r[col]) / 1000]).filter((x) => !Number.isNaN(x[1]));
+    bars(chart, data.map(([l, v]) => [l, v, null]), Math.max(...data.map((x) => x[1]), 1), (v) => v.toFixed(1) + " km");
+    chart.hidden = false;
+  } else chart.hidden = true;
 }
 
 function init() {
@@ -421,6 +659,16 @@ function init() {
   });
   $("pin").addEventListener("click", togglePin);
   $("reoptimise").addEventListener("click", () => reoptimise().catch((e) => say(e.message, true)));
+  $("resolve").addEventListener("click", () => resolveCertified().catch((e) => say(e.message, true)));
+  $("simulate").addEventListener("click", () => simulate().catch((e) => say(e.message, true)));
+  $("compare-any").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    compare($("cmp-a").value, $("cmp-b").value).catch((e) => say(e.message, true));
+  });
+  $("open-set").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    openSet($("set-id").value.trim()).catch((e) => say(e.message, true));
+  });
   $("save").addEventListener("submit", (ev) => {
     ev.preventDefault();
     saveVersion($("note").value).catch((e) => say(e.message, true));
@@ -433,5 +681,5 @@ function init() {
   }
 }
 
-window.catchmentPage = { state, evaluate, moveBlock, selectBlock };
+window.catchmentPage = { state, evaluate, moveBlock, selectBlock, pinStreet };
 document.addEventListener("DOMContentLoaded", init);
