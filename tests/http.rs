@@ -234,9 +234,11 @@ fn openapi_lists_every_route() {
         ("/openapi.json", "get"),
         ("/v1/plans/{id}/evaluate", "post"),
         ("/v1/plans/{id}/reoptimise", "post"),
+        ("/v1/plans/{id}/resolve", "post"),
         ("/v1/plans/{id}/versions", "post"),
         ("/v1/plans/{id}/versions", "get"),
         ("/v1/versions/{id}", "get"),
+        ("/v1/versions/{id}/pins.csv", "get"),
         ("/v1/diff", "get"),
         ("/", "get"),
         ("/page.js", "get"),
@@ -1462,7 +1464,9 @@ fn cli_solve_options_and_http_plan_fields_are_the_same() {
     let policy = serde_json::to_value(catchment::Policy::default()).unwrap();
     fields.extend(policy.as_object().unwrap().keys().map(|k| format!("policy.{k}")));
     let mut want: Vec<String> = mapped.iter().map(|(_, f)| f.to_string()).collect();
-    want.extend(["routing", "policy", "stability"].map(String::from));
+    // Service-only: `keep_inputs` asks the service to keep the request for re-solves (the CLI
+    // keeps its input files itself).
+    want.extend(["routing", "policy", "stability", "keep_inputs"].map(String::from));
     want.sort();
     fields.sort();
     fields.dedup();

@@ -352,7 +352,7 @@ async fn submit_plan(
 
 /// Validate a plan request within its intake permit, queue it as a job and start it (here, or
 /// by a worker): 202 with the job's location, or with `wait` the plan once it is done.
-pub(super) async fn queue_plan(
+async fn queue_plan(
     app: &Arc<App>,
     intake: tokio::sync::SemaphorePermit<'_>,
     body: PlanRequest,
@@ -409,6 +409,35 @@ pub(super) async fn queue_plan(
         r.headers_mut().insert(header::LOCATION, v);
     }
     Ok(r)
+}
+
+/// Solve a plan again with blocks pinned — the page's pins, or every block of a saved version
+/// in its district — as a new plan job, certified given the pins like any plan (its summary
+/// says what the pins cost), with the council's files when the plan has blocks. Only for a
+/// plan submitted with `keep_inputs` (the service keeps no other request once its job ended).
+/// 202 with the new job's location, or with `?wait=true` the new plan.
+#[utoipa::path(
+    post, path = "/v1/plans/{id}/resolve", tag = "editing",
+    params(("id" = String, Path, description = "Plan id"), SubmitQuery),
+    request_body(content = super::editing::ResolveRequest, content_type = "application/json"),
+    responses((status = 200, description = "The new plan (with `?wait=true`)", body = PlanResponse),
+              (status = 202, description = "Queued", body = JobStatus, headers(("Location" = String, description = "/v1/jobs/{id}"))),
+              (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError),
+              (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 415, body = ApiError), (status = 422, body = ApiError)),
+    security(("bearer" = []))
+)]
+async fn resolve(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(q): Query<SubmitQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let plan = super::editing::resolve_request(&app, &id, &headers, &body)?;
+    let Ok(intake) = app.intake.acquire().await else {
+        return Err(ApiError::new("shutting_down", "the service is shutting down"));
+    };
+    queue_plan(&app, intake, plan, q.wait).await
 }
 
 /// How long a request with `?wait=true` waits: nine tenths of the request timeout.
@@ -865,7 +894,7 @@ impl utoipa::Modify for BearerScheme {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "catchment", description = "Optimal school catchment areas as a service: submit an instance, poll the job, fetch the plan."),
-    paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, get_plan_file, explain, submit_simulation, get_simulation, get_simulation_csv, healthz, readyz, metrics, openapi, super::scenarios::submit, super::scenarios::get_set, super::scenarios::get_file, super::sites::submit_sites, super::sites::get_sites, super::sites::get_sites_file, super::editing::evaluate, super::editing::reoptimise, super::editing::resolve, super::editing::version_pins, super::editing::save_version, super::editing::list_versions, super::editing::get_version, super::editing::diff, super::page::index, super::page::script, super::page::style),
+    paths(submit_plan, get_job, get_plan, get_assignments, get_schools, get_certificate, get_plan_file, explain, submit_simulation, get_simulation, get_simulation_csv, healthz, readyz, metrics, openapi, super::scenarios::submit, super::scenarios::get_set, super::scenarios::get_file, super::sites::submit_sites, super::sites::get_sites, super::sites::get_sites_file, super::editing::evaluate, super::editing::reoptimise, resolve, super::editing::version_pins, super::editing::save_version, super::editing::list_versions, super::editing::get_version, super::editing::diff, super::page::index, super::page::script, super::page::style),
     components(schemas(PlanRequest, TableInput, PlanForm, RoutingSpec, StabilitySpec, ApiError, JobStatus, Progress, PlanResponse, PlanLinks, SimulationRequest, SimulationResponse, super::model::ScenarioSetRequest, super::scenarios::ScenarioSetStatus, super::model::SitesRequest, super::sites::SitesStatus, super::editing::EvaluateRequest, super::editing::ReoptimiseRequest, super::editing::Reoptimised, super::editing::ResolveRequest, super::editing::VersionRequest, super::editing::Version, super::editing::Diff, super::editing::ChangedBlock, super::editing::SchoolDiff)),
     modifiers(&BearerScheme)
 )]
@@ -904,7 +933,7 @@ routes! {
     get "/v1/plans/{id}/explain" => explain,
     post "/v1/plans/{id}/evaluate" => super::editing::evaluate,
     post "/v1/plans/{id}/reoptimise" => super::editing::reoptimise,
-    post "/v1/plans/{id}/resolve" => super::editing::resolve,
+    post "/v1/plans/{id}/resolve" => resolve,
     post "/v1/plans/{id}/versions" => super::editing::save_version,
     get "/v1/plans/{id}/versions" => super::editing::list_versions,
     get "/v1/versions/{id}" => super::editing::get_version,

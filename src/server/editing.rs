@@ -542,33 +542,20 @@ pub async fn version_pins(
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], pins_csv(&districts)).into_response())
 }
 
-/// Solve a plan again with blocks pinned — the page's pins, or every block of a saved version
-/// in its district — as a new plan job, certified given the pins like any plan (its summary
-/// says what the pins cost), with the council's files when the plan has blocks. Only for a
-/// plan submitted with `keep_inputs` (the service keeps no other request once its job ended).
-/// 202 with the new job's location, or with `?wait=true` the new plan.
-#[utoipa::path(
-    post, path = "/v1/plans/{id}/resolve", tag = "editing",
-    params(("id" = String, Path, description = "Plan id"), super::api::SubmitQuery),
-    request_body(content = ResolveRequest, content_type = "application/json"),
-    responses((status = 200, description = "The new plan (with `?wait=true`)", body = super::api::PlanResponse),
-              (status = 202, description = "Queued", body = super::api::JobStatus, headers(("Location" = String, description = "/v1/jobs/{id}"))),
-              (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError),
-              (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 415, body = ApiError), (status = 422, body = ApiError)),
-    security(("bearer" = []))
-)]
-pub async fn resolve(
-    State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    Query(q): Query<super::api::SubmitQuery>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    author(&app, &headers)?;
-    require_json(&headers)?;
-    let req: ResolveRequest = parse(&body, "pins or a version")?;
+/// The plan request of `POST /v1/plans/{id}/resolve`: plan `id`'s kept request with the pins
+/// of `body` (the given pins, or every block of a version of the plan in its district). Checks
+/// the token (write), the body and that the plan kept its inputs (`keep_inputs`).
+pub(super) fn resolve_request(
+    app: &App,
+    id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<super::model::PlanRequest, ApiError> {
+    author(app, headers)?;
+    require_json(headers)?;
+    let req: ResolveRequest = parse(body, "pins or a version")?;
     check_moves(&req.pins)?;
-    valid_id(&id)?;
+    valid_id(id)?;
     if app.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(ApiError::new(
             "shutting_down",
@@ -580,7 +567,7 @@ pub async fn resolve(
             return Err(ApiError::new("invalid_input", "give either pins or a version, not both"))
         }
         (Some(vid), true) => {
-            let (plan_id, districts) = version_districts(&app, &vid)?;
+            let (plan_id, districts) = version_districts(app, &vid)?;
             if plan_id != id {
                 return Err(ApiError::new(
                     "invalid_input",
@@ -594,11 +581,11 @@ pub async fn resolve(
         }
         (None, true) => None,
     };
-    let text = match app.store.kept_request(&id) {
+    let text = match app.store.kept_request(id) {
         Ok(Some(t)) => t,
         Ok(None) => {
             // Unknown, unfinished, or solved without keep_inputs: say which.
-            model(&app, &id)?;
+            model(app, id)?;
             return Err(ApiError::new(
                 "not_ready",
                 &format!(
@@ -611,8 +598,5 @@ pub async fn resolve(
     let mut plan: super::model::PlanRequest = serde_json::from_str(&text)
         .map_err(|e| ApiError::internal(&format!("stored request unreadable: {e}")))?;
     plan.pins = pins;
-    let Ok(intake) = app.intake.acquire().await else {
-        return Err(ApiError::new("shutting_down", "the service is shutting down"));
-    };
-    super::api::queue_plan(&app, intake, plan, q.wait).await
+    Ok(plan)
 }

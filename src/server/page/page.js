@@ -226,14 +226,53 @@ function drawBlocks(svg, labels) {
 }
 
 function drawMap() {
-  state.shapes = drawBlocks($("map"), true);
+  const svg = $("map");
+  state.shapes = drawBlocks(svg, true);
   state.shapes.forEach((el, i) => { if (el) el.addEventListener("click", () => selectBlock(i)); });
+  // The districts' outlines (grid cells): one path, redrawn with every change.
+  const outline = document.createElementNS(SVG, "path");
+  outline.setAttribute("id", "outline");
+  const firstSchool = svg.querySelector(".school");
+  svg.insertBefore(outline, firstSchool);
+  state.outline = outline;
+  state.cells = null;
+}
+
+// The edges between edge-neighbouring grid cells (ids CRS3035RES100mN…E…) of different
+// districts, as path data; cells without a neighbour in the list are edges of the city.
+function outlinePath(district) {
+  const m = state.model, shapes = state.shapes;
+  if (!m.blocks.length || !m.blocks[0].id.startsWith("CRS3035RES100m")) return "";
+  if (!state.cells) {
+    // Each cell's grid position (100 m units), corner and width, read once.
+    const at = new Map();
+    const cells = m.blocks.map((b, i) => {
+      const g = /N(\d+)E(\d+)/.exec(b.id), el = shapes[i];
+      if (!g || !el) return null;
+      const n = Math.round(Number(g[1]) / 100), e = Math.round(Number(g[2]) / 100);
+      at.set(n * 1e6 + e, i);
+      return [n, e, Number(el.getAttribute("x")), Number(el.getAttribute("y")), Number(el.getAttribute("width"))];
+    });
+    state.cells = { cells, at };
+  }
+  const { cells, at } = state.cells;
+  const parts = [];
+  for (let i = 0; i < cells.length; i++) {
+    const c = cells[i];
+    if (!c) continue;
+    const [n, e, x, y, w] = c;
+    const east = at.get(n * 1e6 + e + 1), south = at.get((n - 1) * 1e6 + e);
+    if (east !== undefined && district[east] !== district[i]) parts.push(`M${(x + w).toFixed(1)} ${y.toFixed(1)}v${w.toFixed(2)}`);
+    if (south !== undefined && district[south] !== district[i]) parts.push(`M${x.toFixed(1)} ${(y + w).toFixed(1)}h${w.toFixed(2)}`);
+  }
+  return parts.join("");
 }
 
 function fill(s) { return s === null || s === undefined ? "#eee" : PALETTE[s % PALETTE.length]; }
 
 function colourMap() {
   const e = state.evaluation;
+  if (state.outline) state.outline.setAttribute("d", outlinePath(e.district));
   state.shapes.forEach((el, i) => {
     if (!el) return;
     const s = e.district[i];
