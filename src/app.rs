@@ -672,7 +672,8 @@ impl Loaded {
                     .diagnose()
             }
             None => {
-                let p = crate::solve::Problem::pupil_level(&inst, &self.matrix, self.policy.max_walk)?;
+                let p =
+                    crate::solve::Problem::pupil_level(&inst, &self.matrix, self.policy.max_walk)?;
                 crate::cancel::check()?;
                 crate::solve::feasibility::diagnose(&p)
             }

@@ -321,7 +321,8 @@ fn check_partial(
         failures
             .push(format!("certificate.json has no price for school(s) {}", missing.join(", ")));
     }
-    let findings = problem.verify(&assign, &prices).map_err(|e| Error::internal(format!("{e:?}")))?;
+    let findings =
+        problem.verify(&assign, &prices).map_err(|e| Error::internal(format!("{e:?}")))?;
     let as_finding = |f: &SparseFinding| match *f {
         SparseFinding::PairNotAllowed { unit, school } => match inst.pupils[unit].fixed_school {
             Some(_) if problem.fixed[unit] != Some(school as u32) => Finding::FixedMoved {

@@ -232,7 +232,7 @@ fn a_partial_matrix_is_held_as_its_pairs() {
 fn a_synthetic_state_solves_from_its_files_like_every_pair() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("town");
-    let (n, m, k) = (3000, 40, 12);
+    let (n, m, k) = (3000, 40, 20);
     let o = dataset_bin()
         .args(["synthetic", "--family", "state", "--pupils", &n.to_string()])
         .args(["--schools", &m.to_string(), "--seed", "3", "--sparse-matrix", &k.to_string()])

@@ -562,12 +562,24 @@ mod tests {
         // A at 150 m (2.7 km on foot), B at ~1.1 km (1.5 km on foot), C unreachable.
         let schools =
             vec![school("A", 52.1014, 11.6), school("B", 52.11, 11.6), school("C", 52.2, 11.6)];
-        let f = findings(&schools, &[(0, 2_700), (1, 1_500), (2, UNREACHABLE)], (52.1, 11.6), Some(1), None);
+        let f = findings(
+            &schools,
+            &[(0, 2_700), (1, 1_500), (2, UNREACHABLE)],
+            (52.1, 11.6),
+            Some(1),
+            None,
+        );
         let reasons: Vec<Reason> = f.iter().map(|x| x.reason).collect();
         assert_eq!(reasons, vec![Reason::Unreachable, Reason::DetourNearest]);
         assert_eq!((f[0].unreachable_schools, f[1].school), (1, Some(0)));
         // Assigned to A itself: the detour is to its own school, reported once.
-        let f = findings(&schools, &[(0, 2_700), (1, 1_500), (2, 9_000)], (52.1, 11.6), Some(0), Some(200));
+        let f = findings(
+            &schools,
+            &[(0, 2_700), (1, 1_500), (2, 9_000)],
+            (52.1, 11.6),
+            Some(0),
+            Some(200),
+        );
         let reasons: Vec<Reason> = f.iter().map(|x| x.reason).collect();
         assert_eq!(reasons, vec![Reason::DetourAssigned, Reason::FarSnap]);
         assert_eq!((f[0].straight_m, f[1].snap_m), (Some(156), Some(200)));

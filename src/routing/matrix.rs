@@ -51,11 +51,8 @@ impl PartialRows {
     /// Rows from each row's pairs `(school, meters, seconds)`, in any order within a row (no
     /// school twice in a row); `seconds`: whether the pairs carry times.
     pub fn from_rows(rows: impl IntoIterator<Item = Vec<(u32, u32, u32)>>, seconds: bool) -> Self {
-        let mut out = PartialRows {
-            start: vec![0],
-            seconds: seconds.then(Vec::new),
-            ..Default::default()
-        };
+        let mut out =
+            PartialRows { start: vec![0], seconds: seconds.then(Vec::new), ..Default::default() };
         for mut row in rows {
             row.sort_unstable_by_key(|e| e.0);
             for (s, m, t) in row {
@@ -241,12 +238,7 @@ impl Matrix {
         if r.len() != self.n_pupils * self.n_schools {
             return self;
         }
-        Matrix {
-            meters: r.meters.clone(),
-            seconds: r.seconds.clone(),
-            partial: None,
-            ..self
-        }
+        Matrix { meters: r.meters.clone(), seconds: r.seconds.clone(), partial: None, ..self }
     }
 }
 

@@ -98,8 +98,13 @@ impl Diagnosis {
 
 /// All reasons the problem is infeasible; empty when a feasible assignment exists.
 pub fn diagnose(p: &Problem) -> Vec<Diagnosis> {
-    let units =
-        Units { n_schools: p.n_schools, cap: &p.cap, min: &p.min, weight: &p.weight, fixed: &p.fixed };
+    let units = Units {
+        n_schools: p.n_schools,
+        cap: &p.cap,
+        min: &p.min,
+        weight: &p.weight,
+        fixed: &p.fixed,
+    };
     diagnose_allowed(&units, |u, out| {
         out.extend(
             p.row(u).iter().enumerate().filter(|&(_, &c)| c != UNREACHABLE).map(|(s, _)| s as u32),

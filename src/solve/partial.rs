@@ -142,11 +142,7 @@ impl<'a> Given<'a> {
     fn rows(&self) -> Vec<Vec<(u32, u32)>> {
         (0..self.p.matrix.n_pupils)
             .map(|u| {
-                self.p
-                    .matrix
-                    .given_row(u)
-                    .map(|(s, c)| (s as u32, self.limited(u, s, c)))
-                    .collect()
+                self.p.matrix.given_row(u).map(|(s, c)| (s as u32, self.limited(u, s, c))).collect()
             })
             .collect()
     }
@@ -362,7 +358,11 @@ mod tests {
     /// The matrix of `dense` (pupils x 2 schools) giving only the pairs `given` (u, s).
     fn partial(dense: &[u32], given: &[(usize, usize)]) -> Matrix {
         let rows = (0..dense.len() / 2).map(|u| {
-            given.iter().filter(|g| g.0 == u).map(|&(_, s)| (s as u32, dense[u * 2 + s], 0)).collect()
+            given
+                .iter()
+                .filter(|g| g.0 == u)
+                .map(|&(_, s)| (s as u32, dense[u * 2 + s], 0))
+                .collect()
         });
         Matrix::from_partial(2, PartialRows::from_rows(rows, false), "test")
     }

@@ -647,9 +647,12 @@ impl State {
             .par_iter()
             .map_init(Vec::new, |order: &mut Vec<(f64, u32)>, &p| {
                 order.clear();
-                order.extend(self.school_xy.iter().enumerate().map(|(s, &q)| {
-                    ((p.0 - q.0).powi(2) + (p.1 - q.1).powi(2), s as u32)
-                }));
+                order.extend(
+                    self.school_xy
+                        .iter()
+                        .enumerate()
+                        .map(|(s, &q)| ((p.0 - q.0).powi(2) + (p.1 - q.1).powi(2), s as u32)),
+                );
                 order.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
                 let mut out: Vec<u32> = order[..k].iter().map(|e| e.1).collect();
                 out.sort_unstable();
@@ -705,10 +708,8 @@ pub fn generate_state(n_pupils: usize, n_schools: usize, seed: u64) -> State {
     for &s in &nearest {
         count[s] += 1;
     }
-    let mut cap: Vec<u32> = count
-        .iter()
-        .map(|&c| ((c as f64 * rng.random_range(0.8..1.3)) as u32).max(1))
-        .collect();
+    let mut cap: Vec<u32> =
+        count.iter().map(|&c| ((c as f64 * rng.random_range(0.8..1.3)) as u32).max(1)).collect();
     let target = (n_pupils as f64 * 1.05).ceil() as u64;
     let mut s = 0;
     while cap.iter().map(|&c| c as u64).sum::<u64>() < target {
@@ -786,10 +787,8 @@ pub fn write_state(dir: &Path, state: &State, k: usize) -> Result<std::path::Pat
         w.flush().map_err(|e| catchment::Error::io(dir, e))?;
         let path = dir.join(&name);
         let io = |e| catchment::Error::io(&path, e);
-        let mut w = std::io::BufWriter::with_capacity(
-            1 << 20,
-            std::fs::File::create(&path).map_err(io)?,
-        );
+        let mut w =
+            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path).map_err(io)?);
         use std::io::Write;
         writeln!(w, "pupil_id,school_id,meters,seconds").map_err(io)?;
         for (u, p) in inst.pupils.iter().enumerate() {
