@@ -660,18 +660,43 @@ impl Loaded {
             self.whole_segments_city()?;
         }
         crate::pipeline::nearest_applies(&self.policy, self.stability.is_some())?;
+        self.partial_applies()?;
         let inst = crate::effective_instance(&self.inst, &self.policy);
-        let problem =
-            crate::solve::Problem::pupil_level(&inst, &self.matrix, self.policy.max_walk)?;
-        crate::cancel::check()?;
-        let diagnoses = crate::solve::feasibility::diagnose(&problem);
+        let diagnoses = match self.policy.nearest {
+            // The pairs a partial matrix gives, without a dense problem.
+            Some(_) => {
+                let places = crate::pipeline::nearest_places(&inst)?;
+                let m = &self.matrix;
+                crate::pipeline::nearest_pairs(&inst, m, &self.policy, &places)?
+                    .problem()
+                    .diagnose()
+            }
+            None => {
+                let p =
+                    crate::solve::Problem::pupil_level(&inst, &self.matrix, self.policy.max_walk)?;
+                crate::cancel::check()?;
+                crate::solve::feasibility::diagnose(&p)
+            }
+        };
         if diagnoses.is_empty() {
             Ok(())
-        } else if let (Some(k), Some(_)) = (self.policy.nearest, &self.matrix.given) {
+        } else if let (Some(k), true) = (self.policy.nearest, self.matrix.is_partial()) {
             Err(crate::pipeline::too_few_to_be_feasible(&inst, &diagnoses, k))
         } else {
             Err(Error::Infeasible(crate::describe_infeasibility(&inst, &diagnoses)))
         }
+    }
+
+    /// Whether what the request asks for can be done with the matrix read: a partial one
+    /// (each pupil's nearest schools, held sparse) has no walks for a comparison with other
+    /// districts.
+    fn partial_applies(&self) -> Result<()> {
+        if self.matrix.is_partial() && (self.compare_proxy || self.compare_districts.is_some()) {
+            return Err(crate::solve::partial_matrix_refused(
+                "a comparison with other districts (the proxy or given districts)",
+            ));
+        }
+        Ok(())
     }
 
     /// Solve (with stability when given) and, with the city, build the report's comparison.
@@ -679,6 +704,7 @@ impl Loaded {
         stage(Stage::Solving);
         crate::cancel::check()?;
         crate::pipeline::nearest_applies(&self.policy, self.stability.is_some())?;
+        self.partial_applies()?;
         let mut result = self.solve_policy()?;
         result.pins = self.pins_report()?;
         Ok(result)
@@ -843,6 +869,7 @@ impl Loaded {
     /// then the plan.
     fn comparison(&self, plan: &Plan) -> Result<Option<Comparison>> {
         let (inst, m) = (&self.inst, &self.matrix);
+        self.partial_applies()?;
         let mut rows: Vec<(String, Summary)> = Vec::new();
         if self.compare_proxy {
             let proxy = baseline::evaluate(

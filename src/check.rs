@@ -86,16 +86,7 @@ pub fn check_plan(
     let original = inst;
     let files = read_plan(dir, inst)?;
     // The policy the plan was solved under: without it optimality cannot be judged.
-    let summary_path = dir.join("summary.json");
-    let text = std::fs::read_to_string(&summary_path).map_err(|e| Error::io(&summary_path, e))?;
-    let summary: Summary = serde_json::from_str(&text).map_err(|e| {
-        Error::input(
-            "summary.json",
-            Some(e.line() as u64),
-            None,
-            format!("cannot be read ({e}): the plan's policy is unknown"),
-        )
-    })?;
+    let summary = read_summary(dir)?;
     let solver = Some(summary.solver.clone());
     let max_walk = max_walk.or_else(|| solver.as_ref()?.max_walk_m);
     let unit = solver.as_ref().map(|s| s.unit).unwrap_or_default();
@@ -109,6 +100,14 @@ pub fn check_plan(
         None => inst,
     };
     let mip = unit == Unit::Block || min_class_size.is_some();
+    if m.is_partial() {
+        if mip || summary.stability.is_some() {
+            return Err(crate::solve::partial_matrix_refused(
+                "checking a plan of whole blocks, classes or stability",
+            ));
+        }
+        return check_partial(original, inst, m, dir, &summary, &files, max_walk);
+    }
     let walk_problem = Problem::pupil_level(inst, m, max_walk)?;
     // A plan kept close to last year's districts: optimal on walk + change cost.
     let stability = summary.stability.clone();
@@ -244,6 +243,131 @@ pub fn check_plan(
     Ok(report)
 }
 
+/// The `summary.json` of the plan in `dir`: the policy it was solved under (and whether over a
+/// partial matrix, [`crate::report::SolverInfo::nearest`], which the matrix is then read as).
+pub fn read_summary(dir: &Path) -> Result<Summary> {
+    let summary_path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&summary_path).map_err(|e| Error::io(&summary_path, e))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::input(
+            "summary.json",
+            Some(e.line() as u64),
+            None,
+            format!("cannot be read ({e}): the plan's policy is unknown"),
+        )
+    })
+}
+
+/// [`check_plan`] of a pupil-level plan against a matrix that gives only some pairs (each
+/// pupil's nearest schools): feasibility and the objective over the pairs given, optimality by
+/// the certificate's prices against every pair — a pair given at its walk, a pair not given at
+/// its straight-line bound ([`crate::solve::partial::Pairs::verify`]) —, and every published
+/// figure. Nothing here is pupils x schools in memory.
+fn check_partial(
+    original: &Instance,
+    inst: &Instance,
+    m: &Matrix,
+    dir: &Path,
+    summary: &Summary,
+    files: &crate::output::PlanFiles,
+    max_walk: Option<u32>,
+) -> Result<CheckReport> {
+    use crate::solve::certificate::Finding;
+    use crate::solve::sparse::SparseFinding;
+    let mut failures = files.problems.clone();
+    let mut report = CheckReport {
+        feasible: false,
+        objective_ok: false,
+        optimal: false,
+        prices_ok: false,
+        objective_m: None,
+        mip: false,
+        rows_ok: files.problems.is_empty(),
+        figures_ok: false,
+        policy: describe_policy(summary, max_walk),
+        failures: vec![],
+    };
+    if !report.rows_ok {
+        report.failures = failures;
+        return Ok(report);
+    }
+    let assign: Vec<u32> = files.assign.iter().map(|a| a.unwrap()).collect();
+    let places = crate::pipeline::nearest_places(inst)?;
+    let policy = crate::Policy { max_walk, ..Default::default() };
+    let pairs = crate::pipeline::nearest_pairs(inst, m, &policy, &places)?;
+    let problem = pairs.problem();
+    report.objective_m = problem.objective(&assign);
+    match (&files.certificate, report.objective_m) {
+        (Some(c), Some(obj)) if c.objective_m == obj => report.objective_ok = true,
+        (Some(c), Some(obj)) => failures.push(format!(
+            "certificate.json states an objective of {} m but the assignments add up to {obj} m",
+            c.objective_m
+        )),
+        (None, _) => failures.push("certificate.json is missing".into()),
+        (Some(_), None) => {}
+    }
+    // The proof's prices: every school needs one (0 for none given, to judge feasibility).
+    let mut prices = vec![0i64; inst.schools.len()];
+    let mut missing = Vec::new();
+    if let Some(c) = &files.certificate {
+        for (s, school) in inst.schools.iter().enumerate() {
+            match c.prices.iter().find(|p| p.school_id == school.id) {
+                Some(p) => prices[s] = p.price_m,
+                None => missing.push(school.id.clone()),
+            }
+        }
+    }
+    if !missing.is_empty() {
+        failures
+            .push(format!("certificate.json has no price for school(s) {}", missing.join(", ")));
+    }
+    let findings =
+        problem.verify(&assign, &prices).map_err(|e| Error::internal(format!("{e:?}")))?;
+    let as_finding = |f: &SparseFinding| match *f {
+        SparseFinding::PairNotAllowed { unit, school } => match inst.pupils[unit].fixed_school {
+            Some(_) if problem.fixed[unit] != Some(school as u32) => Finding::FixedMoved {
+                unit,
+                fixed: problem.fixed[unit].unwrap_or_default() as usize,
+                school,
+            },
+            _ => Finding::NotAllowed { unit, school },
+        },
+        SparseFinding::Load { school, load } if load > problem.cap[school] as u64 => {
+            Finding::OverCapacity { school, load, capacity: problem.cap[school] as u64 }
+        }
+        SparseFinding::Load { school, load } => {
+            Finding::UnderMinimum { school, load, minimum: problem.min[school] as u64 }
+        }
+        SparseFinding::PriceViolated { unit, school, better, by } => {
+            Finding::PriceViolated { unit, school, better, by }
+        }
+        SparseFinding::PriceAtSlackSchool { school, price } => {
+            Finding::PriceAtSlackSchool { school, price }
+        }
+    };
+    let infeasible = |f: &&SparseFinding| {
+        matches!(f, SparseFinding::PairNotAllowed { .. } | SparseFinding::Load { .. })
+    };
+    report.feasible = !findings.iter().any(|f| infeasible(&f)) && report.objective_m.is_some();
+    let proof: Vec<Finding> = findings.iter().map(as_finding).collect();
+    // Shown: the first few, then how many more (a state has many pupils).
+    let rendered = describe_findings(inst, &proof);
+    failures.extend(rendered.iter().take(10).cloned());
+    if rendered.len() > 10 {
+        failures.push(format!("{} more findings of the same check", rendered.len() - 10));
+    }
+    report.prices_ok = findings.is_empty() && missing.is_empty() && files.certificate.is_some();
+    // The prices are the proof: no pair given or bounded beats them.
+    report.optimal = report.prices_ok;
+    let prices = report.prices_ok.then_some(prices);
+    let mismatches =
+        published_figures(original, inst, m, dir, summary, files, &assign, &report, prices)?;
+    report.figures_ok = mismatches.is_empty();
+    failures.extend(mismatches);
+    report.failures = failures;
+    Ok(report)
+}
+
 /// The instance with the plan's pins applied, when its directory keeps `pins.csv`.
 /// The pupils a plan with excluded blocks kept (indices into `inst`): all but those in the
 /// blocks of its `excluded-blocks.csv` without a fixed school. `None`: no blocks excluded.
@@ -299,6 +423,12 @@ fn describe_policy(summary: &Summary, max_walk: Option<u32>) -> String {
     } else {
         "pupils placed one by one".into()
     });
+    if let Some(k) = summary.solver.nearest {
+        parts.push(format!(
+            "solved over each pupil's {k} nearest schools (pairs not given bounded by the \
+             straight line)"
+        ));
+    }
     if let Some(p) = &summary.pins {
         parts.push(format!("{} pinned block(s)", p.blocks));
     }

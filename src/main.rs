@@ -1307,7 +1307,10 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 matrix,
                 routing,
             };
-            let (inst, m) = load(&input)?;
+            // A plan solved over each pupil's nearest schools: the matrix may give only those.
+            let nearest = catchment::check::read_summary(&plan).ok().and_then(|s| s.solver.nearest);
+            let loaded = load_request(&input.request(Policy { nearest, ..Policy::default() })?)?;
+            let (inst, m) = (loaded.inst, loaded.matrix);
             let r = check_plan(&inst, &m, &plan, max_walk)?;
             let mark = |b: bool| if b { "ok" } else { "FAILED" };
             // Nothing else is judged when the rows themselves are wrong.

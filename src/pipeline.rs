@@ -247,50 +247,36 @@ pub fn too_few_to_be_feasible(
 
 /// The pupil-level plan over a partial matrix (`policy.nearest`): solved over the pairs given
 /// and proved for every pair by the straight-line bound of the others
-/// ([`solve::partial`]), or the policy error saying how many pupils lack the proof.
+/// ([`solve::partial`]), or the policy error saying how many pupils lack the proof. The
+/// matrix may hold only the pairs given ([`Matrix::partial`]): nothing here is pupils x
+/// schools.
 fn solve_nearest(inst: &Instance, m: &Matrix, policy: &Policy, k: u32) -> Result<Plan> {
-    let problem = Problem::pupil_level(inst, m, policy.max_walk)?;
-    let d = solve::feasibility::diagnose(&problem);
+    let places = nearest_places(inst)?;
+    let pairs = nearest_pairs(inst, m, policy, &places)?;
+    let started = std::time::Instant::now();
+    let d = pairs.problem().diagnose();
+    tracing::debug!(
+        seconds = format!("{:.3}", started.elapsed().as_secs_f64()),
+        "feasibility over the pairs given"
+    );
     if !d.is_empty() {
-        return Err(if m.given.is_some() {
+        return Err(if m.is_partial() {
             too_few_to_be_feasible(inst, &d, k)
         } else {
             Error::Infeasible(describe_infeasibility(inst, &d))
         });
     }
-    let units: Option<Vec<(f64, f64)>> = inst.pupils.iter().map(|p| p.location).collect();
-    let Some(units) = units else {
-        let n = inst.pupils.iter().filter(|p| p.location.is_none()).count();
-        return Err(Error::policy(
-            format!(
-                "{n} pupils have no coordinates: a matrix of each pupil's nearest schools needs \
-                 them for the straight-line bound of the pairs it leaves out"
-            ),
-            Some(Hint::new(
-                "give every pupil-school pair and leave out the number of nearest schools",
-                Some(Setting::Nearest),
-            )),
-        ));
-    };
-    let schools: Vec<(f64, f64)> = inst.schools.iter().map(|s| (s.lat, s.lon)).collect();
+    crate::cancel::check()?;
     let started = std::time::Instant::now();
-    let out = solve::partial::solve(
-        &problem,
-        m.given.as_deref(),
-        &units,
-        &schools,
-        policy.max_walk,
-        k as usize,
-    )
-    .map_err(|e| match e {
+    let out = pairs.problem().solve(k as usize).map_err(|e| match e {
         SolveError::Infeasible(d) => Error::Infeasible(describe_infeasibility(inst, &d)),
         SolveError::Cancelled => Error::Cancelled,
         SolveError::Solver(msg) => Error::Solver(msg),
         SolveError::TimeLimit { seconds } => Error::Solver(format!("time limit {seconds} s")),
     })?;
-    let (solution, prices, stats, asked_not_given) = match out {
-        solve::partial::Partial::Proved { solution, prices, stats, asked_not_given } => {
-            (solution, prices, stats, asked_not_given)
+    let (solution, prices, stats, asked_not_given, (solve_s, proof_s)) = match out {
+        solve::partial::Partial::Proved { solution, prices, stats, asked_not_given, seconds } => {
+            (solution, prices, stats, asked_not_given, seconds)
         }
         solve::partial::Partial::Unproved { pupils, needed_k } => {
             let more = (needed_k as u32).max(k + 1);
@@ -312,19 +298,29 @@ fn solve_nearest(inst: &Instance, m: &Matrix, policy: &Policy, k: u32) -> Result
     };
     let solve_seconds = started.elapsed().as_secs_f64();
     let assign = solution.assign;
-    let objective = problem
+    let objective = pairs
+        .problem()
         .objective(&assign)
         .ok_or_else(|| Error::internal("the plan uses a pair that is not allowed"))?;
-    let loads = problem.loads(&assign);
+    let mut loads = vec![0u64; inst.schools.len()];
+    for &s in &assign {
+        loads[s as usize] += 1;
+    }
     let classes = inst.schools.iter().zip(&loads).map(|(s, &l)| classes_for(s, l)).collect();
     tracing::info!(
+        seconds = format!("{solve_s:.3}"),
         k = stats.pricing.k,
         rounds = stats.pricing.rounds,
         pairs_given = m.n_given(),
+        pairs_asked = stats.asked,
         asked_not_given,
         objective,
-        seconds = format!("{solve_seconds:.3}"),
-        "solved over the given pairs and proved for every pair"
+        "solved over the given pairs"
+    );
+    tracing::info!(
+        seconds = format!("{proof_s:.3}"),
+        pairs = (inst.pupils.len() as u64) * (inst.schools.len() as u64),
+        "certificate checked: no pair, given or bounded by the straight line, beats the prices"
     );
     Ok(Plan {
         assign,
@@ -341,6 +337,80 @@ fn solve_nearest(inst: &Instance, m: &Matrix, policy: &Policy, k: u32) -> Result
         solve_seconds,
         districts: None,
         optimal: true,
+    })
+}
+
+/// Where every pupil and school lies (lat, lon): the straight-line bound of the pairs a
+/// partial matrix leaves out needs them.
+pub type Places = (Vec<(f64, f64)>, Vec<(f64, f64)>);
+
+/// The places of a partial matrix's bound, or the policy error naming the pupils without
+/// coordinates (by count).
+pub fn nearest_places(inst: &Instance) -> Result<Places> {
+    let units: Option<Vec<(f64, f64)>> = inst.pupils.iter().map(|p| p.location).collect();
+    let Some(units) = units else {
+        let n = inst.pupils.iter().filter(|p| p.location.is_none()).count();
+        return Err(Error::policy(
+            format!(
+                "{n} pupils have no coordinates: a matrix of each pupil's nearest schools needs \
+                 them for the straight-line bound of the pairs it leaves out"
+            ),
+            Some(Hint::new(
+                "give every pupil-school pair and leave out the number of nearest schools",
+                Some(Setting::Nearest),
+            )),
+        ));
+    };
+    Ok((units, inst.schools.iter().map(|s| (s.lat, s.lon)).collect()))
+}
+
+/// The seats and fixed schools of an instance, beside a matrix that may give only some pairs:
+/// what [`NearestPairs::problem`] lends to [`solve::partial::Pairs`].
+pub struct NearestPairs<'a> {
+    m: &'a Matrix,
+    places: &'a Places,
+    cap: Vec<u32>,
+    min: Vec<u32>,
+    fixed: Vec<Option<u32>>,
+    max_walk: Option<u32>,
+}
+
+impl NearestPairs<'_> {
+    /// The pupil-level problem over the pairs given.
+    pub fn problem(&self) -> solve::partial::Pairs<'_> {
+        solve::partial::Pairs {
+            matrix: self.m,
+            cap: &self.cap,
+            min: &self.min,
+            fixed: &self.fixed,
+            units: &self.places.0,
+            schools: &self.places.1,
+            max_walk: self.max_walk,
+        }
+    }
+}
+
+/// The pupil-level problem of `inst` (as the policy sees it) over the pairs `m` gives.
+pub fn nearest_pairs<'a>(
+    inst: &Instance,
+    m: &'a Matrix,
+    policy: &Policy,
+    places: &'a Places,
+) -> Result<NearestPairs<'a>> {
+    if m.n_pupils != inst.pupils.len() || m.n_schools != inst.schools.len() {
+        return Err(Error::internal("the matrix does not fit the instance"));
+    }
+    Ok(NearestPairs {
+        m,
+        places,
+        cap: inst.schools.iter().map(|s| s.capacity).collect(),
+        min: inst.schools.iter().map(|s| s.min_pupils).collect(),
+        fixed: inst
+            .pupils
+            .iter()
+            .map(|p| p.fixed_school.as_deref().and_then(|f| inst.school_index(f)).map(|s| s as u32))
+            .collect(),
+        max_walk: policy.max_walk,
     })
 }
 

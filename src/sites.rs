@@ -432,7 +432,7 @@ fn columns(m: &Matrix, cm: &Matrix, cols: &[&Col], sites: bool) -> Matrix {
         seconds,
         source,
         snap_m: m.snap_m.clone(),
-        given: None,
+        partial: None,
     }
 }
 
@@ -808,7 +808,7 @@ fn instance_of_year(
             format!("{}; candidate sites: {}", m.source, cm.source)
         },
         snap_m: m.snap_m.clone(),
-        given: None,
+        partial: None,
     };
     debug_assert!(matrix.meters.len() == matrix.n_pupils * matrix.n_schools);
     Ok((inst, matrix))

@@ -1,7 +1,9 @@
 //! `catchment solve --nearest K` on a partial matrix (each pupil's K nearest schools by
-//! straight line, the other pairs left out of the file): the same total walk as the dense
-//! solve of the full matrix, a plan `catchment check` accepts against every pair, and a clear
-//! policy error (exit 3, the flag named, counts) when K is too small to prove the plan.
+//! straight line, the other pairs left out of the file, held sparse): the same total walk as
+//! the dense solve of the full matrix, a plan `catchment check` accepts against every pair and
+//! against the partial matrix itself (and refuses tampered), and a clear policy error (exit 3,
+//! the flag named, counts) when K is too small to prove the plan. A synthetic state
+//! (`catchment-dataset synthetic --family state`) runs the same way from its files.
 
 mod common;
 #[path = "../src/bin/catchment-dataset/synthetic.rs"]
@@ -50,6 +52,43 @@ fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `catchment check` of the plan `out` in `dir` against `matrix`.
+fn check(dir: &Path, matrix: &Path, out: &str) -> std::process::Output {
+    let t = dir.join("town");
+    bin()
+        .arg("check")
+        .arg("--schools")
+        .arg(t.join("schools.csv"))
+        .arg("--pupils")
+        .arg(t.join("pupils.csv"))
+        .arg("--matrix")
+        .arg(matrix)
+        .arg("--plan")
+        .arg(dir.join(out))
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Swap the schools of the first two pupils of `assignments.csv` at different schools: the
+/// loads stay, the walks do not.
+fn tamper(plan: &Path) {
+    let path = plan.join("assignments.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut rows: Vec<Vec<String>> =
+        text.lines().map(|l| l.split(',').map(String::from).collect()).collect();
+    let a = 1;
+    let b = (2..rows.len()).find(|&i| rows[i][1] != rows[a][1]).unwrap();
+    let (sa, sb) = (rows[a][1].clone(), rows[b][1].clone());
+    rows[a][1] = sb;
+    rows[b][1] = sa;
+    let out: String = rows.iter().map(|r| r.join(",") + "\n").collect();
+    std::fs::write(&path, out).unwrap();
+}
+
 /// The pairs file given is a fraction of the full one, and the plan it gives is the dense
 /// plan's total, certified against the full matrix by the independent checker.
 #[test]
@@ -79,20 +118,27 @@ fn nearest_k_gives_the_dense_total_and_check_accepts_it() {
             "{sparse}"
         );
         // The independent checker, against every pair of the full matrix.
-        let t = d.path().join("town");
-        let c = bin()
-            .arg("check")
-            .arg("--schools")
-            .arg(t.join("schools.csv"))
-            .arg("--pupils")
-            .arg(t.join("pupils.csv"))
-            .arg("--matrix")
-            .arg(&full)
-            .arg("--plan")
-            .arg(d.path().join("sparse"))
-            .output()
-            .unwrap();
-        assert!(c.status.success(), "{}{}", String::from_utf8_lossy(&c.stdout), stderr(&c));
+        let c = check(d.path(), &full, "sparse");
+        assert!(c.status.success(), "{}{}", stdout(&c), stderr(&c));
+        // The checker against the partial matrix alone: the proof from the pairs given and
+        // the straight-line bound of all others.
+        let c = check(d.path(), &partial, "sparse");
+        assert!(c.status.success(), "{}{}", stdout(&c), stderr(&c));
+        assert!(stdout(&c).contains("nearest schools"), "{}", stdout(&c));
+        // A tampered plan is refused by both checks.
+        let copy = d.path().join("tampered");
+        std::fs::create_dir(&copy).unwrap();
+        for f in std::fs::read_dir(d.path().join("sparse")).unwrap() {
+            let f = f.unwrap().path();
+            if f.is_file() {
+                std::fs::copy(&f, copy.join(f.file_name().unwrap())).unwrap();
+            }
+        }
+        tamper(&copy);
+        for m in [&partial, &full] {
+            let c = check(d.path(), m, "tampered");
+            assert_eq!(c.status.code(), Some(5), "{}{}", stdout(&c), stderr(&c));
+        }
         // Without --nearest the same partial file is refused: pairs are missing.
         let o = solve(d.path(), &partial, None, "refused");
         assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
@@ -148,4 +194,86 @@ fn a_pupil_without_pairs_and_k_zero_are_refused() {
     assert!(stderr(&o).contains("--nearest"), "{}", stderr(&o));
     let o = solve(d.path(), &partial, Some(0), "plan0");
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+}
+
+/// A partial file is held as its pairs (no pupils x schools cells); a file of every pair read
+/// the same way is dense.
+#[test]
+fn a_partial_matrix_is_held_as_its_pairs() {
+    let d = tempfile::tempdir().unwrap();
+    let town = synthetic::generate_family(500, 12, 4, Family::Clustered);
+    let partial = town_with_partial(d.path(), &town, 4);
+    let inst = &town.instance;
+    let m = catchment::routing::matrix::read_matrix_with(&partial, inst, true).unwrap();
+    assert!(m.is_partial());
+    assert_eq!(m.n_given(), 500 * 4);
+    assert!(m.meters.is_empty());
+    for p in [0, 17, 499] {
+        let given: Vec<(usize, u32)> = m.given_row(p).collect();
+        assert_eq!(given.len(), 4);
+        for (s, d) in given {
+            assert_eq!(Some(d), town.matrix.get(p, s));
+            assert_eq!(m.seconds(p, s), town.matrix.seconds(p, s));
+        }
+        let missing = (0..12).find(|&s| !m.is_given(p, s)).unwrap();
+        assert_eq!(m.get(p, missing), None);
+    }
+    let full = d.path().join("town").join("matrix.csv");
+    let dense = catchment::routing::matrix::read_matrix_with(&full, inst, true).unwrap();
+    assert!(!dense.is_partial());
+    assert_eq!(dense, town.matrix);
+}
+
+/// A small synthetic state from `catchment-dataset synthetic --family state` (only the partial
+/// matrix written): solved through `catchment solve --nearest`, the same total walk as the
+/// dense solve of every pair (computed here from the generator's walks), checked from the
+/// partial matrix; without --sparse-matrix the state is refused.
+#[test]
+fn a_synthetic_state_solves_from_its_files_like_every_pair() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("town");
+    let (n, m, k) = (3000, 40, 20);
+    let o = dataset_bin()
+        .args(["synthetic", "--family", "state", "--pupils", &n.to_string()])
+        .args(["--schools", &m.to_string(), "--seed", "3", "--sparse-matrix", &k.to_string()])
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!dir.join("matrix.csv").exists());
+    let partial = dir.join(format!("matrix-nearest-{k}.csv"));
+    let rows = std::fs::read_to_string(&partial).unwrap().lines().count() - 1;
+    assert_eq!(rows, n * k);
+    // Every pair, from the same generator: the walks the partial file gives, and the rest.
+    let state = synthetic::generate_state(n, m, 3);
+    let mut text = String::from("pupil_id,school_id,meters\n");
+    for (u, p) in state.instance.pupils.iter().enumerate() {
+        for (s, school) in state.instance.schools.iter().enumerate() {
+            let w = state.walk(u, s);
+            let (pl, sl) = (p.location.unwrap(), (school.lat, school.lon));
+            assert!(w >= catchment::solve::partial::straight_line_bound(pl, sl));
+            text.push_str(&format!("{},{},{w}\n", p.id, school.id));
+        }
+    }
+    let full = write(d.path(), "every-pair.csv", &text);
+    let o = solve(d.path(), &full, None, "dense");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = solve(d.path(), &partial, Some(k), "sparse");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (dense, sparse) = (summary(d.path(), "dense"), summary(d.path(), "sparse"));
+    assert_eq!(dense["solver"]["objective_m"], sparse["solver"]["objective_m"]);
+    assert_eq!(sparse["solver"]["nearest"], k);
+    let c = check(d.path(), &partial, "sparse");
+    assert!(c.status.success(), "{}{}", stdout(&c), stderr(&c));
+    let c = check(d.path(), &full, "sparse");
+    assert!(c.status.success(), "{}{}", stdout(&c), stderr(&c));
+    // A state is never written with a matrix of every pair.
+    let o = dataset_bin()
+        .args(["synthetic", "--family", "state", "--pupils", "100", "--schools", "5", "--out"])
+        .arg(d.path().join("no"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--sparse-matrix"), "{}", stderr(&o));
 }

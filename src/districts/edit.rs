@@ -208,8 +208,7 @@ impl EditModel {
         let mut fixed = vec![[0u64; 3]; ns];
         for (p, pupil) in inst.pupils.iter().enumerate() {
             let s = plan.assign[p] as usize;
-            let row = m.row(p);
-            let w = row[s];
+            let w = m.pair(p, s).unwrap_or(UNREACHABLE);
             let w64 = if w == UNREACHABLE { 0 } else { w as u64 };
             let block = match (&pupil.block, &pupil.fixed_school) {
                 (Some(b), None) => b,
@@ -238,7 +237,13 @@ impl EditModel {
                 eb.over_2km = vec![0; ns];
             }
             eb.pupils += 1;
-            for (t, &d) in row.iter().enumerate() {
+            // A pair a partial matrix leaves out counts as without a route.
+            let mut given = m.given_row(p).peekable();
+            for t in 0..ns {
+                let d = match given.next_if(|&(g, _)| g == t) {
+                    Some((_, d)) => d,
+                    None => UNREACHABLE,
+                };
                 if d == UNREACHABLE {
                     eb.walk_m[t] = None;
                 } else {

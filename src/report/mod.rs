@@ -121,6 +121,10 @@ pub struct SolverInfo {
     /// Meters added per extra district of a street while the contiguous plan was searched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split_street_cost_m: Option<u32>,
+    /// Solved over a partial matrix of each pupil's `nearest` schools (the straight line
+    /// bounding the pairs not given): `catchment check` reads the matrix as partial too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nearest: Option<u32>,
     /// For whole-block or class plans: the pupil-level optimum and the gap to it in %.
     pub pupil_optimum_m: Option<u64>,
     /// Percent the plan's walk lies above the pupil-level optimum.
@@ -174,14 +178,10 @@ pub struct Timing {
     pub solve_seconds: f64,
 }
 
-/// The nearest school of pupil `p` (least meters, ties by school order) and its meters.
+/// The nearest school of pupil `p` (least meters, ties by school order; of the pairs given,
+/// for a partial matrix) and its meters.
 pub fn nearest(m: &Matrix, p: usize) -> Option<(usize, u32)> {
-    m.row(p)
-        .iter()
-        .enumerate()
-        .filter(|(_, &d)| d != crate::routing::UNREACHABLE)
-        .min_by_key(|&(s, &d)| (d, s))
-        .map(|(s, &d)| (s, d))
+    m.nearest(p)
 }
 
 /// Nearest-rank percentile of sorted values.
@@ -256,6 +256,7 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
             whole_segments: plan.policy.whole_segments,
             contiguous: plan.policy.contiguous,
             split_street_cost_m: plan.policy.split_street_cost,
+            nearest: plan.policy.nearest,
             pupil_optimum_m: plan.pupil_optimum,
             gap_pct: plan.pupil_optimum.map(|o| {
                 if o > 0 {

@@ -202,18 +202,22 @@ struct Finding {
     unreachable_schools: usize,
 }
 
-/// The findings of one location: `row` its walks to every school, `loc` (lat, lon), `assigned`
-/// its school, `snap` the largest snap there.
+/// The findings of one location: `row` its walks (school, meters) to every school — to the
+/// schools given, for a partial matrix —, `loc` (lat, lon), `assigned` its school, `snap` the
+/// largest snap there.
 fn findings(
     schools: &[School],
-    row: &[u32],
+    row: &[(usize, u32)],
     loc: (f64, f64),
     assigned: Option<usize>,
     snap: Option<u32>,
 ) -> Vec<Finding> {
     let here = Point::new(loc.1, loc.0);
-    let straight: Vec<f64> =
-        schools.iter().map(|s| straight_line_m(here, Point::new(s.lon, s.lat))).collect();
+    // The pairs given (every school of a dense row), with their straight lines.
+    let straight: Vec<f64> = row
+        .iter()
+        .map(|&(s, _)| straight_line_m(here, Point::new(schools[s].lon, schools[s].lat)))
+        .collect();
     let none = |reason| Finding {
         reason,
         school: None,
@@ -222,24 +226,25 @@ fn findings(
         snap_m: None,
         unreachable_schools: 0,
     };
-    let detour_to = |reason, s: usize| Finding {
-        school: Some(s),
-        walk_m: Some(row[s]),
-        straight_m: Some(straight[s].round() as u32),
+    let detour_to = |reason, i: usize| Finding {
+        school: Some(row[i].0),
+        walk_m: Some(row[i].1),
+        straight_m: Some(straight[i].round() as u32),
         ..none(reason)
     };
     let mut out = Vec::new();
-    let unreachable = row.iter().filter(|&&d| d == UNREACHABLE).count();
+    let unreachable = row.iter().filter(|&&(_, d)| d == UNREACHABLE).count();
     if unreachable > 0 {
         out.push(Finding { unreachable_schools: unreachable, ..none(Reason::Unreachable) });
     }
-    let nearest = (0..schools.len()).min_by(|&a, &b| straight[a].total_cmp(&straight[b]));
-    let detour = |s: usize| is_detour(row[s], straight[s]);
-    if let Some(s) = assigned.filter(|&s| detour(s)) {
-        out.push(detour_to(Reason::DetourAssigned, s));
+    let nearest = (0..row.len()).min_by(|&a, &b| straight[a].total_cmp(&straight[b]));
+    let detour = |i: usize| is_detour(row[i].1, straight[i]);
+    let at = assigned.and_then(|s| row.iter().position(|&(t, _)| t == s));
+    if let Some(i) = at.filter(|&i| detour(i)) {
+        out.push(detour_to(Reason::DetourAssigned, i));
     }
-    if let Some(s) = nearest.filter(|&s| Some(s) != assigned && detour(s)) {
-        out.push(detour_to(Reason::DetourNearest, s));
+    if let Some(i) = nearest.filter(|&i| Some(i) != at && detour(i)) {
+        out.push(detour_to(Reason::DetourNearest, i));
     }
     if let Some(g) = snap.filter(|&g| g > FAR_SNAP_M) {
         out.push(Finding { snap_m: Some(g), ..none(Reason::FarSnap) });
@@ -272,8 +277,8 @@ pub fn check_blocks(
     let mut flagged = vec![false; blocks.len()];
     for (b, blk) in blocks.iter().enumerate() {
         let Some(r) = bm.index(&blk.id) else { continue };
-        let row = bm.row(r);
-        for f in findings(&inst.schools, row, (blk.lat, blk.lon), assigned[b], snap[b]) {
+        let row: Vec<(usize, u32)> = bm.row(r).iter().copied().enumerate().collect();
+        for f in findings(&inst.schools, &row, (blk.lat, blk.lon), assigned[b], snap[b]) {
             flagged[b] = true;
             flags.push(Flag {
                 block_id: blk.id.clone(),
@@ -312,8 +317,10 @@ pub fn check_blocks(
 }
 
 /// Check every pupil (a plan without the city's blocks): counts only, no finding names a pupil.
-/// `assign[p]` is pupil p's school.
+/// `assign[p]` is pupil p's school. With a partial matrix, only the pairs it gives are looked
+/// at (the nearest school is the nearest of those).
 pub fn check_pupils(inst: &Instance, m: &Matrix, assign: &[u32]) -> RoutingCheck {
+    let mut row = Vec::new();
     let mut counts: HashMap<Reason, usize> = HashMap::new();
     let mut locations = Vec::new();
     let mut not_located = 0;
@@ -323,7 +330,9 @@ pub fn check_pupils(inst: &Instance, m: &Matrix, assign: &[u32]) -> RoutingCheck
             continue;
         };
         let snap = m.snap_m.as_ref().and_then(|s| s.get(p)).copied();
-        let f = findings(&inst.schools, m.row(p), loc, assign.get(p).map(|&s| s as usize), snap);
+        row.clear();
+        row.extend(m.given_row(p));
+        let f = findings(&inst.schools, &row, loc, assign.get(p).map(|&s| s as usize), snap);
         for x in &f {
             *counts.entry(x.reason).or_default() += 1;
         }
@@ -553,12 +562,24 @@ mod tests {
         // A at 150 m (2.7 km on foot), B at ~1.1 km (1.5 km on foot), C unreachable.
         let schools =
             vec![school("A", 52.1014, 11.6), school("B", 52.11, 11.6), school("C", 52.2, 11.6)];
-        let f = findings(&schools, &[2_700, 1_500, UNREACHABLE], (52.1, 11.6), Some(1), None);
+        let f = findings(
+            &schools,
+            &[(0, 2_700), (1, 1_500), (2, UNREACHABLE)],
+            (52.1, 11.6),
+            Some(1),
+            None,
+        );
         let reasons: Vec<Reason> = f.iter().map(|x| x.reason).collect();
         assert_eq!(reasons, vec![Reason::Unreachable, Reason::DetourNearest]);
         assert_eq!((f[0].unreachable_schools, f[1].school), (1, Some(0)));
         // Assigned to A itself: the detour is to its own school, reported once.
-        let f = findings(&schools, &[2_700, 1_500, 9_000], (52.1, 11.6), Some(0), Some(200));
+        let f = findings(
+            &schools,
+            &[(0, 2_700), (1, 1_500), (2, 9_000)],
+            (52.1, 11.6),
+            Some(0),
+            Some(200),
+        );
         let reasons: Vec<Reason> = f.iter().map(|x| x.reason).collect();
         assert_eq!(reasons, vec![Reason::DetourAssigned, Reason::FarSnap]);
         assert_eq!((f[0].straight_m, f[1].snap_m), (Some(156), Some(200)));

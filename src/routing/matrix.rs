@@ -11,7 +11,8 @@ use std::path::Path;
 /// Marks a pair with no route (or left out of the model by a rule such as a maximum walk).
 pub const UNREACHABLE: u32 = u32::MAX;
 
-/// Dense pupil x school matrix in instance order, row-major, whole meters.
+/// Pupil x school matrix in instance order, whole meters: dense (row-major), or partial — only
+/// the pairs a file gave, row by row ([`Matrix::partial`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Matrix {
     /// Number of rows: pupils (or blocks), in instance order.
@@ -19,6 +20,7 @@ pub struct Matrix {
     /// Number of columns: schools, in instance order.
     pub n_schools: usize,
     /// Walking distance in whole meters, `meters[p * n_schools + s]`; [`UNREACHABLE`] for no route.
+    /// Empty for a partial matrix (its pairs are in [`Matrix::partial`]).
     pub meters: Vec<u32>,
     /// Walking time in whole seconds, same layout as `meters`, when the source gives times.
     pub seconds: Option<Vec<u32>>,
@@ -29,10 +31,65 @@ pub struct Matrix {
     /// routing engine started from (OSRM's snap), when the source reports it; matrix files do
     /// not keep it.
     pub snap_m: Option<Vec<u32>>,
-    /// For a partial matrix (`--nearest`): one bit per pair, `p * n_schools + s`, set where the
-    /// file gave the pair (its meters, or `unreachable`); a pair not given reads as
-    /// [`UNREACHABLE`] in `meters`. `None`: every pair was given.
-    pub given: Option<Vec<u64>>,
+    /// For a partial matrix (`--nearest`): the pairs the file gave, row by row (`meters` is
+    /// then empty and `seconds` `None`). `None`: every pair is in `meters`.
+    pub partial: Option<PartialRows>,
+}
+
+/// The pairs of a partial matrix, row by row (compressed rows): row `p`'s pairs are
+/// `start[p]..start[p + 1]` of `schools` (ascending), `meters` and `seconds`. Only the pairs
+/// given are held, so its memory follows the pairs, not pupils x schools.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PartialRows {
+    start: Vec<usize>,
+    schools: Vec<u32>,
+    meters: Vec<u32>,
+    seconds: Option<Vec<u32>>,
+}
+
+impl PartialRows {
+    /// Rows from each row's pairs `(school, meters, seconds)`, in any order within a row (no
+    /// school twice in a row); `seconds`: whether the pairs carry times.
+    pub fn from_rows(rows: impl IntoIterator<Item = Vec<(u32, u32, u32)>>, seconds: bool) -> Self {
+        let mut out =
+            PartialRows { start: vec![0], seconds: seconds.then(Vec::new), ..Default::default() };
+        for mut row in rows {
+            row.sort_unstable_by_key(|e| e.0);
+            for (s, m, t) in row {
+                out.schools.push(s);
+                out.meters.push(m);
+                if let Some(v) = out.seconds.as_mut() {
+                    v.push(t);
+                }
+            }
+            out.start.push(out.schools.len());
+        }
+        out
+    }
+
+    /// Row `p`'s pairs: schools (ascending) and their meters.
+    #[inline]
+    pub fn row(&self, p: usize) -> (&[u32], &[u32]) {
+        let r = self.start[p]..self.start[p + 1];
+        (&self.schools[r.clone()], &self.meters[r])
+    }
+
+    /// The position of pair (`p`, `s`) in the pairs, if given.
+    #[inline]
+    fn find(&self, p: usize, s: usize) -> Option<usize> {
+        let (a, b) = (self.start[p], self.start[p + 1]);
+        self.schools[a..b].binary_search(&(s as u32)).ok().map(|i| a + i)
+    }
+
+    /// Number of pairs given.
+    pub fn len(&self) -> usize {
+        self.schools.len()
+    }
+
+    /// Whether no pair is given.
+    pub fn is_empty(&self) -> bool {
+        self.schools.is_empty()
+    }
 }
 
 impl Matrix {
@@ -45,29 +102,92 @@ impl Matrix {
             seconds: None,
             source: source.into(),
             snap_m: None,
-            given: None,
+            partial: None,
         }
+    }
+
+    /// A partial matrix of `n_schools` columns holding only the pairs of `rows` (one per
+    /// pupil, in instance order).
+    pub fn from_partial(n_schools: usize, rows: PartialRows, source: impl Into<String>) -> Self {
+        Matrix {
+            n_pupils: rows.start.len() - 1,
+            n_schools,
+            meters: Vec::new(),
+            seconds: None,
+            source: source.into(),
+            snap_m: None,
+            partial: Some(rows),
+        }
+    }
+
+    /// Whether the matrix holds only some pairs ([`Matrix::partial`]).
+    pub fn is_partial(&self) -> bool {
+        self.partial.is_some()
     }
 
     /// Whether pair (`p`, `s`) was given: always, unless the matrix is partial.
     #[inline]
     pub fn is_given(&self, p: usize, s: usize) -> bool {
-        let i = p * self.n_schools + s;
-        self.given.as_ref().is_none_or(|g| g[i / 64] >> (i % 64) & 1 == 1)
+        self.partial.as_ref().is_none_or(|r| r.find(p, s).is_some())
     }
 
     /// Pairs given (every pair unless the matrix is partial).
     pub fn n_given(&self) -> u64 {
-        match &self.given {
+        match &self.partial {
             None => (self.n_pupils * self.n_schools) as u64,
-            Some(g) => g.iter().map(|w| w.count_ones() as u64).sum(),
+            Some(r) => r.len() as u64,
         }
+    }
+
+    /// Pair (`p`, `s`) as given: its meters ([`UNREACHABLE`] for no route), `None` when a
+    /// partial matrix leaves it out.
+    #[inline]
+    pub fn pair(&self, p: usize, s: usize) -> Option<u32> {
+        match &self.partial {
+            None => Some(self.meters[p * self.n_schools + s]),
+            Some(r) => r.find(p, s).map(|i| r.meters[i]),
+        }
+    }
+
+    /// Row `p`'s pairs given, (school, meters) by school: every school of a dense matrix,
+    /// [`UNREACHABLE`] included.
+    pub fn given_row(&self, p: usize) -> impl Iterator<Item = (usize, u32)> + '_ {
+        let (schools, meters) = match &self.partial {
+            None => (None, self.row(p)),
+            Some(r) => {
+                let (s, m) = r.row(p);
+                (Some(s), m)
+            }
+        };
+        meters.iter().enumerate().map(move |(i, &m)| (schools.map_or(i, |s| s[i] as usize), m))
+    }
+
+    /// The school of least walk among row `p`'s pairs given (ties: the first school), and
+    /// its meters; `None` when no school is reachable.
+    pub fn nearest(&self, p: usize) -> Option<(usize, u32)> {
+        self.given_row(p).filter(|&(_, d)| d != UNREACHABLE).min_by_key(|&(s, d)| (d, s))
     }
 
     /// The rows `keep` (indices, in the order given) as a matrix of their own: a matrix for an
     /// instance with some pupils left out.
     pub fn select_rows(&self, keep: &[usize]) -> Matrix {
         let n_s = self.n_schools;
+        if let Some(r) = &self.partial {
+            let rows = keep.iter().map(|&p| {
+                let (a, b) = (r.start[p], r.start[p + 1]);
+                (a..b)
+                    .map(|i| {
+                        let t = r.seconds.as_ref().map_or(UNREACHABLE, |v| v[i]);
+                        (r.schools[i], r.meters[i], t)
+                    })
+                    .collect::<Vec<_>>()
+            });
+            let rows = PartialRows::from_rows(rows, r.seconds.is_some());
+            return Matrix {
+                snap_m: self.snap_m.as_ref().map(|s| keep.iter().map(|&r| s[r]).collect()),
+                ..Matrix::from_partial(n_s, rows, self.source.clone())
+            };
+        }
         let pick = |v: &[u32]| -> Vec<u32> {
             keep.iter().flat_map(|&r| v[r * n_s..(r + 1) * n_s].iter().copied()).collect()
         };
@@ -78,36 +198,47 @@ impl Matrix {
             seconds: self.seconds.as_deref().map(pick),
             source: self.source.clone(),
             snap_m: self.snap_m.as_ref().map(|s| keep.iter().map(|&r| s[r]).collect()),
-            given: self.given.as_ref().map(|_| {
-                let mut g = vec![0u64; (keep.len() * n_s).div_ceil(64)];
-                for (i, &r) in keep.iter().enumerate() {
-                    for s in (0..n_s).filter(|&s| self.is_given(r, s)) {
-                        let j = i * n_s + s;
-                        g[j / 64] |= 1 << (j % 64);
-                    }
-                }
-                g
-            }),
+            partial: None,
         }
     }
 
-    /// Walking meters from pupil `p` to school `s`, `None` when there is no route.
+    /// Walking meters from pupil `p` to school `s`, `None` when there is no route (or a
+    /// partial matrix does not give the pair).
     #[inline]
     pub fn get(&self, p: usize, s: usize) -> Option<u32> {
-        let m = self.meters[p * self.n_schools + s];
+        let m = match &self.partial {
+            None => self.meters[p * self.n_schools + s],
+            Some(_) => self.pair(p, s)?,
+        };
         (m != UNREACHABLE).then_some(m)
     }
 
-    /// Pupil `p`'s row: meters to every school, [`UNREACHABLE`] where there is no route.
+    /// Pupil `p`'s row of a dense matrix: meters to every school, [`UNREACHABLE`] where there
+    /// is no route. A partial matrix has no such row (empty): see [`Matrix::given_row`].
     #[inline]
     pub fn row(&self, p: usize) -> &[u32] {
+        if self.partial.is_some() {
+            return &[];
+        }
         &self.meters[p * self.n_schools..(p + 1) * self.n_schools]
     }
 
     /// Walking seconds from pupil `p` to school `s`; `None` without times or without a route.
     pub fn seconds(&self, p: usize, s: usize) -> Option<u32> {
-        let v = self.seconds.as_ref()?[p * self.n_schools + s];
+        let v = match &self.partial {
+            None => self.seconds.as_ref()?[p * self.n_schools + s],
+            Some(r) => r.seconds.as_ref()?[r.find(p, s)?],
+        };
         (v != UNREACHABLE).then_some(v)
+    }
+
+    /// The dense matrix of a partial one that gives every pair (itself otherwise).
+    fn densified(self) -> Matrix {
+        let Some(r) = &self.partial else { return self };
+        if r.len() != self.n_pupils * self.n_schools {
+            return self;
+        }
+        Matrix { meters: r.meters.clone(), seconds: r.seconds.clone(), partial: None, ..self }
     }
 }
 
@@ -123,7 +254,8 @@ pub fn read_matrix(path: &Path, inst: &Instance) -> Result<Matrix> {
 }
 
 /// [`read_matrix`]; `partial`: a long CSV may leave pairs out (a matrix of each pupil's
-/// nearest schools for `--nearest`), recorded in [`Matrix::given`].
+/// nearest schools for `--nearest`), held as the pairs given ([`Matrix::partial`]: no limit on
+/// pupils x schools, only on the file's rows); a file that gives every pair is read dense.
 pub fn read_matrix_with(path: &Path, inst: &Instance, partial: bool) -> Result<Matrix> {
     let len = limits::check_input_file(path)?.len();
     let name = file_name(path);
@@ -160,12 +292,22 @@ fn parse_any<R: std::io::Read>(
     partial: bool,
 ) -> Result<Matrix> {
     let n_s = inst.schools.len() as u64;
-    if (inst.pupils.len() as u64).saturating_mul(n_s) > limits::MAX_MATRIX_CELLS {
-        return Err(limits::matrix_too_large(name, inst.pupils.len() as u64, n_s, "pupils"));
-    }
+    let dense_limit = || {
+        if (inst.pupils.len() as u64).saturating_mul(n_s) > limits::MAX_MATRIX_CELLS {
+            return Err(limits::matrix_too_large(name, inst.pupils.len() as u64, n_s, "pupils"));
+        }
+        Ok(())
+    };
     match binary::sniff(name, reader)? {
-        (Format::Binary, r) => from_binary(name, r, len, inst),
-        (Format::Csv, r) => parse_csv(name, r, inst, partial),
+        (Format::Binary, r) => {
+            dense_limit()?;
+            from_binary(name, r, len, inst)
+        }
+        (Format::Csv, r) if partial => parse_csv(name, r, inst, true).map(Matrix::densified),
+        (Format::Csv, r) => {
+            dense_limit()?;
+            parse_csv(name, r, inst, false)
+        }
     }
 }
 
@@ -383,10 +525,13 @@ fn parse_csv<R: std::io::Read>(
         inst.schools.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
     // Row keys -> the pupils they stand for.
     let rows_of = row_keys(name, inst, by_block)?;
-    let mut m = Matrix::new(inst.pupils.len(), n_s, "");
-    let mut secs = seconds_col.map(|_| vec![UNREACHABLE; inst.pupils.len() * n_s]);
-    // One flag per (row key, school) to find duplicates, keyed by first pupil of the key.
-    let mut seen = vec![false; inst.pupils.len() * n_s];
+    // Dense: every cell, and one flag per (row key, school) to find duplicates, keyed by the
+    // key's first pupil. Partial: the pairs as read (duplicates found once sorted).
+    let cells = if partial { 0 } else { inst.pupils.len() * n_s };
+    let mut m = Matrix::new(if partial { 0 } else { inst.pupils.len() }, n_s, "");
+    let mut secs = seconds_col.map(|_| vec![UNREACHABLE; cells]);
+    let mut seen = vec![false; cells];
+    let mut found: Vec<Found> = Vec::new();
     let mut problems = Vec::new();
     let mut line: u64 = 1;
     let key_name = header[row_col].as_str();
@@ -515,6 +660,11 @@ fn parse_csv<R: std::io::Read>(
             },
             _ => None,
         };
+        if partial {
+            let seconds = seconds.unwrap_or(UNREACHABLE);
+            found.push(Found { key: pupils[0] as u32, school: s as u32, meters, seconds, line });
+            continue;
+        }
         let first = pupils[0] * n_s + s;
         if seen[first] {
             let sid = &inst.schools[s].id;
@@ -543,18 +693,63 @@ fn parse_csv<R: std::io::Read>(
         return Err(Error::Input(problems));
     }
     if partial {
-        // A pupil's pairs are its key's (the flags stand at the key's first pupil).
-        let mut given = vec![0u64; (inst.pupils.len() * n_s).div_ceil(64)];
-        for (p, &f) in first.iter().enumerate() {
-            for s in (0..n_s).filter(|&s| seen[f * n_s + s]) {
-                let i = p * n_s + s;
-                given[i / 64] |= 1 << (i % 64);
-            }
-        }
-        m.given = Some(given);
+        return partial_rows(name, inst, by_block, &first, found, seconds_col.is_some());
     }
     m.seconds = secs;
     Ok(m)
+}
+
+/// A pair of a partial matrix as read: the row key's first pupil, the school, the values and
+/// the line.
+struct Found {
+    key: u32,
+    school: u32,
+    meters: u32,
+    seconds: u32,
+    line: u64,
+}
+
+/// The partial matrix of the pairs read: a pair given twice is a problem at its second line;
+/// each pupil's pairs are its row key's (`first[p]`: the key's first pupil).
+fn partial_rows(
+    name: &str,
+    inst: &Instance,
+    by_block: bool,
+    first: &[usize],
+    mut found: Vec<Found>,
+    seconds: bool,
+) -> Result<Matrix> {
+    found.sort_unstable_by_key(|f| (f.key, f.school, f.line));
+    let mut problems = Vec::new();
+    for w in found.windows(2) {
+        if (w[0].key, w[0].school) == (w[1].key, w[1].school) && problems.len() < MAX_PROBLEMS {
+            let sid = &inst.schools[w[1].school as usize].id;
+            let (field, msg) = match inst.pupils[w[1].key as usize].block.as_deref() {
+                Some(b) if by_block => ("block_id", format!("pair ('{b}', '{sid}') appears twice")),
+                _ => ("pupil_id", format!("the pupil's pair with school '{sid}' appears twice")),
+            };
+            problems.push(InputProblem::new(name, Some(w[1].line), Some(field), msg));
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort_by_key(|p| p.line);
+        return Err(Error::Input(problems));
+    }
+    // Where each key's pairs begin in `found`.
+    let mut at: HashMap<u32, usize> = HashMap::new();
+    for (i, f) in found.iter().enumerate() {
+        at.entry(f.key).or_insert(i);
+    }
+    let rows = first.iter().map(|&k| match at.get(&(k as u32)) {
+        Some(&i) => found[i..]
+            .iter()
+            .take_while(|f| f.key == k as u32)
+            .map(|f| (f.school, f.meters, f.seconds))
+            .collect(),
+        None => Vec::new(),
+    });
+    let rows = PartialRows::from_rows(rows, seconds);
+    Ok(Matrix::from_partial(inst.schools.len(), rows, ""))
 }
 
 /// A binary matrix's rows put in instance order.

@@ -15,7 +15,7 @@ pub mod stream;
 #[cfg(feature = "osm")]
 pub mod table;
 
-pub use matrix::{read_matrix, write_matrix, Matrix, UNREACHABLE};
+pub use matrix::{read_matrix, write_matrix, Matrix, PartialRows, UNREACHABLE};
 
 #[cfg(feature = "osm")]
 pub use route::{address_index, osrm_matrix, route_located, OsrmSource};

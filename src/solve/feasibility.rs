@@ -98,21 +98,60 @@ impl Diagnosis {
 
 /// All reasons the problem is infeasible; empty when a feasible assignment exists.
 pub fn diagnose(p: &Problem) -> Vec<Diagnosis> {
+    let units = Units {
+        n_schools: p.n_schools,
+        cap: &p.cap,
+        min: &p.min,
+        weight: &p.weight,
+        fixed: &p.fixed,
+    };
+    diagnose_allowed(&units, |u, out| {
+        out.extend(
+            p.row(u).iter().enumerate().filter(|&(_, &c)| c != UNREACHABLE).map(|(s, _)| s as u32),
+        )
+    })
+}
+
+/// A problem's units and schools without their costs: what feasibility depends on besides
+/// which pairs are allowed.
+#[derive(Debug, Clone, Copy)]
+pub struct Units<'a> {
+    /// Number of schools.
+    pub n_schools: usize,
+    /// Seats per school.
+    pub cap: &'a [u32],
+    /// Pupils each school must at least get.
+    pub min: &'a [u32],
+    /// Pupils per unit.
+    pub weight: &'a [u32],
+    /// A school the unit must attend.
+    pub fixed: &'a [Option<u32>],
+}
+
+/// [`diagnose`] with the allowed pairs given by `allowed(u, out)`: it appends unit `u`'s
+/// allowed schools to `out`, ascending — a problem whose pairs are held sparse (each pupil's
+/// nearest schools) is diagnosed without a dense row.
+pub fn diagnose_allowed(p: &Units, allowed: impl Fn(usize, &mut Vec<u32>)) -> Vec<Diagnosis> {
     let n_s = p.n_schools;
+    let n_units = p.weight.len();
+    let total_weight: u64 = p.weight.iter().map(|&w| w as u64).sum();
+    let mut row = Vec::new();
     let mut out = Vec::new();
     let mut fixed_load = vec![0u64; n_s];
     let mut no_school = Vec::new();
     let mut fixed_bad = Vec::new();
-    for u in 0..p.n_units() {
+    for u in 0..n_units {
+        row.clear();
+        allowed(u, &mut row);
         match p.fixed[u] {
             Some(s) => {
-                if p.cost(u, s as usize).is_none() {
+                if row.binary_search(&s).is_err() {
                     fixed_bad.push(u);
                 }
                 fixed_load[s as usize] += p.weight[u] as u64;
             }
             None => {
-                if p.row(u).iter().all(|&c| c == UNREACHABLE) {
+                if row.is_empty() {
                     no_school.push(u);
                 }
             }
@@ -133,7 +172,7 @@ pub fn diagnose(p: &Problem) -> Vec<Diagnosis> {
             });
         }
     }
-    let pupils = p.total_weight();
+    let pupils = total_weight;
     let seats: u64 = p.cap.iter().map(|&c| c as u64).sum();
     let minimums: u64 = p.min.iter().map(|&c| c as u64).sum();
     if seats < pupils {
@@ -146,27 +185,25 @@ pub fn diagnose(p: &Problem) -> Vec<Diagnosis> {
         return out;
     }
     // Exact checks by max flow over groups of free units with the same allowed schools.
-    let mut groups: HashMap<Vec<u64>, (u64, Vec<usize>)> = HashMap::new();
-    let words = n_s.div_ceil(64);
-    for u in 0..p.n_units() {
+    let mut groups: HashMap<Vec<u32>, (u64, Vec<usize>)> = HashMap::new();
+    for u in 0..n_units {
         if p.fixed[u].is_some() {
             continue;
         }
-        let mut key = vec![0u64; words];
-        for (s, &c) in p.row(u).iter().enumerate() {
-            if c != UNREACHABLE {
-                key[s / 64] |= 1 << (s % 64);
-            }
-        }
-        let e = groups.entry(key).or_insert((0, Vec::new()));
+        row.clear();
+        allowed(u, &mut row);
+        let e = match groups.get_mut(row.as_slice()) {
+            Some(e) => e,
+            None => groups.entry(row.clone()).or_insert((0, Vec::new())),
+        };
         e.0 += p.weight[u] as u64;
         e.1.push(u);
     }
-    // (allowed-school bit set, (pupils, units)) per group.
-    type Group = (Vec<u64>, (u64, Vec<usize>));
+    // (allowed schools ascending, (pupils, units)) per group.
+    type Group = (Vec<u32>, (u64, Vec<usize>));
     let mut groups: Vec<Group> = groups.into_iter().collect();
     groups.sort_by_key(|g| g.1 .1[0]);
-    let allowed = |key: &[u64], s: usize| key[s / 64] >> (s % 64) & 1 == 1;
+    let allowed = |key: &[u32], s: usize| key.binary_search(&(s as u32)).is_ok();
     let n_g = groups.len();
     // Nodes: source, groups, schools, sink.
     let src = 0;
@@ -179,10 +216,8 @@ pub fn diagnose(p: &Problem) -> Vec<Diagnosis> {
         f.add_edge(src, 1 + g, *count);
     }
     for (g, (key, _)) in groups.iter().enumerate() {
-        for s in 0..n_s {
-            if allowed(key, s) {
-                f.add_edge(1 + g, school_node(s), u64::MAX / 4);
-            }
+        for &s in key {
+            f.add_edge(1 + g, school_node(s as usize), u64::MAX / 4);
         }
     }
     for s in 0..n_s {
@@ -216,10 +251,8 @@ pub fn diagnose(p: &Problem) -> Vec<Diagnosis> {
             f.add_edge(src, 1 + g, *count);
         }
         for (g, (key, _)) in groups.iter().enumerate() {
-            for s in 0..n_s {
-                if allowed(key, s) && deficit[s] > 0 {
-                    f.add_edge(1 + g, school_node(s), u64::MAX / 4);
-                }
+            for s in key.iter().map(|&s| s as usize).filter(|&s| deficit[s] > 0) {
+                f.add_edge(1 + g, school_node(s), u64::MAX / 4);
             }
         }
         for s in 0..n_s {

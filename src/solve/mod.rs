@@ -22,6 +22,21 @@ use crate::error::{Error, Result};
 use crate::instance::Instance;
 use crate::routing::{Matrix, UNREACHABLE};
 
+/// The policy error of work that needs every pupil-school pair (`what`, e.g. "a comparison
+/// with other districts") given a matrix of each pupil's nearest schools only.
+pub fn partial_matrix_refused(what: &str) -> Error {
+    Error::policy(
+        format!(
+            "{what} needs every pupil-school pair, but the matrix gives only each pupil's \
+             nearest schools"
+        ),
+        Some(crate::error::Hint::new(
+            "give every pupil-school pair and leave out the number of nearest schools",
+            Some(crate::error::Setting::Nearest),
+        )),
+    )
+}
+
 /// The model's data, in index space. `cost[u * n_schools + s]` is the walking cost of unit `u`
 /// at school `s` in meters — for a block, the sum over its pupils — [`UNREACHABLE`] where the
 /// pair is not allowed. `weight[u]` is the number of pupils in the unit (its load).
@@ -81,6 +96,9 @@ impl Problem {
                 inst.pupils.len(),
                 inst.schools.len()
             )));
+        }
+        if m.is_partial() {
+            return Err(partial_matrix_refused("this step of the run"));
         }
         let fixed: Vec<Option<u32>> = inst
             .pupils

@@ -2,108 +2,199 @@
 //! each pupil's `k` nearest schools), and every pair not given counts at a straight-line lower
 //! bound of its walk ([`straight_line_bound`]).
 //!
-//! The given pairs go to [`sparse::solve`] as its [`PairSource`]: a pair it asks for that was
-//! not given is answered "not allowed", so the solve is the optimum over the given pairs. Then
-//! [`sparse::verify`] checks the plan's school prices against every pair: the given ones at
-//! their walk, the others at their bound. When no bound beats a pupil's walk plus its school's
-//! price, the prices prove the plan optimal for the full matrix (LP duality: a pair not given
-//! walks at least its bound), exactly as if every pair had been known. Otherwise the pupils
-//! whose proof fails are counted, with how many nearest schools would have covered the pairs
-//! that broke it.
+//! The pairs ([`Pairs`]: a [`Matrix`], dense or holding only the pairs given, with the
+//! schools' seats and where pupils and schools lie) go to [`sparse::solve`] as its
+//! [`PairSource`]: a pair it asks for that was not given is answered "not allowed", so the
+//! solve is the optimum over the given pairs. Then [`sparse::verify`] checks the plan's school
+//! prices against every pair: the given ones at their walk, the others at their bound. When no
+//! bound beats a pupil's walk plus its school's price, the prices prove the plan optimal for
+//! the full matrix (LP duality: a pair not given walks at least its bound), exactly as if every
+//! pair had been known. Otherwise the pupils whose proof fails are counted, with how many
+//! nearest schools would have covered the pairs that broke it. Nothing here holds pupils x
+//! schools values: schools are found near a pupil through their latitudes, and the proof's
+//! bounds are computed pair by pair.
 
+use super::feasibility::{self, Diagnosis, Units};
 use super::sparse::{self, PairSource, SparseFinding, SparseStats};
-use super::{Problem, Solution, SolveError};
-use crate::routing::UNREACHABLE;
+use super::{Solution, SolveError};
+use crate::routing::{Matrix, UNREACHABLE};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A pair not given walks at least this share of the great-circle distance between its ends
+/// A pair not given walks at least this share of the straight line between its ends
 /// (slack for the map projection and rounding of the coordinates a matrix was made from).
 pub const BOUND_FACTOR: f64 = 0.98;
 /// Meters taken off the bound: a routing engine walks from the nearest street point of each
 /// end (its snap), which may shorten a walk below the straight line by as much.
 pub const BOUND_MARGIN_M: f64 = 50.0;
-/// The earth's polar radius, its smallest, so that the great circle is never overstated.
+/// The earth's polar radius, its smallest, so that the straight line is never overstated.
 const EARTH_RADIUS_M: f64 = 6_356_752.0;
 
-/// A point prepared for great-circle distances: latitude and longitude in radians, cos(lat).
+/// A point on the sphere of [`EARTH_RADIUS_M`]: its unit vector, and its latitude (radians).
 #[derive(Debug, Clone, Copy)]
 struct Point {
+    xyz: [f64; 3],
     lat: f64,
-    lon: f64,
-    cos_lat: f64,
 }
 
 impl Point {
     fn new((lat, lon): (f64, f64)) -> Self {
         let (lat, lon) = (lat.to_radians(), lon.to_radians());
-        Point { lat, lon, cos_lat: lat.cos() }
+        Point { xyz: [lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()], lat }
     }
 }
 
+/// The chord between two points (through the earth), never longer than the great circle; the
+/// bound is [`BOUND_FACTOR`] of it less [`BOUND_MARGIN_M`]. Three multiplications and a square
+/// root: cheap enough for every pair of a state.
+#[inline]
 fn bound(a: &Point, b: &Point) -> u32 {
-    let h = ((b.lat - a.lat) / 2.0).sin().powi(2)
-        + a.cos_lat * b.cos_lat * ((b.lon - a.lon) / 2.0).sin().powi(2);
-    let d = 2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin();
-    (d * BOUND_FACTOR - BOUND_MARGIN_M).max(0.0).floor() as u32
+    let d = [a.xyz[0] - b.xyz[0], a.xyz[1] - b.xyz[1], a.xyz[2] - b.xyz[2]];
+    let chord = EARTH_RADIUS_M * (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
+    (chord * BOUND_FACTOR - BOUND_MARGIN_M).max(0.0).floor() as u32
 }
 
 /// The lower bound of the walk between two points (lat, lon) for a pair not given, in whole
-/// meters: [`BOUND_FACTOR`] x the great-circle distance less [`BOUND_MARGIN_M`], at least 0.
+/// meters: [`BOUND_FACTOR`] x the straight line (the chord, at most the great-circle distance,
+/// on the earth's polar radius) less [`BOUND_MARGIN_M`], at least 0.
 pub fn straight_line_bound(a: (f64, f64), b: (f64, f64)) -> u32 {
     bound(&Point::new(a), &Point::new(b))
 }
 
+/// The pupil-level problem over a matrix that may give only some pairs: what [`Pairs::solve`]
+/// solves and [`Pairs::verify`] checks.
+#[derive(Debug, Clone, Copy)]
+pub struct Pairs<'a> {
+    /// The walks given (a partial matrix, or a dense one: every pair given).
+    pub matrix: &'a Matrix,
+    /// Seats per school.
+    pub cap: &'a [u32],
+    /// Pupils each school must at least get.
+    pub min: &'a [u32],
+    /// A school the pupil must attend.
+    pub fixed: &'a [Option<u32>],
+    /// Where each pupil lives (lat, lon).
+    pub units: &'a [(f64, f64)],
+    /// Where each school stands (lat, lon).
+    pub schools: &'a [(f64, f64)],
+    /// A maximum walk: longer pairs (given, or bounded beyond it) are not allowed, except a
+    /// pupil's fixed school.
+    pub max_walk: Option<u32>,
+}
+
 /// The given pairs of a pupil-level problem, and the bound of the others.
 struct Given<'a> {
-    problem: &'a Problem,
-    given: Option<&'a [u64]>,
+    p: Pairs<'a>,
     units: Vec<Point>,
     schools: Vec<Point>,
-    max_walk: Option<u32>,
+    /// (latitude, school) ascending: the schools near a pupil are those of a band of latitudes.
+    by_lat: Vec<(f64, u32)>,
     /// Pairs asked for that were not given.
     missing: AtomicUsize,
 }
 
-impl Given<'_> {
-    fn is_given(&self, u: usize, s: usize) -> bool {
-        let i = u * self.problem.n_schools + s;
-        self.given.is_none_or(|g| g[i / 64] >> (i % 64) & 1 == 1)
+impl<'a> Given<'a> {
+    fn new(p: Pairs<'a>) -> Result<Self, SolveError> {
+        let m = p.matrix;
+        if p.units.len() != m.n_pupils
+            || p.schools.len() != m.n_schools
+            || p.cap.len() != m.n_schools
+            || p.min.len() != m.n_schools
+            || p.fixed.len() != m.n_pupils
+        {
+            return Err(SolveError::Solver(
+                "a partial matrix is solved at the pupil level, with every pupil and school placed"
+                    .into(),
+            ));
+        }
+        let schools: Vec<Point> = p.schools.iter().copied().map(Point::new).collect();
+        let mut by_lat: Vec<(f64, u32)> =
+            schools.iter().enumerate().map(|(s, q)| (q.lat, s as u32)).collect();
+        by_lat.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        Ok(Given {
+            p,
+            units: p.units.iter().copied().map(Point::new).collect(),
+            schools,
+            by_lat,
+            missing: AtomicUsize::new(0),
+        })
+    }
+
+    /// Pair (`u`, `s`) as given, with the maximum walk applied; `None` when not given.
+    #[inline]
+    fn given(&self, u: usize, s: usize) -> Option<u32> {
+        let c = self.p.matrix.pair(u, s)?;
+        Some(self.limited(u, s, c))
+    }
+
+    /// `c` for pair (`u`, `s`), or [`UNREACHABLE`] beyond the maximum walk (a fixed school is
+    /// always allowed).
+    #[inline]
+    fn limited(&self, u: usize, s: usize, c: u32) -> u32 {
+        match self.p.max_walk {
+            Some(w) if c != UNREACHABLE && c > w && self.p.fixed[u] != Some(s as u32) => {
+                UNREACHABLE
+            }
+            _ => c,
+        }
+    }
+
+    /// Every pupil's given pairs (school, meters) with the maximum walk applied.
+    fn rows(&self) -> Vec<Vec<(u32, u32)>> {
+        (0..self.p.matrix.n_pupils)
+            .map(|u| {
+                self.p.matrix.given_row(u).map(|(s, c)| (s as u32, self.limited(u, s, c))).collect()
+            })
+            .collect()
     }
 }
 
 impl PairSource for Given<'_> {
     fn n_units(&self) -> usize {
-        self.problem.n_units()
+        self.p.matrix.n_pupils
     }
     fn n_schools(&self) -> usize {
-        self.problem.n_schools
+        self.p.matrix.n_schools
     }
     fn lower(&self, u: usize, s: usize) -> u32 {
-        if self.is_given(u, s) {
-            // Known exactly: its own bound (UNREACHABLE when not allowed).
-            return self.problem.cost[u * self.problem.n_schools + s];
+        // Known exactly: its own bound (UNREACHABLE when not allowed).
+        if let Some(c) = self.given(u, s) {
+            return c;
         }
         let b = bound(&self.units[u], &self.schools[s]);
-        // Beyond a maximum walk a pair is not allowed (a fixed school always is).
-        match self.max_walk {
-            Some(w) if b > w && self.problem.fixed[u] != Some(s as u32) => UNREACHABLE,
-            _ => b,
-        }
+        self.limited(u, s, b)
     }
     fn costs(&self, pairs: &[(u32, u32)]) -> Result<Vec<u32>, SolveError> {
-        let m = self.problem.n_schools;
         Ok(pairs
             .iter()
             .map(|&(u, s)| {
-                let (u, s) = (u as usize, s as usize);
-                if self.is_given(u, s) {
-                    self.problem.cost[u * m + s]
-                } else {
+                self.given(u as usize, s as usize).unwrap_or_else(|| {
                     self.missing.fetch_add(1, Ordering::Relaxed);
                     UNREACHABLE
-                }
+                })
             })
             .collect())
+    }
+    fn near(&self, u: usize, radius: i64, out: &mut Vec<u32>) {
+        // A bound below `radius` needs a chord below (radius + margin) / factor, and the chord
+        // is at least 2 R sin(|difference of latitudes| / 2): only a band of latitudes can.
+        let chord = (radius.max(0) as f64 + BOUND_MARGIN_M) / BOUND_FACTOR;
+        let half = (chord / (2.0 * EARTH_RADIUS_M)).min(1.0).asin() * 2.0 + 1e-9;
+        let lat = self.units[u].lat;
+        let from = self.by_lat.partition_point(|e| e.0 < lat - half);
+        let to = self.by_lat.partition_point(|e| e.0 <= lat + half);
+        out.extend(self.by_lat[from..to].iter().map(|e| e.1));
+        // The pairs given count at their walk, whatever their straight line.
+        out.extend(self.p.matrix.given_row(u).map(|(s, _)| s as u32));
+    }
+    fn start(&self, u: usize, out: &mut Vec<u32>) -> bool {
+        // A partial matrix: every pair it gives. The pairs not given are never allowed, so
+        // the pairs of least bound would be fewer (and the flow might find no plan where one
+        // exists). A dense matrix starts from the pairs of least bound.
+        if !self.p.matrix.is_partial() {
+            return false;
+        }
+        out.extend(self.p.matrix.given_row(u).map(|(s, _)| s as u32));
+        true
     }
 }
 
@@ -120,6 +211,8 @@ pub enum Partial {
         stats: SparseStats,
         /// Pairs the pricing asked for that were not given (their bound ruled them out).
         asked_not_given: usize,
+        /// Seconds of the solve, then of the proof's check over every pair.
+        seconds: (f64, f64),
     },
     /// The optimum over the given pairs, not proved for the full matrix.
     Unproved {
@@ -131,82 +224,128 @@ pub enum Partial {
     },
 }
 
-/// Solve `problem` (pupil level) over the pairs `given` (bit `u * n_schools + s`; `None`: all)
-/// and prove the plan for the full matrix from the straight-line bound of the others.
-/// `units` and `schools` are (lat, lon); `max_walk` the problem's maximum walk (a pair not given
-/// whose bound is beyond it is not allowed); `k` the nearest pairs each pupil starts with.
-/// Feasibility over the given pairs is the caller's to diagnose first.
-pub fn solve(
-    problem: &Problem,
-    given: Option<&[u64]>,
-    units: &[(f64, f64)],
-    schools: &[(f64, f64)],
-    max_walk: Option<u32>,
-    k: usize,
-) -> Result<Partial, SolveError> {
-    if !problem.unit_weights()
-        || units.len() != problem.n_units()
-        || schools.len() != problem.n_schools
-    {
-        return Err(SolveError::Solver(
-            "a partial matrix is solved at the pupil level, with every pupil and school placed"
-                .into(),
-        ));
+impl Pairs<'_> {
+    /// Why no plan exists over the pairs given (and allowed), in index space; empty when one
+    /// does. Exact, like [`feasibility::diagnose`], without a dense row.
+    pub fn diagnose(&self) -> Vec<Diagnosis> {
+        let weight = vec![1u32; self.matrix.n_pupils];
+        let units = Units {
+            n_schools: self.matrix.n_schools,
+            cap: self.cap,
+            min: self.min,
+            weight: &weight,
+            fixed: self.fixed,
+        };
+        diagnose_allowed_pairs(&units, self.matrix, self.fixed, self.max_walk)
     }
-    let src = Given {
-        problem,
-        given,
-        units: units.iter().copied().map(Point::new).collect(),
-        schools: schools.iter().copied().map(Point::new).collect(),
-        max_walk,
-        missing: AtomicUsize::new(0),
-    };
-    let (cap, min, fixed) = (&problem.cap, &problem.min, &problem.fixed);
-    let sol = sparse::solve(&src, cap, min, fixed, k)?;
-    // The proof may use only what was given: pairs asked for and not given count at their
-    // bound, not as "not allowed".
-    let known: Vec<Vec<(u32, u32)>> = sol
-        .known
-        .into_iter()
-        .enumerate()
-        .map(|(u, row)| row.into_iter().filter(|&(s, _)| src.is_given(u, s as usize)).collect())
-        .collect();
-    let assign = &sol.solution.assign;
-    let findings = sparse::verify(&src, cap, min, fixed, &known, assign, &sol.prices);
-    let mut pupils = 0;
-    let mut needed_k = 0;
-    for f in &findings {
-        match *f {
-            SparseFinding::PriceViolated { unit, better, .. } => {
-                pupils += 1;
-                // The straight-line rank of the school that broke the proof.
-                let b = bound(&src.units[unit], &src.schools[better]);
-                let rank = (0..problem.n_schools)
-                    .filter(|&t| bound(&src.units[unit], &src.schools[t]) <= b)
-                    .count();
-                needed_k = needed_k.max(rank);
-            }
-            _ => {
-                return Err(SolveError::Solver(format!(
-                    "the sparse solve's plan failed its own check: {f:?}"
-                )))
+
+    /// The walk of an assignment over the pairs given, `None` if it uses a pair not given or
+    /// not allowed.
+    pub fn objective(&self, assign: &[u32]) -> Option<u64> {
+        assign.iter().enumerate().try_fold(0u64, |acc, (u, &s)| {
+            let c = self.matrix.pair(u, s as usize)?;
+            let allowed = match self.max_walk {
+                Some(w) => c <= w || self.fixed[u] == Some(s),
+                None => true,
+            };
+            (c != UNREACHABLE && allowed).then_some(acc + c as u64)
+        })
+    }
+
+    /// Solve over the pairs given and prove the plan for the full matrix from the straight-line
+    /// bound of the others, starting from every pair a partial matrix gives (a dense matrix:
+    /// from each pupil's `k` pairs of least bound). Feasibility over the given pairs is the
+    /// caller's to diagnose first ([`Pairs::diagnose`]).
+    pub fn solve(&self, k: usize) -> Result<Partial, SolveError> {
+        let src = Given::new(*self)?;
+        let started = std::time::Instant::now();
+        let sol = sparse::solve(&src, self.cap, self.min, self.fixed, k)?;
+        let solved = started.elapsed().as_secs_f64();
+        // The proof may use only what was given: pairs asked for and not given count at their
+        // bound, not as "not allowed".
+        let known: Vec<Vec<(u32, u32)>> = sol
+            .known
+            .into_iter()
+            .enumerate()
+            .map(|(u, row)| {
+                row.into_iter().filter(|&(s, _)| src.given(u, s as usize).is_some()).collect()
+            })
+            .collect();
+        let assign = &sol.solution.assign;
+        let findings =
+            sparse::verify(&src, self.cap, self.min, self.fixed, &known, assign, &sol.prices);
+        let verified = started.elapsed().as_secs_f64() - solved;
+        let mut pupils = 0;
+        let mut needed_k = 0;
+        for f in &findings {
+            match *f {
+                SparseFinding::PriceViolated { unit, better, .. } => {
+                    pupils += 1;
+                    // The straight-line rank of the school that broke the proof.
+                    let b = bound(&src.units[unit], &src.schools[better]);
+                    let rank = (0..self.matrix.n_schools)
+                        .filter(|&t| bound(&src.units[unit], &src.schools[t]) <= b)
+                        .count();
+                    needed_k = needed_k.max(rank);
+                }
+                _ => {
+                    return Err(SolveError::Solver(format!(
+                        "the sparse solve's plan failed its own check: {f:?}"
+                    )))
+                }
             }
         }
+        if pupils > 0 {
+            return Ok(Partial::Unproved { pupils, needed_k });
+        }
+        Ok(Partial::Proved {
+            solution: sol.solution,
+            prices: sol.prices,
+            stats: sol.stats,
+            asked_not_given: src.missing.load(Ordering::Relaxed),
+            seconds: (solved, verified),
+        })
     }
-    if pupils > 0 {
-        return Ok(Partial::Unproved { pupils, needed_k });
+
+    /// Check a plan's optimality proof from the pairs given and the bounds of the others
+    /// ([`sparse::verify`]: seats and minimums, every pupil at a pair given and allowed, no
+    /// pair — given at its walk, not given at its bound — beating a pupil's walk plus its
+    /// school's price, prices of the right sign). Empty = proved optimal for every matrix
+    /// that agrees with the pairs given and walks no pair below its bound.
+    pub fn verify(&self, assign: &[u32], prices: &[i64]) -> Result<Vec<SparseFinding>, SolveError> {
+        let src = Given::new(*self)?;
+        if assign.len() != self.matrix.n_pupils || prices.len() != self.matrix.n_schools {
+            return Err(SolveError::Solver("the plan does not fit the matrix".into()));
+        }
+        let known = src.rows();
+        Ok(sparse::verify(&src, self.cap, self.min, self.fixed, &known, assign, prices))
     }
-    Ok(Partial::Proved {
-        solution: sol.solution,
-        prices: sol.prices,
-        stats: sol.stats,
-        asked_not_given: src.missing.load(Ordering::Relaxed),
+}
+
+/// [`feasibility::diagnose_allowed`] over the pairs `m` gives: a pair is allowed when it has a
+/// route and is within `max_walk` (a fixed school always).
+fn diagnose_allowed_pairs(
+    units: &Units,
+    m: &Matrix,
+    fixed: &[Option<u32>],
+    max_walk: Option<u32>,
+) -> Vec<Diagnosis> {
+    feasibility::diagnose_allowed(units, |u, out| {
+        out.extend(
+            m.given_row(u)
+                .filter(|&(s, c)| {
+                    c != UNREACHABLE
+                        && max_walk.is_none_or(|w| c <= w || fixed[u] == Some(s as u32))
+                })
+                .map(|(s, _)| s as u32),
+        )
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routing::PartialRows;
 
     #[test]
     fn the_bound_is_below_the_great_circle() {
@@ -214,6 +353,18 @@ mod tests {
         let b = straight_line_bound((52.0, 11.0), (53.0, 11.0)) as f64;
         assert!(b < 0.98 * 110_950.0 && b > 0.97 * 110_000.0, "{b}");
         assert_eq!(straight_line_bound((52.0, 11.0), (52.0, 11.0)), 0);
+    }
+
+    /// The matrix of `dense` (pupils x 2 schools) giving only the pairs `given` (u, s).
+    fn partial(dense: &[u32], given: &[(usize, usize)]) -> Matrix {
+        let rows = (0..dense.len() / 2).map(|u| {
+            given
+                .iter()
+                .filter(|g| g.0 == u)
+                .map(|&(_, s)| (s as u32, dense[u * 2 + s], 0))
+                .collect()
+        });
+        Matrix::from_partial(2, PartialRows::from_rows(rows, false), "test")
     }
 
     /// Four pupils on a line, two schools of two seats at the ends; only each pupil's nearest
@@ -224,48 +375,57 @@ mod tests {
         let schools = [(52.0, 11.0005), (52.0, 11.1005)];
         let walk = |u: usize, s: usize| straight_line_bound(units[u], schools[s]) * 2 + 100;
         let dense: Vec<u32> = (0..4).flat_map(|u| (0..2).map(move |s| walk(u, s))).collect();
-        let mut given = vec![0u64; 1];
-        for (u, s) in [(0, 0), (1, 0), (2, 1), (3, 1)] {
-            given[0] |= 1 << (u * 2 + s);
-        }
-        let p = Problem {
-            n_schools: 2,
-            cap: vec![2, 2],
-            min: vec![0, 0],
-            cost: (0..8)
-                .map(|i| if given[0] >> i & 1 == 1 { dense[i] } else { UNREACHABLE })
-                .collect(),
-            weight: vec![1; 4],
-            fixed: vec![None; 4],
+        let near = [(0, 0), (1, 0), (2, 1), (3, 1)];
+        let fixed = [None; 4];
+        let pairs = |m, cap| Pairs {
+            matrix: m,
+            cap,
+            min: &[0, 0],
+            fixed: &fixed,
+            units: &units,
+            schools: &schools,
+            max_walk: None,
         };
-        match solve(&p, Some(&given), &units, &schools, None, 1).unwrap() {
-            Partial::Proved { solution, .. } => {
+        let m = partial(&dense, &near);
+        assert!(m.is_partial() && m.n_given() == 4);
+        assert!(pairs(&m, &[2, 2]).diagnose().is_empty());
+        match pairs(&m, &[2, 2]).solve(1).unwrap() {
+            Partial::Proved { solution, prices, .. } => {
                 assert_eq!(solution.assign, vec![0, 0, 1, 1]);
                 let want: u64 = (0..4).map(|u| walk(u, u / 2) as u64).sum();
                 assert_eq!(solution.objective, want);
+                assert!(pairs(&m, &[2, 2]).verify(&solution.assign, &prices).unwrap().is_empty());
+                // Pupil 1 moved east is not proved: its pair there is not even given.
+                let moved = [0, 1, 1, 1];
+                assert!(!pairs(&m, &[2, 4]).verify(&moved, &prices).unwrap().is_empty());
             }
             other => panic!("{other:?}"),
         }
         // One seat at the west school: a west pupil walks east, at a price on the west school
         // that the bounds of the pairs not given cannot beat: proved, the full optimum.
-        let mut both = given.clone();
-        both[0] |= 1 << 1 | 1 << 3;
-        let masked = |g: &[u64]| -> Vec<u32> {
-            (0..8).map(|i| if g[0] >> i & 1 == 1 { dense[i] } else { UNREACHABLE }).collect()
+        let both = [(0, 0), (0, 1), (1, 0), (1, 1), (2, 1), (3, 1)];
+        let tight = partial(&dense, &both);
+        let full = crate::solve::Problem {
+            n_schools: 2,
+            cap: vec![1, 3],
+            min: vec![0, 0],
+            cost: dense.clone(),
+            weight: vec![1; 4],
+            fixed: vec![None; 4],
         };
-        let tight = Problem { cap: vec![1, 3], cost: masked(&both), ..p.clone() };
-        let full = Problem { cost: dense.clone(), ..tight.clone() };
         let best = crate::solve::solve(&full, crate::solve::SolverKind::Flow).unwrap();
-        match solve(&tight, Some(&both), &units, &schools, None, 1).unwrap() {
+        match pairs(&tight, &[1, 3]).solve(1).unwrap() {
             Partial::Proved { solution, .. } => assert_eq!(solution.objective, best.objective),
             other => panic!("{other:?}"),
         }
         // The first pupil given only the far school: the bound of the near one beats it.
-        let far = vec![given[0] & !1 | 1 << 1];
-        let p = Problem { cap: vec![2, 4], cost: masked(&far), ..p };
-        match solve(&p, Some(&far), &units, &schools, None, 1).unwrap() {
+        let far = partial(&dense, &[(0, 1), (1, 0), (2, 1), (3, 1)]);
+        match pairs(&far, &[2, 4]).solve(1).unwrap() {
             Partial::Unproved { pupils, needed_k } => assert_eq!((pupils, needed_k), (1, 1)),
             other => panic!("{other:?}"),
         }
+        // No pair at all for a pupil: no plan, diagnosed without a dense row.
+        let none = partial(&dense, &[(1, 0), (2, 1), (3, 1)]);
+        assert_eq!(pairs(&none, &[2, 2]).diagnose().len(), 1);
     }
 }

@@ -37,6 +37,13 @@ pub trait PairSource: Sync {
         let _ = (u, radius);
         out.extend(0..self.n_schools() as u32);
     }
+    /// The schools unit `u` starts with instead of its `k` of least bound, appended to `out`
+    /// (`true`), or `false` (by default) for those: a source that knows which pairs it has (a
+    /// partial matrix: the pairs it gives) starts from all of them.
+    fn start(&self, u: usize, out: &mut Vec<u32>) -> bool {
+        let _ = (u, out);
+        false
+    }
 }
 
 /// What a sparse solve did.
@@ -106,6 +113,10 @@ fn nearest_by_bound<S: PairSource>(
 ) -> Vec<u32> {
     if let Some(f) = fixed {
         return vec![f];
+    }
+    near.clear();
+    if src.start(u, near) {
+        return near.clone();
     }
     let m = src.n_schools();
     let mut radius: i64 = 1000;

@@ -42,14 +42,16 @@ enum Command {
         /// The kind of town: clustered (the default), even, river (two bridges), tight (seats
         /// 1-5% above pupils), loose (50% above), few-large (a fifth of the schools hold 3/4 of
         /// the seats), many-small (equal seats), blocks (pupils at shared block points),
-        /// long-tail (long-tailed detours per pair).
-        #[arg(long, default_value = "clustered", value_parser = parse_family)]
-        family: synthetic::Family,
+        /// long-tail (long-tailed detours per pair); or state: a 150 km square of 12 cities
+        /// and countryside, seats 5% above pupils, written with the partial matrix only (give
+        /// --sparse-matrix K).
+        #[arg(long, default_value = "clustered", value_parser = parse_kind)]
+        family: Kind,
         /// Output directory (schools.csv, pupils.csv, matrix.csv, README.md).
         #[arg(long)]
         out: PathBuf,
         /// Also write matrix-nearest-K.csv: only each pupil's K nearest schools by straight
-        /// line, for `catchment solve --nearest K`.
+        /// line, for `catchment solve --nearest K` (a state: instead of matrix.csv).
         #[arg(long, value_name = "K")]
         sparse_matrix: Option<usize>,
     },
@@ -99,10 +101,20 @@ Writes schools.csv, pupils.csv, blocks.csv and README.md (with the extract's att
     },
 }
 
-fn parse_family(name: &str) -> Result<synthetic::Family, String> {
-    synthetic::Family::parse(name).ok_or_else(|| {
+/// What `synthetic --family` generates: a town of a family, or a state.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Town(synthetic::Family),
+    State,
+}
+
+fn parse_kind(name: &str) -> Result<Kind, String> {
+    if name == "state" {
+        return Ok(Kind::State);
+    }
+    synthetic::Family::parse(name).map(Kind::Town).ok_or_else(|| {
         let names: Vec<&str> = synthetic::Family::ALL.iter().map(|f| f.name()).collect();
-        format!("unknown family '{name}': one of {}", names.join(", "))
+        format!("unknown family '{name}': one of {}, state", names.join(", "))
     })
 }
 
@@ -120,6 +132,32 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
                 eprintln!("error: --pupils, --schools and --sparse-matrix must be positive");
                 return Ok(ExitCode::from(exit::USAGE));
             }
+            let family = match family {
+                Kind::Town(f) => f,
+                Kind::State => {
+                    let Some(k) = sparse_matrix else {
+                        eprintln!(
+                            "error: a state is written with each pupil's nearest schools only \
+                             (a matrix of every pair would have {} rows): give --sparse-matrix K",
+                            pupils as u64 * schools as u64
+                        );
+                        return Ok(ExitCode::from(exit::USAGE));
+                    };
+                    let pb = spinner("generating the synthetic state");
+                    let state = synthetic::generate_state(pupils, schools, seed);
+                    let path = synthetic::write_state(&out, &state, k);
+                    pb.finish_and_clear();
+                    let path = path?;
+                    println!(
+                        "Wrote a synthetic state ({pupils} pupils, {schools} schools, {} seats) to \
+                         {}; its walks: {} (each pupil's {k} nearest schools)",
+                        state.instance.seats(),
+                        out.display(),
+                        path.display()
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+            };
             let pb = spinner("generating the synthetic town");
             let town = synthetic::generate_family(pupils, schools, seed, family);
             synthetic::write(&out, &town)?;

@@ -600,3 +600,228 @@ pub fn write_nearest(dir: &Path, town: &Town, k: usize) -> Result<std::path::Pat
     w.flush().map_err(|e| catchment::Error::io(&path, e))?;
     Ok(path)
 }
+
+/// The label of a synthetic state's files.
+pub const STATE_LABEL: &str =
+    "synthetic state (street-grid walks with up to 30% detour per pair) - not real data";
+
+/// The side of a synthetic state's square, in meters.
+const STATE_SIDE_M: f64 = 150_000.0;
+
+/// A synthetic state: cities (Gaussian, 2-8 km spread) holding about 80% of the pupils, the
+/// rest spread over the countryside between them; schools where pupils live, seats 5% above
+/// the pupils. Far too many pairs for a dense matrix: walks are computed pair by pair
+/// ([`State::walk`]), and only each pupil's nearest schools are written
+/// ([`write_state`]).
+pub struct State {
+    /// Schools and pupils (ids padded, so instance order is generation order).
+    pub instance: Instance,
+    /// Local coordinates in meters (x east, y north) of pupils and schools, instance order.
+    pub pupil_xy: Vec<(f64, f64)>,
+    /// See `pupil_xy`.
+    pub school_xy: Vec<(f64, f64)>,
+    /// The generator's seed (also the seed of each pair's detour).
+    pub seed: u64,
+}
+
+impl State {
+    /// The walk from pupil `u` to school `s` in whole meters: the street-grid (Manhattan)
+    /// distance with a detour of up to 30% per pair (from a hash of the pair), and never below
+    /// the straight-line bound of the coordinates written
+    /// ([`catchment::solve::partial::straight_line_bound`]), which proves pairs not given.
+    pub fn walk(&self, u: usize, s: usize) -> u32 {
+        let (a, b) = (self.pupil_xy[u], self.school_xy[s]);
+        let l1 = (a.0 - b.0).abs() + (a.1 - b.1).abs();
+        let detour = 1.0 + 0.3 * unit_hash(self.seed, u as u64, s as u64);
+        let grid = (l1 * detour).round() as u32;
+        let p = self.instance.pupils[u].location.unwrap_or_default();
+        let q = &self.instance.schools[s];
+        grid.max(catchment::solve::partial::straight_line_bound(p, (q.lat, q.lon)))
+    }
+
+    /// Each pupil's `k` nearest schools by straight line (local meters), ascending by school.
+    pub fn nearest(&self, k: usize) -> Vec<Vec<u32>> {
+        let m = self.school_xy.len();
+        let k = k.min(m);
+        self.pupil_xy
+            .par_iter()
+            .map_init(Vec::new, |order: &mut Vec<(f64, u32)>, &p| {
+                order.clear();
+                order.extend(
+                    self.school_xy
+                        .iter()
+                        .enumerate()
+                        .map(|(s, &q)| ((p.0 - q.0).powi(2) + (p.1 - q.1).powi(2), s as u32)),
+                );
+                order.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                let mut out: Vec<u32> = order[..k].iter().map(|e| e.1).collect();
+                out.sort_unstable();
+                out
+            })
+            .collect()
+    }
+}
+
+/// Generate a state of `n_pupils` pupils and `n_schools` schools from `seed`: 12 cities and
+/// the countryside on a square of 150 km around 52 N, 11 E.
+pub fn generate_state(n_pupils: usize, n_schools: usize, seed: u64) -> State {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let side = STATE_SIDE_M;
+    let cities: Vec<((f64, f64), f64, f64)> = (0..12)
+        .map(|_| {
+            let c = (rng.random_range(0.1..0.9) * side, rng.random_range(0.1..0.9) * side);
+            (c, rng.random_range(2000.0..8000.0), rng.random_range(0.2..1.0f64).powi(2))
+        })
+        .collect();
+    let total_w: f64 = cities.iter().map(|c| c.2).sum();
+    let std = Normal::new(0.0, 1.0).expect("valid normal");
+    let mut pupil_xy = Vec::with_capacity(n_pupils);
+    while pupil_xy.len() < n_pupils {
+        if rng.random_range(0.0..1.0) < 0.2 {
+            pupil_xy.push((rng.random_range(0.0..side), rng.random_range(0.0..side)));
+            continue;
+        }
+        let mut r = rng.random_range(0.0..total_w);
+        let mut c = 0;
+        while r > cities[c].2 && c + 1 < cities.len() {
+            r -= cities[c].2;
+            c += 1;
+        }
+        let ((x, y), sigma, _) = cities[c];
+        let p = (x + sigma * std.sample(&mut rng), y + sigma * std.sample(&mut rng));
+        if (0.0..=side).contains(&p.0) && (0.0..=side).contains(&p.1) {
+            pupil_xy.push(p);
+        }
+    }
+    // Schools where pupils live; seats from the pupils nearest each, x 0.8-1.3, then one at a
+    // time until 5% above the pupils.
+    let school_xy: Vec<(f64, f64)> =
+        (0..n_schools).map(|_| pupil_xy[rng.random_range(0..n_pupils)]).collect();
+    let nearest: Vec<usize> = pupil_xy
+        .par_iter()
+        .map(|&p| {
+            let d = |s: usize| (p.0 - school_xy[s].0).powi(2) + (p.1 - school_xy[s].1).powi(2);
+            (0..n_schools).min_by(|&a, &b| d(a).total_cmp(&d(b))).unwrap_or(0)
+        })
+        .collect();
+    let mut count = vec![0u32; n_schools];
+    for &s in &nearest {
+        count[s] += 1;
+    }
+    let mut cap: Vec<u32> =
+        count.iter().map(|&c| ((c as f64 * rng.random_range(0.8..1.3)) as u32).max(1)).collect();
+    let target = (n_pupils as f64 * 1.05).ceil() as u64;
+    let mut s = 0;
+    while cap.iter().map(|&c| c as u64).sum::<u64>() < target {
+        cap[s % n_schools] += 1;
+        s += 1;
+    }
+    // Centred on the origin, so the local plane stays close to the sphere.
+    let place = |(x, y): (f64, f64)| to_lat_lon((x - side / 2.0, y - side / 2.0));
+    let width = n_schools.to_string().len().max(2);
+    let schools: Vec<School> = (0..n_schools)
+        .map(|s| {
+            let (lat, lon) = place(school_xy[s]);
+            School {
+                id: format!("S{:0width$}", s + 1),
+                name: format!("Synthetic School {:0width$}", s + 1),
+                lat,
+                lon,
+                capacity: cap[s],
+                class_size: DEFAULT_CLASS_SIZE,
+                max_classes: None,
+                min_pupils: 0,
+                min_classes: None,
+                extra: vec![],
+            }
+        })
+        .collect();
+    let pwidth = n_pupils.to_string().len().max(4);
+    let pupils: Vec<Pupil> = pupil_xy
+        .iter()
+        .enumerate()
+        .map(|(i, &xy)| Pupil {
+            id: format!("P{:0pwidth$}", i + 1),
+            location: Some(place(xy)),
+            street: None,
+            house_number: None,
+            postcode: None,
+            block: None,
+            fixed_school: None,
+            extra: vec![],
+        })
+        .collect();
+    let instance = Instance::new(schools, pupils).expect("a valid synthetic state");
+    State { instance, pupil_xy, school_xy, seed }
+}
+
+/// Write a state into `dir` (atomically): `schools.csv`, `pupils.csv`, `matrix-nearest-K.csv`
+/// (each pupil's `k` nearest schools by straight line, with meters and seconds; no other
+/// pair) and `README.md`. Returns the partial matrix's path.
+pub fn write_state(dir: &Path, state: &State, k: usize) -> Result<std::path::PathBuf> {
+    let inst = &state.instance;
+    let name = format!("matrix-nearest-{k}.csv");
+    let nearest = state.nearest(k);
+    write_atomically(dir, |dir| {
+        let err = |e: csv::Error| catchment::Error::csv("synthetic state", e);
+        let mut w = csv::Writer::from_path(dir.join("schools.csv")).map_err(err)?;
+        w.write_record(["id", "name", "lat", "lon", "capacity"]).map_err(err)?;
+        for s in &inst.schools {
+            w.write_record([
+                s.id.clone(),
+                s.name.clone(),
+                format!("{:.6}", s.lat),
+                format!("{:.6}", s.lon),
+                s.capacity.to_string(),
+            ])
+            .map_err(err)?;
+        }
+        w.flush().map_err(|e| catchment::Error::io(dir, e))?;
+        let mut w = csv::Writer::from_path(dir.join("pupils.csv")).map_err(err)?;
+        w.write_record(["id", "lat", "lon"]).map_err(err)?;
+        for p in &inst.pupils {
+            let (lat, lon) = p.location.unwrap_or_default();
+            w.write_record([p.id.clone(), format!("{lat:.6}"), format!("{lon:.6}")])
+                .map_err(err)?;
+        }
+        w.flush().map_err(|e| catchment::Error::io(dir, e))?;
+        let path = dir.join(&name);
+        let io = |e| catchment::Error::io(&path, e);
+        let mut w =
+            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path).map_err(io)?);
+        use std::io::Write;
+        writeln!(w, "pupil_id,school_id,meters,seconds").map_err(io)?;
+        for (u, p) in inst.pupils.iter().enumerate() {
+            for &s in &nearest[u] {
+                let meters = state.walk(u, s as usize);
+                let seconds = (meters as f64 / WALK_M_PER_S).round() as u32;
+                let school = &inst.schools[s as usize].id;
+                writeln!(w, "{},{school},{meters},{seconds}", p.id).map_err(io)?;
+            }
+        }
+        w.flush().map_err(io)?;
+        catchment::routing::matrix::write_meta(&path, STATE_LABEL, &[])?;
+        let (n, m) = (inst.pupils.len(), inst.schools.len());
+        let readme = format!(
+            "# Synthetic state (seed {seed}) - NOT REAL DATA\n\n\
+             Generated by `catchment-dataset synthetic --family state --pupils {n} --schools {m} \
+             --seed {seed} --sparse-matrix {k}`.\n\n\
+             - A square of 150 km: 12 cities with about 80% of the {n} pupils, the rest spread over\n\
+             \x20 the countryside; {m} schools where pupils live, {seats} seats in all (5% above the pupils).\n\
+             - Distances: {STATE_LABEL}. Seconds assume 4.5 km/h.\n\
+             - Coordinates are placed around {ORIGIN_LAT} N, {ORIGIN_LON} E only to have valid latitudes and\n\
+             \x20 longitudes; they do not describe any real place.\n\n\
+             Files: `schools.csv` (id,name,lat,lon,capacity), `pupils.csv` (id,lat,lon) and `{name}`\n\
+             (pupil_id,school_id,meters,seconds): only each pupil's {k} nearest schools by straight\n\
+             line. A matrix of every pair would have {pairs} rows; solve with\n\
+             `catchment solve --schools schools.csv --pupils pupils.csv --matrix {name} --nearest {k}`,\n\
+             which proves the plan for every pair from the straight line (no walk is below it).\n",
+            seed = state.seed,
+            seats = inst.seats(),
+            pairs = n as u64 * m as u64,
+        );
+        std::fs::write(dir.join("README.md"), readme).map_err(|e| catchment::Error::io(dir, e))?;
+        Ok(())
+    })?;
+    Ok(dir.join(name))
+}
