@@ -443,7 +443,11 @@ struct SitesArgs {
     #[arg(long)]
     matrix: PathBuf,
     /// Candidate sites: CSV id,name,lat,lon,capacity | max_classes[,class_size][,cost].
-    #[arg(long, requires = "candidate_matrix", required_unless_present = "extensions")]
+    #[arg(
+        long,
+        requires = "candidate_matrix",
+        required_unless_present_any = ["extensions", "closures"]
+    )]
     candidates: Option<PathBuf>,
     /// Walking distances to the candidates: long CSV pupil_id,school_id,meters (or block_id,...), or binary.
     #[arg(long, requires = "candidates")]
@@ -452,6 +456,18 @@ struct SitesArgs {
     /// classes there, each one option (cost per class).
     #[arg(long)]
     extensions: Option<PathBuf>,
+    /// Current schools that may close: CSV school_id[,saving] (what closing it saves, freeing
+    /// budget). With --close N exactly N of them close; without, any number (only to free budget).
+    #[arg(long)]
+    closures: Option<PathBuf>,
+    /// Exactly this many of the --closures schools close: the ones whose closing costs the
+    /// least walk.
+    #[arg(long, requires = "closures")]
+    close: Option<usize>,
+    /// What to make least: the total walk, or the longest walk of any pupil (then the total
+    /// walk within it).
+    #[arg(long, value_enum, default_value = "walk")]
+    objective: catchment::sites::Objective,
     /// Another year's pupils (repeat for more years): the sites chosen serve every cohort, the
     /// walk is summed over them and reported year by year. Read with the same matrices (keyed
     /// by block, or holding these pupils' rows).
@@ -1245,20 +1261,26 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                     a.candidates.as_deref(),
                     a.candidate_matrix.as_deref(),
                     a.extensions.as_deref(),
+                    a.closures.as_deref(),
                 ],
             )?;
             let pb = spinner("reading the inputs");
-            let input = catchment::sites::load_with(
+            let input = catchment::sites::load_options(
                 &a.schools,
                 &a.pupils,
                 &a.matrix,
                 a.candidates.as_deref().zip(a.candidate_matrix.as_deref()),
-                a.extensions.as_deref(),
+                catchment::sites::Options {
+                    extensions: a.extensions.as_deref(),
+                    closures: a.closures.as_deref(),
+                    close: a.close,
+                },
                 &a.cohorts,
             );
             pb.finish_and_clear();
             let mut input = input?;
             input.max_walk = a.max_walk;
+            input.objective = a.objective;
             let pb = spinner(&format!(
                 "choosing up to {} of {} options",
                 a.open,

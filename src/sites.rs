@@ -15,7 +15,7 @@ use crate::instance::{id_cmp, Instance, School};
 use crate::output::{write_plan, Extras, StoredWalks};
 use crate::plan::{Plan, Policy};
 use crate::routing::{read_matrix, Matrix, UNREACHABLE};
-use crate::solve::facility::{better, Choice, Facility};
+use crate::solve::facility::{better, Choice, Closures, Facility};
 use crate::solve::{Problem, SolveError};
 use std::path::Path;
 
@@ -45,6 +45,16 @@ pub struct SitesInput {
     pub more_years: Vec<Cohort>,
     /// The first cohort's label (its pupils file's name without extension).
     pub label: String,
+    /// Current schools that may close (indices into `inst.schools`, ascending); none unless
+    /// [`add_closures`] read a list.
+    pub closable: Vec<usize>,
+    /// What closing each school of `closable` saves (0 without a `saving` column).
+    pub saving: Vec<f64>,
+    /// Exactly this many of `closable` close; `None`: any number (a closure then only frees
+    /// budget).
+    pub close: Option<usize>,
+    /// What the choice makes least (the total walk unless set).
+    pub objective: Objective,
 }
 
 /// Another year's pupils with their walks to the current schools and to the candidates.
@@ -94,6 +104,18 @@ pub fn load(
     load_with(schools, pupils, matrix, Some((candidates, candidate_matrix)), None, &[])
 }
 
+/// What a site choice may take and close besides the candidate sites: extensions of current
+/// schools and schools that may close.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options<'a> {
+    /// Extra classes at current schools ([`add_extensions`]).
+    pub extensions: Option<&'a Path>,
+    /// Current schools that may close ([`add_closures`]).
+    pub closures: Option<&'a Path>,
+    /// Exactly this many of them close (`None`: any number).
+    pub close: Option<usize>,
+}
+
 /// [`load`] with the candidate sites optional, extensions of current schools
 /// ([`add_extensions`]; at least one of the two must be given) and further years' cohorts
 /// (pupils files read with the same matrices: block-keyed matrices serve any cohort).
@@ -104,6 +126,19 @@ pub fn load_with(
     candidates: Option<(&Path, &Path)>,
     extensions: Option<&Path>,
     cohorts: &[std::path::PathBuf],
+) -> Result<SitesInput> {
+    load_inner(schools, pupils, matrix, candidates, extensions, cohorts, true)
+}
+
+/// [`load_with`]; `need_options`: refuse inputs without candidates or extensions.
+fn load_inner(
+    schools: &Path,
+    pupils: &Path,
+    matrix: &Path,
+    candidates: Option<(&Path, &Path)>,
+    extensions: Option<&Path>,
+    cohorts: &[std::path::PathBuf],
+    need_options: bool,
 ) -> Result<SitesInput> {
     let inst = crate::instance::read_instance(schools, pupils)?;
     let matrix_path = matrix;
@@ -124,6 +159,10 @@ pub fn load_with(
                 max_walk: None,
                 more_years: Vec::new(),
                 label: String::new(),
+                closable: Vec::new(),
+                saving: Vec::new(),
+                close: None,
+                objective: Objective::Walk,
             }
         }
     };
@@ -156,12 +195,38 @@ pub fn load_with(
     if let Some(e) = extensions {
         add_extensions(&mut input, e)?;
     }
-    if input.candidates.is_empty() && candidates.is_none() {
+    if need_options && input.candidates.is_empty() && candidates.is_none() {
         return Err(Error::policy(
             "nothing to choose from: give candidate sites or extensions (classes to add)",
             None,
         ));
     }
+    Ok(input)
+}
+
+/// [`load_with`] with closures: `options` names the extensions, the schools that may close
+/// and how many close. Either kind of option, or candidate sites, must be given.
+pub fn load_options(
+    schools: &Path,
+    pupils: &Path,
+    matrix: &Path,
+    candidates: Option<(&Path, &Path)>,
+    options: Options,
+    cohorts: &[std::path::PathBuf],
+) -> Result<SitesInput> {
+    let Some(closures) = options.closures else {
+        if options.close.is_some() {
+            return Err(Error::policy(
+                "a number of closures needs the list of schools that may close",
+                None,
+            ));
+        }
+        return load_with(schools, pupils, matrix, candidates, options.extensions, cohorts);
+    };
+    // Closures alone are a choice too.
+    let mut input =
+        load_inner(schools, pupils, matrix, candidates, options.extensions, cohorts, false)?;
+    add_closures(&mut input, closures, options.close)?;
     Ok(input)
 }
 
@@ -226,6 +291,10 @@ fn load_candidates(
         max_walk: None,
         more_years: Vec::new(),
         label: String::new(),
+        closable: Vec::new(),
+        saving: Vec::new(),
+        close: None,
+        objective: Objective::Walk,
     })
 }
 
@@ -252,15 +321,7 @@ fn candidate_instance(inst: &Instance, candidates: &[School]) -> Result<Instance
 /// option has a cost, every option needs one.
 pub fn add_extensions(input: &mut SitesInput, path: &Path) -> Result<()> {
     use crate::error::InputProblem;
-    let file = crate::instance::file_name(path);
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut rd = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
-    let headers: Vec<String> = rd
-        .headers()
-        .map_err(|e| Error::csv(&file, e))?
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').to_ascii_lowercase())
-        .collect();
+    let (file, headers, records) = read_list(path)?;
     let col = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
     let (Some(c_school), Some(c_classes)) =
         (col(&["school_id", "school", "id"]), col(&["classes"]))
@@ -276,9 +337,8 @@ pub fn add_extensions(input: &mut SitesInput, path: &Path) -> Result<()> {
     let mut problems = Vec::new();
     let mut added: Vec<(School, f64, usize)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (i, rec) in rd.records().enumerate() {
-        let line = Some(i as u64 + 2);
-        let rec = rec.map_err(|e| Error::csv(&file, e))?;
+    for (line, rec) in &records {
+        let line = Some(*line);
         let id = rec.get(c_school).unwrap_or("").to_string();
         let Some(j) = input.inst.school_index(&id) else {
             problems.push(InputProblem::new(
@@ -392,6 +452,110 @@ pub fn add_extensions(input: &mut SitesInput, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A list's records with their line numbers.
+type Records = Vec<(u64, csv::StringRecord)>;
+
+/// A small CSV list (extensions, closures): its file name, its headers in lower case and its
+/// records with their line numbers.
+fn read_list(path: &Path) -> Result<(String, Vec<String>, Records)> {
+    let file = crate::instance::file_name(path);
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut rd = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let headers: Vec<String> = rd
+        .headers()
+        .map_err(|e| Error::csv(&file, e))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .collect();
+    let mut records = Vec::new();
+    for (i, rec) in rd.records().enumerate() {
+        records.push((i as u64 + 2, rec.map_err(|e| Error::csv(&file, e))?));
+    }
+    Ok((file, headers, records))
+}
+
+/// Read the current schools that may close from `path`, a CSV `school_id[,saving]` (what
+/// closing the school saves, in the candidates' cost unit: it frees budget), and how many
+/// close: `exactly` N of them, or any number (`None`; closing then only frees budget, as a
+/// closure never shortens a walk). A school may not close when pupils are fixed to it or
+/// when it is also to be extended.
+pub fn add_closures(input: &mut SitesInput, path: &Path, exactly: Option<usize>) -> Result<()> {
+    use crate::error::InputProblem;
+    let (file, headers, records) = read_list(path)?;
+    let col = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
+    let Some(c_school) = col(&["school_id", "school", "id"]) else {
+        return Err(Error::Input(vec![InputProblem::new(
+            &file,
+            None,
+            None,
+            "needs the column school_id (and optionally saving: what closing it saves)",
+        )]));
+    };
+    let c_saving = col(&["saving", "savings"]);
+    let mut problems = Vec::new();
+    let mut list: Vec<(usize, f64)> = Vec::new();
+    for (line, rec) in &records {
+        let problem =
+            |field: &str, m: String| InputProblem::new(&file, Some(*line), Some(field), m);
+        let id = rec.get(c_school).unwrap_or("");
+        let Some(j) = input.inst.school_index(id) else {
+            problems.push(problem("school_id", format!("'{id}' is not a current school")));
+            continue;
+        };
+        if list.iter().any(|&(x, _)| x == j) {
+            problems.push(problem("school_id", format!("school '{id}' is listed twice")));
+            continue;
+        }
+        if input.extends.contains(&Some(j)) {
+            problems.push(problem(
+                "school_id",
+                format!("school '{id}' is also to be extended: it may close or grow, not both"),
+            ));
+            continue;
+        }
+        let fixed = std::iter::once(&input.inst)
+            .chain(input.more_years.iter().map(|y| &y.inst))
+            .flat_map(|inst| &inst.pupils)
+            .filter(|p| p.fixed_school.as_deref() == Some(id))
+            .count();
+        if fixed > 0 {
+            problems.push(problem(
+                "school_id",
+                format!("school '{id}' has {fixed} pupils fixed to it: it cannot close"),
+            ));
+            continue;
+        }
+        let saving = match c_saving.map(|c| rec.get(c).unwrap_or("")) {
+            None | Some("") => 0.0,
+            Some(t) => match t.parse::<f64>() {
+                Ok(x) if x.is_finite() && x >= 0.0 => x,
+                _ => {
+                    problems.push(problem("saving", "saving must be a number of 0 or more".into()));
+                    continue;
+                }
+            },
+        };
+        list.push((j, saving));
+    }
+    if !problems.is_empty() {
+        return Err(Error::Input(problems));
+    }
+    if let Some(n) = exactly {
+        if n > list.len() {
+            return Err(Error::policy(
+                format!("{n} schools are to close, but {file} lists {} that may", list.len()),
+                None,
+            ));
+        }
+    }
+    list.sort_by_key(|&(j, _)| j);
+    input.closable = list.iter().map(|&(j, _)| j).collect();
+    input.saving = list.iter().map(|&(_, s)| s).collect();
+    input.close = exactly;
+    input.has_cost = input.has_cost || c_saving.is_some();
+    Ok(())
+}
+
 /// Where a candidate's column comes from.
 enum Col {
     /// The candidates' matrix, this column.
@@ -463,6 +627,25 @@ pub struct Row {
     /// With several cohorts: each year's least walk with these sites (the first cohort's
     /// first); `walk_m` is their sum. Empty for one cohort.
     pub years_m: Vec<u64>,
+    /// The current schools closed (ids).
+    pub closed: Vec<String>,
+    /// With [`Objective::Longest`]: the least longest walk of a pupil (meters, any cohort,
+    /// fixed pupils apart) reached with at most k options; `walk_m` is the least walk within it.
+    pub longest_m: Option<u32>,
+    /// A proved lower bound on that longest walk (equal to it when proved least).
+    pub longest_bound_m: Option<u32>,
+}
+
+/// What a site choice makes least.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum Objective {
+    /// The total walk of every pupil.
+    #[default]
+    Walk,
+    /// The longest walk of any pupil, then the total walk within it.
+    Longest,
 }
 
 /// A chosen site swapped for its best alternative (for the largest k).
@@ -507,6 +690,12 @@ pub struct Sites {
     pub schools: Vec<School>,
     /// The options, each with whether it extends a current school, for the map file.
     pub options: Vec<(School, bool)>,
+    /// The current schools that may close (ids).
+    pub closures: Vec<String>,
+    /// Exactly this many of them close (`None`: any number).
+    pub close: Option<usize>,
+    /// What the choice makes least.
+    pub objective: Objective,
 }
 
 /// The index-space problem: current schools, then candidates.
@@ -538,6 +727,11 @@ pub fn facility(input: &SitesInput, budget: Option<f64>) -> Result<Facility> {
         n_existing: input.inst.schools.len(),
         cost: input.cost.clone(),
         budget,
+        closures: Closures {
+            schools: input.closable.clone(),
+            saving: input.saving.clone(),
+            exactly: input.close,
+        },
     })
 }
 
@@ -554,7 +748,126 @@ fn solver_error(e: SolveError) -> Error {
     }
 }
 
-/// Choose at most k = 0, 1, ..., `k_max` candidates (within `budget`) with the least walk.
+/// The best choice found of at most `k` options on `f`, its proved lower bound and how it
+/// was found: the heuristic grown from `prev` (the answer for k - 1, evaluated again on `f`),
+/// and with `exact` Cbc's MIP; the Lagrangian bound beside.
+fn best_choice(
+    f: &Facility,
+    k: usize,
+    prev: Option<&Choice>,
+    exact: bool,
+    mip_seconds: u32,
+) -> Result<(Choice, u64, String)> {
+    let empty = Choice { open: Vec::new(), closed: Vec::new(), walk: None };
+    let start = prev.unwrap_or(&empty);
+    let mut best = f.heuristic(k, start).map_err(solver_error)?;
+    if let Some(p) = prev {
+        let again = Choice { walk: f.walk(&p.open, &p.closed).map_err(solver_error)?, ..p.clone() };
+        if better(again.walk, best.walk) && again.open.len() <= k {
+            best = again;
+        }
+    }
+    let (mut bound, mut label) = (0u64, String::new());
+    if k == 0 && f.closures.schools.is_empty() {
+        // No choice to make: the flow solver's optimum is exact.
+        bound = best.walk.unwrap_or(0);
+        label = "exact (flow solver; no site to choose)".into();
+    } else {
+        if exact {
+            let a = f.mip(k, mip_seconds).map_err(solver_error)?;
+            if let Some(c) = a.choice {
+                if better(c.walk, best.walk) {
+                    best = c;
+                }
+            }
+            bound = a.bound;
+            label = if a.proved {
+                "exact (Cbc branch and bound, proved optimal)".into()
+            } else {
+                format!("Cbc stopped at its time limit ({mip_seconds} s): best of Cbc and the heuristic")
+            };
+        }
+        let lag = f.lagrangian_bound(k, best.walk, LAGRANGIAN_STEPS);
+        if !exact {
+            label = "heuristic (greedy and swaps, flow solver); Lagrangian bound".into();
+        }
+        bound = bound.max(lag);
+    }
+    if let Some(w) = best.walk {
+        bound = bound.min(w);
+    }
+    Ok((best, bound, label))
+}
+
+/// Whether a longest walk of `limit` is reachable with at most `k` options: `Some(true)` when
+/// a choice within it was found (the heuristic's, else Cbc's), `Some(false)` when Cbc proved
+/// none exists, `None` when neither is known (the heuristic alone, or Cbc's time limit).
+fn reachable(
+    f: &Facility,
+    limit: u32,
+    k: usize,
+    start: &Choice,
+    exact: bool,
+    mip_seconds: u32,
+) -> Result<Option<bool>> {
+    let fl = f.with_max_walk(limit);
+    if fl.heuristic(k, start).map_err(solver_error)?.walk.is_some() {
+        return Ok(Some(true));
+    }
+    if !exact {
+        return Ok(None);
+    }
+    let a = fl.mip(k, mip_seconds).map_err(solver_error)?;
+    Ok(match (a.choice, a.proved) {
+        (Some(_), _) => Some(true),
+        (None, true) => Some(false),
+        (None, false) => None,
+    })
+}
+
+/// The least longest walk reachable with at most `k` options, and a proved lower bound on it:
+/// bisection over the distinct walks, each step a question of [`reachable`]. Every pupil walks
+/// at least to its nearest place, which bounds it from below without any solver; a step Cbc
+/// proves unreachable raises the bound. `None` when no choice seats every pupil.
+fn least_longest(
+    f: &Facility,
+    k: usize,
+    start: &Choice,
+    exact: bool,
+    mip_seconds: u32,
+) -> Result<Option<(u32, u32)>> {
+    let mut nearest = 0u32;
+    for p in f.years() {
+        for u in (0..p.n_units()).filter(|&u| p.fixed[u].is_none()) {
+            let m = p.row(u).iter().copied().filter(|&c| c != UNREACHABLE).min();
+            nearest = nearest.max(m.unwrap_or(UNREACHABLE));
+        }
+    }
+    let values: Vec<u32> = f.distinct_walks().into_iter().filter(|&v| v >= nearest).collect();
+    let Some(&top) = values.last() else { return Ok(None) };
+    if reachable(f, top, k, start, exact, mip_seconds)? != Some(true) {
+        return Ok(None);
+    }
+    let (mut lo, mut hi) = (0usize, values.len() - 1);
+    // The smallest index whose value is known or assumed unreachable's successor.
+    let mut proved_from = 0usize;
+    while lo < hi {
+        crate::cancel::check()?;
+        let mid = (lo + hi) / 2;
+        match reachable(f, values[mid], k, start, exact, mip_seconds)? {
+            Some(true) => hi = mid,
+            Some(false) => {
+                lo = mid + 1;
+                proved_from = mid + 1;
+            }
+            None => lo = mid + 1,
+        }
+    }
+    Ok(Some((values[hi], values[proved_from.min(hi)].max(nearest))))
+}
+
+/// Choose at most k = 0, 1, ..., `k_max` candidates (within `budget`) with the least walk,
+/// or, with [`Objective::Longest`], the least longest walk and then the least walk within it.
 pub fn choose(
     input: &SitesInput,
     k_max: usize,
@@ -575,51 +888,46 @@ pub fn choose(
     let exact = match method {
         Method::Exact => true,
         Method::Heuristic => false,
-        Method::Auto => n_p.saturating_mul(input.candidates.len()) <= EXACT_UP_TO,
+        Method::Auto => {
+            n_p.saturating_mul(input.candidates.len() + input.closable.len()) <= EXACT_UP_TO
+        }
     };
+    if !exact && !input.closable.is_empty() && input.close.is_none() {
+        return Err(Error::policy(
+            "the heuristic closes an exact number of schools: give that number, or choose \
+             exactly (Cbc), which weighs closures that only free budget",
+            None,
+        ));
+    }
     let ids = |open: &[usize]| -> Vec<String> {
         open.iter().map(|&c| input.candidates[c].id.clone()).collect()
     };
     let mut rows: Vec<Row> = Vec::new();
     let mut choices: Vec<Choice> = Vec::new();
+    // Per k: the longest walk the choice and its plan keep to (the objective's, or the rule's).
+    let mut limits: Vec<Option<u32>> = Vec::new();
     for k in 0..=k_max.min(input.candidates.len()) {
         crate::cancel::check()?;
-        let start = choices.last().map(|c| c.open.clone()).unwrap_or_default();
-        let mut best = f.heuristic(k, &start).map_err(solver_error)?;
-        if let Some(prev) = choices.last() {
-            if better(prev.walk, best.walk) {
-                best = prev.clone();
-            }
-        }
-        let (mut bound, mut method_label) = (0u64, String::new());
-        if k == 0 {
-            // No choice to make: the flow solver's optimum is exact.
-            bound = best.walk.unwrap_or(0);
-            method_label = "exact (flow solver; no site to choose)".into();
-        } else {
-            if exact {
-                let a = f.mip(k, mip_seconds).map_err(solver_error)?;
-                if let Some(c) = a.choice {
-                    if better(c.walk, best.walk) {
-                        best = c;
-                    }
+        let prev = choices.last();
+        let (fk, longest) = match input.objective {
+            Objective::Walk => (None, None),
+            Objective::Longest => {
+                let start =
+                    prev.cloned().unwrap_or(Choice { open: vec![], closed: vec![], walk: None });
+                match least_longest(&f, k, &start, exact, mip_seconds)? {
+                    Some((l, b)) => (Some(f.with_max_walk(l)), Some((l, b))),
+                    None => (None, None),
                 }
-                bound = a.bound;
-                method_label = if a.proved {
-                    "exact (Cbc branch and bound, proved optimal)".into()
-                } else {
-                    format!("Cbc stopped at its time limit ({mip_seconds} s): best of Cbc and the heuristic")
-                };
             }
-            let lag = f.lagrangian_bound(k, best.walk, LAGRANGIAN_STEPS);
-            if !exact {
-                method_label = "heuristic (greedy and swaps, flow solver); Lagrangian bound".into();
-            }
-            bound = bound.max(lag);
-        }
-        if let Some(w) = best.walk {
-            bound = bound.min(w);
-        }
+        };
+        let fk_ref = fk.as_ref().unwrap_or(&f);
+        let (best, bound, method_label) =
+            if input.objective == Objective::Longest && longest.is_none() {
+                let none = Choice { open: vec![], closed: vec![], walk: None };
+                (none, 0, "no choice seats every pupil".to_string())
+            } else {
+                best_choice(fk_ref, k, prev, exact, mip_seconds)?
+            };
         let walk = best.walk;
         let saved = |prev: Option<&Row>| match (prev.and_then(|r| r.walk_m), walk) {
             (Some(a), Some(b)) => Some(a.saturating_sub(b)),
@@ -628,7 +936,12 @@ pub fn choose(
         let row = Row {
             k,
             sites: ids(&best.open),
-            cost: f.cost_of(&best.open),
+            closed: best
+                .closed
+                .iter()
+                .map(|&c| input.inst.schools[input.closable[c]].id.clone())
+                .collect(),
+            cost: f.cost_of(&best.open, &best.closed),
             walk_m: walk,
             saved_m: saved(rows.last()),
             saved_total_m: saved(rows.first()),
@@ -637,14 +950,18 @@ pub fn choose(
             gap: walk.map(|w| if w == 0 { 0.0 } else { (w - bound) as f64 / w as f64 }),
             method: method_label,
             years_m: match walk {
-                Some(_) if multi => {
-                    f.walk_by_year(&best.open).map_err(solver_error)?.unwrap_or_default()
-                }
+                Some(_) if multi => fk_ref
+                    .walk_by_year(&best.open, &best.closed)
+                    .map_err(solver_error)?
+                    .unwrap_or_default(),
                 _ => Vec::new(),
             },
+            longest_m: longest.map(|l| l.0),
+            longest_bound_m: longest.map(|l| l.1),
         };
         rows.push(row);
         choices.push(best);
+        limits.push(longest.map(|l| l.0).or(input.max_walk));
     }
     // Alternatives for the largest k with sites.
     let mut alternatives = Vec::new();
@@ -653,19 +970,28 @@ pub fn choose(
         choices.iter().enumerate().rev().find(|(_, c)| !c.open.is_empty() && c.walk.is_some())
     {
         alternatives_k = k;
+        let limited;
+        let fa = match (input.objective, rows[k].longest_m) {
+            (Objective::Longest, Some(l)) => {
+                limited = f.with_max_walk(l);
+                &limited
+            }
+            _ => &f,
+        };
+        let closed = &last.closed;
         for &o in &last.open {
             crate::cancel::check()?;
             let rest: Vec<usize> = last.open.iter().copied().filter(|&x| x != o).collect();
-            let without = f.evaluate(&rest).map_err(solver_error)?.map(|s| s.objective);
+            let without = fa.evaluate(&rest, closed).map_err(solver_error)?.map(|s| s.objective);
             let mut best: Option<(usize, u64)> = None;
-            for c in (0..f.n_candidates()).filter(|c| !last.open.contains(c)) {
+            for c in (0..fa.n_candidates()).filter(|c| !last.open.contains(c)) {
                 let mut set = rest.clone();
                 set.push(c);
                 set.sort_unstable();
-                if !f.within_budget(&set) {
+                if !fa.within_budget(&set, closed) {
                     continue;
                 }
-                if let Some(s) = f.evaluate(&set).map_err(solver_error)? {
+                if let Some(s) = fa.evaluate(&set, closed).map_err(solver_error)? {
                     if best.is_none_or(|(_, w)| s.objective < w) {
                         best = Some((c, s.objective));
                     }
@@ -686,12 +1012,12 @@ pub fn choose(
     // Every feasible k's plan, solved and certified by the pipeline.
     let mut plans = Vec::new();
     let mut more_plans = Vec::new();
-    let policy = Policy { max_walk: input.max_walk, ..Policy::default() };
     for (k, c) in choices.iter().enumerate() {
         let Some(walk) = c.walk else { continue };
         crate::cancel::check()?;
+        let policy = Policy { max_walk: limits[k], ..Policy::default() };
         let years: Vec<u64> = if multi { rows[k].years_m.clone() } else { vec![walk] };
-        let (inst, m) = instance_with(input, &c.open)?;
+        let (inst, m) = instance_with(input, &c.open, &c.closed)?;
         let plan = crate::pipeline::solve_plan(&inst, &m, &policy, None)?;
         let check = |y: usize, plan: &Plan| {
             if plan.objective == years[y] {
@@ -709,8 +1035,14 @@ pub fn choose(
         plans.push((k, inst, m, plan));
         for (i, y) in input.more_years.iter().enumerate() {
             crate::cancel::check()?;
-            let (inst, m) =
-                instance_of_year(input, &y.inst, &y.matrix, &y.candidate_matrix, &c.open)?;
+            let (inst, m) = instance_of_year(
+                input,
+                &y.inst,
+                &y.matrix,
+                &y.candidate_matrix,
+                &c.open,
+                &c.closed,
+            )?;
             let plan = crate::pipeline::solve_plan(&inst, &m, &policy, None)?;
             check(i + 1, &plan)?;
             more_plans.push((i + 1, k, inst, m, plan));
@@ -735,12 +1067,20 @@ pub fn choose(
             .zip(&input.extends)
             .map(|(c, e)| (c.clone(), e.is_some()))
             .collect(),
+        closures: input.closable.iter().map(|&j| input.inst.schools[j].id.clone()).collect(),
+        close: input.close,
+        objective: input.objective,
     })
 }
 
-/// The instance with the current schools and the candidates `open`, and its matrix.
-pub fn instance_with(input: &SitesInput, open: &[usize]) -> Result<(Instance, Matrix)> {
-    instance_of_year(input, &input.inst, &input.matrix, &input.candidate_matrix, open)
+/// The instance with the current schools (but the closures `closed`, indices into
+/// `input.closable`) and the candidates `open`, and its matrix.
+pub fn instance_with(
+    input: &SitesInput,
+    open: &[usize],
+    closed: &[usize],
+) -> Result<(Instance, Matrix)> {
+    instance_of_year(input, &input.inst, &input.matrix, &input.candidate_matrix, open, closed)
 }
 
 /// [`instance_with`] for one year's pupils and walks.
@@ -750,6 +1090,7 @@ fn instance_of_year(
     m: &Matrix,
     cm: &Matrix,
     open: &[usize],
+    closed: &[usize],
 ) -> Result<(Instance, Matrix)> {
     let mut schools = year.schools.clone();
     for &c in open {
@@ -764,6 +1105,9 @@ fn instance_of_year(
             None => schools.push(input.candidates[c].clone()),
         }
     }
+    let shut: Vec<&str> =
+        closed.iter().map(|&c| input.inst.schools[input.closable[c]].id.as_str()).collect();
+    schools.retain(|s| !shut.contains(&s.id.as_str()));
     let inst = Instance::new(schools, year.pupils.clone())?;
     // Each column's source: a current school's column or a candidate's.
     let source: Vec<(bool, usize)> = inst
@@ -834,7 +1178,9 @@ impl Sites {
             ]
             .into_iter()
             .map(String::from)
-            .chain(self.year_columns().map(|l| format!("walk_{l}_m"))),
+            .chain(self.year_columns().map(|l| format!("walk_{l}_m")))
+            .chain(self.closure_columns().map(|_| "closed".to_string()))
+            .chain(self.longest_columns().map(String::from)),
         )
         .map_err(e)?;
         let opt = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
@@ -857,12 +1203,29 @@ impl Sites {
                     self.year_columns()
                         .enumerate()
                         .map(|(y, _)| r.years_m.get(y).map(|w| w.to_string()).unwrap_or_default()),
+                )
+                .chain(self.closure_columns().map(|_| r.closed.join(" ")))
+                .chain(
+                    self.longest_columns()
+                        .zip([r.longest_m, r.longest_bound_m])
+                        .map(|(_, v)| v.map(|x| x.to_string()).unwrap_or_default()),
                 ),
             )
             .map_err(e)?;
         }
         let bytes = w.into_inner().map_err(|x| Error::internal(format!("sites.csv: {x}")))?;
         String::from_utf8(bytes).map_err(|x| Error::internal(format!("sites.csv: {x}")))
+    }
+
+    /// One `closed` column when schools may close, else none.
+    fn closure_columns(&self) -> impl Iterator<Item = ()> {
+        std::iter::repeat_n((), usize::from(!self.closures.is_empty()))
+    }
+
+    /// The longest walk and its bound when that is the objective, else none.
+    fn longest_columns(&self) -> impl Iterator<Item = &'static str> {
+        let on = self.objective == Objective::Longest;
+        ["longest_m", "longest_bound_m"].into_iter().filter(move |_| on)
     }
 
     /// The cohorts' labels when there are several (a walk column each), else none.
@@ -877,10 +1240,18 @@ impl Sites {
         let point =
             |s: &School| serde_json::json!({"type": "Point", "coordinates": [s.lon, s.lat]});
         for sc in &self.schools {
+            let mut props = serde_json::json!({"id": sc.id, "name": sc.name, "kind": "school", "seats": sc.capacity});
+            if self.closures.contains(&sc.id) {
+                // The k whose choice closes it.
+                let ks: Vec<usize> =
+                    self.rows.iter().filter(|r| r.closed.contains(&sc.id)).map(|r| r.k).collect();
+                props["may_close"] = true.into();
+                props["closed_at_k"] = ks.into();
+            }
             features.push(serde_json::json!({
                 "type": "Feature",
                 "geometry": point(sc),
-                "properties": {"id": sc.id, "name": sc.name, "kind": "school", "seats": sc.capacity},
+                "properties": props,
             }));
         }
         for (o, extension) in &self.options {
@@ -911,18 +1282,56 @@ impl Sites {
             self.pupils,
             self.budget.map(|b| format!(" Budget: {b}.")).unwrap_or_default()
         ));
+        if !self.closures.is_empty() {
+            s.push_str(&match self.close {
+                Some(n) => format!(
+                    "Exactly {n} of the schools {} close: the closures that cost the least walk.\n\n",
+                    self.closures.join(", ")
+                ),
+                None => format!(
+                    "The schools {} may close (closing frees budget; it never shortens a walk).\n\n",
+                    self.closures.join(", ")
+                ),
+            });
+        }
+        let longest = self.objective == Objective::Longest;
+        if longest {
+            s.push_str(
+                "Objective: the least longest walk of any pupil first (with its proved lower \
+                 bound), then the least total walk within it.\n\n",
+            );
+        }
+        let closed = !self.closures.is_empty();
         let cost_head = if self.has_cost { " cost |" } else { "" };
-        s.push_str(&format!("| k | sites |{cost_head} total walk | saved vs k-1 | saved vs k=0 | mean walk | proved bound | gap | how |\n"));
+        let closed_head = if closed { " closed |" } else { "" };
+        let longest_head = if longest { " longest walk | its bound |" } else { "" };
+        s.push_str(&format!("| k | sites |{closed_head}{cost_head}{longest_head} total walk | saved vs k-1 | saved vs k=0 | mean walk | proved bound | gap | how |\n"));
         s.push_str(&format!(
             "|---|---|{}---|---|---|---|---|---|---|\n",
-            if self.has_cost { "---|" } else { "" }
+            "---|".repeat(
+                usize::from(self.has_cost) + usize::from(closed) + 2 * usize::from(longest)
+            )
         ));
+        let opt_m = |v: Option<u32>| v.map(|x| format!("{x} m")).unwrap_or_else(|| "–".into());
         for r in &self.rows {
             s.push_str(&format!(
-                "| {} | {} |{} {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} |{}{}{} {} | {} | {} | {} | {} | {} | {} |\n",
                 r.k,
                 if r.sites.is_empty() { "–".into() } else { r.sites.join(", ") },
+                if closed {
+                    format!(
+                        " {} |",
+                        if r.closed.is_empty() { "–".into() } else { r.closed.join(", ") }
+                    )
+                } else {
+                    String::new()
+                },
                 if self.has_cost { format!(" {} |", r.cost) } else { String::new() },
+                if longest {
+                    format!(" {} | {} |", opt_m(r.longest_m), opt_m(r.longest_bound_m))
+                } else {
+                    String::new()
+                },
                 r.walk_m.map(km).unwrap_or_else(|| "no plan fits".into()),
                 r.saved_m.map(km).unwrap_or_else(|| "–".into()),
                 r.saved_total_m.map(km).unwrap_or_else(|| "–".into()),
