@@ -936,9 +936,11 @@ pub fn choose(
         let row = Row {
             k,
             sites: ids(&best.open),
+            // A row without a plan closes nothing.
             closed: best
                 .closed
                 .iter()
+                .filter(|_| walk.is_some())
                 .map(|&c| input.inst.schools[input.closable[c]].id.clone())
                 .collect(),
             cost: f.cost_of(&best.open, &best.closed),

@@ -912,3 +912,52 @@ fn the_least_longest_walk_equals_every_subset_solved_under_limits() {
     let csv = std::fs::read_to_string(out.join("sites.csv")).unwrap();
     assert!(csv.lines().next().unwrap().ends_with(",longest_m,longest_bound_m"), "{csv}");
 }
+
+/// A scenario builds a site choice (`sites = { dir, k, candidates, candidate_matrix }`): row k
+/// of `sites.csv` — its new sites added, its closed school closed — solves to that row's walk.
+#[test]
+fn a_scenario_builds_the_choice_of_a_sites_row() {
+    let d = tempfile::tempdir().unwrap();
+    let [s, p, m, c, cm] = town(d.path(), false, 2);
+    let first = std::fs::read_to_string(&s).unwrap().lines().nth(1).unwrap().to_string();
+    let id = first.split(',').next().unwrap();
+    let list = d.path().join("closures.csv");
+    std::fs::write(&list, format!("school_id\n{id}\n")).unwrap();
+    let opts = sites::Options { closures: Some(&list), close: Some(1), ..Default::default() };
+    let input = sites::load_options(&s, &p, &m, Some((&c, &cm)), opts, &[]).unwrap();
+    let r = sites::choose(&input, 2, None, Method::Exact, 120).unwrap();
+    let out = d.path().join("sites-out");
+    r.write(&out).unwrap();
+    let toml = d.path().join("scenarios.toml");
+    let q = |p: &Path| format!("{:?}", p.display().to_string());
+    std::fs::write(
+        &toml,
+        format!(
+            "[base]\nschools = {}\npupils = {}\nmatrix = {}\n\n[[scenario]]\nname = \"built\"\n\
+             sites = {{ dir = {}, k = 2, candidates = {}, candidate_matrix = {} }}\n",
+            q(&s),
+            q(&p),
+            q(&m),
+            q(&out),
+            q(&c),
+            q(&cm)
+        ),
+    )
+    .unwrap();
+    let f = catchment::scenario::load(&toml).unwrap();
+    let prepared = catchment::scenario::prepare(&f).unwrap();
+    let built = prepared.iter().find(|x| x.name == "built").unwrap();
+    let ids: Vec<&str> = built.loaded.inst.schools.iter().map(|x| x.id.as_str()).collect();
+    assert!(!ids.contains(&id), "the closed school is still there: {ids:?}");
+    for site in &r.rows[2].sites {
+        assert!(ids.contains(&site.as_str()), "{site} not built: {ids:?}");
+    }
+    let plan = catchment::scenario::solve(built).unwrap();
+    assert_eq!(Some(plan.plan.objective), r.rows[2].walk_m);
+    // A row that does not exist: the file named.
+    std::fs::write(&toml, std::fs::read_to_string(&toml).unwrap().replace("k = 2", "k = 7"))
+        .unwrap();
+    let f = catchment::scenario::load(&toml).unwrap();
+    let e = catchment::scenario::prepare(&f).unwrap_err();
+    assert!(e.to_string().contains("sites.csv") && e.to_string().contains("k = 7"), "{e}");
+}
