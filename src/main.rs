@@ -121,8 +121,8 @@ inputs writes nothing; a scenario that cannot be solved is a row saying why (exi
         after_help = "Example:\n  catchment sites --schools schools.csv --pupils pupils.csv --matrix matrix.csv \\\n    \
 --candidates candidates.csv --candidate-matrix candidates-matrix.csv --open 3 --out out/sites\n\n\
 Candidates are read like schools (id,name,lat,lon,capacity | max_classes[,cost]); their matrix is a long CSV\n\
-pupil_id,school_id,meters (or block_id,...) for the same pupils. Writes OUT/sites.csv, OUT/sites.md and\n\
-OUT/plans/k<N>/ (each k's plan with the walks it was solved on: catchment check --pupils PUPILS --plan OUT/plans/k<N>)."
+pupil_id,school_id,meters (or block_id,...) for the same pupils. Writes OUT/sites.csv, OUT/sites.md, OUT/sites.geojson,\n\
+OUT/sites.html (the map) and OUT/plans/k<N>/ (each k's plan with the walks it was solved on: catchment check --pupils PUPILS --plan OUT/plans/k<N>)."
     )]
     Sites(SitesArgs),
     /// Robustness of a plan: Monte Carlo draws of moves, newcomers and cohort size over its
@@ -489,7 +489,7 @@ struct SitesArgs {
     /// bring every pupil within it, and the least walk with them.
     #[arg(long)]
     max_walk: Option<u32>,
-    /// Output directory: sites.csv, sites.md, plans/k<N>/.
+    /// Output directory: sites.csv, sites.md, sites.geojson, sites.html, plans/k<N>/.
     #[arg(long)]
     out: PathBuf,
     /// Replace --out even when it is not a catchment output directory (it is replaced whole).
@@ -1292,7 +1292,10 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             sites.write(dir.path())?;
             dir.finish()?;
             print!("{}", sites.markdown());
-            println!("\nWritten to {}/ (sites.csv, sites.md, plans/k<N>/)", a.out.display());
+            println!(
+                "\nWritten to {}/ (sites.csv, sites.md, sites.geojson, sites.html, plans/k<N>/)",
+                a.out.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve(config) => {

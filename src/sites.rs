@@ -6,7 +6,8 @@
 //! candidates' walks (a matrix file for the same pupils and the candidates). [`choose`] solves
 //! k = 0, 1, ..., K: for each k the best choice found (exactly by Cbc where the size allows,
 //! else by the heuristic), its proved lower bound and gap, and for the largest k each chosen
-//! site's best replacement. [`Sites::write`] writes `sites.csv`, `sites.md` and every k's plan
+//! site's best replacement. [`Sites::write`] writes `sites.csv`, `sites.md`, `sites.geojson`,
+//! `sites.html` (the map) and every k's plan
 //! (`plans/k<N>/`, the way `solve` writes a plan, with the walks it was solved on, so
 //! `catchment check --pupils ... --plan plans/k<N>` verifies it).
 
@@ -1160,6 +1161,33 @@ fn instance_of_year(
     Ok((inst, matrix))
 }
 
+/// The style of `sites.html`.
+const SITES_CSS: &str = "
+body{font-family:'DejaVu Sans',Arial,sans-serif;margin:1.5em;color:#222;background:#fff}
+h1{font-size:1.5em;margin:0 0 .3em}
+.source{color:#555;font-size:.9em;margin:.2em 0}
+.main{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start;margin-top:1em}
+.map{flex:1 1 520px;max-width:900px}
+.map svg#map{width:100%;height:auto;border:1px solid #ccc;background:#fff}
+.school circle{fill:#222;stroke:#fff;stroke-width:1.2}
+.school.closed circle{fill:#999}
+.cross{stroke:#d00;stroke-width:2.2;fill:none}
+.site circle,.site rect{fill:none;stroke:#1f6fb4;stroke-width:1.8}
+.site.chosen circle,.site.chosen rect{fill:#f4a300;stroke:#7a4a00;stroke-width:2.2}
+.label{font-size:11px;fill:#222;stroke:#fff;stroke-width:3px;paint-order:stroke;pointer-events:none}
+.label.chosen{font-weight:bold;fill:#7a4a00}
+#legend{font-size:.8em;margin:.4em 0;display:flex;flex-wrap:wrap;gap:.2em .8em;align-items:center}
+#legend svg{width:2.2em;height:1.1em;vertical-align:middle}
+#curve{width:320px;height:auto;display:block;margin-bottom:.6em}
+#curve .axis{fill:none;stroke:#888}
+#curve path.walk{fill:none;stroke:#1f6fb4;stroke-width:2}
+#curve circle.walk{fill:#1f6fb4}
+#curve .tick{font-size:10px;fill:#555;text-anchor:middle}
+table{border-collapse:collapse;font-size:.85em}
+th,td{border-bottom:1px solid #ddd;padding:.25em .5em;text-align:right}
+.t{text-align:left}
+";
+
 impl Sites {
     /// `sites.csv`: one row per k.
     pub fn csv(&self) -> Result<String> {
@@ -1386,7 +1414,230 @@ impl Sites {
         s
     }
 
-    /// Write `sites.csv`, `sites.md` and `plans/k<N>/` (the directory whole, atomically).
+    /// `sites.html`: one self-contained page — the current schools, every option and the
+    /// choice of the largest k with a plan on a map (the k at which each chosen site is first
+    /// chosen, the schools it closes crossed out), the total walk per k as a table and a
+    /// curve, a legend. Like `report.html` it loads nothing (a Content-Security-Policy forbids
+    /// it) and shows schools, sites and totals only: no pupil.
+    pub fn html(&self) -> String {
+        use crate::report::html::{escape, group, label_position, Projection, CSP_META};
+        use std::fmt::Write as _;
+        let km = |m: u64| format!("{:.1} km", m as f64 / 1000.0);
+        let last = self.rows.iter().rev().find(|r| r.walk_m.is_some());
+        let (top_k, chosen, closed): (usize, &[String], &[String]) =
+            last.map(|r| (r.k, &r.sites[..], &r.closed[..])).unwrap_or((0, &[], &[]));
+        let first_k =
+            |id: &str| self.rows.iter().find(|r| r.sites.iter().any(|x| x == id)).map(|r| r.k);
+        let proj = Projection::fit(
+            self.schools.iter().chain(self.options.iter().map(|(o, _)| o)).map(|s| (s.lon, s.lat)),
+        );
+        let source = self.plans.first().map(|(_, _, m, _)| m.source.as_str()).unwrap_or("");
+
+        let mut h = String::new();
+        let _ = write!(
+            h,
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n{CSP_META}\n\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+             <title>Where to build</title>\n<style>{SITES_CSS}</style>\n</head>\n<body>\n\
+             <h1>Where to build</h1>\n<p class=\"source\">{} current schools, {} candidate sites, \
+             {} pupils (totals only); walks: {}.</p>\n",
+            self.schools.len(),
+            self.options.len(),
+            group(self.pupils as u64),
+            if source.is_empty() { "as given".to_string() } else { escape(source) }
+        );
+        let _ = writeln!(
+            h,
+            "<p class=\"source\">The map shows the choice for k = {top_k}{}{}.</p>",
+            self.budget.map(|b| format!(" within the budget {b}")).unwrap_or_default(),
+            if self.objective == Objective::Longest {
+                " (the least longest walk first, then the least total walk)"
+            } else {
+                " (the least total walk)"
+            }
+        );
+
+        // The map: schools, then options, the chosen ones on top.
+        let (w, ht) = (proj.width.ceil(), proj.height.ceil());
+        let _ = writeln!(
+            h,
+            "<div class=\"main\">\n<div class=\"map\">\n<svg id=\"map\" viewBox=\"0 0 {w:.0} {ht:.0}\" role=\"img\" aria-label=\"Schools and candidate sites\">\n<rect width=\"{w:.0}\" height=\"{ht:.0}\" fill=\"#fff\"/>"
+        );
+        let label = |h: &mut String, x: f64, y: f64, text: &str, class: &str| {
+            let (lx, ly, anchor) = label_position(&proj, x, y, text);
+            let _ = write!(
+                h,
+                "<text class=\"{class}\" x=\"{lx:.1}\" y=\"{ly:.1}\"{}>{}</text>",
+                if anchor == "end" { " text-anchor=\"end\"" } else { "" },
+                escape(text)
+            );
+        };
+        h.push_str("<g id=\"schools-on-map\">\n");
+        for sc in &self.schools {
+            let (x, y) = proj.xy(sc.lon, sc.lat);
+            let is_closed = closed.contains(&sc.id);
+            let _ = write!(
+                h,
+                "<g class=\"school{}\" data-id=\"{id}\"><title>{id} {name}: {seats} seats{}</title><circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4.5\"/>",
+                if is_closed { " closed" } else { "" },
+                if is_closed { format!(", closed at k = {top_k}") } else { String::new() },
+                id = escape(&sc.id),
+                name = escape(&sc.name),
+                seats = sc.capacity,
+            );
+            if is_closed {
+                let _ = write!(
+                    h,
+                    "<path class=\"cross\" d=\"M{:.1} {:.1}L{:.1} {:.1}M{:.1} {:.1}L{:.1} {:.1}\"/>",
+                    x - 7.0, y - 7.0, x + 7.0, y + 7.0, x - 7.0, y + 7.0, x + 7.0, y - 7.0
+                );
+            }
+            label(&mut h, x, y, &sc.id, "label");
+            h.push_str("</g>\n");
+        }
+        h.push_str("</g>\n<g id=\"sites-on-map\">\n");
+        let mut order: Vec<&(School, bool)> = self.options.iter().collect();
+        order.sort_by_key(|(o, _)| chosen.contains(&o.id));
+        for (o, extension) in order {
+            let (x, y) = proj.xy(o.lon, o.lat);
+            let is_chosen = chosen.contains(&o.id);
+            let kind = if *extension { "extension" } else { "candidate" };
+            let k = first_k(&o.id);
+            let _ = write!(
+                h,
+                "<g class=\"site {kind}{}\" data-id=\"{id}\"><title>{id} {name}: {kind}, {seats} seats{}</title>",
+                if is_chosen { " chosen" } else { "" },
+                k.map(|k| format!(", first chosen at k = {k}")).unwrap_or_default(),
+                id = escape(&o.id),
+                name = escape(&o.name),
+                seats = o.capacity,
+            );
+            if *extension {
+                let _ = write!(
+                    h,
+                    "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"11\" height=\"11\"/>",
+                    x - 5.5,
+                    y - 5.5
+                );
+            } else {
+                let _ = write!(h, "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"5.5\"/>");
+            }
+            let text = match k {
+                Some(k) if is_chosen => format!("{} (k={k})", o.id),
+                _ => o.id.clone(),
+            };
+            label(&mut h, x, y, &text, if is_chosen { "label chosen" } else { "label" });
+            h.push_str("</g>\n");
+        }
+        h.push_str("</g>\n</svg>\n");
+
+        // The legend.
+        let symbol =
+            |inner: &str| format!("<svg viewBox=\"0 0 30 16\" aria-hidden=\"true\">{inner}</svg>");
+        let mut keys = vec![
+            (
+                symbol("<g class=\"school\"><circle cx=\"15\" cy=\"8\" r=\"4.5\"/></g>"),
+                "current school".to_string(),
+            ),
+            (
+                symbol("<g class=\"site candidate\"><circle cx=\"15\" cy=\"8\" r=\"5.5\"/></g>"),
+                "candidate site".to_string(),
+            ),
+        ];
+        if self.options.iter().any(|(_, e)| *e) {
+            keys.push((
+                symbol("<g class=\"site extension\"><rect x=\"9.5\" y=\"2.5\" width=\"11\" height=\"11\"/></g>"),
+                "extension of a school".to_string(),
+            ));
+        }
+        keys.push((
+            symbol("<g class=\"site candidate chosen\"><circle cx=\"15\" cy=\"8\" r=\"5.5\"/></g>"),
+            format!("chosen for k = {top_k} (labelled with the k first choosing it)"),
+        ));
+        if !self.closures.is_empty() {
+            keys.push((
+                symbol("<g class=\"school closed\"><circle cx=\"15\" cy=\"8\" r=\"4.5\"/><path class=\"cross\" d=\"M8 1L22 15M8 15L22 1\"/></g>"),
+                format!("school closed for k = {top_k}"),
+            ));
+        }
+        h.push_str("<div id=\"legend\">\n");
+        for (sym, text) in &keys {
+            let _ = writeln!(h, "<span class=\"key\">{sym} {}</span>", escape(text));
+        }
+        h.push_str("</div>\n</div>\n<div class=\"side\">\n");
+
+        // The total walk per k: a curve and the table (the numbers of sites.md).
+        let walks: Vec<(usize, u64)> =
+            self.rows.iter().filter_map(|r| r.walk_m.map(|w| (r.k, w))).collect();
+        if walks.len() > 1 {
+            let (cw, ch, m) = (320.0, 160.0, 28.0);
+            let max_k = walks.iter().map(|p| p.0).max().unwrap_or(1).max(1) as f64;
+            let hi = walks.iter().map(|p| p.1).max().unwrap_or(1) as f64;
+            let lo = walks.iter().map(|p| p.1).min().unwrap_or(0) as f64;
+            let span = (hi - lo).max(1.0);
+            let pt = |k: usize, w: u64| {
+                (m + (cw - 2.0 * m) * k as f64 / max_k, m + (ch - 2.0 * m) * (hi - w as f64) / span)
+            };
+            let _ = write!(
+                h,
+                "<svg id=\"curve\" viewBox=\"0 0 {cw} {ch}\" role=\"img\" aria-label=\"Total walk per k\"><path class=\"axis\" d=\"M{m} {m}V{y0}H{x1}\"/>",
+                y0 = ch - m,
+                x1 = cw - m
+            );
+            let d: Vec<String> = walks
+                .iter()
+                .enumerate()
+                .map(|(i, &(k, w))| {
+                    let (x, y) = pt(k, w);
+                    format!("{}{x:.1} {y:.1}", if i == 0 { "M" } else { "L" })
+                })
+                .collect();
+            let _ = write!(h, "<path class=\"walk\" d=\"{}\"/>", d.join(""));
+            for &(k, w) in &walks {
+                let (x, y) = pt(k, w);
+                let _ = write!(
+                    h,
+                    "<circle class=\"walk\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\"><title>k = {k}: {}</title></circle><text class=\"tick\" x=\"{x:.1}\" y=\"{:.1}\">{k}</text>",
+                    km(w),
+                    ch - m + 14.0
+                );
+            }
+            let _ = writeln!(
+                h,
+                "<text class=\"tick\" x=\"{m}\" y=\"{:.1}\" text-anchor=\"start\">{}</text><text class=\"tick\" x=\"{x:.1}\" y=\"{:.1}\">k</text></svg>",
+                m - 8.0,
+                km(hi as u64),
+                ch - 4.0,
+                x = cw / 2.0
+            );
+        }
+        let closed_col = !self.closures.is_empty();
+        let _ = writeln!(
+            h,
+            "<table id=\"walks\">\n<thead><tr><th>k</th><th class=\"t\">sites</th>{}<th>total walk</th><th>saved vs k-1</th><th>mean walk</th><th>gap</th></tr></thead>\n<tbody>",
+            if closed_col { "<th class=\"t\">closed</th>" } else { "" }
+        );
+        let dash = || "–".to_string();
+        for r in &self.rows {
+            let list = |v: &[String]| if v.is_empty() { dash() } else { escape(&v.join(", ")) };
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td class=\"t\">{}</td>{}<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                r.k,
+                list(&r.sites),
+                if closed_col { format!("<td class=\"t\">{}</td>", list(&r.closed)) } else { String::new() },
+                r.walk_m.map(km).unwrap_or_else(|| "no plan fits".into()),
+                r.saved_m.map(km).unwrap_or_else(dash),
+                r.mean_walk_m.map(|x| format!("{x:.0} m")).unwrap_or_else(dash),
+                r.gap.map(|g| format!("{:.2}%", 100.0 * g)).unwrap_or_else(dash),
+            );
+        }
+        h.push_str("</tbody>\n</table>\n</div>\n</div>\n</body>\n</html>\n");
+        h
+    }
+
+    /// Write `sites.csv`, `sites.md`, `sites.geojson`, `sites.html` and `plans/k<N>/` (the
+    /// directory whole, atomically).
     pub fn write(&self, out: &Path) -> Result<()> {
         crate::instance::ensure_replaceable(out)?;
         let csv = self.csv()?;
@@ -1411,6 +1662,8 @@ impl Sites {
                 .map_err(|e| Error::io(dir.join("sites.md"), e))?;
             std::fs::write(dir.join("sites.geojson"), self.geojson())
                 .map_err(|e| Error::io(dir.join("sites.geojson"), e))?;
+            std::fs::write(dir.join("sites.html"), self.html())
+                .map_err(|e| Error::io(dir.join("sites.html"), e))?;
             Ok(())
         })
     }

@@ -236,6 +236,54 @@ fn town(dir: &Path, cost: bool, scale: u32) -> [std::path::PathBuf; 5] {
     [s, t.join("pupils.csv"), m, c, cm]
 }
 
+/// `sites.html`: every current school and candidate on the map, the sites chosen at the largest
+/// k marked with the k first choosing each, the schools it closes crossed out, the walk per k;
+/// nothing loaded from elsewhere and no pupil id anywhere.
+fn assert_self_contained_map(
+    html: &str,
+    input: &sites::SitesInput,
+    sites: &sites::Sites,
+    pupils: &Path,
+) {
+    assert!(
+        html.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'")
+    );
+    for bad in ["http://", "https://", " src=", "href=", "url(", "@import"] {
+        assert!(!html.contains(bad), "sites.html has {bad:?}");
+    }
+    for s in &input.inst.schools {
+        assert!(html.contains(&format!("data-id=\"{}\"", s.id)), "school {}", s.id);
+    }
+    let last = sites.rows.iter().rev().find(|r| r.walk_m.is_some()).unwrap();
+    assert!(!last.sites.is_empty());
+    for c in &input.candidates {
+        let chosen = last.sites.contains(&c.id);
+        let marker = format!("chosen\" data-id=\"{}\"", c.id);
+        assert!(html.contains(&format!("data-id=\"{}\"", c.id)), "candidate {}", c.id);
+        assert_eq!(html.contains(&marker), chosen, "candidate {} chosen: {chosen}", c.id);
+        if chosen {
+            let k = sites.rows.iter().find(|r| r.sites.contains(&c.id)).unwrap().k;
+            assert!(html.contains(&format!(">{} (k={k})</text>", c.id)), "{} first at k {k}", c.id);
+        }
+    }
+    for s in &input.inst.schools {
+        let crossed = format!("school closed\" data-id=\"{}\"", s.id);
+        assert_eq!(html.contains(&crossed), last.closed.contains(&s.id), "{} crossed out", s.id);
+    }
+    // The walk per k: the numbers of sites.md.
+    for r in &sites.rows {
+        if let Some(w) = r.walk_m {
+            assert!(html.contains(&format!("{:.1} km", w as f64 / 1000.0)), "k {}", r.k);
+        }
+    }
+    let text = std::fs::read_to_string(pupils).unwrap();
+    let ids: Vec<&str> = text.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert!(ids.len() > 100);
+    for id in ids {
+        assert!(!html.contains(id), "pupil {id} in sites.html");
+    }
+}
+
 #[test]
 fn sites_on_a_synthetic_town_exact_and_heuristic_with_plans_that_check() {
     let d = tempfile::tempdir().unwrap();
@@ -286,6 +334,8 @@ fn sites_on_a_synthetic_town_exact_and_heuristic_with_plans_that_check() {
         let k = f["properties"]["chosen_at_k"].as_u64().unwrap() as usize;
         assert!(exact.rows[k].sites.contains(id) && !exact.rows[k - 1].sites.contains(id));
     }
+    let html = std::fs::read_to_string(out.join("sites.html")).unwrap();
+    assert_self_contained_map(&html, &input, &exact, &p);
     for (k, row) in exact.rows.iter().enumerate() {
         let dir = out.join("plans").join(format!("k{k}"));
         let o = bin().args(["check", "--pupils"]).arg(&p).arg("--plan").arg(&dir).output().unwrap();
@@ -634,6 +684,12 @@ fn the_service_chooses_sites_as_the_cli_does() {
     use common::server::{wait_job, Server, READ, WRITE};
     let d = tempfile::tempdir().unwrap();
     let [s, p, m, c, cm] = town(d.path(), true, 2);
+    // sites.html names the walks' files: the candidates' under the name the service gives it.
+    let cm = {
+        let named = d.path().join("candidate-matrix.csv");
+        std::fs::rename(&cm, &named).unwrap();
+        named
+    };
     // One of two current schools closes, saving 5; the least longest walk first.
     let first: Vec<String> = std::fs::read_to_string(&s)
         .unwrap()
@@ -685,7 +741,7 @@ fn the_service_chooses_sites_as_the_cli_does() {
         links.contains("plans/k2/districts.csv") || links.contains("plans/k2/summary.json"),
         "{links}"
     );
-    for f in ["sites.csv", "sites.md", "sites.geojson", "plans/k2/assignments.csv"] {
+    for f in ["sites.csv", "sites.md", "sites.geojson", "sites.html", "plans/k2/assignments.csv"] {
         let r = get(server.addr, &format!("/v1/sites/{id}/files/{f}"), Some(READ));
         assert_eq!(r.status, 200, "{f}: {}", r.text());
         assert_eq!(r.text(), read(&out.join(f)), "{f} differs from the CLI's");
@@ -824,6 +880,9 @@ fn closures_equal_enumerating_every_school_closed_from_files() {
     assert!(csv.lines().next().unwrap().ends_with(",closed"), "{csv}");
     let md = std::fs::read_to_string(out.join("sites.md")).unwrap();
     assert!(md.contains("Exactly 1 of the schools"), "{md}");
+    let html = std::fs::read_to_string(out.join("sites.html")).unwrap();
+    assert_self_contained_map(&html, &input, &exact, p);
+    assert!(html.contains("school closed\""), "a school crossed out");
     for (k, row) in exact.rows.iter().enumerate() {
         let dir = out.join("plans").join(format!("k{k}"));
         let o = bin().args(["check", "--pupils"]).arg(p).arg("--plan").arg(&dir).output().unwrap();

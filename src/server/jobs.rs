@@ -403,7 +403,7 @@ pub fn sites_input(
 }
 
 /// A site choice, as `catchment sites` makes it, in the work directory (removed after); its
-/// output files (`sites.csv`, `sites.md`, `sites.geojson`, `plans/k<N>/...`).
+/// output files (`sites.csv`, `sites.md`, `sites.geojson`, `sites.html`, `plans/k<N>/...`).
 fn run_sites(app: &App, id: &str, req: &SitesRequest) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
     let mut files = in_scratch(app, &format!("sites-{id}"), |input, out| {
         let (sites_in, method) = sites_input(input, req)?;
