@@ -121,8 +121,8 @@ inputs writes nothing; a scenario that cannot be solved is a row saying why (exi
         after_help = "Example:\n  catchment sites --schools schools.csv --pupils pupils.csv --matrix matrix.csv \\\n    \
 --candidates candidates.csv --candidate-matrix candidates-matrix.csv --open 3 --out out/sites\n\n\
 Candidates are read like schools (id,name,lat,lon,capacity | max_classes[,cost]); their matrix is a long CSV\n\
-pupil_id,school_id,meters (or block_id,...) for the same pupils. Writes OUT/sites.csv, OUT/sites.md and\n\
-OUT/plans/k<N>/ (each k's plan with the walks it was solved on: catchment check --pupils PUPILS --plan OUT/plans/k<N>)."
+pupil_id,school_id,meters (or block_id,...) for the same pupils. Writes OUT/sites.csv, OUT/sites.md, OUT/sites.geojson,\n\
+OUT/sites.html (the map) and OUT/plans/k<N>/ (each k's plan with the walks it was solved on: catchment check --pupils PUPILS --plan OUT/plans/k<N>)."
     )]
     Sites(SitesArgs),
     /// Robustness of a plan: Monte Carlo draws of moves, newcomers and cohort size over its
@@ -443,7 +443,11 @@ struct SitesArgs {
     #[arg(long)]
     matrix: PathBuf,
     /// Candidate sites: CSV id,name,lat,lon,capacity | max_classes[,class_size][,cost].
-    #[arg(long, requires = "candidate_matrix", required_unless_present = "extensions")]
+    #[arg(
+        long,
+        requires = "candidate_matrix",
+        required_unless_present_any = ["extensions", "closures"]
+    )]
     candidates: Option<PathBuf>,
     /// Walking distances to the candidates: long CSV pupil_id,school_id,meters (or block_id,...), or binary.
     #[arg(long, requires = "candidates")]
@@ -452,6 +456,18 @@ struct SitesArgs {
     /// classes there, each one option (cost per class).
     #[arg(long)]
     extensions: Option<PathBuf>,
+    /// Current schools that may close: CSV school_id[,saving] (what closing it saves, freeing
+    /// budget). With --close N exactly N of them close; without, any number (only to free budget).
+    #[arg(long)]
+    closures: Option<PathBuf>,
+    /// Exactly this many of the --closures schools close: the ones whose closing costs the
+    /// least walk.
+    #[arg(long, requires = "closures")]
+    close: Option<usize>,
+    /// What to make least: the total walk, or the longest walk of any pupil (then the total
+    /// walk within it).
+    #[arg(long, value_enum, default_value = "walk")]
+    objective: catchment::sites::Objective,
     /// Another year's pupils (repeat for more years): the sites chosen serve every cohort, the
     /// walk is summed over them and reported year by year. Read with the same matrices (keyed
     /// by block, or holding these pupils' rows).
@@ -473,7 +489,7 @@ struct SitesArgs {
     /// bring every pupil within it, and the least walk with them.
     #[arg(long)]
     max_walk: Option<u32>,
-    /// Output directory: sites.csv, sites.md, plans/k<N>/.
+    /// Output directory: sites.csv, sites.md, sites.geojson, sites.html, plans/k<N>/.
     #[arg(long)]
     out: PathBuf,
     /// Replace --out even when it is not a catchment output directory (it is replaced whole).
@@ -1245,20 +1261,26 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                     a.candidates.as_deref(),
                     a.candidate_matrix.as_deref(),
                     a.extensions.as_deref(),
+                    a.closures.as_deref(),
                 ],
             )?;
             let pb = spinner("reading the inputs");
-            let input = catchment::sites::load_with(
+            let input = catchment::sites::load_options(
                 &a.schools,
                 &a.pupils,
                 &a.matrix,
                 a.candidates.as_deref().zip(a.candidate_matrix.as_deref()),
-                a.extensions.as_deref(),
+                catchment::sites::Options {
+                    extensions: a.extensions.as_deref(),
+                    closures: a.closures.as_deref(),
+                    close: a.close,
+                },
                 &a.cohorts,
             );
             pb.finish_and_clear();
             let mut input = input?;
             input.max_walk = a.max_walk;
+            input.objective = a.objective;
             let pb = spinner(&format!(
                 "choosing up to {} of {} options",
                 a.open,
@@ -1270,7 +1292,10 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             sites.write(dir.path())?;
             dir.finish()?;
             print!("{}", sites.markdown());
-            println!("\nWritten to {}/ (sites.csv, sites.md, plans/k<N>/)", a.out.display());
+            println!(
+                "\nWritten to {}/ (sites.csv, sites.md, sites.geojson, sites.html, plans/k<N>/)",
+                a.out.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve(config) => {

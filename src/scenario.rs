@@ -121,6 +121,24 @@ pub struct NewSchool {
     pub matrix: PathBuf,
 }
 
+/// The choice of a `catchment sites` run, built in a scenario: the options of row `k` of its
+/// `sites.csv` — new sites added (from the candidates file and matrix the run read), extra
+/// classes added to their schools, closed schools closed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SitesChoice {
+    /// The `catchment sites` output directory (its `sites.csv` is read).
+    pub dir: PathBuf,
+    /// The row: the choice of at most `k` options.
+    pub k: usize,
+    /// The candidates file the run read (needed when the row opens a new site).
+    #[serde(default)]
+    pub candidates: Option<PathBuf>,
+    /// The candidates' matrix the run read.
+    #[serde(default)]
+    pub candidate_matrix: Option<PathBuf>,
+}
+
 /// One scenario: changes to the base. Keys left out keep the base's value.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -136,6 +154,9 @@ pub struct ScenarioSpec {
     /// Schools to add.
     #[serde(default)]
     pub add_school: Vec<NewSchool>,
+    /// A site choice to build (a row of a `catchment sites` run).
+    #[serde(default)]
+    pub sites: Option<SitesChoice>,
     /// New seats per school id.
     #[serde(default)]
     pub capacity: BTreeMap<String, u32>,
@@ -308,6 +329,12 @@ pub fn parse(file: &str, text: &str, dir: &Path) -> Result<ScenarioFile> {
         for a in &mut s.add_school {
             resolve(&mut a.matrix);
         }
+        if let Some(c) = &mut s.sites {
+            resolve(&mut c.dir);
+            for p in [&mut c.candidates, &mut c.candidate_matrix].into_iter().flatten() {
+                resolve(p);
+            }
+        }
         scenarios.push(s);
     }
     Ok(ScenarioFile { file: file.to_string(), base, scenarios })
@@ -464,6 +491,69 @@ fn loaded(
         walks: Some(crate::output::StoredWalks { left_out_ungeocoded: vec![], block_source }),
         pins: None,
     })
+}
+
+/// Build row `k` of a site choice into `schools`: its closed schools closed, one more class
+/// at each extended school (`<school>+<n>`), its new sites added from the candidates file.
+/// Returns the ids of the new sites (their walks are the candidates' matrix).
+fn build_sites(choice: &SitesChoice, schools: &mut Vec<School>) -> Result<Vec<String>> {
+    let path = choice.dir.join("sites.csv");
+    let file = file_name(&path);
+    let text = String::from_utf8(crate::instance::read_input(&path)?)
+        .map_err(|_| Error::input(&file, None, None, "is not UTF-8 text"))?;
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let headers = rd.headers().map_err(|e| Error::csv(&file, e))?.clone();
+    let col = |n: &str| headers.iter().position(|h| h == n);
+    let (Some(ck), Some(cs), Some(cw)) = (col("k"), col("sites"), col("walk_m")) else {
+        return Err(Error::input(&file, Some(1), None, "is not a sites.csv (k, sites, walk_m)"));
+    };
+    let mut row = None;
+    for (i, rec) in rd.records().enumerate() {
+        let rec = rec.map_err(|e| Error::csv(&file, e))?;
+        if rec.get(ck) == Some(choice.k.to_string().as_str()) {
+            row = Some((i as u64 + 2, rec));
+        }
+    }
+    let Some((line, rec)) = row else {
+        return Err(Error::input(&file, None, Some("k"), format!("has no row k = {}", choice.k)));
+    };
+    if rec.get(cw).unwrap_or("").is_empty() {
+        return Err(Error::input(&file, Some(line), Some("walk_m"), "this row has no plan"));
+    }
+    let ids = |c: Option<usize>| -> Vec<String> {
+        c.and_then(|c| rec.get(c)).unwrap_or("").split_whitespace().map(String::from).collect()
+    };
+    for id in ids(col("closed")) {
+        schools.retain(|x| x.id != id);
+    }
+    let candidates = match &choice.candidates {
+        Some(p) => crate::instance::read_schools(p)?,
+        None => Vec::new(),
+    };
+    let mut new = Vec::new();
+    for id in ids(Some(cs)) {
+        if let Some(c) = candidates.iter().find(|c| c.id == id) {
+            let mut c = c.clone();
+            c.extra.retain(|(k, _)| k != "cost");
+            schools.push(c);
+            new.push(id);
+        } else if let Some(x) =
+            id.rsplit_once('+').and_then(|(school, _)| schools.iter_mut().find(|x| x.id == school))
+        {
+            x.capacity += x.class_size;
+            if let Some(r) = &mut x.max_classes {
+                *r += 1;
+            }
+        } else {
+            return Err(Error::input(
+                &file,
+                Some(line),
+                Some("sites"),
+                format!("'{id}' is neither a candidate (give the candidates file) nor a school's extra class"),
+            ));
+        }
+    }
+    Ok(new)
 }
 
 /// Columns of `m` (over `from` schools) rearranged for the `to` schools; schools not in
@@ -680,6 +770,26 @@ pub fn prepare(f: &ScenarioFile) -> Result<Vec<Prepared>> {
                 extra_bm.push((bm, vec![school.clone()]));
             }
             schools.push(school);
+        }
+        if let Some(choice) = &s.sites {
+            let new = build_sites(choice, &mut schools).map_err(|e| ctx("sites", e))?;
+            if !new.is_empty() {
+                let cm = choice.candidate_matrix.as_deref().ok_or_else(|| {
+                    bad(&f.file, &format!("{label}: sites"), "new sites need candidate_matrix")
+                })?;
+                let all = crate::instance::read_schools(choice.candidates.as_deref().unwrap_or(cm))
+                    .map_err(|e| ctx("sites.candidates", e))?;
+                let cands = Instance::new(all.clone(), pupils_without_fixed(&inst0))
+                    .map_err(|e| ctx("sites.candidates", e))?;
+                let m = crate::routing::read_matrix(cm, &cands)
+                    .map_err(|e| ctx("sites.candidate_matrix", e))?;
+                extra.push((m, cands.schools.clone()));
+                if base_bm.is_some() {
+                    let bm = crate::districts::read_block_matrix(cm, &cands.schools)
+                        .map_err(|e| ctx("sites.candidate_matrix", e))?;
+                    extra_bm.push((bm, cands.schools.clone()));
+                }
+            }
         }
         let inst = Instance::new(schools, inst0.pupils.clone()).map_err(|e| ctx("close", e))?;
         let matrix = remap(&m0, &inst0.schools, &inst.schools, &extra);

@@ -142,13 +142,21 @@ fn generator_reproduces_the_committed_case() {
         .arg(&src)
         .arg("--out")
         .arg(&out)
+        .args(["--years", "4"])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let committed = repo().join("data/magdeburg");
-    for f in
-        ["schools.csv", "pupils.csv", "blocks.csv", "candidates.csv", "network.osm", "README.md"]
-    {
+    for f in [
+        "schools.csv",
+        "pupils.csv",
+        "blocks.csv",
+        "candidates.csv",
+        "network.osm",
+        "README.md",
+        "pupils-2023.csv",
+        "pupils-2026.csv",
+    ] {
         let a = std::fs::read(out.join(f)).unwrap();
         let b = std::fs::read(committed.join(f))
             .unwrap_or_else(|_| panic!("data/magdeburg/{f} is not committed"));
@@ -505,4 +513,67 @@ fn the_network_reaches_every_home_and_school_and_links_no_bank_to_the_other() {
     // The street readers leave every link out: the map and the street list see the source ways.
     let lines = catchment::districts::streets::read_street_lines(&dir.join("network.osm")).unwrap();
     assert_eq!(lines.len(), sources);
+}
+
+/// `--years N`: the coming years' intakes, aged forward. Each cohort has as many pupils as the
+/// single-age table counts residents aged 5 - a in its last year, split over the Stadtteile as
+/// `pupils.csv` is; the same inputs give the same cohorts, whatever the number of years asked,
+/// and this year's pupils do not move.
+#[test]
+fn coming_years_follow_the_age_table_and_are_deterministic() {
+    let Some(src) = source() else { return };
+    let opts = |years| magdeburg::Options {
+        source: src.clone(),
+        osm: None,
+        seed: magdeburg::DEFAULT_SEED,
+        years,
+    };
+    let two = magdeburg::generate(&opts(2)).unwrap();
+    let one = magdeburg::generate(&opts(1)).unwrap();
+    assert_eq!(two.future.len(), 2);
+    assert_eq!(one.future[0], two.future[0], "a year's cohort depends on the years asked");
+    assert_eq!(one.pupils, two.pupils, "this year's pupils moved");
+    // The sizes, read from the table here.
+    let table: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(src.join("population_by_single_age.json")).unwrap(),
+    )
+    .unwrap();
+    let count = |year: i64, age: u32| {
+        table["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["var1"].as_i64() == Some(year) && r["var2"] == age.to_string().as_str())
+            .and_then(|r| r["var3"].as_u64())
+            .unwrap() as usize
+    };
+    assert_eq!(two.pupils.len(), count(two.cohort_year, 5));
+    for (a, f) in two.future.iter().enumerate() {
+        let age = 4 - a as u32;
+        assert_eq!((f.age, f.intake_year), (age, two.cohort_year + 2 + a as i64));
+        assert_eq!(f.pupils.len(), count(two.cohort_year, age), "aged {age}");
+        assert_eq!(f.size as usize, f.pupils.len());
+        // Split as pupils.csv is: the same shares of residents aged 0-6, by largest remainders.
+        let weights: Vec<u32> = two.districts.iter().map(|d| d.age_0_6).collect();
+        let shares = apportion(f.size, &weights);
+        let block_district: HashMap<&str, &str> =
+            two.blocks.iter().map(|b| (b.id.as_str(), b.district.as_str())).collect();
+        for (d, &n) in two.districts.iter().zip(&shares) {
+            let here = f.pupils.iter().filter(|p| block_district[p.block.as_str()] == d.name);
+            assert!(here.count() as u32 <= n, "{}: more pupils than its share", d.name);
+        }
+        assert_ne!(f.pupils, two.pupils[..f.pupils.len().min(two.pupils.len())]);
+    }
+    let e = magdeburg::generate(&opts(magdeburg::MAX_YEARS + 1)).unwrap_err();
+    assert!(e.to_string().contains("single-age table"), "{e}");
+    // Written beside pupils.csv, as pupils-<year>.csv with pupils.csv's columns.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("m");
+    magdeburg::write(&out, &two).unwrap();
+    let head =
+        |f: &str| std::fs::read_to_string(out.join(f)).unwrap().lines().next().map(String::from);
+    for f in &two.future {
+        assert_eq!(head(&format!("pupils-{}.csv", f.intake_year)), head("pupils.csv"));
+    }
+    assert!(std::fs::read_to_string(out.join("README.md")).unwrap().contains("coming years"));
 }

@@ -11,7 +11,7 @@ mod synthetic;
 use catchment::error::Error;
 use catchment::routing::UNREACHABLE;
 use catchment::sites::{self, Method};
-use catchment::solve::facility::Facility;
+use catchment::solve::facility::{Choice, Closures, Facility};
 use catchment::solve::Problem;
 use common::*;
 use std::path::Path;
@@ -97,7 +97,13 @@ fn tiny(seed: u64) -> Facility {
         n_existing: n_e,
         cost: (0..n_c).map(|_| if with_costs { (1 + r.below(5)) as f64 } else { 0.0 }).collect(),
         budget: with_costs.then(|| (2 + r.below(6)) as f64),
+        closures: Closures::default(),
     }
+}
+
+/// No candidate open, no school closed: where the heuristic starts.
+fn nothing() -> Choice {
+    Choice { open: vec![], closed: vec![], walk: None }
 }
 
 #[test]
@@ -122,13 +128,19 @@ fn exact_heuristic_and_bounds_agree_with_every_subset_on_tiny_instances() {
                         panic!("seed {seed} k {k}: Cbc found no choice, subsets do ({best} m)")
                     });
                     assert_eq!(c.walk, Some(best), "seed {seed} k {k}: exact vs every subset");
-                    assert!(c.open.len() <= k && f.within_budget(&c.open), "seed {seed} k {k}");
+                    assert!(
+                        c.open.len() <= k && f.within_budget(&c.open, &c.closed),
+                        "seed {seed} k {k}"
+                    );
                     assert!(mip.bound <= best, "seed {seed} k {k}: Cbc's bound above the optimum");
-                    let h = f.heuristic(k, &[]).unwrap();
-                    assert!(h.open.len() <= k && f.within_budget(&h.open), "seed {seed} k {k}");
+                    let h = f.heuristic(k, &nothing()).unwrap();
+                    assert!(
+                        h.open.len() <= k && f.within_budget(&h.open, &h.closed),
+                        "seed {seed} k {k}"
+                    );
                     if let Some(hw) = h.walk {
                         assert!(hw >= best, "seed {seed} k {k}: heuristic below the optimum");
-                        let by_year = f.walk_by_year(&h.open).unwrap().unwrap();
+                        let by_year = f.walk_by_year(&h.open, &h.closed).unwrap().unwrap();
                         assert_eq!(by_year.iter().sum::<u64>(), hw);
                     }
                     let lag = f.lagrangian_bound(k, h.walk.or(Some(best)), 400);
@@ -162,6 +174,7 @@ fn lagrangian_bound_is_tight_when_capacities_do_not_bind() {
         n_existing: 1,
         cost: vec![0.0, 0.0],
         budget: None,
+        closures: Closures::default(),
     };
     let best = f.brute_force(2).unwrap().walk.unwrap();
     assert_eq!(best, 100 + 100 + 100 + 300);
@@ -223,6 +236,54 @@ fn town(dir: &Path, cost: bool, scale: u32) -> [std::path::PathBuf; 5] {
     [s, t.join("pupils.csv"), m, c, cm]
 }
 
+/// `sites.html`: every current school and candidate on the map, the sites chosen at the largest
+/// k marked with the k first choosing each, the schools it closes crossed out, the walk per k;
+/// nothing loaded from elsewhere and no pupil id anywhere.
+fn assert_self_contained_map(
+    html: &str,
+    input: &sites::SitesInput,
+    sites: &sites::Sites,
+    pupils: &Path,
+) {
+    assert!(
+        html.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'")
+    );
+    for bad in ["http://", "https://", " src=", "href=", "url(", "@import"] {
+        assert!(!html.contains(bad), "sites.html has {bad:?}");
+    }
+    for s in &input.inst.schools {
+        assert!(html.contains(&format!("data-id=\"{}\"", s.id)), "school {}", s.id);
+    }
+    let last = sites.rows.iter().rev().find(|r| r.walk_m.is_some()).unwrap();
+    assert!(!last.sites.is_empty());
+    for c in &input.candidates {
+        let chosen = last.sites.contains(&c.id);
+        let marker = format!("chosen\" data-id=\"{}\"", c.id);
+        assert!(html.contains(&format!("data-id=\"{}\"", c.id)), "candidate {}", c.id);
+        assert_eq!(html.contains(&marker), chosen, "candidate {} chosen: {chosen}", c.id);
+        if chosen {
+            let k = sites.rows.iter().find(|r| r.sites.contains(&c.id)).unwrap().k;
+            assert!(html.contains(&format!(">{} (k={k})</text>", c.id)), "{} first at k {k}", c.id);
+        }
+    }
+    for s in &input.inst.schools {
+        let crossed = format!("school closed\" data-id=\"{}\"", s.id);
+        assert_eq!(html.contains(&crossed), last.closed.contains(&s.id), "{} crossed out", s.id);
+    }
+    // The walk per k: the numbers of sites.md.
+    for r in &sites.rows {
+        if let Some(w) = r.walk_m {
+            assert!(html.contains(&format!("{:.1} km", w as f64 / 1000.0)), "k {}", r.k);
+        }
+    }
+    let text = std::fs::read_to_string(pupils).unwrap();
+    let ids: Vec<&str> = text.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert!(ids.len() > 100);
+    for id in ids {
+        assert!(!html.contains(id), "pupil {id} in sites.html");
+    }
+}
+
 #[test]
 fn sites_on_a_synthetic_town_exact_and_heuristic_with_plans_that_check() {
     let d = tempfile::tempdir().unwrap();
@@ -273,6 +334,8 @@ fn sites_on_a_synthetic_town_exact_and_heuristic_with_plans_that_check() {
         let k = f["properties"]["chosen_at_k"].as_u64().unwrap() as usize;
         assert!(exact.rows[k].sites.contains(id) && !exact.rows[k - 1].sites.contains(id));
     }
+    let html = std::fs::read_to_string(out.join("sites.html")).unwrap();
+    assert_self_contained_map(&html, &input, &exact, &p);
     for (k, row) in exact.rows.iter().enumerate() {
         let dir = out.join("plans").join(format!("k{k}"));
         let o = bin().args(["check", "--pupils"]).arg(&p).arg("--plan").arg(&dir).output().unwrap();
@@ -587,8 +650,8 @@ fn several_cohorts_share_the_sites_and_equal_choosing_for_each_year_alone() {
                 continue;
             }
             let set: Vec<usize> = (0..3).filter(|&i| mask >> i & 1 == 1).collect();
-            let wa = fa.evaluate(&set).unwrap().map(|x| x.objective);
-            let wb = fb.evaluate(&set).unwrap().map(|x| x.objective);
+            let wa = fa.evaluate(&set, &[]).unwrap().map(|x| x.objective);
+            let wb = fb.evaluate(&set, &[]).unwrap().map(|x| x.objective);
             if let (Some(x), Some(y)) = (wa, wb) {
                 best = Some(best.map_or(x + y, |b| b.min(x + y)));
             }
@@ -620,13 +683,32 @@ fn the_service_chooses_sites_as_the_cli_does() {
     use common::http::{get, post_json};
     use common::server::{wait_job, Server, READ, WRITE};
     let d = tempfile::tempdir().unwrap();
-    let [s, p, m, c, cm] = town(d.path(), true, 1);
+    let [s, p, m, c, cm] = town(d.path(), true, 2);
+    // sites.html names the walks' files: the candidates' under the name the service gives it.
+    let cm = {
+        let named = d.path().join("candidate-matrix.csv");
+        std::fs::rename(&cm, &named).unwrap();
+        named
+    };
+    // One of two current schools closes, saving 5; the least longest walk first.
+    let first: Vec<String> = std::fs::read_to_string(&s)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .take(2)
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect();
+    let closures = d.path().join("closures.csv");
+    std::fs::write(&closures, format!("school_id,saving\n{},5\n{},5\n", first[0], first[1]))
+        .unwrap();
     let out = d.path().join("cli");
     let o = bin()
         .arg("sites")
         .args(["--schools".as_ref(), s.as_os_str(), "--pupils".as_ref(), p.as_os_str()])
         .args(["--matrix".as_ref(), m.as_os_str(), "--candidates".as_ref(), c.as_os_str()])
         .args(["--candidate-matrix".as_ref(), cm.as_os_str()])
+        .args(["--closures".as_ref(), closures.as_os_str()])
+        .args(["--close", "1", "--objective", "longest", "--budget", "30"])
         .args(["--open", "2", "--method", "heuristic", "--out"])
         .arg(&out)
         .output()
@@ -636,8 +718,11 @@ fn the_service_chooses_sites_as_the_cli_does() {
     let body = serde_json::json!({
         "schools": read(&s), "pupils": read(&p), "matrix": read(&m),
         "candidates": read(&c), "candidate_matrix": read(&cm),
+        "closures": read(&closures), "close": 1, "objective": "longest", "budget": 30.0,
         "open": 2, "method": "heuristic",
     });
+    let csv = read(&out.join("sites.csv"));
+    assert!(csv.lines().next().unwrap().ends_with(",closed,longest_m,longest_bound_m"), "{csv}");
     let server = Server::start(&d.path().join("c.db"), &[]);
     let r = post_json(server.addr, "/v1/sites", Some(WRITE), body.to_string().as_bytes());
     assert_eq!(r.status, 202, "{}", r.text());
@@ -656,7 +741,7 @@ fn the_service_chooses_sites_as_the_cli_does() {
         links.contains("plans/k2/districts.csv") || links.contains("plans/k2/summary.json"),
         "{links}"
     );
-    for f in ["sites.csv", "sites.md", "sites.geojson", "plans/k2/assignments.csv"] {
+    for f in ["sites.csv", "sites.md", "sites.geojson", "sites.html", "plans/k2/assignments.csv"] {
         let r = get(server.addr, &format!("/v1/sites/{id}/files/{f}"), Some(READ));
         assert_eq!(r.status, 200, "{f}: {}", r.text());
         assert_eq!(r.text(), read(&out.join(f)), "{f} differs from the CLI's");
@@ -670,6 +755,11 @@ fn the_service_chooses_sites_as_the_cli_does() {
     assert_eq!(r.status, 422, "{}", r.text());
     assert!(r.text().contains("candidates.csv"), "{}", r.text());
     let mut bad = body.clone();
+    bad["objective"] = "shortest".into();
+    let r = post_json(server.addr, "/v1/sites", Some(WRITE), bad.to_string().as_bytes());
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("objective"), "{}", r.text());
+    let mut bad = body.clone();
     bad["method"] = "fastest".into();
     let r = post_json(server.addr, "/v1/sites", Some(WRITE), bad.to_string().as_bytes());
     assert_eq!(r.status, 422, "{}", r.text());
@@ -678,4 +768,255 @@ fn the_service_chooses_sites_as_the_cli_does() {
         post_json(server.addr, "/v1/sites", Some(READ), body.to_string().as_bytes()).status,
         403
     );
+}
+
+/// `tiny(seed)` with its first candidate made a current school, and the current schools
+/// without fixed pupils allowed to close: exactly 0, 1 or 2 of them, or any number (then each
+/// saves something when the candidates cost something, freeing budget).
+fn tiny_closing(seed: u64) -> Facility {
+    let mut f = tiny(seed);
+    f.n_existing += 1;
+    f.cost.remove(0);
+    let fixed_to = |j: usize| f.years().any(|p| p.fixed.contains(&Some(j as u32)));
+    let schools: Vec<usize> = (0..f.n_existing).filter(|&j| !fixed_to(j)).collect();
+    let exactly = match seed % 4 {
+        0 => None,
+        n => Some((n as usize - 1).min(schools.len())),
+    };
+    let saving = (0..schools.len())
+        .map(|i| if f.budget.is_some() { (1 + (seed as usize + i) % 3) as f64 } else { 0.0 })
+        .collect();
+    f.closures = Closures { schools, saving, exactly };
+    f
+}
+
+#[test]
+fn closures_exact_and_heuristic_agree_with_every_subset_on_tiny_instances() {
+    let (mut compared, mut closing, mut freeing) = (0, 0, 0);
+    for seed in 1..=60u64 {
+        let f = tiny_closing(seed);
+        for k in 0..=2usize {
+            let brute = f.brute_force(k).unwrap();
+            let mip = f.mip(k, 60).unwrap();
+            assert!(mip.proved, "seed {seed} k {k}: Cbc did not prove its answer");
+            let Some(best) = brute.walk else {
+                assert!(mip.choice.is_none(), "seed {seed} k {k}: Cbc fits where no subset does");
+                continue;
+            };
+            let c = mip.choice.as_ref().unwrap_or_else(|| panic!("seed {seed} k {k}: no choice"));
+            assert_eq!(c.walk, Some(best), "seed {seed} k {k}: exact vs every subset");
+            assert!(c.open.len() <= k && f.within_budget(&c.open, &c.closed), "seed {seed} k {k}");
+            if let Some(n) = f.closures.exactly {
+                assert_eq!(c.closed.len(), n, "seed {seed} k {k}: closures");
+                let h = f.heuristic(k, &nothing()).unwrap();
+                assert_eq!(h.closed.len(), n, "seed {seed} k {k}: heuristic's closures");
+                assert!(h.open.len() <= k && f.within_budget(&h.open, &h.closed));
+                assert!(h.walk.is_none_or(|w| w >= best), "seed {seed} k {k}: heuristic");
+                // The walk evaluated on the schools left: the plan the closures give.
+                assert_eq!(f.walk(&h.open, &h.closed).unwrap(), h.walk);
+            } else if !c.closed.is_empty() {
+                freeing += 1;
+            }
+            closing += usize::from(!c.closed.is_empty());
+            assert!(mip.bound <= best, "seed {seed} k {k}: Cbc's bound above the optimum");
+            let lag = f.lagrangian_bound(k, Some(best), 400);
+            assert!(lag <= best, "seed {seed} k {k}: Lagrangian bound {lag} > optimum {best}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 60 && closing > 20, "{compared} compared, {closing} with closures");
+    assert!(freeing > 0, "no closure was chosen to free budget");
+}
+
+/// `catchment sites --closures`: exactly one of three current schools closes. Each k's
+/// answer equals the least, over the school closed, of every way to open sites, each solved
+/// from files written without that school.
+#[test]
+fn closures_equal_enumerating_every_school_closed_from_files() {
+    let d = tempfile::tempdir().unwrap();
+    let files = town(d.path(), false, 2);
+    let [s, p, m, c, cm] = &files;
+    let schools = std::fs::read_to_string(s).unwrap();
+    let ids: Vec<String> =
+        schools.lines().skip(1).take(3).map(|l| l.split(',').next().unwrap().into()).collect();
+    let list = d.path().join("closures.csv");
+    std::fs::write(&list, format!("school_id\n{}\n", ids.join("\n"))).unwrap();
+    let opts = sites::Options { closures: Some(&list), close: Some(1), ..Default::default() };
+    let input = sites::load_options(s, p, m, Some((c, cm)), opts, &[]).unwrap();
+    let exact = sites::choose(&input, 2, None, Method::Exact, 120).unwrap();
+    let heur = sites::choose(&input, 2, None, Method::Heuristic, 120).unwrap();
+    for (k, (e, h)) in exact.rows.iter().zip(&heur.rows).enumerate() {
+        let mut best: Option<u64> = None;
+        for id in &ids {
+            let without = d.path().join(format!("without-{id}.csv"));
+            let text: String = schools
+                .lines()
+                .filter(|l| !l.starts_with(&format!("{id},")))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            std::fs::write(&without, text).unwrap();
+            let walks = d.path().join(format!("without-{id}-matrix.csv"));
+            let text: String = std::fs::read_to_string(m)
+                .unwrap()
+                .lines()
+                .filter(|l| l.split(',').nth(1) != Some(id.as_str()))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            std::fs::write(&walks, text).unwrap();
+            let f = [without, p.clone(), walks, c.clone(), cm.clone()];
+            if let Some(w) = enumerate_options(d.path(), &f, &[], k) {
+                best = Some(best.map_or(w, |b| b.min(w)));
+            }
+        }
+        assert_eq!(e.walk_m, best, "k {k}: closing one school vs every school closed");
+        assert_eq!((e.closed.len(), e.gap), (1, Some(0.0)), "k {k}: {e:?}");
+        assert_eq!(h.closed.len(), 1, "k {k}");
+        assert!(h.walk_m >= e.walk_m && h.bound_m <= e.walk_m, "k {k}");
+    }
+    // The plans leave the closed school out and check; the tables name it.
+    let out = d.path().join("out");
+    exact.write(&out).unwrap();
+    let csv = std::fs::read_to_string(out.join("sites.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().ends_with(",closed"), "{csv}");
+    let md = std::fs::read_to_string(out.join("sites.md")).unwrap();
+    assert!(md.contains("Exactly 1 of the schools"), "{md}");
+    let html = std::fs::read_to_string(out.join("sites.html")).unwrap();
+    assert_self_contained_map(&html, &input, &exact, p);
+    assert!(html.contains("school closed\""), "a school crossed out");
+    for (k, row) in exact.rows.iter().enumerate() {
+        let dir = out.join("plans").join(format!("k{k}"));
+        let o = bin().args(["check", "--pupils"]).arg(p).arg("--plan").arg(&dir).output().unwrap();
+        assert!(o.status.success(), "k{k}: {}", String::from_utf8_lossy(&o.stdout));
+        let written = std::fs::read_to_string(dir.join("schools.csv")).unwrap();
+        assert!(!written.lines().any(|l| l.starts_with(&format!("{},", row.closed[0]))));
+        assert_eq!(written.lines().count(), schools.lines().count() - 1 + row.sites.len());
+    }
+    // Mistakes: more closures than listed, an unknown school (file and line), any number of
+    // closures with the heuristic.
+    let opts = sites::Options { closures: Some(&list), close: Some(4), ..Default::default() };
+    let e = sites::load_options(s, p, m, Some((c, cm)), opts, &[]).unwrap_err();
+    assert!(matches!(e, Error::Policy { .. }), "{e}");
+    std::fs::write(&list, "school_id,saving\nNOPE,3\n").unwrap();
+    let opts = sites::Options { closures: Some(&list), ..Default::default() };
+    let e = sites::load_options(s, p, m, Some((c, cm)), opts, &[]).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("closures.csv:2") && msg.contains("NOPE"), "{msg}");
+    std::fs::write(&list, format!("school_id\n{}\n", ids[0])).unwrap();
+    let input = sites::load_options(s, p, m, Some((c, cm)), opts, &[]).unwrap();
+    let e = sites::choose(&input, 1, None, Method::Heuristic, 10).unwrap_err();
+    assert!(matches!(e, Error::Policy { .. }), "{e}");
+}
+
+/// `--objective longest`: the least longest walk for each k equals, over every subset of
+/// sites, the least limit under which `solve` finds a plan, and the walk the least walk of a
+/// subset under that limit; the heuristic's is never less, its bound never more.
+#[test]
+fn the_least_longest_walk_equals_every_subset_solved_under_limits() {
+    let d = tempfile::tempdir().unwrap();
+    let [s, p, m, c, cm] = town(d.path(), false, 2);
+    let mut input = sites::load(&s, &p, &m, &c, &cm).unwrap();
+    input.objective = sites::Objective::Longest;
+    let exact = sites::choose(&input, 2, None, Method::Exact, 120).unwrap();
+    let heur = sites::choose(&input, 2, None, Method::Heuristic, 120).unwrap();
+    let solve = |set: &[usize], limit: u32| {
+        let (inst, mat) = sites::instance_with(&input, set, &[]).unwrap();
+        let policy = catchment::Policy { max_walk: Some(limit), ..Default::default() };
+        catchment::solve_plan(&inst, &mat, &policy, None).ok().map(|p| p.objective)
+    };
+    for (k, (e, h)) in exact.rows.iter().zip(&heur.rows).enumerate() {
+        let sets: Vec<Vec<usize>> = (0u32..8)
+            .filter(|m| m.count_ones() as usize <= k)
+            .map(|m| (0..3).filter(|&i| m >> i & 1 == 1).collect())
+            .collect();
+        let mut least = u32::MAX;
+        for set in &sets {
+            let (_, mat) = sites::instance_with(&input, set, &[]).unwrap();
+            let mut v: Vec<u32> =
+                mat.meters.iter().copied().filter(|&w| w != UNREACHABLE).collect();
+            v.sort_unstable();
+            v.dedup();
+            // Bisection: the least value under which this subset has a plan.
+            let (mut lo, mut hi) = (0, v.len() - 1);
+            if solve(set, v[hi]).is_none() {
+                continue;
+            }
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                if solve(set, v[mid]).is_some() {
+                    hi = mid
+                } else {
+                    lo = mid + 1
+                }
+            }
+            least = least.min(v[hi]);
+        }
+        let walk = sets.iter().filter_map(|set| solve(set, least)).min();
+        assert_eq!(e.longest_m, Some(least), "k {k}: least longest walk");
+        assert_eq!(e.longest_bound_m, Some(least), "k {k}: exact answers are proved");
+        assert_eq!(e.walk_m, walk, "k {k}: least walk within the least longest walk");
+        assert!(h.longest_m >= e.longest_m && h.longest_bound_m <= e.longest_m, "k {k}");
+        assert!(h.longest_m != e.longest_m || h.walk_m >= e.walk_m, "k {k}");
+    }
+    assert!(exact.rows[2].longest_m < exact.rows[0].longest_m, "{:?}", exact.rows);
+    // Every plan keeps to its row's longest walk and checks.
+    for (k, inst, mat, plan) in &exact.plans {
+        let longest = (0..inst.pupils.len())
+            .map(|i| mat.get(i, plan.assign[i] as usize).unwrap())
+            .max()
+            .unwrap();
+        assert_eq!(Some(longest), exact.rows[*k].longest_m, "k {k}");
+    }
+    let out = d.path().join("out");
+    exact.write(&out).unwrap();
+    let csv = std::fs::read_to_string(out.join("sites.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().ends_with(",longest_m,longest_bound_m"), "{csv}");
+}
+
+/// A scenario builds a site choice (`sites = { dir, k, candidates, candidate_matrix }`): row k
+/// of `sites.csv` — its new sites added, its closed school closed — solves to that row's walk.
+#[test]
+fn a_scenario_builds_the_choice_of_a_sites_row() {
+    let d = tempfile::tempdir().unwrap();
+    let [s, p, m, c, cm] = town(d.path(), false, 2);
+    let first = std::fs::read_to_string(&s).unwrap().lines().nth(1).unwrap().to_string();
+    let id = first.split(',').next().unwrap();
+    let list = d.path().join("closures.csv");
+    std::fs::write(&list, format!("school_id\n{id}\n")).unwrap();
+    let opts = sites::Options { closures: Some(&list), close: Some(1), ..Default::default() };
+    let input = sites::load_options(&s, &p, &m, Some((&c, &cm)), opts, &[]).unwrap();
+    let r = sites::choose(&input, 2, None, Method::Exact, 120).unwrap();
+    let out = d.path().join("sites-out");
+    r.write(&out).unwrap();
+    let toml = d.path().join("scenarios.toml");
+    let q = |p: &Path| format!("{:?}", p.display().to_string());
+    std::fs::write(
+        &toml,
+        format!(
+            "[base]\nschools = {}\npupils = {}\nmatrix = {}\n\n[[scenario]]\nname = \"built\"\n\
+             sites = {{ dir = {}, k = 2, candidates = {}, candidate_matrix = {} }}\n",
+            q(&s),
+            q(&p),
+            q(&m),
+            q(&out),
+            q(&c),
+            q(&cm)
+        ),
+    )
+    .unwrap();
+    let f = catchment::scenario::load(&toml).unwrap();
+    let prepared = catchment::scenario::prepare(&f).unwrap();
+    let built = prepared.iter().find(|x| x.name == "built").unwrap();
+    let ids: Vec<&str> = built.loaded.inst.schools.iter().map(|x| x.id.as_str()).collect();
+    assert!(!ids.contains(&id), "the closed school is still there: {ids:?}");
+    for site in &r.rows[2].sites {
+        assert!(ids.contains(&site.as_str()), "{site} not built: {ids:?}");
+    }
+    let plan = catchment::scenario::solve(built).unwrap();
+    assert_eq!(Some(plan.plan.objective), r.rows[2].walk_m);
+    // A row that does not exist: the file named.
+    std::fs::write(&toml, std::fs::read_to_string(&toml).unwrap().replace("k = 2", "k = 7"))
+        .unwrap();
+    let f = catchment::scenario::load(&toml).unwrap();
+    let e = catchment::scenario::prepare(&f).unwrap_err();
+    assert!(e.to_string().contains("sites.csv") && e.to_string().contains("k = 7"), "{e}");
 }

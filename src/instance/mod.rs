@@ -184,6 +184,7 @@ const OUTPUT_FILES: &[&str] = &[
     "sites.csv",
     "sites.md",
     "sites.geojson",
+    "sites.html",
     "edit.json",
     "pins.csv",
     "excluded-blocks.csv",

@@ -179,11 +179,15 @@ pub const PALETTE: [&str; 12] = [
 const MAP_WIDTH: f64 = 1000.0;
 const MAP_MARGIN: f64 = 12.0;
 
+/// The Content-Security-Policy every self-contained page carries: nothing but its own inline
+/// style and script.
+pub(crate) const CSP_META: &str = "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">";
+
 /// HTML-escapes text for element content and attribute values.
 pub use crate::districts::files::escape_html as escape;
 
 /// 12345 -> "12,345".
-fn group(n: u64) -> String {
+pub(crate) fn group(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
@@ -264,17 +268,17 @@ pub fn colour_districts(shapes: &[MultiPolygon<f64>]) -> Vec<usize> {
 
 /// Equirectangular projection of the map's extent onto SVG units (x east, y south), scaled
 /// by cos(latitude) so that distances are true in both directions near the centre.
-struct Projection {
+pub(crate) struct Projection {
     lon0: f64,
     lat1: f64,
     kx: f64,
     scale: f64,
-    width: f64,
-    height: f64,
+    pub(crate) width: f64,
+    pub(crate) height: f64,
 }
 
 impl Projection {
-    fn fit(points: impl Iterator<Item = (f64, f64)>) -> Projection {
+    pub(crate) fn fit(points: impl Iterator<Item = (f64, f64)>) -> Projection {
         let (mut lo0, mut lo1, mut la0, mut la1) =
             (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
         for (lon, lat) in points.filter(|(a, b)| a.is_finite() && b.is_finite()) {
@@ -308,7 +312,7 @@ impl Projection {
             && a.1.min(b.1) <= self.height
     }
 
-    fn xy(&self, lon: f64, lat: f64) -> (f64, f64) {
+    pub(crate) fn xy(&self, lon: f64, lat: f64) -> (f64, f64) {
         (
             MAP_MARGIN + (lon - self.lon0) * self.kx * self.scale,
             MAP_MARGIN + (self.lat1 - lat) * self.scale,
@@ -433,7 +437,12 @@ fn boundary_data(proj: &Projection, polys: &[Vec<Vec<(f64, f64)>>]) -> String {
 
 /// Where a school's label goes: right of and above the marker, or left / below where it
 /// would leave the frame. Returns (x, y, text-anchor).
-fn label_position(proj: &Projection, x: f64, y: f64, text: &str) -> (f64, f64, &'static str) {
+pub(crate) fn label_position(
+    proj: &Projection,
+    x: f64,
+    y: f64,
+    text: &str,
+) -> (f64, f64, &'static str) {
     // 11 px DejaVu Sans: at most 7.5 units a character, 11 units high.
     let w = 7.5 * text.chars().count() as f64;
     let (lx, anchor) =
@@ -573,7 +582,7 @@ pub fn render(page: &ReportPage) -> String {
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n\
+         {CSP_META}\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{t}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<h1>{t}</h1>\n"
     );
     if !page.notes.is_empty() || unmatched > 0 {

@@ -327,6 +327,14 @@ pub fn sites_input(
         "heuristic" => Method::Heuristic,
         other => return Err(bad("method", format!("'{other}': give auto, exact or heuristic"))),
     };
+    let objective = match req.objective.as_deref().unwrap_or("walk") {
+        "walk" => crate::sites::Objective::Walk,
+        "longest" => crate::sites::Objective::Longest,
+        other => return Err(bad("objective", format!("'{other}': give walk or longest"))),
+    };
+    if req.close.is_some() && req.closures.is_none() {
+        return Err(bad("close", "a number of closures needs 'closures'".to_string()));
+    }
     if req.open > MAX_OPEN {
         return Err(bad("open", format!("{} is more than {MAX_OPEN}", req.open)));
     }
@@ -367,26 +375,35 @@ pub fn sites_input(
         Some(t) => Some(write("extensions.csv", t)?),
         None => None,
     };
+    let closures = match &req.closures {
+        Some(t) => Some(write("closures.csv", t)?),
+        None => None,
+    };
     let cohorts = req
         .cohorts
         .iter()
         .map(|(label, text)| write(&format!("cohorts/{label}.csv"), text))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut input = crate::sites::load_with(
+    let mut input = crate::sites::load_options(
         &schools,
         &pupils,
         &matrix,
         candidates.as_ref().map(|(c, cm)| (c.as_path(), cm.as_path())),
-        extensions.as_deref(),
+        crate::sites::Options {
+            extensions: extensions.as_deref(),
+            closures: closures.as_deref(),
+            close: req.close,
+        },
         &cohorts,
     )
     .map_err(ApiError::from_library)?;
     input.max_walk = req.max_walk;
+    input.objective = objective;
     Ok((input, method))
 }
 
 /// A site choice, as `catchment sites` makes it, in the work directory (removed after); its
-/// output files (`sites.csv`, `sites.md`, `sites.geojson`, `plans/k<N>/...`).
+/// output files (`sites.csv`, `sites.md`, `sites.geojson`, `sites.html`, `plans/k<N>/...`).
 fn run_sites(app: &App, id: &str, req: &SitesRequest) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
     let mut files = in_scratch(app, &format!("sites-{id}"), |input, out| {
         let (sites_in, method) = sites_input(input, req)?;

@@ -239,6 +239,15 @@ pub struct SitesRequest {
     /// Extra classes at current schools (`school_id,classes[,cost]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extensions: Option<String>,
+    /// Current schools that may close (`school_id[,saving]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closures: Option<String>,
+    /// Exactly this many of `closures` close (absent: any number, only to free budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close: Option<usize>,
+    /// `walk` (default: the total walk) or `longest` (the longest walk, then the total walk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<String>,
     /// Further years' pupils by label (letters, digits, `-`, `_`), read with the same walks.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cohorts: BTreeMap<String, String>,

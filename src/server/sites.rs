@@ -1,7 +1,8 @@
 //! Where to build over HTTP (`POST /v1/sites`): the inputs of `catchment sites` in a request,
 //! checked at submission as the CLI reads them, then run as a job like a plan's (queued,
 //! claimed by any worker, leased, taken over) by `sites::choose` ([`super::jobs`]); its files
-//! (`sites.csv`, `sites.md`, `sites.geojson`, every k's plan) stored in the database.
+//! (`sites.csv`, `sites.md`, `sites.geojson`, `sites.html`, every k's plan) stored in the
+//! database.
 
 use super::access::{
     failure_for, new_id, publishable, require, require_json, tagged_file, valid_id,
@@ -30,8 +31,8 @@ pub struct SitesStatus {
     /// Why it failed (`state` = `failed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ApiError>,
-    /// Links to the stored files once done: `sites.csv`, `sites.md`, `sites.geojson` and every
-    /// k's plan (`plans/k1/summary.json`, ...).
+    /// Links to the stored files once done: `sites.csv`, `sites.md`, `sites.geojson`,
+    /// `sites.html` and every k's plan (`plans/k1/summary.json`, ...).
     pub files: Vec<String>,
 }
 
@@ -127,7 +128,7 @@ pub async fn get_sites(
     Ok(Json(st))
 }
 
-/// One file of a finished site choice: `sites.csv`, `sites.md`, `sites.geojson`,
+/// One file of a finished site choice: `sites.csv`, `sites.md`, `sites.geojson`, `sites.html`,
 /// `plans/k<N>/<file>`. A plan's `assignments.csv` and `matrix.csv` (and its `.meta.json`)
 /// name pupils and always need a token.
 #[utoipa::path(

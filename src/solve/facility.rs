@@ -37,15 +37,32 @@ pub struct Facility {
     pub n_existing: usize,
     /// What opening each candidate costs (0 without costs), one entry per candidate.
     pub cost: Vec<f64>,
-    /// The most the opened candidates may cost together.
+    /// The most the opened candidates may cost together, less what the closures save.
     pub budget: Option<f64>,
+    /// Current schools that may close (none by default).
+    pub closures: Closures,
 }
 
-/// A choice of candidates with its exact walk.
+/// Current schools that may close: each a column of [`Facility::problem`] among the existing
+/// ones (no unit may be fixed to it), what closing it saves (it frees budget), and how many
+/// close.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Closures {
+    /// The existing columns that may close, ascending.
+    pub schools: Vec<usize>,
+    /// What closing each saves (0 without savings), one entry per school of `schools`.
+    pub saving: Vec<f64>,
+    /// Exactly this many of them close; `None`: any number (closing then only frees budget).
+    pub exactly: Option<usize>,
+}
+
+/// A choice of candidates (and closures) with its exact walk.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Choice {
     /// The opened candidates (0-based among the candidates, ascending).
     pub open: Vec<usize>,
+    /// The closed schools (0-based among [`Closures::schools`], ascending).
+    pub closed: Vec<usize>,
     /// The least total walk with these sites open (meters); `None` when no assignment
     /// respects every capacity.
     pub walk: Option<u64>,
@@ -70,21 +87,28 @@ impl Facility {
         self.problem.n_schools - self.n_existing
     }
 
-    /// What the candidates `open` cost together.
-    pub fn cost_of(&self, open: &[usize]) -> f64 {
+    /// What the candidates `open` cost together, less what the closures `closed` save.
+    pub fn cost_of(&self, open: &[usize], closed: &[usize]) -> f64 {
         // + 0.0: the empty sum is -0.0.
-        open.iter().map(|&c| self.cost[c]).sum::<f64>() + 0.0
+        open.iter().map(|&c| self.cost[c]).sum::<f64>()
+            - closed.iter().map(|&c| self.closures.saving[c]).sum::<f64>()
+            + 0.0
     }
 
-    /// Whether the candidates `open` are within the budget.
-    pub fn within_budget(&self, open: &[usize]) -> bool {
-        self.budget.is_none_or(|b| self.cost_of(open) <= b + 1e-9)
+    /// Whether the candidates `open` with the closures `closed` are within the budget.
+    pub fn within_budget(&self, open: &[usize], closed: &[usize]) -> bool {
+        self.budget.is_none_or(|b| self.cost_of(open, closed) <= b + 1e-9)
     }
 
-    /// The transportation problem with the existing schools and the candidates `open`, and
-    /// each of its columns' column in [`Facility::problem`].
-    pub fn sub_problem(&self, open: &[usize]) -> (Problem, Vec<usize>) {
-        self.sub_problem_of(&self.problem, open)
+    /// Whether `closed` is as many closures as the rules ask.
+    fn closures_allowed(&self, closed: &[usize]) -> bool {
+        self.closures.exactly.is_none_or(|n| closed.len() == n)
+    }
+
+    /// The transportation problem with the existing schools (but the closures `closed`) and
+    /// the candidates `open`, and each of its columns' column in [`Facility::problem`].
+    pub fn sub_problem(&self, open: &[usize], closed: &[usize]) -> (Problem, Vec<usize>) {
+        self.sub_problem_of(&self.problem, open, closed)
     }
 
     /// Every year's problem, the first year's first.
@@ -93,30 +117,110 @@ impl Facility {
     }
 
     /// [`Facility::sub_problem`] of one year's problem.
-    fn sub_problem_of(&self, p: &Problem, open: &[usize]) -> (Problem, Vec<usize>) {
-        let cols: Vec<usize> =
-            (0..self.n_existing).chain(open.iter().map(|&c| self.n_existing + c)).collect();
+    fn sub_problem_of(
+        &self,
+        p: &Problem,
+        open: &[usize],
+        closed: &[usize],
+    ) -> (Problem, Vec<usize>) {
+        let shut: Vec<usize> = closed.iter().map(|&c| self.closures.schools[c]).collect();
+        let cols: Vec<usize> = (0..self.n_existing)
+            .filter(|j| !shut.contains(j))
+            .chain(open.iter().map(|&c| self.n_existing + c))
+            .collect();
         let n = cols.len();
         let mut cost = Vec::with_capacity(p.n_units() * n);
         for u in 0..p.n_units() {
             let row = p.row(u);
             cost.extend(cols.iter().map(|&j| row[j]));
         }
+        // Fixed units keep their school (never a closed one), renumbered.
+        let fixed = p
+            .fixed
+            .iter()
+            .map(|f| f.and_then(|s| cols.iter().position(|&j| j == s as usize)).map(|i| i as u32))
+            .collect();
         let sub = Problem {
             n_schools: n,
             cap: cols.iter().map(|&j| p.cap[j]).collect(),
             min: cols.iter().map(|&j| p.min[j]).collect(),
             cost,
             weight: p.weight.clone(),
-            fixed: p.fixed.clone(),
+            fixed,
         };
         (sub, cols)
     }
 
-    /// The exact least walk with the candidates `open` (the flow solver), as an assignment to
-    /// [`Facility::problem`]'s columns; `Ok(None)` when no assignment respects the capacities.
-    pub fn evaluate(&self, open: &[usize]) -> Result<Option<Solution>, SolveError> {
-        let (sub, cols) = self.sub_problem(open);
+    /// The same problem with no walk longer than `limit` allowed (a fixed unit's walk to its
+    /// school excepted), every year.
+    pub fn with_max_walk(&self, limit: u32) -> Facility {
+        let cut = |p: &Problem| {
+            let mut q = p.clone();
+            let n_s = q.n_schools;
+            for (u, row) in q.cost.chunks_mut(n_s).enumerate() {
+                for (s, c) in row.iter_mut().enumerate() {
+                    if *c != UNREACHABLE && *c > limit && p.fixed[u] != Some(s as u32) {
+                        *c = UNREACHABLE;
+                    }
+                }
+            }
+            q
+        };
+        Facility {
+            problem: cut(&self.problem),
+            more_years: self.more_years.iter().map(cut).collect(),
+            ..self.clone()
+        }
+    }
+
+    /// Every distinct walk of a free unit in any year, ascending: the values a least longest
+    /// walk can take.
+    pub fn distinct_walks(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = Vec::new();
+        for p in self.years() {
+            for u in (0..p.n_units()).filter(|&u| p.fixed[u].is_none()) {
+                v.extend(p.row(u).iter().copied().filter(|&c| c != UNREACHABLE));
+            }
+        }
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// The longest walk of a free unit in the least-walk assignment with `open` and `closed`
+    /// (every year); `None` when no assignment respects the capacities.
+    pub fn longest_walk(
+        &self,
+        open: &[usize],
+        closed: &[usize],
+    ) -> Result<Option<u32>, SolveError> {
+        let mut longest = 0;
+        for p in self.years() {
+            let (sub, _) = self.sub_problem_of(p, open, closed);
+            match super::solve(&sub, SolverKind::Flow) {
+                Ok(s) => {
+                    for (u, &j) in s.assign.iter().enumerate() {
+                        if sub.fixed[u].is_none() {
+                            longest = longest.max(sub.row(u)[j as usize]);
+                        }
+                    }
+                }
+                Err(SolveError::Infeasible(_)) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(longest))
+    }
+
+    /// The exact least walk with the candidates `open` and the closures `closed` (the flow
+    /// solver), as an assignment to [`Facility::problem`]'s columns; `Ok(None)` when no
+    /// assignment respects the capacities.
+    pub fn evaluate(
+        &self,
+        open: &[usize],
+        closed: &[usize],
+    ) -> Result<Option<Solution>, SolveError> {
+        let (sub, cols) = self.sub_problem(open, closed);
         match super::solve(&sub, SolverKind::Flow) {
             Ok(s) => Ok(Some(Solution {
                 assign: s.assign.iter().map(|&j| cols[j as usize] as u32).collect(),
@@ -127,12 +231,16 @@ impl Facility {
         }
     }
 
-    /// The exact least walk of each year with the candidates `open`; `Ok(None)` when some
-    /// year has no assignment within the capacities.
-    pub fn walk_by_year(&self, open: &[usize]) -> Result<Option<Vec<u64>>, SolveError> {
+    /// The exact least walk of each year with the candidates `open` and the closures
+    /// `closed`; `Ok(None)` when some year has no assignment within the capacities.
+    pub fn walk_by_year(
+        &self,
+        open: &[usize],
+        closed: &[usize],
+    ) -> Result<Option<Vec<u64>>, SolveError> {
         let mut out = Vec::with_capacity(1 + self.more_years.len());
         for p in self.years() {
-            let (sub, _) = self.sub_problem_of(p, open);
+            let (sub, _) = self.sub_problem_of(p, open, closed);
             match super::solve(&sub, SolverKind::Flow) {
                 Ok(s) => out.push(s.objective),
                 Err(SolveError::Infeasible(_)) => return Ok(None),
@@ -143,51 +251,78 @@ impl Facility {
     }
 
     /// The walk of a choice: the sum over the years of each year's least walk.
-    fn walk(&self, open: &[usize]) -> Result<Option<u64>, SolveError> {
+    pub fn walk(&self, open: &[usize], closed: &[usize]) -> Result<Option<u64>, SolveError> {
         if self.more_years.is_empty() {
-            return Ok(self.evaluate(open)?.map(|s| s.objective));
+            return Ok(self.evaluate(open, closed)?.map(|s| s.objective));
         }
-        Ok(self.walk_by_year(open)?.map(|w| w.iter().sum()))
+        Ok(self.walk_by_year(open, closed)?.map(|w| w.iter().sum()))
     }
 
-    /// Evaluate every candidate set in `sets` (in parallel), in order.
-    fn walks(&self, sets: &[Vec<usize>]) -> Result<Vec<Option<u64>>, SolveError> {
+    /// Evaluate every choice in `sets` (open, closed) in parallel, in order.
+    fn walks(&self, sets: &[Pick]) -> Result<Vec<Option<u64>>, SolveError> {
         use rayon::prelude::*;
         let cancel = crate::cancel::current();
-        sets.par_iter().map(|s| crate::cancel::within(cancel.as_ref(), || self.walk(s))).collect()
+        sets.par_iter()
+            .map(|s| crate::cancel::within(cancel.as_ref(), || self.walk(&s.0, &s.1)))
+            .collect()
     }
 
     /// Greedy additions up to `k` candidates (each the one that shortens the walk most, or,
     /// while no choice is feasible, the one with the most seats), then swaps (one open
     /// candidate for one closed) while any shortens the walk. `start` is a choice to grow from
     /// (the answer for `k - 1`). Every set is evaluated exactly by the flow solver.
-    pub fn heuristic(&self, k: usize, start: &[usize]) -> Result<Choice, SolveError> {
+    ///
+    /// With closures: when exactly N schools close, the schools are first closed one by one
+    /// (each the one whose closing lengthens the walk least), and the swaps also trade a
+    /// closed school for one that stays; with any number allowed, the heuristic closes none
+    /// (a valid choice, not necessarily the best: the exact method weighs closures then).
+    pub fn heuristic(&self, k: usize, start: &Choice) -> Result<Choice, SolveError> {
         let n_c = self.n_candidates();
-        let mut open: Vec<usize> = start.to_vec();
+        let n_close = self.closures.exactly.unwrap_or(0).min(self.closures.schools.len());
+        let mut open: Vec<usize> = start.open.clone();
         open.sort_unstable();
-        let mut walk = self.walk(&open)?;
+        let mut closed: Vec<usize> = start.closed.clone();
+        closed.sort_unstable();
+        closed.truncate(n_close);
+        while closed.len() < n_close {
+            let sets: Vec<Pick> = (0..self.closures.schools.len())
+                .filter(|c| !closed.contains(c))
+                .map(|c| (open.clone(), with(&closed, c)))
+                .collect();
+            let walks = self.walks(&sets)?;
+            // The least walk; while none fits, the fewest seats lost.
+            let i = best_of(&walks).unwrap_or_else(|| {
+                (0..sets.len())
+                    .min_by_key(|&i| {
+                        let c = sets[i].1.iter().find(|c| !closed.contains(c)).copied();
+                        c.map(|c| self.problem.cap[self.closures.schools[c]]).unwrap_or(0)
+                    })
+                    .unwrap_or(0)
+            });
+            closed = sets[i].1.clone();
+        }
+        let mut walk = self.walk(&open, &closed)?;
         while open.len() < k.min(n_c) {
-            let sets: Vec<Vec<usize>> = (0..n_c)
+            let sets: Vec<Pick> = (0..n_c)
                 .filter(|c| !open.contains(c))
-                .map(|c| with(&open, c))
-                .filter(|s| self.within_budget(s))
+                .map(|c| (with(&open, c), closed.clone()))
+                .filter(|s| self.within_budget(&s.0, &s.1))
                 .collect();
             if sets.is_empty() {
                 break;
             }
             let walks = self.walks(&sets)?;
-            let best = best_of(&sets, &walks);
-            let (set, w) = match best {
-                Some(i) => (sets[i].clone(), walks[i]),
+            let (set, w) = match best_of(&walks) {
+                Some(i) => (sets[i].0.clone(), walks[i]),
                 None => {
                     // Nothing feasible yet: open the most seats.
                     let i = (0..sets.len())
                         .max_by_key(|&i| {
-                            let added = sets[i].iter().find(|c| !open.contains(c)).copied();
+                            let added = sets[i].0.iter().find(|c| !open.contains(c)).copied();
                             added.map(|c| self.problem.cap[self.n_existing + c]).unwrap_or(0)
                         })
                         .unwrap_or(0);
-                    (sets[i].clone(), walks[i])
+                    (sets[i].0.clone(), walks[i])
                 }
             };
             if let (Some(now), Some(next)) = (walk, w) {
@@ -205,31 +340,38 @@ impl Facility {
             let mut sets = Vec::new();
             for &o in &open {
                 for c in (0..n_c).filter(|c| !open.contains(c)) {
-                    let s = with(&without(&open, o), c);
-                    if self.within_budget(&s) {
-                        sets.push(s);
-                    }
+                    sets.push((with(&without(&open, o), c), closed.clone()));
                 }
             }
+            for &o in &closed {
+                for c in (0..self.closures.schools.len()).filter(|c| !closed.contains(c)) {
+                    sets.push((open.clone(), with(&without(&closed, o), c)));
+                }
+            }
+            sets.retain(|s| self.within_budget(&s.0, &s.1));
             if sets.is_empty() {
                 break;
             }
             let walks = self.walks(&sets)?;
-            match best_of(&sets, &walks) {
+            match best_of(&walks) {
                 Some(i) if better(walks[i], walk) => {
-                    open = sets[i].clone();
+                    (open, closed) = sets[i].clone();
                     walk = walks[i];
                 }
                 _ => break,
             }
         }
-        Ok(Choice { open, walk })
+        Ok(Choice { open, closed, walk })
     }
 
     /// A proved lower bound on the least walk with at most `k` candidates open (within the
-    /// budget): the Lagrangian relaxation of the rows "every pupil at one school", by
-    /// subgradient steps towards the upper bound `ub` (a walk known to be reachable). Any
-    /// multipliers give a valid bound; the steps only make it tighter. Meters, rounded up.
+    /// budget, and with the closures): the Lagrangian relaxation of the rows "every pupil at
+    /// one school", by subgradient steps towards the upper bound `ub` (a walk known to be
+    /// reachable). Any multipliers give a valid bound; the steps only make it tighter. The
+    /// closures and the candidates are relaxed apart: the closable schools' best uses less
+    /// those of the schools that lose least (exactly N close; with any number none needs to),
+    /// the candidates within the budget widened by the most the closures can save. Meters,
+    /// rounded up.
     pub fn lagrangian_bound(&self, k: usize, ub: Option<u64>, iterations: usize) -> u64 {
         // One relaxation per year; the years share only the choice of candidates, so each
         // candidate's value is the sum of its years' values.
@@ -240,12 +382,21 @@ impl Facility {
             return fixed_cost.ceil() as u64;
         }
         let n_c = self.n_candidates();
+        let shut = &self.closures.schools;
+        let n_close = self.closures.exactly.unwrap_or(0).min(shut.len());
+        // The most the closures can free: the N largest savings, or all of them.
+        let mut savings = self.closures.saving.clone();
+        savings.sort_by(|a, b| b.total_cmp(a));
+        let freed: f64 = savings.iter().take(self.closures.exactly.unwrap_or(shut.len())).sum();
+        let budget = self.budget.map(|b| b + freed);
         let mut best = f64::NEG_INFINITY;
         let mut theta = 2.0;
         let mut since_better = 0;
         let mut rho_c = vec![0f64; n_c];
+        let mut rho_s = vec![0f64; shut.len()];
         for _ in 0..iterations.max(1) {
             rho_c.iter_mut().for_each(|r| *r = 0.0);
+            rho_s.iter_mut().for_each(|r| *r = 0.0);
             let mut value = fixed_cost;
             for y in &mut years {
                 y.best_uses();
@@ -253,9 +404,20 @@ impl Facility {
                 for (c, r) in rho_c.iter_mut().enumerate() {
                     *r += y.rho[n_e + c];
                 }
+                for (c, r) in rho_s.iter_mut().enumerate() {
+                    *r += y.rho[shut[c]];
+                }
+            }
+            // Closures: the N schools whose best uses are worth least close (rho <= 0).
+            let mut order: Vec<usize> = (0..shut.len()).collect();
+            order.sort_by(|&a, &b| rho_s[b].total_cmp(&rho_s[a]));
+            let mut weights_e = vec![1f64; n_e];
+            for &c in order.iter().take(n_close) {
+                value -= rho_s[c];
+                weights_e[shut[c]] = 0.0;
             }
             // Candidates: at most k (or within the budget), the most negative.
-            let (cand_value, weights) = self.open_relaxation(&rho_c, k);
+            let (cand_value, weights) = self.open_relaxation(&rho_c, k, budget);
             value += cand_value;
             if value > best + 1e-9 {
                 best = value;
@@ -269,7 +431,8 @@ impl Facility {
             }
             let Some(ub) = ub else { break };
             // Subgradient: 1 - (times each pupil is taken), every year.
-            let g: Vec<Vec<f64>> = years.iter().map(|y| y.subgradient(n_e, &weights)).collect();
+            let weights: Vec<f64> = weights_e.into_iter().chain(weights).collect();
+            let g: Vec<Vec<f64>> = years.iter().map(|y| y.subgradient(&weights)).collect();
             let norm: f64 = g.iter().flatten().map(|x| x * x).sum();
             if norm < 1e-12 || theta < 1e-4 || (ub as f64 - best) < 0.5 {
                 break;
@@ -284,11 +447,11 @@ impl Facility {
         (best - 1e-7 * best.abs().max(1.0)).ceil().max(0.0) as u64
     }
 
-    /// The least sum of `rho` (each <= 0) over candidates opened at most `k` and within the
-    /// budget, relaxed: the larger of "at most k" alone and the fractional knapsack of the
+    /// The least sum of `rho` (each <= 0) over candidates opened at most `k` and within
+    /// `budget`, relaxed: the larger of "at most k" alone and the fractional knapsack of the
     /// budget alone — both are at most the true least sum. Returns it and each candidate's
     /// weight in it (for the subgradient).
-    fn open_relaxation(&self, rho: &[f64], k: usize) -> (f64, Vec<f64>) {
+    fn open_relaxation(&self, rho: &[f64], k: usize, budget: Option<f64>) -> (f64, Vec<f64>) {
         let n = rho.len();
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_by(|&a, &b| rho[a].total_cmp(&rho[b]));
@@ -300,7 +463,7 @@ impl Facility {
                 v_k += rho[c];
             }
         }
-        let Some(budget) = self.budget else { return (v_k, w_k) };
+        let Some(budget) = budget else { return (v_k, w_k) };
         let mut by_ratio: Vec<usize> = (0..n).filter(|&c| rho[c] < 0.0).collect();
         let ratio =
             |c: usize| if self.cost[c] <= 0.0 { f64::NEG_INFINITY } else { rho[c] / self.cost[c] };
@@ -324,24 +487,31 @@ impl Facility {
         }
     }
 
-    /// The exact choice of at most `k` candidates (within the budget) by a MIP through good_lp
-    /// and Cbc, with its proved bound; `seconds` is Cbc's time limit. The sites Cbc opens are
-    /// evaluated again by the flow solver.
+    /// The exact choice of at most `k` candidates and the closures (within the budget) by a
+    /// MIP through good_lp and Cbc, with its proved bound; `seconds` is Cbc's time limit. The
+    /// choice Cbc makes is evaluated again by the flow solver.
     pub fn mip(&self, k: usize, seconds: u32) -> Result<MipAnswer, SolveError> {
         if !self.years().all(Problem::unit_weights) {
             return Err(SolveError::Solver("site choice needs units of one pupil".into()));
         }
         let n_s = self.problem.n_schools;
         let n_e = self.n_existing;
+        let shut = &self.closures.schools;
         let mut vars = ProblemVariables::new();
         let open: Vec<good_lp::Variable> =
             (0..self.n_candidates()).map(|_| vars.add(variable().binary())).collect();
+        let close: Vec<good_lp::Variable> =
+            shut.iter().map(|_| vars.add(variable().binary())).collect();
+        // Each column's switch: `open_j` for a candidate; for a closable school `1 - close_j`
+        // (the column's closure and the coefficient's sign).
+        let closure_of = |j: usize| shut.iter().position(|&s| s == j);
         let mut objective = Expression::with_capacity(self.problem.cost.len());
         let mut fixed_cost = 0u64;
         let mut rows: Vec<Vec<good_lp::Variable>> = Vec::new();
         // Per year: each column's assignment variables and the load of fixed pupils.
         let mut years: Vec<(Vec<Vec<good_lp::Variable>>, Vec<i64>)> = Vec::new();
         let mut links: Vec<(good_lp::Variable, usize)> = Vec::new();
+        let mut shut_links: Vec<(good_lp::Variable, usize)> = Vec::new();
         for p in self.years() {
             let mut col_terms: Vec<Vec<good_lp::Variable>> = vec![Vec::new(); n_s];
             let mut fixed_load = vec![0i64; n_s];
@@ -360,6 +530,8 @@ impl Facility {
                         row.push(v);
                         if j >= n_e {
                             links.push((v, j - n_e));
+                        } else if let Some(c) = closure_of(j) {
+                            shut_links.push((v, c));
                         }
                     }
                 }
@@ -380,27 +552,49 @@ impl Facility {
                 let e: Expression = col_terms[j].iter().copied().sum();
                 let cap = p.cap[j] as f64 - fixed_load[j] as f64;
                 let min = p.min[j] as f64 - fixed_load[j] as f64;
-                if min > 0.0 && j < n_e {
-                    model.add_constraint(e.clone().geq(min));
-                } else if min > 0.0 {
-                    model.add_constraint((e.clone() - min * open[j - n_e]).geq(0.0));
-                }
-                if j < n_e {
-                    model.add_constraint(e.leq(cap));
-                } else {
-                    model.add_constraint((e - cap * open[j - n_e]).leq(0.0));
+                match (j >= n_e, closure_of(j)) {
+                    (true, _) => {
+                        let o = open[j - n_e];
+                        if min > 0.0 {
+                            model.add_constraint((e.clone() - min * o).geq(0.0));
+                        }
+                        model.add_constraint((e - cap * o).leq(0.0));
+                    }
+                    // A closable school: its load within min..cap unless it closes, then 0.
+                    (false, Some(c)) => {
+                        if min > 0.0 {
+                            model.add_constraint((e.clone() + min * close[c]).geq(min));
+                        }
+                        model.add_constraint((e + cap * close[c]).leq(cap));
+                    }
+                    (false, None) => {
+                        if min > 0.0 {
+                            model.add_constraint(e.clone().geq(min));
+                        }
+                        model.add_constraint(e.leq(cap));
+                    }
                 }
             }
         }
         for &(v, c) in &links {
             model.add_constraint((v - open[c]).leq(0.0));
         }
+        for &(v, c) in &shut_links {
+            model.add_constraint((v + close[c]).leq(1.0));
+        }
         let count: Expression = open.iter().copied().sum();
         model.add_constraint(count.leq(k as f64));
+        if let Some(n) = self.closures.exactly {
+            let closed: Expression = close.iter().copied().sum();
+            model.add_constraint(closed.eq(n as f64));
+        }
         if let Some(b) = self.budget {
-            let mut e = Expression::with_capacity(open.len());
+            let mut e = Expression::with_capacity(open.len() + close.len());
             for (c, &v) in open.iter().enumerate() {
                 e.add_mul(self.cost[c], v);
+            }
+            for (c, &v) in close.iter().enumerate() {
+                e.add_mul(-self.closures.saving[c], v);
             }
             model.add_constraint(e.leq(b));
         }
@@ -426,9 +620,13 @@ impl Facility {
         // Cbc stopped by its time limit may hold no solution: only a choice within the rules
         // is taken, and evaluated exactly.
         let chosen: Vec<usize> = (0..open.len()).filter(|&c| sol.value(open[c]) > 0.5).collect();
-        let choice = if chosen.len() <= k && self.within_budget(&chosen) {
-            let walk = self.walk(&chosen)?;
-            walk.map(|w| Choice { open: chosen, walk: Some(w) })
+        let closed: Vec<usize> = (0..close.len()).filter(|&c| sol.value(close[c]) > 0.5).collect();
+        let choice = if chosen.len() <= k
+            && self.closures_allowed(&closed)
+            && self.within_budget(&chosen, &closed)
+        {
+            let walk = self.walk(&chosen, &closed)?;
+            walk.map(|w| Choice { open: chosen, closed, walk: Some(w) })
         } else {
             None
         };
@@ -439,27 +637,37 @@ impl Facility {
         Ok(MipAnswer { choice, bound, proved })
     }
 
-    /// Every choice of at most `k` candidates within the budget, the least walk: for tests and
-    /// tiny instances.
+    /// Every choice of at most `k` candidates and of the closures within the budget, the
+    /// least walk: for tests and tiny instances.
     pub fn brute_force(&self, k: usize) -> Result<Choice, SolveError> {
         let n_c = self.n_candidates();
-        let mut best = Choice { open: vec![], walk: self.walk(&[])? };
-        for mask in 1u64..(1u64 << n_c) {
-            if mask.count_ones() as usize > k {
+        let n_s = self.closures.schools.len();
+        let mut best = Choice { open: vec![], closed: vec![], walk: None };
+        for shut in 0u64..(1u64 << n_s) {
+            let closed: Vec<usize> = (0..n_s).filter(|&c| shut >> c & 1 == 1).collect();
+            if !self.closures_allowed(&closed) {
                 continue;
             }
-            let set: Vec<usize> = (0..n_c).filter(|&c| mask >> c & 1 == 1).collect();
-            if !self.within_budget(&set) {
-                continue;
-            }
-            let w = self.walk(&set)?;
-            if better(w, best.walk) {
-                best = Choice { open: set, walk: w };
+            for mask in 0u64..(1u64 << n_c) {
+                if mask.count_ones() as usize > k {
+                    continue;
+                }
+                let set: Vec<usize> = (0..n_c).filter(|&c| mask >> c & 1 == 1).collect();
+                if !self.within_budget(&set, &closed) {
+                    continue;
+                }
+                let w = self.walk(&set, &closed)?;
+                if better(w, best.walk) {
+                    best = Choice { open: set, closed: closed.clone(), walk: w };
+                }
             }
         }
         Ok(best)
     }
 }
+
+/// A choice to evaluate: the candidates open, the schools closed.
+type Pick = (Vec<usize>, Vec<usize>);
 
 /// One year's part of the Lagrangian relaxation: its free pupils' multipliers, and each
 /// column's best use under them.
@@ -533,11 +741,12 @@ impl<'a> YearRelaxation<'a> {
         }
     }
 
-    /// 1 - (times each free unit is taken), with the candidates opened by `weights`.
-    fn subgradient(&self, n_existing: usize, weights: &[f64]) -> Vec<f64> {
+    /// 1 - (times each free unit is taken), each column counted by its weight in `weights`
+    /// (1 for a school that stays, the candidates' share of being opened).
+    fn subgradient(&self, weights: &[f64]) -> Vec<f64> {
         let mut g = vec![1f64; self.free.len()];
         for j in 0..self.p.n_schools {
-            let w = if j < n_existing { 1.0 } else { weights[j - n_existing] };
+            let w = weights[j];
             if w > 0.0 {
                 for &i in &self.chosen[j] {
                     g[i] -= w;
@@ -568,10 +777,10 @@ pub fn better(a: Option<u64>, b: Option<u64>) -> bool {
     }
 }
 
-/// The set with the shortest walk (the first of equals), `None` if none is feasible.
-fn best_of(sets: &[Vec<usize>], walks: &[Option<u64>]) -> Option<usize> {
+/// The choice with the shortest walk (the first of equals), `None` if none is feasible.
+fn best_of(walks: &[Option<u64>]) -> Option<usize> {
     let mut best: Option<usize> = None;
-    for i in 0..sets.len() {
+    for i in 0..walks.len() {
         if walks[i].is_some() && best.is_none_or(|b| better(walks[i], walks[b])) {
             best = Some(i);
         }

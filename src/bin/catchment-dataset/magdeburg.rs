@@ -99,6 +99,26 @@ pub struct Options {
     /// A complete OSM extract to route on instead of the assembled network.
     pub osm: Option<PathBuf>,
     pub seed: u64,
+    /// Intake cohorts of the coming years to write beside `pupils.csv` (0 to [`MAX_YEARS`]).
+    pub years: u32,
+}
+
+/// The most coming years' cohorts: the single-age table's youngest age is 1, so the children
+/// aged 5 - 4 = 1 at its last year are the last intake it knows.
+pub const MAX_YEARS: u32 = 4;
+
+/// A coming year's intake, aged forward from the single-age table: the residents aged
+/// `5 - a` at the end of the table's last year start school `a` years after `pupils.csv`'s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FutureCohort {
+    /// The calendar year they start school (August).
+    pub intake_year: i64,
+    /// Their age at the end of the table's last year.
+    pub age: u32,
+    /// The cohort's size: the residents of that age then.
+    pub size: u32,
+    /// The sampled pupils, split by Stadtteil as `pupils.csv` is.
+    pub pupils: Vec<PupilRow>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -197,6 +217,8 @@ pub struct Dataset {
     pub candidates: Vec<CandidateRow>,
     /// OSM school/kindergarten points that no current school stands on.
     pub free_points: usize,
+    /// The coming years' intake cohorts (`Options::years`), nearest year first.
+    pub future: Vec<FutureCohort>,
 }
 
 /// A plausible site for a new school: a free OSM school or kindergarten point.
@@ -581,6 +603,77 @@ fn read_schools_table(dir: &Path) -> Result<(i64, Vec<SourceSchool>)> {
         out.push(SourceSchool { name: name.trim().to_string(), classes: classes as u32 });
     }
     Ok((year, out))
+}
+
+/// A cohort of `size` pupils split over the Stadtteile in proportion to their residents aged
+/// 0-6 (`ages`, largest remainders), each at a Zensus cell of its Stadtteil drawn by residents
+/// and a uniform point inside it; and each Stadtteil's share.
+fn sample_pupils(
+    rng: &mut ChaCha8Rng,
+    size: u32,
+    ages: &[(String, u32)],
+    district_index: &[usize],
+    cells: &[Cell],
+) -> Result<(Vec<PupilRow>, Vec<DistrictCohort>)> {
+    let cohort = size;
+    let weights: Vec<u32> = ages.iter().map(|a| a.1).collect();
+    let shares = apportion(cohort, &weights);
+    let mut pupils = Vec::with_capacity(cohort as usize);
+    let mut cohorts = Vec::new();
+    let pwidth = cohort.to_string().len().max(4);
+    for ((name, age), (&k, &n)) in ages.iter().zip(district_index.iter().zip(&shares)) {
+        let dcells: Vec<&Cell> = cells.iter().filter(|c| c.district == Some(k)).collect();
+        let total: u64 = dcells.iter().map(|c| c.residents as u64).sum();
+        cohorts.push(DistrictCohort {
+            name: name.clone(),
+            age_0_6: *age,
+            pupils: n,
+            cells: dcells.len(),
+        });
+        if n == 0 {
+            continue;
+        }
+        if total == 0 {
+            return Err(Error::input("stadtteile.geojson", None, None, format!(
+                "Stadtteil '{name}' has {n} pupils to place but no populated Zensus cell centre inside its polygon"
+            )));
+        }
+        for _ in 0..n {
+            let mut r = rng.random_range(0..total);
+            let mut cell = dcells[dcells.len() - 1];
+            for c in &dcells {
+                if r < c.residents as u64 {
+                    cell = c;
+                    break;
+                }
+                r -= c.residents as u64;
+            }
+            let x = cell.xmin + rng.random_range(0.0..100.0);
+            let y = cell.ymin + rng.random_range(0.0..100.0);
+            let (lat, lon) = laea::inverse(x, y);
+            pupils.push(PupilRow {
+                id: format!("P{:0pwidth$}", pupils.len() + 1),
+                lat: round6(lat),
+                lon: round6(lon),
+                block: cell.id.clone(),
+            });
+        }
+    }
+    Ok((pupils, cohorts))
+}
+
+/// The residents aged `age` at the end of `year` (the single-age table).
+fn residents_aged(dir: &Path, year: i64, age: u32) -> Result<u32> {
+    let v = read_json(dir, F_SINGLE_AGE)?;
+    let rows = v["rows"].as_array().ok_or_else(|| bad(F_SINGLE_AGE, None, "rows", "missing"))?;
+    let age_s = age.to_string();
+    rows.iter()
+        .find(|r| r["var1"].as_i64() == Some(year) && r["var2"].as_str() == Some(age_s.as_str()))
+        .and_then(|r| r["var3"].as_u64())
+        .map(|x| x as u32)
+        .ok_or_else(|| {
+            bad(F_SINGLE_AGE, None, "var3", &format!("no count for age {age} in {year}"))
+        })
 }
 
 /// (year, residents aged 5, residents aged 6) of the latest year of the single-age table.
@@ -1725,50 +1818,31 @@ pub fn generate(opts: &Options) -> Result<Dataset> {
         })?;
         district_index.push(k);
     }
-    let weights: Vec<u32> = ages.iter().map(|a| a.1).collect();
-    let shares = apportion(cohort, &weights);
-
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    let mut pupils = Vec::with_capacity(cohort as usize);
-    let mut cohorts = Vec::new();
-    let pwidth = cohort.to_string().len().max(4);
-    for ((name, age), (&k, &n)) in ages.iter().zip(district_index.iter().zip(&shares)) {
-        let dcells: Vec<&Cell> = cells.iter().filter(|c| c.district == Some(k)).collect();
-        let total: u64 = dcells.iter().map(|c| c.residents as u64).sum();
-        cohorts.push(DistrictCohort {
-            name: name.clone(),
-            age_0_6: *age,
-            pupils: n,
-            cells: dcells.len(),
+    let (pupils, cohorts) = sample_pupils(&mut rng, cohort, &ages, &district_index, &cells)?;
+    if opts.years > MAX_YEARS {
+        return Err(Error::policy(
+            format!(
+                "{} coming years asked, the single-age table knows {MAX_YEARS} (ages 4 to 1 in {cohort_year})",
+                opts.years
+            ),
+            None,
+        ));
+    }
+    let mut future = Vec::new();
+    for a in 1..=opts.years {
+        let age = 5 - a;
+        let size = residents_aged(dir, cohort_year, age)?;
+        // A stream of its own per year: this year's pupils do not move when more are asked.
+        let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+        rng.set_stream(u64::from(a));
+        let (pupils, _) = sample_pupils(&mut rng, size, &ages, &district_index, &cells)?;
+        future.push(FutureCohort {
+            intake_year: cohort_year + 1 + i64::from(a),
+            age,
+            size,
+            pupils,
         });
-        if n == 0 {
-            continue;
-        }
-        if total == 0 {
-            return Err(Error::input("stadtteile.geojson", None, None, format!(
-                "Stadtteil '{name}' has {n} pupils to place but no populated Zensus cell centre inside its polygon"
-            )));
-        }
-        for _ in 0..n {
-            let mut r = rng.random_range(0..total);
-            let mut cell = dcells[dcells.len() - 1];
-            for c in &dcells {
-                if r < c.residents as u64 {
-                    cell = c;
-                    break;
-                }
-                r -= c.residents as u64;
-            }
-            let x = cell.xmin + rng.random_range(0.0..100.0);
-            let y = cell.ymin + rng.random_range(0.0..100.0);
-            let (lat, lon) = laea::inverse(x, y);
-            pupils.push(PupilRow {
-                id: format!("P{:0pwidth$}", pupils.len() + 1),
-                lat: round6(lat),
-                lon: round6(lon),
-                block: cell.id.clone(),
-            });
-        }
     }
     let blocks = cells
         .iter()
@@ -1809,6 +1883,7 @@ pub fn generate(opts: &Options) -> Result<Dataset> {
         },
         candidates,
         free_points,
+        future,
     })
 }
 
@@ -1917,6 +1992,20 @@ pub fn write(out: &Path, ds: &Dataset) -> Result<()> {
                 ]
             }),
         )?;
+        for f in &ds.future {
+            csv_out(
+                &dir.join(format!("pupils-{}.csv", f.intake_year)),
+                &["id", "lat", "lon", "block"],
+                f.pupils.iter().map(|p| {
+                    vec![
+                        p.id.clone(),
+                        format!("{:.6}", p.lat),
+                        format!("{:.6}", p.lon),
+                        p.block.clone(),
+                    ]
+                }),
+            )?;
+        }
         csv_out(
             &dir.join("blocks.csv"),
             &["block_id", "lat", "lon", "residents", "district"],
@@ -2005,17 +2094,22 @@ fn readme(ds: &Dataset) -> String {
     let _ = write!(
         s,
         "# The Magdeburg case (derived data)\n\n\
-Generated by `catchment-dataset magdeburg --source ../shared/data/magdeburg --out data/magdeburg --seed {seed}`\n\
+Generated by `catchment-dataset magdeburg --source ../shared/data/magdeburg --out data/magdeburg --seed {seed}{years}`\n\
 from public data about Magdeburg. Regenerating it gives these files byte for byte\n\
 (`tests/magdeburg_dataset.rs` checks this). **The pupils are sampled, not real children; the school\n\
 locations and the street network are approximations.** Read the caveats below before quoting any figure\n\
 computed from this case.\n\n\
 | file | content |\n|---|---|\n\
 | `schools.csv` | {ns} municipal primary schools (Grundschulen) of {sy}: `id,name,lat,lon,max_classes,class_size` + how each was placed (`placement`, `approximate`, `classes_all_grades`, `snap_m`, `matched`) |\n\
-| `pupils.csv` | {n} sampled first-graders: `id,lat,lon,block` (block = Zensus 100 m cell) |\n\
+| `pupils.csv` | {n} sampled first-graders: `id,lat,lon,block` (block = Zensus 100 m cell) |\n{future}\
 | `blocks.csv` | all {nb} populated Zensus 100 m cells of the city: `block_id,lat,lon,residents,district` ({wp} of them have pupils this year) |\n\
 | `candidates.csv` | {nc} plausible sites for a new school, {cc} classes of {cs} each (see *Candidate sites* below): `id,name,lat,lon,max_classes,class_size,stadtteil,nearest_school_m,gain_resident_km` |\n",
         seed = ds.seed,
+        years = if ds.future.is_empty() {
+            String::new()
+        } else {
+            format!(" --years {}", ds.future.len())
+        },
         nc = ds.candidates.len(),
         cc = CANDIDATE_CLASSES,
         cs = DEFAULT_CLASS_SIZE,
@@ -2023,6 +2117,11 @@ computed from this case.\n\n\
         sy = ds.school_year,
         nb = ds.blocks.len(),
         wp = with_pupils,
+        future = if ds.future.is_empty() {
+            String::new()
+        } else {
+            "| `pupils-<year>.csv` | the coming years' intakes, aged forward from the age tables (see *The coming years' intakes*) |\n".to_string()
+        },
     );
     match (&ds.network, &ds.osm_extract) {
         (Some(net), _) => {
@@ -2150,6 +2249,35 @@ coordinates. Each was placed as follows, in this order:\n\n\
     );
     for d in &ds.districts {
         let _ = writeln!(s, "| {} | {} | {} | {} |", d.name, d.age_0_6, d.pupils, d.cells);
+    }
+    if !ds.future.is_empty() {
+        let _ = write!(
+            s,
+            "\n## The coming years' intakes\n\n\
+Written with `--years {n}`: the children aged 5 - a at the end of {cy} start school a years after\n\
+`pupils.csv`'s cohort. Each `pupils-<year>.csv` has as many pupils as the single-age table counts\n\
+residents of that age in {cy}, split over the Stadtteile by the same shares of residents aged 0-6\n\
+({py}) and placed on the grid the same way (seed {seed}, a ChaCha8 stream of its own per year).\n\
+Limits: nobody moves, is born or dies in between (the table's counts of {cy} are the intake,\n\
+with no migration or mortality); every year has today's Stadtteil shares of the 0-6 year-olds, not\n\
+the shares of each age, which the district table does not give; and the cells are drawn by all\n\
+residents, as for `pupils.csv`. Use them with `catchment sites --cohort pupils-<year>.csv` (the\n\
+matrix is keyed by block, so it serves every cohort).\n\n\
+| file | intake | aged in {cy} | pupils |\n|---|---|---|---|\n",
+            n = ds.future.len(),
+            cy = ds.cohort_year,
+            py = ds.population_year,
+            seed = ds.seed,
+        );
+        for f in &ds.future {
+            let _ = writeln!(
+                s,
+                "| `pupils-{y}.csv` | August {y} | {a} | {n} |",
+                y = f.intake_year,
+                a = f.age,
+                n = f.size
+            );
+        }
     }
     let _ = write!(
         s,

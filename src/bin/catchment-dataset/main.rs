@@ -74,6 +74,10 @@ Writes schools.csv, pupils.csv, blocks.csv, network.osm (unless --osm is given) 
         /// Seed of the sampled cohort.
         #[arg(long, default_value_t = magdeburg::DEFAULT_SEED)]
         seed: u64,
+        /// Also write the intakes of the coming N years (1-4), aged forward from the
+        /// single-age table: pupils-<year>.csv, for `catchment sites --cohort`.
+        #[arg(long, default_value_t = 0)]
+        years: u32,
     },
     /// A city case from an OpenStreetMap extract alone: its named schools, every exactly
     /// mapped address as a block, and a seeded cohort of made-up pupils at those addresses (by
@@ -192,14 +196,14 @@ fn run(cmd: Command) -> Result<ExitCode, Error> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Magdeburg { source, out, osm, seed } => {
+        Command::Magdeburg { source, out, osm, seed, years } => {
             if let Some(f) = &osm {
                 if !f.is_file() {
                     return Err(Error::not_found(format!("--osm {}: no such file", f.display())));
                 }
             }
             let pb = spinner("building the Magdeburg case");
-            let ds = magdeburg::generate(&magdeburg::Options { source, osm, seed });
+            let ds = magdeburg::generate(&magdeburg::Options { source, osm, seed, years });
             pb.finish_and_clear();
             let ds = ds?;
             magdeburg::write(&out, &ds)?;
