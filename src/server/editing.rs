@@ -300,8 +300,7 @@ pub async fn reoptimise(
 }
 
 fn version(v: StoredVersion, with_districts: bool) -> Result<Version, ApiError> {
-    let body: Body = serde_json::from_str(&v.body)
-        .map_err(|e| ApiError::internal(&format!("stored version unreadable: {e}")))?;
+    let body = stored_body(&v)?;
     Ok(Version {
         id: v.id,
         plan: format!("/v1/plans/{}", v.plan_id),
@@ -425,8 +424,7 @@ fn side(app: &App, id: &str) -> Result<Side, ApiError> {
     let (plan_id, moves, evaluation, districts) = match stored(app, id)? {
         Some(v) => {
             let plan_id = v.plan_id.clone();
-            let body: Body = serde_json::from_str(&v.body)
-                .map_err(|e| ApiError::internal(&format!("stored version unreadable: {e}")))?;
+            let body = stored_body(&v)?;
             (plan_id, body.moves, Some(body.evaluation), Some(body.districts))
         }
         None => (id.to_string(), vec![], None, None),
@@ -508,18 +506,22 @@ pub async fn diff(
 /// A version's districts as pins (`block_id,school_id`, every block with a school): what
 /// `catchment solve --pin` takes to make the version a certified plan with its council files.
 fn pins_csv(districts: &BTreeMap<String, String>) -> String {
-    use crate::routing::matrix::csv_field;
-    let mut out = String::from("block_id,school_id\n");
-    for (b, s) in districts {
-        out.push_str(&format!("{},{}\n", csv_field(b), csv_field(s)));
-    }
-    out
+    let pins: Vec<crate::districts::pins::Pin> = districts
+        .iter()
+        .map(|(b, s)| crate::districts::pins::Pin { block_id: b.clone(), school_id: s.clone() })
+        .collect();
+    crate::districts::pins::pins_csv(&pins)
+}
+
+/// What a stored version keeps besides its row.
+fn stored_body(v: &StoredVersion) -> Result<Body, ApiError> {
+    serde_json::from_str(&v.body)
+        .map_err(|e| ApiError::internal(&format!("stored version unreadable: {e}")))
 }
 
 fn version_districts(app: &App, vid: &str) -> Result<(String, BTreeMap<String, String>), ApiError> {
     let v = stored(app, vid)?.ok_or_else(|| ApiError::new("not_found", "no such version"))?;
-    let body: Body = serde_json::from_str(&v.body)
-        .map_err(|e| ApiError::internal(&format!("stored version unreadable: {e}")))?;
+    let body = stored_body(&v)?;
     Ok((v.plan_id, body.districts))
 }
 
