@@ -278,15 +278,19 @@ fn solve_nearest(inst: &Instance, m: &Matrix, policy: &Policy, k: u32) -> Result
         solve::partial::Partial::Proved { solution, prices, stats, asked_not_given, seconds } => {
             (solution, prices, stats, asked_not_given, seconds)
         }
-        solve::partial::Partial::Unproved { pupils, needed_k } => {
+        solve::partial::Partial::Unproved { pupils, needed_k, objective, lower_bound } => {
             let more = (needed_k as u32).max(k + 1);
+            let gap = objective.saturating_sub(lower_bound);
             return Err(Error::policy(
                 format!(
                     "the matrix of each pupil's {k} nearest schools does not prove the plan \
-                     optimal: for {pupils} of {} pupils a school whose pair is not given is near \
-                     enough by straight line to be better than the plan's; give each pupil's \
-                     {more} nearest schools (the farthest school that broke a proof is a pupil's \
-                     {needed_k}th nearest by straight line)",
+                     optimal, and no prices can: the best plan over the pairs given walks \
+                     {objective} m, but with every pair not given at its straight-line bound \
+                     the least walk is {lower_bound} m ({gap} m, {:.3}% less), sending {pupils} \
+                     of {} pupils along pairs not given; give each pupil's {more} nearest \
+                     schools (the farthest of those pairs is a pupil's {needed_k}th nearest \
+                     school by straight line)",
+                    gap as f64 * 100.0 / objective.max(1) as f64,
                     inst.pupils.len()
                 ),
                 Some(Hint::new(

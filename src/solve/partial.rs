@@ -90,10 +90,14 @@ struct Given<'a> {
     by_lat: Vec<(f64, u32)>,
     /// Pairs asked for that were not given.
     missing: AtomicUsize,
+    /// How a pair asked for and not given is answered: `false`, not allowed (the solve over
+    /// the pairs given); `true`, at its bound (the solve of the least walk any matrix agreeing
+    /// with the pairs given could have: a lower bound of the full problem).
+    bounded: bool,
 }
 
 impl<'a> Given<'a> {
-    fn new(p: Pairs<'a>) -> Result<Self, SolveError> {
+    fn new(p: Pairs<'a>, bounded: bool) -> Result<Self, SolveError> {
         let m = p.matrix;
         if p.units.len() != m.n_pupils
             || p.schools.len() != m.n_schools
@@ -116,6 +120,7 @@ impl<'a> Given<'a> {
             schools,
             by_lat,
             missing: AtomicUsize::new(0),
+            bounded,
         })
     }
 
@@ -167,9 +172,14 @@ impl PairSource for Given<'_> {
         Ok(pairs
             .iter()
             .map(|&(u, s)| {
-                self.given(u as usize, s as usize).unwrap_or_else(|| {
+                let (u, s) = (u as usize, s as usize);
+                self.given(u, s).unwrap_or_else(|| {
                     self.missing.fetch_add(1, Ordering::Relaxed);
-                    UNREACHABLE
+                    if self.bounded {
+                        self.limited(u, s, bound(&self.units[u], &self.schools[s]))
+                    } else {
+                        UNREACHABLE
+                    }
                 })
             })
             .collect())
@@ -214,13 +224,19 @@ pub enum Partial {
         /// Seconds of the solve, then of the proof's check over every pair.
         seconds: (f64, f64),
     },
-    /// The optimum over the given pairs, not proved for the full matrix.
+    /// The optimum over the given pairs, which no prices prove for the full matrix: some
+    /// matrix agreeing with the pairs given (every other pair at its bound) has a better plan.
     Unproved {
-        /// Pupils for whom the bound of a pair not given beats their walk plus their price.
+        /// Pupils whom the least walk over such matrices sends along a pair not given.
         pupils: usize,
         /// The most nearest schools (by straight line, the pupil's own school counted) any of
-        /// them needs for the pair that broke its proof to be among them.
+        /// them needs for that pair to be among them.
         needed_k: usize,
+        /// The plan's total walk over the pairs given (meters).
+        objective: u64,
+        /// The least total walk any plan can have (meters): the pairs not given at their
+        /// bound. The full optimum lies between the two.
+        lower_bound: u64,
     },
 }
 
@@ -256,8 +272,14 @@ impl Pairs<'_> {
     /// bound of the others, starting from every pair a partial matrix gives (a dense matrix:
     /// from each pupil's `k` pairs of least bound). Feasibility over the given pairs is the
     /// caller's to diagnose first ([`Pairs::diagnose`]).
+    ///
+    /// The flow's own prices are one proof of many. When they fail, the least walk any matrix
+    /// agreeing with the pairs given could have is solved too (the pairs not given at their
+    /// bound): if it equals the plan's walk, its prices prove the plan (an optimal dual proves
+    /// every optimal plan); if it is lower, no prices can prove the plan from these pairs, and
+    /// the outcome says by how much at most the plan may be off, and which pairs it would take.
     pub fn solve(&self, k: usize) -> Result<Partial, SolveError> {
-        let src = Given::new(*self)?;
+        let src = Given::new(*self, false)?;
         let started = std::time::Instant::now();
         let sol = sparse::solve(&src, self.cap, self.min, self.fixed, k)?;
         let solved = started.elapsed().as_secs_f64();
@@ -272,39 +294,57 @@ impl Pairs<'_> {
             })
             .collect();
         let assign = &sol.solution.assign;
-        let findings =
-            sparse::verify(&src, self.cap, self.min, self.fixed, &known, assign, &sol.prices);
-        let verified = started.elapsed().as_secs_f64() - solved;
-        let mut pupils = 0;
-        let mut needed_k = 0;
-        for f in &findings {
-            match *f {
-                SparseFinding::PriceViolated { unit, better, .. } => {
-                    pupils += 1;
-                    // The straight-line rank of the school that broke the proof.
-                    let b = bound(&src.units[unit], &src.schools[better]);
-                    let rank = (0..self.matrix.n_schools)
-                        .filter(|&t| bound(&src.units[unit], &src.schools[t]) <= b)
-                        .count();
-                    needed_k = needed_k.max(rank);
-                }
-                _ => {
+        let check = |prices: &[i64]| -> Result<usize, SolveError> {
+            let findings =
+                sparse::verify(&src, self.cap, self.min, self.fixed, &known, assign, prices);
+            for f in &findings {
+                if !matches!(f, SparseFinding::PriceViolated { .. }) {
                     return Err(SolveError::Solver(format!(
                         "the sparse solve's plan failed its own check: {f:?}"
-                    )))
+                    )));
                 }
             }
+            Ok(findings.len())
+        };
+        let proved = |prices: Vec<i64>, asked: usize| {
+            let verified = started.elapsed().as_secs_f64() - solved;
+            Partial::Proved {
+                solution: sol.solution.clone(),
+                prices,
+                stats: sol.stats.clone(),
+                asked_not_given: asked,
+                seconds: (solved, verified),
+            }
+        };
+        if check(&sol.prices)? == 0 {
+            return Ok(proved(sol.prices.clone(), src.missing.load(Ordering::Relaxed)));
         }
-        if pupils > 0 {
-            return Ok(Partial::Unproved { pupils, needed_k });
+        crate::cancel::check().map_err(|_| SolveError::Cancelled)?;
+        // The least walk of any matrix that agrees with the pairs given.
+        let low = Given::new(*self, true)?;
+        let least = sparse::solve(&low, self.cap, self.min, self.fixed, k)?;
+        let objective = sol.solution.objective;
+        let lower_bound = least.solution.objective;
+        let asked = src.missing.load(Ordering::Relaxed) + low.missing.load(Ordering::Relaxed);
+        if lower_bound >= objective && check(&least.prices)? == 0 {
+            return Ok(proved(least.prices, asked));
         }
-        Ok(Partial::Proved {
-            solution: sol.solution,
-            prices: sol.prices,
-            stats: sol.stats,
-            asked_not_given: src.missing.load(Ordering::Relaxed),
-            seconds: (solved, verified),
-        })
+        // The pupils the least walk sends along pairs not given, and the farthest such school's
+        // straight-line rank.
+        let mut pupils = 0;
+        let mut needed_k = 0;
+        for (u, &t) in least.solution.assign.iter().enumerate() {
+            if src.given(u, t as usize).is_some() {
+                continue;
+            }
+            pupils += 1;
+            let b = bound(&src.units[u], &src.schools[t as usize]);
+            let rank = (0..self.matrix.n_schools)
+                .filter(|&s| bound(&src.units[u], &src.schools[s]) <= b)
+                .count();
+            needed_k = needed_k.max(rank);
+        }
+        Ok(Partial::Unproved { pupils, needed_k, objective, lower_bound })
     }
 
     /// Check a plan's optimality proof from the pairs given and the bounds of the others
@@ -313,7 +353,7 @@ impl Pairs<'_> {
     /// school's price, prices of the right sign). Empty = proved optimal for every matrix
     /// that agrees with the pairs given and walks no pair below its bound.
     pub fn verify(&self, assign: &[u32], prices: &[i64]) -> Result<Vec<SparseFinding>, SolveError> {
-        let src = Given::new(*self)?;
+        let src = Given::new(*self, false)?;
         if assign.len() != self.matrix.n_pupils || prices.len() != self.matrix.n_schools {
             return Err(SolveError::Solver("the plan does not fit the matrix".into()));
         }
@@ -421,11 +461,106 @@ mod tests {
         // The first pupil given only the far school: the bound of the near one beats it.
         let far = partial(&dense, &[(0, 1), (1, 0), (2, 1), (3, 1)]);
         match pairs(&far, &[2, 4]).solve(1).unwrap() {
-            Partial::Unproved { pupils, needed_k } => assert_eq!((pupils, needed_k), (1, 1)),
+            Partial::Unproved { pupils, needed_k, objective, lower_bound } => {
+                assert_eq!((pupils, needed_k), (1, 1));
+                // The plan walks pupil 0 to the far school; the bound walks it to the near one.
+                let plan: u64 =
+                    walk(0, 1) as u64 + (1..4).map(|u| walk(u, u / 2) as u64).sum::<u64>();
+                let least = straight_line_bound(units[0], schools[0]) as u64
+                    + (1..4).map(|u| walk(u, u / 2) as u64).sum::<u64>();
+                assert_eq!((objective, lower_bound), (plan, least));
+            }
             other => panic!("{other:?}"),
         }
         // No pair at all for a pupil: no plan, diagnosed without a dense row.
         let none = partial(&dense, &[(1, 0), (2, 1), (3, 1)]);
         assert_eq!(pairs(&none, &[2, 2]).diagnose().len(), 1);
+    }
+
+    /// A little xorshift generator for the random instances.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// Random small instances whose walks are never below the bound, each pupil's nearest
+    /// schools given (one to all): a proved plan is the full optimum (checked by the dense flow); an
+    /// unproved one brackets the full optimum, and only when no prices can prove it (the least
+    /// walk with the pairs not given at their bound is below the plan's).
+    #[test]
+    fn a_partial_solve_is_proved_unless_no_prices_can() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let (mut proved, mut unproved) = (0, 0);
+        for _ in 0..300 {
+            let n = 3 + rng.below(12) as usize;
+            let m = 2 + rng.below(4) as usize;
+            let mut at =
+                || (52.0 + rng.below(3000) as f64 * 1e-5, 11.0 + rng.below(5000) as f64 * 1e-5);
+            let units: Vec<(f64, f64)> = (0..n).map(|_| at()).collect();
+            let schools: Vec<(f64, f64)> = (0..m).map(|_| at()).collect();
+            let dense: Vec<u32> = (0..n * m)
+                .map(|i| {
+                    let b = straight_line_bound(units[i / m], schools[i % m]);
+                    b + (rng.below(3) * rng.below(800)) as u32
+                })
+                .collect();
+            let mut cap: Vec<u32> =
+                (0..m).map(|_| 1 + rng.below(n as u64 / 2 + 1) as u32).collect();
+            while cap.iter().sum::<u32>() < n as u32 {
+                cap[rng.below(m as u64) as usize] += 1;
+            }
+            // Each pupil's nearest schools by bound, one to all of them.
+            let rows: Vec<Vec<(u32, u32, u32)>> = (0..n)
+                .map(|u| {
+                    let mut order: Vec<usize> = (0..m).collect();
+                    order.sort_by_key(|&s| (straight_line_bound(units[u], schools[s]), s));
+                    order.truncate(1 + rng.below(m as u64) as usize);
+                    order.sort_unstable();
+                    order.into_iter().map(|s| (s as u32, dense[u * m + s], 0)).collect()
+                })
+                .collect();
+            let matrix = Matrix::from_partial(m, PartialRows::from_rows(rows, false), "test");
+            let (min, fixed) = (vec![0; m], vec![None; n]);
+            let pairs = Pairs {
+                matrix: &matrix,
+                cap: &cap,
+                min: &min,
+                fixed: &fixed,
+                units: &units,
+                schools: &schools,
+                max_walk: None,
+            };
+            if !pairs.diagnose().is_empty() {
+                continue;
+            }
+            let full = crate::solve::Problem {
+                n_schools: m,
+                cap: cap.clone(),
+                min: min.clone(),
+                cost: dense.clone(),
+                weight: vec![1; n],
+                fixed: fixed.clone(),
+            };
+            let best = crate::solve::solve(&full, crate::solve::SolverKind::Flow).unwrap();
+            match pairs.solve(1).unwrap() {
+                Partial::Proved { solution, prices, .. } => {
+                    proved += 1;
+                    assert_eq!(solution.objective, best.objective);
+                    assert!(pairs.verify(&solution.assign, &prices).unwrap().is_empty());
+                }
+                Partial::Unproved { objective, lower_bound, pupils, .. } => {
+                    unproved += 1;
+                    assert!(pupils > 0);
+                    assert!(lower_bound < objective, "{lower_bound} {objective}");
+                    assert!(lower_bound <= best.objective && best.objective <= objective);
+                }
+            }
+        }
+        assert!(proved > 20 && unproved > 20, "{proved} proved, {unproved} unproved");
     }
 }

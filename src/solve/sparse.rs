@@ -310,6 +310,8 @@ pub enum SparseFinding {
 /// Check a sparse plan's optimality proof from the known pairs and the bounds alone (no
 /// solver code): feasible loads, every free unit at a school minimising cost + price over its
 /// known pairs and over the bounds of the others, prices of the right sign. Empty = proved.
+/// Only the schools [`PairSource::near`] gives within a unit's cost + price (less the least
+/// price) are looked at: no school farther can beat it.
 pub fn verify<S: PairSource>(
     src: &S,
     cap: &[u32],
@@ -342,22 +344,29 @@ pub fn verify<S: PairSource>(
     if !out.is_empty() {
         return out;
     }
+    // A school beats a unit's own only if its cost (known, or the bound) is below the unit's
+    // cost + price less the least price: the known pairs, and the schools `near` gives within
+    // that radius (every school, by default), are all that can.
+    let least = prices.iter().copied().min().unwrap_or(0);
     let violated: Vec<SparseFinding> = (0..assign.len())
         .into_par_iter()
         .filter(|&u| fixed[u].is_none())
-        .filter_map(|u| {
+        .map_init(Vec::new, |near: &mut Vec<u32>, u| {
             let s = assign[u] as usize;
             let row = &known[u];
             let here = row[row.binary_search_by_key(&(s as u32), |e| e.0).ok()?].1;
             let mine = here as i64 + prices[s];
-            let mut next = 0;
+            near.clear();
+            src.near(u, mine.saturating_sub(least), near);
+            near.extend(row.iter().map(|e| e.0));
+            near.sort_unstable();
+            near.dedup();
             let mut best = (mine, s);
-            for t in 0..m {
-                let c = if next < row.len() && row[next].0 as usize == t {
-                    next += 1;
-                    row[next - 1].1
-                } else {
-                    src.lower(u, t)
+            for &t in near.iter() {
+                let t = t as usize;
+                let c = match row.binary_search_by_key(&(t as u32), |e| e.0) {
+                    Ok(i) => row[i].1,
+                    Err(_) => src.lower(u, t),
                 };
                 if c != UNREACHABLE && (c as i64 + prices[t]) < best.0 {
                     best = (c as i64 + prices[t], t);
@@ -370,6 +379,7 @@ pub fn verify<S: PairSource>(
                 by: mine - best.0,
             })
         })
+        .flatten()
         .collect();
     out.extend(violated);
     out

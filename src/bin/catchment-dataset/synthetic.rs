@@ -639,20 +639,30 @@ impl State {
         grid.max(catchment::solve::partial::straight_line_bound(p, (q.lat, q.lon)))
     }
 
-    /// Each pupil's `k` nearest schools by straight line (local meters), ascending by school.
+    /// Each pupil's `k` nearest schools by straight line, ascending by school: by the chord
+    /// between the coordinates as written (six decimals), the order of the bound that proves
+    /// the pairs not given ([`catchment::solve::partial::straight_line_bound`]), so that every
+    /// school left out is at least as far by that bound as every school written.
     pub fn nearest(&self, k: usize) -> Vec<Vec<u32>> {
         let m = self.school_xy.len();
         let k = k.min(m);
-        self.pupil_xy
+        let unit = |(lat, lon): (f64, f64)| {
+            let r = |v: f64| ((v * 1e6).round() / 1e6).to_radians();
+            let (lat, lon) = (r(lat), r(lon));
+            [lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()]
+        };
+        let schools: Vec<[f64; 3]> =
+            self.instance.schools.iter().map(|s| unit((s.lat, s.lon))).collect();
+        self.instance
+            .pupils
             .par_iter()
-            .map_init(Vec::new, |order: &mut Vec<(f64, u32)>, &p| {
+            .map_init(Vec::new, |order: &mut Vec<(f64, u32)>, p| {
+                let a = unit(p.location.unwrap_or_default());
                 order.clear();
-                order.extend(
-                    self.school_xy
-                        .iter()
-                        .enumerate()
-                        .map(|(s, &q)| ((p.0 - q.0).powi(2) + (p.1 - q.1).powi(2), s as u32)),
-                );
+                order.extend(schools.iter().enumerate().map(|(s, b)| {
+                    let d = [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
+                    (d[0] * d[0] + d[1] * d[1] + d[2] * d[2], s as u32)
+                }));
                 order.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
                 let mut out: Vec<u32> = order[..k].iter().map(|e| e.1).collect();
                 out.sort_unstable();
