@@ -227,6 +227,30 @@ fn solve_nearest_routes_only_the_pairs_it_needs_on_one_or_two_servers() {
         );
     }
 
+    // A maximum walk that binds: the same objective as the dense plan's under it.
+    let (capped, capped_dense) = (d.path().join("capped"), d.path().join("capped-dense"));
+    solve(&a.url, &files, &capped_dense, &["--max-walk", "4000"]).unwrap();
+    solve(&a.url, &files, &capped, &["--nearest", "2", "--max-walk", "4000"]).unwrap();
+    let (c, cd) = (summary(&capped), summary(&capped_dense));
+    assert_eq!(c["solver"]["objective_m"], cd["solver"]["objective_m"], "{c}");
+    assert!(
+        c["solver"]["objective_m"].as_u64() > sd["solver"]["objective_m"].as_u64(),
+        "the maximum walk binds"
+    );
+
+    // The prices of the plan routed pair by pair hold against every pair routed (check
+    // --osrm routes the whole matrix).
+    let o = bin()
+        .args(["check", "--osrm", &a.url, "--no-cache", "--pupils"])
+        .arg(&files.1)
+        .arg("--plan")
+        .arg(&sparse)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("feasible and optimal"), "{stdout}");
+
     // A server of the list that does not answer fails the run, named.
     let bad = d.path().join("bad");
     let err = solve(&format!("{},http://127.0.0.1:9", a.url), &files, &bad, &k2).unwrap_err();
