@@ -228,6 +228,9 @@ pub struct Loaded {
     /// Pins: the blocks fixed to a school, and the instance without them (what the pins cost
     /// is measured against its optimum). `inst` has the pins applied.
     pub pins: Option<Pinned>,
+    /// With OSRM and `nearest`: the plan solved while routing only the pairs it needed
+    /// (`matrix` then holds exactly those pairs). Solving takes it as it is.
+    pub routed: Option<Plan>,
 }
 
 /// A request's pins and the instance without them.
@@ -347,6 +350,32 @@ impl PlanRequest {
         if !matches!(self.distances, Distances::Matrix(_)) {
             stage(Stage::Routing);
         }
+        // OSRM with `nearest`: routed pair by pair once the instance is final (below).
+        #[cfg(feature = "osm")]
+        let routed_nearest = match (&self.distances, policy.nearest) {
+            (Distances::Osrm(osrm), Some(k)) => {
+                crate::pipeline::nearest_applies(&policy, stability.is_some())?;
+                Some((osrm, k))
+            }
+            _ => None,
+        };
+        #[cfg(feature = "osm")]
+        let (inst, matrix, left_out) = match routed_nearest {
+            Some((osrm, _)) => {
+                let before = inst.clone();
+                let inst = routing::geocode_instance(inst, osrm)?;
+                let left_out = left_out_ids(&before, &inst);
+                let empty = vec![Vec::new(); inst.pupils.len()];
+                let m = Matrix::from_partial(
+                    inst.schools.len(),
+                    routing::PartialRows::from_rows(empty, true),
+                    "OSRM (not routed yet)",
+                );
+                (inst, m, left_out)
+            }
+            None => distances(inst, &self.distances, policy.nearest.is_some())?,
+        };
+        #[cfg(not(feature = "osm"))]
         let (inst, matrix, left_out) = distances(inst, &self.distances, policy.nearest.is_some())?;
         tracing::info!(pupils = inst.pupils.len(), schools = inst.schools.len(), "instance read");
         crate::cancel::check()?;
@@ -405,6 +434,16 @@ impl PlanRequest {
             }
             None => (inst, None),
         };
+        #[cfg(feature = "osm")]
+        let (matrix, routed) = match routed_nearest {
+            Some((osrm, k)) => {
+                let (m, plan) = crate::pipeline::route_nearest(&inst, osrm, &policy, k)?;
+                (m, Some(plan))
+            }
+            None => (matrix, None),
+        };
+        #[cfg(not(feature = "osm"))]
+        let routed = None;
         Ok(Loaded {
             inst,
             matrix,
@@ -416,6 +455,7 @@ impl PlanRequest {
             excluded,
             walks,
             pins,
+            routed,
         })
     }
 
@@ -721,7 +761,11 @@ impl Loaded {
             split_street_cost: None,
             ..self.policy.clone()
         };
-        let pinned = crate::solve_plan(&self.inst, &self.matrix, &policy, None)?.objective;
+        let pinned = match self.routed.as_ref() {
+            // Routed pair by pair: the pinned instance is the one solved.
+            Some(plan) => plan.objective,
+            None => crate::solve_plan(&self.inst, &self.matrix, &policy, None)?.objective,
+        };
         crate::cancel::check()?;
         let unpinned = crate::solve_plan(&p.unpinned, &self.matrix, &policy, None)?.objective;
         Ok(Some(crate::districts::pins::PinsReport {
@@ -741,7 +785,10 @@ impl Loaded {
             return self.solve_whole_segments();
         }
         let (plan, stability) = match &self.stability {
-            None => (crate::solve_plan(&self.inst, &self.matrix, &self.policy, None)?, None),
+            None => match self.routed.as_ref().filter(|p| p.policy == self.policy) {
+                Some(plan) => (plan.clone(), None),
+                None => (crate::solve_plan(&self.inst, &self.matrix, &self.policy, None)?, None),
+            },
             Some(st) => {
                 let (plan, report, _) =
                     crate::pipeline::solve_stable(&self.inst, &self.matrix, &self.policy, st)?;

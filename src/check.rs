@@ -519,6 +519,7 @@ fn published_figures(
         solve_seconds: summary.timing.solve_seconds,
         districts: None,
         optimal,
+        routed: summary.solver.routed,
     };
     let expected = crate::report::summarize(original, m, &plan);
     let (a, b) = (

@@ -500,9 +500,11 @@ struct SitesArgs {
 /// Walking distances from an OSRM server instead of a matrix file.
 #[derive(Args, Default)]
 struct RoutingArgs {
-    /// OSRM server (foot profile) for the walking distances, e.g. http://127.0.0.1:5000.
-    #[arg(long)]
-    osrm: Option<String>,
+    /// OSRM server (foot profile) for the walking distances, e.g. http://127.0.0.1:5000; several
+    /// servers of the same data comma-separated (or the flag repeated): the requests are
+    /// shared out among them.
+    #[arg(long, value_delimiter = ',', value_name = "URL")]
+    osrm: Vec<String>,
     /// The OSM extract the server was prepared from: geocodes street addresses and keys the cache.
     #[arg(long)]
     osm: Option<PathBuf>,
@@ -539,7 +541,7 @@ struct RoutingArgs {
 }
 
 impl RoutingArgs {
-    fn source(&self, url: &str) -> routing::OsrmSource {
+    fn source(&self, urls: &[String]) -> routing::OsrmSource {
         let mut route = routing::osrm::RouteOptions {
             snap_limit_m: self.snap_limit,
             allow_unreachable: self.allow_unreachable,
@@ -549,7 +551,7 @@ impl RoutingArgs {
         route.table.concurrency = self.osrm_concurrency;
         route.table.deadline = std::time::Duration::from_secs(self.osrm_deadline);
         routing::OsrmSource {
-            url: url.to_string(),
+            urls: urls.iter().map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).collect(),
             profile: self.osrm_profile.clone(),
             route,
             osm: self.osm.clone(),
@@ -616,10 +618,10 @@ impl PublishArgs {
 
 impl InputArgs {
     fn distances(&self) -> anyhow::Result<app::Distances> {
-        match (&self.matrix, &self.routing.osrm) {
+        match (&self.matrix, self.routing.osrm.as_slice()) {
             (Some(path), _) => Ok(app::Distances::Matrix(Source::Path(path.clone()))),
-            (None, Some(url)) => Ok(app::Distances::Osrm(self.routing.source(url))),
-            (None, None) => Err(usage("give --matrix FILE or --osrm URL")),
+            (None, []) => Err(usage("give --matrix FILE or --osrm URL")),
+            (None, urls) => Ok(app::Distances::Osrm(self.routing.source(urls))),
         }
     }
 
@@ -1315,11 +1317,12 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Check { schools, pupils, matrix, routing, plan, max_walk } => {
             let kept = plan.join(catchment::output::MATRIX_FILE);
-            let matrix = match (matrix, &routing.osrm) {
+            let routed = !routing.osrm.is_empty();
+            let matrix = match (matrix, routed) {
                 (Some(m), _) => Some(m),
-                (None, Some(_)) => None,
-                (None, None) if kept.is_file() => Some(kept),
-                (None, None) => {
+                (None, true) => None,
+                (None, false) if kept.is_file() => Some(kept),
+                (None, false) => {
                     return Err(usage(&format!(
                         "give --matrix FILE or --osrm URL: the plan keeps no {}",
                         catchment::output::MATRIX_FILE
@@ -1333,7 +1336,11 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 routing,
             };
             // A plan solved over each pupil's nearest schools: the matrix may give only those.
-            let nearest = catchment::check::read_summary(&plan).ok().and_then(|s| s.solver.nearest);
+            // Routed here, every pair is (the pairs a plan routed on demand are in its matrix).
+            let nearest = catchment::check::read_summary(&plan)
+                .ok()
+                .and_then(|s| s.solver.nearest)
+                .filter(|_| input.matrix.is_some());
             let loaded = load_request(&input.request(Policy { nearest, ..Policy::default() })?)?;
             let (inst, m) = (loaded.inst, loaded.matrix);
             let r = check_plan(&inst, &m, &plan, max_walk)?;
@@ -1415,11 +1422,13 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             let (Some(schools), Some(pupils), Some(out)) = (schools, pupils, out) else {
                 return Err(usage("give --schools, --pupils and --out"));
             };
-            let Some(url) = r.osrm.clone() else { return Err(usage("--osrm URL is required")) };
+            if r.osrm.is_empty() {
+                return Err(usage("--osrm URL is required"));
+            }
             let inst = read_instance(&schools, &pupils)?;
             let before = inst.clone();
             let pb = spinner("routing every pupil to every school (OSRM)");
-            let res = routing::osrm_matrix(inst, &r.source(&url));
+            let res = routing::osrm_matrix(inst, &r.source(&r.osrm));
             pb.finish_and_clear();
             let (routed, m, report) = res?;
             // Pupils left out by geocoding are named in the CSV's sidecar, so the matrix reads

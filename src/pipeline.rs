@@ -187,6 +187,7 @@ pub fn solve_plan(
         solve_seconds,
         districts: None,
         optimal: true,
+        routed: None,
     })
 }
 
@@ -341,6 +342,7 @@ fn solve_nearest(inst: &Instance, m: &Matrix, policy: &Policy, k: u32) -> Result
         solve_seconds,
         districts: None,
         optimal: true,
+        routed: None,
     })
 }
 
@@ -463,4 +465,220 @@ pub fn stability_curve(
             })
         })
         .collect()
+}
+
+/// The radius of a sphere no larger than the one [`solve::partial::straight_line_bound`]
+/// measures on (the earth's polar radius, less a margin): a band of latitudes computed on it
+/// holds every school whose bound is below a radius.
+#[cfg(feature = "osm")]
+const BAND_EARTH_RADIUS_M: f64 = 6_356_000.0;
+
+/// The pupil-level problem's pairs routed by OSRM when the sparse solve asks for them
+/// ([`solve::sparse::PairSource`]): the lower bound of a pair is the straight line
+/// ([`solve::partial::straight_line_bound`]), a maximum walk applied as over a partial matrix.
+#[cfg(feature = "osm")]
+struct RoutedPairs<'a> {
+    router: &'a crate::routing::pairs::PairRouter<'a>,
+    units: &'a [(f64, f64)],
+    schools: &'a [(f64, f64)],
+    fixed: &'a [Option<u32>],
+    max_walk: Option<u32>,
+    /// (latitude in radians, school) ascending.
+    by_lat: Vec<(f64, u32)>,
+    /// The routing error that stopped the solve.
+    error: std::sync::Mutex<Option<crate::routing::osrm::RouteError>>,
+}
+
+#[cfg(feature = "osm")]
+impl RoutedPairs<'_> {
+    /// `c` for pair (`u`, `s`), or UNREACHABLE beyond the maximum walk (a fixed school is
+    /// always allowed).
+    fn limited(&self, u: usize, s: usize, c: u32) -> u32 {
+        match self.max_walk {
+            Some(w)
+                if c != crate::routing::UNREACHABLE && c > w && self.fixed[u] != Some(s as u32) =>
+            {
+                crate::routing::UNREACHABLE
+            }
+            _ => c,
+        }
+    }
+}
+
+#[cfg(feature = "osm")]
+impl solve::sparse::PairSource for RoutedPairs<'_> {
+    fn n_units(&self) -> usize {
+        self.units.len()
+    }
+    fn n_schools(&self) -> usize {
+        self.schools.len()
+    }
+    fn lower(&self, u: usize, s: usize) -> u32 {
+        let b = solve::partial::straight_line_bound(self.units[u], self.schools[s]);
+        self.limited(u, s, b)
+    }
+    fn costs(&self, pairs: &[(u32, u32)]) -> std::result::Result<Vec<u32>, SolveError> {
+        crate::cancel::check().map_err(|_| SolveError::Cancelled)?;
+        match self.router.route(pairs) {
+            Ok(m) => Ok(pairs
+                .iter()
+                .zip(m)
+                .map(|(&(u, s), c)| self.limited(u as usize, s as usize, c))
+                .collect()),
+            Err(e) => {
+                *self.error.lock().expect("lock") = Some(e);
+                Err(SolveError::Solver("routing failed".into()))
+            }
+        }
+    }
+    fn near(&self, u: usize, radius: i64, out: &mut Vec<u32>) {
+        use solve::partial::{BOUND_FACTOR, BOUND_MARGIN_M};
+        // A bound below `radius` needs a chord below (radius + margin) / factor, at least
+        // 2 R sin(|difference of latitudes| / 2): only a band of latitudes can.
+        let chord = (radius.max(0) as f64 + BOUND_MARGIN_M) / BOUND_FACTOR;
+        let half = (chord / (2.0 * BAND_EARTH_RADIUS_M)).min(1.0).asin() * 2.0 + 1e-9;
+        let lat = self.units[u].0.to_radians();
+        let from = self.by_lat.partition_point(|e| e.0 < lat - half);
+        let to = self.by_lat.partition_point(|e| e.0 <= lat + half);
+        out.extend(self.by_lat[from..to].iter().map(|e| e.1));
+    }
+}
+
+/// `solve --osrm --nearest K`: the pupil-level plan with only the pairs it needs routed. Each
+/// pupil's `k` nearest schools by straight line are routed first, then the pairs pricing
+/// cannot rule out by their straight-line bound, until the school prices prove the plan
+/// optimal for every pair ([`solve::sparse`]); the proof is then checked again from the pairs
+/// routed and the bounds alone ([`solve::partial::Pairs::verify`], what `catchment check`
+/// runs). Returns the partial matrix of every pair routed (the plan's walks) and the plan.
+/// `inst` must be located (geocoded).
+#[cfg(feature = "osm")]
+pub fn route_nearest(
+    inst: &Instance,
+    osrm: &crate::routing::OsrmSource,
+    policy: &Policy,
+    k: u32,
+) -> Result<(Matrix, Plan)> {
+    use crate::routing::{located_rows, pairs::PairRouter};
+    policy.validate()?;
+    nearest_applies(policy, false)?;
+    let rows = located_rows(inst)?;
+    let eff = &*effective_instance(inst, policy);
+    let places = nearest_places(eff)?;
+    let cap: Vec<u32> = eff.schools.iter().map(|s| s.capacity).collect();
+    let min: Vec<u32> = eff.schools.iter().map(|s| s.min_pupils).collect();
+    let fixed: Vec<Option<u32>> = eff
+        .pupils
+        .iter()
+        .map(|p| p.fixed_school.as_deref().and_then(|f| eff.school_index(f)).map(|s| s as u32))
+        .collect();
+    let clients = osrm.clients()?;
+    let services: Vec<&dyn crate::routing::osrm::TableService> =
+        clients.iter().map(|c| c as &dyn crate::routing::osrm::TableService).collect();
+    let router = PairRouter::new(&services, &rows, &inst.schools, &osrm.route);
+    let mut by_lat: Vec<(f64, u32)> =
+        places.1.iter().enumerate().map(|(s, q)| (q.0.to_radians(), s as u32)).collect();
+    by_lat.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let src = RoutedPairs {
+        router: &router,
+        units: &places.0,
+        schools: &places.1,
+        fixed: &fixed,
+        max_walk: policy.max_walk,
+        by_lat,
+        error: std::sync::Mutex::new(None),
+    };
+    let (n, m) = (inst.pupils.len() as u64, inst.schools.len() as u64);
+    let started = std::time::Instant::now();
+    let solved = solve::sparse::solve(&src, &cap, &min, &fixed, k as usize);
+    if let Some(e) = src.error.lock().expect("lock").take() {
+        return Err(e.into());
+    }
+    let sol = solved.map_err(|e| match e {
+        SolveError::Infeasible(d) => Error::Infeasible(describe_infeasibility(eff, &d)),
+        SolveError::Cancelled => Error::Cancelled,
+        SolveError::Solver(msg) => Error::Solver(msg),
+        SolveError::TimeLimit { seconds } => Error::Solver(format!("time limit {seconds} s")),
+    })?;
+    let solve_seconds = started.elapsed().as_secs_f64();
+    let servers = osrm.urls.join(", ");
+    let routed = crate::plan::PairsRouted {
+        pairs: router.pairs() as u64,
+        of: n * m,
+        requests: router.requests() as u64,
+        servers: osrm.urls.len() as u32,
+    };
+    let report = router.report();
+    if !report.is_empty() {
+        tracing::warn!(
+            far_snapped = report.far_snapped.len(),
+            unreachable_pairs = report.unreachable.len(),
+            "pairs left out of the model (unreachable pairs allowed)"
+        );
+    }
+    let matrix = router.matrix(format!(
+        "OSRM {} at {servers} (walking along streets, snap gaps added; only the pairs the \
+         solve needed: {} of {} routed)",
+        osrm.profile, routed.pairs, routed.of
+    ));
+    tracing::info!(
+        pairs_routed = routed.pairs,
+        of = routed.of,
+        requests = routed.requests,
+        servers = routed.servers,
+        k = sol.stats.pricing.k,
+        rounds = sol.stats.pricing.rounds,
+        seconds = format!("{solve_seconds:.3}"),
+        "routed only the pairs the solve needed"
+    );
+    // The proof again, from the pairs routed and the straight line alone.
+    let pairs = solve::partial::Pairs {
+        matrix: &matrix,
+        cap: &cap,
+        min: &min,
+        fixed: &fixed,
+        units: &places.0,
+        schools: &places.1,
+        max_walk: policy.max_walk,
+    };
+    let assign = sol.solution.assign;
+    let findings =
+        pairs.verify(&assign, &sol.prices).map_err(|e| Error::internal(format!("{e:?}")))?;
+    if let Some(f) = findings.first() {
+        return Err(Error::Solver(format!(
+            "the plan over the pairs routed failed its certificate check ({} findings, first: {f:?})",
+            findings.len()
+        )));
+    }
+    let objective = pairs
+        .objective(&assign)
+        .ok_or_else(|| Error::internal("the plan uses a pair that is not allowed"))?;
+    tracing::info!(
+        pairs = n * m,
+        "certificate checked: no pair, routed or bounded by the straight line, beats the prices"
+    );
+    let mut loads = vec![0u64; eff.schools.len()];
+    for &s in &assign {
+        loads[s as usize] += 1;
+    }
+    let classes = eff.schools.iter().zip(&loads).map(|(s, &l)| classes_for(s, l)).collect();
+    let prices = sol.prices;
+    let plan = Plan {
+        assign,
+        objective,
+        certificate: Some(certificate::Certificate { objective, prices: prices.clone() }),
+        classes,
+        pupil_optimum: None,
+        prices,
+        solver: format!(
+            "flow over the pairs routed on demand by OSRM (each pupil's {k} nearest schools by \
+             straight line first, then the pairs the prices asked for; the straight line bounds \
+             the others)"
+        ),
+        policy: policy.clone(),
+        solve_seconds,
+        districts: None,
+        optimal: true,
+        routed: Some(routed),
+    };
+    Ok((matrix, plan))
 }

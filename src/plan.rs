@@ -142,6 +142,21 @@ pub struct Plan {
     /// Whether a solver proved the plan optimal for its policy (false for baselines, which are
     /// only evaluated).
     pub optimal: bool,
+    /// For a plan whose pairs were routed on demand (OSRM with `nearest`): what was routed.
+    pub routed: Option<PairsRouted>,
+}
+
+/// The pairs a plan routed on demand (OSRM with `nearest`): only those the solve asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PairsRouted {
+    /// Pupil-school pairs routed.
+    pub pairs: u64,
+    /// Pupils x schools: the pairs a whole matrix routes.
+    pub of: u64,
+    /// Table requests sent (tiles).
+    pub requests: u64,
+    /// OSRM servers the requests were shared out among.
+    pub servers: u32,
 }
 
 /// Classes a school forms for a load: as few as hold the load at its class size, at most its

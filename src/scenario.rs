@@ -490,6 +490,7 @@ fn loaded(
         excluded,
         walks: Some(crate::output::StoredWalks { left_out_ungeocoded: vec![], block_source }),
         pins: None,
+        routed: None,
     })
 }
 

@@ -897,6 +897,27 @@ fn routing_spec_uses_an_allowed_osrm_server() {
     let r = get(server.addr, &format!("/v1/plans/{bare}/files/matrix.csv"), Some(READ));
     assert_eq!(r.status, 404, "a plan given its matrix keeps none: {}", r.text());
 
+    // Each pupil's nearest school routed first, then only the pairs the prices ask for, on a
+    // list of servers (here the allowed one twice): the same total walk, what was routed in the
+    // summary; a list naming a server the service does not allow is refused.
+    let nearest = json!({"schools": schools, "pupils": pupils, "policy": {"nearest": 1},
+        "routing": {"osrm": format!("{},{}", osrm.url, osrm.url)}})
+    .to_string();
+    let r = post_json(server.addr, "/v1/plans?wait=true", Some(WRITE), nearest.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sparse = r.json()["id"].as_str().unwrap().to_string();
+    let s = get(server.addr, &format!("/v1/plans/{sparse}"), Some(READ)).json()["summary"].clone();
+    assert_eq!(s["solver"]["objective_m"], summary["solver"]["objective_m"], "{s}");
+    assert_eq!(s["solver"]["nearest"], 1);
+    assert_eq!(s["solver"]["routed"]["servers"], 2, "{s}");
+    assert_eq!(s["solver"]["routed"]["of"], 8, "{s}");
+    let listed = json!({"schools": schools, "pupils": pupils, "policy": {"nearest": 1},
+        "routing": {"osrm": format!("{},http://127.0.0.1:9", osrm.url)}})
+    .to_string();
+    let r = post_json(server.addr, "/v1/plans", Some(WRITE), listed.as_bytes());
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("not allowed"), "{}", r.text());
+
     // A server the service does not allow.
     let other =
         json!({"schools": schools, "pupils": pupils, "routing": {"osrm": "http://127.0.0.1:9"}})

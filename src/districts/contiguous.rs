@@ -297,6 +297,7 @@ pub fn solve(
         solve_seconds: started.elapsed().as_secs_f64() + optimum.solve_seconds,
         districts: Some(districts),
         optimal: proved,
+        routed: None,
     };
     Ok(Contiguous { plan, method, barriers_dropped, adjacency: adj })
 }

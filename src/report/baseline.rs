@@ -216,5 +216,6 @@ pub fn evaluate(inst: &Instance, m: &Matrix, assign: Vec<u32>, name: &str) -> Re
         solve_seconds: 0.0,
         districts: None,
         optimal: false,
+        routed: None,
     })
 }

@@ -125,6 +125,10 @@ pub struct SolverInfo {
     /// bounding the pairs not given): `catchment check` reads the matrix as partial too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nearest: Option<u32>,
+    /// With `nearest` and OSRM: the pairs routed on demand (of pupils x schools) and the
+    /// requests it took; the plan's matrix holds exactly those pairs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routed: Option<crate::plan::PairsRouted>,
     /// For whole-block or class plans: the pupil-level optimum and the gap to it in %.
     pub pupil_optimum_m: Option<u64>,
     /// Percent the plan's walk lies above the pupil-level optimum.
@@ -257,6 +261,7 @@ pub fn summarize(inst: &Instance, m: &Matrix, plan: &Plan) -> Summary {
             contiguous: plan.policy.contiguous,
             split_street_cost_m: plan.policy.split_street_cost,
             nearest: plan.policy.nearest,
+            routed: plan.routed,
             pupil_optimum_m: plan.pupil_optimum,
             gap_pct: plan.pupil_optimum.map(|o| {
                 if o > 0 {

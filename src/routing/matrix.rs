@@ -992,8 +992,39 @@ pub fn write_matrix_meta(
 ) -> Result<()> {
     let rows: Vec<&str> = inst.pupils.iter().map(|p| p.id.as_str()).collect();
     let schools: Vec<&str> = inst.schools.iter().map(|s| s.id.as_str()).collect();
-    write_long_csv(path, "pupil_id", &rows, &schools, &m.meters, m.seconds.as_deref())?;
+    match &m.partial {
+        None => write_long_csv(path, "pupil_id", &rows, &schools, &m.meters, m.seconds.as_deref())?,
+        Some(r) => write_partial_long_csv(path, &rows, &schools, r)?,
+    }
     write_meta_full(path, meta)
+}
+
+/// The long CSV of a partial matrix: the pairs given only, rows in instance order (read back
+/// with `--nearest`).
+fn write_partial_long_csv(
+    path: &Path,
+    rows: &[&str],
+    schools: &[&str],
+    r: &PartialRows,
+) -> Result<()> {
+    let io = |e| Error::io(path, e);
+    let f = std::fs::File::create(path).map_err(io)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+    let extra = if r.seconds.is_some() { ",seconds" } else { "" };
+    writeln!(w, "pupil_id,school_id,meters{extra}").map_err(io)?;
+    let value = |v: u32| if v == UNREACHABLE { "unreachable".to_string() } else { v.to_string() };
+    for (p, id) in rows.iter().enumerate() {
+        let id = csv_field(id);
+        for i in r.start[p]..r.start[p + 1] {
+            let school = csv_field(schools[r.schools[i] as usize]);
+            write!(w, "{id},{school},{}", value(r.meters[i])).map_err(io)?;
+            if let Some(t) = &r.seconds {
+                write!(w, ",{}", value(t[i])).map_err(io)?;
+            }
+            w.write_all(b"\n").map_err(io)?;
+        }
+    }
+    w.flush().map_err(io)
 }
 
 /// Write the matrix in the binary format ([`super::binary`]), rows in instance order; the

@@ -10,6 +10,8 @@ pub mod matrix;
 #[cfg(feature = "osm")]
 pub mod osrm;
 #[cfg(feature = "osm")]
+pub mod pairs;
+#[cfg(feature = "osm")]
 mod route;
 pub mod stream;
 #[cfg(feature = "osm")]
@@ -18,4 +20,6 @@ pub mod table;
 pub use matrix::{read_matrix, write_matrix, Matrix, PartialRows, UNREACHABLE};
 
 #[cfg(feature = "osm")]
-pub use route::{address_index, osrm_matrix, route_located, OsrmSource};
+pub use route::{
+    address_index, geocode_instance, located_rows, osrm_matrix, route_located, OsrmSource,
+};

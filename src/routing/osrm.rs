@@ -392,15 +392,67 @@ pub fn table(
     destinations: &[LatLon],
     opts: &TableOptions,
 ) -> Result<TableAnswer, OsrmError> {
+    table_on(&[service], sources, destinations, opts)
+}
+
+/// A whole table, assembled from tiles sent to several servers of the same data at once
+/// ([`run_tiles`]: tile `i` to server `i mod n`, each with `opts.concurrency` requests in flight).
+pub fn table_on(
+    services: &[&dyn TableService],
+    sources: &[LatLon],
+    destinations: &[LatLon],
+    opts: &TableOptions,
+) -> Result<TableAnswer, OsrmError> {
+    let tiles: Vec<Tile> = tiles(sources.len(), destinations.len(), opts.max_table_size)
+        .into_iter()
+        .map(|(rs, rd)| (rs.collect(), rd.collect()))
+        .collect();
+    let results = run_tiles(services, sources, destinations, &tiles, opts)?;
+    let mut out = TableAnswer {
+        distances: vec![vec![None; destinations.len()]; sources.len()],
+        durations: vec![vec![None; destinations.len()]; sources.len()],
+        source_snap: vec![0.0; sources.len()],
+        destination_snap: vec![0.0; destinations.len()],
+    };
+    for ((rs, rd), a) in tiles.iter().zip(results) {
+        for (i, &s) in rs.iter().enumerate() {
+            out.source_snap[s] = a.source_snap[i];
+            for (j, &d) in rd.iter().enumerate() {
+                out.distances[s][d] = a.distances[i][j];
+                out.durations[s][d] = a.durations[i][j];
+            }
+        }
+        for (j, &d) in rd.iter().enumerate() {
+            out.destination_snap[d] = a.destination_snap[j];
+        }
+    }
+    Ok(out)
+}
+
+/// One request of a table: the sources and the destinations it asks for (indices).
+pub type Tile = (Vec<usize>, Vec<usize>);
+
+/// The answers of the tiles, in order: tile `i` goes to server `i mod n` (so every server of a
+/// list is asked when there are as many tiles), each server with `opts.concurrency` requests
+/// in flight, retried with backoff, all under one total deadline. The first tile that finally
+/// fails fails them all, naming its server.
+pub fn run_tiles(
+    services: &[&dyn TableService],
+    sources: &[LatLon],
+    destinations: &[LatLon],
+    tiles: &[Tile],
+    opts: &TableOptions,
+) -> Result<Vec<TableAnswer>, OsrmError> {
+    assert!(!services.is_empty(), "at least one table service");
     let started = Instant::now();
-    let tiles = tiles(sources.len(), destinations.len(), opts.max_table_size);
     let total = tiles.len();
-    let next = AtomicUsize::new(0);
+    let n_services = services.len();
+    let next: Vec<AtomicUsize> = (0..n_services).map(|_| AtomicUsize::new(0)).collect();
     let done = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let results: Mutex<Vec<Option<TableAnswer>>> = Mutex::new(vec![None; total]);
     let first_error: Mutex<Option<OsrmError>> = Mutex::new(None);
-    let server = service.server();
+    let server = services.iter().map(|s| s.server()).collect::<Vec<_>>().join(", ");
     let deadline_error = |done: usize| OsrmError::Deadline {
         server: server.clone(),
         seconds: opts.deadline.as_secs_f64(),
@@ -414,15 +466,18 @@ pub fn table(
             *slot = Some(e);
         }
     };
-    let worker = || loop {
+    let worker = |k: usize| loop {
         if stop.load(Ordering::SeqCst) {
             return;
         }
-        let i = next.fetch_add(1, Ordering::SeqCst);
+        let service = services[k];
+        let i = k + n_services * next[k].fetch_add(1, Ordering::SeqCst);
         if i >= total {
             return;
         }
-        let (rs, rd) = tiles[i].clone();
+        let (rs, rd) = &tiles[i];
+        let src: Vec<LatLon> = rs.iter().map(|&s| sources[s]).collect();
+        let dst: Vec<LatLon> = rd.iter().map(|&d| destinations[d]).collect();
         let mut attempt = 0u32;
         let answer = loop {
             let left = opts.deadline.saturating_sub(started.elapsed());
@@ -430,7 +485,7 @@ pub fn table(
                 break Err(deadline_error(done.load(Ordering::SeqCst)));
             }
             let timeout = opts.request_timeout.min(left);
-            match service.table(&sources[rs.clone()], &destinations[rd.clone()], timeout) {
+            match service.table(&src, &dst, timeout) {
                 Ok(a) => break Ok(a),
                 Err(e)
                     if e.retryable() && attempt < opts.retries && !stop.load(Ordering::SeqCst) =>
@@ -471,7 +526,7 @@ pub fn table(
                     || a.destination_snap.len() != rd.len()
                 {
                     fail(OsrmError::Protocol {
-                        server: server.clone(),
+                        server: service.server(),
                         detail: "a tile came back with the wrong size".into(),
                     });
                     return;
@@ -485,39 +540,31 @@ pub fn table(
             }
         }
     };
-    let workers = opts.concurrency.clamp(1, total.max(1));
     std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(worker);
+        for k in 0..n_services {
+            // This server's tiles: k, k + n, k + 2n, ...
+            let mine = (total + n_services - 1 - k) / n_services;
+            let workers = opts.concurrency.clamp(1, mine.max(1));
+            for _ in 0..workers {
+                let worker = &worker;
+                scope.spawn(move || worker(k));
+            }
         }
     });
     if let Some(e) = first_error.into_inner().expect("lock") {
         return Err(e);
     }
-    let results = results.into_inner().expect("lock");
-    let mut out = TableAnswer {
-        distances: vec![vec![None; destinations.len()]; sources.len()],
-        durations: vec![vec![None; destinations.len()]; sources.len()],
-        source_snap: vec![0.0; sources.len()],
-        destination_snap: vec![0.0; destinations.len()],
-    };
-    for ((rs, rd), a) in tiles.iter().zip(results) {
-        let a = a.ok_or_else(|| OsrmError::Protocol {
-            server: server.clone(),
-            detail: "a tile is missing".into(),
-        })?;
-        for (i, s) in rs.clone().enumerate() {
-            out.source_snap[s] = a.source_snap[i];
-            for (j, d) in rd.clone().enumerate() {
-                out.distances[s][d] = a.distances[i][j];
-                out.durations[s][d] = a.durations[i][j];
-            }
-        }
-        for (j, d) in rd.clone().enumerate() {
-            out.destination_snap[d] = a.destination_snap[j];
-        }
-    }
-    Ok(out)
+    results
+        .into_inner()
+        .expect("lock")
+        .into_iter()
+        .map(|a| {
+            a.ok_or_else(|| OsrmError::Protocol {
+                server: server.clone(),
+                detail: "a tile is missing".into(),
+            })
+        })
+        .collect()
 }
 
 /// What routing found wrong, by pupil id (never by location).
@@ -688,15 +735,16 @@ pub fn route_instance(
     }
     let rows: Vec<(&str, LatLon)> =
         inst.pupils.iter().map(|p| (p.id.as_str(), p.location.expect("checked"))).collect();
-    route_rows(&rows, &inst.schools, service, opts, cache, "pupil")
+    route_rows(&rows, &inst.schools, &[service], opts, cache, "pupil")
 }
 
 /// The row x school matrix of any located rows (pupils, the city's blocks: `(id, location)`,
-/// `unit` names them in the report) from a table service (or the cache).
+/// `unit` names them in the report) from table services of the same data (or the cache): the
+/// tiles are shared out among them ([`table_on`]).
 pub fn route_rows(
     rows: &[(&str, LatLon)],
     schools: &[crate::instance::School],
-    service: &dyn TableService,
+    services: &[&dyn TableService],
     opts: &RouteOptions,
     cache: Option<CacheUse<'_>>,
     unit: &'static str,
@@ -714,9 +762,9 @@ pub fn route_rows(
         })
         .collect();
     let destinations: Vec<LatLon> = schools.iter().map(|s| (s.lat, s.lon)).collect();
-    let key = cache
-        .as_ref()
-        .map(|c| CacheKey::new(&service.profile(), c.dataset_checksum, &sources, &destinations));
+    let key = cache.as_ref().map(|c| {
+        CacheKey::new(&services[0].profile(), c.dataset_checksum, &sources, &destinations)
+    });
     let cached = match (&cache, &key) {
         (Some(c), Some(k)) => c.cache.get(k).map_err(RouteError::Cache)?,
         _ => None,
@@ -732,8 +780,8 @@ pub fn route_rows(
         }
         None => {
             let t = Instant::now();
-            let a =
-                table(service, &sources, &destinations, &opts.table).map_err(RouteError::Osrm)?;
+            let a = table_on(services, &sources, &destinations, &opts.table)
+                .map_err(RouteError::Osrm)?;
             tracing::info!(
                 sources = sources.len(),
                 schools = destinations.len(),
@@ -756,14 +804,27 @@ pub fn route_rows(
         &row_of,
         &answer,
         opts.snap_limit_m,
-        service.server(),
-        service.profile(),
+        services.iter().map(|s| s.server()).collect::<Vec<_>>().join(", "),
+        services[0].profile(),
     );
     report.unit = unit;
     if !report.is_empty() && !opts.allow_unreachable {
         return Err(RouteError::Unreachable(report));
     }
     Ok((m, report))
+}
+
+/// The walk of one pair from OSRM's distance and duration and the snap gaps of both ends
+/// (`gap`): whole meters and seconds, the gap added (walked at 5 km/h); seconds
+/// [`UNREACHABLE`] when OSRM gave no duration; `None` when there is no route. Every matrix
+/// routed here, whole or pair by pair, is made by this one rounding.
+pub fn walk(distance: Option<f64>, duration: Option<f64>, gap: f64) -> Option<(u32, u32)> {
+    let d = distance?;
+    let meters = (d + gap).round().min((UNREACHABLE - 1) as f64) as u32;
+    let seconds = duration.map_or(UNREACHABLE, |t| {
+        (t + gap / FOOT_METERS_PER_SECOND).round().min((UNREACHABLE - 1) as f64) as u32
+    });
+    Some((meters, seconds))
 }
 
 /// Pupil rows from source rows: snap gaps added, far snaps and missing routes left out and
@@ -796,17 +857,12 @@ fn to_matrix(
         }
         for (s, school) in schools.iter().enumerate() {
             let gap = snap + a.destination_snap[s];
-            match (a.distances[r][s], a.durations[r][s]) {
-                (Some(d), t) => {
-                    m.meters[p * n_s + s] = (d + gap).round().min((UNREACHABLE - 1) as f64) as u32;
-                    if let Some(t) = t {
-                        secs[p * n_s + s] = (t + gap / FOOT_METERS_PER_SECOND)
-                            .round()
-                            .min((UNREACHABLE - 1) as f64)
-                            as u32;
-                    }
+            match walk(a.distances[r][s], a.durations[r][s], gap) {
+                Some((d, t)) => {
+                    m.meters[p * n_s + s] = d;
+                    secs[p * n_s + s] = t;
                 }
-                (None, _) => report.unreachable.push((id.to_string(), school.id.clone())),
+                None => report.unreachable.push((id.to_string(), school.id.clone())),
             }
         }
     }

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 /// Where an OSRM matrix comes from and what to do with what cannot be routed or geocoded.
 #[derive(Debug, Clone)]
 pub struct OsrmSource {
-    /// The server, e.g. `http://127.0.0.1:5000`.
-    pub url: String,
+    /// The servers, e.g. `http://127.0.0.1:5000`: one or more serving the same data; a
+    /// table's requests are shared out among them.
+    pub urls: Vec<String>,
     /// The routing profile the server was prepared with (e.g. `foot`); part of the cache key.
     pub profile: String,
     /// Snap limit, unreachable-pair policy and table request options.
@@ -26,6 +27,16 @@ pub struct OsrmSource {
     /// Where the geocoding report (pupil ids that could not be placed) is written; without
     /// it (the service), the message gives the counts only.
     pub geocode_report: Option<PathBuf>,
+}
+
+impl OsrmSource {
+    /// A client per server, or the routing error of an empty list.
+    pub fn clients(&self) -> Result<Vec<osrm::OsrmHttp>> {
+        if self.urls.is_empty() {
+            return Err(Error::Routing { message: "no OSRM server given".into(), hint: None });
+        }
+        Ok(self.urls.iter().map(|u| osrm::OsrmHttp::new(u, &self.profile)).collect())
+    }
 }
 
 /// The address index for geocoding: the one given, or built from the extract; `None` when
@@ -45,9 +56,33 @@ pub fn address_index(src: &OsrmSource) -> Result<Option<std::sync::Arc<geocode::
 /// OSRM (or take the table from the cache). Returns the instance actually routed (without
 /// skipped pupils), the matrix and the routing report.
 pub fn osrm_matrix(
-    mut inst: Instance,
+    inst: Instance,
     src: &OsrmSource,
 ) -> Result<(Instance, Matrix, osrm::RoutingReport)> {
+    let inst = geocode_instance(inst, src)?;
+    let rows = located_rows(&inst)?;
+    let (m, report) = route_located(&rows, &inst.schools, src, "pupil")?;
+    Ok((inst, m, report))
+}
+
+/// Every pupil's (id, location), or the error naming how many have none.
+pub fn located_rows(inst: &Instance) -> Result<Vec<(&str, osrm::LatLon)>> {
+    Ok(inst
+        .pupils
+        .iter()
+        .map(|p| p.location.map(|l| (p.id.as_str(), l)))
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            osrm::RouteError::NoLocation(
+                inst.pupils.iter().filter(|p| p.location.is_none()).map(|p| p.id.clone()).collect(),
+            )
+        })?)
+}
+
+/// Geocode pupils given by address (when any) through the source's address index: the
+/// instance with every pupil placed (pupils that could not be placed left out when the source
+/// allows it, else the geocoding error).
+pub fn geocode_instance(mut inst: Instance, src: &OsrmSource) -> Result<Instance> {
     if inst.pupils.iter().any(|p| p.location.is_none()) {
         let Some(index) = address_index(src)? else {
             return Err(osrm::RouteError::NoLocation(
@@ -94,18 +129,7 @@ pub fn osrm_matrix(
             inst = Instance::new(inst.schools.clone(), pupils)?;
         }
     }
-    let rows: Vec<(&str, osrm::LatLon)> = inst
-        .pupils
-        .iter()
-        .map(|p| p.location.map(|l| (p.id.as_str(), l)))
-        .collect::<Option<_>>()
-        .ok_or_else(|| {
-            osrm::RouteError::NoLocation(
-                inst.pupils.iter().filter(|p| p.location.is_none()).map(|p| p.id.clone()).collect(),
-            )
-        })?;
-    let (m, report) = route_located(&rows, &inst.schools, src, "pupil")?;
-    Ok((inst, m, report))
+    Ok(inst)
 }
 
 /// Route located rows (pupils, the city's blocks; `unit` names them in messages) to every
@@ -116,7 +140,9 @@ pub fn route_located(
     src: &OsrmSource,
     unit: &'static str,
 ) -> Result<(Matrix, osrm::RoutingReport)> {
-    let service = osrm::OsrmHttp::new(&src.url, &src.profile);
+    let clients = src.clients()?;
+    let services: Vec<&dyn osrm::TableService> =
+        clients.iter().map(|c| c as &dyn osrm::TableService).collect();
     let checksum = match (&src.cache_dir, &src.osm) {
         (Some(_), Some(osm)) => Some(
             cache::file_checksum(osm)
@@ -135,7 +161,7 @@ pub fn route_located(
         (Some(c), Some(sum)) => Some(osrm::CacheUse { cache: c, dataset_checksum: sum }),
         _ => None,
     };
-    let (m, report) = osrm::route_rows(rows, schools, &service, &src.route, cache_use, unit)?;
+    let (m, report) = osrm::route_rows(rows, schools, &services, &src.route, cache_use, unit)?;
     if !report.is_empty() {
         tracing::warn!(
             far_snapped = report.far_snapped.len(),

@@ -125,8 +125,15 @@ pub fn plan_request(req: &PlanRequest, env: &Routing) -> crate::Result<app::Plan
         }
         (Some(t), None) => app::Distances::Matrix(matrix_source("matrix", "matrix", t)?),
         (None, Some(spec)) => {
-            let url = spec.osrm.trim_end_matches('/');
-            if !osrm_allow.iter().any(|a| a.trim_end_matches('/') == url) {
+            // One server, or several of the same data comma-separated: each must be allowed.
+            let urls: Vec<&str> = spec
+                .osrm
+                .split(',')
+                .map(|u| u.trim().trim_end_matches('/'))
+                .filter(|u| !u.is_empty())
+                .collect();
+            let allowed = |url: &str| osrm_allow.iter().any(|a| a.trim_end_matches('/') == url);
+            if urls.is_empty() || !urls.iter().all(|u| allowed(u)) {
                 return Err(Error::input(
                     "request",
                     None,
@@ -144,7 +151,7 @@ pub fn plan_request(req: &PlanRequest, env: &Routing) -> crate::Result<app::Plan
             }
             route.allow_unreachable = spec.allow_unreachable;
             app::Distances::Osrm(routing::OsrmSource {
-                url: url.to_string(),
+                urls: urls.iter().map(|u| u.to_string()).collect(),
                 profile: spec.profile.clone().unwrap_or_else(|| "foot".into()),
                 route,
                 osm: env.osm.clone(),

@@ -153,7 +153,8 @@ pub struct PlanForm {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingSpec {
-    /// The server's URL, e.g. `http://127.0.0.1:5000`; must be one the service allows.
+    /// The server's URL, e.g. `http://127.0.0.1:5000`, or several servers of the same data
+    /// comma-separated (requests shared out among them); each must be one the service allows.
     pub osrm: String,
     /// Locations per request: the server's `--max-table-size` (default 100).
     #[serde(default)]
