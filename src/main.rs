@@ -683,8 +683,9 @@ struct PolicyArgs {
     split_street_cost: Option<u32>,
     /// --matrix may leave pairs out, giving at least each pupil's K nearest schools: the exact
     /// solve proves, from the straight line as a lower bound of every pair not given, that no
-    /// other school was needed (pupil-level plans, pupils with coordinates), or fails saying
-    /// how many pupils lack the proof and a K that may do.
+    /// other school was needed (pupil-level plans, pupils with coordinates), or fails with the
+    /// least walk any full matrix could have (the gap the plan may have), how many pupils it
+    /// sends along pairs not given, and a K that may do.
     #[arg(long, value_name = "K")]
     nearest: Option<u32>,
 }

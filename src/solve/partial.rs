@@ -15,6 +15,7 @@
 //! bounds are computed pair by pair.
 
 use super::feasibility::{self, Diagnosis, Units};
+use super::flow::PRUNE_K;
 use super::sparse::{self, PairSource, SparseFinding, SparseStats};
 use super::{Solution, SolveError};
 use crate::routing::{Matrix, UNREACHABLE};
@@ -197,10 +198,13 @@ impl PairSource for Given<'_> {
         out.extend(self.p.matrix.given_row(u).map(|(s, _)| s as u32));
     }
     fn start(&self, u: usize, out: &mut Vec<u32>) -> bool {
-        // A partial matrix: every pair it gives. The pairs not given are never allowed, so
-        // the pairs of least bound would be fewer (and the flow might find no plan where one
-        // exists). A dense matrix starts from the pairs of least bound.
-        if !self.p.matrix.is_partial() {
+        // With the pairs not given at their bound (the least walk), every pair is allowed: the
+        // `k` of least bound (a pair given at its walk), and pricing adds the rest it needs.
+        // Over the pairs given only, a partial matrix starts from every pair it gives: the
+        // pairs not given are not allowed there, so the pairs of least bound would be fewer
+        // (and the flow might find no plan where one exists). A dense matrix starts from the
+        // pairs of least bound.
+        if !self.p.matrix.is_partial() || self.bounded {
             return false;
         }
         out.extend(self.p.matrix.given_row(u).map(|(s, _)| s as u32));
@@ -269,82 +273,82 @@ impl Pairs<'_> {
     }
 
     /// Solve over the pairs given and prove the plan for the full matrix from the straight-line
-    /// bound of the others, starting from every pair a partial matrix gives (a dense matrix:
-    /// from each pupil's `k` pairs of least bound). Feasibility over the given pairs is the
-    /// caller's to diagnose first ([`Pairs::diagnose`]).
+    /// bound of the others. Feasibility over the given pairs is the caller's to diagnose first
+    /// ([`Pairs::diagnose`]).
     ///
-    /// The flow's own prices are one proof of many. When they fail, the least walk any matrix
-    /// agreeing with the pairs given could have is solved too (the pairs not given at their
-    /// bound): if it equals the plan's walk, its prices prove the plan (an optimal dual proves
-    /// every optimal plan); if it is lower, no prices can prove the plan from these pairs, and
-    /// the outcome says by how much at most the plan may be off, and which pairs it would take.
+    /// What is solved first is the least walk any matrix agreeing with the pairs given could
+    /// have (the pairs not given at their bound), from each pupil's `k` (at most
+    /// [`PRUNE_K`]) pairs of least bound, pricing in the others it needs. When its plan walks
+    /// only pairs given, that is
+    /// the plan, proved by its prices. Otherwise the best plan over the pairs given is solved
+    /// too: if it walks no more, the least walk's prices prove it (an optimal dual proves
+    /// every optimal plan); if it walks more, no prices can prove it from these pairs, and the
+    /// outcome says by how much at most it may be off, and which pairs it would take.
     pub fn solve(&self, k: usize) -> Result<Partial, SolveError> {
         let src = Given::new(*self, false)?;
-        let started = std::time::Instant::now();
-        let sol = sparse::solve(&src, self.cap, self.min, self.fixed, k)?;
-        let solved = started.elapsed().as_secs_f64();
-        // The proof may use only what was given: pairs asked for and not given count at their
-        // bound, not as "not allowed".
-        let known: Vec<Vec<(u32, u32)>> = sol
-            .known
-            .into_iter()
-            .enumerate()
-            .map(|(u, row)| {
-                row.into_iter().filter(|&(s, _)| src.given(u, s as usize).is_some()).collect()
-            })
-            .collect();
-        let assign = &sol.solution.assign;
-        let check = |prices: &[i64]| -> Result<usize, SolveError> {
-            let findings =
-                sparse::verify(&src, self.cap, self.min, self.fixed, &known, assign, prices);
-            for f in &findings {
-                if !matches!(f, SparseFinding::PriceViolated { .. }) {
-                    return Err(SolveError::Solver(format!(
-                        "the sparse solve's plan failed its own check: {f:?}"
-                    )));
-                }
-            }
-            Ok(findings.len())
-        };
-        let proved = |prices: Vec<i64>, asked: usize| {
-            let verified = started.elapsed().as_secs_f64() - solved;
-            Partial::Proved {
-                solution: sol.solution.clone(),
-                prices,
-                stats: sol.stats.clone(),
-                asked_not_given: asked,
-                seconds: (solved, verified),
-            }
-        };
-        if check(&sol.prices)? == 0 {
-            return Ok(proved(sol.prices.clone(), src.missing.load(Ordering::Relaxed)));
-        }
-        crate::cancel::check().map_err(|_| SolveError::Cancelled)?;
-        // The least walk of any matrix that agrees with the pairs given.
         let low = Given::new(*self, true)?;
-        let least = sparse::solve(&low, self.cap, self.min, self.fixed, k)?;
-        let objective = sol.solution.objective;
+        let started = std::time::Instant::now();
+        // The least walk of any matrix that agrees with the pairs given (the others at their
+        // bound): when its plan walks only pairs given, it is the plan, and its prices its proof.
+        let least = sparse::solve(&low, self.cap, self.min, self.fixed, k.min(PRUNE_K))?;
+        let off: Vec<(usize, u32)> = least
+            .solution
+            .assign
+            .iter()
+            .enumerate()
+            .filter(|&(u, &t)| src.given(u, t as usize).is_none())
+            .map(|(u, &t)| (u, t))
+            .collect();
         let lower_bound = least.solution.objective;
-        let asked = src.missing.load(Ordering::Relaxed) + low.missing.load(Ordering::Relaxed);
-        if lower_bound >= objective && check(&least.prices)? == 0 {
-            return Ok(proved(least.prices, asked));
+        let (plan, stats) = if off.is_empty() {
+            (least.solution, least.stats)
+        } else {
+            // The best plan over the pairs given: proved by the least walk's prices if it walks
+            // no more (an optimal dual proves every optimal plan).
+            crate::cancel::check().map_err(|_| SolveError::Cancelled)?;
+            let sol = sparse::solve(&src, self.cap, self.min, self.fixed, k)?;
+            (sol.solution, sol.stats)
+        };
+        let solved = started.elapsed().as_secs_f64();
+        let known = src.rows();
+        let findings = sparse::verify(
+            &src,
+            self.cap,
+            self.min,
+            self.fixed,
+            &known,
+            &plan.assign,
+            &least.prices,
+        );
+        // The least walk's own plan must pass its own proof; the plan over the pairs given may
+        // fail it any way (a full school of the least walk has seats left in it).
+        let own = off.is_empty();
+        if let Some(f) = findings.iter().find(|_| own) {
+            return Err(SolveError::Solver(format!(
+                "the sparse solve's plan failed its own check: {f:?}"
+            )));
         }
-        // The pupils the least walk sends along pairs not given, and the farthest such school's
-        // straight-line rank.
-        let mut pupils = 0;
+        let objective = plan.objective;
+        if findings.is_empty() && objective <= lower_bound {
+            return Ok(Partial::Proved {
+                solution: plan,
+                prices: least.prices,
+                stats,
+                asked_not_given: low.missing.load(Ordering::Relaxed),
+                seconds: (solved, started.elapsed().as_secs_f64() - solved),
+            });
+        }
+        // No prices prove it: the pupils the least walk sends along pairs not given, and the
+        // farthest such school's straight-line rank.
         let mut needed_k = 0;
-        for (u, &t) in least.solution.assign.iter().enumerate() {
-            if src.given(u, t as usize).is_some() {
-                continue;
-            }
-            pupils += 1;
+        for &(u, t) in &off {
             let b = bound(&src.units[u], &src.schools[t as usize]);
             let rank = (0..self.matrix.n_schools)
                 .filter(|&s| bound(&src.units[u], &src.schools[s]) <= b)
                 .count();
             needed_k = needed_k.max(rank);
         }
-        Ok(Partial::Unproved { pupils, needed_k, objective, lower_bound })
+        Ok(Partial::Unproved { pupils: off.len(), needed_k, objective, lower_bound })
     }
 
     /// Check a plan's optimality proof from the pairs given and the bounds of the others
