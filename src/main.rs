@@ -122,7 +122,9 @@ inputs writes nothing; a scenario that cannot be solved is a row saying why (exi
 --candidates candidates.csv --candidate-matrix candidates-matrix.csv --open 3 --out out/sites\n\n\
 Candidates are read like schools (id,name,lat,lon,capacity | max_classes[,cost]); their matrix is a long CSV\n\
 pupil_id,school_id,meters (or block_id,...) for the same pupils. Writes OUT/sites.csv, OUT/sites.md, OUT/sites.geojson,\n\
-OUT/sites.html (the map) and OUT/plans/k<N>/ (each k's plan with the walks it was solved on: catchment check --pupils PUPILS --plan OUT/plans/k<N>)."
+OUT/sites.html (the map) and OUT/plans/k<N>/ (each k's plan with the walks it was solved on: catchment check --pupils PUPILS --plan OUT/plans/k<N>).\n\n\
+No school yet (a new town, or the p-median): give --schools a file with the header only and leave out --matrix;\n\
+the sites chosen then seat every pupil, and k = 0 (no site) seats nobody: it has no walk and no plan."
     )]
     Sites(SitesArgs),
     /// Robustness of a plan: Monte Carlo draws of moves, newcomers and cohort size over its
@@ -434,14 +436,16 @@ struct InputArgs {
 #[derive(Args)]
 struct SitesArgs {
     /// Current schools: CSV (id,name,lat,lon,capacity | max_classes[,class_size][,min_pupils]) or GeoJSON points.
+    /// A header without rows when there is no school yet: the sites chosen then seat every pupil.
     #[arg(long)]
     schools: PathBuf,
     /// Pupils: CSV or GeoJSON, as `solve` takes them.
     #[arg(long)]
     pupils: PathBuf,
-    /// Walking distances to the current schools: a matrix file as `solve` takes it.
+    /// Walking distances to the current schools: a matrix file as `solve` takes it (not needed
+    /// when --schools lists no school).
     #[arg(long)]
-    matrix: PathBuf,
+    matrix: Option<PathBuf>,
     /// Candidate sites: CSV id,name,lat,lon,capacity | max_classes[,class_size][,cost].
     #[arg(
         long,
@@ -1260,7 +1264,7 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 &[
                     Some(&a.schools),
                     Some(&a.pupils),
-                    Some(&a.matrix),
+                    a.matrix.as_deref(),
                     a.candidates.as_deref(),
                     a.candidate_matrix.as_deref(),
                     a.extensions.as_deref(),
@@ -1268,10 +1272,10 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 ],
             )?;
             let pb = spinner("reading the inputs");
-            let input = catchment::sites::load_options(
+            let input = catchment::sites::load_inputs(
                 &a.schools,
                 &a.pupils,
-                &a.matrix,
+                a.matrix.as_deref(),
                 a.candidates.as_deref().zip(a.candidate_matrix.as_deref()),
                 catchment::sites::Options {
                     extensions: a.extensions.as_deref(),

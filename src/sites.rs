@@ -3,7 +3,10 @@
 //!
 //! [`load`] reads the instance and its matrix as `solve` takes them, the candidates (read like
 //! schools: `id,name,lat,lon,capacity | max_classes`, and an optional `cost`) and the
-//! candidates' walks (a matrix file for the same pupils and the candidates). [`choose`] solves
+//! candidates' walks (a matrix file for the same pupils and the candidates). The schools file
+//! may list no school (a new town, the p-median): the sites chosen then seat every pupil, the
+//! matrix may be left out ([`load_inputs`]), and k = 0 seats nobody ([`NO_SCHOOL_YET`]).
+//! [`choose`] solves
 //! k = 0, 1, ..., K: for each k the best choice found (exactly by Cbc where the size allows,
 //! else by the heuristic), its proved lower bound and gap, and for the largest k each chosen
 //! site's best replacement. [`Sites::write`] writes `sites.csv`, `sites.md`, `sites.geojson`,
@@ -91,6 +94,10 @@ pub enum Method {
 /// The largest pupils x candidates [`Method::Auto`] solves exactly.
 pub const EXACT_UP_TO: usize = 150_000;
 
+/// How a row reads with no current school and no site open (k = 0 in a new town): nobody
+/// has a seat, so it has no walk and no plan.
+pub const NO_SCHOOL_YET: &str = "no current school and no site: no pupil has a seat, no plan";
+
 /// Subgradient steps of the Lagrangian bound.
 const LAGRANGIAN_STEPS: usize = 400;
 
@@ -128,22 +135,43 @@ pub fn load_with(
     extensions: Option<&Path>,
     cohorts: &[std::path::PathBuf],
 ) -> Result<SitesInput> {
-    load_inner(schools, pupils, matrix, candidates, extensions, cohorts, true)
+    load_inner(schools, pupils, Some(matrix), candidates, extensions, cohorts, true)
 }
 
-/// [`load_with`]; `need_options`: refuse inputs without candidates or extensions.
+/// The walks to the current schools: read from `path` for `inst`; without a file, no walk
+/// (only when there is no current school).
+fn school_matrix(path: Option<&Path>, inst: &Instance) -> Result<Matrix> {
+    match path {
+        Some(p) => read_matrix(p, inst),
+        None if inst.schools.is_empty() => {
+            Ok(Matrix::new(inst.pupils.len(), 0, "no current school"))
+        }
+        None => Err(Error::policy(
+            format!(
+                "no matrix: the walks of the pupils to the current schools ({} in the schools \
+                 file) are needed; only a schools file listing no school needs none",
+                inst.schools.len()
+            ),
+            None,
+        )),
+    }
+}
+
+/// [`load_with`]; `need_options`: refuse inputs without candidates or extensions. The schools
+/// file may list no school (a new town: every school is chosen); the matrix may then be left
+/// out.
 fn load_inner(
     schools: &Path,
     pupils: &Path,
-    matrix: &Path,
+    matrix: Option<&Path>,
     candidates: Option<(&Path, &Path)>,
     extensions: Option<&Path>,
     cohorts: &[std::path::PathBuf],
     need_options: bool,
 ) -> Result<SitesInput> {
-    let inst = crate::instance::read_instance(schools, pupils)?;
+    let inst = crate::instance::read_instance_maybe_without_schools(schools, pupils)?;
     let matrix_path = matrix;
-    let matrix = read_matrix(matrix, &inst)?;
+    let matrix = school_matrix(matrix, &inst)?;
     let mut input = match candidates {
         Some((c, cm)) => load_candidates(inst, matrix, c, cm)?,
         None => {
@@ -169,8 +197,8 @@ fn load_inner(
     };
     input.label = label_of(pupils);
     for c in cohorts {
-        let inst = crate::instance::read_instance(schools, c)?;
-        let matrix = read_matrix(matrix_path, &inst)?;
+        let inst = crate::instance::read_instance_maybe_without_schools(schools, c)?;
+        let matrix = school_matrix(matrix_path, &inst)?;
         let candidate_matrix = match candidates {
             Some((_, cm)) => read_matrix(cm, &candidate_instance(&inst, &input.candidates)?)?,
             None => Matrix::new(inst.pupils.len(), 0, matrix.source.clone()),
@@ -215,18 +243,34 @@ pub fn load_options(
     options: Options,
     cohorts: &[std::path::PathBuf],
 ) -> Result<SitesInput> {
-    let Some(closures) = options.closures else {
-        if options.close.is_some() {
+    load_inputs(schools, pupils, Some(matrix), candidates, options, cohorts)
+}
+
+/// [`load_options`] with the matrix of the current schools optional: a schools file that
+/// lists no school (a CSV header without rows; a new town, or the p-median) needs none, and
+/// every pupil is then seated by the sites chosen (k = 0 seats nobody and has no plan).
+pub fn load_inputs(
+    schools: &Path,
+    pupils: &Path,
+    matrix: Option<&Path>,
+    candidates: Option<(&Path, &Path)>,
+    options: Options,
+    cohorts: &[std::path::PathBuf],
+) -> Result<SitesInput> {
+    let need_options = match options.closures {
+        None if options.close.is_some() => {
             return Err(Error::policy(
                 "a number of closures needs the list of schools that may close",
                 None,
             ));
         }
-        return load_with(schools, pupils, matrix, candidates, options.extensions, cohorts);
+        None => true,
+        // Closures alone are a choice too.
+        Some(_) => false,
     };
-    // Closures alone are a choice too.
     let mut input =
-        load_inner(schools, pupils, matrix, candidates, options.extensions, cohorts, false)?;
+        load_inner(schools, pupils, matrix, candidates, options.extensions, cohorts, need_options)?;
+    let Some(closures) = options.closures else { return Ok(input) };
     add_closures(&mut input, closures, options.close)?;
     Ok(input)
 }
@@ -930,6 +974,12 @@ pub fn choose(
                 best_choice(fk_ref, k, prev, exact, mip_seconds)?
             };
         let walk = best.walk;
+        let method_label =
+            if walk.is_none() && best.open.is_empty() && input.inst.schools.is_empty() {
+                NO_SCHOOL_YET.to_string()
+            } else {
+                method_label
+            };
         let saved = |prev: Option<&Row>| match (prev.and_then(|r| r.walk_m), walk) {
             (Some(a), Some(b)) => Some(a.saturating_sub(b)),
             _ => None,
@@ -1134,8 +1184,15 @@ fn instance_of_year(
     for p in 0..inst.pupils.len() {
         meters.extend(pick(&m.meters, &cm.meters, p));
     }
+    // With no current school, the candidates' walks are every column (their times too).
+    let no_school = m.n_schools == 0;
     let seconds = match (&m.seconds, &cm.seconds) {
-        (Some(a), Some(b)) => {
+        (Some(a), Some(b)) => Some((a.as_slice(), b.as_slice())),
+        (None, Some(b)) if no_school => Some((&[][..], b.as_slice())),
+        _ => None,
+    };
+    let seconds = match seconds {
+        Some((a, b)) => {
             let mut v = Vec::with_capacity(meters.len());
             for p in 0..inst.pupils.len() {
                 v.extend(pick(a, b, p));
@@ -1149,12 +1206,14 @@ fn instance_of_year(
         n_schools: n,
         meters,
         seconds,
-        source: if m.source == cm.source {
+        source: if no_school {
+            cm.source.clone()
+        } else if m.source == cm.source {
             m.source.clone()
         } else {
             format!("{}; candidate sites: {}", m.source, cm.source)
         },
-        snap_m: m.snap_m.clone(),
+        snap_m: if no_school { cm.snap_m.clone() } else { m.snap_m.clone() },
         partial: None,
     };
     debug_assert!(matrix.meters.len() == matrix.n_pupils * matrix.n_schools);
@@ -1247,6 +1306,16 @@ impl Sites {
         String::from_utf8(bytes).map_err(|x| Error::internal(format!("sites.csv: {x}")))
     }
 
+    /// What a row without a walk shows: no school yet (no current school, no site open), or
+    /// no plan fits (the places open cannot seat every pupil within the rules).
+    fn no_walk(&self, r: &Row) -> &'static str {
+        if self.schools.is_empty() && r.sites.is_empty() {
+            "no school yet"
+        } else {
+            "no plan fits"
+        }
+    }
+
     /// One `closed` column when schools may close, else none.
     fn closure_columns(&self) -> impl Iterator<Item = ()> {
         std::iter::repeat_n((), usize::from(!self.closures.is_empty()))
@@ -1312,6 +1381,12 @@ impl Sites {
             self.pupils,
             self.budget.map(|b| format!(" Budget: {b}.")).unwrap_or_default()
         ));
+        if self.schools.is_empty() {
+            s.push_str(
+                "There is no current school: the sites chosen seat every pupil, and k = 0 (no \
+                 site) seats nobody, so it has no walk and no plan.\n\n",
+            );
+        }
         if !self.closures.is_empty() {
             s.push_str(&match self.close {
                 Some(n) => format!(
@@ -1362,7 +1437,7 @@ impl Sites {
                 } else {
                     String::new()
                 },
-                r.walk_m.map(km).unwrap_or_else(|| "no plan fits".into()),
+                r.walk_m.map(km).unwrap_or_else(|| self.no_walk(r).into()),
                 r.saved_m.map(km).unwrap_or_else(|| "–".into()),
                 r.saved_total_m.map(km).unwrap_or_else(|| "–".into()),
                 r.mean_walk_m.map(|x| format!("{x:.0} m")).unwrap_or_else(|| "–".into()),
@@ -1626,7 +1701,7 @@ impl Sites {
                 r.k,
                 list(&r.sites),
                 if closed_col { format!("<td class=\"t\">{}</td>", list(&r.closed)) } else { String::new() },
-                r.walk_m.map(km).unwrap_or_else(|| "no plan fits".into()),
+                r.walk_m.map(km).unwrap_or_else(|| self.no_walk(r).into()),
                 r.saved_m.map(km).unwrap_or_else(dash),
                 r.mean_walk_m.map(|x| format!("{x:.0} m")).unwrap_or_else(dash),
                 r.gap.map(|g| format!("{:.2}%", 100.0 * g)).unwrap_or_else(dash),

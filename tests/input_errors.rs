@@ -136,6 +136,11 @@ fn zero_or_missing_capacity() {
 fn empty_files() {
     has(&instance_error("", PUPILS), &["schools.csv", "the file is empty"]);
     has(&instance_error(SCHOOLS, "id,lat,lon\n"), &["pupils.csv", "no rows"]);
+    // Only `catchment sites` takes a schools file without rows (a town with no school yet).
+    has(
+        &instance_error("id,name,lat,lon,capacity\n", PUPILS),
+        &["schools.csv", "the file has a header but no rows"],
+    );
     has(&matrix_error(""), &["matrix.csv", "the file is empty"]);
 }
 

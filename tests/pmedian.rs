@@ -189,3 +189,112 @@ fn pmed1_through_the_site_choice_with_no_current_school() {
     // Every k's plan seats every pupil at one of that k's sites.
     assert_eq!(s.plans.len(), p);
 }
+
+/// The p-median from the command line: pmed1 written as the files of `catchment sites` — a
+/// schools file with the header only (no school yet), no matrix for it, the nodes as pupils
+/// and as candidates, the shortest paths as the candidates' long matrix — chosen exactly for
+/// k = 0..5. sites.csv gives the optimum 5819 for k = 5, k = 0 says it has no school and no
+/// plan, and `catchment check` accepts k = 5's plan. A header-only matrix reads as no walk.
+/// `solve` still refuses the schools file without rows, naming it, and writes nothing.
+#[test]
+fn pmed1_from_the_cli_with_no_current_school() {
+    use std::fmt::Write as _;
+    use std::process::Command;
+    let (n, p, d) = read_orlib(&orlib("pmed1.txt"));
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let at = |i: usize| (52.0 + (i / 10) as f64 * 0.01, 11.0 + (i % 10) as f64 * 0.01);
+    let schools = write("schools.csv", "id,name,lat,lon,capacity\n");
+    let (mut pupils, mut cands) =
+        (String::from("id,lat,lon\n"), String::from("id,name,lat,lon,capacity\n"));
+    let mut walks = String::from("pupil_id,school_id,meters\n");
+    for i in 0..n {
+        let (lat, lon) = at(i);
+        writeln!(pupils, "P{:03},{lat},{lon}", i + 1).unwrap();
+        writeln!(cands, "N{:03},node {},{lat},{lon},{n}", i + 1, i + 1).unwrap();
+        for j in 0..n {
+            writeln!(walks, "P{:03},N{:03},{}", i + 1, j + 1, d[i * n + j]).unwrap();
+        }
+    }
+    let pupils = write("pupils.csv", &pupils);
+    let cands = write("candidates.csv", &cands);
+    let walks = write("candidate-matrix.csv", &walks);
+    let bin = || Command::new(env!("CARGO_BIN_EXE_catchment"));
+    let sites = |out: &Path, open: usize, matrix: Option<&Path>| {
+        let mut cmd = bin();
+        cmd.arg("sites").arg("--schools").arg(&schools).arg("--pupils").arg(&pupils);
+        if let Some(m) = matrix {
+            cmd.arg("--matrix").arg(m);
+        }
+        let o = cmd
+            .arg("--candidates")
+            .arg(&cands)
+            .arg("--candidate-matrix")
+            .arg(&walks)
+            .args(["--open", &open.to_string(), "--method", "exact", "--mip-seconds", "300"])
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let csv = std::fs::read_to_string(out.join("sites.csv")).unwrap();
+        let mut rd = csv::Reader::from_reader(csv.as_bytes());
+        let head = rd.headers().unwrap().clone();
+        let col = |name: &str| head.iter().position(|h| h == name).unwrap();
+        let (walk, method) = (col("walk_m"), col("method"));
+        let rows: Vec<(String, String)> = rd
+            .records()
+            .map(|r| {
+                let r = r.unwrap();
+                (r[walk].to_string(), r[method].to_string())
+            })
+            .collect();
+        (rows, String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let out = dir.path().join("out");
+    let (rows, stdout) = sites(&out, p, None);
+    assert_eq!(rows.len(), p + 1);
+    assert_eq!(rows[p].0, "5819", "{rows:?}");
+    assert_eq!(rows[p].1, "exact (Cbc branch and bound, proved optimal)");
+    assert_eq!(rows[0], (String::new(), sites::NO_SCHOOL_YET.to_string()));
+    assert!(stdout.contains("There is no current school"), "{stdout}");
+    assert!(stdout.contains("| 0 | – | no school yet |"), "{stdout}");
+    assert!(!out.join("plans/k0").exists(), "k = 0 has no plan");
+    let o = bin()
+        .arg("check")
+        .arg("--pupils")
+        .arg(&pupils)
+        .arg("--plan")
+        .arg(out.join(format!("plans/k{p}")))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("its 5819 m are the least walk"));
+    // A matrix with the header alone: the pupils' walks to no school.
+    let empty = write("matrix.csv", "pupil_id,school_id,meters\n");
+    let (rows, _) = sites(&dir.path().join("out1"), 1, Some(&empty));
+    assert_eq!(rows.len(), 2);
+    assert!(rows[1].0.parse::<u64>().unwrap() > 5819, "{rows:?}");
+    // `solve` needs schools: the file without rows is refused by name, nothing written.
+    let plan = dir.path().join("plan");
+    let o = bin()
+        .arg("solve")
+        .arg("--schools")
+        .arg(&schools)
+        .arg("--pupils")
+        .arg(&pupils)
+        .arg("--matrix")
+        .arg(&empty)
+        .arg("--out")
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("schools.csv: the file has a header but no rows"), "{err}");
+    assert!(!plan.exists());
+}

@@ -768,6 +768,38 @@ fn the_service_chooses_sites_as_the_cli_does() {
         post_json(server.addr, "/v1/sites", Some(READ), body.to_string().as_bytes()).status,
         403
     );
+    // The matrix may be left out only when the schools list none: then the service chooses
+    // as the CLI does in a town with no school yet.
+    let mut no_matrix = body.clone();
+    no_matrix.as_object_mut().unwrap().remove("matrix");
+    let r = post_json(server.addr, "/v1/sites", Some(WRITE), no_matrix.to_string().as_bytes());
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("no matrix"), "{}", r.text());
+    let none = write(d.path(), "no-schools.csv", "id,name,lat,lon,capacity\n");
+    let out = d.path().join("cli-new-town");
+    let o = bin()
+        .arg("sites")
+        .args(["--schools".as_ref(), none.as_os_str(), "--pupils".as_ref(), p.as_os_str()])
+        .args(["--candidates".as_ref(), c.as_os_str()])
+        .args(["--candidate-matrix".as_ref(), cm.as_os_str()])
+        .args(["--open", "2", "--method", "heuristic", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let body = serde_json::json!({
+        "schools": read(&none), "pupils": read(&p),
+        "candidates": read(&c), "candidate_matrix": read(&cm),
+        "open": 2, "method": "heuristic",
+    });
+    let r = post_json(server.addr, "/v1/sites", Some(WRITE), body.to_string().as_bytes());
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let job = wait_job(server.addr, &id, std::time::Duration::from_secs(300));
+    assert_eq!(job["state"].as_str(), Some("done"), "{job}");
+    let r = get(server.addr, &format!("/v1/sites/{id}/files/sites.csv"), Some(READ));
+    assert_eq!(r.text(), read(&out.join("sites.csv")));
+    assert!(r.text().contains(sites::NO_SCHOOL_YET), "{}", r.text());
 }
 
 /// `tiny(seed)` with its first candidate made a current school, and the current schools

@@ -129,7 +129,18 @@ impl Instance {
 
 /// Read schools and pupils from files (CSV, or GeoJSON when the name ends in `.geojson`/`.json`).
 pub fn read_instance(schools: &Path, pupils: &Path) -> Result<Instance> {
-    let s = read_schools(schools);
+    instance_of(read_schools(schools), pupils)
+}
+
+/// [`read_instance`], but the schools file may list no school: a CSV header without rows, or
+/// a GeoJSON FeatureCollection without features (a town with no school yet, where
+/// `catchment sites` chooses every school). Only the site choice takes such a file: a plan
+/// needs schools.
+pub fn read_instance_maybe_without_schools(schools: &Path, pupils: &Path) -> Result<Instance> {
+    instance_of(read_schools_maybe_none(schools), pupils)
+}
+
+fn instance_of(s: Result<Vec<School>>, pupils: &Path) -> Result<Instance> {
     let p = read_pupils(pupils, s.as_ref().ok().map(|v| v.as_slice()));
     let (s, p) = match (s, p) {
         (Ok(s), Ok(p)) => (s, p),
@@ -393,6 +404,28 @@ pub fn read_schools(path: &Path) -> Result<Vec<School>> {
         table::from_geojson(&name, &bytes, false)?
     } else {
         read_table(&name, &bytes, school_required(&bytes), false)?
+    };
+    schools_from_table(&table)
+}
+
+/// [`read_schools`], but a file listing no school (a CSV header without rows, a GeoJSON
+/// FeatureCollection without features) reads as none.
+pub fn read_schools_maybe_none(path: &Path) -> Result<Vec<School>> {
+    let bytes = read_bytes(path)?;
+    let name = file_name(path);
+    let table = if is_geojson(path) {
+        let no_features = std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|t| t.parse::<geojson::GeoJson>().ok())
+            .is_some_and(
+                |g| matches!(g, geojson::GeoJson::FeatureCollection(fc) if fc.features.is_empty()),
+            );
+        if no_features {
+            return Ok(Vec::new());
+        }
+        table::from_geojson(&name, &bytes, false)?
+    } else {
+        table::read_table_maybe_empty(&name, &bytes, school_required(&bytes), false)?
     };
     schools_from_table(&table)
 }

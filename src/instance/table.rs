@@ -23,15 +23,28 @@ use super::limits::{self, MAX_ID_BYTES, MAX_ROWS};
 /// Parse `bytes` as a CSV table (UTF-8, optional BOM, `,` or `;` delimiter, header row).
 /// `required` lists columns that must be present (alternatives separated by `|`).
 pub fn read_table(file: &str, bytes: &[u8], required: &[&str], personal: bool) -> Result<Table> {
-    read_table_at_most(file, bytes, required, personal, MAX_ROWS)
+    read_table_at_most(file, bytes, required, personal, MAX_ROWS, false)
 }
 
+/// [`read_table`], but a header without rows is a table of no rows (the current schools of
+/// `catchment sites` in a town without any), not an error.
+pub fn read_table_maybe_empty(
+    file: &str,
+    bytes: &[u8],
+    required: &[&str],
+    personal: bool,
+) -> Result<Table> {
+    read_table_at_most(file, bytes, required, personal, MAX_ROWS, true)
+}
+
+/// `no_rows`: whether a header without rows is accepted.
 fn read_table_at_most(
     file: &str,
     bytes: &[u8],
     required: &[&str],
     personal: bool,
     max_rows: usize,
+    no_rows: bool,
 ) -> Result<Table> {
     if let Some(line) = limits::long_line(bytes) {
         return Err(Error::Input(vec![limits::line_too_long(file, line)]));
@@ -173,7 +186,7 @@ fn read_table_at_most(
     if !problems.is_empty() {
         return Err(Error::Input(problems));
     }
-    if rows.is_empty() {
+    if rows.is_empty() && !no_rows {
         return Err(Error::input(file, None, None, "the file has a header but no rows"));
     }
     let mut table = Table { file: file.to_string(), headers, rows, personal };
@@ -679,10 +692,13 @@ mod tests {
     fn rows_over_the_limit_are_refused_at_the_first_one_too_many() {
         let text = "id,lat,lon\np1,52,11\n\np2,52,11\np3,52,11\n";
         assert_eq!(
-            read_table_at_most("p.csv", text.as_bytes(), &["id"], true, 3).unwrap().rows.len(),
+            read_table_at_most("p.csv", text.as_bytes(), &["id"], true, 3, false)
+                .unwrap()
+                .rows
+                .len(),
             3
         );
-        let e = read_table_at_most("p.csv", text.as_bytes(), &["id"], true, 2).unwrap_err();
+        let e = read_table_at_most("p.csv", text.as_bytes(), &["id"], true, 2, false).unwrap_err();
         let Error::Input(problems) = e else { panic!("an input error") };
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].line, Some(5), "the blank line is not a row");

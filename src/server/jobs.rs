@@ -371,7 +371,10 @@ pub fn sites_input(
     std::fs::create_dir_all(dir.join("cohorts")).map_err(io)?;
     let schools = write("schools.csv", &req.schools)?;
     let pupils = write("pupils.csv", &req.pupils)?;
-    let matrix = write("matrix.csv", &req.matrix)?;
+    let matrix = match &req.matrix {
+        Some(t) => Some(write("matrix.csv", t)?),
+        None => None,
+    };
     let candidates = match (&req.candidates, &req.candidate_matrix) {
         (Some(c), Some(cm)) => {
             Some((write("candidates.csv", c)?, write("candidate-matrix.csv", cm)?))
@@ -391,10 +394,10 @@ pub fn sites_input(
         .iter()
         .map(|(label, text)| write(&format!("cohorts/{label}.csv"), text))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut input = crate::sites::load_options(
+    let mut input = crate::sites::load_inputs(
         &schools,
         &pupils,
-        &matrix,
+        matrix.as_deref(),
         candidates.as_ref().map(|(c, cm)| (c.as_path(), cm.as_path())),
         crate::sites::Options {
             extensions: extensions.as_deref(),

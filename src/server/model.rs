@@ -225,12 +225,16 @@ pub struct SimulationJob {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SitesRequest {
-    /// Current schools (`id,name,lat,lon,capacity | max_classes[,class_size][,min_pupils]`).
+    /// Current schools (`id,name,lat,lon,capacity | max_classes[,class_size][,min_pupils]`);
+    /// a header without rows when there is no school yet (the sites chosen then seat every
+    /// pupil).
     pub schools: String,
     /// Pupils (`id,lat,lon[,block][,fixed_school]`).
     pub pupils: String,
-    /// Walks of the pupils to the current schools (`pupil_id,school_id,meters`).
-    pub matrix: String,
+    /// Walks of the pupils to the current schools (`pupil_id,school_id,meters`); may be left
+    /// out when `schools` lists no school.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<String>,
     /// Candidate sites (`id,name,lat,lon,capacity | max_classes[,class_size][,cost]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub candidates: Option<String>,
