@@ -467,24 +467,17 @@ pub fn stability_curve(
         .collect()
 }
 
-/// The radius of a sphere no larger than the one [`solve::partial::straight_line_bound`]
-/// measures on (the earth's polar radius, less a margin): a band of latitudes computed on it
-/// holds every school whose bound is below a radius.
-#[cfg(feature = "osm")]
-const BAND_EARTH_RADIUS_M: f64 = 6_356_000.0;
-
 /// The pupil-level problem's pairs routed by OSRM when the sparse solve asks for them
 /// ([`solve::sparse::PairSource`]): the lower bound of a pair is the straight line
 /// ([`solve::partial::straight_line_bound`]), a maximum walk applied as over a partial matrix.
 #[cfg(feature = "osm")]
 struct RoutedPairs<'a> {
     router: &'a crate::routing::pairs::PairRouter<'a>,
-    units: &'a [(f64, f64)],
-    schools: &'a [(f64, f64)],
+    line: solve::partial::StraightLine,
+    /// Number of schools.
+    n_schools: usize,
     fixed: &'a [Option<u32>],
     max_walk: Option<u32>,
-    /// (latitude in radians, school) ascending.
-    by_lat: Vec<(f64, u32)>,
     /// The routing error that stopped the solve.
     error: std::sync::Mutex<Option<crate::routing::osrm::RouteError>>,
 }
@@ -508,14 +501,13 @@ impl RoutedPairs<'_> {
 #[cfg(feature = "osm")]
 impl solve::sparse::PairSource for RoutedPairs<'_> {
     fn n_units(&self) -> usize {
-        self.units.len()
+        self.fixed.len()
     }
     fn n_schools(&self) -> usize {
-        self.schools.len()
+        self.n_schools
     }
     fn lower(&self, u: usize, s: usize) -> u32 {
-        let b = solve::partial::straight_line_bound(self.units[u], self.schools[s]);
-        self.limited(u, s, b)
+        self.limited(u, s, self.line.bound(u, s))
     }
     fn costs(&self, pairs: &[(u32, u32)]) -> std::result::Result<Vec<u32>, SolveError> {
         crate::cancel::check().map_err(|_| SolveError::Cancelled)?;
@@ -532,15 +524,7 @@ impl solve::sparse::PairSource for RoutedPairs<'_> {
         }
     }
     fn near(&self, u: usize, radius: i64, out: &mut Vec<u32>) {
-        use solve::partial::{BOUND_FACTOR, BOUND_MARGIN_M};
-        // A bound below `radius` needs a chord below (radius + margin) / factor, at least
-        // 2 R sin(|difference of latitudes| / 2): only a band of latitudes can.
-        let chord = (radius.max(0) as f64 + BOUND_MARGIN_M) / BOUND_FACTOR;
-        let half = (chord / (2.0 * BAND_EARTH_RADIUS_M)).min(1.0).asin() * 2.0 + 1e-9;
-        let lat = self.units[u].0.to_radians();
-        let from = self.by_lat.partition_point(|e| e.0 < lat - half);
-        let to = self.by_lat.partition_point(|e| e.0 <= lat + half);
-        out.extend(self.by_lat[from..to].iter().map(|e| e.1));
+        self.line.near(u, radius, out);
     }
 }
 
@@ -575,16 +559,12 @@ pub fn route_nearest(
     let services: Vec<&dyn crate::routing::osrm::TableService> =
         clients.iter().map(|c| c as &dyn crate::routing::osrm::TableService).collect();
     let router = PairRouter::new(&services, &rows, &inst.schools, &osrm.route);
-    let mut by_lat: Vec<(f64, u32)> =
-        places.1.iter().enumerate().map(|(s, q)| (q.0.to_radians(), s as u32)).collect();
-    by_lat.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let src = RoutedPairs {
         router: &router,
-        units: &places.0,
-        schools: &places.1,
+        line: solve::partial::StraightLine::new(&places.0, &places.1),
+        n_schools: places.1.len(),
         fixed: &fixed,
         max_walk: policy.max_walk,
-        by_lat,
         error: std::sync::Mutex::new(None),
     };
     let (n, m) = (inst.pupils.len() as u64, inst.schools.len() as u64);

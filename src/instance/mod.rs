@@ -398,34 +398,35 @@ fn is_geojson(path: &Path) -> bool {
 
 /// Read schools from a CSV or GeoJSON file (by extension).
 pub fn read_schools(path: &Path) -> Result<Vec<School>> {
-    let bytes = read_bytes(path)?;
-    let name = file_name(path);
-    let table = if is_geojson(path) {
-        table::from_geojson(&name, &bytes, false)?
-    } else {
-        read_table(&name, &bytes, school_required(&bytes), false)?
-    };
-    schools_from_table(&table)
+    schools_from_file(path, false)
 }
 
 /// [`read_schools`], but a file listing no school (a CSV header without rows, a GeoJSON
 /// FeatureCollection without features) reads as none.
 pub fn read_schools_maybe_none(path: &Path) -> Result<Vec<School>> {
+    schools_from_file(path, true)
+}
+
+/// The schools of a CSV or GeoJSON file; `none_allowed`: a file listing none reads as none.
+fn schools_from_file(path: &Path, none_allowed: bool) -> Result<Vec<School>> {
     let bytes = read_bytes(path)?;
     let name = file_name(path);
     let table = if is_geojson(path) {
-        let no_features = std::str::from_utf8(&bytes)
-            .ok()
-            .and_then(|t| t.parse::<geojson::GeoJson>().ok())
-            .is_some_and(
-                |g| matches!(g, geojson::GeoJson::FeatureCollection(fc) if fc.features.is_empty()),
-            );
+        let no_features = none_allowed
+            && std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|t| t.parse::<geojson::GeoJson>().ok())
+                .is_some_and(|g| {
+                    matches!(g, geojson::GeoJson::FeatureCollection(fc) if fc.features.is_empty())
+                });
         if no_features {
             return Ok(Vec::new());
         }
         table::from_geojson(&name, &bytes, false)?
-    } else {
+    } else if none_allowed {
         table::read_table_maybe_empty(&name, &bytes, school_required(&bytes), false)?
+    } else {
+        read_table(&name, &bytes, school_required(&bytes), false)?
     };
     schools_from_table(&table)
 }

@@ -61,6 +61,46 @@ pub fn straight_line_bound(a: (f64, f64), b: (f64, f64)) -> u32 {
     bound(&Point::new(a), &Point::new(b))
 }
 
+/// Where pupils and schools lie: the straight-line bound of any pair, and the schools whose
+/// bound for a pupil may be below a radius, found through a band of latitudes without
+/// looking at every school.
+pub struct StraightLine {
+    units: Vec<Point>,
+    schools: Vec<Point>,
+    /// (latitude, school) ascending.
+    by_lat: Vec<(f64, u32)>,
+}
+
+impl StraightLine {
+    /// Pupils and schools at (lat, lon).
+    pub fn new(units: &[(f64, f64)], schools: &[(f64, f64)]) -> Self {
+        let schools: Vec<Point> = schools.iter().copied().map(Point::new).collect();
+        let mut by_lat: Vec<(f64, u32)> =
+            schools.iter().enumerate().map(|(s, q)| (q.lat, s as u32)).collect();
+        by_lat.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        StraightLine { units: units.iter().copied().map(Point::new).collect(), schools, by_lat }
+    }
+
+    /// [`straight_line_bound`] of pupil `u` and school `s`.
+    #[inline]
+    pub fn bound(&self, u: usize, s: usize) -> u32 {
+        bound(&self.units[u], &self.schools[s])
+    }
+
+    /// Append to `out` every school whose bound for pupil `u` is below `radius` (and some
+    /// more): a bound below `radius` needs a chord below (radius + margin) / factor, and the
+    /// chord is at least 2 R sin(|difference of latitudes| / 2), so only a band of latitudes
+    /// can.
+    pub fn near(&self, u: usize, radius: i64, out: &mut Vec<u32>) {
+        let chord = (radius.max(0) as f64 + BOUND_MARGIN_M) / BOUND_FACTOR;
+        let half = (chord / (2.0 * EARTH_RADIUS_M)).min(1.0).asin() * 2.0 + 1e-9;
+        let lat = self.units[u].lat;
+        let from = self.by_lat.partition_point(|e| e.0 < lat - half);
+        let to = self.by_lat.partition_point(|e| e.0 <= lat + half);
+        out.extend(self.by_lat[from..to].iter().map(|e| e.1));
+    }
+}
+
 /// The pupil-level problem over a matrix that may give only some pairs: what [`Pairs::solve`]
 /// solves and [`Pairs::verify`] checks.
 #[derive(Debug, Clone, Copy)]
@@ -85,10 +125,7 @@ pub struct Pairs<'a> {
 /// The given pairs of a pupil-level problem, and the bound of the others.
 struct Given<'a> {
     p: Pairs<'a>,
-    units: Vec<Point>,
-    schools: Vec<Point>,
-    /// (latitude, school) ascending: the schools near a pupil are those of a band of latitudes.
-    by_lat: Vec<(f64, u32)>,
+    line: StraightLine,
     /// Pairs asked for that were not given.
     missing: AtomicUsize,
     /// How a pair asked for and not given is answered: `false`, not allowed (the solve over
@@ -111,15 +148,9 @@ impl<'a> Given<'a> {
                     .into(),
             ));
         }
-        let schools: Vec<Point> = p.schools.iter().copied().map(Point::new).collect();
-        let mut by_lat: Vec<(f64, u32)> =
-            schools.iter().enumerate().map(|(s, q)| (q.lat, s as u32)).collect();
-        by_lat.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         Ok(Given {
             p,
-            units: p.units.iter().copied().map(Point::new).collect(),
-            schools,
-            by_lat,
+            line: StraightLine::new(p.units, p.schools),
             missing: AtomicUsize::new(0),
             bounded,
         })
@@ -166,7 +197,7 @@ impl PairSource for Given<'_> {
         if let Some(c) = self.given(u, s) {
             return c;
         }
-        let b = bound(&self.units[u], &self.schools[s]);
+        let b = self.line.bound(u, s);
         self.limited(u, s, b)
     }
     fn costs(&self, pairs: &[(u32, u32)]) -> Result<Vec<u32>, SolveError> {
@@ -177,7 +208,7 @@ impl PairSource for Given<'_> {
                 self.given(u, s).unwrap_or_else(|| {
                     self.missing.fetch_add(1, Ordering::Relaxed);
                     if self.bounded {
-                        self.limited(u, s, bound(&self.units[u], &self.schools[s]))
+                        self.limited(u, s, self.line.bound(u, s))
                     } else {
                         UNREACHABLE
                     }
@@ -186,14 +217,7 @@ impl PairSource for Given<'_> {
             .collect())
     }
     fn near(&self, u: usize, radius: i64, out: &mut Vec<u32>) {
-        // A bound below `radius` needs a chord below (radius + margin) / factor, and the chord
-        // is at least 2 R sin(|difference of latitudes| / 2): only a band of latitudes can.
-        let chord = (radius.max(0) as f64 + BOUND_MARGIN_M) / BOUND_FACTOR;
-        let half = (chord / (2.0 * EARTH_RADIUS_M)).min(1.0).asin() * 2.0 + 1e-9;
-        let lat = self.units[u].lat;
-        let from = self.by_lat.partition_point(|e| e.0 < lat - half);
-        let to = self.by_lat.partition_point(|e| e.0 <= lat + half);
-        out.extend(self.by_lat[from..to].iter().map(|e| e.1));
+        self.line.near(u, radius, out);
         // The pairs given count at their walk, whatever their straight line.
         out.extend(self.p.matrix.given_row(u).map(|(s, _)| s as u32));
     }
@@ -342,10 +366,8 @@ impl Pairs<'_> {
         // farthest such school's straight-line rank.
         let mut needed_k = 0;
         for &(u, t) in &off {
-            let b = bound(&src.units[u], &src.schools[t as usize]);
-            let rank = (0..self.matrix.n_schools)
-                .filter(|&s| bound(&src.units[u], &src.schools[s]) <= b)
-                .count();
+            let b = src.line.bound(u, t as usize);
+            let rank = (0..self.matrix.n_schools).filter(|&s| src.line.bound(u, s) <= b).count();
             needed_k = needed_k.max(rank);
         }
         Ok(Partial::Unproved { pupils: off.len(), needed_k, objective, lower_bound })
