@@ -1412,8 +1412,12 @@ fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             };
             table.write(&output, to)?;
             let name = |f: Format| if f == Format::Csv { "long CSV" } else { "binary" };
+            let partial = match table.partial {
+                Some(_) => format!(", partial: {} pairs given", table.n_given()),
+                None => String::new(),
+            };
             println!(
-                "Wrote {} {} x {} schools to {} ({}, from {})",
+                "Wrote {} {} x {} schools to {} ({}, from {}{partial})",
                 table.header.rows.len(),
                 if table.header.blocks { "blocks" } else { "pupils" },
                 table.header.schools.len(),

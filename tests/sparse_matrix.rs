@@ -3,7 +3,10 @@
 //! the dense solve of the full matrix, a plan `catchment check` accepts against every pair and
 //! against the partial matrix itself (and refuses tampered), and a clear policy error (exit 3,
 //! the flag named, counts) when K is too small to prove the plan. A synthetic state
-//! (`catchment-dataset synthetic --family state`) runs the same way from its files.
+//! (`catchment-dataset synthetic --family state`) runs the same way from its files. The
+//! partial matrix converts to the binary format's sparse rows and back (`catchment matrix
+//! convert`), solves to the same files from either, and a damaged sparse file is refused for
+//! its damage.
 
 mod common;
 #[path = "../src/bin/catchment-dataset/synthetic.rs"]
@@ -276,4 +279,197 @@ fn a_synthetic_state_solves_from_its_files_like_every_pair() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--sparse-matrix"), "{}", stderr(&o));
+}
+
+fn convert(input: &Path, output: &Path) -> String {
+    let o = bin().args(["matrix", "convert"]).arg(input).arg(output).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+}
+
+/// A long CSV's pairs (the header apart), sorted.
+fn pairs_of(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut v: Vec<String> = text.lines().skip(1).map(String::from).collect();
+    v.sort();
+    v
+}
+
+/// A town's partial matrix (its source in a sidecar) and the same converted to binary.
+fn partial_and_binary(dir: &Path, k: usize) -> (synthetic::Town, PathBuf, PathBuf) {
+    let town = synthetic::generate_family(700, 14, 9, Family::Clustered);
+    let partial = town_with_partial(dir, &town, k);
+    catchment::routing::matrix::write_meta(&partial, "synthetic street grid", &[]).unwrap();
+    let cmx = dir.join("nearest");
+    let said = convert(&partial, &cmx);
+    assert!(said.contains("partial"), "{said}");
+    assert!(said.contains(&format!("{} pairs given", 700 * k)), "{said}");
+    (town, partial, cmx)
+}
+
+/// CSV -> binary (sparse rows) -> CSV gives the same pairs, and the library reads the binary
+/// as the CSV: the same partial matrix.
+#[test]
+fn a_partial_csv_converts_to_sparse_binary_and_back() {
+    let d = tempfile::tempdir().unwrap();
+    let (town, partial, cmx) = partial_and_binary(d.path(), 10);
+    let bytes = std::fs::read(&cmx).unwrap();
+    assert_eq!(&bytes[..8], b"\x89CMX\r\n\x1a\n");
+    let flags = u32::from_le_bytes(bytes[12..16].try_into().unwrap());
+    assert_eq!(flags, 2 | 4, "seconds and sparse rows");
+    assert!(bytes.len() < std::fs::metadata(&partial).unwrap().len() as usize);
+    let back = d.path().join("back.csv");
+    convert(&cmx, &back);
+    assert_eq!(pairs_of(&partial), pairs_of(&back));
+    // Written in id order as the generator writes it: the very same bytes, and the source.
+    assert_eq!(std::fs::read(&partial).unwrap(), std::fs::read(&back).unwrap());
+    let meta = |p: &Path| std::fs::read(catchment::routing::matrix::meta_path(p)).unwrap();
+    assert_eq!(meta(&partial), meta(&back));
+    // And binary -> binary keeps the file.
+    let again = d.path().join("again.cmx");
+    let o = bin().args(["matrix", "convert", "--format", "binary"]).arg(&cmx).arg(&again).output();
+    assert!(o.unwrap().status.success());
+    assert_eq!(bytes, std::fs::read(&again).unwrap());
+
+    let inst = &town.instance;
+    let read = |p: &Path| catchment::routing::matrix::read_matrix_with(p, inst, true).unwrap();
+    let (a, b) = (read(&partial), read(&cmx));
+    assert!(b.is_partial());
+    assert_eq!(a, b);
+    assert_eq!(b.n_given(), 700 * 10);
+    // Written from the matrix read, the binary is the converted file.
+    let written = d.path().join("written.cmx");
+    catchment::routing::matrix::write_matrix_binary(&written, inst, &b).unwrap();
+    assert_eq!(bytes, std::fs::read(&written).unwrap());
+    // Read as a dense matrix (no --nearest), the pairs left out are missing, as from the CSV.
+    let plain = |p: &Path| catchment::routing::read_matrix(p, inst).unwrap_err().to_string();
+    let (ea, eb) = (plain(&partial), plain(&cmx));
+    assert!(eb.contains("pupil-school pairs are missing"), "{eb}");
+    assert_eq!(ea.replace(&file(&partial), "M"), eb.replace(&file(&cmx), "M"));
+}
+
+fn file(p: &Path) -> String {
+    p.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// Every file of a plan directory, `summary.json` without its timing.
+fn plan_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .filter(|f| f.is_file())
+        .map(|f| {
+            let mut bytes = std::fs::read(&f).unwrap();
+            if file(&f) == "summary.json" {
+                let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                v.as_object_mut().unwrap().remove("timing");
+                bytes = serde_json::to_vec_pretty(&v).unwrap();
+            }
+            (file(&f), bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// `solve --nearest K` from the sparse binary writes the same files as from the CSV (timing
+/// apart), and `check` accepts the plan against either.
+#[test]
+fn solve_nearest_from_the_sparse_binary_writes_the_same_files() {
+    let d = tempfile::tempdir().unwrap();
+    let k = 10;
+    let (_, partial, cmx) = partial_and_binary(d.path(), k);
+    let o = solve(d.path(), &partial, Some(k), "from-csv");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = solve(d.path(), &cmx, Some(k), "from-binary");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (a, b) =
+        (plan_files(&d.path().join("from-csv")), plan_files(&d.path().join("from-binary")));
+    assert!(a.iter().any(|(n, _)| n == "assignments.csv"), "{a:?}");
+    assert_eq!(a.len(), b.len());
+    for ((na, fa), (nb, fb)) in a.iter().zip(&b) {
+        assert_eq!(na, nb);
+        assert!(fa == fb, "{na} differs");
+    }
+    for m in [&partial, &cmx] {
+        let c = check(d.path(), m, "from-binary");
+        assert!(c.status.success(), "{}{}", stdout(&c), stderr(&c));
+        assert!(stdout(&c).contains("nearest schools"), "{}", stdout(&c));
+    }
+    // Without --nearest the sparse binary is refused like the CSV: pairs are missing.
+    let o = solve(d.path(), &cmx, None, "refused");
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("pairs are missing"), "{}", stderr(&o));
+}
+
+/// Damage to a sparse binary is refused (exit 3) with a message naming it, naming no pupil.
+#[test]
+fn a_damaged_sparse_binary_is_refused_for_its_damage() {
+    let d = tempfile::tempdir().unwrap();
+    let k = 10;
+    let (town, _, cmx) = partial_and_binary(d.path(), k);
+    let good = std::fs::read(&cmx).unwrap();
+    let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let body = 40 + u64::from_le_bytes(good[24..32].try_into().unwrap()) as usize;
+    let n_schools = u32_at(&good, 20);
+    assert_eq!(u32_at(&good, body), k as u32, "the first row's count");
+    // A body written with its checksum right, the first row's first school as given.
+    let with_school = |c: u32| {
+        let mut b = good.clone();
+        b[body + 4..body + 8].copy_from_slice(&c.to_le_bytes());
+        let n = b.len();
+        let crc = crc32fast::hash(&b[body..n - 4]);
+        b[n - 4..].copy_from_slice(&crc.to_le_bytes());
+        b
+    };
+    let second = u32_at(&good, body + 8);
+    let out_of_range = format!("school index {n_schools}, out of range");
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "flipped",
+            {
+                let mut b = good.clone();
+                b[body + 9] ^= 0x20;
+                b
+            },
+            "checksum mismatch: the binary matrix's body is damaged",
+        ),
+        (
+            "flipped count",
+            {
+                let mut b = good.clone();
+                b[body] ^= 0x01;
+                b
+            },
+            "checksum mismatch",
+        ),
+        (
+            "truncated",
+            good[..good.len() - 10].to_vec(),
+            "the binary matrix is truncated: it ends after",
+        ),
+        ("truncated in a row", good[..body + 30].to_vec(), "truncated"),
+        ("index out of range", with_school(n_schools), &out_of_range),
+        ("not ascending", with_school(second), "must be strictly ascending"),
+    ];
+    for (what, bytes, want) in &cases {
+        let path = d.path().join("damaged.cmx");
+        std::fs::write(&path, bytes).unwrap();
+        let o = solve(d.path(), &path, Some(k), "plan");
+        assert_eq!(o.status.code(), Some(3), "{what}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains("damaged.cmx: ") && e.contains(want), "{what}: {e}");
+        assert!(!e.contains("panicked"), "{e}");
+        assert!(!d.path().join("plan").exists());
+        for p in town.instance.pupils.iter().take(50) {
+            assert!(!e.contains(&format!("'{}'", p.id)), "{what}: a pupil id in {e}");
+        }
+        // The same for the checker.
+        let o = solve(d.path(), &d.path().join("nearest"), Some(k), "good");
+        assert!(o.status.success());
+        let c = check(d.path(), &path, "good");
+        assert_eq!(c.status.code(), Some(3), "{what}: {}{}", stdout(&c), stderr(&c));
+        assert!(stderr(&c).contains(want), "{what}: {}", stderr(&c));
+        std::fs::remove_dir_all(d.path().join("good")).unwrap();
+    }
 }

@@ -271,6 +271,16 @@ impl binary::RowSink for ToBlocks<'_> {
             ));
             return;
         }
+        if h.sparse {
+            self.problems.push(InputProblem::new(
+                self.name,
+                None,
+                Some("block_id"),
+                "the binary matrix gives only some schools per block (sparse rows): the walks \
+                 from every block need every pair",
+            ));
+            return;
+        }
         let school_ix: HashMap<&str, usize> =
             self.schools.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
         for (c, sid) in h.schools.iter().enumerate() {
@@ -307,6 +317,9 @@ impl binary::RowSink for ToBlocks<'_> {
                 self.meters[r * n_s + s] = meters[c];
             }
         }
+    }
+    fn pairs(&mut self, _: usize, _: &[u32], _: &[u32], _: Option<&[u32]>) {
+        // Refused in `header`.
     }
 }
 

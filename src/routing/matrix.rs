@@ -81,6 +81,45 @@ impl PartialRows {
         self.schools[a..b].binary_search(&(s as u32)).ok().map(|i| a + i)
     }
 
+    /// Row `p`'s seconds, in the order of [`PartialRows::row`], when the pairs carry times.
+    pub fn row_seconds(&self, p: usize) -> Option<&[u32]> {
+        self.seconds.as_ref().map(|t| &t[self.start[p]..self.start[p + 1]])
+    }
+
+    /// Whether the pairs carry walking seconds.
+    pub fn has_seconds(&self) -> bool {
+        self.seconds.is_some()
+    }
+
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.start.len() - 1
+    }
+
+    /// The rows as the binary format's sparse rows ([`binary::SparseRows`]).
+    pub fn as_sparse(&self) -> binary::SparseRows<'_> {
+        binary::SparseRows {
+            start: &self.start,
+            schools: &self.schools,
+            meters: &self.meters,
+            seconds: self.seconds.as_deref(),
+        }
+    }
+
+    /// Append a row: its pairs' schools (ascending), meters and seconds (when the rows carry
+    /// times).
+    fn push_row(&mut self, schools: &[u32], meters: &[u32], seconds: Option<&[u32]>) {
+        self.schools.extend_from_slice(schools);
+        self.meters.extend_from_slice(meters);
+        if let Some(v) = self.seconds.as_mut() {
+            match seconds {
+                Some(t) => v.extend_from_slice(t),
+                None => v.resize(self.schools.len(), UNREACHABLE),
+            }
+        }
+        self.start.push(self.schools.len());
+    }
+
     /// Number of pairs given.
     pub fn len(&self) -> usize {
         self.schools.len()
@@ -300,8 +339,10 @@ fn parse_any<R: std::io::Read>(
     };
     match binary::sniff(name, reader)? {
         (Format::Binary, r) => {
-            dense_limit()?;
-            from_binary(name, r, len, inst)
+            if !partial {
+                dense_limit()?;
+            }
+            from_binary(name, r, len, inst, partial).map(Matrix::densified)
         }
         (Format::Csv, r) if partial => parse_csv(name, r, inst, true).map(Matrix::densified),
         (Format::Csv, r) => {
@@ -768,14 +809,33 @@ struct ToMatrix<'a> {
     key_present: Vec<bool>,
     school_present: Vec<bool>,
     problems: Vec<InputProblem>,
+    /// A file with dense rows that cannot be held (more cells than a matrix may have).
+    fatal: Option<Error>,
+    /// Sparse rows: the instance school of each file column (`u32::MAX`: unknown).
+    col_of: Vec<u32>,
+    /// Sparse rows, the file's rows and schools the instance's: the pairs as read.
+    rows: PartialRows,
+    /// Sparse rows otherwise: each pupil's pairs (instance school, meters, seconds).
+    by_pupil: Vec<Vec<(u32, u32, u32)>>,
 }
 
 impl super::binary::RowSink for ToMatrix<'_> {
     fn header(&mut self, h: &binary::Header) {
         let (inst, name) = (self.inst, self.name);
-        let n = inst.pupils.len() * inst.schools.len();
-        if h.seconds {
-            self.m.seconds = Some(vec![UNREACHABLE; n]);
+        let (n_p, n_s) = (inst.pupils.len() as u64, inst.schools.len() as u64);
+        if !h.sparse {
+            // Dense rows are held dense, whatever `--nearest` allows.
+            if n_p.saturating_mul(n_s) > limits::MAX_MATRIX_CELLS {
+                self.fatal = Some(limits::matrix_too_large(name, n_p, n_s, "pupils"));
+                return;
+            }
+            self.m = Matrix::new(inst.pupils.len(), inst.schools.len(), "");
+            if h.seconds {
+                self.m.seconds = Some(vec![UNREACHABLE; inst.pupils.len() * inst.schools.len()]);
+            }
+        } else {
+            self.rows = PartialRows::from_rows(std::iter::empty(), h.seconds);
+            self.col_of = vec![u32::MAX; h.schools.len()];
         }
         self.by_block = h.blocks;
         let rows_of = match row_keys(name, inst, h.blocks) {
@@ -793,6 +853,9 @@ impl super::binary::RowSink for ToMatrix<'_> {
                 Some(&s) => {
                     self.cols.push((c, s));
                     self.school_present[s] = true;
+                    if let Some(v) = self.col_of.get_mut(c) {
+                        *v = s as u32;
+                    }
                 }
                 None if self.problems.len() < MAX_PROBLEMS => {
                     self.problems.push(InputProblem::new(
@@ -830,18 +893,43 @@ impl super::binary::RowSink for ToMatrix<'_> {
             && h.rows.iter().zip(&inst.pupils).all(|(r, p)| *r == p.id)
             && h.schools.len() == inst.schools.len()
             && h.schools.iter().zip(&inst.schools).all(|(a, b)| *a == b.id);
+        if h.sparse && !self.identity {
+            self.by_pupil = vec![Vec::new(); inst.pupils.len()];
+        }
+    }
+
+    fn pairs(&mut self, r: usize, schools: &[u32], meters: &[u32], seconds: Option<&[u32]>) {
+        if !self.problems.is_empty() {
+            return;
+        }
+        if self.identity {
+            self.rows.push_row(schools, meters, seconds);
+            return;
+        }
+        for &p in &self.targets[r] {
+            let row = &mut self.by_pupil[p];
+            for (i, &c) in schools.iter().enumerate() {
+                let s = self.col_of[c as usize];
+                if s != u32::MAX {
+                    row.push((s, meters[i], seconds.map_or(UNREACHABLE, |t| t[i])));
+                }
+            }
+        }
     }
 
     fn place(&mut self, r: usize) -> Option<(&mut [u32], Option<&mut [u32]>)> {
         let n_s = self.m.n_schools;
         let row = r * n_s..(r + 1) * n_s;
-        self.identity.then(|| {
+        (self.identity && self.fatal.is_none()).then(|| {
             (&mut self.m.meters[row.clone()], self.m.seconds.as_mut().map(|s| &mut s[row]))
         })
     }
 
     fn row(&mut self, r: usize, meters: &[u32], seconds: Option<&[u32]>) {
         let n_s = self.m.n_schools;
+        if self.fatal.is_some() {
+            return;
+        }
         for &p in &self.targets[r] {
             for &(c, s) in &self.cols {
                 self.m.meters[p * n_s + s] = meters[c];
@@ -856,17 +944,19 @@ impl super::binary::RowSink for ToMatrix<'_> {
 }
 
 /// A binary matrix for `inst`: the ids must be the instance's as with CSV (the same messages,
-/// without line numbers).
+/// without line numbers). A file with sparse rows gives a partial matrix when `partial`
+/// allows one, else it must give every pair (as a CSV read without `partial`).
 fn from_binary<R: std::io::Read>(
     name: &str,
     reader: R,
     len: Option<u64>,
     inst: &Instance,
+    partial: bool,
 ) -> Result<Matrix> {
     let mut sink = ToMatrix {
         name,
         inst,
-        m: Matrix::new(inst.pupils.len(), inst.schools.len(), ""),
+        m: Matrix::new(0, inst.schools.len(), ""),
         targets: Vec::new(),
         cols: Vec::new(),
         identity: false,
@@ -874,22 +964,44 @@ fn from_binary<R: std::io::Read>(
         key_present: vec![false; inst.pupils.len()],
         school_present: vec![false; inst.schools.len()],
         problems: Vec::new(),
+        fatal: None,
+        col_of: Vec::new(),
+        rows: PartialRows::default(),
+        by_pupil: Vec::new(),
     };
     let header = binary::read(name, reader, len, &mut sink)?;
-    let mut problems = std::mem::take(&mut sink.problems);
-    if problems.is_empty() {
-        let rows_of = row_keys(name, inst, sink.by_block)?;
-        let first = key_first(inst, sink.by_block, &rows_of);
-        let (keys, schools) = (&sink.key_present, &sink.school_present);
-        problems
-            .extend(missing_pairs(name, inst, sink.by_block, &first, |k, s| keys[k] && schools[s]));
+    if let Some(e) = sink.fatal {
+        return Err(e);
     }
+    let mut problems = std::mem::take(&mut sink.problems);
+    let m = if header.sparse && problems.is_empty() {
+        let rows = match sink.identity {
+            true => std::mem::take(&mut sink.rows),
+            false => PartialRows::from_rows(std::mem::take(&mut sink.by_pupil), header.seconds),
+        };
+        let m = Matrix::from_partial(inst.schools.len(), rows, "").densified();
+        if !partial && m.is_partial() {
+            let rows_of = row_keys(name, inst, sink.by_block)?;
+            let first = key_first(inst, sink.by_block, &rows_of);
+            problems
+                .extend(missing_pairs(name, inst, sink.by_block, &first, |k, s| m.is_given(k, s)));
+        }
+        m
+    } else {
+        if problems.is_empty() {
+            let rows_of = row_keys(name, inst, sink.by_block)?;
+            let first = key_first(inst, sink.by_block, &rows_of);
+            let (keys, schools) = (&sink.key_present, &sink.school_present);
+            problems.extend(missing_pairs(name, inst, sink.by_block, &first, |k, s| {
+                keys[k] && schools[s]
+            }));
+        }
+        sink.m
+    };
     if !problems.is_empty() {
         return Err(Error::Input(problems));
     }
-    let mut m = sink.m;
-    m.source = header.source;
-    Ok(m)
+    Ok(Matrix { source: header.source, ..m })
 }
 
 /// A distance cell: whole meters (rounded), `UNREACHABLE` for `unreachable`, or why not (the
@@ -994,7 +1106,7 @@ pub fn write_matrix_meta(
     let schools: Vec<&str> = inst.schools.iter().map(|s| s.id.as_str()).collect();
     match &m.partial {
         None => write_long_csv(path, "pupil_id", &rows, &schools, &m.meters, m.seconds.as_deref())?,
-        Some(r) => write_partial_long_csv(path, &rows, &schools, r)?,
+        Some(r) => write_partial_long_csv(path, "pupil_id", &rows, &schools, r)?,
     }
     write_meta_full(path, meta)
 }
@@ -1003,6 +1115,7 @@ pub fn write_matrix_meta(
 /// with `--nearest`).
 fn write_partial_long_csv(
     path: &Path,
+    column: &str,
     rows: &[&str],
     schools: &[&str],
     r: &PartialRows,
@@ -1011,7 +1124,7 @@ fn write_partial_long_csv(
     let f = std::fs::File::create(path).map_err(io)?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
     let extra = if r.seconds.is_some() { ",seconds" } else { "" };
-    writeln!(w, "pupil_id,school_id,meters{extra}").map_err(io)?;
+    writeln!(w, "{column},school_id,meters{extra}").map_err(io)?;
     let value = |v: u32| if v == UNREACHABLE { "unreachable".to_string() } else { v.to_string() };
     for (p, id) in rows.iter().enumerate() {
         let id = csv_field(id);
@@ -1027,17 +1140,21 @@ fn write_partial_long_csv(
     w.flush().map_err(io)
 }
 
-/// Write the matrix in the binary format ([`super::binary`]), rows in instance order; the
-/// source is kept in the file (no sidecar).
+/// Write the matrix in the binary format ([`super::binary`]), rows in instance order, a
+/// partial matrix with sparse rows; the source is kept in the file (no sidecar).
 pub fn write_matrix_binary(path: &Path, inst: &Instance, m: &Matrix) -> Result<()> {
     let header = binary::Header {
         blocks: false,
-        seconds: m.seconds.is_some(),
+        seconds: m.seconds.is_some() || m.partial.as_ref().is_some_and(PartialRows::has_seconds),
+        sparse: m.partial.is_some(),
         source: m.source.clone(),
         rows: inst.pupils.iter().map(|p| p.id.clone()).collect(),
         schools: inst.schools.iter().map(|s| s.id.clone()).collect(),
     };
-    binary::write_file(path, &header, &m.meters, m.seconds.as_deref())
+    match &m.partial {
+        None => binary::write_file(path, &header, &m.meters, m.seconds.as_deref()),
+        Some(r) => binary::write_sparse_file(path, &header, r.as_sparse()),
+    }
 }
 
 /// Write the `.meta.json` sidecar of a matrix file (any format): its source and the pupils
@@ -1098,29 +1215,50 @@ pub(crate) fn write_long_csv(
 }
 
 /// A matrix file as it stands, without an instance: what `catchment matrix convert` turns
-/// from one format into the other.
+/// from one format into the other. Dense (every pair of its rows and schools) or partial (only
+/// the pairs the file gives).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MatrixTable {
-    /// Rows keyed by pupil or block, whether seconds are given, the source (empty: not said),
-    /// row and school ids in id order.
+    /// Rows keyed by pupil or block, whether seconds are given, whether the rows are sparse
+    /// (`partial` is set), the source (empty: not said), row and school ids in id order.
     pub header: binary::Header,
-    /// Meters, row-major, `UNREACHABLE` for no route.
+    /// Meters, row-major, `UNREACHABLE` for no route. Empty when `partial` is set.
     pub meters: Vec<u32>,
-    /// Seconds, same layout, when given.
+    /// Seconds, same layout, when given (`None` when `partial` is set).
     pub seconds: Option<Vec<u32>>,
+    /// A partial matrix: the pairs given, row by row, schools as indices into
+    /// `header.schools`. `None`: every pair is in `meters`.
+    pub partial: Option<PartialRows>,
 }
 
 impl MatrixTable {
-    /// Write in `format`: CSV with a `.meta.json` sidecar when the source is known, or binary.
+    /// Pairs given: rows x schools unless the table is partial.
+    pub fn n_given(&self) -> u64 {
+        match &self.partial {
+            Some(r) => r.len() as u64,
+            None => (self.header.rows.len() * self.header.schools.len()) as u64,
+        }
+    }
+
+    /// Write in `format`: CSV with a `.meta.json` sidecar when the source is known, or binary
+    /// (with sparse rows when the table is partial).
     pub fn write(&self, path: &Path, format: Format) -> Result<()> {
         let h = &self.header;
-        match format {
-            Format::Binary => binary::write_file(path, h, &self.meters, self.seconds.as_deref()),
-            Format::Csv => {
+        match (format, &self.partial) {
+            (Format::Binary, None) => {
+                binary::write_file(path, h, &self.meters, self.seconds.as_deref())
+            }
+            (Format::Binary, Some(r)) => binary::write_sparse_file(path, h, r.as_sparse()),
+            (Format::Csv, partial) => {
                 let rows: Vec<&str> = h.rows.iter().map(String::as_str).collect();
                 let schools: Vec<&str> = h.schools.iter().map(String::as_str).collect();
-                let (m, t) = (&self.meters, self.seconds.as_deref());
-                write_long_csv(path, h.row_column(), &rows, &schools, m, t)?;
+                match partial {
+                    None => {
+                        let (m, t) = (&self.meters, self.seconds.as_deref());
+                        write_long_csv(path, h.row_column(), &rows, &schools, m, t)?
+                    }
+                    Some(r) => write_partial_long_csv(path, h.row_column(), &rows, &schools, r)?,
+                }
                 if h.source.is_empty() {
                     Ok(())
                 } else {
@@ -1132,25 +1270,41 @@ impl MatrixTable {
 }
 
 /// Read a matrix file of either format as it stands ([`MatrixTable`]), rows and schools put in
-/// id order. A CSV must give every pair of its rows and schools exactly once (as for an
-/// instance); its source comes from the `.meta.json` sidecar.
+/// id order. A CSV that gives every pair of its rows and schools (each exactly once, as for an
+/// instance) is dense; one that leaves pairs out is partial (no pair twice), as is a binary
+/// file with sparse rows. A CSV's source comes from the `.meta.json` sidecar.
 pub fn read_matrix_table(path: &Path) -> Result<(MatrixTable, Format)> {
     let name = file_name(path);
     let len = Some(limits::check_input_file(path)?.len());
     match binary::sniff(&name, limits::open_input(path)?)? {
         (Format::Binary, r) => {
-            struct Rows(Vec<u32>, Vec<u32>);
+            struct Rows(Vec<u32>, Vec<u32>, PartialRows);
             impl binary::RowSink for Rows {
-                fn header(&mut self, _: &binary::Header) {}
+                fn header(&mut self, h: &binary::Header) {
+                    if h.sparse {
+                        self.2 = PartialRows::from_rows(std::iter::empty(), h.seconds);
+                    }
+                }
                 fn row(&mut self, _: usize, m: &[u32], s: Option<&[u32]>) {
                     self.0.extend_from_slice(m);
                     self.1.extend_from_slice(s.unwrap_or_default());
                 }
+                fn pairs(&mut self, _: usize, schools: &[u32], m: &[u32], s: Option<&[u32]>) {
+                    self.2.push_row(schools, m, s);
+                }
             }
-            let mut rows = Rows(Vec::new(), Vec::new());
+            let mut rows = Rows(Vec::new(), Vec::new(), PartialRows::default());
             let header = binary::read(&name, r, len, &mut rows)?;
-            let seconds = header.seconds.then_some(rows.1);
-            Ok((sort_table(MatrixTable { header, meters: rows.0, seconds }), Format::Binary))
+            let table = match header.sparse {
+                true => {
+                    MatrixTable { header, meters: vec![], seconds: None, partial: Some(rows.2) }
+                }
+                false => {
+                    let seconds = header.seconds.then_some(rows.1);
+                    MatrixTable { header, meters: rows.0, seconds, partial: None }
+                }
+            };
+            Ok((sort_table(table), Format::Binary))
         }
         (Format::Csv, r) => {
             let mut t = table_from_csv(&name, r)?;
@@ -1173,25 +1327,89 @@ fn sort_table(t: MatrixTable) -> MatrixTable {
         o
     };
     let (ro, so) = (order(&h.rows), order(&h.schools));
+    let header = binary::Header {
+        rows: ro.iter().map(|&r| h.rows[r].clone()).collect(),
+        schools: so.iter().map(|&s| h.schools[s].clone()).collect(),
+        ..h.clone()
+    };
+    if let Some(p) = &t.partial {
+        // Each pair's school by its new position; each row's pairs sorted again.
+        let mut new_ix = vec![0u32; so.len()];
+        for (i, &s) in so.iter().enumerate() {
+            new_ix[s] = i as u32;
+        }
+        let rows = ro.iter().map(|&r| {
+            let (schools, meters) = p.row(r);
+            let secs = p.row_seconds(r);
+            (0..schools.len())
+                .map(|i| {
+                    let t = secs.map_or(UNREACHABLE, |t| t[i]);
+                    (new_ix[schools[i] as usize], meters[i], t)
+                })
+                .collect::<Vec<_>>()
+        });
+        let partial = Some(PartialRows::from_rows(rows, p.has_seconds()));
+        return MatrixTable { header, meters: vec![], seconds: None, partial };
+    }
     let n_s = h.schools.len();
     let pick = |v: &[u32]| -> Vec<u32> {
         ro.iter().flat_map(|&r| so.iter().map(move |&s| v[r * n_s + s])).collect()
     };
     MatrixTable {
-        header: binary::Header {
-            rows: ro.iter().map(|&r| h.rows[r].clone()).collect(),
-            schools: so.iter().map(|&s| h.schools[s].clone()).collect(),
-            ..h.clone()
-        },
         meters: pick(&t.meters),
         seconds: t.seconds.as_deref().map(pick),
+        header,
+        partial: None,
     }
 }
 
-/// A long CSV matrix as it stands: rows and schools as they appear, every pair exactly once.
+/// A row of a long CSV as it is read: its pairs in file order, and how a pair given twice is
+/// found (at once when the schools come in ascending order, else by a bit per school).
+#[derive(Default)]
+struct CsvRow {
+    schools: Vec<u32>,
+    meters: Vec<u32>,
+    seconds: Vec<u32>,
+    /// Once the schools leave ascending order: a bit per school seen.
+    seen: Vec<u64>,
+}
+
+impl CsvRow {
+    /// Add pair (`s`, values); `false` when the row has `s` already.
+    fn add(&mut self, s: u32, meters: u32, seconds: Option<u32>) -> bool {
+        let bit = |v: &mut Vec<u64>, s: u32| {
+            let (w, b) = ((s / 64) as usize, 1u64 << (s % 64));
+            if v.len() <= w {
+                v.resize(w + 1, 0);
+            }
+            let had = v[w] & b != 0;
+            v[w] |= b;
+            had
+        };
+        if self.seen.is_empty() && self.schools.last().is_some_and(|&l| s <= l) {
+            // Leaving ascending order: a bit for every school so far.
+            if self.schools.binary_search(&s).is_ok() {
+                return false;
+            }
+            for &x in &self.schools {
+                bit(&mut self.seen, x);
+            }
+        }
+        if !self.seen.is_empty() && bit(&mut self.seen, s) {
+            return false;
+        }
+        self.schools.push(s);
+        self.meters.push(meters);
+        if let Some(t) = seconds {
+            self.seconds.push(t);
+        }
+        true
+    }
+}
+
+/// A long CSV matrix as it stands: rows and schools as they appear, each pair at most once;
+/// dense when every pair of its rows and schools is given, else partial.
 fn table_from_csv<R: std::io::Read>(name: &str, reader: R) -> Result<MatrixTable> {
-    /// Not a distance (`distance_value` refuses it): a pair not given yet.
-    const MISSING: u32 = UNREACHABLE - 1;
     let mut rec = csv::ByteRecord::new();
     let (mut rdr, cols) = csv_reader(name, reader, &mut rec)?;
     let key_name = cols.names[cols.row].clone();
@@ -1203,8 +1421,7 @@ fn table_from_csv<R: std::io::Read>(name: &str, reader: R) -> Result<MatrixTable
     };
     let (mut rows, mut schools): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
     let (mut row_ix, mut school_ix) = (HashMap::new(), HashMap::<String, usize>::new());
-    // Per row: meters (and seconds) by school, grown as schools appear.
-    let mut values: Vec<(Vec<u32>, Vec<u32>)> = Vec::new();
+    let mut values: Vec<CsvRow> = Vec::new();
     let (mut last, mut next_school) = (usize::MAX, 0usize);
     let mut line = 1u64;
     loop {
@@ -1221,6 +1438,9 @@ fn table_from_csv<R: std::io::Read>(name: &str, reader: R) -> Result<MatrixTable
             }
         }
         line = rec.position().map(|p| p.line()).unwrap_or(line + 1);
+        if line > limits::MAX_MATRIX_CELLS + 1 {
+            return Err(limits::too_many_matrix_rows(name, line));
+        }
         if problems.len() >= MAX_PROBLEMS {
             break;
         }
@@ -1248,9 +1468,9 @@ fn table_from_csv<R: std::io::Read>(name: &str, reader: R) -> Result<MatrixTable
         };
         let Some(meters) = value(m, "meters", &mut problems) else { continue };
         let seconds = match cols.seconds.map(field) {
-            None => MISSING,
+            None => None,
             Some(Ok(v)) => match value(v, "seconds", &mut problems) {
-                Some(x) => x,
+                Some(x) => Some(x),
                 None => continue,
             },
             Some(Err(_)) => {
@@ -1265,17 +1485,9 @@ fn table_from_csv<R: std::io::Read>(name: &str, reader: R) -> Result<MatrixTable
                 problems.push(problem(line, Some(&key_name), limits::id_too_long()));
                 continue;
             }
-            if !row_ix.contains_key(key)
-                && ((rows.len() + 1) as u64).saturating_mul(schools.len().max(1) as u64)
-                    > limits::MAX_MATRIX_CELLS
-            {
-                let what = if show { "blocks" } else { "pupils" };
-                let (r, n) = (rows.len() as u64 + 1, schools.len() as u64);
-                return Err(limits::matrix_too_large(name, r, n, what));
-            }
             let r = *row_ix.entry(key.to_string()).or_insert_with(|| {
                 rows.push(key.to_string());
-                values.push((Vec::new(), Vec::new()));
+                values.push(CsvRow::default());
                 rows.len() - 1
             });
             last = r;
@@ -1288,30 +1500,13 @@ fn table_from_csv<R: std::io::Read>(name: &str, reader: R) -> Result<MatrixTable
                 problems.push(problem(line, Some("school_id"), limits::id_too_long()));
                 continue;
             }
-            if !school_ix.contains_key(sid)
-                && ((schools.len() + 1) as u64).saturating_mul(rows.len() as u64)
-                    > limits::MAX_MATRIX_CELLS
-            {
-                let what = if show { "blocks" } else { "pupils" };
-                return Err(limits::matrix_too_large(
-                    name,
-                    rows.len() as u64,
-                    schools.len() as u64 + 1,
-                    what,
-                ));
-            }
             *school_ix.entry(sid.to_string()).or_insert_with(|| {
                 schools.push(sid.to_string());
                 schools.len() - 1
             })
         };
         next_school = s + 1;
-        let (m_row, s_row) = &mut values[r];
-        if m_row.len() <= s {
-            m_row.resize(schools.len(), MISSING);
-            s_row.resize(schools.len(), MISSING);
-        }
-        if m_row[s] != MISSING {
+        if !values[r].add(s as u32, meters, seconds) {
             let msg = if show {
                 format!("pair ('{key}', '{sid}') appears twice")
             } else {
@@ -1320,59 +1515,44 @@ fn table_from_csv<R: std::io::Read>(name: &str, reader: R) -> Result<MatrixTable
             problems.push(problem(line, Some(&key_name), msg));
             continue;
         }
-        m_row[s] = meters;
-        s_row[s] = seconds;
-    }
-    let n_s = schools.len();
-    let mut meters = Vec::with_capacity(rows.len() * n_s);
-    let mut seconds = Vec::with_capacity(if cols.seconds.is_some() { rows.len() * n_s } else { 0 });
-    for (m_row, s_row) in &mut values {
-        m_row.resize(n_s, MISSING);
-        meters.extend_from_slice(m_row);
-        if cols.seconds.is_some() {
-            s_row.resize(n_s, MISSING);
-            seconds.extend_from_slice(s_row);
-        }
-        *m_row = Vec::new();
-        *s_row = Vec::new();
-    }
-    if problems.is_empty() {
-        let missing = meters.iter().filter(|&&v| v == MISSING).count();
-        if missing > 0 {
-            let examples: Vec<String> = meters
-                .iter()
-                .enumerate()
-                .filter(|(_, &v)| v == MISSING)
-                .take(5)
-                .map(|(i, _)| match show {
-                    true => format!("('{}', '{}')", rows[i / n_s], schools[i % n_s]),
-                    false => format!("school '{}'", schools[i % n_s]),
-                })
-                .collect();
-            problems.push(InputProblem::new(
-                name,
-                None,
-                None,
-                format!(
-                    "{missing} pairs of its rows and schools are missing, e.g. {}; every pair \
-                     needs a row (use 'unreachable' as meters for no route)",
-                    examples.join(", ")
-                ),
-            ));
-        }
     }
     if !problems.is_empty() {
         return Err(Error::Input(problems));
     }
+    let n_s = schools.len();
+    let given: u64 = values.iter().map(|v| v.schools.len() as u64).sum();
+    let dense = given == rows.len() as u64 * n_s as u64;
+    let with_seconds = cols.seconds.is_some();
     let header = binary::Header {
         blocks: cols.by_block,
-        seconds: cols.seconds.is_some(),
+        seconds: with_seconds,
+        sparse: !dense,
         source: String::new(),
         rows,
         schools,
     };
-    let seconds = cols.seconds.map(|_| seconds);
-    Ok(sort_table(MatrixTable { header, meters, seconds }))
+    if !dense {
+        let rows = values.into_iter().map(|v| {
+            let n = v.schools.len();
+            let t = |i: usize| if with_seconds { v.seconds[i] } else { UNREACHABLE };
+            (0..n).map(|i| (v.schools[i], v.meters[i], t(i))).collect::<Vec<_>>()
+        });
+        let partial = Some(PartialRows::from_rows(rows, with_seconds));
+        return Ok(sort_table(MatrixTable { header, meters: vec![], seconds: None, partial }));
+    }
+    let mut meters = vec![UNREACHABLE; given as usize];
+    let mut seconds = vec![UNREACHABLE; if with_seconds { given as usize } else { 0 }];
+    for (r, v) in values.iter_mut().enumerate() {
+        for (i, &s) in v.schools.iter().enumerate() {
+            meters[r * n_s + s as usize] = v.meters[i];
+            if with_seconds {
+                seconds[r * n_s + s as usize] = v.seconds[i];
+            }
+        }
+        *v = CsvRow::default();
+    }
+    let seconds = with_seconds.then_some(seconds);
+    Ok(sort_table(MatrixTable { header, meters, seconds, partial: None }))
 }
 
 /// Quote a CSV field when it needs it.

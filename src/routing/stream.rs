@@ -35,7 +35,8 @@ impl<'a> MatrixFile<'a> {
     }
 
     /// Call `f(pupil, school, meters)` for every allowed pair in file order. The file is long
-    /// CSV or a binary matrix keyed by pupil ([`super::binary`]), told apart by content.
+    /// CSV or a binary matrix keyed by pupil ([`super::binary`], dense or sparse rows), told
+    /// apart by content.
     pub fn scan(&self, mut f: impl FnMut(usize, usize, u32)) -> Result<()> {
         let name = file_name(&self.path);
         let len = limits::check_input_file(&self.path)?.len();
@@ -182,6 +183,21 @@ impl<F: FnMut(usize, usize, u32)> binary::RowSink for Pairs<'_, '_, F> {
         }
         for (c, &d) in meters.iter().enumerate() {
             let Some(s) = self.cols[c] else { continue };
+            if d == UNREACHABLE
+                || self.file.max_walk.is_some_and(|w| d > w) && self.file.fixed[p] != Some(s as u32)
+            {
+                continue;
+            }
+            (self.f)(p, s, d);
+        }
+    }
+    fn pairs(&mut self, r: usize, schools: &[u32], meters: &[u32], _: Option<&[u32]>) {
+        let Some(Some(p)) = self.rows.get(r).copied() else { return };
+        if self.cols.iter().any(Option::is_none) {
+            return;
+        }
+        for (&c, &d) in schools.iter().zip(meters) {
+            let Some(s) = self.cols[c as usize] else { continue };
             if d == UNREACHABLE
                 || self.file.max_walk.is_some_and(|w| d > w) && self.file.fixed[p] != Some(s as u32)
             {
