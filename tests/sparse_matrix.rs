@@ -341,6 +341,17 @@ fn a_partial_csv_converts_to_sparse_binary_and_back() {
     let written = d.path().join("written.cmx");
     catchment::routing::matrix::write_matrix_binary(&written, inst, &b).unwrap();
     assert_eq!(bytes, std::fs::read(&written).unwrap());
+    // Streamed pair by pair, the same pairs from either file.
+    let scan = |p: &Path| {
+        let mut v = Vec::new();
+        let f = catchment::routing::stream::MatrixFile::new(p, inst, None);
+        f.scan(|p, s, m| v.push((p, s, m))).unwrap();
+        v.sort_unstable();
+        v
+    };
+    let (sa, sb) = (scan(&partial), scan(&cmx));
+    assert!(sa.len() > 700 * 9, "{}", sa.len());
+    assert_eq!(sa, sb);
     // Read as a dense matrix (no --nearest), the pairs left out are missing, as from the CSV.
     let plain = |p: &Path| catchment::routing::read_matrix(p, inst).unwrap_err().to_string();
     let (ea, eb) = (plain(&partial), plain(&cmx));
