@@ -7,6 +7,8 @@
 //! excess and one below its minimum a deficit. An arc `s -> t` moves the cheapest movable pupil
 //! of `s` to `t`, at `d[p][t] - d[p][s]`; one priority queue per school pair holds those pupils
 //! (built when a school is first expanded, entries dropped lazily when a pupil has moved on).
+//! A school keeps queues only towards the schools its pupils can move to, so expanding it costs
+//! a few dozen arcs where pupils have a few schools each, not one per school.
 //! Dijkstra from every excess node to the nearest deficit node, with reduced costs kept
 //! non-negative by the potentials `pi`, and one augmentation per path: every pupil stays at a
 //! school minimising `d - pi`, so when no excess is left the plan is optimal and
@@ -215,11 +217,15 @@ struct Solver<'a, A: Arcs> {
     pi: Vec<i64>,
     through: Vec<i64>,
     excess: Vec<i64>,
-    /// queue[s * m + t]: pupils at s by the cost of moving them to t (packed: biased cost << 32 | pupil).
-    queue: Vec<BinaryHeap<Reverse<u64>>>,
+    /// next[s]: the schools `t` some pupil at `s` can move to, ascending (only those are
+    /// scanned when `s` is expanded: a few dozen where pupils have a few schools each).
+    next: Vec<Vec<u32>>,
+    /// queue[s][i]: pupils at s by the cost of moving them to next[s][i] (packed: biased
+    /// cost << 32 | pupil).
+    queue: Vec<Vec<BinaryHeap<Reverse<u64>>>>,
     built: Vec<bool>,
-    /// top[s * m + t]: the head of queue[s * m + t] (EMPTY if none), valid unless dirty[s].
-    top: Vec<u64>,
+    /// top[s][i]: the head of queue[s][i] (EMPTY if none), valid unless dirty[s].
+    top: Vec<Vec<u64>>,
     /// A pupil left s since its heads were last refreshed.
     dirty: Vec<bool>,
     /// Pupils that arrived at a school whose queues are not built yet (may hold stale entries).
@@ -426,9 +432,10 @@ fn run_from<A: Arcs>(
         pi,
         through,
         excess,
-        queue: (0..m * m).map(|_| BinaryHeap::new()).collect(),
+        next: vec![Vec::new(); m],
+        queue: (0..m).map(|_| Vec::new()).collect(),
         built: vec![false; m],
-        top: vec![EMPTY; m * m],
+        top: vec![Vec::new(); m],
         dirty: vec![false; m],
         arrivals,
     };
@@ -448,64 +455,77 @@ impl<'a, A: Arcs> Solver<'a, A> {
         ((c as i64 - here as i64 + BIAS) as u64) << 32 | q as u64
     }
 
-    /// A pupil arrives at a built school: its moves join the queues of `s`.
+    /// A pupil arrives at a built school: its moves join the queues of `s` (a school it can
+    /// move to that no pupil at `s` could before gets its queue).
     fn push_pupil(&mut self, q: u32, s: usize) {
-        let m = self.m;
         let here = self.arcs.cost(q as usize, s).expect("a pupil sits on an allowed pair");
         let mut keys = Vec::new();
         self.arcs.for_each(q as usize, |t, c| {
             if t != s {
-                keys.push((t, c));
+                keys.push((t as u32, c));
             }
         });
         for (t, c) in keys {
             let key = self.key(q, here, c);
-            self.queue[s * m + t].push(Reverse(key));
-            let top = &mut self.top[s * m + t];
+            let i = match self.next[s].binary_search(&t) {
+                Ok(i) => i,
+                Err(i) => {
+                    self.next[s].insert(i, t);
+                    self.queue[s].insert(i, BinaryHeap::new());
+                    self.top[s].insert(i, EMPTY);
+                    i
+                }
+            };
+            self.queue[s][i].push(Reverse(key));
+            let top = &mut self.top[s][i];
             *top = (*top).min(key);
         }
     }
 
     /// The queues of school `s`, from the pupils there now (heapified at once).
     fn build(&mut self, s: usize) {
-        let m = self.m;
         self.built[s] = true;
         let mut arrivals = std::mem::take(&mut self.arrivals[s]);
         arrivals.retain(|&q| self.assign[q as usize] == s as u32);
         arrivals.sort_unstable();
         arrivals.dedup();
-        let mut per_t: Vec<Vec<Reverse<u64>>> = vec![Vec::new(); m];
+        let mut moves: Vec<(u32, u64)> = Vec::new();
         for &q in &arrivals {
             let here = self.arcs.cost(q as usize, s).expect("a pupil sits on an allowed pair");
             self.arcs.for_each(q as usize, |t, c| {
                 if t != s {
-                    per_t[t]
-                        .push(Reverse(((c as i64 - here as i64 + BIAS) as u64) << 32 | q as u64));
+                    moves.push((
+                        t as u32,
+                        ((c as i64 - here as i64 + BIAS) as u64) << 32 | q as u64,
+                    ));
                 }
             });
         }
-        for (t, keys) in per_t.into_iter().enumerate() {
-            let heap = BinaryHeap::from(keys);
-            self.top[s * m + t] = heap.peek().map_or(EMPTY, |r| r.0);
-            self.queue[s * m + t] = heap;
+        moves.sort_unstable();
+        let (mut next, mut queue, mut top) = (Vec::new(), Vec::new(), Vec::new());
+        for group in moves.chunk_by(|a, b| a.0 == b.0) {
+            next.push(group[0].0);
+            top.push(group[0].1);
+            queue
+                .push(BinaryHeap::from(group.iter().map(|&(_, k)| Reverse(k)).collect::<Vec<_>>()));
         }
+        self.next[s] = next;
+        self.queue[s] = queue;
+        self.top[s] = top;
         self.dirty[s] = false;
     }
 
     /// Drop the pupils that left `s` from the heads of its queues.
     fn refresh(&mut self, s: usize) {
-        let m = self.m;
-        for t in 0..m {
-            let queue = &mut self.queue[s * m + t];
-            let mut top = EMPTY;
+        for (queue, top) in self.queue[s].iter_mut().zip(self.top[s].iter_mut()) {
+            *top = EMPTY;
             while let Some(&Reverse(key)) = queue.peek() {
                 if self.assign[(key & 0xffff_ffff) as usize] == s as u32 {
-                    top = key;
+                    *top = key;
                     break;
                 }
                 queue.pop();
             }
-            self.top[s * m + t] = top;
         }
         self.dirty[s] = false;
     }
@@ -601,9 +621,8 @@ impl<'a, A: Arcs> Solver<'a, A> {
                         self.refresh(s);
                     }
                     let base = d + self.pi[s];
-                    let tops = &self.top[s * m..(s + 1) * m];
-                    for t in 0..m {
-                        let key = tops[t];
+                    for (&t, &key) in self.next[s].iter().zip(&self.top[s]) {
+                        let t = t as usize;
                         if key == EMPTY || done[t] {
                             continue;
                         }
