@@ -230,15 +230,21 @@ struct Solver<'a, A: Arcs> {
     dirty: Vec<bool>,
     /// Pupils that arrived at a school whose queues are not built yet (may hold stale entries).
     arrivals: Vec<Vec<u32>>,
+    /// Scratch of [`Solver::build`]: per school, `u32::MAX` between builds.
+    slot: Vec<u32>,
+    /// Queue entries pushed by arrivals, and stale entries dropped (for the debug log).
+    pushed: u64,
+    stale: u64,
 }
 
 /// Run successive shortest paths, optionally from a previous state (its potentials and loads
 /// kept; pupils not at a best school for those potentials are moved first).
 ///
-/// A cold run on [`SAMPLE_FROM`] units or more first solves a sample (every [`SAMPLE_STEP`]th
-/// unit, seats and minimums scaled down) and starts from its school prices: pupils then start
-/// near where the optimum puts them, and far fewer paths remain (the sample's own run does the
-/// same, recursively). Any start is exact: the potentials only decide where the paths begin.
+/// A cold run on [`SAMPLE_FROM`] units or more, where everyone at a nearest school leaves more
+/// units to move than a sample holds, first solves a sample (every [`SAMPLE_STEP`]th unit, seats
+/// and minimums scaled down) and starts from its school prices: pupils then start near where the
+/// optimum puts them, and far fewer paths remain (the sample's own run does the same,
+/// recursively). Any start is exact: the potentials only decide where the paths begin.
 pub fn run<A: Arcs>(
     arcs: &A,
     b: Bounds<'_>,
@@ -260,19 +266,28 @@ pub fn run<A: Arcs>(
 }
 
 /// The potentials a cold [`run`] starts from when it uses a sample's prices ([`SAMPLE_FROM`]):
-/// `None` when the problem is too small, the sample has no plan, or everyone at a nearest
-/// school leaves no more pupils to move (where schools are sited by their pupils, it is often
-/// the closer start).
+/// `None` when the problem is too small; when everyone at a nearest school leaves no more units
+/// to move than the sample holds (the sample's own solve would cost about what it saves: where
+/// schools are sited by their pupils, the nearest school is often the closer start); when the
+/// sample has no plan; or when its prices leave no fewer units to move than the nearest school.
 pub fn sampled_start<A: Arcs>(arcs: &A, b: Bounds<'_>) -> Option<Vec<i64>> {
+    let n = arcs.n_units();
+    if n < SAMPLE_FROM {
+        return None;
+    }
+    let zero = vec![0i64; arcs.n_schools() + 1];
+    let nearest = start_excess(arcs, b, &zero, false);
+    if nearest * SAMPLE_STEP as i64 <= n as i64 {
+        return None;
+    }
     let prices = sample_prices(arcs, b)?;
     let mut pi: Vec<i64> = prices.iter().map(|&p| -p).collect();
     pi.push(0);
-    let zero = vec![0i64; pi.len()];
-    (start_excess(arcs, b, &pi, true) < start_excess(arcs, b, &zero, false)).then_some(pi)
+    (start_excess(arcs, b, &pi, true) < nearest).then_some(pi)
 }
 
-/// From this many units on, a cold [`run`] starts from a sample's prices.
-pub const SAMPLE_FROM: usize = 4000;
+/// From this many units on, a cold [`run`] may start from a sample's prices (a sample of 125).
+pub const SAMPLE_FROM: usize = 1000;
 /// The sample of a cold [`run`]: every this many units.
 pub const SAMPLE_STEP: usize = 8;
 
@@ -438,6 +453,9 @@ fn run_from<A: Arcs>(
         top: vec![Vec::new(); m],
         dirty: vec![false; m],
         arrivals,
+        slot: vec![u32::MAX; m],
+        pushed: 0,
+        stale: 0,
     };
     solver.solve()?;
     Ok(FlowState { assign: solver.assign, pi: solver.pi, through: solver.through })
@@ -477,6 +495,7 @@ impl<'a, A: Arcs> Solver<'a, A> {
                 }
             };
             self.queue[s][i].push(Reverse(key));
+            self.pushed += 1;
             let top = &mut self.top[s][i];
             *top = (*top).min(key);
         }
@@ -501,14 +520,27 @@ impl<'a, A: Arcs> Solver<'a, A> {
                 }
             });
         }
-        moves.sort_unstable();
-        let (mut next, mut queue, mut top) = (Vec::new(), Vec::new(), Vec::new());
-        for group in moves.chunk_by(|a, b| a.0 == b.0) {
-            next.push(group[0].0);
-            top.push(group[0].1);
-            queue
-                .push(BinaryHeap::from(group.iter().map(|&(_, k)| Reverse(k)).collect::<Vec<_>>()));
+        // Bucket the moves by target school (ascending), through `slot`.
+        let mut next: Vec<u32> = Vec::new();
+        for &(t, _) in &moves {
+            if self.slot[t as usize] == u32::MAX {
+                self.slot[t as usize] = 0;
+                next.push(t);
+            }
         }
+        next.sort_unstable();
+        let mut keys: Vec<Vec<Reverse<u64>>> = vec![Vec::new(); next.len()];
+        for (i, &t) in next.iter().enumerate() {
+            self.slot[t as usize] = i as u32;
+        }
+        for &(t, key) in &moves {
+            keys[self.slot[t as usize] as usize].push(Reverse(key));
+        }
+        for &t in &next {
+            self.slot[t as usize] = u32::MAX;
+        }
+        let queue: Vec<BinaryHeap<Reverse<u64>>> = keys.into_iter().map(BinaryHeap::from).collect();
+        let top = queue.iter().map(|h| h.peek().map_or(EMPTY, |r| r.0)).collect();
         self.next[s] = next;
         self.queue[s] = queue;
         self.top[s] = top;
@@ -525,6 +557,7 @@ impl<'a, A: Arcs> Solver<'a, A> {
                     break;
                 }
                 queue.pop();
+                self.stale += 1;
             }
         }
         self.dirty[s] = false;
@@ -546,6 +579,8 @@ impl<'a, A: Arcs> Solver<'a, A> {
                 tracing::debug!(
                     paths,
                     pops,
+                    pushed = self.pushed,
+                    stale = self.stale,
                     built = self.built.iter().filter(|&&b| b).count(),
                     "flow done"
                 );
