@@ -202,3 +202,26 @@ fn the_sampled_start_is_exact_with_minimums_fixed_pupils_and_holes() {
         assert_eq!(c.objective, lp.objective, "{f:?}");
     }
 }
+
+/// Where the nearest school leaves no more pupils to move than a sample would hold, the flow
+/// skips the sample (its solve would cost about what it saves) and is still exact.
+#[test]
+fn the_sample_is_skipped_when_few_pupils_must_move() {
+    use catchment::solve::flow::{self, Bounds};
+    let n = flow::SAMPLE_FROM + 800;
+    let t = synthetic::generate_family(n, 14, 8, Family::Loose);
+    let p = Problem::pupil_level(&t.instance, &t.matrix, None).unwrap();
+    let b = Bounds { cap: &p.cap, min: &p.min, fixed: &p.fixed };
+    let mut load = vec![0usize; p.n_schools];
+    for u in 0..n {
+        let row = p.row(u);
+        let nearest = (0..p.n_schools).min_by_key(|&s| (row[s], s)).unwrap();
+        load[nearest] += 1;
+    }
+    let over: usize = load.iter().zip(&p.cap).map(|(&l, &c)| l.saturating_sub(c as usize)).sum();
+    assert!(over * flow::SAMPLE_STEP <= n, "{over} of {n} pupils over a nearest school's seats");
+    assert!(flow::sampled_start(&p, b).is_none());
+    let st = flow::run(&p, b, None).unwrap();
+    let c = certify(&p, &st.assign).expect("optimal");
+    assert_eq!(c.objective, solve(&p, SolverKind::Lp).unwrap().objective);
+}

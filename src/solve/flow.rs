@@ -7,6 +7,8 @@
 //! excess and one below its minimum a deficit. An arc `s -> t` moves the cheapest movable pupil
 //! of `s` to `t`, at `d[p][t] - d[p][s]`; one priority queue per school pair holds those pupils
 //! (built when a school is first expanded, entries dropped lazily when a pupil has moved on).
+//! A school keeps queues only towards the schools its pupils can move to, so expanding it costs
+//! a few dozen arcs where pupils have a few schools each, not one per school.
 //! Dijkstra from every excess node to the nearest deficit node, with reduced costs kept
 //! non-negative by the potentials `pi`, and one augmentation per path: every pupil stays at a
 //! school minimising `d - pi`, so when no excess is left the plan is optimal and
@@ -215,24 +217,34 @@ struct Solver<'a, A: Arcs> {
     pi: Vec<i64>,
     through: Vec<i64>,
     excess: Vec<i64>,
-    /// queue[s * m + t]: pupils at s by the cost of moving them to t (packed: biased cost << 32 | pupil).
-    queue: Vec<BinaryHeap<Reverse<u64>>>,
+    /// next[s]: the schools `t` some pupil at `s` can move to, ascending (only those are
+    /// scanned when `s` is expanded: a few dozen where pupils have a few schools each).
+    next: Vec<Vec<u32>>,
+    /// queue[s][i]: pupils at s by the cost of moving them to next[s][i] (packed: biased
+    /// cost << 32 | pupil).
+    queue: Vec<Vec<BinaryHeap<Reverse<u64>>>>,
     built: Vec<bool>,
-    /// top[s * m + t]: the head of queue[s * m + t] (EMPTY if none), valid unless dirty[s].
-    top: Vec<u64>,
+    /// top[s][i]: the head of queue[s][i] (EMPTY if none), valid unless dirty[s].
+    top: Vec<Vec<u64>>,
     /// A pupil left s since its heads were last refreshed.
     dirty: Vec<bool>,
     /// Pupils that arrived at a school whose queues are not built yet (may hold stale entries).
     arrivals: Vec<Vec<u32>>,
+    /// Scratch of [`Solver::build`]: per school, `u32::MAX` between builds.
+    slot: Vec<u32>,
+    /// Queue entries pushed by arrivals, and stale entries dropped (for the debug log).
+    pushed: u64,
+    stale: u64,
 }
 
 /// Run successive shortest paths, optionally from a previous state (its potentials and loads
 /// kept; pupils not at a best school for those potentials are moved first).
 ///
-/// A cold run on [`SAMPLE_FROM`] units or more first solves a sample (every [`SAMPLE_STEP`]th
-/// unit, seats and minimums scaled down) and starts from its school prices: pupils then start
-/// near where the optimum puts them, and far fewer paths remain (the sample's own run does the
-/// same, recursively). Any start is exact: the potentials only decide where the paths begin.
+/// A cold run on [`SAMPLE_FROM`] units or more, where everyone at a nearest school leaves more
+/// units to move than a sample holds, first solves a sample (every [`SAMPLE_STEP`]th unit, seats
+/// and minimums scaled down) and starts from its school prices: pupils then start near where the
+/// optimum puts them, and far fewer paths remain (the sample's own run does the same,
+/// recursively). Any start is exact: the potentials only decide where the paths begin.
 pub fn run<A: Arcs>(
     arcs: &A,
     b: Bounds<'_>,
@@ -254,19 +266,28 @@ pub fn run<A: Arcs>(
 }
 
 /// The potentials a cold [`run`] starts from when it uses a sample's prices ([`SAMPLE_FROM`]):
-/// `None` when the problem is too small, the sample has no plan, or everyone at a nearest
-/// school leaves no more pupils to move (where schools are sited by their pupils, it is often
-/// the closer start).
+/// `None` when the problem is too small; when everyone at a nearest school leaves no more units
+/// to move than the sample holds (the sample's own solve would cost about what it saves: where
+/// schools are sited by their pupils, the nearest school is often the closer start); when the
+/// sample has no plan; or when its prices leave no fewer units to move than the nearest school.
 pub fn sampled_start<A: Arcs>(arcs: &A, b: Bounds<'_>) -> Option<Vec<i64>> {
+    let n = arcs.n_units();
+    if n < SAMPLE_FROM {
+        return None;
+    }
+    let zero = vec![0i64; arcs.n_schools() + 1];
+    let nearest = start_excess(arcs, b, &zero, false);
+    if nearest * SAMPLE_STEP as i64 <= n as i64 {
+        return None;
+    }
     let prices = sample_prices(arcs, b)?;
     let mut pi: Vec<i64> = prices.iter().map(|&p| -p).collect();
     pi.push(0);
-    let zero = vec![0i64; pi.len()];
-    (start_excess(arcs, b, &pi, true) < start_excess(arcs, b, &zero, false)).then_some(pi)
+    (start_excess(arcs, b, &pi, true) < nearest).then_some(pi)
 }
 
-/// From this many units on, a cold [`run`] starts from a sample's prices.
-pub const SAMPLE_FROM: usize = 4000;
+/// From this many units on, a cold [`run`] may start from a sample's prices (a sample of 125).
+pub const SAMPLE_FROM: usize = 1000;
 /// The sample of a cold [`run`]: every this many units.
 pub const SAMPLE_STEP: usize = 8;
 
@@ -426,11 +447,15 @@ fn run_from<A: Arcs>(
         pi,
         through,
         excess,
-        queue: (0..m * m).map(|_| BinaryHeap::new()).collect(),
+        next: vec![Vec::new(); m],
+        queue: (0..m).map(|_| Vec::new()).collect(),
         built: vec![false; m],
-        top: vec![EMPTY; m * m],
+        top: vec![Vec::new(); m],
         dirty: vec![false; m],
         arrivals,
+        slot: vec![u32::MAX; m],
+        pushed: 0,
+        stale: 0,
     };
     solver.solve()?;
     Ok(FlowState { assign: solver.assign, pi: solver.pi, through: solver.through })
@@ -448,64 +473,92 @@ impl<'a, A: Arcs> Solver<'a, A> {
         ((c as i64 - here as i64 + BIAS) as u64) << 32 | q as u64
     }
 
-    /// A pupil arrives at a built school: its moves join the queues of `s`.
+    /// A pupil arrives at a built school: its moves join the queues of `s` (a school it can
+    /// move to that no pupil at `s` could before gets its queue).
     fn push_pupil(&mut self, q: u32, s: usize) {
-        let m = self.m;
         let here = self.arcs.cost(q as usize, s).expect("a pupil sits on an allowed pair");
         let mut keys = Vec::new();
         self.arcs.for_each(q as usize, |t, c| {
             if t != s {
-                keys.push((t, c));
+                keys.push((t as u32, c));
             }
         });
         for (t, c) in keys {
             let key = self.key(q, here, c);
-            self.queue[s * m + t].push(Reverse(key));
-            let top = &mut self.top[s * m + t];
+            let i = match self.next[s].binary_search(&t) {
+                Ok(i) => i,
+                Err(i) => {
+                    self.next[s].insert(i, t);
+                    self.queue[s].insert(i, BinaryHeap::new());
+                    self.top[s].insert(i, EMPTY);
+                    i
+                }
+            };
+            self.queue[s][i].push(Reverse(key));
+            self.pushed += 1;
+            let top = &mut self.top[s][i];
             *top = (*top).min(key);
         }
     }
 
     /// The queues of school `s`, from the pupils there now (heapified at once).
     fn build(&mut self, s: usize) {
-        let m = self.m;
         self.built[s] = true;
         let mut arrivals = std::mem::take(&mut self.arrivals[s]);
         arrivals.retain(|&q| self.assign[q as usize] == s as u32);
         arrivals.sort_unstable();
         arrivals.dedup();
-        let mut per_t: Vec<Vec<Reverse<u64>>> = vec![Vec::new(); m];
+        let mut moves: Vec<(u32, u64)> = Vec::new();
         for &q in &arrivals {
             let here = self.arcs.cost(q as usize, s).expect("a pupil sits on an allowed pair");
             self.arcs.for_each(q as usize, |t, c| {
                 if t != s {
-                    per_t[t]
-                        .push(Reverse(((c as i64 - here as i64 + BIAS) as u64) << 32 | q as u64));
+                    moves.push((
+                        t as u32,
+                        ((c as i64 - here as i64 + BIAS) as u64) << 32 | q as u64,
+                    ));
                 }
             });
         }
-        for (t, keys) in per_t.into_iter().enumerate() {
-            let heap = BinaryHeap::from(keys);
-            self.top[s * m + t] = heap.peek().map_or(EMPTY, |r| r.0);
-            self.queue[s * m + t] = heap;
+        // Bucket the moves by target school (ascending), through `slot`.
+        let mut next: Vec<u32> = Vec::new();
+        for &(t, _) in &moves {
+            if self.slot[t as usize] == u32::MAX {
+                self.slot[t as usize] = 0;
+                next.push(t);
+            }
         }
+        next.sort_unstable();
+        let mut keys: Vec<Vec<Reverse<u64>>> = vec![Vec::new(); next.len()];
+        for (i, &t) in next.iter().enumerate() {
+            self.slot[t as usize] = i as u32;
+        }
+        for &(t, key) in &moves {
+            keys[self.slot[t as usize] as usize].push(Reverse(key));
+        }
+        for &t in &next {
+            self.slot[t as usize] = u32::MAX;
+        }
+        let queue: Vec<BinaryHeap<Reverse<u64>>> = keys.into_iter().map(BinaryHeap::from).collect();
+        let top = queue.iter().map(|h| h.peek().map_or(EMPTY, |r| r.0)).collect();
+        self.next[s] = next;
+        self.queue[s] = queue;
+        self.top[s] = top;
         self.dirty[s] = false;
     }
 
     /// Drop the pupils that left `s` from the heads of its queues.
     fn refresh(&mut self, s: usize) {
-        let m = self.m;
-        for t in 0..m {
-            let queue = &mut self.queue[s * m + t];
-            let mut top = EMPTY;
+        for (queue, top) in self.queue[s].iter_mut().zip(self.top[s].iter_mut()) {
+            *top = EMPTY;
             while let Some(&Reverse(key)) = queue.peek() {
                 if self.assign[(key & 0xffff_ffff) as usize] == s as u32 {
-                    top = key;
+                    *top = key;
                     break;
                 }
                 queue.pop();
+                self.stale += 1;
             }
-            self.top[s * m + t] = top;
         }
         self.dirty[s] = false;
     }
@@ -526,6 +579,8 @@ impl<'a, A: Arcs> Solver<'a, A> {
                 tracing::debug!(
                     paths,
                     pops,
+                    pushed = self.pushed,
+                    stale = self.stale,
                     built = self.built.iter().filter(|&&b| b).count(),
                     "flow done"
                 );
@@ -601,9 +656,8 @@ impl<'a, A: Arcs> Solver<'a, A> {
                         self.refresh(s);
                     }
                     let base = d + self.pi[s];
-                    let tops = &self.top[s * m..(s + 1) * m];
-                    for t in 0..m {
-                        let key = tops[t];
+                    for (&t, &key) in self.next[s].iter().zip(&self.top[s]) {
+                        let t = t as usize;
                         if key == EMPTY || done[t] {
                             continue;
                         }
