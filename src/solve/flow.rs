@@ -286,8 +286,8 @@ pub fn sampled_start<A: Arcs>(arcs: &A, b: Bounds<'_>) -> Option<Vec<i64>> {
     (start_excess(arcs, b, &pi, true) < nearest).then_some(pi)
 }
 
-/// From this many units on, a cold [`run`] may start from a sample's prices (a sample of 125).
-pub const SAMPLE_FROM: usize = 1000;
+/// From this many units on, a cold [`run`] may start from a sample's prices (a sample of 500).
+pub const SAMPLE_FROM: usize = 4000;
 /// The sample of a cold [`run`]: every this many units.
 pub const SAMPLE_STEP: usize = 8;
 

@@ -90,14 +90,19 @@ impl StraightLine {
     /// Append to `out` every school whose bound for pupil `u` is below `radius` (and some
     /// more): a bound below `radius` needs a chord below (radius + margin) / factor, and the
     /// chord is at least 2 R sin(|difference of latitudes| / 2), so only a band of latitudes
-    /// can.
+    /// can; within the band, the chord is at least R times the difference of each coordinate
+    /// of the unit vectors, so only a cube around the pupil can.
     pub fn near(&self, u: usize, radius: i64, out: &mut Vec<u32>) {
         let chord = (radius.max(0) as f64 + BOUND_MARGIN_M) / BOUND_FACTOR;
         let half = (chord / (2.0 * EARTH_RADIUS_M)).min(1.0).asin() * 2.0 + 1e-9;
-        let lat = self.units[u].lat;
-        let from = self.by_lat.partition_point(|e| e.0 < lat - half);
-        let to = self.by_lat.partition_point(|e| e.0 <= lat + half);
-        out.extend(self.by_lat[from..to].iter().map(|e| e.1));
+        let side = chord / EARTH_RADIUS_M + 1e-9;
+        let p = &self.units[u];
+        let from = self.by_lat.partition_point(|e| e.0 < p.lat - half);
+        let to = self.by_lat.partition_point(|e| e.0 <= p.lat + half);
+        out.extend(self.by_lat[from..to].iter().map(|e| e.1).filter(|&s| {
+            let q = &self.schools[s as usize].xyz;
+            (0..3).all(|i| (q[i] - p.xyz[i]).abs() <= side)
+        }));
     }
 }
 
@@ -419,6 +424,47 @@ mod tests {
         let b = straight_line_bound((52.0, 11.0), (53.0, 11.0)) as f64;
         assert!(b < 0.98 * 110_950.0 && b > 0.97 * 110_000.0, "{b}");
         assert_eq!(straight_line_bound((52.0, 11.0), (52.0, 11.0)), 0);
+    }
+
+    /// `near` gives every school whose bound is below the radius, from towns to continents
+    /// (and, at a small radius, not every school).
+    #[test]
+    fn near_finds_every_school_below_the_radius() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut point = |spread: f64| {
+            let lat = 52.0 + spread * (rng.below(2001) as f64 / 1000.0 - 1.0);
+            let lon = 11.0 + spread * (rng.below(2001) as f64 / 1000.0 - 1.0);
+            (lat.clamp(-89.0, 89.0), lon)
+        };
+        let mut schools: Vec<(f64, f64)> = (0..300).map(|_| point(1.0)).collect();
+        schools.extend((0..30).map(|_| point(60.0)));
+        let units: Vec<(f64, f64)> = (0..60).map(|_| point(1.5)).collect();
+        let line = StraightLine::new(&units, &schools);
+        let mut out = Vec::new();
+        let mut fewer = false;
+        for u in 0..units.len() {
+            for radius in [0, 500, 3_000, 20_000, 150_000, 3_000_000] {
+                out.clear();
+                line.near(u, radius, &mut out);
+                for s in 0..schools.len() {
+                    if (line.bound(u, s) as i64) < radius {
+                        assert!(
+                            out.contains(&(s as u32)),
+                            "pupil {u}, school {s}, radius {radius}"
+                        );
+                    }
+                }
+                fewer |= radius == 3_000 && out.len() < schools.len() / 10;
+            }
+        }
+        assert!(fewer, "a 3 km radius looked at most schools");
+        // Schools along one parallel all share the pupil's band of latitudes: only the few
+        // within reach come back.
+        let row: Vec<(f64, f64)> = (0..100).map(|i| (52.0, 11.0 + i as f64 * 0.01)).collect();
+        let line = StraightLine::new(&[(52.0, 11.0)], &row);
+        out.clear();
+        line.near(0, 3_000, &mut out);
+        assert!(out.len() < 20 && out.contains(&0), "{} schools", out.len());
     }
 
     /// The matrix of `dense` (pupils x 2 schools) giving only the pairs `given` (u, s).
